@@ -1,0 +1,172 @@
+"""The FastAPI application factory: mounts each domain's router, error handling, sessions, the scheduler."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from chengzhi import __version__
+from chengzhi.categories.api import router as categories_router
+from chengzhi.config import Settings, get_settings
+from chengzhi.db import get_sessionmaker
+from chengzhi.errors import ChengzhiError
+from chengzhi.i18n import message, negotiate_language
+from chengzhi.jobs.service import Scheduler
+from chengzhi.org.api import router as org_router
+from chengzhi.requests.api import router as requests_router
+from chengzhi.requests.service import illegal_to_message
+from chengzhi.requests.workflow import IllegalTransition
+
+log = logging.getLogger("chengzhi")
+
+
+def error_response(
+    request: Request,
+    status: int,
+    code: str,
+    params: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    settings: Settings = request.app.state.settings
+    lang = negotiate_language(request, settings.default_language)
+    body = {"error": {"code": code, "message": message(code, lang, params)}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _validation_details(exc: RequestValidationError) -> tuple[str, list[dict[str, Any]]]:
+    parts = []
+    fields = []
+    for error in exc.errors():
+        location = ".".join(str(p) for p in error.get("loc", ()) if p != "body")
+        parts.append(f"{location or 'body'}: {error.get('msg', '')}")
+        fields.append({"field": location, "type": error.get("type"), "message": error.get("msg")})
+    return "; ".join(parts)[:1000], fields
+
+
+class BodySizeLimit:
+    """Refuse bodies larger than the limit with 413 before reading them."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            length = dict(scope.get("headers") or []).get(b"content-length")
+            if length is not None and length.isdigit() and int(length) > self.max_bytes:
+                request = Request(scope)
+                request.app  # noqa: B018 - resolves app for error_response
+                response = error_response(
+                    request, 413, "payload_too_large", {"limit": f"{self.max_bytes // (1024 * 1024)} MB"}
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        scheduler = None
+        if settings.scheduler_enabled:
+            scheduler = Scheduler(get_sessionmaker(settings.database_url), settings)
+            scheduler.start()
+        yield
+        if scheduler is not None:
+            scheduler.stop()
+
+    app = FastAPI(
+        title="Chengzhi 城治",
+        version=__version__,
+        description="City governance platform: requests from intake to rating (接诉即办).",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.secret_key,
+        session_cookie="chengzhi_session",
+        same_site="lax",
+        https_only=settings.session_cookie_secure,
+        max_age=12 * 3600,
+    )
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_photo_bytes + 256 * 1024)
+
+    @app.exception_handler(ChengzhiError)
+    async def on_chengzhi_error(request: Request, exc: ChengzhiError) -> JSONResponse:
+        headers = {"Retry-After": str(exc.params.get("seconds", 60))} if exc.status_code == 429 else None
+        if exc.status_code == 401:
+            headers = {"WWW-Authenticate": "Bearer"}
+        return error_response(request, exc.status_code, exc.code, exc.params, headers)
+
+    @app.exception_handler(IllegalTransition)
+    async def on_illegal(request: Request, exc: IllegalTransition) -> JSONResponse:
+        return error_response(request, 409, exc.code, illegal_to_message(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        details, fields = _validation_details(exc)
+        malformed = any(e.get("type") == "json_invalid" for e in exc.errors())
+        response = error_response(
+            request,
+            400 if malformed else 422,
+            "bad_request" if malformed else "validation_failed",
+            {"details": details},
+        )
+        if not malformed:
+            import json
+
+            body = json.loads(bytes(response.body))
+            body["error"]["fields"] = fields
+            return JSONResponse(body, status_code=422)
+        return response
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        codes = {404: "not_found", 405: "method_not_allowed", 401: "not_authenticated", 403: "forbidden"}
+        code = codes.get(exc.status_code, "bad_request")
+        headers = dict(exc.headers) if exc.headers else None
+        return error_response(request, exc.status_code, code, {"details": str(exc.detail)}, headers)
+
+    @app.exception_handler(IntegrityError)
+    async def on_integrity(request: Request, exc: IntegrityError) -> JSONResponse:
+        log.info("integrity conflict on %s %s", request.method, request.url.path)
+        return error_response(request, 409, "conflict", {"details": "concurrent change; retry"})
+
+    @app.exception_handler(OperationalError)
+    async def on_operational(request: Request, exc: OperationalError) -> JSONResponse:
+        ref = secrets.token_hex(4)
+        log.error("database unavailable (ref %s): %s", ref, type(exc.orig).__name__)
+        return error_response(request, 503, "internal_error", {"ref": ref}, {"Retry-After": "5"})
+
+    @app.exception_handler(Exception)
+    async def on_bug(request: Request, exc: Exception) -> JSONResponse:
+        ref = secrets.token_hex(4)
+        log.exception("unhandled error (ref %s) on %s %s", ref, request.method, request.url.path)
+        return error_response(request, 500, "internal_error", {"ref": ref})
+
+    @app.get("/api/v1/health", tags=["meta"], summary="Liveness and database check")
+    def health() -> dict[str, str]:
+        from sqlalchemy import text
+
+        with get_sessionmaker(settings.database_url)() as session:
+            session.execute(text("SELECT 1"))
+        return {"status": "ok", "version": __version__}
+
+    app.include_router(org_router)
+    app.include_router(categories_router)
+    app.include_router(requests_router)
+    return app

@@ -1,0 +1,172 @@
+"""Categories and the extra questions they ask (Open311 attribute definitions)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from chengzhi.categories.models import STAGES, Category, HandlerKind, Priority
+from chengzhi.errors import Conflict, Invalid, NotFound
+from chengzhi.requests.timelimits import parse_limit
+
+DATATYPES = ("string", "number", "datetime", "text", "singlevaluelist", "multivaluelist")
+
+
+def validate_time_limits(limits: dict[str, str]) -> dict[str, str]:
+    clean: dict[str, str] = {}
+    for stage, value in (limits or {}).items():
+        if stage not in STAGES:
+            raise Invalid("invalid_time_limit", value=f"{stage}={value}")
+        try:
+            clean[stage] = str(parse_limit(str(value)))
+        except ValueError:
+            raise Invalid("invalid_time_limit", value=value) from None
+    return clean
+
+
+def validate_attribute_definitions(attributes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    clean = []
+    seen: set[str] = set()
+    for order, raw in enumerate(attributes or [], start=1):
+        code = str(raw.get("code", "")).strip()
+        datatype = raw.get("datatype", "string")
+        if not code or code in seen:
+            raise Invalid("attribute_invalid", code=code or "?", details="code missing or repeated")
+        if datatype not in DATATYPES:
+            raise Invalid(
+                "attribute_invalid", code=code, details=f"datatype must be one of {', '.join(DATATYPES)}"
+            )
+        values = [{"key": str(v["key"]), "name": str(v.get("name", v["key"]))} for v in raw.get("values", [])]
+        if datatype.endswith("valuelist") and not values:
+            raise Invalid("attribute_invalid", code=code, details="a value list needs values")
+        seen.add(code)
+        clean.append(
+            {
+                "code": code,
+                "variable": bool(raw.get("variable", True)),
+                "datatype": datatype,
+                "required": bool(raw.get("required", False)),
+                "datatype_description": str(raw.get("datatype_description", "")),
+                "order": int(raw.get("order", order)),
+                "description": str(raw.get("description", code)),
+                "values": values,
+            }
+        )
+    return clean
+
+
+def validate_answers(category: Category, answers: dict[str, Any]) -> dict[str, Any]:
+    """Check a request's answers against its category's questions; returns the cleaned answers."""
+    clean: dict[str, Any] = {}
+    definitions = {a["code"]: a for a in category.attributes or []}
+    for code in answers or {}:
+        if code not in definitions:
+            raise Invalid("attribute_invalid", code=code, details="this category does not ask it")
+    for code, definition in definitions.items():
+        value = (answers or {}).get(code)
+        if value in (None, "", []):
+            if definition.get("required") and definition.get("variable", True):
+                raise Invalid("attribute_required", code=code)
+            continue
+        datatype = definition["datatype"]
+        keys = {v["key"] for v in definition.get("values", [])}
+        if datatype == "number":
+            try:
+                clean[code] = float(value)
+            except (TypeError, ValueError):
+                raise Invalid("attribute_invalid", code=code, details="a number is expected") from None
+        elif datatype == "datetime":
+            try:
+                clean[code] = dt.datetime.fromisoformat(str(value)).isoformat()
+            except ValueError:
+                raise Invalid(
+                    "attribute_invalid", code=code, details="an ISO 8601 datetime is expected"
+                ) from None
+        elif datatype == "singlevaluelist":
+            if isinstance(value, list) or str(value) not in keys:
+                raise Invalid("attribute_invalid", code=code, details=f"one of {', '.join(sorted(keys))}")
+            clean[code] = str(value)
+        elif datatype == "multivaluelist":
+            items = [str(v) for v in (value if isinstance(value, list) else [value])]
+            if not set(items) <= keys:
+                raise Invalid(
+                    "attribute_invalid", code=code, details=f"values among {', '.join(sorted(keys))}"
+                )
+            clean[code] = items
+        else:
+            if not isinstance(value, str | int | float):
+                raise Invalid("attribute_invalid", code=code, details="text is expected")
+            clean[code] = str(value)[:4000]
+    return clean
+
+
+def create_category(
+    session: Session,
+    *,
+    code: str,
+    name_zh: str,
+    name_en: str,
+    handler_kind: HandlerKind,
+    handler_function: str | None = None,
+    group_zh: str = "",
+    group_en: str = "",
+    description: str = "",
+    keywords: str = "",
+    default_priority: Priority = Priority.normal,
+    time_limits: dict[str, str] | None = None,
+    attributes: list[dict[str, Any]] | None = None,
+    service_type: str = "realtime",
+) -> Category:
+    if session.scalar(select(Category.id).where(Category.code == code)) is not None:
+        raise Conflict("code_taken", code=code)
+    if handler_kind == HandlerKind.department and not handler_function:
+        raise Invalid("validation_failed", details="a department category needs handler_function")
+    if service_type not in ("realtime", "batch", "blackbox"):
+        raise Invalid("validation_failed", details="service_type must be realtime, batch or blackbox")
+    category = Category(
+        code=code,
+        name_zh=name_zh,
+        name_en=name_en,
+        group_zh=group_zh,
+        group_en=group_en,
+        description=description,
+        keywords=keywords,
+        handler_kind=handler_kind,
+        handler_function=handler_function,
+        default_priority=default_priority,
+        time_limits=validate_time_limits(time_limits or {}),
+        attributes=validate_attribute_definitions(attributes or []),
+        service_type=service_type,
+    )
+    session.add(category)
+    session.flush()
+    return category
+
+
+def update_category(session: Session, category: Category, **changes: Any) -> Category:
+    if "time_limits" in changes:
+        changes["time_limits"] = validate_time_limits(changes["time_limits"])
+    if "attributes" in changes:
+        changes["attributes"] = validate_attribute_definitions(changes["attributes"])
+    for name, value in changes.items():
+        setattr(category, name, value)
+    session.flush()
+    return category
+
+
+def get_category(session: Session, ref: int | str) -> Category:
+    query = select(Category).where(Category.id == ref if isinstance(ref, int) else Category.code == ref)
+    category = session.scalar(query)
+    if category is None:
+        raise NotFound("category_not_found", ref=ref)
+    return category
+
+
+def list_categories(session: Session, include_inactive: bool = False) -> list[Category]:
+    query = select(Category).order_by(Category.group_zh, Category.code)
+    if not include_inactive:
+        query = query.where(Category.active.is_(True))
+    return list(session.scalars(query))

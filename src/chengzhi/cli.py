@@ -1,0 +1,185 @@
+"""The `chengzhi` command line. Every command is thin: it parses options and calls a domain function."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from chengzhi.config import get_settings
+
+app = typer.Typer(
+    help="Chengzhi (城治): city governance platform.", no_args_is_help=True, add_completion=False
+)
+db_app = typer.Typer(help="Database schema migrations (Alembic).", no_args_is_help=True)
+jobs_app = typer.Typer(help="Periodic jobs.", no_args_is_help=True)
+users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
+import_app = typer.Typer(help="Import historical records.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(jobs_app, name="jobs")
+app.add_typer(users_app, name="users")
+app.add_typer(import_app, name="import")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes (PostgreSQL only; SQLite uses one).")] = 1,
+    reload: Annotated[bool, typer.Option(help="Reload on code changes (development).")] = False,
+) -> None:
+    """Serve the platform with uvicorn."""
+    import uvicorn
+
+    settings = get_settings()
+    if settings.is_sqlite and workers > 1:
+        typer.echo("SQLite runs in one process; use PostgreSQL for several workers.", err=True)
+        workers = 1
+    uvicorn.run(
+        "chengzhi.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        reload=reload,
+        proxy_headers=True,
+        log_level="info",
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
+    """Create or migrate the database to the latest schema."""
+    from chengzhi.migrate import upgrade
+
+    upgrade(get_settings().database_url, revision)
+    typer.echo(f"database at {revision}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision, e.g. -1 or base.")]) -> None:
+    """Step the schema back."""
+    from chengzhi.migrate import downgrade
+
+    downgrade(get_settings().database_url, revision)
+
+
+@db_app.command("revision")
+def db_revision(
+    message: Annotated[str, typer.Option("-m", "--message", help="What the revision does.")],
+) -> None:
+    """Autogenerate a migration from the models (developers)."""
+    from chengzhi.migrate import revision
+
+    revision(get_settings().database_url, message)
+
+
+@app.command()
+def demo(
+    seed: Annotated[int | None, typer.Option(help="Random seed; the same seed gives the same city.")] = None,
+    requests: Annotated[int, typer.Option(help="How many requests to generate.")] = 6000,
+    if_empty: Annotated[
+        bool, typer.Option("--if-empty", help="Do nothing if the database has units.")
+    ] = False,
+) -> None:
+    """Generate the demo city: organisation, areas, categories, staff and a year of requests."""
+    from chengzhi.demo.generate import generate_demo_city
+
+    settings = get_settings()
+    summary = generate_demo_city(
+        settings, seed=settings.demo_seed if seed is None else seed, n_requests=requests, if_empty=if_empty
+    )
+    typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
+
+
+@import_app.command("requests")
+def import_requests_command(
+    file: Annotated[Path, typer.Argument(help="CSV or XLSX file.", exists=True, dir_okay=False)],
+    mapping: Annotated[
+        Path, typer.Option(help="Column mapping file (TOML), see docs/import.md.", exists=True)
+    ],
+    dry_run: Annotated[bool, typer.Option(help="Validate every row, import nothing.")] = False,
+) -> None:
+    """Import historical requests; a file with any invalid row imports nothing."""
+    from chengzhi.imports.service import ImportFailed, import_requests
+
+    try:
+        report = import_requests(get_settings(), file, mapping, dry_run=dry_run)
+    except ImportFailed as failed:
+        for problem in failed.problems[:200]:
+            typer.echo(f"row {problem.row}: {problem.reason}", err=True)
+        if len(failed.problems) > 200:
+            typer.echo(f"... and {len(failed.problems) - 200} more problems", err=True)
+        typer.echo(f"nothing imported: {len(failed.problems)} invalid row(s)", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
+
+
+@jobs_app.command("run")
+def jobs_run(name: Annotated[str, typer.Argument(help="Job name (see `jobs list`).")]) -> None:
+    """Run one periodic job now (skipped if another process is running it)."""
+    from chengzhi.db import get_sessionmaker
+    from chengzhi.jobs.service import JOBS, run_job
+
+    if name not in JOBS:
+        typer.echo(f"unknown job {name!r}; jobs: {', '.join(JOBS)}", err=True)
+        raise typer.Exit(2)
+    settings = get_settings()
+    result = run_job(get_sessionmaker(settings.database_url), settings, name)
+    typer.echo(json.dumps({"job": name, "skipped": result is None, "result": result}))
+
+
+@jobs_app.command("list")
+def jobs_list() -> None:
+    """List the periodic jobs."""
+    from chengzhi.jobs.service import JOBS
+
+    for name, job in JOBS.items():
+        typer.echo(f"{name}\t{(job.__doc__ or '').strip().splitlines()[0]}")
+
+
+@users_app.command("create")
+def users_create(
+    username: Annotated[str, typer.Argument(help="Sign-in name.")],
+    role: Annotated[
+        str, typer.Option(help="Role: resident, operator, dispatcher, handler, supervisor, leader, admin.")
+    ],
+    unit: Annotated[str, typer.Option(help="Code of the unit the role is held in.")],
+    display_name: Annotated[str | None, typer.Option(help="Name shown to others.")] = None,
+) -> None:
+    """Create a user with one role; the password is asked for (or read from CHENGZHI_NEW_PASSWORD)."""
+    import os
+
+    from chengzhi.db import get_sessionmaker, transaction
+    from chengzhi.org.models import Role
+    from chengzhi.org.service import create_user, get_unit_by_code
+
+    try:
+        role_value = Role(role)
+    except ValueError:
+        typer.echo(f"unknown role {role!r}", err=True)
+        raise typer.Exit(2) from None
+    password = os.environ.get("CHENGZHI_NEW_PASSWORD") or getpass.getpass("password: ")
+    if len(password) < 10:
+        typer.echo("the password needs at least 10 characters", err=True)
+        raise typer.Exit(2)
+    settings = get_settings()
+    with transaction(get_sessionmaker(settings.database_url)) as session:
+        target = get_unit_by_code(session, unit)
+        create_user(
+            session,
+            username=username,
+            display_name=display_name or username,
+            password=password,
+            roles=[(role_value, target)],
+        )
+    typer.echo(f"created {username} ({role_value.value} in {unit})")
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+    sys.exit(0)

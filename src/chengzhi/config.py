@@ -1,0 +1,62 @@
+"""One settings class for the whole platform: every setting is a CHENGZHI_* environment variable."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "chengzhi-development-secret-change-me"  # noqa: S105 - refused in production below
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CHENGZHI_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = "sqlite:///./var/chengzhi.db"
+    secret_key: str = DEV_SECRET
+    timezone: str = "Asia/Shanghai"
+    default_language: Literal["zh", "en"] = "zh"
+    media_dir: Path = Path("./var/media")
+    max_photo_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    max_photos_per_request: int = Field(default=9, ge=1)
+    # Anonymous submissions per client address; syntax of the `limits` library ("10/minute").
+    anonymous_submit_rate: str = "10/minute"
+    # "memory://" inside one process; "redis://127.0.0.1:6379" shares the limit between processes.
+    rate_limit_storage: str = "memory://"
+    api_token_days: int = Field(default=30, ge=1)
+    session_cookie_secure: bool = False
+    # Periodic jobs (overdue detection) inside every app process; one process runs each job at a time.
+    scheduler_enabled: bool = True
+    scheduler_interval_seconds: float = Field(default=60.0, gt=0)
+    # Time limits for emergencies (priority "emergency"), overriding the category's own limits.
+    emergency_limits: dict[str, str] = {"sign": "30m", "contact": "1h", "reply": "2h", "review": "1d"}
+    # Working days a handler has to return a wrongly dispatched request.
+    return_limit: str = "2wd"
+    idempotency_ttl_hours: int = Field(default=24, ge=1)
+    demo_seed: int = 12345
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.environment == "production":
+            if self.secret_key == DEV_SECRET or len(self.secret_key) < 32:
+                raise ValueError(
+                    "CHENGZHI_SECRET_KEY must be set to a random string of 32+ characters in production"
+                )
+            if self.database_url.startswith("sqlite"):
+                raise ValueError("production runs on PostgreSQL: set CHENGZHI_DATABASE_URL")
+            if not self.session_cookie_secure:
+                raise ValueError("set CHENGZHI_SESSION_COOKIE_SECURE=true in production (HTTPS only cookies)")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

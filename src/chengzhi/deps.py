@@ -1,0 +1,89 @@
+"""FastAPI dependencies shared by every domain's API: settings, database session, language, current actor."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from chengzhi.config import Settings
+from chengzhi.db import get_sessionmaker
+from chengzhi.errors import Forbidden, NotAuthenticated
+from chengzhi.i18n import Language, negotiate_language
+from chengzhi.org.models import User
+from chengzhi.org.service import ANONYMOUS, Actor, actor_for, user_for_token
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CSRF_HEADER = "x-csrf-token"
+
+
+def get_app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One session per HTTP request; endpoints that write call `session.commit()` once, at the end."""
+    factory = get_sessionmaker(request.app.state.settings.database_url)
+    with factory() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_language(request: Request) -> Language:
+    return negotiate_language(request, request.app.state.settings.default_language)
+
+
+LanguageDep = Annotated[Language, Depends(get_language)]
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return None
+
+
+def get_actor(request: Request, session: SessionDep) -> Actor:
+    """The caller: a bearer token (API clients), else a signed session cookie (pages), else anonymous.
+
+    Cookie-authenticated writes must carry the session's CSRF token in the X-CSRF-Token header (or a form
+    field `csrf_token` checked by the page handlers), so that another site cannot act in a user's name.
+    """
+    token = _bearer(request)
+    if token:
+        return actor_for(user_for_token(session, token))
+    user_id = request.session.get("user_id") if "session" in request.scope else None
+    if user_id is None:
+        return ANONYMOUS
+    user = session.get(User, int(user_id))
+    if user is None or not user.active:
+        request.session.clear()
+        return ANONYMOUS
+    if request.method not in SAFE_METHODS:
+        expected = request.session.get("csrf")
+        given = request.headers.get(CSRF_HEADER, "")
+        if not expected or not secrets.compare_digest(str(expected), given):
+            raise Forbidden("csrf_failed")
+    return actor_for(user)
+
+
+ActorDep = Annotated[Actor, Depends(get_actor)]
+
+
+def require_user(actor: ActorDep) -> Actor:
+    if actor.is_anonymous:
+        raise NotAuthenticated()
+    return actor
+
+
+UserDep = Annotated[Actor, Depends(require_user)]

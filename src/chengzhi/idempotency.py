@@ -1,0 +1,92 @@
+"""`Idempotency-Key` on POST: a retried call returns the first call's response instead of acting twice.
+
+The saved response is written in the same transaction as the effect it describes, so that either both are
+committed or neither is. A concurrent retry that loses the race on the unique key gets the winner's response.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from chengzhi.db import utcnow
+from chengzhi.errors import Conflict, Invalid
+from chengzhi.requests.models import IdempotencyRecord
+
+MAX_KEY_LENGTH = 200
+
+
+@dataclass(frozen=True)
+class IdempotencySlot:
+    principal: str
+    key: str
+    fingerprint: str
+
+
+def slot_for(key: str | None, principal: str, method: str, path: str, body: Any) -> IdempotencySlot | None:
+    if key is None:
+        return None
+    key = key.strip()
+    if not key or len(key) > MAX_KEY_LENGTH:
+        raise Invalid("validation_failed", details=f"Idempotency-Key must have 1-{MAX_KEY_LENGTH} characters")
+    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, default=str)
+    fingerprint = hashlib.sha256(f"{method} {path}\n{canonical}".encode()).hexdigest()
+    return IdempotencySlot(principal=principal, key=key, fingerprint=fingerprint)
+
+
+def replay(session: Session, slot: IdempotencySlot | None) -> tuple[int, dict[str, Any]] | None:
+    """The saved (status, body) for this key, or None if the key is new."""
+    if slot is None:
+        return None
+    record = session.scalar(
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.principal == slot.principal, IdempotencyRecord.key == slot.key
+        )
+    )
+    if record is None:
+        return None
+    if record.fingerprint != slot.fingerprint:
+        raise Conflict("idempotency_conflict")
+    return record.status_code, record.response
+
+
+def save(session: Session, slot: IdempotencySlot | None, status_code: int, body: dict[str, Any]) -> None:
+    if slot is None:
+        return
+    session.add(
+        IdempotencyRecord(
+            principal=slot.principal,
+            key=slot.key,
+            fingerprint=slot.fingerprint,
+            status_code=status_code,
+            response=json.loads(json.dumps(body, default=str)),
+        )
+    )
+
+
+def commit_or_replay(session: Session, slot: IdempotencySlot | None) -> tuple[int, dict[str, Any]] | None:
+    """Commit; if a concurrent call with the same key committed first, roll back and return its response."""
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        if slot is None:
+            raise
+        saved = replay(session, slot)
+        if saved is None:
+            raise
+        return saved
+    return None
+
+
+def purge_expired(session: Session, hours: int, now: dt.datetime | None = None) -> int:
+    cutoff = (now or utcnow()) - dt.timedelta(hours=hours)
+    result = session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < cutoff))
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,117 @@
+"""Periodic jobs, run by exactly one process at a time.
+
+On PostgreSQL a transaction-scoped advisory lock (`pg_try_advisory_xact_lock`) elects the runner: a process that
+does not get it skips the round. On SQLite the embedded default runs one process, and `BEGIN IMMEDIATE` (taken by
+the first write) serialises writers anyway. Each run is recorded in `job_runs`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import socket
+import threading
+import zlib
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from chengzhi.config import Settings
+from chengzhi.db import utcnow
+from chengzhi.idempotency import purge_expired
+from chengzhi.jobs.models import JobRun
+from chengzhi.requests import service as requests_service
+from chengzhi.requests.models import Request
+from chengzhi.requests.workflow import STAGE_OF_STATUS
+
+log = logging.getLogger(__name__)
+
+HOLDER = f"{socket.gethostname()}:{os.getpid()}"
+BATCH = 500
+
+
+def detect_overdue(session: Session, settings: Settings, now: dt.datetime) -> dict[str, Any]:
+    """Append a mark_overdue event to every request whose current stage ran past its deadline."""
+    statuses = [s.value for s in STAGE_OF_STATUS]
+    marked = 0
+    while True:
+        query = (
+            select(Request)
+            .where(Request.status.in_(statuses), Request.due_at < now, Request.overdue_stage.is_(None))
+            .order_by(Request.due_at)
+            .limit(BATCH)
+        )
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True, of=Request)
+        rows = list(session.scalars(query))
+        for request in rows:
+            if requests_service.mark_overdue(session, request, now) is not None:
+                marked += 1
+        session.flush()
+        if len(rows) < BATCH:
+            break
+    return {"marked": marked}
+
+
+def purge_idempotency(session: Session, settings: Settings, now: dt.datetime) -> dict[str, Any]:
+    return {"purged": purge_expired(session, settings.idempotency_ttl_hours, now)}
+
+
+JOBS: dict[str, Callable[[Session, Settings, dt.datetime], dict[str, Any]]] = {
+    "overdue": detect_overdue,
+    "purge_idempotency": purge_idempotency,
+}
+
+
+def _lock_key(name: str) -> int:
+    return zlib.crc32(f"chengzhi.job.{name}".encode())
+
+
+def run_job(
+    factory: sessionmaker[Session], settings: Settings, name: str, now: dt.datetime | None = None
+) -> dict[str, Any] | None:
+    """Run job `name` unless another process is running it; returns its result, or None if skipped."""
+    job = JOBS[name]
+    with factory() as session, session.begin():
+        if session.get_bind().dialect.name == "postgresql":
+            got = session.execute(
+                text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _lock_key(name)}
+            ).scalar()
+            if not got:
+                return None
+        else:
+            session.execute(text("SELECT 1"))
+        started = utcnow()
+        result = job(session, settings, now or started)
+        session.add(JobRun(job=name, holder=HOLDER, started_at=started, finished_at=utcnow(), result=result))
+    return result
+
+
+class Scheduler:
+    """Runs every job every `interval` seconds in a daemon thread of the app process."""
+
+    def __init__(self, factory: sessionmaker[Session], settings: Settings) -> None:
+        self.factory = factory
+        self.settings = settings
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="chengzhi-scheduler", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.settings.scheduler_interval_seconds):
+            for name in JOBS:
+                try:
+                    run_job(self.factory, self.settings, name)
+                except Exception:  # a failing job must not stop the others; it is logged and retried
+                    log.exception("periodic job %s failed", name)

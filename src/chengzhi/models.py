@@ -1,0 +1,32 @@
+"""Imports every domain's models so that metadata (Alembic, tests) sees all tables."""
+
+from chengzhi.categories.models import Category
+from chengzhi.db import Base
+from chengzhi.jobs.models import JobRun
+from chengzhi.org.models import ApiToken, RoleAssignment, Unit, User
+from chengzhi.requests.models import (
+    IdempotencyRecord,
+    Issue,
+    Photo,
+    PhotoToken,
+    Request,
+    RequestEvent,
+    RequestUnit,
+)
+
+__all__ = [
+    "ApiToken",
+    "Base",
+    "Category",
+    "IdempotencyRecord",
+    "Issue",
+    "JobRun",
+    "Photo",
+    "PhotoToken",
+    "Request",
+    "RequestEvent",
+    "RequestUnit",
+    "RoleAssignment",
+    "Unit",
+    "User",
+]

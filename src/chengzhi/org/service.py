@@ -1,0 +1,290 @@
+"""Units, users, roles, sign-in and the scope of what each user may see."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from shapely.geometry import shape
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from chengzhi.db import utcnow
+from chengzhi.errors import Conflict, Forbidden, Invalid, NotAuthenticated, NotFound
+from chengzhi.org.models import (
+    ALLOWED_PARENTS,
+    TERRITORIAL,
+    ApiToken,
+    Role,
+    RoleAssignment,
+    Unit,
+    UnitKind,
+    User,
+)
+
+_hasher = PasswordHasher()
+# Verifying against this keeps sign-in time the same whether or not the username exists.
+_DUMMY_HASH = _hasher.hash("not a real password")
+
+STAFF_ROLES = frozenset(Role) - {Role.resident}
+
+
+@dataclass(frozen=True)
+class RoleGrant:
+    role: Role
+    unit_id: int
+    unit_path: str
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: a signed-in user with their roles, or nobody (anonymous)."""
+
+    user_id: int | None
+    username: str = "anonymous"
+    display_name: str = ""
+    grants: tuple[RoleGrant, ...] = field(default_factory=tuple)
+
+    @property
+    def is_anonymous(self) -> bool:
+        return self.user_id is None
+
+    @property
+    def roles(self) -> set[Role]:
+        return {g.role for g in self.grants}
+
+    def has_role(self, *roles: Role) -> bool:
+        return any(g.role in roles for g in self.grants)
+
+    def paths_for(self, *roles: Role) -> list[str]:
+        return [g.unit_path for g in self.grants if g.role in roles]
+
+    def units_for(self, *roles: Role) -> list[int]:
+        return [g.unit_id for g in self.grants if g.role in roles]
+
+    def covers(self, unit_path: str, *roles: Role) -> bool:
+        """True if the actor holds one of `roles` in the unit at `unit_path` or above it."""
+        return any(unit_path.startswith(p) for p in self.paths_for(*roles))
+
+    @property
+    def is_staff(self) -> bool:
+        return any(g.role in STAFF_ROLES for g in self.grants)
+
+    @property
+    def primary_unit_id(self) -> int | None:
+        for grant in self.grants:
+            if grant.role in STAFF_ROLES:
+                return grant.unit_id
+        return self.grants[0].unit_id if self.grants else None
+
+
+ANONYMOUS = Actor(user_id=None)
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def actor_for(user: User) -> Actor:
+    grants = tuple(RoleGrant(r.role, r.unit_id, r.unit.path) for r in user.roles)
+    return Actor(user_id=user.id, username=user.username, display_name=user.display_name, grants=grants)
+
+
+def authenticate(session: Session, username: str, password: str) -> User:
+    user = session.scalar(select(User).where(User.username == username))
+    stored = user.password_hash if user and user.active and user.password_hash else _DUMMY_HASH
+    try:
+        _hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        raise NotAuthenticated("bad_credentials") from None
+    if user is None or not user.active or not user.password_hash:
+        raise NotAuthenticated("bad_credentials")
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    return user
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(session: Session, user: User, days: int, name: str = "api") -> tuple[str, ApiToken]:
+    token = "czt_" + secrets.token_urlsafe(32)
+    record = ApiToken(
+        user_id=user.id,
+        token_hash=_token_hash(token),
+        name=name,
+        expires_at=utcnow() + dt.timedelta(days=days),
+    )
+    session.add(record)
+    session.flush()
+    return token, record
+
+
+def revoke_token(session: Session, token: str) -> None:
+    record = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
+    if record:
+        record.revoked = True
+
+
+def user_for_token(session: Session, token: str) -> User:
+    record = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
+    if record is None or record.revoked or record.expires_at < utcnow():
+        raise NotAuthenticated("token_invalid")
+    user = session.get(User, record.user_id)
+    if user is None or not user.active:
+        raise NotAuthenticated("token_invalid")
+    return user
+
+
+# ---------------------------------------------------------------- units
+
+
+def get_unit(session: Session, unit_id: int) -> Unit:
+    unit = session.get(Unit, unit_id)
+    if unit is None:
+        raise NotFound("unit_not_found", ref=unit_id)
+    return unit
+
+
+def get_unit_by_code(session: Session, code: str) -> Unit:
+    unit = session.scalar(select(Unit).where(Unit.code == code))
+    if unit is None:
+        raise NotFound("unit_not_found", ref=code)
+    return unit
+
+
+def validate_area(area: dict | str | None) -> str | None:
+    """Normalise a GeoJSON Polygon/MultiPolygon (or a Feature of one) to compact text, or refuse it."""
+    if area is None:
+        return None
+    try:
+        data = json.loads(area) if isinstance(area, str) else area
+        if isinstance(data, dict) and data.get("type") == "Feature":
+            data = data.get("geometry")
+        if not isinstance(data, dict) or data.get("type") not in ("Polygon", "MultiPolygon"):
+            raise ValueError("expected a Polygon or MultiPolygon")
+        geometry = shape(data)
+        if geometry.is_empty or not geometry.is_valid:
+            raise ValueError("the polygon is empty or intersects itself")
+        minx, miny, maxx, maxy = geometry.bounds
+        if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
+            raise ValueError("coordinates must be longitude, latitude in WGS 84")
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
+        raise Invalid("invalid_area", details=str(exc)) from None
+    return json.dumps(data, separators=(",", ":"))
+
+
+def create_unit(
+    session: Session,
+    *,
+    code: str,
+    name_zh: str,
+    name_en: str,
+    kind: UnitKind,
+    parent: Unit | None,
+    function: str | None = None,
+    area: dict | str | None = None,
+) -> Unit:
+    parent_kind = parent.kind if parent else None
+    if parent_kind not in ALLOWED_PARENTS[kind]:
+        raise Invalid(
+            "invalid_parent", kind=kind.value, parent_kind=parent_kind.value if parent_kind else "root"
+        )
+    if session.scalar(select(Unit.id).where(Unit.code == code)) is not None:
+        raise Conflict("code_taken", code=code)
+    unit = Unit(
+        code=code,
+        name_zh=name_zh,
+        name_en=name_en,
+        kind=kind,
+        parent_id=parent.id if parent else None,
+        function=function,
+        area=validate_area(area) if kind in TERRITORIAL else None,
+        path="",
+    )
+    session.add(unit)
+    session.flush()
+    unit.path = f"{parent.path if parent else '/'}{unit.id}/"
+    session.flush()
+    return unit
+
+
+def set_unit_area(session: Session, unit: Unit, area: dict | str | None) -> Unit:
+    if unit.kind not in TERRITORIAL:
+        raise Invalid("invalid_area", details="departments have no area")
+    unit.area = validate_area(area)
+    session.flush()
+    return unit
+
+
+def list_units(session: Session, kind: UnitKind | None = None, under: Unit | None = None) -> list[Unit]:
+    query = select(Unit).where(Unit.active.is_(True)).order_by(Unit.path)
+    if kind is not None:
+        query = query.where(Unit.kind == kind)
+    if under is not None:
+        query = query.where(Unit.path.startswith(under.path))
+    return list(session.scalars(query))
+
+
+def city_unit(session: Session) -> Unit:
+    unit = session.scalar(select(Unit).where(Unit.kind == UnitKind.city).order_by(Unit.id).limit(1))
+    if unit is None:
+        raise NotFound("unit_not_found", ref="city")
+    return unit
+
+
+# ---------------------------------------------------------------- users
+
+
+def create_user(
+    session: Session,
+    *,
+    username: str,
+    display_name: str,
+    password: str | None,
+    roles: Iterable[tuple[Role, Unit]] = (),
+    phone: str | None = None,
+    email: str | None = None,
+    language: str = "zh",
+    password_hash: str | None = None,
+) -> User:
+    user = User(
+        username=username,
+        display_name=display_name,
+        password_hash=password_hash or (hash_password(password) if password else None),
+        phone=phone,
+        email=email,
+        language=language,
+    )
+    session.add(user)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        raise Conflict("username_taken", username=username) from None
+    for role, unit in roles:
+        user.roles.append(RoleAssignment(role=role, unit_id=unit.id, unit=unit))
+    session.flush()
+    return user
+
+
+def grant_role(session: Session, user: User, role: Role, unit: Unit) -> None:
+    if any(r.role == role and r.unit_id == unit.id for r in user.roles):
+        return
+    user.roles.append(RoleAssignment(role=role, unit_id=unit.id, unit=unit))
+    session.flush()
+
+
+def require_role(actor: Actor, *roles: Role) -> None:
+    if actor.is_anonymous:
+        raise NotAuthenticated()
+    if not actor.has_role(*roles):
+        raise Forbidden("forbidden_role", roles=", ".join(r.value for r in roles))

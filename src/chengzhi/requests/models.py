@@ -1,0 +1,180 @@
+"""Requests, their append-only event log, the units they are assigned to, photos and merged issues.
+
+A request's workflow columns (status, lead unit, deadlines, ...) are a projection of its events, kept in the same
+transaction as each event is appended; `workflow.fold` rebuilds them from the log alone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from chengzhi.categories.models import Category
+from chengzhi.db import Base, UTCDateTime, utcnow
+from chengzhi.org.models import Unit
+
+
+class Issue(Base):
+    """Several requests about the same problem, merged; each keeps its own resident and timeline."""
+
+    __tablename__ = "issues"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    primary_request_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Request(Base):
+    __tablename__ = "requests"
+    __table_args__ = (
+        UniqueConstraint("source", "external_id", name="uq_requests_source_external_id"),
+        Index("ix_requests_status_due_at", "status", "due_at"),
+        Index("ix_requests_received_at", "received_at"),
+        Index("ix_requests_category_received", "category_id", "received_at"),
+        Index("ix_requests_lead_status", "lead_unit_id", "status"),
+        Index("ix_requests_updated_at", "updated_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tracking_number: Mapped[str] = mapped_column(String(20), unique=True)
+    title: Mapped[str] = mapped_column(String(200), default="")
+    text: Mapped[str] = mapped_column(Text)
+    channel: Mapped[str] = mapped_column(String(20))
+    language: Mapped[str] = mapped_column(String(5), default="zh")
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"))
+    priority: Mapped[str] = mapped_column(String(20), default="normal")
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    address: Mapped[str | None] = mapped_column(String(300))
+    contact_name: Mapped[str | None] = mapped_column(String(120))
+    contact_phone: Mapped[str | None] = mapped_column(String(40))
+    contact_email: Mapped[str | None] = mapped_column(String(200))
+    # Last four digits of the phone, kept apart so that tracking by number + phone does not read the phone itself.
+    phone_last4: Mapped[str | None] = mapped_column(String(4))
+    submitter_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    receiving_unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    attributes: Mapped[dict[str, Any]] = mapped_column(
+        JSON, default=dict
+    )  # answers to the category's questions
+    source: Mapped[str] = mapped_column(String(40), default="chengzhi")
+    external_id: Mapped[str | None] = mapped_column(String(80))
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    # --- projection of the event log (see workflow.WorkflowState) ---
+    status: Mapped[str] = mapped_column(String(20), default="received")
+    lead_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    co_unit_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    extension_pending: Mapped[bool] = mapped_column(Boolean, default=False)
+    extension_days: Mapped[int] = mapped_column(Integer, default=0)
+    issue_id: Mapped[int | None] = mapped_column(ForeignKey("issues.id"), index=True)
+    due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    deadlines: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # stage -> ISO datetime
+    overdue_stage: Mapped[str | None] = mapped_column(String(20))
+    ever_overdue: Mapped[bool] = mapped_column(Boolean, default=False)
+    answered_at_intake: Mapped[bool] = mapped_column(Boolean, default=False)
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0)
+    return_count: Mapped[int] = mapped_column(Integer, default=0)
+    resolved: Mapped[bool | None] = mapped_column(Boolean)
+    satisfaction: Mapped[int | None] = mapped_column(SmallInteger)
+    reply_text: Mapped[str | None] = mapped_column(Text)
+    dispatched_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    replied_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    event_count: Mapped[int] = mapped_column(Integer, default=0)
+
+    category: Mapped[Category | None] = relationship(lazy="joined")
+    lead_unit: Mapped[Unit | None] = relationship(foreign_keys=[lead_unit_id], lazy="joined")
+    receiving_unit: Mapped[Unit] = relationship(foreign_keys=[receiving_unit_id], lazy="joined")
+
+
+class RequestEvent(Base):
+    """One step in a request's life. Rows are only ever inserted."""
+
+    __tablename__ = "request_events"
+    __table_args__ = (
+        UniqueConstraint("request_id", "seq", name="uq_request_events_request_seq"),
+        Index("ix_request_events_at", "at"),
+        Index("ix_request_events_action_at", "action", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(30))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    note: Mapped[str | None] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class RequestUnit(Base):
+    """Every unit that holds a request (receiving hub, lead, co-units, earlier leads): what scoping reads."""
+
+    __tablename__ = "request_units"
+    __table_args__ = (
+        UniqueConstraint("request_id", "unit_id", "role", name="uq_request_units_request_unit_role"),
+        Index("ix_request_units_unit_path", "unit_path", "request_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    unit_path: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(10))  # hub, lead, co, former
+
+
+class Photo(Base):
+    __tablename__ = "photos"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+    content_type: Mapped[str] = mapped_column(String(40))
+    size: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    stored_name: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class IdempotencyRecord(Base):
+    """The response a POST with an Idempotency-Key produced, saved in the same transaction as its effect."""
+
+    __tablename__ = "idempotency_records"
+    __table_args__ = (UniqueConstraint("principal", "key", name="uq_idempotency_records_principal_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    principal: Mapped[str] = mapped_column(String(80))
+    key: Mapped[str] = mapped_column(String(200))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    response: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class PhotoToken(Base):
+    """Lets an anonymous submitter attach photos to the request they just made, for a short while."""
+
+    __tablename__ = "photo_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -708,6 +708,37 @@ def mark_overdue(session: Session, request: Request, now: dt.datetime | None = N
     )
 
 
+def record_outcome(
+    session: Session,
+    actor: Actor,
+    request: Request,
+    status: Status,
+    at: dt.datetime,
+    *,
+    reply_text: str | None = None,
+    replied_at: dt.datetime | None = None,
+    lead_unit: Unit | None = None,
+) -> RequestEvent:
+    """Give an imported historical record the outcome it had in the old system (replied or closed).
+
+    Only for channel "import": it records what happened elsewhere, not a step taken here.
+    """
+    _check(request, Action.record_outcome)
+    if request.channel != "import":
+        raise Forbidden()
+    payload: dict[str, Any] = {"status": status.value}
+    if reply_text:
+        payload["reply_text"] = reply_text
+    if replied_at:
+        payload["replied_at"] = replied_at.isoformat()
+    if status is Status.closed:
+        payload["closed_at"] = at.isoformat()
+    if lead_unit is not None:
+        payload["lead_unit_id"] = lead_unit.id
+        _hold(session, request, lead_unit, "lead")
+    return _append(session, request, actor, Action.record_outcome, at, note=reply_text, payload=payload)
+
+
 def routing_suggestion(session: Session, request: Request) -> RoutingSuggestion:
     return suggest_unit(session, request.category, request.lat, request.lon)
 

@@ -50,8 +50,10 @@ class Action(enum.StrEnum):
     co_handle = "co_handle"
     merge = "merge"
     mark_overdue = "mark_overdue"
+    record_outcome = "record_outcome"  # a historical record's outcome, from an import
 
 
+RECORDABLE_OUTCOMES = frozenset({Status.replied, Status.closed})
 OPEN_STATUSES = frozenset(
     {Status.received, Status.dispatched, Status.signed, Status.contacted, Status.returned, Status.reopened}
 )
@@ -206,6 +208,7 @@ ACTION_NAMES: dict[str, tuple[str, str]] = {
     "co_handle": ("增加协办单位", "given co-units"),
     "merge": ("合并", "merged"),
     "mark_overdue": ("标记超期", "marked overdue"),
+    "record_outcome": ("导入历史结果", "given its historical outcome"),
 }
 
 
@@ -359,6 +362,25 @@ def apply(state: WorkflowState, step: Step) -> WorkflowState:
         changes["issue_id"] = int(p["issue_id"])
     elif action is Action.mark_overdue:
         changes.update(overdue_stage=str(p["stage"]), ever_overdue=True)
+    elif action is Action.record_outcome:
+        outcome = Status(p["status"])
+        if outcome not in RECORDABLE_OUTCOMES:
+            raise IllegalTransition(
+                state.status,
+                action,
+                "历史结果只能是已答复或已办结。",
+                "A historical outcome is replied or closed.",
+            )
+        changes.update(
+            status=outcome,
+            overdue_stage=None,
+            lead_unit_id=p.get("lead_unit_id"),
+            reply_text=p.get("reply_text"),
+        )
+        if p.get("replied_at"):
+            changes["replied_at"] = dt.datetime.fromisoformat(p["replied_at"])
+        if outcome is Status.closed:
+            changes["closed_at"] = dt.datetime.fromisoformat(p.get("closed_at") or step.at.isoformat())
     return replace(state, **changes)
 
 

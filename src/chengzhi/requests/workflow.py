@@ -175,6 +175,12 @@ TRANSITIONS: dict[Action, Transition] = {
         "该阶段没有时限。",
         "This stage has no time limit.",
     ),
+    Action.record_outcome: Transition(
+        frozenset({Status.received}),
+        None,
+        "只有新导入的记录可以写入历史结果。",
+        "Only a newly imported record can take a historical outcome.",
+    ),
 }
 
 STATUS_NAMES: dict[str, tuple[str, str]] = {

@@ -64,6 +64,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "只有主办单位 {unit} 的承办人可以执行此操作。",
         "en": "Only handlers of the lead unit {unit} can do this.",
     },
+    "return_window_closed": {
+        "zh": "退单期限已过（截止 {until}），请办理此诉求或联系派单员改派。",
+        "en": "The time to return this request has passed (until {until}); handle it or ask a dispatcher to re-route.",
+    },
     "reason_required": {"zh": "请填写原因。", "en": "Give a reason."},
     "category_required": {
         "zh": "派单前请先确定诉求类别。",

@@ -36,7 +36,7 @@ from chengzhi.errors import (
 from chengzhi.org.models import Role, Unit, UnitKind
 from chengzhi.org.service import Actor, city_unit, get_unit
 from chengzhi.requests.models import Issue, Photo, PhotoToken, Request, RequestEvent, RequestUnit
-from chengzhi.requests.timelimits import stage_deadlines, stage_limits
+from chengzhi.requests.timelimits import deadline, stage_deadlines, stage_limits
 from chengzhi.requests.workflow import STAGE_OF_STATUS, Action, IllegalTransition, Status, Step, WorkflowState
 from chengzhi.requests.workflow import apply as apply_step
 from chengzhi.routing.rules import RoutingSuggestion, area_index, suggest_unit
@@ -459,6 +459,8 @@ def dispatch_request(
     deadlines = stage_deadlines(
         ("sign", "contact", "reply"), now, _limits(request, settings), settings.timezone
     )
+    # A wrong dispatch must be returned within the return limit (2 working days by default).
+    deadlines["return"] = deadline(now, settings.return_limit, settings.timezone).isoformat()
     payload = {
         "lead_unit_id": lead.id,
         "co_unit_ids": co_ids,
@@ -487,6 +489,9 @@ def return_request(
     _require(actor, _lead_handler(actor, request), Role.handler)
     if not reason or not reason.strip():
         raise Invalid("reason_required")
+    window = (request.deadlines or {}).get("return")
+    if window and now > dt.datetime.fromisoformat(window):
+        raise Conflict("return_window_closed", until=window)
     return _append(session, request, actor, Action.return_, now, note=reason, payload={"reason": reason})
 
 

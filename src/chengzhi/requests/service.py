@@ -110,7 +110,7 @@ def submit_request(
         raise Invalid("location_required")
     elif check_location and not area_index(session).inside_city(data.lat, data.lon):
         raise Invalid("location_outside_city")
-    if actor.is_anonymous and not (data.contact_phone or data.contact_email):
+    if actor.is_anonymous and not actor.is_staff and not (data.contact_phone or data.contact_email):
         raise Invalid("contact_required")
     priority = data.priority or (category.default_priority.value if category else "normal")
     hub = receiving_unit or city_unit(session)

@@ -111,10 +111,10 @@ def import_requests_command(
         report = import_requests(get_settings(), file, mapping, dry_run=dry_run)
     except ImportFailed as failed:
         for problem in failed.problems[:200]:
-            typer.echo(f"row {problem.row}: {problem.reason}", err=True)
-        if len(failed.problems) > 200:
-            typer.echo(f"... and {len(failed.problems) - 200} more problems", err=True)
-        typer.echo(f"nothing imported: {len(failed.problems)} invalid row(s)", err=True)
+            typer.echo(str(problem), err=True)  # "row N: reason", or the reason alone for the whole file
+        if failed.total > 200:
+            typer.echo(f"... and {failed.total - 200} more problems", err=True)
+        typer.echo(f"nothing imported (未导入任何记录): {failed.total} problem(s)", err=True)
         raise typer.Exit(1) from None
     typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
 

@@ -1,0 +1,265 @@
+"""The demo city generator (`chengzhi demo`), on both databases: its organisation and areas, its request histories
+(legal, complete, varied), determinism, `--if-empty`, sign-in of the demo accounts, and the CLI command."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import itertools
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from shapely.geometry import Point, shape
+from shapely.ops import unary_union
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from chengzhi.categories.models import Category, HandlerKind
+from chengzhi.cli import app as cli_app
+from chengzhi.config import Settings, get_settings
+from chengzhi.db import get_engine, get_sessionmaker
+from chengzhi.demo.generate import DEMO_PASSWORD, generate_demo_city
+from chengzhi.org.models import Role, RoleAssignment, Unit, UnitKind, User
+from chengzhi.requests.models import Issue, Request, RequestEvent
+from chengzhi.requests.service import state_of, steps_of
+from chengzhi.requests.workflow import STAGE_OF_STATUS, Status, fold
+from chengzhi.routing import rules
+
+NOW = dt.datetime(2026, 11, 20, 4, 30, tzinfo=dt.UTC)
+N = 300
+
+
+def _generate(settings: Settings, n: int = N, seed: int = 7) -> dict[str, Any]:
+    return generate_demo_city(settings, seed=seed, n_requests=n, now=NOW)
+
+
+def _units(settings: Settings) -> list[Unit]:
+    with get_sessionmaker(settings.database_url)() as session:
+        return list(session.scalars(select(Unit).order_by(Unit.id)))
+
+
+def test_organisation_areas_categories_and_staff(settings: Settings) -> None:
+    summary = _generate(settings)
+    units = _units(settings)
+    by_kind = Counter(u.kind for u in units)
+    assert by_kind[UnitKind.city] == 1
+    assert by_kind[UnitKind.district] >= 3
+    assert by_kind[UnitKind.street] >= 12
+    assert by_kind[UnitKind.community] >= 40
+    assert by_kind[UnitKind.department] >= 20
+    assert summary["units"] == {kind.value: by_kind[kind] for kind in UnitKind}
+    assert all(u.name_zh and u.name_en and u.name_zh != u.name_en for u in units)
+    assert len({u.name_zh for u in units}) == len(units)
+
+    # Areas: valid polygons near 112.9 E, 28.2 N; siblings never overlap; each level tiles the one above.
+    city = next(u for u in units if u.kind == UnitKind.city)
+    city_area = shape(json.loads(city.area or "{}"))
+    assert city_area.is_valid
+    assert 112.5 < city_area.centroid.x < 113.3 and 28.0 < city_area.centroid.y < 28.5
+    areas = {u.id: shape(json.loads(u.area)) for u in units if u.area}
+    for kind in (UnitKind.district, UnitKind.street, UnitKind.community):
+        members = [u for u in units if u.kind == kind]
+        assert all(u.id in areas and areas[u.id].is_valid for u in members)
+        for a, b in itertools.combinations(members, 2):
+            assert areas[a.id].intersection(areas[b.id]).area < 1e-12, (a.code, b.code)
+        assert abs(unary_union([areas[u.id] for u in members]).area - city_area.area) < 1e-9
+        for unit in members:
+            assert areas[unit.id].difference(areas[unit.parent_id or 0]).area < 1e-12, unit.code
+
+    # Departments at city and district level, each with a function that categories route to.
+    departments = [u for u in units if u.kind == UnitKind.department]
+    functions = {u.function for u in departments}
+    assert all(u.function for u in departments)
+    assert {"water", "power", "gas", "urban_management", "transport", "housing"} <= functions
+    kind_of = {u.id: u.kind for u in units}
+    assert {kind_of[u.parent_id or 0] for u in departments} == {UnitKind.city, UnitKind.district}
+
+    with get_sessionmaker(settings.database_url)() as session:
+        categories = list(session.scalars(select(Category)))
+        assert len(categories) >= 40
+        for category in categories:
+            assert category.group_zh and category.group_en
+            assert set(category.time_limits) == {"sign", "contact", "reply", "review"}
+            if category.handler_kind == HandlerKind.department:
+                assert category.handler_function in functions, category.code
+        by_code = {c.code: c for c in categories}
+        assert by_code["gas_leak"].default_priority == "emergency"
+        assert by_code["gas_leak"].time_limits["reply"] == "2h"
+        assert by_code["water_outage"].time_limits["reply"] == "24h"
+        assert {c.time_limits["reply"] for c in categories} >= {"2h", "24h", "7wd", "15wd"}
+        datatypes = {a["datatype"] for c in categories for a in c.attributes}
+        assert {"singlevaluelist", "multivaluelist", "number", "string", "text", "datetime"} <= datatypes
+        assert "batch" in {c.service_type for c in categories}
+
+        # Staff for every role; a handler in every unit below the city.
+        roles = Counter(session.scalars(select(RoleAssignment.role)))
+        assert set(roles) == set(Role)
+        handled = set(
+            session.scalars(select(RoleAssignment.unit_id).where(RoleAssignment.role == Role.handler))
+        )
+        assert handled == {u.id for u in units if u.kind != UnitKind.city}
+        assert summary["users"] == len(list(session.scalars(select(User.id))))
+
+    # Routing finds each community from a point inside it.
+    rules.invalidate()
+    with get_sessionmaker(settings.database_url)() as session:
+        index = rules.area_index(session)
+        for unit in units:
+            if unit.kind == UnitKind.community:
+                inside = areas[unit.id].representative_point()
+                assert index.locate(inside.y, inside.x).community_id == unit.id
+
+
+def test_request_histories_are_legal_complete_and_varied(settings: Settings) -> None:
+    summary = _generate(settings)
+    assert summary["requests"] == N
+    with get_sessionmaker(settings.database_url)() as session:
+        requests = list(session.scalars(select(Request).order_by(Request.id)))
+        events = list(
+            session.scalars(select(RequestEvent).order_by(RequestEvent.request_id, RequestEvent.seq))
+        )
+        units = {u.id: u for u in session.scalars(select(Unit))}
+        categories = {c.id: c for c in session.scalars(select(Category))}
+        issues = list(session.scalars(select(Issue)))
+    log = {r.id: [e for e in events if e.request_id == r.id] for r in requests}
+    assert len(requests) == N and summary["events"] == len(events)
+
+    for request in requests:
+        history = log[request.id]
+        # The projection is exactly what the event log says.
+        assert fold(steps_of(history)) == state_of(request), request.id
+        times = [e.at for e in history]
+        assert times == sorted(times) and times[0] == request.received_at
+        assert NOW - dt.timedelta(days=366) < request.received_at and times[-1] <= NOW
+    # Over the whole year, more or less evenly.
+    months = Counter((r.received_at.year, r.received_at.month) for r in requests)
+    assert len(months) >= 12 and max(months.values()) < N / 5
+
+    actions = Counter(e.action for e in events)
+    for action in ("answer", "return", "approve_extension", "refuse_extension", "reopen", "mark_overdue",
+                   "merge", "co_handle", "supervise"):  # fmt: skip
+        assert actions[action] >= 3, (action, actions)
+    assert len(issues) >= 1 and all(any(r.issue_id == i.id for r in requests) for i in issues)
+    reviewed = {e.request_id for e in events if e.action == "review"}
+    closed = [r for r in requests if r.status == Status.closed.value]
+    unrated = [r for r in closed if r.id not in reviewed]
+    assert len(unrated) >= 3 and len(closed) > N / 2
+    assert {r.satisfaction for r in requests if r.satisfaction} == {1, 2, 3, 4, 5}
+    assert sum(r.ever_overdue for r in requests) >= 3
+    assert any(r.status != Status.closed.value for r in requests)  # recent ones are still being handled
+    assert {r.channel for r in requests} == {"phone", "web", "app", "open311"}
+    assert len({r.text for r in requests}) > 0.95 * N
+    assert len({r.category_id for r in requests}) >= 25
+
+    # Every request's point lies in the area of the community it names; community work goes to that community.
+    areas = {u.id: shape(json.loads(u.area)) for u in units.values() if u.area}
+    for request in requests:
+        if request.lat is None or request.lon is None:
+            assert categories[request.category_id or 0].code in {"social_insurance", "medical_insurance",
+                                                                  "household_registration", "housing_fund",
+                                                                  "school_enrolment"}  # fmt: skip
+            continue
+        point = Point(request.lon, request.lat)
+        category = categories[request.category_id or 0]
+        lead = units.get(request.lead_unit_id or 0)
+        if lead and category.handler_kind == HandlerKind.community and request.return_count == 0:
+            assert lead.kind == UnitKind.community and areas[lead.id].covers(point), request.id
+
+    # What the overdue job would flag now is flagged.
+    for request in requests:
+        if request.status in {s.value for s in STAGE_OF_STATUS} and request.due_at and request.due_at < NOW:
+            assert request.overdue_stage == STAGE_OF_STATUS[Status(request.status)], request.id
+
+
+def _digest(url: str) -> str:
+    """Everything generated except tracking numbers (random by design) and row ids."""
+    with get_sessionmaker(url)() as session:
+        codes = {u.id: u.code for u in session.scalars(select(Unit))}
+        users = {u.id: u.username for u in session.scalars(select(User))}
+        categories = {c.id: c.code for c in session.scalars(select(Category))}
+        units = [(u.code, u.name_zh, u.name_en, u.kind.value, u.path.count("/"), u.function, u.area)
+                 for u in session.scalars(select(Unit).order_by(Unit.code))]  # fmt: skip
+        rows: list[Any] = [units, sorted(users.values())]
+        for r in session.scalars(select(Request).order_by(Request.received_at, Request.text)):
+            events = session.scalars(
+                select(RequestEvent).where(RequestEvent.request_id == r.id).order_by(RequestEvent.seq)
+            )
+            history = []
+            for e in events:
+                payload = {k: v for k, v in (e.payload or {}).items() if k not in ("issue_id", "into")}
+                for key in ("lead_unit_id",):
+                    if key in payload:
+                        payload[key] = codes[payload[key]]
+                payload["co_unit_ids"] = [codes[u] for u in payload.get("co_unit_ids", [])]
+                history.append((e.action, e.at.isoformat(), users.get(e.actor_id or 0), e.note, payload))
+            rows.append(
+                (r.title, r.text, r.channel, categories.get(r.category_id or 0), r.priority, r.lat, r.lon,
+                 r.address, r.contact_name, r.contact_phone, r.attributes, users.get(r.submitter_id or 0),
+                 r.received_at.isoformat(), r.status, codes.get(r.lead_unit_id or 0), r.deadlines,
+                 r.satisfaction, r.resolved, r.reply_text, r.issue_id is not None, history)
+            )  # fmt: skip
+    return hashlib.sha256(json.dumps(rows, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
+
+
+def test_same_seed_same_city_on_any_database(settings: Settings, tmp_path: Path) -> None:
+    _generate(settings, n=80)
+    other = Settings(database_url=f"sqlite:///{tmp_path / 'other.db'}", environment="test")
+    third = Settings(database_url=f"sqlite:///{tmp_path / 'third.db'}", environment="test")
+    try:
+        _generate(other, n=80)
+        assert _digest(settings.database_url) == _digest(other.database_url)
+        _generate(third, n=80, seed=8)
+        assert _digest(third.database_url) != _digest(other.database_url)
+    finally:
+        get_engine(other.database_url).dispose()
+        get_engine(third.database_url).dispose()
+
+
+def test_if_empty_is_a_no_op_and_the_demo_accounts_sign_in(settings: Settings, client: TestClient) -> None:
+    summary = _generate(settings, n=40)
+    before = _digest(settings.database_url)
+    again = generate_demo_city(settings, seed=99, n_requests=10, if_empty=True, now=NOW)
+    assert again["created"] is False and again["units"] == sum(summary["units"].values())
+    with pytest.raises(RuntimeError, match="already has units"):
+        generate_demo_city(settings, seed=99, n_requests=10, now=NOW)
+    assert _digest(settings.database_url) == before
+
+    accounts = summary["accounts"]
+    assert {a["role"] for a in accounts} == {r.value for r in Role}
+    for account in accounts:
+        response = client.post(
+            "/api/v1/auth/token", json={"username": account["username"], "password": DEMO_PASSWORD}
+        )
+        assert response.status_code == 200, (account, response.text)
+        headers = {"Authorization": f"Bearer {response.json()['access_token']}"}
+        me = client.get("/api/v1/me", headers=headers).json()
+        assert account["role"] in json.dumps(me), me
+        if account["username"] in ("dispatcher", "supervisor", "leader"):
+            listed = client.get("/api/v1/requests", params={"limit": 100}, headers=headers).json()["items"]
+            assert len(listed) == 40
+    wrong = client.post("/api/v1/auth/token", json={"username": "admin", "password": "not-the-password"})
+    assert wrong.status_code == 401
+
+
+def test_cli_generates_once(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CHENGZHI_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("CHENGZHI_ENVIRONMENT", "test")
+    get_settings.cache_clear()
+    try:
+        runner = CliRunner()
+        first = runner.invoke(cli_app, ["demo", "--seed", "3", "--requests", "25", "--if-empty"])
+        assert first.exit_code == 0, first.output
+        summary = json.loads(first.stdout)
+        assert summary["created"] is True and summary["requests"] == 25
+        assert summary["password"] == DEMO_PASSWORD
+        second = runner.invoke(cli_app, ["demo", "--if-empty"])
+        assert second.exit_code == 0, second.output
+        assert json.loads(second.stdout)["created"] is False
+    finally:
+        get_settings.cache_clear()
+    with get_sessionmaker(settings.database_url)() as session:
+        assert len(list(session.scalars(select(Request.id)))) == 25

@@ -57,6 +57,7 @@ def detect_overdue(session: Session, settings: Settings, now: dt.datetime) -> di
 
 
 def purge_idempotency(session: Session, settings: Settings, now: dt.datetime) -> dict[str, Any]:
+    """Delete saved Idempotency-Key responses older than their time to live."""
     return {"purged": purge_expired(session, settings.idempotency_ttl_hours, now)}
 
 

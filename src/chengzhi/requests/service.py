@@ -451,8 +451,15 @@ def dispatch_request(
         raise Invalid("lead_in_co_units")
     lead = _dispatch_target(session, lead_unit_id)
     co_units = [_dispatch_target(session, u) for u in co_ids]
-    if request.lead_unit_id and request.lead_unit_id != lead.id:
-        _hold(session, request, get_unit(session, request.lead_unit_id), "former")
+    # Units that led or co-handled it before and do not now keep the request as former holders (still in scope).
+    keep = {(lead.id, "lead"), *((unit.id, "co") for unit in co_units)}
+    holders = select(RequestUnit).where(
+        RequestUnit.request_id == request.id, RequestUnit.role.in_(("lead", "co"))
+    )
+    for held in session.scalars(holders).all():
+        if (held.unit_id, held.role) not in keep:
+            _hold(session, request, get_unit(session, held.unit_id), "former")
+            session.delete(held)
     _hold(session, request, lead, "lead")
     for unit in co_units:
         _hold(session, request, unit, "co")
@@ -679,6 +686,8 @@ def merge_request(
         raise Invalid("merge_into_self")
     _check(request, Action.merge)
     _require(actor, _in_scope(session, actor, request, Role.dispatcher), Role.dispatcher)
+    # `into` may get an event of its own: the dispatcher must be in its scope too, not only in the merged one's.
+    _require(actor, _in_scope(session, actor, into, Role.dispatcher), Role.dispatcher)
     if into.issue_id is None:
         _check(into, Action.merge)
         issue = Issue(title=into.title or into.text[:50], primary_request_id=into.id, created_at=now)

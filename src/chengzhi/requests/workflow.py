@@ -78,7 +78,12 @@ class Transition:
 
 
 TRANSITIONS: dict[Action, Transition] = {
-    Action.receive: Transition(frozenset({None}), Status.received, "", ""),
+    Action.receive: Transition(
+        frozenset({None}),
+        Status.received,
+        "诉求只能受理一次。",
+        "A request is received only once.",
+    ),
     Action.answer: Transition(
         frozenset({Status.received}),
         Status.replied,

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Header, Query, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from chengzhi import idempotency
 from chengzhi.config import Settings
@@ -72,8 +72,14 @@ def request_public(
     with_events: bool = False,
     with_routing: bool = False,
     contact_visible: bool | None = None,
+    fresh: bool = False,
 ) -> schemas.RequestPublic:
-    visible = svc.sees_contact(session, actor, request) if contact_visible is None else contact_visible
+    """`fresh`: the request was created in this transaction, so it has no photos yet."""
+    # The unit paths serve both the contact and the actions check: read them once.
+    paths = [] if actor.is_anonymous else svc.unit_paths_of(session, request)
+    visible = (
+        svc.sees_contact(session, actor, request, paths=paths) if contact_visible is None else contact_visible
+    )
     contact = schemas.ContactPublic(
         name=request.contact_name if visible else svc.mask_name(request.contact_name),
         phone=request.contact_phone if visible else svc.mask_phone(request.contact_phone),
@@ -91,7 +97,7 @@ def request_public(
             height=p.height,
             url=f"/api/v1/requests/{request.tracking_number}/photos/{p.id}",
         )
-        for p in svc.photos_of(session, request)
+        for p in ([] if fresh else svc.photos_of(session, request))
     ]
     public = schemas.RequestPublic(
         id=request.id,
@@ -128,14 +134,14 @@ def request_public(
         return_count=request.return_count,
         attributes=request.attributes or {},
         photos=photos,
-        allowed_actions=svc.allowed_for(session, actor, request),
+        allowed_actions=svc.allowed_for(session, actor, request, paths=paths),
     )
     if with_events:
         events = svc.events_of(session, request)
         user_ids = {e.actor_id for e in events if e.actor_id}
-        users = (
-            {u.id: u for u in session.scalars(select(User).where(User.id.in_(user_ids)))} if user_ids else {}
-        )
+        # Only names are shown: the users' roles are not loaded.
+        query = select(User).where(User.id.in_(user_ids)).options(lazyload(User.roles))
+        users = {u.id: u for u in session.scalars(query)} if user_ids else {}
         units = _units(session, [e.actor_unit_id for e in events if e.actor_unit_id])
         public.events = [event_public(e, lang, users, units, actor.is_staff) for e in events]
     if with_routing and actor.is_staff:
@@ -217,7 +223,7 @@ def submit(
         request = svc.submit_request(session, actor, data, settings)
         token = svc.photo_token_for(session, request) if actor.is_anonymous else None
         session.flush()
-        public = request_public(session, actor, request, lang, contact_visible=True)
+        public = request_public(session, actor, request, lang, contact_visible=True, fresh=True)
         created = schemas.RequestCreated(request=public, photo_token=token)
         return 201, created.model_dump(mode="json")
 

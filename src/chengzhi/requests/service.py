@@ -140,7 +140,16 @@ def submit_request(
         deadlines={},
         updated_at=now,
         event_count=0,
+        extension_pending=False,
+        extension_days=0,
+        ever_overdue=False,
+        answered_at_intake=False,
+        reopen_count=0,
+        return_count=0,
     )
+    # The receive step is projected before the row is first written, so that intake is one INSERT, no UPDATE.
+    payload = {"channel": data.channel}
+    _project(request, apply_step(state_of(request), Step(Action.receive, now, payload)))
     for attempt in range(5):
         request.tracking_number = new_tracking_number(now)
         try:
@@ -154,7 +163,7 @@ def submit_request(
             ):
                 raise Conflict("conflict", details="duplicate request") from None
     session.add(RequestUnit(request_id=request.id, unit_id=hub.id, unit_path=hub.path, role="hub"))
-    _append(session, request, actor, Action.receive, now, payload={"channel": data.channel})
+    session.add(_event_row(request, actor, Action.receive, now, seq=request.event_count, payload=payload))
     return request
 
 
@@ -229,9 +238,25 @@ def _append(
 ) -> RequestEvent:
     payload = payload or {}
     new_state = apply_step(state_of(request), Step(action, now, payload))
-    event = RequestEvent(
+    event = _event_row(request, actor, action, now, seq=request.event_count + 1, note=note, payload=payload)
+    session.add(event)
+    _project(request, new_state)
+    return event
+
+
+def _event_row(
+    request: Request,
+    actor: Actor,
+    action: Action,
+    now: dt.datetime,
+    *,
+    seq: int,
+    note: str | None = None,
+    payload: dict[str, Any],
+) -> RequestEvent:
+    return RequestEvent(
         request_id=request.id,
-        seq=request.event_count + 1,
+        seq=seq,
         action=action.value,
         at=now,
         actor_id=actor.user_id,
@@ -239,9 +264,6 @@ def _append(
         note=note,
         payload=payload,
     )
-    session.add(event)
-    _project(request, new_state)
-    return event
 
 
 def events_of(session: Session, request: Request) -> list[RequestEvent]:
@@ -343,9 +365,12 @@ def mask_email(email: str | None) -> str | None:
     return local[:1] + "***@" + domain
 
 
-def sees_contact(session: Session, actor: Actor, request: Request) -> bool:
+def sees_contact(
+    session: Session, actor: Actor, request: Request, *, paths: Sequence[str] | None = None
+) -> bool:
     """Contact details are for the people who must reach the resident: the resident, the operator who took
-    the request, handlers of the lead and co-units, and supervisors who make follow-up calls."""
+    the request, handlers of the lead and co-units, and supervisors who make follow-up calls.
+    `paths`: the request's unit paths, when the caller has them already."""
     if actor.is_anonymous:
         return False
     if request.submitter_id is not None and request.submitter_id == actor.user_id:
@@ -353,7 +378,7 @@ def sees_contact(session: Session, actor: Actor, request: Request) -> bool:
     handling = {request.lead_unit_id, *(request.co_unit_ids or [])}
     if any(g.role == Role.handler and g.unit_id in handling for g in actor.grants):
         return True
-    paths = unit_paths_of(session, request)
+    paths = unit_paths_of(session, request) if paths is None else paths
     return any(actor.covers(p, Role.operator, Role.supervisor) for p in paths)
 
 
@@ -757,8 +782,11 @@ def routing_suggestion(session: Session, request: Request) -> RoutingSuggestion:
     return suggest_unit(session, request.category, request.lat, request.lon)
 
 
-def allowed_for(session: Session, actor: Actor, request: Request) -> list[str]:
-    """The actions this actor may take on this request now: what the pages show as buttons."""
+def allowed_for(
+    session: Session, actor: Actor, request: Request, *, paths: Sequence[str] | None = None
+) -> list[str]:
+    """The actions this actor may take on this request now: what the pages show as buttons.
+    `paths`: the request's unit paths, when the caller has them already."""
     from chengzhi.requests.workflow import allowed_actions
 
     possible = [
@@ -768,7 +796,7 @@ def allowed_for(session: Session, actor: Actor, request: Request) -> list[str]:
         return []
     own = request.submitter_id is not None and request.submitter_id == actor.user_id
     lead = _lead_handler(actor, request)
-    paths = unit_paths_of(session, request)
+    paths = unit_paths_of(session, request) if paths is None else paths
 
     def scope(*roles: Role) -> bool:
         return any(actor.covers(p, *roles) for p in paths)

@@ -22,11 +22,15 @@ def _render(command: Any, path: list[str], out: list[str]) -> None:
         out.append(help_text + "\n")
     arguments = [p for p in command.params if p.param_type_name == "argument"]
     options = [p for p in command.params if p.param_type_name == "option" and p.name != "help"]
-    usage = " ".join([name, *(a.name.upper() if a.required else f"[{a.name.upper()}]" for a in arguments if a.name)])
+    usage = " ".join(
+        [name, *(a.name.upper() if a.required else f"[{a.name.upper()}]" for a in arguments if a.name)]
+    )
     out.append(f"```\n{usage}{' [OPTIONS]' if options else ''}\n```\n")
     rows = []
     for argument in arguments:
-        rows.append(f"| `{(argument.name or '').upper()}` | argument | {getattr(argument, 'help', '') or ''} |")
+        rows.append(
+            f"| `{(argument.name or '').upper()}` | argument | {getattr(argument, 'help', '') or ''} |"
+        )
     for option in options:
         flags = ", ".join(f"`{o}`" for o in [*option.opts, *option.secondary_opts])
         default = option.default if option.default not in (None, False, ()) and not option.is_flag else ""

@@ -29,6 +29,8 @@ from chengzhi.requests.service import state_of, steps_of
 from chengzhi.requests.workflow import STAGE_OF_STATUS, Status, fold
 from chengzhi.routing import rules
 
+from .conftest import auth
+
 NOW = dt.datetime(2026, 11, 20, 4, 30, tzinfo=dt.UTC)
 N = 300
 
@@ -243,6 +245,25 @@ def test_if_empty_is_a_no_op_and_the_demo_accounts_sign_in(settings: Settings, c
             assert len(listed) == 40
     wrong = client.post("/api/v1/auth/token", json={"username": "admin", "password": "not-the-password"})
     assert wrong.status_code == 401
+
+    # The platform goes on working after the demo: new rows get fresh ids (the sequences were moved on).
+    resident = auth(client, "resident", DEMO_PASSWORD)
+    with get_sessionmaker(settings.database_url)() as session:
+        community = session.scalars(select(Unit).where(Unit.kind == UnitKind.community)).first()
+        assert community is not None and community.area
+        inside = shape(json.loads(community.area)).representative_point()
+    created = client.post(
+        "/api/v1/requests",
+        json={"text": "小区垃圾三天没人清运", "category": "garbage", "lat": inside.y, "lon": inside.x},
+        headers=resident,
+    )
+    assert created.status_code == 201, created.text
+    number = created.json()["request"]["tracking_number"]
+    dispatcher = auth(client, "dispatcher", DEMO_PASSWORD)
+    dispatched = client.post(
+        f"/api/v1/requests/{number}/dispatch", json={"lead_unit_id": community.id}, headers=dispatcher
+    )
+    assert dispatched.status_code == 200, dispatched.text
 
 
 def test_cli_generates_once(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from chengzhi.config import Settings
-from chengzhi.db import get_sessionmaker
+from chengzhi.db import get_engine, get_sessionmaker
 from chengzhi.errors import Forbidden, NotAuthenticated
 from chengzhi.i18n import Language, negotiate_language
 from chengzhi.org.models import User
@@ -28,10 +30,22 @@ async def get_app_settings(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
 
+@lru_cache(maxsize=8)
+def _sqlite_writer(url: str) -> Engine:
+    return get_engine(url).execution_options(sqlite_begin_immediate=True)
+
+
 def get_session(request: Request) -> Iterator[Session]:
     """One session per HTTP request; endpoints that write call `session.commit()` once, at the end."""
-    factory = get_sessionmaker(request.app.state.settings.database_url)
-    with factory() as session:
+    settings: Settings = request.app.state.settings
+    factory = get_sessionmaker(settings.database_url)
+    if settings.is_sqlite and request.method not in SAFE_METHODS:
+        # A write takes SQLite's write lock at BEGIN (see db._sqlite_begin): a deferred transaction that reads
+        # first fails at its first write, without waiting, when another process has committed in between.
+        session = factory(bind=_sqlite_writer(settings.database_url))
+    else:
+        session = factory()
+    with session:
         yield session
 
 

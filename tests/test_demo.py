@@ -19,6 +19,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from chengzhi.categories.models import Category, HandlerKind
+from chengzhi.categories.service import create_category
 from chengzhi.cli import app as cli_app
 from chengzhi.config import Settings, get_settings
 from chengzhi.db import get_engine, get_sessionmaker
@@ -284,3 +285,13 @@ def test_cli_generates_once(settings: Settings, monkeypatch: pytest.MonkeyPatch)
         get_settings.cache_clear()
     with get_sessionmaker(settings.database_url)() as session:
         assert len(list(session.scalars(select(Request.id)))) == 25
+
+
+def test_refuses_a_database_with_other_data(settings: Settings) -> None:
+    with get_sessionmaker(settings.database_url)() as session, session.begin():
+        create_category(
+            session, code="own", name_zh="自有类别", name_en="Own", handler_kind=HandlerKind.district
+        )
+    with pytest.raises(RuntimeError, match="categories not empty"):
+        generate_demo_city(settings, seed=1, n_requests=10, if_empty=True, now=NOW)
+    assert _units(settings) == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 from collections.abc import AsyncIterator
@@ -11,10 +12,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chengzhi import __version__
 from chengzhi.categories.api import router as categories_router
@@ -54,25 +55,51 @@ def _validation_details(exc: RequestValidationError) -> tuple[str, list[dict[str
     return "; ".join(parts)[:1000], fields
 
 
+def _is_json(request: Request) -> bool:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return content_type == "application/json" or content_type.endswith("+json")
+
+
+def _limit_text(max_bytes: int) -> str:
+    return f"{max_bytes // (1024 * 1024)} MB" if max_bytes >= 1024 * 1024 else f"{max_bytes // 1024} KB"
+
+
 class BodySizeLimit:
-    """Refuse bodies larger than the limit with 413 before reading them."""
+    """Refuse bodies larger than the limit with 413: at once when Content-Length says so, else (a chunked body,
+    or a Content-Length that lies) as soon as the bytes read pass the limit."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            length = dict(scope.get("headers") or []).get(b"content-length")
-            if length is not None and length.isdigit() and int(length) > self.max_bytes:
-                request = Request(scope)
-                request.app  # noqa: B018 - resolves app for error_response
-                response = error_response(
-                    request, 413, "payload_too_large", {"limit": f"{self.max_bytes // (1024 * 1024)} MB"}
-                )
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_bytes:
+            request = Request(scope)
+            response = error_response(request, 413, "body_too_large", {"limit": _limit_text(self.max_bytes)})
+            await response(scope, receive, send)
+            return
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    # FastAPI re-raises an HTTPException met while reading the body; on_http renders it.
+                    raise StarletteHTTPException(413, detail=_limit_text(self.max_bytes))
+            return message
+
+        await self.app(scope, counting_receive, send)
+
+
+def _orig(exc: DBAPIError) -> str:
+    """The driver's error class and first line, without statement or parameters."""
+    return f"{type(exc.orig).__name__}: {str(exc.orig).splitlines()[0] if str(exc.orig) else ''}"[:200]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -118,38 +145,65 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        details, fields = _validation_details(exc)
-        malformed = any(e.get("type") == "json_invalid" for e in exc.errors())
-        response = error_response(
-            request,
-            400 if malformed else 422,
-            "bad_request" if malformed else "validation_failed",
-            {"details": details},
+        errors = exc.errors()
+        malformed = next((e for e in errors if e.get("type") == "json_invalid"), None)
+        if malformed is not None:
+            loc = malformed.get("loc") or ()
+            position = loc[-1] if loc and isinstance(loc[-1], int) else 0
+            details = str((malformed.get("ctx") or {}).get("error", ""))[:200]
+            return error_response(request, 400, "json_invalid", {"position": position, "details": details})
+        # A body sent as something other than JSON (a form, plain text, no Content-Type) reaches validation as
+        # raw bytes: that is a malformed request, not a field to correct.
+        raw_body = any(
+            tuple(e.get("loc") or ()) == ("body",) and isinstance(e.get("input"), bytes | bytearray)
+            for e in errors
         )
-        if not malformed:
-            import json
-
-            body = json.loads(bytes(response.body))
-            body["error"]["fields"] = fields
-            return JSONResponse(body, status_code=422)
-        return response
+        if raw_body and not _is_json(request):
+            return error_response(request, 400, "json_expected")
+        details, fields = _validation_details(exc)
+        response = error_response(request, 422, "validation_failed", {"details": details})
+        body = json.loads(bytes(response.body))
+        body["error"]["fields"] = fields
+        return JSONResponse(body, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        codes = {404: "not_found", 405: "method_not_allowed", 401: "not_authenticated", 403: "forbidden"}
+        codes = {
+            404: "not_found",
+            405: "method_not_allowed",
+            401: "not_authenticated",
+            403: "forbidden",
+            413: "body_too_large",
+        }
         code = codes.get(exc.status_code, "bad_request")
         headers = dict(exc.headers) if exc.headers else None
-        return error_response(request, exc.status_code, code, {"details": str(exc.detail)}, headers)
+        params = {"details": str(exc.detail), "limit": str(exc.detail)}
+        return error_response(request, exc.status_code, code, params, headers)
+
+    @app.exception_handler(DataError)
+    async def on_data_error(request: Request, exc: DataError) -> JSONResponse:
+        # The database refused a value the schemas let through (PostgreSQL: a NUL character in text, an
+        # integer out of range). The client can fix it; the parameters stay out of the log (personal data).
+        log.warning(
+            "value refused by the database on %s %s: %s", request.method, request.url.path, _orig(exc)
+        )
+        return error_response(request, 422, "value_rejected")
 
     @app.exception_handler(IntegrityError)
     async def on_integrity(request: Request, exc: IntegrityError) -> JSONResponse:
         log.info("integrity conflict on %s %s", request.method, request.url.path)
         return error_response(request, 409, "conflict", {"details": "concurrent change; retry"})
 
+    @app.exception_handler(UnicodeEncodeError)
+    async def on_unencodable(request: Request, exc: UnicodeEncodeError) -> JSONResponse:
+        # Text with lone surrogates ("\ud800" is valid JSON) cannot be encoded as UTF-8 for the database.
+        log.warning("unencodable text on %s %s", request.method, request.url.path)
+        return error_response(request, 422, "value_rejected")
+
     @app.exception_handler(OperationalError)
     async def on_operational(request: Request, exc: OperationalError) -> JSONResponse:
         ref = secrets.token_hex(4)
-        log.error("database unavailable (ref %s): %s", ref, type(exc.orig).__name__)
+        log.error("database unavailable (ref %s): %s", ref, _orig(exc))
         return error_response(request, 503, "internal_error", {"ref": ref}, {"Retry-After": "5"})
 
     @app.exception_handler(Exception)

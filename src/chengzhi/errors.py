@@ -45,7 +45,12 @@ class PayloadTooLarge(ChengzhiError):
 
 
 class UnsupportedMediaType(ChengzhiError):
-    status_code = 415
+    """A file of a type the platform does not take (a photo that is not JPEG, PNG or WebP).
+
+    422 rather than 415: the request itself is well-formed multipart; it is the uploaded file's content that
+    is refused, like any other invalid field (and the API's contract lists 422 for such input)."""
+
+    status_code = 422
     code = "unsupported_media_type"
 
 

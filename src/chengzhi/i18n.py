@@ -104,9 +104,26 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "The submitted data is not valid: {details}",
     },
     "bad_request": {"zh": "请求格式有误：{details}", "en": "The request is malformed: {details}"},
+    "json_invalid": {
+        "zh": "请求体不是有效的 JSON（第 {position} 个字符附近：{details}）。",
+        "en": "The body is not valid JSON (near character {position}: {details}).",
+    },
+    "json_expected": {
+        "zh": "请求体应为 JSON，并使用 Content-Type: application/json 发送。",
+        "en": "Send the body as JSON, with Content-Type: application/json.",
+    },
+    "value_rejected": {
+        "zh": "提交的数据包含无法保存的值（数字超出范围，或文字中含有空字符、无效字符），请检查后重试。",
+        "en": "The submitted data holds a value that cannot be stored (a number out of range, or a NUL "
+        "or invalid character in text); check it and try again.",
+    },
     "payload_too_large": {
         "zh": "文件过大：每张照片不能超过 {limit}。",
         "en": "The file is too large: each photo may be at most {limit}.",
+    },
+    "body_too_large": {
+        "zh": "请求体过大：不能超过 {limit}。",
+        "en": "The request body is too large: at most {limit}.",
     },
     "unsupported_media_type": {
         "zh": "只接受 JPEG、PNG 或 WebP 格式的照片。",
@@ -161,12 +178,19 @@ MESSAGES: dict[str, dict[str, str]] = {
 }
 
 
+class _Params(dict[str, object]):
+    """Message parameters; one the caller did not give renders empty rather than as "{name}"."""
+
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
 def message(code: str, lang: Language, params: dict[str, object] | None = None) -> str:
     templates = MESSAGES.get(code) or MESSAGES["bad_request"]
     template = templates.get(lang) or templates["zh"]
     try:
-        return template.format(**(params or {}))
-    except (KeyError, IndexError):
+        return template.format_map(_Params(params or {})).strip()
+    except (KeyError, IndexError, ValueError, AttributeError):
         return template
 
 

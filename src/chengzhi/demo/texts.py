@@ -25,7 +25,7 @@ PROBLEMS: dict[str, tuple[str, ...]] = {
         "{compound}{building}水龙头放出来的水有沉淀物，怀疑二次供水水箱没有清洗",
     ),
     "water_pressure": (
-        "{compound}{building}住{floor}，每天早晚用水高峰水压很小，热水器都打不着火",
+        "{compound}{building}，家住{floor}，每天早晚用水高峰水压很小，热水器都打不着火",
         "{compound}高层住户水压一直不足，已经持续{weeks}周了",
         "{compound}{building}水压时大时小，洗衣机经常提示进水故障",
     ),
@@ -135,12 +135,12 @@ PROBLEMS: dict[str, tuple[str, ...]] = {
     "bus_service": (
         "{attr_line}公交车班次太少，早高峰在{road}站要等{minutes}分钟以上",
         "{attr_line}公交司机开车太猛，急刹车好几次，车上老人差点摔倒",
-        "{road}{landmark}公交站撤掉以后，附近居民坐车要多走{num}百米，能否恢复",
+        "{road}{landmark}公交站撤掉以后，附近居民坐车要多走{num}00米，能否恢复",
         "{attr_line}公交车经常过站不停，在{road}站招手也不停车",
     ),
     "taxi_service": (
         "在{landmark}打出租车，司机嫌路近拒载",
-        "在{road}坐网约车，司机故意绕路，多收了{num}十元",
+        "在{road}坐网约车，司机故意绕路，多收了{num}0元",
         "出租车司机在车上抽烟，还不按计价器收费，要求一口价",
     ),
     "traffic_signal": (
@@ -195,7 +195,7 @@ PROBLEMS: dict[str, tuple[str, ...]] = {
         "{road}{shop}后厨卫生很差，有老鼠出没，请监管部门检查",
     ),
     "consumer_rights": (
-        "在{road}{shop}办了预付卡，充了{num}千元，现在店铺突然关门了",
+        "在{road}{shop}办了预付卡，充了{num}000元，现在店铺突然关门了",
         "在{landmark}附近的商场买的电器出了质量问题，商家拒绝按三包规定维修",
         "在{road}{shop}消费时被强制收取服务费，协商无果",
     ),
@@ -236,7 +236,7 @@ PROBLEMS: dict[str, tuple[str, ...]] = {
         "从外地转学到{district}，转学手续怎么办理",
     ),
     "tutoring": (
-        "在{road}一家校外培训机构报了课，交了{num}千元，现在机构停课不退费",
+        "在{road}一家校外培训机构报了课，交了{num}000元，现在机构停课不退费",
         "{landmark}附近有培训机构周末违规开展学科培训",
         "孩子报名的培训班老师频繁更换，要求退费被拒绝",
     ),
@@ -278,7 +278,7 @@ PROBLEMS: dict[str, tuple[str, ...]] = {
     "tourism": (
         "在{landmark}参加一日游，导游强制带去购物店",
         "在{district}景区买门票后被告知部分项目要另外收费",
-        "{landmark}周边的农家乐价格宰客，一份菜收了{num}百元",
+        "{landmark}周边的农家乐价格宰客，一份菜收了{num}00元",
     ),
     "other": (
         "{compound}旁边的空地被人圈起来养鸡鸭，气味很大",
@@ -557,13 +557,20 @@ CONSULT_PHONE_OPENERS = ("市民来电咨询：", "来电人咨询，", "市民�
 CONSULT_ONLINE_OPENERS = ("", "您好，", "请问，")
 IMPACTS = (
     "严重影响居民正常生活",
-    "给周边居民出行带来很大不便",
-    "老人和小孩经过很不安全",
+    "给周边居民带来很大不便",
     "之前已经向物业和社区反映过，一直没有解决",
     "问题已经持续{days}天了",
+    "希望引起重视",
     "",
     "",
 )
+# Said of problems in the street: roads, facilities, hazards.
+SAFETY_IMPACTS = ("老人和小孩经过很不安全", "晚上出行存在很大安全隐患", "已经有人差点摔倒")
+SAFETY_GROUPS = frozenset({"municipal", "safety", "transport"})
+# Said of a person's own case (wages, a purchase, a school): the neighbourhood is not concerned.
+PERSONAL_IMPACTS = ("多次协商无果", "希望尽快给个说法", "", "")
+PERSONAL_GROUPS = frozenset({"labour", "market", "education_health", "civil", "other"})
+PERSONAL_CATEGORIES = frozenset({"housing_delivery", "rental", "taxi_service"})
 PHONE_CLOSERS = (
     "来电人希望相关部门尽快处理。",
     "市民要求尽快解决。",
@@ -582,6 +589,7 @@ ONLINE_CLOSERS = (
 CONSULT_CLOSERS = ("", "请给予解答。", "希望得到答复。")
 TITLE_FORMS = ("{place}{name}", "{place}{name}问题", "关于{place}{name}的诉求", "反映{place}{name}")
 REPLY_OPENERS = ("您好，关于您反映的问题，", "您好！", "", "关于{place}{name}的诉求：")
+REPLY_OPENERS_WITHOUT_PLACE = ("您好，关于您反映的问题，", "您好！", "", "关于您反映的{name}问题：")
 REPLY_CLOSERS = (
     "感谢您对我们工作的支持。",
     "如仍有问题，欢迎再次来电。",
@@ -672,14 +680,26 @@ def compose_problem(
 
 
 def compose_text(
-    rng: random.Random, problem: str, slots: Mapping[str, str], *, by_phone: bool, consultation: bool
+    rng: random.Random,
+    problem: str,
+    slots: Mapping[str, str],
+    *,
+    by_phone: bool,
+    consultation: bool,
+    group: str = "",
+    personal: bool = False,
 ) -> str:
     if consultation:
         opener = rng.choice(CONSULT_PHONE_OPENERS if by_phone else CONSULT_ONLINE_OPENERS)
         closer = rng.choice(CONSULT_CLOSERS)
         return f"{opener}{problem}？{closer}".strip()
     opener = rng.choice(PHONE_OPENERS if by_phone else ONLINE_OPENERS)
-    impact = fill(rng.choice(IMPACTS), slots)
+    impacts: tuple[str, ...] = IMPACTS + (SAFETY_IMPACTS if group in SAFETY_GROUPS else ())
+    if personal:
+        impacts = PERSONAL_IMPACTS
+    if "天" in problem:  # the problem says how long already
+        impacts = tuple(i for i in impacts if "{days}" not in i)
+    impact = fill(rng.choice(impacts), slots)
     closer = rng.choice(PHONE_CLOSERS if by_phone else ONLINE_CLOSERS)
     body = f"{problem}，{impact}。" if impact else f"{problem}。"
     return fill(opener, slots) + body + closer
@@ -687,15 +707,21 @@ def compose_text(
 
 def compose_title(rng: random.Random, name: str, place: str, consultation: bool) -> str:
     if consultation:
-        return rng.choice(("咨询{name}", "{name}", "关于{name}的咨询")).format(name=name)
-    return rng.choice(TITLE_FORMS).format(place=place, name=name)
+        topic = name.removesuffix("咨询")
+        return rng.choice((name, f"关于{topic}的咨询", f"咨询{topic}问题"))
+    forms: tuple[str, ...] = TITLE_FORMS if place else ("{name}", "反映{name}", "{name}问题")
+    if name.endswith("问题"):
+        forms = tuple(f for f in forms if not f.endswith("问题"))
+    return rng.choice(forms).format(place=place, name=name)
 
 
 def compose_reply(
     rng: random.Random, code: str, slots: Mapping[str, str], *, explain: bool, name: str, place: str
 ) -> str:
     body = rng.choice(EXPLANATIONS) if explain else fill(rng.choice(REPLIES[code]), slots)
-    opener = rng.choice(REPLY_OPENERS).format(place=place, name=name)
+    opener = rng.choice(REPLY_OPENERS if place else REPLY_OPENERS_WITHOUT_PLACE).format(
+        place=place, name=name
+    )
     return f"{opener}{body}。{rng.choice(REPLY_CLOSERS)}"
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import secrets
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from sqlalchemy import or_, select
 
+from chengzhi.db import MAX_ID
 from chengzhi.deps import ActorDep, LanguageDep, SessionDep, SettingsDep, UserDep
 from chengzhi.errors import Forbidden, NotFound
 from chengzhi.org import schemas
@@ -17,6 +18,8 @@ from chengzhi.ratelimit import check_rate
 from chengzhi.routing.rules import invalidate as invalidate_areas
 
 router = APIRouter(prefix="/api/v1", tags=["organisation"])
+
+UnitId = Annotated[int, Path(ge=1, le=MAX_ID, description="A unit's id")]
 
 
 def _unit_public(unit: Unit, lang: str) -> schemas.UnitPublic:
@@ -111,19 +114,19 @@ def list_units(
     session: SessionDep,
     lang: LanguageDep,
     kind: UnitKind | None = None,
-    under: Annotated[int | None, Query(description="Only this unit's subtree")] = None,
+    under: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Only this unit's subtree")] = None,
 ) -> list[schemas.UnitPublic]:
     parent = svc.get_unit(session, under) if under is not None else None
     return [_unit_public(u, lang) for u in svc.list_units(session, kind, parent)]
 
 
 @router.get("/units/{unit_id}", response_model=schemas.UnitPublic, summary="One unit")
-def read_unit(unit_id: int, session: SessionDep, lang: LanguageDep) -> schemas.UnitPublic:
+def read_unit(unit_id: UnitId, session: SessionDep, lang: LanguageDep) -> schemas.UnitPublic:
     return _unit_public(svc.get_unit(session, unit_id), lang)
 
 
 @router.get("/units/{unit_id}/area", summary="A unit's area as GeoJSON")
-def read_area(unit_id: int, session: SessionDep) -> dict[str, object]:
+def read_area(unit_id: UnitId, session: SessionDep) -> dict[str, object]:
     import json
 
     unit = svc.get_unit(session, unit_id)
@@ -174,7 +177,7 @@ def create_unit(
     "/units/{unit_id}/area", response_model=schemas.UnitPublic, summary="Replace a unit's area (admin)"
 )
 def put_area(
-    unit_id: int, body: schemas.AreaBody, session: SessionDep, actor: ActorDep, lang: LanguageDep
+    unit_id: UnitId, body: schemas.AreaBody, session: SessionDep, actor: ActorDep, lang: LanguageDep
 ) -> schemas.UnitPublic:
     unit = svc.get_unit(session, unit_id)
     _admin_over(actor, unit)
@@ -191,7 +194,7 @@ def list_users(
     session: SessionDep,
     actor: ActorDep,
     lang: LanguageDep,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> list[schemas.UserPublic]:
     svc.require_role(actor, Role.admin)
@@ -234,7 +237,11 @@ def create_user(
 
 @router.post("/users/{user_id}/roles", response_model=schemas.UserPublic, summary="Grant a role (admin)")
 def grant_role(
-    user_id: int, body: schemas.RoleGrantBody, session: SessionDep, actor: ActorDep, lang: LanguageDep
+    user_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    body: schemas.RoleGrantBody,
+    session: SessionDep,
+    actor: ActorDep,
+    lang: LanguageDep,
 ) -> schemas.UserPublic:
     user = session.get(User, user_id)
     if user is None:

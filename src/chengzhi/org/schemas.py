@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from chengzhi.db import MAX_ID
 from chengzhi.org.models import Role, UnitKind
 
 
@@ -59,7 +60,7 @@ class UnitCreate(BaseModel):
     name_zh: str = Field(min_length=1, max_length=200)
     name_en: str = Field(min_length=1, max_length=200)
     kind: UnitKind
-    parent_id: int | None = None
+    parent_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     function: str | None = Field(default=None, max_length=60)
     area: dict[str, Any] | None = Field(
         default=None, description="GeoJSON Polygon or MultiPolygon (lon, lat)"
@@ -74,7 +75,7 @@ class AreaBody(BaseModel):
 class RoleGrantBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     role: Role
-    unit_id: int
+    unit_id: int = Field(ge=1, le=MAX_ID)
 
 
 class UserCreate(BaseModel):

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from shapely.errors import ShapelyError
 from shapely.geometry import shape
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -180,7 +181,7 @@ def validate_area(area: dict | str | None) -> str | None:
         minx, miny, maxx, maxy = geometry.bounds
         if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
             raise ValueError("coordinates must be longitude, latitude in WGS 84")
-    except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError, ShapelyError) as exc:
         raise Invalid("invalid_area", details=str(exc)) from None
     return json.dumps(data, separators=(",", ":"))
 

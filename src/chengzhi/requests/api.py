@@ -6,15 +6,17 @@ import inspect
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Header, Query, Request, UploadFile
+from fastapi import APIRouter, File, Header, Path, Query, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload
 
 from chengzhi import idempotency
 from chengzhi.config import Settings
+from chengzhi.db import MAX_ID
 from chengzhi.deps import ActorDep, LanguageDep, SessionDep, SettingsDep
-from chengzhi.errors import Forbidden, NotAuthenticated, NotFound
+from chengzhi.errors import ChengzhiError, Forbidden, Invalid, NotAuthenticated, NotFound
 from chengzhi.org.models import Unit, User
 from chengzhi.org.service import Actor
 from chengzhi.ratelimit import check_rate
@@ -22,7 +24,7 @@ from chengzhi.requests import schemas
 from chengzhi.requests import service as svc
 from chengzhi.requests.models import Photo, RequestEvent
 from chengzhi.requests.models import Request as RequestRow
-from chengzhi.requests.workflow import ACTION_NAMES, STATUS_NAMES
+from chengzhi.requests.workflow import ACTION_NAMES, STATUS_NAMES, IllegalTransition
 
 router = APIRouter(prefix="/api/v1", tags=["requests"])
 
@@ -151,8 +153,16 @@ def request_public(
     return public
 
 
-def _principal(actor: Actor) -> str:
-    return f"user:{actor.user_id}" if actor.user_id is not None else "anonymous"
+def _principal(actor: Actor, http: Request) -> str:
+    """Whose keys these are. Anonymous callers are told apart by address, so that one stranger's key can never
+    replay another's response (which holds their contact details and photo token)."""
+    if actor.user_id is not None:
+        return f"user:{actor.user_id}"
+    return f"anonymous:{_client_address(http)}"[:80]
+
+
+def _replayed(saved: tuple[int, dict[str, Any]]) -> JSONResponse:
+    return JSONResponse(saved[1], status_code=saved[0], headers={"Idempotent-Replayed": "true"})
 
 
 def _run_idempotent(
@@ -163,15 +173,30 @@ def _run_idempotent(
     body: Any,
     work: Callable[[], tuple[int, dict[str, Any]]],
 ) -> JSONResponse:
-    slot = idempotency.slot_for(key, _principal(actor), http.method, http.url.path, body)
+    """Run `work` and commit once, unless the key was used before: then answer with the saved response.
+
+    A retry racing the first call may pass the replay check before the first call commits; it then fails
+    (on the key's unique constraint, a workflow step no longer allowed, a row changed under it) and is
+    answered with the winner's response instead of that failure.
+    """
+    slot = idempotency.slot_for(key, _principal(actor, http), http.method, http.url.path, body)
     saved = idempotency.replay(session, slot)
     if saved is not None:
-        return JSONResponse(saved[1], status_code=saved[0], headers={"Idempotent-Replayed": "true"})
-    status_code, payload = work()
-    idempotency.save(session, slot, status_code, payload)
-    raced = idempotency.commit_or_replay(session, slot)
+        return _replayed(saved)
+    try:
+        status_code, payload = work()
+        idempotency.save(session, slot, status_code, payload)
+        raced = idempotency.commit_or_replay(session, slot)
+    except (ChengzhiError, IllegalTransition, IntegrityError):
+        if slot is None:
+            raise
+        session.rollback()
+        saved = idempotency.replay(session, slot)
+        if saved is None:
+            raise
+        return _replayed(saved)
     if raced is not None:
-        return JSONResponse(raced[1], status_code=raced[0], headers={"Idempotent-Replayed": "true"})
+        return _replayed(raced)
     return JSONResponse(payload, status_code=status_code)
 
 
@@ -197,14 +222,16 @@ def submit(
 ) -> JSONResponse:
     """Anyone may submit (anonymous submissions are rate-limited per address); the request is committed
     before 201 is returned."""
-    if actor.is_anonymous:
-        check_rate(
-            settings.rate_limit_storage, settings.anonymous_submit_rate, "submit", _client_address(http)
-        )
-    if not body.consent and actor.is_anonymous:
-        raise NotAuthenticated("contact_required")
 
     def work() -> tuple[int, dict[str, Any]]:
+        # Inside `work`: a retry answered from the saved response is not a new submission and costs nothing.
+        if actor.is_anonymous:
+            check_rate(
+                settings.rate_limit_storage, settings.anonymous_submit_rate, "submit", _client_address(http)
+            )
+            if not body.consent:
+                # Without leave to use the contact details nobody could reach an anonymous resident.
+                raise Invalid("contact_required")
         data = svc.Submission(
             text=body.text,
             title=body.title,
@@ -238,11 +265,13 @@ def list_requests(
     status: Annotated[list[str] | None, Query(description="One or more statuses.")] = None,
     category: Annotated[str | None, Query(max_length=40)] = None,
     channel: Annotated[str | None, Query(max_length=20)] = None,
-    unit_id: Annotated[int | None, Query(description="Lead unit.")] = None,
+    unit_id: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Lead unit.")] = None,
     overdue: bool | None = None,
     received_from: Annotated[str | None, Query(description="ISO 8601 datetime")] = None,
     received_to: Annotated[str | None, Query(description="ISO 8601 datetime")] = None,
-    before: Annotated[int | None, Query(description="Cursor: the next_cursor of the previous page.")] = None,
+    before: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="Cursor: the next_cursor of the previous page.")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> schemas.RequestPage:
     if actor.is_anonymous:
@@ -458,7 +487,11 @@ async def upload_photo(
 
 @router.get("/requests/{ref}/photos/{photo_id}", summary="A photo's file", response_class=FileResponse)
 def read_photo(
-    ref: str, photo_id: int, session: SessionDep, actor: ActorDep, settings: SettingsDep
+    ref: str,
+    photo_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    session: SessionDep,
+    actor: ActorDep,
+    settings: SettingsDep,
 ) -> FileResponse:
     request = session.scalar(select(RequestRow).where(RequestRow.tracking_number == ref))
     photo = session.get(Photo, photo_id)

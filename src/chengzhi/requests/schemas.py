@@ -3,16 +3,59 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+import re
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, StrictStr, model_validator
+
+from chengzhi.db import MAX_ID
 
 Phone = Field(default=None, max_length=20, pattern=r"^\+?[0-9][0-9 \-]{3,18}$")
+# A row id as a client may give it: databases store 32-bit integers, so anything larger cannot exist.
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+AttributeAnswer = (
+    StrictStr
+    | Annotated[int, Field(ge=-(10**15), le=10**15)]
+    | FiniteFloat
+    | list[Annotated[str, Field(max_length=200)]]
+    | None
+)
 
 
-class RequestCreate(BaseModel):
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _unstorable_text(data: Any) -> bool:
+    """True if any string in `data` (keys included) holds a NUL or a lone surrogate (JSON allows "\\ud800"):
+    no database stores them and no person types them. Iterative, since JSON may nest deeply."""
+    pending = [data]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            if _UNSTORABLE.search(value):
+                return True
+        elif isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return False
+
+
+class Body(BaseModel):
+    """A request body: unknown fields are refused, and so is text that cannot be stored."""
+
     model_config = ConfigDict(extra="forbid")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _storable_text(cls, data: Any) -> Any:
+        if _unstorable_text(data):
+            raise ValueError("text must not contain NUL (U+0000) characters or lone surrogates")
+        return data
+
+
+class RequestCreate(Body):
     text: str = Field(
         min_length=1, max_length=4000, description="What the resident asks for, in their words."
     )
@@ -28,8 +71,10 @@ class RequestCreate(BaseModel):
     contact_name: str | None = Field(default=None, max_length=120)
     contact_phone: str | None = Phone
     contact_email: str | None = Field(default=None, max_length=200, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-    attributes: dict[str, str | float | int | list[str] | None] = Field(
-        default_factory=dict, description="Answers to the category's extra questions, by question code."
+    attributes: dict[Annotated[str, Field(max_length=60)], AttributeAnswer] = Field(
+        default_factory=dict,
+        max_length=50,
+        description="Answers to the category's extra questions, by question code.",
     )
     consent: bool = Field(
         default=True, description="The resident agrees that their contact details are used to handle it."
@@ -133,68 +178,57 @@ class RequestPage(BaseModel):
     )
 
 
-class DispatchBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    lead_unit_id: int
-    co_unit_ids: list[int] = Field(default_factory=list, max_length=20)
+class DispatchBody(Body):
+    lead_unit_id: Id
+    co_unit_ids: list[Id] = Field(default_factory=list, max_length=20)
     category: str | None = Field(default=None, max_length=40, description="Confirm or correct the category.")
     note: str | None = Field(default=None, max_length=2000)
 
 
-class NoteBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class NoteBody(Body):
     note: str | None = Field(default=None, max_length=4000)
 
 
-class RequiredNoteBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class RequiredNoteBody(Body):
     note: str = Field(min_length=1, max_length=4000)
 
 
-class ReasonBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ReasonBody(Body):
     reason: str = Field(min_length=1, max_length=2000)
 
 
-class TextBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class TextBody(Body):
     text: str = Field(min_length=1, max_length=8000)
 
 
-class ReviewBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ReviewBody(Body):
     resolved: bool
     satisfaction: int = Field(ge=1, le=5, description="1 very unsatisfied … 5 very satisfied")
     comment: str | None = Field(default=None, max_length=2000)
 
 
-class ExtensionBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ExtensionBody(Body):
     days: int = Field(ge=1, le=60, description="Working days asked for.")
     reason: str = Field(min_length=1, max_length=2000)
 
 
-class DecisionBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class DecisionBody(Body):
     note: str | None = Field(default=None, max_length=2000)
 
 
-class CoHandleBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    unit_ids: list[int] = Field(min_length=1, max_length=20)
+class CoHandleBody(Body):
+    unit_ids: list[Id] = Field(min_length=1, max_length=20)
     note: str | None = Field(default=None, max_length=2000)
 
 
-class MergeBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class MergeBody(Body):
     into: str = Field(
         min_length=1, max_length=20, description="Id or tracking number of the request to merge into."
     )
     note: str | None = Field(default=None, max_length=2000)
 
 
-class TrackBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class TrackBody(Body):
     tracking_number: str = Field(min_length=6, max_length=20)
     phone_last4: str = Field(pattern=r"^[0-9]{4}$")
 

@@ -314,7 +314,7 @@ def can_view(session: Session, actor: Actor, request: Request) -> bool:
 
 def get_request(session: Session, actor: Actor, ref: int | str, *, for_update: bool = False) -> Request:
     """A request by id or tracking number, if the actor may see it (404 otherwise: nothing leaks)."""
-    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit() and len(ref) < 12):
+    if isinstance(ref, int) or (isinstance(ref, str) and ref.isascii() and ref.isdigit() and len(ref) < 10):
         query = select(Request).where(Request.id == int(ref))
     else:
         query = select(Request).where(Request.tracking_number == str(ref))
@@ -845,7 +845,8 @@ def photo_token_valid(session: Session, request: Request, token: str) -> bool:
 def add_photo(session: Session, request: Request, content: bytes, settings: Settings) -> Photo:
     """Check that `content` is a JPEG, PNG or WebP image within the size limit, store it, record it."""
     if len(content) > settings.max_photo_bytes:
-        raise PayloadTooLarge(limit=f"{settings.max_photo_bytes // (1024 * 1024)} MB")
+        limit = settings.max_photo_bytes
+        raise PayloadTooLarge(limit=f"{limit // 1048576} MB" if limit >= 1048576 else f"{limit // 1024} KB")
     count = len(list(session.scalars(select(Photo.id).where(Photo.request_id == request.id))))
     if count >= settings.max_photos_per_request:
         raise Invalid("too_many_photos", limit=settings.max_photos_per_request)

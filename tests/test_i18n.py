@@ -1,0 +1,246 @@
+"""Messages in the client's language: Chinese by default, English on request (query, cookie or Accept-Language).
+
+The catalogue is checked as data (every code in both languages, every code the source raises present), the
+negotiation as a function, and the API's error bodies end to end on both databases.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import string
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from starlette.requests import Request
+
+import chengzhi
+from chengzhi.errors import ChengzhiError
+from chengzhi.i18n import LANGUAGES, MESSAGES, message, negotiate_language
+from chengzhi.requests.workflow import Action, IllegalTransition
+
+from .factories import City
+from .test_api_errors import CJK, SUBMIT, assert_error, created_number, submit, token_headers
+
+SOURCE = Path(chengzhi.__file__).parent
+
+
+# ---------------------------------------------------------------- the catalogue
+
+
+@pytest.mark.parametrize("code", sorted(MESSAGES))
+def test_every_message_exists_in_both_languages(code: str) -> None:
+    templates = MESSAGES[code]
+    assert set(templates) == set(LANGUAGES)
+    zh, en = templates["zh"], templates["en"]
+    assert zh.strip() and en.strip()
+    assert CJK.search(zh), f"{code}: the Chinese message has no Chinese in it"
+    assert not CJK.search(en), f"{code}: the English message has Chinese in it"
+    # Both languages take the same parameters (a message may use the language's own variant, e.g. status_zh).
+    names = {lang: {f[1] for f in string.Formatter().parse(t) if f[1]} for lang, t in templates.items()}
+    strip = re.compile(r"_(zh|en)$")
+    assert {strip.sub("", n) for n in names["zh"]} == {strip.sub("", n) for n in names["en"]}, names
+
+
+def _error_classes() -> dict[str, str]:
+    """Every ChengzhiError subclass by name, with its default code."""
+    found: dict[str, str] = {}
+    pending: list[type[ChengzhiError]] = [ChengzhiError]
+    while pending:
+        cls = pending.pop()
+        found[cls.__name__] = cls.code
+        pending.extend(cls.__subclasses__())
+    return found
+
+
+def _codes_raised_in_source() -> dict[str, list[str]]:
+    """Message codes the source can put in an error: first arguments of ChengzhiError subclasses, `code=` of
+    IllegalTransition, codes given to `error_response`, and the default code of each error class."""
+    classes = _error_classes()
+    codes: dict[str, list[str]] = {code: [f"class {name}"] for name, code in classes.items()}
+    codes.setdefault(IllegalTransition(None, Action.sign, "", "").code, []).append("IllegalTransition")
+
+    def note(code: object, where: str) -> None:
+        if isinstance(code, str):
+            codes.setdefault(code, []).append(where)
+
+    for path in sorted(SOURCE.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call):
+                name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+                where = f"{path.relative_to(SOURCE)}:{node.lineno}"
+                first = node.args[0] if node.args else None
+                if name in classes and isinstance(first, ast.Constant):
+                    note(first.value, where)
+                if name == "IllegalTransition":
+                    for keyword in node.keywords:
+                        if keyword.arg == "code" and isinstance(keyword.value, ast.Constant):
+                            note(keyword.value.value, where)
+                if (
+                    name == "error_response"
+                    and len(node.args) >= 3
+                    and isinstance(node.args[2], ast.Constant)
+                ):
+                    note(node.args[2].value, where)
+            # The status -> code table of the HTTP error handler.
+            is_table = isinstance(node, ast.Assign) and isinstance(node.value, ast.Dict)
+            if is_table and any(getattr(t, "id", None) == "codes" for t in node.targets):
+                for value in node.value.values:
+                    if isinstance(value, ast.Constant):
+                        note(value.value, f"{path.relative_to(SOURCE)}:{node.lineno}")
+    return codes
+
+
+def test_every_code_the_source_raises_has_a_message() -> None:
+    codes = _codes_raised_in_source()
+    # The scan must see the source: a broken walker finding nothing would pass vacuously.
+    assert {
+        "request_not_found",
+        "csrf_failed",
+        "illegal_transition",
+        "attribute_required",
+        "rate_limited",
+    } <= set(codes)
+    assert len(codes) >= 30
+    missing = {code: where for code, where in codes.items() if code not in MESSAGES}
+    assert not missing, f"codes without a message in i18n.MESSAGES: {missing}"
+
+
+def test_message_fills_parameters_and_never_shows_a_placeholder() -> None:
+    assert (
+        message("request_not_found", "en", {"ref": "123"}) == "Request 123 was not found; check the number."
+    )
+    assert "{" not in message("validation_failed", "zh")
+    assert "{" not in message("illegal_transition", "en", {"status_en": "closed"})
+    # Parameter values are data, not templates.
+    assert "{ref}" in message("request_not_found", "zh", {"ref": "{ref}"})
+    # An unknown code still gives a message, in the language asked for.
+    assert CJK.search(message("no-such-code", "zh"))
+    assert not CJK.search(message("no-such-code", "en"))
+
+
+# ---------------------------------------------------------------- negotiation
+
+
+def _request(query: str = "", headers: dict[str, str] | None = None) -> Request:
+    raw = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    return Request(
+        {"type": "http", "method": "GET", "path": "/", "query_string": query.encode(), "headers": raw}
+    )
+
+
+@pytest.mark.parametrize(
+    ("query", "headers", "expected"),
+    [
+        ("", {}, "zh"),
+        ("lang=en", {}, "en"),
+        ("lang=EN-us", {}, "en"),
+        ("lang=zh", {"Accept-Language": "en"}, "zh"),
+        ("lang=fr", {"Accept-Language": "en"}, "en"),
+        ("", {"Cookie": "lang=en"}, "en"),
+        ("", {"Cookie": "lang=zh", "Accept-Language": "en"}, "zh"),
+        ("lang=zh", {"Cookie": "lang=en"}, "zh"),
+        ("", {"Accept-Language": "en-US,en;q=0.9"}, "en"),
+        ("", {"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"}, "zh"),
+        ("", {"Accept-Language": "zh;q=0.4, en;q=0.8"}, "en"),
+        ("", {"Accept-Language": "fr-FR, de;q=0.9"}, "zh"),
+        ("", {"Accept-Language": "en;q=nonsense, zh;q=0.1"}, "zh"),
+        ("", {"Accept-Language": ",,;;q="}, "zh"),
+    ],
+)
+def test_language_negotiation(query: str, headers: dict[str, str], expected: str) -> None:
+    assert negotiate_language(_request(query, headers)) == expected
+
+
+def test_the_default_language_is_a_setting() -> None:
+    assert negotiate_language(_request(), default="en") == "en"
+    assert negotiate_language(_request(headers={"Accept-Language": "zh"}), default="en") == "zh"
+
+
+# ---------------------------------------------------------------- the API, end to end
+
+Call = Callable[[TestClient, dict[str, str], str], httpx.Response]
+
+
+def _errors(client: TestClient, city: City) -> dict[str, Call]:
+    """One call per kind of error, each taking extra headers and a query string."""
+    operator = token_headers(client, "operator")
+    handler = token_headers(client, "d1s1c1-handler")
+    number = created_number(submit(client, operator, category="litter"))
+    dispatched = client.post(
+        f"{SUBMIT}/{number}/dispatch",
+        json={"lead_unit_id": city.unit("D1S1C1").id},
+        headers=token_headers(client, "dispatcher"),
+    )
+    assert dispatched.status_code == 200, dispatched.text
+    return {
+        "400 json_invalid": lambda c, h, q: c.post(
+            f"{SUBMIT}{q}", content=b"{", headers=h | {"content-type": "application/json"}
+        ),
+        "401 not_authenticated": lambda c, h, q: c.get(f"{SUBMIT}{q}", headers=h),
+        "401 bad_credentials": lambda c, h, q: c.post(
+            f"/api/v1/auth/token{q}", json={"username": "operator", "password": "wrong-password"}, headers=h
+        ),
+        "403 forbidden_role": lambda c, h, q: c.post(
+            f"/api/v1/categories{q}",
+            json={"code": "noise", "name_zh": "噪音", "name_en": "Noise", "handler_kind": "street"},
+            headers=h | operator,
+        ),
+        "404 request_not_found": lambda c, h, q: c.get(f"{SUBMIT}/99999999999999{q}", headers=h | operator),
+        "404 not_found": lambda c, h, q: c.get(f"/api/v1/nowhere{q}", headers=h),
+        "405 method_not_allowed": lambda c, h, q: c.put(f"{SUBMIT}{q}", headers=h),
+        "409 illegal_transition": lambda c, h, q: c.post(
+            f"{SUBMIT}/{number}/reply{q}", json={"text": "好"}, headers=h | handler
+        ),
+        "422 validation_failed": lambda c, h, q: c.post(f"{SUBMIT}{q}", json={"text": ""}, headers=h),
+        "422 location_outside_city": lambda c, h, q: c.post(
+            f"{SUBMIT}{q}", json={"text": "漏水", "lat": 40, "lon": 116}, headers=h | operator
+        ),
+    }
+
+
+def test_every_error_speaks_chinese_by_default_and_english_on_request(client: TestClient, city: City) -> None:
+    calls = _errors(client, city)
+    ways_to_ask_for_english = [
+        ({}, "?lang=en"),
+        ({"Accept-Language": "en-US,en;q=0.9"}, ""),
+        ({"Cookie": "lang=en"}, ""),
+    ]
+    for name, call in calls.items():
+        status, code = name.split(" ")
+        zh = assert_error(call(client, {}, ""), int(status), code)
+        assert CJK.search(zh["message"]), (name, zh)
+        for headers, query in ways_to_ask_for_english:
+            en = assert_error(call(client, headers, query), int(status), code)
+            assert not CJK.search(en["message"]), (name, headers, query, en)
+            assert en["message"] != zh["message"]
+
+
+def test_chinese_is_kept_when_asked_for_over_an_english_browser(client: TestClient, city: City) -> None:
+    response = client.get(f"{SUBMIT}?lang=zh", headers={"Accept-Language": "en"})
+    assert CJK.search(assert_error(response, 401, "not_authenticated")["message"])
+
+
+def test_rate_limit_message_in_english(client: TestClient, city: City) -> None:
+    for _ in range(10):
+        created_number(submit(client))
+    response = client.post(
+        f"{SUBMIT}?lang=en",
+        json={"text": "漏水", "lat": 0.2, "lon": 0.2, "contact_phone": "13912345678"},
+    )
+    error = assert_error(response, 429, "rate_limited")
+    assert not CJK.search(error["message"]) and response.headers["retry-after"] in error["message"]
+
+
+def test_data_is_named_in_the_clients_language(client: TestClient, city: City) -> None:
+    zh = client.get("/api/v1/categories/litter").json()
+    en = client.get("/api/v1/categories/litter", headers={"Accept-Language": "en"}).json()
+    assert zh["name"] == "乱扔垃圾" and en["name"] == "Litter"
+    number = created_number(submit(client, token_headers(client, "operator")))
+    detail = client.get(f"{SUBMIT}/{number}?lang=en", headers=token_headers(client, "operator")).json()
+    assert detail["status_name"] == "received"
+    assert not CJK.search(detail["events"][0]["action_name"])

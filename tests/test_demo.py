@@ -153,7 +153,9 @@ def test_request_histories_are_legal_complete_and_varied(settings: Settings) -> 
     assert len(unrated) >= 3 and len(closed) > N / 2
     assert {r.satisfaction for r in requests if r.satisfaction} == {1, 2, 3, 4, 5}
     assert sum(r.ever_overdue for r in requests) >= 3
-    assert any(r.status != Status.closed.value for r in requests)  # recent ones are still being handled
+    # Recent ones are still being handled, the newest wait for a dispatcher.
+    assert len({r.status for r in requests if r.status != Status.closed.value}) >= 3
+    assert any(r.status == Status.received.value for r in requests)
     assert {r.channel for r in requests} == {"phone", "web", "app", "open311"}
     assert len({r.text for r in requests}) > 0.95 * N
     assert len({r.category_id for r in requests}) >= 25
@@ -295,3 +297,18 @@ def test_refuses_a_database_with_other_data(settings: Settings) -> None:
     with pytest.raises(RuntimeError, match="categories not empty"):
         generate_demo_city(settings, seed=1, n_requests=10, if_empty=True, now=NOW)
     assert _units(settings) == []
+
+
+def test_docs_list_the_default_city_and_its_accounts(settings: Settings) -> None:
+    """docs/demo.md names every unit of the default seed with its handler account, and the key accounts."""
+    summary = generate_demo_city(
+        settings, seed=Settings.model_fields["demo_seed"].default, n_requests=0, now=NOW
+    )
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "demo.md").read_text(encoding="utf-8")
+    assert f"**`{DEMO_PASSWORD}`**" in doc
+    for unit in _units(settings):
+        handler = "–" if unit.kind == UnitKind.city else f"`handler.{unit.code}`"
+        row = f"| `{unit.code}` | {unit.kind.value} | {unit.name_zh} | {unit.name_en} | {handler} |"
+        assert row in doc, row
+    for account in summary["accounts"]:
+        assert f"`{account['username']}`" in doc, account

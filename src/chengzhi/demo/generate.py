@@ -79,6 +79,7 @@ OPERATORS = 3
 CITY_DISPATCHERS = 2
 RESIDENTS = 6
 SETTLED_DAYS = 60  # requests older than this have finished their whole history
+QUEUED_MIN = 3
 MIN_EACH = 3  # each kind of history appears at least this often among settled requests (when n allows)
 
 # Kinds of history and how often each is drawn.
@@ -331,6 +332,7 @@ class Plan:
     scenario: str
     spec: CategorySpec | None = None
     late: str | None = None
+    queued: bool = False  # still waiting in the hotline's dispatch queue now
     primary: Plan | None = None
     index: int = 0
     rng: random.Random = field(default_factory=random.Random)
@@ -438,6 +440,10 @@ def make_plans(seed: int, n: int, now: dt.datetime, communities: list[Community]
         plan.primary, plan.spec = primary, primary.spec
         plan.received_at = min(primary.received_at + rng.uniform(2, 20) * HOUR, now - 10 * MINUTE)
     plans.sort(key=lambda p: p.received_at)
+    # The newest few wait for a dispatcher, so that the hotline's queue is not empty when the demo starts.
+    waiting = [p for p in plans if p.scenario in ("normal", "unrated")][-max(QUEUED_MIN, n // 400) :]
+    for plan in waiting if n >= 50 else ():
+        plan.queued = True
     weights = [(c, c.weight) for c in communities]
     for index, plan in enumerate(plans):
         plan.index = index
@@ -816,6 +822,8 @@ class Simulation:
             yield from self.follow_up(plan, t, rounds=1, rated=rng.random() < 0.5)
             return
         dispatcher = rng.choice(self.demo.dispatchers)
+        if plan.queued:
+            yield self.now + DAY  # after the end of the simulation: not dispatched yet
         t = yield t + rng.uniform(3, 90) * MINUTE
         lead = self.lead_for(request, plan)
         primary = plan.primary.request if plan.primary else None

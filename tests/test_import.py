@@ -545,3 +545,24 @@ def test_cli_imports_and_reports_bad_rows(settings: Settings, city: City, tmp_pa
     finally:
         get_settings.cache_clear()
     assert count_requests(settings) == 3
+
+
+def test_imported_records_need_not_answer_todays_required_questions(settings: Settings, city: City) -> None:
+    """The old system never asked the category's required questions: an import may leave them unanswered."""
+    from chengzhi.org.models import Role, Unit, UnitKind
+    from chengzhi.org.service import Actor, RoleGrant
+    from chengzhi.requests.service import Submission, submit_request
+
+    with get_sessionmaker(settings.database_url)() as session, session.begin():
+        hub = session.scalars(select(Unit).where(Unit.kind == UnitKind.city)).one()
+        importer = Actor(
+            user_id=None, username="import", grants=(RoleGrant(Role.operator, hub.id, hub.path),)
+        )
+        request = submit_request(
+            session,
+            importer,
+            Submission(text="路面坑洼", channel="import", category_code="road"),
+            settings,
+            check_location=False,
+        )
+        assert request.attributes == {}

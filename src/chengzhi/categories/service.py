@@ -58,8 +58,13 @@ def validate_attribute_definitions(attributes: list[dict[str, Any]]) -> list[dic
     return clean
 
 
-def validate_answers(category: Category, answers: dict[str, Any]) -> dict[str, Any]:
-    """Check a request's answers against its category's questions; returns the cleaned answers."""
+def validate_answers(
+    category: Category, answers: dict[str, Any], *, enforce_required: bool = True
+) -> dict[str, Any]:
+    """Check a request's answers against its category's questions; returns the cleaned answers.
+
+    `enforce_required=False` is for historical records: the old system never asked today's questions.
+    """
     clean: dict[str, Any] = {}
     definitions = {a["code"]: a for a in category.attributes or []}
     for code in answers or {}:
@@ -68,7 +73,7 @@ def validate_answers(category: Category, answers: dict[str, Any]) -> dict[str, A
     for code, definition in definitions.items():
         value = (answers or {}).get(code)
         if value in (None, "", []):
-            if definition.get("required") and definition.get("variable", True):
+            if enforce_required and definition.get("required") and definition.get("variable", True):
                 raise Invalid("attribute_required", code=code)
             continue
         datatype = definition["datatype"]

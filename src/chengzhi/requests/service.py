@@ -102,7 +102,7 @@ def submit_request(
         category = get_category(session, data.category_code)
         if not category.active:
             raise NotFound("category_not_found", ref=data.category_code)
-        answers = validate_answers(category, data.attributes)
+        answers = validate_answers(category, data.attributes, enforce_required=data.channel != "import")
     if data.lat is None and data.lon is None:
         if not data.address and data.channel not in STAFF_CHANNELS:
             raise Invalid("location_required")

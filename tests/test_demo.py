@@ -156,6 +156,9 @@ def test_request_histories_are_legal_complete_and_varied(settings: Settings) -> 
     # Recent ones are still being handled, the newest wait for a dispatcher.
     assert len({r.status for r in requests if r.status != Status.closed.value}) >= 3
     assert any(r.status == Status.received.value for r in requests)
+    with get_sessionmaker(settings.database_url)() as session:
+        resident = session.scalar(select(User.id).where(User.username == "resident"))
+    assert any(r.submitter_id == resident and r.status != Status.closed.value for r in requests)
     assert {r.channel for r in requests} == {"phone", "web", "app", "open311"}
     assert len({r.text for r in requests}) > 0.95 * N
     assert len({r.category_id for r in requests}) >= 25

@@ -333,6 +333,7 @@ class Plan:
     spec: CategorySpec | None = None
     late: str | None = None
     queued: bool = False  # still waiting in the hotline's dispatch queue now
+    showcase: bool = False  # submitted by the `resident` account, so that it shows requests being handled
     primary: Plan | None = None
     index: int = 0
     rng: random.Random = field(default_factory=random.Random)
@@ -444,6 +445,11 @@ def make_plans(seed: int, n: int, now: dt.datetime, communities: list[Community]
     waiting = [p for p in plans if p.scenario in ("normal", "unrated")][-max(QUEUED_MIN, n // 400) :]
     for plan in waiting if n >= 50 else ():
         plan.queued = True
+    # The `resident` account's latest requests are being handled when the demo starts (the newest is queued).
+    newest = [p for p in reversed(plans) if p.scenario == "normal" and p.spec and not p.spec.consultation]
+    recent = [p for p in newest if p.received_at > now - 10 * DAY] or newest[:1]
+    for plan in recent[:: max(1, len(recent) // 4)][:4]:
+        plan.showcase = True
     weights = [(c, c.weight) for c in communities]
     for index, plan in enumerate(plans):
         plan.index = index
@@ -533,7 +539,7 @@ def _prepare(plan: Plan, demo: DemoCity) -> None:
     rng, spec, community = plan.rng, plan.spec, plan.community
     assert spec is not None and community is not None
     channels = CONSULTATION_CHANNELS if spec.consultation else CHANNELS
-    channel: str = _weighted(rng, channels)
+    channel: str = "app" if plan.showcase else _weighted(rng, channels)
     slots = _slots(rng, plan, demo)
     answers = _answers(rng, spec, slots, plan.received_at)
     if plan.primary is not None:  # the same problem in another resident's words
@@ -575,8 +581,8 @@ def _prepare(plan: Plan, demo: DemoCity) -> None:
     contact_phone = phone_number(rng)
     if channel == "phone":
         plan.actor = rng.choice(demo.operators)
-    elif channel in ("web", "app") and rng.random() < 0.12:
-        resident, contact_phone = rng.choice(demo.residents)
+    elif plan.showcase or (channel in ("web", "app") and rng.random() < 0.12):
+        resident, contact_phone = demo.residents[0] if plan.showcase else rng.choice(demo.residents)
         plan.actor = plan.resident = resident
         contact_name = resident.display_name
     else:

@@ -7,6 +7,8 @@ import datetime as dt
 import hashlib
 import itertools
 import json
+import random
+import string
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,9 @@ from chengzhi.categories.service import create_category
 from chengzhi.cli import app as cli_app
 from chengzhi.config import Settings, get_settings
 from chengzhi.db import get_engine, get_sessionmaker
-from chengzhi.demo.generate import DEMO_PASSWORD, generate_demo_city
+from chengzhi.demo import texts
+from chengzhi.demo.catalogue import CATEGORIES
+from chengzhi.demo.generate import DEMO_PASSWORD, Community, Plan, generate_demo_city, template_slots
 from chengzhi.org.models import Role, RoleAssignment, Unit, UnitKind, User
 from chengzhi.requests.models import Issue, Request, RequestEvent
 from chengzhi.requests.service import state_of, steps_of
@@ -315,3 +319,37 @@ def test_docs_list_the_default_city_and_its_accounts(settings: Settings) -> None
         assert row in doc, row
     for account in summary["accounts"]:
         assert f"`{account['username']}`" in doc, account
+
+
+def _fields(template: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+def test_templates_cover_every_category_and_name_only_slots_that_exist() -> None:
+    """A slot a template names but the generator does not fill would silently print nothing."""
+    unit = Unit(code="c", name_zh="某社区", name_en="Some Community", kind=UnitKind.community)
+    community = Community(
+        unit=unit, street=unit, district=unit, cell=(0, 0), compounds=["甲小区"], roads=["乙路", "丙路"],
+        landmark="丁公园", weight=1.0,
+    )  # fmt: skip
+    base = set(
+        template_slots(random.Random(1), Plan(received_at=NOW, scenario="normal", community=community))
+    )
+    for spec in CATEGORIES:
+        known = base | {f"attr_{a['code']}" for a in spec.attributes} | {"date"}
+        families = [texts.PROBLEMS[spec.code], texts.REPLIES[spec.code]]
+        if spec.consultation:
+            families.append(texts.ANSWERS[spec.code])
+        for template in itertools.chain(*families):
+            assert _fields(template) <= known, (spec.code, template)
+    framing = texts.IMPACTS + texts.ONLINE_OPENERS + texts.PHONE_OPENERS + texts.EXPLANATIONS
+    assert set().union(*map(_fields, framing)) <= base
+    notes = {
+        texts.CONTACT_NOTES: {"when"},
+        texts.RETURN_REASONS: {"correct"},
+        texts.SUPERVISION_NOTES: {"hours"},
+        texts.CO_HANDLE_NOTES: {"units"},
+        texts.REOPEN_REASONS + texts.RESIDENT_REOPEN_REASONS: {"complaint"},
+    }
+    for family, allowed in notes.items():
+        assert set().union(*map(_fields, family)) == allowed

@@ -5,9 +5,9 @@ Everything is made with the platform's own services (`create_unit`, `create_cate
 the event log says. The same seed and the same `now` give the same city and the same requests (tracking numbers
 aside: they are random by design).
 
-Histories are simulated in time order across all requests (a heap of per-request stories, each a generator that
-says when it acts next), so that a duplicate is merged into a request that is still open at that moment, and
-overdue stages are flagged when the periodic job would have flagged them.
+After intake, histories are simulated in time order across all requests (a heap of per-request stories, each a
+generator that says when it acts next), so that a duplicate is merged into a request that is still open at that
+moment, and overdue stages are flagged when the periodic job would have flagged them.
 """
 
 from __future__ import annotations
@@ -461,7 +461,8 @@ def make_plans(seed: int, n: int, now: dt.datetime, communities: list[Community]
 # ---------------------------------------------------------------- the request's content
 
 
-def _slots(rng: random.Random, plan: Plan, demo: DemoCity) -> dict[str, str]:
+def template_slots(rng: random.Random, plan: Plan) -> dict[str, str]:
+    """The words a request's templates may use: places of its community, times, numbers, names."""
     community = plan.community
     assert community is not None
     floor = rng.randint(2, 33)
@@ -540,7 +541,7 @@ def _prepare(plan: Plan, demo: DemoCity) -> None:
     assert spec is not None and community is not None
     channels = CONSULTATION_CHANNELS if spec.consultation else CHANNELS
     channel: str = "app" if plan.showcase else _weighted(rng, channels)
-    slots = _slots(rng, plan, demo)
+    slots = template_slots(rng, plan)
     answers = _answers(rng, spec, slots, plan.received_at)
     if plan.primary is not None:  # the same problem in another resident's words
         plan.template = plan.primary.template
@@ -762,7 +763,7 @@ class Simulation:
         ]
         if lead.kind == UnitKind.department and lead.parent_id == self.demo.city.id:
             candidates.append(self.demo.units["city-emergency_management"])
-        options = sorted({u.id for u in candidates if u.id != lead.id and u.path != lead.path})
+        options = sorted({u.id for u in candidates if u.id != lead.id})
         return rng.sample(options, min(len(options), rng.randint(1, 2)))
 
     # ------------------------------------------------------------ time

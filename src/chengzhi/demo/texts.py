@@ -670,15 +670,6 @@ def fill(template: str, slots: Mapping[str, str]) -> str:
     return template.format_map(_Slots(slots))
 
 
-def compose_problem(
-    rng: random.Random, code: str, slots: Mapping[str, str], template: int | None = None
-) -> str:
-    """The core sentence of a request; `template` picks one (duplicates share the primary's)."""
-    options = PROBLEMS[code]
-    chosen = options[template % len(options)] if template is not None else rng.choice(options)
-    return fill(chosen, slots)
-
-
 def compose_text(
     rng: random.Random,
     problem: str,

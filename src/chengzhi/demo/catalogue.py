@@ -274,3 +274,5 @@ CATEGORIES: tuple[CategorySpec, ...] = (
                  attributes=({"code": "topic", "datatype": "text", "description": "建议主题 / Topic of the suggestion"},),
                  keywords="建议,意见", service_type="batch", weight=0.5),
 )  # fmt: skip
+
+CATEGORY_BY_CODE = {spec.code: spec for spec in CATEGORIES}

@@ -7,11 +7,14 @@ import logging
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
@@ -30,6 +33,9 @@ from chengzhi.requests.service import illegal_to_message
 from chengzhi.requests.workflow import IllegalTransition
 
 log = logging.getLogger("chengzhi")
+
+STATIC_DIR = Path(__file__).parent / "web" / "static"
+SWAGGER_UI = "swagger-ui-5.35.0"
 
 
 def error_response(
@@ -120,6 +126,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="City governance platform: requests from intake to rating (接诉即办).",
         lifespan=lifespan,
+        # /docs is served below from vendored Swagger UI files: nothing is loaded from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.add_middleware(
@@ -219,6 +228,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         with get_sessionmaker(settings.database_url)() as session:
             session.execute(text("SELECT 1"))
         return {"status": "ok", "version": __version__}
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="Chengzhi 城治 API",
+            swagger_js_url=f"/static/vendor/{SWAGGER_UI}/swagger-ui-bundle.js",
+            swagger_css_url=f"/static/vendor/{SWAGGER_UI}/swagger-ui.css",
+            swagger_favicon_url=f"/static/vendor/{SWAGGER_UI}/favicon-32x32.png",
+            oauth2_redirect_url=None,
+        )
 
     app.include_router(org_router)
     app.include_router(categories_router)

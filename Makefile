@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 
-.PHONY: install install-dev run test lint typecheck pytest bench demo migrate clean
+.PHONY: install install-dev run test lint typecheck pytest browser-deps bench demo migrate clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -36,8 +36,31 @@ lint: install-dev
 typecheck: install-dev
 	$(BIN)/mypy
 
-pytest: install-dev
+pytest: install-dev browser-deps
 	$(BIN)/pytest
+
+# What the browser tests (tests/browser) need from Debian: Chromium and a CJK font. Installed with apt-get when
+# running as root; otherwise this only says why they will be skipped. Never fails the build itself: the tests
+# decide (under CI=true a missing Chromium fails them).
+BROWSER_PACKAGES := chromium fonts-wqy-microhei
+CHROMIUM := /usr/bin/chromium
+CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
+browser-deps:
+	@if [ -x $(CHROMIUM) ] && [ -f $(CJK_FONT) ]; then \
+		echo "browser-deps: $(CHROMIUM) and the CJK font are installed"; \
+	elif [ "$$(id -u)" != 0 ]; then \
+		echo "browser-deps: $(CHROMIUM) or the CJK font is missing and this is not root:" \
+			"the browser tests will be skipped (install '$(BROWSER_PACKAGES)' to run them)"; \
+	elif ! command -v apt-get >/dev/null 2>&1; then \
+		echo "browser-deps: no apt-get here: the browser tests will be skipped"; \
+	else \
+		echo "browser-deps: apt-get install $(BROWSER_PACKAGES)"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		{ apt-get install -y -q $(BROWSER_PACKAGES) >/dev/null 2>&1 \
+			|| { apt-get update -q >/dev/null 2>&1 \
+				&& apt-get install -y -q $(BROWSER_PACKAGES) >/dev/null; }; } \
+			|| echo "browser-deps: apt-get could not install $(BROWSER_PACKAGES): the browser tests will be skipped"; \
+	fi
 
 test: lint typecheck pytest
 

@@ -28,7 +28,9 @@ from chengzhi.errors import ChengzhiError
 from chengzhi.i18n import message, negotiate_language
 from chengzhi.jobs.service import Scheduler
 from chengzhi.org.api import router as org_router
+from chengzhi.org.pages import router as org_pages
 from chengzhi.requests.api import router as requests_router
+from chengzhi.requests.pages import router as requests_pages
 from chengzhi.requests.service import illegal_to_message
 from chengzhi.requests.workflow import IllegalTransition
 
@@ -245,4 +247,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(org_router)
     app.include_router(categories_router)
     app.include_router(requests_router)
+    app.include_router(org_pages)
+    app.include_router(requests_pages)
     return app

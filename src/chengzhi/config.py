@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     return_limit: str = "2wd"
     idempotency_ttl_hours: int = Field(default=24, ge=1)
     demo_seed: int = 12345
+    # Map tiles for the pages' maps (Leaflet URL template, e.g. "https://tiles.example.cn/{z}/{x}/{y}.png").
+    # Empty: the maps draw only the city's own area polygons, so that they work on a closed network.
+    map_tile_url: str = ""
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

@@ -1,0 +1,714 @@
+"""Residents' pages: home, the report form and its confirmation, tracking with rating and reopening, public issues.
+
+Every handler builds a typed page context (a dataclass) and renders it; writes go through requests.service, the
+same functions the API uses, with the same rate limit and idempotency. Bad input comes back as the form with the
+message next to the field, in the page's language, and the values the person typed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from chengzhi import idempotency
+from chengzhi.categories.models import Category
+from chengzhi.categories.service import list_categories
+from chengzhi.config import Settings
+from chengzhi.deps import SessionDep, SettingsDep
+from chengzhi.errors import ChengzhiError
+from chengzhi.i18n import Language, message
+from chengzhi.org.models import Unit
+from chengzhi.org.service import Actor
+from chengzhi.ratelimit import check_rate
+from chengzhi.requests import service as svc
+from chengzhi.requests.models import Request as RequestRow
+from chengzhi.requests.workflow import ACTION_NAMES, STATUS_NAMES, Action, IllegalTransition, allowed_actions
+from chengzhi.web.i18n import N_, gettext
+from chengzhi.web.templating import Chrome, FormErrors, chrome, csrf_ok, page_actor, page_language, render
+
+router = APIRouter(include_in_schema=False)
+
+PAGE_SIZE = 20
+PHONE = re.compile(r"^\+?[0-9][0-9 \-]{3,18}$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+LAST4 = re.compile(r"^[0-9]{4}$")
+DIGIT_RUN = re.compile(r"\d{5,}")
+# Where a service error belongs on the report form.
+SUBMIT_ERROR_FIELDS = {
+    "category_not_found": "category",
+    "attribute_invalid": "category",
+    "attribute_required": "category",
+    "location_outside_city": "location",
+    "location_required": "location",
+    "contact_required": "contact_phone",
+    "payload_too_large": "photos",
+    "unsupported_media_type": "photos",
+    "too_many_photos": "photos",
+}
+
+
+# ---------------------------------------------------------------- contexts
+
+
+@dataclass(frozen=True)
+class MapConfig:
+    areas_url: str
+    tile_url: str | None
+
+
+@dataclass(frozen=True)
+class CategoryChoice:
+    code: str
+    name: str
+    group: str
+    keywords: str
+
+
+@dataclass(frozen=True)
+class CategoryGroup:
+    name: str
+    categories: list[CategoryChoice]
+
+
+@dataclass(frozen=True)
+class PublicIssue:
+    """A request as anyone may see it: no contact details, no names, long digit runs masked."""
+
+    title: str
+    category: str
+    status: str
+    status_code: str
+    place: str
+    received_at: dt.datetime
+
+
+@dataclass
+class HomePage:
+    groups: list[CategoryGroup]
+    recent: list[PublicIssue]
+    map: MapConfig
+
+
+@dataclass
+class IssuesPage:
+    items: list[PublicIssue]
+    next_before: int | None
+    first_page: bool
+
+
+@dataclass
+class SubmitForm:
+    category: str = ""
+    text: str = ""
+    lat: str = ""
+    lon: str = ""
+    address: str = ""
+    contact_name: str = ""
+    contact_phone: str = ""
+    contact_email: str = ""
+    consent: bool = False
+    idempotency_key: str = ""
+
+
+@dataclass
+class SubmitPage:
+    form: SubmitForm
+    groups: list[CategoryGroup]
+    map: MapConfig
+    max_photos: int
+    max_photo_mb: float
+    signed_in: bool
+    errors: FormErrors = field(default_factory=FormErrors)
+
+
+@dataclass
+class SuggestionFragment:
+    category: CategoryChoice | None
+
+
+@dataclass
+class SubmittedPage:
+    tracking_number: str
+    phone_last4: str | None
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: dt.datetime
+    action: str
+    action_name: str
+    unit: str | None
+    note: str | None
+
+
+@dataclass
+class TrackedRequest:
+    tracking_number: str
+    title: str
+    text: str
+    category: str
+    status: str
+    status_code: str
+    received_at: dt.datetime
+    address: str | None
+    contact_phone: str | None
+    timeline: list[TimelineEntry]
+    can_review: bool
+    can_reopen: bool
+    resolved: bool | None
+    satisfaction: int | None
+
+
+@dataclass(frozen=True)
+class MyRequest:
+    tracking_number: str
+    title: str
+    status: str
+    status_code: str
+    received_at: dt.datetime
+
+
+@dataclass
+class TrackForm:
+    tracking_number: str = ""
+    phone_last4: str = ""
+
+
+@dataclass
+class ReviewForm:
+    resolved: str = ""
+    satisfaction: str = ""
+    comment: str = ""
+
+
+@dataclass
+class TrackPage:
+    form: TrackForm
+    request: TrackedRequest | None = None
+    mine: list[MyRequest] = field(default_factory=list)
+    signed_in: bool = False
+    by_account: bool = False
+    review: ReviewForm = field(default_factory=ReviewForm)
+    reopen_reason: str = ""
+    notice: str | None = None
+    errors: FormErrors = field(default_factory=FormErrors)
+
+
+@dataclass
+class NotFoundPage:
+    message: str
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _text(form: FormData, name: str, limit: int) -> str:
+    """A form field as text: missing -> "", a file where text was expected -> "", NUL characters dropped."""
+    value = form.get(name)
+    if not isinstance(value, str):
+        return ""
+    return value.replace("\x00", "").strip()[: limit + 1]
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def map_config(settings: Settings) -> MapConfig:
+    return MapConfig(areas_url="/map/areas.geojson", tile_url=settings.map_tile_url or None)
+
+
+def category_groups(session: Session, lang: Language) -> list[CategoryGroup]:
+    groups: dict[str, list[CategoryChoice]] = {}
+    for category in list_categories(session):
+        choice = _choice(category, lang)
+        groups.setdefault(choice.group, []).append(choice)
+    return [CategoryGroup(name, choices) for name, choices in groups.items()]
+
+
+def _choice(category: Category, lang: Language) -> CategoryChoice:
+    group = (category.group_en if lang == "en" else category.group_zh) or gettext(lang, N_("Other"))
+    return CategoryChoice(category.code, category.name(lang), group, category.keywords or "")
+
+
+def _status(code: str, lang: Language) -> str:
+    names = STATUS_NAMES.get(code, (code, code))
+    return names[1] if lang == "en" else names[0]
+
+
+def public_title(request: RequestRow) -> str:
+    return DIGIT_RUN.sub(lambda m: "*" * len(m.group()), request.title or "")
+
+
+def public_issue(request: RequestRow, lang: Language) -> PublicIssue:
+    unit: Unit | None = request.lead_unit or request.receiving_unit
+    return PublicIssue(
+        title=public_title(request),
+        category=request.category.name(lang) if request.category else gettext(lang, N_("Not yet classified")),
+        status=_status(request.status, lang),
+        status_code=request.status,
+        place=unit.name(lang) if unit else "",
+        received_at=request.received_at,
+    )
+
+
+def recent_requests(session: Session, *, before: int | None, limit: int) -> list[RequestRow]:
+    query = select(RequestRow).order_by(RequestRow.id.desc()).limit(limit + 1)
+    if before is not None:
+        query = query.where(RequestRow.id < before)
+    return list(session.scalars(query))
+
+
+def not_found(request: Request, frame: Chrome, text: str) -> Response:
+    return render(request, "not_found.html", NotFoundPage(text), frame, status_code=404)
+
+
+# ---------------------------------------------------------------- home and public issues
+
+
+@router.get("/")
+def home(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    actor = page_actor(request, session)
+    frame = chrome(request, actor)
+    recent = recent_requests(session, before=None, limit=8)[:8]
+    page = HomePage(
+        groups=category_groups(session, frame.lang),
+        recent=[public_issue(r, frame.lang) for r in recent],
+        map=map_config(settings),
+    )
+    return render(request, "home.html", page, frame)
+
+
+@router.get("/issues")
+def issues(request: Request, session: SessionDep) -> Response:
+    actor = page_actor(request, session)
+    frame = chrome(request, actor)
+    raw = request.query_params.get("before", "")
+    before = int(raw) if raw.isdigit() and 0 < int(raw) < 2**31 else None
+    rows = recent_requests(session, before=before, limit=PAGE_SIZE)
+    items = rows[:PAGE_SIZE]
+    page = IssuesPage(
+        items=[public_issue(r, frame.lang) for r in items],
+        next_before=items[-1].id if len(rows) > PAGE_SIZE else None,
+        first_page=before is None,
+    )
+    return render(request, "issues.html", page, frame)
+
+
+# ---------------------------------------------------------------- report form
+
+
+def _submit_page(
+    request: Request, session: Session, settings: Settings, actor: Actor, frame: Chrome, form: SubmitForm
+) -> SubmitPage:
+    return SubmitPage(
+        form=form,
+        groups=category_groups(session, frame.lang),
+        map=map_config(settings),
+        max_photos=settings.max_photos_per_request,
+        max_photo_mb=round(settings.max_photo_bytes / 1048576, 1),
+        signed_in=not actor.is_anonymous,
+    )
+
+
+@router.get("/submit")
+def submit_form(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    actor = page_actor(request, session)
+    frame = chrome(request, actor)
+    form = SubmitForm(
+        category=request.query_params.get("category", "")[:40], idempotency_key=uuid.uuid4().hex
+    )
+    return render(request, "submit.html", _submit_page(request, session, settings, actor, frame, form), frame)
+
+
+@router.get("/submit/suggest")
+def suggest(request: Request, session: SessionDep) -> Response:
+    """The category whose keywords the text mentions most (an htmx fragment under the text field)."""
+    lang = page_language(request)
+    text = request.query_params.get("text", "")[:4000]
+    best: tuple[int, Category] | None = None
+    for category in list_categories(session):
+        words = [w.strip() for w in (category.keywords or "").replace("，", ",").split(",") if w.strip()]
+        hits = sum(1 for w in words if w in text)
+        if hits and (best is None or hits > best[0]):
+            best = (hits, category)
+    page = SuggestionFragment(_choice(best[1], lang) if best else None)
+    return render(request, "_suggestion.html", page, chrome(request, page_actor(request, session)))
+
+
+def _read_submit_form(form: FormData, lang: Language) -> tuple[SubmitForm, FormErrors, list[UploadFile]]:
+    values = SubmitForm(
+        category=_text(form, "category", 40),
+        text=_text(form, "text", 4000),
+        lat=_text(form, "lat", 30),
+        lon=_text(form, "lon", 30),
+        address=_text(form, "address", 300),
+        contact_name=_text(form, "contact_name", 120),
+        contact_phone=_text(form, "contact_phone", 20),
+        contact_email=_text(form, "contact_email", 200),
+        consent=form.get("consent") in ("on", "true", "1", "yes"),
+        idempotency_key=_text(form, "idempotency_key", 200),
+    )
+    errors = FormErrors()
+
+    def too_long(name: str, limit: int) -> None:
+        if len(getattr(values, name)) > limit:
+            errors.add(name, gettext(lang, N_("At most %(limit)s characters."), limit=limit))
+            setattr(values, name, getattr(values, name)[:limit])
+
+    for name, limit in (("text", 4000), ("address", 300), ("contact_name", 120), ("contact_email", 200)):
+        too_long(name, limit)
+    if not values.text:
+        errors.add("text", gettext(lang, N_("Describe the problem.")))
+    if values.lat or values.lon:
+        try:
+            lat, lon = float(values.lat), float(values.lon)
+            if not (math.isfinite(lat) and math.isfinite(lon) and -90 <= lat <= 90 and -180 <= lon <= 180):
+                raise ValueError
+        except ValueError:
+            errors.add("location", gettext(lang, N_("The map point is not valid; pick it again on the map.")))
+            values.lat = values.lon = ""
+    if not (values.lat or values.address):
+        errors.add("location", message("location_required", lang))
+    if values.contact_phone and not PHONE.match(values.contact_phone):
+        errors.add("contact_phone", gettext(lang, N_("Enter a phone number of digits, e.g. 13800138000.")))
+    if values.contact_email and not EMAIL.match(values.contact_email):
+        errors.add("contact_email", gettext(lang, N_("Enter an e-mail address such as name@example.cn.")))
+    photos = [f for f in form.getlist("photos") if isinstance(f, UploadFile) and (f.filename or f.size)]
+    return values, errors, photos
+
+
+@router.post("/submit")
+async def submit(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    actor = page_actor(request, session)
+    frame = chrome(request, actor)
+    lang = frame.lang
+    photos: list[UploadFile] = []
+    try:
+        form = await request.form(max_files=settings.max_photos_per_request + 5, max_fields=200)
+    except StarletteHTTPException:
+        values, errors = SubmitForm(idempotency_key=uuid.uuid4().hex), FormErrors()
+        errors.add("form", gettext(lang, N_("The form could not be read; fill it in again.")))
+    else:
+        values, errors, photos = _read_submit_form(form, lang)
+        if not csrf_ok(request, form):
+            errors.add("form", message("csrf_failed", lang))
+    if len(photos) > settings.max_photos_per_request:
+        errors.add("photos", message("too_many_photos", lang, {"limit": settings.max_photos_per_request}))
+    if actor.is_anonymous:
+        if not values.consent:
+            errors.add("consent", gettext(lang, N_("Agree to the use of your contact details to send it.")))
+        if not (values.contact_phone or values.contact_email):
+            errors.add("contact_phone", message("contact_required", lang))
+    if not errors:
+        try:
+            number = await _submit(request, session, settings, actor, values, photos)
+        except (ChengzhiError, IllegalTransition) as exc:
+            session.rollback()
+            code = exc.code if isinstance(exc, ChengzhiError) else "conflict"
+            params = exc.params if isinstance(exc, ChengzhiError) else {}
+            errors.add(SUBMIT_ERROR_FIELDS.get(code, "form"), message(code, lang, params))
+        else:
+            submitted = [n for n in request.session.get("submitted", []) if n != number][-9:]
+            request.session["submitted"] = [*submitted, number]
+            return RedirectResponse(f"/submit/done/{number}", status_code=303)
+    if photos and "photos" not in errors.messages:
+        errors.add("photos", gettext(lang, N_("Choose the photos again: a browser cannot keep them.")))
+    page = _submit_page(request, session, settings, actor, frame, values)
+    page.errors = errors
+    if not values.idempotency_key:
+        values.idempotency_key = uuid.uuid4().hex
+    return render(request, "submit.html", page, frame, status_code=422)
+
+
+async def _submit(
+    request: Request,
+    session: Session,
+    settings: Settings,
+    actor: Actor,
+    values: SubmitForm,
+    photos: list[UploadFile],
+) -> str:
+    """Submit once per form (the form's idempotency key): a second post of the same form gets the same number."""
+    principal = f"user:{actor.user_id}" if actor.user_id is not None else f"anonymous:{_client(request)}"[:80]
+    body: dict[str, Any] = {k: v for k, v in vars(values).items() if k != "idempotency_key"}
+    slot = idempotency.slot_for(values.idempotency_key or None, principal, "POST", "/submit", body)
+    saved = idempotency.replay(session, slot)
+    if saved is not None:
+        return str(saved[1]["tracking_number"])
+    if actor.is_anonymous:
+        check_rate(settings.rate_limit_storage, settings.anonymous_submit_rate, "submit", _client(request))
+    data = svc.Submission(
+        text=values.text,
+        channel="web",
+        category_code=values.category or None,
+        lat=float(values.lat) if values.lat else None,
+        lon=float(values.lon) if values.lon else None,
+        address=values.address or None,
+        contact_name=values.contact_name or None,
+        contact_phone=values.contact_phone or None,
+        contact_email=values.contact_email or None,
+        language=page_language(request),
+    )
+    created = svc.submit_request(session, actor, data, settings)
+    for photo in photos:
+        content = await photo.read(settings.max_photo_bytes + 1)
+        svc.add_photo(session, created, content, settings)
+    number = created.tracking_number
+    idempotency.save(session, slot, 303, {"tracking_number": number})
+    raced = idempotency.commit_or_replay(session, slot)
+    return str(raced[1]["tracking_number"]) if raced is not None else number
+
+
+@router.get("/submit/done/{number}")
+def submitted(number: str, request: Request, session: SessionDep) -> Response:
+    actor = page_actor(request, session)
+    frame = chrome(request, actor)
+    if number not in request.session.get("submitted", []):
+        return not_found(request, frame, gettext(frame.lang, N_("This confirmation is not available.")))
+    row = session.scalar(select(RequestRow).where(RequestRow.tracking_number == number))
+    if row is None:
+        return not_found(request, frame, message("request_not_found", frame.lang, {"ref": number}))
+    page = SubmittedPage(tracking_number=number, phone_last4=row.phone_last4)
+    return render(request, "submitted.html", page, frame)
+
+
+# ---------------------------------------------------------------- tracking
+
+
+def tracked(session: Session, request: RequestRow, lang: Language) -> TrackedRequest:
+    events = svc.events_of(session, request)
+    unit_ids = {e.actor_unit_id for e in events if e.actor_unit_id}
+    units = {u.id: u for u in session.scalars(select(Unit).where(Unit.id.in_(unit_ids)))} if unit_ids else {}
+    timeline = []
+    for event in events:
+        names = ACTION_NAMES.get(event.action, (event.action, event.action))
+        unit = units.get(event.actor_unit_id) if event.actor_unit_id else None
+        timeline.append(
+            TimelineEntry(
+                at=event.at,
+                action=event.action,
+                action_name=names[1] if lang == "en" else names[0],
+                unit=unit.name(lang) if unit else None,
+                note=event.note,
+            )
+        )
+    possible = allowed_actions(svc.state_of(request))
+    return TrackedRequest(
+        tracking_number=request.tracking_number,
+        title=request.title,
+        text=request.text,
+        category=request.category.name(lang) if request.category else gettext(lang, N_("Not yet classified")),
+        status=_status(request.status, lang),
+        status_code=request.status,
+        received_at=request.received_at,
+        address=request.address,
+        contact_phone=svc.mask_phone(request.contact_phone),
+        timeline=timeline,
+        can_review=Action.review in possible,
+        can_reopen=Action.reopen in possible,
+        resolved=request.resolved,
+        satisfaction=request.satisfaction,
+    )
+
+
+def _mine(session: Session, actor: Actor, lang: Language) -> list[MyRequest]:
+    if actor.user_id is None:
+        return []
+    query = (
+        select(RequestRow)
+        .where(RequestRow.submitter_id == actor.user_id)
+        .order_by(RequestRow.id.desc())
+        .limit(50)
+    )
+    return [
+        MyRequest(r.tracking_number, r.title, _status(r.status, lang), r.status, r.received_at)
+        for r in session.scalars(query)
+    ]
+
+
+def _own(session: Session, actor: Actor, number: str) -> RequestRow | None:
+    if actor.user_id is None:
+        return None
+    row = session.scalar(select(RequestRow).where(RequestRow.tracking_number == number))
+    return row if row is not None and row.submitter_id == actor.user_id else None
+
+
+@router.get("/track")
+def track_form(request: Request, session: SessionDep) -> Response:
+    actor = page_actor(request, session)
+    frame = chrome(request, actor)
+    page = TrackPage(
+        form=TrackForm(tracking_number=request.query_params.get("number", "")[:20]),
+        mine=_mine(session, actor, frame.lang),
+        signed_in=not actor.is_anonymous,
+    )
+    return render(request, "track.html", page, frame)
+
+
+@router.get("/track/{number}")
+def track_mine(number: str, request: Request, session: SessionDep) -> Response:
+    """A signed-in resident's own request, without typing the phone digits."""
+    actor = page_actor(request, session)
+    frame = chrome(request, actor)
+    row = _own(session, actor, number[:20])
+    if row is None:
+        if actor.is_anonymous:
+            return RedirectResponse(f"/login?next=/track/{number[:20]}", status_code=303)
+        return not_found(request, frame, message("request_not_found", frame.lang, {"ref": number[:20]}))
+    page = TrackPage(
+        form=TrackForm(tracking_number=row.tracking_number),
+        request=tracked(session, row, frame.lang),
+        signed_in=True,
+        by_account=True,
+    )
+    return render(request, "track.html", page, frame)
+
+
+def _read_track(form: FormData, lang: Language, errors: FormErrors) -> TrackForm:
+    values = TrackForm(_text(form, "tracking_number", 20), _text(form, "phone_last4", 4))
+    if not values.tracking_number or len(values.tracking_number) < 6:
+        errors.add("tracking_number", gettext(lang, N_("Enter the tracking number you were given.")))
+    if not LAST4.match(values.phone_last4):
+        errors.add("phone_last4", gettext(lang, N_("Enter the last four digits of your phone number.")))
+    return values
+
+
+async def _locate(
+    request: Request, session: Session, settings: Settings, actor: Actor, frame: Chrome, *, for_update: bool
+) -> tuple[FormData | None, TrackPage, RequestRow | None]:
+    """Read a tracking form and find its request: by number and phone digits, or as the signed-in owner."""
+    lang = frame.lang
+    page = TrackPage(form=TrackForm(), signed_in=not actor.is_anonymous)
+    try:
+        form = await request.form(max_files=0, max_fields=50)
+    except StarletteHTTPException:
+        page.errors.add("form", gettext(lang, N_("The form could not be read; fill it in again.")))
+        return None, page, None
+    if not csrf_ok(request, form):
+        page.errors.add("form", message("csrf_failed", lang))
+    number = _text(form, "tracking_number", 20)
+    own = _own(session, actor, number) if form.get("by_account") == "1" else None
+    if own is not None:
+        page.form, page.by_account = TrackForm(number), True
+        return form, page, own if not page.errors else None
+    page.form = _read_track(form, lang, page.errors)
+    if page.errors:
+        return form, page, None
+    try:
+        check_rate(settings.rate_limit_storage, "30/minute", "track", _client(request))
+        row = svc.get_by_tracking(
+            session, page.form.tracking_number, page.form.phone_last4, for_update=for_update
+        )
+    except ChengzhiError as exc:
+        page.errors.add(
+            "phone_last4" if exc.code == "tracking_mismatch" else "form", message(exc.code, lang, exc.params)
+        )
+        return form, page, None
+    return form, page, row
+
+
+@router.post("/track")
+async def track(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    actor = page_actor(request, session)
+    frame = chrome(request, actor)
+    _form, page, row = await _locate(request, session, settings, actor, frame, for_update=False)
+    page.mine = _mine(session, actor, frame.lang)
+    if row is None:
+        return render(request, "track.html", page, frame, status_code=422)
+    page.request = tracked(session, row, frame.lang)
+    return render(request, "track.html", page, frame)
+
+
+@router.post("/track/review")
+async def track_review(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    actor = page_actor(request, session)
+    frame = chrome(request, actor)
+    lang = frame.lang
+    form, page, row = await _locate(request, session, settings, actor, frame, for_update=True)
+    if form is None or row is None:
+        return render(request, "track.html", page, frame, status_code=422)
+    page.review = ReviewForm(
+        resolved=_text(form, "resolved", 5),
+        satisfaction=_text(form, "satisfaction", 1),
+        comment=_text(form, "comment", 2000),
+    )
+    if page.review.resolved not in ("yes", "no"):
+        page.errors.add("resolved", gettext(lang, N_("Say whether the problem was solved.")))
+    if page.review.satisfaction not in ("1", "2", "3", "4", "5"):
+        page.errors.add("satisfaction", gettext(lang, N_("Choose how satisfied you are, from 1 to 5.")))
+    if len(page.review.comment) > 2000:
+        page.errors.add("comment", gettext(lang, N_("At most %(limit)s characters."), limit=2000))
+    if not page.errors:
+        try:
+            svc.review_request(
+                session,
+                actor if page.by_account else svc.SYSTEM,
+                row,
+                page.review.resolved == "yes",
+                int(page.review.satisfaction),
+                page.review.comment or None,
+                by_tracking=not page.by_account,
+            )
+            session.commit()
+        except (ChengzhiError, IllegalTransition) as exc:
+            session.rollback()
+            page.errors.add("review", _service_message(exc, lang))
+        else:
+            page.notice = gettext(lang, N_("Thank you: your rating was recorded."))
+            page.review = ReviewForm()
+    page.request = tracked(session, row, lang)
+    return render(request, "track.html", page, frame, status_code=422 if page.errors else 200)
+
+
+@router.post("/track/reopen")
+async def track_reopen(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    actor = page_actor(request, session)
+    frame = chrome(request, actor)
+    lang = frame.lang
+    form, page, row = await _locate(request, session, settings, actor, frame, for_update=True)
+    if form is None or row is None:
+        return render(request, "track.html", page, frame, status_code=422)
+    page.reopen_reason = _text(form, "reason", 2000)
+    if not page.reopen_reason:
+        page.errors.add("reason", message("reason_required", lang))
+    elif len(page.reopen_reason) > 2000:
+        page.errors.add("reason", gettext(lang, N_("At most %(limit)s characters."), limit=2000))
+    if not page.errors:
+        try:
+            svc.reopen_request(
+                session,
+                actor if page.by_account else svc.SYSTEM,
+                row,
+                page.reopen_reason,
+                by_tracking=not page.by_account,
+            )
+            session.commit()
+        except (ChengzhiError, IllegalTransition) as exc:
+            session.rollback()
+            page.errors.add("reason", _service_message(exc, lang))
+        else:
+            page.notice = gettext(
+                lang, N_("Your request was reopened; the handling unit will take it up again.")
+            )
+            page.reopen_reason = ""
+    page.request = tracked(session, row, lang)
+    return render(request, "track.html", page, frame, status_code=422 if page.errors else 200)
+
+
+def _service_message(exc: ChengzhiError | IllegalTransition, lang: Language) -> str:
+    if isinstance(exc, IllegalTransition):
+        return message("illegal_transition", lang, svc.illegal_to_message(exc))
+    return message(exc.code, lang, exc.params)

@@ -12,6 +12,7 @@ Run them alone with `pytest tests/browser` (or `-m browser`); `-m "not browser"`
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -27,7 +28,7 @@ from chengzhi.db import get_engine, get_sessionmaker
 from chengzhi.migrate import upgrade
 
 from ..factories import build_city
-from .support import LiveServer, Recorder
+from .support import LiveServer, Recorder, screenshot
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -45,6 +46,7 @@ MOBILE = {"width": 360, "height": 800}
 DESKTOP = {"width": 1280, "height": 900}
 
 BROWSER_DIR = Path(__file__).resolve().parent
+CALL_FAILED = pytest.StashKey[bool]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -57,6 +59,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if BROWSER_DIR in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.browser)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[pytest.TestReport]:
+    """Remember a failed test (its page is then saved as test-artifacts/failed-*.png) and add the server's log."""
+    report: pytest.TestReport = yield
+    if report.when == "call":
+        item.stash[CALL_FAILED] = report.failed
+    server = getattr(item, "funcargs", {}).get("live_server")
+    if report.failed and isinstance(server, LiveServer) and server.log.exists():
+        report.sections.append(
+            ("live server log (last 5000 characters)", server.log.read_text(errors="replace")[-5000:])
+        )
+    return report
 
 
 def _chromium_reason() -> str | None:
@@ -142,7 +158,13 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
-def _page(browser: Browser, recorder: Recorder, viewport: dict[str, int], mobile: bool) -> Iterator[Page]:
+def _page(
+    request: pytest.FixtureRequest,
+    browser: Browser,
+    recorder: Recorder,
+    viewport: dict[str, int],
+    mobile: bool,
+) -> Iterator[Page]:
     context = browser.new_context(
         viewport=viewport,
         is_mobile=mobile,
@@ -155,6 +177,8 @@ def _page(browser: Browser, recorder: Recorder, viewport: dict[str, int], mobile
     context.on("weberror", lambda error: recorder.errors.append(str(error.error)))
     page = context.new_page()
     yield page
+    if request.node.stash.get(CALL_FAILED, False):
+        screenshot(page, "failed-" + re.sub(r"[^\w.-]+", "_", request.node.nodeid.split("::", 1)[-1]))
     context.close()
     outside = recorder.outside_requests()
     assert not outside, f"the browser left the loopback interface: {outside}"
@@ -167,12 +191,12 @@ def recorder() -> Recorder:
 
 
 @pytest.fixture
-def mobile_page(browser: Browser, recorder: Recorder) -> Iterator[Page]:
+def mobile_page(request: pytest.FixtureRequest, browser: Browser, recorder: Recorder) -> Iterator[Page]:
     """A resident's phone: 360×800, touch, Chinese locale."""
-    yield from _page(browser, recorder, MOBILE, mobile=True)
+    yield from _page(request, browser, recorder, MOBILE, mobile=True)
 
 
 @pytest.fixture
-def desktop_page(browser: Browser, recorder: Recorder) -> Iterator[Page]:
+def desktop_page(request: pytest.FixtureRequest, browser: Browser, recorder: Recorder) -> Iterator[Page]:
     """A staff member's desktop: 1280×900, Chinese locale."""
-    yield from _page(browser, recorder, DESKTOP, mobile=False)
+    yield from _page(request, browser, recorder, DESKTOP, mobile=False)

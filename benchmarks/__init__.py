@@ -1,0 +1,1 @@
+"""Speed measurements of Chengzhi; `make bench` runs them all (see benchmarks/README.md)."""

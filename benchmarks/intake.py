@@ -1,0 +1,542 @@
+"""Intake benchmark on one database: a fresh database, a small city, uvicorn with N workers, then three phases.
+
+1. submit: `POST /api/v1/requests` from the load generator (a separate process) as an operator, channel "phone";
+2. read:   `GET /api/v1/requests/{tracking_number}` of requests created in phase 1;
+3. raw:    single-row INSERT + COMMIT into the same `requests` table with psycopg / sqlite3 directly, from the
+           same number of connections, with the server stopped: the database's ceiling for committed inserts.
+
+During each phase the CPU time of the server processes, the load generator, the PostgreSQL processes and the
+whole machine is sampled from /proc, so that the report shows who used the cores.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "var" / "bench"
+PASSWORD = "bench-password-1"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Options:
+    quiet_wait: float = 0.0  # seconds to wait for a quiet machine before each phase
+    concurrency: int = 32
+    workers: int = 2
+    warmup: float = 5.0
+    duration: float = 20.0
+    read_duration: float = 20.0
+    raw_duration: float = 10.0
+    raw_single_duration: float = 5.0
+
+
+# ---------------------------------------------------------------- database and fixture
+
+
+def recreate_postgres(url: str) -> None:
+    parsed = make_url(url)
+    name = parsed.database
+    if not name or not name.replace("_", "").isalnum():
+        raise SystemExit(f"refusing to recreate the PostgreSQL database {name!r}")
+    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+
+
+def recreate_sqlite(url: str) -> None:
+    database = make_url(url).database
+    if not database:
+        raise SystemExit("the SQLite benchmark needs a file")
+    path = Path(database)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def square(x0: float, y0: float, width: float, height: float) -> dict[str, Any]:
+    ring = [[x0, y0], [x0 + width, y0], [x0 + width, y0 + height], [x0, y0 + height], [x0, y0]]
+    return {"type": "Polygon", "coordinates": [ring]}
+
+
+def build_city(url: str) -> dict[str, str]:
+    """A city of lon 0..2, lat 0..1: two districts, four streets, eight communities, two departments, the four
+    categories litter/road/water/bus, an operator and a resident. Returns an API token per user."""
+    from sqlalchemy.orm import Session
+
+    from chengzhi.categories.models import HandlerKind, Priority
+    from chengzhi.categories.service import create_category
+    from chengzhi.db import make_engine
+    from chengzhi.org.models import Role, UnitKind
+    from chengzhi.org.service import create_unit, create_user, hash_password, issue_token
+
+    engine = make_engine(url)
+    try:
+        with Session(engine) as session, session.begin():
+            city = create_unit(
+                session,
+                code="city",
+                name_zh="基准市",
+                name_en="Bench City",
+                kind=UnitKind.city,
+                parent=None,
+                area=square(0, 0, 2, 1),
+            )
+            create_unit(
+                session,
+                code="city-transport",
+                name_zh="交通委",
+                name_en="Transport",
+                kind=UnitKind.department,
+                parent=city,
+                function="transport",
+            )
+            for d, x in (("D1", 0.0), ("D2", 1.0)):
+                district = create_unit(
+                    session,
+                    code=d,
+                    name_zh=f"{d}区",
+                    name_en=f"District {d}",
+                    kind=UnitKind.district,
+                    parent=city,
+                    area=square(x, 0, 1, 1),
+                )
+                create_unit(
+                    session,
+                    code=f"{d}-water",
+                    name_zh=f"{d}水务局",
+                    name_en=f"{d} water",
+                    kind=UnitKind.department,
+                    parent=district,
+                    function="water",
+                )
+                for s, y in (("S1", 0.0), ("S2", 0.5)):
+                    street = create_unit(
+                        session,
+                        code=f"{d}{s}",
+                        name_zh=f"{d}{s}街道",
+                        name_en=f"Street {d}{s}",
+                        kind=UnitKind.street,
+                        parent=district,
+                        area=square(x, y, 1, 0.5),
+                    )
+                    for c, cx in (("C1", 0.0), ("C2", 0.5)):
+                        create_unit(
+                            session,
+                            code=f"{d}{s}{c}",
+                            name_zh=f"{d}{s}{c}社区",
+                            name_en=f"Community {d}{s}{c}",
+                            kind=UnitKind.community,
+                            parent=street,
+                            area=square(x + cx, y, 0.5, 0.5),
+                        )
+            create_category(
+                session,
+                code="litter",
+                name_zh="乱扔垃圾",
+                name_en="Litter",
+                handler_kind=HandlerKind.community,
+                time_limits={"sign": "2h", "contact": "1d", "reply": "7wd", "review": "1wd"},
+            )
+            create_category(
+                session,
+                code="road",
+                name_zh="道路破损",
+                name_en="Road damage",
+                handler_kind=HandlerKind.street,
+                attributes=[
+                    {
+                        "code": "size",
+                        "datatype": "singlevaluelist",
+                        "required": True,
+                        "values": [{"key": "small", "name": "小"}, {"key": "large", "name": "大"}],
+                    }
+                ],
+            )
+            create_category(
+                session,
+                code="water",
+                name_zh="停水",
+                name_en="Water outage",
+                handler_kind=HandlerKind.department,
+                handler_function="water",
+                default_priority=Priority.high,
+                time_limits={"reply": "24h"},
+            )
+            create_category(
+                session,
+                code="bus",
+                name_zh="公交",
+                name_en="Buses",
+                handler_kind=HandlerKind.department,
+                handler_function="transport",
+            )
+            password_hash = hash_password(PASSWORD)
+            tokens = {}
+            for username, role in (("operator", Role.operator), ("resident", Role.resident)):
+                user = create_user(
+                    session,
+                    username=username,
+                    display_name=username,
+                    password=None,
+                    password_hash=password_hash,
+                    roles=[(role, city)],
+                )
+                tokens[username], _record = issue_token(session, user, days=1, name="bench")
+        return tokens
+    finally:
+        engine.dispose()
+
+
+def count_requests(url: str) -> int:
+    from chengzhi.db import make_engine
+    from chengzhi.requests.models import Request
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            return int(connection.execute(select(func.count()).select_from(Request)).scalar_one())
+    finally:
+        engine.dispose()
+
+
+# ---------------------------------------------------------------- CPU accounting from /proc
+
+
+def _processes() -> dict[int, tuple[str, int, float]]:
+    """pid -> (command name, parent pid, CPU seconds used so far)."""
+    table = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            raw = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        name = raw[raw.index("(") + 1 : raw.rindex(")")]
+        fields = raw[raw.rindex(")") + 2 :].split()
+        table[int(entry)] = (name, int(fields[1]), (int(fields[11]) + int(fields[12])) / CLOCK_TICKS)
+    return table
+
+
+def _machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    idle = values[3] + values[4]
+    total = sum(values[:8])
+    return (total - idle) / CLOCK_TICKS, total / CLOCK_TICKS
+
+
+def _postgres_pids(table: dict[int, tuple[str, int, float]], database: str) -> set[int]:
+    """The server's own processes and the backends of `database` (not those of other databases)."""
+    pids = set()
+    for pid, (name, _ppid, _cpu) in table.items():
+        if name != "postgres":
+            continue
+        try:
+            title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        # Backends are titled "postgres: 15/main: user database host(port) state"; background processes have
+        # no client address.
+        if f" {database} " in title or "(" not in title:
+            pids.add(pid)
+    return pids
+
+
+def _snapshot(server_pid: int | None, database: str | None) -> dict[str, Any]:
+    table = _processes()
+    tree = set()
+    if server_pid is not None:
+        tree.add(server_pid)
+        changed = True
+        while changed:
+            children = {pid for pid, (_n, ppid, _c) in table.items() if ppid in tree} - tree
+            tree |= children
+            changed = bool(children)
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    busy, total = _machine_busy()
+    postgres = _postgres_pids(table, database) if database else set()
+    return {
+        "server": {pid: table[pid][2] for pid in tree if pid in table},
+        "database": {pid: table[pid][2] for pid in postgres},
+        "loadgen": usage.ru_utime + usage.ru_stime,  # finished children: the load generator or raw inserter
+        "machine_busy": busy,
+        "machine_total": total,
+    }
+
+
+def _grown(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU used between two per-process readings; a process that ended in between is not counted."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+
+
+@contextmanager
+def cpu_meter(server_pid: int | None, out: dict[str, Any], database: str | None = None) -> Iterator[None]:
+    """Fill `out` with the cores' worth of CPU each component used over the block (1.0 = one full core):
+    the server's process tree, finished child processes (the client), the PostgreSQL processes serving
+    `database`, and the whole machine."""
+    before = _snapshot(server_pid, database)
+    started = time.perf_counter()
+    yield
+    elapsed = time.perf_counter() - started
+    after = _snapshot(server_pid, database)
+    cores = os.cpu_count() or 1
+    machine_busy = after["machine_busy"] - before["machine_busy"]
+    machine_total = after["machine_total"] - before["machine_total"]
+    out.update(
+        {
+            "elapsed_s": round(elapsed, 3),
+            "server_cores": round(_grown(before["server"], after["server"]) / elapsed, 2),
+            "client_cores": round((after["loadgen"] - before["loadgen"]) / elapsed, 2),
+            # Processes alive at the end of the block; see `add_backends` for backends that ended inside it.
+            "postgres_cores": round(_grown(before["database"], after["database"]) / elapsed, 2),
+            "machine_busy_cores": round(cores * machine_busy / max(machine_total, 1e-9), 2),
+            "machine_cores": cores,
+        }
+    )
+
+
+def add_backends(cpu: dict[str, Any], backend_cores: float | None) -> None:
+    """Add the CPU of PostgreSQL backends that ended inside the block (the raw inserter's), as it measured them."""
+    if backend_cores is not None:
+        cpu["postgres_cores"] = round(cpu["postgres_cores"] + backend_cores, 2)
+
+
+def wait_until_quiet(
+    max_wait: float, threshold_cores: float = 0.2, say: Callable[[str], None] = print
+) -> float:
+    """Wait (up to `max_wait` seconds) until the machine's busy CPU over 3 s is under `threshold_cores`, so that
+    other work does not take the cores from the benchmark. Returns the busy cores last seen."""
+    cores = os.cpu_count() or 1
+    deadline = time.monotonic() + max_wait
+    while True:
+        busy0, total0 = _machine_busy()
+        time.sleep(3)
+        busy1, total1 = _machine_busy()
+        busy = cores * (busy1 - busy0) / max(total1 - total0, 1e-9)
+        if busy < threshold_cores or time.monotonic() >= deadline:
+            return round(busy, 2)
+        say(f"waiting for a quiet machine: {busy:.2f} cores busy")
+
+
+# ---------------------------------------------------------------- the server
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _health(base_url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{base_url}/api/v1/health", timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+@contextmanager
+def server(url: str, workers: int, log_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """uvicorn with `workers` processes on a free loopback port; yields (base URL, process)."""
+    port = free_port()
+    env = dict(os.environ)
+    env.update(
+        {
+            "CHENGZHI_DATABASE_URL": url,
+            "CHENGZHI_SCHEDULER_ENABLED": "false",
+            "CHENGZHI_ENVIRONMENT": "development",
+            "CHENGZHI_MEDIA_DIR": str(WORK / "media"),
+        }
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "chengzhi.app:create_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+    base_url = f"http://127.0.0.1:{port}"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 60
+            while not _health(base_url):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the server did not start; see {log_path}")
+                time.sleep(0.2)
+            # Every worker answers before measuring: a few more health checks land on both.
+            for _ in range(4 * workers):
+                _health(base_url)
+            yield base_url, process
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+
+
+def _python_module(module: str, args: list[str]) -> dict[str, Any]:
+    out = WORK / f"{module.rsplit('.', 1)[-1]}-result.json"
+    out.unlink(missing_ok=True)
+    completed = subprocess.run(
+        [sys.executable, "-m", module, *args, "--out", str(out)], cwd=ROOT, capture_output=True, text=True
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"{module} failed ({completed.returncode}):\n{completed.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(out.read_text())
+    return result
+
+
+# ---------------------------------------------------------------- one database
+
+
+def measure(name: str, url: str, options: Options, say: Callable[[str], None] = print) -> dict[str, Any]:
+    """The three phases on one database, recreated first. Returns figures and settings as plain data."""
+    from chengzhi.migrate import upgrade
+
+    WORK.mkdir(parents=True, exist_ok=True)
+    backend = make_url(url).get_backend_name()
+    database = make_url(url).database if backend == "postgresql" else None
+    say(f"[{name}] recreating the database and migrating")
+    if backend == "sqlite":
+        recreate_sqlite(url)
+    else:
+        recreate_postgres(url)
+    upgrade(url)
+    tokens = build_city(url)
+    tracking_file = WORK / f"tracking-{name}.txt"
+    result: dict[str, Any] = {"database": name, "url": make_url(url).render_as_string(hide_password=True)}
+    common = ["--concurrency", str(options.concurrency)]
+
+    with server(url, options.workers, WORK / f"server-{name}.log") as (base_url, process):
+        say(
+            f"[{name}] uvicorn ({options.workers} workers) at {base_url}; submitting for {options.duration:g} s"
+        )
+        cpu: dict[str, Any] = {"busy_before": wait_until_quiet(options.quiet_wait, say=say)}
+        with cpu_meter(process.pid, cpu, database):
+            submit = _python_module(
+                "benchmarks.loadgen",
+                [
+                    "--base-url",
+                    base_url,
+                    "--mode",
+                    "submit",
+                    "--token",
+                    tokens["operator"],
+                    "--channel",
+                    "phone",
+                    "--warmup",
+                    str(options.warmup),
+                    "--duration",
+                    str(options.duration),
+                    "--tracking-file",
+                    str(tracking_file),
+                    *common,
+                ],
+            )
+        result["submit"] = submit | {"cpu": cpu}
+        say(f"[{name}] submit: {_line(submit)}")
+        say(f"[{name}] reading for {options.read_duration:g} s")
+        cpu = {"busy_before": wait_until_quiet(options.quiet_wait, say=say)}
+        with cpu_meter(process.pid, cpu, database):
+            read = _python_module(
+                "benchmarks.loadgen",
+                [
+                    "--base-url",
+                    base_url,
+                    "--mode",
+                    "read",
+                    "--token",
+                    tokens["operator"],
+                    "--warmup",
+                    str(min(options.warmup, 3.0)),
+                    "--duration",
+                    str(options.read_duration),
+                    "--tracking-file",
+                    str(tracking_file),
+                    *common,
+                ],
+            )
+        result["read"] = read | {"cpu": cpu}
+        say(f"[{name}] read: {_line(read)}")
+
+    committed = count_requests(url)
+    result["requests_committed"] = committed
+    result["requests_acknowledged_min"] = submit["ok"]
+    if committed < submit["ok"]:
+        raise RuntimeError(f"{submit['ok']} submissions got 201 but only {committed} rows are in the table")
+
+    say(
+        f"[{name}] raw inserts, {options.concurrency} connections, {options.raw_duration:g} s (server stopped)"
+    )
+    cpu = {"busy_before": wait_until_quiet(options.quiet_wait, say=say)}
+    with cpu_meter(None, cpu, database):
+        raw = _python_module(
+            "benchmarks.rawinsert",
+            ["--url", url, "--duration", str(options.raw_duration), "--prefix", "R", *common],
+        )
+    add_backends(cpu, raw.get("backend_cores"))
+    result["raw"] = raw | {"cpu": cpu}
+    say(f"[{name}] raw: {raw['inserts_per_s']}/s, p99 {raw['latency_ms'].get('p99')} ms")
+    if options.raw_single_duration > 0:
+        single = _python_module(
+            "benchmarks.rawinsert",
+            [
+                "--url",
+                url,
+                "--duration",
+                str(options.raw_single_duration),
+                "--prefix",
+                "S",
+                "--concurrency",
+                "1",
+            ],
+        )
+        result["raw_single_connection"] = single
+        say(f"[{name}] raw, 1 connection: {single['inserts_per_s']}/s")
+    result["ratio_platform_to_raw"] = (
+        round(submit["throughput_per_s"] / raw["inserts_per_s"], 3) if raw["inserts_per_s"] else None
+    )
+    return result
+
+
+def _line(figures: dict[str, Any]) -> str:
+    latency = figures.get("latency_ms", {})
+    return (
+        f"{figures['throughput_per_s']}/s ok={figures['ok']} errors={figures['errors']} "
+        f"p50={latency.get('p50')} p90={latency.get('p90')} p99={latency.get('p99')} max={latency.get('max')} ms"
+    )

@@ -643,7 +643,9 @@ def test_no_sequence_of_calls_leads_to_an_inconsistent_request(settings: Setting
 
 
 def settings_for_run() -> hsettings:
+    # Derandomized: CI runs the same examples every time, so the depth assertions above cannot flake.
     return hsettings(
+        derandomize=True,
         max_examples=30,
         stateful_step_count=35,
         deadline=None,

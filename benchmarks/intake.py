@@ -45,6 +45,7 @@ class Options:
     read_duration: float = 20.0
     raw_duration: float = 10.0
     raw_single_duration: float = 5.0
+    ramp: float = 2.0
 
 
 # ---------------------------------------------------------------- database and fixture
@@ -308,6 +309,14 @@ def cpu_meter(server_pid: int | None, out: dict[str, Any], database: str | None 
         {
             "elapsed_s": round(elapsed, 3),
             "server_cores": round(_grown(before["server"], after["server"]) / elapsed, 2),
+            # Each server process (the uvicorn supervisor and its workers), busiest first: shows an uneven spread.
+            "server_cores_by_process": sorted(
+                (
+                    round((cpu - before["server"].get(pid, 0.0)) / elapsed, 2)
+                    for pid, cpu in after["server"].items()
+                ),
+                reverse=True,
+            ),
             "client_cores": round((after["loadgen"] - before["loadgen"]) / elapsed, 2),
             # Processes alive at the end of the block; see `add_backends` for backends that ended inside it.
             "postgres_cores": round(_grown(before["database"], after["database"]) / elapsed, 2),
@@ -441,6 +450,7 @@ def measure(name: str, url: str, options: Options, say: Callable[[str], None] = 
     tracking_file = WORK / f"tracking-{name}.txt"
     result: dict[str, Any] = {"database": name, "url": make_url(url).render_as_string(hide_password=True)}
     common = ["--concurrency", str(options.concurrency)]
+    ramp = ["--ramp", str(options.ramp)]
 
     with server(url, options.workers, WORK / f"server-{name}.log") as (base_url, process):
         say(
@@ -466,6 +476,7 @@ def measure(name: str, url: str, options: Options, say: Callable[[str], None] = 
                     "--tracking-file",
                     str(tracking_file),
                     *common,
+                    *ramp,
                 ],
             )
         result["submit"] = submit | {"cpu": cpu}
@@ -489,6 +500,7 @@ def measure(name: str, url: str, options: Options, say: Callable[[str], None] = 
                     "--tracking-file",
                     str(tracking_file),
                     *common,
+                    *ramp,
                 ],
             )
         result["read"] = read | {"cpu": cpu}

@@ -109,6 +109,10 @@ async def _client(
 ) -> None:
     rng = random.Random(f"{args.seed}-{worker}-{tally is None}")
     base = args.base_url.rstrip("/")
+    if tally is None and args.ramp > 0:
+        # Open the connections one after another during the warm-up: a burst of simultaneous connects is accepted
+        # by whichever server process wakes first, and keep-alive would then tie most clients to one process.
+        await asyncio.sleep(worker * args.ramp / args.concurrency)
     while time.perf_counter() < deadline:
         if args.mode == "submit":
             method, url = "POST", f"{base}/api/v1/requests"
@@ -152,7 +156,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         tracking = [line for line in Path(args.tracking_file).read_text().split() if line]
         if not tracking:
             raise SystemExit("read mode needs tracking numbers in --tracking-file")
-    connector = aiohttp.TCPConnector(limit=args.concurrency, limit_per_host=args.concurrency)
+    connector = aiohttp.TCPConnector(
+        limit=args.concurrency, limit_per_host=args.concurrency, force_close=args.new_connections
+    )
     headers = {"Authorization": f"Bearer {args.token}", "Accept-Language": "zh"}
     timeout = aiohttp.ClientTimeout(total=args.timeout)
     async with aiohttp.ClientSession(connector=connector, headers=headers, timeout=timeout) as session:
@@ -199,6 +205,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--tracking-file", help="submit: where to write tracking numbers; read: where to read"
     )
+    parser.add_argument(
+        "--ramp",
+        type=float,
+        default=2.0,
+        help="seconds of the warm-up over which the clients start, one by one",
+    )
+    parser.add_argument("--new-connections", action="store_true", help="one TCP connection per request")
     parser.add_argument("--seed", type=int, default=12345)
     parser.add_argument("--out", help="write the JSON summary here (default: stdout)")
     args = parser.parse_args(argv)

@@ -157,9 +157,10 @@ def render_markdown(report: dict[str, Any]) -> str:
         "",
         f"- Server: `uvicorn chengzhi.app:create_app --factory --workers {s['workers']} --no-access-log`, "
         "scheduler off, loopback.",
-        f"- Load generator: a separate process (asyncio + aiohttp), {s['concurrency']} concurrent connections, "
-        f"{s['warmup']:g} s warm-up then {s['duration']:g} s measured for submissions, {s['read_duration']:g} s "
-        "for reads. It runs on the same cores as the server and the database.",
+        f"- Load generator: a separate process (asyncio + aiohttp), {s['concurrency']} concurrent keep-alive "
+        f"connections opened one by one over the first {s.get('ramp', 2.0):g} s of a {s['warmup']:g} s warm-up, "
+        f"then {s['duration']:g} s measured for submissions, {s['read_duration']:g} s for reads. It runs on the "
+        "same cores as the server and the database.",
         "- Submissions: authenticated operator, channel `phone`, a distinct `Idempotency-Key` each, varied text, "
         "one of four categories, a random point inside the city. Reads: `GET /api/v1/requests/{tracking_number}` "
         "of a random request created during the measured submissions (with its events and routing suggestion).",
@@ -199,7 +200,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         "CPU used during each phase, in cores (1.0 = one core busy for the whole phase); *other* is the rest of "
         "the machine's busy time (kernel, short-lived processes, anything else running):",
         "",
-        "| Database | Phase | server (uvicorn) | client (loadgen / raw) | PostgreSQL | other | machine busy |",
+        "| Database | Phase | server (uvicorn: per process) | client (loadgen / raw) | PostgreSQL | other | machine busy |",
         "|---|---|---:|---:|---:|---:|---:|",
     ]
     for db in report["databases"]:
@@ -209,8 +210,10 @@ def render_markdown(report: dict[str, Any]) -> str:
             c = db[phase]["cpu"]
             other = _other_cores(c)
             postgres = f"{c['postgres_cores']:.2f}" if db["database"] == "postgresql" else "–"
+            spread = " + ".join(f"{v:.2f}" for v in c.get("server_cores_by_process", []) if v >= 0.01)
+            server = f"{c['server_cores']:.2f} ({spread})" if spread else f"{c['server_cores']:.2f}"
             lines.append(
-                f"| {db['database']} | {phase} | {c['server_cores']:.2f} | {c['client_cores']:.2f} | "
+                f"| {db['database']} | {phase} | {server} | {c['client_cores']:.2f} | "
                 f"{postgres} | {other:.2f} | "
                 f"{c['machine_busy_cores']:.2f} of {c['machine_cores']} |"
             )
@@ -284,6 +287,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--read-duration", type=float, default=20.0)
     parser.add_argument("--raw-duration", type=float, default=10.0)
+    parser.add_argument("--ramp", type=float, default=2.0, help="seconds over which the clients connect")
     parser.add_argument("--raw-single-duration", type=float, default=5.0)
     parser.add_argument("--results", type=Path, default=RESULTS, help="directory for the JSON and Markdown")
     parser.add_argument("--no-write", action="store_true", help="print the report, write no result files")
@@ -295,10 +299,17 @@ def main(argv: list[str] | None = None) -> None:
         help="before each phase, wait up to this many seconds for the machine to be idle (shared machines)",
     )
     parser.add_argument("--tag", default="", help="added to the result file names: intake-<date>-<tag>")
+    parser.add_argument(
+        "--render", type=Path, help="write the Markdown of an existing JSON result again, and stop"
+    )
     args = parser.parse_args(argv)
     given = sys.argv[1:] if argv is None else argv
+    if args.render:
+        args.render.with_suffix(".md").write_text(render_markdown(json.loads(args.render.read_text())))
+        return
     options = Options(
         quiet_wait=args.quiet_wait,
+        ramp=args.ramp,
         concurrency=args.concurrency,
         workers=args.workers,
         warmup=args.warmup,
@@ -326,6 +337,7 @@ def main(argv: list[str] | None = None) -> None:
             "read_duration": options.read_duration,
             "raw_duration": options.raw_duration,
             "quiet_wait": options.quiet_wait,
+            "ramp": options.ramp,
             "submit_as": "operator, channel phone",
         },
         "postgresql": None,

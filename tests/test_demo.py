@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from shapely.geometry import Point, shape
 from shapely.ops import unary_union
 from sqlalchemy import select
+from sqlalchemy.orm import undefer
 from typer.testing import CliRunner
 
 from chengzhi.categories.models import Category, HandlerKind
@@ -46,7 +47,7 @@ def _generate(settings: Settings, n: int = N, seed: int = 7) -> dict[str, Any]:
 
 def _units(settings: Settings) -> list[Unit]:
     with get_sessionmaker(settings.database_url)() as session:
-        return list(session.scalars(select(Unit).order_by(Unit.id)))
+        return list(session.scalars(select(Unit).options(undefer(Unit.area)).order_by(Unit.id)))
 
 
 def test_organisation_areas_categories_and_staff(settings: Settings) -> None:
@@ -129,7 +130,7 @@ def test_request_histories_are_legal_complete_and_varied(settings: Settings) -> 
         events = list(
             session.scalars(select(RequestEvent).order_by(RequestEvent.request_id, RequestEvent.seq))
         )
-        units = {u.id: u for u in session.scalars(select(Unit))}
+        units = {u.id: u for u in session.scalars(select(Unit).options(undefer(Unit.area)))}
         categories = {c.id: c for c in session.scalars(select(Category))}
         issues = list(session.scalars(select(Issue)))
     log = {r.id: [e for e in events if e.request_id == r.id] for r in requests}

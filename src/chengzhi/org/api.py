@@ -117,7 +117,7 @@ def list_units(
     under: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Only this unit's subtree")] = None,
 ) -> list[schemas.UnitPublic]:
     parent = svc.get_unit(session, under) if under is not None else None
-    return [_unit_public(u, lang) for u in svc.list_units(session, kind, parent)]
+    return [_unit_public(u, lang) for u in svc.list_units(session, kind, parent, with_areas=True)]
 
 
 @router.get("/units/{unit_id}", response_model=schemas.UnitPublic, summary="One unit")

@@ -59,7 +59,8 @@ class Unit(Base):
     # What a department does ("water", "urban_management", ...); categories route to it by this code.
     function: Mapped[str | None] = mapped_column(String(60), index=True)
     # GeoJSON Polygon or MultiPolygon (lon, lat in WGS 84) for territorial units.
-    area: Mapped[str | None] = mapped_column(Text)
+    # Deferred: units are joined into many queries (parents, lead units, roles); real polygons are large.
+    area: Mapped[str | None] = mapped_column(Text, deferred=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -103,9 +103,9 @@ async def logout(request: Request) -> Response:
 @router.get("/map/areas.geojson")
 def areas(session: SessionDep) -> Response:
     """The districts' areas (or, for a city without districts, its own) for the pages' maps."""
-    units = [u for u in svc.list_units(session, UnitKind.district) if u.area]
+    units = [u for u in svc.list_units(session, UnitKind.district, with_areas=True) if u.area]
     if not units:
-        units = [u for u in svc.list_units(session, UnitKind.city) if u.area]
+        units = [u for u in svc.list_units(session, UnitKind.city, with_areas=True) if u.area]
     features = [
         {
             "type": "Feature",

@@ -15,7 +15,7 @@ from shapely.errors import ShapelyError
 from shapely.geometry import shape
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
 
 from chengzhi.db import utcnow
 from chengzhi.errors import Conflict, Forbidden, Invalid, NotAuthenticated, NotFound
@@ -229,8 +229,13 @@ def set_unit_area(session: Session, unit: Unit, area: dict | str | None) -> Unit
     return unit
 
 
-def list_units(session: Session, kind: UnitKind | None = None, under: Unit | None = None) -> list[Unit]:
+def list_units(
+    session: Session, kind: UnitKind | None = None, under: Unit | None = None, *, with_areas: bool = False
+) -> list[Unit]:
+    """Active units in tree order; `with_areas` loads their polygons in the same query (deferred otherwise)."""
     query = select(Unit).where(Unit.active.is_(True)).order_by(Unit.path)
+    if with_areas:
+        query = query.options(undefer(Unit.area))
     if kind is not None:
         query = query.where(Unit.kind == kind)
     if under is not None:

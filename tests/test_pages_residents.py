@@ -351,3 +351,16 @@ def test_signed_in_resident_sees_and_rates_own_requests(
     assert rated.status_code == 200, rated.context["page"].errors.messages
     assert rated.context["page"].request.resolved is True
     assert client.get("/track/999999999").status_code == 404
+
+
+def test_unknown_page_gets_an_html_page_in_the_browsers_language(client: TestClient) -> None:
+    browser = {"Accept": "text/html,application/xhtml+xml"}
+    page = client.get("/no-such-page", headers=browser)
+    assert page.status_code == 404
+    assert page.headers["content-type"].startswith("text/html")
+    assert "未找到所请求的资源" in page.text and "Traceback" not in page.text
+    english = client.get("/no-such-page?lang=en", headers=browser)
+    assert english.status_code == 404 and "The requested resource was not found." in english.text
+    # API clients and non-browser callers keep the JSON envelope.
+    assert client.get("/api/v1/no-such-route", headers=browser).json()["error"]["code"] == "not_found"
+    assert client.get("/no-such-page").json()["error"]["code"] == "not_found"

@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -105,6 +105,14 @@ class BodySizeLimit:
         await self.app(scope, counting_receive, send)
 
 
+def _wants_page(request: Request) -> bool:
+    """A person's browser asking for a page (not an API client): it gets an HTML error page."""
+    path = request.url.path
+    if path.startswith(("/api/", "/open311/", "/static/")) or request.method not in ("GET", "HEAD"):
+        return False
+    return "text/html" in request.headers.get("accept", "")
+
+
 def _orig(exc: DBAPIError) -> str:
     """The driver's error class and first line, without statement or parameters."""
     return f"{type(exc.orig).__name__}: {str(exc.orig).splitlines()[0] if str(exc.orig) else ''}"[:200]
@@ -178,7 +186,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse(body, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def on_http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404 and _wants_page(request):
+            from chengzhi.org.service import ANONYMOUS
+            from chengzhi.requests.pages import not_found
+            from chengzhi.web.templating import chrome, page_language
+
+            return not_found(
+                request, chrome(request, ANONYMOUS), message("not_found", page_language(request))
+            )
         codes = {
             404: "not_found",
             405: "method_not_allowed",

@@ -92,6 +92,8 @@ def test_request_page_in_both_languages(
     assert page.lead_unit
     assert page.deadlines and page.due_at is not None
     assert page.overdue is False
+    assert page.channel_name == "网站"
+    assert {d.stage: d.name for d in page.deadlines}["sign"] == "签收"
     assert [e.action for e in page.timeline] == ["receive", "dispatch"]
     assert page.suggestion_reason
     assert "sign" in [a.code for a in page.actions]
@@ -104,6 +106,8 @@ def test_request_page_in_both_languages(
     assert page.status == "dispatched"
     assert page.category == city.categories["litter"].name_en
     assert "signed" in [a.name for a in page.actions]
+    assert page.channel_name == "Web"
+    assert {d.stage: d.name for d in page.deadlines}["return"] == "Return a wrong dispatch"
     assert "Routing suggestion" in en.text
 
 

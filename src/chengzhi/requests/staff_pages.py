@@ -32,6 +32,21 @@ router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 20
 CHANNELS = ("web", "phone", "app", "email", "import")
+CHANNEL_NAMES = {
+    "web": N_("Web"),
+    "phone": N_("Phone call"),
+    "app": N_("App"),
+    "email": N_("E-mail"),
+    "import": N_("Imported"),
+}
+# Deadline stages (requests.service dispatch_request and friends): what must happen by then.
+STAGE_NAMES = {
+    "sign": N_("Sign for it"),
+    "contact": N_("Contact the resident"),
+    "reply": N_("Reply"),
+    "review": N_("Review with the resident"),
+    "return": N_("Return a wrong dispatch"),
+}
 
 
 # ---------------------------------------------------------------- contexts
@@ -70,7 +85,7 @@ class InboxPage:
     filters: InboxFilters
     statuses: list[Choice]
     categories: list[Choice]
-    channels: list[str]
+    channels: list[Choice]
     next_url: str | None
     first_url: str | None
     error: str | None = None
@@ -79,6 +94,7 @@ class InboxPage:
 @dataclass(frozen=True)
 class Deadline:
     stage: str
+    name: str
     due_at: dt.datetime
 
 
@@ -97,6 +113,7 @@ class StaffRequestPage:
     status: str
     status_code: str
     channel: str
+    channel_name: str
     received_at: dt.datetime
     address: str | None
     lat: float | None
@@ -127,6 +144,10 @@ class ForbiddenPage:
 def _status(code: str, lang: Language) -> str:
     names = STATUS_NAMES.get(code, (code, code))
     return names[1] if lang == "en" else names[0]
+
+
+def _channel(code: str, lang: Language) -> str:
+    return gettext(lang, CHANNEL_NAMES[code]) if code in CHANNEL_NAMES else code
 
 
 def _category(row: RequestRow, lang: Language) -> str:
@@ -212,7 +233,7 @@ def staff_inbox(request: Request, session: SessionDep) -> Response:
         filters=shown,
         statuses=[Choice(s.value, _status(s.value, lang)) for s in Status],
         categories=[Choice(c.code, c.name(lang)) for c in list_categories(session)],
-        channels=list(CHANNELS),
+        channels=[Choice(c, _channel(c, lang)) for c in CHANNELS],
         next_url=_inbox_url(shown, items[-1].id) if len(rows) > PAGE_SIZE else None,
         first_url=_inbox_url(shown) if before is not None else None,
         error=error,
@@ -247,7 +268,8 @@ def staff_request(number: str, request: Request, session: SessionDep) -> Respons
             at = dt.datetime.fromisoformat(when)
         except (TypeError, ValueError):
             continue
-        deadlines.append(Deadline(stage, at if at.tzinfo else at.replace(tzinfo=dt.UTC)))
+        name = gettext(lang, STAGE_NAMES[stage]) if stage in STAGE_NAMES else stage
+        deadlines.append(Deadline(stage, name, at if at.tzinfo else at.replace(tzinfo=dt.UTC)))
     page = StaffRequestPage(
         tracking_number=row.tracking_number,
         title=row.title,
@@ -256,6 +278,7 @@ def staff_request(number: str, request: Request, session: SessionDep) -> Respons
         status=_status(row.status, lang),
         status_code=row.status,
         channel=row.channel,
+        channel_name=_channel(row.channel, lang),
         received_at=row.received_at,
         address=row.address,
         lat=row.lat,

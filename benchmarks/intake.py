@@ -31,7 +31,6 @@ from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "var" / "bench"
-PASSWORD = "bench-password-1"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -75,136 +74,24 @@ def recreate_sqlite(url: str) -> None:
         Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
-def square(x0: float, y0: float, width: float, height: float) -> dict[str, Any]:
-    ring = [[x0, y0], [x0 + width, y0], [x0 + width, y0 + height], [x0, y0 + height], [x0, y0]]
-    return {"type": "Polygon", "coordinates": [ring]}
-
-
 def build_city(url: str) -> dict[str, str]:
-    """A city of lon 0..2, lat 0..1: two districts, four streets, eight communities, two departments, the four
-    categories litter/road/water/bus, an operator and a resident. Returns an API token per user."""
+    """The tests' small city (lon 0..2, lat 0..1: two districts, four streets, eight communities, departments,
+    the categories litter/road/water/bus, a user per role). Returns an API token for the operator and the
+    resident, the two users the load generator acts as."""
     from sqlalchemy.orm import Session
+    from tests.factories import build_city as build_test_city
 
-    from chengzhi.categories.models import HandlerKind, Priority
-    from chengzhi.categories.service import create_category
     from chengzhi.db import make_engine
-    from chengzhi.org.models import Role, UnitKind
-    from chengzhi.org.service import create_unit, create_user, hash_password, issue_token
+    from chengzhi.org.service import issue_token
 
     engine = make_engine(url)
     try:
         with Session(engine) as session, session.begin():
-            city = create_unit(
-                session,
-                code="city",
-                name_zh="基准市",
-                name_en="Bench City",
-                kind=UnitKind.city,
-                parent=None,
-                area=square(0, 0, 2, 1),
-            )
-            create_unit(
-                session,
-                code="city-transport",
-                name_zh="交通委",
-                name_en="Transport",
-                kind=UnitKind.department,
-                parent=city,
-                function="transport",
-            )
-            for d, x in (("D1", 0.0), ("D2", 1.0)):
-                district = create_unit(
-                    session,
-                    code=d,
-                    name_zh=f"{d}区",
-                    name_en=f"District {d}",
-                    kind=UnitKind.district,
-                    parent=city,
-                    area=square(x, 0, 1, 1),
-                )
-                create_unit(
-                    session,
-                    code=f"{d}-water",
-                    name_zh=f"{d}水务局",
-                    name_en=f"{d} water",
-                    kind=UnitKind.department,
-                    parent=district,
-                    function="water",
-                )
-                for s, y in (("S1", 0.0), ("S2", 0.5)):
-                    street = create_unit(
-                        session,
-                        code=f"{d}{s}",
-                        name_zh=f"{d}{s}街道",
-                        name_en=f"Street {d}{s}",
-                        kind=UnitKind.street,
-                        parent=district,
-                        area=square(x, y, 1, 0.5),
-                    )
-                    for c, cx in (("C1", 0.0), ("C2", 0.5)):
-                        create_unit(
-                            session,
-                            code=f"{d}{s}{c}",
-                            name_zh=f"{d}{s}{c}社区",
-                            name_en=f"Community {d}{s}{c}",
-                            kind=UnitKind.community,
-                            parent=street,
-                            area=square(x + cx, y, 0.5, 0.5),
-                        )
-            create_category(
-                session,
-                code="litter",
-                name_zh="乱扔垃圾",
-                name_en="Litter",
-                handler_kind=HandlerKind.community,
-                time_limits={"sign": "2h", "contact": "1d", "reply": "7wd", "review": "1wd"},
-            )
-            create_category(
-                session,
-                code="road",
-                name_zh="道路破损",
-                name_en="Road damage",
-                handler_kind=HandlerKind.street,
-                attributes=[
-                    {
-                        "code": "size",
-                        "datatype": "singlevaluelist",
-                        "required": True,
-                        "values": [{"key": "small", "name": "小"}, {"key": "large", "name": "大"}],
-                    }
-                ],
-            )
-            create_category(
-                session,
-                code="water",
-                name_zh="停水",
-                name_en="Water outage",
-                handler_kind=HandlerKind.department,
-                handler_function="water",
-                default_priority=Priority.high,
-                time_limits={"reply": "24h"},
-            )
-            create_category(
-                session,
-                code="bus",
-                name_zh="公交",
-                name_en="Buses",
-                handler_kind=HandlerKind.department,
-                handler_function="transport",
-            )
-            password_hash = hash_password(PASSWORD)
-            tokens = {}
-            for username, role in (("operator", Role.operator), ("resident", Role.resident)):
-                user = create_user(
-                    session,
-                    username=username,
-                    display_name=username,
-                    password=None,
-                    password_hash=password_hash,
-                    roles=[(role, city)],
-                )
-                tokens[username], _record = issue_token(session, user, days=1, name="bench")
-        return tokens
+            city = build_test_city(session)
+            return {
+                username: issue_token(session, city.users[username], days=1, name="bench")[0]
+                for username in ("operator", "resident")
+            }
     finally:
         engine.dispose()
 

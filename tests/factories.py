@@ -15,12 +15,10 @@ PASSWORD = "demo-password-1"
 _HASH: list[str] = []
 
 
-def square(x0: float, y0: float, size: float) -> dict:
-    """A GeoJSON square with its south-west corner at (lon x0, lat y0)."""
-    return {
-        "type": "Polygon",
-        "coordinates": [[[x0, y0], [x0 + size, y0], [x0 + size, y0 + size], [x0, y0 + size], [x0, y0]]],
-    }
+def rectangle(x0: float, y0: float, width: float, height: float) -> dict:
+    """A GeoJSON rectangle with its south-west corner at (lon x0, lat y0)."""
+    ring = [[x0, y0], [x0 + width, y0], [x0 + width, y0 + height], [x0, y0 + height], [x0, y0]]
+    return {"type": "Polygon", "coordinates": [ring]}
 
 
 @dataclass
@@ -81,13 +79,7 @@ def make_user(session: Session, city: City, username: str, role: Role, unit_code
 def build_city(session: Session) -> City:
     """City (0..2, 0..1 in lon/lat) → districts D1 (west) and D2 (east) → two streets each → two communities each."""
     city = City()
-    make_unit(session, city, "city", UnitKind.city, None, square(0, 0, 2) | {})
-    city.units["city"].area = None  # keep the city without an own polygon: districts cover it
-    from chengzhi.org.service import validate_area
-
-    city.units["city"].area = validate_area(
-        {"type": "Polygon", "coordinates": [[[0, 0], [2, 0], [2, 1], [0, 1], [0, 0]]]}
-    )
+    make_unit(session, city, "city", UnitKind.city, None, rectangle(0, 0, 2, 1))
     for d, x in (("D1", 0.0), ("D2", 1.0)):
         make_unit(
             session,
@@ -95,7 +87,7 @@ def build_city(session: Session) -> City:
             d,
             UnitKind.district,
             "city",
-            {"type": "Polygon", "coordinates": [[[x, 0], [x + 1, 0], [x + 1, 1], [x, 1], [x, 0]]]},
+            rectangle(x, 0, 1, 1),
         )
         make_unit(session, city, f"{d}-water", UnitKind.department, d, function="water")
         for s, y in (("S1", 0.0), ("S2", 0.5)):
@@ -106,13 +98,12 @@ def build_city(session: Session) -> City:
                 street,
                 UnitKind.street,
                 d,
-                {
-                    "type": "Polygon",
-                    "coordinates": [[[x, y], [x + 1, y], [x + 1, y + 0.5], [x, y + 0.5], [x, y]]],
-                },
+                rectangle(x, y, 1, 0.5),
             )
             for c, cx in (("C1", 0.0), ("C2", 0.5)):
-                make_unit(session, city, f"{street}{c}", UnitKind.community, street, square(x + cx, y, 0.5))
+                make_unit(
+                    session, city, f"{street}{c}", UnitKind.community, street, rectangle(x + cx, y, 0.5, 0.5)
+                )
     make_unit(session, city, "city-transport", UnitKind.department, "city", function="transport")
     city.categories["litter"] = create_category(
         session,

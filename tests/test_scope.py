@@ -21,6 +21,7 @@ from chengzhi.org.service import issue_token
 from chengzhi.requests import service as svc
 from chengzhi.requests.models import Request, RequestUnit
 
+from .conftest import auth
 from .factories import City
 from .steps import actor, dispatch, submit
 
@@ -388,3 +389,18 @@ def test_redispatch_keeps_former_holders_in_scope_but_not_in_charge(
     new_lead = actor(session, "d1s2-handler")
     assert "sign" in svc.allowed_for(session, new_lead, a)
     assert svc.sees_contact(session, new_lead, a)
+
+
+def test_only_a_citys_admin_may_add_a_root_unit(client: TestClient, session: Session, city: City) -> None:
+    from chengzhi.org.models import Role
+
+    from .factories import make_user
+
+    make_user(session, city, "d1-admin", Role.admin, "D1")
+    session.commit()
+    body = {"code": "other-city", "name_zh": "他市", "name_en": "Other City", "kind": "city"}
+    refused = client.post("/api/v1/units", json=body, headers=auth(client, "d1-admin"))
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["error"]["code"] == "out_of_scope"
+    allowed = client.post("/api/v1/units", json=body, headers=auth(client, "admin"))
+    assert allowed.status_code == 201, allowed.text

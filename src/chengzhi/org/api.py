@@ -152,9 +152,7 @@ def create_unit(
     parent = svc.get_unit(session, body.parent_id) if body.parent_id is not None else None
     if parent is None:
         svc.require_role(actor, Role.admin)
-        if any(g.unit_path.count("/") > 2 for g in actor.grants if g.role == Role.admin) and not actor.covers(
-            "/", Role.admin
-        ):
+        if not actor.holds_at_root(Role.admin):  # only a city's administrators may add a root unit
             raise Forbidden("out_of_scope")
     else:
         _admin_over(actor, parent)

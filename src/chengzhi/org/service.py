@@ -74,6 +74,10 @@ class Actor:
         """True if the actor holds one of `roles` in the unit at `unit_path` or above it."""
         return any(unit_path.startswith(p) for p in self.paths_for(*roles))
 
+    def holds_at_root(self, *roles: Role) -> bool:
+        """True if the actor holds one of `roles` in a root unit (a city): the whole tree is theirs."""
+        return any(g.role in roles and g.unit_path.count("/") == 2 for g in self.grants)
+
     @property
     def is_staff(self) -> bool:
         return any(g.role in STAFF_ROLES for g in self.grants)

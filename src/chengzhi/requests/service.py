@@ -37,7 +37,18 @@ from chengzhi.org.models import Role, Unit, UnitKind
 from chengzhi.org.service import Actor, city_unit, get_unit
 from chengzhi.requests.models import Issue, Photo, PhotoToken, Request, RequestEvent, RequestUnit
 from chengzhi.requests.timelimits import deadline, stage_deadlines, stage_limits
-from chengzhi.requests.workflow import STAGE_OF_STATUS, Action, IllegalTransition, Status, Step, WorkflowState
+from chengzhi.requests.workflow import (
+    ACTION_NAMES,
+    STAGE_OF_STATUS,
+    STATUS_NAMES,
+    Action,
+    IllegalTransition,
+    Status,
+    Step,
+    WorkflowState,
+    allowed_actions,
+    check,
+)
 from chengzhi.requests.workflow import apply as apply_step
 from chengzhi.routing.rules import RoutingSuggestion, area_index, suggest_unit
 
@@ -279,7 +290,7 @@ def steps_of(events: Sequence[RequestEvent]) -> list[Step]:
 
 
 def _has_unrestricted(actor: Actor) -> bool:
-    return any(g.unit_path.count("/") == 2 and g.role != Role.resident for g in actor.grants)
+    return actor.holds_at_root(*(r for r in Role if r != Role.resident))
 
 
 def visibility_clause(actor: Actor) -> ColumnElement[bool]:
@@ -404,8 +415,6 @@ def _lead_handler(actor: Actor, request: Request) -> bool:
 
 def _check(request: Request, action: Action) -> None:
     """Refuse an illegal step before any permission or payload work (409 with the reason)."""
-    from chengzhi.requests.workflow import check
-
     check(state_of(request), action)
 
 
@@ -787,8 +796,6 @@ def allowed_for(
 ) -> list[str]:
     """The actions this actor may take on this request now: what the pages show as buttons.
     `paths`: the request's unit paths, when the caller has them already."""
-    from chengzhi.requests.workflow import allowed_actions
-
     possible = [
         a for a in allowed_actions(state_of(request)) if a not in (Action.mark_overdue, Action.receive)
     ]
@@ -888,8 +895,6 @@ def photos_of(session: Session, request: Request) -> list[Photo]:
 
 
 def illegal_to_message(exc: IllegalTransition) -> dict[str, object]:
-    from chengzhi.requests.workflow import ACTION_NAMES, STATUS_NAMES
-
     status = exc.status.value if exc.status else "new"
     return {
         "status_zh": STATUS_NAMES[status][0],

@@ -11,6 +11,7 @@ from chengzhi.requests.models import (
     PhotoToken,
     Request,
     RequestEvent,
+    RequestSupport,
     RequestUnit,
 )
 
@@ -25,6 +26,7 @@ __all__ = [
     "PhotoToken",
     "Request",
     "RequestEvent",
+    "RequestSupport",
     "RequestUnit",
     "RoleAssignment",
     "Unit",

@@ -97,6 +97,8 @@ class Request(Base):
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     event_count: Mapped[int] = mapped_column(Integer, default=0)
+    # "Me too" supports from the public list (request_supports), counted here for the list pages.
+    support_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     category: Mapped[Category | None] = relationship(lazy="joined")
     lead_unit: Mapped[Unit | None] = relationship(foreign_keys=[lead_unit_id], lazy="joined")
@@ -178,3 +180,17 @@ class PhotoToken(Base):
     request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class RequestSupport(Base):
+    """A resident's "me too" on a public request: one per supporter (a hash of the account or browser session)."""
+
+    __tablename__ = "request_supports"
+    __table_args__ = (
+        UniqueConstraint("request_id", "supporter", name="uq_request_supports_request_supporter"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+    supporter: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

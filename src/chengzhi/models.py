@@ -14,19 +14,23 @@ from chengzhi.requests.models import (
     RequestSupport,
     RequestUnit,
 )
+from chengzhi.routing.triage_models import DuplicateBand, PlaceName, RequestTriage
 
 __all__ = [
     "ApiToken",
     "Base",
     "Category",
+    "DuplicateBand",
     "IdempotencyRecord",
     "Issue",
     "JobRun",
     "Photo",
     "PhotoToken",
+    "PlaceName",
     "Request",
     "RequestEvent",
     "RequestSupport",
+    "RequestTriage",
     "RequestUnit",
     "RoleAssignment",
     "Unit",

@@ -3,6 +3,13 @@
 from chengzhi.categories.models import Category
 from chengzhi.db import Base
 from chengzhi.jobs.models import JobRun
+from chengzhi.open311.models import (
+    Open311Delivery,
+    Open311Endpoint,
+    Open311InboundUpdate,
+    Open311Key,
+    Open311Token,
+)
 from chengzhi.org.models import ApiToken, RoleAssignment, Unit, User
 from chengzhi.requests.models import (
     IdempotencyRecord,
@@ -24,6 +31,11 @@ __all__ = [
     "IdempotencyRecord",
     "Issue",
     "JobRun",
+    "Open311Delivery",
+    "Open311Endpoint",
+    "Open311InboundUpdate",
+    "Open311Key",
+    "Open311Token",
     "Photo",
     "PhotoToken",
     "PlaceName",

@@ -84,7 +84,7 @@ class BadEncoding(TextError):
 
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
 _C1 = re.compile(r"[\x80-\x9f]")
-_LATIN1_HIGH = re.compile(r"[\xa0-\xff]")
+_LATIN1_HIGH = re.compile(r"[\xa1-\xff]{2,}")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
@@ -124,7 +124,7 @@ def _screen(text: str) -> str:
         # C1 controls never occur in real text; they are UTF-8 bytes read as Latin-1.
         raise BadEncoding("C1 control characters")
     letters = sum(1 for ch in sample if not ch.isspace())
-    high = len(_LATIN1_HIGH.findall(sample))
+    high = sum(len(run) for run in _LATIN1_HIGH.findall(sample))
     if high >= 4 and high > 0.3 * letters:
         # "ÄãºÃ": GBK or UTF-8 bytes read as Latin-1.
         raise BadEncoding("Latin-1 mojibake")

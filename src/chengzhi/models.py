@@ -3,6 +3,7 @@
 from chengzhi.categories.models import Category
 from chengzhi.db import Base
 from chengzhi.jobs.models import JobRun
+from chengzhi.metrics.models import MetricExclusion, RequestFact
 from chengzhi.open311.models import (
     Open311Delivery,
     Open311Endpoint,
@@ -31,6 +32,7 @@ __all__ = [
     "IdempotencyRecord",
     "Issue",
     "JobRun",
+    "MetricExclusion",
     "Open311Delivery",
     "Open311Endpoint",
     "Open311InboundUpdate",
@@ -41,6 +43,7 @@ __all__ = [
     "PlaceName",
     "Request",
     "RequestEvent",
+    "RequestFact",
     "RequestSupport",
     "RequestTriage",
     "RequestUnit",

@@ -1,0 +1,82 @@
+"""One row of facts per request, derived from its event log, and the exclusions from the three rates."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from chengzhi.db import Base, UTCDateTime, utcnow
+
+
+class RequestFact(Base):
+    """What the dashboards count about one request; rebuilt from its events at every new event (facts.py).
+
+    `lead_l1..lead_l4` are the ids on the lead unit's path (city, district, street, community; departments sit at
+    level 2 or 3): a unit's subtree is `lead_l<depth> = unit id`, one indexed equality on both databases.
+    `area_*` are the territorial units containing the request's point.
+    """
+
+    __tablename__ = "request_facts"
+    __table_args__ = (
+        Index("ix_request_facts_day", "received_day"),
+        Index("ix_request_facts_l2_day", "lead_l2", "received_day"),
+        Index("ix_request_facts_l3_day", "lead_l3", "received_day"),
+        Index("ix_request_facts_l4_day", "lead_l4", "received_day"),
+    )
+
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), primary_key=True, autoincrement=False)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    received_day: Mapped[dt.date] = mapped_column(Date)  # in the city's time zone
+    received_week: Mapped[dt.date] = mapped_column(Date)  # its Monday
+    received_month: Mapped[dt.date] = mapped_column(Date)  # its first day
+    channel: Mapped[str] = mapped_column(String(20))
+    category_id: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20))
+    lead_unit_id: Mapped[int | None] = mapped_column(Integer)
+    lead_l1: Mapped[int | None] = mapped_column(Integer)
+    lead_l2: Mapped[int | None] = mapped_column(Integer)
+    lead_l3: Mapped[int | None] = mapped_column(Integer)
+    lead_l4: Mapped[int | None] = mapped_column(Integer)
+    area_district_id: Mapped[int | None] = mapped_column(Integer)
+    area_street_id: Mapped[int | None] = mapped_column(Integer)
+    area_community_id: Mapped[int | None] = mapped_column(Integer)
+    dispatched: Mapped[bool] = mapped_column(Boolean, default=False)
+    response_due: Mapped[bool] = mapped_column(Boolean, default=False)
+    responded_on_time: Mapped[bool] = mapped_column(Boolean, default=False)
+    reviewed: Mapped[bool] = mapped_column(Boolean, default=False)
+    resolved: Mapped[bool] = mapped_column(Boolean, default=False)
+    satisfied: Mapped[bool] = mapped_column(Boolean, default=False)
+    excluded: Mapped[str | None] = mapped_column(String(20))
+    returns: Mapped[int] = mapped_column(Integer, default=0)
+    reopenings: Mapped[int] = mapped_column(Integer, default=0)
+    co_handled: Mapped[bool] = mapped_column(Boolean, default=False)
+    extended: Mapped[bool] = mapped_column(Boolean, default=False)
+    merged: Mapped[bool] = mapped_column(Boolean, default=False)
+    overdue_stage: Mapped[str | None] = mapped_column(String(20))
+    ever_overdue: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Seconds spent in each stage (the first time through it); None where the stage was not reached.
+    wait_s: Mapped[float | None] = mapped_column(Float)  # received -> first dispatch
+    sign_s: Mapped[float | None] = mapped_column(Float)
+    contact_s: Mapped[float | None] = mapped_column(Float)
+    reply_s: Mapped[float | None] = mapped_column(Float)
+    review_s: Mapped[float | None] = mapped_column(Float)
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    event_count: Mapped[int] = mapped_column(Integer, default=0)
+    refreshed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class MetricExclusion(Base):
+    """A request taken out of the three rates' denominators, with the reason. Rows are only ever inserted;
+    the newest row of a request counts (reason "none" puts it back)."""
+
+    __tablename__ = "metric_exclusions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
+    reason: Mapped[str] = mapped_column(String(20))  # refused_to_rate, unreasonable, none
+    note: Mapped[str] = mapped_column(Text)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -27,6 +27,7 @@ from chengzhi.db import get_sessionmaker
 from chengzhi.errors import ChengzhiError
 from chengzhi.i18n import message, negotiate_language
 from chengzhi.jobs.service import Scheduler
+from chengzhi.open311.api import router as open311_router
 from chengzhi.org.api import router as org_router
 from chengzhi.org.pages import router as org_pages
 from chengzhi.requests.api import router as requests_router
@@ -264,6 +265,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(org_router)
     app.include_router(categories_router)
     app.include_router(requests_router)
+    app.include_router(open311_router)
     app.include_router(org_pages)
     app.include_router(requests_pages)
     app.include_router(staff_pages)

@@ -41,6 +41,14 @@ class Settings(BaseSettings):
     # Map tiles for the pages' maps (Leaflet URL template, e.g. "https://tiles.example.cn/{z}/{x}/{y}.png").
     # Empty: the maps draw only the city's own area polygons, so that they work on a closed network.
     map_tile_url: str = ""
+    # Open311 (docs/open311.md): the jurisdiction_id served (empty: the city unit's code), the contact shown in
+    # discovery, the default rate limit of a new API key, and delivery to units' own Open311 systems.
+    open311_jurisdiction: str = ""
+    open311_contact: str = ""
+    open311_key_rate: str = "60/minute"
+    open311_timeout_seconds: float = Field(default=10.0, gt=0)
+    open311_retry_seconds: float = Field(default=60.0, gt=0)
+    open311_retry_max_seconds: float = Field(default=3600.0, gt=0)
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

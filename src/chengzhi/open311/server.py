@@ -1,0 +1,717 @@
+"""The Open311 GeoReport v2 server's logic: services and their definitions, intake (realtime and batch), the
+public request lists, and FixMyStreet's service request updates in both directions.
+
+Requests enter the one workflow through `requests.service` (channel `open311`); nothing here writes a request or
+an event by itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from chengzhi.categories.models import Category
+from chengzhi.config import Settings
+from chengzhi.db import MAX_ID, utcnow
+from chengzhi.errors import ChengzhiError, Forbidden, Invalid, NotFound
+from chengzhi.i18n import Language, message
+from chengzhi.open311.formats import Open311Error, when
+from chengzhi.open311.mapping import (
+    EXTENDED_STATUSES,
+    RANK,
+    RANK_AFTER,
+    STEPS_OF_EXTENDED,
+    basic_status,
+    extended_status,
+    statuses_for_basic,
+)
+from chengzhi.open311.models import Open311InboundUpdate, Open311Key, Open311Token
+from chengzhi.org.models import Unit, User
+from chengzhi.org.service import ANONYMOUS, actor_for, city_unit
+from chengzhi.requests import service as svc
+from chengzhi.requests.models import Photo, RequestEvent
+from chengzhi.requests.models import Request as RequestRow
+from chengzhi.requests.workflow import (
+    ACTION_NAMES,
+    STATUS_NAMES,
+    TRANSITIONS,
+    Action,
+    IllegalTransition,
+    Status,
+    check,
+)
+
+MAX_DESCRIPTION = 4000
+MAX_RESULTS = 1000
+WINDOW = dt.timedelta(days=90)
+DIGIT_RUN = re.compile(r"\d{5,}")  # as on the public pages: phone numbers and ids are not published
+ATTRIBUTE = re.compile(r"^attribute\[([^\[\]]+)\](\[\])?$")
+# Events published as updates: the steps that change a request's status.
+UPDATE_ACTIONS = (
+    *(a.value for a, t in TRANSITIONS.items() if t.target is not None and a is not Action.receive),
+    Action.record_outcome.value,
+)
+# Steps whose note is the public text of the update (the reply, a return's or reopening's reason).
+TEXT_ACTIONS = frozenset({"answer", "reply", "return", "reopen", "close"})
+
+
+# ---------------------------------------------------------------- errors and parameters
+
+
+def error_of(exc: ChengzhiError, lang: Language) -> Open311Error:
+    """A platform error as Open311 says: 404 for what does not exist, 403 for what is not allowed, 400 else."""
+    text = message(exc.code, lang, dict(exc.params))
+    if exc.status_code == 404:
+        return Open311Error(404, text)
+    if exc.status_code in (401, 403):
+        return Open311Error(403, text)
+    if exc.status_code == 429:
+        return Open311Error(429, text, {"Retry-After": str(exc.params.get("seconds", 60))})
+    return Open311Error(400, text)
+
+
+def bad(lang: Language, en: str, zh: str) -> Open311Error:
+    return Open311Error(400, en if lang == "en" else zh)
+
+
+def clean(value: str | None) -> str | None:
+    """Empty optional arguments count as absent."""
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+def parse_datetime(value: str | None, name: str, lang: Language) -> dt.datetime | None:
+    value = clean(value)
+    if value is None:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
+    except ValueError:
+        raise bad(
+            lang,
+            f"{name}: a W3C datetime is expected, e.g. 2026-01-01T00:00:00Z",
+            f"{name}：应为 W3C 日期时间，例如 2026-01-01T00:00:00Z",
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def parse_positive(value: str | None, name: str, lang: Language, default: int, maximum: int) -> int:
+    value = clean(value)
+    if value is None:
+        return default
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= maximum:
+        raise bad(
+            lang, f"{name} must be a whole number from 1 to {maximum}", f"{name} 应为 1 到 {maximum} 的整数"
+        )
+    return int(value)
+
+
+def jurisdiction(session: Session, settings: Settings) -> str:
+    return settings.open311_jurisdiction or city_unit(session).code
+
+
+def check_jurisdiction(session: Session, settings: Settings, given: str | None, lang: Language) -> None:
+    given = clean(given)
+    if given is not None and given != jurisdiction(session, settings):
+        raise Open311Error(
+            404,
+            f"jurisdiction_id {given!r} is not served here"
+            if lang == "en"
+            else f"本服务器不服务于辖区 {given!r}（jurisdiction_id）",
+        )
+
+
+# ---------------------------------------------------------------- services
+
+
+def _group(category: Category, lang: Language) -> str:
+    return (category.group_en if lang == "en" else category.group_zh) or ""
+
+
+def services(session: Session, lang: Language) -> list[dict[str, Any]]:
+    query = select(Category).where(Category.active.is_(True)).order_by(Category.group_zh, Category.code)
+    return [
+        {
+            "service_code": c.code,
+            "service_name": c.name(lang),
+            "description": c.description or c.name(lang),
+            "metadata": bool(c.attributes),
+            "type": c.service_type,
+            "keywords": c.keywords or "",
+            "group": _group(c, lang),
+        }
+        for c in session.scalars(query)
+    ]
+
+
+def _active_category(session: Session, code: str, lang: Language) -> Category:
+    category = session.scalar(select(Category).where(Category.code == code))
+    if category is None or not category.active:
+        raise Open311Error(404, message("category_not_found", lang, {"ref": code}))
+    return category
+
+
+def service_definition(session: Session, code: str, lang: Language) -> dict[str, Any]:
+    category = _active_category(session, code, lang)
+    attributes = [
+        {
+            "variable": a.get("variable", True),
+            "code": a["code"],
+            "datatype": a["datatype"],
+            "required": a.get("required", False),
+            "datatype_description": a.get("datatype_description", ""),
+            "order": a.get("order", i),
+            "description": a.get("description", a["code"]),
+            "values": [{"key": v["key"], "name": v["name"]} for v in a.get("values", [])],
+        }
+        for i, a in enumerate(sorted(category.attributes or [], key=lambda a: a.get("order", 0)), start=1)
+    ]
+    return {"service_code": category.code, "attributes": attributes}
+
+
+# ---------------------------------------------------------------- intake
+
+
+def _attributes(form: Sequence[tuple[str, str]], lang: Language) -> dict[str, Any]:
+    answers: dict[str, Any] = {}
+    for name, value in form:
+        match = ATTRIBUTE.match(name)
+        if not match:
+            if name.startswith("attribute"):
+                raise bad(
+                    lang,
+                    f"{name}: write attributes as attribute[CODE] or attribute[CODE][]",
+                    f"{name}：附加问题应写作 attribute[CODE] 或 attribute[CODE][]",
+                )
+            continue
+        code, multiple = match.group(1), bool(match.group(2))
+        if multiple:
+            current = answers.setdefault(code, [])
+            if not isinstance(current, list):
+                raise bad(lang, f"attribute {code} given twice", f"附加问题 {code} 重复")
+            if value.strip():
+                current.append(value.strip())
+        else:
+            if code in answers:
+                raise bad(lang, f"attribute {code} given twice", f"附加问题 {code} 重复")
+            answers[code] = value.strip()
+    return answers
+
+
+def _float(value: str | None, name: str, lang: Language, low: float, high: float) -> float | None:
+    value = clean(value)
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    if not low <= number <= high:
+        raise bad(
+            lang, f"{name} must be a number from {low} to {high}", f"{name} 应为 {low} 到 {high} 之间的数"
+        )
+    return number
+
+
+def submission_from_form(
+    session: Session, fields: Mapping[str, str], form: Sequence[tuple[str, str]], lang: Language
+) -> tuple[svc.Submission, Category]:
+    """Read a POST requests form into the platform's Submission; errors as Open311 errors."""
+    code = clean(fields.get("service_code"))
+    if code is None:
+        raise bad(lang, "service_code is required", "缺少 service_code")
+    category = _active_category(session, code, lang)
+    lat = _float(fields.get("lat"), "lat", lang, -90, 90)
+    lon = _float(fields.get("long"), "long", lang, -180, 180)
+    address = clean(fields.get("address_string")) or clean(fields.get("address_id"))
+    if (lat is None) != (lon is None):
+        raise bad(lang, "lat and long go together", "lat 与 long 须同时提供")
+    if lat is None and address is None:
+        raise bad(
+            lang,
+            "a location is required: lat and long, address_string or address_id",
+            "须提供位置：lat 和 long、address_string 或 address_id",
+        )
+    description = fields.get("description") or ""
+    if len(description) > MAX_DESCRIPTION:
+        raise bad(
+            lang,
+            f"description is longer than {MAX_DESCRIPTION} characters",
+            f"description 不能超过 {MAX_DESCRIPTION} 个字符",
+        )
+    text = description.strip() or category.name(lang)
+    media_url = clean(fields.get("media_url"))
+    if media_url:
+        if not media_url.startswith(("http://", "https://")) or len(media_url) > 1000:
+            raise bad(lang, "media_url must be an http(s) URL", "media_url 应为 http(s) 网址")
+        text = f"{text}\n\nmedia_url: {media_url}"
+    name = " ".join(p for p in (clean(fields.get("first_name")), clean(fields.get("last_name"))) if p)
+    data = svc.Submission(
+        text=text,
+        channel="open311",
+        category_code=category.code,
+        lat=lat,
+        lon=lon,
+        address=address[:300] if address else None,
+        contact_name=name[:120] or None,
+        contact_phone=(clean(fields.get("phone")) or "")[:40] or None,
+        contact_email=(clean(fields.get("email")) or "")[:200] or None,
+        attributes=_attributes(form, lang),
+        language=lang,
+        source="open311",
+    )
+    return data, category
+
+
+def submit(
+    session: Session,
+    settings: Settings,
+    data: svc.Submission,
+    category: Category,
+    key: Open311Key,
+    lang: Language,
+) -> list[dict[str, Any]]:
+    """Enter the request (realtime, blackbox) or queue it behind a token (batch); one item, as the spec says."""
+    account = None
+    notice = (
+        "已受理，将由相关单位办理。" if lang == "zh" else "Received; the responsible unit will handle it."
+    )
+    if category.service_type == "batch":
+        # The whole intake runs now, in a savepoint rolled back at once, so that the caller hears of any
+        # problem with the request at once; the `open311_batch` job enters it for real.
+        try:
+            with session.begin_nested() as trial:
+                svc.submit_request(session, ANONYMOUS, data, settings)
+                trial.rollback()
+        except ChengzhiError as exc:
+            raise error_of(exc, lang) from None
+        token = secrets.token_urlsafe(16)
+        session.add(Open311Token(token=token, key_id=key.id, payload=asdict(data), created_at=utcnow()))
+        session.flush()
+        return [{"token": token, "service_notice": notice, "account_id": account}]
+    try:
+        request = svc.submit_request(session, ANONYMOUS, data, settings)
+    except ChengzhiError as exc:
+        raise error_of(exc, lang) from None
+    if category.service_type == "blackbox":
+        return [{"service_notice": notice, "account_id": account}]
+    return [{"service_request_id": request.tracking_number, "service_notice": notice, "account_id": account}]
+
+
+def resolve_tokens(session: Session, settings: Settings, now: dt.datetime) -> dict[str, Any]:
+    """Enter the requests queued behind batch tokens; a request refused now keeps its reason on the token."""
+    entered = refused = 0
+    pending = (
+        select(Open311Token).where(Open311Token.resolved_at.is_(None)).order_by(Open311Token.id).limit(500)
+    )
+    for token in session.scalars(pending).all():
+        data = svc.Submission(**token.payload)
+        try:
+            with session.begin_nested():
+                request = svc.submit_request(session, ANONYMOUS, data, settings, now)
+            token.request_id = request.id
+            entered += 1
+        except ChengzhiError as exc:
+            token.error = message(exc.code, "en", dict(exc.params))[:300]
+            refused += 1
+        token.payload = {}
+        token.resolved_at = now
+    session.flush()
+    return {"entered": entered, "refused": refused}
+
+
+def token_items(session: Session, token: str, lang: Language) -> list[dict[str, Any]]:
+    row = session.execute(
+        select(Open311Token.token, RequestRow.tracking_number)
+        .outerjoin(RequestRow, RequestRow.id == Open311Token.request_id)
+        .where(Open311Token.token == token)
+    ).first()
+    if row is None:
+        raise Open311Error(404, f"token {token!r} was not found" if lang == "en" else f"未找到令牌 {token!r}")
+    return [{"service_request_id": row.tracking_number, "token": row.token}]
+
+
+# ---------------------------------------------------------------- reading requests
+
+
+COLUMNS = (
+    RequestRow.id,
+    RequestRow.tracking_number,
+    RequestRow.status,
+    RequestRow.text,
+    RequestRow.category_id,
+    RequestRow.lead_unit_id,
+    RequestRow.receiving_unit_id,
+    RequestRow.received_at,
+    RequestRow.updated_at,
+    RequestRow.due_at,
+    RequestRow.address,
+    RequestRow.lat,
+    RequestRow.lon,
+)
+
+
+def _masked(text: str) -> str:
+    return DIGIT_RUN.sub(lambda m: "*" * len(m.group()), text)[:MAX_DESCRIPTION]
+
+
+def _status_notes(status: str, lang: Language) -> str:
+    names = STATUS_NAMES.get(status, (status, status))
+    return names[1] if lang == "en" else names[0]
+
+
+def _rows_to_items(
+    session: Session, rows: Sequence[Any], lang: Language, tz: ZoneInfo, base_url: str, extensions: bool
+) -> list[dict[str, Any]]:
+    if not rows:
+        return []
+    category_ids = {r.category_id for r in rows if r.category_id}
+    categories = (
+        {c.id: c for c in session.scalars(select(Category).where(Category.id.in_(category_ids)))}
+        if category_ids
+        else {}
+    )
+    unit_ids = {r.lead_unit_id or r.receiving_unit_id for r in rows}
+    units = dict(
+        session.execute(
+            select(Unit.id, Unit.name_en if lang == "en" else Unit.name_zh).where(Unit.id.in_(unit_ids))
+        )
+        .tuples()
+        .all()
+    )
+    ids = [r.id for r in rows]
+    photos = dict(
+        session.execute(
+            select(Photo.request_id, func.min(Photo.id))
+            .where(Photo.request_id.in_(ids))
+            .group_by(Photo.request_id)
+        )
+        .tuples()
+        .all()
+    )
+    notes = _notes(session, ids, lang, tz) if extensions else {}
+    items = []
+    for r in rows:
+        category = categories.get(r.category_id) if r.category_id else None
+        photo = photos.get(r.id)
+        item: dict[str, Any] = {
+            "service_request_id": r.tracking_number,
+            "status": basic_status(r.status),
+            "status_notes": _status_notes(r.status, lang),
+            "service_name": category.name(lang) if category else None,
+            "service_code": category.code if category else None,
+            "description": _masked(r.text),
+            "agency_responsible": units.get(r.lead_unit_id or r.receiving_unit_id),
+            "service_notice": None,
+            "requested_datetime": when(r.received_at, tz),
+            "updated_datetime": when(r.updated_at, tz),
+            "expected_datetime": when(r.due_at, tz),
+            "address": r.address,
+            "address_id": None,
+            "zipcode": None,
+            "lat": r.lat,
+            "long": r.lon,
+            "media_url": f"{base_url}api/v1/requests/{r.tracking_number}/photos/{photo}" if photo else None,
+        }
+        if extensions:
+            item["extended_attributes"] = {"status": extended_status(r.status), "channel_status": r.status}
+            item["notes"] = notes.get(r.id, [])
+        items.append(item)
+    return items
+
+
+def _notes(
+    session: Session, ids: Sequence[int], lang: Language, tz: ZoneInfo
+) -> dict[int, list[dict[str, Any]]]:
+    """The public timeline: what was done and when, with the reply's text; no internal notes, no names."""
+    query = (
+        select(RequestEvent.request_id, RequestEvent.action, RequestEvent.at, RequestEvent.note)
+        .where(RequestEvent.request_id.in_(ids), RequestEvent.action.in_((*UPDATE_ACTIONS, "receive")))
+        .order_by(RequestEvent.request_id, RequestEvent.seq)
+    )
+    notes: dict[int, list[dict[str, Any]]] = {}
+    for row in session.execute(query):
+        names = ACTION_NAMES.get(row.action, (row.action, row.action))
+        description = names[1] if lang == "en" else names[0]
+        if row.action in ("reply", "answer") and row.note:
+            description = f"{description}: {_masked(row.note)}"
+        notes.setdefault(row.request_id, []).append(
+            {"datetime": when(row.at, tz), "description": description, "type": row.action}
+        )
+    return notes
+
+
+def _service_ids(session: Session, value: str | None, lang: Language) -> list[int] | None:
+    codes = [c.strip() for c in (clean(value) or "").split(",") if c.strip()]
+    if not codes:
+        return None
+    found = dict(
+        session.execute(select(Category.code, Category.id).where(Category.code.in_(codes))).tuples().all()
+    )
+    unknown = [c for c in codes if c not in found]
+    if unknown:
+        raise Open311Error(404, message("category_not_found", lang, {"ref": ", ".join(unknown)}))
+    return list(found.values())
+
+
+def window(
+    start: dt.datetime | None, end: dt.datetime | None, now: dt.datetime, lang: Language
+) -> tuple[dt.datetime, dt.datetime]:
+    """The spec's date range: at most 90 days; the most recent 90 days when neither end is given."""
+    if start is None and end is None:
+        return now - WINDOW, now
+    if start is None:
+        assert end is not None
+        start = end - WINDOW
+    if end is None:
+        end = start + WINDOW
+    if end < start:
+        raise bad(lang, "end_date is before start_date", "end_date 早于 start_date")
+    if end - start > WINDOW:
+        raise bad(
+            lang, "start_date to end_date spans more than 90 days", "start_date 至 end_date 不能超过 90 天"
+        )
+    return start, end
+
+
+def query_requests(
+    session: Session,
+    params: Mapping[str, str],
+    lang: Language,
+    tz: ZoneInfo,
+    base_url: str,
+    now: dt.datetime,
+) -> list[dict[str, Any]]:
+    extensions = (clean(params.get("extensions")) or "").lower() == "true"
+    page = parse_positive(params.get("page"), "page", lang, 1, 100_000)
+    page_size = parse_positive(params.get("page_size"), "page_size", lang, MAX_RESULTS, MAX_RESULTS)
+    ids_param = clean(params.get("service_request_id"))
+    query = select(*COLUMNS)
+    if ids_param is not None:
+        # The ids override every other filter.
+        numbers = [n.strip() for n in ids_param.split(",") if n.strip()][:MAX_RESULTS]
+        query = query.where(RequestRow.tracking_number.in_(numbers))
+    else:
+        start, end = window(
+            parse_datetime(params.get("start_date"), "start_date", lang),
+            parse_datetime(params.get("end_date"), "end_date", lang),
+            now,
+            lang,
+        )
+        query = query.where(RequestRow.received_at >= start, RequestRow.received_at <= end)
+        category_ids = _service_ids(session, params.get("service_code"), lang)
+        if category_ids is not None:
+            query = query.where(RequestRow.category_id.in_(category_ids))
+        status = clean(params.get("status"))
+        if status is not None:
+            basics = {s.strip().lower() for s in status.split(",") if s.strip()}
+            if not basics or not basics <= {"open", "closed"}:
+                raise bad(lang, "status must be open, closed or both", "status 应为 open、closed 或二者")
+            if len(basics) == 1:
+                query = query.where(RequestRow.status.in_(statuses_for_basic(basics.pop())))
+    query = query.order_by(RequestRow.received_at.desc(), RequestRow.id.desc())
+    query = query.limit(page_size).offset((page - 1) * page_size)
+    rows = session.execute(query).all()
+    return _rows_to_items(session, rows, lang, tz, base_url, extensions)
+
+
+def one_request(
+    session: Session, number: str, params: Mapping[str, str], lang: Language, tz: ZoneInfo, base_url: str
+) -> list[dict[str, Any]]:
+    extensions = (clean(params.get("extensions")) or "").lower() == "true"
+    rows = session.execute(select(*COLUMNS).where(RequestRow.tracking_number == number)).all()
+    if not rows:
+        raise Open311Error(404, message("request_not_found", lang, {"ref": number}))
+    return _rows_to_items(session, rows, lang, tz, base_url, extensions)
+
+
+# ---------------------------------------------------------------- service request updates (FixMyStreet)
+
+
+def _status_after(action: str, payload: Mapping[str, Any]) -> str:
+    if action == Action.record_outcome.value:
+        return str(payload.get("status", Status.closed.value))
+    target = TRANSITIONS[Action(action)].target
+    return target.value if target is not None else Status.received.value
+
+
+def updates(
+    session: Session, params: Mapping[str, str], lang: Language, tz: ZoneInfo, now: dt.datetime
+) -> list[dict[str, Any]]:
+    """Every status change in the date range, oldest first (so that a reader can move a cursor)."""
+    page = parse_positive(params.get("page"), "page", lang, 1, 100_000)
+    page_size = parse_positive(params.get("page_size"), "page_size", lang, MAX_RESULTS, MAX_RESULTS)
+    start, end = window(
+        parse_datetime(params.get("start_date"), "start_date", lang),
+        parse_datetime(params.get("end_date"), "end_date", lang),
+        now,
+        lang,
+    )
+    query = (
+        select(
+            RequestEvent.id,
+            RequestEvent.action,
+            RequestEvent.at,
+            RequestEvent.note,
+            RequestEvent.payload,
+            RequestRow.tracking_number,
+        )
+        .join(RequestRow, RequestRow.id == RequestEvent.request_id)
+        .where(RequestEvent.at >= start, RequestEvent.at <= end, RequestEvent.action.in_(UPDATE_ACTIONS))
+        .order_by(RequestEvent.at, RequestEvent.id)
+        .limit(page_size)
+        .offset((page - 1) * page_size)
+    )
+    items = []
+    for row in session.execute(query):
+        names = ACTION_NAMES.get(row.action, (row.action, row.action))
+        description = names[1] if lang == "en" else names[0]
+        if row.action in TEXT_ACTIONS and row.note:
+            description = row.note
+        status = _status_after(row.action, row.payload or {})
+        items.append(
+            {
+                "update_id": str(row.id),
+                "service_request_id": row.tracking_number,
+                "status": extended_status(status),
+                "updated_datetime": when(row.at, tz),
+                "description": description,
+                "media_url": None,
+            }
+        )
+    return items
+
+
+def apply_update(
+    session: Session,
+    settings: Settings,
+    request: RequestRow,
+    user: User,
+    origin: str,
+    update_id: str,
+    status: str,
+    description: str | None,
+    updated: dt.datetime,
+    now: dt.datetime | None = None,
+) -> Open311InboundUpdate:
+    """Move our workflow as an outside system's update says, acting as `user` (a handler of the lead unit).
+
+    Forward steps the request is already past are skipped; a step the workflow refuses raises. The same
+    (origin, update_id) is applied once: a repeat returns the first record."""
+    now = now or utcnow()
+    seen = session.scalar(
+        select(Open311InboundUpdate).where(
+            Open311InboundUpdate.origin == origin, Open311InboundUpdate.update_id == update_id
+        )
+    )
+    if seen is not None:
+        return seen
+    if status not in STEPS_OF_EXTENDED:
+        raise Invalid("validation_failed", details=f"status must be one of {', '.join(EXTENDED_STATUSES)}")
+    actor = actor_for(user)
+    text = (description or "").strip()
+    applied: list[str] = []
+    for action in STEPS_OF_EXTENDED[status]:
+        try:
+            check(svc.state_of(request), action)
+        except IllegalTransition:
+            if action in RANK_AFTER and RANK.get(request.status, 0) >= RANK_AFTER[action]:
+                continue  # already there
+            raise
+        if action is Action.sign:
+            svc.sign_request(session, actor, request, now)
+        elif action is Action.contact:
+            svc.contact_resident(session, actor, request, text or None, now)
+        elif action is Action.reply:
+            svc.reply_request(session, actor, request, text or _status_notes("replied", "zh"), settings, now)
+        elif action is Action.return_:
+            svc.return_request(session, actor, request, text or status, now)
+        applied.append(action.value)
+    record = Open311InboundUpdate(
+        origin=origin,
+        update_id=update_id,
+        request_id=request.id,
+        status=status,
+        description=text or None,
+        updated_datetime=updated,
+        applied=",".join(applied),
+        received_at=now,
+    )
+    with session.begin_nested():
+        session.add(record)
+    return record
+
+
+def push_update(
+    session: Session, settings: Settings, key: Open311Key, fields: Mapping[str, str], lang: Language
+) -> list[dict[str, Any]]:
+    """POST servicerequestupdates: an outside system (its key bound to a unit) moves a request that unit leads."""
+    if key.unit_id is None or key.user_id is None:
+        raise Open311Error(
+            403,
+            "this api_key may not post updates (it is not bound to a unit)"
+            if lang == "en"
+            else "此 api_key 未绑定单位，不能提交办理进展",
+        )
+    missing = [
+        n
+        for n in ("service_request_id", "update_id", "updated_datetime", "status")
+        if not clean(fields.get(n))
+    ]
+    if missing:
+        raise bad(lang, f"missing: {', '.join(missing)}", f"缺少：{', '.join(missing)}")
+    update_id = str(clean(fields.get("update_id")))[:80]
+    status = str(clean(fields.get("status"))).upper()
+    if status not in STEPS_OF_EXTENDED:
+        raise bad(
+            lang,
+            f"status must be one of {', '.join(EXTENDED_STATUSES)}",
+            f"status 应为 {', '.join(EXTENDED_STATUSES)} 之一",
+        )
+    updated = parse_datetime(fields.get("updated_datetime"), "updated_datetime", lang)
+    assert updated is not None
+    description = fields.get("description") or ""
+    if len(description) > MAX_DESCRIPTION:
+        raise bad(
+            lang,
+            f"description is longer than {MAX_DESCRIPTION} characters",
+            f"description 不能超过 {MAX_DESCRIPTION} 个字符",
+        )
+    number = str(clean(fields.get("service_request_id")))
+    request = session.scalar(select(RequestRow).where(RequestRow.tracking_number == number).with_for_update())
+    if request is None:
+        raise Open311Error(404, message("request_not_found", lang, {"ref": number}))
+    if request.lead_unit_id != key.unit_id:
+        raise error_of(Forbidden("out_of_scope"), lang)
+    user = session.get(User, key.user_id)
+    if user is None or not user.active:
+        raise error_of(Forbidden(), lang)
+    try:
+        record = apply_update(
+            session, settings, request, user, f"key:{key.id}", update_id, status, description, updated
+        )
+    except ChengzhiError as exc:
+        raise error_of(exc, lang) from None
+    except IllegalTransition as exc:
+        text = message(exc.code, lang, svc.illegal_to_message(exc))
+        raise Open311Error(400, text) from None
+    return [{"update_id": str(record.id)}]
+
+
+def request_by_id(session: Session, request_id: int) -> RequestRow:
+    if not 0 < request_id <= MAX_ID:
+        raise NotFound("request_not_found", ref=request_id)
+    request = session.get(RequestRow, request_id)
+    if request is None:
+        raise NotFound("request_not_found", ref=request_id)
+    return request

@@ -1,0 +1,126 @@
+"""Helpers for the Open311 tests: API keys, XML parsing, a live server process on a free loopback port."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy.orm import Session
+
+from chengzhi.config import Settings
+from chengzhi.db import get_sessionmaker
+from chengzhi.open311 import keys
+from chengzhi.org.service import get_unit_by_code
+
+V2 = "/open311/v2"
+
+
+def make_key(settings: Settings, name: str = "app", *, unit: str | None = None, rate: str = "1000/minute") -> str:
+    with get_sessionmaker(settings.database_url)() as session, session.begin():
+        target = get_unit_by_code(session, unit) if unit else None
+        return keys.create_key(session, name, rate, target).key
+
+
+def xml_items(content: bytes) -> tuple[str, list[dict[str, Any]]]:
+    """The root's name and its children as dicts (nested lists as lists of dicts or texts)."""
+    root = ET.fromstring(content)
+
+    def value(element: ET.Element) -> Any:
+        children = list(element)
+        if not children:
+            return element.text
+        if len({c.tag for c in children}) == 1 and len(children) > 1 or element.tag in (
+            "attributes",
+            "values",
+            "notes",
+            "endpoints",
+            "formats",
+        ):
+            return [value(c) for c in children]
+        return {c.tag: value(c) for c in children}
+
+    return root.tag, [value(child) if len(child) else {child.tag: child.text} for child in root]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=5)
+
+    def tail(self) -> str:
+        return self.log.read_text(errors="replace")[-4000:] if self.log.exists() else ""
+
+
+def start_server(database_url: str, workdir: Path, env: dict[str, str] | None = None) -> LiveServer:
+    """uvicorn with the app factory on a free port of 127.0.0.1, its own settings from the environment."""
+    port = free_port()
+    log = workdir / f"server-{port}.log"
+    environment = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("CHENGZHI_")},
+        "CHENGZHI_DATABASE_URL": database_url,
+        "CHENGZHI_ENVIRONMENT": "test",
+        "CHENGZHI_SCHEDULER_ENABLED": "false",
+        "CHENGZHI_MEDIA_DIR": str(workdir / f"media-{port}"),
+        **(env or {}),
+    }
+    handle = log.open("wb")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "chengzhi.app:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+        env=environment,
+        cwd=workdir,
+    )
+    handle.close()
+    server = LiveServer(f"http://127.0.0.1:{port}", process, log)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server stopped:\n{server.tail()}")
+        try:
+            if httpx.get(f"{server.url}/api/v1/health", timeout=1).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    server.stop()
+    raise RuntimeError(f"the server did not answer within 30 s:\n{server.tail()}")
+
+
+def session_for(settings: Settings) -> Session:
+    return get_sessionmaker(settings.database_url)()

@@ -105,7 +105,7 @@ def test_request_page_in_both_languages(
     page = en.context["page"]
     assert page.status == "dispatched"
     assert page.category == city.categories["litter"].name_en
-    assert "signed" in [a.name for a in page.actions]
+    assert "Sign for it" in [a.name for a in page.actions]
     assert page.channel_name == "Web"
     assert {d.stage: d.name for d in page.deadlines}["return"] == "Return a wrong dispatch"
     assert "Routing suggestion" in en.text

@@ -33,6 +33,7 @@ from chengzhi.org.pages import router as org_pages
 from chengzhi.requests.api import router as requests_router
 from chengzhi.requests.pages import router as requests_pages
 from chengzhi.requests.service import illegal_to_message
+from chengzhi.requests.staff_actions import router as staff_actions
 from chengzhi.requests.staff_pages import router as staff_pages
 from chengzhi.requests.workflow import IllegalTransition
 
@@ -269,4 +270,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(org_pages)
     app.include_router(requests_pages)
     app.include_router(staff_pages)
+    app.include_router(staff_actions)
     return app

@@ -13,10 +13,10 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from PIL import Image, UnidentifiedImageError
-from sqlalchemy import ColumnElement, exists, false, or_, select, true
+from sqlalchemy import ColumnElement, Select, exists, false, func, or_, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -934,7 +934,23 @@ def list_requests(
     session: Session, actor: Actor, filters: RequestFilters, *, before: int | None = None, limit: int = 20
 ) -> list[Request]:
     """Newest first, keyset-paginated by id; returns up to limit + 1 rows (the extra one says: more follow)."""
-    query = select(Request).where(visibility_clause(actor))
+    query = _filtered(select(Request), actor, filters)
+    if before is not None:
+        query = query.where(Request.id < before)
+    return list(session.scalars(query.order_by(Request.id.desc()).limit(limit + 1)))
+
+
+_Q = TypeVar("_Q", bound=Select)
+
+
+def count_requests_by_status(session: Session, actor: Actor, filters: RequestFilters) -> dict[str, int]:
+    """How many requests each status holds among those `list_requests` would show (the inbox's counts)."""
+    query = _filtered(select(Request.status, func.count()), actor, filters).group_by(Request.status)
+    return {status: count for status, count in session.execute(query).all()}
+
+
+def _filtered(query: _Q, actor: Actor, filters: RequestFilters) -> _Q:
+    query = query.where(visibility_clause(actor))
     if filters.statuses:
         unknown = set(filters.statuses) - {s.value for s in Status}
         if unknown:
@@ -956,6 +972,4 @@ def list_requests(
         query = query.where(Request.received_at >= filters.received_from)
     if filters.received_to:
         query = query.where(Request.received_at < filters.received_to)
-    if before is not None:
-        query = query.where(Request.id < before)
-    return list(session.scalars(query.order_by(Request.id.desc()).limit(limit + 1)))
+    return query

@@ -1,8 +1,8 @@
-"""Staff pages: the inbox of the signed-in user's scope and a read-only request page.
+"""Staff pages: the inbox of the signed-in user's scope and the request page with a form for every step the user
+may take (the forms are handled in staff_actions).
 
 Both read through requests.service (list_requests, get_request, sees_contact, allowed_for, routing_suggestion), so
-they show exactly what the API would: the same scope, the same masking. The actions are listed, not yet taken here:
-each links to the API documentation.
+they show exactly what the API would: the same scope, the same masking.
 """
 
 from __future__ import annotations
@@ -10,21 +10,30 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
+from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from chengzhi.categories.service import list_categories
-from chengzhi.deps import SessionDep
+from chengzhi.deps import SessionDep, SettingsDep
 from chengzhi.errors import ChengzhiError
 from chengzhi.i18n import Language, message
-from chengzhi.org.models import Unit
+from chengzhi.org.models import Role, Unit
 from chengzhi.org.service import Actor
 from chengzhi.requests import service as svc
 from chengzhi.requests.models import Request as RequestRow
 from chengzhi.requests.pages import TimelineEntry, not_found, tracked
-from chengzhi.requests.workflow import ACTION_NAMES, STATUS_NAMES, Status
+from chengzhi.requests.staff_actions import (
+    DONE_NAMES,
+    ActionForms,
+    UnitGroup,
+    button_name,
+    unit_groups,
+)
+from chengzhi.requests.workflow import STATUS_NAMES, Status
 from chengzhi.web.i18n import N_, gettext
 from chengzhi.web.templating import Chrome, chrome, page_actor, render
 
@@ -40,6 +49,14 @@ CHANNEL_NAMES = {
     "import": N_("Imported"),
 }
 # Deadline stages (requests.service dispatch_request and friends): what must happen by then.
+# Workflow stages of the inbox filter: the statuses each one covers.
+STAGES: dict[str, tuple[str, tuple[Status, ...]]] = {
+    "intake": (N_("Waiting for dispatch"), (Status.received, Status.returned, Status.reopened)),
+    "handling": (N_("Being handled"), (Status.dispatched, Status.signed, Status.contacted)),
+    "review": (N_("Waiting for the resident's rating"), (Status.replied,)),
+    "done": (N_("Done"), (Status.reviewed, Status.closed)),
+}
+DISPATCHABLE = frozenset({Status.received.value, Status.returned.value, Status.reopened.value})
 STAGE_NAMES = {
     "sign": N_("Sign for it"),
     "contact": N_("Contact the resident"),
@@ -61,9 +78,21 @@ class Choice:
 @dataclass
 class InboxFilters:
     status: str = ""
+    stage: str = ""
     overdue: str = ""  # "", "yes", "no"
     category: str = ""
     channel: str = ""
+    received_from: str = ""  # a date, in the city's time zone
+    received_to: str = ""  # a date, inclusive
+    lead_unit: str = ""  # a unit id (drill-down from the overdue board)
+
+
+@dataclass(frozen=True)
+class Count:
+    status: str
+    label: str
+    count: int
+    url: str
 
 
 @dataclass(frozen=True)
@@ -86,9 +115,16 @@ class InboxPage:
     statuses: list[Choice]
     categories: list[Choice]
     channels: list[Choice]
+    stages: list[Choice]
+    counts: list[Count]
+    total: int
     next_url: str | None
     first_url: str | None
     error: str | None = None
+    can_dispatch: bool = False
+    dispatchable: set[str] = field(default_factory=set)
+    unit_groups: list[UnitGroup] = field(default_factory=list)
+    notice: str | None = None
 
 
 @dataclass(frozen=True)
@@ -130,7 +166,12 @@ class StaffRequestPage:
     timeline: list[TimelineEntry]
     suggested_unit: str | None
     suggestion_reason: str
+    suggested_unit_id: int | None = None
+    category_code: str | None = None
     actions: list[AllowedAction] = field(default_factory=list)
+    forms: ActionForms = field(default_factory=ActionForms)
+    unit_groups: list[UnitGroup] = field(default_factory=list)
+    categories: list[Choice] = field(default_factory=list)
 
 
 @dataclass
@@ -150,7 +191,7 @@ def _channel(code: str, lang: Language) -> str:
     return gettext(lang, CHANNEL_NAMES[code]) if code in CHANNEL_NAMES else code
 
 
-def _category(row: RequestRow, lang: Language) -> str:
+def category_name(row: RequestRow, lang: Language) -> str:
     return row.category.name(lang) if row.category else gettext(lang, N_("Not yet classified"))
 
 
@@ -164,31 +205,64 @@ def _staff_or_refuse(request: Request, actor: Actor, frame: Chrome) -> Response 
     return None
 
 
-def _read_filters(request: Request) -> tuple[InboxFilters, svc.RequestFilters]:
+def _date(value: str) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def _read_filters(request: Request, timezone: str) -> tuple[InboxFilters, svc.RequestFilters | None]:
+    """The filters as shown on the page, and as the query runs them (None: nothing can match)."""
     query = request.query_params
     shown = InboxFilters(
         status=query.get("status", "")[:20],
+        stage=query.get("stage", "")[:20],
         overdue=query.get("overdue", "")[:3],
         category=query.get("category", "")[:40],
         channel=query.get("channel", "")[:20],
+        received_from=query.get("from", "")[:10],
+        received_to=query.get("to", "")[:10],
+        lead_unit=query.get("lead_unit", "")[:10],
     )
     if shown.status not in {s.value for s in Status}:
         shown.status = ""
+    if shown.stage not in STAGES:
+        shown.stage = ""
     if shown.overdue not in ("yes", "no"):
         shown.overdue = ""
     if shown.channel not in CHANNELS:
         shown.channel = ""
+    if not (shown.lead_unit.isascii() and shown.lead_unit.isdigit() and 0 < int(shown.lead_unit) < 2**31):
+        shown.lead_unit = ""
+    zone = ZoneInfo(timezone)
+    start, end = _date(shown.received_from), _date(shown.received_to)
+    shown.received_from = start.isoformat() if start else ""
+    shown.received_to = end.isoformat() if end else ""
+    statuses = [shown.status] if shown.status else []
+    if shown.stage:
+        in_stage = [s.value for s in STAGES[shown.stage][1]]
+        statuses = [s for s in statuses if s in in_stage] if statuses else in_stage
+        if not statuses:  # a status outside the chosen stage: nothing can match
+            return shown, None
     filters = svc.RequestFilters(
-        statuses=[shown.status] if shown.status else [],
+        statuses=statuses,
         category=shown.category or None,
         channel=shown.channel or None,
+        lead_unit_id=int(shown.lead_unit) if shown.lead_unit else None,
         overdue={"yes": True, "no": False}.get(shown.overdue),
+        received_from=dt.datetime.combine(start, dt.time(), zone) if start else None,
+        received_to=dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), zone) if end else None,
     )
     return shown, filters
 
 
-def _inbox_url(shown: InboxFilters, before: int | None = None) -> str:
-    params = {k: v for k, v in vars(shown).items() if v}
+_QUERY_NAMES = {"received_from": "from", "received_to": "to"}
+
+
+def _inbox_url(shown: InboxFilters, before: int | None = None, **changes: str) -> str:
+    values = {**vars(shown), **changes}
+    params = {_QUERY_NAMES.get(k, k): v for k, v in values.items() if v}
     if before is not None:
         params["before"] = str(before)
     return f"/staff?{urlencode(params)}" if params else "/staff"
@@ -198,7 +272,7 @@ def inbox_row(row: RequestRow, lang: Language) -> InboxRow:
     return InboxRow(
         tracking_number=row.tracking_number,
         title=row.title,
-        category=_category(row, lang),
+        category=category_name(row, lang),
         status=_status(row.status, lang),
         status_code=row.status,
         lead_unit=row.lead_unit.name(lang) if row.lead_unit else None,
@@ -212,48 +286,59 @@ def inbox_row(row: RequestRow, lang: Language) -> InboxRow:
 
 
 @router.get("/staff")
-def staff_inbox(request: Request, session: SessionDep) -> Response:
+def staff_inbox(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     actor = page_actor(request, session)
     frame = chrome(request, actor)
     refused = _staff_or_refuse(request, actor, frame)
     if refused is not None:
         return refused
     lang = frame.lang
-    shown, filters = _read_filters(request)
+    shown, filters = _read_filters(request, settings.timezone)
     raw = request.query_params.get("before", "")
     before = int(raw) if raw.isascii() and raw.isdigit() and 0 < int(raw) < 2**31 else None
     error = None
+    counts: list[Count] = []
+    rows: list[RequestRow] = []
+    by_status: dict[str, int] = {}
     try:
-        rows = svc.list_requests(session, actor, filters, before=before, limit=PAGE_SIZE)
+        if filters is not None:
+            rows = svc.list_requests(session, actor, filters, before=before, limit=PAGE_SIZE)
+            by_status = svc.count_requests_by_status(session, actor, filters)
     except ChengzhiError as exc:
-        rows, error = [], message(exc.code, lang, exc.params)
+        rows, by_status, error = [], {}, message(exc.code, lang, exc.params)
+    for status in Status:
+        if by_status.get(status.value):
+            url = _inbox_url(shown, status=status.value)
+            counts.append(Count(status.value, _status(status.value, lang), by_status[status.value], url))
     items = rows[:PAGE_SIZE]
+    can_dispatch = actor.has_role(Role.dispatcher)
+    done = request.query_params.get("done", "")
     page = InboxPage(
         items=[inbox_row(r, lang) for r in items],
         filters=shown,
         statuses=[Choice(s.value, _status(s.value, lang)) for s in Status],
         categories=[Choice(c.code, c.name(lang)) for c in list_categories(session)],
         channels=[Choice(c, _channel(c, lang)) for c in CHANNELS],
+        stages=[Choice(code, gettext(lang, name)) for code, (name, _s) in STAGES.items()],
+        counts=counts,
+        total=sum(by_status.values()),
         next_url=_inbox_url(shown, items[-1].id) if len(rows) > PAGE_SIZE else None,
         first_url=_inbox_url(shown) if before is not None else None,
         error=error,
+        can_dispatch=can_dispatch,
+        dispatchable={r.tracking_number for r in items if r.status in DISPATCHABLE}
+        if can_dispatch
+        else set(),
+        unit_groups=unit_groups(session, lang) if can_dispatch else [],
+        notice=gettext(lang, DONE_NAMES[done]) if done in DONE_NAMES else None,
     )
     return render(request, "staff_inbox.html", page, frame)
 
 
-@router.get("/staff/requests/{number}")
-def staff_request(number: str, request: Request, session: SessionDep) -> Response:
-    actor = page_actor(request, session)
-    frame = chrome(request, actor)
-    refused = _staff_or_refuse(request, actor, frame)
-    if refused is not None:
-        return refused
-    lang = frame.lang
-    ref = number[:20]
-    try:
-        row = svc.get_request(session, actor, ref)
-    except ChengzhiError:
-        return not_found(request, frame, message("request_not_found", lang, {"ref": ref}))
+def request_page(
+    session: Session, actor: Actor, row: RequestRow, lang: Language, forms: ActionForms | None = None
+) -> StaffRequestPage:
+    """The request page's content for this actor: what the API would show, and a form per allowed step."""
     paths = svc.unit_paths_of(session, row)
     sees = svc.sees_contact(session, actor, row, paths=paths)
     seen = tracked(session, row, lang)
@@ -270,11 +355,13 @@ def staff_request(number: str, request: Request, session: SessionDep) -> Respons
             continue
         name = gettext(lang, STAGE_NAMES[stage]) if stage in STAGE_NAMES else stage
         deadlines.append(Deadline(stage, name, at if at.tzinfo else at.replace(tzinfo=dt.UTC)))
-    page = StaffRequestPage(
+    actions = svc.allowed_for(session, actor, row, paths=paths)
+    picks_units = bool({"dispatch", "co_handle"} & set(actions))
+    return StaffRequestPage(
         tracking_number=row.tracking_number,
         title=row.title,
         text=row.text,
-        category=_category(row, lang),
+        category=category_name(row, lang),
         status=_status(row.status, lang),
         status_code=row.status,
         channel=row.channel,
@@ -295,9 +382,30 @@ def staff_request(number: str, request: Request, session: SessionDep) -> Respons
         timeline=seen.timeline,
         suggested_unit=suggested,
         suggestion_reason=suggestion.reason(lang),
-        actions=[
-            AllowedAction(code, (ACTION_NAMES.get(code, (code, code)))[1 if lang == "en" else 0])
-            for code in svc.allowed_for(session, actor, row, paths=paths)
-        ],
+        suggested_unit_id=suggestion.unit_id,
+        category_code=row.category.code if row.category else None,
+        actions=[AllowedAction(code, button_name(code, lang)) for code in actions],
+        forms=forms or ActionForms(),
+        unit_groups=unit_groups(session, lang) if picks_units else [],
+        categories=[Choice(c.code, c.name(lang)) for c in list_categories(session)]
+        if "dispatch" in actions
+        else [],
     )
-    return render(request, "staff_request.html", page, frame)
+
+
+@router.get("/staff/requests/{number}")
+def staff_request(number: str, request: Request, session: SessionDep) -> Response:
+    actor = page_actor(request, session)
+    frame = chrome(request, actor)
+    refused = _staff_or_refuse(request, actor, frame)
+    if refused is not None:
+        return refused
+    lang = frame.lang
+    ref = number[:20]
+    try:
+        row = svc.get_request(session, actor, ref)
+    except ChengzhiError:
+        return not_found(request, frame, message("request_not_found", lang, {"ref": ref}))
+    done = request.query_params.get("done", "")
+    forms = ActionForms(notice=gettext(lang, DONE_NAMES[done]) if done in DONE_NAMES else None)
+    return render(request, "staff_request.html", request_page(session, actor, row, lang, forms), frame)

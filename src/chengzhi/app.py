@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chengzhi import __version__
 from chengzhi.categories.api import router as categories_router
+from chengzhi.admin.pages import router as admin_pages
 from chengzhi.config import Settings, get_settings
 from chengzhi.db import get_sessionmaker
 from chengzhi.errors import ChengzhiError
@@ -270,5 +271,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(org_pages)
     app.include_router(requests_pages)
     app.include_router(staff_pages)
+    app.include_router(admin_pages)
     app.include_router(staff_actions)
     return app

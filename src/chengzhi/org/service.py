@@ -301,3 +301,21 @@ def require_role(actor: Actor, *roles: Role) -> None:
         raise NotAuthenticated()
     if not actor.has_role(*roles):
         raise Forbidden("forbidden_role", roles=", ".join(r.value for r in roles))
+
+
+def revoke_role(session: Session, user: User, assignment_id: int) -> RoleAssignment:
+    """Take one role assignment away from a user (the user keeps their other roles)."""
+    assignment = next((r for r in user.roles if r.id == assignment_id), None)
+    if assignment is None:
+        raise NotFound("not_found")
+    user.roles.remove(assignment)
+    session.flush()
+    return assignment
+
+
+def set_user_active(session: Session, user: User, active: bool) -> User:
+    """Deactivate (or reactivate) a user: a deactivated user can no longer sign in, and their sessions and API
+    tokens stop working at once (both check `User.active`); their history stays."""
+    user.active = active
+    session.flush()
+    return user

@@ -22,7 +22,7 @@ from starlette.templating import Jinja2Templates
 
 from chengzhi.config import Settings
 from chengzhi.i18n import LANGUAGES, Language, negotiate_language
-from chengzhi.org.models import User
+from chengzhi.org.models import Role, User
 from chengzhi.org.service import ANONYMOUS, Actor, actor_for
 from chengzhi.web.i18n import gettext, local_time, translations
 
@@ -55,6 +55,7 @@ class Chrome:
     csrf_token: str
     user_name: str | None = None
     is_staff: bool = False
+    is_admin: bool = False
     timezone: str = "Asia/Shanghai"
 
 
@@ -124,6 +125,7 @@ def chrome(request: Request, actor: Actor) -> Chrome:
         csrf_token=csrf_token(request),
         user_name=None if actor.is_anonymous else (actor.display_name or actor.username),
         is_staff=actor.is_staff,
+        is_admin=actor.has_role(Role.admin),
         timezone=settings.timezone,
     )
 

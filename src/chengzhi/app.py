@@ -37,6 +37,7 @@ from chengzhi.requests.service import illegal_to_message
 from chengzhi.requests.staff_actions import router as staff_actions
 from chengzhi.requests.staff_pages import router as staff_pages
 from chengzhi.requests.workflow import IllegalTransition
+from chengzhi.routing.dedup_api import router as duplicates_router
 
 log = logging.getLogger("chengzhi")
 
@@ -267,6 +268,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(org_router)
     app.include_router(categories_router)
     app.include_router(requests_router)
+    app.include_router(duplicates_router)
     app.include_router(open311_router)
     app.include_router(org_pages)
     app.include_router(requests_pages)

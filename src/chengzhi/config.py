@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     scheduler_interval_seconds: float = Field(default=60.0, gt=0)
     # Time limits for emergencies (priority "emergency"), overriding the category's own limits.
     emergency_limits: dict[str, str] = {"sign": "30m", "contact": "1h", "reply": "2h", "review": "1d"}
+    # The city's own emergency words and patterns (TOML, the form of routing/data/urgency.toml); empty: the
+    # packaged list. See docs/routing.md, "Urgency".
+    urgency_terms_path: str = ""
     # Working days a handler has to return a wrongly dispatched request.
     return_limit: str = "2wd"
     idempotency_ttl_hours: int = Field(default=24, ge=1)

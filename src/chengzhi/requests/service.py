@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, Select, exists, false, func, or_, select, 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from chengzhi.categories.models import Category
+from chengzhi.categories.models import Category, Priority
 from chengzhi.categories.service import get_category, validate_answers
 from chengzhi.config import Settings
 from chengzhi.db import utcnow
@@ -50,7 +50,8 @@ from chengzhi.requests.workflow import (
     check,
 )
 from chengzhi.requests.workflow import apply as apply_step
-from chengzhi.routing.rules import RoutingSuggestion, area_index, suggest_unit
+from chengzhi.routing import triage
+from chengzhi.routing.rules import RoutingSuggestion, area_index
 
 CHANNELS = ("web", "phone", "app", "open311", "import", "feed", "email")
 STAFF_CHANNELS = ("phone", "import", "feed", "email")
@@ -124,6 +125,10 @@ def submit_request(
     if actor.is_anonymous and not actor.is_staff and not (data.contact_phone or data.contact_email):
         raise Invalid("contact_required")
     priority = data.priority or (category.default_priority.value if category else "normal")
+    # Urgency and the place named in the text (routing/triage.py); a priority chosen by staff stands.
+    found = triage.analyse(session, settings, data.title, data.text, has_point=data.lat is not None)
+    if found.urgent and not (data.priority and actor.is_staff):
+        priority = Priority.emergency.value
     hub = receiving_unit or city_unit(session)
     request = Request(
         title=data.title.strip()[:200] or data.text.strip()[:30],
@@ -175,6 +180,7 @@ def submit_request(
                 raise Conflict("conflict", details="duplicate request") from None
     session.add(RequestUnit(request_id=request.id, unit_id=hub.id, unit_path=hub.path, role="hub"))
     session.add(_event_row(request, actor, Action.receive, now, seq=request.event_count, payload=payload))
+    triage.record(session, request, found)
     return request
 
 
@@ -788,7 +794,7 @@ def record_outcome(
 
 
 def routing_suggestion(session: Session, request: Request) -> RoutingSuggestion:
-    return suggest_unit(session, request.category, request.lat, request.lon)
+    return triage.routing_suggestion(session, request)
 
 
 def allowed_for(

@@ -131,10 +131,17 @@ class RoutingSuggestion:
 
 
 def suggest_unit(
-    session: Session, category: Category | None, lat: float | None, lon: float | None
+    session: Session,
+    category: Category | None,
+    lat: float | None,
+    lon: float | None,
+    *,
+    located: Located | None = None,
 ) -> RoutingSuggestion:
+    """`located`: the units a place read from the text lies in (routing/places.py), used without a point."""
     index = area_index(session)
-    located = index.locate(lat, lon) if lat is not None and lon is not None else Located()
+    if located is None:
+        located = index.locate(lat, lon) if lat is not None and lon is not None else Located()
 
     def name(unit_id: int | None) -> str:
         return index.units[unit_id][2] if unit_id in index.units else "?"

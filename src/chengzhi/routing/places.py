@@ -1,0 +1,541 @@
+"""Place from text: requests without a map point are located from the places they name.
+
+The gazetteer holds
+- the city's territorial units (districts, streets, communities) by their names and short forms
+  ("青松街道", "青松"), each standing for its area's representative point;
+- place names learned from the city's history (`place_names`, `chengzhi triage rebuild-places`): compounds,
+  roads, villages, schools, hospitals, parks ... named in requests that carry a map point, each with the mean
+  point of its mentions and the unit most of them fall in.
+
+Mentions that match a place pattern (…小区, …路, …街, …村, …学校, …医院, …公园) but no known place are reported
+too, so the dispatcher sees what the text names even when the platform cannot place it.
+
+`locate(session, text)` returns the matches, the chosen place, the units it lies in (`rules.Located`) and the
+reason in Chinese and English; `suggestion_from_text` routes a request by the core's rules from there.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session
+
+from chengzhi.categories.models import Category
+from chengzhi.db import utcnow
+from chengzhi.org.models import UnitKind
+from chengzhi.requests.models import Request
+from chengzhi.routing.rules import AreaIndex, Located, RoutingSuggestion, area_index, suggest_unit
+from chengzhi.routing.text import MAX_CHARS, TextError, name_variants, normalise
+from chengzhi.routing.triage_models import PlaceName, RequestTriage
+
+REFRESH_SECONDS = 60.0
+# Places are named early in a request; the scan stops here (a few ms at most).
+SCAN_CHARS = 3000
+
+# Place patterns: the generic last word of a place name, and the kind of place it makes.
+SUFFIXES: dict[str, str] = {
+    "小区": "compound", "花园": "compound", "家园": "compound", "新村": "compound", "新城": "compound",
+    "公寓": "compound", "大厦": "compound", "名城": "compound", "雅居": "compound", "苑": "compound",
+    "社区": "community", "街道": "street", "镇": "street", "乡": "street",
+    "大道": "road", "大街": "road", "路": "road", "街": "road", "巷": "road", "胡同": "road",
+    "村": "village",
+    "学校": "school", "小学": "school", "中学": "school", "幼儿园": "school", "大学": "school", "学院": "school",
+    "医院": "hospital", "卫生院": "hospital", "卫生服务中心": "hospital",
+    "公园": "park", "广场": "park",
+    "农贸市场": "market", "菜市场": "market", "市场": "market", "商业街": "market",
+    "地铁站": "station", "火车站": "station", "汽车站": "station", "公交站": "station",
+}  # fmt: skip
+_SUFFIX_LIST = sorted(SUFFIXES, key=len, reverse=True)
+# A name: 2-10 characters before the suffix, without punctuation or digits.
+# "路面", "路灯", "路况" are not roads.
+_MENTION = re.compile(r"([\u4e00-\u9fff]{2,10}?)(" + "|".join(_SUFFIX_LIST) + ")(?![面灯况费由过径人])")
+# Words that end a name on the left ("我住在青松花园": the name starts after 在).
+_LEFT_STOP = re.compile(
+    r".*(?:[的在是了我你他她们和与及到从于对把被给向往住近旁边附位处去来说]|反映|投诉|请问|附近|门口)"
+)
+
+KIND_NAMES: dict[str, tuple[str, str]] = {
+    "district": ("区", "district"),
+    "street": ("街道（乡镇）", "street office"),
+    "community": ("社区", "community"),
+    "compound": ("小区", "residential compound"),
+    "road": ("道路", "road"),
+    "village": ("村", "village"),
+    "school": ("学校", "school"),
+    "hospital": ("医院", "hospital"),
+    "park": ("公园、广场", "park or square"),
+    "market": ("市场", "market"),
+    "station": ("车站", "station"),
+    "place": ("地点", "place"),
+}
+SPECIFICITY = {UnitKind.district: 1, UnitKind.street: 2, UnitKind.community: 3}
+LEARNED_MIN_MENTIONS = 3
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One name the gazetteer knows."""
+
+    name: str
+    kind: str
+    source: str  # "unit" or "history"
+    unit_id: int | None
+    lat: float | None
+    lon: float | None
+    mentions: int = 0
+    short: bool = False  # a unit's name without its generic suffix ("青松" for "青松街道")
+
+
+@dataclass(frozen=True)
+class PlaceMatch:
+    text: str  # the words in the request
+    entry: Entry | None  # None: a place pattern without a known place
+    kind: str
+    start: int
+
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"text": self.text, "kind": self.kind}
+        if self.entry is not None:
+            data.update(name=self.entry.name, source=self.entry.source, unit_id=self.entry.unit_id)
+        return data
+
+
+@dataclass
+class Gazetteer:
+    built_at: float
+    index: AreaIndex | None = None
+    names: dict[str, list[Entry]] = field(default_factory=dict)
+    lengths: list[int] = field(default_factory=list)
+
+    def add(self, entry: Entry, key: str | None = None) -> None:
+        key = key or entry.name
+        if len(key) < 2:
+            return
+        self.names.setdefault(key, []).append(entry)
+
+    def finish(self) -> None:
+        self.lengths = sorted({len(k) for k in self.names}, reverse=True)
+
+    def scan(self, text: str) -> list[tuple[int, int, list[Entry]]]:
+        """Known names in `text` (normalised, lower case), longest first, without overlaps."""
+        found: list[tuple[int, int, list[Entry]]] = []
+        i, n = 0, min(len(text), SCAN_CHARS)
+        while i < n:
+            for length in self.lengths:
+                if i + length > len(text):
+                    continue
+                entries = self.names.get(text[i : i + length])
+                if not entries:
+                    continue
+                end = i + length
+                if all(e.short for e in entries) and _suffix_at(text, end):
+                    # "青松花园" is not 青松街道 ("青松"): a longer place name of an unknown kind goes on.
+                    continue
+                found.append((i, end, entries))
+                i = end
+                break
+            else:
+                i += 1
+        return found
+
+
+def _suffix_at(text: str, position: int) -> bool:
+    return any(text.startswith(suffix, position) for suffix in _SUFFIX_LIST)
+
+
+_lock = threading.Lock()
+_gazetteers: dict[str, Gazetteer] = {}
+
+
+def invalidate() -> None:
+    with _lock:
+        _gazetteers.clear()
+
+
+def gazetteer(session: Session) -> Gazetteer:
+    """The gazetteer of this database, rebuilt every REFRESH_SECONDS or after `invalidate()`."""
+    key = str(session.get_bind().engine.url)
+    now = time.monotonic()
+    index = area_index(session)
+    with _lock:
+        cached = _gazetteers.get(key)
+        # The area index is rebuilt when units change (rules.invalidate): the gazetteer follows it.
+        if cached is not None and cached.index is index and now - cached.built_at < REFRESH_SECONDS:
+            return cached
+    built = _build(session, index, now)
+    with _lock:
+        _gazetteers[key] = built
+    return built
+
+
+def _representative_points(index: AreaIndex) -> dict[int, tuple[float, float]]:
+    points: dict[int, tuple[float, float]] = {}
+    for _kind, (_tree, ids, geoms) in index.trees.items():
+        for unit_id, geometry in zip(ids, geoms, strict=True):
+            point = geometry.representative_point()
+            points[unit_id] = (point.y, point.x)
+    return points
+
+
+def _build(session: Session, index: AreaIndex, now: float) -> Gazetteer:
+    result = Gazetteer(built_at=now, index=index)
+    points = _representative_points(index)
+    names_en: dict[int, str] = {}
+    from chengzhi.org.models import Unit
+
+    territorial = (UnitKind.district, UnitKind.street, UnitKind.community)
+    for unit_id, name_en in session.execute(
+        select(Unit.id, Unit.name_en).where(Unit.active.is_(True), Unit.kind.in_(territorial))
+    ):
+        names_en[unit_id] = name_en
+    for unit_id, (kind, _parent, name_zh, _function) in index.units.items():
+        if kind not in territorial:
+            continue
+        lat, lon = points.get(unit_id, (None, None))
+        full = normalise(name_zh).replace(" ", "").lower()
+        for variant in name_variants(name_zh):
+            variant = variant.lower()
+            result.add(Entry(full, kind.value, "unit", unit_id, lat, lon, short=variant != full), variant)
+        english = normalise(names_en.get(unit_id) or "").lower()
+        if len(english) >= 4:
+            result.add(Entry(full, kind.value, "unit", unit_id, lat, lon), english)
+    for place in session.scalars(select(PlaceName).where(PlaceName.mentions >= LEARNED_MIN_MENTIONS)):
+        result.add(
+            Entry(place.name, place.kind, "history", place.unit_id, place.lat, place.lon, place.mentions)
+        )
+    result.finish()
+    return result
+
+
+def mentions(text: str) -> list[tuple[int, int, str, str]]:
+    """Place-pattern mentions in normalised text: (start, end, name, kind); the name starts after words such
+    as 在, 住, 附近 that end a name on the left."""
+    found = []
+    for match in _MENTION.finditer(text[:SCAN_CHARS]):
+        prefix = match.group(1)
+        cut = _LEFT_STOP.match(prefix)
+        if cut:
+            prefix = prefix[cut.end() :]
+        if len(prefix) < 2:
+            continue
+        name = prefix + match.group(2)
+        found.append((match.end() - len(name), match.end(), name, SUFFIXES[match.group(2)]))
+    return found
+
+
+@dataclass(frozen=True)
+class Placed:
+    """Where the text says a request is."""
+
+    matches: tuple[PlaceMatch, ...] = ()
+    chosen: PlaceMatch | None = None
+    lat: float | None = None
+    lon: float | None = None
+    unit_id: int | None = None  # the most specific unit the place lies in
+    located: Located = field(default_factory=Located)
+    reason_zh: str = ""
+    reason_en: str = ""
+    note: str | None = None
+
+    @property
+    def found(self) -> bool:
+        return self.unit_id is not None or self.lat is not None
+
+    def reason(self, lang: str) -> str:
+        return self.reason_en if lang == "en" else self.reason_zh
+
+
+def _chain(index: AreaIndex, unit_id: int | None) -> Located:
+    district = street = community = None
+    current = unit_id
+    while current is not None and current in index.units:
+        kind, parent, _name, _function = index.units[current]
+        if kind == UnitKind.community:
+            community = current
+        elif kind == UnitKind.street:
+            street = current
+        elif kind == UnitKind.district:
+            district = current
+        current = parent
+    return Located(district_id=district, street_id=street, community_id=community)
+
+
+def _specificity(index: AreaIndex, entry: Entry) -> float:
+    if entry.unit_id is None or entry.unit_id not in index.units:
+        return 0.5 if entry.lat is not None else 0.0
+    level = SPECIFICITY.get(index.units[entry.unit_id][0], 0)
+    # A learned place (a compound, a school) is more precise than the community it lies in.
+    return level + (0.5 if entry.source == "history" else 0.0) - (0.25 if entry.short else 0.0)
+
+
+def _unit_name(index: AreaIndex, unit_id: int | None) -> str:
+    return index.units[unit_id][2] if unit_id is not None and unit_id in index.units else "?"
+
+
+def locate_normalised(session: Session, text: str) -> Placed:
+    index = area_index(session)
+    lowered = text.lower()
+    matches: list[PlaceMatch] = []
+    covered: list[tuple[int, int]] = []
+    for start, end, entries in gazetteer(session).scan(lowered):
+        best = max(entries, key=lambda e: (_specificity(index, e), e.mentions))
+        matches.append(PlaceMatch(text[start:end], best, best.kind, start))
+        covered.append((start, end))
+    for start, end, name, kind in mentions(text):
+        if not any(s <= start < e or s < end <= e for s, e in covered):
+            matches.append(PlaceMatch(name, None, kind, start))
+    matches.sort(key=lambda m: m.start)
+    known = [m for m in matches if m.entry is not None and (m.entry.unit_id or m.entry.lat is not None)]
+    if not known:
+        return _unplaced(tuple(matches))
+    unit_ids = {m.entry.unit_id for m in known if m.entry is not None and m.entry.unit_id}
+
+    def rank(match: PlaceMatch) -> tuple[int, float, int, int]:
+        assert match.entry is not None
+        chain = _chain(index, match.entry.unit_id)
+        ancestors = {chain.district_id, chain.street_id, chain.community_id} - {None, match.entry.unit_id}
+        agreeing = len(ancestors & unit_ids)
+        return (agreeing, _specificity(index, match.entry), match.entry.mentions, -match.start)
+
+    chosen = max(known, key=rank)
+    entry = chosen.entry
+    assert entry is not None
+    located = _chain(index, entry.unit_id)
+    if entry.unit_id is None and entry.lat is not None and entry.lon is not None:
+        located = index.locate(entry.lat, entry.lon)
+    reason_zh, reason_en = _reason(index, tuple(matches), chosen, located)
+    return Placed(
+        matches=tuple(matches),
+        chosen=chosen,
+        lat=entry.lat,
+        lon=entry.lon,
+        unit_id=located.community_id or located.street_id or located.district_id,
+        located=located,
+        reason_zh=reason_zh,
+        reason_en=reason_en,
+    )
+
+
+def _unplaced(matches: tuple[PlaceMatch, ...]) -> Placed:
+    if not matches:
+        return Placed(
+            reason_zh="文字中没有识别到本市的地名。", reason_en="The text names no place the platform knows."
+        )
+    said_zh = "、".join(f"“{m.text}”" for m in matches)
+    said_en = ", ".join(f"'{m.text}'" for m in matches)
+    return Placed(
+        matches=matches,
+        reason_zh=f"文字中提到{said_zh}，但本市地名库中没有这些地点。",
+        reason_en=f"The text names {said_en}, but the city's gazetteer does not know these places.",
+    )
+
+
+def _reason(
+    index: AreaIndex, matches: tuple[PlaceMatch, ...], chosen: PlaceMatch, located: Located
+) -> tuple[str, str]:
+    entry = chosen.entry
+    assert entry is not None
+    kind_zh, kind_en = KIND_NAMES.get(entry.kind, KIND_NAMES["place"])
+    where_ids = [u for u in (located.district_id, located.street_id, located.community_id) if u]
+    where_zh = "、".join(_unit_name(index, u) for u in where_ids) or "?"
+    where_en = " / ".join(_unit_name(index, u) for u in where_ids) or "?"
+    if entry.source == "history":
+        source_zh = f"历史诉求中{entry.mentions}次提到的{kind_zh}“{entry.name}”"
+        source_en = (
+            f"the {kind_en} '{entry.name}', named in {entry.mentions} earlier requests with a map point"
+        )
+    else:
+        source_zh = f"{kind_zh}“{entry.name}”"
+        source_en = f"the {kind_en} '{entry.name}'"
+    zh = f"没有地图位置，从文字定位：“{chosen.text}”→{source_zh}，位于{where_zh}。"
+    en = f"No map point; located from the text: '{chosen.text}' → {source_en}, in {where_en}."
+    others = [m for m in matches if m is not chosen]
+    if others:
+        zh += "文中还提到" + "、".join(f"“{m.text}”" for m in others) + "。"
+        en += " The text also names " + ", ".join(f"'{m.text}'" for m in others) + "."
+    return zh, en
+
+
+def locate(session: Session, text: str | None) -> Placed:
+    """Where `text` says the request is. Never raises for text: empty, binary or garbled text is not placed
+    and says why; text beyond `text.MAX_CHARS` characters is cut."""
+    if not text or not text.strip():
+        return Placed(note="text_empty")
+    try:
+        normalised = normalise(text, MAX_CHARS)
+    except TextError as error:
+        return Placed(
+            note=error.code,
+            reason_zh=f"文字无法分析：{error.message('zh')}",
+            reason_en=f"The text cannot be analysed: {error.message('en')}",
+        )
+    return locate_normalised(session, normalised.replace(" ", "") if _mostly_han(normalised) else normalised)
+
+
+def _mostly_han(text: str) -> bool:
+    sample = text[:200]
+    return sum(1 for ch in sample if "\u4e00" <= ch <= "\u9fff") * 2 > len(sample)
+
+
+# ---------------------------------------------------------------- routing from the text
+
+
+def suggestion_from_text(
+    session: Session, category: Category | None, triage: RequestTriage | None
+) -> RoutingSuggestion | None:
+    """The core's routing rules applied to the place read from the text at intake; None if there is none."""
+    if triage is None or triage.place_unit_id is None:
+        return None
+    index = area_index(session)
+    located = _chain(index, triage.place_unit_id)
+    rules = suggest_unit(session, category, None, None, located=located)
+    matched = [m for m in triage.place_matches or [] if m.get("name")]
+    chosen = next((m for m in matched if m.get("unit_id") == triage.place_unit_id), None) or (
+        matched[0] if matched else {}
+    )
+    words = chosen.get("text", "?")
+    name = chosen.get("name", "?")
+    where_ids = [u for u in (located.district_id, located.street_id, located.community_id) if u]
+    zh = f"没有地图位置，从文字定位：“{words}”→“{name}”，位于{'、'.join(_unit_name(index, u) for u in where_ids)}。"
+    en = (
+        f"No map point; located from the text: '{words}' → '{name}', in "
+        f"{' / '.join(_unit_name(index, u) for u in where_ids)}."
+    )
+    return RoutingSuggestion(rules.unit_id, zh + rules.reason_zh, en + " " + rules.reason_en, located)
+
+
+# ---------------------------------------------------------------- learning place names from history
+
+
+@dataclass
+class _Tally:
+    mentions: int = 0
+    lat: float = 0.0
+    lon: float = 0.0
+    points: list[tuple[float, float]] = field(default_factory=list)
+    units: Counter[tuple[int | None, int | None, int | None]] = field(default_factory=Counter)
+    left: Counter[str] = field(default_factory=Counter)
+
+
+def _candidates(text: str) -> Iterator[tuple[str, str, str]]:
+    """Every name a place mention could be: (name, kind, the character left of it)."""
+    for match in _MENTION.finditer(text):
+        suffix = match.group(2)
+        end = match.end()
+        start_limit = match.start()
+        for start in range(end - len(suffix) - 2, start_limit - 1, -1):
+            name = text[start:end]
+            yield name, SUFFIXES[suffix], text[start - 1] if start > 0 else ""
+
+
+def _metres(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    x = math.radians(lon2 - lon1) * math.cos(math.radians((lat1 + lat2) / 2))
+    y = math.radians(lat2 - lat1)
+    return 6_371_000 * math.hypot(x, y)
+
+
+def learn_places(
+    rows: Iterable[tuple[str, float, float]], index: AreaIndex, *, min_mentions: int = LEARNED_MIN_MENTIONS
+) -> list[dict[str, Any]]:
+    """Place names from (text, lat, lon) of requests with a map point.
+
+    Every run of 2-10 characters before a place suffix is a candidate; a candidate whose left neighbour is
+    nearly always the same character is part of a longer name and gives way to it ("松花园" → "青松花园"). A name
+    keeps the mean point of its mentions and the unit most of them fall in: the community if 60% agree, else the
+    street, else the district."""
+    tallies: dict[str, _Tally] = defaultdict(_Tally)
+    kinds: dict[str, str] = {}
+    for raw, lat, lon in rows:
+        try:
+            text = normalise(raw or "").replace(" ", "")
+        except TextError:
+            continue
+        seen: set[str] = set()
+        located = index.locate(lat, lon)
+        for name, kind, left in _candidates(text):
+            if name in seen:
+                continue
+            seen.add(name)
+            tally = tallies[name]
+            tally.mentions += 1
+            tally.lat += lat
+            tally.lon += lon
+            if len(tally.points) < 200:
+                tally.points.append((lat, lon))
+            tally.units[(located.community_id, located.street_id, located.district_id)] += 1
+            tally.left[left] += 1
+            kinds[name] = kind
+    unit_names = {normalise(v[2]) for v in index.units.values()}
+    learned = []
+    for name, tally in tallies.items():
+        if tally.mentions < min_mentions or name in unit_names:
+            continue
+        if _LEFT_STOP.match(name[:-1]) and _LEFT_STOP.match(name[:-1]).end() > 0:  # type: ignore[union-attr]
+            continue
+        top_left, top_count = tally.left.most_common(1)[0]
+        if top_left and top_count >= 0.9 * tally.mentions:
+            continue  # nearly always preceded by the same character: part of a longer name
+        lat, lon = tally.lat / tally.mentions, tally.lon / tally.mentions
+        spread = sum(_metres(lat, lon, a, b) for a, b in tally.points) / len(tally.points)
+        learned.append(
+            {
+                "name": name[:60],
+                "kind": kinds[name],
+                "lat": lat,
+                "lon": lon,
+                "unit_id": _majority_unit(tally),
+                "mentions": tally.mentions,
+                "spread_m": round(spread, 1),
+            }
+        )
+    return learned
+
+
+def _majority_unit(tally: _Tally) -> int | None:
+    for level in range(3):
+        counts: Counter[int] = Counter()
+        for units, count in tally.units.items():
+            if units[level] is not None:
+                counts[units[level]] += count  # type: ignore[index]
+        if counts:
+            unit_id, count = counts.most_common(1)[0]
+            if count >= 0.6 * tally.mentions:
+                return unit_id
+    return None
+
+
+def rebuild_places(
+    session: Session, *, limit: int = 200_000, min_mentions: int = LEARNED_MIN_MENTIONS
+) -> int:
+    """Replaces the learned place names with those of the `limit` most recent requests that have a map point;
+    returns how many names were learned. The caller commits."""
+    index = area_index(session)
+    query = (
+        select(Request.title, Request.text, Request.address, Request.lat, Request.lon)
+        .where(Request.lat.is_not(None), Request.lon.is_not(None))
+        .order_by(Request.id.desc())
+        .limit(limit)
+        .execution_options(yield_per=2000)
+    )
+    rows = (
+        (f"{title or ''}。{text or ''}。{address or ''}", float(lat), float(lon))
+        for title, text, address, lat, lon in session.execute(query)
+        if lat is not None and lon is not None
+    )
+    learned = learn_places(rows, index, min_mentions=min_mentions)
+    session.execute(delete(PlaceName))
+    now = utcnow()
+    for start in range(0, len(learned), 1000):
+        session.execute(
+            insert(PlaceName), [dict(row, updated_at=now) for row in learned[start : start + 1000]]
+        )
+    invalidate()
+    return len(learned)

@@ -137,6 +137,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "提交过于频繁，请 {seconds} 秒后再试。",
         "en": "Too many submissions; try again in {seconds} seconds.",
     },
+    "support_closed": {
+        "zh": "这条诉求已办结，不再接受“我也遇到”；如问题仍在，请提交新的诉求。",
+        "en": "This request is closed and takes no more \"me too\"; if the problem is back, report it again.",
+    },
     "idempotency_conflict": {
         "zh": "该 Idempotency-Key 已用于另一项不同的请求，请为新请求使用新的键。",
         "en": "This Idempotency-Key was already used for a different request; use a new key.",

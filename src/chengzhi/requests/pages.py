@@ -10,8 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+import secrets
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -33,6 +34,7 @@ from chengzhi.org.models import Unit
 from chengzhi.org.service import Actor
 from chengzhi.ratelimit import check_rate
 from chengzhi.requests import service as svc
+from chengzhi.requests import support
 from chengzhi.requests.models import Request as RequestRow
 from chengzhi.requests.workflow import ACTION_NAMES, STATUS_NAMES, Action, IllegalTransition, allowed_actions
 from chengzhi.web.i18n import N_, gettext
@@ -86,12 +88,17 @@ class CategoryGroup:
 class PublicIssue:
     """A request as anyone may see it: no contact details, no names, long digit runs masked."""
 
+    id: int
     title: str
     category: str
     status: str
     status_code: str
     place: str
     received_at: dt.datetime
+    supports: int = 0
+    supported: bool = False  # this visitor said "me too"
+    can_support: bool = True
+    error: str | None = None
 
 
 @dataclass
@@ -252,9 +259,13 @@ def public_title(request: RequestRow) -> str:
     return DIGIT_RUN.sub(lambda m: "*" * len(m.group()), request.title or "")
 
 
-def public_issue(request: RequestRow, lang: Language) -> PublicIssue:
+def public_issue(request: RequestRow, lang: Language, supported: set[int] | None = None) -> PublicIssue:
     unit: Unit | None = request.lead_unit or request.receiving_unit
     return PublicIssue(
+        id=request.id,
+        supports=request.support_count or 0,
+        supported=request.id in (supported or set()),
+        can_support=request.status in support.SUPPORTABLE,
         title=public_title(request),
         category=request.category.name(lang) if request.category else gettext(lang, N_("Not yet classified")),
         status=_status(request.status, lang),
@@ -283,28 +294,89 @@ def home(request: Request, session: SessionDep, settings: SettingsDep) -> Respon
     actor = page_actor(request, session)
     frame = chrome(request, actor)
     recent = recent_requests(session, before=None, limit=8)[:8]
+    mine = support.supported_among(session, _supporter(request, settings, actor), [r.id for r in recent])
     page = HomePage(
         groups=category_groups(session, frame.lang),
-        recent=[public_issue(r, frame.lang) for r in recent],
+        recent=[public_issue(r, frame.lang, mine) for r in recent],
         map=map_config(settings),
     )
     return render(request, "home.html", page, frame)
 
 
 @router.get("/issues")
-def issues(request: Request, session: SessionDep) -> Response:
+def issues(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     actor = page_actor(request, session)
     frame = chrome(request, actor)
     raw = request.query_params.get("before", "")
     before = int(raw) if raw.isdigit() and 0 < int(raw) < 2**31 else None
     rows = recent_requests(session, before=before, limit=PAGE_SIZE)
     items = rows[:PAGE_SIZE]
+    mine = support.supported_among(session, _supporter(request, settings, actor), [r.id for r in items])
     page = IssuesPage(
-        items=[public_issue(r, frame.lang) for r in items],
+        items=[public_issue(r, frame.lang, mine) for r in items],
         next_before=items[-1].id if len(rows) > PAGE_SIZE else None,
         first_page=before is None,
     )
     return render(request, "issues.html", page, frame)
+
+
+def _supporter(request: Request, settings: Settings, actor: Actor, *, create: bool = False) -> str | None:
+    """The visitor's supporter key: their account, or a random id in their session (made on first support)."""
+    if not actor.is_anonymous:
+        identity = f"user:{actor.user_id}"
+    else:
+        token = request.session.get("supporter")
+        if not token:
+            if not create:
+                return None
+            token = secrets.token_urlsafe(18)
+            request.session["supporter"] = token
+        identity = f"session:{token}"
+    return support.supporter_key(settings.secret_key, identity)
+
+
+@router.post("/issues/{request_id}/support")
+async def support_issue(
+    request_id: str, request: Request, session: SessionDep, settings: SettingsDep
+) -> Response:
+    """ "Me too". With htmx the card's support line is swapped in place; without, back to the list."""
+    actor = page_actor(request, session)
+    frame = chrome(request, actor)
+    lang = frame.lang
+    error = None
+    try:
+        form = await request.form(max_files=0, max_fields=10)
+    except StarletteHTTPException:
+        form = None
+    back = _text(form, "next", 200) if form is not None else ""
+    if not (back.startswith("/") and not back.startswith("//") and "\\" not in back):
+        back = "/issues"
+    ident = (
+        int(request_id) if request_id.isascii() and request_id.isdigit() and int(request_id) < 2**31 else 0
+    )
+    row = session.get(RequestRow, ident) if ident else None
+    if row is None:
+        return not_found(request, frame, message("request_not_found", lang, {"ref": request_id[:20]}))
+    if form is None or not csrf_ok(request, form):
+        error = message("csrf_failed", lang)
+    else:
+        try:
+            check_rate(settings.rate_limit_storage, "30/minute", "support", _client(request))
+            key = _supporter(request, settings, actor, create=True)
+            assert key is not None
+            row, _new = support.support(session, ident, key)
+            session.commit()
+        except ChengzhiError as exc:
+            session.rollback()
+            error = message(exc.code, lang, exc.params)
+    session.refresh(row)
+    key = _supporter(request, settings, actor)
+    issue = replace(public_issue(row, lang, support.supported_among(session, key, [row.id])), error=error)
+    if request.headers.get("HX-Request") == "true":
+        return render(request, "_support.html", issue, frame, status_code=200 if error is None else 422)
+    if error is not None:
+        return render(request, "support_refused.html", issue, frame, status_code=422)
+    return RedirectResponse(f"{back}#issue-{row.id}", status_code=303)
 
 
 # ---------------------------------------------------------------- report form

@@ -168,6 +168,7 @@ class StaffRequestPage:
     suggestion_reason: str
     suggested_unit_id: int | None = None
     category_code: str | None = None
+    supports: int = 0
     actions: list[AllowedAction] = field(default_factory=list)
     forms: ActionForms = field(default_factory=ActionForms)
     unit_groups: list[UnitGroup] = field(default_factory=list)
@@ -384,6 +385,7 @@ def request_page(
         suggestion_reason=suggestion.reason(lang),
         suggested_unit_id=suggestion.unit_id,
         category_code=row.category.code if row.category else None,
+        supports=row.support_count or 0,
         actions=[AllowedAction(code, button_name(code, lang)) for code in actions],
         forms=forms or ActionForms(),
         unit_groups=unit_groups(session, lang) if picks_units else [],

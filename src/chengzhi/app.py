@@ -28,6 +28,8 @@ from chengzhi.db import get_sessionmaker
 from chengzhi.errors import ChengzhiError
 from chengzhi.i18n import message, negotiate_language
 from chengzhi.jobs.service import Scheduler
+from chengzhi.metrics.api import router as metrics_router
+from chengzhi.metrics.pages import router as metrics_pages
 from chengzhi.open311.api import router as open311_router
 from chengzhi.org.api import router as org_router
 from chengzhi.org.pages import router as org_pages
@@ -268,6 +270,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(org_router)
     app.include_router(categories_router)
     app.include_router(requests_router)
+    app.include_router(metrics_router)
+    app.include_router(metrics_pages)
     app.include_router(duplicates_router)
     app.include_router(open311_router)
     app.include_router(org_pages)

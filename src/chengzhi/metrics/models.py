@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, event
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from chengzhi.db import Base, UTCDateTime, utcnow
 
@@ -80,3 +81,16 @@ class MetricExclusion(Base):
     note: Mapped[str] = mapped_column(Text)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+@event.listens_for(Session, "after_flush")
+def _refresh_facts(session: Session, _context: Any) -> None:
+    """Keep `request_facts` in step with the log: every flush that appends events (or exclusions) rewrites the
+    facts of their requests in the same transaction."""
+    from chengzhi.requests.models import RequestEvent
+
+    ids = {obj.request_id for obj in session.new if isinstance(obj, RequestEvent | MetricExclusion)}
+    if ids:
+        from chengzhi.metrics.facts import refresh
+
+        refresh(session.connection(), ids)

@@ -1,0 +1,568 @@
+"""Queries behind every dashboard figure: one table of counts for any grouping, stage times, rankings, top
+categories, the map, and the drill-down list of the requests behind a number.
+
+Every count is `SUM(CASE WHEN <measure> ...)` over `request_facts`, and the drill-down list filters the same table
+by the same `<measure>`: a number and its list cannot disagree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, Select, and_, case, func, literal, or_, select, true
+from sqlalchemy.orm import Session, undefer
+
+from chengzhi.categories.models import Category
+from chengzhi.errors import Forbidden, Invalid, NotFound
+from chengzhi.metrics.models import RequestFact as F
+from chengzhi.org.models import Role, Unit, UnitKind
+from chengzhi.org.service import Actor
+from chengzhi.requests.models import Request
+from chengzhi.requests.workflow import OPEN_STATUSES, Status
+
+# Leaders read the dashboards; there is no analyst role in the organisation model: supervisors (who follow
+# overdue requests) and administrators read them too.
+DASHBOARD_ROLES = (Role.leader, Role.supervisor, Role.admin)
+GROUPS = ("none", "unit", "category", "channel", "day", "week", "month")
+MAX_DAYS = 3660
+STAGES = ("wait", "sign", "contact", "reply", "review")
+STAGE_COLUMNS = {
+    "wait": F.wait_s,
+    "sign": F.sign_s,
+    "contact": F.contact_s,
+    "reply": F.reply_s,
+    "review": F.review_s,
+}
+DEFAULT_WEIGHTS = {"response": 30.0, "resolution": 35.0, "satisfaction": 35.0}
+
+_in_response = and_(F.response_due.is_(True), func.coalesce(F.excluded, "") != "unreasonable")
+_in_follow_up = and_(F.reviewed.is_(True), F.excluded.is_(None))
+
+# measure -> the requests it counts (docs/metrics.md defines each)
+MEASURES: dict[str, ColumnElement[bool]] = {
+    "received": true(),
+    "dispatched": F.dispatched.is_(True),
+    "response_denominator": _in_response,
+    "response_numerator": and_(_in_response, F.responded_on_time.is_(True)),
+    "response_pending": and_(F.dispatched.is_(True), F.response_due.is_(False)),
+    "follow_up_denominator": _in_follow_up,
+    "resolution_numerator": and_(_in_follow_up, F.resolved.is_(True)),
+    "satisfaction_numerator": and_(_in_follow_up, F.satisfied.is_(True)),
+    "excluded": F.excluded.is_not(None),
+    "open": F.status.in_([s.value for s in OPEN_STATUSES]),
+    "overdue": F.overdue_stage.is_not(None),
+    "ever_overdue": F.ever_overdue.is_(True),
+    "returned": F.returns > 0,
+    "reopened": F.reopenings > 0,
+    "co_handled": F.co_handled.is_(True),
+    "extended": F.extended.is_(True),
+    "merged": F.merged.is_(True),
+    "closed": F.status == Status.closed.value,
+}
+for _status in Status:
+    MEASURES[f"status_{_status.value}"] = F.status == _status.value
+
+
+@dataclass
+class Scope:
+    """What a dashboard question is about: a unit's subtree, a span of received days, optional filters."""
+
+    unit: Unit
+    start: dt.date
+    end: dt.date  # inclusive
+    category_id: int | None = None
+    category_code: str | None = None
+    channel: str | None = None
+
+    @property
+    def depth(self) -> int:
+        return self.unit.path.strip("/").count("/") + 1
+
+    def params(self) -> dict[str, str]:
+        out = {"unit": str(self.unit.id), "start": self.start.isoformat(), "end": self.end.isoformat()}
+        if self.category_code:
+            out["category"] = self.category_code
+        if self.channel:
+            out["channel"] = self.channel
+        return out
+
+
+def _level(depth: int) -> Any:
+    return {1: F.lead_l1, 2: F.lead_l2, 3: F.lead_l3, 4: F.lead_l4}.get(depth)
+
+
+def where(scope: Scope) -> list[ColumnElement[bool]]:
+    clauses: list[ColumnElement[bool]] = [F.received_day >= scope.start, F.received_day <= scope.end]
+    column = _level(scope.depth)
+    if scope.depth == 1:
+        # The city: its requests, including those not dispatched yet (no lead unit).
+        clauses.append(or_(F.lead_l1 == scope.unit.id, F.lead_l1.is_(None)))
+    elif column is not None:
+        clauses.append(column == scope.unit.id)
+    else:
+        clauses.append(F.lead_unit_id == scope.unit.id)
+    if scope.category_id is not None:
+        clauses.append(F.category_id == scope.category_id)
+    if scope.channel:
+        clauses.append(F.channel == scope.channel)
+    return clauses
+
+
+# ---------------------------------------------------------------- scope from the query string
+
+
+def dashboard_units(actor: Actor) -> list[int]:
+    return actor.units_for(*DASHBOARD_ROLES)
+
+
+def resolve_scope(
+    session: Session,
+    actor: Actor,
+    *,
+    unit: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    category: str | None = None,
+    channel: str | None = None,
+    today: dt.date | None = None,
+    zone: str = "Asia/Shanghai",
+) -> Scope:
+    """Check the caller may read these figures (a dashboard role in the unit or above it) and parse the dates."""
+    if not actor.has_role(*DASHBOARD_ROLES):
+        raise Forbidden("forbidden_role", roles="leader, supervisor, admin")
+    if unit:
+        if not (unit.isascii() and unit.isdigit() and len(unit) < 10):
+            raise Invalid("validation_failed", details="unit: a unit id is expected")
+        found = session.get(Unit, int(unit))
+        if found is None:
+            raise NotFound("unit_not_found", ref=unit)
+        if not actor.covers(found.path, *DASHBOARD_ROLES):
+            raise Forbidden("forbidden")
+    else:
+        found = session.get(Unit, dashboard_units(actor)[0])
+        assert found is not None
+    today = today or dt.datetime.now(ZoneInfo(zone)).date()
+    end_day = _date(end, "end") or today
+    start_day = _date(start, "start") or max(end_day - dt.timedelta(days=29), EARLIEST)
+    if start_day > end_day:
+        raise Invalid("validation_failed", details="start must not be after end")
+    if (end_day - start_day).days > MAX_DAYS:
+        raise Invalid("validation_failed", details=f"at most {MAX_DAYS} days at once")
+    scope = Scope(found, start_day, end_day)
+    if category:
+        row = session.execute(
+            select(Category.id, Category.code).where(Category.code == category[:40])
+        ).first()
+        if row is None:
+            raise NotFound("category_not_found", ref=category[:40])
+        scope.category_id, scope.category_code = row
+    if channel:
+        scope.channel = channel[:20]
+    return scope
+
+
+EARLIEST, LATEST = dt.date(2000, 1, 1), dt.date(2099, 12, 31)
+
+
+def _date(value: str | None, name: str) -> dt.date | None:
+    if not value:
+        return None
+    try:
+        day = dt.date.fromisoformat(value) if len(value) <= 10 else dt.datetime.fromisoformat(value).date()
+    except ValueError:
+        raise Invalid("validation_failed", details=f"{name}: a date YYYY-MM-DD is expected") from None
+    if not EARLIEST <= day <= LATEST:
+        raise Invalid("validation_failed", details=f"{name}: a date from 2000 to 2099 is expected")
+    return day
+
+
+# ---------------------------------------------------------------- the table of counts
+
+
+@dataclass
+class Row:
+    key: Any
+    label: str
+    counts: dict[str, int]
+    stage_avg: dict[str, float | None] = field(default_factory=dict)
+    returns: int = 0
+    reopenings: int = 0
+
+    def rate(self, numerator: str, denominator: str) -> float | None:
+        den = self.counts.get(denominator, 0)
+        return self.counts.get(numerator, 0) / den if den else None
+
+    @property
+    def response_rate(self) -> float | None:
+        return self.rate("response_numerator", "response_denominator")
+
+    @property
+    def resolution_rate(self) -> float | None:
+        return self.rate("resolution_numerator", "follow_up_denominator")
+
+    @property
+    def satisfaction_rate(self) -> float | None:
+        return self.rate("satisfaction_numerator", "follow_up_denominator")
+
+    def composite(self, weights: dict[str, float]) -> float | None:
+        rates = {
+            "response": self.response_rate,
+            "resolution": self.resolution_rate,
+            "satisfaction": self.satisfaction_rate,
+        }
+        total = sum(weights.get(k, 0.0) for k in rates)
+        if total <= 0 or any(v is None for v in rates.values()):
+            return None
+        return 100.0 * sum(weights.get(k, 0.0) * (v or 0.0) for k, v in rates.items()) / total
+
+
+TABLE_MEASURES = tuple(MEASURES)
+
+
+def group_key(scope: Scope, group_by: str) -> Any:
+    if group_by == "unit":
+        child = _level(scope.depth + 1)
+        own = _level(scope.depth)
+        if child is None or own is None:
+            return F.lead_unit_id
+        return func.coalesce(child, own)
+    return {
+        "none": literal("all"),
+        "category": F.category_id,
+        "channel": F.channel,
+        "day": F.received_day,
+        "week": F.received_week,
+        "month": F.received_month,
+    }[group_by]
+
+
+def table(
+    session: Session,
+    scope: Scope,
+    group_by: str = "none",
+    measures: Sequence[str] = TABLE_MEASURES,
+    lang: str = "zh",
+) -> list[Row]:
+    if group_by not in GROUPS:
+        raise Invalid("validation_failed", details=f"group_by: one of {', '.join(GROUPS)}")
+    key = group_key(scope, group_by).label("key")
+    columns: list[Any] = [key]
+    columns += [func.sum(case((MEASURES[m], 1), else_=0)).label(m) for m in measures]
+    columns += [func.avg(STAGE_COLUMNS[s]).label(f"avg_{s}") for s in STAGES]
+    columns += [func.sum(F.returns).label("returns_sum"), func.sum(F.reopenings).label("reopenings_sum")]
+    query = select(*columns).where(*where(scope)).group_by(key)
+    rows = []
+    for r in session.execute(query).mappings():
+        rows.append(
+            Row(
+                key=r["key"],
+                label="",
+                counts={m: int(r[m] or 0) for m in measures},
+                stage_avg={s: (float(r[f"avg_{s}"]) if r[f"avg_{s}"] is not None else None) for s in STAGES},
+                returns=int(r["returns_sum"] or 0),
+                reopenings=int(r["reopenings_sum"] or 0),
+            )
+        )
+    label_rows(session, scope, group_by, rows, lang)
+    if group_by in ("day", "week", "month"):
+        rows.sort(key=lambda row: row.key)
+    else:
+        rows.sort(key=lambda row: -row.counts.get("received", 0))
+    return rows
+
+
+def label_rows(session: Session, scope: Scope, group_by: str, rows: list[Row], lang: str) -> None:
+    en = lang == "en"
+    if group_by == "unit":
+        ids = [r.key for r in rows if r.key is not None]
+        names = (
+            {u.id: u.name(lang) for u in session.scalars(select(Unit).where(Unit.id.in_(ids)))} if ids else {}
+        )
+        for r in rows:
+            r.label = (
+                names.get(r.key, str(r.key)) if r.key is not None else ("not dispatched" if en else "未派单")
+            )
+    elif group_by == "category":
+        ids = [r.key for r in rows if r.key is not None]
+        cats = {c.id: c for c in session.scalars(select(Category).where(Category.id.in_(ids)))} if ids else {}
+        for r in rows:
+            r.label = cats[r.key].name(lang) if r.key in cats else ("unclassified" if en else "未分类")
+    elif group_by == "none":
+        for r in rows:
+            r.label = scope.unit.name(lang)
+    else:
+        for r in rows:
+            r.label = r.key.isoformat() if isinstance(r.key, dt.date) else str(r.key)
+
+
+def totals(session: Session, scope: Scope, lang: str = "zh") -> Row:
+    rows = table(session, scope, "none", lang=lang)
+    if rows:
+        return rows[0]
+    return Row(key="all", label=scope.unit.name(lang), counts=dict.fromkeys(TABLE_MEASURES, 0))
+
+
+# ---------------------------------------------------------------- stage times
+
+
+def percentile_90(session: Session, scope: Scope) -> dict[str, float | None]:
+    """The 90th percentile (nearest rank: the ceil(0.9 n)-th smallest value) of the seconds in each stage."""
+    clauses = where(scope)
+    out: dict[str, float | None] = {}
+    if session.get_bind().dialect.name == "postgresql":
+        columns = [func.percentile_disc(0.9).within_group(STAGE_COLUMNS[s]).label(s) for s in STAGES]
+        row = session.execute(select(*columns).where(*clauses)).mappings().one()
+        return {s: (float(row[s]) if row[s] is not None else None) for s in STAGES}
+    for stage in STAGES:
+        column = STAGE_COLUMNS[stage]
+        n = session.scalar(select(func.count(column)).where(*clauses)) or 0
+        if n == 0:
+            out[stage] = None
+            continue
+        rank = math.ceil(0.9 * n) - 1
+        value = session.scalar(
+            select(column).where(*clauses, column.is_not(None)).order_by(column).offset(rank).limit(1)
+        )
+        out[stage] = float(value) if value is not None else None
+    return out
+
+
+# ---------------------------------------------------------------- rankings
+
+
+def ranking(
+    session: Session, scope: Scope, kind: UnitKind, weights: dict[str, float], lang: str = "zh"
+) -> list[tuple[Unit, Row]]:
+    """Units of one kind in the scope's subtree, best composite score first (units without one last)."""
+    units = list(
+        session.scalars(
+            select(Unit).where(
+                Unit.kind == kind, Unit.path.startswith(scope.unit.path), Unit.active.is_(True)
+            )
+        )
+    )
+    by_depth: dict[int, dict[int, Unit]] = {}
+    for unit in units:
+        by_depth.setdefault(unit.path.strip("/").count("/") + 1, {})[unit.id] = unit
+    ranked: list[tuple[Unit, Row]] = []
+    for depth, members in sorted(by_depth.items()):
+        column = _level(depth)
+        if column is None:
+            continue
+        measures = [
+            "received",
+            "response_numerator",
+            "response_denominator",
+            "follow_up_denominator",
+            "resolution_numerator",
+            "satisfaction_numerator",
+            "overdue",
+            "open",
+        ]
+        query = (
+            select(
+                column.label("key"), *[func.sum(case((MEASURES[m], 1), else_=0)).label(m) for m in measures]
+            )
+            .where(*where(scope), column.in_(list(members)))
+            .group_by(column)
+        )
+        found = {r["key"]: r for r in session.execute(query).mappings()}
+        for unit_id, unit in members.items():
+            r = found.get(unit_id)
+            counts = {m: int(r[m] or 0) if r else 0 for m in measures}
+            ranked.append((unit, Row(key=unit_id, label=unit.name(lang), counts=counts)))
+
+    def order(item: tuple[Unit, Row]) -> tuple[int, float, int]:
+        score = item[1].composite(weights)
+        return (score is None, -(score or 0.0), -item[1].counts["received"])
+
+    ranked.sort(key=order)
+    return ranked
+
+
+# ---------------------------------------------------------------- top categories and their change
+
+
+@dataclass
+class CategoryChange:
+    category_id: int | None
+    label: str
+    code: str | None
+    now: int
+    before: int
+
+    @property
+    def change(self) -> float | None:
+        return (self.now - self.before) / self.before if self.before else None
+
+
+def top_categories(session: Session, scope: Scope, limit: int = 10, lang: str = "zh") -> list[CategoryChange]:
+    """The categories with most requests in the span, against the span of the same length just before it."""
+    days = (scope.end - scope.start).days + 1
+    before = Scope(
+        scope.unit,
+        scope.start - dt.timedelta(days=days),
+        scope.start - dt.timedelta(days=1),
+        scope.category_id,
+        scope.category_code,
+        scope.channel,
+    )
+    span = and_(F.received_day >= before.start, F.received_day <= scope.end)
+    current = F.received_day >= scope.start
+    clauses = [c for c in where(scope)[2:]]
+    query = (
+        select(
+            F.category_id,
+            func.sum(case((current, 1), else_=0)).label("now"),
+            func.sum(case((current, 0), else_=1)).label("before"),
+        )
+        .where(span, *clauses)
+        .group_by(F.category_id)
+    )
+    rows = [(r.category_id, int(r.now or 0), int(r.before or 0)) for r in session.execute(query)]
+    rows.sort(key=lambda r: (-r[1], -r[2]))
+    rows = [r for r in rows if r[1] or r[2]][:limit]
+    ids = [r[0] for r in rows if r[0] is not None]
+    cats = {c.id: c for c in session.scalars(select(Category).where(Category.id.in_(ids)))} if ids else {}
+    out = []
+    for cid, now, prev in rows:
+        cat = cats.get(cid) if cid is not None else None
+        label = cat.name(lang) if cat else ("unclassified" if lang == "en" else "未分类")
+        out.append(CategoryChange(cid, label, cat.code if cat else None, now, prev))
+    return out
+
+
+# ---------------------------------------------------------------- the map
+
+AREA_LEVELS = {"district": F.area_district_id, "street": F.area_street_id, "community": F.area_community_id}
+
+
+def area_counts(session: Session, scope: Scope, level: str, measure: str = "received") -> dict[int, int]:
+    column = AREA_LEVELS[level]
+    query = (
+        select(column, func.sum(case((MEASURES[measure], 1), else_=0)))
+        .where(*where(scope), column.is_not(None))
+        .group_by(column)
+    )
+    return {int(k): int(v or 0) for k, v in session.execute(query)}
+
+
+def area_units(session: Session, scope: Scope, kind: UnitKind) -> list[Unit]:
+    """Units of a territorial kind in the scope (with their polygons), or around it when the scope is a department."""
+    root = (
+        scope.unit.path
+        if scope.unit.kind != UnitKind.department
+        else "/" + scope.unit.path.strip("/").split("/")[0] + "/"
+    )
+    query = (
+        select(Unit)
+        .options(undefer(Unit.area))
+        .where(Unit.kind == kind, Unit.path.startswith(root), Unit.active.is_(True))
+        .order_by(Unit.path)
+    )
+    return list(session.scalars(query))
+
+
+def area_geojson(units: Sequence[Unit], counts: dict[int, int], lang: str) -> dict[str, Any]:
+    features = []
+    for unit in units:
+        if not unit.area:
+            continue
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": json.loads(unit.area),
+                "properties": {
+                    "id": unit.id,
+                    "code": unit.code,
+                    "name": unit.name(lang),
+                    "count": counts.get(unit.id, 0),
+                },
+            }
+        )
+    return {"type": "FeatureCollection", "features": features}
+
+
+def points(session: Session, scope: Scope, measure: str, limit: int = 2000) -> list[tuple[float, float, int]]:
+    """(lat, lon, request id) of the newest requests a measure counts, at most `limit`."""
+    query = (
+        select(F.lat, F.lon, F.request_id)
+        .where(*where(scope), MEASURES[measure], F.lat.is_not(None))
+        .order_by(F.received_day.desc(), F.request_id.desc())
+        .limit(limit)
+    )
+    return [(float(a or 0.0), float(b or 0.0), int(c)) for a, b, c in session.execute(query)]
+
+
+# ---------------------------------------------------------------- drill-down
+
+
+def drill_query(scope: Scope, measure: str, group_by: str = "none", key: str | None = None) -> Any:
+    """The requests a figure counts: the scope, the measure and (for a table row) the row's key."""
+    if measure not in MEASURES:
+        raise Invalid("validation_failed", details=f"measure: one of {', '.join(MEASURES)}")
+    if group_by not in GROUPS:
+        raise Invalid("validation_failed", details=f"group_by: one of {', '.join(GROUPS)}")
+    clauses = [*where(scope), MEASURES[measure]]
+    if group_by != "none" and key is not None:
+        column = group_key(scope, group_by)
+        if key == "":
+            clauses.append(column.is_(None))
+        elif group_by in ("day", "week", "month"):
+            clauses.append(column == _date(key, "key"))
+        elif group_by == "channel":
+            clauses.append(column == key[:20])
+        else:
+            if not (key.isascii() and key.isdigit() and len(key) < 10):
+                raise Invalid("validation_failed", details="key: an id is expected")
+            clauses.append(column == int(key))
+    return (
+        select(
+            Request.id,
+            Request.tracking_number,
+            Request.title,
+            Request.status,
+            Request.channel,
+            Request.received_at,
+            Request.lead_unit_id,
+            Request.category_id,
+            Request.overdue_stage,
+        )
+        .join(F, F.request_id == Request.id)
+        .where(*clauses)
+        .order_by(Request.id.desc())
+    )
+
+
+def drill_page(session: Session, query: Select[Any], before: int | None = None, limit: int = 50) -> list[Any]:
+    if before is not None:
+        query = query.where(Request.id < before)
+    return list(session.execute(query.limit(limit + 1)).all())
+
+
+def drill_count(session: Session, query: Select[Any]) -> int:
+    return int(session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0)
+
+
+def stream(session: Session, query: Select[Any], chunk: int = 2000) -> Iterator[Any]:
+    """Every row of a drill-down list, in chunks (keyset by id), for exports."""
+    before: int | None = None
+    while True:
+        rows = drill_page(session, query, before, chunk)[:chunk]
+        yield from rows
+        if len(rows) < chunk:
+            return
+        before = rows[-1].id
+
+
+def in_area(query: Select[Any], unit_id: int) -> Select[Any]:
+    """Only the requests whose point lies in this district, street or community."""
+    return query.where(
+        or_(F.area_district_id == unit_id, F.area_street_id == unit_id, F.area_community_id == unit_id)
+    )

@@ -4,12 +4,17 @@ intake keeping "located from text" apart from a map point, and bad text (both da
 from __future__ import annotations
 
 import datetime as dt
+import json
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
+from typer.testing import CliRunner
 
-from chengzhi.config import Settings
+from chengzhi.cli import app as cli_app
+from chengzhi.config import Settings, get_settings
 from chengzhi.requests import service as svc
 from chengzhi.routing import places, rules
 from chengzhi.routing.rules import area_index
@@ -209,3 +214,61 @@ def test_gazetteer_follows_unit_changes(session: Session, named: City) -> None:
     assert not places.locate(session, "白鹤社区").found
     assert places.locate(session, "白云社区").unit_id == named.unit("D2S2C2").id
     assert area_index(session).units[unit.id][2] == "白云社区"
+
+
+# ---------------------------------------------------------------- the command line
+
+
+@pytest.fixture
+def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
+    monkeypatch.setenv("CHENGZHI_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("CHENGZHI_ENVIRONMENT", "test")
+    get_settings.cache_clear()
+    yield CliRunner()
+    get_settings.cache_clear()
+
+
+def test_cli_analyses_a_text(cli: CliRunner, named: City) -> None:
+    result = cli.invoke(cli_app, ["triage", "analyse", "翠竹社区楼道里煤气味很重，没有起火", "--lang", "en"])
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.stdout)
+    assert shown["urgent"] is True and [m["kind"] for m in shown["urgency"]] == ["gas"]
+    assert [m["text"] for m in shown["urgency_ignored"]] == ["起火"]
+    assert shown["place"]["unit_id"] == named.unit("D2S1C2").id
+    assert shown["place"]["reason"].startswith("No map point; located from the text: '翠竹社区'")
+
+
+def test_cli_refuses_bad_text(cli: CliRunner, named: City, tmp_path: Path) -> None:
+    binary = tmp_path / "photo.bin"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+    huge = tmp_path / "huge.txt"
+    huge.write_text("路灯不亮" * 6000, encoding="utf-8")
+    latin1 = tmp_path / "latin1.txt"
+    latin1.write_bytes("Ä ãºÃ£¬ÎÒ¼ÒÂ¥µÀÀïÓÐÃº".encode("latin-1"))
+    gbk = tmp_path / "gbk.txt"
+    gbk.write_bytes("翠竹社区路灯不亮".encode("gb18030"))
+    cases = [
+        (["triage", "analyse", ""], "文本为空"),
+        (["triage", "analyse", "   "], "The text is empty"),
+        (["triage", "analyse", "--file", str(binary)], "binary data"),
+        (["triage", "analyse", "--file", str(huge)], "longer than 20000 characters"),
+        (["triage", "analyse", "--file", str(latin1)], "encoding is not recognised"),
+        (["triage", "analyse", "--file", str(tmp_path / "missing.txt")], "cannot read the file"),
+    ]
+    for args, message in cases:
+        result = cli.invoke(cli_app, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert message in result.stderr, (args, result.stderr)
+    # GB18030 files are read as such.
+    result = cli.invoke(cli_app, ["triage", "analyse", "--file", str(gbk)])
+    assert result.exit_code == 0 and json.loads(result.stdout)["place"]["unit_id"] == named.unit("D2S1C2").id
+
+
+def test_cli_rebuilds(cli: CliRunner, session: Session, settings: Settings, named: City) -> None:
+    history(session, settings)
+    result = cli.invoke(cli_app, ["triage", "rebuild-places"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["places"] >= 2
+    result = cli.invoke(cli_app, ["triage", "rebuild-duplicates", "--batch", "3"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["requests"] == 7

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from chengzhi.config import get_settings
+from chengzhi.routing.triage_cli import triage_app
 
 app = typer.Typer(
     help="Chengzhi (城治): city governance platform.", no_args_is_help=True, add_completion=False
@@ -23,6 +24,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(users_app, name="users")
 app.add_typer(import_app, name="import")
+app.add_typer(triage_app, name="triage")
 
 
 @app.command()

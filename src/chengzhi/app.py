@@ -7,6 +7,7 @@ import logging
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +22,8 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chengzhi import __version__
-from chengzhi.categories.api import router as categories_router
 from chengzhi.admin.pages import router as admin_pages
+from chengzhi.categories.api import router as categories_router
 from chengzhi.config import Settings, get_settings
 from chengzhi.db import get_sessionmaker
 from chengzhi.errors import ChengzhiError
@@ -81,20 +82,28 @@ def _limit_text(max_bytes: int) -> str:
 
 class BodySizeLimit:
     """Refuse bodies larger than the limit with 413: at once when Content-Length says so, else (a chunked body,
-    or a Content-Length that lies) as soon as the bytes read pass the limit."""
+    or a Content-Length that lies) as soon as the bytes read pass the limit. `larger` gives some paths their own
+    limit (the report form carries all its photos in one body)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, larger: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = larger or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.larger.get(scope.get("path", ""), self.max_bytes)
         length = dict(scope.get("headers") or []).get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_bytes:
+        if length is not None and length.isdigit() and int(length) > limit:
             request = Request(scope)
-            response = error_response(request, 413, "body_too_large", {"limit": _limit_text(self.max_bytes)})
+            params: dict[str, object] = {"limit": _limit_text(limit)}
+            response = (
+                _error_page(request, 413, "body_too_large", params)
+                if _wants_html(request)
+                else error_response(request, 413, "body_too_large", params)
+            )
             await response(scope, receive, send)
             return
         received = 0
@@ -104,20 +113,40 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     # FastAPI re-raises an HTTPException met while reading the body; on_http renders it.
-                    raise StarletteHTTPException(413, detail=_limit_text(self.max_bytes))
+                    raise StarletteHTTPException(413, detail=_limit_text(limit))
             return message
 
         await self.app(scope, counting_receive, send)
 
 
-def _wants_page(request: Request) -> bool:
-    """A person's browser asking for a page (not an API client): it gets an HTML error page."""
-    path = request.url.path
-    if path.startswith(("/api/", "/open311/", "/static/")) or request.method not in ("GET", "HEAD"):
+def _wants_html(request: Request) -> bool:
+    """A person's browser (not an API client) on a page's address: errors come back as HTML pages."""
+    if request.url.path.startswith(("/api/", "/open311/", "/static/")):
         return False
     return "text/html" in request.headers.get("accept", "")
+
+
+def _wants_page(request: Request) -> bool:
+    """A person's browser asking for a page (not an API client): it gets an HTML error page."""
+    return request.method in ("GET", "HEAD") and _wants_html(request)
+
+
+def _error_page(request: Request, status: int, code: str, params: dict[str, object] | None = None) -> Response:
+    """An error a browser caused, as a page in its language with a way back (never a stack trace)."""
+    from chengzhi.org.service import ANONYMOUS
+    from chengzhi.web.templating import chrome, page_language, render
+
+    lang = page_language(request)
+    page = ErrorPage(status=status, message=message(code, lang, params or {}))
+    return render(request, "error.html", page, chrome(request, ANONYMOUS), status_code=status)
+
+
+@dataclass(frozen=True)
+class ErrorPage:
+    status: int
+    message: str
 
 
 def _orig(exc: DBAPIError) -> str:
@@ -148,6 +177,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    # The body limit sits inside the session middleware, so that its error pages know the visitor's session.
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_photo_bytes + 256 * 1024,
+        larger={"/submit": settings.max_photo_bytes * settings.max_photos_per_request + 1024 * 1024},
+    )
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.secret_key,
@@ -156,7 +191,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         https_only=settings.session_cookie_secure,
         max_age=12 * 3600,
     )
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_photo_bytes + 256 * 1024)
 
     @app.exception_handler(ChengzhiError)
     async def on_chengzhi_error(request: Request, exc: ChengzhiError) -> JSONResponse:
@@ -202,6 +236,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return not_found(
                 request, chrome(request, ANONYMOUS), message("not_found", page_language(request))
             )
+        if exc.status_code in (405, 413) and _wants_html(request):
+            code = "method_not_allowed" if exc.status_code == 405 else "body_too_large"
+            return _error_page(request, exc.status_code, code, {"limit": str(exc.detail)})
         codes = {
             404: "not_found",
             405: "method_not_allowed",
@@ -270,9 +307,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(org_router)
     app.include_router(categories_router)
     app.include_router(requests_router)
+    app.include_router(duplicates_router)
     app.include_router(metrics_router)
     app.include_router(metrics_pages)
-    app.include_router(duplicates_router)
     app.include_router(open311_router)
     app.include_router(org_pages)
     app.include_router(requests_pages)

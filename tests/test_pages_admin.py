@@ -570,6 +570,7 @@ def test_add_a_question_row_without_saving(client: TestClient, city: City, sessi
         ({"limit_contact": "0h"}, "limit_contact", "时限“0h”无效"),
         ({"code": "litter"}, "code", "编码 litter 已存在。"),
         ({"code": "bad code!"}, "code", "只能使用字母、数字和 . _ -（不能有空格）。"),
+        ({"code": "new"}, "code", "此编码已被“新建类别”页面占用，请换一个。"),
         ({"name_en": ""}, "name_en", "此项必填。"),
         ({"handler_kind": "planet"}, "handler_kind", "请从选项中选择一项。"),
         ({"handler_kind": "department"}, "handler_function", "由职能部门办理的类别必须填写部门职能代码。"),
@@ -809,3 +810,50 @@ def test_an_administrator_cannot_lock_themselves_out(
     assert kept.status_code == 422
     session.rollback()  # a fresh snapshot of what the pages wrote
     assert me.active and Role.admin in {r.role for r in me.roles}
+
+
+def test_odd_posts_get_a_page_never_an_error(client: TestClient, city: City, session: Session) -> None:
+    """Missing fields, NUL characters, huge values, unknown ids: a page with the problem, never a 500."""
+    sign_in(client, "admin")
+    token = csrf(client)
+    user_id = session.scalar(select(User.id).where(User.username == "d1s1-handler"))
+    d1s1 = unit(session, "D1S1").id
+    odd = {
+        "csrf_token": token,
+        "code": "a\x00b",
+        "name_zh": "\x00" * 3,
+        "name_en": "x" * 100_000,
+        "kind": "\x00",
+        "parent": "-1",
+        "username": "u\x00ser",
+        "password": "p" * 5000,
+        "role": "\x00",
+        "unit": "99999999999999999999",
+        "handler_kind": "department",
+        "q0_code": "\x00",
+        "limit_sign": "\x00",
+    }
+    posts = [
+        "/staff/admin/units",
+        f"/staff/admin/units/{d1s1}/area",
+        "/staff/admin/units/abc/area",
+        "/staff/admin/units/99999/area",
+        "/staff/admin/categories",
+        "/staff/admin/categories/litter",
+        "/staff/admin/categories/none-such",
+        "/staff/admin/users",
+        f"/staff/admin/users/{user_id}/roles",
+        f"/staff/admin/users/{user_id}/roles/x/remove",
+        f"/staff/admin/users/{user_id}/active",
+        "/staff/admin/users/0/active",
+    ]
+    for path in posts:
+        for data in (odd, {}, {"csrf_token": token}):
+            response = client.post(path, data=data, follow_redirects=False)
+            assert response.status_code in (303, 404, 422), (path, response.status_code, response.text[:300])
+            if response.status_code != 303:
+                assert response.headers["content-type"].startswith("text/html"), path
+    session.rollback()  # a fresh snapshot of what the pages wrote
+    assert not [c for c in session.scalars(select(Unit.code)) if "\x00" in c or c == "ab"]
+    target = session.get(User, user_id)
+    assert target is not None and target.active is True, "only active=0 deactivates"

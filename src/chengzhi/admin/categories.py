@@ -218,6 +218,8 @@ def _check(admin: Admin, shown: CategoryForm, errors: FormErrors) -> dict[str, A
         body = CategoryCreate.model_validate(fields)
     except ValidationError as exc:
         pydantic_errors(exc, errors, lang)
+    if shown.code.lower() == "new" and not errors.get("code"):
+        errors.add("code", admin.t(N_("This code is taken by the page for new categories: choose another.")))
     if shown.handler_kind == HandlerKind.department.value and not shown.handler_function:
         errors.add(
             "handler_function", admin.t(N_("A department category needs the function of the department."))

@@ -104,8 +104,10 @@ def check_csrf(request: Request, form: FormData, errors: FormErrors, lang: Langu
 
 
 def text(form: FormData, name: str, limit: int = 2000) -> str:
+    """A form field as trimmed text of at most `limit` characters; NUL characters (which PostgreSQL cannot store
+    in text) are dropped."""
     value = form.get(name)
-    return value.strip()[:limit] if isinstance(value, str) else ""
+    return value.replace("\x00", "").strip()[:limit] if isinstance(value, str) else ""
 
 
 def pydantic_errors(

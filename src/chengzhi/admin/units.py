@@ -232,7 +232,7 @@ async def create_unit(request: Request, session: SessionDep) -> Response:
     if not isinstance(admin, Admin):
         return admin
     lang = admin.lang
-    form = await request.form(max_files=0, max_fields=20)
+    form = await request.form(max_files=0, max_fields=50)
     shown = UnitForm(
         code=text(form, "code", 60),
         name_zh=text(form, "name_zh", 300),
@@ -373,7 +373,7 @@ async def upload_area(ref: str, request: Request, session: SessionDep) -> Respon
         return not_found(request, admin.frame, message("unit_not_found", lang, {"ref": ref[:20]}))
     if not admin.covers(unit):
         return out_of_scope(request, admin)
-    form = await request.form(max_files=1, max_fields=10)
+    form = await request.form(max_files=1, max_fields=50)
     page = _unit_page(session, admin, unit)
     check_csrf(request, form, page.errors, lang)
     upload = form.get("area")

@@ -285,7 +285,7 @@ async def create_user(request: Request, session: SessionDep) -> Response:
     if not isinstance(admin, Admin):
         return admin
     lang = admin.lang
-    form = await request.form(max_files=0, max_fields=20)
+    form = await request.form(max_files=0, max_fields=50)
     shown = UserForm(
         username=text(form, "username", 100),
         display_name=text(form, "display_name", 200),
@@ -365,7 +365,7 @@ async def grant_role(ref: str, request: Request, session: SessionDep) -> Respons
     user = _managed_user(session, admin, ref)
     if user is None:
         return not_found(request, admin.frame, message("user_not_found", admin.lang, {"ref": ref[:20]}))
-    form = await request.form(max_files=0, max_fields=10)
+    form = await request.form(max_files=0, max_fields=50)
     page = _user_page(session, admin, user)
     page.grant_role, page.grant_unit = text(form, "role", 20), text(form, "unit", 12)
     check_csrf(request, form, page.errors, admin.lang)
@@ -385,7 +385,7 @@ async def remove_role(ref: str, assignment: str, request: Request, session: Sess
     user = _managed_user(session, admin, ref)
     if user is None:
         return not_found(request, admin.frame, message("user_not_found", admin.lang, {"ref": ref[:20]}))
-    form = await request.form(max_files=0, max_fields=10)
+    form = await request.form(max_files=0, max_fields=50)
     page = _user_page(session, admin, user)
     check_csrf(request, form, page.errors, admin.lang)
     held = next((h for h in page.held if str(h.id) == assignment[:12]), None)
@@ -406,13 +406,16 @@ async def set_active(ref: str, request: Request, session: SessionDep) -> Respons
     user = _managed_user(session, admin, ref)
     if user is None:
         return not_found(request, admin.frame, message("user_not_found", admin.lang, {"ref": ref[:20]}))
-    form = await request.form(max_files=0, max_fields=10)
+    form = await request.form(max_files=0, max_fields=50)
     page = _user_page(session, admin, user)
     check_csrf(request, form, page.errors, admin.lang)
+    wanted = form.get("active")
     if not page.can_deactivate:
         page.errors.add("active", admin.t(N_("You cannot change whether this user is active.")))
+    elif wanted not in ("0", "1"):
+        page.errors.add("active", admin.t(N_("Choose one of the options.")))
     if not page.errors:
-        active = form.get("active") == "1"
+        active = wanted == "1"
         org.set_user_active(session, user, active)
         session.commit()
         done = "activated" if active else "deactivated"

@@ -23,31 +23,36 @@ from chengzhi.org.service import get_unit_by_code
 V2 = "/open311/v2"
 
 
-def make_key(settings: Settings, name: str = "app", *, unit: str | None = None, rate: str = "1000/minute") -> str:
+def make_key(
+    settings: Settings, name: str = "app", *, unit: str | None = None, rate: str = "1000/minute"
+) -> str:
     with get_sessionmaker(settings.database_url)() as session, session.begin():
         target = get_unit_by_code(session, unit) if unit else None
         return keys.create_key(session, name, rate, target).key
 
 
+LIST_TAGS = ("attributes", "values", "notes", "endpoints", "formats")
+
+
+def _value(element: ET.Element) -> Any:
+    children = list(element)
+    if element.tag in LIST_TAGS:
+        return [_value(c) for c in children]
+    if not children:
+        return element.text
+    return {c.tag: _value(c) for c in children}
+
+
 def xml_items(content: bytes) -> tuple[str, list[dict[str, Any]]]:
-    """The root's name and its children as dicts (nested lists as lists of dicts or texts)."""
+    """A list document (`<services><service>...`): the root's name and its items as dicts."""
     root = ET.fromstring(content)
+    return root.tag, [{c.tag: _value(c) for c in item} for item in root]
 
-    def value(element: ET.Element) -> Any:
-        children = list(element)
-        if not children:
-            return element.text
-        if len({c.tag for c in children}) == 1 and len(children) > 1 or element.tag in (
-            "attributes",
-            "values",
-            "notes",
-            "endpoints",
-            "formats",
-        ):
-            return [value(c) for c in children]
-        return {c.tag: value(c) for c in children}
 
-    return root.tag, [value(child) if len(child) else {child.tag: child.text} for child in root]
+def xml_object(content: bytes) -> tuple[str, dict[str, Any]]:
+    """A one-object document (discovery, service_definition): the root's name and its fields."""
+    root = ET.fromstring(content)
+    return root.tag, {c.tag: _value(c) for c in root}
 
 
 def free_port() -> int:

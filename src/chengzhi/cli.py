@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from chengzhi.config import get_settings
+from chengzhi.open311.cli import open311_app
 from chengzhi.routing.triage_cli import triage_app
 
 app = typer.Typer(
@@ -25,6 +26,7 @@ app.add_typer(jobs_app, name="jobs")
 app.add_typer(users_app, name="users")
 app.add_typer(import_app, name="import")
 app.add_typer(triage_app, name="triage")
+app.add_typer(open311_app, name="open311")
 
 
 @app.command()

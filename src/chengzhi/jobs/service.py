@@ -23,6 +23,7 @@ from chengzhi.config import Settings
 from chengzhi.db import utcnow
 from chengzhi.idempotency import purge_expired
 from chengzhi.jobs.models import JobRun
+from chengzhi.open311.jobs import OPEN311_JOBS
 from chengzhi.requests import service as requests_service
 from chengzhi.requests.models import Request
 from chengzhi.requests.workflow import STAGE_OF_STATUS
@@ -64,6 +65,7 @@ def purge_idempotency(session: Session, settings: Settings, now: dt.datetime) ->
 JOBS: dict[str, Callable[[Session, Settings, dt.datetime], dict[str, Any]]] = {
     "overdue": detect_overdue,
     "purge_idempotency": purge_idempotency,
+    **OPEN311_JOBS,
 }
 
 

@@ -15,14 +15,15 @@ from sqlalchemy.orm import Session
 from chengzhi import idempotency
 from chengzhi.config import Settings
 from chengzhi.db import utcnow
-from chengzhi.deps import SessionDep
-from chengzhi.errors import ChengzhiError
+from chengzhi.deps import SessionDep, UserDep
+from chengzhi.errors import ChengzhiError, Forbidden
 from chengzhi.i18n import Language, message, negotiate_language
+from chengzhi.open311 import delivery, server
 from chengzhi.open311 import keys as keys_service
-from chengzhi.open311 import server
 from chengzhi.open311.formats import FORMATS, Open311Error, error_response, render
 from chengzhi.open311.models import Open311Key
 from chengzhi.ratelimit import check_rate
+from chengzhi.requests import service as svc
 from chengzhi.requests.workflow import IllegalTransition
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ PREFIX = "/open311/v2"
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 CHANGESET = "2026-11-25T00:00:00Z"
 
-router = APIRouter(prefix=PREFIX, tags=["open311"])
+router = APIRouter(tags=["open311"])
 
 
 class FormFields:
@@ -117,7 +118,7 @@ def _tz(settings: Settings) -> ZoneInfo:
     return ZoneInfo(settings.timezone)
 
 
-@router.get("/discovery.{fmt}", summary="Open311 discovery")
+@router.get(PREFIX + "/discovery.{fmt}", summary="Open311 discovery")
 def discovery(fmt: str, http: Request, session: SessionDep) -> Response:
     def work(lang: Language) -> Response:
         settings = _settings(http)
@@ -140,7 +141,7 @@ def discovery(fmt: str, http: Request, session: SessionDep) -> Response:
     return _guard(fmt, http, session, work)
 
 
-@router.get("/services.{fmt}", summary="Open311 service list (the categories)")
+@router.get(PREFIX + "/services.{fmt}", summary="Open311 service list (the categories)")
 def services(fmt: str, http: Request, session: SessionDep) -> Response:
     def work(lang: Language) -> Response:
         server.check_jurisdiction(session, _settings(http), http.query_params.get("jurisdiction_id"), lang)
@@ -149,7 +150,9 @@ def services(fmt: str, http: Request, session: SessionDep) -> Response:
     return _guard(fmt, http, session, work)
 
 
-@router.get("/services/{service_code}.{fmt}", summary="Open311 service definition (a category's questions)")
+@router.get(
+    PREFIX + "/services/{service_code}.{fmt}", summary="Open311 service definition (a category's questions)"
+)
 def service_definition(service_code: str, fmt: str, http: Request, session: SessionDep) -> Response:
     def work(lang: Language) -> Response:
         server.check_jurisdiction(session, _settings(http), http.query_params.get("jurisdiction_id"), lang)
@@ -164,7 +167,7 @@ def _replay(fmt: str, saved: tuple[int, dict[str, Any]]) -> Response:
     )
 
 
-@router.post("/requests.{fmt}", summary="Open311 request submission (api_key)")
+@router.post(PREFIX + "/requests.{fmt}", summary="Open311 request submission (api_key)")
 def post_request(fmt: str, http: Request, session: SessionDep, form: FormDep) -> Response:
     """Form-encoded; `attribute[CODE]` and `attribute[CODE][]` answer the service's questions. An
     `Idempotency-Key` header makes a retried POST return the first answer instead of entering the request twice."""
@@ -179,7 +182,7 @@ def post_request(fmt: str, http: Request, session: SessionDep, form: FormDep) ->
             http.headers.get("idempotency-key"),
             f"open311:{key.id}",
             "POST",
-            http.url.path,
+            f"{PREFIX}/requests",  # the same in either format: a retry may ask for the other one
             sorted(p for p in form.items if p[0] != "api_key"),
         )
         saved = idempotency.replay(session, slot)
@@ -196,7 +199,9 @@ def post_request(fmt: str, http: Request, session: SessionDep, form: FormDep) ->
     return _guard(fmt, http, session, work)
 
 
-@router.get("/tokens/{token}.{fmt}", summary="Open311 token: the request id behind a batch submission")
+@router.get(
+    PREFIX + "/tokens/{token}.{fmt}", summary="Open311 token: the request id behind a batch submission"
+)
 def get_token(token: str, fmt: str, http: Request, session: SessionDep) -> Response:
     def work(lang: Language) -> Response:
         server.check_jurisdiction(session, _settings(http), http.query_params.get("jurisdiction_id"), lang)
@@ -205,7 +210,7 @@ def get_token(token: str, fmt: str, http: Request, session: SessionDep) -> Respo
     return _guard(fmt, http, session, work)
 
 
-@router.get("/requests.{fmt}", summary="Open311 requests (filters, 90-day window, pages)")
+@router.get(PREFIX + "/requests.{fmt}", summary="Open311 requests (filters, 90-day window, pages)")
 def get_requests(fmt: str, http: Request, session: SessionDep) -> Response:
     def work(lang: Language) -> Response:
         settings = _settings(http)
@@ -217,7 +222,7 @@ def get_requests(fmt: str, http: Request, session: SessionDep) -> Response:
     return _guard(fmt, http, session, work)
 
 
-@router.get("/requests/{service_request_id}.{fmt}", summary="Open311 one request (a list of one)")
+@router.get(PREFIX + "/requests/{service_request_id}.{fmt}", summary="Open311 one request (a list of one)")
 def get_one_request(service_request_id: str, fmt: str, http: Request, session: SessionDep) -> Response:
     def work(lang: Language) -> Response:
         settings = _settings(http)
@@ -229,7 +234,9 @@ def get_one_request(service_request_id: str, fmt: str, http: Request, session: S
     return _guard(fmt, http, session, work)
 
 
-@router.get("/servicerequestupdates.{fmt}", summary="FixMyStreet: status changes in a date range (api_key)")
+@router.get(
+    PREFIX + "/servicerequestupdates.{fmt}", summary="FixMyStreet: status changes in a date range (api_key)"
+)
 def get_updates(fmt: str, http: Request, session: SessionDep) -> Response:
     def work(lang: Language) -> Response:
         settings = _settings(http)
@@ -242,7 +249,9 @@ def get_updates(fmt: str, http: Request, session: SessionDep) -> Response:
     return _guard(fmt, http, session, work)
 
 
-@router.post("/servicerequestupdates.{fmt}", summary="FixMyStreet: an outside system's update (api_key)")
+@router.post(
+    PREFIX + "/servicerequestupdates.{fmt}", summary="FixMyStreet: an outside system's update (api_key)"
+)
 def post_update(fmt: str, http: Request, session: SessionDep, form: FormDep) -> Response:
     def work(lang: Language) -> Response:
         settings = _settings(http)
@@ -257,7 +266,20 @@ def post_update(fmt: str, http: Request, session: SessionDep, form: FormDep) -> 
     return _guard(fmt, http, session, work)
 
 
-@router.api_route("/{rest:path}", methods=["GET", "POST"], include_in_schema=False)
+@router.get(
+    "/api/v1/requests/{ref}/deliveries",
+    summary="Deliveries of a request to units' Open311 systems (staff)",
+    tags=["requests"],
+)
+def request_deliveries(ref: str, session: SessionDep, actor: UserDep) -> list[dict[str, Any]]:
+    """State, attempts, next try and last error of each delivery: what the dispatcher needs to see."""
+    if not actor.is_staff:
+        raise Forbidden("forbidden_role", roles="dispatcher")
+    request = svc.get_request(session, actor, ref)
+    return delivery.deliveries_of(session, request)
+
+
+@router.api_route(PREFIX + "/{rest:path}", methods=["GET", "POST"], include_in_schema=False)
 def unknown(rest: str, http: Request, session: SessionDep) -> Response:
     fmt = rest.rsplit(".", 1)[-1] if "." in rest else "xml"
 

@@ -6,10 +6,22 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+    select,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from chengzhi.db import Base, UTCDateTime, utcnow
+from chengzhi.requests.models import RequestEvent
 
 
 class Open311Key(Base):
@@ -93,6 +105,8 @@ class Open311Delivery(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     delivered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
+    event: Mapped[RequestEvent] = relationship()
+
 
 class Open311InboundUpdate(Base):
     """An update an outside system gave us (pushed with a key, or pulled from a unit's endpoint): kept so that
@@ -110,3 +124,34 @@ class Open311InboundUpdate(Base):
     updated_datetime: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     applied: Mapped[str] = mapped_column(String(80), default="")  # the workflow actions it caused
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# The outbox row is written in the dispatch's own transaction: a dispatch event about to be flushed for a unit
+# with an active endpoint brings its delivery with it. Nothing in the request service needs to know.
+@event.listens_for(Session, "before_flush")
+def _outbox(session: Session, _context: Any, _instances: Any) -> None:
+    dispatches = [o for o in session.new if isinstance(o, RequestEvent) and o.action == "dispatch"]
+    if not dispatches:
+        return
+    with session.no_autoflush:
+        for dispatched in dispatches:
+            unit_id = int((dispatched.payload or {}).get("lead_unit_id", 0))
+            endpoint = session.scalar(
+                select(Open311Endpoint).where(
+                    Open311Endpoint.unit_id == unit_id, Open311Endpoint.active.is_(True)
+                )
+            )
+            if endpoint is None:
+                continue
+            session.add(
+                Open311Delivery(
+                    request_id=dispatched.request_id,
+                    event=dispatched,
+                    endpoint_id=endpoint.id,
+                    unit_id=unit_id,
+                    state="pending",
+                    attempts=0,
+                    next_attempt_at=dispatched.at,
+                    created_at=dispatched.at,
+                )
+            )

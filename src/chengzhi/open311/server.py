@@ -385,9 +385,7 @@ def _rows_to_items(
     units = dict(
         session.execute(
             select(Unit.id, Unit.name_en if lang == "en" else Unit.name_zh).where(Unit.id.in_(unit_ids))
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     ids = [r.id for r in rows]
     photos = dict(
@@ -395,9 +393,7 @@ def _rows_to_items(
             select(Photo.request_id, func.min(Photo.id))
             .where(Photo.request_id.in_(ids))
             .group_by(Photo.request_id)
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     notes = _notes(session, ids, lang, tz) if extensions else {}
     items = []
@@ -455,9 +451,7 @@ def _service_ids(session: Session, value: str | None, lang: Language) -> list[in
     codes = [c.strip() for c in (clean(value) or "").split(",") if c.strip()]
     if not codes:
         return None
-    found = dict(
-        session.execute(select(Category.code, Category.id).where(Category.code.in_(codes))).tuples().all()
-    )
+    found = dict(session.execute(select(Category.code, Category.id).where(Category.code.in_(codes))).all())
     unknown = [c for c in codes if c not in found]
     if unknown:
         raise Open311Error(404, message("category_not_found", lang, {"ref": ", ".join(unknown)}))
@@ -688,7 +682,9 @@ def push_update(
             f"description 不能超过 {MAX_DESCRIPTION} 个字符",
         )
     number = str(clean(fields.get("service_request_id")))
-    request = session.scalar(select(RequestRow).where(RequestRow.tracking_number == number).with_for_update())
+    request = session.scalar(
+        select(RequestRow).where(RequestRow.tracking_number == number).with_for_update(of=RequestRow)
+    )
     if request is None:
         raise Open311Error(404, message("request_not_found", lang, {"ref": number}))
     if request.lead_unit_id != key.unit_id:

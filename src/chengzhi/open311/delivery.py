@@ -1,0 +1,410 @@
+"""Delivery to units that work in their own Open311 system instead of the workbench.
+
+A dispatch to such a unit writes an outbox row (`open311_deliveries`) in the dispatch's own transaction (a
+`before_flush` hook: nothing in the request service needs to know). The `open311_deliver` job POSTs each pending
+row to the unit's endpoint and stores the remote id (or token); a failure is retried with doubling waits, never
+dropped, and shown to the dispatcher. The `open311_pull` job reads the unit's `servicerequestupdates` and moves our
+workflow in the name of the unit's service account.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from chengzhi.config import Settings
+from chengzhi.db import utcnow
+from chengzhi.errors import ChengzhiError, Invalid, NotFound
+from chengzhi.open311 import server
+from chengzhi.open311.keys import service_user
+from chengzhi.open311.mapping import STEPS_OF_EXTENDED
+from chengzhi.open311.models import Open311Delivery, Open311Endpoint, Open311InboundUpdate
+from chengzhi.open311.secretbox import SealError, seal, unseal
+from chengzhi.org.models import Unit, User
+from chengzhi.requests.models import Request, RequestEvent
+from chengzhi.requests.workflow import IllegalTransition
+
+log = logging.getLogger(__name__)
+
+BATCH = 50
+PULL_OVERLAP = dt.timedelta(minutes=5)
+USER_AGENT = "chengzhi-open311"
+
+
+# ---------------------------------------------------------------- configuration
+
+
+def _check_url(url: str) -> str:
+    url = url.strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or len(url) > 300:
+        raise Invalid(
+            "validation_failed", details="the endpoint must be an http(s) URL such as https://x/open311/v2"
+        )
+    return url
+
+
+def set_endpoint(
+    session: Session,
+    settings: Settings,
+    unit: Unit,
+    url: str,
+    api_key: str,
+    jurisdiction_id: str | None = None,
+    service_codes: dict[str, str] | None = None,
+) -> Open311Endpoint:
+    """Create or replace the unit's endpoint; its dispatched requests go there from now on."""
+    if not api_key.strip():
+        raise Invalid("validation_failed", details="api_key")
+    endpoint = session.scalar(select(Open311Endpoint).where(Open311Endpoint.unit_id == unit.id))
+    if endpoint is None:
+        user = service_user(session, f"open311-endpoint-{unit.code}", f"Open311 {unit.name_zh}", unit)
+        endpoint = Open311Endpoint(unit_id=unit.id, user_id=user.id, created_at=utcnow())
+        session.add(endpoint)
+    endpoint.url = _check_url(url)
+    endpoint.api_key_sealed = seal(api_key.strip(), settings.secret_key)
+    endpoint.jurisdiction_id = (jurisdiction_id or "").strip() or None
+    endpoint.service_codes = dict(service_codes or {})
+    endpoint.active = True
+    user_row = session.get(User, endpoint.user_id)
+    if user_row is not None:
+        user_row.active = True
+    session.flush()
+    return endpoint
+
+
+def disable_endpoint(session: Session, unit: Unit) -> Open311Endpoint:
+    endpoint = session.scalar(select(Open311Endpoint).where(Open311Endpoint.unit_id == unit.id))
+    if endpoint is None:
+        raise NotFound("not_found")
+    endpoint.active = False
+    session.flush()
+    return endpoint
+
+
+def list_endpoints(session: Session) -> list[tuple[Open311Endpoint, Unit]]:
+    query = select(Open311Endpoint, Unit).join(Unit, Unit.id == Open311Endpoint.unit_id).order_by(Unit.path)
+    return [(e, u) for e, u in session.execute(query).all()]
+
+
+# ---------------------------------------------------------------- what the dispatcher sees
+
+
+def deliveries_of(session: Session, request: Request) -> list[dict[str, Any]]:
+    """What the dispatcher sees: each delivery's unit, state, attempts, next try and last error."""
+    query = (
+        select(Open311Delivery, Unit)
+        .join(Unit, Unit.id == Open311Delivery.unit_id)
+        .where(Open311Delivery.request_id == request.id)
+        .order_by(Open311Delivery.id)
+    )
+    return [
+        {
+            "id": d.id,
+            "unit": {"id": u.id, "code": u.code, "name_zh": u.name_zh, "name_en": u.name_en},
+            "state": d.state,
+            "attempts": d.attempts,
+            "next_attempt_at": d.next_attempt_at if d.state == "pending" else None,
+            "last_attempt_at": d.last_attempt_at,
+            "last_error": d.last_error,
+            "remote_id": d.remote_id,
+            "remote_token": d.remote_token,
+            "created_at": d.created_at,
+            "delivered_at": d.delivered_at,
+        }
+        for d, u in session.execute(query).all()
+    ]
+
+
+# ---------------------------------------------------------------- sending
+
+
+def _form(request: Request, endpoint: Open311Endpoint, api_key: str) -> list[tuple[str, str]]:
+    code = request.category.code if request.category else ""
+    form: list[tuple[str, str]] = [
+        ("api_key", api_key),
+        ("service_code", endpoint.service_codes.get(code, code)),
+    ]
+    if endpoint.jurisdiction_id:
+        form.append(("jurisdiction_id", endpoint.jurisdiction_id))
+    if request.lat is not None and request.lon is not None:
+        form += [("lat", repr(request.lat)), ("long", repr(request.lon))]
+    if request.address:
+        form.append(("address_string", request.address))
+    form.append(("description", request.text[: server.MAX_DESCRIPTION]))
+    if request.contact_name:
+        form.append(("first_name", request.contact_name))
+    if request.contact_phone:
+        form.append(("phone", request.contact_phone))
+    if request.contact_email:
+        form.append(("email", request.contact_email))
+    form.append(("account_id", request.tracking_number))
+    for name, value in (request.attributes or {}).items():
+        if isinstance(value, list):
+            form += [(f"attribute[{name}][]", str(v)) for v in value]
+        else:
+            form.append((f"attribute[{name}]", str(value)))
+    return form
+
+
+def _describe(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+        if isinstance(body, list) and body and isinstance(body[0], dict) and "description" in body[0]:
+            return f"HTTP {response.status_code}: {body[0]['description']}"
+    except ValueError:
+        pass
+    return f"HTTP {response.status_code}: {response.text[:200]}"
+
+
+def _backoff(settings: Settings, attempts: int) -> dt.timedelta:
+    seconds = min(
+        settings.open311_retry_seconds * 2 ** max(attempts - 1, 0), settings.open311_retry_max_seconds
+    )
+    return dt.timedelta(seconds=seconds)
+
+
+def _send(
+    session: Session, settings: Settings, delivery: Open311Delivery, client: httpx.Client, now: dt.datetime
+) -> bool:
+    request = session.get(Request, delivery.request_id)
+    endpoint = session.get(Open311Endpoint, delivery.endpoint_id)
+    assert request is not None and endpoint is not None
+    latest = session.scalar(
+        select(RequestEvent.id)
+        .where(RequestEvent.request_id == request.id, RequestEvent.action == "dispatch")
+        .order_by(RequestEvent.seq.desc())
+        .limit(1)
+    )
+    if latest != delivery.event_id or request.lead_unit_id != delivery.unit_id:
+        delivery.state = "cancelled"  # dispatched elsewhere (or again) before it could be delivered
+        return False
+    delivery.attempts += 1
+    delivery.last_attempt_at = now
+    try:
+        api_key = unseal(endpoint.api_key_sealed, settings.secret_key)
+        response = client.post(
+            f"{endpoint.url}/requests.json",
+            data=dict(_pairs_to_multi(_form(request, endpoint, api_key))),
+            headers={"Idempotency-Key": f"chengzhi-delivery-{delivery.id}-{request.tracking_number}"},
+        )
+        if response.status_code not in (200, 201):
+            raise RuntimeError(_describe(response))
+        items = response.json()
+        item = items[0] if isinstance(items, list) and items and isinstance(items[0], dict) else {}
+        remote_id, token = item.get("service_request_id"), item.get("token")
+        if not remote_id and not token:
+            raise RuntimeError("the answer holds neither service_request_id nor token")
+    except (httpx.HTTPError, RuntimeError, ValueError, SealError) as exc:
+        delivery.last_error = (str(exc) or type(exc).__name__)[:500]
+        delivery.next_attempt_at = now + _backoff(settings, delivery.attempts)
+        log.warning(
+            "open311 delivery %s to unit %s failed (attempt %s): %s",
+            delivery.id,
+            delivery.unit_id,
+            delivery.attempts,
+            delivery.last_error,
+        )
+        return False
+    delivery.remote_id = str(remote_id)[:80] if remote_id else None
+    delivery.remote_token = str(token)[:80] if token else None
+    delivery.state = "delivered"
+    delivery.delivered_at = now
+    delivery.last_error = None
+    return True
+
+
+def _pairs_to_multi(pairs: list[tuple[str, str]]) -> dict[str, str | list[str]]:
+    merged: dict[str, str | list[str]] = {}
+    for name, value in pairs:
+        if name in merged:
+            current = merged[name]
+            merged[name] = [*current, value] if isinstance(current, list) else [current, value]
+        else:
+            merged[name] = value
+    return merged
+
+
+def deliver(session: Session, settings: Settings, now: dt.datetime) -> dict[str, Any]:
+    """POST dispatched requests to units' Open311 systems; failures wait longer each time, and are retried."""
+    query = (
+        select(Open311Delivery)
+        .where(Open311Delivery.state == "pending", Open311Delivery.next_attempt_at <= now)
+        .order_by(Open311Delivery.next_attempt_at, Open311Delivery.id)
+        .limit(BATCH)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    delivered = failed = cancelled = 0
+    with httpx.Client(timeout=settings.open311_timeout_seconds, headers={"User-Agent": USER_AGENT}) as client:
+        for delivery in session.scalars(query).all():
+            if _send(session, settings, delivery, client, now):
+                delivered += 1
+            elif delivery.state == "cancelled":
+                cancelled += 1
+            else:
+                failed += 1
+            session.flush()
+    return {"delivered": delivered, "failed": failed, "cancelled": cancelled}
+
+
+# ---------------------------------------------------------------- pulling updates
+
+
+def _get(client: httpx.Client, url: str, params: dict[str, Any]) -> Any:
+    response = client.get(url, params=params)
+    if response.status_code != 200:
+        raise RuntimeError(_describe(response))
+    return response.json()
+
+
+def _params(endpoint: Open311Endpoint, api_key: str) -> dict[str, Any]:
+    params: dict[str, Any] = {"api_key": api_key}
+    if endpoint.jurisdiction_id:
+        params["jurisdiction_id"] = endpoint.jurisdiction_id
+    return params
+
+
+def _resolve_tokens(session: Session, endpoint: Open311Endpoint, client: httpx.Client, api_key: str) -> int:
+    waiting = select(Open311Delivery).where(
+        Open311Delivery.endpoint_id == endpoint.id,
+        Open311Delivery.state == "delivered",
+        Open311Delivery.remote_id.is_(None),
+        Open311Delivery.remote_token.is_not(None),
+    )
+    resolved = 0
+    for delivery in session.scalars(waiting).all():
+        items = _get(
+            client, f"{endpoint.url}/tokens/{delivery.remote_token}.json", _params(endpoint, api_key)
+        )
+        remote_id = items[0].get("service_request_id") if isinstance(items, list) and items else None
+        if remote_id:
+            delivery.remote_id = str(remote_id)[:80]
+            resolved += 1
+    return resolved
+
+
+def _apply(
+    session: Session,
+    settings: Settings,
+    endpoint: Open311Endpoint,
+    user: User,
+    item: dict[str, Any],
+    now: dt.datetime,
+) -> str:
+    remote_id = str(item.get("service_request_id") or "")
+    update_id = str(item.get("update_id") or "")
+    status = str(item.get("status") or "").upper()
+    if not remote_id or not update_id or status not in STEPS_OF_EXTENDED:
+        return "ignored"
+    delivery = session.scalar(
+        select(Open311Delivery)
+        .where(Open311Delivery.endpoint_id == endpoint.id, Open311Delivery.remote_id == remote_id)
+        .order_by(Open311Delivery.id.desc())
+        .limit(1)
+    )
+    if delivery is None:
+        return "ignored"  # not one of ours
+    origin = f"endpoint:{endpoint.id}"
+    seen = session.scalar(
+        select(Open311InboundUpdate.id).where(
+            Open311InboundUpdate.origin == origin, Open311InboundUpdate.update_id == update_id[:80]
+        )
+    )
+    if seen is not None:
+        return "seen"
+    request = session.scalar(
+        select(Request).where(Request.id == delivery.request_id).with_for_update(of=Request)
+    )
+    assert request is not None
+    updated = server.parse_datetime(str(item.get("updated_datetime") or ""), "updated_datetime", "en") or now
+    try:
+        with session.begin_nested():
+            if request.lead_unit_id != endpoint.unit_id:
+                raise ChengzhiError("out_of_scope")
+            server.apply_update(
+                session,
+                settings,
+                request,
+                user,
+                origin,
+                update_id[:80],
+                status,
+                item.get("description"),
+                updated,
+                now,
+            )
+        return "applied"
+    except (ChengzhiError, IllegalTransition, server.Open311Error) as exc:
+        # Kept, so that the same update is not tried again and again; the log says why.
+        log.warning(
+            "open311 update %s for request %s not applied: %s", update_id, request.tracking_number, exc
+        )
+        with session.begin_nested():
+            session.add(
+                Open311InboundUpdate(
+                    origin=origin,
+                    update_id=update_id[:80],
+                    request_id=request.id,
+                    status=status,
+                    description=(item.get("description") or None),
+                    updated_datetime=updated,
+                    applied="refused",
+                    received_at=now,
+                )
+            )
+        return "refused"
+
+
+def pull(session: Session, settings: Settings, now: dt.datetime) -> dict[str, Any]:
+    """Read every active endpoint's servicerequestupdates since the last pull and move our workflow."""
+    counts = {"applied": 0, "refused": 0, "seen": 0, "ignored": 0, "tokens": 0, "errors": 0}
+    endpoints = session.scalars(select(Open311Endpoint).where(Open311Endpoint.active.is_(True))).all()
+    with httpx.Client(timeout=settings.open311_timeout_seconds, headers={"User-Agent": USER_AGENT}) as client:
+        for endpoint in endpoints:
+            has_work = session.scalar(
+                select(Open311Delivery.id)
+                .where(Open311Delivery.endpoint_id == endpoint.id, Open311Delivery.state == "delivered")
+                .limit(1)
+            )
+            if has_work is None:
+                continue
+            user = session.get(User, endpoint.user_id)
+            if user is None:
+                continue
+            try:
+                api_key = unseal(endpoint.api_key_sealed, settings.secret_key)
+                counts["tokens"] += _resolve_tokens(session, endpoint, client, api_key)
+                start = max(
+                    (endpoint.pulled_until or now - server.WINDOW) - PULL_OVERLAP, now - server.WINDOW
+                )
+                page = 1
+                while True:
+                    params = {
+                        **_params(endpoint, api_key),
+                        "start_date": start.isoformat(),
+                        "end_date": now.isoformat(),
+                        "page": page,
+                        "page_size": server.MAX_RESULTS,
+                    }
+                    items = _get(client, f"{endpoint.url}/servicerequestupdates.json", params)
+                    if not isinstance(items, list):
+                        raise RuntimeError("servicerequestupdates did not answer with a list")
+                    for item in items:
+                        if isinstance(item, dict):
+                            counts[_apply(session, settings, endpoint, user, item, now)] += 1
+                    if len(items) < server.MAX_RESULTS:
+                        break
+                    page += 1
+                endpoint.pulled_until = now
+            except (httpx.HTTPError, RuntimeError, ValueError, SealError) as exc:
+                counts["errors"] += 1
+                log.warning("open311 pull from unit %s failed: %s", endpoint.unit_id, str(exc)[:300])
+            session.flush()
+    return counts

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, event
+from sqlalchemy import Boolean, Column, Date, Float, ForeignKey, Index, Integer, String, Table, Text, event
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from chengzhi.db import Base, UTCDateTime, utcnow
@@ -25,6 +25,7 @@ class RequestFact(Base):
         Index("ix_request_facts_l2_day", "lead_l2", "received_day"),
         Index("ix_request_facts_l3_day", "lead_l3", "received_day"),
         Index("ix_request_facts_l4_day", "lead_l4", "received_day"),
+        Index("ix_request_facts_refreshed_at", "refreshed_at"),
     )
 
     request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), primary_key=True, autoincrement=False)
@@ -94,3 +95,64 @@ def _refresh_facts(session: Session, _context: Any) -> None:
         from chengzhi.metrics.facts import refresh
 
         refresh(session.connection(), ids)
+
+
+# What the daily roll-up counts, one column `n_<measure>` each (the predicates are metrics.service.MEASURES).
+ROLLUP_MEASURES = (
+    "received",
+    "dispatched",
+    "response_denominator",
+    "response_numerator",
+    "response_pending",
+    "follow_up_denominator",
+    "resolution_numerator",
+    "satisfaction_numerator",
+    "excluded",
+    "open",
+    "overdue",
+    "ever_overdue",
+    "returned",
+    "reopened",
+    "co_handled",
+    "extended",
+    "merged",
+    "closed",
+    "status_received",
+    "status_dispatched",
+    "status_signed",
+    "status_contacted",
+    "status_replied",
+    "status_reviewed",
+    "status_closed",
+    "status_returned",
+    "status_reopened",
+)
+ROLLUP_STAGES = ("wait", "sign", "contact", "reply", "review")
+
+# One row per received day and lead unit (lead_key 0: not dispatched), summed from request_facts
+# (metrics/rollup.py); the dashboards read it instead of the facts when no category or channel filter applies.
+metric_daily = Table(
+    "metric_daily",
+    Base.metadata,
+    Column("day", Date, primary_key=True),
+    Column("lead_key", Integer, primary_key=True, autoincrement=False),
+    Column("lead_l1", Integer),
+    Column("lead_l2", Integer),
+    Column("lead_l3", Integer),
+    Column("lead_l4", Integer),
+    *[Column(f"n_{m}", Integer, nullable=False) for m in ROLLUP_MEASURES],
+    *[Column(f"sum_{s}_s", Float, nullable=False) for s in ROLLUP_STAGES],
+    *[Column(f"cnt_{s}", Integer, nullable=False) for s in ROLLUP_STAGES],
+    Column("returns_sum", Integer, nullable=False),
+    Column("reopenings_sum", Integer, nullable=False),
+    Index("ix_metric_daily_l2_day", "lead_l2", "day"),
+    Index("ix_metric_daily_l3_day", "lead_l3", "day"),
+)
+
+# When each received day was last summed into metric_daily.
+metric_days = Table(
+    "metric_days",
+    Base.metadata,
+    Column("day", Date, primary_key=True),
+    Column("rolled_at", UTCDateTime, nullable=False),
+)

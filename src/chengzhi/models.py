@@ -22,13 +22,14 @@ from chengzhi.requests.models import (
     RequestSupport,
     RequestUnit,
 )
-from chengzhi.routing.triage_models import DuplicateBand, PlaceName, RequestTriage
+from chengzhi.routing.triage_models import DuplicateBand, DuplicateSignature, PlaceName, RequestTriage
 
 __all__ = [
     "ApiToken",
     "Base",
     "Category",
     "DuplicateBand",
+    "DuplicateSignature",
     "IdempotencyRecord",
     "Issue",
     "JobRun",

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from chengzhi.db import Base, UTCDateTime, utcnow
@@ -64,3 +64,15 @@ class DuplicateBand(Base):
     request_id: Mapped[int] = mapped_column(
         ForeignKey("requests.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
     )
+
+
+class DuplicateSignature(Base):
+    """A request's MinHash signature (NUM_PERM unsigned 32-bit values), so that candidates are scored by their
+    estimated text similarity without reading and processing their texts."""
+
+    __tablename__ = "duplicate_signatures"
+
+    request_id: Mapped[int] = mapped_column(
+        ForeignKey("requests.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    signature: Mapped[bytes] = mapped_column(LargeBinary)

@@ -43,7 +43,9 @@ def fresh(session: Session, request: RequestRow) -> RequestRow:
 def actions_of(session: Session, request: RequestRow) -> list[str]:
     session.rollback()  # ends the test's read snapshot (SQLite WAL)
     session.expire_all()
-    query = select(RequestEvent.action).where(RequestEvent.request_id == request.id).order_by(RequestEvent.seq)
+    query = (
+        select(RequestEvent.action).where(RequestEvent.request_id == request.id).order_by(RequestEvent.seq)
+    )
     return list(session.scalars(query))
 
 
@@ -114,9 +116,10 @@ def test_refused_steps_show_the_reason_next_to_the_field_and_keep_the_text(
     assert unknown.status_code == 422
     # The language chosen with ?lang=en above is remembered by its cookie.
     assert unknown.context["page"].forms.errors.get("form") == "This step does not exist."
-    assert act(client, number, "explode", {}, params={"lang": "zh"}).context["page"].forms.errors.get(
-        "form"
-    ) == "没有这个操作。"
+    assert (
+        act(client, number, "explode", {}, params={"lang": "zh"}).context["page"].forms.errors.get("form")
+        == "没有这个操作。"
+    )
     assert fresh(session, request).status == "received"
     assert actions_of(session, request) == ["receive"]
     # A request one may not see: the 404 page, not a hint that it exists.
@@ -249,7 +252,11 @@ def test_bulk_dispatch_reports_each_request(
     assert [o.ok for o in result.outcomes] == [True, True, False]
     assert all(fresh(session, w).lead_unit_id == lead for w in waiting[:2])
     # Nothing ticked, no unit, forged token: a message, nothing written.
-    for data in ({"lead_unit_id": str(lead)}, {"number": numbers[:1]}, {"number": numbers, "csrf_token": "x"}):
+    for data in (
+        {"lead_unit_id": str(lead)},
+        {"number": numbers[:1]},
+        {"number": numbers, "csrf_token": "x"},
+    ):
         refused = client.post("/staff/bulk-dispatch", data={"csrf_token": csrf(client), **data})
         assert refused.status_code == 422
         assert refused.context["page"].error
@@ -329,3 +336,23 @@ def test_inbox_stage_and_date_filters_with_counts(
     assert [i.tracking_number for i in before.items] == [old.tracking_number]
     nonsense = client.get("/staff", params={"from": "yesterday", "stage": "x", "lead_unit": "-1"})
     assert nonsense.status_code == 200 and nonsense.context["page"].total == 2
+
+
+def test_staff_see_the_residents_photos(
+    client: TestClient, city: City, session: Session, settings: Settings
+) -> None:
+    import io
+
+    from PIL import Image
+
+    request = submit(session, settings, dt.datetime.now(dt.UTC))
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 10, 10)).save(out, format="PNG")
+    svc.add_photo(session, request, out.getvalue(), settings)
+    session.commit()
+    sign_in(client, "dispatcher")
+    page = client.get(f"/staff/requests/{request.tracking_number}")
+    urls = page.context["page"].photo_urls
+    assert len(urls) == 1 and f'<img src="{urls[0]}"' in page.text
+    photo = client.get(urls[0])
+    assert photo.status_code == 200 and photo.headers["content-type"] == "image/png"

@@ -125,6 +125,14 @@ def test_admin_uploads_an_area_and_creates_a_category(
     page.get_by_role("link", name="d1s1-handler").click()
     expect(page.get_by_role("heading", name="授予角色")).to_be_visible()
     screenshot(page, "admin-user-zh")
+    # Grant a role: the unit list filtered by typing, then chosen.
+    page.get_by_role("combobox", name="角色", exact=True).select_option("supervisor")
+    page.get_by_label("筛选单位").fill("D2S1C2")
+    expect(page.locator("#unit option:not([hidden])")).to_have_count(2)  # "Choose…" and the match
+    page.get_by_label("所在单位").select_option(str(_unit_id(live_server, "D2S1C2")))
+    page.get_by_role("button", name="授予角色").click()
+    expect(page.get_by_role("status")).to_have_text("角色已授予。")
+    expect(page.get_by_role("listitem").filter(has_text="督办员")).to_contain_text("D2S1C2中文")
     page.goto(live_server.url("/staff/admin/users/new"))
     expect(page.get_by_role("heading", name="新建用户", level=1)).to_be_visible()
     screenshot(page, "admin-user-new-zh")

@@ -169,6 +169,7 @@ class StaffRequestPage:
     suggested_unit_id: int | None = None
     category_code: str | None = None
     supports: int = 0
+    photo_urls: list[str] = field(default_factory=list)
     actions: list[AllowedAction] = field(default_factory=list)
     forms: ActionForms = field(default_factory=ActionForms)
     unit_groups: list[UnitGroup] = field(default_factory=list)
@@ -386,6 +387,10 @@ def request_page(
         suggested_unit_id=suggestion.unit_id,
         category_code=row.category.code if row.category else None,
         supports=row.support_count or 0,
+        photo_urls=[
+            f"/api/v1/requests/{row.tracking_number}/photos/{photo.id}"
+            for photo in svc.photos_of(session, row)
+        ],
         actions=[AllowedAction(code, button_name(code, lang)) for code in actions],
         forms=forms or ActionForms(),
         unit_groups=unit_groups(session, lang) if picks_units else [],

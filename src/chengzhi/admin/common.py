@@ -8,6 +8,7 @@ from urllib.parse import quote
 from fastapi import Request
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 from starlette.responses import Response
@@ -156,3 +157,15 @@ def depth(unit: Unit) -> int:
 def unit_choices(units: list[Unit], lang: Language) -> list[Choice]:
     """Units in tree order, indented by depth (a select's options cannot be styled)."""
     return [Choice(str(u.id), "\u3000" * depth(u) + f"{u.name(lang)} ({u.code})") for u in units]
+
+
+def administered(session: Session, admin: Admin) -> list[Unit]:
+    """Active units under the administrator's own units, in tree order."""
+    paths = admin.actor.paths_for(Role.admin)
+    query = select(Unit).where(Unit.active.is_(True), or_(*(Unit.path.startswith(p) for p in paths)))
+    return list(session.scalars(query.order_by(Unit.path)))
+
+
+def parse_id(raw: str) -> int | None:
+    """A positive database id from a URL or form field, or None."""
+    return int(raw) if raw.isascii() and raw.isdigit() and 0 < int(raw) < 2**31 else None

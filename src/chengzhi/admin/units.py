@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
@@ -18,14 +18,18 @@ from chengzhi.admin.common import (
     Admin,
     Choice,
     admin_or_refuse,
+    administered,
     check_csrf,
     depth,
     kind_name,
     out_of_scope,
+    parse_id,
     pydantic_errors,
     text,
     unit_choices,
 )
+from chengzhi.admin.users import users_query
+from chengzhi.categories.models import Category
 from chengzhi.deps import SessionDep
 from chengzhi.errors import ChengzhiError
 from chengzhi.i18n import message
@@ -122,13 +126,6 @@ class AdminHome:
 # ---------------------------------------------------------------- helpers
 
 
-def administered(session: Session, admin: Admin) -> list[Unit]:
-    """Active units under the administrator's own units, in tree order."""
-    paths = admin.actor.paths_for(Role.admin)
-    query = select(Unit).where(Unit.active.is_(True), or_(*(Unit.path.startswith(p) for p in paths)))
-    return list(session.scalars(query.order_by(Unit.path)))
-
-
 def _with_area(session: Session) -> set[int]:
     return set(session.scalars(select(Unit.id).where(Unit.area.is_not(None), Unit.area != "")))
 
@@ -147,18 +144,11 @@ def _row(unit: Unit, admin: Admin, areas: set[int], *, trail: str = "", folded: 
     )
 
 
-def parse_id(raw: str) -> int | None:
-    return int(raw) if raw.isascii() and raw.isdigit() and 0 < int(raw) < 2**31 else None
-
-
 # ---------------------------------------------------------------- pages
 
 
 @router.get("/staff/admin")
 def admin_home(request: Request, session: SessionDep) -> Response:
-    from chengzhi.admin.users import users_query
-    from chengzhi.categories.models import Category
-
     admin = admin_or_refuse(request, session)
     if not isinstance(admin, Admin):
         return admin

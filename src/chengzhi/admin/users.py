@@ -20,13 +20,14 @@ from chengzhi.admin.common import (
     Admin,
     Choice,
     admin_or_refuse,
+    administered,
     check_csrf,
+    parse_id,
     pydantic_errors,
     role_name,
     text,
     unit_choices,
 )
-from chengzhi.admin.units import administered, parse_id
 from chengzhi.deps import SessionDep
 from chengzhi.errors import ChengzhiError
 from chengzhi.i18n import message

@@ -17,7 +17,7 @@ from chengzhi.config import Settings
 from chengzhi.requests import service as svc
 from chengzhi.requests.models import Request
 from chengzhi.routing import duplicates
-from chengzhi.routing.triage_models import DuplicateBand
+from chengzhi.routing.triage_models import DuplicateBand, DuplicateSignature
 
 from .conftest import auth
 from .factories import City
@@ -159,12 +159,33 @@ def test_rebuild_gives_the_index_intake_wrote(session: Session, settings: Settin
     ]
     session.commit()
     before = sorted(session.execute(select(DuplicateBand.band_key, DuplicateBand.request_id)).all())
+    signed = sorted(
+        session.execute(select(DuplicateSignature.request_id, DuplicateSignature.signature)).all()
+    )
+    assert len(signed) == 3
     session.execute(DuplicateBand.__table__.delete())
+    session.execute(DuplicateSignature.__table__.delete())
     session.commit()
     assert duplicates.find_duplicates(session, None, requests[1]) == []
     assert duplicates.rebuild_index(session, batch=2) == (3, len(before))
     session.commit()
     assert sorted(session.execute(select(DuplicateBand.band_key, DuplicateBand.request_id)).all()) == before
+    assert (
+        sorted(session.execute(select(DuplicateSignature.request_id, DuplicateSignature.signature)).all())
+        == signed
+    )
+
+
+def test_signatures_estimate_the_text_similarity() -> None:
+    pairs = [(LEAK, LEAK_2), (LEAK, NOISE), (LEAK, LEAK + "谢谢")]
+    for a, b in pairs:
+        one = duplicates.make_profile(1, "", a, T0, None, None, None, None)
+        two = duplicates.make_profile(2, "", b, T0, None, None, None, None)
+        assert two.signature is not None
+        exact = duplicates.jaccard(one.shingles, two.shingles)
+        estimate = duplicates.estimated_jaccard(one.signature, duplicates.signature_bytes(two.signature))
+        assert abs(exact - estimate) < 0.12, (a, b, exact, estimate)
+    assert duplicates.estimated_jaccard(one.signature, b"\x00" * 8) == 0.0  # other parameters: not comparable
 
 
 def test_text_that_cannot_be_analysed_does_not_break_intake(

@@ -18,13 +18,16 @@ import datetime as dt
 import hashlib
 import math
 import re
+import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 from datasketch import MinHash
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import case, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from chengzhi.categories.models import Category
@@ -34,7 +37,7 @@ from chengzhi.requests.workflow import STATUS_NAMES, Status
 from chengzhi.routing import places
 from chengzhi.routing.rules import area_index
 from chengzhi.routing.text import TextError, normalise
-from chengzhi.routing.triage_models import DuplicateBand, RequestTriage
+from chengzhi.routing.triage_models import DuplicateBand, DuplicateSignature, RequestTriage
 
 NUM_PERM = 96
 BANDS = 24
@@ -43,9 +46,14 @@ SEED = 1
 SHINGLE_HAN = 2
 SHINGLE_LATIN = 4
 TEXT_CHARS = 2000  # the part of a text that is shingled
-CANDIDATES = 300  # most band hits read back for scoring
-WEIGHTS = {"text": 0.5, "place": 0.3, "category": 0.2}
-MIN_SCORE = 0.3
+CANDIDATES = 100  # requests sharing most keys, scored
+# score = text + place + category, each weighted; text counts fully from an estimated Jaccard of TEXT_FULL; place
+# is 1 within NEAR_M, falling to 0 at FAR_M, 0.9 for the same named place, 0.3 for the same community alone.
+WEIGHTS = {"text": 0.55, "place": 0.3, "category": 0.15}
+TEXT_FULL = 0.5
+NEAR_M = 150.0
+FAR_M = 1000.0
+MIN_SCORE = 0.35
 INDEX_NAME = (
     f"minhash-lsh {NUM_PERM} permutations, {BANDS} bands x {ROWS} rows, character {SHINGLE_HAN}-grams"
 )
@@ -102,10 +110,18 @@ def previous_month(month: str) -> str:
     return f"{year - 1}-12" if number == 1 else f"{year}-{number - 1:02d}"
 
 
-def place_keys(month: str, unit_id: int | None, names: Iterable[str]) -> list[int]:
-    keys = [_key(f"u|{month}|{unit_id}".encode()) for _ in (1,) if unit_id is not None]
-    keys.extend(_key(f"p|{month}|{name}".encode()) for name in sorted(set(names)))
-    return keys
+def place_key(kind: str, month: str, value: object) -> int:
+    return _key(f"{kind}|{month}|{value}".encode())
+
+
+def place_labels(month: str, unit_id: int | None, names: Iterable[str]) -> dict[int, tuple[str, str]]:
+    """Place keys of one month: key -> ("unit", unit id) or ("name", place name)."""
+    labels: dict[int, tuple[str, str]] = {}
+    if unit_id is not None:
+        labels[place_key("u", month, unit_id)] = ("unit", str(unit_id))
+    for name in sorted(set(names)):
+        labels[place_key("p", month, name)] = ("name", name)
+    return labels
 
 
 @dataclass(frozen=True)
@@ -113,14 +129,46 @@ class Profile:
     """What the index and the score need to know of one request."""
 
     request_id: int
-    normalised: str
     shingles: frozenset[str]
+    signature: np.ndarray | None  # None: no text to sign
     month: str
     unit_id: int | None  # the community (or coarser unit) of its point, or of the place read from its text
     place_names: frozenset[str]
     lat: float | None
     lon: float | None
     category_id: int | None
+
+
+def make_profile(
+    request_id: int,
+    title: str | None,
+    text: str | None,
+    received_at: dt.datetime,
+    unit_id: int | None,
+    lat: float | None,
+    lon: float | None,
+    category_id: int | None,
+) -> Profile:
+    """`unit_id`, `lat`, `lon`: where the request is (its map point's community, or the place read from its
+    text). Text that cannot be analysed (binary, garbled) gives no shingles: only its place keys are indexed."""
+    try:
+        normalised = normalise(f"{title or ''}。{(text or '')[: TEXT_CHARS * 2]}", TEXT_CHARS)
+    except TextError:
+        normalised = ""
+    compact = normalised.replace(" ", "")
+    names = frozenset(name for _s, _e, name, _kind in places.mentions(compact))
+    items = frozenset(shingles(normalised))
+    return Profile(
+        request_id=request_id,
+        shingles=items,
+        signature=signature(items) if items else None,
+        month=month_of(received_at),
+        unit_id=unit_id,
+        place_names=names,
+        lat=lat,
+        lon=lon,
+        category_id=category_id,
+    )
 
 
 def profile(
@@ -130,10 +178,6 @@ def profile(
     placed: places.Placed | None = None,
     triage: RequestTriage | None = None,
 ) -> Profile:
-    try:
-        normalised = normalise(f"{request.title or ''}。{request.text or ''}")
-    except TextError:
-        normalised = ""
     lat, lon = request.lat, request.lon
     unit_id: int | None = None
     if lat is not None and lon is not None:
@@ -143,48 +187,49 @@ def profile(
         lat, lon, unit_id = placed.lat, placed.lon, placed.unit_id
     elif triage is not None and triage.place_unit_id is not None:
         lat, lon, unit_id = triage.place_lat, triage.place_lon, triage.place_unit_id
-    compact = normalised.replace(" ", "")
-    names = frozenset(name for _s, _e, name, _kind in places.mentions(compact))
-    return Profile(
-        request_id=request.id,
-        normalised=normalised,
-        shingles=frozenset(shingles(normalised)),
-        month=month_of(request.received_at),
-        unit_id=unit_id,
-        place_names=names,
-        lat=lat,
-        lon=lon,
-        category_id=request.category_id,
+    return make_profile(
+        request.id, request.title, request.text, request.received_at, unit_id, lat, lon, request.category_id
     )
 
 
 def index_keys(item: Profile) -> list[int]:
     """The keys stored for a request: its text bands and its place keys for the month it was received."""
-    keys = band_keys(signature(item.shingles)) if item.shingles else []
-    keys.extend(place_keys(item.month, item.unit_id, item.place_names))
+    keys = band_keys(item.signature) if item.signature is not None else []
+    keys.extend(place_labels(item.month, item.unit_id, item.place_names))
     return list(dict.fromkeys(keys))
 
 
-def query_keys(item: Profile) -> list[int]:
+def query_keys(item: Profile) -> tuple[list[int], dict[int, tuple[str, str]]]:
     """The keys a request looks up: its text bands, and its places in its month and the month before."""
-    keys = band_keys(signature(item.shingles)) if item.shingles else []
+    text_keys = band_keys(item.signature) if item.signature is not None else []
+    labels: dict[int, tuple[str, str]] = {}
     for month in (item.month, previous_month(item.month)):
-        keys.extend(place_keys(month, item.unit_id, item.place_names))
-    return list(dict.fromkeys(keys))
+        labels.update(place_labels(month, item.unit_id, item.place_names))
+    return text_keys, labels
+
+
+def signature_bytes(sig: np.ndarray) -> bytes:
+    return np.ascontiguousarray(sig, dtype="<u4").tobytes()
 
 
 def index_request(session: Session, item: Profile, *, replace: bool = False) -> int:
-    """Adds a request's keys to the index (in the caller's transaction); returns how many rows."""
+    """Adds a request's keys and signature to the index (in the caller's transaction); returns how many keys."""
     if replace:
-        session.execute(delete(DuplicateBand).where(DuplicateBand.request_id == item.request_id))
+        drop_request(session, item.request_id)
     keys = index_keys(item)
     if keys:
         session.execute(insert(DuplicateBand), [{"band_key": k, "request_id": item.request_id} for k in keys])
+    if item.signature is not None:
+        session.execute(
+            insert(DuplicateSignature),
+            [{"request_id": item.request_id, "signature": signature_bytes(item.signature)}],
+        )
     return len(keys)
 
 
 def drop_request(session: Session, request_id: int) -> None:
     session.execute(delete(DuplicateBand).where(DuplicateBand.request_id == request_id))
+    session.execute(delete(DuplicateSignature).where(DuplicateSignature.request_id == request_id))
 
 
 # ---------------------------------------------------------------- finding and scoring
@@ -194,7 +239,7 @@ def drop_request(session: Session, request_id: int) -> None:
 class Candidate:
     request: Request
     score: float
-    text_similarity: float
+    text_similarity: float  # estimated from the MinHash signatures
     distance_m: float | None
     category_relation: str  # same, related, unknown, different
     band_hits: int
@@ -212,27 +257,57 @@ def jaccard(a: frozenset[str] | set[str], b: frozenset[str] | set[str]) -> float
     return len(a & b) / len(a | b)
 
 
+def estimated_jaccard(a: np.ndarray | None, b: bytes | None) -> float:
+    if a is None or not b:
+        return 0.0
+    other = np.frombuffer(b, dtype="<u4")
+    if other.shape != a.shape:
+        return 0.0  # a signature of other parameters: `chengzhi triage rebuild-duplicates` replaces it
+    return float(np.count_nonzero(a == other)) / len(a)
+
+
 def metres(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     x = math.radians(lon2 - lon1) * math.cos(math.radians((lat1 + lat2) / 2))
     y = math.radians(lat2 - lat1)
     return 6_371_000 * math.hypot(x, y)
 
 
-def candidate_ids(
-    session: Session, keys: Sequence[int], exclude: int, limit: int = CANDIDATES
-) -> list[tuple[int, int]]:
-    """(request id, keys shared) of the requests sharing most keys: one indexed query."""
+@dataclass(frozen=True)
+class _Hit:
+    request_id: int
+    hits: int
+    places: tuple[tuple[str, str], ...]  # the place keys shared: ("unit", id) or ("name", name)
+
+
+def candidate_hits(
+    session: Session,
+    text_keys: Sequence[int],
+    labels: dict[int, tuple[str, str]],
+    exclude: int,
+    limit: int = CANDIDATES,
+) -> list[_Hit]:
+    """The requests sharing most keys with these, and which place keys each shares: one indexed query."""
+    keys = list(dict.fromkeys([*text_keys, *labels]))
     if not keys:
         return []
     hits = func.count().label("hits")
+    place_columns = [
+        func.sum(case((DuplicateBand.band_key == key, 1), else_=0)).label(f"p{number}")
+        for number, key in enumerate(labels)
+    ]
     query = (
-        select(DuplicateBand.request_id, hits)
-        .where(DuplicateBand.band_key.in_(list(keys)), DuplicateBand.request_id != exclude)
+        select(DuplicateBand.request_id, hits, *place_columns)
+        .where(DuplicateBand.band_key.in_(keys), DuplicateBand.request_id != exclude)
         .group_by(DuplicateBand.request_id)
         .order_by(hits.desc(), DuplicateBand.request_id.desc())
         .limit(limit)
     )
-    return [(int(r), int(h)) for r, h in session.execute(query)]
+    found = []
+    names = list(labels.values())
+    for row in session.execute(query):
+        shared = tuple(dict.fromkeys(names[n] for n in range(len(names)) if row[2 + n]))
+        found.append(_Hit(int(row[0]), int(row[1]), shared))
+    return found
 
 
 def find_duplicates(
@@ -247,49 +322,67 @@ def find_duplicates(
     `actor`: only requests the actor may see are returned (None: every request, for benchmarks and jobs)."""
     from chengzhi.requests.service import visibility_clause
 
-    triage = session.get(RequestTriage, request.id)
+    triage = session.get(RequestTriage, request.id) if request.lat is None or request.lon is None else None
     item = profile(session, request, triage=triage)
-    hits = dict(candidate_ids(session, query_keys(item), request.id))
+    text_keys, labels = query_keys(item)
+    hits = {h.request_id: h for h in candidate_hits(session, text_keys, labels, request.id)}
     if not hits:
         return []
-    query = select(Request).where(Request.id.in_(list(hits)), Request.status != Status.closed.value)
+    query = (
+        select(
+            Request.id,
+            Request.status,
+            Request.category_id,
+            Request.lat,
+            Request.lon,
+            Request.issue_id,
+            DuplicateSignature.signature,
+            RequestTriage.place_lat,
+            RequestTriage.place_lon,
+        )
+        .outerjoin(DuplicateSignature, DuplicateSignature.request_id == Request.id)
+        .outerjoin(RequestTriage, RequestTriage.request_id == Request.id)
+        .where(Request.id.in_(list(hits)), Request.status != Status.closed.value)
+    )
     if actor is not None:
         query = query.where(visibility_clause(actor))
-    rows = list(session.scalars(query))
     if request.issue_id is not None:
-        rows = [r for r in rows if r.issue_id != request.issue_id]
-    if not rows:
-        return []
-    triages = {
-        t.request_id: t
-        for t in session.scalars(
-            select(RequestTriage).where(RequestTriage.request_id.in_([r.id for r in rows]))
+        query = query.where(or_(Request.issue_id.is_(None), Request.issue_id != request.issue_id))
+    groups = category_groups(session)
+    units = area_index(session).units
+    scored = []
+    for row in session.execute(query):
+        lat, lon = (row.lat, row.lon) if row.lat is not None else (row.place_lat, row.place_lon)
+        candidate, request_id = _score(
+            item, row.id, row.category_id, lat, lon, row.signature, hits[row.id], groups, units
         )
-    }
-    groups = _category_groups(session)
-    found = [_score(session, item, row, triages.get(row.id), groups, hits.get(row.id, 0)) for row in rows]
-    found = [c for c in found if c.score >= min_score]
-    found.sort(key=lambda c: (-c.score, -c.request.id))
-    # An issue is offered once, by its best request, with how many requests it holds.
-    best: list[Candidate] = []
+        scored.append((candidate, request_id, row.issue_id))
+    scored = [s for s in scored if s[0].score >= min_score]
+    scored.sort(key=lambda s: (-s[0].score, -s[1]))
+    best: list[tuple[Candidate, int]] = []
     issues: set[int] = set()
-    for candidate in found:
-        issue_id = candidate.request.issue_id
+    for candidate, request_id, issue_id in scored:
         if issue_id is not None:
             if issue_id in issues:
-                continue
+                continue  # an issue is offered once, by its best request
             issues.add(issue_id)
-        best.append(candidate)
+        best.append((candidate, request_id))
         if len(best) >= limit:
             break
-    sizes = _issue_sizes(session, [c.request.issue_id for c in best if c.request.issue_id is not None])
-    for candidate in best:
+    if not best:
+        return []
+    rows = {r.id: r for r in session.scalars(select(Request).where(Request.id.in_([i for _c, i in best])))}
+    result = []
+    for candidate, request_id in best:
+        candidate.request = rows[request_id]
+        result.append(candidate)
+    sizes = _issue_sizes(session, [c.request.issue_id for c in result if c.request.issue_id is not None])
+    for candidate in result:
         if candidate.request.issue_id is not None:
-            candidate.issue_size = sizes.get(candidate.request.issue_id)
-            size = candidate.issue_size or 0
+            candidate.issue_size = size = sizes.get(candidate.request.issue_id, 0)
             candidate.reasons_zh.append(f"已合并为事件 #{candidate.request.issue_id}（{size} 件诉求）")
             candidate.reasons_en.append(f"Part of issue #{candidate.request.issue_id} ({size} requests)")
-    return best
+    return result
 
 
 def _issue_sizes(session: Session, issue_ids: list[int]) -> dict[int, int]:
@@ -303,46 +396,68 @@ def _issue_sizes(session: Session, issue_ids: list[int]) -> dict[int, int]:
     return {int(i): int(n) for i, n in session.execute(query) if i is not None}
 
 
-def _category_groups(session: Session) -> dict[int, tuple[str, str, str, str]]:
-    """id -> (name_zh, name_en, group_zh, group_en)."""
+_groups_lock = threading.Lock()
+_groups: dict[str, tuple[float, object, dict[int, tuple[str, str, str, str]]]] = {}
+GROUPS_SECONDS = 60.0
+
+
+def category_groups(session: Session) -> dict[int, tuple[str, str, str, str]]:
+    """id -> (name_zh, name_en, group_zh, group_en), read once a minute per database."""
+    key = str(session.get_bind().engine.url)
+    now = time.monotonic()
+    index = area_index(session)  # rebuilt when the organisation changes (rules.invalidate): so is this
+    with _groups_lock:
+        cached = _groups.get(key)
+        if cached is not None and now - cached[0] < GROUPS_SECONDS and cached[1] is index:
+            return cached[2]
     query = select(Category.id, Category.name_zh, Category.name_en, Category.group_zh, Category.group_en)
-    return {row[0]: (row[1], row[2], row[3], row[4]) for row in session.execute(query)}
+    found = {row[0]: (row[1], row[2], row[3], row[4]) for row in session.execute(query)}
+    with _groups_lock:
+        _groups[key] = (now, index, found)
+    return found
+
+
+def invalidate() -> None:
+    with _groups_lock:
+        _groups.clear()
 
 
 def _score(
-    session: Session,
     item: Profile,
-    row: Request,
-    triage: RequestTriage | None,
+    request_id: int,
+    category_id: int | None,
+    lat: float | None,
+    lon: float | None,
+    sig: bytes | None,
+    hit: _Hit,
     groups: dict[int, tuple[str, str, str, str]],
-    hits: int,
-) -> Candidate:
-    other = profile(session, row, triage=triage)
-    text = jaccard(item.shingles, other.shingles)
-    text_score = min(1.0, text / 0.5)
-    reasons_zh = [f"文字相似度 {text:.2f}"]
-    reasons_en = [f"text similarity {text:.2f}"]
+    units: dict[int, Any],
+) -> tuple[Candidate, int]:
+    text = estimated_jaccard(item.signature, sig)
+    reasons_zh = [f"文字相似度约 {text:.2f}"]
+    reasons_en = [f"text similarity about {text:.2f}"]
     place = 0.0
     distance: float | None = None
-    if None not in (item.lat, item.lon, other.lat, other.lon):
-        distance = metres(item.lat, item.lon, other.lat, other.lon)  # type: ignore[arg-type]
-        place = 1.0 if distance <= 150 else max(0.0, 1.0 - (distance - 150) / 1850)
+    if item.lat is not None and item.lon is not None and lat is not None and lon is not None:
+        distance = metres(item.lat, item.lon, lat, lon)
+        place = 1.0 if distance <= NEAR_M else max(0.0, 1.0 - (distance - NEAR_M) / (FAR_M - NEAR_M))
         reasons_zh.append(f"相距约 {distance:,.0f} 米")
         reasons_en.append(f"about {distance:,.0f} m apart")
-    shared = sorted(item.place_names & other.place_names)
-    if shared:
-        place = max(place, 0.8)
-        reasons_zh.append("同一地点：" + "、".join(f"“{n}”" for n in shared[:3]))
-        reasons_en.append("same place: " + ", ".join(f"'{n}'" for n in shared[:3]))
-    if item.unit_id is not None and item.unit_id == other.unit_id:
-        place = max(place, 0.6)
-        name = area_index(session).units.get(item.unit_id, (None, None, "?", None))[2]
+    shared_names = [value for kind, value in hit.places if kind == "name"]
+    if shared_names:
+        place = max(place, 0.9)
+        reasons_zh.append("同一地点：" + "、".join(f"“{n}”" for n in shared_names[:3]))
+        reasons_en.append("same place: " + ", ".join(f"'{n}'" for n in shared_names[:3]))
+    shared_units = [int(value) for kind, value in hit.places if kind == "unit"]
+    if shared_units:
+        place = max(place, 0.3)
+        name = units.get(shared_units[0], (None, None, "?", None))[2]
         reasons_zh.append(f"同在{name}")
         reasons_en.append(f"both in {name}")
     relation, category = "unknown", 0.4
-    mine, theirs = groups.get(item.category_id or 0), groups.get(other.category_id or 0)
+    mine, theirs = groups.get(item.category_id or 0), groups.get(category_id or 0)
     if mine and theirs:
-        if item.category_id == other.category_id:
+        if item.category_id == category_id:
             relation, category = "same", 1.0
             reasons_zh.append(f"类别相同：{mine[0]}")
             reasons_en.append(f"same category: {mine[1]}")
@@ -354,17 +469,19 @@ def _score(
             relation, category = "different", 0.0
             reasons_zh.append(f"类别不同：{theirs[0]}")
             reasons_en.append(f"different category: {theirs[1]}")
+    text_score = min(1.0, text / TEXT_FULL)
     score = WEIGHTS["text"] * text_score + WEIGHTS["place"] * place + WEIGHTS["category"] * category
-    return Candidate(
-        request=row,
+    candidate = Candidate(
+        request=None,  # type: ignore[arg-type]  # set for the few returned
         score=round(score, 3),
         text_similarity=round(text, 3),
         distance_m=round(distance, 1) if distance is not None else None,
         category_relation=relation,
-        band_hits=hits,
+        band_hits=hit.hits,
         reasons_zh=reasons_zh,
         reasons_en=reasons_en,
     )
+    return candidate, request_id
 
 
 def status_name(status: str, lang: str) -> str:
@@ -376,9 +493,10 @@ def status_name(status: str, lang: str) -> str:
 
 
 def rebuild_index(session: Session, *, batch: int = 1000) -> tuple[int, int]:
-    """Empties the index and adds every request that is not closed; returns (requests, rows). The caller
-    commits (the index is empty for other readers until then only on databases without MVCC)."""
+    """Empties the index and adds every request that is not closed; returns (requests, key rows). The caller
+    commits: readers see the old index until then."""
     session.execute(delete(DuplicateBand))
+    session.execute(delete(DuplicateSignature))
     last = 0
     requests = rows = 0
     while True:
@@ -399,11 +517,16 @@ def rebuild_index(session: Session, *, batch: int = 1000) -> tuple[int, int]:
             )
         }
         values: list[dict[str, int]] = []
+        signatures: list[dict[str, Any]] = []
         for request in chunk:
             item = profile(session, request, triage=triages.get(request.id))
             values.extend({"band_key": k, "request_id": request.id} for k in index_keys(item))
+            if item.signature is not None:
+                signatures.append({"request_id": request.id, "signature": signature_bytes(item.signature)})
         if values:
             session.execute(insert(DuplicateBand), values)
+        if signatures:
+            session.execute(insert(DuplicateSignature), signatures)
         rows += len(values)
         requests += len(chunk)
         last = chunk[-1].id

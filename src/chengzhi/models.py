@@ -22,12 +22,16 @@ from chengzhi.requests.models import (
     RequestSupport,
     RequestUnit,
 )
+from chengzhi.routing.classifier_models import CategoryCorrection, ClassifierActivation, ClassifierModel
 from chengzhi.routing.triage_models import DuplicateBand, DuplicateSignature, PlaceName, RequestTriage
 
 __all__ = [
     "ApiToken",
     "Base",
     "Category",
+    "CategoryCorrection",
+    "ClassifierActivation",
+    "ClassifierModel",
     "DuplicateBand",
     "DuplicateSignature",
     "IdempotencyRecord",

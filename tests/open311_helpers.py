@@ -79,9 +79,11 @@ class LiveServer:
         return self.log.read_text(errors="replace")[-4000:] if self.log.exists() else ""
 
 
-def start_server(database_url: str, workdir: Path, env: dict[str, str] | None = None) -> LiveServer:
+def start_server(
+    database_url: str, workdir: Path, env: dict[str, str] | None = None, *, port: int | None = None
+) -> LiveServer:
     """uvicorn with the app factory on a free port of 127.0.0.1, its own settings from the environment."""
-    port = free_port()
+    port = port or free_port()
     log = workdir / f"server-{port}.log"
     environment = {
         **{k: v for k, v in os.environ.items() if not k.startswith("CHENGZHI_")},

@@ -7,6 +7,7 @@ import json
 import re
 import xml.etree.ElementTree as ET  # only builds documents, never parses input
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -38,11 +39,20 @@ class Open311Error(Exception):
         self.headers = headers
 
 
+@lru_cache(maxsize=4096)
+def _offset(tz: ZoneInfo, year: int, month: int, day: int, hour: int) -> dt.timezone:
+    """The zone's offset during one UTC hour, as a fixed zone (converting to it is cheap)."""
+    offset = dt.datetime(year, month, day, hour, tzinfo=dt.UTC).astimezone(tz).utcoffset()
+    return dt.timezone(offset or dt.timedelta(0))
+
+
 def when(value: dt.datetime | None, tz: ZoneInfo) -> str | None:
-    """ISO 8601 with the city's offset, to the second."""
+    """ISO 8601 with the city's offset, to the second (naive values are UTC)."""
     if value is None:
         return None
-    return value.astimezone(tz).replace(microsecond=0).isoformat()
+    value = value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+    local = value.astimezone(_offset(tz, value.year, value.month, value.day, value.hour))
+    return local.replace(microsecond=0).isoformat()
 
 
 def _text(value: Any) -> str:

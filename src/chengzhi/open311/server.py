@@ -15,7 +15,7 @@ from dataclasses import asdict
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import DateTime, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from chengzhi.categories.models import Category
@@ -344,6 +344,19 @@ def token_items(session: Session, token: str, lang: Language) -> list[dict[str, 
 # ---------------------------------------------------------------- reading requests
 
 
+def _raw(column: Any) -> Any:
+    """A datetime column read as the driver gives it (the UTC type's per-value conversion is skipped: the
+    values are converted once, for output, by `formats.when`)."""
+    return type_coerce(column, DateTime(timezone=True)).label(column.key)
+
+
+# The first photo of each request, read in the same query (an index lookup per row).
+FIRST_PHOTO = (
+    select(func.min(Photo.id))
+    .where(Photo.request_id == RequestRow.id)
+    .correlate(RequestRow)
+    .scalar_subquery()
+)
 COLUMNS = (
     RequestRow.id,
     RequestRow.tracking_number,
@@ -352,12 +365,13 @@ COLUMNS = (
     RequestRow.category_id,
     RequestRow.lead_unit_id,
     RequestRow.receiving_unit_id,
-    RequestRow.received_at,
-    RequestRow.updated_at,
-    RequestRow.due_at,
+    _raw(RequestRow.received_at),
+    _raw(RequestRow.updated_at),
+    _raw(RequestRow.due_at),
     RequestRow.address,
     RequestRow.lat,
     RequestRow.lon,
+    FIRST_PHOTO.label("photo_id"),
 )
 
 
@@ -388,18 +402,11 @@ def _rows_to_items(
         ).all()
     )
     ids = [r.id for r in rows]
-    photos = dict(
-        session.execute(
-            select(Photo.request_id, func.min(Photo.id))
-            .where(Photo.request_id.in_(ids))
-            .group_by(Photo.request_id)
-        ).all()
-    )
     notes = _notes(session, ids, lang, tz) if extensions else {}
     items = []
     for r in rows:
         category = categories.get(r.category_id) if r.category_id else None
-        photo = photos.get(r.id)
+        photo = r.photo_id
         item: dict[str, Any] = {
             "service_request_id": r.tracking_number,
             "status": basic_status(r.status),

@@ -140,7 +140,7 @@ def three_rates(
     scope = scope_of(session, settings, actor, unit, start, end, category, channel)
     w = weights(settings)
     rows = ms.table(session, scope, group_by, lang=lang)
-    total = ms.totals(session, scope, lang)
+    total = ms.totals(session, scope, lang, rows)
     extra = {
         "scope": _scope_json(scope, lang),
         "group_by": group_by,
@@ -217,7 +217,7 @@ def operations(
             OPERATION_HEADERS,
             ([operation_record(r).get(h) for h in OPERATION_HEADERS] for r in rows),
         )
-    total = ms.totals(session, scope, lang)
+    total = ms.totals(session, scope, lang, rows)
     p90 = ms.percentile_90(session, scope)
     stages = [
         {"stage": s, "average_seconds": total.stage_avg.get(s), "p90_seconds": p90.get(s)} for s in ms.STAGES
@@ -396,7 +396,9 @@ def drill_down(
     found = ms.drill_page(session, query, before, limit)
     items = found[:limit]
     return {
-        "count": ms.drill_count(session, query),
+        "count": ms.drill_count(session, query)
+        if area is not None
+        else ms.figure_count(session, scope, measure, group_by, key),
         "items": [
             {
                 "tracking_number": r.tracking_number,

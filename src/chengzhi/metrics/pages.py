@@ -331,7 +331,8 @@ def dashboard_rates(request: Request, session: SessionDep) -> Response:
     assert view.scope is not None
     page = view.page(view.t(N_("Three rates")))
     w = {k: float(v) for k, v in view.settings.metrics_weights.items()}
-    total = ms.totals(session, view.scope, view.lang)
+    rows = ms.table(session, view.scope, view.group_by, lang=view.lang)
+    total = ms.totals(session, view.scope, view.lang, rows)
     score = total.composite(w)
     page.kpis = [
         (view.t(N_("Requests received")), view.count(total, "received")),
@@ -346,7 +347,6 @@ def dashboard_rates(request: Request, session: SessionDep) -> Response:
         ),
         (view.t(N_("Composite score")), Cell("—" if score is None else f"{score:.1f}")),
     ]
-    rows = ms.table(session, view.scope, view.group_by, lang=view.lang)
     page.tables.append(_rate_table(view, rows, view.group_by, view.t(GROUP_NAMES[view.group_by])))
     days = (view.scope.end - view.scope.start).days
     period = "day" if days <= 62 else ("week" if days <= 200 else "month")
@@ -388,7 +388,8 @@ def dashboard_operations(request: Request, session: SessionDep) -> Response:
     assert view.scope is not None
     t = view.t
     page = view.page(t(N_("Operations")))
-    total = ms.totals(session, view.scope, view.lang)
+    rows = ms.table(session, view.scope, view.group_by, lang=view.lang)
+    total = ms.totals(session, view.scope, view.lang, rows)
     page.kpis = [
         (t(MEASURE_NAMES[m]), view.count(total, m))
         for m in ("received", "open", "overdue", "returned", "reopened", "closed")
@@ -429,7 +430,6 @@ def dashboard_operations(request: Request, session: SessionDep) -> Response:
         view.export("stages", "csv"),
         view.export("stages", "xlsx"),
     )
-    rows = ms.table(session, view.scope, view.group_by, lang=view.lang)
     measures = (
         "received",
         "open",
@@ -608,14 +608,15 @@ def dashboard_requests(request: Request, session: SessionDep) -> Response:
     key = q.get("key")
     key = key[:40] if key is not None else None
     error = view.error
+    area = q.get("area", "")[:9]
+    in_area = area.isascii() and area.isdigit()
     try:
         query = ms.drill_query(view.scope, measure, group_by, key)
-        area = q.get("area", "")[:12]
-        if area.isascii() and area.isdigit():
+        if in_area:
             query = ms.in_area(query, int(area))
     except ChengzhiError as exc:
         error = message(exc.code, view.lang, exc.params)
-        measure, group_by, key = "received", "none", None
+        measure, group_by, key, in_area = "received", "none", None, False
         query = ms.drill_query(view.scope, measure)
     raw = q.get("before", "")
     before = int(raw) if raw.isascii() and raw.isdigit() and 0 < int(raw) < 2**31 else None
@@ -627,7 +628,9 @@ def dashboard_requests(request: Request, session: SessionDep) -> Response:
         title=t(N_("Requests behind the figure")),
         description=t(MEASURE_NAMES.get(measure, N_("Requests")))
         + f" · {view.scope.unit.name(view.lang)} · {view.scope.start.isoformat()} – {view.scope.end.isoformat()}",
-        count=ms.drill_count(session, query),
+        count=ms.drill_count(session, query)
+        if in_area
+        else ms.figure_count(session, view.scope, measure, group_by, key),
         items=[
             DrillRow(r.tracking_number, r.title, status(r.status), r.received_at, r.overdue_stage is not None)
             for r in items

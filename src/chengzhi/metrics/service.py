@@ -15,12 +15,14 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, literal, or_, select, true
+from sqlalchemy import ColumnElement, Engine, Select, and_, case, func, literal, or_, select, true
 from sqlalchemy.orm import Session, undefer
 
 from chengzhi.categories.models import Category
 from chengzhi.errors import Forbidden, Invalid, NotFound
 from chengzhi.metrics.models import RequestFact as F
+from chengzhi.metrics.models import metric_daily
+from chengzhi.metrics.rollup import catch_up
 from chengzhi.org.models import Role, Unit, UnitKind
 from chengzhi.org.service import Actor
 from chengzhi.requests.models import Request
@@ -114,6 +116,39 @@ def where(scope: Scope) -> list[ColumnElement[bool]]:
     return clauses
 
 
+def where_daily(scope: Scope) -> list[ColumnElement[bool]]:
+    """The same scope on metric_daily (which has no category or channel: callers check `use_daily`)."""
+    D = metric_daily.c
+    clauses: list[ColumnElement[bool]] = [D.day >= scope.start, D.day <= scope.end]
+    column = {1: D.lead_l1, 2: D.lead_l2, 3: D.lead_l3, 4: D.lead_l4}.get(scope.depth)
+    if scope.depth == 1:
+        clauses.append(or_(D.lead_l1 == scope.unit.id, D.lead_l1.is_(None)))
+    elif column is not None:
+        clauses.append(column == scope.unit.id)
+    else:
+        clauses.append(D.lead_key == scope.unit.id)
+    return clauses
+
+
+def use_daily(scope: Scope, group_by: str = "none") -> bool:
+    return (
+        scope.category_id is None
+        and not scope.channel
+        and group_by in ("none", "unit", "day", "week", "month")
+    )
+
+
+def fresh(session: Session) -> None:
+    """Bring metric_daily up to date with the facts (rollup.catch_up) before reading it."""
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    if engine.dialect.name == "sqlite":
+        engine = engine.execution_options(sqlite_begin_immediate=True)
+    if catch_up(engine):
+        # End this session's read transaction, so that its next statement sees the new sums (SQLite snapshots).
+        session.commit()
+
+
 # ---------------------------------------------------------------- scope from the query string
 
 
@@ -191,6 +226,7 @@ class Row:
     label: str
     counts: dict[str, int]
     stage_avg: dict[str, float | None] = field(default_factory=dict)
+    stage_n: dict[str, int] = field(default_factory=dict)
     returns: int = 0
     reopenings: int = 0
 
@@ -248,13 +284,21 @@ def table(
     group_by: str = "none",
     measures: Sequence[str] = TABLE_MEASURES,
     lang: str = "zh",
+    *,
+    daily: bool | None = None,
 ) -> list[Row]:
+    """One row of counts per group; from metric_daily where it can answer (`daily=False` forces the facts)."""
     if group_by not in GROUPS:
         raise Invalid("validation_failed", details=f"group_by: one of {', '.join(GROUPS)}")
+    if daily is None:
+        daily = use_daily(scope, group_by)
+    if daily:
+        return _table_daily(session, scope, group_by, measures, lang)
     key = group_key(scope, group_by).label("key")
     columns: list[Any] = [key]
     columns += [func.sum(case((MEASURES[m], 1), else_=0)).label(m) for m in measures]
     columns += [func.avg(STAGE_COLUMNS[s]).label(f"avg_{s}") for s in STAGES]
+    columns += [func.count(STAGE_COLUMNS[s]).label(f"cnt_{s}") for s in STAGES]
     columns += [func.sum(F.returns).label("returns_sum"), func.sum(F.reopenings).label("reopenings_sum")]
     query = select(*columns).where(*where(scope)).group_by(key)
     rows = []
@@ -265,8 +309,72 @@ def table(
                 label="",
                 counts={m: int(r[m] or 0) for m in measures},
                 stage_avg={s: (float(r[f"avg_{s}"]) if r[f"avg_{s}"] is not None else None) for s in STAGES},
+                stage_n={s: int(r[f"cnt_{s}"] or 0) for s in STAGES},
                 returns=int(r["returns_sum"] or 0),
                 reopenings=int(r["reopenings_sum"] or 0),
+            )
+        )
+    label_rows(session, scope, group_by, rows, lang)
+    if group_by in ("day", "week", "month"):
+        rows.sort(key=lambda row: row.key)
+    else:
+        rows.sort(key=lambda row: -row.counts.get("received", 0))
+    return rows
+
+
+def _table_daily(
+    session: Session, scope: Scope, group_by: str, measures: Sequence[str], lang: str
+) -> list[Row]:
+    """`table` from metric_daily: the same sums, from one row per day and lead unit instead of per request."""
+    fresh(session)
+    D = metric_daily.c
+    if group_by == "unit":
+        child = {1: D.lead_l2, 2: D.lead_l3, 3: D.lead_l4}.get(scope.depth)
+        own = {1: D.lead_l1, 2: D.lead_l2, 3: D.lead_l3, 4: D.lead_l4}.get(scope.depth)
+        key: Any = func.coalesce(child, own) if child is not None and own is not None else D.lead_key
+    elif group_by == "none":
+        key = literal("all")
+    else:
+        key = D.day
+    key = key.label("key")
+    columns: list[Any] = [key]
+    columns += [func.sum(D[f"n_{m}"]).label(m) for m in measures]
+    columns += [func.sum(D[f"sum_{s}_s"]).label(f"sum_{s}") for s in STAGES]
+    columns += [func.sum(D[f"cnt_{s}"]).label(f"cnt_{s}") for s in STAGES]
+    columns += [
+        func.sum(D.returns_sum).label("returns_sum"),
+        func.sum(D.reopenings_sum).label("reopenings_sum"),
+    ]
+    query = select(*columns).where(*where_daily(scope)).group_by(key)
+    merged: dict[Any, dict[str, float]] = {}
+    for r in session.execute(query).mappings():
+        k = r["key"]
+        if group_by == "week":
+            k = k - dt.timedelta(days=k.weekday())
+        elif group_by == "month":
+            k = k.replace(day=1)
+        bucket = merged.setdefault(k, {})
+        for name in (
+            *measures,
+            *[f"sum_{s}" for s in STAGES],
+            *[f"cnt_{s}" for s in STAGES],
+            "returns_sum",
+            "reopenings_sum",
+        ):
+            bucket[name] = bucket.get(name, 0) + float(r[name] or 0)
+    rows = []
+    for k, b in merged.items():
+        if group_by == "unit" and k == 0:
+            k = None
+        rows.append(
+            Row(
+                key=k,
+                label="",
+                counts={m: int(b.get(m, 0)) for m in measures},
+                stage_avg={s: (b[f"sum_{s}"] / b[f"cnt_{s}"] if b.get(f"cnt_{s}") else None) for s in STAGES},
+                stage_n={s: int(b.get(f"cnt_{s}", 0)) for s in STAGES},
+                returns=int(b.get("returns_sum", 0)),
+                reopenings=int(b.get("reopenings_sum", 0)),
             )
         )
     label_rows(session, scope, group_by, rows, lang)
@@ -301,11 +409,25 @@ def label_rows(session: Session, scope: Scope, group_by: str, rows: list[Row], l
             r.label = r.key.isoformat() if isinstance(r.key, dt.date) else str(r.key)
 
 
-def totals(session: Session, scope: Scope, lang: str = "zh") -> Row:
-    rows = table(session, scope, "none", lang=lang)
-    if rows:
-        return rows[0]
-    return Row(key="all", label=scope.unit.name(lang), counts=dict.fromkeys(TABLE_MEASURES, 0))
+def totals(session: Session, scope: Scope, lang: str = "zh", rows: Sequence[Row] | None = None) -> Row:
+    """The scope's total: summed from `rows` (any grouping of the same scope, which partitions it) or queried."""
+    if rows is None:
+        rows = table(session, scope, "none", lang=lang)
+    total = Row(key="all", label=scope.unit.name(lang), counts=dict.fromkeys(TABLE_MEASURES, 0))
+    weighted = dict.fromkeys(STAGES, 0.0)
+    total.stage_n = dict.fromkeys(STAGES, 0)
+    for row in rows:
+        for m, v in row.counts.items():
+            total.counts[m] = total.counts.get(m, 0) + v
+        total.returns += row.returns
+        total.reopenings += row.reopenings
+        for s in STAGES:
+            n = row.stage_n.get(s, 0)
+            if n and row.stage_avg.get(s) is not None:
+                weighted[s] += float(row.stage_avg[s] or 0.0) * n
+                total.stage_n[s] += n
+    total.stage_avg = {s: (weighted[s] / total.stage_n[s] if total.stage_n[s] else None) for s in STAGES}
+    return total
 
 
 # ---------------------------------------------------------------- stage times
@@ -566,3 +688,21 @@ def in_area(query: Select[Any], unit_id: int) -> Select[Any]:
     return query.where(
         or_(F.area_district_id == unit_id, F.area_street_id == unit_id, F.area_community_id == unit_id)
     )
+
+
+def figure_count(
+    session: Session, scope: Scope, measure: str, group_by: str = "none", key: str | None = None
+) -> int:
+    """How many requests a drill-down lists: the figure itself, from the same table the dashboard shows."""
+    rows = table(session, scope, group_by if key is not None else "none", [measure])
+    if group_by == "none" or key is None:
+        return sum(r.counts.get(measure, 0) for r in rows)
+    for row in rows:
+        shown = (
+            ""
+            if row.key is None
+            else (row.key.isoformat() if hasattr(row.key, "isoformat") else str(row.key))
+        )
+        if shown == key:
+            return row.counts.get(measure, 0)
+    return 0

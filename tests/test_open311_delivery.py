@@ -245,3 +245,40 @@ def test_sealed_keys() -> None:
     tampered = sealed[:-4] + ("AAAA" if not sealed.endswith("AAAA") else "BBBB")
     with pytest.raises(SealError):
         unseal(tampered, "a" * 40)
+
+
+def test_the_staff_page_panel_shows_a_failed_delivery(two_cities: tuple[Settings, Settings, Path]) -> None:
+    from zoneinfo import ZoneInfo
+
+    from chengzhi.web.templating import templates
+
+    hub_settings, _department, _workdir = two_cities
+    now = dt.datetime.now(dt.UTC)
+    factory = get_sessionmaker(hub_settings.database_url)
+    with factory() as session, session.begin():
+        water = get_unit_by_code(session, "D1-water")
+        delivery.set_endpoint(session, hub_settings, water, "http://127.0.0.1:9/open311/v2", "k")
+        request = submit(session, hub_settings, now, category="water")
+        svc.dispatch_request(session, actor(session, "dispatcher"), request, water.id, hub_settings, now=now)
+    with factory() as session, session.begin():
+        assert delivery.deliver(session, hub_settings, now) == {"delivered": 0, "failed": 1, "cancelled": 0}
+    with factory() as session:
+        row = session.scalar(select(Request).where(Request.id == request.id))
+        assert row is not None
+        assert (
+            delivery.page_panel(
+                session, svc.get_request(session, actor(session, "dispatcher"), row.id), "en", ZoneInfo("UTC")
+            )
+            is not None
+        )
+        for lang in ("zh", "en"):
+            panel = delivery.page_panel(session, row, lang, ZoneInfo("Asia/Shanghai"))
+            html = templates(lang).env.get_template("_open311_deliveries.html").render(open311=panel)
+            assert ("Delivery by Open311" if lang == "en" else "Open311 投递") in html
+            assert ("last error" if lang == "en" else "上次失败") in html and "D1-water" in html
+    # Nothing to show for a request never delivered by Open311.
+    with factory() as session:
+        other = submit(session, hub_settings, now, category="litter")
+        assert delivery.page_panel(session, other, "zh", ZoneInfo("UTC")) is None
+        html = templates("zh").env.get_template("_open311_deliveries.html").render(open311=None)
+        assert "<section" not in html

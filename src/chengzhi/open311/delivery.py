@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import httpx
 from sqlalchemy import select
@@ -408,3 +410,68 @@ def pull(session: Session, settings: Settings, now: dt.datetime) -> dict[str, An
                 log.warning("open311 pull from unit %s failed: %s", endpoint.unit_id, str(exc)[:300])
             session.flush()
     return counts
+
+
+# ---------------------------------------------------------------- the staff request page's panel
+
+STATE_NAMES = {
+    "pending": ("待投递（失败后将重试）", "waiting (retried after a failure)"),
+    "delivered": ("已投递", "delivered"),
+    "cancelled": ("已取消（已改派）", "cancelled (dispatched elsewhere)"),
+}
+
+
+@dataclass(frozen=True)
+class DeliveryLine:
+    unit: str
+    state: str
+    state_code: str
+    attempts: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class DeliveryPanel:
+    """What `_open311_deliveries.html` shows: every text already in the page's language."""
+
+    heading: str
+    lines: list[DeliveryLine]
+
+
+def page_panel(session: Session, request: Request, lang: str, tz: ZoneInfo) -> DeliveryPanel | None:
+    """The panel for the staff request page, or None when the request was never delivered by Open311."""
+    rows = deliveries_of(session, request)
+    if not rows:
+        return None
+    en = lang == "en"
+
+    def at(value: dt.datetime | None) -> str:
+        return value.astimezone(tz).strftime("%Y-%m-%d %H:%M") if value else ""
+
+    lines = []
+    for row in rows:
+        if row["state"] == "delivered":
+            detail = (
+                f"remote id {row['remote_id'] or row['remote_token']}, {at(row['delivered_at'])}"
+                if en
+                else f"对方编号 {row['remote_id'] or row['remote_token']}，{at(row['delivered_at'])}"
+            )
+        elif row["state"] == "pending" and row["last_error"]:
+            detail = (
+                f"last error: {row['last_error']}; next try {at(row['next_attempt_at'])}"
+                if en
+                else f"上次失败：{row['last_error']}；下次重试 {at(row['next_attempt_at'])}"
+            )
+        else:
+            detail = ""
+        names = STATE_NAMES.get(row["state"], (row["state"], row["state"]))
+        lines.append(
+            DeliveryLine(
+                unit=row["unit"]["name_en" if en else "name_zh"],
+                state=names[1] if en else names[0],
+                state_code=row["state"],
+                attempts=f"{row['attempts']} attempt(s)" if en else f"已尝试 {row['attempts']} 次",
+                detail=detail,
+            )
+        )
+    return DeliveryPanel("Delivery by Open311" if en else "Open311 投递", lines)

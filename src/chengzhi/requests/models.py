@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -48,6 +49,16 @@ class Request(Base):
         Index("ix_requests_category_received", "category_id", "received_at"),
         Index("ix_requests_lead_status", "lead_unit_id", "status"),
         Index("ix_requests_updated_at", "updated_at"),
+        # The inbox: one status, newest first, without sorting (a rare status is found at once).
+        Index("ix_requests_status_id", "status", "id"),
+        # The overdue board and the inbox's overdue filter: only the (few) overdue requests are indexed.
+        Index(
+            "ix_requests_overdue_due",
+            "due_at",
+            "id",
+            postgresql_where=text("overdue_stage IS NOT NULL"),
+            sqlite_where=text("overdue_stage IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -156,3 +156,20 @@ metric_days = Table(
     Column("day", Date, primary_key=True),
     Column("rolled_at", UTCDateTime, nullable=False),
 )
+
+# One row per received day, category, channel and level-2 unit (district or city department; 0: none): what
+# the dashboards read for category and channel figures of the city and of a district.
+metric_daily_cat = Table(
+    "metric_daily_cat",
+    Base.metadata,
+    Column("day", Date, primary_key=True),
+    Column("category_key", Integer, primary_key=True, autoincrement=False),
+    Column("channel", String(20), primary_key=True),
+    Column("lead_l2_key", Integer, primary_key=True, autoincrement=False),
+    Column("lead_l1", Integer),
+    *[Column(f"n_{m}", Integer, nullable=False) for m in ROLLUP_MEASURES],
+    *[Column(f"sum_{s}_s", Float, nullable=False) for s in ROLLUP_STAGES],
+    *[Column(f"cnt_{s}", Integer, nullable=False) for s in ROLLUP_STAGES],
+    Column("returns_sum", Integer, nullable=False),
+    Column("reopenings_sum", Integer, nullable=False),
+)

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
+from click.testing import Result
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from click.testing import Result
 from typer.testing import CliRunner
 
 from chengzhi.cli import app

@@ -356,3 +356,31 @@ def test_staff_see_the_residents_photos(
     assert len(urls) == 1 and f'<img src="{urls[0]}"' in page.text
     photo = client.get(urls[0])
     assert photo.status_code == 200 and photo.headers["content-type"] == "image/png"
+
+
+def test_overdue_board_pages_by_due_time(
+    client: TestClient, city: City, session: Session, settings: Settings, monkeypatch
+) -> None:
+    from chengzhi.requests import staff_actions
+
+    monkeypatch.setattr(staff_actions, "BOARD_SIZE", 2)
+    now = dt.datetime.now(dt.UTC)
+    late = []
+    for days in (30, 20, 10):  # the longest overdue first
+        row = submit(session, settings, now - dt.timedelta(days=days), phone=f"139000{days:05d}")
+        dispatch(session, settings, row, "D1S1C1", now - dt.timedelta(days=days))
+        late.append(row.tracking_number)
+    session.commit()
+    detect_overdue(session, settings, now)
+    session.commit()
+    sign_in(client, "supervisor")
+    first = client.get("/staff/overdue").context["page"]
+    assert [r.tracking_number for r in first.rows] == late[:2]
+    assert first.total == 3 and first.next_url
+    second = client.get(first.next_url).context["page"]
+    assert [r.tracking_number for r in second.rows] == late[2:]
+    assert second.next_url is None and second.first_url == "/staff/overdue"
+    assert (
+        client.get("/staff/overdue", params={"after": "garbage"}).context["page"].rows[0].tracking_number
+        == late[0]
+    )

@@ -9,13 +9,14 @@ redirects back to the page (post/redirect/get), so a reload never repeats it.
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -548,20 +549,21 @@ def overdue_board(request: Request, session: SessionDep) -> Response:
     lang = frame.lang
     overdue = and_(svc.visibility_clause(actor), RequestRow.overdue_stage.is_not(None))
     cursor = _board_cursor(request.query_params.get("after", "")[:60])
-    query = select(RequestRow).where(overdue)
+    # Overdue requests are few (the partial index ix_requests_overdue_due holds only them): one pass over their
+    # (due time, id, lead unit) gives the page, the total and the count per unit, whatever the planner thinks.
+    found = sorted(
+        session.execute(select(RequestRow.due_at, RequestRow.id, RequestRow.lead_unit_id).where(overdue)),
+        key=lambda r: (r.due_at or dt.datetime.max.replace(tzinfo=dt.UTC), r.id),
+    )
+    tally = Counter(r.lead_unit_id for r in found)
     if cursor is not None:
-        due, ident = cursor
-        query = query.where(
-            or_(RequestRow.due_at > due, and_(RequestRow.due_at == due, RequestRow.id > ident))
-        )
-    rows = list(session.scalars(query.order_by(RequestRow.due_at, RequestRow.id).limit(BOARD_SIZE + 1)))
-    per_unit = session.execute(
-        select(RequestRow.lead_unit_id, func.count())
-        .where(overdue)
-        .group_by(RequestRow.lead_unit_id)
-        .order_by(func.count().desc())
-        .limit(15)
-    ).all()
+        found = [r for r in found if r.due_at is not None and (r.due_at, r.id) > cursor]
+    page_ids = [r.id for r in found[: BOARD_SIZE + 1]]
+    loaded = {
+        r.id: r for r in session.scalars(select(RequestRow).where(RequestRow.id.in_(page_ids))).unique()
+    }
+    rows = [loaded[i] for i in page_ids if i in loaded]
+    per_unit = tally.most_common(15)
     units = {u.id: u for u in session.scalars(select(Unit).where(Unit.id.in_([u for u, _ in per_unit if u])))}
     now = dt.datetime.now(dt.UTC)
     shown = rows[:BOARD_SIZE]
@@ -593,7 +595,7 @@ def overdue_board(request: Request, session: SessionDep) -> Response:
         )
         for unit_id, count in per_unit
     ]
-    total = session.scalar(select(func.count()).select_from(RequestRow).where(overdue)) or 0
+    total = sum(tally.values())
     last = shown[-1] if shown else None
     next_url = None
     if len(rows) > BOARD_SIZE and last is not None and last.due_at is not None:

@@ -3,8 +3,8 @@
 The index (`duplicate_bands`) holds, per request,
 - the band hashes of a MinHash signature (NUM_PERM permutations in BANDS bands of ROWS) of the normalised
   text's character shingles: requests whose texts share a band are near-duplicates (LSH);
-- place keys: the community the request lies in and the places its text names (…小区, …路, …村), each for the
-  month it was received, so that requests about the same place in the same or the previous month meet.
+- place keys: the places its text names (…小区, …路, …村), each for the month it was received, so that requests
+  naming the same place within PLACE_MONTHS months meet.
 
 Finding is one indexed `band_key IN (...)` query over the request's own keys, grouped by request, then a score
 for the few candidates read back (text similarity, distance, category). Nothing scans the requests. Rows are
@@ -54,6 +54,7 @@ TEXT_FULL = 0.5
 NEAR_M = 150.0
 FAR_M = 1000.0
 MIN_SCORE = 0.35
+PLACE_MONTHS = 3  # a named place finds the requests of its month and the two before
 INDEX_NAME = (
     f"minhash-lsh {NUM_PERM} permutations, {BANDS} bands x {ROWS} rows, character {SHINGLE_HAN}-grams"
 )
@@ -114,11 +115,9 @@ def place_key(kind: str, month: str, value: object) -> int:
     return _key(f"{kind}|{month}|{value}".encode())
 
 
-def place_labels(month: str, unit_id: int | None, names: Iterable[str]) -> dict[int, tuple[str, str]]:
-    """Place keys of one month: key -> ("unit", unit id) or ("name", place name)."""
+def place_labels(month: str, names: Iterable[str]) -> dict[int, tuple[str, str]]:
+    """Place keys of one month: key -> ("name", place name)."""
     labels: dict[int, tuple[str, str]] = {}
-    if unit_id is not None:
-        labels[place_key("u", month, unit_id)] = ("unit", str(unit_id))
     for name in sorted(set(names)):
         labels[place_key("p", month, name)] = ("name", name)
     return labels
@@ -195,16 +194,18 @@ def profile(
 def index_keys(item: Profile) -> list[int]:
     """The keys stored for a request: its text bands and its place keys for the month it was received."""
     keys = band_keys(item.signature) if item.signature is not None else []
-    keys.extend(place_labels(item.month, item.unit_id, item.place_names))
+    keys.extend(place_labels(item.month, item.place_names))
     return list(dict.fromkeys(keys))
 
 
 def query_keys(item: Profile) -> tuple[list[int], dict[int, tuple[str, str]]]:
-    """The keys a request looks up: its text bands, and its places in its month and the month before."""
+    """The keys a request looks up: its text bands, and its places in its month and the PLACE_MONTHS - 1 before."""
     text_keys = band_keys(item.signature) if item.signature is not None else []
     labels: dict[int, tuple[str, str]] = {}
-    for month in (item.month, previous_month(item.month)):
-        labels.update(place_labels(month, item.unit_id, item.place_names))
+    month = item.month
+    for _ in range(PLACE_MONTHS):
+        labels.update(place_labels(month, item.place_names))
+        month = previous_month(month)
     return text_keys, labels
 
 

@@ -59,7 +59,7 @@ _SUFFIX_LIST = sorted(SUFFIXES, key=len, reverse=True)
 _MENTION = re.compile(r"([\u4e00-\u9fff]{2,10}?)(" + "|".join(_SUFFIX_LIST) + ")(?![面灯况费由过径人])")
 # Words that end a name on the left ("我住在青松花园": the name starts after 在).
 _LEFT_STOP = re.compile(
-    r".*(?:[的在是了我你他她们和与及到从于对把被给向往住近旁边附位处去来说]|反映|投诉|请问|附近|门口|这个|那个|整个|所在|同一|一个|该|本|此|各)"
+    r".*(?:[的在是了我你他她们和与及到从于对把被给向往住近旁边附位处去来说]|反映|投诉|请问|附近|门口|[市区县省]|这个|那个|整个|所在|同一|一个|该|本|此|各)"
 )
 # Words that make a generic place, not a name ("老旧小区", "安置小区").
 _GENERIC = re.compile(r"^(?:老旧|新建|安置|商品房|回迁|拆迁|高档|周边|周围|其他|其它|多个|几个|城中|农村)")

@@ -806,6 +806,7 @@ def run(name: str, url: str, n: int, runs: int, say: Callable[[str], None]) -> d
         if name == "postgresql":
             with engine.connect() as conn:
                 conn.execute(text("ANALYZE metric_daily"))
+                conn.execute(text("ANALYZE metric_daily_cat"))
                 conn.commit()
         sample = verify_sample(engine)
         say(f"{name}: facts recomputed from the log for a sample: {sample}")

@@ -363,30 +363,35 @@ def test_random_histories_against_the_second_count(
         compare(client, session, headers, unit_code)
 
 
-def test_daily_rollup_equals_the_facts(
+def test_daily_rollups_equal_the_facts(
     client: TestClient, city: City, session: Session, settings: Settings
 ) -> None:
-    """metric_daily (summed per day and lead unit, caught up at read time) gives the facts' own sums, for every
-    grouping it serves and every scope, also after more events arrive."""
+    """metric_daily and metric_daily_cat (caught up at read time) give the facts' own sums, for every grouping and
+    filter they serve and every scope, also after more events arrive."""
     from chengzhi.metrics import service as ms
     from chengzhi.org.service import actor_for
 
     leader = actor_for(city.users["leader"])
+    served = 0
     for round_ in range(2):
         histories(session, settings, list(SCENARIOS), seed=11 + round_, today=TODAY)
         for code in ("city", "D1", "D1S1", "D1S1C1", "D1-water"):
-            scope = ms.resolve_scope(session, leader, unit=str(unit_id(session, code)), **SPAN)
-            for group_by in ("none", "unit", "day", "week", "month"):
-                daily = ms.table(session, scope, group_by, daily=True)
-                facts = ms.table(session, scope, group_by, daily=False)
-                assert [(r.key, r.counts, r.returns, r.reopenings) for r in daily] == [
-                    (r.key, r.counts, r.returns, r.reopenings) for r in facts
-                ], (code, group_by)
-                for a, b in zip(daily, facts, strict=True):
-                    for stage in ms.STAGES:
-                        assert a.stage_avg[stage] == pytest.approx(b.stage_avg[stage]), (
-                            code,
-                            group_by,
-                            stage,
-                        )
+            for filtered in ({}, {"category": "litter"}, {"channel": "web"}):
+                scope = ms.resolve_scope(
+                    session, leader, unit=str(unit_id(session, code)), **SPAN, **filtered
+                )
+                for group_by in ms.GROUPS:
+                    facts = ms.table(session, scope, group_by, source="facts")
+                    expected = [(r.key, r.counts, r.returns, r.reopenings) for r in facts]
+                    for source, serves in (("lead", ms.use_daily), ("cat", ms.use_daily_cat)):
+                        if not serves(scope, group_by):
+                            continue
+                        served += 1
+                        daily = ms.table(session, scope, group_by, source=source)
+                        got = [(r.key, r.counts, r.returns, r.reopenings) for r in daily]
+                        assert got == expected, (code, filtered, group_by, source)
+                        for a, b in zip(daily, facts, strict=True):
+                            for stage in ms.STAGES:
+                                assert a.stage_avg[stage] == pytest.approx(b.stage_avg[stage])
         session.commit()
+    assert served > 60

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, undefer
 from chengzhi.categories.models import Category
 from chengzhi.errors import Forbidden, Invalid, NotFound
 from chengzhi.metrics.models import RequestFact as F
-from chengzhi.metrics.models import metric_daily
+from chengzhi.metrics.models import metric_daily, metric_daily_cat
 from chengzhi.metrics.rollup import catch_up
 from chengzhi.org.models import Role, Unit, UnitKind
 from chengzhi.org.service import Actor
@@ -128,6 +128,29 @@ def where_daily(scope: Scope) -> list[ColumnElement[bool]]:
     else:
         clauses.append(D.lead_key == scope.unit.id)
     return clauses
+
+
+def where_daily_cat(scope: Scope) -> list[ColumnElement[bool]]:
+    """The same scope and filters on metric_daily_cat (the city or a level-2 unit: callers check `use_daily_cat`)."""
+    C = metric_daily_cat.c
+    clauses: list[ColumnElement[bool]] = [C.day >= scope.start, C.day <= scope.end]
+    if scope.depth == 1:
+        clauses.append(or_(C.lead_l1 == scope.unit.id, C.lead_l1.is_(None)))
+    else:
+        clauses.append(C.lead_l2_key == scope.unit.id)
+    if scope.category_id is not None:
+        clauses.append(C.category_key == scope.category_id)
+    if scope.channel:
+        clauses.append(C.channel == scope.channel)
+    return clauses
+
+
+def use_daily_cat(scope: Scope, group_by: str = "none") -> bool:
+    if scope.depth > 2:
+        return False
+    return group_by in ("none", "category", "channel", "day", "week", "month") or (
+        group_by == "unit" and scope.depth == 1
+    )
 
 
 def use_daily(scope: Scope, group_by: str = "none") -> bool:
@@ -285,15 +308,18 @@ def table(
     measures: Sequence[str] = TABLE_MEASURES,
     lang: str = "zh",
     *,
-    daily: bool | None = None,
+    source: str | None = None,
 ) -> list[Row]:
-    """One row of counts per group; from metric_daily where it can answer (`daily=False` forces the facts)."""
+    """One row of counts per group, from the smallest table that can answer: metric_daily, metric_daily_cat or
+    request_facts (`source` = "lead", "cat" or "facts" forces one)."""
     if group_by not in GROUPS:
         raise Invalid("validation_failed", details=f"group_by: one of {', '.join(GROUPS)}")
-    if daily is None:
-        daily = use_daily(scope, group_by)
-    if daily:
-        return _table_daily(session, scope, group_by, measures, lang)
+    if source is None:
+        source = (
+            "lead" if use_daily(scope, group_by) else ("cat" if use_daily_cat(scope, group_by) else "facts")
+        )
+    if source in ("lead", "cat"):
+        return _table_daily(session, scope, group_by, measures, lang, source)
     key = group_key(scope, group_by).label("key")
     columns: list[Any] = [key]
     columns += [func.sum(case((MEASURES[m], 1), else_=0)).label(m) for m in measures]
@@ -323,15 +349,25 @@ def table(
 
 
 def _table_daily(
-    session: Session, scope: Scope, group_by: str, measures: Sequence[str], lang: str
+    session: Session, scope: Scope, group_by: str, measures: Sequence[str], lang: str, source: str = "lead"
 ) -> list[Row]:
-    """`table` from metric_daily: the same sums, from one row per day and lead unit instead of per request."""
+    """`table` from a daily roll-up: the same sums, from one row per day and lead unit (or category, channel and
+    district) instead of one per request."""
     fresh(session)
-    D = metric_daily.c
-    if group_by == "unit":
+    D = metric_daily.c if source == "lead" else metric_daily_cat.c
+    clauses = where_daily(scope) if source == "lead" else where_daily_cat(scope)
+    key: Any
+    if source == "cat":
+        key = {
+            "none": literal("all"),
+            "category": D.category_key,
+            "channel": D.channel,
+            "unit": D.lead_l2_key,
+        }.get(group_by, D.day)
+    elif group_by == "unit":
         child = {1: D.lead_l2, 2: D.lead_l3, 3: D.lead_l4}.get(scope.depth)
         own = {1: D.lead_l1, 2: D.lead_l2, 3: D.lead_l3, 4: D.lead_l4}.get(scope.depth)
-        key: Any = func.coalesce(child, own) if child is not None and own is not None else D.lead_key
+        key = func.coalesce(child, own) if child is not None and own is not None else D.lead_key
     elif group_by == "none":
         key = literal("all")
     else:
@@ -345,7 +381,7 @@ def _table_daily(
         func.sum(D.returns_sum).label("returns_sum"),
         func.sum(D.reopenings_sum).label("reopenings_sum"),
     ]
-    query = select(*columns).where(*where_daily(scope)).group_by(key)
+    query = select(*columns).where(*clauses).group_by(key)
     merged: dict[Any, dict[str, float]] = {}
     for r in session.execute(query).mappings():
         k = r["key"]
@@ -364,7 +400,7 @@ def _table_daily(
             bucket[name] = bucket.get(name, 0) + float(r[name] or 0)
     rows = []
     for k, b in merged.items():
-        if group_by == "unit" and k == 0:
+        if group_by in ("unit", "category") and k == 0:
             k = None
         rows.append(
             Row(
@@ -535,20 +571,10 @@ def top_categories(session: Session, scope: Scope, limit: int = 10, lang: str = 
         scope.category_code,
         scope.channel,
     )
-    span = and_(F.received_day >= before.start, F.received_day <= scope.end)
-    current = F.received_day >= scope.start
-    clauses = [c for c in where(scope)[2:]]
-    query = (
-        select(
-            F.category_id,
-            func.sum(case((current, 1), else_=0)).label("now"),
-            func.sum(case((current, 0), else_=1)).label("before"),
-        )
-        .where(span, *clauses)
-        .group_by(F.category_id)
-    )
-    rows = [(r.category_id, int(r.now or 0), int(r.before or 0)) for r in session.execute(query)]
-    rows.sort(key=lambda r: (-r[1], -r[2]))
+    now_counts = {r.key: r.counts["received"] for r in table(session, scope, "category", ["received"])}
+    before_counts = {r.key: r.counts["received"] for r in table(session, before, "category", ["received"])}
+    rows = [(k, now_counts.get(k, 0), before_counts.get(k, 0)) for k in {*now_counts, *before_counts}]
+    rows.sort(key=lambda r: (-r[1], -r[2], r[0] or 0))
     rows = [r for r in rows if r[1] or r[2]][:limit]
     ids = [r[0] for r in rows if r[0] is not None]
     cats = {c.id: c for c in session.scalars(select(Category).where(Category.id.in_(ids)))} if ids else {}

@@ -31,7 +31,7 @@ from .open311_helpers import LiveServer, free_port, make_key, start_server
 from .steps import actor, submit
 
 
-def wait_for(what: str, check: Callable[[], Any], servers: list[LiveServer], seconds: float = 40) -> Any:
+def wait_for(what: str, check: Callable[[], Any], servers: list[LiveServer], seconds: float = 90) -> Any:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         value = check()
@@ -57,8 +57,9 @@ def city_database(path: Path) -> Settings:
 
 
 @pytest.fixture
-def two_cities(tmp_path: Path) -> Iterator[tuple[Settings, Settings, Path]]:
-    yield city_database(tmp_path / "hub.db"), city_database(tmp_path / "department.db"), tmp_path
+def two_cities(settings: Settings, city: object, tmp_path: Path) -> Iterator[tuple[Settings, Settings, Path]]:
+    """The hub on the test database (SQLite and PostgreSQL), the department on a SQLite file of its own."""
+    yield settings, city_database(tmp_path / "department.db"), tmp_path
 
 
 def test_hub_delivers_to_a_department_system_and_pulls_its_updates(

@@ -567,3 +567,12 @@ def test_no_500_for_odd_input(client: TestClient, settings: Settings) -> None:
                 assert response.status_code in (200, 400, 404), (path, name, value, response.text)
         response = client.get(f"{V2}/requests/{quote(value)}.json")
         assert response.status_code in (200, 400, 404)
+
+
+def test_other_methods_get_the_spec_error(client: TestClient) -> None:
+    errors(client.post(f"{V2}/services.json"), 400)
+    errors(client.delete(f"{V2}/requests.json"), 400)
+    errors(client.put(f"{V2}/requests/123.xml"), 400)
+    errors(client.patch(f"{V2}/nothing.json"), 404)
+    errors(client.post(f"{V2}/nothing.json"), 404)
+    assert client.delete(f"{V2}/requests.xml").headers["content-type"].startswith("text/xml")

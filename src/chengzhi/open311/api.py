@@ -9,8 +9,10 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
+from fastapi.routing import APIRoute
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
+from starlette.routing import Match
 
 from chengzhi import idempotency
 from chengzhi.config import Settings
@@ -279,11 +281,26 @@ def request_deliveries(ref: str, session: SessionDep, actor: UserDep) -> list[di
     return delivery.deliveries_of(session, request)
 
 
-@router.api_route(PREFIX + "/{rest:path}", methods=["GET", "POST"], include_in_schema=False)
+@router.api_route(
+    PREFIX + "/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False
+)
 def unknown(rest: str, http: Request, session: SessionDep) -> Response:
+    """Anything else under /open311/v2: the spec's error list (404 for no such resource, 400 for a method the
+    resource does not take), never the platform's JSON envelope."""
     fmt = rest.rsplit(".", 1)[-1] if "." in rest else "xml"
+    # A resource of ours asked with a method it does not take (POST services.json, DELETE requests.json).
+    known = any(
+        route.matches(http.scope)[0] is not Match.NONE
+        for route in router.routes
+        if isinstance(route, APIRoute) and route.endpoint is not unknown
+    )
 
     def work(lang: Language) -> Response:
+        if known:
+            text = (
+                f"{http.method} is not accepted here" if lang == "en" else f"此资源不接受 {http.method} 请求"
+            )
+            raise Open311Error(400, text)
         text = f"no Open311 resource at {rest!r}" if lang == "en" else f"没有此 Open311 资源：{rest!r}"
         raise Open311Error(404, text)
 

@@ -134,24 +134,27 @@ def _outbox(session: Session, _context: Any, _instances: Any) -> None:
     if not dispatches:
         return
     with session.no_autoflush:
-        for dispatched in dispatches:
-            unit_id = int((dispatched.payload or {}).get("lead_unit_id", 0))
-            endpoint = session.scalar(
-                select(Open311Endpoint).where(
-                    Open311Endpoint.unit_id == unit_id, Open311Endpoint.active.is_(True)
-                )
+        # One query per flush that holds dispatches (the demo and imports flush thousands at once).
+        endpoints = dict(
+            session.execute(
+                select(Open311Endpoint.unit_id, Open311Endpoint.id).where(Open311Endpoint.active.is_(True))
+            ).all()
+        )
+    if not endpoints:
+        return
+    for dispatched in dispatches:
+        unit_id = int((dispatched.payload or {}).get("lead_unit_id", 0))
+        if unit_id not in endpoints:
+            continue
+        session.add(
+            Open311Delivery(
+                request_id=dispatched.request_id,
+                event=dispatched,
+                endpoint_id=endpoints[unit_id],
+                unit_id=unit_id,
+                state="pending",
+                attempts=0,
+                next_attempt_at=dispatched.at,
+                created_at=dispatched.at,
             )
-            if endpoint is None:
-                continue
-            session.add(
-                Open311Delivery(
-                    request_id=dispatched.request_id,
-                    event=dispatched,
-                    endpoint_id=endpoint.id,
-                    unit_id=unit_id,
-                    state="pending",
-                    attempts=0,
-                    next_attempt_at=dispatched.at,
-                    created_at=dispatched.at,
-                )
-            )
+        )

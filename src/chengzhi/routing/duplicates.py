@@ -40,8 +40,8 @@ from chengzhi.routing.text import TextError, normalise
 from chengzhi.routing.triage_models import DuplicateBand, DuplicateSignature, RequestTriage
 
 NUM_PERM = 96
-BANDS = 24
-ROWS = 4
+BANDS = 32
+ROWS = 3
 SEED = 1
 SHINGLE_HAN = 2
 SHINGLE_LATIN = 4

@@ -131,3 +131,15 @@ def start_server(
 
 def session_for(settings: Settings) -> Session:
     return get_sessionmaker(settings.database_url)()
+
+
+def assert_open311_error(response: httpx.Response) -> None:
+    """An error as the Open311 specification says: a list of one {code, description}, in XML or JSON."""
+    if response.headers["content-type"].startswith("text/xml"):
+        root, items = xml_items(response.content)
+        assert root == "errors", response.text
+    else:
+        assert response.headers["content-type"].startswith("application/json"), response.headers
+        items = response.json()
+    assert isinstance(items, list) and len(items) == 1, response.text
+    assert int(items[0]["code"]) == response.status_code and items[0]["description"], response.text

@@ -131,7 +131,7 @@ class Profile:
     shingles: frozenset[str]
     signature: np.ndarray | None  # None: no text to sign
     month: str
-    unit_id: int | None  # the community (or coarser unit) of its point, or of the place read from its text
+    unit_id: int | None  # the unit of the place read from its text (none for a map point)
     place_names: frozenset[str]
     lat: float | None
     lon: float | None
@@ -148,8 +148,8 @@ def make_profile(
     lon: float | None,
     category_id: int | None,
 ) -> Profile:
-    """`unit_id`, `lat`, `lon`: where the request is (its map point's community, or the place read from its
-    text). Text that cannot be analysed (binary, garbled) gives no shingles: only its place keys are indexed."""
+    """`lat`, `lon`: where the request is (its map point, or the place read from its text, then with its
+    `unit_id`). Text that cannot be analysed (binary, garbled) gives no shingles: only its place keys are indexed."""
     try:
         normalised = normalise(f"{title or ''}。{(text or '')[: TEXT_CHARS * 2]}", TEXT_CHARS)
     except TextError:
@@ -177,15 +177,14 @@ def profile(
     placed: places.Placed | None = None,
     triage: RequestTriage | None = None,
 ) -> Profile:
+    """Without a map point, the place read from the text (at intake: `placed`; later: its `triage` row)."""
     lat, lon = request.lat, request.lon
     unit_id: int | None = None
-    if lat is not None and lon is not None:
-        located = area_index(session).locate(lat, lon)
-        unit_id = located.community_id or located.street_id or located.district_id
-    elif placed is not None and placed.found:
-        lat, lon, unit_id = placed.lat, placed.lon, placed.unit_id
-    elif triage is not None and triage.place_unit_id is not None:
-        lat, lon, unit_id = triage.place_lat, triage.place_lon, triage.place_unit_id
+    if lat is None or lon is None:
+        if placed is not None and placed.found:
+            lat, lon, unit_id = placed.lat, placed.lon, placed.unit_id
+        elif triage is not None and triage.place_unit_id is not None:
+            lat, lon, unit_id = triage.place_lat, triage.place_lon, triage.place_unit_id
     return make_profile(
         request.id, request.title, request.text, request.received_at, unit_id, lat, lon, request.category_id
     )

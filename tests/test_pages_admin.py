@@ -857,3 +857,28 @@ def test_odd_posts_get_a_page_never_an_error(client: TestClient, city: City, ses
     assert not [c for c in session.scalars(select(Unit.code)) if "\x00" in c or c == "ab"]
     target = session.get(User, user_id)
     assert target is not None and target.active is True, "only active=0 deactivates"
+
+
+def test_the_unit_page_warns_when_an_area_does_not_fit(
+    client: TestClient, city: City, session: Session
+) -> None:
+    """Saved anyway (an admin may be redrawing several units), but the page says where routing becomes ambiguous."""
+    sign_in(client, "admin")
+    target = unit(session, "D1S1C1")
+    token = csrf(client, f"/staff/admin/units/{target.id}")
+    fits = client.get(f"/staff/admin/units/{target.id}").context["page"]
+    assert fits.warnings == []
+    assert fits.context_url == f"/api/v1/units/{unit(session, 'D1S1').id}/area"
+    # D1S1C1 widened to (0..0.75, 0..0.75): half of D1S1C2's width overlaps, and the top third leaves D1S1.
+    assert (
+        upload(client, target.id, json.dumps(rectangle(0, 0, 0.75, 0.75)).encode(), token).status_code == 303
+    )
+    page = client.get(f"/staff/admin/units/{target.id}").context["page"]
+    assert page.warnings == [
+        "请检查辖区范围：其中 33% 位于上级单位 D1S1中文 之外。",
+        "请检查辖区范围：其中 22% 与 D1S1C2中文 重叠，该处的诉求可能派给其中任一单位。",
+    ]
+    english = client.get(f"/staff/admin/units/{target.id}", params={"lang": "en"}).context["page"]
+    assert english.warnings[0] == "Check the area: 33% of it lies outside D1S1, the unit above it."
+    city_page = client.get(f"/staff/admin/units/{unit(session, 'city').id}").context["page"]
+    assert city_page.warnings == [] and city_page.context_url is None

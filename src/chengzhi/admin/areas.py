@@ -128,3 +128,51 @@ def read_area(raw: bytes, lang: Language) -> str:
         return validate_area(geometry) or ""
     except Invalid as exc:  # a rule of the service this page does not know yet
         raise AreaRefused(message(exc.code, lang, exc.params)) from None
+
+
+# Shares below this are drawing noise (shared borders digitised twice), not a real overlap.
+FIT_TOLERANCE = 0.01
+
+
+def _share(part: float, whole: float) -> str:
+    return f"{part / whole:.0%}" if whole > 0 else "?"
+
+
+def fit_warnings(
+    area: str, parent: tuple[str, str | None] | None, siblings: list[tuple[str, str]], lang: Language
+) -> list[str]:
+    """How a saved area sits with its parent's and its siblings' areas (`(name, GeoJSON)` pairs), as warnings:
+    a part outside the parent, or an overlap with a sibling, makes routing by location ambiguous there."""
+    try:
+        own = shape(json.loads(area))
+    except (ValueError, TypeError, ShapelyError):
+        return []
+    warnings = []
+    if parent is not None and parent[1]:
+        outside = own.difference(shape(json.loads(parent[1]))).area
+        if outside > FIT_TOLERANCE * own.area:
+            warnings.append(
+                gettext(
+                    lang,
+                    N_("Check the area: %(share)s of it lies outside %(unit)s, the unit above it."),
+                    share=_share(outside, own.area),
+                    unit=parent[0],
+                )
+            )
+    for name, text in siblings:
+        other = shape(json.loads(text))
+        if not own.intersects(other):
+            continue
+        common = own.intersection(other).area
+        if common > FIT_TOLERANCE * min(own.area, other.area):
+            warnings.append(
+                gettext(
+                    lang,
+                    N_(
+                        "Check the area: %(share)s of it overlaps %(unit)s; a request there may go to either."
+                    ),
+                    share=_share(common, own.area),
+                    unit=name,
+                )
+            )
+    return warnings

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
-from chengzhi.admin.areas import AREA_MAX_BYTES, AreaRefused, read_area
+from chengzhi.admin.areas import AREA_MAX_BYTES, AreaRefused, fit_warnings, read_area
 from chengzhi.admin.common import (
     Admin,
     Choice,
@@ -112,6 +112,8 @@ class UnitPage:
     area_url: str
     can_edit: bool
     max_area_mb: int
+    context_url: str | None = None  # the parent's area, drawn around this one
+    warnings: list[str] = field(default_factory=list)
     notice: str | None = None
     errors: FormErrors = field(default_factory=FormErrors)
 
@@ -311,6 +313,25 @@ def _unit_page(session: Session, admin: Admin, unit: Unit, notice: str | None = 
     children = session.scalars(
         select(Unit).where(Unit.parent_id == unit.id, Unit.active.is_(True)).order_by(Unit.path)
     )
+    parent = ancestors.get(unit.parent_id) if unit.parent_id else None
+    parent_area = parent.area if parent is not None and parent.id in areas else None
+    warnings = []
+    if unit.area:
+        siblings = session.execute(
+            select(Unit.name_zh, Unit.name_en, Unit.area).where(
+                Unit.parent_id == unit.parent_id,
+                Unit.id != unit.id,
+                Unit.kind == unit.kind,
+                Unit.active.is_(True),
+                Unit.area.is_not(None),
+            )
+        ).all()
+        warnings = fit_warnings(
+            unit.area,
+            (parent.name(lang), parent_area) if parent is not None else None,
+            [(en if lang == "en" else zh, area) for zh, en, area in siblings if area],
+            lang,
+        )
     return UnitPage(
         id=unit.id,
         code=unit.code,
@@ -327,6 +348,8 @@ def _unit_page(session: Session, admin: Admin, unit: Unit, notice: str | None = 
         area_url=f"/api/v1/units/{unit.id}/area",
         can_edit=admin.covers(unit),
         max_area_mb=AREA_MAX_BYTES // (1024 * 1024),
+        context_url=f"/api/v1/units/{parent.id}/area" if parent is not None and parent_area else None,
+        warnings=warnings,
         notice=notice,
     )
 

@@ -62,6 +62,14 @@ def test_admin_uploads_an_area_and_creates_a_category(
     expect(page.locator("#area[aria-invalid=true]")).to_be_visible()
     screenshot(page, "admin-unit-area-error-zh")
 
+    # A file over the limit is refused in the page, before the server would refuse the whole body.
+    huge = tmp_path / "huge.geojson"
+    huge.write_bytes(b" " * (6 * 1024 * 1024))
+    page.get_by_label("上传辖区范围（GeoJSON 文件）").set_input_files(str(huge))
+    page.get_by_role("button", name="保存辖区范围").click()
+    expect(page.locator("#area-error")).to_have_text("文件过大：不能超过 2 MB。")
+    expect(page.get_by_label("上传辖区范围（GeoJSON 文件）")).to_be_focused()
+
     # The community's own rectangle as a Feature: saved, drawn on the map from the server's copy.
     good = tmp_path / "d1s1c1.geojson"
     feature = {"type": "Feature", "properties": {"name": "D1S1C1"}, "geometry": rectangle(0, 0, 0.5, 0.5)}

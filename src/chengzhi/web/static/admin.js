@@ -21,3 +21,29 @@
     });
   });
 })();
+
+/* A file over the upload limit is refused here, next to its field: the server would refuse the whole body before
+   the page could explain (the server checks the limit again for every upload). */
+(function () {
+  "use strict";
+  document.querySelectorAll("input[type=file][data-max-bytes]").forEach(function (input) {
+    input.form.addEventListener("submit", function (e) {
+      var file = input.files && input.files[0];
+      if (!file || file.size <= parseInt(input.dataset.maxBytes, 10)) { return; }
+      e.preventDefault();
+      var id = input.id + "-error";
+      var message = document.getElementById(id);
+      if (!message) {
+        message = document.createElement("p");
+        message.className = "error";
+        message.id = id;
+        input.insertAdjacentElement("afterend", message);
+      }
+      message.textContent = input.dataset.tooLarge;
+      input.setAttribute("aria-invalid", "true");
+      var hint = input.getAttribute("aria-describedby") || "";
+      if (hint.indexOf(id) < 0) { input.setAttribute("aria-describedby", (hint + " " + id).trim()); }
+      input.focus();
+    });
+  });
+})();

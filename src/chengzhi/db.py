@@ -9,9 +9,22 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Connection,
+    DateTime,
+    Engine,
+    MetaData,
+    and_,
+    create_engine,
+    event,
+    true,
+)
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Session, sessionmaker
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.types import TypeDecorator
 
 # The largest id a client may name: primary keys are 32-bit INTEGER columns on PostgreSQL.
@@ -110,3 +123,36 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any error."""
     with factory() as session, session.begin():
         yield session
+
+
+class PathPrefix(ColumnElement[bool]):
+    """`column` starts with `prefix` (a materialised unit path such as "/1/4/"), in a form each database can
+    answer from an index: SQLite's LIKE is case-insensitive and so never uses a plain index, but its default
+    binary collation orders strings byte by byte, so the prefix is also a range. PostgreSQL keeps LIKE (a range
+    would be wrong under a locale collation, which ignores punctuation)."""
+
+    inherit_cache = True
+    type = Boolean()
+
+    def __init__(self, column: ColumnElement[str], prefix: str) -> None:
+        self.column = column
+        self.prefix = prefix
+
+
+@compiles(PathPrefix)
+def _prefix_default(element: PathPrefix, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.column.startswith(element.prefix), **kw)
+
+
+@compiles(PathPrefix, "sqlite")
+def _prefix_sqlite(element: PathPrefix, compiler: SQLCompiler, **kw: Any) -> str:
+    prefix = element.prefix
+    if not prefix:
+        return compiler.process(true(), **kw)
+    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    clause = and_(element.column >= prefix, element.column < upper)
+    return compiler.process(clause, **kw)
+
+
+def path_prefix(column: ColumnElement[str] | InstrumentedAttribute[str], prefix: str) -> ColumnElement[bool]:
+    return PathPrefix(column, prefix)  # type: ignore[arg-type]

@@ -16,14 +16,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from PIL import Image, UnidentifiedImageError
-from sqlalchemy import ColumnElement, Select, exists, false, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, exists, false, func, or_, select, true, union
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from chengzhi.categories.models import Category, Priority
 from chengzhi.categories.service import get_category, validate_answers
 from chengzhi.config import Settings
-from chengzhi.db import utcnow
+from chengzhi.db import path_prefix, utcnow
 from chengzhi.errors import (
     Conflict,
     Forbidden,
@@ -299,21 +299,25 @@ def _has_unrestricted(actor: Actor) -> bool:
     return actor.holds_at_root(*(r for r in Role if r != Role.resident))
 
 
-def visibility_clause(actor: Actor) -> ColumnElement[bool]:
-    """The requests an actor may read: their own (residents) and those held by units in their subtree (staff)."""
+def visibility_clause(actor: Actor, *, set_based: bool = False) -> ColumnElement[bool]:
+    """The requests an actor may read: their own (residents) and those held by units in their subtree (staff).
+
+    Two equivalent forms: a correlated EXISTS, probed row by row (best for newest-first pages, which stop after a
+    few rows), or `set_based`, the ids held in the subtree read once from the unit-path index (best for counting
+    a whole scope)."""
     if actor.is_anonymous:
         return false()
-    clauses: list[ColumnElement[bool]] = [Request.submitter_id == actor.user_id]
+    own = Request.submitter_id == actor.user_id
     staff_paths = sorted({g.unit_path for g in actor.grants if g.role != Role.resident})
     if _has_unrestricted(actor):
         return true()
-    if staff_paths:
-        held = exists().where(
-            RequestUnit.request_id == Request.id,
-            or_(*(RequestUnit.unit_path.startswith(p) for p in staff_paths)),
-        )
-        clauses.append(held)
-    return or_(*clauses)
+    if not staff_paths:
+        return own
+    within = or_(*(path_prefix(RequestUnit.unit_path, p) for p in staff_paths))
+    if set_based:
+        held = select(RequestUnit.request_id).where(within)
+        return Request.id.in_(union(held, select(Request.id).where(own)))
+    return or_(own, exists().where(RequestUnit.request_id == Request.id, within))
 
 
 def unit_paths_of(session: Session, request: Request) -> list[str]:
@@ -959,12 +963,13 @@ _Q = TypeVar("_Q", bound=Select)
 
 def count_requests_by_status(session: Session, actor: Actor, filters: RequestFilters) -> dict[str, int]:
     """How many requests each status holds among those `list_requests` would show (the inbox's counts)."""
-    query = _filtered(select(Request.status, func.count()), actor, filters).group_by(Request.status)
+    counting = select(Request.status, func.count())
+    query = _filtered(counting, actor, filters, set_based=True).group_by(Request.status)
     return {status: count for status, count in session.execute(query).all()}
 
 
-def _filtered(query: _Q, actor: Actor, filters: RequestFilters) -> _Q:
-    query = query.where(visibility_clause(actor))
+def _filtered(query: _Q, actor: Actor, filters: RequestFilters, *, set_based: bool = False) -> _Q:
+    query = query.where(visibility_clause(actor, set_based=set_based))
     if filters.statuses:
         unknown = set(filters.statuses) - {s.value for s in Status}
         if unknown:

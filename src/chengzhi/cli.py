@@ -12,6 +12,7 @@ import typer
 
 from chengzhi.config import get_settings
 from chengzhi.open311.cli import open311_app
+from chengzhi.routing.cli import model_app
 from chengzhi.routing.triage_cli import triage_app
 
 app = typer.Typer(
@@ -27,6 +28,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(import_app, name="import")
 app.add_typer(triage_app, name="triage")
 app.add_typer(open311_app, name="open311")
+app.add_typer(model_app, name="model")
 
 
 @app.command()

@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     # The city's own emergency words and patterns (TOML, the form of routing/data/urgency.toml); empty: the
     # packaged list. See docs/routing.md, "Urgency".
     urgency_terms_path: str = ""
+    # Where trained category models are stored (one directory per registered version; docs/routing.md).
+    model_dir: Path = Path("./var/models")
     # Working days a handler has to return a wrongly dispatched request.
     return_limit: str = "2wd"
     idempotency_ttl_hours: int = Field(default=24, ge=1)

@@ -6,10 +6,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, Text, event
+from sqlalchemy.orm import Mapped, mapped_column, object_session
 
 from chengzhi.db import Base, UTCDateTime, utcnow
+from chengzhi.requests.models import Request
 
 
 class ClassifierModel(Base):
@@ -66,3 +67,19 @@ class CategoryCorrection(Base):
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     # The first model version trained with this correction.
     used_in_version: Mapped[int | None] = mapped_column(Integer)
+
+
+@event.listens_for(Request.category_id, "set", active_history=True)
+def _category_changed(target: Request, value: Any, oldvalue: Any, _initiator: Any) -> None:
+    """A stored request whose category changes from one category to another (the dispatcher's correction at
+    dispatch, or any later change) gets a correction row in the same transaction. A new request, or one that had
+    no category yet, is not a correction: its final category is a label all the same."""
+    if target.id is None or not isinstance(oldvalue, int) or not isinstance(value, int) or value == oldvalue:
+        return
+    session = object_session(target)
+    if session is not None:
+        session.add(
+            CategoryCorrection(
+                request_id=target.id, from_category_id=oldvalue, to_category_id=value, at=utcnow()
+            )
+        )

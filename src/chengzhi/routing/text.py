@@ -222,9 +222,11 @@ def _tokenizer() -> Any:
     return _jieba
 
 
-def tokens(text: str) -> list[str]:
-    """Words of `text` after `normalise`: jieba for Chinese, lower-case words and numbers for Latin text."""
-    text = normalise(text)
+def tokens(text: str, *, normalised: bool = False) -> list[str]:
+    """Words of `text` after `normalise`: jieba for Chinese, lower-case words and numbers for Latin text.
+    `normalised=True`: the text is already the output of `normalise` (saves doing it twice)."""
+    if not normalised:
+        text = normalise(text)
     if not text:
         return []
     jieba = _tokenizer()
@@ -252,6 +254,12 @@ def add_words(words: Iterable[str], *, tag: str = "ns") -> int:
             _user_words.add(word)
             added += 1
     return added
+
+
+def user_words() -> list[str]:
+    """The words `add_words` added, sorted (stored with a trained model, added again when it is loaded)."""
+    with _jieba_lock:
+        return sorted(_user_words)
 
 
 def reset_words() -> None:

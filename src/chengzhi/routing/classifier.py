@@ -1,0 +1,702 @@
+"""The category classifier: trained from the city's history, it suggests the top 3 categories of a request with
+calibrated probabilities, and says whether the first one is sure enough to dispatch without a person.
+
+The model (docs/routing.md, "Category classifier"):
+
+- features: TF-IDF of character 1–3-grams of the normalised text plus TF-IDF of jieba words (sublinear);
+- base models: a class-balanced linear SVM and a complement naive Bayes, whose scores on held-out folds
+  (k-fold inside the training data) train a multinomial logistic regression: the stacker that combines them and
+  turns them into calibrated probabilities;
+- per-class offsets on the log-probabilities, tuned on the held-out folds for macro-F1 (rare categories are
+  not drowned by frequent ones), within a bound on the accuracy lost;
+- per-class confidence thresholds, chosen on the held-out folds so that the first choices above them keep the
+  target precision (97% by default): above → dispatched automatically, below → a person confirms.
+
+Everything is fitted on the training data alone; `evaluate` and the benchmark measure on data the model has not
+seen. Models are saved as a directory (model.joblib + model.json); `registry.py` keeps them in the database.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import json
+import platform
+import threading
+import time
+import zipfile
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import joblib
+import numpy as np
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import (
+    accuracy_score,
+    balanced_accuracy_score,
+    confusion_matrix,
+    f1_score,
+    precision_recall_fscore_support,
+)
+from sklearn.model_selection import StratifiedKFold
+from sklearn.naive_bayes import ComplementNB
+from sklearn.svm import LinearSVC
+
+from chengzhi.routing import text as textpipe
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from chengzhi.config import Settings
+
+FORMAT = 1
+MODEL_FILE = "model.joblib"
+META_FILE = "model.json"
+
+
+class ClassifierError(Exception):
+    """A problem a user can fix (bad training file, too few examples, missing model): the message names it."""
+
+
+# --- configuration ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ClassifierConfig:
+    char_ngrams: tuple[int, int] = (1, 3)
+    word_ngrams: tuple[int, int] = (1, 1)
+    svm_c: float = 0.5
+    nb_alpha: float = 0.1
+    use_nb: bool = True
+    # Folds inside the training data that give held-out scores (stacker, offsets, thresholds).
+    folds: int = 5
+    # Tune per-class offsets for macro-F1, losing at most this much accuracy (0 disables the tuning).
+    max_accuracy_loss: float = 0.01
+    target_precision: float = 0.97
+    # Fewest examples per label; fewer stops the training with a message naming the labels.
+    min_examples: int = 5
+    # Weight of a request whose category a person corrected (training from the database).
+    correction_weight: float = 2.0
+    seed: int = 0
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ClassifierConfig:
+        known = {f for f in cls.__dataclass_fields__}
+        values: dict[str, Any] = {
+            k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items() if k in known
+        }
+        return cls(**values)
+
+
+# --- features --------------------------------------------------------------------------------------------------
+
+
+def _words(normalised: str) -> list[str]:
+    return textpipe.tokens(normalised, normalised=True)
+
+
+class TextFeatures:
+    """Character n-grams and jieba words of normalised text, TF-IDF weighted, side by side."""
+
+    def __init__(self, config: ClassifierConfig) -> None:
+        self.chars = TfidfVectorizer(
+            analyzer="char",
+            ngram_range=config.char_ngrams,
+            sublinear_tf=True,
+            lowercase=True,
+            dtype=np.float32,
+        )
+        self.words = (
+            TfidfVectorizer(analyzer=_words, sublinear_tf=True, lowercase=False, dtype=np.float32)
+            if config.word_ngrams == (1, 1)
+            else TfidfVectorizer(
+                tokenizer=_words,
+                token_pattern=None,
+                ngram_range=config.word_ngrams,
+                sublinear_tf=True,
+                lowercase=False,
+                dtype=np.float32,
+            )
+        )
+
+    def fit_transform(self, normalised: Sequence[str]) -> sp.csr_matrix:
+        a = self.chars.fit_transform(normalised)
+        b = self.words.fit_transform(normalised)
+        return sp.hstack([a, b], format="csr")
+
+    def transform(self, normalised: Sequence[str]) -> sp.csr_matrix:
+        return sp.hstack([self.chars.transform(normalised), self.words.transform(normalised)], format="csr")
+
+
+def _zscore(scores: np.ndarray) -> np.ndarray:
+    mean = scores.mean(axis=1, keepdims=True)
+    std = scores.std(axis=1, keepdims=True) + 1e-9
+    return (scores - mean) / std
+
+
+@dataclass
+class _Base:
+    svm: LinearSVC
+    nb: ComplementNB | None
+
+    @classmethod
+    def fit(
+        cls, x: sp.csr_matrix, y: np.ndarray, config: ClassifierConfig, weights: np.ndarray | None
+    ) -> _Base:
+        svm = LinearSVC(C=config.svm_c, class_weight="balanced", random_state=config.seed)
+        svm.fit(x, y, sample_weight=weights)
+        nb = None
+        if config.use_nb:
+            nb = ComplementNB(alpha=config.nb_alpha)
+            nb.fit(x, y, sample_weight=weights)
+        return cls(svm, nb)
+
+    def scores(self, x: sp.csr_matrix) -> np.ndarray:
+        parts = [_zscore(np.asarray(self.svm.decision_function(x)).reshape(x.shape[0], -1))]
+        if self.nb is not None:
+            parts.append(_zscore(self.nb.predict_log_proba(x)))
+        return np.hstack(parts)
+
+
+# --- decisions -------------------------------------------------------------------------------------------------
+
+
+def _macro_f1_acc(y: np.ndarray, pred: np.ndarray, k: int) -> tuple[float, float]:
+    """Macro-F1 (over the classes present in truth or prediction) and accuracy, from one bincount."""
+    cm = np.bincount(y * k + pred, minlength=k * k).reshape(k, k)
+    tp = np.diag(cm).astype(float)
+    total = cm.sum(axis=0) + cm.sum(axis=1)
+    present = total > 0
+    f1 = np.divide(2 * tp, total, out=np.zeros(k), where=present)
+    return float(f1[present].mean()), float(tp.sum() / len(y))
+
+
+def _tune_offsets(log_p: np.ndarray, y: np.ndarray, max_accuracy_loss: float, steps: int = 3) -> np.ndarray:
+    """Per-class offsets added to log-probabilities that raise macro-F1 on held-out data, by coordinate ascent,
+    keeping accuracy within `max_accuracy_loss` of the plain arg-max."""
+    k = log_p.shape[1]
+    offsets = np.zeros(k)
+    if max_accuracy_loss <= 0:
+        return offsets
+    best, accuracy = _macro_f1_acc(y, log_p.argmax(1), k)
+    floor = accuracy - max_accuracy_loss
+    grid = np.linspace(-2.0, 2.0, 41)
+    for _ in range(steps):
+        improved = False
+        for c in range(k):
+            for value in grid:
+                trial = offsets.copy()
+                trial[c] = value
+                score, accuracy = _macro_f1_acc(y, (log_p + trial).argmax(1), k)
+                if accuracy >= floor and score > best + 1e-9:
+                    best, offsets, improved = score, trial, True
+        if not improved:
+            break
+    return offsets
+
+
+def _thresholds(
+    top: np.ndarray, prob: np.ndarray, y: np.ndarray, k: int, target: float, min_support: int = 5
+) -> np.ndarray:
+    """For each class, the lowest probability such that the held-out first choices of that class at or above it
+    have at least `target` precision (and at least `min_support` of them); 1.01 (never) where none does."""
+    result = np.full(k, 1.01)
+    for c in range(k):
+        mask = top == c
+        if mask.sum() < min_support:
+            continue
+        p = prob[mask]
+        correct = (y[mask] == c).astype(float)
+        order = np.argsort(-p, kind="stable")
+        p, correct = p[order], correct[order]
+        precision = np.cumsum(correct) / np.arange(1, len(p) + 1)
+        ok = np.nonzero((precision >= target) & (np.arange(1, len(p) + 1) >= min_support))[0]
+        if len(ok):
+            i = ok[-1]
+            # Ties: everything at p[i] is included, so take the threshold at a point where p changes.
+            while i + 1 < len(p) and p[i + 1] == p[i]:
+                i += 1
+            if precision[i] >= target:
+                result[c] = float(p[i])
+    return result
+
+
+# --- the model -------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Prediction:
+    label: str
+    probability: float
+
+
+@dataclass
+class Suggestion:
+    """The top 3 for one text, and whether the first is sure enough to dispatch automatically."""
+
+    top: list[Prediction]
+    auto: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "top": [{"label": p.label, "probability": round(p.probability, 4)} for p in self.top],
+            "auto_dispatch": self.auto,
+        }
+
+
+@dataclass
+class CategoryModel:
+    config: ClassifierConfig
+    labels: list[str]
+    features: TextFeatures
+    base: _Base
+    stacker: LogisticRegression
+    offsets: np.ndarray
+    thresholds: np.ndarray
+    words: list[str] = field(default_factory=list)  # the jieba user words at training
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    # prediction
+
+    def _probabilities(self, texts: Sequence[str]) -> np.ndarray:
+        normalised = [textpipe.normalise(t) for t in texts]
+        x = self.features.transform(normalised)
+        return self.stacker.predict_proba(self.base.scores(x))
+
+    def decide(self, prob: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Indices of the classes ranked (best first) and whether the first is automatic, per row."""
+        ranked = np.argsort(-(np.log(prob + 1e-12) + self.offsets), axis=1, kind="stable")
+        first = ranked[:, 0]
+        auto = prob[np.arange(len(first)), first] >= self.thresholds[first]
+        return ranked, auto
+
+    def suggest(self, texts: Sequence[str], k: int = 3) -> list[Suggestion]:
+        if not texts:
+            return []
+        prob = self._probabilities(texts)
+        ranked, auto = self.decide(prob)
+        return [
+            Suggestion([Prediction(self.labels[j], float(prob[i, j])) for j in ranked[i, :k]], bool(auto[i]))
+            for i in range(len(texts))
+        ]
+
+    def predict(self, texts: Sequence[str]) -> list[str]:
+        if not texts:
+            return []
+        ranked, _auto = self.decide(self._probabilities(texts))
+        return [self.labels[j] for j in ranked[:, 0]]
+
+    # persistence
+
+    def save(self, directory: Path) -> Path:
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / MODEL_FILE
+        joblib.dump(self, path, compress=3)
+        meta = dict(self.meta)
+        meta["model_sha256"] = _sha256_file(path)
+        meta["model_bytes"] = path.stat().st_size
+        self.meta = meta
+        (directory / META_FILE).write_text(
+            json.dumps(meta, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+        )
+        return directory
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def load(directory: Path) -> CategoryModel:
+    """A saved model; its file must match the hash recorded beside it. Only load directories you trust."""
+    meta_path, model_path = directory / META_FILE, directory / MODEL_FILE
+    if not meta_path.is_file() or not model_path.is_file():
+        raise ClassifierError(f"{directory} is not a model directory (no {META_FILE} and {MODEL_FILE})")
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ClassifierError(f"{meta_path} cannot be read: {error}") from None
+    if meta.get("format") != FORMAT:
+        raise ClassifierError(
+            f"{directory}: model format {meta.get('format')!r}, this version reads {FORMAT}"
+        )
+    if meta.get("model_sha256") != _sha256_file(model_path):
+        raise ClassifierError(f"{model_path} does not match the hash in {META_FILE}: changed or damaged")
+    model = joblib.load(model_path)
+    if not isinstance(model, CategoryModel):
+        raise ClassifierError(f"{model_path} does not hold a category model")
+    model.meta = meta
+    if model.words:
+        textpipe.add_words(model.words)
+    return model
+
+
+# --- training --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class TrainingData:
+    texts: list[str]
+    labels: list[str]
+    weights: list[float] | None = None
+    source: str = ""
+    skipped: int = 0  # rows without usable text
+
+    def digest(self) -> tuple[str, int]:
+        """SHA-256 of the texts and labels in order, and their size in bytes (UTF-8)."""
+        h = hashlib.sha256()
+        size = 0
+        for t, label in zip(self.texts, self.labels, strict=True):
+            chunk = (t + "\x1f" + label + "\x1e").encode("utf-8")
+            h.update(chunk)
+            size += len(chunk)
+        return h.hexdigest(), size
+
+
+def check_training(labels: Sequence[str], config: ClassifierConfig) -> None:
+    counts = Counter(labels)
+    if not counts:
+        raise ClassifierError("no training rows with text and a label")
+    if len(counts) < 2:
+        (only,) = counts
+        raise ClassifierError(f"only one class in the labels ({only!r}): a classifier needs at least two")
+    need = max(config.min_examples, config.folds)
+    few = sorted((n, label) for label, n in counts.items() if n < need)
+    if few:
+        listed = ", ".join(f"{label!r} ({n})" for n, label in few)
+        raise ClassifierError(
+            f"labels with fewer than {need} examples: {listed}; add examples, merge or drop these labels"
+        )
+
+
+def _held_out(
+    x: sp.csr_matrix, y: np.ndarray, weights: np.ndarray | None, config: ClassifierConfig
+) -> np.ndarray:
+    folds = StratifiedKFold(config.folds, shuffle=True, random_state=config.seed)
+    scores: np.ndarray | None = None
+    for train, test in folds.split(np.zeros(len(y)), y):
+        base = _Base.fit(x[train], y[train], config, None if weights is None else weights[train])
+        s = base.scores(x[test])
+        if scores is None:
+            scores = np.zeros((len(y), s.shape[1]))
+        scores[test] = s
+    assert scores is not None
+    return scores
+
+
+def _stacker(seed: int) -> LogisticRegression:
+    return LogisticRegression(C=1.0, max_iter=1000, random_state=seed)
+
+
+def train(data: TrainingData, config: ClassifierConfig | None = None) -> CategoryModel:
+    """Fits the whole model on `data`; its `meta` holds the held-out figures of this training."""
+    config = config or ClassifierConfig()
+    started = time.perf_counter()
+    texts, labels, weights = [], [], []
+    skipped = data.skipped
+    for i, (t, label) in enumerate(zip(data.texts, data.labels, strict=True)):
+        label = (label or "").strip() if isinstance(label, str) else str(label)
+        try:
+            normalised = textpipe.normalise(t or "")
+        except textpipe.TextError:
+            normalised = ""
+        if not normalised or not label:
+            skipped += 1
+            continue
+        texts.append(normalised)
+        labels.append(label)
+        weights.append(1.0 if data.weights is None else float(data.weights[i]))
+    check_training(labels, config)
+    classes = sorted(set(labels))
+    index = {c: i for i, c in enumerate(classes)}
+    y = np.array([index[c] for c in labels])
+    w = None if data.weights is None else np.array(weights)
+
+    features = TextFeatures(config)
+    x = features.fit_transform(texts)
+    held = _held_out(x, y, w, config)
+    # Held-out probabilities of the stacker itself (cross-fitted), for offsets, thresholds and figures.
+    prob = np.zeros((len(y), len(classes)))
+    folds = StratifiedKFold(config.folds, shuffle=True, random_state=config.seed + 1)
+    for train_idx, test_idx in folds.split(held, y):
+        prob[test_idx] = (
+            _stacker(config.seed).fit(held[train_idx], y[train_idx]).predict_proba(held[test_idx])
+        )
+    offsets = _tune_offsets(np.log(prob + 1e-12), y, config.max_accuracy_loss)
+    ranked = np.argsort(-(np.log(prob + 1e-12) + offsets), axis=1, kind="stable")
+    top = ranked[:, 0]
+    top_p = prob[np.arange(len(y)), top]
+    thresholds = _thresholds(top, top_p, y, len(classes), config.target_precision)
+
+    base = _Base.fit(x, y, config, w)
+    stacker = _stacker(config.seed).fit(held, y)
+    digest, size = data.digest()
+    auto = top_p >= thresholds[top]
+    held_metrics = report([classes[i] for i in y], [classes[i] for i in top], auto=auto)
+    meta = {
+        "format": FORMAT,
+        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "config": _config_dict(config),
+        "labels": classes,
+        "data": {
+            "source": data.source,
+            "sha256": digest,
+            "rows": len(data.texts),
+            "bytes": size,
+            "used_rows": len(texts),
+            "skipped_rows": skipped,
+        },
+        "metrics": {"held_out": held_metrics},
+        "thresholds": {
+            c: (None if t > 1 else round(float(t), 4)) for c, t in zip(classes, thresholds, strict=True)
+        },
+        "offsets": {c: round(float(o), 3) for c, o in zip(classes, offsets, strict=True)},
+        "training_seconds": round(time.perf_counter() - started, 2),
+        "software": {"python": platform.python_version(), "sklearn": _sklearn_version()},
+    }
+    return CategoryModel(
+        config=config,
+        labels=classes,
+        features=features,
+        base=base,
+        stacker=stacker,
+        offsets=offsets,
+        thresholds=thresholds,
+        words=textpipe.user_words(),
+        meta=meta,
+    )
+
+
+def _config_dict(config: ClassifierConfig) -> dict[str, Any]:
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(config).items()}
+
+
+def _sklearn_version() -> str:
+    import sklearn
+
+    return str(sklearn.__version__)
+
+
+# --- figures ---------------------------------------------------------------------------------------------------
+
+
+def report(truth: Sequence[str], predicted: Sequence[str], auto: np.ndarray | None = None) -> dict[str, Any]:
+    """macro-F1, accuracy, class-balanced accuracy, per-class precision/recall/F1, the confusion matrix and,
+    given which predictions were automatic, the share dispatched automatically and their precision."""
+    labels = sorted(set(truth) | set(predicted))
+    precision, recall, f1, support = precision_recall_fscore_support(
+        truth, predicted, labels=labels, zero_division=0
+    )
+    result: dict[str, Any] = {
+        "rows": len(truth),
+        "macro_f1": round(
+            float(f1_score(truth, predicted, labels=labels, average="macro", zero_division=0)), 4
+        ),
+        "accuracy": round(float(accuracy_score(truth, predicted)), 4),
+        "balanced_accuracy": round(float(balanced_accuracy_score(truth, predicted)), 4),
+        "per_class": {
+            label: {
+                "precision": round(float(p), 4),
+                "recall": round(float(r), 4),
+                "f1": round(float(f), 4),
+                "support": int(s),
+            }
+            for label, p, r, f, s in zip(labels, precision, recall, f1, support, strict=True)
+        },
+        "confusion_matrix": {
+            "labels": labels,
+            "matrix": confusion_matrix(truth, predicted, labels=labels).tolist(),
+        },
+    }
+    if auto is not None:
+        auto = np.asarray(auto, dtype=bool)
+        share = float(auto.mean()) if len(auto) else 0.0
+        right = np.asarray(truth, dtype=object)[auto] == np.asarray(predicted, dtype=object)[auto]
+        result["auto_dispatch"] = {
+            "share": round(share, 4),
+            "rows": int(auto.sum()),
+            "precision": round(float(right.mean()), 4) if auto.any() else None,
+        }
+    return result
+
+
+def evaluate(model: CategoryModel, texts: Sequence[str], labels: Sequence[str]) -> dict[str, Any]:
+    """Figures of `model` on labelled data it was not trained on. Rows without usable text are skipped."""
+    keep_t, keep_l = [], []
+    skipped = 0
+    for t, label in zip(texts, labels, strict=True):
+        try:
+            usable = bool(textpipe.normalise(t or "")) and bool(str(label or "").strip())
+        except textpipe.TextError:
+            usable = False
+        if usable:
+            keep_t.append(t)
+            keep_l.append(str(label).strip())
+        else:
+            skipped += 1
+    if not keep_t:
+        raise ClassifierError("no rows with text and a label to evaluate on")
+    started = time.perf_counter()
+    prob = model._probabilities(keep_t)
+    ranked, auto = model.decide(prob)
+    elapsed = time.perf_counter() - started
+    predicted = [model.labels[j] for j in ranked[:, 0]]
+    result = report(keep_l, predicted, auto=auto)
+    unknown = sorted(set(keep_l) - set(model.labels))
+    result["skipped_rows"] = skipped
+    result["unknown_labels"] = unknown
+    result["predict_ms_per_message"] = round(1000 * elapsed / len(keep_t), 3)
+    result["model"] = {k: model.meta.get(k) for k in ("created_at", "labels", "version") if k in model.meta}
+    return result
+
+
+# --- reading training files ------------------------------------------------------------------------------------
+
+
+def read_table(path: Path, text_column: str, label_column: str | None) -> TrainingData:
+    """Texts (and labels) from a CSV (UTF-8 or GB18030) or XLSX file with a header row."""
+    if not path.is_file():
+        raise ClassifierError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    if suffix in (".xlsx", ".xlsm"):
+        header, rows = _read_xlsx(path)
+    elif suffix in (".csv", ".txt", ".tsv", ""):
+        header, rows = _read_csv(path, "\t" if suffix == ".tsv" else ",")
+    else:
+        raise ClassifierError(f"{path}: unsupported file type {suffix!r} (use .csv or .xlsx)")
+    wanted = [text_column] + ([label_column] if label_column else [])
+    missing = [c for c in wanted if c not in header]
+    if missing:
+        raise ClassifierError(
+            f"{path}: missing column(s) {', '.join(repr(c) for c in missing)}; "
+            f"the file has {', '.join(repr(h) for h in header if h) or 'no header'}"
+        )
+    ti = header.index(text_column)
+    li = header.index(label_column) if label_column else None
+    texts, labels = [], []
+    for row in rows:
+        value = row[ti] if ti < len(row) else None
+        texts.append("" if value is None else str(value))
+        if li is not None:
+            label = row[li] if li < len(row) else None
+            labels.append("" if label is None else str(label).strip())
+    if not texts:
+        raise ClassifierError(f"{path}: no data rows under the header")
+    return TrainingData(texts=texts, labels=labels, source=f"file:{path.name}")
+
+
+def _read_csv(path: Path, delimiter: str) -> tuple[list[str], list[list[Any]]]:
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise ClassifierError(f"{path}: cannot be read ({error})") from None
+    try:
+        content = textpipe.decode(raw)
+    except textpipe.TextError as error:
+        raise ClassifierError(f"{path}: {error}") from None
+    try:
+        reader = csv.reader(io.StringIO(content, newline=""), delimiter=delimiter)
+        rows = [r for r in reader]
+    except csv.Error as error:
+        raise ClassifierError(f"{path}: not a readable CSV file ({error})") from None
+    if not rows:
+        raise ClassifierError(f"{path}: the file is empty")
+    header = [h.strip() for h in rows[0]]
+    return header, [r for r in rows[1:] if any(c.strip() for c in r)]
+
+
+def _read_xlsx(path: Path) -> tuple[list[str], list[list[Any]]]:
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except (OSError, InvalidFileException, zipfile.BadZipFile, KeyError) as error:
+        raise ClassifierError(f"{path}: not a readable XLSX file ({error})") from None
+    try:
+        rows = [list(r) for r in workbook.worksheets[0].iter_rows(values_only=True)]
+    finally:
+        workbook.close()
+    if not rows:
+        raise ClassifierError(f"{path}: the sheet is empty")
+    header = ["" if h is None else str(h).strip() for h in rows[0]]
+    body = [r for r in rows[1:] if any(v is not None and str(v).strip() for v in r)]
+    return header, body
+
+
+# --- the active model of this process --------------------------------------------------------------------------
+
+REFRESH_SECONDS = 30.0
+_lock = threading.Lock()
+_active: dict[str, Any] = {"checked": 0.0, "version": None, "model": None, "url": None}
+
+
+def active_model(
+    session: Session | None = None, settings: Settings | None = None
+) -> tuple[int, CategoryModel] | None:
+    """The registry's active model (version, model), loaded once per process and re-checked every 30 s."""
+    from chengzhi.routing import registry
+
+    now = time.monotonic()
+    with _lock:
+        fresh = now - _active["checked"] < REFRESH_SECONDS
+        if fresh and _active["model"] is not None:
+            return _active["version"], _active["model"]
+        if fresh and _active["checked"]:
+            return None
+    found = registry.active_artifact(session, settings)
+    with _lock:
+        _active["checked"] = now
+        if found is None:
+            _active["version"], _active["model"] = None, None
+            return None
+        version, directory = found
+        if _active["version"] == version and _active["model"] is not None:
+            return version, _active["model"]
+    try:
+        model = load(directory)
+    except ClassifierError:
+        return None
+    model.meta["version"] = version
+    with _lock:
+        _active["version"], _active["model"] = version, model
+    return version, model
+
+
+def forget_active() -> None:
+    """Drops the cached model (after an activation in this process, and in tests)."""
+    with _lock:
+        _active.update(checked=0.0, version=None, model=None)
+
+
+def suggest(text: str, session: Session | None = None, settings: Settings | None = None) -> Suggestion | None:
+    """The active model's suggestion for one text; None without an active model or with unusable text."""
+    found = active_model(session, settings)
+    if found is None:
+        return None
+    try:
+        if not textpipe.normalise(text or ""):
+            return None
+    except textpipe.TextError:
+        return None
+    return found[1].suggest([text])[0]
+
+
+def predict_top3(
+    text: str, session: Session | None = None, settings: Settings | None = None
+) -> list[tuple[str, float]]:
+    """[(category code, probability)] best first, from the active model; [] when there is none."""
+    suggestion = suggest(text, session, settings)
+    if suggestion is None:
+        return []
+    return [(p.label, p.probability) for p in suggestion.top]

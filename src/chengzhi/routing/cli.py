@@ -1,0 +1,256 @@
+"""`chengzhi model ...`: train, evaluate and try category models; the registry (list, activate, roll back)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+from chengzhi.routing.classifier import ClassifierConfig, ClassifierError
+
+model_app = typer.Typer(
+    help="Category classifier: train, evaluate, predict; the model registry.", no_args_is_help=True
+)
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def _print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def _config(target_precision: float, folds: int) -> ClassifierConfig:
+    if not 0.5 <= target_precision < 1:
+        _fail("--target-precision must be at least 0.5 and below 1")
+    if folds < 2:
+        _fail("--folds must be at least 2")
+    return ClassifierConfig(target_precision=target_precision, folds=folds)
+
+
+TextColumn = Annotated[str, typer.Option("--text-column", help="Column holding the message text.")]
+LabelColumn = Annotated[str, typer.Option("--label-column", help="Column holding the category (the label).")]
+
+
+@model_app.command("train")
+def train_command(
+    input: Annotated[
+        Path | None, typer.Option("--input", help="Training file (.csv in UTF-8 or GB18030, or .xlsx).")
+    ] = None,
+    text_column: Annotated[str, typer.Option("--text-column", help="Column holding the text.")] = "text",
+    label_column: Annotated[str, typer.Option("--label-column", help="Column holding the label.")] = "label",
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", help="Directory to write the model to (model.joblib, model.json)."),
+    ] = None,
+    from_db: Annotated[
+        bool,
+        typer.Option(
+            "--from-db",
+            help="Train on the database's requests (final categories, corrections weighted) and register it.",
+        ),
+    ] = False,
+    register: Annotated[
+        bool, typer.Option("--register", help="Also store the model in the registry (database).")
+    ] = False,
+    activate: Annotated[
+        bool, typer.Option("--activate", help="Register and make it the active model.")
+    ] = False,
+    target_precision: Annotated[
+        float, typer.Option(help="Precision kept by automatic dispatch (per-category thresholds).")
+    ] = 0.97,
+    folds: Annotated[int, typer.Option(help="Folds inside the training data for held-out figures.")] = 5,
+    note: Annotated[str, typer.Option(help="A note stored with the registered model.")] = "",
+) -> None:
+    """Train a category model from a file (or the database) and print its held-out figures."""
+    from chengzhi.routing import classifier
+
+    config = _config(target_precision, folds)
+    if from_db == (input is not None):
+        _fail("give either --input FILE (with --output DIR) or --from-db")
+    try:
+        if from_db:
+            row = _with_session(lambda s: _train_db(s, config, activate, note))
+            _print_json(row)
+            return
+        assert input is not None
+        if output is None and not (register or activate):
+            _fail("--output DIR is required (or --register to store it in the registry)")
+        data = classifier.read_table(input, text_column, label_column)
+        model = classifier.train(data, config)
+        if output is not None:
+            model.save(output)
+        summary: dict[str, Any] = {
+            "output": str(output) if output else None,
+            "labels": model.labels,
+            "data": model.meta["data"],
+            "training_seconds": model.meta["training_seconds"],
+            "held_out": _short(model.meta["metrics"]["held_out"]),
+            "thresholds": model.meta["thresholds"],
+        }
+        if register or activate:
+            summary["version"] = _with_session(lambda s: _register(s, model, activate, note))
+        _print_json(summary)
+    except ClassifierError as error:
+        _fail(str(error))
+
+
+def _short(metrics: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: metrics[k]
+        for k in ("rows", "macro_f1", "accuracy", "balanced_accuracy", "auto_dispatch")
+        if k in metrics
+    }
+
+
+def _with_session(work: Any) -> Any:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from chengzhi.config import get_settings
+    from chengzhi.db import get_sessionmaker, transaction
+
+    try:
+        with transaction(get_sessionmaker(get_settings().database_url)) as session:
+            return work(session)
+    except SQLAlchemyError as error:
+        _fail(f"the database cannot be used ({type(error).__name__}); run `chengzhi db upgrade` first?")
+
+
+def _register(session: Any, model: Any, activate: bool, note: str) -> int:
+    from chengzhi.routing import registry
+
+    row = registry.register(session, model, note=note, activate=activate, actor="cli")
+    return int(row.version)
+
+
+def _train_db(session: Any, config: ClassifierConfig, activate: bool, note: str) -> dict[str, Any]:
+    from chengzhi.routing import registry
+
+    row = registry.train_from_db(session, config=config, activate=activate, note=note, actor="cli")
+    return registry.describe(row)
+
+
+@model_app.command("evaluate")
+def evaluate_command(
+    model: Annotated[Path, typer.Option("--model", help="Model directory (from `model train --output`).")],
+    input: Annotated[
+        Path, typer.Option("--input", help="Labelled file (.csv or .xlsx) not used in training.")
+    ],
+    text_column: TextColumn = "text",
+    label_column: LabelColumn = "label",
+) -> None:
+    """Print one JSON object: macro_f1, accuracy, per-class precision/recall/F1, the confusion matrix."""
+    from chengzhi.routing import classifier
+
+    try:
+        loaded = classifier.load(model)
+        data = classifier.read_table(input, text_column, label_column)
+        result = classifier.evaluate(loaded, data.texts, data.labels)
+    except ClassifierError as error:
+        _fail(str(error))
+    typer.echo(json.dumps(result, ensure_ascii=False))
+
+
+@model_app.command("predict")
+def predict_command(
+    text: Annotated[str, typer.Argument(help='The message text ("-" reads it from standard input).')],
+    model: Annotated[
+        Path | None, typer.Option("--model", help="Model directory; default: the registry's active model.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Print the top 3 categories with their probabilities."""
+    from chengzhi.routing import classifier
+    from chengzhi.routing import text as textpipe
+
+    if text == "-":
+        text = sys.stdin.read()
+    try:
+        loaded = classifier.load(model) if model is not None else _active()
+        checked = textpipe.check(text, truncate=True)
+        suggestion = loaded.suggest([checked])[0]
+    except textpipe.TextError as error:
+        _fail(f"{error.message('en')} / {error.message('zh')}")
+    except ClassifierError as error:
+        _fail(str(error))
+    if as_json:
+        _print_json(suggestion.as_dict())
+        return
+    for rank, p in enumerate(suggestion.top, start=1):
+        typer.echo(f"{rank}. {p.label}\t{p.probability:.3f}")
+    typer.echo("auto-dispatch" if suggestion.auto else "a person confirms")
+
+
+def _active() -> Any:
+    from chengzhi.routing import classifier
+
+    found = _with_session(lambda s: classifier.active_model(s))
+    if found is None:
+        _fail("no active model: give --model DIR, or `chengzhi model activate VERSION`")
+    return found[1]
+
+
+@model_app.command("list")
+def list_command(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """The registered models, newest first (* marks the active one)."""
+    from chengzhi.routing import registry
+
+    rows = _with_session(lambda s: [registry.describe(r) for r in registry.list_models(s)])
+    if as_json:
+        _print_json(rows)
+        return
+    if not rows:
+        typer.echo("no models registered (chengzhi model train --from-db, or --register)")
+    for r in rows:
+        typer.echo(
+            f"{'*' if r['active'] else ' '} v{r['version']}  {r['created_at']}  {r['source']}  "
+            f"rows={r['data_rows']} sha256={r['data_sha256'][:12]}  macro_f1={r['macro_f1']} "
+            f"accuracy={r['accuracy']} auto={r['auto_dispatch_share']}"
+        )
+
+
+@model_app.command("register")
+def register_command(
+    model: Annotated[Path, typer.Argument(help="Model directory (from `model train --output`).")],
+    activate: Annotated[bool, typer.Option("--activate", help="Make it the active model.")] = False,
+    note: Annotated[str, typer.Option(help="A note stored with it.")] = "",
+) -> None:
+    """Store a trained model directory in the registry as the next version."""
+    from chengzhi.routing import registry
+
+    try:
+        version = _with_session(
+            lambda s: registry.register_directory(s, model, note=note, activate=activate).version
+        )
+    except ClassifierError as error:
+        _fail(str(error))
+    typer.echo(f"registered v{version}" + (" (active)" if activate else ""))
+
+
+@model_app.command("activate")
+def activate_command(version: Annotated[int, typer.Argument(help="The version to use at intake.")]) -> None:
+    """Make a registered model the one used at intake."""
+    from chengzhi.routing import registry
+
+    try:
+        _with_session(lambda s: registry.activate_version(s, version, actor="cli"))
+    except ClassifierError as error:
+        _fail(str(error))
+    typer.echo(f"v{version} is active")
+
+
+@model_app.command("rollback")
+def rollback_command() -> None:
+    """Return to the model that was active before the current one."""
+    from chengzhi.routing import registry
+
+    try:
+        version = _with_session(lambda s: registry.rollback(s, actor="cli").version)
+    except ClassifierError as error:
+        _fail(str(error))
+    typer.echo(f"rolled back: v{version} is active")

@@ -576,3 +576,22 @@ def test_other_methods_get_the_spec_error(client: TestClient) -> None:
     errors(client.patch(f"{V2}/nothing.json"), 404)
     errors(client.post(f"{V2}/nothing.json"), 404)
     assert client.delete(f"{V2}/requests.xml").headers["content-type"].startswith("text/xml")
+
+
+def test_datetimes_carry_the_citys_offset_through_summer_time() -> None:
+    from zoneinfo import ZoneInfo
+
+    from chengzhi.open311.formats import when
+
+    shanghai, berlin = ZoneInfo("Asia/Shanghai"), ZoneInfo("Europe/Berlin")
+    assert (
+        when(dt.datetime(2026, 1, 1, 12, 0, 0, 999999, tzinfo=dt.UTC), shanghai)
+        == "2026-01-01T20:00:00+08:00"
+    )
+    assert when(dt.datetime(2026, 1, 1, 12), shanghai) == "2026-01-01T20:00:00+08:00"  # naive: UTC
+    minus5 = dt.timezone(dt.timedelta(hours=-5))
+    assert when(dt.datetime(2026, 1, 1, 12, tzinfo=minus5), shanghai) == "2026-01-02T01:00:00+08:00"
+    assert when(dt.datetime(2026, 7, 1, 12, tzinfo=dt.UTC), berlin) == "2026-07-01T14:00:00+02:00"
+    assert when(dt.datetime(2026, 3, 29, 0, 59, tzinfo=dt.UTC), berlin) == "2026-03-29T01:59:00+01:00"
+    assert when(dt.datetime(2026, 3, 29, 1, 0, tzinfo=dt.UTC), berlin) == "2026-03-29T03:00:00+02:00"
+    assert when(None, berlin) is None

@@ -395,3 +395,34 @@ def test_daily_rollups_equal_the_facts(
                                 assert a.stage_avg[stage] == pytest.approx(b.stage_avg[stage])
         session.commit()
     assert served > 60
+
+
+def test_stage_times_average_and_p90(
+    client: TestClient, city: City, session: Session, settings: Settings
+) -> None:
+    """Waiting for dispatch recounted from the raw events; every stage's p90 against a nearest-rank in Python."""
+    import math
+
+    from chengzhi.metrics.models import RequestFact
+
+    histories(session, settings, list(SCENARIOS) * 3, seed=17, today=TODAY)
+    waits = []
+    for request in session.scalars(select(Request)):
+        events = session.scalars(
+            select(RequestEvent).where(RequestEvent.request_id == request.id).order_by(RequestEvent.seq)
+        ).all()
+        dispatches = [e.at for e in events if e.action == "dispatch"]
+        if dispatches:
+            waits.append((dispatches[0] - events[0].at).total_seconds())
+    session.commit()
+    body = client.get("/api/v1/metrics/stages", params=SPAN, headers=auth(client, "leader")).json()
+    stages = {row["stage"]: row for row in body["rows"]}
+    waits.sort()
+    assert stages["wait"]["average_seconds"] == pytest.approx(sum(waits) / len(waits))
+    assert stages["wait"]["p90_seconds"] == pytest.approx(waits[math.ceil(0.9 * len(waits)) - 1])
+    for stage in ("sign", "contact", "reply", "review"):
+        column = getattr(RequestFact, f"{stage}_s")
+        values = sorted(v for v in session.scalars(select(column).where(column.is_not(None))))
+        assert len(values) > 10, stage
+        assert stages[stage]["p90_seconds"] == pytest.approx(values[math.ceil(0.9 * len(values)) - 1]), stage
+        assert stages[stage]["average_seconds"] == pytest.approx(sum(values) / len(values)), stage

@@ -477,17 +477,17 @@ def percentile_90(session: Session, scope: Scope) -> dict[str, float | None]:
         columns = [func.percentile_disc(0.9).within_group(STAGE_COLUMNS[s]).label(s) for s in STAGES]
         row = session.execute(select(*columns).where(*clauses)).mappings().one()
         return {s: (float(row[s]) if row[s] is not None else None) for s in STAGES}
-    for stage in STAGES:
-        column = STAGE_COLUMNS[stage]
-        n = session.scalar(select(func.count(column)).where(*clauses)) or 0
-        if n == 0:
-            out[stage] = None
-            continue
-        rank = math.ceil(0.9 * n) - 1
-        value = session.scalar(
-            select(column).where(*clauses, column.is_not(None)).order_by(column).offset(rank).limit(1)
-        )
-        out[stage] = float(value) if value is not None else None
+    # SQLite has no percentile function and sorts each ORDER BY ... OFFSET in a temporary b-tree: one pass that
+    # reads the five columns, then five sorts in memory, is several times faster.
+    values: dict[str, list[float]] = {s: [] for s in STAGES}
+    found_rows: list[Any] = list(session.execute(select(*[STAGE_COLUMNS[s] for s in STAGES]).where(*clauses)))
+    for found_row in found_rows:
+        for stage, seconds in zip(STAGES, found_row, strict=True):
+            if seconds is not None:
+                values[stage].append(float(seconds))
+    for stage, found in values.items():
+        found.sort()
+        out[stage] = found[math.ceil(0.9 * len(found)) - 1] if found else None
     return out
 
 

@@ -84,7 +84,7 @@ class BadEncoding(TextError):
 
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
 _C1 = re.compile(r"[\x80-\x9f]")
-_LATIN1_HIGH = re.compile(r"[\xa1-\xff]{2,}")
+_LATIN1_HIGH = re.compile(r"[\xa1-\xd6\xd8-\xf6\xf8-\xff]{2,}")  # not × ÷ (masks, sums)
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 

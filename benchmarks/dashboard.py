@@ -892,6 +892,16 @@ def main(argv: list[str] | None = None) -> None:
         report["databases"].append(run("postgresql", PG_URL, args.postgres, args.runs, say))
     RESULTS.mkdir(parents=True, exist_ok=True)
     stem = RESULTS / f"dashboard-{report['date']}"
+    earlier = stem.with_suffix(".json")
+    if earlier.exists():
+        # A run of one database keeps the other database's figures of the same day (each keeps its own load).
+        ran = {db["database"] for db in report["databases"]}
+        kept = [
+            db
+            for db in json.loads(earlier.read_text(encoding="utf-8"))["databases"]
+            if db["database"] not in ran
+        ]
+        report["databases"] = kept + report["databases"]
     stem.with_suffix(".json").write_text(
         json.dumps(report, indent=2, default=str, ensure_ascii=False), encoding="utf-8"
     )

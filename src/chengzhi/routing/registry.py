@@ -63,7 +63,7 @@ def register(
     session.add(row)
     session.flush()
     if activate:
-        activate_version(session, version, actor=actor)
+        activate_version(session, version, actor=actor, settings=settings)
     return row
 
 
@@ -197,7 +197,9 @@ def training_data_from_db(session: Session, config: ClassifierConfig | None = No
     weights: list[float] = []
     used: list[int] = []
     for rid, title, body, code in session.execute(query):
-        texts.append(f"{title or ''} {body or ''}".strip())
+        body = body or ""
+        # The title is often the start of the text (taken from it at intake): do not count those words twice.
+        texts.append(body if not title or body.startswith(title) else f"{title} {body}")
         labels.append(code)
         if rid in corrected:
             weights.append(config.correction_weight)

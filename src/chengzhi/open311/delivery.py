@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import httpx
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from chengzhi.config import Settings
 from chengzhi.db import utcnow
@@ -172,39 +172,73 @@ def _backoff(settings: Settings, attempts: int) -> dt.timedelta:
     return dt.timedelta(seconds=seconds)
 
 
-def _send(
-    session: Session, settings: Settings, delivery: Open311Delivery, client: httpx.Client, now: dt.datetime
-) -> bool:
-    request = session.get(Request, delivery.request_id)
-    endpoint = session.get(Open311Endpoint, delivery.endpoint_id)
-    assert request is not None and endpoint is not None
-    latest = session.scalar(
-        select(RequestEvent.id)
-        .where(RequestEvent.request_id == request.id, RequestEvent.action == "dispatch")
-        .order_by(RequestEvent.seq.desc())
-        .limit(1)
-    )
-    if latest != delivery.event_id or request.lead_unit_id != delivery.unit_id:
-        delivery.state = "cancelled"  # dispatched elsewhere (or again) before it could be delivered
-        return False
+@dataclass(frozen=True)
+class _Call:
+    """One delivery's POST, prepared in a short read transaction."""
+
+    delivery_id: int
+    url: str
+    form: dict[str, str | list[str]]
+    idempotency_key: str
+
+
+def _prepare(factory: sessionmaker[Session], settings: Settings, delivery_id: int) -> _Call | str:
+    """The POST to make, or why not: "cancelled" (dispatched elsewhere since), or an error text."""
+    with factory() as session:
+        delivery = session.get(Open311Delivery, delivery_id)
+        assert delivery is not None
+        request = session.get(Request, delivery.request_id)
+        endpoint = session.get(Open311Endpoint, delivery.endpoint_id)
+        assert request is not None and endpoint is not None
+        latest = session.scalar(
+            select(RequestEvent.id)
+            .where(RequestEvent.request_id == request.id, RequestEvent.action == "dispatch")
+            .order_by(RequestEvent.seq.desc())
+            .limit(1)
+        )
+        if latest != delivery.event_id or request.lead_unit_id != delivery.unit_id:
+            return "cancelled"
+        try:
+            api_key = unseal(endpoint.api_key_sealed, settings.secret_key)
+        except SealError as exc:
+            return str(exc)
+        return _Call(
+            delivery_id,
+            f"{endpoint.url}/requests.json",
+            _pairs_to_multi(_form(request, endpoint, api_key)),
+            f"chengzhi-delivery-{delivery.id}-{request.tracking_number}",
+        )
+
+
+def _post(client: httpx.Client, call: _Call) -> tuple[str | None, str | None] | str:
+    """(remote id, token), or the error."""
+    try:
+        response = client.post(call.url, data=call.form, headers={"Idempotency-Key": call.idempotency_key})
+        if response.status_code not in (200, 201):
+            return _describe(response)
+        items = response.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        return str(exc) or type(exc).__name__
+    item = items[0] if isinstance(items, list) and items and isinstance(items[0], dict) else {}
+    remote_id, token = item.get("service_request_id"), item.get("token")
+    if not remote_id and not token:
+        return "the answer holds neither service_request_id nor token"
+    return (str(remote_id)[:80] if remote_id else None, str(token)[:80] if token else None)
+
+
+def _record(
+    delivery: Open311Delivery,
+    outcome: tuple[str | None, str | None] | str,
+    settings: Settings,
+    now: dt.datetime,
+) -> str:
+    if outcome == "cancelled":
+        delivery.state = "cancelled"
+        return "cancelled"
     delivery.attempts += 1
     delivery.last_attempt_at = now
-    try:
-        api_key = unseal(endpoint.api_key_sealed, settings.secret_key)
-        response = client.post(
-            f"{endpoint.url}/requests.json",
-            data=dict(_pairs_to_multi(_form(request, endpoint, api_key))),
-            headers={"Idempotency-Key": f"chengzhi-delivery-{delivery.id}-{request.tracking_number}"},
-        )
-        if response.status_code not in (200, 201):
-            raise RuntimeError(_describe(response))
-        items = response.json()
-        item = items[0] if isinstance(items, list) and items and isinstance(items[0], dict) else {}
-        remote_id, token = item.get("service_request_id"), item.get("token")
-        if not remote_id and not token:
-            raise RuntimeError("the answer holds neither service_request_id nor token")
-    except (httpx.HTTPError, RuntimeError, ValueError, SealError) as exc:
-        delivery.last_error = (str(exc) or type(exc).__name__)[:500]
+    if isinstance(outcome, str):
+        delivery.last_error = outcome[:500]
         delivery.next_attempt_at = now + _backoff(settings, delivery.attempts)
         log.warning(
             "open311 delivery %s to unit %s failed (attempt %s): %s",
@@ -213,13 +247,26 @@ def _send(
             delivery.attempts,
             delivery.last_error,
         )
-        return False
-    delivery.remote_id = str(remote_id)[:80] if remote_id else None
-    delivery.remote_token = str(token)[:80] if token else None
+        return "failed"
+    delivery.remote_id, delivery.remote_token = outcome
     delivery.state = "delivered"
     delivery.delivered_at = now
     delivery.last_error = None
-    return True
+    return "delivered"
+
+
+def _factories(session: Session) -> tuple[sessionmaker[Session], sessionmaker[Session]]:
+    """Short transactions of their own (a reader, and a writer that takes SQLite's write lock at BEGIN): no
+    transaction stays open while a remote system answers. The job's own transaction (PostgreSQL's advisory
+    lock: one runner at a time) stays open around them and writes nothing but its run record."""
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    writer = (
+        engine.execution_options(sqlite_begin_immediate=True) if engine.dialect.name == "sqlite" else engine
+    )
+    return sessionmaker(bind=engine, expire_on_commit=False), sessionmaker(
+        bind=writer, expire_on_commit=False
+    )
 
 
 def _pairs_to_multi(pairs: list[tuple[str, str]]) -> dict[str, str | list[str]]:
@@ -235,25 +282,29 @@ def _pairs_to_multi(pairs: list[tuple[str, str]]) -> dict[str, str | list[str]]:
 
 def deliver(session: Session, settings: Settings, now: dt.datetime) -> dict[str, Any]:
     """POST dispatched requests to units' Open311 systems; failures wait longer each time, and are retried."""
-    query = (
-        select(Open311Delivery)
-        .where(Open311Delivery.state == "pending", Open311Delivery.next_attempt_at <= now)
-        .order_by(Open311Delivery.next_attempt_at, Open311Delivery.id)
-        .limit(BATCH)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    delivered = failed = cancelled = 0
+    reader, writer = _factories(session)
+    with reader() as read:
+        due = list(
+            read.scalars(
+                select(Open311Delivery.id)
+                .where(Open311Delivery.state == "pending", Open311Delivery.next_attempt_at <= now)
+                .order_by(Open311Delivery.next_attempt_at, Open311Delivery.id)
+                .limit(BATCH)
+            )
+        )
+    counts = {"delivered": 0, "failed": 0, "cancelled": 0}
     with httpx.Client(timeout=settings.open311_timeout_seconds, headers={"User-Agent": USER_AGENT}) as client:
-        for delivery in session.scalars(query).all():
-            if _send(session, settings, delivery, client, now):
-                delivered += 1
-            elif delivery.state == "cancelled":
-                cancelled += 1
-            else:
-                failed += 1
-            session.flush()
-    return {"delivered": delivered, "failed": failed, "cancelled": cancelled}
+        for delivery_id in due:
+            call = _prepare(reader, settings, delivery_id)
+            outcome = _post(client, call) if isinstance(call, _Call) else call
+            # Each outcome is committed at once: a crash loses at most the one answer in flight, and the retry
+            # carries the same Idempotency-Key, so the remote system does not file it twice.
+            with writer() as write, write.begin():
+                delivery = write.get(Open311Delivery, delivery_id)
+                if delivery is None or delivery.state != "pending":
+                    continue
+                counts[_record(delivery, outcome, settings, now)] += 1
+    return counts
 
 
 # ---------------------------------------------------------------- pulling updates
@@ -273,22 +324,15 @@ def _params(endpoint: Open311Endpoint, api_key: str) -> dict[str, Any]:
     return params
 
 
-def _resolve_tokens(session: Session, endpoint: Open311Endpoint, client: httpx.Client, api_key: str) -> int:
-    waiting = select(Open311Delivery).where(
-        Open311Delivery.endpoint_id == endpoint.id,
-        Open311Delivery.state == "delivered",
-        Open311Delivery.remote_id.is_(None),
-        Open311Delivery.remote_token.is_not(None),
-    )
-    resolved = 0
-    for delivery in session.scalars(waiting).all():
-        items = _get(
-            client, f"{endpoint.url}/tokens/{delivery.remote_token}.json", _params(endpoint, api_key)
-        )
+def _tokens(
+    client: httpx.Client, url: str, params: dict[str, Any], waiting: list[tuple[int, str]]
+) -> dict[int, str]:
+    resolved = {}
+    for delivery_id, token in waiting:
+        items = _get(client, f"{url}/tokens/{token}.json", params)
         remote_id = items[0].get("service_request_id") if isinstance(items, list) and items else None
         if remote_id:
-            delivery.remote_id = str(remote_id)[:80]
-            resolved += 1
+            resolved[delivery_id] = str(remote_id)[:80]
     return resolved
 
 
@@ -364,51 +408,99 @@ def _apply(
         return "refused"
 
 
-def pull(session: Session, settings: Settings, now: dt.datetime) -> dict[str, Any]:
-    """Read every active endpoint's servicerequestupdates since the last pull and move our workflow."""
-    counts = {"applied": 0, "refused": 0, "seen": 0, "ignored": 0, "tokens": 0, "errors": 0}
-    endpoints = session.scalars(select(Open311Endpoint).where(Open311Endpoint.active.is_(True))).all()
-    with httpx.Client(timeout=settings.open311_timeout_seconds, headers={"User-Agent": USER_AGENT}) as client:
-        for endpoint in endpoints:
-            has_work = session.scalar(
-                select(Open311Delivery.id)
-                .where(Open311Delivery.endpoint_id == endpoint.id, Open311Delivery.state == "delivered")
-                .limit(1)
+@dataclass(frozen=True)
+class _Source:
+    endpoint_id: int
+    unit_id: int
+    url: str
+    params: dict[str, Any]
+    start: dt.datetime
+    waiting: list[tuple[int, str]]  # deliveries whose token is not yet resolved
+
+
+def _sources(
+    factory: sessionmaker[Session], settings: Settings, now: dt.datetime
+) -> tuple[list[_Source], int]:
+    sources, errors = [], 0
+    with factory() as read:
+        for endpoint in read.scalars(select(Open311Endpoint).where(Open311Endpoint.active.is_(True))).all():
+            delivered = select(Open311Delivery).where(
+                Open311Delivery.endpoint_id == endpoint.id, Open311Delivery.state == "delivered"
             )
-            if has_work is None:
-                continue
-            user = session.get(User, endpoint.user_id)
-            if user is None:
-                continue
+            if read.scalar(delivered.with_only_columns(Open311Delivery.id).limit(1)) is None:
+                continue  # nothing of ours there yet
             try:
                 api_key = unseal(endpoint.api_key_sealed, settings.secret_key)
-                counts["tokens"] += _resolve_tokens(session, endpoint, client, api_key)
-                start = max(
-                    (endpoint.pulled_until or now - server.WINDOW) - PULL_OVERLAP, now - server.WINDOW
+            except SealError as exc:
+                errors += 1
+                log.warning("open311 pull from unit %s: %s", endpoint.unit_id, exc)
+                continue
+            waiting = [
+                (d.id, d.remote_token)
+                for d in read.scalars(
+                    delivered.where(
+                        Open311Delivery.remote_id.is_(None), Open311Delivery.remote_token.is_not(None)
+                    )
                 )
-                page = 1
-                while True:
-                    params = {
-                        **_params(endpoint, api_key),
-                        "start_date": start.isoformat(),
-                        "end_date": now.isoformat(),
-                        "page": page,
-                        "page_size": server.MAX_RESULTS,
-                    }
-                    items = _get(client, f"{endpoint.url}/servicerequestupdates.json", params)
-                    if not isinstance(items, list):
-                        raise RuntimeError("servicerequestupdates did not answer with a list")
-                    for item in items:
-                        if isinstance(item, dict):
-                            counts[_apply(session, settings, endpoint, user, item, now)] += 1
-                    if len(items) < server.MAX_RESULTS:
-                        break
-                    page += 1
-                endpoint.pulled_until = now
-            except (httpx.HTTPError, RuntimeError, ValueError, SealError) as exc:
+                if d.remote_token
+            ]
+            start = max((endpoint.pulled_until or now - server.WINDOW) - PULL_OVERLAP, now - server.WINDOW)
+            sources.append(
+                _Source(
+                    endpoint.id, endpoint.unit_id, endpoint.url, _params(endpoint, api_key), start, waiting
+                )
+            )
+    return sources, errors
+
+
+def _updates(client: httpx.Client, source: _Source, now: dt.datetime) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    page = 1
+    while True:
+        params = {
+            **source.params,
+            "start_date": source.start.isoformat(),
+            "end_date": now.isoformat(),
+            "page": page,
+            "page_size": server.MAX_RESULTS,
+        }
+        items = _get(client, f"{source.url}/servicerequestupdates.json", params)
+        if not isinstance(items, list):
+            raise RuntimeError("servicerequestupdates did not answer with a list")
+        found += [i for i in items if isinstance(i, dict)]
+        if len(items) < server.MAX_RESULTS:
+            return found
+        page += 1
+
+
+def pull(session: Session, settings: Settings, now: dt.datetime) -> dict[str, Any]:
+    """Read every active endpoint's servicerequestupdates since the last pull and move our workflow."""
+    reader, writer = _factories(session)
+    counts = {"applied": 0, "refused": 0, "seen": 0, "ignored": 0, "tokens": 0, "errors": 0}
+    sources, counts["errors"] = _sources(reader, settings, now)
+    with httpx.Client(timeout=settings.open311_timeout_seconds, headers={"User-Agent": USER_AGENT}) as client:
+        for source in sources:
+            try:
+                resolved = _tokens(client, source.url, source.params, source.waiting)
+                items = _updates(client, source, now)
+            except (httpx.HTTPError, RuntimeError, ValueError) as exc:
                 counts["errors"] += 1
-                log.warning("open311 pull from unit %s failed: %s", endpoint.unit_id, str(exc)[:300])
-            session.flush()
+                log.warning("open311 pull from unit %s failed: %s", source.unit_id, str(exc)[:300])
+                continue
+            with writer() as write, write.begin():
+                endpoint = write.get(Open311Endpoint, source.endpoint_id)
+                user = write.get(User, endpoint.user_id) if endpoint is not None else None
+                if endpoint is None or user is None:
+                    continue
+                for delivery_id, remote_id in resolved.items():
+                    delivery = write.get(Open311Delivery, delivery_id)
+                    if delivery is not None:
+                        delivery.remote_id = remote_id
+                        counts["tokens"] += 1
+                write.flush()
+                for item in items:
+                    counts[_apply(write, settings, endpoint, user, item, now)] += 1
+                endpoint.pulled_until = now
     return counts
 
 

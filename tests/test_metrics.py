@@ -426,3 +426,28 @@ def test_stage_times_average_and_p90(
         assert len(values) > 10, stage
         assert stages[stage]["p90_seconds"] == pytest.approx(values[math.ceil(0.9 * len(values)) - 1]), stage
         assert stages[stage]["average_seconds"] == pytest.approx(sum(values) / len(values)), stage
+
+
+def test_rankings_from_the_rollup_equal_the_facts(
+    client: TestClient, city: City, session: Session, settings: Settings
+) -> None:
+    from chengzhi.metrics import service as ms
+    from chengzhi.org.models import UnitKind
+    from chengzhi.org.service import actor_for
+
+    histories(session, settings, list(SCENARIOS) * 2, seed=23, today=TODAY)
+    leader = actor_for(city.users["leader"])
+    weights = {"response": 30.0, "resolution": 35.0, "satisfaction": 35.0}
+    for code in ("city", "D1"):
+        scope = ms.resolve_scope(session, leader, unit=str(unit_id(session, code)), **SPAN)
+        for kind in (UnitKind.district, UnitKind.street, UnitKind.community, UnitKind.department):
+            session.info.pop("metrics_ranking_sums", None)
+            daily = ms.ranking(session, scope, kind, weights, daily=True)
+            facts = ms.ranking(session, scope, kind, weights, daily=False)
+            assert [(u.code, r.counts) for u, r in daily] == [(u.code, r.counts) for u, r in facts], (
+                code,
+                kind,
+            )
+    streets = ms.ranking(session, ms.resolve_scope(session, leader, **SPAN), UnitKind.street, weights)
+    assert sum(r.counts["received"] for _u, r in streets) > 0
+    session.commit()

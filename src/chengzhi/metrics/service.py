@@ -494,8 +494,48 @@ def percentile_90(session: Session, scope: Scope) -> dict[str, float | None]:
 # ---------------------------------------------------------------- rankings
 
 
+RANKING_MEASURES = (
+    "received",
+    "response_numerator",
+    "response_denominator",
+    "follow_up_denominator",
+    "resolution_numerator",
+    "satisfaction_numerator",
+    "overdue",
+    "open",
+)
+
+
+def _ranking_sums(session: Session, scope: Scope) -> list[tuple[tuple[Any, Any, Any], dict[str, int]]]:
+    """metric_daily summed per (level 2, 3, 4 unit) once per scope and session: every ranking of the page reads it."""
+    memo: dict[Any, Any] = session.info.setdefault("metrics_ranking_sums", {})
+    key = (scope.unit.id, scope.start, scope.end)
+    if key not in memo:
+        fresh(session)
+        D = metric_daily.c
+        query = (
+            select(
+                D.lead_l2, D.lead_l3, D.lead_l4, *[func.sum(D[f"n_{m}"]).label(m) for m in RANKING_MEASURES]
+            )
+            .where(*where_daily(scope))
+            .group_by(D.lead_l2, D.lead_l3, D.lead_l4)
+        )
+        memo[key] = [
+            ((r.lead_l2, r.lead_l3, r.lead_l4), {m: int(r._mapping[m] or 0) for m in RANKING_MEASURES})
+            for r in session.execute(query)
+        ]
+    result: list[tuple[tuple[Any, Any, Any], dict[str, int]]] = memo[key]
+    return result
+
+
 def ranking(
-    session: Session, scope: Scope, kind: UnitKind, weights: dict[str, float], lang: str = "zh"
+    session: Session,
+    scope: Scope,
+    kind: UnitKind,
+    weights: dict[str, float],
+    lang: str = "zh",
+    *,
+    daily: bool | None = None,
 ) -> list[tuple[Unit, Row]]:
     """Units of one kind in the scope's subtree, best composite score first (units without one last)."""
     units = list(
@@ -509,32 +549,37 @@ def ranking(
     for unit in units:
         by_depth.setdefault(unit.path.strip("/").count("/") + 1, {})[unit.id] = unit
     ranked: list[tuple[Unit, Row]] = []
+    if daily is None:
+        daily = use_daily(scope)
+    sums = _ranking_sums(session, scope) if daily else None
     for depth, members in sorted(by_depth.items()):
         column = _level(depth)
         if column is None:
             continue
-        measures = [
-            "received",
-            "response_numerator",
-            "response_denominator",
-            "follow_up_denominator",
-            "resolution_numerator",
-            "satisfaction_numerator",
-            "overdue",
-            "open",
-        ]
-        query = (
-            select(
-                column.label("key"), *[func.sum(case((MEASURES[m], 1), else_=0)).label(m) for m in measures]
+        if sums is not None:
+            found: dict[Any, dict[str, int]] = {}
+            for levels, counts in sums:
+                unit_id = levels[depth - 2] if depth >= 2 else None
+                if unit_id in members:
+                    into = found.setdefault(unit_id, dict.fromkeys(RANKING_MEASURES, 0))
+                    for m in RANKING_MEASURES:
+                        into[m] += counts[m]
+        else:
+            query = (
+                select(
+                    column.label("key"),
+                    *[func.sum(case((MEASURES[m], 1), else_=0)).label(m) for m in RANKING_MEASURES],
+                )
+                .where(*where(scope), column.in_(list(members)))
+                .group_by(column)
             )
-            .where(*where(scope), column.in_(list(members)))
-            .group_by(column)
-        )
-        found = {r["key"]: r for r in session.execute(query).mappings()}
+            found = {
+                r["key"]: {m: int(r[m] or 0) for m in RANKING_MEASURES}
+                for r in session.execute(query).mappings()
+            }
         for unit_id, unit in members.items():
-            r = found.get(unit_id)
-            counts = {m: int(r[m] or 0) if r else 0 for m in measures}
-            ranked.append((unit, Row(key=unit_id, label=unit.name(lang), counts=counts)))
+            counts = found.get(unit_id) or dict.fromkeys(RANKING_MEASURES, 0)
+            ranked.append((unit, Row(key=unit_id, label=unit.name(lang), counts=dict(counts))))
 
     def order(item: tuple[Unit, Row]) -> tuple[int, float, int]:
         score = item[1].composite(weights)

@@ -126,10 +126,17 @@ class TextFeatures:
             )
         )
 
-    def fit_transform(self, normalised: Sequence[str]) -> sp.csr_matrix:
-        a = self.chars.fit_transform(normalised)
-        b = self.words.fit_transform(normalised)
-        return sp.hstack([a, b], format="csr")
+    def fit_transform(self, normalised: Sequence[str], unlabelled: Sequence[str] = ()) -> sp.csr_matrix:
+        """Fits the vocabularies and IDF weights (on the training texts and any unlabelled texts of the same
+        kind: more text, better weights, no labels needed) and returns the training texts' features."""
+        if not unlabelled:
+            a = self.chars.fit_transform(normalised)
+            b = self.words.fit_transform(normalised)
+            return sp.hstack([a, b], format="csr")
+        both = [*normalised, *unlabelled]
+        self.chars.fit(both)
+        self.words.fit(both)
+        return self.transform(normalised)
 
     def transform(self, normalised: Sequence[str]) -> sp.csr_matrix:
         return sp.hstack([self.chars.transform(normalised), self.words.transform(normalised)], format="csr")
@@ -398,8 +405,11 @@ def _stacker(seed: int) -> LogisticRegression:
     return LogisticRegression(C=1.0, max_iter=1000, random_state=seed)
 
 
-def train(data: TrainingData, config: ClassifierConfig | None = None) -> CategoryModel:
-    """Fits the whole model on `data`; its `meta` holds the held-out figures of this training."""
+def train(
+    data: TrainingData, config: ClassifierConfig | None = None, unlabelled: Sequence[str] = ()
+) -> CategoryModel:
+    """Fits the whole model on `data`; its `meta` holds the held-out figures of this training. `unlabelled`:
+    texts of the same kind without labels, used only for the feature weights (semi-supervised)."""
     config = config or ClassifierConfig()
     started = time.perf_counter()
     texts, labels, weights = [], [], []
@@ -423,7 +433,8 @@ def train(data: TrainingData, config: ClassifierConfig | None = None) -> Categor
     w = None if data.weights is None else np.array(weights)
 
     features = TextFeatures(config)
-    x = features.fit_transform(texts)
+    extra = [n for n in (textpipe.normalise(u) for u in unlabelled if u) if n] if unlabelled else []
+    x = features.fit_transform(texts, extra)
     held = _held_out(x, y, w, config)
     # Held-out probabilities of the stacker itself (cross-fitted), for offsets, thresholds and figures.
     prob = np.zeros((len(y), len(classes)))
@@ -455,6 +466,7 @@ def train(data: TrainingData, config: ClassifierConfig | None = None) -> Categor
             "bytes": size,
             "used_rows": len(texts),
             "skipped_rows": skipped,
+            "unlabelled_rows": len(extra),
         },
         "metrics": {"held_out": held_metrics},
         "thresholds": {

@@ -143,7 +143,14 @@ class RequestUnit(Base):
     __tablename__ = "request_units"
     __table_args__ = (
         UniqueConstraint("request_id", "unit_id", "role", name="uq_request_units_request_unit_role"),
-        Index("ix_request_units_unit_path", "unit_path", "request_id"),
+        # Subtree scans are prefix matches (LIKE '/1/4/%'): PostgreSQL uses an index for them only with the
+        # pattern operator class (the database's collation need not be "C"); SQLite gets a byte range instead.
+        Index(
+            "ix_request_units_unit_path",
+            "unit_path",
+            "request_id",
+            postgresql_ops={"unit_path": "varchar_pattern_ops"},
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,4 +1,4 @@
-"""inbox indexes: (status, id) and the overdue requests by due time
+"""inbox indexes: (status, id), the overdue requests by due time, unit paths for prefix matches on PostgreSQL
 
 Revision ID: 0009
 Revises: 0008
@@ -19,6 +19,15 @@ OVERDUE = sa.text("overdue_stage IS NOT NULL")
 
 
 def upgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        # LIKE '/1/4/%' uses a b-tree index only with the pattern operator class (unless the collation is "C").
+        op.drop_index("ix_request_units_unit_path", table_name="request_units")
+        op.create_index(
+            "ix_request_units_unit_path",
+            "request_units",
+            ["unit_path", "request_id"],
+            postgresql_ops={"unit_path": "varchar_pattern_ops"},
+        )
     with op.batch_alter_table("requests", schema=None) as batch_op:
         batch_op.create_index("ix_requests_status_id", ["status", "id"], unique=False)
         batch_op.create_index(
@@ -31,6 +40,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.drop_index("ix_request_units_unit_path", table_name="request_units")
+        op.create_index("ix_request_units_unit_path", "request_units", ["unit_path", "request_id"])
     with op.batch_alter_table("requests", schema=None) as batch_op:
         batch_op.drop_index("ix_requests_overdue_due")
         batch_op.drop_index("ix_requests_status_id")

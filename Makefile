@@ -65,7 +65,7 @@ browser-deps:
 test: lint typecheck pytest
 
 bench: install-dev
-	$(BIN)/python -m benchmarks.run_all
+	$(BIN)/python -m benchmarks.suite
 
 clean:
 	rm -rf $(VENV) $(TOOLS) var/test-* .pytest_cache .mypy_cache .ruff_cache

@@ -350,7 +350,7 @@ def dashboard_rates(request: Request, session: SessionDep) -> Response:
     page.tables.append(_rate_table(view, rows, view.group_by, view.t(GROUP_NAMES[view.group_by])))
     days = (view.scope.end - view.scope.start).days
     period = "day" if days <= 62 else ("week" if days <= 200 else "month")
-    trend = ms.table(session, view.scope, period, lang=view.lang)
+    trend = rows if period == view.group_by else ms.table(session, view.scope, period, lang=view.lang)
     page.chart = {
         "kind": "trend",
         "labels": [r.label for r in trend],

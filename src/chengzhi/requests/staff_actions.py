@@ -465,7 +465,7 @@ async def take_action(
         session.rollback()
     # Refused: the page again, with the form open, the reason next to its field and what was typed.
     row = svc.get_request(session, actor, ref)
-    page = request_page(session, actor, row, lang, forms)
+    page = request_page(session, actor, row, lang, forms, frame.timezone)
     return render(request, "staff_request.html", page, frame, status_code=status_code)
 
 

@@ -21,6 +21,7 @@ from chengzhi.categories.service import list_categories
 from chengzhi.deps import SessionDep, SettingsDep
 from chengzhi.errors import ChengzhiError
 from chengzhi.i18n import Language, message
+from chengzhi.open311.delivery import DeliveryPanel, page_panel
 from chengzhi.org.models import Role, Unit
 from chengzhi.org.service import Actor
 from chengzhi.requests import service as svc
@@ -170,6 +171,7 @@ class StaffRequestPage:
     category_code: str | None = None
     supports: int = 0
     photo_urls: list[str] = field(default_factory=list)
+    open311: DeliveryPanel | None = None  # deliveries to a unit's own Open311 system
     actions: list[AllowedAction] = field(default_factory=list)
     forms: ActionForms = field(default_factory=ActionForms)
     unit_groups: list[UnitGroup] = field(default_factory=list)
@@ -338,7 +340,12 @@ def staff_inbox(request: Request, session: SessionDep, settings: SettingsDep) ->
 
 
 def request_page(
-    session: Session, actor: Actor, row: RequestRow, lang: Language, forms: ActionForms | None = None
+    session: Session,
+    actor: Actor,
+    row: RequestRow,
+    lang: Language,
+    forms: ActionForms | None = None,
+    timezone: str = "Asia/Shanghai",
 ) -> StaffRequestPage:
     """The request page's content for this actor: what the API would show, and a form per allowed step."""
     paths = svc.unit_paths_of(session, row)
@@ -387,6 +394,7 @@ def request_page(
         suggested_unit_id=suggestion.unit_id,
         category_code=row.category.code if row.category else None,
         supports=row.support_count or 0,
+        open311=page_panel(session, row, lang, ZoneInfo(timezone)),
         photo_urls=[
             f"/api/v1/requests/{row.tracking_number}/photos/{photo.id}"
             for photo in svc.photos_of(session, row)
@@ -415,4 +423,5 @@ def staff_request(number: str, request: Request, session: SessionDep) -> Respons
         return not_found(request, frame, message("request_not_found", lang, {"ref": ref}))
     done = request.query_params.get("done", "")
     forms = ActionForms(notice=gettext(lang, DONE_NAMES[done]) if done in DONE_NAMES else None)
-    return render(request, "staff_request.html", request_page(session, actor, row, lang, forms), frame)
+    page = request_page(session, actor, row, lang, forms, frame.timezone)
+    return render(request, "staff_request.html", page, frame)

@@ -367,6 +367,28 @@ def test_invalid_time_limit_on_a_category_is_422(client: TestClient, city: City)
     assert_error(response, 422, "validation_failed")
 
 
+def test_odd_question_definitions_are_refused_not_crashed(client: TestClient, city: City) -> None:
+    admin = token_headers(client, "admin")
+    question = {"code": "size", "datatype": "string"}
+    fine = client.patch(
+        "/api/v1/categories/litter", json={"attributes": [question | {"order": None}]}, headers=admin
+    )
+    assert fine.status_code == 200, fine.text
+    assert fine.json()["attributes"][0]["order"] == 1
+    for odd in (
+        {"order": "first"},
+        {"order": -2},
+        {"order": True},
+        {"values": "big"},
+        {"values": [{"name": "x"}]},
+    ):
+        response = client.patch(
+            "/api/v1/categories/litter", json={"attributes": [question | odd]}, headers=admin
+        )
+        assert response.status_code == 422, (odd, response.text)
+        assert response.json()["error"]["code"] in {"attribute_invalid", "validation_failed"}
+
+
 def test_out_of_range_ids_are_refused_not_crashed(client: TestClient, city: City) -> None:
     admin = token_headers(client, "admin")
     huge = 10**20

@@ -39,7 +39,21 @@ def validate_attribute_definitions(attributes: list[dict[str, Any]]) -> list[dic
             raise Invalid(
                 "attribute_invalid", code=code, details=f"datatype must be one of {', '.join(DATATYPES)}"
             )
-        values = [{"key": str(v["key"]), "name": str(v.get("name", v["key"]))} for v in raw.get("values", [])]
+        raw_values = raw.get("values") or []
+        if not isinstance(raw_values, list) or not all(
+            isinstance(v, dict) and "key" in v for v in raw_values
+        ):
+            raise Invalid("attribute_invalid", code=code, details="values must be a list of {key, name}")
+        values = [{"key": str(v["key"]), "name": str(v.get("name", v["key"]))} for v in raw_values]
+        raw_order = raw.get("order")
+        if raw_order is None:
+            raw_order = order
+        if (
+            isinstance(raw_order, bool)
+            or not isinstance(raw_order, int | str)
+            or not str(raw_order).isdigit()
+        ):
+            raise Invalid("attribute_invalid", code=code, details="order must be a whole number")
         if datatype.endswith("valuelist") and not values:
             raise Invalid("attribute_invalid", code=code, details="a value list needs values")
         seen.add(code)
@@ -50,7 +64,7 @@ def validate_attribute_definitions(attributes: list[dict[str, Any]]) -> list[dic
                 "datatype": datatype,
                 "required": bool(raw.get("required", False)),
                 "datatype_description": str(raw.get("datatype_description", "")),
-                "order": int(raw.get("order", order)),
+                "order": int(raw_order),
                 "description": str(raw.get("description", code)),
                 "values": values,
             }

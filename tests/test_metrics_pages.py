@@ -9,6 +9,7 @@ import io
 import re
 from urllib.parse import parse_qsl, urlsplit
 
+import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from sqlalchemy.orm import Session
@@ -185,3 +186,39 @@ def test_a_new_event_is_in_the_figures_at_once(
         headers=auth(client, "leader"),
     )
     assert refused.status_code == 403
+
+
+def test_cli_rebuilds_facts_and_rollups_after_a_bulk_load(
+    client: TestClient, city: City, session: Session, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Events loaded behind the services' back (here: facts and roll-ups wiped) come back with `metrics rebuild`."""
+    import json
+
+    from sqlalchemy import delete, func, select
+    from typer.testing import CliRunner
+
+    from chengzhi.cli import app as cli_app
+    from chengzhi.config import get_settings
+    from chengzhi.metrics.models import RequestFact, metric_daily, metric_daily_cat, metric_days
+
+    histories(session, settings, list(SCENARIOS), seed=9, today=TODAY)
+    headers = auth(client, "leader")
+    params = {**SPAN, "group_by": "unit"}
+    before = client.get("/api/v1/metrics/three-rates", params=params, headers=headers).json()
+    facts = session.scalar(select(func.count()).select_from(RequestFact))
+    for table in (RequestFact.__table__, metric_daily, metric_daily_cat, metric_days):
+        session.execute(delete(table))
+    session.commit()
+    emptied = client.get("/api/v1/metrics/three-rates", params=params, headers=headers).json()
+    assert emptied["total"]["received"] == 0
+    monkeypatch.setenv("CHENGZHI_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("CHENGZHI_ENVIRONMENT", "test")
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(cli_app, ["metrics", "rebuild"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["requests"] == facts
+    after = client.get("/api/v1/metrics/three-rates", params=params, headers=headers).json()
+    assert after == before

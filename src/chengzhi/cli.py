@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from chengzhi.config import get_settings
+from chengzhi.metrics.cli import metrics_app
 from chengzhi.open311.cli import open311_app
 from chengzhi.routing.cli import model_app
 from chengzhi.routing.triage_cli import triage_app
@@ -29,6 +30,7 @@ app.add_typer(import_app, name="import")
 app.add_typer(triage_app, name="triage")
 app.add_typer(open311_app, name="open311")
 app.add_typer(model_app, name="model")
+app.add_typer(metrics_app, name="metrics")
 
 
 @app.command()

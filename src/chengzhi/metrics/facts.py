@@ -152,14 +152,19 @@ class Context:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.zone = ZoneInfo(get_settings().timezone)
-        self._paths: dict[int, str] | None = None
+        self._paths: dict[int, str] = {}
         self._index: Any = None
+
+    def prefetch(self, unit_ids: Iterable[int | None]) -> None:
+        """Read the paths of these units (one small query) before `path` is asked for them."""
+        wanted = {u for u in unit_ids if u is not None and u not in self._paths}
+        if wanted:
+            self._paths.update(self.conn.execute(select(Unit.id, Unit.path).where(Unit.id.in_(wanted))).all())
 
     def path(self, unit_id: int | None) -> str | None:
         if unit_id is None:
             return None
-        if self._paths is None or unit_id not in self._paths:
-            self._paths = dict(self.conn.execute(select(Unit.id, Unit.path)).all())
+        self.prefetch([unit_id])
         return self._paths.get(unit_id)
 
     def locate(self, lat: float | None, lon: float | None) -> tuple[int | None, int | None, int | None]:
@@ -234,22 +239,7 @@ def refresh(conn: Connection, request_ids: Iterable[int], ctx: Context | None = 
                 .order_by(MetricExclusion.id)
             ).all()
         )
-        areas = {
-            row[0]: tuple(row[1:])
-            for row in conn.execute(
-                select(
-                    RequestFact.request_id,
-                    RequestFact.area_district_id,
-                    RequestFact.area_street_id,
-                    RequestFact.area_community_id,
-                ).where(RequestFact.request_id.in_(chunk))
-            )
-        }
-        rows = [
-            fact_row(r, logs[r.id], exclusions.get(r.id), ctx, areas.get(r.id))
-            for r in requests
-            if r.id in logs
-        ]
+        rows = [fact_row(r, logs[r.id], exclusions.get(r.id), ctx, None) for r in requests if r.id in logs]
         conn.execute(delete(RequestFact).where(RequestFact.request_id.in_(chunk)))
         if rows:
             conn.execute(insert(RequestFact), rows)

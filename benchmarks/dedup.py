@@ -839,7 +839,9 @@ def render(report: dict[str, Any]) -> str:
             f"({speed['table_bytes']['duplicate_bands'] / 2**20:,.0f} MiB with its indexes); "
             f"requests table {speed['table_bytes']['requests'] / 2**20:,.0f} MiB.",
         ]
-        if speed.get("build"):
+        if speed.get("build") and speed["build"].get("reused"):
+            lines.append(f"- Stored requests and index: {speed['build']['reused']}.")
+        elif speed.get("build"):
             b = speed["build"]
             lines.append(
                 f"- Built in {b['load_seconds']} s (COPY, {b['workers']} processes; keys computed by the platform's "
@@ -964,6 +966,9 @@ def main(argv: list[str] | None = None) -> int:
                     assert marker is not None
                 else:
                     say("reusing the speed database")
+                    build = {
+                        "reused": "the database of an earlier run with the same size and index parameters"
+                    }
                 say(f"timing {args.queries} queries")
                 report["speed"] = measure_speed(PG_URL, args.queries, args.seed, texts, marker) | {
                     "build": build

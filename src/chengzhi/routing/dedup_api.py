@@ -68,8 +68,8 @@ def read_duplicates(
                 title=c.request.title,
                 status=c.request.status,
                 status_name=duplicates.status_name(c.request.status, lang),
-                category=CategoryRef(code=c.request.category.code, name=c.request.category.name(lang))
-                if c.request.category
+                category=CategoryRef(code=c.request.category_code, name=c.request.category_name(lang) or "")
+                if c.request.category_code
                 else None,
                 received_at=c.request.received_at,
                 issue_id=c.request.issue_id,

@@ -235,9 +235,29 @@ def drop_request(session: Session, request_id: int) -> None:
 # ---------------------------------------------------------------- finding and scoring
 
 
+@dataclass(frozen=True)
+class CandidateRequest:
+    """What is shown of a candidate request (read with the scoring query, not loaded as a whole)."""
+
+    id: int
+    tracking_number: str
+    title: str
+    status: str
+    category_id: int | None
+    category_code: str | None
+    category_name_zh: str | None
+    category_name_en: str | None
+    received_at: dt.datetime
+    issue_id: int | None
+    external_id: str | None
+
+    def category_name(self, lang: str) -> str | None:
+        return self.category_name_en if lang == "en" else self.category_name_zh
+
+
 @dataclass
 class Candidate:
-    request: Request
+    request: CandidateRequest
     score: float
     text_similarity: float  # estimated from the MinHash signatures
     distance_m: float | None
@@ -331,8 +351,12 @@ def find_duplicates(
     query = (
         select(
             Request.id,
+            Request.tracking_number,
+            Request.title,
             Request.status,
             Request.category_id,
+            Request.received_at,
+            Request.external_id,
             Request.lat,
             Request.lon,
             Request.issue_id,
@@ -353,29 +377,34 @@ def find_duplicates(
     scored = []
     for row in session.execute(query):
         lat, lon = (row.lat, row.lon) if row.lat is not None else (row.place_lat, row.place_lon)
-        candidate, request_id = _score(
-            item, row.id, row.category_id, lat, lon, row.signature, hits[row.id], groups, units
+        category = groups.get(row.category_id or 0)
+        shown = CandidateRequest(
+            id=row.id,
+            tracking_number=row.tracking_number,
+            title=row.title,
+            status=row.status,
+            category_id=row.category_id,
+            category_code=category[4] if category else None,
+            category_name_zh=category[0] if category else None,
+            category_name_en=category[1] if category else None,
+            received_at=row.received_at,
+            issue_id=row.issue_id,
+            external_id=row.external_id,
         )
-        scored.append((candidate, request_id, row.issue_id))
-    scored = [s for s in scored if s[0].score >= min_score]
-    scored.sort(key=lambda s: (-s[0].score, -s[1]))
-    best: list[tuple[Candidate, int]] = []
+        scored.append(_score(item, shown, lat, lon, row.signature, hits[row.id], groups, units))
+    scored = [c for c in scored if c.score >= min_score]
+    scored.sort(key=lambda c: (-c.score, -c.request.id))
+    result: list[Candidate] = []
     issues: set[int] = set()
-    for candidate, request_id, issue_id in scored:
+    for candidate in scored:
+        issue_id = candidate.request.issue_id
         if issue_id is not None:
             if issue_id in issues:
                 continue  # an issue is offered once, by its best request
             issues.add(issue_id)
-        best.append((candidate, request_id))
-        if len(best) >= limit:
-            break
-    if not best:
-        return []
-    rows = {r.id: r for r in session.scalars(select(Request).where(Request.id.in_([i for _c, i in best])))}
-    result = []
-    for candidate, request_id in best:
-        candidate.request = rows[request_id]
         result.append(candidate)
+        if len(result) >= limit:
+            break
     sizes = _issue_sizes(session, [c.request.issue_id for c in result if c.request.issue_id is not None])
     for candidate in result:
         if candidate.request.issue_id is not None:
@@ -397,12 +426,12 @@ def _issue_sizes(session: Session, issue_ids: list[int]) -> dict[int, int]:
 
 
 _groups_lock = threading.Lock()
-_groups: dict[str, tuple[float, object, dict[int, tuple[str, str, str, str]]]] = {}
+_groups: dict[str, tuple[float, object, dict[int, tuple[str, str, str, str, str]]]] = {}
 GROUPS_SECONDS = 60.0
 
 
-def category_groups(session: Session) -> dict[int, tuple[str, str, str, str]]:
-    """id -> (name_zh, name_en, group_zh, group_en), read once a minute per database."""
+def category_groups(session: Session) -> dict[int, tuple[str, str, str, str, str]]:
+    """id -> (name_zh, name_en, group_zh, group_en, code), read once a minute per database."""
     key = str(session.get_bind().engine.url)
     now = time.monotonic()
     index = area_index(session)  # rebuilt when the organisation changes (rules.invalidate): so is this
@@ -410,8 +439,10 @@ def category_groups(session: Session) -> dict[int, tuple[str, str, str, str]]:
         cached = _groups.get(key)
         if cached is not None and now - cached[0] < GROUPS_SECONDS and cached[1] is index:
             return cached[2]
-    query = select(Category.id, Category.name_zh, Category.name_en, Category.group_zh, Category.group_en)
-    found = {row[0]: (row[1], row[2], row[3], row[4]) for row in session.execute(query)}
+    query = select(
+        Category.id, Category.name_zh, Category.name_en, Category.group_zh, Category.group_en, Category.code
+    )
+    found = {row[0]: (row[1], row[2], row[3], row[4], row[5]) for row in session.execute(query)}
     with _groups_lock:
         _groups[key] = (now, index, found)
     return found
@@ -424,15 +455,14 @@ def invalidate() -> None:
 
 def _score(
     item: Profile,
-    request_id: int,
-    category_id: int | None,
+    shown: CandidateRequest,
     lat: float | None,
     lon: float | None,
     sig: bytes | None,
     hit: _Hit,
-    groups: dict[int, tuple[str, str, str, str]],
+    groups: dict[int, tuple[str, str, str, str, str]],
     units: dict[int, Any],
-) -> tuple[Candidate, int]:
+) -> Candidate:
     text = estimated_jaccard(item.signature, sig)
     reasons_zh = [f"文字相似度约 {text:.2f}"]
     reasons_en = [f"text similarity about {text:.2f}"]
@@ -455,9 +485,9 @@ def _score(
         reasons_zh.append(f"同在{name}")
         reasons_en.append(f"both in {name}")
     relation, category = "unknown", 0.4
-    mine, theirs = groups.get(item.category_id or 0), groups.get(category_id or 0)
+    mine, theirs = groups.get(item.category_id or 0), groups.get(shown.category_id or 0)
     if mine and theirs:
-        if item.category_id == category_id:
+        if item.category_id == shown.category_id:
             relation, category = "same", 1.0
             reasons_zh.append(f"类别相同：{mine[0]}")
             reasons_en.append(f"same category: {mine[1]}")
@@ -471,8 +501,8 @@ def _score(
             reasons_en.append(f"different category: {theirs[1]}")
     text_score = min(1.0, text / TEXT_FULL)
     score = WEIGHTS["text"] * text_score + WEIGHTS["place"] * place + WEIGHTS["category"] * category
-    candidate = Candidate(
-        request=None,  # type: ignore[arg-type]  # set for the few returned
+    return Candidate(
+        request=shown,
         score=round(score, 3),
         text_similarity=round(text, 3),
         distance_m=round(distance, 1) if distance is not None else None,
@@ -481,7 +511,6 @@ def _score(
         reasons_zh=reasons_zh,
         reasons_en=reasons_en,
     )
-    return candidate, request_id
 
 
 def status_name(status: str, lang: str) -> str:

@@ -258,3 +258,37 @@ def test_two_processes_never_run_a_job_at_the_same_time(
     assert sum(s["overdue"]["marked"] for s in summaries) == n_late
     assert sum(r.result["marked"] for r in runs if r.job == "overdue") == n_late
     assert session.scalar(select(Request.id).where(Request.overdue_stage.is_(None))) is None
+
+
+def test_on_sqlite_a_job_holds_the_write_lock_from_its_start(
+    settings: Settings, city: City, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A job that reads and then writes would fail with "database is locked" if a request committed in between;
+    so on SQLite its transaction begins IMMEDIATE: while it runs, another writer cannot get in."""
+    if not settings.is_sqlite:
+        pytest.skip("SQLite's locking; PostgreSQL jobs use advisory locks (tested above)")
+    import sqlite3
+
+    from sqlalchemy.engine import make_url
+
+    from chengzhi.jobs import service as jobs
+
+    path = make_url(settings.database_url).database
+    assert path
+    seen: dict[str, str] = {}
+
+    def probe(session: Session, _settings: Settings, _now: dt.datetime) -> dict[str, str]:
+        other = sqlite3.connect(path, timeout=0.2)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            seen["other writer"] = "got in"
+            other.rollback()
+        except sqlite3.OperationalError as exc:
+            seen["other writer"] = str(exc)
+        finally:
+            other.close()
+        return {}
+
+    monkeypatch.setitem(jobs.JOBS, "probe", probe)
+    assert run_job(get_sessionmaker(settings.database_url), settings, "probe") == {}
+    assert seen == {"other writer": "database is locked"}

@@ -78,15 +78,22 @@ def run_job(
 ) -> dict[str, Any] | None:
     """Run job `name` unless another process is running it; returns its result, or None if skipped."""
     job = JOBS[name]
-    with factory() as session, session.begin():
-        if session.get_bind().dialect.name == "postgresql":
+    engine = factory.kw["bind"]
+    # SQLite: the job writes after reading, so its transaction takes the write lock at BEGIN (IMMEDIATE) and
+    # waits for it, instead of failing with "database is locked" when a request commits in between; it is also
+    # what keeps a second runner out.
+    bind = (
+        engine.execution_options(sqlite_begin_immediate=True) if engine.dialect.name == "sqlite" else engine
+    )
+    with factory(bind=bind) as session, session.begin():
+        if engine.dialect.name == "postgresql":
             got = session.execute(
                 text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _lock_key(name)}
             ).scalar()
             if not got:
                 return None
         else:
-            session.execute(text("SELECT 1"))
+            session.execute(text("SELECT 1"))  # BEGIN (IMMEDIATE) now: the lock is held before the job reads
         started = utcnow()
         result = job(session, settings, now or started)
         session.add(JobRun(job=name, holder=HOLDER, started_at=started, finished_at=utcnow(), result=result))

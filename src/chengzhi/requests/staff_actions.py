@@ -16,7 +16,7 @@ from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
-from sqlalchemy import and_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -547,12 +547,15 @@ def overdue_board(request: Request, session: SessionDep) -> Response:
     if refused is not None:
         return refused
     lang = frame.lang
-    overdue = and_(svc.visibility_clause(actor), RequestRow.overdue_stage.is_not(None))
     cursor = _board_cursor(request.query_params.get("after", "")[:60])
     # Overdue requests are few (the partial index ix_requests_overdue_due holds only them): one pass over their
     # (due time, id, lead unit) gives the page, the total and the count per unit, whatever the planner thinks.
     found = sorted(
-        session.execute(select(RequestRow.due_at, RequestRow.id, RequestRow.lead_unit_id).where(overdue)),
+        session.execute(
+            svc.overdue_only(select(RequestRow.due_at, RequestRow.id, RequestRow.lead_unit_id)).where(
+                svc.visibility_clause(actor)
+            )
+        ),
         key=lambda r: (r.due_at or dt.datetime.max.replace(tzinfo=dt.UTC), r.id),
     )
     tally = Counter(r.lead_unit_id for r in found)

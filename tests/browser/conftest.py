@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from chengzhi.db import get_engine, get_sessionmaker
 from chengzhi.migrate import upgrade
@@ -31,6 +31,7 @@ from ..factories import build_city
 from .support import LiveServer, Recorder, screenshot
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+expect.set_options(timeout=15_000)
 CHROMIUM = Path("/usr/bin/chromium")
 # The flags of issue 3: no sandbox (root in a container), no GPU, nothing that phones home.
 CHROMIUM_FLAGS = [
@@ -172,7 +173,8 @@ def _page(
         locale="zh-CN",
         timezone_id="Asia/Shanghai",
     )
-    context.set_default_timeout(10_000)
+    # Generous waits: the machine running the tests may be busy (2 cores shared with the server and PostgreSQL).
+    context.set_default_timeout(20_000)
     context.on("request", lambda request: recorder.requests.append(request.url))
     context.on("weberror", lambda error: recorder.errors.append(str(error.error)))
     page = context.new_page()

@@ -115,6 +115,17 @@ def test_suggestions_are_top3_with_probabilities(trained: Path) -> None:
     assert model.predict(["建國路路面坍塌了一個大坑"]) == ["road"]
 
 
+def test_two_classes() -> None:
+    rows = [(t, label) for t, label in examples(12, seed=9) if label != "road"]
+    model = classifier.train(
+        TrainingData(texts=[t for t, _ in rows], labels=[label for _, label in rows]),
+        ClassifierConfig(folds=3),
+    )
+    assert model.labels == ["litter", "water"]
+    assert model.predict(["水管爆裂到处是水", "有人乱扔垃圾"]) == ["water", "litter"]
+    assert len(model.suggest(["停水了"])[0].top) == 2
+
+
 def test_evaluate_on_unseen_data(trained: Path) -> None:
     model = classifier.load(trained)
     rows = examples(6, seed=2)

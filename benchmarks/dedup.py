@@ -496,6 +496,7 @@ def measure_speed(
     city = marker["city"]
     cells = {code: (x, y) for _d, _s, code, x, y in community_cells()}
     rng = random.Random(seed * 7 + 1)
+    run = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S")  # the new requests of each run are told apart
     engine = create_engine(url)
     with engine.connect() as connection:
         sizes = {
@@ -544,7 +545,7 @@ def measure_speed(
                 channel="phone",
                 lat=y + 0.02 + rng.random() * 0.46,
                 lon=x + 0.02 + rng.random() * 0.46,
-                external_id=f"q{number}",
+                external_id=f"q{run}-{number}",
                 source="bench-query",
             )
             now = START + dt.timedelta(days=rng.randrange(DAYS))

@@ -416,3 +416,8 @@ def test_corrections_recorded_and_used_by_next_training(
 def test_training_from_an_empty_database(session: Session, model_settings: Settings) -> None:
     with pytest.raises(ClassifierError, match="no requests with a category"):
         registry.train_from_db(session, settings=model_settings)
+
+
+def test_no_suggestions_from_a_database_without_the_registry(tmp_path: Path) -> None:
+    empty = Settings(database_url=f"sqlite:///{tmp_path / 'empty.db'}", environment="test")
+    assert classifier.predict_top3("停水三天了", None, empty) == []

@@ -677,6 +677,8 @@ def active_model(
     session: Session | None = None, settings: Settings | None = None
 ) -> tuple[int, CategoryModel] | None:
     """The registry's active model (version, model), loaded once per process and re-checked every 30 s."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from chengzhi.routing import registry
 
     now = time.monotonic()
@@ -686,7 +688,10 @@ def active_model(
             return _active["version"], _active["model"]
         if fresh and _active["checked"]:
             return None
-    found = registry.active_artifact(session, settings)
+    try:
+        found = registry.active_artifact(session, settings)
+    except SQLAlchemyError:  # a database without the registry's tables (not migrated): no suggestions
+        return None
     with _lock:
         _active["checked"] = now
         if found is None:

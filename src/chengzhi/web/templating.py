@@ -56,6 +56,7 @@ class Chrome:
     user_name: str | None = None
     is_staff: bool = False
     is_admin: bool = False
+    sees_dashboard: bool = False  # leaders, supervisors, administrators (metrics.service.DASHBOARD_ROLES)
     timezone: str = "Asia/Shanghai"
 
 
@@ -126,6 +127,7 @@ def chrome(request: Request, actor: Actor) -> Chrome:
         user_name=None if actor.is_anonymous else (actor.display_name or actor.username),
         is_staff=actor.is_staff,
         is_admin=actor.has_role(Role.admin),
+        sees_dashboard=actor.has_role(Role.leader, Role.supervisor, Role.admin),
         timezone=settings.timezone,
     )
 

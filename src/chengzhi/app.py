@@ -133,7 +133,9 @@ def _wants_page(request: Request) -> bool:
     return request.method in ("GET", "HEAD") and _wants_html(request)
 
 
-def _error_page(request: Request, status: int, code: str, params: dict[str, object] | None = None) -> Response:
+def _error_page(
+    request: Request, status: int, code: str, params: dict[str, object] | None = None
+) -> Response:
     """An error a browser caused, as a page in its language with a way back (never a stack trace)."""
     from chengzhi.org.service import ANONYMOUS
     from chengzhi.web.templating import chrome, page_language, render

@@ -139,7 +139,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "support_closed": {
         "zh": "这条诉求已办结，不再接受“我也遇到”；如问题仍在，请提交新的诉求。",
-        "en": "This request is closed and takes no more \"me too\"; if the problem is back, report it again.",
+        "en": 'This request is closed and takes no more "me too"; if the problem is back, report it again.',
     },
     "idempotency_conflict": {
         "zh": "该 Idempotency-Key 已用于另一项不同的请求，请为新请求使用新的键。",

@@ -69,6 +69,10 @@ JOBS: dict[str, Callable[[Session, Settings, dt.datetime], dict[str, Any]]] = {
 }
 
 
+# Jobs that write through sessions of their own, committing as they go (the session they are given only reads).
+OWN_TRANSACTIONS = frozenset({"open311_deliver", "open311_pull"})
+
+
 def _lock_key(name: str) -> int:
     return zlib.crc32(f"chengzhi.job.{name}".encode())
 
@@ -79,12 +83,12 @@ def run_job(
     """Run job `name` unless another process is running it; returns its result, or None if skipped."""
     job = JOBS[name]
     engine = factory.kw["bind"]
-    # SQLite: the job writes after reading, so its transaction takes the write lock at BEGIN (IMMEDIATE) and
-    # waits for it, instead of failing with "database is locked" when a request commits in between; it is also
-    # what keeps a second runner out.
-    bind = (
-        engine.execution_options(sqlite_begin_immediate=True) if engine.dialect.name == "sqlite" else engine
-    )
+    # SQLite: a job that writes in its session after reading takes the write lock at BEGIN (IMMEDIATE) and waits
+    # for it, instead of failing with "database is locked" when a request commits in between. Jobs that commit
+    # in short transactions of their own (OWN_TRANSACTIONS: remote calls must not hold the lock) must not: their
+    # writers would wait on this very transaction.
+    immediate = engine.dialect.name == "sqlite" and name not in OWN_TRANSACTIONS
+    bind = engine.execution_options(sqlite_begin_immediate=True) if immediate else engine
     with factory(bind=bind) as session, session.begin():
         if engine.dialect.name == "postgresql":
             got = session.execute(

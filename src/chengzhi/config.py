@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     max_photos_per_request: int = Field(default=9, ge=1)
     # Anonymous submissions per client address; syntax of the `limits` library ("10/minute").
     anonymous_submit_rate: str = "10/minute"
+    # Sign-in attempts per client address (pages and API), against password guessing.
+    login_rate: str = "20/minute"
     # "memory://" inside one process; "redis://127.0.0.1:6379" shares the limit between processes.
     rate_limit_storage: str = "memory://"
     api_token_days: int = Field(default=30, ge=1)

@@ -60,7 +60,7 @@ def _client(http: Request) -> str:
 def create_token(
     body: schemas.Credentials, http: Request, session: SessionDep, settings: SettingsDep
 ) -> schemas.TokenPublic:
-    check_rate(settings.rate_limit_storage, "20/minute", "login", _client(http))
+    check_rate(settings.rate_limit_storage, settings.login_rate, "login", _client(http))
     user = svc.authenticate(session, body.username, body.password)
     token, record = svc.issue_token(session, user, settings.api_token_days)
     session.commit()
@@ -84,7 +84,7 @@ def delete_token(http: Request, session: SessionDep, actor: UserDep) -> None:
 def create_session(
     body: schemas.Credentials, http: Request, session: SessionDep, settings: SettingsDep
 ) -> schemas.SessionPublic:
-    check_rate(settings.rate_limit_storage, "20/minute", "login", _client(http))
+    check_rate(settings.rate_limit_storage, settings.login_rate, "login", _client(http))
     user = svc.authenticate(session, body.username, body.password)
     session.commit()
     http.session.clear()

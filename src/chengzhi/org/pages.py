@@ -67,7 +67,7 @@ async def login(request: Request, session: SessionDep, settings: SettingsDep) ->
         page.errors.add("password", gettext(lang, N_("Enter your password.")))
     if not page.errors:
         try:
-            check_rate(settings.rate_limit_storage, "20/minute", "login", _client(request))
+            check_rate(settings.rate_limit_storage, settings.login_rate, "login", _client(request))
             user = svc.authenticate(session, username, password)
             session.commit()
         except ChengzhiError as exc:

@@ -384,3 +384,28 @@ def test_overdue_board_pages_by_due_time(
         client.get("/staff/overdue", params={"after": "garbage"}).context["page"].rows[0].tracking_number
         == late[0]
     )
+
+
+def test_dispatcher_merges_a_duplicate_with_one_button(
+    client: TestClient, city: City, session: Session, settings: Settings
+) -> None:
+    now = dt.datetime.now(dt.UTC)
+    first = submit(session, settings, now - dt.timedelta(hours=1))
+    again = submit(session, settings, now, phone="13900009999")  # same place, same category, same words
+    unrelated = submit(session, settings, now, category="bus", where="D2S2C2", phone="13900008888")
+    session.commit()
+    sign_in(client, "dispatcher")
+    page = client.get(f"/staff/requests/{again.tracking_number}").context["page"]
+    shown = [d.tracking_number for d in page.duplicates]
+    assert first.tracking_number in shown
+    assert unrelated.tracking_number not in shown
+    assert all(0 < d.score <= 100 and d.reasons for d in page.duplicates)
+    merged = act(client, again.tracking_number, "merge", {"into": first.tracking_number})
+    assert merged.status_code == 303
+    assert fresh(session, again).issue_id is not None
+    assert fresh(session, again).issue_id == fresh(session, first).issue_id
+    # Handlers, who may not merge, are not offered candidates.
+    sign_in(client, "d1s1c1-handler")
+    dispatch(session, settings, fresh(session, unrelated), "D1S1C1", now)
+    session.commit()
+    assert client.get(f"/staff/requests/{unrelated.tracking_number}").context["page"].duplicates == []

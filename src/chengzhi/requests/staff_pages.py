@@ -35,6 +35,7 @@ from chengzhi.requests.staff_actions import (
     unit_groups,
 )
 from chengzhi.requests.workflow import STATUS_NAMES, Status
+from chengzhi.routing import duplicates
 from chengzhi.web.i18n import N_, gettext
 from chengzhi.web.templating import Chrome, chrome, page_actor, render
 
@@ -172,10 +173,23 @@ class StaffRequestPage:
     supports: int = 0
     photo_urls: list[str] = field(default_factory=list)
     open311: DeliveryPanel | None = None  # deliveries to a unit's own Open311 system
+    duplicates: list[DuplicateRow] = field(default_factory=list)  # shown when the user may merge
     actions: list[AllowedAction] = field(default_factory=list)
     forms: ActionForms = field(default_factory=ActionForms)
     unit_groups: list[UnitGroup] = field(default_factory=list)
     categories: list[Choice] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DuplicateRow:
+    """A request that may be about the same problem (routing.duplicates), with one button to merge into it."""
+
+    tracking_number: str
+    title: str
+    status: str
+    score: int  # percent
+    reasons: str
+    issue_size: int | None
 
 
 @dataclass
@@ -365,6 +379,11 @@ def request_page(
         name = gettext(lang, STAGE_NAMES[stage]) if stage in STAGE_NAMES else stage
         deadlines.append(Deadline(stage, name, at if at.tzinfo else at.replace(tzinfo=dt.UTC)))
     actions = svc.allowed_for(session, actor, row, paths=paths)
+    candidates = (
+        duplicates.find_duplicates(session, actor, row, limit=5, min_score=duplicates.MIN_SCORE)
+        if "merge" in actions
+        else []
+    )
     picks_units = bool({"dispatch", "co_handle"} & set(actions))
     return StaffRequestPage(
         tracking_number=row.tracking_number,
@@ -395,6 +414,17 @@ def request_page(
         category_code=row.category.code if row.category else None,
         supports=row.support_count or 0,
         open311=page_panel(session, row, lang, ZoneInfo(timezone)),
+        duplicates=[
+            DuplicateRow(
+                tracking_number=c.request.tracking_number,
+                title=c.request.title,
+                status=_status(c.request.status, lang),
+                score=round(c.score * 100),
+                reasons=("; " if lang == "en" else "；").join(c.reasons(lang)),
+                issue_size=c.issue_size,
+            )
+            for c in candidates
+        ],
         photo_urls=[
             f"/api/v1/requests/{row.tracking_number}/photos/{photo.id}"
             for photo in svc.photos_of(session, row)

@@ -67,6 +67,7 @@ COLUMNS = [
     "closed_at",
     "updated_at",
     "event_count",
+    "support_count",
 ]
 JSON_COLUMNS = {"attributes", "co_unit_ids", "deadlines"}
 TIME_COLUMNS = {"received_at", "due_at", "dispatched_at", "replied_at", "closed_at", "updated_at"}
@@ -126,6 +127,7 @@ def row(rng: random.Random, prefix: str, n: int, hub_id: int, category_id: int) 
         "closed_at": None,
         "updated_at": now,
         "event_count": 0,
+        "support_count": 0,
     }
 
 

@@ -225,7 +225,8 @@ def service_message(exc: ChengzhiError | IllegalTransition, lang: Language) -> s
     return message(exc.code, lang, exc.params)
 
 
-def _staff_only(request: Request, actor: Actor, frame: Chrome) -> Response | None:
+def staff_only(request: Request, actor: Actor, frame: Chrome) -> Response | None:
+    """Anonymous -> the sign-in page (and back); signed in but not staff -> a 403 page."""
     if actor.is_anonymous:
         return RedirectResponse(f"/login?next={quote(request.url.path, safe='/')}", status_code=303)
     if not actor.is_staff:
@@ -416,7 +417,7 @@ async def take_action(
 
     actor = page_actor(request, session)
     frame = chrome(request, actor)
-    refused = _staff_only(request, actor, frame)
+    refused = staff_only(request, actor, frame)
     if refused is not None:
         return refused
     lang = frame.lang
@@ -476,7 +477,7 @@ async def take_action(
 async def bulk_dispatch(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     actor = page_actor(request, session)
     frame = chrome(request, actor)
-    refused = _staff_only(request, actor, frame)
+    refused = staff_only(request, actor, frame)
     if refused is not None:
         return refused
     lang = frame.lang
@@ -543,7 +544,7 @@ def overdue_board(request: Request, session: SessionDep) -> Response:
 
     actor = page_actor(request, session)
     frame = chrome(request, actor)
-    refused = _staff_only(request, actor, frame)
+    refused = staff_only(request, actor, frame)
     if refused is not None:
         return refused
     lang = frame.lang

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
@@ -32,12 +31,13 @@ from chengzhi.requests.staff_actions import (
     ActionForms,
     UnitGroup,
     button_name,
+    staff_only,
     unit_groups,
 )
 from chengzhi.requests.workflow import STATUS_NAMES, Status
 from chengzhi.routing import duplicates
 from chengzhi.web.i18n import N_, gettext
-from chengzhi.web.templating import Chrome, chrome, page_actor, render
+from chengzhi.web.templating import chrome, page_actor, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -192,11 +192,6 @@ class DuplicateRow:
     issue_size: int | None
 
 
-@dataclass
-class ForbiddenPage:
-    message: str
-
-
 # ---------------------------------------------------------------- helpers
 
 
@@ -211,16 +206,6 @@ def _channel(code: str, lang: Language) -> str:
 
 def category_name(row: RequestRow, lang: Language) -> str:
     return row.category.name(lang) if row.category else gettext(lang, N_("Not yet classified"))
-
-
-def _staff_or_refuse(request: Request, actor: Actor, frame: Chrome) -> Response | None:
-    """Anonymous -> the sign-in page (and back); signed in but not staff -> a 403 page."""
-    if actor.is_anonymous:
-        return RedirectResponse(f"/login?next={quote(request.url.path, safe='/')}", status_code=303)
-    if not actor.is_staff:
-        text = gettext(frame.lang, N_("These pages are for the city's staff."))
-        return render(request, "forbidden.html", ForbiddenPage(text), frame, status_code=403)
-    return None
 
 
 def _date(value: str) -> dt.date | None:
@@ -307,7 +292,7 @@ def inbox_row(row: RequestRow, lang: Language) -> InboxRow:
 def staff_inbox(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     actor = page_actor(request, session)
     frame = chrome(request, actor)
-    refused = _staff_or_refuse(request, actor, frame)
+    refused = staff_only(request, actor, frame)
     if refused is not None:
         return refused
     lang = frame.lang
@@ -442,7 +427,7 @@ def request_page(
 def staff_request(number: str, request: Request, session: SessionDep) -> Response:
     actor = page_actor(request, session)
     frame = chrome(request, actor)
-    refused = _staff_or_refuse(request, actor, frame)
+    refused = staff_only(request, actor, frame)
     if refused is not None:
         return refused
     lang = frame.lang

@@ -7,7 +7,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from chengzhi.db import Base, UTCDateTime, utcnow
@@ -31,6 +42,11 @@ class RequestTriage(Base):
     urgency_matches: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     # The text was cut to the analysed length (see urgency.MAX_TEXT), or could not be analysed at all.
     text_note: Mapped[str | None] = mapped_column(String(40))
+    # The active category model's suggestion: its version, the top 3 [{"code", "probability"}] (only labels that
+    # are categories of this city), and whether the first choice reached its category's confidence threshold.
+    model_version: Mapped[int | None] = mapped_column(Integer)
+    category_suggestions: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    category_sure: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     urgency_terms_path: str = ""
     # Where trained category models are stored (one directory per registered version; docs/routing.md).
     model_dir: Path = Path("./var/models")
+    # Dispatch a new request without a person when the active category model is sure of its category (first
+    # choice at or above that category's threshold), the resident did not choose another category, it is not an
+    # emergency, and the routing rules place it in a unit. False: the model only suggests.
+    auto_dispatch: bool = True
     # Working days a handler has to return a wrongly dispatched request.
     return_limit: str = "2wd"
     idempotency_ttl_hours: int = Field(default=24, ge=1)

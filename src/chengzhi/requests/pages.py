@@ -37,6 +37,7 @@ from chengzhi.requests import service as svc
 from chengzhi.requests import support
 from chengzhi.requests.models import Request as RequestRow
 from chengzhi.requests.workflow import ACTION_NAMES, STATUS_NAMES, Action, IllegalTransition, allowed_actions
+from chengzhi.routing import triage
 from chengzhi.web.i18n import N_, gettext
 from chengzhi.web.templating import Chrome, FormErrors, chrome, csrf_ok, page_actor, page_language, render
 
@@ -406,10 +407,15 @@ def submit_form(request: Request, session: SessionDep, settings: SettingsDep) ->
 
 
 @router.get("/submit/suggest")
-def suggest(request: Request, session: SessionDep) -> Response:
-    """The category whose keywords the text mentions most (an htmx fragment under the text field)."""
+def suggest(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    """The active category model's first choice for the text or, without a model, the category whose keywords
+    the text mentions most (an htmx fragment under the text field)."""
     lang = page_language(request)
     text = request.query_params.get("text", "")[:4000]
+    frame = chrome(request, page_actor(request, session))
+    classified = triage.classify(session, settings, text) if text.strip() else None
+    if classified is not None:
+        return render(request, "_suggestion.html", SuggestionFragment(_choice(classified.first, lang)), frame)
     best: tuple[int, Category] | None = None
     for category in list_categories(session):
         words = [w.strip() for w in (category.keywords or "").replace("，", ",").split(",") if w.strip()]
@@ -417,7 +423,7 @@ def suggest(request: Request, session: SessionDep) -> Response:
         if hits and (best is None or hits > best[0]):
             best = (hits, category)
     page = SuggestionFragment(_choice(best[1], lang) if best else None)
-    return render(request, "_suggestion.html", page, chrome(request, page_actor(request, session)))
+    return render(request, "_suggestion.html", page, frame)
 
 
 def _read_submit_form(form: FormData, lang: Language) -> tuple[SubmitForm, FormErrors, list[UploadFile]]:
@@ -567,6 +573,8 @@ def tracked(session: Session, request: RequestRow, lang: Language) -> TrackedReq
     timeline = []
     for event in events:
         names = ACTION_NAMES.get(event.action, (event.action, event.action))
+        if event.action == "dispatch" and (event.payload or {}).get("auto"):
+            names = ("自动派单", "Dispatched automatically")
         unit = units.get(event.actor_unit_id) if event.actor_unit_id else None
         timeline.append(
             TimelineEntry(

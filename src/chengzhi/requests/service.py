@@ -181,7 +181,41 @@ def submit_request(
     session.add(RequestUnit(request_id=request.id, unit_id=hub.id, unit_path=hub.path, role="hub"))
     session.add(_event_row(request, actor, Action.receive, now, seq=request.event_count, payload=payload))
     triage.record(session, request, found)
+    if settings.auto_dispatch and data.channel != "import":
+        _auto_dispatch(session, request, found, settings, now)
     return request
+
+
+# Who dispatches automatically: the platform itself (no user; the event's payload names the model).
+SYSTEM = Actor(user_id=None, username="system", display_name="Chengzhi")
+
+
+def _auto_dispatch(
+    session: Session, request: Request, found: triage.Found, settings: Settings, now: dt.datetime
+) -> RequestEvent | None:
+    """Dispatches a new request without a person when the category model is sure of its category (at or above
+    the category's threshold), the resident chose no other category, it is not an emergency (a person looks at
+    every emergency at once), and the routing rules give a unit that can take it."""
+    classified = found.classified
+    if classified is None or not classified.sure or found.urgent:
+        return None
+    category = classified.first
+    if request.category is not None and request.category.id != category.id:
+        return None
+    suggestion = triage.routing_suggestion(session, request, settings, category=category)
+    if suggestion.unit_id is None:
+        return None
+    unit = session.get(Unit, suggestion.unit_id)
+    if unit is None or not unit.active or unit.kind == UnitKind.city:
+        return None
+    request.category_id, request.category = category.id, category
+    auto = {
+        "model_version": classified.version,
+        "probability": round(classified.top[0][1], 4),
+        "reason_zh": suggestion.reason_zh,
+        "reason_en": suggestion.reason_en,
+    }
+    return _dispatch(session, SYSTEM, request, unit.id, settings, (), None, now, extra={"auto": auto})
 
 
 def _external_exists(session: Session, source: str, external_id: str) -> bool:
@@ -487,9 +521,28 @@ def dispatch_request(
     _require(actor, _in_scope(session, actor, request, Role.dispatcher), Role.dispatcher)
     if category_code and (request.category is None or request.category.code != category_code):
         category = get_category(session, category_code)
+        before = request.category_id
         request.category_id, request.category = category.id, category
+        triage.note_category_decision(session, request, before, actor.user_id)
     if request.category is None:
         raise Invalid("category_required")
+    return _dispatch(session, actor, request, lead_unit_id, settings, co_unit_ids, note, now)
+
+
+def _dispatch(
+    session: Session,
+    actor: Actor,
+    request: Request,
+    lead_unit_id: int,
+    settings: Settings,
+    co_unit_ids: Sequence[int],
+    note: str | None,
+    now: dt.datetime,
+    extra: dict[str, Any] | None = None,
+) -> RequestEvent:
+    """The dispatch step once who may do it and the category are settled (a dispatcher, or intake's automatic
+    dispatch)."""
+    assert request.category is not None
     co_ids = list(dict.fromkeys(int(u) for u in co_unit_ids))
     if lead_unit_id in co_ids:
         raise Invalid("lead_in_co_units")
@@ -517,6 +570,7 @@ def dispatch_request(
         "co_unit_ids": co_ids,
         "category": request.category.code,
         "deadlines": deadlines,
+        **(extra or {}),
     }
     event = _append(session, request, actor, Action.dispatch, now, note=note, payload=payload)
     request.lead_unit = lead

@@ -35,7 +35,7 @@ from chengzhi.requests.staff_actions import (
     unit_groups,
 )
 from chengzhi.requests.workflow import STATUS_NAMES, Status
-from chengzhi.routing import duplicates
+from chengzhi.routing import duplicates, triage
 from chengzhi.web.i18n import N_, gettext
 from chengzhi.web.templating import chrome, page_actor, render
 
@@ -178,6 +178,17 @@ class StaffRequestPage:
     forms: ActionForms = field(default_factory=ActionForms)
     unit_groups: list[UnitGroup] = field(default_factory=list)
     categories: list[Choice] = field(default_factory=list)
+    # The category model's top 3 at intake, its version, and whether its first choice reached the threshold.
+    model_guesses: list[ModelGuess] = field(default_factory=list)
+    model_version: int | None = None
+    model_sure: bool = False
+
+
+@dataclass(frozen=True)
+class ModelGuess:
+    code: str
+    name: str
+    percent: int
 
 
 @dataclass(frozen=True)
@@ -370,6 +381,14 @@ def request_page(
         else []
     )
     picks_units = bool({"dispatch", "co_handle"} & set(actions))
+    triaged = triage.triage_of(session, row)
+    guessed = triaged.category_suggestions if triaged and triaged.category_suggestions else []
+    names = {c.code: c for c in list_categories(session)} if guessed else {}
+    guesses = [
+        ModelGuess(str(g["code"]), names[g["code"]].name(lang), round(float(g["probability"]) * 100))
+        for g in guessed
+        if g.get("code") in names
+    ]
     return StaffRequestPage(
         tracking_number=row.tracking_number,
         title=row.title,
@@ -396,7 +415,11 @@ def request_page(
         suggested_unit=suggested,
         suggestion_reason=suggestion.reason(lang),
         suggested_unit_id=suggestion.unit_id,
-        category_code=row.category.code if row.category else None,
+        # The dispatch form preselects the request's category or, without one, the model's first choice.
+        category_code=row.category.code if row.category else (guesses[0].code if guesses else None),
+        model_guesses=guesses,
+        model_version=triaged.model_version if triaged and guesses else None,
+        model_sure=bool(triaged and triaged.category_sure),
         supports=row.support_count or 0,
         open311=page_panel(session, row, lang, ZoneInfo(timezone)),
         duplicates=[

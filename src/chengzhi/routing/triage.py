@@ -1,45 +1,101 @@
 """What intake reads from a request's text, in one place: urgency, the place it names (when it has no map point),
-and its entry in the duplicates index. `requests/service.py` calls `analyse` before the request is written and
+the active category model's suggestion, and its entry in the duplicates index. `requests/service.py` calls `analyse` before the request is written and
 `record` after, in the same transaction; `routing_suggestion` is what the dispatcher is shown."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from chengzhi.categories.models import Category
 from chengzhi.config import Settings
+from chengzhi.db import utcnow
 from chengzhi.requests.models import Request
-from chengzhi.routing import duplicates, places, urgency
+from chengzhi.routing import classifier, duplicates, places, urgency
+from chengzhi.routing import text as textpipe
+from chengzhi.routing.classifier_models import CategoryCorrection
 from chengzhi.routing.rules import RoutingSuggestion, suggest_unit
 from chengzhi.routing.triage_models import RequestTriage
+
+
+@dataclass(frozen=True)
+class Classified:
+    """The active model's top 3 for the text, kept to the labels that are active categories of this city."""
+
+    version: int
+    top: list[tuple[Category, float]]
+    sure: bool  # the first choice reached its category's threshold (the model's target precision)
+
+    @property
+    def first(self) -> Category:
+        return self.top[0][0]
+
+    def as_rows(self) -> list[dict[str, object]]:
+        return [{"code": c.code, "probability": round(p, 4)} for c, p in self.top]
 
 
 @dataclass(frozen=True)
 class Found:
     urgency: urgency.Urgency
     placed: places.Placed | None  # None: the request has a map point, so the text is not used to place it
+    classified: Classified | None = None  # None: no active model, unusable text, or no label is a category
 
     @property
     def urgent(self) -> bool:
         return self.urgency.urgent
 
 
-def analyse(session: Session, settings: Settings, title: str, text: str, *, has_point: bool) -> Found:
+def classify(session: Session, settings: Settings, words: str) -> Classified | None:
+    """The active category model's suggestion; None without an active model or with text it cannot read."""
+    active = classifier.active_model(session, settings)
+    if active is None:
+        return None
+    version, model = active
+    try:
+        if not textpipe.normalise(words):
+            return None
+        suggestion = model.suggest([words])[0]
+    except textpipe.TextError:
+        return None
+    codes = [p.label for p in suggestion.top]
+    by_code = {
+        c.code: c for c in session.scalars(select(Category).where(Category.code.in_(codes), Category.active))
+    }
+    top = [(by_code[p.label], p.probability) for p in suggestion.top if p.label in by_code]
+    if not top:
+        return None
+    # Sure only if the model's own first choice is a category here (not one skipped above).
+    sure = suggestion.auto and top[0][0].code == codes[0]
+    return Classified(version, top, sure)
+
+
+def analyse(
+    session: Session,
+    settings: Settings,
+    title: str,
+    text: str,
+    *,
+    has_point: bool,
+    classify_text: bool = True,
+) -> Found:
     """Never raises for text (bad text is recorded as such); a broken terms file does raise (an operator error
     that must be seen, not hidden)."""
     terms = urgency.terms_for(settings.urgency_terms_path or None)
     words = f"{title}。{text}" if title and not text.startswith(title) else text
     found_urgency = urgency.analyse(words, terms)
     placed = None if has_point else places.locate(session, f"{title}。{text}" if title else text)
-    return Found(found_urgency, placed)
+    classified = classify(session, settings, words) if classify_text else None
+    return Found(found_urgency, placed, classified)
 
 
 def record(session: Session, request: Request, found: Found) -> None:
     """Saves what was found (if anything) and indexes the request for duplicate finding."""
     placed = found.placed
+    classified = found.classified
     note = found.urgency.note or (placed.note if placed else None)
-    if found.urgent or note or (placed is not None and placed.matches):
+    if found.urgent or note or (placed is not None and placed.matches) or classified is not None:
         session.add(
             RequestTriage(
                 request_id=request.id,
@@ -50,26 +106,88 @@ def record(session: Session, request: Request, found: Found) -> None:
                 urgent=found.urgent,
                 urgency_matches=[m.as_dict() for m in found.urgency.matches],
                 text_note=note,
+                model_version=classified.version if classified else None,
+                category_suggestions=classified.as_rows() if classified else None,
+                category_sure=classified.sure if classified else False,
             )
         )
     duplicates.index_request(session, duplicates.profile(session, request, placed=placed))
+
+
+def note_category_decision(
+    session: Session, request: Request, before: int | None, actor_id: int | None
+) -> CategoryCorrection | None:
+    """A person set the request's category (at dispatch). The change from another category is already a
+    correction (the listener in classifier_models.py); it, or a first category other than the model's first
+    choice, is linked to the model's suggestion and version, so that the next training and the model's error
+    count both see it."""
+    # Looked for before any query (which would flush it out of `session.new`).
+    pending = next(
+        (
+            c
+            for c in session.new
+            if isinstance(c, CategoryCorrection)
+            and c.request_id == request.id
+            and c.to_category_id == request.category_id
+        ),
+        None,
+    )
+    triage = triage_of(session, request)
+    suggested = model_category(session, triage)
+    if (
+        pending is None
+        and before is None
+        and suggested is not None
+        and suggested[0].id != request.category_id
+    ):
+        pending = CategoryCorrection(
+            request_id=request.id, from_category_id=None, to_category_id=request.category_id, at=utcnow()
+        )
+        session.add(pending)
+    if pending is not None:
+        pending.actor_id = actor_id
+        if suggested is not None and triage is not None:
+            pending.suggested_category_id = suggested[0].id
+            pending.model_version = triage.model_version
+    return pending
 
 
 def triage_of(session: Session, request: Request) -> RequestTriage | None:
     return session.get(RequestTriage, request.id)
 
 
+def model_category(session: Session, triage: RequestTriage | None) -> tuple[Category, float] | None:
+    """The model's first choice stored at intake, if it is still an active category."""
+    if triage is None or not triage.category_suggestions:
+        return None
+    first = triage.category_suggestions[0]
+    category = session.scalar(
+        select(Category).where(Category.code == str(first.get("code")), Category.active)
+    )
+    return (category, float(first.get("probability") or 0.0)) if category is not None else None
+
+
 def routing_suggestion(
-    session: Session, request: Request, settings: Settings | None = None
+    session: Session,
+    request: Request,
+    settings: Settings | None = None,
+    *,
+    category: Category | None = None,
 ) -> RoutingSuggestion:
     """The core's rules from the map point or, without one, from the place the text names; an emergency found
-    at intake comes first in the reason."""
+    at intake comes first in the reason. Without a category (given, or the request's own), the category model's
+    first choice stands in for it, and the reason says so."""
     triage = triage_of(session, request)
+    category = category or request.category
+    guessed: tuple[Category, float] | None = None
+    if category is None:
+        guessed = model_category(session, triage)
+        category = guessed[0] if guessed else None
     suggestion: RoutingSuggestion | None = None
     if request.lat is None or request.lon is None:
-        suggestion = places.suggestion_from_text(session, request.category, triage)
+        suggestion = places.suggestion_from_text(session, category, triage)
     if suggestion is None:
-        suggestion = suggest_unit(session, request.category, request.lat, request.lon)
+        suggestion = suggest_unit(session, category, request.lat, request.lon)
         if (request.lat is None or request.lon is None) and triage is not None and triage.place_matches:
             said_zh = "、".join(f"“{m.get('text')}”" for m in triage.place_matches)
             said_en = ", ".join(f"'{m.get('text')}'" for m in triage.place_matches)
@@ -79,6 +197,14 @@ def routing_suggestion(
                 f"The text names {said_en}, but none of them can be placed. " + suggestion.reason_en,
                 suggestion.located,
             )
+    if guessed is not None:
+        name, percent = guessed[0], round(guessed[1] * 100)
+        suggestion = RoutingSuggestion(
+            suggestion.unit_id,
+            f"类别尚未确定，按模型建议的“{name.name_zh}”（{percent}%）。" + suggestion.reason_zh,
+            f"No category yet: the model suggests '{name.name_en}' ({percent}%). " + suggestion.reason_en,
+            suggestion.located,
+        )
     if triage is not None and triage.urgent:
         said = [str(m.get("text")) for m in triage.urgency_matches or []]
         zh = "紧急：文中有" + "、".join(f"“{s}”" for s in dict.fromkeys(said)) + "，按紧急时限办理。"

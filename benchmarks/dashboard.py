@@ -709,6 +709,12 @@ def measure(url: str, runs: int, now: dt.datetime, say: Callable[[str], None]) -
             calls.append(("api operations", "/api/v1/metrics/operations", dict(span), token))
             calls.append(("api stages", "/api/v1/metrics/stages", dict(span), token))
             calls.append(
+                ("api stages (district leader)", "/api/v1/metrics/stages", dict(span), district_token)
+            )
+            calls.append(
+                ("api stages channel=phone", "/api/v1/metrics/stages", {**span, "channel": "phone"}, token)
+            )
+            calls.append(
                 ("api rankings street", "/api/v1/metrics/rankings", {**span, "kind": "street"}, token)
             )
             calls.append(
@@ -784,9 +790,9 @@ def freshness(client: Any, url: str, token: str, span: dict[str, str]) -> dict[s
 # ---------------------------------------------------------------- main
 
 
-def _previous_load(name: str) -> dict[str, Any] | None:
-    """The load figures of this database's last run today (for --reuse)."""
-    earlier = RESULTS / f"dashboard-{dt.date.today().isoformat()}.json"
+def _previous_load(name: str, report: Path | None = None) -> dict[str, Any] | None:
+    """The load figures of this database's last run today (for --reuse), or of the given report."""
+    earlier = report or RESULTS / f"dashboard-{dt.date.today().isoformat()}.json"
     if not earlier.exists():
         return None
     for db in json.loads(earlier.read_text(encoding="utf-8"))["databases"]:
@@ -796,12 +802,18 @@ def _previous_load(name: str) -> dict[str, Any] | None:
 
 
 def run(
-    name: str, url: str, n: int, runs: int, say: Callable[[str], None], reuse: bool = False
+    name: str,
+    url: str,
+    n: int,
+    runs: int,
+    say: Callable[[str], None],
+    reuse: bool = False,
+    load_report: Path | None = None,
 ) -> dict[str, Any]:
     from chengzhi.db import make_engine
     from chengzhi.migrate import upgrade
 
-    previous = _previous_load(name) if reuse else None
+    previous = _previous_load(name, load_report) if reuse else None
     if previous is not None:
         engine = make_engine(url)
         try:
@@ -830,8 +842,8 @@ def run(
         loaded["rollup_seconds"] = round(time.perf_counter() - rolling, 1)
         if name == "postgresql":
             with engine.connect() as conn:
-                conn.execute(text("ANALYZE metric_daily"))
-                conn.execute(text("ANALYZE metric_daily_cat"))
+                for table in ("metric_daily", "metric_daily_cat", "metric_stage_hist"):
+                    conn.execute(text(f"ANALYZE {table}"))
                 conn.commit()
         sample = verify_sample(engine)
         say(f"{name}: facts recomputed from the log for a sample: {sample}")
@@ -850,10 +862,28 @@ def timing_only(
 ) -> dict[str, Any]:
     """Time the calls again on the data set already loaded (after a change to the queries)."""
     from chengzhi.db import make_engine
+    from chengzhi.metrics.models import metric_stage_hist
+    from chengzhi.migrate import upgrade
 
     say(f"{name}: reusing the data set in {make_url(url).render_as_string()}")
+    upgrade(url)  # a data set loaded before the newest migrations
     engine = make_engine(url)
     try:
+        with engine.connect() as conn:
+            histograms = conn.execute(select(func.count()).select_from(metric_stage_hist)).scalar()
+        if not histograms:
+            from chengzhi.metrics.rollup import rebuild
+
+            rolling = time.perf_counter()
+            loaded = dict(loaded, rollup_days=rebuild(engine))
+            loaded["rollup_seconds"] = round(time.perf_counter() - rolling, 1)
+            loaded["rollup_rebuilt_on_reuse"] = True
+            say(f"{name}: roll-ups (with the new tables) summed again in {loaded['rollup_seconds']} s")
+            if name == "postgresql":
+                with engine.connect() as conn:
+                    for table in ("metric_daily", "metric_daily_cat", "metric_stage_hist"):
+                        conn.execute(text(f"ANALYZE {table}"))
+                    conn.commit()
         sample = verify_sample(engine)
         with engine.connect() as conn:
             sizes = {
@@ -925,7 +955,12 @@ def markdown(report: dict[str, Any]) -> str:
             f"## {db['database']}: {db['rows']['requests']:,} requests, {db['rows']['request_events']:,} events",
             "",
             (
-                "- Data set loaded by an earlier run today, queries timed again on it. "
+                "- Data set loaded by an earlier run today, queries timed again on it"
+                + (
+                    " (roll-ups, with the stage-time histograms, summed again after the migration). "
+                    if db["load"].get("rollup_rebuilt_on_reuse")
+                    else ". "
+                )
                 if db["load"].get("reused")
                 else "- "
             )
@@ -950,6 +985,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--reuse", action="store_true", help="time again on today's data sets if they are there"
     )
+    parser.add_argument(
+        "--load-report",
+        type=Path,
+        help="with --reuse: the report (.json) of the run that loaded the data sets",
+    )
+    parser.add_argument(
+        "--suffix", help="write dashboard-<date>-<suffix>.md/.json (a run kept beside the day's)"
+    )
     args = parser.parse_args(argv)
 
     def say(line: str) -> None:
@@ -963,11 +1006,15 @@ def main(argv: list[str] | None = None) -> None:
         "databases": [],
     }
     if args.sqlite:
-        report["databases"].append(run("sqlite", SQLITE_URL, args.sqlite, args.runs, say, args.reuse))
+        report["databases"].append(
+            run("sqlite", SQLITE_URL, args.sqlite, args.runs, say, args.reuse, args.load_report)
+        )
     if args.postgres:
-        report["databases"].append(run("postgresql", PG_URL, args.postgres, args.runs, say, args.reuse))
+        report["databases"].append(
+            run("postgresql", PG_URL, args.postgres, args.runs, say, args.reuse, args.load_report)
+        )
     RESULTS.mkdir(parents=True, exist_ok=True)
-    stem = RESULTS / f"dashboard-{report['date']}"
+    stem = RESULTS / (f"dashboard-{report['date']}" + (f"-{args.suffix}" if args.suffix else ""))
     earlier = stem.with_suffix(".json")
     if earlier.exists():
         # A run of one database keeps the other database's figures of the same day (each keeps its own load).

@@ -15,6 +15,7 @@ from openpyxl import load_workbook
 from sqlalchemy.orm import Session
 
 from chengzhi.config import Settings
+from chengzhi.metrics.rollup import bucket_of, bucket_value
 from chengzhi.requests import service as svc
 
 from .conftest import auth
@@ -151,14 +152,21 @@ def test_a_new_event_is_in_the_figures_at_once(
         answer = client.get("/api/v1/metrics/three-rates", params={"group_by": "none"}, headers=headers)
         return answer.json()["total"]
 
+    def p90() -> dict[str, float | None]:
+        answer = client.get("/api/v1/metrics/stages", headers=headers)
+        return {row["stage"]: row["p90_seconds"] for row in answer.json()["rows"]}
+
     assert total()["received"] == 0
     request = submit(session, settings, now)
     session.commit()
     assert total()["received"] == 1
+    assert p90()["wait"] is None
     dispatch(session, settings, request, "D1S1C1", now + dt.timedelta(minutes=1))
     handle(session, settings, request, "d1s1c1-handler", now + dt.timedelta(minutes=2))
     session.commit()
     assert (total()["response_numerator"], total()["response_denominator"]) == (1, 1)
+    # The stage-time histograms (the city's p90) are caught up on the same read.
+    assert p90()["wait"] == pytest.approx(bucket_value(bucket_of(60.0)))
     svc.review_request(
         session, actor(session, "resident"), request, True, 5, now=now + dt.timedelta(minutes=30)
     )
@@ -199,14 +207,21 @@ def test_cli_rebuilds_facts_and_rollups_after_a_bulk_load(
 
     from chengzhi.cli import app as cli_app
     from chengzhi.config import get_settings
-    from chengzhi.metrics.models import RequestFact, metric_daily, metric_daily_cat, metric_days
+    from chengzhi.metrics.models import (
+        RequestFact,
+        metric_daily,
+        metric_daily_cat,
+        metric_days,
+        metric_stage_hist,
+    )
 
     histories(session, settings, list(SCENARIOS), seed=9, today=TODAY)
     headers = auth(client, "leader")
     params = {**SPAN, "group_by": "unit"}
     before = client.get("/api/v1/metrics/three-rates", params=params, headers=headers).json()
+    stages_before = client.get("/api/v1/metrics/stages", params=SPAN, headers=headers).json()
     facts = session.scalar(select(func.count()).select_from(RequestFact))
-    for table in (RequestFact.__table__, metric_daily, metric_daily_cat, metric_days):
+    for table in (RequestFact.__table__, metric_daily, metric_daily_cat, metric_stage_hist, metric_days):
         session.execute(delete(table))
     session.commit()
     emptied = client.get("/api/v1/metrics/three-rates", params=params, headers=headers).json()
@@ -222,3 +237,4 @@ def test_cli_rebuilds_facts_and_rollups_after_a_bulk_load(
     assert json.loads(result.stdout)["requests"] == facts
     after = client.get("/api/v1/metrics/three-rates", params=params, headers=headers).json()
     assert after == before
+    assert client.get("/api/v1/metrics/stages", params=SPAN, headers=headers).json() == stages_before

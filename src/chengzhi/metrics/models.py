@@ -173,3 +173,29 @@ metric_daily_cat = Table(
     Column("returns_sum", Integer, nullable=False),
     Column("reopenings_sum", Integer, nullable=False),
 )
+
+# Stage-time histograms for the 90th percentiles over long spans (metrics/rollup.py sums them, service.py reads
+# them). Bucket 0 holds times under HIST_FLOOR seconds; bucket k (1..HIST_TOP) holds
+# [HIST_FLOOR * 2^((k-1)/HIST_STEPS), HIST_FLOOR * 2^(k/HIST_STEPS)); bucket HIST_TOP + 1 everything from
+# HIST_FLOOR * 2^(HIST_TOP/HIST_STEPS) s (about 364 days) on.
+HIST_FLOOR = 60.0
+HIST_STEPS = (
+    8  # buckets per doubling: a bucket's geometric middle is within 2^(1/16) - 1 = 4.4 % of any value in it
+)
+HIST_TOP = 19 * HIST_STEPS
+HIST_BUCKETS = HIST_TOP + 2
+HIST_COLUMNS = tuple(f"h{k:03d}" for k in range(HIST_BUCKETS))
+
+# One row per grain ("d": a received day, "m": a received month, its first day), level-2 unit (0: none) and stage,
+# with the number of requests per bucket: the city's and a level-2 unit's percentiles over any span sum the months
+# wholly inside it and the days outside them.
+metric_stage_hist = Table(
+    "metric_stage_hist",
+    Base.metadata,
+    Column("grain", String(1), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("lead_l2_key", Integer, primary_key=True, autoincrement=False),
+    Column("stage", String(10), primary_key=True),
+    Column("lead_l1", Integer),
+    *[Column(name, Integer, nullable=False) for name in HIST_COLUMNS],
+)

@@ -1,5 +1,6 @@
-"""The daily roll-ups: request_facts summed per received day and lead unit (metric_daily), and per received
-day, category, channel and district (metric_daily_cat).
+"""The daily roll-ups: request_facts summed per received day and lead unit (metric_daily), per received
+day, category, channel and district (metric_daily_cat), and the stage-time histograms per received day (and
+month) and district (metric_stage_hist).
 
 Kept fresh at read time: before a dashboard figure is computed, `catch_up` finds the received days whose facts
 changed since the day was last summed (facts carry `refreshed_at`, indexed) and sums those days again, in a short
@@ -12,21 +13,28 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import zlib
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, Engine, case, delete, func, insert, literal, select, text
+from sqlalchemy import Connection, Engine, and_, case, delete, func, insert, literal, select, text
 from sqlalchemy.exc import DBAPIError
 
 from chengzhi.db import utcnow
 from chengzhi.metrics.models import (
+    HIST_BUCKETS,
+    HIST_COLUMNS,
+    HIST_FLOOR,
+    HIST_STEPS,
+    HIST_TOP,
     ROLLUP_MEASURES,
     ROLLUP_STAGES,
     RequestFact,
     metric_daily,
     metric_daily_cat,
     metric_days,
+    metric_stage_hist,
 )
 
 log = logging.getLogger(__name__)
@@ -61,8 +69,92 @@ def _sums() -> tuple[list[Any], list[str]]:
     return columns, names
 
 
+def bucket_of(seconds: float) -> int:
+    """The histogram bucket of a stage time (metrics.models.HIST_*)."""
+    if seconds < HIST_FLOOR:
+        return 0
+    return min(1 + math.floor(HIST_STEPS * math.log2(seconds / HIST_FLOOR)), HIST_TOP + 1)
+
+
+def bucket_value(bucket: int) -> float:
+    """What a bucket stands for: its geometric middle (half a minute for bucket 0, the lower bound of the last)."""
+    if bucket <= 0:
+        return HIST_FLOOR / 2
+    if bucket > HIST_TOP:
+        return HIST_FLOOR * 2 ** (HIST_TOP / HIST_STEPS)
+    return HIST_FLOOR * 2 ** ((bucket - 0.5) / HIST_STEPS)
+
+
+def _month(day: dt.date) -> dt.date:
+    return day.replace(day=1)
+
+
+def _next_month(first: dt.date) -> dt.date:
+    return (first + dt.timedelta(days=32)).replace(day=1)
+
+
+def _sum_histograms(conn: Connection, days: list[dt.date]) -> None:
+    """Bucket the stage times of these received days' facts (in Python: no logarithm in every SQLite) into
+    metric_stage_hist day rows, replacing theirs."""
+    H = metric_stage_hist.c
+    conn.execute(delete(metric_stage_hist).where(H.grain == "d", H.day.in_(days)))
+    stages = [getattr(RequestFact, f"{s}_s") for s in ROLLUP_STAGES]
+    found: dict[tuple[dt.date, int, str], list[int]] = {}
+    top: dict[tuple[dt.date, int], int | None] = {}
+    query = select(RequestFact.received_day, RequestFact.lead_l2, RequestFact.lead_l1, *stages).where(
+        RequestFact.received_day.in_(days)
+    )
+    for day, l2, l1, *seconds in conn.execute(query):
+        key = (day, l2 or 0)
+        if l1 is not None and (top.get(key) is None or l1 > (top[key] or 0)):
+            top[key] = l1
+        else:
+            top.setdefault(key, None)
+        for stage, value in zip(ROLLUP_STAGES, seconds, strict=True):
+            if value is not None:
+                counts = found.get((day, key[1], stage))
+                if counts is None:
+                    counts = found[(day, key[1], stage)] = [0] * HIST_BUCKETS
+                counts[bucket_of(float(value))] += 1
+    rows = [
+        {
+            "grain": "d",
+            "day": day,
+            "lead_l2_key": l2,
+            "stage": stage,
+            "lead_l1": top[(day, l2)],
+            **dict(zip(HIST_COLUMNS, counts, strict=True)),
+        }
+        for (day, l2, stage), counts in found.items()
+    ]
+    if rows:
+        conn.execute(insert(metric_stage_hist), rows)
+
+
+def _sum_months(conn: Connection, months: Iterable[dt.date]) -> None:
+    """Month rows of metric_stage_hist again: the sums of their day rows."""
+    H = metric_stage_hist.c
+    for first in sorted(set(months)):
+        conn.execute(delete(metric_stage_hist).where(H.grain == "m", H.day == first))
+        by_month = (
+            select(
+                literal("m"),
+                literal(first),
+                H.lead_l2_key,
+                H.stage,
+                func.max(H.lead_l1),
+                *[func.sum(H[name]) for name in HIST_COLUMNS],
+            )
+            .where(and_(H.grain == "d", H.day >= first, H.day < _next_month(first)))
+            .group_by(H.lead_l2_key, H.stage)
+        )
+        names = ["grain", "day", "lead_l2_key", "stage", "lead_l1", *HIST_COLUMNS]
+        conn.execute(insert(metric_stage_hist).from_select(names, by_month))
+
+
 def sum_days(conn: Connection, days: Iterable[dt.date]) -> int:
-    """Sum the facts of these received days into metric_daily and metric_daily_cat again (replacing their rows)."""
+    """Sum the facts of these received days into metric_daily, metric_daily_cat and metric_stage_hist again
+    (replacing their rows; the histograms of their months are summed again too)."""
     wanted = sorted(set(days))
     if not wanted:
         return 0
@@ -106,8 +198,10 @@ def sum_days(conn: Connection, days: Iterable[dt.date]) -> int:
         )
         names = ["day", "category_key", "channel", "lead_l2_key", "lead_l1", *sum_names]
         conn.execute(insert(metric_daily_cat).from_select(names, by_category))
+        _sum_histograms(conn, chunk)
         conn.execute(delete(metric_days).where(metric_days.c.day.in_(chunk)))
         conn.execute(insert(metric_days), [{"day": day, "rolled_at": now} for day in chunk])
+    _sum_months(conn, {_month(day) for day in wanted})
     return written
 
 
@@ -158,6 +252,7 @@ def rebuild(engine: Engine) -> int:
     with engine.begin() as conn:
         conn.execute(delete(metric_daily))
         conn.execute(delete(metric_daily_cat))
+        conn.execute(delete(metric_stage_hist))
         conn.execute(delete(metric_days))
         sum_days(conn, days)
     return len(days)

@@ -188,6 +188,41 @@ def test_signatures_estimate_the_text_similarity() -> None:
     assert duplicates.estimated_jaccard(one.signature, b"\x00" * 8) == 0.0  # other parameters: not comparable
 
 
+def test_batch_similarities_match_one_by_one() -> None:
+    mine = duplicates.make_profile(1, "", LEAK, T0, None, None, None, None).signature
+    others = [
+        duplicates.make_profile(2, "", t, T0, None, None, None, None).signature for t in (LEAK_2, NOISE)
+    ]
+    stored = [duplicates.signature_bytes(o) for o in others if o is not None] + [None, b"\x00" * 8]
+    batch = duplicates.text_similarities(mine, stored)
+    assert list(batch) == [duplicates.estimated_jaccard(mine, s) for s in stored]
+    assert batch[0] > 0.5 and batch[2] == batch[3] == 0.0
+    assert list(duplicates.text_similarities(None, stored)) == [0.0] * 4
+
+
+def test_datasketch_is_imported_on_first_use_only() -> None:
+    """`import datasketch` pulls in scipy.integrate (about 1 s): the app and the commands must not pay it at start."""
+    code = (
+        "import sys; from chengzhi.routing import duplicates, triage; assert 'datasketch' not in sys.modules; "
+        "duplicates.signature({'枫林'}); assert 'datasketch' in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_key_shared_by_very_many_requests_adds_its_newest_only(
+    session: Session, settings: Settings, city: City, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL reads at most PER_KEY postings of each key, the newest; SQLite reads them all."""
+    same = [submit(session, settings, LEAK, phone=f"1390000000{i}") for i in range(4)]
+    session.commit()
+    monkeypatch.setattr(duplicates, "PER_KEY", 2)
+    found = [c.request.id for c in duplicates.find_duplicates(session, None, same[0], min_score=0)]
+    if session.get_bind().dialect.name == "postgresql":
+        assert found == [same[3].id, same[2].id]
+    else:
+        assert found == [same[3].id, same[2].id, same[1].id]
+
+
 def test_text_that_cannot_be_analysed_does_not_break_intake(
     session: Session, settings: Settings, city: City
 ) -> None:

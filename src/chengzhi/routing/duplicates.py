@@ -23,11 +23,11 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from datasketch import MinHash
-from sqlalchemy import case, delete, func, insert, or_, select
+from sqlalchemy import BigInteger, Select, any_, bindparam, delete, func, insert, or_, select, true
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from chengzhi.categories.models import Category
@@ -39,6 +39,9 @@ from chengzhi.routing.rules import area_index
 from chengzhi.routing.text import TextError, normalise
 from chengzhi.routing.triage_models import DuplicateBand, DuplicateSignature, RequestTriage
 
+if TYPE_CHECKING:
+    from datasketch import MinHash
+
 NUM_PERM = 96
 BANDS = 32
 ROWS = 3
@@ -47,6 +50,7 @@ SHINGLE_HAN = 2
 SHINGLE_LATIN = 4
 TEXT_CHARS = 2000  # the part of a text that is shingled
 CANDIDATES = 100  # requests sharing most keys, scored
+PER_KEY = 1000  # PostgreSQL: requests read per key at most, the newest (see `_postings`)
 # score = text + place + category, each weighted; text counts fully from an estimated Jaccard of TEXT_FULL; place
 # is 1 within NEAR_M, falling to 0 at FAR_M, 0.9 for the same named place, 0.3 for the same community alone.
 WEIGHTS = {"text": 0.55, "place": 0.3, "category": 0.15}
@@ -79,12 +83,16 @@ def shingles(normalised: str) -> set[str]:
 
 @lru_cache(maxsize=1)
 def _template() -> MinHash:
+    # Imported on first use, not with this module: `import datasketch` pulls in scipy.integrate (about 1 s), which
+    # every command and the app would pay at start-up.
+    from datasketch import MinHash
+
     return MinHash(num_perm=NUM_PERM, seed=SEED)
 
 
 def signature(items: Iterable[str]) -> np.ndarray:
     template = _template()
-    minhash = MinHash(
+    minhash = type(template)(
         num_perm=NUM_PERM, seed=SEED, permutations=template.permutations, scheme=template.scheme
     )
     encoded = [s.encode("utf-8") for s in items]
@@ -292,41 +300,112 @@ def metres(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 6_371_000 * math.hypot(x, y)
 
 
-@dataclass(frozen=True)
-class _Hit:
-    request_id: int
-    hits: int
-    places: tuple[tuple[str, str], ...]  # the place keys shared: ("unit", id) or ("name", name)
+def _postings(session: Session, keys: list[int], exclude: int) -> Any:
+    """(request_id, band_key) of the stored requests holding these keys. On PostgreSQL, each key gives its newest
+    PER_KEY requests only (a LATERAL scan of the primary key's index, newest first): a band or place shared by
+    very many requests (boilerplate text, a big estate) adds its recent ones, not thousands of rows. The keys are
+    one array parameter, so the statement's text is the same for every request (psycopg prepares it)."""
+    band = DuplicateBand
+    if session.get_bind().dialect.name == "postgresql":
+        wanted = (
+            func.unnest(bindparam("keys", keys, type_=ARRAY(BigInteger)))
+            .table_valued("key")
+            .render_derived(name="k")
+        )
+        posting = (
+            select(band.request_id, band.band_key)
+            .where(band.band_key == wanted.c.key, band.request_id != exclude)
+            .order_by(band.request_id.desc())
+            .limit(bindparam("per_key", PER_KEY))
+            .lateral("b")
+        )
+        return (
+            select(posting.c.request_id, posting.c.band_key)
+            .select_from(wanted)
+            .join(posting, true())
+            .subquery()
+        )
+    return (
+        select(band.request_id, band.band_key)
+        .where(band.band_key.in_(keys), band.request_id != exclude)
+        .subquery()
+    )
 
 
-def candidate_hits(
+def candidate_query(
     session: Session,
     text_keys: Sequence[int],
-    labels: dict[int, tuple[str, str]],
+    place_keys: Sequence[int],
     exclude: int,
     limit: int = CANDIDATES,
-) -> list[_Hit]:
-    """The requests sharing most keys with these, and which place keys each shares: one indexed query."""
-    keys = list(dict.fromkeys([*text_keys, *labels]))
+) -> Select[Any] | None:
+    """One statement: the `limit` requests sharing most keys with these (ties: the newest), with the place keys
+    each shares, their signatures, points and categories. The caller adds its filters (not closed, visible)."""
+    keys = list(dict.fromkeys([*text_keys, *place_keys]))
     if not keys:
-        return []
+        return None
+    postings = _postings(session, keys, exclude)
+    if session.get_bind().dialect.name == "postgresql":
+        shared = func.array_agg(postings.c.band_key).filter(
+            postings.c.band_key == any_(bindparam("place_keys", list(place_keys), type_=ARRAY(BigInteger)))
+        )
+    else:
+        shared = func.group_concat(postings.c.band_key).filter(postings.c.band_key.in_(list(place_keys)))
     hits = func.count().label("hits")
-    place_columns = [
-        func.sum(case((DuplicateBand.band_key == key, 1), else_=0)).label(f"p{number}")
-        for number, key in enumerate(labels)
-    ]
-    query = (
-        select(DuplicateBand.request_id, hits, *place_columns)
-        .where(DuplicateBand.band_key.in_(keys), DuplicateBand.request_id != exclude)
-        .group_by(DuplicateBand.request_id)
-        .order_by(hits.desc(), DuplicateBand.request_id.desc())
-        .limit(limit)
+    top = (
+        select(postings.c.request_id, hits, shared.label("places"))
+        .group_by(postings.c.request_id)
+        .order_by(hits.desc(), postings.c.request_id.desc())
+        .limit(bindparam("candidates", limit))
+        .subquery("top")
     )
-    found = []
-    names = list(labels.values())
-    for row in session.execute(query):
-        shared = tuple(dict.fromkeys(names[n] for n in range(len(names)) if row[2 + n]))
-        found.append(_Hit(int(row[0]), int(row[1]), shared))
+    return (
+        select(
+            top.c.hits,
+            top.c.places,
+            Request.id,
+            Request.tracking_number,
+            Request.title,
+            Request.status,
+            Request.category_id,
+            Request.received_at,
+            Request.external_id,
+            Request.lat,
+            Request.lon,
+            Request.issue_id,
+            DuplicateSignature.signature,
+            RequestTriage.place_lat,
+            RequestTriage.place_lon,
+        )
+        .select_from(top)
+        .join(Request, Request.id == top.c.request_id)
+        .outerjoin(DuplicateSignature, DuplicateSignature.request_id == top.c.request_id)
+        .outerjoin(RequestTriage, RequestTriage.request_id == top.c.request_id)
+    )
+
+
+def _shared_keys(value: object) -> list[int]:
+    """The place keys a candidate shares: an array (PostgreSQL) or comma-separated text (SQLite)."""
+    if not value:
+        return []
+    if isinstance(value, str):
+        return [int(part) for part in value.split(",")]
+    return [int(part) for part in value]  # type: ignore[attr-defined]
+
+
+def text_similarities(mine: np.ndarray | None, signatures: Sequence[bytes | None]) -> np.ndarray:
+    """Estimated Jaccard similarity of one signature with many stored ones, at once (0 for a missing signature or
+    one of other parameters)."""
+    found = np.zeros(len(signatures))
+    if mine is None:
+        return found
+    size = len(mine) * 4
+    usable = [n for n, sig in enumerate(signatures) if sig is not None and len(sig) == size]
+    if usable:
+        stacked = np.frombuffer(b"".join(signatures[n] or b"" for n in usable), dtype="<u4").reshape(
+            len(usable), len(mine)
+        )
+        found[usable] = np.count_nonzero(stacked == mine.astype("<u4"), axis=1) / len(mine)
     return found
 
 
@@ -345,64 +424,36 @@ def find_duplicates(
     triage = session.get(RequestTriage, request.id) if request.lat is None or request.lon is None else None
     item = profile(session, request, triage=triage)
     text_keys, labels = query_keys(item)
-    hits = {h.request_id: h for h in candidate_hits(session, text_keys, labels, request.id)}
-    if not hits:
+    query = candidate_query(session, text_keys, list(labels), request.id)
+    if query is None:
         return []
-    query = (
-        select(
-            Request.id,
-            Request.tracking_number,
-            Request.title,
-            Request.status,
-            Request.category_id,
-            Request.received_at,
-            Request.external_id,
-            Request.lat,
-            Request.lon,
-            Request.issue_id,
-            DuplicateSignature.signature,
-            RequestTriage.place_lat,
-            RequestTriage.place_lon,
-        )
-        .outerjoin(DuplicateSignature, DuplicateSignature.request_id == Request.id)
-        .outerjoin(RequestTriage, RequestTriage.request_id == Request.id)
-        .where(Request.id.in_(list(hits)), Request.status != Status.closed.value)
-    )
+    query = query.where(Request.status != Status.closed.value)
     if actor is not None:
         query = query.where(visibility_clause(actor))
     if request.issue_id is not None:
         query = query.where(or_(Request.issue_id.is_(None), Request.issue_id != request.issue_id))
+    rows = session.execute(query).all()
+    if not rows:
+        return []
     groups = category_groups(session)
     units = area_index(session).units
+    texts = text_similarities(item.signature, [row.signature for row in rows])
     scored = []
-    for row in session.execute(query):
+    for row, text in zip(rows, texts, strict=True):
         lat, lon = (row.lat, row.lon) if row.lat is not None else (row.place_lat, row.place_lon)
-        category = groups.get(row.category_id or 0)
-        shown = CandidateRequest(
-            id=row.id,
-            tracking_number=row.tracking_number,
-            title=row.title,
-            status=row.status,
-            category_id=row.category_id,
-            category_code=category[4] if category else None,
-            category_name_zh=category[0] if category else None,
-            category_name_en=category[1] if category else None,
-            received_at=row.received_at,
-            issue_id=row.issue_id,
-            external_id=row.external_id,
-        )
-        scored.append(_score(item, shown, lat, lon, row.signature, hits[row.id], groups, units))
-    scored = [c for c in scored if c.score >= min_score]
-    scored.sort(key=lambda c: (-c.score, -c.request.id))
+        places_shared = tuple(dict.fromkeys(labels[k] for k in _shared_keys(row.places) if k in labels))
+        parts = _score_parts(item, row.category_id, lat, lon, float(text), places_shared, groups)
+        if parts.score >= min_score:
+            scored.append((parts, row, places_shared))
+    scored.sort(key=lambda found: (-found[0].score, -found[1].id))
     result: list[Candidate] = []
     issues: set[int] = set()
-    for candidate in scored:
-        issue_id = candidate.request.issue_id
-        if issue_id is not None:
-            if issue_id in issues:
+    for parts, row, places_shared in scored:
+        if row.issue_id is not None:
+            if row.issue_id in issues:
                 continue  # an issue is offered once, by its best request
-            issues.add(issue_id)
-        result.append(candidate)
+            issues.add(row.issue_id)
+        result.append(_candidate(item, row, parts, places_shared, groups, units))
         if len(result) >= limit:
             break
     sizes = _issue_sizes(session, [c.request.issue_id for c in result if c.request.issue_id is not None])
@@ -453,61 +504,103 @@ def invalidate() -> None:
         _groups.clear()
 
 
-def _score(
+@dataclass(frozen=True)
+class _Parts:
+    score: float
+    text: float
+    place: float
+    distance: float | None
+    relation: str  # same, related, unknown, different
+    category: float
+
+
+def _score_parts(
     item: Profile,
-    shown: CandidateRequest,
+    category_id: int | None,
     lat: float | None,
     lon: float | None,
-    sig: bytes | None,
-    hit: _Hit,
+    text: float,
+    places_shared: tuple[tuple[str, str], ...],
     groups: dict[int, tuple[str, str, str, str, str]],
-    units: dict[int, Any],
-) -> Candidate:
-    text = estimated_jaccard(item.signature, sig)
-    reasons_zh = [f"文字相似度约 {text:.2f}"]
-    reasons_en = [f"text similarity about {text:.2f}"]
+) -> _Parts:
     place = 0.0
     distance: float | None = None
     if item.lat is not None and item.lon is not None and lat is not None and lon is not None:
         distance = metres(item.lat, item.lon, lat, lon)
         place = 1.0 if distance <= NEAR_M else max(0.0, 1.0 - (distance - NEAR_M) / (FAR_M - NEAR_M))
-        reasons_zh.append(f"相距约 {distance:,.0f} 米")
-        reasons_en.append(f"about {distance:,.0f} m apart")
-    shared_names = [value for kind, value in hit.places if kind == "name"]
-    if shared_names:
+    if any(kind == "name" for kind, _value in places_shared):
         place = max(place, 0.9)
+    if any(kind == "unit" for kind, _value in places_shared):
+        place = max(place, 0.3)
+    relation, category = "unknown", 0.4
+    mine, theirs = groups.get(item.category_id or 0), groups.get(category_id or 0)
+    if mine and theirs:
+        if item.category_id == category_id:
+            relation, category = "same", 1.0
+        elif mine[2] and mine[2] == theirs[2]:
+            relation, category = "related", 0.6
+        else:
+            relation, category = "different", 0.0
+    text_score = min(1.0, text / TEXT_FULL)
+    score = WEIGHTS["text"] * text_score + WEIGHTS["place"] * place + WEIGHTS["category"] * category
+    return _Parts(round(score, 3), text, place, distance, relation, category)
+
+
+def _candidate(
+    item: Profile,
+    row: Any,
+    parts: _Parts,
+    places_shared: tuple[tuple[str, str], ...],
+    groups: dict[int, tuple[str, str, str, str, str]],
+    units: dict[int, Any],
+) -> Candidate:
+    """A candidate shown, with its reasons (built only for the candidates returned)."""
+    category = groups.get(row.category_id or 0)
+    shown = CandidateRequest(
+        id=row.id,
+        tracking_number=row.tracking_number,
+        title=row.title,
+        status=row.status,
+        category_id=row.category_id,
+        category_code=category[4] if category else None,
+        category_name_zh=category[0] if category else None,
+        category_name_en=category[1] if category else None,
+        received_at=row.received_at,
+        issue_id=row.issue_id,
+        external_id=row.external_id,
+    )
+    reasons_zh = [f"文字相似度约 {parts.text:.2f}"]
+    reasons_en = [f"text similarity about {parts.text:.2f}"]
+    if parts.distance is not None:
+        reasons_zh.append(f"相距约 {parts.distance:,.0f} 米")
+        reasons_en.append(f"about {parts.distance:,.0f} m apart")
+    shared_names = [value for kind, value in places_shared if kind == "name"]
+    if shared_names:
         reasons_zh.append("同一地点：" + "、".join(f"“{n}”" for n in shared_names[:3]))
         reasons_en.append("same place: " + ", ".join(f"'{n}'" for n in shared_names[:3]))
-    shared_units = [int(value) for kind, value in hit.places if kind == "unit"]
+    shared_units = [int(value) for kind, value in places_shared if kind == "unit"]
     if shared_units:
-        place = max(place, 0.3)
         name = units.get(shared_units[0], (None, None, "?", None))[2]
         reasons_zh.append(f"同在{name}")
         reasons_en.append(f"both in {name}")
-    relation, category = "unknown", 0.4
-    mine, theirs = groups.get(item.category_id or 0), groups.get(shown.category_id or 0)
-    if mine and theirs:
-        if item.category_id == shown.category_id:
-            relation, category = "same", 1.0
+    mine = groups.get(item.category_id or 0)
+    if mine and category:
+        if parts.relation == "same":
             reasons_zh.append(f"类别相同：{mine[0]}")
             reasons_en.append(f"same category: {mine[1]}")
-        elif mine[2] and mine[2] == theirs[2]:
-            relation, category = "related", 0.6
+        elif parts.relation == "related":
             reasons_zh.append(f"同属“{mine[2]}”类")
             reasons_en.append(f"both under '{mine[3] or mine[2]}'")
         else:
-            relation, category = "different", 0.0
-            reasons_zh.append(f"类别不同：{theirs[0]}")
-            reasons_en.append(f"different category: {theirs[1]}")
-    text_score = min(1.0, text / TEXT_FULL)
-    score = WEIGHTS["text"] * text_score + WEIGHTS["place"] * place + WEIGHTS["category"] * category
+            reasons_zh.append(f"类别不同：{category[0]}")
+            reasons_en.append(f"different category: {category[1]}")
     return Candidate(
         request=shown,
-        score=round(score, 3),
-        text_similarity=round(text, 3),
-        distance_m=round(distance, 1) if distance is not None else None,
-        category_relation=relation,
-        band_hits=hit.hits,
+        score=parts.score,
+        text_similarity=round(parts.text, 3),
+        distance_m=round(parts.distance, 1) if parts.distance is not None else None,
+        category_relation=parts.relation,
+        band_hits=int(row.hits),
         reasons_zh=reasons_zh,
         reasons_en=reasons_en,
     )

@@ -1,12 +1,13 @@
-"""The admin pages' router: /staff/admin and its units, categories and users pages."""
+"""The admin pages' router: /staff/admin and its units, categories, users and category models pages."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from chengzhi.admin import categories, units, users
+from chengzhi.admin import categories, models, units, users
 
 router = APIRouter(include_in_schema=False)
 router.include_router(units.router)
 router.include_router(categories.router)
 router.include_router(users.router)
+router.include_router(models.router)

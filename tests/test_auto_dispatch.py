@@ -214,3 +214,23 @@ def test_staff_page_shows_the_model_and_the_timeline_says_automatic(
 def test_resident_form_suggests_the_models_category(model_client: TestClient, active: Settings) -> None:
     found = model_client.get("/submit/suggest", params={"text": "幸福小区自来水发黄有异味"})
     assert found.status_code == 200 and 'data-choose="water"' in found.text, found.text
+
+
+def test_api_routing_names_the_models_suggestion(
+    model_client: TestClient, session: Session, active: Settings
+) -> None:
+    off = active.model_copy(update={"auto_dispatch": False})
+    request = _submit(session, off, "新华小区停水3天了，请尽快处理")
+    token = model_client.post(
+        "/api/v1/auth/token", json={"username": "dispatcher", "password": "demo-password-1"}
+    ).json()["access_token"]
+    found = model_client.get(
+        f"/api/v1/requests/{request.tracking_number}/routing",
+        headers={"Authorization": f"Bearer {token}", "Accept-Language": "en"},
+    )
+    assert found.status_code == 200, found.text
+    body = found.json()
+    assert body["model_version"] == 1 and body["sure"] is True
+    assert [g["code"] for g in body["category_suggestions"]][:1] == ["water"]
+    assert 0.5 <= body["category_suggestions"][0]["probability"] <= 1.0
+    assert body["unit"]["id"] == unit_id(session, "D1-water") and "model suggests" in body["reason"]

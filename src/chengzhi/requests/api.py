@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload
 
 from chengzhi import idempotency
+from chengzhi.categories.service import list_categories
 from chengzhi.config import Settings
 from chengzhi.db import MAX_ID
 from chengzhi.deps import ActorDep, LanguageDep, SessionDep, SettingsDep
@@ -25,6 +26,7 @@ from chengzhi.requests import service as svc
 from chengzhi.requests.models import Photo, RequestEvent
 from chengzhi.requests.models import Request as RequestRow
 from chengzhi.requests.workflow import ACTION_NAMES, STATUS_NAMES, IllegalTransition
+from chengzhi.routing import triage
 
 router = APIRouter(prefix="/api/v1", tags=["requests"])
 
@@ -147,10 +149,28 @@ def request_public(
         units = _units(session, [e.actor_unit_id for e in events if e.actor_unit_id])
         public.events = [event_public(e, lang, users, units, actor.is_staff) for e in events]
     if with_routing and actor.is_staff:
-        suggestion = svc.routing_suggestion(session, request)
-        unit = session.get(Unit, suggestion.unit_id) if suggestion.unit_id else None
-        public.routing = schemas.RoutingPublic(unit=_unit_ref(unit, lang), reason=suggestion.reason(lang))
+        public.routing = _routing(session, request, lang)
     return public
+
+
+def _routing(session: Session, request: RequestRow, lang: str) -> schemas.RoutingPublic:
+    suggestion = svc.routing_suggestion(session, request)
+    unit = session.get(Unit, suggestion.unit_id) if suggestion.unit_id else None
+    found = triage.triage_of(session, request)
+    stored = (found.category_suggestions or []) if found else []
+    names = {c.code: c for c in list_categories(session)} if stored else {}
+    guesses = [
+        schemas.CategoryGuess(code=g["code"], name=names[g["code"]].name(lang), probability=g["probability"])
+        for g in stored
+        if g.get("code") in names
+    ]
+    return schemas.RoutingPublic(
+        unit=_unit_ref(unit, lang),
+        reason=suggestion.reason(lang),
+        category_suggestions=guesses,
+        model_version=found.model_version if found and guesses else None,
+        sure=bool(found and found.category_sure),
+    )
 
 
 def _principal(actor: Actor, http: Request) -> str:
@@ -312,9 +332,7 @@ def read_routing(ref: str, session: SessionDep, actor: ActorDep, lang: LanguageD
     request = svc.get_request(session, actor, ref)
     if not actor.is_staff:
         raise Forbidden()
-    suggestion = svc.routing_suggestion(session, request)
-    unit = session.get(Unit, suggestion.unit_id) if suggestion.unit_id else None
-    return schemas.RoutingPublic(unit=_unit_ref(unit, lang), reason=suggestion.reason(lang))
+    return _routing(session, request, lang)
 
 
 # ---------------------------------------------------------------- workflow steps

@@ -109,9 +109,20 @@ class PhotoPublic(BaseModel):
     url: str
 
 
+class CategoryGuess(BaseModel):
+    code: str
+    name: str
+    probability: float
+
+
 class RoutingPublic(BaseModel):
     unit: UnitRef | None
     reason: str
+    # The active category model's top 3 at intake (empty without a model), its version, and whether its first
+    # choice reached the category's threshold (the request was then dispatched automatically, if allowed).
+    category_suggestions: list[CategoryGuess] = []
+    model_version: int | None = None
+    sure: bool = False
 
 
 class EventPublic(BaseModel):

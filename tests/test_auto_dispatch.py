@@ -234,3 +234,16 @@ def test_api_routing_names_the_models_suggestion(
     assert [g["code"] for g in body["category_suggestions"]][:1] == ["water"]
     assert 0.5 <= body["category_suggestions"][0]["probability"] <= 1.0
     assert body["unit"]["id"] == unit_id(session, "D1-water") and "model suggests" in body["reason"]
+
+
+def test_training_from_the_database_reads_the_newest_requests(
+    session: Session, settings: Settings, city: City
+) -> None:
+    texts = ["新华小区停水3天了", "东风路路面坑洼不平", "阳光花园垃圾桶满了"]
+    for text, category in zip(texts, ["water", "road", "litter"], strict=True):
+        _submit(session, settings, text, category=category)
+    found = registry.training_data_from_db(session, max_rows=2)
+    assert found.data.texts == texts[1:] and found.data.labels == ["road", "litter"]
+    assert len(registry.training_data_from_db(session).data.texts) == 3
+    with pytest.raises(classifier.ClassifierError, match="at least 1"):
+        registry.training_data_from_db(session, max_rows=0)

@@ -66,6 +66,9 @@ def train_command(
     ] = 0.97,
     folds: Annotated[int, typer.Option(help="Folds inside the training data for held-out figures.")] = 5,
     note: Annotated[str, typer.Option(help="A note stored with the registered model.")] = "",
+    max_rows: Annotated[
+        int, typer.Option("--max-rows", help="With --from-db: train on the newest this many requests.")
+    ] = 200_000,
 ) -> None:
     """Train a category model from a file (or the database) and print its held-out figures."""
     from chengzhi.routing import classifier
@@ -75,7 +78,7 @@ def train_command(
         _fail("give either --input FILE (with --output DIR) or --from-db")
     try:
         if from_db:
-            row = _with_session(lambda s: _train_db(s, config, activate, note))
+            row = _with_session(lambda s: _train_db(s, config, activate, note, max_rows))
             _print_json(row)
             return
         assert input is not None
@@ -128,10 +131,14 @@ def _register(session: Any, model: Any, activate: bool, note: str) -> int:
     return int(row.version)
 
 
-def _train_db(session: Any, config: ClassifierConfig, activate: bool, note: str) -> dict[str, Any]:
+def _train_db(
+    session: Any, config: ClassifierConfig, activate: bool, note: str, max_rows: int
+) -> dict[str, Any]:
     from chengzhi.routing import registry
 
-    row = registry.train_from_db(session, config=config, activate=activate, note=note, actor="cli")
+    row = registry.train_from_db(
+        session, config=config, activate=activate, note=note, actor="cli", max_rows=max_rows
+    )
     return registry.describe(row)
 
 

@@ -180,23 +180,40 @@ class DbTraining:
     correction_ids: list[int]
 
 
-def training_data_from_db(session: Session, config: ClassifierConfig | None = None) -> DbTraining:
-    """Every request with a category: its text (title + text) and its final category code; requests whose
-    category a person corrected weigh `correction_weight`."""
+# Training reads the newest requests only: a province's years of history would not fit a 2-core machine's
+# training budget, and recent requests say most about how residents write now.
+MAX_TRAINING_ROWS = 200_000
+
+
+def training_data_from_db(
+    session: Session, config: ClassifierConfig | None = None, *, max_rows: int = MAX_TRAINING_ROWS
+) -> DbTraining:
+    """The newest `max_rows` requests with a category: text (title + text) and final category code; requests
+    whose category a person corrected weigh `correction_weight`."""
     config = config or ClassifierConfig()
-    corrected: dict[int, list[int]] = {}
-    for cid, rid in session.execute(select(CategoryCorrection.id, CategoryCorrection.request_id)):
-        corrected.setdefault(rid, []).append(cid)
-    query = (
+    if max_rows < 1:
+        raise ClassifierError("--max-rows must be at least 1")
+    newest = (
         select(Request.id, Request.title, Request.text, Category.code)
         .join(Category, Category.id == Request.category_id)
-        .order_by(Request.id)
+        .order_by(Request.id.desc())
+        .limit(max_rows)
     )
+    rows = session.execute(newest.execution_options(yield_per=5000))
+    chosen = list(reversed(rows.all()))
+    first = chosen[0][0] if chosen else 0
+    corrected: dict[int, list[int]] = {}
+    for cid, rid in session.execute(
+        select(CategoryCorrection.id, CategoryCorrection.request_id).where(
+            CategoryCorrection.request_id >= first
+        )
+    ):
+        corrected.setdefault(rid, []).append(cid)
     texts: list[str] = []
     labels: list[str] = []
     weights: list[float] = []
     used: list[int] = []
-    for rid, title, body, code in session.execute(query):
+    for rid, title, body, code in chosen:
         body = body or ""
         # The title is often the start of the text (taken from it at intake): do not count those words twice.
         texts.append(body if not title or body.startswith(title) else f"{title} {body}")
@@ -220,9 +237,10 @@ def train_from_db(
     activate: bool = False,
     note: str = "",
     actor: str = "",
+    max_rows: int = MAX_TRAINING_ROWS,
 ) -> ClassifierModel:
-    """Trains on the city's requests, registers the model and marks the corrections it used."""
-    found = training_data_from_db(session, config)
+    """Trains on the city's newest requests, registers the model and marks the corrections it used."""
+    found = training_data_from_db(session, config, max_rows=max_rows)
     model = classifier.train(found.data, config)
     model.meta["data"]["corrections"] = len(found.correction_ids)
     row = register(session, model, settings=settings, note=note, activate=activate, actor=actor)

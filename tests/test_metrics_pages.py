@@ -97,7 +97,7 @@ def test_scope_and_refusals(client: TestClient, city: City, session: Session, se
     sign_in(client, "d1s1c1-handler")
     refused = client.get("/dashboard")
     assert refused.status_code == 403
-    assert refused.context["page"].message == "数据看板仅供领导、督办员和管理员使用。"
+    assert refused.context["page"].message == "数据看板仅供领导、分析员、督办员和管理员使用。"
     handler = auth(client, "d1s1c1-handler")
     answer = client.get("/api/v1/metrics/three-rates", headers=handler)
     assert answer.status_code == 403

@@ -34,6 +34,7 @@ ROLE_NAMES = {
     Role.supervisor: N_("Supervisor"),
     Role.leader: N_("Leader"),
     Role.admin: N_("Administrator"),
+    Role.analyst: N_("Analyst"),
 }
 
 # Pydantic error type -> message; `min_length` 1 reads as "required".

@@ -1,4 +1,4 @@
-"""Dashboard pages for leaders (and supervisors, administrators), scoped to their unit.
+"""Dashboard pages for leaders and analysts (and supervisors, administrators), scoped to their unit.
 
 Five views share one filter form (unit, received days, category, channel): the three rates, operations (backlog,
 overdue, stage times), rankings, categories, and the map. Every number links to `/dashboard/requests`, the list of
@@ -169,7 +169,9 @@ def _refuse(request: Request, actor: Actor, frame: Chrome) -> Response | None:
     if actor.is_anonymous:
         return RedirectResponse(f"/login?next={quote(request.url.path, safe='/')}", status_code=303)
     if not actor.has_role(*ms.DASHBOARD_ROLES):
-        text = gettext(frame.lang, N_("The dashboards are for leaders, supervisors and administrators."))
+        text = gettext(
+            frame.lang, N_("The dashboards are for leaders, analysts, supervisors and administrators.")
+        )
         return render(request, "forbidden.html", ForbiddenPage(text), frame, status_code=403)
     return None
 

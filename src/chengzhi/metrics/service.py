@@ -28,9 +28,8 @@ from chengzhi.org.service import Actor
 from chengzhi.requests.models import Request
 from chengzhi.requests.workflow import OPEN_STATUSES, Status
 
-# Leaders read the dashboards; there is no analyst role in the organisation model: supervisors (who follow
-# overdue requests) and administrators read them too.
-DASHBOARD_ROLES = (Role.leader, Role.supervisor, Role.admin)
+# Leaders and analysts read the dashboards; supervisors (who follow overdue requests) and administrators too.
+DASHBOARD_ROLES = (Role.leader, Role.analyst, Role.supervisor, Role.admin)
 GROUPS = ("none", "unit", "category", "channel", "day", "week", "month")
 MAX_DAYS = 3660
 STAGES = ("wait", "sign", "contact", "reply", "review")
@@ -193,7 +192,7 @@ def resolve_scope(
 ) -> Scope:
     """Check the caller may read these figures (a dashboard role in the unit or above it) and parse the dates."""
     if not actor.has_role(*DASHBOARD_ROLES):
-        raise Forbidden("forbidden_role", roles="leader, supervisor, admin")
+        raise Forbidden("forbidden_role", roles="leader, analyst, supervisor, admin")
     if unit:
         if not (unit.isascii() and unit.isdigit() and len(unit) < 10):
             raise Invalid("validation_failed", details="unit: a unit id is expected")

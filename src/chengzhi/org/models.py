@@ -39,6 +39,7 @@ class Role(enum.StrEnum):
     supervisor = "supervisor"
     leader = "leader"
     admin = "admin"
+    analyst = "analyst"  # reads the dashboards and their drill-down lists; acts on nothing
 
 
 def _enum(cls: type[enum.Enum], name: str) -> Enum:

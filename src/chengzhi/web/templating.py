@@ -56,7 +56,7 @@ class Chrome:
     user_name: str | None = None
     is_staff: bool = False
     is_admin: bool = False
-    sees_dashboard: bool = False  # leaders, supervisors, administrators (metrics.service.DASHBOARD_ROLES)
+    sees_dashboard: bool = False  # leaders, analysts, supervisors, administrators (metrics DASHBOARD_ROLES)
     timezone: str = "Asia/Shanghai"
 
 
@@ -127,7 +127,7 @@ def chrome(request: Request, actor: Actor) -> Chrome:
         user_name=None if actor.is_anonymous else (actor.display_name or actor.username),
         is_staff=actor.is_staff,
         is_admin=actor.has_role(Role.admin),
-        sees_dashboard=actor.has_role(Role.leader, Role.supervisor, Role.admin),
+        sees_dashboard=actor.has_role(Role.leader, Role.analyst, Role.supervisor, Role.admin),
         timezone=settings.timezone,
     )
 

@@ -45,6 +45,9 @@ class Options:
     raw_duration: float = 10.0
     raw_single_duration: float = 5.0
     ramp: float = 2.0
+    # Train a category model on load-generator-like texts and make it active: intake then classifies every
+    # request and dispatches the sure ones itself (what a city with a trained model pays per submission).
+    with_model: bool = False
 
 
 # ---------------------------------------------------------------- database and fixture
@@ -92,6 +95,54 @@ def build_city(url: str) -> dict[str, str]:
                 username: issue_token(session, city.users[username], days=1, name="bench")[0]
                 for username in ("operator", "resident")
             }
+    finally:
+        engine.dispose()
+
+
+def activate_model(url: str) -> dict[str, Any]:
+    """Trains a category model on 1,200 texts made like the load generator's and registers it as active."""
+    import random
+    import shutil
+
+    from sqlalchemy.orm import Session
+
+    from benchmarks.loadgen import submission
+    from chengzhi.config import Settings
+    from chengzhi.db import make_engine
+    from chengzhi.routing import classifier, registry
+
+    rng = random.Random(7)
+    bodies = [submission(rng, "phone") for _ in range(1200)]
+    data = classifier.TrainingData(
+        [b["text"] for b in bodies], [b["category"] for b in bodies], source="bench"
+    )
+    model = classifier.train(data, classifier.ClassifierConfig(folds=3))
+    shutil.rmtree(WORK / "models", ignore_errors=True)
+    settings = Settings(database_url=url, model_dir=WORK / "models")
+    engine = make_engine(url)
+    try:
+        with Session(engine) as session, session.begin():
+            row = registry.register(session, model, settings=settings, activate=True, actor="bench")
+            return {
+                "version": row.version,
+                "labels": row.labels,
+                "training_seconds": model.meta["training_seconds"],
+            }
+    finally:
+        engine.dispose()
+
+
+def count_dispatched(url: str) -> int:
+    from chengzhi.db import make_engine
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            return int(
+                connection.execute(
+                    text("SELECT count(*) FROM requests WHERE status = 'dispatched'")
+                ).scalar_one()
+            )
     finally:
         engine.dispose()
 
@@ -264,6 +315,7 @@ def server(url: str, workers: int, log_path: Path) -> Iterator[tuple[str, subpro
             "CHENGZHI_SCHEDULER_ENABLED": "false",
             "CHENGZHI_ENVIRONMENT": "development",
             "CHENGZHI_MEDIA_DIR": str(WORK / "media"),
+            "CHENGZHI_MODEL_DIR": str(WORK / "models"),
         }
     )
     command = [
@@ -334,8 +386,11 @@ def measure(name: str, url: str, options: Options, say: Callable[[str], None] = 
         recreate_postgres(url)
     upgrade(url)
     tokens = build_city(url)
+    result_model = activate_model(url) if options.with_model else None
     tracking_file = WORK / f"tracking-{name}.txt"
     result: dict[str, Any] = {"database": name, "url": make_url(url).render_as_string(hide_password=True)}
+    if result_model is not None:
+        result["model"] = result_model
     common = ["--concurrency", str(options.concurrency)]
     ramp = ["--ramp", str(options.ramp)]
 
@@ -395,6 +450,8 @@ def measure(name: str, url: str, options: Options, say: Callable[[str], None] = 
 
     committed = count_requests(url)
     result["requests_committed"] = committed
+    if options.with_model:
+        result["model"]["dispatched_at_intake"] = count_dispatched(url)
     result["requests_acknowledged_min"] = submit["ok"]
     if committed < submit["ok"]:
         raise RuntimeError(f"{submit['ok']} submissions got 201 but only {committed} rows are in the table")

@@ -168,6 +168,20 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"per row into the same `requests` table, {s['raw_duration']:g} s, server stopped.",
         "- Latencies are client-side, over successful responses only (201 for submissions, 200 for reads); "
         "every other outcome is counted as an error.",
+    ]
+    if s.get("with_model"):
+        lines.append(
+            "- **With an active category model** (trained on 1,200 texts made like the load generator's): intake "
+            "classifies every submission and dispatches the ones it is sure of in the same transaction. "
+            + "; ".join(
+                f"{db['database']}: {db['model']['dispatched_at_intake']} of {db['requests_committed']} "
+                "requests dispatched at intake"
+                for db in report["databases"]
+                if db.get("model") and "dispatched_at_intake" in db["model"]
+            )
+            + "."
+        )
+    lines += [
         "",
         "## Results",
         "",
@@ -298,6 +312,11 @@ def main(argv: list[str] | None = None) -> None:
         default=0.0,
         help="before each phase, wait up to this many seconds for the machine to be idle (shared machines)",
     )
+    parser.add_argument(
+        "--with-model",
+        action="store_true",
+        help="make a trained category model active: intake classifies and dispatches the sure requests itself",
+    )
     parser.add_argument("--tag", default="", help="added to the result file names: intake-<date>-<tag>")
     parser.add_argument(
         "--render", type=Path, help="write the Markdown of an existing JSON result again, and stop"
@@ -317,6 +336,7 @@ def main(argv: list[str] | None = None) -> None:
         read_duration=args.read_duration,
         raw_duration=args.raw_duration,
         raw_single_duration=args.raw_single_duration,
+        with_model=args.with_model,
     )
     started = dt.datetime.now(dt.UTC)
     postgres_url = os.environ.get("CHENGZHI_BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL)
@@ -338,6 +358,7 @@ def main(argv: list[str] | None = None) -> None:
             "raw_duration": options.raw_duration,
             "quiet_wait": options.quiet_wait,
             "ramp": options.ramp,
+            "with_model": options.with_model,
             "submit_as": "operator, channel phone",
         },
         "postgresql": None,

@@ -458,21 +458,26 @@ def test_p90_from_histograms_over_any_span(
     checked = 0
     for code in ("city", "D1", "D1-water"):
         unit = str(unit_id(session, code))
-        for start, end in spans:
-            scope = ms.resolve_scope(session, leader, unit=unit, start=start.isoformat(), end=end.isoformat())
-            assert ms.use_histograms(scope) == (code != "D1-water")
-            exact = ms.percentile_90(session, scope, exact=True)
-            shown = ms.percentile_90(session, scope)
-            for stage in ms.STAGES:
-                if exact[stage] is None:
-                    assert shown[stage] is None, (code, start, end, stage)
-                    continue
-                checked += 1
-                # A department below a district: exact, from the facts.
-                expected = bucket_value(bucket_of(exact[stage])) if code != "D1-water" else exact[stage]
-                assert shown[stage] == pytest.approx(expected), (code, start, end, stage)
-            session.commit()
-    assert checked > 50
+        for filtered in ({}, {"channel": "web"}, {"channel": "phone"}, {"category": "litter"}):
+            for start, end in spans:
+                scope = ms.resolve_scope(
+                    session, leader, unit=unit, start=start.isoformat(), end=end.isoformat(), **filtered
+                )
+                histograms = code != "D1-water" and "category" not in filtered
+                assert ms.use_histograms(scope) == histograms
+                exact = ms.percentile_90(session, scope, exact=True)
+                shown = ms.percentile_90(session, scope)
+                for stage in ms.STAGES:
+                    where = (code, filtered, start, end, stage)
+                    if exact[stage] is None:
+                        assert shown[stage] is None, where
+                        continue
+                    checked += 1
+                    # A department below a district, or a category: exact, from the facts.
+                    expected = bucket_value(bucket_of(exact[stage])) if histograms else exact[stage]
+                    assert shown[stage] == pytest.approx(expected), where
+                session.commit()
+    assert checked > 100
 
 
 def test_rankings_from_the_rollup_equal_the_facts(

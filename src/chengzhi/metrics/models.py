@@ -186,15 +186,18 @@ HIST_TOP = 19 * HIST_STEPS
 HIST_BUCKETS = HIST_TOP + 2
 HIST_COLUMNS = tuple(f"h{k:03d}" for k in range(HIST_BUCKETS))
 
-# One row per grain ("d": a received day, "m": a received month, its first day), level-2 unit (0: none) and stage,
-# with the number of requests per bucket: the city's and a level-2 unit's percentiles over any span sum the months
-# wholly inside it and the days outside them.
+HIST_ALL_CHANNELS = "*"
+
+# One row per grain ("d": a received day, "m": a received month, its first day), level-2 unit (0: none), channel
+# (HIST_ALL_CHANNELS: all of them) and stage, with the number of requests per bucket: the city's and a level-2
+# unit's percentiles over any span (of all channels or one) sum the months wholly inside it and the days outside.
 metric_stage_hist = Table(
     "metric_stage_hist",
     Base.metadata,
     Column("grain", String(1), primary_key=True),
     Column("day", Date, primary_key=True),
     Column("lead_l2_key", Integer, primary_key=True, autoincrement=False),
+    Column("channel", String(20), primary_key=True),
     Column("stage", String(10), primary_key=True),
     Column("lead_l1", Integer),
     *[Column(name, Integer, nullable=False) for name in HIST_COLUMNS],

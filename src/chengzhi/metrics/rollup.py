@@ -23,6 +23,7 @@ from sqlalchemy.exc import DBAPIError
 
 from chengzhi.db import utcnow
 from chengzhi.metrics.models import (
+    HIST_ALL_CHANNELS,
     HIST_BUCKETS,
     HIST_COLUMNS,
     HIST_FLOOR,
@@ -99,33 +100,38 @@ def _sum_histograms(conn: Connection, days: list[dt.date]) -> None:
     H = metric_stage_hist.c
     conn.execute(delete(metric_stage_hist).where(H.grain == "d", H.day.in_(days)))
     stages = [getattr(RequestFact, f"{s}_s") for s in ROLLUP_STAGES]
-    found: dict[tuple[dt.date, int, str], list[int]] = {}
+    found: dict[tuple[dt.date, int, str, str], list[int]] = {}
     top: dict[tuple[dt.date, int], int | None] = {}
-    query = select(RequestFact.received_day, RequestFact.lead_l2, RequestFact.lead_l1, *stages).where(
-        RequestFact.received_day.in_(days)
-    )
-    for day, l2, l1, *seconds in conn.execute(query):
+    query = select(
+        RequestFact.received_day, RequestFact.lead_l2, RequestFact.lead_l1, RequestFact.channel, *stages
+    ).where(RequestFact.received_day.in_(days))
+    for day, l2, l1, channel, *seconds in conn.execute(query):
         key = (day, l2 or 0)
-        if l1 is not None and (top.get(key) is None or l1 > (top[key] or 0)):
+        known = top.get(key)
+        if l1 is not None and (known is None or l1 > known):
             top[key] = l1
-        else:
-            top.setdefault(key, None)
+        elif key not in top:
+            top[key] = None
         for stage, value in zip(ROLLUP_STAGES, seconds, strict=True):
-            if value is not None:
-                counts = found.get((day, key[1], stage))
+            if value is None:
+                continue
+            bucket = bucket_of(float(value))
+            for into in (HIST_ALL_CHANNELS, channel):
+                counts = found.get((day, key[1], into, stage))
                 if counts is None:
-                    counts = found[(day, key[1], stage)] = [0] * HIST_BUCKETS
-                counts[bucket_of(float(value))] += 1
+                    counts = found[(day, key[1], into, stage)] = [0] * HIST_BUCKETS
+                counts[bucket] += 1
     rows = [
         {
             "grain": "d",
             "day": day,
             "lead_l2_key": l2,
+            "channel": channel,
             "stage": stage,
             "lead_l1": top[(day, l2)],
             **dict(zip(HIST_COLUMNS, counts, strict=True)),
         }
-        for (day, l2, stage), counts in found.items()
+        for (day, l2, channel, stage), counts in found.items()
     ]
     if rows:
         conn.execute(insert(metric_stage_hist), rows)
@@ -141,14 +147,15 @@ def _sum_months(conn: Connection, months: Iterable[dt.date]) -> None:
                 literal("m"),
                 literal(first),
                 H.lead_l2_key,
+                H.channel,
                 H.stage,
                 func.max(H.lead_l1),
                 *[func.sum(H[name]) for name in HIST_COLUMNS],
             )
             .where(and_(H.grain == "d", H.day >= first, H.day < _next_month(first)))
-            .group_by(H.lead_l2_key, H.stage)
+            .group_by(H.lead_l2_key, H.channel, H.stage)
         )
-        names = ["grain", "day", "lead_l2_key", "stage", "lead_l1", *HIST_COLUMNS]
+        names = ["grain", "day", "lead_l2_key", "channel", "stage", "lead_l1", *HIST_COLUMNS]
         conn.execute(insert(metric_stage_hist).from_select(names, by_month))
 
 

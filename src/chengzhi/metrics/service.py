@@ -20,7 +20,13 @@ from sqlalchemy.orm import Session, undefer
 
 from chengzhi.categories.models import Category
 from chengzhi.errors import Forbidden, Invalid, NotFound
-from chengzhi.metrics.models import HIST_COLUMNS, metric_daily, metric_daily_cat, metric_stage_hist
+from chengzhi.metrics.models import (
+    HIST_ALL_CHANNELS,
+    HIST_COLUMNS,
+    metric_daily,
+    metric_daily_cat,
+    metric_stage_hist,
+)
 from chengzhi.metrics.models import RequestFact as F
 from chengzhi.metrics.rollup import bucket_value, catch_up
 from chengzhi.org.models import Role, Unit, UnitKind
@@ -469,8 +475,9 @@ def totals(session: Session, scope: Scope, lang: str = "zh", rows: Sequence[Row]
 
 
 def use_histograms(scope: Scope) -> bool:
-    """metric_stage_hist answers for the city and level-2 units (districts, city departments), unfiltered."""
-    return scope.depth <= 2 and scope.category_id is None and not scope.channel
+    """metric_stage_hist answers for the city and level-2 units (districts, city departments), of all channels or
+    one, without a category filter."""
+    return scope.depth <= 2 and scope.category_id is None
 
 
 def hist_spans(start: dt.date, end: dt.date) -> ColumnElement[bool]:
@@ -529,7 +536,7 @@ def _percentile_90_histograms(session: Session, scope: Scope) -> dict[str, float
     )
     query = (
         select(H.stage, *[func.sum(H[name]) for name in HIST_COLUMNS])
-        .where(hist_spans(scope.start, scope.end), unit)
+        .where(hist_spans(scope.start, scope.end), unit, H.channel == (scope.channel or HIST_ALL_CHANNELS))
         .group_by(H.stage)
     )
     out: dict[str, float | None] = dict.fromkeys(STAGES)

@@ -126,7 +126,14 @@ def submit_request(
         raise Invalid("contact_required")
     priority = data.priority or (category.default_priority.value if category else "normal")
     # Urgency and the place named in the text (routing/triage.py); a priority chosen by staff stands.
-    found = triage.analyse(session, settings, data.title, data.text, has_point=data.lat is not None)
+    found = triage.analyse(
+        session,
+        settings,
+        data.title,
+        data.text,
+        has_point=data.lat is not None,
+        classify_text=data.channel != "import",  # history comes with its own categories
+    )
     if found.urgent and not (data.priority and actor.is_staff):
         priority = Priority.emergency.value
     hub = receiving_unit or city_unit(session)

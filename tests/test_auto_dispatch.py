@@ -247,3 +247,19 @@ def test_training_from_the_database_reads_the_newest_requests(
     assert len(registry.training_data_from_db(session).data.texts) == 3
     with pytest.raises(classifier.ClassifierError, match="at least 1"):
         registry.training_data_from_db(session, max_rows=0)
+
+
+def test_inbox_shows_the_models_first_choice_for_uncategorised_requests(
+    model_client: TestClient, session: Session, active: Settings
+) -> None:
+    off = active.model_copy(update={"auto_dispatch": False})
+    open_one = _submit(session, off, "新华小区停水3天了，请尽快处理")
+    chosen = _submit(session, off, "东风路路面坑洼不平，请尽快处理", category="road")
+    sign_in(model_client, "dispatcher")
+    page = model_client.get("/staff")
+    assert page.status_code == 200
+    rows = {n: r for r in re.findall(r"<tr>(.*?)</tr>", page.text, re.S) for n in re.findall(r"\d{14}", r)}
+    assert re.search(r"模型建议：停水 \d+%", rows[open_one.tracking_number]), rows[
+        open_one.tracking_number
+    ]
+    assert "模型建议" not in rows[chosen.tracking_number]

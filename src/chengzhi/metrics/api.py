@@ -14,13 +14,13 @@ from sqlalchemy.orm import Session
 from chengzhi.config import Settings
 from chengzhi.db import MAX_ID
 from chengzhi.deps import LanguageDep, SessionDep, SettingsDep, UserDep
-from chengzhi.errors import Forbidden, Invalid
+from chengzhi.errors import Invalid
 from chengzhi.metrics import service as ms
 from chengzhi.metrics.export import download
-from chengzhi.metrics.models import MetricExclusion, RequestFact
-from chengzhi.org.models import Role, UnitKind
+from chengzhi.metrics.models import RequestFact
+from chengzhi.org.models import UnitKind
 from chengzhi.org.service import Actor
-from chengzhi.requests import service as requests_service
+from chengzhi.requests.models import Request
 
 router = APIRouter(prefix="/api/v1/metrics", tags=["metrics"])
 
@@ -424,21 +424,12 @@ class ExclusionIn(BaseModel):
     "/exclusions", status_code=201, summary="Take a request out of the rates' denominators, with a reason"
 )
 def exclude(body: ExclusionIn, session: SessionDep, actor: UserDep) -> dict[str, Any]:
-    request = requests_service.get_request(session, actor, body.request)
-    paths = requests_service.unit_paths_of(session, request)
-    if not any(actor.covers(p, Role.supervisor, Role.admin) for p in paths):
-        raise Forbidden("forbidden_role", roles="supervisor, admin")
-    if not body.note.strip():
-        raise Invalid("reason_required")
-    row = MetricExclusion(
-        request_id=request.id, reason=body.reason, note=body.note.strip(), actor_id=actor.user_id
-    )
-    session.add(row)
-    session.flush()
-    fact = session.scalar(select(RequestFact.excluded).where(RequestFact.request_id == request.id))
+    row = ms.record_exclusion(session, actor, body.request, body.reason, body.note)
+    fact = session.scalar(select(RequestFact.excluded).where(RequestFact.request_id == row.request_id))
+    number = session.scalar(select(Request.tracking_number).where(Request.id == row.request_id))
     session.commit()
     return {
-        "request": request.tracking_number,
+        "request": number,
         "reason": body.reason,
         "excluded": fact,
         "at": row.at.isoformat(),

@@ -20,14 +20,15 @@ from starlette.responses import Response
 from chengzhi.categories.service import list_categories
 from chengzhi.config import Settings
 from chengzhi.deps import SessionDep
-from chengzhi.errors import ChengzhiError
+from chengzhi.errors import ChengzhiError, Forbidden
 from chengzhi.i18n import Language, message
 from chengzhi.metrics import service as ms
 from chengzhi.org.models import Unit, UnitKind
 from chengzhi.org.service import Actor
+from chengzhi.requests.models import Request as RequestRow
 from chengzhi.requests.workflow import STATUS_NAMES
 from chengzhi.web.i18n import N_, gettext
-from chengzhi.web.templating import Chrome, chrome, page_actor, render
+from chengzhi.web.templating import Chrome, FormErrors, chrome, csrf_ok, page_actor, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -37,6 +38,7 @@ VIEWS = [
     ("rankings", "/dashboard/rankings", N_("Rankings")),
     ("categories", "/dashboard/categories", N_("Categories")),
     ("map", "/dashboard/map", N_("Map")),
+    ("exclusions", "/dashboard/exclusions", N_("Exclusions")),
 ]
 GROUP_NAMES = {
     "unit": N_("Unit"),
@@ -646,3 +648,119 @@ def dashboard_requests(request: Request, session: SessionDep) -> Response:
         error=error,
     )
     return view.render(page, "dashboard/requests.html")
+
+
+# ---------------------------------------------------------------- exclusions
+
+REASON_NAMES = {
+    "refused_to_rate": N_("The resident refused to rate"),
+    "unreasonable": N_("Unreasonable request"),
+    "none": N_("None: count it again"),
+}
+
+
+@dataclass
+class ExclusionsPage(DashboardPage):
+    rows: list[ms.ExclusionRow] = field(default_factory=list)
+    count: int = 0
+    drill_url: str = ""
+    can_exclude: bool = False
+    action_url: str = ""
+    reasons: list[Choice] = field(default_factory=list)
+    form_request: str = ""
+    form_reason: str = ""
+    form_note: str = ""
+    errors: FormErrors = field(default_factory=FormErrors)
+    notice: str | None = None
+
+
+def _exclusions_page(view: View, errors: FormErrors | None = None, **form: str) -> ExclusionsPage:
+    assert view.scope is not None
+    t = view.t
+    base = view.page(t(N_("Exclusions")))
+    page = ExclusionsPage(**{f: getattr(base, f) for f in DashboardPage.__dataclass_fields__})
+    page.rows = ms.exclusions(view.session, view.scope)
+    for row in page.rows:
+        row.reason = t(REASON_NAMES.get(row.reason, row.reason))
+    # Counted from the facts, like the list (no roll-up catch-up: a POST's session may hold SQLite's write lock).
+    page.count = ms.drill_count(view.session, ms.drill_query(view.scope, "excluded"))
+    page.drill_url = view.drill("excluded")
+    page.can_exclude = ms.may_exclude(view.actor)
+    page.action_url = "/dashboard/exclusions?" + urlencode(view.params())
+    page.reasons = [Choice(k, t(v)) for k, v in REASON_NAMES.items()]
+    page.form_request = form.get("request", "")
+    page.form_reason = form.get("reason", "")
+    page.form_note = form.get("note", "")
+    page.errors = errors or FormErrors()
+    return page
+
+
+@router.get("/dashboard/exclusions")
+def dashboard_exclusions(request: Request, session: SessionDep) -> Response:
+    view = View(request, session, "exclusions")
+    if view.refused is not None:
+        return view.refused
+    page = _exclusions_page(view)
+    done = request.query_params.get("done", "")[:20]
+    if done:
+        page.notice = view.t(N_("The exclusion of %(number)s was recorded."), number=done)
+    return view.render(page, "dashboard/exclusions.html")
+
+
+@router.post("/dashboard/exclusions")
+async def dashboard_exclude(request: Request, session: SessionDep) -> Response:
+    """Record an exclusion by request number (the API's POST /api/v1/metrics/exclusions, as a form)."""
+    view = View(request, session, "exclusions")
+    if view.refused is not None:
+        return view.refused
+    t = view.t
+    if not ms.may_exclude(view.actor):
+        text = t(N_("Only supervisors and administrators can exclude requests from the rates."))
+        return render(request, "forbidden.html", ForbiddenPage(text), view.frame, status_code=403)
+    form = await request.form(max_files=0, max_fields=20)
+    values = {
+        name: str(form.get(name) or "")[:limit]
+        for name, limit in (("request", 40), ("reason", 20), ("note", ms.NOTE_MAX + 1))
+    }
+    values["request"] = values["request"].strip()
+    errors = FormErrors()
+    if not csrf_ok(request, form):
+        errors.add("form", message("csrf_failed", view.lang))
+    if not values["request"]:
+        errors.add("request", t(N_("Enter the request's tracking number.")))
+    elif len(values["request"]) > 20:
+        errors.add("request", t(N_("At most %(limit)s characters."), limit=20))
+    if values["reason"] not in REASON_NAMES:
+        errors.add("reason", t(N_("Choose one of the options.")))
+    if not values["note"].strip():
+        errors.add("note", t(N_("Say why (kept with the exclusion).")))
+    elif len(values["note"]) > ms.NOTE_MAX:
+        errors.add("note", t(N_("At most %(limit)s characters."), limit=ms.NOTE_MAX))
+    number = ""
+    if not errors:
+        try:
+            row = ms.record_exclusion(
+                session, view.actor, values["request"], values["reason"], values["note"]
+            )
+        except Forbidden:
+            session.rollback()
+            errors.add(
+                "request",
+                t(N_("Only supervisors and administrators of a unit holding this request can exclude it.")),
+            )
+        except ChengzhiError as exc:
+            session.rollback()
+            field_name = {"reason_required": "note", "validation_failed": "reason"}.get(exc.code, "request")
+            errors.add(field_name, message(exc.code, view.lang, exc.params))
+        else:
+            number = (
+                session.scalar(select(RequestRow.tracking_number).where(RequestRow.id == row.request_id))
+                or ""
+            )
+            session.commit()
+    if errors:
+        page = _exclusions_page(view, errors, **values)
+        return render(request, "dashboard/exclusions.html", page, view.frame, status_code=422)
+    return RedirectResponse(
+        "/dashboard/exclusions?" + urlencode({**view.params(), "done": number}), status_code=303
+    )

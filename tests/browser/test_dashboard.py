@@ -124,3 +124,44 @@ def test_leader_reads_the_dashboards(live_server: LiveServer, desktop_page: Page
     page.goto(live_server.url(f"/dashboard/rankings?start={start}"))
     expect(page.get_by_role("heading", name="Streets", exact=True)).to_be_visible()
     screenshot(page, "dashboard-rankings-en")
+
+
+def test_supervisor_excludes_a_request_from_the_rates(live_server: LiveServer, desktop_page: Page) -> None:
+    """The exclusions form: errors next to the fields, then the exclusion listed with its reason and note."""
+    from sqlalchemy import select
+
+    from chengzhi.requests.models import Request
+
+    with get_sessionmaker(live_server.database_url)() as session:
+        seeded = session.scalar(select(Request.id).limit(1)) is not None
+    if not seeded:  # this test alone
+        _seed(live_server)
+    with get_sessionmaker(live_server.database_url)() as session:
+        number = session.scalar(
+            select(Request.tracking_number).where(Request.status == "closed").order_by(Request.id).limit(1)
+        )
+    assert number
+    page = desktop_page
+    page.goto(live_server.url("/login?next=/dashboard/exclusions"))
+    page.get_by_label("用户名").fill("supervisor")
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录", exact=True).click()
+    start = (dt.date.today() - dt.timedelta(days=60)).isoformat()
+    page.goto(live_server.url(f"/dashboard/exclusions?start={start}"))
+    expect(page.get_by_role("heading", name="剔除诉求", level=2)).to_be_visible()
+    page.get_by_role("button", name="记录剔除").click()
+    expect(page.locator("#request-error")).to_have_text("请输入诉求编号。")
+    expect(page.locator("#note-error")).to_have_text("请说明原因（将随剔除记录保存）。")
+    expect(page.get_by_label("诉求编号")).to_have_attribute("aria-invalid", "true")
+    screenshot(page, "dashboard-exclusions-errors-zh")
+
+    page.get_by_label("诉求编号").fill(number)
+    page.get_by_label("诉求人拒绝评价").check()
+    page.get_by_label("备注").fill("回访时拒绝评价")
+    page.get_by_role("button", name="记录剔除").click()
+    expect(page.get_by_role("status")).to_have_text(f"已记录诉求 {number} 的剔除。")
+    row = page.locator("table.inbox tbody tr", has_text=number)
+    expect(row).to_contain_text("诉求人拒绝评价")
+    expect(row).to_contain_text("回访时拒绝评价")
+    expect(row).to_contain_text("supervisor")
+    screenshot(page, "dashboard-exclusions-zh")

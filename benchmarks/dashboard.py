@@ -964,7 +964,12 @@ def markdown(report: dict[str, Any]) -> str:
                 if db["load"].get("reused")
                 else "- "
             )
-            + f"Generated and loaded in {db['load']['seconds']} s; daily roll-up of {db['load']['rollup_days']} days summed in {db['load']['rollup_seconds']} s; facts of {db['sample_check']['checked']} random requests recomputed from the stored log: {db['sample_check']['different']} differ.",
+            + (
+                f"Generated and loaded in {db['load']['seconds']} s; daily roll-up of {db['load']['rollup_days']} days summed in {db['load']['rollup_seconds']} s"
+                if not db["load"].get("reused") or db["load"].get("rollup_rebuilt_on_reuse")
+                else f"Generated and loaded in {db['load']['seconds']} s by that run; its roll-ups were current (not summed again)"
+            )
+            + f"; facts of {db['sample_check']['checked']} random requests recomputed from the stored log: {db['sample_check']['different']} differ.",
             f"- Load average before / after timing: {' '.join(db['load_average_before_timing'])} / {' '.join(db['load_average_after_timing'])}",
             f"- Freshness: received {db['freshness']['before']} → {db['freshness']['after']} on the first call after the commit ({db['freshness']['visible_after_seconds']} s).",
             f"- Every call under 1 s (median): {'yes' if db['all_under_1s_median'] else 'no'}; (max): {'yes' if db['all_under_1s_max'] else 'no'}. Slowest: {db['slowest']['call']} over {db['slowest']['span']}, median {db['slowest']['median_ms']} ms.",

@@ -118,6 +118,9 @@ def test_an_analyst_sees_personal_data_masked_and_cannot_act(
     assert session.get(type(request), request.id).status == "dispatched"  # type: ignore[union-attr]
 
     sign_in(client, "city-analyst")
+    inbox = client.get("/staff")
+    assert inbox.status_code == 200 and request.tracking_number in inbox.text
+    assert PHONE not in inbox.text and "张三" not in inbox.text
     page = client.get(f"/staff/requests/{request.tracking_number}")
     assert page.status_code == 200
     assert PHONE not in page.text and "张三" not in page.text and "zhang@example.org" not in page.text

@@ -482,9 +482,89 @@ def build_speed(url: str, size: int, seed: int, workers: int, texts: list[str]) 
     }
 
 
+def _copy_rows(url: str, columns: list[str], requests: list[dict[str, Any]], profiles: list[Any]) -> None:
+    """COPY requests and their index rows (computed by the platform's functions), as the build does."""
+    import psycopg
+
+    from chengzhi.routing import duplicates
+
+    requests_buffer, bands_buffer, signatures_buffer = io.StringIO(), io.StringIO(), io.StringIO()
+    for values, item in zip(requests, profiles, strict=True):
+        requests_buffer.write("\t".join(_copy_value(values[c]) for c in columns) + "\n")
+        for key in duplicates.index_keys(item):
+            bands_buffer.write(f"{key}\t{item.request_id}\n")
+        if item.signature is not None:
+            signatures_buffer.write(
+                f"{item.request_id}\t\\\\x{duplicates.signature_bytes(item.signature).hex()}\n"
+            )
+    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(dsn) as connection, connection.cursor() as cursor:
+        with cursor.copy(f"COPY requests ({', '.join(columns)}) FROM STDIN") as copy:
+            copy.write(requests_buffer.getvalue())
+        with cursor.copy("COPY duplicate_bands (band_key, request_id) FROM STDIN") as copy:
+            copy.write(bands_buffer.getvalue())
+        with cursor.copy("COPY duplicate_signatures (request_id, signature) FROM STDIN") as copy:
+            copy.write(signatures_buffer.getvalue())
+
+
+def _plans(
+    session: Session, duplicates: Any, text_keys: list[int], place_keys: list[int], keys: list[int], me: int
+) -> list[str]:
+    """EXPLAIN ANALYZE of the index query for one request: the statement `find_duplicates` runs (if the module
+    has `candidate_query`), and the plain grouped query over every posting of its keys."""
+    lines: list[str] = []
+    if hasattr(duplicates, "candidate_params"):
+        statement = duplicates.candidate_query(session.get_bind().dialect.name)
+        compiled = statement.compile(dialect=session.get_bind().dialect)
+        params = dict(compiled.params) | duplicates.candidate_params(text_keys, place_keys, me)
+        lines.append("-- find_duplicates' statement")
+        lines += [
+            row[0]
+            for row in session.connection().exec_driver_sql(f"EXPLAIN (ANALYZE, BUFFERS) {compiled}", params)
+        ]
+    lines.append("-- every posting of the keys, grouped")
+    lines += list(
+        session.execute(
+            text(
+                "EXPLAIN (ANALYZE, BUFFERS) SELECT request_id, count(*) FROM duplicate_bands "
+                "WHERE band_key = ANY(:keys) AND request_id <> :me GROUP BY request_id "
+                "ORDER BY count(*) DESC, request_id DESC LIMIT 100"
+            ),
+            {"keys": keys, "me": me},
+        ).scalars()
+    )
+    return lines
+
+
+def _reset_runs(url: str) -> dict[str, int]:
+    """Every run measures the same stored set: the new requests of earlier runs leave the index (and are closed),
+    the planted requests of earlier runs are removed."""
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            earlier = "SELECT id FROM requests WHERE source = 'bench-query'"
+            dropped = connection.execute(
+                text(f"DELETE FROM duplicate_bands WHERE request_id IN ({earlier}) OR request_id < 0")
+            ).rowcount
+            connection.execute(
+                text(f"DELETE FROM duplicate_signatures WHERE request_id IN ({earlier}) OR request_id < 0")
+            )
+            connection.execute(
+                text(
+                    "UPDATE requests SET status = 'closed' WHERE source = 'bench-query' AND status <> 'closed'"
+                )
+            )
+            planted = connection.execute(text("DELETE FROM requests WHERE id < 0")).rowcount
+    finally:
+        engine.dispose()
+    return {"index_rows_of_earlier_runs_dropped": dropped, "planted_requests_removed": planted}
+
+
 def measure_speed(
     url: str, queries: int, seed: int, texts: list[str], marker: dict[str, Any]
 ) -> dict[str, Any]:
+    from sqlalchemy import event
+
     from chengzhi.config import Settings
     from chengzhi.db import get_sessionmaker
     from chengzhi.org.models import User
@@ -497,6 +577,56 @@ def measure_speed(
     cells = {code: (x, y) for _d, _s, code, x, y in community_cells()}
     rng = random.Random(seed * 7 + 1)
     run = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S")  # the new requests of each run are told apart
+    reset = _reset_runs(url)
+    codes = list(city["community_ids"])
+    # The new requests, drawn as before; for each, a planted near-duplicate: another window of the same real
+    # message, naming the same compound, within ~100 m, received up to 20 days before, open. Planted requests get
+    # negative ids: the oldest of all, so that nothing favours them (PostgreSQL reads the newest postings of a
+    # key first).
+    specs = []
+    for _number in range(queries + 20):
+        base_number = rng.randrange(len(texts))
+        code = rng.choice(codes)
+        compound = rng.choice(city["compounds"][code]) if rng.random() < 0.7 else None
+        body = variant(rng, texts[base_number], compound)
+        x, y = cells[code]
+        lat, lon = y + 0.02 + rng.random() * 0.46, x + 0.02 + rng.random() * 0.46
+        now = START + dt.timedelta(days=rng.randrange(DAYS))
+        specs.append((base_number, code, compound, body, lat, lon, now))
+    plant_rng = random.Random(seed * 7 + 2)
+    columns, constants = _request_columns()
+    planted_rows: list[dict[str, Any]] = []
+    planted_profiles = []
+    for number, (base_number, code, compound, _body, lat, lon, now) in enumerate(specs):
+        planted_id = -(number + 1)
+        body = variant(plant_rng, texts[base_number], compound)
+        p_lat, p_lon = lat + (plant_rng.random() - 0.5) * 0.0012, lon + (plant_rng.random() - 0.5) * 0.0012
+        received = now - dt.timedelta(seconds=plant_rng.randrange(20 * 86400))
+        category_id = plant_rng.choice(city["category_ids"])
+        planted_rows.append(
+            {
+                "id": planted_id,
+                "tracking_number": f"8{number:013d}",
+                "title": body[:30],
+                "text": body,
+                "category_id": category_id,
+                "priority": "normal",
+                "lat": p_lat,
+                "lon": p_lon,
+                "receiving_unit_id": city["receiving_unit_id"],
+                "received_at": received,
+                "status": "received",
+                "updated_at": received,
+                "external_id": f"planted-{number}",
+            }
+            | constants
+        )
+        planted_profiles.append(
+            duplicates.make_profile(
+                planted_id, body[:30], body, received, city["community_ids"][code], p_lat, p_lon, category_id
+            )
+        )
+    _copy_rows(url, columns, planted_rows, planted_profiles)
     engine = create_engine(url)
     with engine.connect() as connection:
         sizes = {
@@ -510,74 +640,153 @@ def measure_speed(
         }
         stored = connection.execute(text("SELECT count(*) FROM requests WHERE source = 'bench'")).scalar_one()
         rows = connection.execute(text("SELECT count(*) FROM duplicate_bands")).scalar_one()
-        plan_keys = [r[0] for r in connection.execute(text("SELECT band_key FROM duplicate_bands LIMIT 30"))]
-        plan = (
-            connection.execute(
-                text(
-                    "EXPLAIN (ANALYZE, BUFFERS, FORMAT TEXT) SELECT request_id, count(*) FROM duplicate_bands "
-                    "WHERE band_key = ANY(:keys) GROUP BY request_id ORDER BY count(*) DESC LIMIT 100"
-                ),
-                {"keys": plan_keys},
+        # The most shared keys, from the planner's statistics (ANALYZE's sample; estimates).
+        common = connection.execute(
+            text(
+                "SELECT most_common_freqs FROM pg_stats WHERE tablename = 'duplicate_bands' "
+                "AND attname = 'band_key'"
             )
-            .scalars()
-            .all()
-        )
+        ).scalar_one_or_none()
     engine.dispose()
     factory = get_sessionmaker(url)
+    sql_seconds = [0.0]
+    sql_statements = [0]
+
+    def before(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
+        conn.info["bench_started"] = time.perf_counter()
+
+    def after(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
+        sql_seconds[0] += time.perf_counter() - conn.info.pop("bench_started", time.perf_counter())
+        sql_statements[0] += 1
+
+    profile_seconds = [0.0]
+    original_profile = duplicates.profile
+
+    def timed_profile(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return original_profile(*args, **kwargs)
+        finally:
+            profile_seconds[0] += time.perf_counter() - started
+
     find_ms: list[float] = []
     first_ms: list[float] = []
     analyse_ms: list[float] = []
     intake_ms: list[float] = []
+    sql_ms: list[float] = []
+    profile_ms: list[float] = []
+    statements: list[int] = []
     returned: list[int] = []
-    same_base_found = 0
+    postings: list[int] = []
+    per_query: list[dict[str, Any]] = []
+    same_base_found = planted_top1 = planted_top5 = planted_returned = 0
+    plan: list[str] = []
     with factory() as session:
         dispatcher = actor_for(session.scalars(select(User).where(User.username == "bench-dispatcher")).one())
         operator = actor_for(session.scalars(select(User).where(User.username == "bench-operator")).one())
-        codes = list(city["community_ids"])
-        for number in range(queries + 20):
-            base_number = rng.randrange(len(texts))
-            code = rng.choice(codes)
-            compound = rng.choice(city["compounds"][code]) if rng.random() < 0.7 else None
-            body = variant(rng, texts[base_number], compound)
-            x, y = cells[code]
-            data = svc.Submission(
-                text=body,
-                channel="phone",
-                lat=y + 0.02 + rng.random() * 0.46,
-                lon=x + 0.02 + rng.random() * 0.46,
-                external_id=f"q{run}-{number}",
-                source="bench-query",
-            )
-            now = START + dt.timedelta(days=rng.randrange(DAYS))
-            started = time.perf_counter()
-            triage.analyse(session, settings, "", body, has_point=True)
-            analysed = time.perf_counter()
-            request = svc.submit_request(session, operator, data, settings, now)
-            session.commit()
-            submitted = time.perf_counter()
-            found = duplicates.find_duplicates(session, dispatcher, request)
-            finished = time.perf_counter()
-            session.rollback()  # end the read transaction, as an API call would
-            if number < 20:
-                first_ms.append((finished - submitted) * 1000)  # warming the caches
-                continue
-            analyse_ms.append((analysed - started) * 1000)
-            intake_ms.append((submitted - analysed) * 1000)
-            find_ms.append((finished - submitted) * 1000)
-            returned.append(len(found))
-            if any((c.request.external_id or "").startswith(f"b{base_number}-") for c in found):
-                same_base_found += 1
+        engine_of_session = session.get_bind().engine
+        event.listen(engine_of_session, "before_cursor_execute", before)
+        event.listen(engine_of_session, "after_cursor_execute", after)
+        duplicates.profile = timed_profile  # type: ignore[assignment]
+        try:
+            for number, (base_number, _code, _compound, body, lat, lon, now) in enumerate(specs):
+                data = svc.Submission(
+                    text=body,
+                    channel="phone",
+                    lat=lat,
+                    lon=lon,
+                    external_id=f"q{run}-{number}",
+                    source="bench-query",
+                )
+                started = time.perf_counter()
+                triage.analyse(session, settings, "", body, has_point=True)
+                analysed = time.perf_counter()
+                request = svc.submit_request(session, operator, data, settings, now)
+                session.commit()
+                submitted = time.perf_counter()
+                sql_seconds[0] = profile_seconds[0] = 0.0
+                sql_statements[0] = 0
+                found = duplicates.find_duplicates(session, dispatcher, request)
+                finished = time.perf_counter()
+                spent_sql, spent_profile, executed = sql_seconds[0], profile_seconds[0], sql_statements[0]
+                session.rollback()  # end the read transaction, as an API call would
+                # Outside the timing: how many postings its keys have (what the index query reads).
+                item = original_profile(session, request)
+                text_keys, labels = duplicates.query_keys(item)
+                keys = list(dict.fromkeys([*text_keys, *labels]))
+                counts = [
+                    int(n)
+                    for (n,) in session.execute(
+                        text(
+                            "SELECT count(*) FROM duplicate_bands WHERE band_key = ANY(:keys) "
+                            "AND request_id <> :me GROUP BY band_key"
+                        ),
+                        {"keys": keys, "me": request.id},
+                    )
+                ]
+                if number == queries + 19:
+                    plan = _plans(session, duplicates, text_keys, list(labels), keys, request.id)
+                # This run's request leaves the index (as if closed), so that runs do not find each other.
+                duplicates.drop_request(session, request.id)
+                session.commit()
+                if number < 20:
+                    first_ms.append((finished - submitted) * 1000)  # warming the caches
+                    continue
+                analyse_ms.append((analysed - started) * 1000)
+                intake_ms.append((submitted - analysed) * 1000)
+                find_ms.append((finished - submitted) * 1000)
+                sql_ms.append(spent_sql * 1000)
+                profile_ms.append(spent_profile * 1000)
+                statements.append(executed)
+                returned.append(len(found))
+                postings.append(sum(counts))
+                per_query.append(
+                    {
+                        "find_ms": round((finished - submitted) * 1000, 2),
+                        "sql_ms": round(spent_sql * 1000, 2),
+                        "profile_ms": round(spent_profile * 1000, 2),
+                        "keys": len(keys),
+                        "postings": sum(counts),
+                        "largest_key": max(counts, default=0),
+                        "text_chars": len(body),
+                    }
+                )
+                ids = [c.request.id for c in found]
+                planted_id = -(number + 1)
+                planted_returned += planted_id in ids
+                planted_top5 += planted_id in ids[:5]
+                planted_top1 += ids[:1] == [planted_id]
+                if any((c.request.external_id or "").startswith(f"b{base_number}-") for c in found):
+                    same_base_found += 1
+        finally:
+            duplicates.profile = original_profile  # type: ignore[assignment]
+            event.remove(engine_of_session, "before_cursor_execute", before)
+            event.remove(engine_of_session, "after_cursor_execute", after)
+    slowest = sorted(per_query, key=lambda q: -q["find_ms"])[: max(1, len(per_query) // 100)]
+    n = max(1, queries)
     return {
         "stored_requests": stored,
         "index_rows": rows,
         "table_bytes": sizes,
         "queries": queries,
+        "reset": reset,
         "find_ms": _percentiles(find_ms),
+        "find_sql_ms": _percentiles(sql_ms),
+        "find_profile_ms": _percentiles(profile_ms),
+        "find_statements": _percentiles([float(s) for s in statements]),
         "first_20_queries_ms": _percentiles(first_ms),
         "triage_analyse_ms": _percentiles(analyse_ms),
         "intake_total_ms": _percentiles(intake_ms),
         "candidates_returned": _percentiles([float(n) for n in returned]),
-        "queries_finding_a_request_from_the_same_message": round(same_base_found / max(1, queries), 3),
+        "postings_per_query": _percentiles([float(p) for p in postings]),
+        "most_shared_keys_estimated_postings": [round(f * rows) for f in (common or [])[:10]],
+        "slowest_1pct": slowest,
+        "recall": {
+            "planted_top1": round(planted_top1 / n, 3),
+            "planted_top5": round(planted_top5 / n, 3),
+            "planted_returned": round(planted_returned / n, 3),
+        },
+        "queries_finding_a_request_from_the_same_message": round(same_base_found / n, 3),
         "index_query_plan": plan,
         "load_average_after": _load_avg(),
     }
@@ -822,7 +1031,12 @@ def render(report: dict[str, Any]) -> str:
         f"- Python {m['python']}, SQLite {m['sqlite']}"
         + (f", PostgreSQL {report['postgres']['server_version']}" if report.get("postgres") else ""),
         f"- Load average at start {' '.join(m['load_average_at_start'])} (other engineers share this machine)",
-        f"- Index: {report['index']}",
+        f"- Index: {report['index']}; candidates scored: the {report.get('candidates', 100)} sharing most keys"
+        + (
+            f", at most {report['per_key']:,} postings read per key (newest)"
+            if report.get("per_key")
+            else ", every posting of each key read"
+        ),
         "",
     ]
     speed = report.get("speed")
@@ -862,6 +1076,35 @@ def render(report: dict[str, Any]) -> str:
             f"for which a stored variant of the same real message was among them: "
             f"{speed['queries_finding_a_request_from_the_same_message']:.1%} (75% of the stored requests are "
             "closed and left out).",
+        ]
+        if "recall" in speed:
+            r, s, pr, pq = (
+                speed["recall"],
+                speed["find_sql_ms"],
+                speed["find_profile_ms"],
+                speed["postings_per_query"],
+            )
+            lines += [
+                f"- Recall: a planted near-duplicate of each new request (another window of the same message, same "
+                f"compound, within ~100 m, open, the oldest id) is the first candidate for {r['planted_top1']:.1%}, "
+                f"among the first 5 for {r['planted_top5']:.1%}, returned at all (first 10) for "
+                f"{r['planted_returned']:.1%}.",
+                f"- Where the time goes: SQL (statements, round trips, rows fetched) p50 {s['p50']} ms, p99 "
+                f"{s['p99']} ms ({speed['find_statements']['p50']:.0f} statements); the request's own profile "
+                f"(normalise, places, shingles, MinHash) p50 {pr['p50']} ms, p99 {pr['p99']} ms; the rest is "
+                "scoring and Python.",
+                f"- Postings of a request's keys (all of them; what an uncapped index query reads): p50 "
+                f"{pq['p50']:.0f}, p99 {pq['p99']:.0f}, max {pq['max']:.0f}. Most shared keys (planner "
+                f"statistics, estimated): {', '.join(f'{n:,}' for n in speed['most_shared_keys_estimated_postings'])}.",
+                "- Slowest 1%: "
+                + "; ".join(
+                    f"{q['find_ms']} ms (SQL {q['sql_ms']}, profile {q['profile_ms']}, {q['postings']} postings, "
+                    f"largest key {q['largest_key']}, {q['text_chars']} chars)"
+                    for q in speed["slowest_1pct"]
+                )
+                + ".",
+            ]
+        lines += [
             f"- Load average after: {' '.join(speed['load_average_after'])}.",
             "",
         ]
@@ -928,11 +1171,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-places", action="store_true")
     parser.add_argument("--demo-requests", type=int, default=3000)
     parser.add_argument("--suffix", default="", help="Added to the result file names.")
+    parser.add_argument("--candidates", type=int, help="Override duplicates.CANDIDATES (to measure recall).")
+    parser.add_argument("--per-key", type=int, help="Override duplicates.PER_KEY (to measure recall).")
     args = parser.parse_args(argv)
 
     import subprocess
 
     from chengzhi.routing import duplicates
+
+    if args.candidates is not None:
+        duplicates.CANDIDATES = args.candidates
+    if args.per_key is not None:
+        duplicates.PER_KEY = args.per_key
 
     started_at = dt.datetime.now(dt.UTC)
     report: dict[str, Any] = {
@@ -946,6 +1196,8 @@ def main(argv: list[str] | None = None) -> int:
         "index": duplicates.INDEX_NAME,
         "weights": duplicates.WEIGHTS,
         "min_score": duplicates.MIN_SCORE,
+        "candidates": duplicates.CANDIDATES,
+        "per_key": getattr(duplicates, "PER_KEY", None),
     }
     (ROOT / "var" / "bench").mkdir(parents=True, exist_ok=True)
     if not args.skip_speed:

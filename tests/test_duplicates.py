@@ -10,7 +10,7 @@ import sys
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from chengzhi.config import Settings
@@ -212,15 +212,17 @@ def test_datasketch_is_imported_on_first_use_only() -> None:
 def test_a_key_shared_by_very_many_requests_adds_its_newest_only(
     session: Session, settings: Settings, city: City, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """PostgreSQL reads at most PER_KEY postings of each key, the newest; SQLite reads them all."""
-    same = [submit(session, settings, LEAK, phone=f"1390000000{i}") for i in range(4)]
+    """Each key adds its newest PER_KEY open requests (PostgreSQL reads no more; SQLite reads all, keeps those)."""
+    same = [submit(session, settings, LEAK, phone=f"1390000000{i}") for i in range(5)]
     session.commit()
     monkeypatch.setattr(duplicates, "PER_KEY", 2)
     found = [c.request.id for c in duplicates.find_duplicates(session, None, same[0], min_score=0)]
-    if session.get_bind().dialect.name == "postgresql":
-        assert found == [same[3].id, same[2].id]
-    else:
-        assert found == [same[3].id, same[2].id, same[1].id]
+    assert found == [same[4].id, same[3].id]
+    # Closed requests do not take a place: the newest two open ones are found.
+    session.execute(update(Request).where(Request.id == same[4].id).values(status="closed"))
+    session.commit()
+    found = [c.request.id for c in duplicates.find_duplicates(session, None, same[0], min_score=0)]
+    assert found == [same[3].id, same[2].id]
 
 
 def test_text_that_cannot_be_analysed_does_not_break_intake(

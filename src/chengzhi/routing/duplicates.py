@@ -26,9 +26,10 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy import BigInteger, Select, any_, bindparam, delete, func, insert, or_, select, true
+from sqlalchemy import BigInteger, Integer, Select, any_, bindparam, delete, func, insert, or_, select, true
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import True_
 
 from chengzhi.categories.models import Category
 from chengzhi.org.service import Actor
@@ -49,8 +50,8 @@ SEED = 1
 SHINGLE_HAN = 2
 SHINGLE_LATIN = 4
 TEXT_CHARS = 2000  # the part of a text that is shingled
-CANDIDATES = 100  # requests sharing most keys, scored
-PER_KEY = 1000  # PostgreSQL: requests read per key at most, the newest (see `_postings`)
+CANDIDATES = 50  # open requests sharing most keys, scored
+PER_KEY = 50  # open requests read per key at most, the newest (see `_postings`)
 # score = text + place + category, each weighted; text counts fully from an estimated Jaccard of TEXT_FULL; place
 # is 1 within NEAR_M, falling to 0 at FAR_M, 0.9 for the same named place, 0.3 for the same community alone.
 WEIGHTS = {"text": 0.55, "place": 0.3, "category": 0.15}
@@ -300,23 +301,33 @@ def metres(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 6_371_000 * math.hypot(x, y)
 
 
-def _postings(session: Session, keys: list[int], exclude: int) -> Any:
-    """(request_id, band_key) of the stored requests holding these keys. On PostgreSQL, each key gives its newest
-    PER_KEY requests only (a LATERAL scan of the primary key's index, newest first): a band or place shared by
-    very many requests (boilerplate text, a big estate) adds its recent ones, not thousands of rows. The keys are
-    one array parameter, so the statement's text is the same for every request (psycopg prepares it)."""
+def _postings(postgres: bool) -> Any:
+    """(request_id, band_key) of the stored requests holding the keys `:keys`, but `:exclude`. On PostgreSQL, each
+    key gives its newest `:per_key` requests only (a LATERAL scan of the primary key's index, newest first): a band
+    or place shared by very many requests (boilerplate text, a big estate) adds its recent ones, not thousands of
+    rows. The keys are one array parameter, so the statement's text is the same for every request (psycopg
+    prepares it after a few uses)."""
     band = DuplicateBand
-    if session.get_bind().dialect.name == "postgresql":
+    exclude = bindparam("exclude", type_=Integer)
+    # Closed requests are passed over here, by the (status, id) index of requests (an index-only probe), so that
+    # the requests ranked are open ones.
+    closed = Request.__table__.alias("closed_request")
+    is_closed = (
+        select(closed.c.id)
+        .where(closed.c.status == bindparam("closed", Status.closed.value), closed.c.id == band.request_id)
+        .exists()
+    )
+    if postgres:
         wanted = (
-            func.unnest(bindparam("keys", keys, type_=ARRAY(BigInteger)))
+            func.unnest(bindparam("keys", type_=ARRAY(BigInteger)))
             .table_valued("key")
             .render_derived(name="k")
         )
         posting = (
             select(band.request_id, band.band_key)
-            .where(band.band_key == wanted.c.key, band.request_id != exclude)
+            .where(band.band_key == wanted.c.key, band.request_id != exclude, ~is_closed)
             .order_by(band.request_id.desc())
-            .limit(bindparam("per_key", PER_KEY))
+            .limit(bindparam("per_key", type_=Integer))
             .lateral("b")
         )
         return (
@@ -325,38 +336,43 @@ def _postings(session: Session, keys: list[int], exclude: int) -> Any:
             .join(posting, true())
             .subquery()
         )
+    # Elsewhere (SQLite) the same postings, numbered per key: every posting is read, the same are kept.
+    newest = (
+        func.row_number().over(partition_by=band.band_key, order_by=band.request_id.desc()).label("newest")
+    )
+    numbered = (
+        select(band.request_id, band.band_key, newest)
+        .where(band.band_key.in_(bindparam("keys", expanding=True)), band.request_id != exclude, ~is_closed)
+        .subquery()
+    )
     return (
-        select(band.request_id, band.band_key)
-        .where(band.band_key.in_(keys), band.request_id != exclude)
+        select(numbered.c.request_id, numbered.c.band_key)
+        .where(numbered.c.newest <= bindparam("per_key", type_=Integer))
         .subquery()
     )
 
 
-def candidate_query(
-    session: Session,
-    text_keys: Sequence[int],
-    place_keys: Sequence[int],
-    exclude: int,
-    limit: int = CANDIDATES,
-) -> Select[Any] | None:
-    """One statement: the `limit` requests sharing most keys with these (ties: the newest), with the place keys
-    each shares, their signatures, points and categories. The caller adds its filters (not closed, visible)."""
-    keys = list(dict.fromkeys([*text_keys, *place_keys]))
-    if not keys:
-        return None
-    postings = _postings(session, keys, exclude)
-    if session.get_bind().dialect.name == "postgresql":
+@lru_cache(maxsize=4)
+def candidate_query(dialect: str) -> Select[Any]:
+    """One statement, built once per database kind: the `:candidates` requests sharing most keys with `:keys`
+    (ties: the newest), the place keys of `:place_keys` each shares, and those not closed with their signatures,
+    points and categories. Parameters: `candidate_params`; the caller adds who may see them."""
+    postgres = dialect == "postgresql"
+    postings = _postings(postgres)
+    if postgres:
         shared = func.array_agg(postings.c.band_key).filter(
-            postings.c.band_key == any_(bindparam("place_keys", list(place_keys), type_=ARRAY(BigInteger)))
+            postings.c.band_key == any_(bindparam("place_keys", type_=ARRAY(BigInteger)))
         )
     else:
-        shared = func.group_concat(postings.c.band_key).filter(postings.c.band_key.in_(list(place_keys)))
+        shared = func.group_concat(postings.c.band_key).filter(
+            postings.c.band_key.in_(bindparam("place_keys", expanding=True))
+        )
     hits = func.count().label("hits")
     top = (
         select(postings.c.request_id, hits, shared.label("places"))
         .group_by(postings.c.request_id)
         .order_by(hits.desc(), postings.c.request_id.desc())
-        .limit(bindparam("candidates", limit))
+        .limit(bindparam("candidates", type_=Integer))
         .subquery("top")
     )
     return (
@@ -381,7 +397,20 @@ def candidate_query(
         .join(Request, Request.id == top.c.request_id)
         .outerjoin(DuplicateSignature, DuplicateSignature.request_id == top.c.request_id)
         .outerjoin(RequestTriage, RequestTriage.request_id == top.c.request_id)
+        .where(Request.status != bindparam("closed", Status.closed.value))
     )
+
+
+def candidate_params(
+    text_keys: Sequence[int], place_keys: Sequence[int], exclude: int, limit: int | None = None
+) -> dict[str, Any]:
+    return {
+        "keys": list(dict.fromkeys([*text_keys, *place_keys])),
+        "place_keys": list(place_keys),
+        "exclude": exclude,
+        "per_key": PER_KEY,
+        "candidates": CANDIDATES if limit is None else limit,
+    }
 
 
 def _shared_keys(value: object) -> list[int]:
@@ -424,15 +453,19 @@ def find_duplicates(
     triage = session.get(RequestTriage, request.id) if request.lat is None or request.lon is None else None
     item = profile(session, request, triage=triage)
     text_keys, labels = query_keys(item)
-    query = candidate_query(session, text_keys, list(labels), request.id)
-    if query is None:
+    params = candidate_params(text_keys, list(labels), request.id)
+    if not params["keys"]:
         return []
-    query = query.where(Request.status != Status.closed.value)
+    query = candidate_query(
+        session.get_bind().dialect.name
+    )  # the same object: SQLAlchemy's cache key is kept
     if actor is not None:
-        query = query.where(visibility_clause(actor))
+        visible = visibility_clause(actor)
+        if not isinstance(visible, True_):  # staff of the whole city see every request
+            query = query.where(visible)
     if request.issue_id is not None:
         query = query.where(or_(Request.issue_id.is_(None), Request.issue_id != request.issue_id))
-    rows = session.execute(query).all()
+    rows = session.execute(query, params).all()
     if not rows:
         return []
     groups = category_groups(session)

@@ -1036,11 +1036,13 @@ def render(report: dict[str, Any]) -> str:
         f"- Python {m['python']}, SQLite {m['sqlite']}"
         + (f", PostgreSQL {report['postgres']['server_version']}" if report.get("postgres") else ""),
         f"- Load average at start {' '.join(m['load_average_at_start'])} (other engineers share this machine)",
-        f"- Index: {report['index']}; candidates scored: the {report.get('candidates', 100)} sharing most keys"
+        f"- Index: {report['index']}; "
         + (
-            f", at most {report['per_key']:,} postings read per key (newest)"
-            if report.get("per_key")
-            else ", every posting of each key read"
+            f"at most {report['per_key']:,} postings read per key (the newest); of the {report['ranked']} "
+            f"requests sharing most keys, the first {report['candidates']} not closed are scored"
+            if report.get("per_key") and report.get("ranked")
+            else f"every posting of each key read; the {report.get('candidates', 100)} requests sharing most "
+            "keys read, those not closed scored"
         ),
         "",
     ]
@@ -1178,6 +1180,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--suffix", default="", help="Added to the result file names.")
     parser.add_argument("--candidates", type=int, help="Override duplicates.CANDIDATES (to measure recall).")
     parser.add_argument("--per-key", type=int, help="Override duplicates.PER_KEY (to measure recall).")
+    parser.add_argument("--ranked", type=int, help="Override duplicates.RANKED (to measure recall).")
     args = parser.parse_args(argv)
 
     import subprocess
@@ -1188,6 +1191,8 @@ def main(argv: list[str] | None = None) -> int:
         duplicates.CANDIDATES = args.candidates
     if args.per_key is not None:
         duplicates.PER_KEY = args.per_key
+    if args.ranked is not None:
+        duplicates.RANKED = args.ranked
 
     started_at = dt.datetime.now(dt.UTC)
     report: dict[str, Any] = {
@@ -1203,6 +1208,7 @@ def main(argv: list[str] | None = None) -> int:
         "min_score": duplicates.MIN_SCORE,
         "candidates": duplicates.CANDIDATES,
         "per_key": getattr(duplicates, "PER_KEY", None),
+        "ranked": getattr(duplicates, "RANKED", None),
     }
     (ROOT / "var" / "bench").mkdir(parents=True, exist_ok=True)
     if not args.skip_speed:

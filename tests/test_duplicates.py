@@ -212,15 +212,20 @@ def test_datasketch_is_imported_on_first_use_only() -> None:
 def test_a_key_shared_by_very_many_requests_adds_its_newest_only(
     session: Session, settings: Settings, city: City, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Each key adds its newest PER_KEY open requests (PostgreSQL reads no more; SQLite reads all, keeps those)."""
+    """Each key adds its newest PER_KEY requests (PostgreSQL reads no more; SQLite reads all, keeps those)."""
     same = [submit(session, settings, LEAK, phone=f"1390000000{i}") for i in range(5)]
     session.commit()
     monkeypatch.setattr(duplicates, "PER_KEY", 2)
     found = [c.request.id for c in duplicates.find_duplicates(session, None, same[0], min_score=0)]
     assert found == [same[4].id, same[3].id]
-    # Closed requests do not take a place: the newest two open ones are found.
+    # Closed requests are passed over after ranking, and leave room for open ones within RANKED.
     session.execute(update(Request).where(Request.id == same[4].id).values(status="closed"))
     session.commit()
+    found = [c.request.id for c in duplicates.find_duplicates(session, None, same[0], min_score=0)]
+    assert found == [same[3].id]
+    monkeypatch.setattr(duplicates, "PER_KEY", 4)
+    monkeypatch.setattr(duplicates, "RANKED", 3)
+    monkeypatch.setattr(duplicates, "CANDIDATES", 2)
     found = [c.request.id for c in duplicates.find_duplicates(session, None, same[0], min_score=0)]
     assert found == [same[3].id, same[2].id]
 

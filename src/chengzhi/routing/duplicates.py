@@ -51,7 +51,8 @@ SHINGLE_HAN = 2
 SHINGLE_LATIN = 4
 TEXT_CHARS = 2000  # the part of a text that is shingled
 CANDIDATES = 50  # open requests sharing most keys, scored
-PER_KEY = 50  # open requests read per key at most, the newest (see `_postings`)
+PER_KEY = 100  # requests read per key at most, the newest (see `_postings`)
+RANKED = 200  # requests sharing most keys, of which the CANDIDATES first not closed are scored
 # score = text + place + category, each weighted; text counts fully from an estimated Jaccard of TEXT_FULL; place
 # is 1 within NEAR_M, falling to 0 at FAR_M, 0.9 for the same named place, 0.3 for the same community alone.
 WEIGHTS = {"text": 0.55, "place": 0.3, "category": 0.15}
@@ -302,21 +303,14 @@ def metres(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
 
 def _postings(postgres: bool) -> Any:
-    """(request_id, band_key) of the stored requests holding the keys `:keys`, but `:exclude`. On PostgreSQL, each
-    key gives its newest `:per_key` requests only (a LATERAL scan of the primary key's index, newest first): a band
-    or place shared by very many requests (boilerplate text, a big estate) adds its recent ones, not thousands of
-    rows. The keys are one array parameter, so the statement's text is the same for every request (psycopg
-    prepares it after a few uses)."""
+    """(request_id, band_key) of the stored requests holding the keys `:keys`, but `:exclude`: each key gives its
+    newest `:per_key` requests only. On PostgreSQL that is a LATERAL scan of the primary key's index, newest first,
+    stopping there: a band or place shared by very many requests (boilerplate text, a big estate) adds its recent
+    ones, not thousands of rows. The keys are one array parameter, so the statement's text is the same for every
+    request (psycopg prepares it after a few uses). Elsewhere (SQLite) every posting is read and numbered per key;
+    the same are kept."""
     band = DuplicateBand
     exclude = bindparam("exclude", type_=Integer)
-    # Closed requests are passed over here, by the (status, id) index of requests (an index-only probe), so that
-    # the requests ranked are open ones.
-    closed = Request.__table__.alias("closed_request")
-    is_closed = (
-        select(closed.c.id)
-        .where(closed.c.status == bindparam("closed", Status.closed.value), closed.c.id == band.request_id)
-        .exists()
-    )
     if postgres:
         wanted = (
             func.unnest(bindparam("keys", type_=ARRAY(BigInteger)))
@@ -325,7 +319,7 @@ def _postings(postgres: bool) -> Any:
         )
         posting = (
             select(band.request_id, band.band_key)
-            .where(band.band_key == wanted.c.key, band.request_id != exclude, ~is_closed)
+            .where(band.band_key == wanted.c.key, band.request_id != exclude)
             .order_by(band.request_id.desc())
             .limit(bindparam("per_key", type_=Integer))
             .lateral("b")
@@ -336,13 +330,12 @@ def _postings(postgres: bool) -> Any:
             .join(posting, true())
             .subquery()
         )
-    # Elsewhere (SQLite) the same postings, numbered per key: every posting is read, the same are kept.
     newest = (
         func.row_number().over(partition_by=band.band_key, order_by=band.request_id.desc()).label("newest")
     )
     numbered = (
         select(band.request_id, band.band_key, newest)
-        .where(band.band_key.in_(bindparam("keys", expanding=True)), band.request_id != exclude, ~is_closed)
+        .where(band.band_key.in_(bindparam("keys", expanding=True)), band.request_id != exclude)
         .subquery()
     )
     return (
@@ -354,9 +347,12 @@ def _postings(postgres: bool) -> Any:
 
 @lru_cache(maxsize=4)
 def candidate_query(dialect: str) -> Select[Any]:
-    """One statement, built once per database kind: the `:candidates` requests sharing most keys with `:keys`
-    (ties: the newest), the place keys of `:place_keys` each shares, and those not closed with their signatures,
-    points and categories. Parameters: `candidate_params`; the caller adds who may see them."""
+    """One statement, built once per database kind: of the `:ranked` requests sharing most keys with `:keys` (ties:
+    the newest), the `:candidates` first that are not closed, with the place keys of `:place_keys` each shares,
+    their signatures, points and categories. Parameters: `candidate_params`; the caller adds who may see them.
+
+    Every step is bounded: postings read (keys x `:per_key`), index-only probes of requests' (status, id) index
+    to pass over closed requests (`:ranked`), rows read from requests, signatures and triage (`:candidates`)."""
     postgres = dialect == "postgresql"
     postings = _postings(postgres)
     if postgres:
@@ -368,10 +364,25 @@ def candidate_query(dialect: str) -> Select[Any]:
             postings.c.band_key.in_(bindparam("place_keys", expanding=True))
         )
     hits = func.count().label("hits")
-    top = (
+    ranked = (
         select(postings.c.request_id, hits, shared.label("places"))
         .group_by(postings.c.request_id)
         .order_by(hits.desc(), postings.c.request_id.desc())
+        .limit(bindparam("ranked", type_=Integer))
+        .subquery("ranked")
+    )
+    closed = Request.__table__.alias("closed_request")
+    is_closed = (
+        select(closed.c.id)
+        .where(
+            closed.c.status == bindparam("closed", Status.closed.value), closed.c.id == ranked.c.request_id
+        )
+        .exists()
+    )
+    top = (
+        select(ranked.c.request_id, ranked.c.hits, ranked.c.places)
+        .where(~is_closed)
+        .order_by(ranked.c.hits.desc(), ranked.c.request_id.desc())
         .limit(bindparam("candidates", type_=Integer))
         .subquery("top")
     )
@@ -409,6 +420,7 @@ def candidate_params(
         "place_keys": list(place_keys),
         "exclude": exclude,
         "per_key": PER_KEY,
+        "ranked": RANKED,
         "candidates": CANDIDATES if limit is None else limit,
     }
 

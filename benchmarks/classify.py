@@ -116,6 +116,7 @@ def run_dataset(
     our_auto = np.zeros(len(labels), dtype=bool)
     per_fold: list[dict[str, Any]] = []
     single_ms: list[float] = []
+    single_cpu_ms: list[float] = []
     batch_ms: list[float] = []
     for k, (train, test) in enumerate(splitter.split(texts, labels), start=1):
         fold: dict[str, Any] = {"fold": k, "train_rows": len(train), "test_rows": len(test)}
@@ -144,9 +145,11 @@ def run_dataset(
         fold["auto_dispatch_share"] = round(float(auto.mean()), 4)
         # One message at a time, as at intake (normalise, tokens, features, both base models, stacker).
         for i in test[:100]:
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.thread_time()
             model.suggest([str(texts[i])])
             single_ms.append(1000 * (time.perf_counter() - started))
+            single_cpu_ms.append(1000 * (time.thread_time() - cpu))
+        fold["prior_power"] = model.meta.get("prior_power")
         per_fold.append(fold)
         say(
             f"{name} fold {k}: baseline {fold['baseline']['macro_f1']:.4f}, model {fold['model']['macro_f1']:.4f} "
@@ -187,6 +190,8 @@ def run_dataset(
         "prediction": {
             "single_ms_mean": round(statistics.mean(single_ms), 3),
             "single_ms_p95": round(float(np.percentile(single_ms, 95)), 3),
+            "single_cpu_ms_mean": round(statistics.mean(single_cpu_ms), 3),
+            "single_cpu_ms_p95": round(float(np.percentile(single_cpu_ms, 95)), 3),
             "batch_ms_per_message": round(statistics.mean(batch_ms), 3),
             "single_messages_timed": len(single_ms),
         },
@@ -225,20 +230,27 @@ def markdown(result: dict[str, Any]) -> str:
     lines += [
         "",
         "| data set | training rows | training wall s (mean / max) | training CPU s (mean / max) | "
-        "predict one message ms (mean / p95) | batch ms per message |",
-        "|---|---|---|---|---|---|",
+        "predict one message wall ms (mean / p95) | CPU ms (mean / p95) | batch ms per message |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name, r in result["datasets"].items():
         t, p = r["training"], r["prediction"]
         lines.append(
             f"| {name} | {t['rows_per_fold']} | {t['wall_seconds_mean']} / {t['wall_seconds_max']} | "
             f"{t['cpu_seconds_mean']} / {t['cpu_seconds_max']} | {p['single_ms_mean']} / {p['single_ms_p95']} | "
+            f"{p['single_cpu_ms_mean']} / {p['single_cpu_ms_p95']} | "
             f"{p['batch_ms_per_message']} |"
         )
-    lines += ["", "Per fold (macro-F1, baseline → model):", ""]
+    lines += [
+        "",
+        "Per fold (macro-F1, baseline → model; accuracy; α, the prior power chosen inside the fold):",
+        "",
+    ]
     for name, r in result["datasets"].items():
         folds = ", ".join(
-            f"{f['baseline']['macro_f1']:.3f} → {f['model']['macro_f1']:.3f}" for f in r["folds"]
+            f"{f['baseline']['macro_f1']:.3f} → {f['model']['macro_f1']:.3f} "
+            f"({f['model']['accuracy']:.3f}; α {f.get('prior_power')})"
+            for f in r["folds"]
         )
         lines.append(f"- {name}: {folds}")
     return "\n".join(lines) + "\n"

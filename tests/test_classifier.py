@@ -3,6 +3,7 @@ and corrections on both databases. Small generated data, the real pipeline (jieb
 
 from __future__ import annotations
 
+import copy
 import csv
 import datetime as dt
 import json
@@ -161,6 +162,78 @@ def test_offsets_raise_macro_f1_without_losing_much_accuracy() -> None:
     after = classifier._macro_f1_acc(y, (log_p + offsets).argmax(1), 2)
     assert after[0] > before[0] and after[1] >= before[1] - 0.05
     assert not classifier._tune_offsets(log_p, y, max_accuracy_loss=0).any()
+
+
+def test_prior_power_raises_macro_f1_within_the_accuracy_bound() -> None:
+    rng = np.random.default_rng(1)
+    y = np.array([0] * 80 + [1] * 15 + [2] * 5)
+    # Scores that favour the frequent class: the rare ones are mostly missed, and pushing them costs accuracy.
+    log_p = np.log(np.full((100, 3), [0.6, 0.25, 0.15]))
+    log_p[:80, 1] += rng.random(80) * 1.2
+    log_p[80:95, 1] += 0.6 + rng.random(15) * 0.5
+    log_p[95:, 2] += 1.0 + rng.random(5) * 0.5
+    offsets, alpha = classifier._prior_offsets(log_p, y, max_accuracy_loss=0.05)
+    before = classifier._macro_f1_acc(y, log_p.argmax(1), 3)
+    after = classifier._macro_f1_acc(y, (log_p + offsets).argmax(1), 3)
+    assert 0 < alpha <= 1 and after[0] > before[0] and after[1] >= before[1] - 0.05
+    prior = np.bincount(y) / len(y)
+    assert offsets == pytest.approx(-alpha * np.log(prior))
+    # A wider accuracy bound lets α go further; an absolute floor above what any α > 0 keeps: no offsets.
+    assert classifier._prior_offsets(log_p, y, max_accuracy_loss=0.1)[1] > alpha
+    offsets, alpha = classifier._prior_offsets(log_p, y, max_accuracy_loss=0.05, floor=0.58)
+    assert alpha == 0 and not offsets.any()
+    # Fine offsets start from the prior's and keep the floor.
+    start = -0.1 * np.log(prior)
+    fine = classifier._tune_offsets(log_p, y, 0.02, start=start, floor=0.56)
+    assert classifier._macro_f1_acc(y, (log_p + fine).argmax(1), 3)[1] >= 0.56
+
+
+def test_fast_features_match_scikit_learn(trained: Path) -> None:
+    model = classifier.load(trained)
+    texts = [
+        classifier.textpipe.normalise(t)
+        for t in ["和平街道停水三天了，请尽快处理", "Road  BROKEN near 建国路 No. 5", "", "垃圾", "xyz"]
+    ]
+    features = model.features
+    assert features.head is not None
+    heads = [t[: features.head_chars] for t in texts]
+    expected = classifier.sp.hstack(
+        [
+            features.chars.transform(texts),
+            features.words.transform(texts),
+            features.head.transform(heads) * features.head_weight,
+        ],
+        format="csr",
+    )
+    got = features.transform(texts)
+    assert got.shape == expected.shape
+    assert abs(got - expected).max() < 1e-6
+    scores = model.base.scores(got)
+    assert classifier._stack_proba(model.stacker, scores) == pytest.approx(
+        model.stacker.predict_proba(scores), abs=1e-9
+    )
+    # A model pickled before the fast path (no `_fast` attribute) still transforms; one pickled before the head
+    # block (no `head` either) gives the two blocks it had.
+    del features._fast
+    assert abs(features.transform(texts) - expected).max() < 1e-6
+    old = copy.copy(features)
+    del old._fast, old.head, old.head_chars, old.head_weight
+    two = classifier.sp.hstack(
+        [features.chars.transform(texts), features.words.transform(texts)], format="csr"
+    )
+    assert abs(old.transform(texts) - two).max() < 1e-6
+
+
+def test_self_training_uses_unlabelled_texts() -> None:
+    rows = examples(8, seed=5)
+    unlabelled = [t for t, _ in examples(10, seed=6)]
+    model = classifier.train(
+        TrainingData(texts=[t for t, _ in rows], labels=[label for _, label in rows]),
+        ClassifierConfig(folds=3, pseudo_share=0.5),
+        unlabelled=[*unlabelled, "", "\x00\x01\x02\x03"],
+    )
+    assert model.meta["data"]["unlabelled_rows"] == len(unlabelled)
+    assert model.predict(["水管爆裂到处是水", "有人乱扔垃圾"]) == ["water", "litter"]
 
 
 def test_damaged_or_missing_model_is_refused(trained: Path, tmp_path: Path) -> None:

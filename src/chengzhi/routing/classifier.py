@@ -24,12 +24,14 @@ import hashlib
 import io
 import json
 import platform
+import re
 import threading
 import time
 import zipfile
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from itertools import repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -77,9 +79,23 @@ class ClassifierConfig:
     use_nb: bool = True
     # Folds inside the training data that give held-out scores (stacker, offsets, thresholds).
     folds: int = 5
-    # Tune per-class offsets for macro-F1, losing at most this much accuracy (0 disables the tuning).
-    max_accuracy_loss: float = 0.01
+    # Offsets on the log-probabilities for macro-F1, chosen on held-out folds of the training data: first the
+    # class priors divided out to a power α in [0, 1] (one parameter), losing at most `max_accuracy_loss` of
+    # accuracy; then per-class offsets (coordinate ascent) losing at most `fine_offsets_loss` more. Neither takes
+    # held-out accuracy below `min_accuracy` (an absolute floor a city may set). 0 disables a step.
+    max_accuracy_loss: float = 0.02
+    fine_offsets_loss: float = 0.0
+    min_accuracy: float = 0.0
     target_precision: float = 0.97
+    # A third block: character n-grams of the first `head_chars` characters (0: none), weighted `head_weight`.
+    head_chars: int = 30
+    head_weight: float = 1.0
+    # Unlabelled texts of the same kind given to `train` (semi-supervised): with `unlabelled_idf` they widen the
+    # TF-IDF vocabulary and weights; with `pseudo_share` > 0, that share of them, those the base SVM labels with
+    # the widest margins, join the training rows with its labels (self-training) at `pseudo_weight` each.
+    unlabelled_idf: bool = False
+    pseudo_share: float = 0.6
+    pseudo_weight: float = 1.0
     # Fewest examples per label; fewer stops the training with a message naming the labels.
     min_examples: int = 5
     # Weight of a request whose category a person corrected (training from the database).
@@ -102,17 +118,52 @@ def _words(normalised: str) -> list[str]:
     return textpipe.tokens(normalised, normalised=True)
 
 
+_WHITE_SPACES = re.compile(r"\s\s+")
+
+
+def _tfidf_rows(
+    terms: Iterable[Sequence[str]], vocabulary: dict[str, int], idf: np.ndarray, sublinear: bool, width: int
+) -> sp.csr_matrix:
+    """What a fitted TfidfVectorizer (norm l2, smooth idf) gives for documents already cut into terms, without
+    scikit-learn's per-call validation: at intake, one message at a time, that overhead was most of the time."""
+    indptr = [0]
+    index_parts: list[np.ndarray] = []
+    value_parts: list[np.ndarray] = []
+    get = vocabulary.get
+    for doc in terms:
+        ids = np.fromiter(map(get, doc, repeat(-1)), dtype=np.int64, count=len(doc))
+        ids = ids[ids >= 0]
+        if len(ids):
+            ids, counts = np.unique(ids, return_counts=True)
+            tf = np.log(counts) + 1.0 if sublinear else counts.astype(np.float64)
+            values = tf * idf[ids]
+            values /= np.sqrt(np.dot(values, values))
+        else:
+            values = np.zeros(0)
+        index_parts.append(ids)
+        value_parts.append(values)
+        indptr.append(indptr[-1] + len(ids))
+    indices = np.concatenate(index_parts) if index_parts else np.zeros(0, dtype=np.int64)
+    data = np.concatenate(value_parts).astype(np.float32) if value_parts else np.zeros(0, dtype=np.float32)
+    return sp.csr_matrix((data, indices, np.array(indptr)), shape=(len(indptr) - 1, width))
+
+
+def _char_terms(text: str, low: int, high: int) -> list[str]:
+    """scikit-learn's character n-grams (analyzer="char", lower-cased, runs of white space as one space)."""
+    text = _WHITE_SPACES.sub(" ", text.lower())
+    size = len(text)
+    grams: list[str] = []
+    for n in range(low, high + 1):
+        grams.extend([text[i : i + n] for i in range(size - n + 1)])
+    return grams
+
+
 class TextFeatures:
-    """Character n-grams and jieba words of normalised text, TF-IDF weighted, side by side."""
+    """TF-IDF blocks side by side: character n-grams and jieba words of the normalised text, and character
+    n-grams of its first `head_chars` characters (where a message names its subject: a title, a first sentence)."""
 
     def __init__(self, config: ClassifierConfig) -> None:
-        self.chars = TfidfVectorizer(
-            analyzer="char",
-            ngram_range=config.char_ngrams,
-            sublinear_tf=True,
-            lowercase=True,
-            dtype=np.float32,
-        )
+        self.chars = self._chars(config)
         self.words = (
             TfidfVectorizer(analyzer=_words, sublinear_tf=True, lowercase=False, dtype=np.float32)
             if config.word_ngrams == (1, 1)
@@ -125,21 +176,81 @@ class TextFeatures:
                 dtype=np.float32,
             )
         )
+        self.head_chars = config.head_chars
+        self.head_weight = config.head_weight
+        self.head = self._chars(config) if config.head_chars > 0 else None
+        self._fast: tuple[Any, ...] | None = None
+
+    @staticmethod
+    def _chars(config: ClassifierConfig) -> TfidfVectorizer:
+        return TfidfVectorizer(
+            analyzer="char",
+            ngram_range=config.char_ngrams,
+            sublinear_tf=True,
+            lowercase=True,
+            dtype=np.float32,
+        )
+
+    def _heads(self, normalised: Sequence[str]) -> list[str]:
+        return [t[: self.head_chars] for t in normalised]
 
     def fit_transform(self, normalised: Sequence[str], unlabelled: Sequence[str] = ()) -> sp.csr_matrix:
         """Fits the vocabularies and IDF weights (on the training texts and any unlabelled texts of the same
         kind: more text, better weights, no labels needed) and returns the training texts' features."""
-        if not unlabelled:
-            a = self.chars.fit_transform(normalised)
-            b = self.words.fit_transform(normalised)
-            return sp.hstack([a, b], format="csr")
+        self._fast = None
         both = [*normalised, *unlabelled]
         self.chars.fit(both)
         self.words.fit(both)
+        if self.head is not None:
+            self.head.fit(self._heads(both))
         return self.transform(normalised)
 
+    def _fast_parts(self) -> tuple[Any, ...] | None:
+        """The fitted vocabularies and IDF weights for `_tfidf_rows` (None where the fast path does not apply)."""
+        fast = getattr(self, "_fast", None)  # models saved before the fast path have no such attribute
+        if fast is None:
+            words = self.words
+            chars = [v for v in (self.chars, getattr(self, "head", None)) if v is not None]
+            plain = (
+                all(
+                    v.analyzer == "char"
+                    and v.lowercase
+                    and v.norm == "l2"
+                    and v.use_idf
+                    and v.preprocessor is None
+                    and v.strip_accents is None
+                    for v in chars
+                )
+                and callable(words.analyzer)
+                and words.norm == "l2"
+                and words.use_idf
+            )
+            if not plain:
+                return None
+            fast = tuple(
+                (v.ngram_range, v.vocabulary_, np.asarray(v.idf_, dtype=np.float64), bool(v.sublinear_tf))
+                for v in (*chars, words)
+            )
+            self._fast = fast
+        return fast
+
     def transform(self, normalised: Sequence[str]) -> sp.csr_matrix:
-        return sp.hstack([self.chars.transform(normalised), self.words.transform(normalised)], format="csr")
+        head = getattr(self, "head", None)
+        fast = self._fast_parts()
+        if fast is None:
+            blocks = [self.chars.transform(normalised), self.words.transform(normalised)]
+            if head is not None:
+                blocks.append(head.transform(self._heads(normalised)) * self.head_weight)
+            return sp.hstack(blocks, format="csr")
+        (low, high), vocab, idf, sub = fast[0]
+        blocks = [_tfidf_rows((_char_terms(t, low, high) for t in normalised), vocab, idf, sub, len(idf))]
+        _, vocab, idf, sub = fast[-1]
+        blocks.append(_tfidf_rows((_words(t) for t in normalised), vocab, idf, sub, len(idf)))
+        if head is not None:
+            (low, high), vocab, idf, sub = fast[1]
+            terms = (_char_terms(t, low, high) for t in self._heads(normalised))
+            blocks.append(_tfidf_rows(terms, vocab, idf, sub, len(idf)) * self.head_weight)
+        return sp.hstack(blocks, format="csr")
 
 
 def _zscore(scores: np.ndarray) -> np.ndarray:
@@ -205,20 +316,28 @@ def _macro_f1_acc(y: np.ndarray, pred: np.ndarray, k: int) -> tuple[float, float
     return float(f1[present].mean()), float(tp.sum() / len(y))
 
 
-def _tune_offsets(log_p: np.ndarray, y: np.ndarray, max_accuracy_loss: float, steps: int = 3) -> np.ndarray:
-    """Per-class offsets added to log-probabilities that raise macro-F1 on held-out data, by coordinate ascent,
-    keeping accuracy within `max_accuracy_loss` of the plain arg-max."""
+def _tune_offsets(
+    log_p: np.ndarray,
+    y: np.ndarray,
+    max_accuracy_loss: float,
+    steps: int = 3,
+    start: np.ndarray | None = None,
+    floor: float = 0.0,
+) -> np.ndarray:
+    """Per-class offsets added to log-probabilities that raise macro-F1 on held-out data, by coordinate ascent
+    from `start`, keeping accuracy within `max_accuracy_loss` of the arg-max with `start` and at least `floor`."""
     k = log_p.shape[1]
-    offsets = np.zeros(k)
+    initial = np.zeros(k) if start is None else np.asarray(start, dtype=float)
+    offsets = initial.copy()
     if max_accuracy_loss <= 0:
         return offsets
-    best, accuracy = _macro_f1_acc(y, log_p.argmax(1), k)
-    floor = accuracy - max_accuracy_loss
+    best, accuracy = _macro_f1_acc(y, (log_p + offsets).argmax(1), k)
+    floor = max(floor, accuracy - max_accuracy_loss)
     grid = np.linspace(-2.0, 2.0, 41)
     for _ in range(steps):
         improved = False
         for c in range(k):
-            for value in grid:
+            for value in initial[c] + grid:
                 trial = offsets.copy()
                 trial[c] = value
                 score, accuracy = _macro_f1_acc(y, (log_p + trial).argmax(1), k)
@@ -227,6 +346,24 @@ def _tune_offsets(log_p: np.ndarray, y: np.ndarray, max_accuracy_loss: float, st
         if not improved:
             break
     return offsets
+
+
+def _prior_offsets(
+    log_p: np.ndarray, y: np.ndarray, max_accuracy_loss: float, floor: float = 0.0
+) -> tuple[np.ndarray, float]:
+    """Offsets −α·log(prior) for the α in 0, 0.1, …, 1 with the best held-out macro-F1 whose accuracy stays within
+    `max_accuracy_loss` of the plain arg-max and at least `floor` (α = 0 when none does better than α = 0).
+    One parameter for all classes: unlike per-class offsets it hardly overfits the few examples of rare ones."""
+    k = log_p.shape[1]
+    log_prior = np.log(np.maximum(np.bincount(y, minlength=k), 1) / len(y))
+    best, accuracy = _macro_f1_acc(y, log_p.argmax(1), k)
+    floor = max(floor, accuracy - max_accuracy_loss)
+    chosen = 0.0
+    for alpha in np.linspace(0.1, 1.0, 10):
+        score, accuracy = _macro_f1_acc(y, (log_p - alpha * log_prior).argmax(1), k)
+        if accuracy >= floor and score > best + 1e-9:
+            best, chosen = score, float(alpha)
+    return -chosen * log_prior, chosen
 
 
 def _thresholds(
@@ -295,7 +432,7 @@ class CategoryModel:
     def _probabilities(self, texts: Sequence[str]) -> np.ndarray:
         normalised = [textpipe.normalise(t) for t in texts]
         x = self.features.transform(normalised)
-        return self.stacker.predict_proba(self.base.scores(x))
+        return _stack_proba(self.stacker, self.base.scores(x))
 
     def decide(self, prob: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Indices of the classes ranked (best first) and whether the first is automatic, per row."""
@@ -406,13 +543,49 @@ def check_training(labels: Sequence[str], config: ClassifierConfig) -> None:
         )
 
 
+def _fit_base(
+    x: sp.csr_matrix,
+    y: np.ndarray,
+    weights: np.ndarray | None,
+    config: ClassifierConfig,
+    unlabelled: sp.csr_matrix | None,
+) -> _Base:
+    """The base models; with unlabelled texts (self-training), fitted again with the share
+    `config.pseudo_share` of them that the first fit labels with the widest SVM margins, as if labelled so."""
+    base = _Base.fit(x, y, config, weights)
+    if unlabelled is None or unlabelled.shape[0] == 0 or config.pseudo_share <= 0:
+        return base
+    assert base.svm_w is not None and base.svm_b is not None
+    svm = np.asarray(unlabelled @ base.svm_w) + base.svm_b
+    if svm.shape[1] == 1:
+        svm = np.hstack([-svm, svm])
+    ordered = np.sort(svm, axis=1)
+    margin = ordered[:, -1] - ordered[:, -2]
+    take = max(1, round(config.pseudo_share * len(margin)))
+    pick = np.argsort(-margin, kind="stable")[:take]
+    pseudo = base.svm.classes_[svm[pick].argmax(axis=1)]
+    own = np.ones(len(y)) if weights is None else weights
+    return _Base.fit(
+        sp.vstack([x, unlabelled[pick]], format="csr"),
+        np.concatenate([y, pseudo]),
+        config,
+        np.concatenate([own, np.full(take, config.pseudo_weight)]),
+    )
+
+
 def _held_out(
-    x: sp.csr_matrix, y: np.ndarray, weights: np.ndarray | None, config: ClassifierConfig
+    x: sp.csr_matrix,
+    y: np.ndarray,
+    weights: np.ndarray | None,
+    config: ClassifierConfig,
+    unlabelled: sp.csr_matrix | None = None,
 ) -> np.ndarray:
+    """The base models' scores of every training row from models fitted without its fold (pseudo-labels too
+    come from those models: the held-out rows never shape what is learnt about them)."""
     folds = StratifiedKFold(config.folds, shuffle=True, random_state=config.seed)
     scores: np.ndarray | None = None
     for train, test in folds.split(np.zeros(len(y)), y):
-        base = _Base.fit(x[train], y[train], config, None if weights is None else weights[train])
+        base = _fit_base(x[train], y[train], None if weights is None else weights[train], config, unlabelled)
         s = base.scores(x[test])
         if scores is None:
             scores = np.zeros((len(y), s.shape[1]))
@@ -421,8 +594,32 @@ def _held_out(
     return scores
 
 
+def _stack_proba(stacker: LogisticRegression, scores: np.ndarray) -> np.ndarray:
+    """`stacker.predict_proba(scores)` (multinomial, or binary) without scikit-learn's per-call validation."""
+    z = scores @ stacker.coef_.T + stacker.intercept_
+    if z.shape[1] == 1:
+        p = 1.0 / (1.0 + np.exp(-z[:, 0]))
+        return np.column_stack([1.0 - p, p])
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return np.asarray(e / e.sum(axis=1, keepdims=True))
+
+
 def _stacker(seed: int) -> LogisticRegression:
     return LogisticRegression(C=1.0, max_iter=1000, random_state=seed)
+
+
+def _usable(texts: Sequence[str]) -> list[str]:
+    """The normalised texts that have any text left (unusable ones dropped)."""
+    result = []
+    for t in texts:
+        try:
+            n = textpipe.normalise(t or "")
+        except textpipe.TextError:
+            continue
+        if n:
+            result.append(n)
+    return result
 
 
 def train(
@@ -453,9 +650,10 @@ def train(
     w = None if data.weights is None else np.array(weights)
 
     features = TextFeatures(config)
-    extra = [n for n in (textpipe.normalise(u) for u in unlabelled if u) if n] if unlabelled else []
-    x = features.fit_transform(texts, extra)
-    held = _held_out(x, y, w, config)
+    extra = _usable(unlabelled)
+    x = features.fit_transform(texts, extra if config.unlabelled_idf else ())
+    xu = features.transform(extra) if extra and config.pseudo_share > 0 else None
+    held = _held_out(x, y, w, config, xu)
     # Held-out probabilities of the stacker itself (cross-fitted), for offsets, thresholds and figures.
     prob = np.zeros((len(y), len(classes)))
     folds = StratifiedKFold(config.folds, shuffle=True, random_state=config.seed + 1)
@@ -463,13 +661,15 @@ def train(
         prob[test_idx] = (
             _stacker(config.seed).fit(held[train_idx], y[train_idx]).predict_proba(held[test_idx])
         )
-    offsets = _tune_offsets(np.log(prob + 1e-12), y, config.max_accuracy_loss)
+    log_p = np.log(prob + 1e-12)
+    offsets, alpha = _prior_offsets(log_p, y, config.max_accuracy_loss, config.min_accuracy)
+    offsets = _tune_offsets(log_p, y, config.fine_offsets_loss, start=offsets, floor=config.min_accuracy)
     ranked = np.argsort(-(np.log(prob + 1e-12) + offsets), axis=1, kind="stable")
     top = ranked[:, 0]
     top_p = prob[np.arange(len(y)), top]
     thresholds = _thresholds(top, top_p, y, len(classes), config.target_precision)
 
-    base = _Base.fit(x, y, config, w)
+    base = _fit_base(x, y, w, config, xu)
     stacker = _stacker(config.seed).fit(held, y)
     digest, size = data.digest()
     auto = top_p >= thresholds[top]
@@ -493,6 +693,7 @@ def train(
             c: (None if t > 1 else round(float(t), 4)) for c, t in zip(classes, thresholds, strict=True)
         },
         "offsets": {c: round(float(o), 3) for c, o in zip(classes, offsets, strict=True)},
+        "prior_power": alpha,
         "training_seconds": round(time.perf_counter() - started, 2),
         "software": {"python": platform.python_version(), "sklearn": _sklearn_version()},
     }

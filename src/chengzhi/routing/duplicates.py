@@ -6,10 +6,12 @@ The index (`duplicate_bands`) holds, per request,
 - place keys: the places its text names (…小区, …路, …村), each for the month it was received, so that requests
   naming the same place within PLACE_MONTHS months meet.
 
-Finding is one indexed `band_key IN (...)` query over the request's own keys, grouped by request, then a score
-for the few candidates read back (text similarity, distance, category). Nothing scans the requests. Rows are
-written at intake in the same transaction; closed requests are filtered out when found and dropped by
-`rebuild_index` (the command `chengzhi triage rebuild-duplicates` rebuilds the index from existing data).
+Finding is one statement (`candidate_query`, built once): each of the request's keys gives its newest PER_KEY
+postings, the RANKED requests sharing most keys are kept, closed ones are passed over (index-only probes), and the
+first CANDIDATES are read with their signatures, points and categories; then a score (text similarity, distance,
+category). Every step is bounded; nothing scans the requests. Rows are written at intake in the same transaction;
+closed requests are passed over when found and dropped by `rebuild_index` (the command
+`chengzhi triage rebuild-duplicates` rebuilds the index from existing data). `datasketch` is imported on first use.
 """
 
 from __future__ import annotations

@@ -217,11 +217,15 @@ def test_fast_features_match_scikit_learn(trained: Path) -> None:
     del features._fast
     assert abs(features.transform(texts) - expected).max() < 1e-6
     old = copy.copy(features)
-    del old._fast, old.head, old.head_chars, old.head_weight
+    del old._fast, old.head, old.head_chars, old.head_weight, old.max_chars
     two = classifier.sp.hstack(
         [features.chars.transform(texts), features.words.transform(texts)], format="csr"
     )
     assert abs(old.transform(texts) - two).max() < 1e-6
+    # Only the first `max_chars` characters are read.
+    long = texts[0] * 200
+    assert len(long) > features.max_chars > 0
+    assert abs(features.transform([long]) - features.transform([long[: features.max_chars]])).max() == 0
 
 
 def test_self_training_uses_unlabelled_texts() -> None:

@@ -43,9 +43,10 @@ DATASETS = {
     "tc2020": ("tc2020-messages/train.csv", "text", "label"),
     "msga": ("msga-messages/train.csv", "text", "domain"),
 }
-# Unlabelled messages from the same board as tc2020 (title + detail), for the model's TF-IDF vocabulary and weights
-# with --unlabelled. Off by default: in a trial (tc2020, fold 1) they lowered macro-F1 from 0.916 to 0.903 and
-# tripled the training time; on msga (another board) they lowered it too.
+# Unlabelled messages from the same board as tc2020 (title + detail), given to the model with --unlabelled and used
+# as --pseudo-share / --unlabelled-idf say (the default configuration uses neither). Neither helped in trials
+# (docs/routing.md, "Category classifier"): TF-IDF fitted on them lowered tc2020 fold 1 from 0.916 to 0.903 and
+# tripled the training time; self-training on them was no better and took minutes per fold.
 UNLABELLED = {
     "tc2020": ["tc2020-hot/messages.csv", "tc2020-replies/replies.csv", "tc2020-unlabelled/messages.csv"],
 }
@@ -104,12 +105,19 @@ def read_unlabelled(data_dir: Path, name: str) -> list[str]:
 
 
 def run_dataset(
-    name: str, path: Path, text_col: str, label_col: str, folds: int, say: Any, unlabelled: list[str]
+    name: str,
+    path: Path,
+    text_col: str,
+    label_col: str,
+    folds: int,
+    say: Any,
+    unlabelled: list[str],
+    config: ClassifierConfig | None = None,
 ) -> dict[str, Any]:
     data = classifier.read_table(path, text_col, label_col)
     texts = np.array(data.texts, dtype=object)
     labels = np.array(data.labels, dtype=object)
-    config = ClassifierConfig()
+    config = config or ClassifierConfig()
     splitter = StratifiedKFold(folds, shuffle=True, random_state=0)
     base_pred = np.empty(len(labels), dtype=object)
     our_pred = np.empty(len(labels), dtype=object)
@@ -262,7 +270,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--datasets", default=",".join(DATASETS))
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--no-write", action="store_true")
-    parser.add_argument("--unlabelled", action="store_true", help="Fit TF-IDF on unlabelled messages too.")
+    parser.add_argument(
+        "--unlabelled", action="store_true", help="Give the model unlabelled messages (tc2020)."
+    )
+    parser.add_argument("--pseudo-share", type=float, default=0.0, help="Self-training share of them.")
+    parser.add_argument("--unlabelled-idf", action="store_true", help="Fit TF-IDF on them too.")
     parser.add_argument("--tag", default="")
     args = parser.parse_args(argv)
     started = time.perf_counter()
@@ -284,7 +296,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"skipped {name}: {path} not found (the real data lives outside the repository)")
             continue
         unlabelled = read_unlabelled(args.data_dir, name) if args.unlabelled else []
-        result["datasets"][name] = run_dataset(name, path, text_col, label_col, args.folds, print, unlabelled)
+        config = ClassifierConfig(pseudo_share=args.pseudo_share, unlabelled_idf=args.unlabelled_idf)
+        result["datasets"][name] = run_dataset(
+            name, path, text_col, label_col, args.folds, print, unlabelled, config
+        )
     result["load_after"] = _load()
     result["seconds"] = round(time.perf_counter() - started, 1)
     report = markdown(result)

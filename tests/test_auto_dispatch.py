@@ -259,7 +259,5 @@ def test_inbox_shows_the_models_first_choice_for_uncategorised_requests(
     page = model_client.get("/staff")
     assert page.status_code == 200
     rows = {n: r for r in re.findall(r"<tr>(.*?)</tr>", page.text, re.S) for n in re.findall(r"\d{14}", r)}
-    assert re.search(r"模型建议：停水 \d+%", rows[open_one.tracking_number]), rows[
-        open_one.tracking_number
-    ]
+    assert re.search(r"模型建议：停水 \d+%", rows[open_one.tracking_number]), rows[open_one.tracking_number]
     assert "模型建议" not in rows[chosen.tracking_number]

@@ -294,6 +294,7 @@ def _build_users(session: Session, rng: random.Random, demo: DemoCity) -> None:
     city = demo.city
     add("admin", Role.admin, city, key=True)
     demo.leader = add("leader", Role.leader, city, key=True)
+    add("analyst", Role.analyst, city, key=True)
     demo.city_supervisor = add("supervisor", Role.supervisor, city, key=True)
     for i in range(1, CITY_DISPATCHERS + 1):
         demo.dispatchers.append(

@@ -129,8 +129,10 @@ def _page(session: Session, settings: Settings, admin: Admin) -> ModelsPage:
                 files_ok=(registry.artifact_path(model, settings) / "model.json").is_file(),
             )
         )
-    can_roll_back = len(registry._stack(session)) >= 2
-    return ModelsPage(rows=rows, can_change=admin.at_root, can_roll_back=can_roll_back and admin.at_root)
+    can_change = admin.at_root
+    return ModelsPage(
+        rows=rows, can_change=can_change, can_roll_back=can_change and registry.can_roll_back(session)
+    )
 
 
 @router.get("/staff/admin/models")

@@ -13,7 +13,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload
 
 from chengzhi import idempotency
-from chengzhi.categories.service import list_categories
 from chengzhi.config import Settings
 from chengzhi.db import MAX_ID
 from chengzhi.deps import ActorDep, LanguageDep, SessionDep, SettingsDep
@@ -157,12 +156,9 @@ def _routing(session: Session, request: RequestRow, lang: str) -> schemas.Routin
     suggestion = svc.routing_suggestion(session, request)
     unit = session.get(Unit, suggestion.unit_id) if suggestion.unit_id else None
     found = triage.triage_of(session, request)
-    stored = (found.category_suggestions or []) if found else []
-    names = {c.code: c for c in list_categories(session)} if stored else {}
     guesses = [
-        schemas.CategoryGuess(code=g["code"], name=names[g["code"]].name(lang), probability=g["probability"])
-        for g in stored
-        if g.get("code") in names
+        schemas.CategoryGuess(code=c.code, name=c.name(lang), probability=p)
+        for c, p in triage.stored_top(session, found)
     ]
     return schemas.RoutingPublic(
         unit=_unit_ref(unit, lang),

@@ -409,12 +409,8 @@ def request_page(
     )
     picks_units = bool({"dispatch", "co_handle"} & set(actions))
     triaged = triage.triage_of(session, row)
-    guessed = triaged.category_suggestions if triaged and triaged.category_suggestions else []
-    names = {c.code: c for c in list_categories(session)} if guessed else {}
     guesses = [
-        ModelGuess(str(g["code"]), names[g["code"]].name(lang), round(float(g["probability"]) * 100))
-        for g in guessed
-        if g.get("code") in names
+        ModelGuess(c.code, c.name(lang), round(p * 100)) for c, p in triage.stored_top(session, triaged)
     ]
     return StaffRequestPage(
         tracking_number=row.tracking_number,

@@ -125,6 +125,11 @@ def _stack(session: Session) -> list[int]:
     return stack
 
 
+def can_roll_back(session: Session) -> bool:
+    """Whether a model was active before the current one (what `rollback` returns to)."""
+    return len(_stack(session)) >= 2
+
+
 def rollback(session: Session, *, actor: str = "") -> ClassifierModel:
     """Returns to the model that was active before the current one."""
     stack = _stack(session)
@@ -199,8 +204,7 @@ def training_data_from_db(
         .order_by(Request.id.desc())
         .limit(max_rows)
     )
-    rows = session.execute(newest.execution_options(yield_per=5000))
-    chosen = list(reversed(rows.all()))
+    chosen = list(reversed(session.execute(newest).all()))
     first = chosen[0][0] if chosen else 0
     corrected: dict[int, list[int]] = {}
     for cid, rid in session.execute(

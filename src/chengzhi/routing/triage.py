@@ -156,6 +156,22 @@ def triage_of(session: Session, request: Request) -> RequestTriage | None:
     return session.get(RequestTriage, request.id)
 
 
+def stored_top(session: Session, triage: RequestTriage | None) -> list[tuple[Category, float]]:
+    """The model's top 3 stored at intake, as (category, probability), kept to categories still active."""
+    stored = (triage.category_suggestions or []) if triage is not None else []
+    if not stored:
+        return []
+    codes = [str(g.get("code")) for g in stored]
+    by_code = {
+        c.code: c for c in session.scalars(select(Category).where(Category.code.in_(codes), Category.active))
+    }
+    return [
+        (by_code[str(g.get("code"))], float(g.get("probability") or 0.0))
+        for g in stored
+        if g.get("code") in by_code
+    ]
+
+
 def model_category(session: Session, triage: RequestTriage | None) -> tuple[Category, float] | None:
     """The model's first choice stored at intake, if it is still an active category."""
     if triage is None or not triage.category_suggestions:

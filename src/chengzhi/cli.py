@@ -154,7 +154,10 @@ def jobs_list() -> None:
 def users_create(
     username: Annotated[str, typer.Argument(help="Sign-in name.")],
     role: Annotated[
-        str, typer.Option(help="Role: resident, operator, dispatcher, handler, supervisor, leader, admin.")
+        str,
+        typer.Option(
+            help="Role: resident, operator, dispatcher, handler, supervisor, leader, admin, analyst."
+        ),
     ],
     unit: Annotated[str, typer.Option(help="Code of the unit the role is held in.")],
     display_name: Annotated[str | None, typer.Option(help="Name shown to others.")] = None,
@@ -169,7 +172,8 @@ def users_create(
     try:
         role_value = Role(role)
     except ValueError:
-        typer.echo(f"unknown role {role!r}", err=True)
+        known = ", ".join(r.value for r in Role)
+        typer.echo(f"unknown role {role!r}; use one of: {known}", err=True)
         raise typer.Exit(2) from None
     password = os.environ.get("CHENGZHI_NEW_PASSWORD") or getpass.getpass("password: ")
     if len(password) < 10:

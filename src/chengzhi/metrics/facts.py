@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, delete, insert, select
+from sqlalchemy import Connection, Engine, delete, insert, inspect, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from chengzhi.config import get_settings
 from chengzhi.db import utcnow
@@ -245,6 +246,46 @@ def refresh(conn: Connection, request_ids: Iterable[int], ctx: Context | None = 
             conn.execute(insert(RequestFact), rows)
         written += len(rows)
     return written
+
+
+def refresh_flushed(session: Session, flushed: Iterable[RequestEvent | MetricExclusion]) -> int:
+    """Rewrite the facts of the requests whose events or exclusions were just flushed (the after_flush listener).
+
+    A request whose whole log was in this flush (seqs 1..event_count, no exclusion: a request just received) has
+    no facts row yet, and its row and events are in memory as they were written: its facts are derived from them
+    and inserted, without reading back what was just written (intake's three reads and a delete). The others are
+    refreshed from the database."""
+    pending: dict[int, list[RequestEvent]] = {}
+    excluded: set[int] = set()
+    for row in flushed:
+        if isinstance(row, RequestEvent):
+            pending.setdefault(row.request_id, []).append(row)
+        else:
+            excluded.add(row.request_id)
+    conn = session.connection()
+    ctx = Context(conn)
+    rows = []
+    for request_id, events in pending.items():
+        if request_id in excluded:
+            continue
+        request = session.identity_map.get(identity_key(Request, request_id))
+        # Read from the instance's loaded state only: an expired attribute would be loaded by a query here.
+        loaded = inspect(request).dict if request is not None else {}
+        if any(name not in loaded for name in _FACT_COLUMNS):
+            continue
+        events.sort(key=lambda e: e.seq)
+        if [e.seq for e in events] != list(range(1, loaded["event_count"] + 1)):
+            continue
+        log = [Event(e.action, e.at, e.payload or {}) for e in events]
+        rows.append(fact_row(request, log, None, ctx, None))
+    if rows:
+        conn.execute(insert(RequestFact), rows)
+    written = {row["request_id"] for row in rows}
+    return len(rows) + refresh(conn, (set(pending) | excluded) - written, ctx)
+
+
+# What a request's facts read from its own row (fact_row), and how many events its log holds.
+_FACT_COLUMNS = ("id", "received_at", "channel", "category_id", "lat", "lon", "event_count")
 
 
 def rebuild(engine: Engine, batch: int = 5000) -> int:

@@ -90,11 +90,11 @@ def _refresh_facts(session: Session, _context: Any) -> None:
     facts of their requests in the same transaction."""
     from chengzhi.requests.models import RequestEvent
 
-    ids = {obj.request_id for obj in session.new if isinstance(obj, RequestEvent | MetricExclusion)}
-    if ids:
-        from chengzhi.metrics.facts import refresh
+    flushed = [obj for obj in session.new if isinstance(obj, RequestEvent | MetricExclusion)]
+    if flushed:
+        from chengzhi.metrics.facts import refresh_flushed
 
-        refresh(session.connection(), ids)
+        refresh_flushed(session, flushed)
 
 
 # What the daily roll-up counts, one column `n_<measure>` each (the predicates are metrics.service.MEASURES).

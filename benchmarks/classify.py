@@ -144,8 +144,8 @@ def run_dataset(
         fold["train_seconds"] = round(time.perf_counter() - wall, 2)
         fold["train_cpu_seconds"] = round(time.process_time() - cpu, 2)
         started = time.perf_counter()
-        prob = model._probabilities(list(texts[test]))
-        ranked, auto = model.decide(prob)
+        prob, svm = model._probabilities(list(texts[test]))
+        ranked, auto = model.decide(prob, svm)
         batch_ms.append(1000 * (time.perf_counter() - started) / len(test))
         our_pred[test] = [model.labels[j] for j in ranked[:, 0]]
         our_auto[test] = auto

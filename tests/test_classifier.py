@@ -127,6 +127,23 @@ def test_two_classes() -> None:
     assert len(model.suggest(["停水了"])[0].top) == 2
 
 
+def test_texts_unlike_the_training_data_are_never_automatic() -> None:
+    """The stacker sees z-scored base scores, where a weak lead can look strong: a text sharing almost nothing
+    with the training data got 0.99 for "road" from this model. Automatic dispatch also needs the SVM's claim."""
+    rows = examples(40, seed=1)
+    model = classifier.train(TrainingData(texts=[t for t, _ in rows], labels=[label for _, label in rows]))
+    stranger = "你好，我想咨询一件事情"
+    prob, svm = model._probabilities([stranger])
+    _ranked, unguarded = model.decide(prob)
+    assert bool(unguarded[0])  # what the probability threshold alone would have done
+    (suggestion,) = model.suggest([stranger])
+    assert not suggestion.auto and suggestion.top[0].probability > 0.9
+    assert (svm <= 0).all()
+    # Texts like the training data are still dispatched automatically.
+    sure = model.suggest(["幸福小区停水3天了，请尽快处理", "路面坑洼不平"])
+    assert [s.top[0].label for s in sure] == ["water", "road"] and all(s.auto for s in sure)
+
+
 def test_evaluate_on_unseen_data(trained: Path) -> None:
     model = classifier.load(trained)
     rows = examples(6, seed=2)

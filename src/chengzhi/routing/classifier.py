@@ -299,13 +299,19 @@ class _Base:
         if self.nb is not None:
             self.nb_w = np.ascontiguousarray(self.nb.feature_log_prob_.T)
 
-    def scores(self, x: sp.csr_matrix) -> np.ndarray:
+    def svm_decisions(self, x: sp.csr_matrix) -> np.ndarray:
+        """The SVM's raw one-vs-rest decision values (rows × classes): > 0 where it claims the text for a class."""
         if self.svm_w is None or self.svm_b is None:
             self._prepare()
         assert self.svm_w is not None and self.svm_b is not None
         svm = np.asarray(x @ self.svm_w) + self.svm_b
         if svm.shape[1] == 1:  # two classes: one decision value, positive for the second class
             svm = np.hstack([-svm, svm])
+        return svm
+
+    def scores(self, x: sp.csr_matrix, svm: np.ndarray | None = None) -> np.ndarray:
+        """The stacker's inputs: z-scored SVM decisions and naive Bayes log-likelihoods, side by side."""
+        svm = self.svm_decisions(x) if svm is None else svm
         parts = [_zscore(svm)]
         if self.nb is not None and self.nb_w is not None:
             # Complement NB's joint log-likelihood; its normalisation is a per-row constant, which z-scores drop.
@@ -439,23 +445,31 @@ class CategoryModel:
 
     # prediction
 
-    def _probabilities(self, texts: Sequence[str]) -> np.ndarray:
+    def _probabilities(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Calibrated probabilities and the SVM's raw decision values, per text and class."""
         normalised = [textpipe.normalise(t) for t in texts]
         x = self.features.transform(normalised)
-        return _stack_proba(self.stacker, self.base.scores(x))
+        svm = self.base.svm_decisions(x)
+        return _stack_proba(self.stacker, self.base.scores(x, svm)), svm
 
-    def decide(self, prob: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Indices of the classes ranked (best first) and whether the first is automatic, per row."""
+    def decide(self, prob: np.ndarray, svm: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Indices of the classes ranked (best first) and whether the first is automatic, per row: its probability
+        reaches its class's threshold and, given the SVM's raw decisions, the SVM claims the text for that class.
+        The second condition keeps texts unlike anything in the training data (whose scores the stacker only sees
+        after z-scoring, where a weak lead can look strong) with a person."""
         ranked = np.argsort(-(np.log(prob + 1e-12) + self.offsets), axis=1, kind="stable")
         first = ranked[:, 0]
-        auto = prob[np.arange(len(first)), first] >= self.thresholds[first]
+        rows = np.arange(len(first))
+        auto = prob[rows, first] >= self.thresholds[first]
+        if svm is not None:
+            auto &= svm[rows, first] > 0
         return ranked, auto
 
     def suggest(self, texts: Sequence[str], k: int = 3) -> list[Suggestion]:
         if not texts:
             return []
-        prob = self._probabilities(texts)
-        ranked, auto = self.decide(prob)
+        prob, svm = self._probabilities(texts)
+        ranked, auto = self.decide(prob, svm)
         return [
             Suggestion([Prediction(self.labels[j], float(prob[i, j])) for j in ranked[i, :k]], bool(auto[i]))
             for i in range(len(texts))
@@ -464,7 +478,7 @@ class CategoryModel:
     def predict(self, texts: Sequence[str]) -> list[str]:
         if not texts:
             return []
-        ranked, _auto = self.decide(self._probabilities(texts))
+        ranked, _auto = self.decide(self._probabilities(texts)[0])
         return [self.labels[j] for j in ranked[:, 0]]
 
     # persistence
@@ -589,19 +603,24 @@ def _held_out(
     weights: np.ndarray | None,
     config: ClassifierConfig,
     unlabelled: sp.csr_matrix | None = None,
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     """The base models' scores of every training row from models fitted without its fold (pseudo-labels too
-    come from those models: the held-out rows never shape what is learnt about them)."""
+    come from those models: the held-out rows never shape what is learnt about them), and the SVM's raw
+    decision values among them."""
     folds = StratifiedKFold(config.folds, shuffle=True, random_state=config.seed)
     scores: np.ndarray | None = None
+    decisions: np.ndarray | None = None
     for train, test in folds.split(np.zeros(len(y)), y):
         base = _fit_base(x[train], y[train], None if weights is None else weights[train], config, unlabelled)
-        s = base.scores(x[test])
-        if scores is None:
+        svm = base.svm_decisions(x[test])
+        s = base.scores(x[test], svm)
+        if scores is None or decisions is None:
             scores = np.zeros((len(y), s.shape[1]))
+            decisions = np.zeros((len(y), svm.shape[1]))
         scores[test] = s
-    assert scores is not None
-    return scores
+        decisions[test] = svm
+    assert scores is not None and decisions is not None
+    return scores, decisions
 
 
 def _stack_proba(stacker: LogisticRegression, scores: np.ndarray) -> np.ndarray:
@@ -663,7 +682,7 @@ def train(
     extra = _usable(unlabelled)
     x = features.fit_transform(texts, extra if config.unlabelled_idf else ())
     xu = features.transform(extra) if extra and config.pseudo_share > 0 else None
-    held = _held_out(x, y, w, config, xu)
+    held, held_svm = _held_out(x, y, w, config, xu)
     # Held-out probabilities of the stacker itself (cross-fitted), for offsets, thresholds and figures.
     prob = np.zeros((len(y), len(classes)))
     folds = StratifiedKFold(config.folds, shuffle=True, random_state=config.seed + 1)
@@ -676,13 +695,15 @@ def train(
     offsets = _tune_offsets(log_p, y, config.fine_offsets_loss, start=offsets, floor=config.min_accuracy)
     ranked = np.argsort(-(np.log(prob + 1e-12) + offsets), axis=1, kind="stable")
     top = ranked[:, 0]
+    claimed = held_svm[np.arange(len(y)), top] > 0
     top_p = prob[np.arange(len(y)), top]
-    thresholds = _thresholds(top, top_p, y, len(classes), config.target_precision)
+    # Thresholds among the first choices the SVM claims (the others are never automatic, see `decide`).
+    thresholds = _thresholds(top, np.where(claimed, top_p, 0.0), y, len(classes), config.target_precision)
 
     base = _fit_base(x, y, w, config, xu)
     stacker = _stacker(config.seed).fit(held, y)
     digest, size = data.digest()
-    auto = top_p >= thresholds[top]
+    auto = (top_p >= thresholds[top]) & claimed
     held_metrics = report([classes[i] for i in y], [classes[i] for i in top], auto=auto)
     meta = {
         "format": FORMAT,
@@ -790,8 +811,8 @@ def evaluate(model: CategoryModel, texts: Sequence[str], labels: Sequence[str]) 
     if not keep_t:
         raise ClassifierError("no rows with text and a label to evaluate on")
     started = time.perf_counter()
-    prob = model._probabilities(keep_t)
-    ranked, auto = model.decide(prob)
+    prob, svm = model._probabilities(keep_t)
+    ranked, auto = model.decide(prob, svm)
     elapsed = time.perf_counter() - started
     predicted = [model.labels[j] for j in ranked[:, 0]]
     result = report(keep_l, predicted, auto=auto)

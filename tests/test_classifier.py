@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
@@ -214,7 +215,7 @@ def test_fast_features_match_scikit_learn(trained: Path) -> None:
     features = model.features
     assert features.head is not None
     heads = [t[: features.head_chars] for t in texts]
-    expected = classifier.sp.hstack(
+    expected = sp.hstack(
         [
             features.chars.transform(texts),
             features.words.transform(texts),
@@ -235,9 +236,7 @@ def test_fast_features_match_scikit_learn(trained: Path) -> None:
     assert abs(features.transform(texts) - expected).max() < 1e-6
     old = copy.copy(features)
     del old._fast, old.head, old.head_chars, old.head_weight, old.max_chars
-    two = classifier.sp.hstack(
-        [features.chars.transform(texts), features.words.transform(texts)], format="csr"
-    )
+    two = sp.hstack([features.chars.transform(texts), features.words.transform(texts)], format="csr")
     assert abs(old.transform(texts) - two).max() < 1e-6
     # Only the first `max_chars` characters are read.
     long = texts[0] * 200
@@ -515,3 +514,10 @@ def test_training_from_an_empty_database(session: Session, model_settings: Setti
 def test_no_suggestions_from_a_database_without_the_registry(tmp_path: Path) -> None:
     empty = Settings(database_url=f"sqlite:///{tmp_path / 'empty.db'}", environment="test")
     assert classifier.predict_top3("停水三天了", None, empty) == []
+
+
+def test_the_app_starts_without_scikit_learn() -> None:
+    """scikit-learn and SciPy load with the first model read or trained, not with the web app (start-up time)."""
+    code = "import sys, chengzhi.app; print(sorted(m for m in ('sklearn', 'scipy', 'joblib') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -36,25 +36,18 @@ from itertools import repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import joblib
 import numpy as np
-import scipy.sparse as sp
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import (
-    accuracy_score,
-    balanced_accuracy_score,
-    confusion_matrix,
-    f1_score,
-    precision_recall_fscore_support,
-)
-from sklearn.model_selection import StratifiedKFold
-from sklearn.naive_bayes import ComplementNB
-from sklearn.svm import LinearSVC
 
 from chengzhi.routing import text as textpipe
 
+# scikit-learn, SciPy and joblib are imported where they are used: the web app and the CLI start without them
+# (about 2 s), and they load with the first model read or trained.
 if TYPE_CHECKING:
+    import scipy.sparse as sp
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.naive_bayes import ComplementNB
+    from sklearn.svm import LinearSVC
     from sqlalchemy.orm import Session
 
     from chengzhi.config import Settings
@@ -130,6 +123,8 @@ def _tfidf_rows(
 ) -> sp.csr_matrix:
     """What a fitted TfidfVectorizer (norm l2, smooth idf) gives for documents already cut into terms, without
     scikit-learn's per-call validation: at intake, one message at a time, that overhead was most of the time."""
+    import scipy.sparse as sp
+
     indptr = [0]
     index_parts: list[np.ndarray] = []
     value_parts: list[np.ndarray] = []
@@ -167,6 +162,8 @@ class TextFeatures:
     n-grams of its first `head_chars` characters (where a message names its subject: a title, a first sentence)."""
 
     def __init__(self, config: ClassifierConfig) -> None:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
         self.chars = self._chars(config)
         self.words = (
             TfidfVectorizer(analyzer=_words, sublinear_tf=True, lowercase=False, dtype=np.float32)
@@ -188,6 +185,8 @@ class TextFeatures:
 
     @staticmethod
     def _chars(config: ClassifierConfig) -> TfidfVectorizer:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
         return TfidfVectorizer(
             analyzer="char",
             ngram_range=config.char_ngrams,
@@ -244,6 +243,8 @@ class TextFeatures:
         return fast
 
     def transform(self, normalised: Sequence[str]) -> sp.csr_matrix:
+        import scipy.sparse as sp
+
         normalised = self._cut(normalised)
         head = getattr(self, "head", None)
         fast = self._fast_parts()
@@ -283,6 +284,9 @@ class _Base:
     def fit(
         cls, x: sp.csr_matrix, y: np.ndarray, config: ClassifierConfig, weights: np.ndarray | None
     ) -> _Base:
+        from sklearn.naive_bayes import ComplementNB
+        from sklearn.svm import LinearSVC
+
         svm = LinearSVC(C=config.svm_c, class_weight="balanced", random_state=config.seed)
         svm.fit(x, y, sample_weight=weights)
         nb = None
@@ -484,6 +488,8 @@ class CategoryModel:
     # persistence
 
     def save(self, directory: Path) -> Path:
+        import joblib
+
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / MODEL_FILE
         joblib.dump(self, path, compress=3)
@@ -507,6 +513,8 @@ def _sha256_file(path: Path) -> str:
 
 def load(directory: Path) -> CategoryModel:
     """A saved model; its file must match the hash recorded beside it. Only load directories you trust."""
+    import joblib
+
     meta_path, model_path = directory / META_FILE, directory / MODEL_FILE
     if not meta_path.is_file() or not model_path.is_file():
         raise ClassifierError(f"{directory} is not a model directory (no {META_FILE} and {MODEL_FILE})")
@@ -576,6 +584,8 @@ def _fit_base(
 ) -> _Base:
     """The base models; with unlabelled texts (self-training), fitted again with the share
     `config.pseudo_share` of them that the first fit labels with the widest SVM margins, as if labelled so."""
+    import scipy.sparse as sp
+
     base = _Base.fit(x, y, config, weights)
     if unlabelled is None or unlabelled.shape[0] == 0 or config.pseudo_share <= 0:
         return base
@@ -607,6 +617,8 @@ def _held_out(
     """The base models' scores of every training row from models fitted without its fold (pseudo-labels too
     come from those models: the held-out rows never shape what is learnt about them), and the SVM's raw
     decision values among them."""
+    from sklearn.model_selection import StratifiedKFold
+
     folds = StratifiedKFold(config.folds, shuffle=True, random_state=config.seed)
     scores: np.ndarray | None = None
     decisions: np.ndarray | None = None
@@ -635,6 +647,8 @@ def _stack_proba(stacker: LogisticRegression, scores: np.ndarray) -> np.ndarray:
 
 
 def _stacker(seed: int) -> LogisticRegression:
+    from sklearn.linear_model import LogisticRegression
+
     return LogisticRegression(C=1.0, max_iter=1000, random_state=seed)
 
 
@@ -656,6 +670,8 @@ def train(
 ) -> CategoryModel:
     """Fits the whole model on `data`; its `meta` holds the held-out figures of this training. `unlabelled`:
     texts of the same kind without labels, used only for the feature weights (semi-supervised)."""
+    from sklearn.model_selection import StratifiedKFold
+
     config = config or ClassifierConfig()
     started = time.perf_counter()
     texts, labels, weights = [], [], []
@@ -757,6 +773,14 @@ def _sklearn_version() -> str:
 def report(truth: Sequence[str], predicted: Sequence[str], auto: np.ndarray | None = None) -> dict[str, Any]:
     """macro-F1, accuracy, class-balanced accuracy, per-class precision/recall/F1, the confusion matrix and,
     given which predictions were automatic, the share dispatched automatically and their precision."""
+    from sklearn.metrics import (
+        accuracy_score,
+        balanced_accuracy_score,
+        confusion_matrix,
+        f1_score,
+        precision_recall_fscore_support,
+    )
+
     labels = sorted(set(truth) | set(predicted))
     precision, recall, f1, support = precision_recall_fscore_support(
         truth, predicted, labels=labels, zero_division=0

@@ -16,7 +16,7 @@ from chengzhi.db import get_engine, get_sessionmaker
 from chengzhi.errors import Forbidden, NotAuthenticated
 from chengzhi.i18n import Language, negotiate_language
 from chengzhi.org.models import User
-from chengzhi.org.service import ANONYMOUS, Actor, actor_for, user_for_token
+from chengzhi.org.service import ANONYMOUS, Actor, actor_for, actor_for_token
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_HEADER = "x-csrf-token"
@@ -75,7 +75,7 @@ def get_actor(request: Request, session: SessionDep) -> Actor:
     """
     token = _bearer(request)
     if token:
-        return actor_for(user_for_token(session, token))
+        return actor_for_token(session, token)
     user_id = request.session.get("user_id") if "session" in request.scope else None
     if user_id is None:
         return ANONYMOUS

@@ -1,5 +1,6 @@
 """Intake's shortcuts (both databases) write and answer exactly what the longer ways did: the facts of a request
-just received are derived from memory and equal a refresh from its stored log."""
+just received are derived from memory and equal a refresh from its stored log; the actor of an API token is read in
+one query; the units holding a request just received are known without one."""
 
 from __future__ import annotations
 
@@ -11,11 +12,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from chengzhi.config import Settings
+from chengzhi.db import utcnow
+from chengzhi.errors import NotAuthenticated
 from chengzhi.metrics import facts
 from chengzhi.metrics.models import RequestFact
+from chengzhi.org.models import Role, RoleAssignment
+from chengzhi.org.service import actor_for, actor_for_token, create_user, issue_token, user_for_token
+from chengzhi.requests import service as svc
 
 from .factories import City
-from .steps import dispatch, submit
+from .steps import actor, dispatch, submit
 
 NOW = dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC)
 
@@ -60,3 +66,58 @@ def test_facts_of_a_request_just_received_equal_a_refresh_from_its_log(
         dispatched = _facts_row(session, received.id)
         assert dispatched["event_count"] == 2 and dispatched["dispatched"]
         assert dispatched == _refreshed(session, received.id)
+
+
+def test_actor_for_token_is_the_actor_of_the_tokens_user(session: Session, city: City) -> None:
+    with session.begin():
+        dispatcher = city.users["dispatcher"]
+        # A second role and a user without any: one row per role, and none.
+        session.add(RoleAssignment(user_id=dispatcher.id, unit_id=city.unit("D1").id, role=Role.supervisor))
+        nobody = create_user(session, username="nobody", display_name="无角色", password=None)
+        tokens = {
+            username: issue_token(session, user, days=1)
+            for username, user in (
+                ("dispatcher", dispatcher),
+                ("resident", city.users["resident"]),
+                ("nobody", nobody),
+            )
+        }
+    with session.begin():
+        for username, (token, _record) in tokens.items():
+            expected = actor_for(user_for_token(session, token))
+            got = actor_for_token(session, token)
+            assert (got.user_id, got.username, got.display_name) == (
+                expected.user_id,
+                expected.username,
+                expected.display_name,
+            ), username
+            assert sorted(got.grants, key=repr) == sorted(expected.grants, key=repr), username
+            assert got.primary_unit_id == expected.primary_unit_id
+        assert len(actor_for_token(session, tokens["dispatcher"][0]).grants) == 2
+        assert actor_for_token(session, tokens["nobody"][0]).grants == ()
+    with session.begin():
+        tokens["dispatcher"][1].revoked = True
+        tokens["resident"][1].expires_at = utcnow() - dt.timedelta(seconds=1)
+        nobody.active = False
+    with session.begin():
+        for token, _record in tokens.values():
+            with pytest.raises(NotAuthenticated):
+                actor_for_token(session, token)
+        with pytest.raises(NotAuthenticated):
+            actor_for_token(session, "czt_unknown")
+
+
+def test_units_holding_a_request_just_received_are_known_without_a_query(
+    session: Session, settings: Settings, city: City
+) -> None:
+    with session.begin():
+        received = submit(session, settings, NOW)
+        operator = actor(session, "operator")
+        assert svc.held_unit_paths(session, received) == [city.unit("city").path]
+        assert sorted(svc.held_unit_paths(session, received)) == sorted(svc.unit_paths_of(session, received))
+        # Once dispatched: the hub and the lead unit.
+        dispatch(session, settings, received, "D2S1C2", NOW + dt.timedelta(minutes=5))
+        assert sorted(svc.held_unit_paths(session, received)) == sorted(svc.unit_paths_of(session, received))
+        assert svc.allowed_for(session, operator, received, paths=svc.held_unit_paths(session, received)) == (
+            svc.allowed_for(session, operator, received)
+        )

@@ -77,9 +77,15 @@ def request_public(
     contact_visible: bool | None = None,
     fresh: bool = False,
 ) -> schemas.RequestPublic:
-    """`fresh`: the request was created in this transaction, so it has no photos yet."""
+    """`fresh`: the request was created in this transaction, so it has no photos yet and the units holding it are
+    known without a query."""
     # The unit paths serve both the contact and the actions check: read them once.
-    paths = [] if actor.is_anonymous else svc.unit_paths_of(session, request)
+    if actor.is_anonymous:
+        paths = []
+    elif fresh:
+        paths = svc.held_unit_paths(session, request)
+    else:
+        paths = svc.unit_paths_of(session, request)
     visible = (
         svc.sees_contact(session, actor, request, paths=paths) if contact_visible is None else contact_visible
     )

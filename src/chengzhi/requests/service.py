@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from PIL import Image, UnidentifiedImageError
-from sqlalchemy import ColumnElement, Select, exists, false, func, or_, select, true, union
+from sqlalchemy import ColumnElement, Select, exists, false, func, inspect, or_, select, true, union
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm.attributes import set_committed_value
 
 from chengzhi.categories.models import Category, Priority
 from chengzhi.categories.service import get_category, validate_answers
@@ -185,6 +186,8 @@ def submit_request(
                 data.external_id and _external_exists(session, data.source, data.external_id)
             ):
                 raise Conflict("conflict", details="duplicate request") from None
+    # Loaded without an event or a cascade: the answer then knows the hub's path without a query (held_unit_paths).
+    set_committed_value(request, "receiving_unit", hub)
     session.add(RequestUnit(request_id=request.id, unit_id=hub.id, unit_path=hub.path, role="hub"))
     session.add(_event_row(request, actor, Action.receive, now, seq=request.event_count, payload=payload))
     triage.record(session, request, found)
@@ -363,6 +366,18 @@ def visibility_clause(actor: Actor, *, set_based: bool = False) -> ColumnElement
 
 def unit_paths_of(session: Session, request: Request) -> list[str]:
     return list(session.scalars(select(RequestUnit.unit_path).where(RequestUnit.request_id == request.id)))
+
+
+def held_unit_paths(session: Session, request: Request) -> list[str]:
+    """`unit_paths_of` for a request received in this transaction (only: an older one may have former holders),
+    from memory when it can be: such a request is held by its receiving hub and, when intake dispatched it, by its
+    lead unit (no co-units, no former holders)."""
+    loaded = inspect(request).dict
+    hub = loaded.get("receiving_unit")
+    lead = loaded.get("lead_unit")
+    if hub is None or request.co_unit_ids or (request.lead_unit_id is not None and lead is None):
+        return unit_paths_of(session, request)
+    return [hub.path] if lead is None else [hub.path, lead.path]
 
 
 def can_view(session: Session, actor: Actor, request: Request) -> bool:

@@ -17,6 +17,11 @@ class Settings(BaseSettings):
 
     environment: Literal["development", "test", "production"] = "development"
     database_url: str = "sqlite:///./var/chengzhi.db"
+    # PostgreSQL connection pool (docs/configuration.md): test each connection with a round trip before every use,
+    # or only replace connections older than `database_pool_recycle_seconds` (-1: never) and let the first query
+    # on a connection the server dropped fail.
+    database_pool_pre_ping: bool = False
+    database_pool_recycle_seconds: int = Field(default=1800, ge=-1)
     secret_key: str = DEV_SECRET
     timezone: str = "Asia/Shanghai"
     default_language: Literal["zh", "en"] = "zh"

@@ -104,7 +104,14 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         url = str(parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False))
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    kwargs.setdefault("pool_pre_ping", True)
+    # A ping costs a round trip per checkout (one per API call); without it a connection the server dropped fails
+    # the statement that finds it, and SQLAlchemy then replaces every pooled connection older than the failure.
+    # Recycling bounds a connection's age (idle timeouts of the server, proxies and firewalls).
+    from chengzhi.config import get_settings
+
+    settings = get_settings()
+    kwargs.setdefault("pool_pre_ping", settings.database_pool_pre_ping)
+    kwargs.setdefault("pool_recycle", settings.database_pool_recycle_seconds)
     return create_engine(url, **kwargs)
 
 

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -41,15 +41,17 @@ def slot_for(key: str | None, principal: str, method: str, path: str, body: Any)
     return IdempotencySlot(principal=principal, key=key, fingerprint=fingerprint)
 
 
+# Built once (every POST with a key reads it): building a statement costs more than running it.
+_RECORD = select(IdempotencyRecord).where(
+    IdempotencyRecord.principal == bindparam("principal"), IdempotencyRecord.key == bindparam("key")
+)
+
+
 def replay(session: Session, slot: IdempotencySlot | None) -> tuple[int, dict[str, Any]] | None:
     """The saved (status, body) for this key, or None if the key is new."""
     if slot is None:
         return None
-    record = session.scalar(
-        select(IdempotencyRecord).where(
-            IdempotencyRecord.principal == slot.principal, IdempotencyRecord.key == slot.key
-        )
-    )
+    record = session.scalar(_RECORD, {"principal": slot.principal, "key": slot.key})
     if record is None:
         return None
     if record.fingerprint != slot.fingerprint:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from chengzhi.categories.models import STAGES, Category, HandlerKind, Priority
@@ -176,9 +176,14 @@ def update_category(session: Session, category: Category, **changes: Any) -> Cat
     return category
 
 
+# Built once (every submission with a category reads one): building a statement costs more than running it.
+_CATEGORY_BY_ID = select(Category).where(Category.id == bindparam("ref"))
+_CATEGORY_BY_CODE = select(Category).where(Category.code == bindparam("ref"))
+
+
 def get_category(session: Session, ref: int | str) -> Category:
-    query = select(Category).where(Category.id == ref if isinstance(ref, int) else Category.code == ref)
-    category = session.scalar(query)
+    query = _CATEGORY_BY_ID if isinstance(ref, int) else _CATEGORY_BY_CODE
+    category = session.scalar(query, {"ref": ref})
     if category is None:
         raise NotFound("category_not_found", ref=ref)
     return category

@@ -13,7 +13,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from shapely.errors import ShapelyError
 from shapely.geometry import shape
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, undefer
 
@@ -152,27 +152,31 @@ def user_for_token(session: Session, token: str) -> User:
     return user
 
 
+# Statements of every API call, built once: building one (and computing its cache key) costs more than the query.
+_ACTOR_OF_TOKEN = (
+    select(
+        ApiToken.revoked,
+        ApiToken.expires_at,
+        User.id,
+        User.username,
+        User.display_name,
+        User.active,
+        RoleAssignment.role,
+        RoleAssignment.unit_id,
+        Unit.path,
+    )
+    .join(User, User.id == ApiToken.user_id)
+    .outerjoin(RoleAssignment, RoleAssignment.user_id == User.id)
+    .outerjoin(Unit, Unit.id == RoleAssignment.unit_id)
+    .where(ApiToken.token_hash == bindparam("token_hash"))
+    .order_by(RoleAssignment.id)
+)
+
+
 def actor_for_token(session: Session, token: str) -> Actor:
     """`actor_for(user_for_token(...))` in one query (the token, its user and the user's roles with their units'
     paths, one row per role) and without loading ORM objects: this runs on every API call."""
-    rows = session.execute(
-        select(
-            ApiToken.revoked,
-            ApiToken.expires_at,
-            User.id,
-            User.username,
-            User.display_name,
-            User.active,
-            RoleAssignment.role,
-            RoleAssignment.unit_id,
-            Unit.path,
-        )
-        .join(User, User.id == ApiToken.user_id)
-        .outerjoin(RoleAssignment, RoleAssignment.user_id == User.id)
-        .outerjoin(Unit, Unit.id == RoleAssignment.unit_id)
-        .where(ApiToken.token_hash == _token_hash(token))
-        .order_by(RoleAssignment.id)
-    ).all()
+    rows = session.connection().execute(_ACTOR_OF_TOKEN, {"token_hash": _token_hash(token)}).all()
     first = rows[0] if rows else None
     if first is None or first.revoked or first.expires_at < utcnow() or not first.active:
         raise NotAuthenticated("token_invalid")
@@ -275,8 +279,11 @@ def list_units(
     return list(session.scalars(query))
 
 
+_CITY_UNIT = select(Unit).where(Unit.kind == UnitKind.city).order_by(Unit.id).limit(1)  # built once (intake)
+
+
 def city_unit(session: Session) -> Unit:
-    unit = session.scalar(select(Unit).where(Unit.kind == UnitKind.city).order_by(Unit.id).limit(1))
+    unit = session.scalar(_CITY_UNIT)
     if unit is None:
         raise NotFound("unit_not_found", ref="city")
     return unit

@@ -142,6 +142,48 @@ def _train_db(
     return registry.describe(row)
 
 
+@model_app.command("retrain")
+def retrain_command(
+    holdout: Annotated[
+        int, typer.Option(help="Newest requests (categorised by people) the two models are compared on.")
+    ] = 2000,
+    min_holdout: Annotated[
+        int, typer.Option("--min-holdout", help="Fewer new requests than this: compare another day.")
+    ] = 200,
+    margin: Annotated[
+        float, typer.Option(help="Macro-F1 the new model must gain over the active one to replace it.")
+    ] = 0.0,
+    target_precision: Annotated[
+        float, typer.Option(help="Precision kept by automatic dispatch (per-category thresholds).")
+    ] = 0.97,
+    folds: Annotated[int, typer.Option(help="Folds inside the training data for held-out figures.")] = 5,
+    max_rows: Annotated[
+        int, typer.Option("--max-rows", help="Train on the newest this many requests.")
+    ] = 200_000,
+) -> None:
+    """Retrain from the database and activate the new model only if it beats the active one on newer requests.
+
+    For a schedule (cron, a systemd timer): the newest requests received since the active model was made, whose
+    category a person gave or confirmed, are kept back; a model trained on the others and the active model are
+    measured on them. Prints one JSON object: activated, version, reason and both models' figures."""
+    config = _config(target_precision, folds)
+    try:
+        result = _with_session(
+            lambda s: _retrain(
+                s, config, holdout=holdout, min_holdout=min_holdout, margin=margin, max_rows=max_rows
+            )
+        )
+    except ClassifierError as error:
+        _fail(str(error))
+    _print_json(result)
+
+
+def _retrain(session: Any, config: ClassifierConfig, **options: Any) -> dict[str, Any]:
+    from chengzhi.routing import registry
+
+    return registry.retrain(session, config=config, actor="cli:retrain", **options)
+
+
 @model_app.command("evaluate")
 def evaluate_command(
     model: Annotated[Path, typer.Option("--model", help="Model directory (from `model train --output`).")],

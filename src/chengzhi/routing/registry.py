@@ -3,8 +3,9 @@ people, and training from the city's own requests (final categories, corrections
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,8 @@ from sqlalchemy.orm import Session
 from chengzhi.categories.models import Category
 from chengzhi.config import Settings, get_settings
 from chengzhi.db import get_sessionmaker, utcnow
-from chengzhi.requests.models import Request
+from chengzhi.requests.models import Request, RequestEvent
+from chengzhi.requests.workflow import Action
 from chengzhi.routing import classifier
 from chengzhi.routing.classifier import CategoryModel, ClassifierConfig, ClassifierError, TrainingData
 from chengzhi.routing.classifier_models import CategoryCorrection, ClassifierActivation, ClassifierModel
@@ -183,6 +185,9 @@ def describe(row: ClassifierModel) -> dict[str, Any]:
 class DbTraining:
     data: TrainingData
     correction_ids: list[int]
+    # Per row of `data`: the request's id and when it was received (retraining compares on the newest).
+    request_ids: list[int] = field(default_factory=list)
+    received: list[dt.datetime] = field(default_factory=list)
 
 
 # Training reads the newest requests only: a province's years of history would not fit a 2-core machine's
@@ -199,7 +204,7 @@ def training_data_from_db(
     if max_rows < 1:
         raise ClassifierError("--max-rows must be at least 1")
     newest = (
-        select(Request.id, Request.title, Request.text, Category.code)
+        select(Request.id, Request.title, Request.text, Category.code, Request.received_at)
         .join(Category, Category.id == Request.category_id)
         .order_by(Request.id.desc())
         .limit(max_rows)
@@ -217,7 +222,7 @@ def training_data_from_db(
     labels: list[str] = []
     weights: list[float] = []
     used: list[int] = []
-    for rid, title, body, code in chosen:
+    for rid, title, body, code, _received in chosen:
         body = body or ""
         # The title is often the start of the text (taken from it at intake): do not count those words twice.
         texts.append(body if not title or body.startswith(title) else f"{title} {body}")
@@ -230,7 +235,9 @@ def training_data_from_db(
     if not texts:
         raise ClassifierError("the database holds no requests with a category to train on")
     data = TrainingData(texts=texts, labels=labels, weights=weights, source="db")
-    return DbTraining(data=data, correction_ids=used)
+    return DbTraining(
+        data=data, correction_ids=used, request_ids=[r[0] for r in chosen], received=[r[4] for r in chosen]
+    )
 
 
 def train_from_db(
@@ -245,8 +252,23 @@ def train_from_db(
 ) -> ClassifierModel:
     """Trains on the city's newest requests, registers the model and marks the corrections it used."""
     found = training_data_from_db(session, config, max_rows=max_rows)
+    return _train_found(session, found, config, settings, activate, note, actor)
+
+
+def _train_found(
+    session: Session,
+    found: DbTraining,
+    config: ClassifierConfig | None,
+    settings: Settings | None,
+    activate: bool,
+    note: str,
+    actor: str,
+    challenge: dict[str, Any] | None = None,
+) -> ClassifierModel:
     model = classifier.train(found.data, config)
     model.meta["data"]["corrections"] = len(found.correction_ids)
+    if challenge is not None:
+        model.meta["metrics"]["challenge"] = challenge
     row = register(session, model, settings=settings, note=note, activate=activate, actor=actor)
     if found.correction_ids:
         session.execute(
@@ -257,3 +279,121 @@ def train_from_db(
             .values(used_in_version=row.version)
         )
     return row
+
+
+# --- retraining: a new model replaces the active one only if it does better on requests neither has seen --------
+
+RETRAIN_HOLDOUT = 2000
+RETRAIN_MIN_HOLDOUT = 200
+# The challenger may lose this much accuracy while gaining macro-F1 (rare categories found more often).
+RETRAIN_ACCURACY_SLACK = 0.01
+
+
+def _labelled_by_model(session: Session, ids: list[int]) -> set[int]:
+    """Those of `ids` whose category the model itself gave: dispatched automatically, never corrected by a person.
+    Comparing models on them would reward the active model for agreeing with itself."""
+    found: set[int] = set()
+    for start in range(0, len(ids), 1000):
+        chunk = ids[start : start + 1000]
+        found.update(
+            session.scalars(
+                select(RequestEvent.request_id).where(
+                    RequestEvent.request_id.in_(chunk),
+                    RequestEvent.action == Action.dispatch.value,
+                    RequestEvent.actor_id.is_(None),
+                )
+            )
+        )
+        found.difference_update(
+            session.scalars(
+                select(CategoryCorrection.request_id).where(CategoryCorrection.request_id.in_(chunk))
+            )
+        )
+    return found
+
+
+def _figures(result: dict[str, Any]) -> dict[str, Any]:
+    auto = result.get("auto_dispatch") or {}
+    return {
+        "macro_f1": result["macro_f1"],
+        "accuracy": result["accuracy"],
+        "auto_dispatch_share": auto.get("share"),
+        "auto_dispatch_precision": auto.get("precision"),
+    }
+
+
+def retrain(
+    session: Session,
+    *,
+    config: ClassifierConfig | None = None,
+    settings: Settings | None = None,
+    holdout: int = RETRAIN_HOLDOUT,
+    min_holdout: int = RETRAIN_MIN_HOLDOUT,
+    margin: float = 0.0,
+    max_rows: int = MAX_TRAINING_ROWS,
+    actor: str = "",
+) -> dict[str, Any]:
+    """Champion and challenger, for a scheduled retraining (cron): the newest requests (up to `holdout`, at most
+    half the rows) received after the active model was made, whose category a person gave or confirmed (requests
+    dispatched automatically and never corrected are left out), are kept back; a challenger
+    trained on the other requests and the active model are measured on them. Only if the challenger's macro-F1
+    is at least the active model's + `margin` (and its accuracy at most 1 point lower) is a model trained on all
+    the requests registered and activated. Without an active model, the first one is trained and activated.
+    Returns what was done and the figures of both, for the log."""
+    if holdout < 1 or min_holdout < 1:
+        raise ClassifierError("--holdout and --min-holdout must be at least 1")
+    current = session.scalar(select(ClassifierModel).where(ClassifierModel.active.is_(True)))
+    found = training_data_from_db(session, config, max_rows=max_rows)
+    if current is None:
+        row = _train_found(session, found, config, settings, True, "retrain: first model", actor)
+        return {"activated": True, "version": row.version, "reason": "no active model", "compared_on": 0}
+    since = current.created_at
+    newer = [i for i, at in enumerate(found.received) if at is not None and _aware(at) > _aware(since)]
+    by_model = _labelled_by_model(session, [found.request_ids[i] for i in newer])
+    # At most half the rows are kept back: the challenger must have something to learn from.
+    newer = [i for i in newer if found.request_ids[i] not in by_model][
+        -min(holdout, len(found.request_ids) // 2) :
+    ]
+    result: dict[str, Any] = {"activated": False, "version": None, "active_version": current.version}
+    result["compared_on"] = len(newer)
+    if len(newer) < min_holdout:
+        result["reason"] = (
+            f"only {len(newer)} requests to compare on (received since v{current.version} was made, categorised "
+            f"by people, at most half the rows); {min_holdout} are needed (--min-holdout)"
+        )
+        return result
+    kept = set(newer)
+    rest = [i for i in range(len(found.data.texts)) if i not in kept]
+    weights = found.data.weights
+    challenger = classifier.train(
+        TrainingData(
+            texts=[found.data.texts[i] for i in rest],
+            labels=[found.data.labels[i] for i in rest],
+            weights=None if weights is None else [weights[i] for i in rest],
+            source="db",
+        ),
+        config,
+    )
+    champion = classifier.load(artifact_path(current, settings))
+    texts = [found.data.texts[i] for i in newer]
+    labels = [found.data.labels[i] for i in newer]
+    ours, theirs = (_figures(classifier.evaluate(m, texts, labels)) for m in (challenger, champion))
+    challenge = {"compared_on": len(newer), "against": current.version, "challenger": ours, "active": theirs}
+    result.update(challenger=ours, active=theirs)
+    better = ours["macro_f1"] >= theirs["macro_f1"] + margin and (
+        ours["accuracy"] >= theirs["accuracy"] - RETRAIN_ACCURACY_SLACK
+    )
+    if not better:
+        result["reason"] = (
+            f"the challenger did not do better on the {len(newer)} newest requests: macro-F1 {ours['macro_f1']} "
+            f"vs {theirs['macro_f1']} (margin {margin}), accuracy {ours['accuracy']} vs {theirs['accuracy']}"
+        )
+        return result
+    note = f"retrain: beat v{current.version} on {len(newer)} newer requests"
+    row = _train_found(session, found, config, settings, True, note, actor, challenge)
+    result.update(activated=True, version=row.version, reason=note)
+    return result
+
+
+def _aware(at: dt.datetime) -> dt.datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)

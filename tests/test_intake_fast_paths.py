@@ -1,6 +1,7 @@
 """Intake's shortcuts (both databases) write and answer exactly what the longer ways did: the facts of a request
 just received are derived from memory and equal a refresh from its stored log; the actor of an API token is read in
-one query; the units holding a request just received are known without one."""
+one query; the units holding a request just received are known without one; automatic dispatch at intake writes
+the rows a dispatch writes."""
 
 from __future__ import annotations
 
@@ -19,9 +20,12 @@ from chengzhi.metrics.models import RequestFact
 from chengzhi.org.models import Role, RoleAssignment
 from chengzhi.org.service import actor_for, actor_for_token, create_user, issue_token, user_for_token
 from chengzhi.requests import service as svc
+from chengzhi.requests.models import RequestUnit
 
 from .factories import City
 from .steps import actor, dispatch, submit
+from .test_auto_dispatch import _submit as submit_sure
+from .test_auto_dispatch import active, model  # noqa: F401 - fixtures
 
 NOW = dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC)
 
@@ -121,3 +125,25 @@ def test_units_holding_a_request_just_received_are_known_without_a_query(
         assert svc.allowed_for(session, operator, received, paths=svc.held_unit_paths(session, received)) == (
             svc.allowed_for(session, operator, received)
         )
+
+
+def test_automatic_dispatch_at_intake_writes_what_a_dispatch_does(
+    session: Session,
+    active: Settings,  # noqa: F811 - the fixture
+    city: City,
+) -> None:
+    # Decided before the intake's rows are written, without reading the request's holders: the same rows.
+    request = submit_sure(session, active, "新华小区停水3天了，请尽快处理")
+    assert request.status == "dispatched"
+    holders = session.execute(
+        select(RequestUnit.role, RequestUnit.unit_id, RequestUnit.unit_path).where(
+            RequestUnit.request_id == request.id
+        )
+    ).all()
+    water = city.unit("D1-water")
+    assert sorted(holders) == sorted(
+        [("hub", city.unit("city").id, city.unit("city").path), ("lead", water.id, water.path)]
+    )
+    stored = _facts_row(session, request.id)
+    assert stored["dispatched"] and stored["event_count"] == 2
+    assert stored == _refreshed(session, request.id)

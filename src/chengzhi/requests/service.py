@@ -53,6 +53,7 @@ from chengzhi.requests.workflow import (
 from chengzhi.requests.workflow import apply as apply_step
 from chengzhi.routing import triage
 from chengzhi.routing.rules import RoutingSuggestion, area_index
+from chengzhi.routing.triage_models import RequestTriage
 
 CHANNELS = ("web", "phone", "app", "open311", "import", "feed", "email")
 STAFF_CHANNELS = ("phone", "import", "feed", "email")
@@ -190,9 +191,12 @@ def submit_request(
     set_committed_value(request, "receiving_unit", hub)
     session.add(RequestUnit(request_id=request.id, unit_id=hub.id, unit_path=hub.path, role="hub"))
     session.add(_event_row(request, actor, Action.receive, now, seq=request.event_count, payload=payload))
-    triage.record(session, request, found)
+    stored = triage.record(session, request, found)
     if settings.auto_dispatch and data.channel != "import":
-        _auto_dispatch(session, request, found, settings, now)
+        # Decided before anything pending is written: the rows of both steps then go out in one flush, and the
+        # request's facts are derived from that flush alone (metrics.facts.refresh_flushed).
+        with session.no_autoflush:
+            _auto_dispatch(session, request, found, stored, settings, now)
     return request
 
 
@@ -201,7 +205,12 @@ SYSTEM = Actor(user_id=None, username="system", display_name="Chengzhi")
 
 
 def _auto_dispatch(
-    session: Session, request: Request, found: triage.Found, settings: Settings, now: dt.datetime
+    session: Session,
+    request: Request,
+    found: triage.Found,
+    stored: RequestTriage | None,
+    settings: Settings,
+    now: dt.datetime,
 ) -> RequestEvent | None:
     """Dispatches a new request without a person when the category model is sure of its category (at or above
     the category's threshold), the resident chose no other category, it is not an emergency (a person looks at
@@ -212,7 +221,8 @@ def _auto_dispatch(
     category = classified.first
     if request.category is not None and request.category.id != category.id:
         return None
-    suggestion = triage.routing_suggestion(session, request, settings, category=category)
+    # The triage row intake just added (pending: a query would not find it) is what the rules read.
+    suggestion = triage.suggestion_with(session, request, stored, category=category)
     if suggestion.unit_id is None:
         return None
     unit = session.get(Unit, suggestion.unit_id)
@@ -225,7 +235,9 @@ def _auto_dispatch(
         "reason_zh": suggestion.reason_zh,
         "reason_en": suggestion.reason_en,
     }
-    return _dispatch(session, SYSTEM, request, unit.id, settings, (), None, now, extra={"auto": auto})
+    return _dispatch(
+        session, SYSTEM, request, unit.id, settings, (), None, now, extra={"auto": auto}, fresh=True
+    )
 
 
 def _external_exists(session: Session, source: str, external_id: str) -> bool:
@@ -561,9 +573,11 @@ def _dispatch(
     note: str | None,
     now: dt.datetime,
     extra: dict[str, Any] | None = None,
+    *,
+    fresh: bool = False,
 ) -> RequestEvent:
     """The dispatch step once who may do it and the category are settled (a dispatcher, or intake's automatic
-    dispatch)."""
+    dispatch). `fresh`: the request was received in this transaction, so only its hub holds it (nothing to read)."""
     assert request.category is not None
     co_ids = list(dict.fromkeys(int(u) for u in co_unit_ids))
     if lead_unit_id in co_ids:
@@ -572,16 +586,21 @@ def _dispatch(
     co_units = [_dispatch_target(session, u) for u in co_ids]
     # Units that led or co-handled it before and do not now keep the request as former holders (still in scope).
     keep = {(lead.id, "lead"), *((unit.id, "co") for unit in co_units)}
-    holders = select(RequestUnit).where(
-        RequestUnit.request_id == request.id, RequestUnit.role.in_(("lead", "co"))
-    )
-    for held in session.scalars(holders).all():
-        if (held.unit_id, held.role) not in keep:
-            _hold(session, request, get_unit(session, held.unit_id), "former")
-            session.delete(held)
-    _hold(session, request, lead, "lead")
-    for unit in co_units:
-        _hold(session, request, unit, "co")
+    if fresh:
+        session.add(RequestUnit(request_id=request.id, unit_id=lead.id, unit_path=lead.path, role="lead"))
+        for unit in co_units:
+            session.add(RequestUnit(request_id=request.id, unit_id=unit.id, unit_path=unit.path, role="co"))
+    else:
+        holders = select(RequestUnit).where(
+            RequestUnit.request_id == request.id, RequestUnit.role.in_(("lead", "co"))
+        )
+        for held in session.scalars(holders).all():
+            if (held.unit_id, held.role) not in keep:
+                _hold(session, request, get_unit(session, held.unit_id), "former")
+                session.delete(held)
+        _hold(session, request, lead, "lead")
+        for unit in co_units:
+            _hold(session, request, unit, "co")
     deadlines = stage_deadlines(
         ("sign", "contact", "reply"), now, _limits(request, settings), settings.timezone
     )

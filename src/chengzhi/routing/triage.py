@@ -90,28 +90,29 @@ def analyse(
     return Found(found_urgency, placed, classified)
 
 
-def record(session: Session, request: Request, found: Found) -> None:
-    """Saves what was found (if anything) and indexes the request for duplicate finding."""
+def record(session: Session, request: Request, found: Found) -> RequestTriage | None:
+    """Saves what was found (if anything) and indexes the request for duplicate finding; returns the row added."""
     placed = found.placed
     classified = found.classified
     note = found.urgency.note or (placed.note if placed else None)
+    row = None
     if found.urgent or note or (placed is not None and placed.matches) or classified is not None:
-        session.add(
-            RequestTriage(
-                request_id=request.id,
-                place_lat=placed.lat if placed else None,
-                place_lon=placed.lon if placed else None,
-                place_unit_id=placed.unit_id if placed else None,
-                place_matches=[m.as_dict() for m in placed.matches] if placed else [],
-                urgent=found.urgent,
-                urgency_matches=[m.as_dict() for m in found.urgency.matches],
-                text_note=note,
-                model_version=classified.version if classified else None,
-                category_suggestions=classified.as_rows() if classified else None,
-                category_sure=classified.sure if classified else False,
-            )
+        row = RequestTriage(
+            request_id=request.id,
+            place_lat=placed.lat if placed else None,
+            place_lon=placed.lon if placed else None,
+            place_unit_id=placed.unit_id if placed else None,
+            place_matches=[m.as_dict() for m in placed.matches] if placed else [],
+            urgent=found.urgent,
+            urgency_matches=[m.as_dict() for m in found.urgency.matches],
+            text_note=note,
+            model_version=classified.version if classified else None,
+            category_suggestions=classified.as_rows() if classified else None,
+            category_sure=classified.sure if classified else False,
         )
+        session.add(row)
     duplicates.index_request(session, duplicates.profile(session, request, placed=placed))
+    return row
 
 
 def note_category_decision(
@@ -193,7 +194,13 @@ def routing_suggestion(
     """The core's rules from the map point or, without one, from the place the text names; an emergency found
     at intake comes first in the reason. Without a category (given, or the request's own), the category model's
     first choice stands in for it, and the reason says so."""
-    triage = triage_of(session, request)
+    return suggestion_with(session, request, triage_of(session, request), category=category)
+
+
+def suggestion_with(
+    session: Session, request: Request, triage: RequestTriage | None, *, category: Category | None = None
+) -> RoutingSuggestion:
+    """`routing_suggestion` with the request's triage row given (intake holds it, not yet written)."""
     category = category or request.category
     guessed: tuple[Category, float] | None = None
     if category is None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from chengzhi.categories.models import Category
@@ -47,6 +47,12 @@ class Found:
         return self.urgency.urgent
 
 
+# Built once (every classified submission reads it): building a statement costs more than running it.
+_ACTIVE_BY_CODE = select(Category).where(
+    Category.code.in_(bindparam("codes", expanding=True)), Category.active
+)
+
+
 def classify(session: Session, settings: Settings, words: str) -> Classified | None:
     """The active category model's suggestion; None without an active model or with text it cannot read."""
     active = classifier.active_model(session, settings)
@@ -60,9 +66,7 @@ def classify(session: Session, settings: Settings, words: str) -> Classified | N
     except textpipe.TextError:
         return None
     codes = [p.label for p in suggestion.top]
-    by_code = {
-        c.code: c for c in session.scalars(select(Category).where(Category.code.in_(codes), Category.active))
-    }
+    by_code = {c.code: c for c in session.scalars(_ACTIVE_BY_CODE, {"codes": codes})}
     top = [(by_code[p.label], p.probability) for p in suggestion.top if p.label in by_code]
     if not top:
         return None
@@ -163,9 +167,7 @@ def stored_top(session: Session, triage: RequestTriage | None) -> list[tuple[Cat
     if not stored:
         return []
     codes = [str(g.get("code")) for g in stored]
-    by_code = {
-        c.code: c for c in session.scalars(select(Category).where(Category.code.in_(codes), Category.active))
-    }
+    by_code = {c.code: c for c in session.scalars(_ACTIVE_BY_CODE, {"codes": codes})}
     return [
         (by_code[str(g.get("code"))], float(g.get("probability") or 0.0))
         for g in stored

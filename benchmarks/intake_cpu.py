@@ -171,6 +171,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for _ in range(n):
             await client.submit()
 
+    if args.inline:
+        _inline_threadpool()
     loop.run_until_complete(batch(args.warmup))
 
     # Statements per submission (a short pass of its own: the counting listener costs CPU too).
@@ -209,6 +211,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {
         "url": make_url(url).render_as_string(hide_password=True),
         "with_model": args.with_model,
+        "inline": args.inline,
         "n_per_round": args.n,
         "rounds": rounds,
         "app_cpu_ms_median": statistics.median(r["app_cpu_ms"] for r in rounds),
@@ -256,6 +259,11 @@ def main() -> None:
     parser.add_argument("--profile", default="", help="also write a cProfile of one more round to this file")
     parser.add_argument(
         "--top", type=int, default=0, help="print the profile's first lines (by cumulative and own time)"
+    )
+    parser.add_argument(
+        "--inline",
+        action="store_true",
+        help="call sync endpoints and dependencies in the event loop's thread",
     )
     parser.add_argument("--statements", action="store_true", help="print the SQL of one submission (stderr)")
     parser.add_argument("--out", default="", help="write the figures as JSON here")

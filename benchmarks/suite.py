@@ -19,6 +19,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "pages": ("benchmarks.pages", "staff inbox and request page with 100,000 requests (issue 3)"),
     "open311": ("benchmarks.open311", "GET /open311/v2/requests.json over 1,000,000 requests (issue 4)"),
     "classify": ("benchmarks.classify", "category classifier quality and speed under 5-fold CV (issue 5)"),
+    "classify_variants": ("benchmarks.classify_variants", "variants of the category model on msga (issue 5)"),
     "dedup": ("benchmarks.dedup", "duplicate finding against 1,000,000 requests (issue 5)"),
     "dashboard": ("benchmarks.dashboard", "dashboards and metrics with 1,000,000 requests (issue 6)"),
 }

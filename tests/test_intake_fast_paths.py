@@ -1,6 +1,6 @@
 """Intake's shortcuts (both databases) write and answer exactly what the longer ways did: the facts of a request
 just received are derived from memory and equal a refresh from its stored log; the actor of an API token is read in
-one query; the units holding a request just received are known without one; automatic dispatch at intake writes
+one query; intake tells which units hold the request it received; automatic dispatch at intake writes
 the rows a dispatch writes."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from chengzhi.requests import service as svc
 from chengzhi.requests.models import RequestUnit
 
 from .factories import City
-from .steps import actor, dispatch, submit
+from .steps import POINTS, actor, dispatch, submit
 from .test_auto_dispatch import _submit as submit_sure
 from .test_auto_dispatch import active, model  # noqa: F401 - fixtures
 
@@ -115,16 +115,11 @@ def test_units_holding_a_request_just_received_are_known_without_a_query(
     session: Session, settings: Settings, city: City
 ) -> None:
     with session.begin():
-        received = submit(session, settings, NOW)
-        operator = actor(session, "operator")
-        assert svc.held_unit_paths(session, received) == [city.unit("city").path]
-        assert sorted(svc.held_unit_paths(session, received)) == sorted(svc.unit_paths_of(session, received))
-        # Once dispatched: the hub and the lead unit.
-        dispatch(session, settings, received, "D2S1C2", NOW + dt.timedelta(minutes=5))
-        assert sorted(svc.held_unit_paths(session, received)) == sorted(svc.unit_paths_of(session, received))
-        assert svc.allowed_for(session, operator, received, paths=svc.held_unit_paths(session, received)) == (
-            svc.allowed_for(session, operator, received)
-        )
+        lon, lat = POINTS["D1S1C1"]
+        data = svc.Submission(text="路面有大坑", lat=lat, lon=lon, contact_phone="13912345678")
+        received = svc.receive_request(session, actor(session, "resident"), data, settings, NOW)
+        assert received.unit_paths == [city.unit("city").path]
+        assert sorted(received.unit_paths) == sorted(svc.unit_paths_of(session, received.request))
 
 
 def test_automatic_dispatch_at_intake_writes_what_a_dispatch_does(
@@ -135,6 +130,13 @@ def test_automatic_dispatch_at_intake_writes_what_a_dispatch_does(
     # Decided before the intake's rows are written, without reading the request's holders: the same rows.
     request = submit_sure(session, active, "新华小区停水3天了，请尽快处理")
     assert request.status == "dispatched"
+    data = svc.Submission(
+        text="新华小区停水3天了，请尽快处理", lat=POINTS["D1S1C1"][1], lon=POINTS["D1S1C1"][0]
+    )
+    again = svc.receive_request(session, actor(session, "resident"), data, active)
+    assert again.request.status == "dispatched"
+    assert sorted(again.unit_paths) == sorted(svc.unit_paths_of(session, again.request))
+    assert len(again.unit_paths) == 2
     holders = session.execute(
         select(RequestUnit.role, RequestUnit.unit_id, RequestUnit.unit_path).where(
             RequestUnit.request_id == request.id

@@ -76,14 +76,15 @@ def request_public(
     with_routing: bool = False,
     contact_visible: bool | None = None,
     fresh: bool = False,
+    unit_paths: list[str] | None = None,
 ) -> schemas.RequestPublic:
-    """`fresh`: the request was created in this transaction, so it has no photos yet and the units holding it are
-    known without a query."""
+    """`fresh`: the request was created in this transaction, so it has no photos yet. `unit_paths`: the paths of
+    the units holding it, when the caller knows them (intake does)."""
     # The unit paths serve both the contact and the actions check: read them once.
     if actor.is_anonymous:
         paths = []
-    elif fresh:
-        paths = svc.held_unit_paths(session, request)
+    elif unit_paths is not None:
+        paths = unit_paths
     else:
         paths = svc.unit_paths_of(session, request)
     visible = (
@@ -269,10 +270,13 @@ def submit(
             attributes=dict(body.attributes),
             language=lang,
         )
-        request = svc.submit_request(session, actor, data, settings)
+        received = svc.receive_request(session, actor, data, settings)
+        request = received.request
         token = svc.photo_token_for(session, request) if actor.is_anonymous else None
         session.flush()
-        public = request_public(session, actor, request, lang, contact_visible=True, fresh=True)
+        public = request_public(
+            session, actor, request, lang, contact_visible=True, fresh=True, unit_paths=received.unit_paths
+        )
         created = schemas.RequestCreated(request=public, photo_token=token)
         return 201, created.model_dump(mode="json")
 

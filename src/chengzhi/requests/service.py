@@ -16,10 +16,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from PIL import Image, UnidentifiedImageError
-from sqlalchemy import ColumnElement, Select, exists, false, func, inspect, or_, select, true, union
+from sqlalchemy import ColumnElement, Select, exists, false, func, or_, select, true, union
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
-from sqlalchemy.orm.attributes import set_committed_value
 
 from chengzhi.categories.models import Category, Priority
 from chengzhi.categories.service import get_category, validate_answers
@@ -92,6 +91,14 @@ def _phone_last4(phone: str | None) -> str | None:
     return digits[-4:] if len(digits) >= 4 else None
 
 
+@dataclass(frozen=True)
+class Received:
+    request: Request
+    # The paths of the units holding it: its hub, and its lead unit when intake dispatched it (what
+    # `unit_paths_of` would read back).
+    unit_paths: list[str]
+
+
 def submit_request(
     session: Session,
     actor: Actor,
@@ -103,6 +110,22 @@ def submit_request(
     check_location: bool = True,
 ) -> Request:
     """Receive a new request. Staff channels (phone, import, ...) need an operator."""
+    return receive_request(
+        session, actor, data, settings, now, receiving_unit=receiving_unit, check_location=check_location
+    ).request
+
+
+def receive_request(
+    session: Session,
+    actor: Actor,
+    data: Submission,
+    settings: Settings,
+    now: dt.datetime | None = None,
+    *,
+    receiving_unit: Unit | None = None,
+    check_location: bool = True,
+) -> Received:
+    """`submit_request`, also telling which units hold the new request (the API's answer needs them)."""
     now = now or utcnow()
     if data.channel not in CHANNELS:
         raise Invalid("validation_failed", details=f"channel must be one of {', '.join(CHANNELS)}")
@@ -187,8 +210,6 @@ def submit_request(
                 data.external_id and _external_exists(session, data.source, data.external_id)
             ):
                 raise Conflict("conflict", details="duplicate request") from None
-    # Loaded without an event or a cascade: the answer then knows the hub's path without a query (held_unit_paths).
-    set_committed_value(request, "receiving_unit", hub)
     session.add(RequestUnit(request_id=request.id, unit_id=hub.id, unit_path=hub.path, role="hub"))
     session.add(_event_row(request, actor, Action.receive, now, seq=request.event_count, payload=payload))
     stored = triage.record(session, request, found)
@@ -197,7 +218,8 @@ def submit_request(
         # request's facts are derived from that flush alone (metrics.facts.refresh_flushed).
         with session.no_autoflush:
             _auto_dispatch(session, request, found, stored, settings, now)
-    return request
+    lead = request.lead_unit if request.lead_unit_id is not None else None
+    return Received(request, [hub.path] if lead is None else [hub.path, lead.path])
 
 
 # Who dispatches automatically: the platform itself (no user; the event's payload names the model).
@@ -378,18 +400,6 @@ def visibility_clause(actor: Actor, *, set_based: bool = False) -> ColumnElement
 
 def unit_paths_of(session: Session, request: Request) -> list[str]:
     return list(session.scalars(select(RequestUnit.unit_path).where(RequestUnit.request_id == request.id)))
-
-
-def held_unit_paths(session: Session, request: Request) -> list[str]:
-    """`unit_paths_of` for a request received in this transaction (only: an older one may have former holders),
-    from memory when it can be: such a request is held by its receiving hub and, when intake dispatched it, by its
-    lead unit (no co-units, no former holders)."""
-    loaded = inspect(request).dict
-    hub = loaded.get("receiving_unit")
-    lead = loaded.get("lead_unit")
-    if hub is None or request.co_unit_ids or (request.lead_unit_id is not None and lead is None):
-        return unit_paths_of(session, request)
-    return [hub.path] if lead is None else [hub.path, lead.path]
 
 
 def can_view(session: Session, actor: Actor, request: Request) -> bool:

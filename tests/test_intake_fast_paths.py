@@ -117,9 +117,12 @@ def test_units_holding_a_request_just_received_are_known_without_a_query(
     with session.begin():
         lon, lat = POINTS["D1S1C1"]
         data = svc.Submission(text="路面有大坑", lat=lat, lon=lon, contact_phone="13912345678")
-        received = svc.receive_request(session, actor(session, "resident"), data, settings, NOW)
-        assert received.unit_paths == [city.unit("city").path]
-        assert sorted(received.unit_paths) == sorted(svc.unit_paths_of(session, received.request))
+        paths: list[str] = []
+        received = svc.submit_request(
+            session, actor(session, "resident"), data, settings, NOW, unit_paths=paths
+        )
+        assert paths == [city.unit("city").path]
+        assert sorted(paths) == sorted(svc.unit_paths_of(session, received))
 
 
 def test_automatic_dispatch_at_intake_writes_what_a_dispatch_does(
@@ -133,10 +136,11 @@ def test_automatic_dispatch_at_intake_writes_what_a_dispatch_does(
     data = svc.Submission(
         text="新华小区停水3天了，请尽快处理", lat=POINTS["D1S1C1"][1], lon=POINTS["D1S1C1"][0]
     )
-    again = svc.receive_request(session, actor(session, "resident"), data, active)
-    assert again.request.status == "dispatched"
-    assert sorted(again.unit_paths) == sorted(svc.unit_paths_of(session, again.request))
-    assert len(again.unit_paths) == 2
+    paths: list[str] = []
+    again = svc.submit_request(session, actor(session, "resident"), data, active, unit_paths=paths)
+    assert again.status == "dispatched"
+    assert sorted(paths) == sorted(svc.unit_paths_of(session, again))
+    assert len(paths) == 2
     holders = session.execute(
         select(RequestUnit.role, RequestUnit.unit_id, RequestUnit.unit_path).where(
             RequestUnit.request_id == request.id

@@ -270,12 +270,12 @@ def submit(
             attributes=dict(body.attributes),
             language=lang,
         )
-        received = svc.receive_request(session, actor, data, settings)
-        request = received.request
+        paths: list[str] = []
+        request = svc.submit_request(session, actor, data, settings, unit_paths=paths)
         token = svc.photo_token_for(session, request) if actor.is_anonymous else None
         session.flush()
         public = request_public(
-            session, actor, request, lang, contact_visible=True, fresh=True, unit_paths=received.unit_paths
+            session, actor, request, lang, contact_visible=True, fresh=True, unit_paths=paths
         )
         created = schemas.RequestCreated(request=public, photo_token=token)
         return 201, created.model_dump(mode="json")

@@ -91,14 +91,6 @@ def _phone_last4(phone: str | None) -> str | None:
     return digits[-4:] if len(digits) >= 4 else None
 
 
-@dataclass(frozen=True)
-class Received:
-    request: Request
-    # The paths of the units holding it: its hub, and its lead unit when intake dispatched it (what
-    # `unit_paths_of` would read back).
-    unit_paths: list[str]
-
-
 def submit_request(
     session: Session,
     actor: Actor,
@@ -108,24 +100,11 @@ def submit_request(
     *,
     receiving_unit: Unit | None = None,
     check_location: bool = True,
+    unit_paths: list[str] | None = None,
 ) -> Request:
-    """Receive a new request. Staff channels (phone, import, ...) need an operator."""
-    return receive_request(
-        session, actor, data, settings, now, receiving_unit=receiving_unit, check_location=check_location
-    ).request
-
-
-def receive_request(
-    session: Session,
-    actor: Actor,
-    data: Submission,
-    settings: Settings,
-    now: dt.datetime | None = None,
-    *,
-    receiving_unit: Unit | None = None,
-    check_location: bool = True,
-) -> Received:
-    """`submit_request`, also telling which units hold the new request (the API's answer needs them)."""
+    """Receive a new request. Staff channels (phone, import, ...) need an operator. `unit_paths`, if given, gets
+    the paths of the units holding the new request (its hub, and its lead unit when intake dispatched it): what
+    `unit_paths_of` would read back."""
     now = now or utcnow()
     if data.channel not in CHANNELS:
         raise Invalid("validation_failed", details=f"channel must be one of {', '.join(CHANNELS)}")
@@ -218,8 +197,11 @@ def receive_request(
         # request's facts are derived from that flush alone (metrics.facts.refresh_flushed).
         with session.no_autoflush:
             _auto_dispatch(session, request, found, stored, settings, now)
-    lead = request.lead_unit if request.lead_unit_id is not None else None
-    return Received(request, [hub.path] if lead is None else [hub.path, lead.path])
+    if unit_paths is not None:
+        unit_paths.append(hub.path)
+        if request.lead_unit_id is not None and request.lead_unit is not None:
+            unit_paths.append(request.lead_unit.path)
+    return request
 
 
 # Who dispatches automatically: the platform itself (no user; the event's payload names the model).

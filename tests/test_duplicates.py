@@ -377,3 +377,50 @@ def test_titles_count_as_text(session: Session, settings: Settings, city: City, 
     second = svc.submit_request(session, actor(session, "resident"), data, settings, T0)
     session.commit()
     assert [c.request.id for c in duplicates.find_duplicates(session, None, second)] == [first.id]
+
+
+def test_prune_job_keeps_the_index_to_open_requests(session: Session, settings: Settings, city: City) -> None:
+    """`duplicates_prune`: a closed request leaves the index, a reopened one joins it again, each once."""
+    from chengzhi.db import get_sessionmaker
+    from chengzhi.jobs.service import run_job
+
+    first = submit(session, settings, LEAK)
+    other = submit(session, settings, NOISE, phone="13900000009")
+    session.commit()
+    dispatch(session, settings, first, "D1-water", T0)
+    handle(session, settings, first, "d1-water-handler", T0 + dt.timedelta(minutes=5))
+    svc.review_request(session, actor(session, "resident"), first, True, 5, now=T0 + dt.timedelta(hours=1))
+    svc.close_request(session, actor(session, "dispatcher"), first, now=T0 + dt.timedelta(hours=2))
+    session.commit()
+    indexed = bands(session, first)
+    assert indexed > 0 and bands(session, other) > 0
+
+    factory = get_sessionmaker(settings.database_url)
+    # Changed less than ten minutes before the round: left for the next one.
+    early = run_job(factory, settings, "duplicates_prune", T0 + dt.timedelta(hours=2, minutes=5))
+    assert early is not None and early["dropped"] == 0
+    session.commit()  # a new snapshot: the job wrote in its own transaction
+    assert bands(session, first) == indexed
+
+    done = run_job(factory, settings, "duplicates_prune", T0 + dt.timedelta(days=1))
+    assert done is not None and done["dropped"] == 1 and done["indexed"] == 0
+    session.commit()  # a new snapshot: the job wrote in its own transaction
+    assert bands(session, first) == 0 and bands(session, other) > 0
+    assert session.get(DuplicateSignature, first.id) is None
+
+    again = run_job(factory, settings, "duplicates_prune", T0 + dt.timedelta(days=1, minutes=1))
+    assert again == {"seen": 0, "dropped": 0, "indexed": 0, "cursor": done["cursor"]}
+    session.commit()
+
+    first = session.get(Request, first.id)  # type: ignore[assignment]
+    svc.reopen_request(
+        session, actor(session, "dispatcher"), first, "漏水又出现了", now=T0 + dt.timedelta(days=2)
+    )
+    session.commit()
+    back = run_job(factory, settings, "duplicates_prune", T0 + dt.timedelta(days=3))
+    assert back is not None and back["indexed"] == 1 and back["dropped"] == 0
+    session.commit()  # a new snapshot: the job wrote in its own transaction
+    assert bands(session, first) == indexed
+    newcomer = submit(session, settings, LEAK_2, phone="13900000002", now=T0 + dt.timedelta(days=3))
+    session.commit()
+    assert [c.request.id for c in duplicates.find_duplicates(session, None, newcomer)] == [first.id]

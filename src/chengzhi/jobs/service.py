@@ -27,6 +27,7 @@ from chengzhi.open311.jobs import OPEN311_JOBS
 from chengzhi.requests import service as requests_service
 from chengzhi.requests.models import Request
 from chengzhi.requests.workflow import STAGE_OF_STATUS
+from chengzhi.routing import duplicates
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +63,23 @@ def purge_idempotency(session: Session, settings: Settings, now: dt.datetime) ->
     return {"purged": purge_expired(session, settings.idempotency_ttl_hours, now)}
 
 
+def prune_duplicates(session: Session, settings: Settings, now: dt.datetime) -> dict[str, Any]:
+    """Keep the duplicates index to open requests: closed ones leave it, reopened ones join it again."""
+    last = session.scalar(
+        select(JobRun.result).where(JobRun.job == "duplicates_prune").order_by(JobRun.id.desc()).limit(1)
+    )
+    cursor: duplicates.Cursor | None = None
+    saved = (last or {}).get("cursor")
+    if saved:
+        cursor = (dt.datetime.fromisoformat(saved[0]), int(saved[1]))
+    counts, cursor = duplicates.prune_index(session, cursor, now)
+    return {**counts, "cursor": [cursor[0].isoformat(), cursor[1]] if cursor else None}
+
+
 JOBS: dict[str, Callable[[Session, Settings, dt.datetime], dict[str, Any]]] = {
     "overdue": detect_overdue,
     "purge_idempotency": purge_idempotency,
+    "duplicates_prune": prune_duplicates,
     **OPEN311_JOBS,
 }
 

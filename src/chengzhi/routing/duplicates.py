@@ -10,8 +10,9 @@ Finding is one statement (`candidate_query`, built once): each of the request's 
 postings, the RANKED requests sharing most keys are kept, closed ones are passed over (index-only probes), and the
 first CANDIDATES are read with their signatures, points and categories; then a score (text similarity, distance,
 category). Every step is bounded; nothing scans the requests. Rows are written at intake in the same transaction;
-closed requests are passed over when found and dropped by `rebuild_index` (the command
-`chengzhi triage rebuild-duplicates` rebuilds the index from existing data). `datasketch` is imported on first use.
+closed requests are passed over when found; the periodic job `duplicates_prune` (`prune_index`) drops them as they
+close and indexes them again if they are reopened, so the index holds the open requests, not the years of closed
+ones (`chengzhi triage rebuild-duplicates` rebuilds the whole index from existing data). `datasketch` is imported on first use.
 """
 
 from __future__ import annotations
@@ -28,7 +29,20 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy import BigInteger, Integer, Select, any_, bindparam, delete, func, insert, or_, select, true
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    Select,
+    and_,
+    any_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Insert
@@ -719,3 +733,80 @@ def rebuild_index(session: Session, *, batch: int = 1000) -> tuple[int, int]:
         last = chunk[-1].id
         session.expunge_all()
     return requests, rows
+
+
+# ---------------------------------------------------------------- keeping the index to open requests
+
+# Requests changed less than PRUNE_LAG ago are left for the next round: a transaction that committed late with an
+# earlier `updated_at` is still seen. PRUNE_BATCH: requests looked at per round (the job runs every minute).
+PRUNE_LAG = dt.timedelta(minutes=10)
+PRUNE_BATCH = 5000
+
+Cursor = tuple[dt.datetime, int]
+
+
+def prune_index(
+    session: Session,
+    cursor: Cursor | None,
+    now: dt.datetime,
+    *,
+    batch: int = PRUNE_BATCH,
+    lag: dt.timedelta = PRUNE_LAG,
+) -> tuple[dict[str, int], Cursor | None]:
+    """One round of keeping the index to requests that are not closed: the requests changed after `cursor`
+    (updated_at, id) and before `now - lag`, at most `batch`, oldest first. Closed ones leave the index; those not
+    closed and missing from it (reopened after they left) join it again. Returns the counts and the cursor to
+    give the next round (the same one when there was nothing to look at)."""
+    query = (
+        select(Request.id, Request.status, Request.updated_at)
+        .where(Request.updated_at < now - lag)
+        .order_by(Request.updated_at, Request.id)
+        .limit(batch)
+    )
+    if cursor is not None:
+        at, last = cursor
+        query = query.where(or_(Request.updated_at > at, and_(Request.updated_at == at, Request.id > last)))
+    rows = session.execute(query).all()
+    if not rows:
+        return {"seen": 0, "dropped": 0, "indexed": 0}, cursor
+    closed = [r.id for r in rows if r.status == Status.closed.value]
+    still_open = [r.id for r in rows if r.status != Status.closed.value]
+    dropped = 0
+    for start in range(0, len(closed), 1000):
+        chunk = closed[start : start + 1000]
+        dropped += len(
+            set(
+                session.scalars(
+                    select(DuplicateBand.request_id).where(DuplicateBand.request_id.in_(chunk)).distinct()
+                )
+            )
+        )
+        session.execute(delete(DuplicateBand).where(DuplicateBand.request_id.in_(chunk)))
+        session.execute(delete(DuplicateSignature).where(DuplicateSignature.request_id.in_(chunk)))
+    indexed = 0
+    for start in range(0, len(still_open), 1000):
+        chunk = still_open[start : start + 1000]
+        present = set(
+            session.scalars(
+                select(DuplicateBand.request_id).where(DuplicateBand.request_id.in_(chunk)).distinct()
+            )
+        )
+        present.update(
+            session.scalars(
+                select(DuplicateSignature.request_id).where(DuplicateSignature.request_id.in_(chunk))
+            )
+        )
+        missing = [i for i in chunk if i not in present]
+        if not missing:
+            continue
+        triages = {
+            t.request_id: t
+            for t in session.scalars(select(RequestTriage).where(RequestTriage.request_id.in_(missing)))
+        }
+        for request in session.scalars(select(Request).where(Request.id.in_(missing))):
+            item = profile(session, request, triage=triages.get(request.id))
+            if index_keys(item) or item.signature is not None:
+                index_request(session, item)
+                indexed += 1
+    last_row = rows[-1]
+    return {"seen": len(rows), "dropped": dropped, "indexed": indexed}, (last_row.updated_at, last_row.id)

@@ -28,6 +28,7 @@ import platform
 import pstats
 import random
 import statistics
+import subprocess
 import sys
 import time
 import uuid
@@ -38,6 +39,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 from benchmarks.intake import (
+    ROOT,
     WORK,
     _postgres_pids,
     _processes,
@@ -213,6 +215,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "with_model": args.with_model,
         "inline": args.inline,
         "n_per_round": args.n,
+        "warmup": args.warmup,
         "rounds": rounds,
         "app_cpu_ms_median": statistics.median(r["app_cpu_ms"] for r in rounds),
         # Other work on the machine only ever adds to a round's figure: the least disturbed round.
@@ -245,6 +248,107 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+def compare(args: argparse.Namespace) -> dict[str, Any]:
+    """Alternate runs of the code at `args.compare` (a `src` directory) and of this checkout, `args.pairs` times,
+    each in a process of its own (same flags); returns every run's figures and a summary."""
+    from benchmarks.run_all import machine_info
+
+    runs: list[dict[str, Any]] = []
+    out = WORK / "intake-cpu-run.json"
+    extra = [
+        "--url",
+        args.url,
+        "--n",
+        str(args.n),
+        "--rounds",
+        str(args.rounds),
+        "--warmup",
+        str(args.warmup),
+    ]
+    extra += ["--profile", str(WORK / "intake-cpu.prof")]  # for the Python calls per submission
+    extra += ["--with-model"] * args.with_model + ["--inline"] * args.inline
+    for pair in range(args.pairs):
+        for label, src in (("before", args.compare), ("after", str(ROOT / "src"))):
+            env = dict(os.environ, PYTHONPATH=src)
+            command = [sys.executable, "-m", "benchmarks.intake_cpu", "--out", str(out), *extra]
+            load = os.getloadavg()
+            subprocess.run(command, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+            run = json.loads(out.read_text())
+            runs.append({"label": label, "pair": pair + 1, "loadavg_before": load} | run)
+            print(
+                f"{label:6} pair {pair + 1}: {run['app_cpu_ms_median']} ms app CPU (min {run['app_cpu_ms_min']}), "
+                f"{run['db_backend_cpu_ms_median']} ms PostgreSQL, {run['statements_per_submission']} statements, "
+                f"load {load[0]:.2f}",
+                flush=True,
+            )
+
+    def summary(label: str) -> dict[str, Any]:
+        mine = [r for r in runs if r["label"] == label]
+        backend = [r["db_backend_cpu_ms_median"] for r in mine if r["db_backend_cpu_ms_median"] is not None]
+        return {
+            "app_cpu_ms_median_of_runs": statistics.median(r["app_cpu_ms_median"] for r in mine),
+            "app_cpu_ms_min": min(r["app_cpu_ms_min"] for r in mine),
+            "db_backend_cpu_ms_median_of_runs": statistics.median(backend) if backend else None,
+            "statements_per_submission": mine[0]["statements_per_submission"],
+            "profiled_calls_per_submission": mine[0].get("profiled_calls_per_submission"),
+        }
+
+    return {
+        "benchmark": "intake_cpu",
+        "machine": machine_info(),
+        "arguments": extra,
+        "before_src": args.compare,
+        "summary": {"before": summary("before"), "after": summary("after")},
+        "runs": runs,
+    }
+
+
+def markdown(report: dict[str, Any]) -> str:
+    m = report["machine"]
+    lines = [
+        f"# Intake CPU per submission, before and after ({report['date']})",
+        "",
+        f"`python -m benchmarks.intake_cpu {' '.join(report['command'])}`",
+        "",
+        f"- Machine: {m['cpu_model']}, {m['cpu_count']} cores, shared with other work (load averages below);"
+        " Python {0}.".format(report["runs"][0]["python"]),
+        f"- Before: `{report['before_src']}`; after: this checkout. Runs alternate, each in a process of its own:"
+        f" a fresh database, the test city, {report['runs'][0]['warmup']} warm-up submissions, then"
+        f" {len(report['runs'][0]['rounds'])} rounds of {report['runs'][0]['n_per_round']} sequential submissions"
+        " through the ASGI app (operator, channel phone, a map point, an Idempotency-Key); CPU time of the app process"
+        " (`time.process_time`, every thread) and of the PostgreSQL backends (/proc) per submission.",
+        "- Statements: those the engine executes (not counted: BEGIN/COMMIT, and the pool's pre-ping `SELECT 1`,"
+        " which the code before this session sent once per API call). Python calls: cProfile's count over one more"
+        " round.",
+        "- Other work on the machine inflates CPU time (shared caches and cores); it moves both sides alike because"
+        " the runs alternate. Statements and Python function calls per submission do not depend on the load.",
+        "",
+        "| run | app CPU ms (median of rounds) | least round | PostgreSQL CPU ms | statements | Python calls |"
+        " load 1 min before → after |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in report["runs"]:
+        lines.append(
+            f"| {r['label']} {r['pair']} | {r['app_cpu_ms_median']} | {r['app_cpu_ms_min']} | "
+            f"{r['db_backend_cpu_ms_median']} | {r['statements_per_submission']} | "
+            f"{r.get('profiled_calls_per_submission')} | {r['loadavg_before'][0]:.2f} → {r['loadavg_after'][0]:.2f} |"
+        )
+    before, after = report["summary"]["before"], report["summary"]["after"]
+    lines += [
+        "",
+        "| | app CPU ms per submission (median of runs) | PostgreSQL CPU ms | statements | Python calls |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for label, figures in (("before", before), ("after", after)):
+        lines.append(
+            f"| {label} | {figures['app_cpu_ms_median_of_runs']} | {figures['db_backend_cpu_ms_median_of_runs']} | "
+            f"{figures['statements_per_submission']} | {figures['profiled_calls_per_submission']} |"
+        )
+    ratio = after["app_cpu_ms_median_of_runs"] / before["app_cpu_ms_median_of_runs"]
+    lines += ["", f"After ÷ before, app CPU: {ratio:.2f}.", ""]
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -267,7 +371,23 @@ def main() -> None:
     )
     parser.add_argument("--statements", action="store_true", help="print the SQL of one submission (stderr)")
     parser.add_argument("--out", default="", help="write the figures as JSON here")
+    parser.add_argument(
+        "--compare",
+        default="",
+        help="a `src` directory of other code: alternate its runs with this checkout's",
+    )
+    parser.add_argument("--pairs", type=int, default=3, help="with --compare: before/after pairs")
+    # With --compare, --out names the JSON report; the Markdown report is written next to it (.md).
     args = parser.parse_args()
+    if args.compare:
+        report = compare(args)
+        report["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        report["command"] = sys.argv[1:]
+        if args.out:
+            Path(args.out).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+            Path(args.out).with_suffix(".md").write_text(markdown(report))
+        print(json.dumps(report["summary"], indent=2))
+        return
     load_before = os.getloadavg()
     result = run(args) | {"loadavg_before": load_before}
     text = json.dumps(result, indent=2, ensure_ascii=False)

@@ -116,3 +116,24 @@ def test_only_city_wide_admins_change_the_model(web: TestClient, session: Sessio
         "/staff/admin/models", follow_redirects=False
     )
     assert anonymous.status_code == 303 and anonymous.headers["location"].startswith("/login")
+
+
+def test_a_model_made_by_retraining_says_what_it_replaced(
+    web: TestClient, session: Session, two: Settings, model: classifier.CategoryModel
+) -> None:
+    model.meta["metrics"]["challenge"] = {
+        "against": 2,
+        "compared_on": 240,
+        "challenger": {"macro_f1": 0.6123, "accuracy": 0.8},
+        "active": {"macro_f1": 0.5871, "accuracy": 0.79},
+    }
+    try:
+        registry.register(session, model, settings=two, note="retrain", activate=True)
+    finally:
+        del model.meta["metrics"]["challenge"]
+    session.commit()
+    sign_in(web, "admin")
+    rows = re.findall(r"<tr>(.*?)</tr>", web.get("/staff/admin/models").text, re.S)
+    newest = next(r for r in rows if ">v3<" in r)
+    assert "在 240 条较新的请求上优于 v2 后替换之：macro-F1 0.612，原模型 0.587" in newest
+    assert "优于" not in next(r for r in rows if ">v2<" in r)

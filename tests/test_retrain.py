@@ -88,7 +88,7 @@ def test_a_better_challenger_replaces_the_active_model(session: Session, model_s
         active is not None and active.version == 2 and active.data_rows == 60
     )  # trained on all, held out too
     assert active.metrics["challenge"]["against"] == 1 and active.metrics["challenge"]["compared_on"] == 24
-    assert "beat v1" in active.note
+    assert active.note == "retrain"
 
 
 def test_a_challenger_that_does_not_gain_the_margin_is_not_activated(

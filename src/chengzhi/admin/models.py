@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
@@ -54,6 +55,8 @@ class ModelRow:
     agreement: float | None  # share of recent suggestions whose first choice is the request's final category
     agreement_of: int  # how many requests with a final category that share is over
     files_ok: bool
+    # Made by `chengzhi model retrain`: {"against": version, "compared_on": n, "challenger": {...}, "active": {...}}
+    challenge: dict[str, Any] | None = None
 
 
 @dataclass
@@ -127,6 +130,7 @@ def _page(session: Session, settings: Settings, admin: Admin) -> ModelsPage:
                 agreement=agreement,
                 agreement_of=agreement_of,
                 files_ok=(registry.artifact_path(model, settings) / "model.json").is_file(),
+                challenge=(model.metrics or {}).get("challenge"),
             )
         )
     can_change = admin.at_root

@@ -390,7 +390,7 @@ def retrain(
         )
         return result
     note = f"retrain: beat v{current.version} on {len(newer)} newer requests"
-    row = _train_found(session, found, config, settings, True, note, actor, challenge)
+    row = _train_found(session, found, config, settings, True, "retrain", actor, challenge)
     result.update(activated=True, version=row.version, reason=note)
     return result
 

@@ -60,7 +60,13 @@ def test_first_model_is_trained_and_activated(session: Session, model_settings: 
     _submit_all(session, model_settings, examples(10, seed=7))
     result = registry.retrain(session, config=CONFIG, settings=model_settings)
     session.commit()
-    assert result == {"activated": True, "version": 1, "reason": "no active model", "compared_on": 0}
+    assert result == {
+        "activated": True,
+        "version": 1,
+        "reason": "no active model",
+        "compared_on": 0,
+        "left_out": {},
+    }
     active = _active(session)
     assert active is not None and active.version == 1 and active.data_rows == 30
 
@@ -156,3 +162,19 @@ def test_cli_retrain_prints_json_and_refuses_bad_options(model_settings: Setting
         get_settings.cache_clear()
     with pytest.raises(ClassifierError, match="at least 1"):
         registry.retrain(session, min_holdout=0)
+
+
+def test_categories_with_too_few_requests_are_left_out_of_training_from_the_database(
+    session: Session, model_settings: Settings
+) -> None:
+    """A city always has a new or rare category: training from its requests leaves it out and says so."""
+    _submit_all(session, model_settings, examples(10, seed=15))
+    _submit_all(
+        session, model_settings, [("5路公交车今天早上没有按时到站", "bus"), ("公交站牌被撞倒了", "bus")]
+    )
+    row = registry.train_from_db(session, config=CONFIG, settings=model_settings, activate=True)
+    session.commit()
+    assert row.labels == ["litter", "road", "water"] and row.data_rows == 30
+    assert registry.describe(row)["left_out"] == {"bus": 2}
+    found = registry.training_data_from_db(session, CONFIG)
+    assert found.left_out == {"bus": 2} and "bus" not in found.data.labels

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -173,6 +175,7 @@ def describe(row: ClassifierModel) -> dict[str, Any]:
         "macro_f1": held.get("macro_f1"),
         "accuracy": held.get("accuracy"),
         "auto_dispatch_share": (held.get("auto_dispatch") or {}).get("share"),
+        "left_out": (row.metrics or {}).get("left_out", {}),
         "artifact": row.artifact,
         "note": row.note,
     }
@@ -188,6 +191,13 @@ class DbTraining:
     # Per row of `data`: the request's id and when it was received (retraining compares on the newest).
     request_ids: list[int] = field(default_factory=list)
     received: list[dt.datetime] = field(default_factory=list)
+    # Categories left out for having too few requests to learn from: {code: requests}.
+    left_out: dict[str, int] = field(default_factory=dict)
+
+
+def _enough_of(labels: Sequence[str], need: int) -> dict[str, int]:
+    """The labels with fewer than `need` rows: {label: rows}."""
+    return {label: n for label, n in sorted(Counter(labels).items()) if n < need}
 
 
 # Training reads the newest requests only: a province's years of history would not fit a 2-core machine's
@@ -210,6 +220,12 @@ def training_data_from_db(
         .limit(max_rows)
     )
     chosen = list(reversed(session.execute(newest).all()))
+    # A city always has a new or rare category: its requests go to people until it has enough for a training.
+    few = _enough_of([row[3] for row in chosen], max(config.min_examples, config.folds))
+    if few and len(few) < len({row[3] for row in chosen}):
+        chosen = [row for row in chosen if row[3] not in few]
+    else:
+        few = {}  # nothing would be left: let the training say what is missing
     first = chosen[0][0] if chosen else 0
     corrected: dict[int, list[int]] = {}
     for cid, rid in session.execute(
@@ -236,7 +252,11 @@ def training_data_from_db(
         raise ClassifierError("the database holds no requests with a category to train on")
     data = TrainingData(texts=texts, labels=labels, weights=weights, source="db")
     return DbTraining(
-        data=data, correction_ids=used, request_ids=[r[0] for r in chosen], received=[r[4] for r in chosen]
+        data=data,
+        correction_ids=used,
+        request_ids=[r[0] for r in chosen],
+        received=[r[4] for r in chosen],
+        left_out=few,
     )
 
 
@@ -267,6 +287,8 @@ def _train_found(
 ) -> ClassifierModel:
     model = classifier.train(found.data, config)
     model.meta["data"]["corrections"] = len(found.correction_ids)
+    model.meta["data"]["left_out"] = found.left_out
+    model.meta["metrics"]["left_out"] = found.left_out  # stored with the registry row: `describe` shows it
     if challenge is not None:
         model.meta["metrics"]["challenge"] = challenge
     row = register(session, model, settings=settings, note=note, activate=activate, actor=actor)
@@ -346,7 +368,13 @@ def retrain(
     found = training_data_from_db(session, config, max_rows=max_rows)
     if current is None:
         row = _train_found(session, found, config, settings, True, "retrain: first model", actor)
-        return {"activated": True, "version": row.version, "reason": "no active model", "compared_on": 0}
+        return {
+            "activated": True,
+            "version": row.version,
+            "reason": "no active model",
+            "compared_on": 0,
+            "left_out": found.left_out,
+        }
     since = current.created_at
     newer = [i for i, at in enumerate(found.received) if at is not None and _aware(at) > _aware(since)]
     by_model = _labelled_by_model(session, [found.request_ids[i] for i in newer])
@@ -355,6 +383,7 @@ def retrain(
         -min(holdout, len(found.request_ids) // 2) :
     ]
     result: dict[str, Any] = {"activated": False, "version": None, "active_version": current.version}
+    result["left_out"] = found.left_out
     result["compared_on"] = len(newer)
     if len(newer) < min_holdout:
         result["reason"] = (
@@ -364,6 +393,9 @@ def retrain(
         return result
     kept = set(newer)
     rest = [i for i in range(len(found.data.texts)) if i not in kept]
+    settings_of = config or ClassifierConfig()
+    few = _enough_of([found.data.labels[i] for i in rest], max(settings_of.min_examples, settings_of.folds))
+    rest = [i for i in rest if found.data.labels[i] not in few]
     weights = found.data.weights
     challenger = classifier.train(
         TrainingData(

@@ -288,6 +288,8 @@ def test_cli_generates_once(settings: Settings, monkeypatch: pytest.MonkeyPatch)
         summary = json.loads(first.stdout)
         assert summary["created"] is True and summary["requests"] == 25
         assert summary["password"] == DEMO_PASSWORD
+        # 25 requests are too few to learn categories from: the demo says so and goes on without a model.
+        assert summary["model"]["trained"] is False and summary["model"]["reason"]
         second = runner.invoke(cli_app, ["demo", "--if-empty"])
         assert second.exit_code == 0, second.output
         assert json.loads(second.stdout)["created"] is False
@@ -354,3 +356,28 @@ def test_templates_cover_every_category_and_name_only_slots_that_exist() -> None
     }
     for family, allowed in notes.items():
         assert set().union(*map(_fields, family)) == allowed
+
+
+def test_the_demo_trains_its_first_category_model(settings: Settings, tmp_path: Path) -> None:
+    """`chengzhi demo` (as `make run` calls it) leaves a category model in use, trained from the city's requests;
+    categories with too few of them are left out and named."""
+    from chengzhi.routing import classifier, registry
+
+    demo = settings.model_copy(update={"model_dir": tmp_path / "models"})
+    summary = generate_demo_city(demo, seed=7, n_requests=N, now=NOW, train_model=True)
+    model = summary["model"]
+    assert model["trained"] is True and model["version"] == 1, model
+    assert model["data_rows"] + sum(model["left_out"].values()) == N
+    assert model["labels"] >= 2 and 0 <= model["macro_f1"] <= 1
+    classifier.forget_active()
+    try:
+        with get_sessionmaker(demo.database_url)() as session:
+            (active,) = [r for r in registry.list_models(session) if r.active]
+            assert active.note == "demo"
+            request = session.scalars(select(Request).order_by(Request.id)).first()
+            assert request is not None and request.category is not None
+            top = classifier.predict_top3(request.text, session, demo)
+            assert len(top) == min(3, model["labels"])
+            assert {code for code, _ in top} <= {c.code for c in session.scalars(select(Category))}
+    finally:
+        classifier.forget_active()

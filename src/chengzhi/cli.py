@@ -93,13 +93,22 @@ def demo(
     if_empty: Annotated[
         bool, typer.Option("--if-empty", help="Do nothing if the database has units.")
     ] = False,
+    model: Annotated[
+        bool,
+        typer.Option("--model/--no-model", help="Train and activate a category model from its requests."),
+    ] = True,
 ) -> None:
-    """Generate the demo city: organisation, areas, categories, staff and a year of requests."""
+    """Generate the demo city: organisation, areas, categories, staff and a year of requests; then a category
+    model trained from them, in use at intake."""
     from chengzhi.demo.generate import generate_demo_city
 
     settings = get_settings()
     summary = generate_demo_city(
-        settings, seed=settings.demo_seed if seed is None else seed, n_requests=requests, if_empty=if_empty
+        settings,
+        seed=settings.demo_seed if seed is None else seed,
+        n_requests=requests,
+        if_empty=if_empty,
+        train_model=model,
     )
     typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
 

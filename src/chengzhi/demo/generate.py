@@ -1012,8 +1012,13 @@ def generate_demo_city(
     n_requests: int = 6000,
     if_empty: bool = False,
     now: dt.datetime | None = None,
+    train_model: bool = False,
 ) -> dict[str, Any]:
     """Build the demo city in `settings.database_url` and return a JSON-able summary.
+
+    With `train_model`, a category model is then trained from the city's requests and activated (as a city does
+    with `chengzhi model train --from-db --activate`), so that new requests get the model's suggestion and those
+    it is sure of are dispatched automatically.
 
     With `if_empty`, a database that already has units is left alone. The same `seed` and `now` give the same
     data. Everything is written in one transaction: a failure leaves the database as it was.
@@ -1059,9 +1064,28 @@ def generate_demo_city(
                 summary["seconds"]["copy"] = round(time.perf_counter() - copying, 2)
             finally:
                 engine.dispose()
+    if train_model:
+        training = time.perf_counter()
+        summary["model"] = _train_model(settings)
+        summary["seconds"]["model"] = round(time.perf_counter() - training, 2)
     summary["seconds"]["total"] = round(time.perf_counter() - started, 2)
     log.info("demo city generated: %s requests in %.1f s", summary["requests"], time.perf_counter() - started)
     return summary
+
+
+def _train_model(settings: Settings) -> dict[str, Any]:
+    """The demo's first category model, trained from its requests and activated; or why there is none."""
+    from chengzhi.routing import registry
+    from chengzhi.routing.classifier import ClassifierError
+
+    try:
+        with transaction(get_sessionmaker(settings.database_url)) as session:
+            row = registry.train_from_db(session, settings=settings, activate=True, note="demo", actor="demo")
+            facts = registry.describe(row)
+    except ClassifierError as error:
+        return {"trained": False, "reason": str(error)}
+    keys = ("version", "data_rows", "labels", "macro_f1", "accuracy", "auto_dispatch_share", "left_out")
+    return {"trained": True, **{k: facts[k] for k in keys}}
 
 
 def _generate(

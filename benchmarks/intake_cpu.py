@@ -286,9 +286,9 @@ def compare(args: argparse.Namespace) -> dict[str, Any]:
         mine = [r for r in runs if r["label"] == label]
         backend = [r["db_backend_cpu_ms_median"] for r in mine if r["db_backend_cpu_ms_median"] is not None]
         return {
-            "app_cpu_ms_median_of_runs": statistics.median(r["app_cpu_ms_median"] for r in mine),
+            "app_cpu_ms_median_of_runs": round(statistics.median(r["app_cpu_ms_median"] for r in mine), 2),
             "app_cpu_ms_min": min(r["app_cpu_ms_min"] for r in mine),
-            "db_backend_cpu_ms_median_of_runs": statistics.median(backend) if backend else None,
+            "db_backend_cpu_ms_median_of_runs": round(statistics.median(backend), 2) if backend else None,
             "statements_per_submission": mine[0]["statements_per_submission"],
             "profiled_calls_per_submission": mine[0].get("profiled_calls_per_submission"),
         }

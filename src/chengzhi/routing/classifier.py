@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from chengzhi.config import Settings
 
 FORMAT = 1
+SVM_FLOOR_QUANTILE = 0.01
 MODEL_FILE = "model.joblib"
 META_FILE = "model.json"
 
@@ -446,6 +447,8 @@ class CategoryModel:
     thresholds: np.ndarray
     words: list[str] = field(default_factory=list)  # the jieba user words at training
     meta: dict[str, Any] = field(default_factory=dict)
+    # Automatic dispatch needs the SVM's raw decision value for the first choice at or above this (see `decide`).
+    svm_floor: float = 0.0
 
     # prediction
 
@@ -458,7 +461,8 @@ class CategoryModel:
 
     def decide(self, prob: np.ndarray, svm: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Indices of the classes ranked (best first) and whether the first is automatic, per row: its probability
-        reaches its class's threshold and, given the SVM's raw decisions, the SVM claims the text for that class.
+        reaches its class's threshold and, given the SVM's raw decisions, the SVM's decision for that class is at
+        least `svm_floor` (at most 0: the lowest seen, bar 1%, among held-out choices sure enough at training).
         The second condition keeps texts unlike anything in the training data (whose scores the stacker only sees
         after z-scoring, where a weak lead can look strong) with a person."""
         ranked = np.argsort(-(np.log(prob + 1e-12) + self.offsets), axis=1, kind="stable")
@@ -466,7 +470,7 @@ class CategoryModel:
         rows = np.arange(len(first))
         auto = prob[rows, first] >= self.thresholds[first]
         if svm is not None:
-            auto &= svm[rows, first] > 0
+            auto &= svm[rows, first] >= getattr(self, "svm_floor", 0.0)  # models saved earlier: 0
         return ranked, auto
 
     def suggest(self, texts: Sequence[str], k: int = 3) -> list[Suggestion]:
@@ -711,15 +715,18 @@ def train(
     offsets = _tune_offsets(log_p, y, config.fine_offsets_loss, start=offsets, floor=config.min_accuracy)
     ranked = np.argsort(-(np.log(prob + 1e-12) + offsets), axis=1, kind="stable")
     top = ranked[:, 0]
-    claimed = held_svm[np.arange(len(y)), top] > 0
     top_p = prob[np.arange(len(y)), top]
-    # Thresholds among the first choices the SVM claims (the others are never automatic, see `decide`).
-    thresholds = _thresholds(top, np.where(claimed, top_p, 0.0), y, len(classes), config.target_precision)
+    thresholds = _thresholds(top, top_p, y, len(classes), config.target_precision)
+    # The SVM's floor for automatic dispatch (see `decide`): the lowest raw decision value of the first choice
+    # seen among the held-out choices sure enough to be automatic, bar the lowest 1%; never above 0.
+    passing = top_p >= thresholds[top]
+    raw_top = held_svm[np.arange(len(y)), top]
+    svm_floor = float(min(0.0, np.quantile(raw_top[passing], SVM_FLOOR_QUANTILE))) if passing.any() else 0.0
 
     base = _fit_base(x, y, w, config, xu)
     stacker = _stacker(config.seed).fit(held, y)
     digest, size = data.digest()
-    auto = (top_p >= thresholds[top]) & claimed
+    auto = passing & (raw_top >= svm_floor)
     held_metrics = report([classes[i] for i in y], [classes[i] for i in top], auto=auto)
     meta = {
         "format": FORMAT,
@@ -741,6 +748,7 @@ def train(
         },
         "offsets": {c: round(float(o), 3) for c, o in zip(classes, offsets, strict=True)},
         "prior_power": alpha,
+        "svm_floor": round(svm_floor, 4),
         "training_seconds": round(time.perf_counter() - started, 2),
         "software": {"python": platform.python_version(), "sklearn": _sklearn_version()},
     }
@@ -754,6 +762,7 @@ def train(
         thresholds=thresholds,
         words=textpipe.user_words(),
         meta=meta,
+        svm_floor=svm_floor,
     )
 
 

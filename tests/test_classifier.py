@@ -139,7 +139,8 @@ def test_texts_unlike_the_training_data_are_never_automatic() -> None:
     assert bool(unguarded[0])  # what the probability threshold alone would have done
     (suggestion,) = model.suggest([stranger])
     assert not suggestion.auto and suggestion.top[0].probability > 0.9
-    assert svm.max() < model.svm_floor <= 0  # the SVM claims it for no category as strongly as it did at training
+    # The SVM claims it for no category as strongly as it claimed the sure ones at training.
+    assert svm.max() < model.svm_floor <= 0
     # Texts like the training data are still dispatched automatically.
     sure = model.suggest(["幸福小区停水3天了，请尽快处理", "路面坑洼不平"])
     assert [s.top[0].label for s in sure] == ["water", "road"] and all(s.auto for s in sure)

@@ -98,6 +98,9 @@ def test_sure_request_is_dispatched_by_the_rules(session: Session, active: Setti
     assert dispatch.action == "dispatch" and dispatch.actor_id is None
     auto = dispatch.payload["auto"]
     assert auto["model_version"] == 1 and auto["probability"] >= 0.5 and "water" in auto["reason_en"].lower()
+    assert (
+        auto["resident_chose"] is False
+    )  # the category is the model's alone (retraining compares without it)
     assert dispatch.payload["deadlines"][
         "sign"
     ]  # the category's time limits apply from the automatic dispatch

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from chengzhi.cli import app
 from chengzhi.config import Settings, get_settings
 from chengzhi.requests import service as svc
+from chengzhi.requests.models import RequestEvent
 from chengzhi.routing import classifier, registry
 from chengzhi.routing.classifier import ClassifierConfig, ClassifierError, TrainingData
 from chengzhi.routing.classifier_models import ClassifierModel
@@ -128,12 +129,24 @@ def test_requests_the_model_dispatched_itself_are_not_compared_on(
     # Residents who chose a category the model would not (it then leaves the request to a person).
     swap = {"litter": "road", "road": "water", "water": "litter"}
     _submit_all(session, model_settings, [(t, swap[label]) for t, label in examples(3, seed=14)])
-    chosen = set(_ids(session)) - before - unchosen
+    swapped = set(_ids(session)) - before - unchosen
+    # Residents who chose the category the model is sure of: dispatched automatically, but a person's category.
+    _submit_all(session, model_settings, examples(3, seed=16))
+    agreeing = set(_ids(session)) - before - unchosen - swapped
     automatic = registry._labelled_by_model(session, _ids(session))
     assert automatic & unchosen, "the model dispatched none of them: the test shows nothing"
+    dispatched_itself = {
+        e.request_id
+        for e in session.scalars(select(RequestEvent).where(RequestEvent.actor_id.is_(None)))
+        if e.action == "dispatch"
+    }
+    assert agreeing & dispatched_itself, (
+        "no resident's choice was dispatched automatically: the test shows nothing"
+    )
+    assert not automatic & (agreeing | swapped)
     result = registry.retrain(session, config=CONFIG, settings=model_settings, min_holdout=1)
     # Only requests whose category a person gave count; those the model categorised itself are left out.
-    assert result["compared_on"] == len(chosen - automatic) > 0
+    assert result["compared_on"] == len(agreeing | swapped) == 18
 
 
 def _ids(session: Session) -> list[int]:

@@ -232,8 +232,12 @@ def _auto_dispatch(
     unit = session.get(Unit, suggestion.unit_id)
     if unit is None or not unit.active or unit.kind == UnitKind.city:
         return None
+    # Whether the category is a person's (the resident chose the model's choice) or the model's alone: retraining
+    # compares models only on categories people gave (registry.retrain).
+    resident_chose = request.category is not None
     request.category_id, request.category = category.id, category
     auto = {
+        "resident_chose": resident_chose,
         "model_version": classified.version,
         "probability": round(classified.top[0][1], 4),
         "reason_zh": suggestion.reason_zh,

@@ -312,19 +312,23 @@ RETRAIN_ACCURACY_SLACK = 0.01
 
 
 def _labelled_by_model(session: Session, ids: list[int]) -> set[int]:
-    """Those of `ids` whose category the model itself gave: dispatched automatically, never corrected by a person.
-    Comparing models on them would reward the active model for agreeing with itself."""
+    """Those of `ids` whose category the model itself gave: dispatched automatically with no category from the
+    resident, never corrected by a person. Comparing models on them would reward the active model for agreeing
+    with itself."""
     found: set[int] = set()
     for start in range(0, len(ids), 1000):
         chunk = ids[start : start + 1000]
-        found.update(
-            session.scalars(
-                select(RequestEvent.request_id).where(
-                    RequestEvent.request_id.in_(chunk),
-                    RequestEvent.action == Action.dispatch.value,
-                    RequestEvent.actor_id.is_(None),
-                )
+        automatic = session.execute(
+            select(RequestEvent.request_id, RequestEvent.payload).where(
+                RequestEvent.request_id.in_(chunk),
+                RequestEvent.action == Action.dispatch.value,
+                RequestEvent.actor_id.is_(None),
             )
+        )
+        # The resident chose the category the model chose: a person's category (events before this was recorded
+        # do not say, and are left out).
+        found.update(
+            rid for rid, payload in automatic if not ((payload or {}).get("auto") or {}).get("resident_chose")
         )
         found.difference_update(
             session.scalars(

@@ -17,8 +17,8 @@ from chengzhi.db import utcnow
 from chengzhi.errors import NotAuthenticated
 from chengzhi.metrics import facts
 from chengzhi.metrics.models import RequestFact
-from chengzhi.org.models import Role, RoleAssignment
-from chengzhi.org.service import actor_for, actor_for_token, create_user, issue_token, user_for_token
+from chengzhi.org.models import Role, RoleAssignment, User
+from chengzhi.org.service import actor_for, actor_for_token, create_user, issue_token
 from chengzhi.requests import service as svc
 from chengzhi.requests.models import RequestUnit
 
@@ -87,8 +87,10 @@ def test_actor_for_token_is_the_actor_of_the_tokens_user(session: Session, city:
             )
         }
     with session.begin():
-        for username, (token, _record) in tokens.items():
-            expected = actor_for(user_for_token(session, token))
+        for username, (token, record) in tokens.items():
+            user = session.get(User, record.user_id)
+            assert user is not None
+            expected = actor_for(user)
             got = actor_for_token(session, token)
             assert (got.user_id, got.username, got.display_name) == (
                 expected.user_id,

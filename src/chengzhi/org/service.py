@@ -139,19 +139,6 @@ def revoke_token(session: Session, token: str) -> None:
         record.revoked = True
 
 
-def user_for_token(session: Session, token: str) -> User:
-    # One query for the token and its user: this runs on every API call.
-    row = session.execute(
-        select(ApiToken.revoked, ApiToken.expires_at, User)
-        .join(User, User.id == ApiToken.user_id)
-        .where(ApiToken.token_hash == _token_hash(token))
-    ).first()
-    if row is None or row.revoked or row.expires_at < utcnow() or not row.User.active:
-        raise NotAuthenticated("token_invalid")
-    user: User = row.User
-    return user
-
-
 # Statements of every API call, built once: building one (and computing its cache key) costs more than the query.
 _ACTOR_OF_TOKEN = (
     select(
@@ -174,8 +161,9 @@ _ACTOR_OF_TOKEN = (
 
 
 def actor_for_token(session: Session, token: str) -> Actor:
-    """`actor_for(user_for_token(...))` in one query (the token, its user and the user's roles with their units'
-    paths, one row per role) and without loading ORM objects: this runs on every API call."""
+    """The actor of a valid API token (not revoked, not expired, its user active), in one query (the token, its
+    user and the user's roles with their units' paths, one row per role) and without loading ORM objects: this
+    runs on every API call."""
     rows = session.connection().execute(_ACTOR_OF_TOKEN, {"token_hash": _token_hash(token)}).all()
     first = rows[0] if rows else None
     if first is None or first.revoked or first.expires_at < utcnow() or not first.active:

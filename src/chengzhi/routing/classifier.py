@@ -563,6 +563,11 @@ class TrainingData:
         return h.hexdigest(), size
 
 
+def min_rows_per_label(config: ClassifierConfig) -> int:
+    """The fewest examples of a label a training accepts: `min_examples`, and one per fold."""
+    return max(config.min_examples, config.folds)
+
+
 def check_training(labels: Sequence[str], config: ClassifierConfig) -> None:
     counts = Counter(labels)
     if not counts:
@@ -570,7 +575,7 @@ def check_training(labels: Sequence[str], config: ClassifierConfig) -> None:
     if len(counts) < 2:
         (only,) = counts
         raise ClassifierError(f"only one class in the labels ({only!r}): a classifier needs at least two")
-    need = max(config.min_examples, config.folds)
+    need = min_rows_per_label(config)
     few = sorted((n, label) for label, n in counts.items() if n < need)
     if few:
         listed = ", ".join(f"{label!r} ({n})" for n, label in few)

@@ -786,14 +786,10 @@ def prune_index(
     indexed = 0
     for start in range(0, len(still_open), 1000):
         chunk = still_open[start : start + 1000]
+        # A request with a signature has its band keys too: being in duplicate_bands is being indexed.
         present = set(
             session.scalars(
                 select(DuplicateBand.request_id).where(DuplicateBand.request_id.in_(chunk)).distinct()
-            )
-        )
-        present.update(
-            session.scalars(
-                select(DuplicateSignature.request_id).where(DuplicateSignature.request_id.in_(chunk))
             )
         )
         missing = [i for i in chunk if i not in present]
@@ -804,9 +800,7 @@ def prune_index(
             for t in session.scalars(select(RequestTriage).where(RequestTriage.request_id.in_(missing)))
         }
         for request in session.scalars(select(Request).where(Request.id.in_(missing))):
-            item = profile(session, request, triage=triages.get(request.id))
-            if index_keys(item) or item.signature is not None:
-                index_request(session, item)
+            if index_request(session, profile(session, request, triage=triages.get(request.id))):
                 indexed += 1
     last_row = rows[-1]
     return {"seen": len(rows), "dropped": dropped, "indexed": indexed}, (last_row.updated_at, last_row.id)

@@ -221,7 +221,7 @@ def training_data_from_db(
     )
     chosen = list(reversed(session.execute(newest).all()))
     # A city always has a new or rare category: its requests go to people until it has enough for a training.
-    few = _enough_of([row[3] for row in chosen], max(config.min_examples, config.folds))
+    few = _enough_of([row[3] for row in chosen], classifier.min_rows_per_label(config))
     if few and len(few) < len({row[3] for row in chosen}):
         chosen = [row for row in chosen if row[3] not in few]
     else:
@@ -287,7 +287,6 @@ def _train_found(
 ) -> ClassifierModel:
     model = classifier.train(found.data, config)
     model.meta["data"]["corrections"] = len(found.correction_ids)
-    model.meta["data"]["left_out"] = found.left_out
     model.meta["metrics"]["left_out"] = found.left_out  # stored with the registry row: `describe` shows it
     if challenge is not None:
         model.meta["metrics"]["challenge"] = challenge
@@ -379,8 +378,8 @@ def retrain(
             "compared_on": 0,
             "left_out": found.left_out,
         }
-    since = current.created_at
-    newer = [i for i, at in enumerate(found.received) if at is not None and _aware(at) > _aware(since)]
+    since = current.created_at  # UTCDateTime: aware, like `received`
+    newer = [i for i, at in enumerate(found.received) if at > since]
     by_model = _labelled_by_model(session, [found.request_ids[i] for i in newer])
     # At most half the rows are kept back: the challenger must have something to learn from.
     newer = [i for i in newer if found.request_ids[i] not in by_model][
@@ -397,8 +396,9 @@ def retrain(
         return result
     kept = set(newer)
     rest = [i for i in range(len(found.data.texts)) if i not in kept]
-    settings_of = config or ClassifierConfig()
-    few = _enough_of([found.data.labels[i] for i in rest], max(settings_of.min_examples, settings_of.folds))
+    few = _enough_of(
+        [found.data.labels[i] for i in rest], classifier.min_rows_per_label(config or ClassifierConfig())
+    )
     rest = [i for i in rest if found.data.labels[i] not in few]
     weights = found.data.weights
     challenger = classifier.train(
@@ -429,7 +429,3 @@ def retrain(
     row = _train_found(session, found, config, settings, True, "retrain", actor, challenge)
     result.update(activated=True, version=row.version, reason=note)
     return result
-
-
-def _aware(at: dt.datetime) -> dt.datetime:
-    return at if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)

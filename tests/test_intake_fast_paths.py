@@ -19,6 +19,7 @@ from chengzhi.metrics import facts
 from chengzhi.metrics.models import RequestFact
 from chengzhi.org.models import Role, RoleAssignment, User
 from chengzhi.org.service import actor_for, actor_for_token, create_user, issue_token
+from chengzhi.requests import access
 from chengzhi.requests import service as svc
 from chengzhi.requests.models import RequestUnit
 
@@ -124,7 +125,7 @@ def test_units_holding_a_request_just_received_are_known_without_a_query(
             session, actor(session, "resident"), data, settings, NOW, unit_paths=paths
         )
         assert paths == [city.unit("city").path]
-        assert sorted(paths) == sorted(svc.unit_paths_of(session, received))
+        assert sorted(paths) == sorted(access.unit_paths_of(session, received))
 
 
 def test_automatic_dispatch_at_intake_writes_what_a_dispatch_does(
@@ -141,7 +142,7 @@ def test_automatic_dispatch_at_intake_writes_what_a_dispatch_does(
     paths: list[str] = []
     again = svc.submit_request(session, actor(session, "resident"), data, active, unit_paths=paths)
     assert again.status == "dispatched"
-    assert sorted(paths) == sorted(svc.unit_paths_of(session, again))
+    assert sorted(paths) == sorted(access.unit_paths_of(session, again))
     assert len(paths) == 2
     holders = session.execute(
         select(RequestUnit.role, RequestUnit.unit_id, RequestUnit.unit_path).where(

@@ -18,6 +18,7 @@ from chengzhi.errors import Forbidden
 from chengzhi.jobs.service import run_job
 from chengzhi.org.models import User
 from chengzhi.org.service import issue_token
+from chengzhi.requests import access
 from chengzhi.requests import service as svc
 from chengzhi.requests.models import Request, RequestUnit
 
@@ -157,8 +158,8 @@ def test_service_scope_matches_the_list_query(session: Session, world: World) ->
     """`can_view` (one request) and `visibility_clause` (lists) are two implementations of one rule."""
     for username in [*USERNAMES, None]:
         who = actor(session, username)
-        by_query = set(session.scalars(select(Request.id).where(svc.visibility_clause(who))))
-        by_row = {r.id for r in session.scalars(select(Request)) if svc.can_view(session, who, r)}
+        by_query = set(session.scalars(select(Request.id).where(access.visibility_clause(who))))
+        by_row = {r.id for r in session.scalars(select(Request)) if access.can_view(session, who, r)}
         assert by_query == by_row, username
         expected = VISIBLE.get(username or "", set())
         assert by_row == {world.ids[letter] for letter in expected}, username
@@ -383,12 +384,12 @@ def test_redispatch_keeps_former_holders_in_scope_but_not_in_charge(
         (units["D1S2"], "lead"),
         (units["D1-water"], "co"),
     }
-    assert svc.can_view(session, handler, a)  # the former lead still sees what it handed back
+    assert access.can_view(session, handler, a)  # the former lead still sees what it handed back
     assert svc.allowed_for(session, handler, a) == []
-    assert not svc.sees_contact(session, handler, a)
+    assert not access.sees_contact(session, handler, a)
     new_lead = actor(session, "d1s2-handler")
     assert "sign" in svc.allowed_for(session, new_lead, a)
-    assert svc.sees_contact(session, new_lead, a)
+    assert access.sees_contact(session, new_lead, a)
 
 
 def test_only_a_citys_admin_may_add_a_root_unit(client: TestClient, session: Session, city: City) -> None:

@@ -37,6 +37,7 @@ from chengzhi.jobs.models import JobRun
 from chengzhi.jobs.service import run_job
 from chengzhi.org.models import Unit, UnitKind, User
 from chengzhi.org.service import ANONYMOUS, Actor, actor_for
+from chengzhi.requests import access
 from chengzhi.requests import service as svc
 from chengzhi.requests.models import Issue, Request, RequestEvent, RequestUnit
 from chengzhi.requests.workflow import (
@@ -148,7 +149,7 @@ class RequestLife(RuleBasedStateMachine):
             name = self.actor_name(username, action, row)
             actor = self.actors[name]
             before = self.snapshot(session)
-            visible = svc.can_view(session, actor, row)
+            visible = access.can_view(session, actor, row)
             allowed = svc.allowed_for(session, actor, row) if visible else []
             legal = Action(action) in allowed_actions(svc.state_of(row))
             should_work = visible and action in allowed and valid(session, actor, row)
@@ -442,7 +443,7 @@ class RequestLife(RuleBasedStateMachine):
             assert other is not None
             return (
                 request != into
-                and svc.can_view(session, actor, other)
+                and access.can_view(session, actor, other)
                 and (other.issue_id is not None or other.status != Status.closed)
             )
 
@@ -546,17 +547,17 @@ class RequestLife(RuleBasedStateMachine):
             for name, actor in self.actors.items():
                 listed = set(
                     session.scalars(
-                        select(Request.id).where(Request.id.in_(self.ids), svc.visibility_clause(actor))
+                        select(Request.id).where(Request.id.in_(self.ids), access.visibility_clause(actor))
                     )
                 )
-                assert listed == {r.id for r in rows if svc.can_view(session, actor, r)}, name
+                assert listed == {r.id for r in rows if access.can_view(session, actor, r)}, name
             for row in rows:
                 lead = {v: k for k, v in self.units.items()}.get(row.lead_unit_id or -1, "")
                 if lead in HANDLER_OF:
                     handler = self.actors[HANDLER_OF[lead]]
-                    assert svc.can_view(session, handler, row) and svc.sees_contact(session, handler, row), (
-                        row.id
-                    )
+                    assert access.can_view(session, handler, row) and access.sees_contact(
+                        session, handler, row
+                    ), row.id
 
 
 def check_request(session: Session, row: Request) -> None:

@@ -34,8 +34,8 @@ from chengzhi.i18n import message
 from chengzhi.org import service as org
 from chengzhi.org.models import Role, RoleAssignment, Unit, User
 from chengzhi.org.schemas import UserCreate
+from chengzhi.requests.access import mask_phone
 from chengzhi.requests.pages import not_found
-from chengzhi.requests.service import mask_phone
 from chengzhi.web.i18n import N_
 from chengzhi.web.templating import FormErrors, render
 

@@ -856,12 +856,13 @@ def record_exclusion(session: Session, actor: Actor, ref: str, reason: str, note
     """Take a request out of the rates' denominators (or put it back: reason "none"), for supervisors and
     administrators of a unit holding it. Flushed, not committed; returns the new MetricExclusion."""
     from chengzhi.metrics.models import MetricExclusion
+    from chengzhi.requests import access as requests_access
     from chengzhi.requests import service as requests_service
 
     if reason not in EXCLUSION_CHOICES:
         raise Invalid("validation_failed", details=f"reason: one of {', '.join(EXCLUSION_CHOICES)}")
     request = requests_service.get_request(session, actor, ref.strip()[:20])
-    paths = requests_service.unit_paths_of(session, request)
+    paths = requests_access.unit_paths_of(session, request)
     if not any(actor.covers(p, *EXCLUDING_ROLES) for p in paths):
         raise Forbidden("forbidden_role", roles="supervisor, admin")
     if not note.strip():

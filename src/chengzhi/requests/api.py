@@ -20,7 +20,7 @@ from chengzhi.errors import ChengzhiError, Forbidden, Invalid, NotAuthenticated,
 from chengzhi.org.models import Unit, User
 from chengzhi.org.service import Actor
 from chengzhi.ratelimit import check_rate
-from chengzhi.requests import schemas
+from chengzhi.requests import access, schemas
 from chengzhi.requests import service as svc
 from chengzhi.requests.models import Photo, RequestEvent
 from chengzhi.requests.models import Request as RequestRow
@@ -86,14 +86,16 @@ def request_public(
     elif unit_paths is not None:
         paths = unit_paths
     else:
-        paths = svc.unit_paths_of(session, request)
+        paths = access.unit_paths_of(session, request)
     visible = (
-        svc.sees_contact(session, actor, request, paths=paths) if contact_visible is None else contact_visible
+        access.sees_contact(session, actor, request, paths=paths)
+        if contact_visible is None
+        else contact_visible
     )
     contact = schemas.ContactPublic(
-        name=request.contact_name if visible else svc.mask_name(request.contact_name),
-        phone=request.contact_phone if visible else svc.mask_phone(request.contact_phone),
-        email=request.contact_email if visible else svc.mask_email(request.contact_email),
+        name=request.contact_name if visible else access.mask_name(request.contact_name),
+        phone=request.contact_phone if visible else access.mask_phone(request.contact_phone),
+        email=request.contact_email if visible else access.mask_email(request.contact_email),
         masked=not visible,
     )
     co_units = _units(session, list(request.co_unit_ids or []))
@@ -521,7 +523,7 @@ def read_photo(
     photo = session.get(Photo, photo_id)
     if request is None or photo is None or photo.request_id != request.id:
         raise NotFound()
-    if not actor.is_anonymous and not svc.can_view(session, actor, request):
+    if not actor.is_anonymous and not access.can_view(session, actor, request):
         raise NotFound()
     path = settings.media_dir / photo.stored_name
     if not path.exists():

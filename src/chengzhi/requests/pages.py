@@ -33,8 +33,8 @@ from chengzhi.i18n import Language, message
 from chengzhi.org.models import Unit
 from chengzhi.org.service import Actor
 from chengzhi.ratelimit import check_rate
+from chengzhi.requests import access, support
 from chengzhi.requests import service as svc
-from chengzhi.requests import support
 from chengzhi.requests.models import Request as RequestRow
 from chengzhi.requests.workflow import ACTION_NAMES, STATUS_NAMES, Action, IllegalTransition, allowed_actions
 from chengzhi.routing import triage
@@ -595,7 +595,7 @@ def tracked(session: Session, request: RequestRow, lang: Language) -> TrackedReq
         status_code=request.status,
         received_at=request.received_at,
         address=request.address,
-        contact_phone=svc.mask_phone(request.contact_phone),
+        contact_phone=access.mask_phone(request.contact_phone),
         timeline=timeline,
         can_review=Action.review in possible,
         can_reopen=Action.reopen in possible,

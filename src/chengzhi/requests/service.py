@@ -16,14 +16,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from PIL import Image, UnidentifiedImageError
-from sqlalchemy import ColumnElement, Select, exists, false, func, or_, select, true, union
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from chengzhi.categories.models import Category, Priority
 from chengzhi.categories.service import get_category, validate_answers
 from chengzhi.config import Settings
-from chengzhi.db import path_prefix, utcnow
+from chengzhi.db import utcnow
 from chengzhi.errors import (
     Conflict,
     Forbidden,
@@ -35,6 +35,11 @@ from chengzhi.errors import (
 )
 from chengzhi.org.models import Role, Unit, UnitKind
 from chengzhi.org.service import Actor, city_unit, get_unit
+from chengzhi.requests.access import (
+    can_view,
+    unit_paths_of,
+    visibility_clause,
+)
 from chengzhi.requests.models import Issue, Photo, PhotoToken, Request, RequestEvent, RequestUnit
 from chengzhi.requests.timelimits import deadline, stage_deadlines, stage_limits
 from chengzhi.requests.workflow import (
@@ -359,44 +364,6 @@ def steps_of(events: Sequence[RequestEvent]) -> list[Step]:
 # ---------------------------------------------------------------- reading, scope and masking
 
 
-def _has_unrestricted(actor: Actor) -> bool:
-    return actor.holds_at_root(*(r for r in Role if r != Role.resident))
-
-
-def visibility_clause(actor: Actor, *, set_based: bool = False) -> ColumnElement[bool]:
-    """The requests an actor may read: their own (residents) and those held by units in their subtree (staff).
-
-    Two equivalent forms: a correlated EXISTS, probed row by row (best for newest-first pages, which stop after a
-    few rows), or `set_based`, the ids held in the subtree read once from the unit-path index (best for counting
-    a whole scope)."""
-    if actor.is_anonymous:
-        return false()
-    own = Request.submitter_id == actor.user_id
-    staff_paths = sorted({g.unit_path for g in actor.grants if g.role != Role.resident})
-    if _has_unrestricted(actor):
-        return true()
-    if not staff_paths:
-        return own
-    within = or_(*(path_prefix(RequestUnit.unit_path, p) for p in staff_paths))
-    if set_based:
-        held = select(RequestUnit.request_id).where(within)
-        return Request.id.in_(union(held, select(Request.id).where(own)))
-    return or_(own, exists().where(RequestUnit.request_id == Request.id, within))
-
-
-def unit_paths_of(session: Session, request: Request) -> list[str]:
-    return list(session.scalars(select(RequestUnit.unit_path).where(RequestUnit.request_id == request.id)))
-
-
-def can_view(session: Session, actor: Actor, request: Request) -> bool:
-    if actor.is_anonymous:
-        return False
-    if request.submitter_id is not None and request.submitter_id == actor.user_id:
-        return True
-    paths = unit_paths_of(session, request)
-    return any(actor.covers(p, *[r for r in Role if r != Role.resident]) for p in paths)
-
-
 def get_request(session: Session, actor: Actor, ref: int | str, *, for_update: bool = False) -> Request:
     """A request by id or tracking number, if the actor may see it (404 otherwise: nothing leaks)."""
     if isinstance(ref, int) or (isinstance(ref, str) and ref.isascii() and ref.isdigit() and len(ref) < 10):
@@ -426,45 +393,6 @@ def get_by_tracking(
     ):
         raise NotFound("tracking_mismatch")
     return request
-
-
-def mask_phone(phone: str | None) -> str | None:
-    if not phone:
-        return phone
-    if len(phone) <= 4:
-        return "*" * len(phone)
-    keep = 3 if len(phone) >= 11 else 0
-    return phone[:keep] + "*" * (len(phone) - keep - 4) + phone[-4:]
-
-
-def mask_name(name: str | None) -> str | None:
-    if not name:
-        return name
-    return name[0] + "*" * max(1, len(name) - 1)
-
-
-def mask_email(email: str | None) -> str | None:
-    if not email or "@" not in email:
-        return email and "***"
-    local, _, domain = email.partition("@")
-    return local[:1] + "***@" + domain
-
-
-def sees_contact(
-    session: Session, actor: Actor, request: Request, *, paths: Sequence[str] | None = None
-) -> bool:
-    """Contact details are for the people who must reach the resident: the resident, the operator who took
-    the request, handlers of the lead and co-units, and supervisors who make follow-up calls.
-    `paths`: the request's unit paths, when the caller has them already."""
-    if actor.is_anonymous:
-        return False
-    if request.submitter_id is not None and request.submitter_id == actor.user_id:
-        return True
-    handling = {request.lead_unit_id, *(request.co_unit_ids or [])}
-    if any(g.role == Role.handler and g.unit_id in handling for g in actor.grants):
-        return True
-    paths = unit_paths_of(session, request) if paths is None else paths
-    return any(actor.covers(p, Role.operator, Role.supervisor) for p in paths)
 
 
 # ---------------------------------------------------------------- workflow steps

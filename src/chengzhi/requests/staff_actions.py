@@ -28,6 +28,7 @@ from chengzhi.errors import ChengzhiError, Forbidden
 from chengzhi.i18n import Language, message
 from chengzhi.org.models import Role, Unit, UnitKind
 from chengzhi.org.service import Actor, list_units
+from chengzhi.requests import access
 from chengzhi.requests import service as svc
 from chengzhi.requests.models import Request as RequestRow
 from chengzhi.requests.workflow import IllegalTransition
@@ -459,7 +460,7 @@ async def take_action(
         else:
             if not forms.errors:
                 target = back or f"/staff/requests/{row.tracking_number}"
-                if back is None and not svc.can_view(session, actor, row):
+                if back is None and not access.can_view(session, actor, row):
                     target = "/staff"
                 sep = "&" if "?" in target else "?"
                 return RedirectResponse(f"{target}{sep}{urlencode({'done': action})}", status_code=303)
@@ -554,7 +555,7 @@ def overdue_board(request: Request, session: SessionDep) -> Response:
     found = sorted(
         session.execute(
             svc.overdue_only(select(RequestRow.due_at, RequestRow.id, RequestRow.lead_unit_id)).where(
-                svc.visibility_clause(actor)
+                access.visibility_clause(actor)
             )
         ),
         key=lambda r: (r.due_at or dt.datetime.max.replace(tzinfo=dt.UTC), r.id),
@@ -574,7 +575,7 @@ def overdue_board(request: Request, session: SessionDep) -> Response:
     board = []
     for row in shown:
         due = row.due_at or now
-        paths = svc.unit_paths_of(session, row)
+        paths = access.unit_paths_of(session, row)
         board.append(
             BoardRow(
                 tracking_number=row.tracking_number,

@@ -25,6 +25,7 @@ from chengzhi.i18n import Language, message
 from chengzhi.open311.delivery import DeliveryPanel, page_panel
 from chengzhi.org.models import Role, Unit
 from chengzhi.org.service import Actor
+from chengzhi.requests import access
 from chengzhi.requests import service as svc
 from chengzhi.requests.models import Request as RequestRow
 from chengzhi.requests.pages import TimelineEntry, not_found, tracked
@@ -385,8 +386,8 @@ def request_page(
     timezone: str = "Asia/Shanghai",
 ) -> StaffRequestPage:
     """The request page's content for this actor: what the API would show, and a form per allowed step."""
-    paths = svc.unit_paths_of(session, row)
-    sees = svc.sees_contact(session, actor, row, paths=paths)
+    paths = access.unit_paths_of(session, row)
+    sees = access.sees_contact(session, actor, row, paths=paths)
     seen = tracked(session, row, lang)
     suggestion = svc.routing_suggestion(session, row)
     suggested = None
@@ -426,9 +427,9 @@ def request_page(
         lat=row.lat,
         lon=row.lon,
         sees_contact=sees,
-        contact_name=row.contact_name if sees else svc.mask_name(row.contact_name),
-        contact_phone=row.contact_phone if sees else svc.mask_phone(row.contact_phone),
-        contact_email=row.contact_email if sees else svc.mask_email(row.contact_email),
+        contact_name=row.contact_name if sees else access.mask_name(row.contact_name),
+        contact_phone=row.contact_phone if sees else access.mask_phone(row.contact_phone),
+        contact_email=row.contact_email if sees else access.mask_email(row.contact_email),
         lead_unit=row.lead_unit.name(lang) if row.lead_unit else None,
         due_at=row.due_at,
         deadlines=deadlines,

@@ -494,7 +494,7 @@ def find_duplicates(
 ) -> list[Candidate]:
     """Open requests (and issues, by their best request) about the same problem as `request`, best first.
     `actor`: only requests the actor may see are returned (None: every request, for benchmarks and jobs)."""
-    from chengzhi.requests.service import visibility_clause
+    from chengzhi.requests.access import visibility_clause
 
     triage = session.get(RequestTriage, request.id) if request.lat is None or request.lon is None else None
     item = profile(session, request, triage=triage)

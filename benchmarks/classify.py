@@ -4,7 +4,7 @@
 
 For each data set: stratified k-fold cross-validation (shuffled, seed 0). In every fold the baseline (character
 1–3-gram TF-IDF, sublinear, class-balanced LinearSVC, on the raw text) and Chengzhi's model
-(`chengzhi.routing.classifier.train`, default configuration) are trained on the same training part and measured on
+(`chengzhi.routing.classifier_training.train`, default configuration) are trained on the same training part and measured on
 the same held-out part. Everything the model tunes (stacker, macro-F1 offsets, auto-dispatch thresholds) is
 chosen inside the training part; the held-out part is seen only to measure. Figures are pooled over the folds
 (and given per fold). Auto-dispatch: the share of held-out messages whose first choice passes its category's
@@ -35,8 +35,9 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.svm import LinearSVC
 
-from chengzhi.routing import classifier
-from chengzhi.routing.classifier import ClassifierConfig, TrainingData
+from chengzhi.routing import classifier_training
+from chengzhi.routing.classifier_features import ClassifierConfig
+from chengzhi.routing.classifier_training import TrainingData
 
 ROOT = Path(__file__).resolve().parent.parent
 DATASETS = {
@@ -114,7 +115,7 @@ def run_dataset(
     unlabelled: list[str],
     config: ClassifierConfig | None = None,
 ) -> dict[str, Any]:
-    data = classifier.read_table(path, text_col, label_col)
+    data = classifier_training.read_table(path, text_col, label_col)
     texts = np.array(data.texts, dtype=object)
     labels = np.array(data.labels, dtype=object)
     config = config or ClassifierConfig()
@@ -136,7 +137,7 @@ def run_dataset(
         fold["baseline"] = _figures(list(labels[test]), list(base_pred[test]))
 
         wall, cpu = time.perf_counter(), time.process_time()
-        model = classifier.train(
+        model = classifier_training.train(
             TrainingData(texts=list(texts[train]), labels=list(labels[train]), source=name),
             config,
             unlabelled=unlabelled,
@@ -204,7 +205,7 @@ def run_dataset(
             "single_messages_timed": len(single_ms),
         },
         "folds": per_fold,
-        "config": classifier._config_dict(config),
+        "config": classifier_training._config_dict(config),
     }
 
 

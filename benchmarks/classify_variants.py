@@ -2,7 +2,7 @@
 
     .venv/bin/python -m benchmarks.classify_variants [--data-dir ../shared/data] [--dataset msga] [--only a,b]
 
-The model of `chengzhi.routing.classifier` is a stack: base models score TF-IDF features (character 1–3-grams, jieba
+The model of `chengzhi.routing.classifier_training` is a stack: base models score TF-IDF features (character 1–3-grams, jieba
 words, the first 30 characters), a logistic regression on their held-out scores gives calibrated probabilities, and
 the class priors are divided out to a power α chosen on held-out data for macro-F1. This benchmark keeps that frame
 and changes one part at a time: the base models (SVM regularisation, naive Bayes smoothing, a nearest-neighbour
@@ -35,9 +35,10 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.naive_bayes import ComplementNB
 from sklearn.svm import LinearSVC
 
-from chengzhi.routing import classifier
+from chengzhi.routing import classifier_training
 from chengzhi.routing import text as textpipe
-from chengzhi.routing.classifier import ClassifierConfig, TextFeatures, _prior_offsets, _tune_offsets, _zscore
+from chengzhi.routing.classifier_features import ClassifierConfig, TextFeatures, _zscore
+from chengzhi.routing.classifier_training import _prior_offsets, _tune_offsets
 
 from .classify import DATASETS, ROOT, machine
 
@@ -186,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     load_before = os.getloadavg()
     started = time.perf_counter()
-    data = classifier.read_table(path, text_col, label_col)
+    data = classifier_training.read_table(path, text_col, label_col)
     texts = [textpipe.normalise(t) for t in data.texts]
     classes = sorted(set(data.labels))
     y = np.array([classes.index(label) for label in data.labels])

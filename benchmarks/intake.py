@@ -109,14 +109,14 @@ def activate_model(url: str) -> dict[str, Any]:
     from benchmarks.loadgen import submission
     from chengzhi.config import Settings
     from chengzhi.db import make_engine
-    from chengzhi.routing import classifier, registry
+    from chengzhi.routing import classifier_features, classifier_training, registry
 
     rng = random.Random(7)
     bodies = [submission(rng, "phone") for _ in range(1200)]
-    data = classifier.TrainingData(
+    data = classifier_training.TrainingData(
         [b["text"] for b in bodies], [b["category"] for b in bodies], source="bench"
     )
-    model = classifier.train(data, classifier.ClassifierConfig(folds=3))
+    model = classifier_training.train(data, classifier_features.ClassifierConfig(folds=3))
     shutil.rmtree(WORK / "models", ignore_errors=True)
     settings = Settings(database_url=url, model_dir=WORK / "models")
     engine = make_engine(url)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from chengzhi.app import create_app
 from chengzhi.config import Settings
 from chengzhi.org.models import Role
-from chengzhi.routing import classifier, registry
+from chengzhi.routing import category_model, classifier, classifier_features, classifier_training, registry
 from chengzhi.routing.classifier_models import ClassifierModel
 
 from .factories import City, make_user
@@ -24,13 +24,13 @@ from .test_pages_staff import sign_in
 
 
 @pytest.fixture(scope="module")
-def model() -> classifier.CategoryModel:
-    return classifier.train(_examples(20, seed=5), classifier.ClassifierConfig(folds=3))
+def model() -> category_model.CategoryModel:
+    return classifier_training.train(_examples(20, seed=5), classifier_features.ClassifierConfig(folds=3))
 
 
 @pytest.fixture
 def two(
-    session: Session, settings: Settings, city: City, tmp_path: Path, model: classifier.CategoryModel
+    session: Session, settings: Settings, city: City, tmp_path: Path, model: category_model.CategoryModel
 ) -> Settings:
     """Two registered versions, the second active."""
     classifier.forget_active()
@@ -119,7 +119,7 @@ def test_only_city_wide_admins_change_the_model(web: TestClient, session: Sessio
 
 
 def test_a_model_made_by_retraining_says_what_it_replaced(
-    web: TestClient, session: Session, two: Settings, model: classifier.CategoryModel
+    web: TestClient, session: Session, two: Settings, model: category_model.CategoryModel
 ) -> None:
     model.meta["metrics"]["challenge"] = {
         "against": 2,

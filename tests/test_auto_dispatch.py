@@ -19,9 +19,17 @@ from chengzhi.app import create_app
 from chengzhi.config import Settings
 from chengzhi.requests import service as svc
 from chengzhi.requests.models import Request, RequestEvent
-from chengzhi.routing import classifier, registry, triage
-from chengzhi.routing.classifier import ClassifierConfig, TrainingData
+from chengzhi.routing import (
+    category_model,
+    classifier,
+    classifier_features,
+    classifier_training,
+    registry,
+    triage,
+)
+from chengzhi.routing.classifier_features import ClassifierConfig
 from chengzhi.routing.classifier_models import CategoryCorrection
+from chengzhi.routing.classifier_training import TrainingData
 
 from .factories import City
 from .steps import POINTS, actor, unit_id
@@ -47,13 +55,13 @@ def _examples(per_class: int, seed: int) -> TrainingData:
 
 
 @pytest.fixture(scope="module")
-def model() -> classifier.CategoryModel:
-    return classifier.train(_examples(20, seed=3), ClassifierConfig(folds=3))
+def model() -> category_model.CategoryModel:
+    return classifier_training.train(_examples(20, seed=3), ClassifierConfig(folds=3))
 
 
 @pytest.fixture
 def active(
-    session: Session, settings: Settings, city: City, tmp_path: Path, model: classifier.CategoryModel
+    session: Session, settings: Settings, city: City, tmp_path: Path, model: category_model.CategoryModel
 ) -> Iterator[Settings]:
     """Settings whose model directory holds `model`, registered and active."""
     classifier.forget_active()
@@ -248,7 +256,7 @@ def test_training_from_the_database_reads_the_newest_requests(
     found = registry.training_data_from_db(session, max_rows=2)
     assert found.data.texts == texts[1:] and found.data.labels == ["road", "litter"]
     assert len(registry.training_data_from_db(session).data.texts) == 3
-    with pytest.raises(classifier.ClassifierError, match="at least 1"):
+    with pytest.raises(classifier_features.ClassifierError, match="at least 1"):
         registry.training_data_from_db(session, max_rows=0)
 
 

@@ -24,9 +24,11 @@ from chengzhi.cli import app
 from chengzhi.config import Settings
 from chengzhi.requests import service as svc
 from chengzhi.requests.models import Request
-from chengzhi.routing import classifier, registry
-from chengzhi.routing.classifier import ClassifierConfig, ClassifierError, TrainingData
+from chengzhi.routing import category_model, classifier, classifier_training, registry
+from chengzhi.routing import text as textpipe
+from chengzhi.routing.classifier_features import ClassifierConfig, ClassifierError
 from chengzhi.routing.classifier_models import CategoryCorrection, ClassifierActivation
+from chengzhi.routing.classifier_training import TrainingData
 
 from .factories import City
 from .steps import POINTS, actor, unit_id
@@ -105,7 +107,7 @@ def test_same_data_same_hash() -> None:
 
 
 def test_suggestions_are_top3_with_probabilities(trained: Path) -> None:
-    model = classifier.load(trained)
+    model = category_model.load(trained)
     (suggestion,) = model.suggest(["和平街道停水三天了，请尽快处理"])
     assert suggestion.top[0].label == "water"
     assert len(suggestion.top) == 3 and {p.label for p in suggestion.top} == {"litter", "road", "water"}
@@ -119,7 +121,7 @@ def test_suggestions_are_top3_with_probabilities(trained: Path) -> None:
 
 def test_two_classes() -> None:
     rows = [(t, label) for t, label in examples(12, seed=9) if label != "road"]
-    model = classifier.train(
+    model = classifier_training.train(
         TrainingData(texts=[t for t, _ in rows], labels=[label for _, label in rows]),
         ClassifierConfig(folds=3),
     )
@@ -132,7 +134,9 @@ def test_texts_unlike_the_training_data_are_never_automatic() -> None:
     """The stacker sees z-scored base scores, where a weak lead can look strong: a text sharing almost nothing
     with the training data got 0.99 for "road" from this model. Automatic dispatch also needs the SVM's claim."""
     rows = examples(40, seed=1)
-    model = classifier.train(TrainingData(texts=[t for t, _ in rows], labels=[label for _, label in rows]))
+    model = classifier_training.train(
+        TrainingData(texts=[t for t, _ in rows], labels=[label for _, label in rows])
+    )
     stranger = "你好，我想咨询一件事情"
     prob, svm = model._probabilities([stranger])
     _ranked, unguarded = model.decide(prob)
@@ -147,9 +151,9 @@ def test_texts_unlike_the_training_data_are_never_automatic() -> None:
 
 
 def test_evaluate_on_unseen_data(trained: Path) -> None:
-    model = classifier.load(trained)
+    model = category_model.load(trained)
     rows = examples(6, seed=2)
-    result = classifier.evaluate(model, [t for t, _ in rows], [label for _, label in rows])
+    result = classifier_training.evaluate(model, [t for t, _ in rows], [label for _, label in rows])
     assert result["macro_f1"] >= 0.9 and result["accuracy"] >= 0.9
     assert result["confusion_matrix"]["labels"] == ["litter", "road", "water"]
     assert np.array(result["confusion_matrix"]["matrix"]).sum() == 18
@@ -163,11 +167,14 @@ def test_thresholds_keep_target_precision() -> None:
     prob = np.array([0.99, 0.98, 0.97, 0.96, 0.95, 0.94, 0.93, 0.92, 0.91, 0.90, 0.80, 0.70, 0.60, 0.5, 0.4])
     top = np.array([0] * 10 + [0] * 2 + [1] * 3)
     truth = np.array([0] * 10 + [1] * 2 + [0] * 3)
-    thresholds = classifier._thresholds(top, prob, truth, 2, 0.97)
+    thresholds = classifier_training._thresholds(top, prob, truth, 2, 0.97)
     assert thresholds[0] == pytest.approx(0.90)
     assert thresholds[1] > 1  # never automatic
     # Fewer than 5 held-out first choices: never automatic, however precise.
-    assert classifier._thresholds(np.array([0, 0]), np.array([0.9, 0.9]), np.array([0, 0]), 1, 0.97)[0] > 1
+    assert (
+        classifier_training._thresholds(np.array([0, 0]), np.array([0.9, 0.9]), np.array([0, 0]), 1, 0.97)[0]
+        > 1
+    )
 
 
 def test_offsets_raise_macro_f1_without_losing_much_accuracy() -> None:
@@ -176,11 +183,11 @@ def test_offsets_raise_macro_f1_without_losing_much_accuracy() -> None:
     # The rare class is under-scored: a plain arg-max never picks it.
     log_p = np.log(np.column_stack([np.full(100, 0.6), np.full(100, 0.4)]))
     log_p[90:, 1] += 0.3 + rng.random(10) * 0.1
-    offsets = classifier._tune_offsets(log_p, y, max_accuracy_loss=0.05)
-    before = classifier._macro_f1_acc(y, log_p.argmax(1), 2)
-    after = classifier._macro_f1_acc(y, (log_p + offsets).argmax(1), 2)
+    offsets = classifier_training._tune_offsets(log_p, y, max_accuracy_loss=0.05)
+    before = classifier_training._macro_f1_acc(y, log_p.argmax(1), 2)
+    after = classifier_training._macro_f1_acc(y, (log_p + offsets).argmax(1), 2)
     assert after[0] > before[0] and after[1] >= before[1] - 0.05
-    assert not classifier._tune_offsets(log_p, y, max_accuracy_loss=0).any()
+    assert not classifier_training._tune_offsets(log_p, y, max_accuracy_loss=0).any()
 
 
 def test_prior_power_raises_macro_f1_within_the_accuracy_bound() -> None:
@@ -191,26 +198,26 @@ def test_prior_power_raises_macro_f1_within_the_accuracy_bound() -> None:
     log_p[:80, 1] += rng.random(80) * 1.2
     log_p[80:95, 1] += 0.6 + rng.random(15) * 0.5
     log_p[95:, 2] += 1.0 + rng.random(5) * 0.5
-    offsets, alpha = classifier._prior_offsets(log_p, y, max_accuracy_loss=0.05)
-    before = classifier._macro_f1_acc(y, log_p.argmax(1), 3)
-    after = classifier._macro_f1_acc(y, (log_p + offsets).argmax(1), 3)
+    offsets, alpha = classifier_training._prior_offsets(log_p, y, max_accuracy_loss=0.05)
+    before = classifier_training._macro_f1_acc(y, log_p.argmax(1), 3)
+    after = classifier_training._macro_f1_acc(y, (log_p + offsets).argmax(1), 3)
     assert 0 < alpha <= 1 and after[0] > before[0] and after[1] >= before[1] - 0.05
     prior = np.bincount(y) / len(y)
     assert offsets == pytest.approx(-alpha * np.log(prior))
     # A wider accuracy bound lets α go further; an absolute floor above what any α > 0 keeps: no offsets.
-    assert classifier._prior_offsets(log_p, y, max_accuracy_loss=0.1)[1] > alpha
-    offsets, alpha = classifier._prior_offsets(log_p, y, max_accuracy_loss=0.05, floor=0.58)
+    assert classifier_training._prior_offsets(log_p, y, max_accuracy_loss=0.1)[1] > alpha
+    offsets, alpha = classifier_training._prior_offsets(log_p, y, max_accuracy_loss=0.05, floor=0.58)
     assert alpha == 0 and not offsets.any()
     # Fine offsets start from the prior's and keep the floor.
     start = -0.1 * np.log(prior)
-    fine = classifier._tune_offsets(log_p, y, 0.02, start=start, floor=0.56)
-    assert classifier._macro_f1_acc(y, (log_p + fine).argmax(1), 3)[1] >= 0.56
+    fine = classifier_training._tune_offsets(log_p, y, 0.02, start=start, floor=0.56)
+    assert classifier_training._macro_f1_acc(y, (log_p + fine).argmax(1), 3)[1] >= 0.56
 
 
 def test_fast_features_match_scikit_learn(trained: Path) -> None:
-    model = classifier.load(trained)
+    model = category_model.load(trained)
     texts = [
-        classifier.textpipe.normalise(t)
+        textpipe.normalise(t)
         for t in ["和平街道停水三天了，请尽快处理", "Road  BROKEN near 建国路 No. 5", "", "垃圾", "xyz"]
     ]
     features = model.features
@@ -228,7 +235,7 @@ def test_fast_features_match_scikit_learn(trained: Path) -> None:
     assert got.shape == expected.shape
     assert abs(got - expected).max() < 1e-6
     scores = model.base.scores(got)
-    assert classifier._stack_proba(model.stacker, scores) == pytest.approx(
+    assert category_model._stack_proba(model.stacker, scores) == pytest.approx(
         model.stacker.predict_proba(scores), abs=1e-9
     )
     # A model pickled before the fast path (no `_fast` attribute) still transforms; one pickled before the head
@@ -248,7 +255,7 @@ def test_fast_features_match_scikit_learn(trained: Path) -> None:
 def test_self_training_uses_unlabelled_texts() -> None:
     rows = examples(8, seed=5)
     unlabelled = [t for t, _ in examples(10, seed=6)]
-    model = classifier.train(
+    model = classifier_training.train(
         TrainingData(texts=[t for t, _ in rows], labels=[label for _, label in rows]),
         ClassifierConfig(folds=3, pseudo_share=0.5),
         unlabelled=[*unlabelled, "", "\x00\x01\x02\x03"],
@@ -259,25 +266,27 @@ def test_self_training_uses_unlabelled_texts() -> None:
 
 def test_damaged_or_missing_model_is_refused(trained: Path, tmp_path: Path) -> None:
     with pytest.raises(ClassifierError, match="not a model directory"):
-        classifier.load(tmp_path)
+        category_model.load(tmp_path)
     copy = tmp_path / "copy"
     copy.mkdir()
     (copy / "model.json").write_bytes((trained / "model.json").read_bytes())
     (copy / "model.joblib").write_bytes((trained / "model.joblib").read_bytes()[:-10] + b"0123456789")
     with pytest.raises(ClassifierError, match="does not match the hash"):
-        classifier.load(copy)
+        category_model.load(copy)
 
 
 def test_training_refusals() -> None:
     config = ClassifierConfig()
     with pytest.raises(ClassifierError, match="only one class"):
-        classifier.train(TrainingData(texts=["停水"] * 10, labels=["water"] * 10), config)
+        classifier_training.train(TrainingData(texts=["停水"] * 10, labels=["water"] * 10), config)
     with pytest.raises(ClassifierError, match=r"fewer than 5 examples: 'road' \(2\)"):
-        classifier.train(
+        classifier_training.train(
             TrainingData(texts=["停水"] * 10 + ["路坏了"] * 2, labels=["water"] * 10 + ["road"] * 2), config
         )
     with pytest.raises(ClassifierError, match="no training rows"):
-        classifier.train(TrainingData(texts=["", "  ", "\x00\x01\x02\x03"], labels=["a", "b", "c"]), config)
+        classifier_training.train(
+            TrainingData(texts=["", "  ", "\x00\x01\x02\x03"], labels=["a", "b", "c"]), config
+        )
 
 
 # --- the command line ------------------------------------------------------------------------------------------
@@ -335,7 +344,7 @@ def test_cli_train_from_xlsx(tmp_path: Path) -> None:
         "--output", str(tmp_path / "m"), "--folds", "3",
     )  # fmt: skip
     assert code == 0, output
-    assert classifier.load(tmp_path / "m").labels == ["litter", "road", "water"]
+    assert category_model.load(tmp_path / "m").labels == ["litter", "road", "water"]
 
 
 @pytest.mark.parametrize(

@@ -16,9 +16,10 @@ from chengzhi.cli import app
 from chengzhi.config import Settings, get_settings
 from chengzhi.requests import service as svc
 from chengzhi.requests.models import RequestEvent
-from chengzhi.routing import classifier, registry
-from chengzhi.routing.classifier import ClassifierConfig, ClassifierError, TrainingData
+from chengzhi.routing import classifier, classifier_training, registry
+from chengzhi.routing.classifier_features import ClassifierConfig, ClassifierError
 from chengzhi.routing.classifier_models import ClassifierModel
+from chengzhi.routing.classifier_training import TrainingData
 
 from .steps import POINTS, actor
 from .test_classifier import examples
@@ -51,7 +52,9 @@ def _confused_model(session: Session, settings: Settings) -> ClassifierModel:
     """An active model that learnt the categories swapped round (litter ↔ road ↔ water)."""
     swap = {"litter": "road", "road": "water", "water": "litter"}
     rows = examples(10, seed=3)
-    model = classifier.train(TrainingData([t for t, _ in rows], [swap[label] for _, label in rows]), CONFIG)
+    model = classifier_training.train(
+        TrainingData([t for t, _ in rows], [swap[label] for _, label in rows]), CONFIG
+    )
     row = registry.register(session, model, settings=settings, activate=True, note="confused")
     session.commit()
     return row

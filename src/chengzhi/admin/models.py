@@ -20,7 +20,7 @@ from chengzhi.config import Settings
 from chengzhi.deps import SessionDep, SettingsDep
 from chengzhi.requests.models import Request as RequestRow
 from chengzhi.routing import registry
-from chengzhi.routing.classifier import ClassifierError
+from chengzhi.routing.classifier_features import ClassifierError
 from chengzhi.routing.classifier_models import CategoryCorrection
 from chengzhi.routing.triage_models import RequestTriage
 from chengzhi.web.i18n import N_

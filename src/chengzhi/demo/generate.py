@@ -1076,7 +1076,7 @@ def generate_demo_city(
 def _train_model(settings: Settings) -> dict[str, Any]:
     """The demo's first category model, trained from its requests and activated; or why there is none."""
     from chengzhi.routing import registry
-    from chengzhi.routing.classifier import ClassifierError
+    from chengzhi.routing.classifier_features import ClassifierError
 
     try:
         with transaction(get_sessionmaker(settings.database_url)) as session:

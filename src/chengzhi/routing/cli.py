@@ -9,7 +9,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from chengzhi.routing.classifier import ClassifierConfig, ClassifierError
+from chengzhi.routing.classifier_features import ClassifierConfig, ClassifierError
 
 model_app = typer.Typer(
     help="Category classifier: train, evaluate, predict; the model registry.", no_args_is_help=True
@@ -71,7 +71,7 @@ def train_command(
     ] = 200_000,
 ) -> None:
     """Train a category model from a file (or the database) and print its held-out figures."""
-    from chengzhi.routing import classifier
+    from chengzhi.routing import classifier_training
 
     config = _config(target_precision, folds)
     if from_db == (input is not None):
@@ -84,8 +84,8 @@ def train_command(
         assert input is not None
         if output is None and not (register or activate):
             _fail("--output DIR is required (or --register to store it in the registry)")
-        data = classifier.read_table(input, text_column, label_column)
-        model = classifier.train(data, config)
+        data = classifier_training.read_table(input, text_column, label_column)
+        model = classifier_training.train(data, config)
         if output is not None:
             model.save(output)
         summary: dict[str, Any] = {
@@ -194,12 +194,12 @@ def evaluate_command(
     label_column: LabelColumn = "label",
 ) -> None:
     """Print one JSON object: macro_f1, accuracy, per-class precision/recall/F1, the confusion matrix."""
-    from chengzhi.routing import classifier
+    from chengzhi.routing import category_model, classifier_training
 
     try:
-        loaded = classifier.load(model)
-        data = classifier.read_table(input, text_column, label_column)
-        result = classifier.evaluate(loaded, data.texts, data.labels)
+        loaded = category_model.load(model)
+        data = classifier_training.read_table(input, text_column, label_column)
+        result = classifier_training.evaluate(loaded, data.texts, data.labels)
     except ClassifierError as error:
         _fail(str(error))
     typer.echo(json.dumps(result, ensure_ascii=False))
@@ -214,13 +214,13 @@ def predict_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Print the top 3 categories with their probabilities."""
-    from chengzhi.routing import classifier
+    from chengzhi.routing import category_model
     from chengzhi.routing import text as textpipe
 
     if text == "-":
         text = sys.stdin.read()
     try:
-        loaded = classifier.load(model) if model is not None else _active()
+        loaded = category_model.load(model) if model is not None else _active()
         checked = textpipe.check(text, truncate=True)
         suggestion = loaded.suggest([checked])[0]
     except textpipe.TextError as error:

@@ -15,22 +15,16 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from chengzhi.categories.models import Category
-from chengzhi.config import Settings, get_settings
-from chengzhi.db import get_sessionmaker, utcnow
+from chengzhi.config import Settings
+from chengzhi.db import utcnow
 from chengzhi.requests.models import Request, RequestEvent
 from chengzhi.requests.workflow import Action
-from chengzhi.routing import classifier
-from chengzhi.routing.classifier import CategoryModel, ClassifierConfig, ClassifierError, TrainingData
+from chengzhi.routing import category_model, classifier_training
+from chengzhi.routing.category_model import CategoryModel
+from chengzhi.routing.classifier import artifact_path, forget_active, model_dir
+from chengzhi.routing.classifier_features import ClassifierConfig, ClassifierError
 from chengzhi.routing.classifier_models import CategoryCorrection, ClassifierActivation, ClassifierModel
-
-
-def model_dir(settings: Settings | None = None) -> Path:
-    return Path((settings or get_settings()).model_dir)
-
-
-def artifact_path(row: ClassifierModel, settings: Settings | None = None) -> Path:
-    path = Path(row.artifact)
-    return path if path.is_absolute() else model_dir(settings) / path
+from chengzhi.routing.classifier_training import TrainingData
 
 
 def register(
@@ -80,7 +74,7 @@ def register_directory(
     activate: bool = False,
 ) -> ClassifierModel:
     """Registers a model saved by `chengzhi model train --output DIR` (copied into the model directory)."""
-    model = classifier.load(directory)
+    model = category_model.load(directory)
     return register(session, model, settings=settings, note=note, activate=activate)
 
 
@@ -100,7 +94,7 @@ def _set_active(session: Session, row: ClassifierModel, action: str, actor: str)
     row.active = True
     session.add(ClassifierActivation(model_id=row.id, action=action, at=utcnow(), actor=actor))
     session.flush()
-    classifier.forget_active()
+    forget_active()
 
 
 def activate_version(
@@ -108,7 +102,7 @@ def activate_version(
 ) -> ClassifierModel:
     """Makes `version` the model used at intake; its files must be present and intact."""
     row = get_version(session, version)
-    classifier.load(artifact_path(row, settings))  # refuses a missing or damaged artifact
+    category_model.load(artifact_path(row, settings))  # refuses a missing or damaged artifact
     _set_active(session, row, "activate", actor)
     return row
 
@@ -144,21 +138,6 @@ def rollback(session: Session, *, actor: str = "") -> ClassifierModel:
         raise ClassifierError("the previous model is no longer in the registry")
     _set_active(session, target, "rollback", actor)
     return target
-
-
-def active_artifact(
-    session: Session | None = None, settings: Settings | None = None
-) -> tuple[int, Path] | None:
-    """(version, directory) of the active model, or None."""
-    settings = settings or get_settings()
-    if session is None:
-        factory = get_sessionmaker(settings.database_url)
-        with factory() as own:
-            return active_artifact(own, settings)
-    row = session.scalar(select(ClassifierModel).where(ClassifierModel.active.is_(True)))
-    if row is None:
-        return None
-    return row.version, artifact_path(row, settings)
 
 
 def describe(row: ClassifierModel) -> dict[str, Any]:
@@ -221,7 +200,7 @@ def training_data_from_db(
     )
     chosen = list(reversed(session.execute(newest).all()))
     # A city always has a new or rare category: its requests go to people until it has enough for a training.
-    few = _enough_of([row[3] for row in chosen], classifier.min_rows_per_label(config))
+    few = _enough_of([row[3] for row in chosen], classifier_training.min_rows_per_label(config))
     if few and len(few) < len({row[3] for row in chosen}):
         chosen = [row for row in chosen if row[3] not in few]
     else:
@@ -285,7 +264,7 @@ def _train_found(
     actor: str,
     challenge: dict[str, Any] | None = None,
 ) -> ClassifierModel:
-    model = classifier.train(found.data, config)
+    model = classifier_training.train(found.data, config)
     model.meta["data"]["corrections"] = len(found.correction_ids)
     model.meta["metrics"]["left_out"] = found.left_out  # stored with the registry row: `describe` shows it
     if challenge is not None:
@@ -397,11 +376,12 @@ def retrain(
     kept = set(newer)
     rest = [i for i in range(len(found.data.texts)) if i not in kept]
     few = _enough_of(
-        [found.data.labels[i] for i in rest], classifier.min_rows_per_label(config or ClassifierConfig())
+        [found.data.labels[i] for i in rest],
+        classifier_training.min_rows_per_label(config or ClassifierConfig()),
     )
     rest = [i for i in rest if found.data.labels[i] not in few]
     weights = found.data.weights
-    challenger = classifier.train(
+    challenger = classifier_training.train(
         TrainingData(
             texts=[found.data.texts[i] for i in rest],
             labels=[found.data.labels[i] for i in rest],
@@ -410,10 +390,10 @@ def retrain(
         ),
         config,
     )
-    champion = classifier.load(artifact_path(current, settings))
+    champion = category_model.load(artifact_path(current, settings))
     texts = [found.data.texts[i] for i in newer]
     labels = [found.data.labels[i] for i in newer]
-    ours, theirs = (_figures(classifier.evaluate(m, texts, labels)) for m in (challenger, champion))
+    ours, theirs = (_figures(classifier_training.evaluate(m, texts, labels)) for m in (challenger, champion))
     challenge = {"compared_on": len(newer), "against": current.version, "challenger": ours, "active": theirs}
     result.update(challenger=ours, active=theirs)
     better = ours["macro_f1"] >= theirs["macro_f1"] + margin and (

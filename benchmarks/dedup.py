@@ -6,7 +6,7 @@ labelled set of real messages, and place-from-text accuracy on the demo city.
    N stored requests (default 1,000,000) whose texts are real messages from `../shared/data` (Teddy Cup 2020,
    MSGABench) with variation: a window of the message, a compound of the request's community named in ~70% of
    them, 2% of the characters dropped. Their index rows are computed by the platform's own functions
-   (`duplicates.make_profile`, `index_keys`) in two processes and bulk-loaded with COPY; every stored request is
+   (`duplicates_index.make_profile`, `index_keys`) in two processes and bulk-loaded with COPY; every stored request is
    in the index (as if none had been closed yet: the largest index a year can give). Then new requests are
    submitted through the real intake (`requests.service.submit_request`) and `find_duplicates` is timed for each,
    as a city dispatcher would call it.
@@ -315,7 +315,7 @@ def _load_chunk(job: tuple[str, int, int, int, dict[str, Any]]) -> tuple[int, in
     seconds spent computing keys)."""
     import psycopg
 
-    from chengzhi.routing import duplicates
+    from chengzhi.routing import duplicates_index
 
     url, first, last, seed, city = job
     texts = _TEXTS
@@ -353,14 +353,14 @@ def _load_chunk(job: tuple[str, int, int, int, dict[str, Any]]) -> tuple[int, in
         } | constants
         requests_buffer.write("\t".join(_copy_value(values[c]) for c in columns) + "\n")
         started = time.perf_counter()
-        item = duplicates.make_profile(
+        item = duplicates_index.make_profile(
             request_id, title, body, received, city["community_ids"][code], lat, lon, category_id
         )
-        for key in duplicates.index_keys(item):
+        for key in duplicates_index.index_keys(item):
             bands_buffer.write(f"{key}\t{request_id}\n")
         if item.signature is not None:
             signatures_buffer.write(
-                f"{request_id}\t\\\\x{duplicates.signature_bytes(item.signature).hex()}\n"
+                f"{request_id}\t\\\\x{duplicates_index.signature_bytes(item.signature).hex()}\n"
             )
         computing += time.perf_counter() - started
     dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
@@ -384,7 +384,7 @@ def _init_worker(texts: list[str]) -> None:
 
 
 def _marker(url: str) -> dict[str, Any] | None:
-    from chengzhi.routing import duplicates
+    from chengzhi.routing import duplicates_index
 
     engine = create_engine(url)
     try:
@@ -397,13 +397,13 @@ def _marker(url: str) -> dict[str, Any] | None:
     if row is None:
         return None
     marker: dict[str, Any] = json.loads(row)
-    return marker if marker.get("index") == duplicates.INDEX_NAME else None
+    return marker if marker.get("index") == duplicates_index.INDEX_NAME else None
 
 
 def build_speed(url: str, size: int, seed: int, workers: int, texts: list[str]) -> dict[str, Any]:
     from chengzhi.db import get_sessionmaker
     from chengzhi.migrate import upgrade
-    from chengzhi.routing import duplicates
+    from chengzhi.routing import duplicates_index
 
     recreate_postgres(url)
     upgrade(url)
@@ -464,7 +464,7 @@ def build_speed(url: str, size: int, seed: int, workers: int, texts: list[str]) 
             )
         )
         connection.execute(text("CREATE TABLE bench_marker (value text)"))
-        marker = {"size": size, "seed": seed, "index": duplicates.INDEX_NAME, "city": city}
+        marker = {"size": size, "seed": seed, "index": duplicates_index.INDEX_NAME, "city": city}
         connection.execute(text("INSERT INTO bench_marker VALUES (:v)"), {"v": json.dumps(marker)})
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.execute(text("VACUUM ANALYZE requests"))
@@ -486,16 +486,16 @@ def _copy_rows(url: str, columns: list[str], requests: list[dict[str, Any]], pro
     """COPY requests and their index rows (computed by the platform's functions), as the build does."""
     import psycopg
 
-    from chengzhi.routing import duplicates
+    from chengzhi.routing import duplicates_index
 
     requests_buffer, bands_buffer, signatures_buffer = io.StringIO(), io.StringIO(), io.StringIO()
     for values, item in zip(requests, profiles, strict=True):
         requests_buffer.write("\t".join(_copy_value(values[c]) for c in columns) + "\n")
-        for key in duplicates.index_keys(item):
+        for key in duplicates_index.index_keys(item):
             bands_buffer.write(f"{key}\t{item.request_id}\n")
         if item.signature is not None:
             signatures_buffer.write(
-                f"{item.request_id}\t\\\\x{duplicates.signature_bytes(item.signature).hex()}\n"
+                f"{item.request_id}\t\\\\x{duplicates_index.signature_bytes(item.signature).hex()}\n"
             )
     dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(dsn) as connection, connection.cursor() as cursor:
@@ -575,7 +575,7 @@ def measure_speed(
     from chengzhi.org.models import User
     from chengzhi.org.service import actor_for
     from chengzhi.requests import service as svc
-    from chengzhi.routing import duplicates, triage
+    from chengzhi.routing import duplicates, duplicates_index, triage
 
     settings = Settings(database_url=url, environment="test", scheduler_enabled=False)
     city = marker["city"]
@@ -627,7 +627,7 @@ def measure_speed(
             | constants
         )
         planted_profiles.append(
-            duplicates.make_profile(
+            duplicates_index.make_profile(
                 planted_id, body[:30], body, received, city["community_ids"][code], p_lat, p_lon, category_id
             )
         )
@@ -665,7 +665,7 @@ def measure_speed(
         sql_statements[0] += 1
 
     profile_seconds = [0.0]
-    original_profile = duplicates.profile
+    original_profile = duplicates_index.profile
 
     def timed_profile(*args: Any, **kwargs: Any) -> Any:
         started = time.perf_counter()
@@ -692,7 +692,7 @@ def measure_speed(
         engine_of_session = session.get_bind().engine
         event.listen(engine_of_session, "before_cursor_execute", before)
         event.listen(engine_of_session, "after_cursor_execute", after)
-        duplicates.profile = timed_profile  # type: ignore[assignment]
+        duplicates_index.profile = timed_profile  # type: ignore[assignment]
         try:
             for number, (base_number, _code, _compound, body, lat, lon, now) in enumerate(specs):
                 data = svc.Submission(
@@ -717,7 +717,7 @@ def measure_speed(
                 session.rollback()  # end the read transaction, as an API call would
                 # Outside the timing: how many postings its keys have (what the index query reads).
                 item = original_profile(session, request)
-                text_keys, labels = duplicates.query_keys(item)
+                text_keys, labels = duplicates_index.query_keys(item)
                 keys = list(dict.fromkeys([*text_keys, *labels]))
                 counts = [
                     int(n)
@@ -732,7 +732,7 @@ def measure_speed(
                 if number == queries + 19:
                     plan = _plans(session, duplicates, text_keys, list(labels), keys, request.id)
                 # This run's request leaves the index (as if closed), so that runs do not find each other.
-                duplicates.drop_request(session, request.id)
+                duplicates_index.drop_request(session, request.id)
                 session.commit()
                 if number < 20:
                     first_ms.append((finished - submitted) * 1000)  # warming the caches
@@ -764,7 +764,7 @@ def measure_speed(
                 if any((c.request.external_id or "").startswith(f"b{base_number}-") for c in found):
                     same_base_found += 1
         finally:
-            duplicates.profile = original_profile  # type: ignore[assignment]
+            duplicates_index.profile = original_profile  # type: ignore[assignment]
             event.remove(engine_of_session, "before_cursor_execute", before)
             event.remove(engine_of_session, "after_cursor_execute", after)
     slowest = sorted(per_query, key=lambda q: -q["find_ms"])[: max(1, len(per_query) // 100)]
@@ -825,7 +825,7 @@ def measure_quality(seed: int) -> dict[str, Any]:
     from chengzhi.org.service import actor_for, create_unit, create_user
     from chengzhi.requests import service as svc
     from chengzhi.requests.models import Request
-    from chengzhi.routing import duplicates
+    from chengzhi.routing import duplicates, duplicates_index
 
     path = DATA / "tc2020-hot" / "messages.csv"
     if not path.exists():
@@ -881,7 +881,7 @@ def measure_quality(seed: int) -> dict[str, Any]:
         index_ms: list[float] = []
         with factory() as session:
             all_requests = {r.id: r for r in session.scalars(select(Request))}
-            profiles = {rid: duplicates.make_profile(rid, r.title, r.text, r.received_at, None, None, None, None)
+            profiles = {rid: duplicates_index.make_profile(rid, r.title, r.text, r.received_at, None, None, None, None)
                         for rid, r in all_requests.items()}  # fmt: skip
             for mid in queries:
                 rid = ids[mid]
@@ -1185,7 +1185,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import subprocess
 
-    from chengzhi.routing import duplicates
+    from chengzhi.routing import duplicates, duplicates_index
 
     if args.candidates is not None:
         duplicates.CANDIDATES = args.candidates
@@ -1203,7 +1203,7 @@ def main(argv: list[str] | None = None) -> int:
             ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
         ).stdout.strip(),
         "machine": machine_info(),
-        "index": duplicates.INDEX_NAME,
+        "index": duplicates_index.INDEX_NAME,
         "weights": duplicates.WEIGHTS,
         "min_score": duplicates.MIN_SCORE,
         "candidates": duplicates.CANDIDATES,

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from chengzhi.config import Settings
 from chengzhi.requests import service as svc
 from chengzhi.requests.models import Request
-from chengzhi.routing import duplicates
+from chengzhi.routing import duplicates, duplicates_index
 from chengzhi.routing.triage_models import DuplicateBand, DuplicateSignature
 
 from .conftest import auth
@@ -59,18 +59,16 @@ def bands(session: Session, request: Request) -> int:
 
 
 def test_shingles_signature_and_keys_are_stable_across_processes() -> None:
-    item = duplicates.shingles(
+    item = duplicates_index.shingles(
         "枫林小区５栋，水管爆裂！"
     )  # normalised first by the caller; punctuation dropped
     assert "枫林" in item and "5栋" not in item  # full-width digits are the caller's normalise()'s job
-    keys = duplicates.band_keys(duplicates.signature(duplicates.shingles(LEAK)))
-    assert len(keys) == duplicates.BANDS and len(set(keys)) == duplicates.BANDS
-    code = (
-        f"from chengzhi.routing import duplicates as d;print(d.band_keys(d.signature(d.shingles({LEAK!r}))))"
-    )
+    keys = duplicates_index.band_keys(duplicates_index.signature(duplicates_index.shingles(LEAK)))
+    assert len(keys) == duplicates_index.BANDS and len(set(keys)) == duplicates_index.BANDS
+    code = f"from chengzhi.routing import duplicates_index as d;print(d.band_keys(d.signature(d.shingles({LEAK!r}))))"
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert other.stdout.strip() == str(keys)
-    assert duplicates.shingles("Water main burst") == {"wate", "ater", "ter ", "er m", "r ma", " mai", "main",
+    assert duplicates_index.shingles("Water main burst") == {"wate", "ater", "ter ", "er m", "r ma", " mai", "main",
                                                        "ain ", "in b", "n bu", " bur", "burs", "urst"}  # fmt: skip
 
 
@@ -80,7 +78,7 @@ def test_intake_indexes_and_finds_the_same_problem(session: Session, settings: S
     second = submit(session, settings, LEAK_2, where=(0.2005, 0.2), phone="13900000002")
     session.commit()
     # Text bands and the place named (枫林小区).
-    assert bands(session, first) == duplicates.BANDS + 1
+    assert bands(session, first) == duplicates_index.BANDS + 1
     found = duplicates.find_duplicates(session, actor(session, "dispatcher"), second)
     assert [c.request.id for c in found] == [first.id]
     best = found[0]
@@ -134,7 +132,7 @@ def test_closed_requests_are_left_out(session: Session, settings: Settings, city
     assert first.status == "closed"
     assert duplicates.find_duplicates(session, None, second, min_score=0) == []
     # The rebuild drops closed requests from the index.
-    assert duplicates.rebuild_index(session) == (1, bands(session, second))
+    assert duplicates_index.rebuild_index(session) == (1, bands(session, second))
     session.commit()
     assert bands(session, first) == 0
 
@@ -167,7 +165,7 @@ def test_rebuild_gives_the_index_intake_wrote(session: Session, settings: Settin
     session.execute(DuplicateSignature.__table__.delete())
     session.commit()
     assert duplicates.find_duplicates(session, None, requests[1]) == []
-    assert duplicates.rebuild_index(session, batch=2) == (3, len(before))
+    assert duplicates_index.rebuild_index(session, batch=2) == (3, len(before))
     session.commit()
     assert sorted(session.execute(select(DuplicateBand.band_key, DuplicateBand.request_id)).all()) == before
     assert (
@@ -179,21 +177,23 @@ def test_rebuild_gives_the_index_intake_wrote(session: Session, settings: Settin
 def test_signatures_estimate_the_text_similarity() -> None:
     pairs = [(LEAK, LEAK_2), (LEAK, NOISE), (LEAK, LEAK + "谢谢")]
     for a, b in pairs:
-        one = duplicates.make_profile(1, "", a, T0, None, None, None, None)
-        two = duplicates.make_profile(2, "", b, T0, None, None, None, None)
+        one = duplicates_index.make_profile(1, "", a, T0, None, None, None, None)
+        two = duplicates_index.make_profile(2, "", b, T0, None, None, None, None)
         assert two.signature is not None
         exact = duplicates.jaccard(one.shingles, two.shingles)
-        estimate = duplicates.estimated_jaccard(one.signature, duplicates.signature_bytes(two.signature))
+        estimate = duplicates.estimated_jaccard(
+            one.signature, duplicates_index.signature_bytes(two.signature)
+        )
         assert abs(exact - estimate) < 0.12, (a, b, exact, estimate)
     assert duplicates.estimated_jaccard(one.signature, b"\x00" * 8) == 0.0  # other parameters: not comparable
 
 
 def test_batch_similarities_match_one_by_one() -> None:
-    mine = duplicates.make_profile(1, "", LEAK, T0, None, None, None, None).signature
+    mine = duplicates_index.make_profile(1, "", LEAK, T0, None, None, None, None).signature
     others = [
-        duplicates.make_profile(2, "", t, T0, None, None, None, None).signature for t in (LEAK_2, NOISE)
+        duplicates_index.make_profile(2, "", t, T0, None, None, None, None).signature for t in (LEAK_2, NOISE)
     ]
-    stored = [duplicates.signature_bytes(o) for o in others if o is not None] + [None, b"\x00" * 8]
+    stored = [duplicates_index.signature_bytes(o) for o in others if o is not None] + [None, b"\x00" * 8]
     batch = duplicates.text_similarities(mine, stored)
     assert list(batch) == [duplicates.estimated_jaccard(mine, s) for s in stored]
     assert batch[0] > 0.5 and batch[2] == batch[3] == 0.0
@@ -203,8 +203,8 @@ def test_batch_similarities_match_one_by_one() -> None:
 def test_datasketch_is_imported_on_first_use_only() -> None:
     """`import datasketch` pulls in scipy.integrate (about 1 s): the app and the commands must not pay it at start."""
     code = (
-        "import sys; from chengzhi.routing import duplicates, triage; assert 'datasketch' not in sys.modules; "
-        "duplicates.signature({'枫林'}); assert 'datasketch' in sys.modules"
+        "import sys; from chengzhi.routing import duplicates, duplicates_index, triage; assert 'datasketch' not in sys.modules; "
+        "duplicates_index.signature({'枫林'}); assert 'datasketch' in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 
@@ -239,7 +239,7 @@ def test_text_that_cannot_be_analysed_does_not_break_intake(
     assert duplicates.find_duplicates(session, None, garbled) == []
     huge = submit(session, settings, LEAK + "。" + "水" * 30_000, phone="13900000002")
     session.commit()
-    assert bands(session, huge) > duplicates.BANDS
+    assert bands(session, huge) > duplicates_index.BANDS
 
 
 # ---------------------------------------------------------------- the API

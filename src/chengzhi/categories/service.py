@@ -194,3 +194,33 @@ def list_categories(session: Session, include_inactive: bool = False) -> list[Ca
     if not include_inactive:
         query = query.where(Category.active.is_(True))
     return list(session.scalars(query))
+
+
+# ---------------------------------------------------------------- for routing
+
+# Built once (every classified submission reads it): building a statement costs more than running it.
+_ACTIVE_BY_CODES = select(Category).where(
+    Category.code.in_(bindparam("codes", expanding=True)), Category.active
+)
+
+
+def active_categories_by_code(session: Session, codes: list[str]) -> dict[str, Category]:
+    """code -> category, of those of `codes` that are active categories."""
+    return {c.code: c for c in session.scalars(_ACTIVE_BY_CODES, {"codes": codes})}
+
+
+def active_category_by_code(session: Session, code: str) -> Category | None:
+    return session.scalar(select(Category).where(Category.code == code, Category.active))
+
+
+def category_labels(session: Session) -> dict[int, tuple[str, str, str, str, str]]:
+    """id -> (name_zh, name_en, group_zh, group_en, code) of every category."""
+    query = select(
+        Category.id, Category.name_zh, Category.name_en, Category.group_zh, Category.group_en, Category.code
+    )
+    return {row[0]: (row[1], row[2], row[3], row[4], row[5]) for row in session.execute(query)}
+
+
+def category_codes(session: Session) -> dict[int, str]:
+    """id -> code of every category."""
+    return {category_id: code for category_id, code in session.execute(select(Category.id, Category.code))}

@@ -27,7 +27,7 @@ from chengzhi.open311.jobs import OPEN311_JOBS
 from chengzhi.requests import service as requests_service
 from chengzhi.requests.models import Request
 from chengzhi.requests.workflow import STAGE_OF_STATUS
-from chengzhi.routing import duplicates
+from chengzhi.routing import duplicates_index
 
 log = logging.getLogger(__name__)
 
@@ -68,11 +68,11 @@ def prune_duplicates(session: Session, settings: Settings, now: dt.datetime) -> 
     last = session.scalar(
         select(JobRun.result).where(JobRun.job == "duplicates_prune").order_by(JobRun.id.desc()).limit(1)
     )
-    cursor: duplicates.Cursor | None = None
+    cursor: duplicates_index.Cursor | None = None
     saved = (last or {}).get("cursor")
     if saved:
         cursor = (dt.datetime.fromisoformat(saved[0]), int(saved[1]))
-    counts, cursor = duplicates.prune_index(session, cursor, now)
+    counts, cursor = duplicates_index.prune_index(session, cursor, now)
     return {**counts, "cursor": [cursor[0].isoformat(), cursor[1]] if cursor else None}
 
 

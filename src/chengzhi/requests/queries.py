@@ -7,10 +7,174 @@ Sections are by caller, so that each caller's needs stay visible.
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    Integer,
+    Row,
+    Select,
+    Subquery,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+)
+from sqlalchemy.orm import QueryableAttribute, Session
+
+from chengzhi.requests.models import Request, RequestEvent
+from chengzhi.requests.workflow import Action, Status
+
 # ---------------------------------------------------------------- for the requests domain's own pages and API
 
 
 # ---------------------------------------------------------------- for routing
+
+
+def open_ranked_requests(
+    ranked: Subquery,
+    columns: Sequence[ColumnElement[Any] | QueryableAttribute[Any]],
+    outer: Sequence[tuple[FromClause, ColumnElement[int] | QueryableAttribute[int]]],
+) -> Select[Any]:
+    """The rows of requests that are not closed among those of `ranked`, for the duplicates search (routing's
+    `candidate_query` builds `ranked` from its index and calls this once per database kind).
+
+    `ranked`: a subquery with `request_id` and `hits` columns (and any others, carried through). Of its rows, the
+    `:candidates` first (most hits, then newest) whose request is not closed are kept, by index-only probes of
+    requests' (status, id) index; the result has `ranked`'s other columns, the request's columns shown of a
+    candidate, and `columns` of the tables in `outer` (table, its request id column), outer-joined on the request.
+    Parameters: `:candidates` (and `:closed`, bound to the closed status)."""
+    closed = Request.__table__.alias("closed_request")
+    is_closed = (
+        select(closed.c.id)
+        .where(
+            closed.c.status == bindparam("closed", Status.closed.value), closed.c.id == ranked.c.request_id
+        )
+        .exists()
+    )
+    top = (
+        select(*ranked.c)
+        .where(~is_closed)
+        .order_by(ranked.c.hits.desc(), ranked.c.request_id.desc())
+        .limit(bindparam("candidates", type_=Integer))
+        .subquery("top")
+    )
+    query = select(
+        *(column for column in top.c if column.key != "request_id"),
+        Request.id,
+        Request.tracking_number,
+        Request.title,
+        Request.status,
+        Request.category_id,
+        Request.received_at,
+        Request.external_id,
+        Request.lat,
+        Request.lon,
+        Request.issue_id,
+        *columns,
+    ).select_from(top)
+    query = query.join(Request, Request.id == top.c.request_id)
+    for table, request_id in outer:
+        query = query.outerjoin(table, request_id == top.c.request_id)
+    return query.where(Request.status != bindparam("closed", Status.closed.value))
+
+
+def outside_issue(issue_id: int) -> ColumnElement[bool]:
+    """For a query on requests: those that are not part of issue `issue_id`."""
+    return or_(Request.issue_id.is_(None), Request.issue_id != issue_id)
+
+
+def issue_sizes(session: Session, issue_ids: Sequence[int]) -> dict[int, int]:
+    """issue id -> how many requests it holds."""
+    if not issue_ids:
+        return {}
+    query = (
+        select(Request.issue_id, func.count())
+        .where(Request.issue_id.in_(issue_ids))
+        .group_by(Request.issue_id)
+    )
+    return {int(i): int(n) for i, n in session.execute(query) if i is not None}
+
+
+def open_requests_after(session: Session, after_id: int, limit: int) -> list[Request]:
+    """The next `limit` requests that are not closed, by id after `after_id` (rebuilding the duplicates index)."""
+    return list(
+        session.scalars(
+            select(Request)
+            .where(Request.id > after_id, Request.status != Status.closed.value)
+            .order_by(Request.id)
+            .limit(limit)
+        )
+    )
+
+
+def requests_changed(
+    session: Session, cursor: tuple[dt.datetime, int] | None, before: dt.datetime, limit: int
+) -> list[Row[int, str, dt.datetime]]:
+    """(id, status, updated_at) of the requests changed after `cursor` (updated_at, id) and before `before`, at most
+    `limit`, oldest first (keeping the duplicates index to open requests)."""
+    query = (
+        select(Request.id, Request.status, Request.updated_at)
+        .where(Request.updated_at < before)
+        .order_by(Request.updated_at, Request.id)
+        .limit(limit)
+    )
+    if cursor is not None:
+        at, last = cursor
+        query = query.where(or_(Request.updated_at > at, and_(Request.updated_at == at, Request.id > last)))
+    return list(session.execute(query).all())
+
+
+def requests_by_ids(session: Session, ids: Sequence[int]) -> list[Request]:
+    return list(session.scalars(select(Request).where(Request.id.in_(ids))))
+
+
+def located_texts(
+    session: Session, limit: int
+) -> Iterable[Row[str, str, str | None, float | None, float | None]]:
+    """(title, text, address, lat, lon) of the `limit` newest requests with a map point, read in batches (learning
+    place names)."""
+    query = (
+        select(Request.title, Request.text, Request.address, Request.lat, Request.lon)
+        .where(Request.lat.is_not(None), Request.lon.is_not(None))
+        .order_by(Request.id.desc())
+        .limit(limit)
+        .execution_options(yield_per=2000)
+    )
+    return session.execute(query)
+
+
+def recent_addresses(session: Session, limit: int) -> Iterable[str | None]:
+    """The addresses of the `limit` newest requests that have one (the city's dictionary of road names)."""
+    return session.scalars(
+        select(Request.address).where(Request.address.is_not(None)).order_by(Request.id.desc()).limit(limit)
+    )
+
+
+def newest_categorised(session: Session, limit: int) -> list[Row[int, str, str, int | None, dt.datetime]]:
+    """(id, title, text, category_id, received_at) of the `limit` newest requests with a category, newest first
+    (training the category classifier)."""
+    query = (
+        select(Request.id, Request.title, Request.text, Request.category_id, Request.received_at)
+        .where(Request.category_id.is_not(None))
+        .order_by(Request.id.desc())
+        .limit(limit)
+    )
+    return list(session.execute(query).all())
+
+
+def automatic_dispatches(session: Session, request_ids: Sequence[int]) -> list[Row[int, dict[str, Any]]]:
+    """(request id, payload) of the dispatches of `request_ids` made by no person (automatic dispatch)."""
+    query = select(RequestEvent.request_id, RequestEvent.payload).where(
+        RequestEvent.request_id.in_(request_ids),
+        RequestEvent.action == Action.dispatch.value,
+        RequestEvent.actor_id.is_(None),
+    )
+    return list(session.execute(query).all())
 
 
 # ---------------------------------------------------------------- for metrics

@@ -12,7 +12,7 @@ from chengzhi.deps import ActorDep, LanguageDep, SessionDep
 from chengzhi.errors import Forbidden, NotAuthenticated
 from chengzhi.requests import service as svc
 from chengzhi.requests.schemas import CategoryRef
-from chengzhi.routing import duplicates
+from chengzhi.routing import duplicates, duplicates_index
 
 router = APIRouter(prefix="/api/v1", tags=["requests"])
 
@@ -61,7 +61,7 @@ def read_duplicates(
     found = duplicates.find_duplicates(session, actor, request, limit=limit, min_score=min_score)
     return DuplicatesPublic(
         tracking_number=request.tracking_number,
-        index=duplicates.INDEX_NAME,
+        index=duplicates_index.INDEX_NAME,
         candidates=[
             DuplicateCandidate(
                 tracking_number=c.request.tracking_number,

@@ -30,8 +30,9 @@ from sqlalchemy.orm import Session
 
 from chengzhi.categories.models import Category
 from chengzhi.db import utcnow
+from chengzhi.org import queries as org_queries
 from chengzhi.org.models import UnitKind
-from chengzhi.requests.models import Request
+from chengzhi.requests import queries as request_queries
 from chengzhi.routing.rules import AreaIndex, Located, RoutingSuggestion, area_index, suggest_unit
 from chengzhi.routing.text import MAX_CHARS, TextError, name_variants, normalise
 from chengzhi.routing.triage_models import PlaceName, RequestTriage
@@ -190,14 +191,8 @@ def _representative_points(index: AreaIndex) -> dict[int, tuple[float, float]]:
 def _build(session: Session, index: AreaIndex, now: float) -> Gazetteer:
     result = Gazetteer(built_at=now, index=index)
     points = _representative_points(index)
-    names_en: dict[int, str] = {}
-    from chengzhi.org.models import Unit
-
     territorial = (UnitKind.district, UnitKind.street, UnitKind.community)
-    for unit_id, name_en in session.execute(
-        select(Unit.id, Unit.name_en).where(Unit.active.is_(True), Unit.kind.in_(territorial))
-    ):
-        names_en[unit_id] = name_en
+    names_en = org_queries.active_unit_names_en(session, territorial)
     for unit_id, (kind, _parent, name_zh, _function) in index.units.items():
         if kind not in territorial:
             continue
@@ -520,16 +515,9 @@ def rebuild_places(
     """Replaces the learned place names with those of the `limit` most recent requests that have a map point;
     returns how many names were learned. The caller commits."""
     index = area_index(session)
-    query = (
-        select(Request.title, Request.text, Request.address, Request.lat, Request.lon)
-        .where(Request.lat.is_not(None), Request.lon.is_not(None))
-        .order_by(Request.id.desc())
-        .limit(limit)
-        .execution_options(yield_per=2000)
-    )
     rows = (
         (f"{title or ''}。{text or ''}。{address or ''}", float(lat), float(lon))
-        for title, text, address, lat, lon in session.execute(query)
+        for title, text, address, lat, lon in request_queries.located_texts(session, limit)
         if lat is not None and lon is not None
     )
     learned = learn_places(rows, index, min_mentions=min_mentions)

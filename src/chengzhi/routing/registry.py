@@ -14,11 +14,10 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from chengzhi.categories.models import Category
+from chengzhi.categories import service as categories
 from chengzhi.config import Settings
 from chengzhi.db import utcnow
-from chengzhi.requests.models import Request, RequestEvent
-from chengzhi.requests.workflow import Action
+from chengzhi.requests import queries as request_queries
 from chengzhi.routing import category_model, classifier_training
 from chengzhi.routing.category_model import CategoryModel
 from chengzhi.routing.classifier import artifact_path, forget_active, model_dir
@@ -192,13 +191,13 @@ def training_data_from_db(
     config = config or ClassifierConfig()
     if max_rows < 1:
         raise ClassifierError("--max-rows must be at least 1")
-    newest = (
-        select(Request.id, Request.title, Request.text, Category.code, Request.received_at)
-        .join(Category, Category.id == Request.category_id)
-        .order_by(Request.id.desc())
-        .limit(max_rows)
-    )
-    chosen = list(reversed(session.execute(newest).all()))
+    newest = request_queries.newest_categorised(session, max_rows)
+    codes = categories.category_codes(session) if newest else {}
+    chosen = [
+        (rid, title, body, codes[cid], at)
+        for rid, title, body, cid, at in reversed(newest)
+        if cid is not None
+    ]
     # A city always has a new or rare category: its requests go to people until it has enough for a training.
     few = _enough_of([row[3] for row in chosen], classifier_training.min_rows_per_label(config))
     if few and len(few) < len({row[3] for row in chosen}):
@@ -296,13 +295,7 @@ def _labelled_by_model(session: Session, ids: list[int]) -> set[int]:
     found: set[int] = set()
     for start in range(0, len(ids), 1000):
         chunk = ids[start : start + 1000]
-        automatic = session.execute(
-            select(RequestEvent.request_id, RequestEvent.payload).where(
-                RequestEvent.request_id.in_(chunk),
-                RequestEvent.action == Action.dispatch.value,
-                RequestEvent.actor_id.is_(None),
-            )
-        )
+        automatic = request_queries.automatic_dispatches(session, chunk)
         # The resident chose the category the model chose: a person's category (events before this was recorded
         # do not say, and are left out).
         found.update(

@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from shapely import STRtree
 from shapely.geometry import Point, shape
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from chengzhi.categories.models import Category, HandlerKind
-from chengzhi.org.models import Unit, UnitKind
+from chengzhi.org import queries as org_queries
+from chengzhi.org.models import UnitKind
 
 REFRESH_SECONDS = 30.0
 
@@ -95,11 +95,7 @@ def area_index(session: Session) -> AreaIndex:
 
 
 def _build(session: Session, now: float) -> AreaIndex:
-    rows = session.execute(
-        select(Unit.id, Unit.kind, Unit.parent_id, Unit.name_zh, Unit.function, Unit.area).where(
-            Unit.active.is_(True)
-        )
-    ).all()
+    rows = org_queries.active_unit_areas(session)
     index = AreaIndex(built_at=now, units={})
     grouped: dict[UnitKind, tuple[list[int], list[BaseGeometry]]] = {}
     for unit_id, kind, parent_id, name_zh, function, area in rows:

@@ -330,22 +330,14 @@ def load_city_dictionary(
 ) -> CityDictionary:
     """Builds the city's dictionary from its units and the addresses of recent requests; with `install`, adds
     its words to jieba (after removing an earlier city's words)."""
-    from sqlalchemy import select
-
-    from chengzhi.org.models import Unit
-    from chengzhi.requests.models import Request
+    from chengzhi.org import queries as org_queries
+    from chengzhi.requests import queries as request_queries
 
     dictionary = CityDictionary()
-    for unit_id, name in session.execute(select(Unit.id, Unit.name_zh).where(Unit.active.is_(True))):
+    for unit_id, name in org_queries.active_unit_names(session):
         for variant in name_variants(name):
             dictionary.units.setdefault(variant, []).append(unit_id)
-    addresses = session.scalars(
-        select(Request.address)
-        .where(Request.address.is_not(None))
-        .order_by(Request.id.desc())
-        .limit(address_limit)
-    )
-    for address in addresses:
+    for address in request_queries.recent_addresses(session, address_limit):
         if address:
             dictionary.roads |= road_names(address)
     if install:

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from chengzhi.categories import service as categories
 from chengzhi.categories.models import Category
 from chengzhi.config import Settings
 from chengzhi.db import utcnow
 from chengzhi.requests.models import Request
-from chengzhi.routing import classifier, duplicates, places, urgency
+from chengzhi.routing import classifier, duplicates_index, places, urgency
 from chengzhi.routing import text as textpipe
 from chengzhi.routing.classifier_models import CategoryCorrection
 from chengzhi.routing.rules import RoutingSuggestion, suggest_unit
@@ -47,12 +47,6 @@ class Found:
         return self.urgency.urgent
 
 
-# Built once (every classified submission reads it): building a statement costs more than running it.
-_ACTIVE_BY_CODE = select(Category).where(
-    Category.code.in_(bindparam("codes", expanding=True)), Category.active
-)
-
-
 def classify(session: Session, settings: Settings, words: str) -> Classified | None:
     """The active category model's suggestion; None without an active model or with text it cannot read."""
     active = classifier.active_model(session, settings)
@@ -66,7 +60,7 @@ def classify(session: Session, settings: Settings, words: str) -> Classified | N
     except textpipe.TextError:
         return None
     codes = [p.label for p in suggestion.top]
-    by_code = {c.code: c for c in session.scalars(_ACTIVE_BY_CODE, {"codes": codes})}
+    by_code = categories.active_categories_by_code(session, codes)
     top = [(by_code[p.label], p.probability) for p in suggestion.top if p.label in by_code]
     if not top:
         return None
@@ -115,7 +109,7 @@ def record(session: Session, request: Request, found: Found) -> RequestTriage | 
             category_sure=classified.sure if classified else False,
         )
         session.add(row)
-    duplicates.index_request(session, duplicates.profile(session, request, placed=placed))
+    duplicates_index.index_request(session, duplicates_index.profile(session, request, placed=placed))
     return row
 
 
@@ -167,7 +161,7 @@ def stored_top(session: Session, triage: RequestTriage | None) -> list[tuple[Cat
     if not stored:
         return []
     codes = [str(g.get("code")) for g in stored]
-    by_code = {c.code: c for c in session.scalars(_ACTIVE_BY_CODE, {"codes": codes})}
+    by_code = categories.active_categories_by_code(session, codes)
     return [
         (by_code[str(g.get("code"))], float(g.get("probability") or 0.0))
         for g in stored
@@ -180,9 +174,7 @@ def model_category(session: Session, triage: RequestTriage | None) -> tuple[Cate
     if triage is None or not triage.category_suggestions:
         return None
     first = triage.category_suggestions[0]
-    category = session.scalar(
-        select(Category).where(Category.code == str(first.get("code")), Category.active)
-    )
+    category = categories.active_category_by_code(session, str(first.get("code")))
     return (category, float(first.get("probability") or 0.0)) if category is not None else None
 
 

@@ -107,12 +107,12 @@ def rebuild_duplicates_command(
 ) -> None:
     """Rebuild the duplicates index from every request that is not closed (in one transaction)."""
     from chengzhi.db import get_sessionmaker, transaction
-    from chengzhi.routing import duplicates
+    from chengzhi.routing import duplicates_index
 
     settings = get_settings()
     started = time.perf_counter()
     with transaction(get_sessionmaker(settings.database_url)) as session:
-        requests, rows = duplicates.rebuild_index(session, batch=batch)
+        requests, rows = duplicates_index.rebuild_index(session, batch=batch)
     typer.echo(
         json.dumps({"requests": requests, "rows": rows, "seconds": round(time.perf_counter() - started, 1)})
     )

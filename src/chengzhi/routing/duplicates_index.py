@@ -233,6 +233,12 @@ def _bands_from_array() -> Insert:
     )
 
 
+def clear_built() -> None:
+    """Forgets the MinHash template and the statement built once (built again on next use)."""
+    _template.cache_clear()
+    _bands_from_array.cache_clear()
+
+
 def drop_request(session: Session, request_id: int) -> None:
     session.execute(delete(DuplicateBand).where(DuplicateBand.request_id == request_id))
     session.execute(delete(DuplicateSignature).where(DuplicateSignature.request_id == request_id))

@@ -178,6 +178,12 @@ _lock = threading.Lock()
 _cache: dict[str, Terms] = {}
 
 
+def invalidate() -> None:
+    """Forgets the loaded terms files (read again on next use)."""
+    with _lock:
+        _cache.clear()
+
+
 def terms_for(path: str | Path | None) -> Terms:
     """Loaded once per process and path."""
     key = str(path or "")

@@ -4,8 +4,11 @@ the active category model's suggestion, and its entry in the duplicates index. `
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from chengzhi.categories import service as categories
@@ -153,6 +156,19 @@ def note_category_decision(
 
 def triage_of(session: Session, request: Request) -> RequestTriage | None:
     return session.get(RequestTriage, request.id)
+
+
+def stored_suggestions(
+    session: Session, request_ids: Sequence[int]
+) -> list[tuple[int, list[dict[str, Any]]]]:
+    """(request id, the model's top 3 stored at intake) of those of `request_ids` that have one, in one query
+    (the staff list shows the model's first choice for requests without a category)."""
+    if not request_ids:
+        return []
+    query = select(RequestTriage.request_id, RequestTriage.category_suggestions).where(
+        RequestTriage.request_id.in_(request_ids), RequestTriage.category_suggestions.is_not(None)
+    )
+    return [(request_id, suggestions or []) for request_id, suggestions in session.execute(query)]
 
 
 def stored_top(session: Session, triage: RequestTriage | None) -> list[tuple[Category, float]]:

@@ -531,3 +531,17 @@ def test_the_app_starts_without_scikit_learn() -> None:
     code = "import sys, chengzhi.app; print(sorted(m for m in ('sklearn', 'scipy', 'joblib') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_models_pickled_before_the_split_still_load() -> None:
+    """Models saved when everything was in classifier.py name their classes under that module."""
+    from chengzhi.routing import classifier_features
+
+    for name, owner in [
+        ("CategoryModel", category_model),
+        ("ClassifierConfig", classifier_features),
+        ("TextFeatures", classifier_features),
+        ("_Base", classifier_features),
+        ("_words", classifier_features),
+    ]:
+        assert getattr(classifier, name) is getattr(owner, name)

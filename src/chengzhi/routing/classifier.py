@@ -39,10 +39,10 @@ from sqlalchemy.orm import Session
 from chengzhi.config import Settings, get_settings
 from chengzhi.db import get_sessionmaker
 from chengzhi.routing import text as textpipe
-from chengzhi.routing.category_model import CategoryModel, Suggestion, load
 
-# Models saved before the classifier was split pickled these classes and the words analyser under this module:
-# `joblib.load` finds them here. Do not remove while such models may be in a city's registry.
+# Models saved before the classifier was split pickled `CategoryModel`, these classes and the words analyser under
+# this module: `joblib.load` finds them here. Do not remove while such models may be in a city's registry.
+from chengzhi.routing.category_model import CategoryModel, Suggestion, load
 from chengzhi.routing.classifier_features import (  # noqa: F401
     ClassifierConfig,
     ClassifierError,

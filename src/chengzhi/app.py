@@ -31,6 +31,7 @@ from chengzhi.i18n import message, negotiate_language
 from chengzhi.jobs.service import Scheduler
 from chengzhi.metrics.api import router as metrics_router
 from chengzhi.metrics.pages import router as metrics_pages
+from chengzhi.open311 import outbox as open311_outbox
 from chengzhi.open311.api import router as open311_router
 from chengzhi.org.api import router as org_router
 from chengzhi.org.pages import router as org_pages
@@ -158,6 +159,7 @@ def _orig(exc: DBAPIError) -> str:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    open311_outbox.register()  # until chengzhi/reactions.py registers the session hooks at start-up
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -4,6 +4,7 @@ from chengzhi.categories.models import Category
 from chengzhi.db import Base
 from chengzhi.jobs.models import JobRun
 from chengzhi.metrics.models import MetricExclusion, RequestFact
+from chengzhi.open311 import outbox
 from chengzhi.open311.models import (
     Open311Delivery,
     Open311Endpoint,
@@ -24,6 +25,9 @@ from chengzhi.requests.models import (
 )
 from chengzhi.routing.classifier_models import CategoryCorrection, ClassifierActivation, ClassifierModel
 from chengzhi.routing.triage_models import DuplicateBand, DuplicateSignature, PlaceName, RequestTriage
+
+# The session hooks other domains' writes trigger (until chengzhi/reactions.py registers them at start-up).
+outbox.register()
 
 __all__ = [
     "ApiToken",

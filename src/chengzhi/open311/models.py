@@ -15,10 +15,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    event,
-    select,
 )
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from chengzhi.db import Base, UTCDateTime, utcnow
 from chengzhi.requests.models import RequestEvent
@@ -124,37 +122,3 @@ class Open311InboundUpdate(Base):
     updated_datetime: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     applied: Mapped[str] = mapped_column(String(80), default="")  # the workflow actions it caused
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-# The outbox row is written in the dispatch's own transaction: a dispatch event about to be flushed for a unit
-# with an active endpoint brings its delivery with it. Nothing in the request service needs to know.
-@event.listens_for(Session, "before_flush")
-def _outbox(session: Session, _context: Any, _instances: Any) -> None:
-    dispatches = [o for o in session.new if isinstance(o, RequestEvent) and o.action == "dispatch"]
-    if not dispatches:
-        return
-    with session.no_autoflush:
-        # One query per flush that holds dispatches (the demo and imports flush thousands at once).
-        endpoints = dict(
-            session.execute(
-                select(Open311Endpoint.unit_id, Open311Endpoint.id).where(Open311Endpoint.active.is_(True))
-            ).all()
-        )
-    if not endpoints:
-        return
-    for dispatched in dispatches:
-        unit_id = int((dispatched.payload or {}).get("lead_unit_id", 0))
-        if unit_id not in endpoints:
-            continue
-        session.add(
-            Open311Delivery(
-                request_id=dispatched.request_id,
-                event=dispatched,
-                endpoint_id=endpoints[unit_id],
-                unit_id=unit_id,
-                state="pending",
-                attempts=0,
-                next_attempt_at=dispatched.at,
-                created_at=dispatched.at,
-            )
-        )

@@ -58,8 +58,10 @@ def city_database(path: Path) -> Settings:
 
 @pytest.fixture
 def two_cities(settings: Settings, city: object, tmp_path: Path) -> Iterator[tuple[Settings, Settings, Path]]:
-    """The hub on the test database (SQLite and PostgreSQL), the department on a SQLite file of its own."""
-    yield settings, city_database(tmp_path / "department.db"), tmp_path
+    """The hub on the test database (SQLite and PostgreSQL), the department on a SQLite file of its own. The hub
+    really sends (outbound mode `send`; the test environment's default is to record)."""
+    hub = settings.model_copy(update={"outbound_mode": "send"})
+    yield hub, city_database(tmp_path / "department.db"), tmp_path
 
 
 def test_hub_delivers_to_a_department_system_and_pulls_its_updates(
@@ -91,6 +93,7 @@ def test_hub_delivers_to_a_department_system_and_pulls_its_updates(
         {
             "CHENGZHI_SCHEDULER_ENABLED": "true",
             "CHENGZHI_SCHEDULER_INTERVAL_SECONDS": "0.5",
+            "CHENGZHI_OUTBOUND_MODE": "send",
             "CHENGZHI_OPEN311_RETRY_SECONDS": "1",
             "CHENGZHI_OPEN311_RETRY_MAX_SECONDS": "2",
         },

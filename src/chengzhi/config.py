@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     open311_timeout_seconds: float = Field(default=10.0, gt=0)
     open311_retry_seconds: float = Field(default=60.0, gt=0)
     open311_retry_max_seconds: float = Field(default=3600.0, gt=0)
+    # Outbound messages (docs/outbound.md): "send" them, or "record" them in outbound_records instead. Unset: send
+    # in production, record everywhere else. Per channel, e.g. {"open311": "send"}, overrides the mode.
+    outbound_mode: Literal["send", "record"] | None = None
+    outbound_channels: dict[str, Literal["send", "record"]] = {}
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

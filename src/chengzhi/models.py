@@ -13,6 +13,7 @@ from chengzhi.open311.models import (
     Open311Token,
 )
 from chengzhi.org.models import ApiToken, RoleAssignment, Unit, User
+from chengzhi.outbound.models import OutboundRecord
 from chengzhi.requests.models import (
     IdempotencyRecord,
     Issue,
@@ -47,6 +48,7 @@ __all__ = [
     "Open311InboundUpdate",
     "Open311Key",
     "Open311Token",
+    "OutboundRecord",
     "Photo",
     "PhotoToken",
     "PlaceName",

@@ -29,6 +29,8 @@ from chengzhi.open311.mapping import STEPS_OF_EXTENDED
 from chengzhi.open311.models import Open311Delivery, Open311Endpoint, Open311InboundUpdate
 from chengzhi.open311.secretbox import SealError, seal, unseal
 from chengzhi.org.models import Unit, User
+from chengzhi.outbound import Failed, Message, Result, RetryLater, mode_for, open_channel
+from chengzhi.outbound.open311 import USER_AGENT, describe
 from chengzhi.requests.models import Request, RequestEvent
 from chengzhi.requests.workflow import IllegalTransition
 
@@ -36,7 +38,7 @@ log = logging.getLogger(__name__)
 
 BATCH = 50
 PULL_OVERLAP = dt.timedelta(minutes=5)
-USER_AGENT = "chengzhi-open311"
+CHANNEL = "open311"  # the outbound channel deliveries go through (docs/outbound.md)
 
 
 # ---------------------------------------------------------------- configuration
@@ -127,12 +129,10 @@ def deliveries_of(session: Session, request: Request) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------- sending
 
 
-def _form(request: Request, endpoint: Open311Endpoint, api_key: str) -> list[tuple[str, str]]:
+def _form(request: Request, endpoint: Open311Endpoint) -> list[tuple[str, str]]:
+    """The form's fields but the api_key (a secret of the message: sent, never recorded)."""
     code = request.category.code if request.category else ""
-    form: list[tuple[str, str]] = [
-        ("api_key", api_key),
-        ("service_code", endpoint.service_codes.get(code, code)),
-    ]
+    form: list[tuple[str, str]] = [("service_code", endpoint.service_codes.get(code, code))]
     if endpoint.jurisdiction_id:
         form.append(("jurisdiction_id", endpoint.jurisdiction_id))
     if request.lat is not None and request.lon is not None:
@@ -155,16 +155,6 @@ def _form(request: Request, endpoint: Open311Endpoint, api_key: str) -> list[tup
     return form
 
 
-def _describe(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-        if isinstance(body, list) and body and isinstance(body[0], dict) and "description" in body[0]:
-            return f"HTTP {response.status_code}: {body[0]['description']}"
-    except ValueError:
-        pass
-    return f"HTTP {response.status_code}: {response.text[:200]}"
-
-
 def _backoff(settings: Settings, attempts: int) -> dt.timedelta:
     seconds = min(
         settings.open311_retry_seconds * 2 ** max(attempts - 1, 0), settings.open311_retry_max_seconds
@@ -172,18 +162,8 @@ def _backoff(settings: Settings, attempts: int) -> dt.timedelta:
     return dt.timedelta(seconds=seconds)
 
 
-@dataclass(frozen=True)
-class _Call:
-    """One delivery's POST, prepared in a short read transaction."""
-
-    delivery_id: int
-    url: str
-    form: dict[str, str | list[str]]
-    idempotency_key: str
-
-
-def _prepare(factory: sessionmaker[Session], settings: Settings, delivery_id: int) -> _Call | str:
-    """The POST to make, or why not: "cancelled" (dispatched elsewhere since), or an error text."""
+def _prepare(factory: sessionmaker[Session], settings: Settings, delivery_id: int) -> Message | Result | None:
+    """The message to send, or why not: None (dispatched elsewhere since: cancelled), or the error to retry."""
     with factory() as session:
         delivery = session.get(Open311Delivery, delivery_id)
         assert delivery is not None
@@ -197,49 +177,33 @@ def _prepare(factory: sessionmaker[Session], settings: Settings, delivery_id: in
             .limit(1)
         )
         if latest != delivery.event_id or request.lead_unit_id != delivery.unit_id:
-            return "cancelled"
+            return None
         try:
             api_key = unseal(endpoint.api_key_sealed, settings.secret_key)
         except SealError as exc:
-            return str(exc)
-        return _Call(
-            delivery_id,
-            f"{endpoint.url}/requests.json",
-            _pairs_to_multi(_form(request, endpoint, api_key)),
-            f"chengzhi-delivery-{delivery.id}-{request.tracking_number}",
+            return RetryLater(str(exc))
+        return Message(
+            channel=CHANNEL,
+            to=f"{endpoint.url}/requests.json",
+            body=_pairs_to_multi(_form(request, endpoint)),
+            idempotency_key=f"chengzhi-delivery-{delivery.id}-{request.tracking_number}",
+            reference=request.tracking_number,
+            secrets={"api_key": api_key},
         )
 
 
-def _post(client: httpx.Client, call: _Call) -> tuple[str | None, str | None] | str:
-    """(remote id, token), or the error."""
-    try:
-        response = client.post(call.url, data=call.form, headers={"Idempotency-Key": call.idempotency_key})
-        if response.status_code not in (200, 201):
-            return _describe(response)
-        items = response.json()
-    except (httpx.HTTPError, ValueError) as exc:
-        return str(exc) or type(exc).__name__
-    item = items[0] if isinstance(items, list) and items and isinstance(items[0], dict) else {}
-    remote_id, token = item.get("service_request_id"), item.get("token")
-    if not remote_id and not token:
-        return "the answer holds neither service_request_id nor token"
-    return (str(remote_id)[:80] if remote_id else None, str(token)[:80] if token else None)
-
-
-def _record(
-    delivery: Open311Delivery,
-    outcome: tuple[str | None, str | None] | str,
-    settings: Settings,
-    now: dt.datetime,
-) -> str:
-    if outcome == "cancelled":
+def _record(delivery: Open311Delivery, result: Result | None, settings: Settings, now: dt.datetime) -> str:
+    if result is None:
         delivery.state = "cancelled"
         return "cancelled"
     delivery.attempts += 1
     delivery.last_attempt_at = now
-    if isinstance(outcome, str):
-        delivery.last_error = outcome[:500]
-        delivery.next_attempt_at = now + _backoff(settings, delivery.attempts)
+    if isinstance(result, RetryLater | Failed):
+        delivery.last_error = result.reason[:500]
+        if isinstance(result, Failed):
+            delivery.state = "failed"  # refused for good: not tried again
+        else:
+            delivery.next_attempt_at = now + _backoff(settings, delivery.attempts)
         log.warning(
             "open311 delivery %s to unit %s failed (attempt %s): %s",
             delivery.id,
@@ -248,10 +212,14 @@ def _record(
             delivery.last_error,
         )
         return "failed"
-    delivery.remote_id, delivery.remote_token = outcome
-    delivery.state = "delivered"
     delivery.delivered_at = now
     delivery.last_error = None
+    if result.recorded:
+        delivery.state = "recorded"  # recorded instead of sent (outbound mode "record"): nothing to pull
+        return "recorded"
+    delivery.remote_id = result.receipt.get("service_request_id")
+    delivery.remote_token = result.receipt.get("token")
+    delivery.state = "delivered"
     return "delivered"
 
 
@@ -293,17 +261,19 @@ def deliver(session: Session, settings: Settings, now: dt.datetime) -> dict[str,
             )
         )
     counts = {"delivered": 0, "failed": 0, "cancelled": 0}
-    with httpx.Client(timeout=settings.open311_timeout_seconds, headers={"User-Agent": USER_AGENT}) as client:
+    if mode_for(settings, CHANNEL) == "record":
+        counts["recorded"] = 0
+    with open_channel(CHANNEL, settings, writer) as channel:
         for delivery_id in due:
-            call = _prepare(reader, settings, delivery_id)
-            outcome = _post(client, call) if isinstance(call, _Call) else call
+            prepared = _prepare(reader, settings, delivery_id)
+            result = channel.send(prepared) if isinstance(prepared, Message) else prepared
             # Each outcome is committed at once: a crash loses at most the one answer in flight, and the retry
             # carries the same Idempotency-Key, so the remote system does not file it twice.
             with writer() as write, write.begin():
                 delivery = write.get(Open311Delivery, delivery_id)
                 if delivery is None or delivery.state != "pending":
                     continue
-                counts[_record(delivery, outcome, settings, now)] += 1
+                counts[_record(delivery, result, settings, now)] += 1
     return counts
 
 
@@ -313,7 +283,7 @@ def deliver(session: Session, settings: Settings, now: dt.datetime) -> dict[str,
 def _get(client: httpx.Client, url: str, params: dict[str, Any]) -> Any:
     response = client.get(url, params=params)
     if response.status_code != 200:
-        raise RuntimeError(_describe(response))
+        raise RuntimeError(describe(response))
     return response.json()
 
 
@@ -510,6 +480,8 @@ STATE_NAMES = {
     "pending": ("待投递（失败后将重试）", "waiting (retried after a failure)"),
     "delivered": ("已投递", "delivered"),
     "cancelled": ("已取消（已改派）", "cancelled (dispatched elsewhere)"),
+    "recorded": ("已记录，未发送（外发模式 record）", "recorded, not sent (outbound mode record)"),
+    "failed": ("投递失败，不再重试", "failed for good (not tried again)"),
 }
 
 
@@ -554,6 +526,14 @@ def page_panel(session: Session, request: Request, lang: str, tz: ZoneInfo) -> D
                 if en
                 else f"上次失败：{row['last_error']}；下次重试 {at(row['next_attempt_at'])}"
             )
+        elif row["state"] == "recorded":
+            detail = (
+                f"recorded in outbound_records, {at(row['delivered_at'])}"
+                if en
+                else f"已记录于 outbound_records，{at(row['delivered_at'])}"
+            )
+        elif row["state"] == "failed":
+            detail = f"error: {row['last_error']}" if en else f"错误：{row['last_error']}"
         else:
             detail = ""
         names = STATE_NAMES.get(row["state"], (row["state"], row["state"]))

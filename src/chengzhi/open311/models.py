@@ -92,7 +92,8 @@ class Open311Delivery(Base):
     event_id: Mapped[int] = mapped_column(ForeignKey("request_events.id"), unique=True)
     endpoint_id: Mapped[int] = mapped_column(ForeignKey("open311_endpoints.id"))
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
-    # pending (waiting for its first or next attempt), delivered, cancelled (re-dispatched before delivery)
+    # pending (waiting for its first or next attempt), delivered, cancelled (re-dispatched before delivery),
+    # recorded (outbound mode "record": stored in outbound_records, not sent), failed (refused for good)
     state: Mapped[str] = mapped_column(String(20), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

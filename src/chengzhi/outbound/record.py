@@ -1,0 +1,51 @@
+"""The recording sink: "record instead of sending", every channel's stand-in outside production."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from chengzhi.db import utcnow
+from chengzhi.outbound.channel import Delivered, Message, Result
+from chengzhi.outbound.models import OutboundRecord
+
+
+class RecordingSink:
+    """Stores each message (without its secrets) in `outbound_records`, in a short transaction of its own, and
+    answers `Delivered(recorded=True)`; nothing leaves the machine. The same idempotency key is recorded once."""
+
+    def __init__(self, name: str, sessions: sessionmaker[Session]) -> None:
+        self.name = name
+        self.sessions = sessions
+
+    def send(self, message: Message) -> Result:
+        with self.sessions() as session, session.begin():
+            record_id = session.scalar(
+                select(OutboundRecord.id).where(OutboundRecord.idempotency_key == message.idempotency_key)
+            )
+            if record_id is None:
+                record = OutboundRecord(
+                    channel=message.channel,
+                    recipient=message.to[:300],
+                    reference=message.reference[:120],
+                    idempotency_key=message.idempotency_key[:200],
+                    body=dict(message.body),
+                    created_at=utcnow(),
+                )
+                session.add(record)
+                session.flush()
+                record_id = record.id
+        return Delivered({"record_id": str(record_id)}, recorded=True)
+
+    def close(self) -> None:
+        pass
+
+
+def recorded(session: Session, channel: str | None = None, limit: int = 100) -> Sequence[OutboundRecord]:
+    """The latest recorded messages (of one channel, or all), newest first: for operators and tests."""
+    query = select(OutboundRecord).order_by(OutboundRecord.id.desc()).limit(limit)
+    if channel is not None:
+        query = query.where(OutboundRecord.channel == channel)
+    return session.scalars(query).all()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import bindparam, select
@@ -224,3 +225,16 @@ def category_labels(session: Session) -> dict[int, tuple[str, str, str, str, str
 def category_codes(session: Session) -> dict[int, str]:
     """id -> code of every category."""
     return {category_id: code for category_id, code in session.execute(select(Category.id, Category.code))}
+
+
+# ---------------------------------------------------------------- for open311
+
+
+def categories_by_id(session: Session, ids: Collection[int]) -> dict[int, Category]:
+    return {c.id: c for c in session.scalars(select(Category).where(Category.id.in_(ids)))} if ids else {}
+
+
+def category_ids_by_code(session: Session, codes: Collection[str]) -> dict[str, int]:
+    """The ids of the categories with these codes (the unknown codes are missing)."""
+    query = select(Category.code, Category.id).where(Category.code.in_(codes))
+    return {code: i for code, i in session.execute(query)}

@@ -59,12 +59,12 @@ def keys_list() -> None:
     """List the keys: name, prefix, rate, unit, created, last used, revoked."""
     from chengzhi.db import get_sessionmaker
     from chengzhi.open311.keys import list_keys
-    from chengzhi.org.models import Unit
+    from chengzhi.org.service import get_unit
 
     settings = get_settings()
     with get_sessionmaker(settings.database_url)() as session:
         for key in list_keys(session):
-            unit = session.get(Unit, key.unit_id) if key.unit_id else None
+            unit = get_unit(session, key.unit_id) if key.unit_id else None
             fields = [
                 key.name,
                 key.prefix + "…",

@@ -28,10 +28,13 @@ from chengzhi.open311.keys import service_user
 from chengzhi.open311.mapping import STEPS_OF_EXTENDED
 from chengzhi.open311.models import Open311Delivery, Open311Endpoint, Open311InboundUpdate
 from chengzhi.open311.secretbox import SealError, seal, unseal
+from chengzhi.org import queries as org_queries
 from chengzhi.org.models import Unit, User
+from chengzhi.org.service import set_user_active
 from chengzhi.outbound import Failed, Message, Result, RetryLater, mode_for, open_channel
 from chengzhi.outbound.open311 import USER_AGENT, describe
-from chengzhi.requests.models import Request, RequestEvent
+from chengzhi.requests import queries as requests_queries
+from chengzhi.requests.models import Request
 from chengzhi.requests.workflow import IllegalTransition
 
 log = logging.getLogger(__name__)
@@ -76,9 +79,9 @@ def set_endpoint(
     endpoint.jurisdiction_id = (jurisdiction_id or "").strip() or None
     endpoint.service_codes = dict(service_codes or {})
     endpoint.active = True
-    user_row = session.get(User, endpoint.user_id)
+    user_row = org_queries.user_by_id(session, endpoint.user_id)
     if user_row is not None:
-        user_row.active = True
+        set_user_active(session, user_row, True)
     session.flush()
     return endpoint
 
@@ -93,8 +96,9 @@ def disable_endpoint(session: Session, unit: Unit) -> Open311Endpoint:
 
 
 def list_endpoints(session: Session) -> list[tuple[Open311Endpoint, Unit]]:
-    query = select(Open311Endpoint, Unit).join(Unit, Unit.id == Open311Endpoint.unit_id).order_by(Unit.path)
-    return [(e, u) for e, u in session.execute(query).all()]
+    endpoints = session.scalars(select(Open311Endpoint)).all()
+    units = org_queries.units_by_id(session, {e.unit_id for e in endpoints})
+    return sorted(((e, units[e.unit_id]) for e in endpoints), key=lambda pair: pair[1].path)
 
 
 # ---------------------------------------------------------------- what the dispatcher sees
@@ -102,12 +106,10 @@ def list_endpoints(session: Session) -> list[tuple[Open311Endpoint, Unit]]:
 
 def deliveries_of(session: Session, request: Request) -> list[dict[str, Any]]:
     """What the dispatcher sees: each delivery's unit, state, attempts, next try and last error."""
-    query = (
-        select(Open311Delivery, Unit)
-        .join(Unit, Unit.id == Open311Delivery.unit_id)
-        .where(Open311Delivery.request_id == request.id)
-        .order_by(Open311Delivery.id)
-    )
+    deliveries = session.scalars(
+        select(Open311Delivery).where(Open311Delivery.request_id == request.id).order_by(Open311Delivery.id)
+    ).all()
+    units = org_queries.units_by_id(session, {d.unit_id for d in deliveries})
     return [
         {
             "id": d.id,
@@ -122,7 +124,8 @@ def deliveries_of(session: Session, request: Request) -> list[dict[str, Any]]:
             "created_at": d.created_at,
             "delivered_at": d.delivered_at,
         }
-        for d, u in session.execute(query).all()
+        for d in deliveries
+        for u in (units[d.unit_id],)
     ]
 
 
@@ -167,15 +170,10 @@ def _prepare(factory: sessionmaker[Session], settings: Settings, delivery_id: in
     with factory() as session:
         delivery = session.get(Open311Delivery, delivery_id)
         assert delivery is not None
-        request = session.get(Request, delivery.request_id)
+        request = requests_queries.request_row(session, delivery.request_id)
         endpoint = session.get(Open311Endpoint, delivery.endpoint_id)
         assert request is not None and endpoint is not None
-        latest = session.scalar(
-            select(RequestEvent.id)
-            .where(RequestEvent.request_id == request.id, RequestEvent.action == "dispatch")
-            .order_by(RequestEvent.seq.desc())
-            .limit(1)
-        )
+        latest = requests_queries.latest_dispatch_id(session, request.id)
         if latest != delivery.event_id or request.lead_unit_id != delivery.unit_id:
             return None
         try:
@@ -335,9 +333,7 @@ def _apply(
     )
     if seen is not None:
         return "seen"
-    request = session.scalar(
-        select(Request).where(Request.id == delivery.request_id).with_for_update(of=Request)
-    )
+    request = requests_queries.request_for_update(session, request_id=delivery.request_id)
     assert request is not None
     updated = server.parse_datetime(str(item.get("updated_datetime") or ""), "updated_datetime", "en") or now
     try:
@@ -459,7 +455,7 @@ def pull(session: Session, settings: Settings, now: dt.datetime) -> dict[str, An
                 continue
             with writer() as write, write.begin():
                 endpoint = write.get(Open311Endpoint, source.endpoint_id)
-                user = write.get(User, endpoint.user_id) if endpoint is not None else None
+                user = org_queries.user_by_id(write, endpoint.user_id) if endpoint is not None else None
                 if endpoint is None or user is None:
                     continue
                 for delivery_id, remote_id in resolved.items():

@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session
 from chengzhi.db import utcnow
 from chengzhi.errors import Conflict, Invalid, NotFound
 from chengzhi.open311.models import Open311Key
+from chengzhi.org import queries as org_queries
 from chengzhi.org.models import Role, Unit, User
-from chengzhi.org.service import create_user
+from chengzhi.org.service import create_user, set_user_active
 
 KEY_PREFIX = "o311_"
 
@@ -78,9 +79,9 @@ def revoke_key(session: Session, name: str, now: dt.datetime | None = None) -> O
     if record.revoked_at is None:
         record.revoked_at = now or utcnow()
         if record.user_id is not None:
-            user = session.get(User, record.user_id)
+            user = org_queries.user_by_id(session, record.user_id)
             if user is not None:
-                user.active = False
+                set_user_active(session, user, False)
     session.flush()
     return record
 

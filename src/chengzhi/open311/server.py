@@ -15,9 +15,10 @@ from dataclasses import asdict
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import DateTime, func, select, type_coerce
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from chengzhi.categories import service as categories
 from chengzhi.categories.models import Category
 from chengzhi.config import Settings
 from chengzhi.db import MAX_ID, utcnow
@@ -34,10 +35,11 @@ from chengzhi.open311.mapping import (
     statuses_for_basic,
 )
 from chengzhi.open311.models import Open311InboundUpdate, Open311Key, Open311Token
-from chengzhi.org.models import Unit, User
+from chengzhi.org import queries as org_queries
+from chengzhi.org.models import User
 from chengzhi.org.service import ANONYMOUS, actor_for, city_unit
+from chengzhi.requests import queries as requests_queries
 from chengzhi.requests import service as svc
-from chengzhi.requests.models import Photo, RequestEvent
 from chengzhi.requests.models import Request as RequestRow
 from chengzhi.requests.workflow import (
     ACTION_NAMES,
@@ -139,7 +141,6 @@ def _group(category: Category, lang: Language) -> str:
 
 
 def services(session: Session, lang: Language) -> list[dict[str, Any]]:
-    query = select(Category).where(Category.active.is_(True)).order_by(Category.group_zh, Category.code)
     return [
         {
             "service_code": c.code,
@@ -150,12 +151,15 @@ def services(session: Session, lang: Language) -> list[dict[str, Any]]:
             "keywords": c.keywords or "",
             "group": _group(c, lang),
         }
-        for c in session.scalars(query)
+        for c in categories.list_categories(session)
     ]
 
 
 def _active_category(session: Session, code: str, lang: Language) -> Category:
-    category = session.scalar(select(Category).where(Category.code == code))
+    try:
+        category = categories.get_category(session, code)
+    except NotFound:
+        category = None
     if category is None or not category.active:
         raise Open311Error(404, message("category_not_found", lang, {"ref": code}))
     return category
@@ -332,47 +336,15 @@ def resolve_tokens(session: Session, settings: Settings, now: dt.datetime) -> di
 
 def token_items(session: Session, token: str, lang: Language) -> list[dict[str, Any]]:
     row = session.execute(
-        select(Open311Token.token, RequestRow.tracking_number)
-        .outerjoin(RequestRow, RequestRow.id == Open311Token.request_id)
-        .where(Open311Token.token == token)
+        select(Open311Token.token, Open311Token.request_id).where(Open311Token.token == token)
     ).first()
     if row is None:
         raise Open311Error(404, f"token {token!r} was not found" if lang == "en" else f"未找到令牌 {token!r}")
-    return [{"service_request_id": row.tracking_number, "token": row.token}]
+    number = requests_queries.tracking_number_of(session, row.request_id) if row.request_id else None
+    return [{"service_request_id": number, "token": row.token}]
 
 
 # ---------------------------------------------------------------- reading requests
-
-
-def _raw(column: Any) -> Any:
-    """A datetime column read as the driver gives it (the UTC type's per-value conversion is skipped: the
-    values are converted once, for output, by `formats.when`)."""
-    return type_coerce(column, DateTime(timezone=True)).label(column.key)
-
-
-# The first photo of each request, read in the same query (an index lookup per row).
-FIRST_PHOTO = (
-    select(func.min(Photo.id))
-    .where(Photo.request_id == RequestRow.id)
-    .correlate(RequestRow)
-    .scalar_subquery()
-)
-COLUMNS = (
-    RequestRow.id,
-    RequestRow.tracking_number,
-    RequestRow.status,
-    RequestRow.text,
-    RequestRow.category_id,
-    RequestRow.lead_unit_id,
-    RequestRow.receiving_unit_id,
-    _raw(RequestRow.received_at),
-    _raw(RequestRow.updated_at),
-    _raw(RequestRow.due_at),
-    RequestRow.address,
-    RequestRow.lat,
-    RequestRow.lon,
-    FIRST_PHOTO.label("photo_id"),
-)
 
 
 def _masked(text: str) -> str:
@@ -389,23 +361,13 @@ def _rows_to_items(
 ) -> list[dict[str, Any]]:
     if not rows:
         return []
-    category_ids = {r.category_id for r in rows if r.category_id}
-    categories = (
-        {c.id: c for c in session.scalars(select(Category).where(Category.id.in_(category_ids)))}
-        if category_ids
-        else {}
-    )
-    unit_ids = {r.lead_unit_id or r.receiving_unit_id for r in rows}
-    units = dict(
-        session.execute(
-            select(Unit.id, Unit.name_en if lang == "en" else Unit.name_zh).where(Unit.id.in_(unit_ids))
-        ).all()
-    )
+    by_id = categories.categories_by_id(session, {r.category_id for r in rows if r.category_id})
+    units = org_queries.unit_names(session, {r.lead_unit_id or r.receiving_unit_id for r in rows}, lang)
     ids = [r.id for r in rows]
     notes = _notes(session, ids, lang, tz) if extensions else {}
     items = []
     for r in rows:
-        category = categories.get(r.category_id) if r.category_id else None
+        category = by_id.get(r.category_id) if r.category_id else None
         photo = r.photo_id
         item: dict[str, Any] = {
             "service_request_id": r.tracking_number,
@@ -437,13 +399,8 @@ def _notes(
     session: Session, ids: Sequence[int], lang: Language, tz: ZoneInfo
 ) -> dict[int, list[dict[str, Any]]]:
     """The public timeline: what was done and when, with the reply's text; no internal notes, no names."""
-    query = (
-        select(RequestEvent.request_id, RequestEvent.action, RequestEvent.at, RequestEvent.note)
-        .where(RequestEvent.request_id.in_(ids), RequestEvent.action.in_((*UPDATE_ACTIONS, "receive")))
-        .order_by(RequestEvent.request_id, RequestEvent.seq)
-    )
     notes: dict[int, list[dict[str, Any]]] = {}
-    for row in session.execute(query):
+    for row in requests_queries.open311_timelines(session, ids, (*UPDATE_ACTIONS, "receive")):
         names = ACTION_NAMES.get(row.action, (row.action, row.action))
         description = names[1] if lang == "en" else names[0]
         if row.action in ("reply", "answer") and row.note:
@@ -458,7 +415,7 @@ def _service_ids(session: Session, value: str | None, lang: Language) -> list[in
     codes = [c.strip() for c in (clean(value) or "").split(",") if c.strip()]
     if not codes:
         return None
-    found = dict(session.execute(select(Category.code, Category.id).where(Category.code.in_(codes))).all())
+    found = categories.category_ids_by_code(session, codes)
     unknown = [c for c in codes if c not in found]
     if unknown:
         raise Open311Error(404, message("category_not_found", lang, {"ref": ", ".join(unknown)}))
@@ -497,32 +454,37 @@ def query_requests(
     page = parse_positive(params.get("page"), "page", lang, 1, 100_000)
     page_size = parse_positive(params.get("page_size"), "page_size", lang, MAX_RESULTS, MAX_RESULTS)
     ids_param = clean(params.get("service_request_id"))
-    query = select(*COLUMNS)
     if ids_param is not None:
         # The ids override every other filter.
         numbers = [n.strip() for n in ids_param.split(",") if n.strip()][:MAX_RESULTS]
-        query = query.where(RequestRow.tracking_number.in_(numbers))
-    else:
-        start, end = window(
-            parse_datetime(params.get("start_date"), "start_date", lang),
-            parse_datetime(params.get("end_date"), "end_date", lang),
-            now,
-            lang,
+        rows = requests_queries.open311_list(
+            session, numbers=numbers, limit=page_size, offset=(page - 1) * page_size
         )
-        query = query.where(RequestRow.received_at >= start, RequestRow.received_at <= end)
-        category_ids = _service_ids(session, params.get("service_code"), lang)
-        if category_ids is not None:
-            query = query.where(RequestRow.category_id.in_(category_ids))
-        status = clean(params.get("status"))
-        if status is not None:
-            basics = {s.strip().lower() for s in status.split(",") if s.strip()}
-            if not basics or not basics <= {"open", "closed"}:
-                raise bad(lang, "status must be open, closed or both", "status 应为 open、closed 或二者")
-            if len(basics) == 1:
-                query = query.where(RequestRow.status.in_(statuses_for_basic(basics.pop())))
-    query = query.order_by(RequestRow.received_at.desc(), RequestRow.id.desc())
-    query = query.limit(page_size).offset((page - 1) * page_size)
-    rows = session.execute(query).all()
+        return _rows_to_items(session, rows, lang, tz, base_url, extensions)
+    start, end = window(
+        parse_datetime(params.get("start_date"), "start_date", lang),
+        parse_datetime(params.get("end_date"), "end_date", lang),
+        now,
+        lang,
+    )
+    category_ids = _service_ids(session, params.get("service_code"), lang)
+    statuses = None
+    status = clean(params.get("status"))
+    if status is not None:
+        basics = {s.strip().lower() for s in status.split(",") if s.strip()}
+        if not basics or not basics <= {"open", "closed"}:
+            raise bad(lang, "status must be open, closed or both", "status 应为 open、closed 或二者")
+        if len(basics) == 1:
+            statuses = statuses_for_basic(basics.pop())
+    rows = requests_queries.open311_list(
+        session,
+        received_from=start,
+        received_to=end,
+        category_ids=category_ids,
+        statuses=statuses,
+        limit=page_size,
+        offset=(page - 1) * page_size,
+    )
     return _rows_to_items(session, rows, lang, tz, base_url, extensions)
 
 
@@ -530,7 +492,7 @@ def one_request(
     session: Session, number: str, params: Mapping[str, str], lang: Language, tz: ZoneInfo, base_url: str
 ) -> list[dict[str, Any]]:
     extensions = (clean(params.get("extensions")) or "").lower() == "true"
-    rows = session.execute(select(*COLUMNS).where(RequestRow.tracking_number == number)).all()
+    rows = requests_queries.open311_item(session, number)
     if not rows:
         raise Open311Error(404, message("request_not_found", lang, {"ref": number}))
     return _rows_to_items(session, rows, lang, tz, base_url, extensions)
@@ -558,23 +520,11 @@ def updates(
         now,
         lang,
     )
-    query = (
-        select(
-            RequestEvent.id,
-            RequestEvent.action,
-            RequestEvent.at,
-            RequestEvent.note,
-            RequestEvent.payload,
-            RequestRow.tracking_number,
-        )
-        .join(RequestRow, RequestRow.id == RequestEvent.request_id)
-        .where(RequestEvent.at >= start, RequestEvent.at <= end, RequestEvent.action.in_(UPDATE_ACTIONS))
-        .order_by(RequestEvent.at, RequestEvent.id)
-        .limit(page_size)
-        .offset((page - 1) * page_size)
-    )
     items = []
-    for row in session.execute(query):
+    rows = requests_queries.open311_events(
+        session, start, end, UPDATE_ACTIONS, limit=page_size, offset=(page - 1) * page_size
+    )
+    for row in rows:
         names = ACTION_NAMES.get(row.action, (row.action, row.action))
         description = names[1] if lang == "en" else names[0]
         if row.action in TEXT_ACTIONS and row.note:
@@ -689,14 +639,12 @@ def push_update(
             f"description 不能超过 {MAX_DESCRIPTION} 个字符",
         )
     number = str(clean(fields.get("service_request_id")))
-    request = session.scalar(
-        select(RequestRow).where(RequestRow.tracking_number == number).with_for_update(of=RequestRow)
-    )
+    request = requests_queries.request_for_update(session, number=number)
     if request is None:
         raise Open311Error(404, message("request_not_found", lang, {"ref": number}))
     if request.lead_unit_id != key.unit_id:
         raise error_of(Forbidden("out_of_scope"), lang)
-    user = session.get(User, key.user_id)
+    user = org_queries.user_by_id(session, key.user_id)
     if user is None or not user.active:
         raise error_of(Forbidden(), lang)
     try:
@@ -714,7 +662,7 @@ def push_update(
 def request_by_id(session: Session, request_id: int) -> RequestRow:
     if not 0 < request_id <= MAX_ID:
         raise NotFound("request_not_found", ref=request_id)
-    request = session.get(RequestRow, request_id)
+    request = requests_queries.request_row(session, request_id)
     if request is None:
         raise NotFound("request_not_found", ref=request_id)
     return request

@@ -5,12 +5,12 @@ Sections are by caller, so that each caller's needs stay visible.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
-from chengzhi.org.models import Unit, UnitKind
+from chengzhi.org.models import Unit, UnitKind, User
 
 # ---------------------------------------------------------------- for requests
 
@@ -50,6 +50,20 @@ def active_unit_names(session: Session) -> list[Row[int, str]]:
 
 
 # ---------------------------------------------------------------- for open311
+
+
+def user_by_id(session: Session, user_id: int) -> User | None:
+    return session.get(User, user_id)
+
+
+def units_by_id(session: Session, ids: Collection[int]) -> dict[int, Unit]:
+    return {u.id: u for u in session.scalars(select(Unit).where(Unit.id.in_(ids)))} if ids else {}
+
+
+def unit_names(session: Session, ids: Collection[int], lang: str) -> dict[int, str]:
+    """The units' names in the language ("en" or Chinese)."""
+    name = Unit.name_en if lang == "en" else Unit.name_zh
+    return {i: n for i, n in session.execute(select(Unit.id, name).where(Unit.id.in_(ids)))}
 
 
 # ---------------------------------------------------------------- for the admin pages, imports, deps and templating

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    DateTime,
     FromClause,
     Integer,
     Row,
@@ -23,10 +24,11 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    type_coerce,
 )
 from sqlalchemy.orm import QueryableAttribute, Session
 
-from chengzhi.requests.models import Request, RequestEvent
+from chengzhi.requests.models import Photo, Request, RequestEvent
 from chengzhi.requests.workflow import Action, Status
 
 # ---------------------------------------------------------------- for the requests domain's own pages and API
@@ -181,6 +183,136 @@ def automatic_dispatches(session: Session, request_ids: Sequence[int]) -> list[R
 
 
 # ---------------------------------------------------------------- for open311
+
+
+def _raw(column: Any) -> Any:
+    """A datetime column read as the driver gives it (the UTC type's per-value conversion is skipped: the
+    values are converted once, for output, by `open311.formats.when`)."""
+    return type_coerce(column, DateTime(timezone=True)).label(column.key)
+
+
+# The first photo of each request, read in the same query (an index lookup per row).
+_FIRST_PHOTO = (
+    select(func.min(Photo.id)).where(Photo.request_id == Request.id).correlate(Request).scalar_subquery()
+)
+# What an Open311 request item shows, and no more (the list reads only these columns).
+_OPEN311_COLUMNS = (
+    Request.id,
+    Request.tracking_number,
+    Request.status,
+    Request.text,
+    Request.category_id,
+    Request.lead_unit_id,
+    Request.receiving_unit_id,
+    _raw(Request.received_at),
+    _raw(Request.updated_at),
+    _raw(Request.due_at),
+    Request.address,
+    Request.lat,
+    Request.lon,
+    _FIRST_PHOTO.label("photo_id"),
+)
+
+
+def open311_list(
+    session: Session,
+    *,
+    numbers: Sequence[str] | None = None,
+    received_from: dt.datetime | None = None,
+    received_to: dt.datetime | None = None,
+    category_ids: Sequence[int] | None = None,
+    statuses: Sequence[str] | None = None,
+    limit: int,
+    offset: int = 0,
+) -> Sequence[Any]:
+    """One page of the public Open311 list, newest first, in one query: the requests with these tracking
+    numbers (which override every other filter), else those received in the window, of these categories and
+    statuses. Each row holds the columns an item shows (times as the driver gives them) and `photo_id`."""
+    query = select(*_OPEN311_COLUMNS)
+    if numbers is not None:
+        query = query.where(Request.tracking_number.in_(numbers))
+    else:
+        if received_from is not None:
+            query = query.where(Request.received_at >= received_from)
+        if received_to is not None:
+            query = query.where(Request.received_at <= received_to)
+        if category_ids is not None:
+            query = query.where(Request.category_id.in_(category_ids))
+        if statuses is not None:
+            query = query.where(Request.status.in_(statuses))
+    query = query.order_by(Request.received_at.desc(), Request.id.desc()).limit(limit).offset(offset)
+    return session.execute(query).all()
+
+
+def open311_item(session: Session, number: str) -> Sequence[Any]:
+    """The request with this tracking number, as `open311_list` reads it (no row: none)."""
+    return session.execute(select(*_OPEN311_COLUMNS).where(Request.tracking_number == number)).all()
+
+
+def open311_timelines(session: Session, ids: Sequence[int], actions: Sequence[str]) -> Sequence[Any]:
+    """The events of these kinds of these requests (request_id, action, at, note), in order per request."""
+    query = (
+        select(RequestEvent.request_id, RequestEvent.action, RequestEvent.at, RequestEvent.note)
+        .where(RequestEvent.request_id.in_(ids), RequestEvent.action.in_(actions))
+        .order_by(RequestEvent.request_id, RequestEvent.seq)
+    )
+    return session.execute(query).all()
+
+
+def open311_events(
+    session: Session,
+    start: dt.datetime,
+    end: dt.datetime,
+    actions: Sequence[str],
+    *,
+    limit: int,
+    offset: int = 0,
+) -> Sequence[Any]:
+    """One page of the events of these kinds in the window, oldest first (id, action, at, note, payload and the
+    request's tracking_number)."""
+    query = (
+        select(
+            RequestEvent.id,
+            RequestEvent.action,
+            RequestEvent.at,
+            RequestEvent.note,
+            RequestEvent.payload,
+            Request.tracking_number,
+        )
+        .join(Request, Request.id == RequestEvent.request_id)
+        .where(RequestEvent.at >= start, RequestEvent.at <= end, RequestEvent.action.in_(actions))
+        .order_by(RequestEvent.at, RequestEvent.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return session.execute(query).all()
+
+
+def tracking_number_of(session: Session, request_id: int) -> str | None:
+    return session.scalar(select(Request.tracking_number).where(Request.id == request_id))
+
+
+def request_row(session: Session, request_id: int) -> Request | None:
+    """The request by id, with no access check (the caller has its own: a key's unit, a delivery)."""
+    return session.get(Request, request_id)
+
+
+def request_for_update(
+    session: Session, *, request_id: int | None = None, number: str | None = None
+) -> Request | None:
+    """The request by id or tracking number, its row locked until the transaction ends (no access check)."""
+    where = Request.id == request_id if number is None else Request.tracking_number == number
+    return session.scalar(select(Request).where(where).with_for_update(of=Request))
+
+
+def latest_dispatch_id(session: Session, request_id: int) -> int | None:
+    """The id of the request's latest dispatch event."""
+    return session.scalar(
+        select(RequestEvent.id)
+        .where(RequestEvent.request_id == request_id, RequestEvent.action == "dispatch")
+        .order_by(RequestEvent.seq.desc())
+        .limit(1)
+    )
 
 
 # ---------------------------------------------------------------- for jobs, imports and the admin pages

@@ -3,9 +3,11 @@ is empty), every revision goes down and up again, on SQLite and on PostgreSQL, e
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +15,9 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, inspect, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 from chengzhi.db import make_engine
 from chengzhi.migrate import MIGRATIONS, alembic_config, downgrade, upgrade
@@ -121,3 +124,405 @@ def test_revisions_form_one_line_with_readable_names() -> None:
         source = path.read_text(encoding="utf-8")
         assert re.search(rf'^revision: str = "{path.name[:4]}"$', source, re.MULTILINE), path.name
         assert "def downgrade() -> None:" in source and "\n    pass\n" not in source.split("def downgrade")[1]
+
+
+# ---------------------------------------------------------------- upgrading a database that holds rows
+
+# Written with plain SQL against the schema of the revision named, not with today's models: the rows are what a
+# database of that time held. (The idea is simonw/llm's migration tests: build an old schema, fill it, migrate.)
+OLD_ROWS: dict[str, list[tuple[str, dict[str, Any]]]] = {
+    "0001": [
+        (
+            "units",
+            {
+                "id": 1,
+                "code": "city",
+                "name_zh": "市",
+                "name_en": "City",
+                "kind": "city",
+                "path": "1/",
+                "active": True,
+                "created_at": "T0",
+            },
+        ),
+        (
+            "units",
+            {
+                "id": 2,
+                "code": "D1-water",
+                "name_zh": "水务局",
+                "name_en": "Water",
+                "kind": "department",
+                "parent_id": 1,
+                "path": "1/2/",
+                "function": "water",
+                "area": None,
+                "active": True,
+                "created_at": "T0",
+            },
+        ),
+        (
+            "users",
+            {
+                "id": 1,
+                "username": "dispatcher",
+                "display_name": "调度员",
+                "password_hash": "x$y",
+                "phone": "13800000000",
+                "email": "d@example.cn",
+                "language": "zh",
+                "active": True,
+                "created_at": "T0",
+            },
+        ),
+        (
+            "users",
+            {
+                "id": 2,
+                "username": "water",
+                "display_name": "水务",
+                "language": "en",
+                "active": False,
+                "created_at": "T0",
+            },
+        ),
+        ("role_assignments", {"id": 1, "user_id": 2, "unit_id": 2, "role": "handler"}),
+        (
+            "api_tokens",
+            {
+                "id": 1,
+                "user_id": 1,
+                "token_hash": "h" * 64,
+                "name": "api",
+                "created_at": "T0",
+                "expires_at": "T1",
+                "revoked": False,
+            },
+        ),
+        (
+            "categories",
+            {
+                "id": 1,
+                "code": "water",
+                "name_zh": "供水",
+                "name_en": "Water supply",
+                "group_zh": "市政",
+                "group_en": "Utilities",
+                "description": "停水",
+                "keywords": "水",
+                "handler_kind": "department",
+                "handler_function": "water",
+                "default_priority": "normal",
+                "time_limits": '{"sign": "30m", "reply": "5wd"}',
+                "attributes": '[{"code": "floor", "datatype": "string"}]',
+                "service_type": "realtime",
+                "active": True,
+                "created_at": "T0",
+            },
+        ),
+        ("issues", {"id": 1, "title": "停水", "created_at": "T0"}),
+        (
+            "requests",
+            {
+                "id": 1,
+                "tracking_number": "20260301000001",
+                "title": "停水",
+                "text": "三号楼停水 13800000000",
+                "channel": "web",
+                "language": "zh",
+                "priority": "urgent",
+                "category_id": 1,
+                "lat": 39.9,
+                "lon": 116.4,
+                "address": "三号楼",
+                "contact_name": "王",
+                "contact_phone": "13800000000",
+                "contact_email": "w@example.cn",
+                "phone_last4": "0000",
+                "submitter_id": None,
+                "receiving_unit_id": 1,
+                "attributes": '{"floor": "3"}',
+                "source": "web",
+                "external_id": None,
+                "received_at": "T0",
+                "status": "dispatched",
+                "lead_unit_id": 2,
+                "co_unit_ids": "[]",
+                "issue_id": 1,
+                "extension_pending": False,
+                "extension_days": 0,
+                "deadlines": '{"sign": "2026-03-01T08:30:00+00:00"}',
+                "due_at": "T1",
+                "overdue_stage": None,
+                "ever_overdue": False,
+                "answered_at_intake": False,
+                "reopen_count": 0,
+                "return_count": 1,
+                "updated_at": "T0",
+                "event_count": 2,
+                "dispatched_at": "T0",
+            },
+        ),
+        (
+            "requests",
+            {
+                "id": 2,
+                "tracking_number": "20260301000002",
+                "title": "",
+                "text": "路灯坏了",
+                "channel": "phone",
+                "language": "en",
+                "priority": "normal",
+                "receiving_unit_id": 1,
+                "attributes": "{}",
+                "source": "import",
+                "external_id": "old-7",
+                "received_at": "T0",
+                "status": "closed",
+                "co_unit_ids": "[2]",
+                "extension_pending": False,
+                "extension_days": 3,
+                "deadlines": "{}",
+                "ever_overdue": True,
+                "answered_at_intake": True,
+                "reopen_count": 1,
+                "return_count": 0,
+                "updated_at": "T1",
+                "event_count": 0,
+                "resolved": True,
+                "satisfaction": 3,
+                "reply_text": "已修好",
+                "replied_at": "T1",
+                "closed_at": "T1",
+            },
+        ),
+        (
+            "request_events",
+            {
+                "id": 1,
+                "request_id": 1,
+                "seq": 1,
+                "action": "receive",
+                "actor_id": None,
+                "at": "T0",
+                "payload": "{}",
+                "note": None,
+            },
+        ),
+        (
+            "request_events",
+            {
+                "id": 2,
+                "request_id": 1,
+                "seq": 2,
+                "action": "dispatch",
+                "actor_id": 1,
+                "actor_unit_id": 1,
+                "at": "T0",
+                "payload": '{"lead_unit_id": 2}',
+                "note": "请处理",
+            },
+        ),
+        ("request_units", {"id": 1, "request_id": 1, "unit_id": 2, "unit_path": "1/2/", "role": "lead"}),
+        (
+            "photos",
+            {
+                "id": 1,
+                "request_id": 1,
+                "content_type": "image/jpeg",
+                "size": 1234,
+                "width": 640,
+                "height": 480,
+                "sha256": "a" * 64,
+                "stored_name": "aa/aaaa.jpg",
+                "created_at": "T0",
+            },
+        ),
+        ("photo_tokens", {"id": 1, "request_id": 1, "token_hash": "p" * 64, "expires_at": "T1"}),
+        (
+            "idempotency_records",
+            {
+                "id": 1,
+                "principal": "user:1",
+                "key": "k-1",
+                "fingerprint": "f" * 64,
+                "status_code": 201,
+                "response": '{"id": 1}',
+                "created_at": "T0",
+            },
+        ),
+        (
+            "job_runs",
+            {
+                "id": 1,
+                "job": "overdue",
+                "holder": "host:1",
+                "started_at": "T0",
+                "finished_at": "T1",
+                "result": '{"marked": 0}',
+            },
+        ),
+    ],
+    "0010": [
+        ("request_supports", {"id": 1, "request_id": 1, "supporter": "s" * 64, "created_at": "T1"}),
+        (
+            "request_triage",
+            {
+                "request_id": 1,
+                "place_lat": 39.9,
+                "place_lon": 116.4,
+                "place_unit_id": 2,
+                "place_matches": '["三号楼"]',
+                "urgent": True,
+                "urgency_matches": '["停水"]',
+                "text_note": None,
+                "created_at": "T0",
+            },
+        ),
+        (
+            "open311_keys",
+            {
+                "id": 1,
+                "name": "app",
+                "key_hash": "k" * 64,
+                "prefix": "o311_abcdefg",
+                "rate": "60/minute",
+                "unit_id": 2,
+                "user_id": 2,
+                "created_at": "T0",
+            },
+        ),
+        (
+            "open311_endpoints",
+            {
+                "id": 1,
+                "unit_id": 2,
+                "url": "https://water.example.cn/open311/v2",
+                "jurisdiction_id": "water",
+                "api_key_sealed": "sealed",
+                "service_codes": '{"water": "W-1"}',
+                "active": True,
+                "user_id": 2,
+                "created_at": "T0",
+            },
+        ),
+        (
+            "open311_deliveries",
+            {
+                "id": 1,
+                "request_id": 1,
+                "event_id": 2,
+                "endpoint_id": 1,
+                "unit_id": 2,
+                "state": "delivered",
+                "attempts": 2,
+                "next_attempt_at": "T0",
+                "last_attempt_at": "T1",
+                "remote_id": "R-9",
+                "created_at": "T0",
+                "delivered_at": "T1",
+            },
+        ),
+        (
+            "open311_tokens",
+            {
+                "id": 1,
+                "token": "tok",
+                "key_id": 1,
+                "payload": "{}",
+                "request_id": 2,
+                "created_at": "T0",
+                "resolved_at": "T1",
+            },
+        ),
+    ],
+}
+TIMES = {
+    "T0": dt.datetime(2026, 3, 1, 8, 0, tzinfo=dt.UTC),
+    "T1": dt.datetime(2026, 3, 2, 9, 30, 15, tzinfo=dt.UTC),
+}
+
+
+def _insert_old_rows(url: str, revision: str) -> None:
+    engine = make_engine(url)
+    sqlite = engine.dialect.name == "sqlite"
+    try:
+        with engine.begin() as conn:
+            for table, values in OLD_ROWS[revision]:
+                params = {
+                    # As each driver stores a UTC time: SQLite a naive text, PostgreSQL a timestamptz.
+                    k: (TIMES[v].replace(tzinfo=None).isoformat(" ", "microseconds") if sqlite else TIMES[v])
+                    if isinstance(v, str) and v in TIMES
+                    else v
+                    for k, v in values.items()
+                }
+                columns = ", ".join(params)
+                marks = ", ".join(f":{k}" for k in params)
+                conn.execute(text(f"INSERT INTO {table} ({columns}) VALUES ({marks})"), params)
+    finally:
+        engine.dispose()
+
+
+def _expected(value: Any) -> Any:
+    return TIMES[value] if isinstance(value, str) and value in TIMES else value
+
+
+def _check_rows(url: str, revisions: Sequence[str]) -> None:
+    """Every row written at those revisions reads back through today's models with the values written."""
+    engine = make_engine(url)
+    try:
+        with Session(engine) as session:
+            for revision in revisions:
+                for table_name, values in OLD_ROWS[revision]:
+                    table = Base.metadata.tables[table_name]
+                    key = {c.name: values[c.name] for c in table.primary_key.columns}
+                    row = (
+                        session.execute(select(table).where(*(table.c[k] == v for k, v in key.items())))
+                        .mappings()
+                        .one()
+                    )
+                    for column, value in values.items():
+                        stored = row[column]
+                        if isinstance(stored, (dict, list)):
+                            value = json.loads(value)
+                        assert stored == _expected(value), (table_name, key, column, stored, value)
+    finally:
+        engine.dispose()
+
+
+def _read(url: str, sql: str) -> list[Any]:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(text(sql))]
+    finally:
+        engine.dispose()
+
+
+def test_upgrading_a_database_that_holds_rows_keeps_them(empty_url: str) -> None:
+    """Rows written at 0001, then more at 0010, survive the upgrade to head with their values; the columns added
+    since take their defaults; down to 0001 and up again, the rows of 0001's tables are still there."""
+    upgrade(empty_url, "0001")
+    _insert_old_rows(empty_url, "0001")
+    upgrade(empty_url, "0010")
+    _check_rows(empty_url, ["0001"])
+    _insert_old_rows(empty_url, "0010")
+    upgrade(empty_url)
+    assert _diff(empty_url) == []
+    _check_rows(empty_url, ["0001", "0010"])
+    # Added after the rows were written: the defaults the migrations give.
+    assert _read(empty_url, "SELECT id, support_count FROM requests ORDER BY id") == [(1, 0), (2, 0)]
+    assert _read(
+        empty_url, "SELECT model_version, category_suggestions, category_sure FROM request_triage"
+    ) == [(None, None, False)]
+
+    script = ScriptDirectory.from_config(alembic_config(empty_url))
+    head = script.get_current_head()
+    downgrade(empty_url, "0001")
+    assert _revision(empty_url) == "0001"
+    assert _read(empty_url, "SELECT COUNT(*) FROM requests") == [(2,)]
+    assert "request_supports" not in _tables(empty_url)
+    upgrade(empty_url)
+    assert _revision(empty_url) == head and _diff(empty_url) == []
+    _check_rows(empty_url, ["0001"])
+    assert _read(empty_url, "SELECT COUNT(*) FROM open311_deliveries") == [(0,)]

@@ -1,5 +1,6 @@
 """Migrations tested as code: an empty database upgraded to head matches the models exactly (the autogenerate diff
-is empty), every revision goes down and up again, on SQLite and on PostgreSQL, each in a database of its own."""
+is empty), every revision goes down and up again, and a database holding rows keeps them through the upgrade (and
+down and up again), on SQLite and on PostgreSQL, each in a database of its own."""
 
 from __future__ import annotations
 

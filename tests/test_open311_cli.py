@@ -99,3 +99,27 @@ def test_endpoints_set_list_disable(run: Invoke, settings: Settings) -> None:
     assert run("open311", "endpoints", "disable", "D1-water").exit_code == 0
     assert "disabled" in run("open311", "endpoints", "list").output
     assert run("open311", "endpoints", "disable", "D2-water").exit_code == 2
+
+
+def test_recorded_lists_what_was_recorded_instead_of_sent(run: Invoke, settings: Settings) -> None:
+    from chengzhi.outbound import Message
+    from chengzhi.outbound.record import RecordingSink
+
+    sink = RecordingSink("open311", get_sessionmaker(settings.database_url))
+    for n in (1, 2):
+        sink.send(
+            Message(
+                channel="open311",
+                to="https://water.example/open311/v2/requests.json",
+                body={"service_code": "WTR-01", "description": f"停水 {n}"},
+                idempotency_key=f"chengzhi-delivery-{n}-T{n}",
+                reference=f"T{n}",
+                secrets={"api_key": "their-secret"},
+            )
+        )
+    listed = run("open311", "recorded")
+    assert listed.exit_code == 0, listed.output
+    lines = listed.output.strip().splitlines()
+    assert [line.split("\t")[1] for line in lines] == ["T2", "T1"]
+    assert "停水 2" in lines[0] and "water.example" in lines[0] and "their-secret" not in listed.output
+    assert len(run("open311", "recorded", "--limit", "1").output.strip().splitlines()) == 1

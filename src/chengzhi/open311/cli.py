@@ -163,3 +163,26 @@ def endpoints_disable(unit: Annotated[str, typer.Argument(help="Code of the unit
     except ChengzhiError:
         raise _fail(f"unit {unit!r} has no Open311 endpoint") from None
     typer.echo(f"{unit}: disabled")
+
+
+@open311_app.command("recorded")
+def recorded_list(
+    limit: Annotated[int, typer.Option(help="How many, newest first.", min=1)] = 20,
+) -> None:
+    """Deliveries recorded instead of sent (outbound mode `record`, the default outside production): time,
+    tracking number, endpoint and the form that would have been posted (without the api_key)."""
+    import json
+
+    from chengzhi.db import get_sessionmaker
+    from chengzhi.outbound.record import recorded
+
+    settings = get_settings()
+    with get_sessionmaker(settings.database_url)() as session:
+        for record in recorded(session, "open311", limit):
+            fields = [
+                record.created_at.isoformat(timespec="seconds"),
+                record.reference,
+                record.recipient,
+                json.dumps(record.body, ensure_ascii=False, sort_keys=True),
+            ]
+            typer.echo("\t".join(fields))

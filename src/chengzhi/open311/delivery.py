@@ -124,8 +124,7 @@ def deliveries_of(session: Session, request: Request) -> list[dict[str, Any]]:
             "created_at": d.created_at,
             "delivered_at": d.delivered_at,
         }
-        for d in deliveries
-        for u in (units[d.unit_id],)
+        for d, u in ((d, units[d.unit_id]) for d in deliveries)
     ]
 
 

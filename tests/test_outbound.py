@@ -94,6 +94,7 @@ class Echo:
 
 def test_a_new_channel_is_one_class_and_one_registration(settings: Settings) -> None:
     message = Message(channel="echo", to="someone", body={"text": "hello"}, idempotency_key="echo-1")
+    Echo.sent.clear()
     register("echo", Echo.build)
     try:
         sessions = get_sessionmaker(settings.database_url)

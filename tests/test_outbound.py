@@ -16,7 +16,17 @@ from chengzhi.db import get_sessionmaker
 from chengzhi.open311 import delivery, outbox
 from chengzhi.open311.models import Open311Delivery
 from chengzhi.org.service import get_unit_by_code
-from chengzhi.outbound import CHANNELS, Delivered, Message, Result, mode_for, open_channel, register
+from chengzhi.outbound import (
+    CHANNELS,
+    Delivered,
+    Failed,
+    Message,
+    Result,
+    RetryLater,
+    mode_for,
+    open_channel,
+    register,
+)
 from chengzhi.outbound.models import OutboundRecord
 from chengzhi.outbound.open311 import Open311Channel
 from chengzhi.outbound.record import RecordingSink, recorded
@@ -202,3 +212,21 @@ def test_the_outbox_hook_is_registered_explicitly(settings: Settings, city: City
         svc.dispatch_request(session, actor(session, "dispatcher"), second, water.id, settings, now=now)
     with factory() as session:
         assert [d.request_id for d in session.scalars(select(Open311Delivery))] == [second.id]
+
+
+def test_a_delivery_refused_for_good_is_not_tried_again() -> None:
+    """No Open311 answer is final today (every failure is retried), but a channel may say `Failed`: the
+    delivery then stops, with the reason, instead of waiting for another try."""
+    now = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+    settings = _settings(environment="test")
+    refused = Open311Delivery(state="pending", attempts=0, next_attempt_at=now)
+    assert delivery._record(refused, Failed("HTTP 400: unknown service_code"), settings, now) == "failed"
+    assert (refused.state, refused.attempts, refused.last_error, refused.next_attempt_at) == (
+        "failed",
+        1,
+        "HTTP 400: unknown service_code",
+        now,
+    )
+    later = Open311Delivery(state="pending", attempts=0, next_attempt_at=now)
+    assert delivery._record(later, RetryLater("HTTP 503: down"), settings, now) == "failed"
+    assert later.state == "pending" and later.next_attempt_at == now + dt.timedelta(seconds=60)

@@ -97,7 +97,7 @@ def _refresh_facts(session: Session, _context: Any) -> None:
         refresh_flushed(session, flushed)
 
 
-# What the daily roll-up counts, one column `n_<measure>` each (the predicates are metrics.service.MEASURES).
+# What the daily roll-up counts, one column `n_<measure>` each (the predicates are metrics.measures.MEASURES).
 ROLLUP_MEASURES = (
     "received",
     "dispatched",

@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Engine, Select, and_, case, func, literal, or_, select, true
+from sqlalchemy import ColumnElement, Engine, Select, and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session, undefer
 
 from chengzhi.categories.models import Category
 from chengzhi.errors import Forbidden, Invalid, NotFound
+from chengzhi.metrics.measures import MEASURES, STAGE_COLUMNS, STAGES
 from chengzhi.metrics.models import (
     HIST_ALL_CHANNELS,
     HIST_COLUMNS,
@@ -32,48 +33,12 @@ from chengzhi.metrics.rollup import bucket_value, catch_up
 from chengzhi.org.models import Role, Unit, UnitKind
 from chengzhi.org.service import Actor
 from chengzhi.requests.models import Request
-from chengzhi.requests.workflow import OPEN_STATUSES, Status
 
 # Leaders and analysts read the dashboards; supervisors (who follow overdue requests) and administrators too.
 DASHBOARD_ROLES = (Role.leader, Role.analyst, Role.supervisor, Role.admin)
 GROUPS = ("none", "unit", "category", "channel", "day", "week", "month")
 MAX_DAYS = 3660
-STAGES = ("wait", "sign", "contact", "reply", "review")
-STAGE_COLUMNS = {
-    "wait": F.wait_s,
-    "sign": F.sign_s,
-    "contact": F.contact_s,
-    "reply": F.reply_s,
-    "review": F.review_s,
-}
 DEFAULT_WEIGHTS = {"response": 30.0, "resolution": 35.0, "satisfaction": 35.0}
-
-_in_response = and_(F.response_due.is_(True), func.coalesce(F.excluded, "") != "unreasonable")
-_in_follow_up = and_(F.reviewed.is_(True), F.excluded.is_(None))
-
-# measure -> the requests it counts (docs/metrics.md defines each)
-MEASURES: dict[str, ColumnElement[bool]] = {
-    "received": true(),
-    "dispatched": F.dispatched.is_(True),
-    "response_denominator": _in_response,
-    "response_numerator": and_(_in_response, F.responded_on_time.is_(True)),
-    "response_pending": and_(F.dispatched.is_(True), F.response_due.is_(False)),
-    "follow_up_denominator": _in_follow_up,
-    "resolution_numerator": and_(_in_follow_up, F.resolved.is_(True)),
-    "satisfaction_numerator": and_(_in_follow_up, F.satisfied.is_(True)),
-    "excluded": F.excluded.is_not(None),
-    "open": F.status.in_([s.value for s in OPEN_STATUSES]),
-    "overdue": F.overdue_stage.is_not(None),
-    "ever_overdue": F.ever_overdue.is_(True),
-    "returned": F.returns > 0,
-    "reopened": F.reopenings > 0,
-    "co_handled": F.co_handled.is_(True),
-    "extended": F.extended.is_(True),
-    "merged": F.merged.is_(True),
-    "closed": F.status == Status.closed.value,
-}
-for _status in Status:
-    MEASURES[f"status_{_status.value}"] = F.status == _status.value
 
 
 @dataclass

@@ -2,8 +2,9 @@
 
 `derive(events)` is a pure function of the log (plus the newest exclusion); `refresh(conn, ids)` rewrites the
 facts of some requests inside the caller's transaction; it runs after every flush that appends an event or an
-exclusion (the listener in metrics/models.py), so the facts always match the log. `rebuild(engine)` recomputes
-every request's facts from the whole log (after bulk loads that bypass the ORM).
+exclusion (`after_flush`, the listener that `install()` registers on every Session at start-up), so the facts
+always match the log. `rebuild(engine)` recomputes every request's facts from the whole log (after bulk loads that
+bypass the ORM). A request's received day is in the city's time zone (`city_zone`: the app's settings).
 
 Definitions (docs/metrics.md has them in full):
 
@@ -23,6 +24,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, delete, insert, inspect, select
+from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
@@ -147,12 +149,18 @@ def calendar_keys(received_at: dt.datetime, zone: ZoneInfo) -> tuple[dt.date, dt
     return day, day - dt.timedelta(days=day.weekday()), day.replace(day=1)
 
 
+def city_zone(timezone: str | None = None) -> ZoneInfo:
+    """The city's time zone, which decides a request's received day, week and month: the one given, else the one
+    `install` was given, else the app's settings (`Settings.timezone`, read here and nowhere else in facts)."""
+    return ZoneInfo(timezone or _installed_timezone or get_settings().timezone)
+
+
 class Context:
     """What refreshing needs besides the log: unit paths, the area index and the city's time zone."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, timezone: str | None = None) -> None:
         self.conn = conn
-        self.zone = ZoneInfo(get_settings().timezone)
+        self.zone = city_zone(timezone)
         self._paths: dict[int, str] = {}
         self._index: Any = None
 
@@ -288,8 +296,9 @@ def refresh_flushed(session: Session, flushed: Iterable[RequestEvent | MetricExc
 _FACT_COLUMNS = ("id", "received_at", "channel", "category_id", "lat", "lon", "event_count")
 
 
-def rebuild(engine: Engine, batch: int = 5000) -> int:
-    """Recompute every request's facts from the whole log, a batch of requests per transaction."""
+def rebuild(engine: Engine, batch: int = 5000, *, timezone: str | None = None) -> int:
+    """Recompute every request's facts from the whole log, a batch of requests per transaction (received days in
+    `timezone`, by default the settings' one: `city_zone`)."""
     total = 0
     last = 0
     with engine.connect() as reader:
@@ -302,6 +311,36 @@ def rebuild(engine: Engine, batch: int = 5000) -> int:
             if not ids:
                 break
             with engine.begin() as conn:
-                total += refresh(conn, ids)
+                total += refresh(conn, ids, Context(conn, timezone))
             last = ids[-1]
     return total
+
+
+# ---------------------------------------------------------------- the session hook (registered at start-up)
+
+_installed_timezone: str | None = None
+
+
+def after_flush(session: Session, _context: Any) -> None:
+    """Keep `request_facts` in step with the log: every flush that appends events (or exclusions) rewrites the
+    facts of their requests in the same transaction. A SQLAlchemy `after_flush` listener (`install`)."""
+    flushed = [obj for obj in session.new if isinstance(obj, RequestEvent | MetricExclusion)]
+    if flushed:
+        refresh_flushed(session, flushed)
+
+
+def install(timezone: str | None = None) -> None:
+    """Register `after_flush` on every Session (once: calling it again only sets the time zone). `timezone`
+    pins the city's time zone for the facts it writes; without it, the settings' at each flush (`city_zone`)."""
+    global _installed_timezone
+    _installed_timezone = timezone
+    if not sa_event.contains(Session, "after_flush", after_flush):
+        sa_event.listen(Session, "after_flush", after_flush)
+
+
+def uninstall() -> None:
+    """Remove what `install` registered (facts are then no longer kept in step with the log)."""
+    global _installed_timezone
+    _installed_timezone = None
+    if sa_event.contains(Session, "after_flush", after_flush):
+        sa_event.remove(Session, "after_flush", after_flush)

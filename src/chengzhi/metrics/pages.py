@@ -22,7 +22,14 @@ from chengzhi.config import Settings
 from chengzhi.deps import SessionDep
 from chengzhi.errors import ChengzhiError, Forbidden
 from chengzhi.i18n import Language, message
-from chengzhi.metrics import service as ms
+from chengzhi.metrics.drill import drill_count, drill_page, drill_query, figure_count, in_area
+from chengzhi.metrics.exclusions import NOTE_MAX, ExclusionRow, exclusions, may_exclude, record_exclusion
+from chengzhi.metrics.maps import area_counts, area_units
+from chengzhi.metrics.measures import MEASURES, STAGES
+from chengzhi.metrics.rankings import ranking, top_categories
+from chengzhi.metrics.rates import Row, table, totals
+from chengzhi.metrics.scope import DASHBOARD_ROLES, Scope, dashboard_units, resolve_scope
+from chengzhi.metrics.stages import percentile_90
 from chengzhi.org.models import Unit, UnitKind
 from chengzhi.org.service import Actor
 from chengzhi.requests.models import Request as RequestRow
@@ -170,7 +177,7 @@ def _duration(seconds: float | None, lang: Language) -> str:
 def _refuse(request: Request, actor: Actor, frame: Chrome) -> Response | None:
     if actor.is_anonymous:
         return RedirectResponse(f"/login?next={quote(request.url.path, safe='/')}", status_code=303)
-    if not actor.has_role(*ms.DASHBOARD_ROLES):
+    if not actor.has_role(*DASHBOARD_ROLES):
         text = gettext(
             frame.lang, N_("The dashboards are for leaders, analysts, supervisors and administrators.")
         )
@@ -189,7 +196,7 @@ class View:
         self.lang: Language = self.frame.lang
         self.refused = _refuse(request, self.actor, self.frame)
         self.name = name
-        self.scope: ms.Scope | None = None
+        self.scope: Scope | None = None
         self.error: str | None = None
         q = request.query_params
         self.group_by = q.get("group_by", "unit")[:10]
@@ -197,7 +204,7 @@ class View:
             self.group_by = "unit"
         if self.refused is None:
             try:
-                self.scope = ms.resolve_scope(
+                self.scope = resolve_scope(
                     session,
                     self.actor,
                     unit=q.get("unit", "")[:12] or None,
@@ -209,7 +216,7 @@ class View:
                 )
             except ChengzhiError as exc:
                 self.error = message(exc.code, self.lang, exc.params)
-                self.scope = ms.resolve_scope(session, self.actor, zone=self.settings.timezone)
+                self.scope = resolve_scope(session, self.actor, zone=self.settings.timezone)
 
     @property
     def settings(self) -> Settings:
@@ -235,12 +242,12 @@ class View:
     def export(self, api: str, fmt: str, **extra: str | None) -> str:
         return f"/api/v1/metrics/{api}?" + urlencode(self.params(format=fmt, **extra))
 
-    def count(self, row: ms.Row, measure: str, group_by: str = "none") -> Cell:
+    def count(self, row: Row, measure: str, group_by: str = "none") -> Cell:
         return Cell(str(row.counts.get(measure, 0)), self.drill(measure, group_by, row.key))
 
     def page(self, title: str) -> DashboardPage:
         assert self.scope is not None
-        units = [self.session.get(Unit, uid) for uid in dict.fromkeys(ms.dashboard_units(self.actor))]
+        units = [self.session.get(Unit, uid) for uid in dict.fromkeys(dashboard_units(self.actor))]
         choices = []
         for top in units:
             if top is None:
@@ -279,7 +286,7 @@ class View:
         return render(self.request, template, page, self.frame)
 
 
-def _rate_table(view: View, rows: list[ms.Row], group_by: str, first: str) -> Table:
+def _rate_table(view: View, rows: list[Row], group_by: str, first: str) -> Table:
     w = {k: float(v) for k, v in view.settings.metrics_weights.items()}
     t = view.t
     headers = [
@@ -335,8 +342,8 @@ def dashboard_rates(request: Request, session: SessionDep) -> Response:
     assert view.scope is not None
     page = view.page(view.t(N_("Three rates")))
     w = {k: float(v) for k, v in view.settings.metrics_weights.items()}
-    rows = ms.table(session, view.scope, view.group_by, lang=view.lang)
-    total = ms.totals(session, view.scope, view.lang, rows)
+    rows = table(session, view.scope, view.group_by, lang=view.lang)
+    total = totals(session, view.scope, view.lang, rows)
     score = total.composite(w)
     page.kpis = [
         (view.t(N_("Requests received")), view.count(total, "received")),
@@ -354,7 +361,7 @@ def dashboard_rates(request: Request, session: SessionDep) -> Response:
     page.tables.append(_rate_table(view, rows, view.group_by, view.t(GROUP_NAMES[view.group_by])))
     days = (view.scope.end - view.scope.start).days
     period = "day" if days <= 62 else ("week" if days <= 200 else "month")
-    trend = rows if period == view.group_by else ms.table(session, view.scope, period, lang=view.lang)
+    trend = rows if period == view.group_by else table(session, view.scope, period, lang=view.lang)
     page.chart = {
         "kind": "trend",
         "labels": [r.label for r in trend],
@@ -392,8 +399,8 @@ def dashboard_operations(request: Request, session: SessionDep) -> Response:
     assert view.scope is not None
     t = view.t
     page = view.page(t(N_("Operations")))
-    rows = ms.table(session, view.scope, view.group_by, lang=view.lang)
-    total = ms.totals(session, view.scope, view.lang, rows)
+    rows = table(session, view.scope, view.group_by, lang=view.lang)
+    total = totals(session, view.scope, view.lang, rows)
     page.kpis = [
         (t(MEASURE_NAMES[m]), view.count(total, m))
         for m in ("received", "open", "overdue", "returned", "reopened", "closed")
@@ -419,7 +426,7 @@ def dashboard_operations(request: Request, session: SessionDep) -> Response:
         view.export("operations", "csv", group_by="none"),
         view.export("operations", "xlsx", group_by="none"),
     )
-    p90 = ms.percentile_90(session, view.scope)
+    p90 = percentile_90(session, view.scope)
     stages = Table(
         "stages",
         [t(N_("Stage")), t(N_("Average")), t(N_("90th percentile"))],
@@ -429,7 +436,7 @@ def dashboard_operations(request: Request, session: SessionDep) -> Response:
                 Cell(_duration(total.stage_avg.get(s), view.lang)),
                 Cell(_duration(p90.get(s), view.lang)),
             ]
-            for s in ms.STAGES
+            for s in STAGES
         ],
         view.export("stages", "csv"),
         view.export("stages", "xlsx"),
@@ -483,7 +490,7 @@ def dashboard_rankings(request: Request, session: SessionDep) -> Response:
     page = view.page(t(N_("Rankings")))
     w = {k: float(v) for k, v in view.settings.metrics_weights.items()}
     for kind, title in ((UnitKind.street, N_("Streets")), (UnitKind.department, N_("Departments"))):
-        ranked = ms.ranking(session, view.scope, kind, w, view.lang)
+        ranked = ranking(session, view.scope, kind, w, view.lang)
         body = []
         for position, (unit, row) in enumerate(ranked, 1):
             unit_scope = {**view.params(), "unit": str(unit.id)}
@@ -530,7 +537,7 @@ def dashboard_categories(request: Request, session: SessionDep) -> Response:
     assert view.scope is not None
     t = view.t
     page = view.page(t(N_("Categories")))
-    top = ms.top_categories(session, view.scope, 10, view.lang)
+    top = top_categories(session, view.scope, 10, view.lang)
     body = []
     for c in top:
         params = {**view.params(), "measure": "received"}
@@ -574,13 +581,13 @@ def dashboard_map(request: Request, session: SessionDep) -> Response:
     t = view.t
     page = view.page(t(N_("Map")))
     measure = request.query_params.get("measure", "received")[:40]
-    if measure not in ms.MEASURES:
+    if measure not in MEASURES:
         measure = "received"
     level = request.query_params.get("level", "street")[:10]
     if level not in ("district", "street", "community"):
         level = "street"
-    counts = ms.area_counts(session, view.scope, level, measure)
-    units = ms.area_units(session, view.scope, UnitKind(level))
+    counts = area_counts(session, view.scope, level, measure)
+    units = area_units(session, view.scope, UnitKind(level))
     body = [
         [Cell(u.name(view.lang)), Cell(str(counts.get(u.id, 0)), view.drill(measure) + f"&area={u.id}")]
         for u in units
@@ -613,18 +620,18 @@ def dashboard_requests(request: Request, session: SessionDep) -> Response:
     key = key[:40] if key is not None else None
     error = view.error
     area = q.get("area", "")[:9]
-    in_area = area.isascii() and area.isdigit()
+    by_area = area.isascii() and area.isdigit()
     try:
-        query = ms.drill_query(view.scope, measure, group_by, key)
-        if in_area:
-            query = ms.in_area(query, int(area))
+        query = drill_query(view.scope, measure, group_by, key)
+        if by_area:
+            query = in_area(query, int(area))
     except ChengzhiError as exc:
         error = message(exc.code, view.lang, exc.params)
-        measure, group_by, key, in_area = "received", "none", None, False
-        query = ms.drill_query(view.scope, measure)
+        measure, group_by, key, by_area = "received", "none", None, False
+        query = drill_query(view.scope, measure)
     raw = q.get("before", "")
     before = int(raw) if raw.isascii() and raw.isdigit() and 0 < int(raw) < 2**31 else None
-    found = ms.drill_page(session, query, before, 50)
+    found = drill_page(session, query, before, 50)
     items = found[:50]
     status = lambda s: STATUS_NAMES.get(s, (s, s))[1 if view.lang == "en" else 0]  # noqa: E731
     base = {k: v for k, v in q.items() if k not in ("before", "lang")}
@@ -632,9 +639,9 @@ def dashboard_requests(request: Request, session: SessionDep) -> Response:
         title=t(N_("Requests behind the figure")),
         description=t(MEASURE_NAMES.get(measure, N_("Requests")))
         + f" · {view.scope.unit.name(view.lang)} · {view.scope.start.isoformat()} – {view.scope.end.isoformat()}",
-        count=ms.drill_count(session, query)
-        if in_area
-        else ms.figure_count(session, view.scope, measure, group_by, key),
+        count=drill_count(session, query)
+        if by_area
+        else figure_count(session, view.scope, measure, group_by, key),
         items=[
             DrillRow(r.tracking_number, r.title, status(r.status), r.received_at, r.overdue_stage is not None)
             for r in items
@@ -661,7 +668,7 @@ REASON_NAMES = {
 
 @dataclass
 class ExclusionsPage(DashboardPage):
-    rows: list[ms.ExclusionRow] = field(default_factory=list)
+    rows: list[ExclusionRow] = field(default_factory=list)
     count: int = 0
     drill_url: str = ""
     can_exclude: bool = False
@@ -679,13 +686,13 @@ def _exclusions_page(view: View, errors: FormErrors | None = None, **form: str) 
     t = view.t
     base = view.page(t(N_("Exclusions")))
     page = ExclusionsPage(**{f: getattr(base, f) for f in DashboardPage.__dataclass_fields__})
-    page.rows = ms.exclusions(view.session, view.scope)
+    page.rows = exclusions(view.session, view.scope)
     for row in page.rows:
         row.reason = t(REASON_NAMES.get(row.reason, row.reason))
     # Counted from the facts, like the list (no roll-up catch-up: a POST's session may hold SQLite's write lock).
-    page.count = ms.drill_count(view.session, ms.drill_query(view.scope, "excluded"))
+    page.count = drill_count(view.session, drill_query(view.scope, "excluded"))
     page.drill_url = view.drill("excluded")
-    page.can_exclude = ms.may_exclude(view.actor)
+    page.can_exclude = may_exclude(view.actor)
     page.action_url = "/dashboard/exclusions?" + urlencode(view.params())
     page.reasons = [Choice(k, t(v)) for k, v in REASON_NAMES.items()]
     page.form_request = form.get("request", "")
@@ -714,13 +721,13 @@ async def dashboard_exclude(request: Request, session: SessionDep) -> Response:
     if view.refused is not None:
         return view.refused
     t = view.t
-    if not ms.may_exclude(view.actor):
+    if not may_exclude(view.actor):
         text = t(N_("Only supervisors and administrators can exclude requests from the rates."))
         return render(request, "forbidden.html", ForbiddenPage(text), view.frame, status_code=403)
     form = await request.form(max_files=0, max_fields=20)
     values = {
         name: str(form.get(name) or "")[:limit]
-        for name, limit in (("request", 40), ("reason", 20), ("note", ms.NOTE_MAX + 1))
+        for name, limit in (("request", 40), ("reason", 20), ("note", NOTE_MAX + 1))
     }
     values["request"] = values["request"].strip()
     errors = FormErrors()
@@ -734,14 +741,12 @@ async def dashboard_exclude(request: Request, session: SessionDep) -> Response:
         errors.add("reason", t(N_("Choose one of the options.")))
     if not values["note"].strip():
         errors.add("note", t(N_("Say why (kept with the exclusion).")))
-    elif len(values["note"]) > ms.NOTE_MAX:
-        errors.add("note", t(N_("At most %(limit)s characters."), limit=ms.NOTE_MAX))
+    elif len(values["note"]) > NOTE_MAX:
+        errors.add("note", t(N_("At most %(limit)s characters."), limit=NOTE_MAX))
     number = ""
     if not errors:
         try:
-            row = ms.record_exclusion(
-                session, view.actor, values["request"], values["reason"], values["note"]
-            )
+            row = record_exclusion(session, view.actor, values["request"], values["reason"], values["note"])
         except Forbidden:
             session.rollback()
             errors.add(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import bindparam, select
@@ -224,3 +225,14 @@ def category_labels(session: Session) -> dict[int, tuple[str, str, str, str, str
 def category_codes(session: Session) -> dict[int, str]:
     """id -> code of every category."""
     return {category_id: code for category_id, code in session.execute(select(Category.id, Category.code))}
+
+
+# ---------------------------------------------------------------- for metrics
+
+
+def categories_by_id(session: Session, category_ids: Iterable[int]) -> dict[int, Category]:
+    """The categories with these ids (ids without a category are left out)."""
+    wanted = list(category_ids)
+    if not wanted:
+        return {}
+    return {c.id: c for c in session.scalars(select(Category).where(Category.id.in_(wanted)))}

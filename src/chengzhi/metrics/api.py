@@ -27,7 +27,7 @@ from chengzhi.metrics.scope import Scope, resolve_scope
 from chengzhi.metrics.stages import percentile_90
 from chengzhi.org.models import UnitKind
 from chengzhi.org.service import Actor
-from chengzhi.requests.models import Request
+from chengzhi.requests import queries as requests_queries
 
 router = APIRouter(prefix="/api/v1/metrics", tags=["metrics"])
 
@@ -433,7 +433,7 @@ class ExclusionIn(BaseModel):
 def exclude(body: ExclusionIn, session: SessionDep, actor: UserDep) -> dict[str, Any]:
     row = record_exclusion(session, actor, body.request, body.reason, body.note)
     fact = session.scalar(select(RequestFact.excluded).where(RequestFact.request_id == row.request_id))
-    number = session.scalar(select(Request.tracking_number).where(Request.id == row.request_id))
+    number = requests_queries.tracking_numbers(session, [row.request_id]).get(row.request_id)
     session.commit()
     return {
         "request": number,

@@ -14,11 +14,12 @@ from chengzhi.metrics.measures import MEASURES
 from chengzhi.metrics.models import RequestFact as F
 from chengzhi.metrics.rates import group_key, table
 from chengzhi.metrics.scope import GROUPS, Scope, parse_date, where
-from chengzhi.requests.models import Request
+from chengzhi.requests import queries as requests_queries
 
 
-def drill_query(scope: Scope, measure: str, group_by: str = "none", key: str | None = None) -> Any:
-    """The requests a figure counts: the scope, the measure and (for a table row) the row's key."""
+def drill_query(scope: Scope, measure: str, group_by: str = "none", key: str | None = None) -> Select[Any]:
+    """The ids of the requests a figure counts (request_facts: the scope, the measure and, for a table row, the
+    row's key), newest first: `drill_page` and `stream` read their rows, `drill_count` counts them."""
     if measure not in MEASURES:
         raise Invalid("validation_failed", details=f"measure: one of {', '.join(MEASURES)}")
     if group_by not in GROUPS:
@@ -36,28 +37,19 @@ def drill_query(scope: Scope, measure: str, group_by: str = "none", key: str | N
             if not (key.isascii() and key.isdigit() and len(key) < 10):
                 raise Invalid("validation_failed", details="key: an id is expected")
             clauses.append(column == int(key))
-    return (
-        select(
-            Request.id,
-            Request.tracking_number,
-            Request.title,
-            Request.status,
-            Request.channel,
-            Request.received_at,
-            Request.lead_unit_id,
-            Request.category_id,
-            Request.overdue_stage,
-        )
-        .join(F, F.request_id == Request.id)
-        .where(*clauses)
-        .order_by(Request.id.desc())
-    )
+    return select(F.request_id).where(*clauses).order_by(F.request_id.desc())
+
+
+def _page_ids(session: Session, query: Select[Any], before: int | None, limit: int) -> list[int]:
+    if before is not None:
+        query = query.where(F.request_id < before)
+    return list(session.scalars(query.limit(limit)))
 
 
 def drill_page(session: Session, query: Select[Any], before: int | None = None, limit: int = 50) -> list[Any]:
-    if before is not None:
-        query = query.where(Request.id < before)
-    return list(session.execute(query.limit(limit + 1)).all())
+    """Up to limit + 1 requests of a drill-down list (the one more tells that a next page exists), newest id
+    first, below `before`: each row has the requests domain's summary columns (`requests.queries.summaries`)."""
+    return requests_queries.summaries(session, _page_ids(session, query, before, limit + 1))
 
 
 def drill_count(session: Session, query: Select[Any]) -> int:
@@ -68,11 +60,11 @@ def stream(session: Session, query: Select[Any], chunk: int = 2000) -> Iterator[
     """Every row of a drill-down list, in chunks (keyset by id), for exports."""
     before: int | None = None
     while True:
-        rows = drill_page(session, query, before, chunk)[:chunk]
-        yield from rows
-        if len(rows) < chunk:
+        ids = _page_ids(session, query, before, chunk)
+        yield from requests_queries.summaries(session, ids)
+        if len(ids) < chunk:
             return
-        before = rows[-1].id
+        before = ids[-1]
 
 
 def in_area(query: Select[Any], unit_id: int) -> Select[Any]:

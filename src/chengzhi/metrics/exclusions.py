@@ -5,18 +5,21 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from chengzhi.errors import Forbidden, Invalid
 from chengzhi.metrics.measures import MEASURES
+from chengzhi.metrics.models import MetricExclusion
 from chengzhi.metrics.models import RequestFact as F
 from chengzhi.metrics.scope import Scope, where
+from chengzhi.org import queries as org_queries
 from chengzhi.org.models import Role
 from chengzhi.org.service import Actor
-from chengzhi.requests.models import Request
+from chengzhi.requests import access as requests_access
+from chengzhi.requests import queries as requests_queries
+from chengzhi.requests import service as requests_service
 
 EXCLUSION_CHOICES = ("refused_to_rate", "unreasonable", "none")
 EXCLUDING_ROLES = (Role.supervisor, Role.admin)
@@ -27,13 +30,9 @@ def may_exclude(actor: Actor) -> bool:
     return actor.has_role(*EXCLUDING_ROLES)
 
 
-def record_exclusion(session: Session, actor: Actor, ref: str, reason: str, note: str) -> Any:
+def record_exclusion(session: Session, actor: Actor, ref: str, reason: str, note: str) -> MetricExclusion:
     """Take a request out of the rates' denominators (or put it back: reason "none"), for supervisors and
     administrators of a unit holding it. Flushed, not committed; returns the new MetricExclusion."""
-    from chengzhi.metrics.models import MetricExclusion
-    from chengzhi.requests import access as requests_access
-    from chengzhi.requests import service as requests_service
-
     if reason not in EXCLUSION_CHOICES:
         raise Invalid("validation_failed", details=f"reason: one of {', '.join(EXCLUSION_CHOICES)}")
     request = requests_service.get_request(session, actor, ref.strip()[:20])
@@ -64,27 +63,30 @@ class ExclusionRow:
 def exclusions(session: Session, scope: Scope, limit: int = 200) -> list[ExclusionRow]:
     """The requests the scope's "excluded" figure counts, each with its newest exclusion (reason, note, who,
     when), the most recently excluded first."""
-    from chengzhi.metrics.models import MetricExclusion as X
-    from chengzhi.org.models import User
-
+    X = MetricExclusion
     newest = select(X.request_id, func.max(X.id).label("id")).group_by(X.request_id).subquery()
     query = (
-        select(
-            Request.id,
-            Request.tracking_number,
-            Request.title,
-            X.reason,
-            X.note,
-            User.display_name,
-            X.at,
-        )
+        select(F.request_id, X.reason, X.note, X.actor_id, X.at)
         .select_from(F)
-        .join(Request, Request.id == F.request_id)
         .join(newest, newest.c.request_id == F.request_id)
         .join(X, X.id == newest.c.id)
-        .outerjoin(User, User.id == X.actor_id)
         .where(*where(scope), MEASURES["excluded"])
         .order_by(X.id.desc())
         .limit(limit)
     )
-    return [ExclusionRow(*row) for row in session.execute(query)]
+    found = session.execute(query).all()
+    requests = {r.id: r for r in requests_queries.summaries(session, [row.request_id for row in found])}
+    names = org_queries.display_names(session, {row.actor_id for row in found if row.actor_id is not None})
+    return [
+        ExclusionRow(
+            request_id,
+            requests[request_id].tracking_number,
+            requests[request_id].title,
+            reason,
+            note,
+            names.get(actor_id) if actor_id is not None else None,
+            at,
+        )
+        for request_id, reason, note, actor_id, at in found
+        if request_id in requests
+    ]

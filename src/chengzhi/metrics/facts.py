@@ -26,14 +26,15 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Engine, delete, insert, inspect, select
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.util import identity_key
 
 from chengzhi.config import get_settings
 from chengzhi.db import utcnow
 from chengzhi.metrics.models import MetricExclusion, RequestFact
-from chengzhi.org.models import Unit
-from chengzhi.requests.models import Request, RequestEvent
+from chengzhi.org import queries as org_queries
+from chengzhi.requests import queries as requests_queries
+from chengzhi.requests.models import RequestEvent
 from chengzhi.requests.workflow import Action, Status, Step, WorkflowState, apply
+from chengzhi.routing.rules import area_index
 
 SATISFIED_MIN = 4  # of 5: "satisfied" and "very satisfied"
 EXCLUSION_REASONS = ("refused_to_rate", "unreasonable")
@@ -168,7 +169,7 @@ class Context:
         """Read the paths of these units (one small query) before `path` is asked for them."""
         wanted = {u for u in unit_ids if u is not None and u not in self._paths}
         if wanted:
-            self._paths.update(self.conn.execute(select(Unit.id, Unit.path).where(Unit.id.in_(wanted))).all())
+            self._paths.update(org_queries.unit_paths(self.conn, wanted))
 
     def path(self, unit_id: int | None) -> str | None:
         if unit_id is None:
@@ -180,8 +181,6 @@ class Context:
         if lat is None or lon is None:
             return None, None, None
         if self._index is None:
-            from chengzhi.routing.rules import area_index
-
             with Session(bind=self.conn) as reader:
                 self._index = area_index(reader)
         found = self._index.locate(lat, lon)
@@ -224,22 +223,9 @@ def refresh(conn: Connection, request_ids: Iterable[int], ctx: Context | None = 
     written = 0
     for start in range(0, len(ids), BATCH):
         chunk = ids[start : start + BATCH]
-        requests = conn.execute(
-            select(
-                Request.id,
-                Request.received_at,
-                Request.channel,
-                Request.category_id,
-                Request.lat,
-                Request.lon,
-            ).where(Request.id.in_(chunk))
-        ).all()
+        requests = requests_queries.fact_sources(conn, chunk)
         logs: dict[int, list[Event]] = {}
-        for rid, action, at, payload in conn.execute(
-            select(RequestEvent.request_id, RequestEvent.action, RequestEvent.at, RequestEvent.payload)
-            .where(RequestEvent.request_id.in_(chunk))
-            .order_by(RequestEvent.request_id, RequestEvent.seq)
-        ):
+        for rid, action, at, payload in requests_queries.event_logs(conn, chunk):
             logs.setdefault(rid, []).append(Event(action, at, payload or {}))
         exclusions = dict(
             conn.execute(
@@ -276,7 +262,7 @@ def refresh_flushed(session: Session, flushed: Iterable[RequestEvent | MetricExc
     for request_id, events in pending.items():
         if request_id in excluded:
             continue
-        request = session.identity_map.get(identity_key(Request, request_id))
+        request = requests_queries.held_in_session(session, request_id)
         # Read from the instance's loaded state only: an expired attribute would be loaded by a query here.
         loaded = inspect(request).dict if request is not None else {}
         if any(name not in loaded for name in _FACT_COLUMNS):
@@ -303,11 +289,7 @@ def rebuild(engine: Engine, batch: int = 5000, *, timezone: str | None = None) -
     last = 0
     with engine.connect() as reader:
         while True:
-            ids = list(
-                reader.execute(
-                    select(Request.id).where(Request.id > last).order_by(Request.id).limit(batch)
-                ).scalars()
-            )
+            ids = requests_queries.request_ids_after(reader, last, batch)
             if not ids:
                 break
             with engine.begin() as conn:

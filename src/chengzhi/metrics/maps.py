@@ -8,11 +8,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import case, func, select
-from sqlalchemy.orm import Session, undefer
+from sqlalchemy.orm import Session
 
 from chengzhi.metrics.measures import MEASURES
 from chengzhi.metrics.models import RequestFact as F
 from chengzhi.metrics.scope import Scope, where
+from chengzhi.org import queries as org_queries
 from chengzhi.org.models import Unit, UnitKind
 
 AREA_LEVELS = {"district": F.area_district_id, "street": F.area_street_id, "community": F.area_community_id}
@@ -35,13 +36,7 @@ def area_units(session: Session, scope: Scope, kind: UnitKind) -> list[Unit]:
         if scope.unit.kind != UnitKind.department
         else "/" + scope.unit.path.strip("/").split("/")[0] + "/"
     )
-    query = (
-        select(Unit)
-        .options(undefer(Unit.area))
-        .where(Unit.kind == kind, Unit.path.startswith(root), Unit.active.is_(True))
-        .order_by(Unit.path)
-    )
-    return list(session.scalars(query))
+    return org_queries.active_units_under(session, root, kind, with_area=True, by_path=True)
 
 
 def area_geojson(units: Sequence[Unit], counts: dict[int, int], lang: str) -> dict[str, Any]:

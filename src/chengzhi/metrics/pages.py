@@ -14,7 +14,6 @@ from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
-from sqlalchemy import select
 from starlette.responses import Response
 
 from chengzhi.categories.service import list_categories
@@ -30,9 +29,10 @@ from chengzhi.metrics.rankings import ranking, top_categories
 from chengzhi.metrics.rates import Row, table, totals
 from chengzhi.metrics.scope import DASHBOARD_ROLES, Scope, dashboard_units, resolve_scope
 from chengzhi.metrics.stages import percentile_90
-from chengzhi.org.models import Unit, UnitKind
+from chengzhi.org import queries as org_queries
+from chengzhi.org.models import UnitKind
 from chengzhi.org.service import Actor
-from chengzhi.requests.models import Request as RequestRow
+from chengzhi.requests import queries as requests_queries
 from chengzhi.requests.workflow import STATUS_NAMES
 from chengzhi.web.i18n import N_, gettext
 from chengzhi.web.templating import Chrome, FormErrors, chrome, csrf_ok, page_actor, render
@@ -247,15 +247,15 @@ class View:
 
     def page(self, title: str) -> DashboardPage:
         assert self.scope is not None
-        units = [self.session.get(Unit, uid) for uid in dict.fromkeys(dashboard_units(self.actor))]
+        units = [
+            org_queries.unit_by_id(self.session, uid) for uid in dict.fromkeys(dashboard_units(self.actor))
+        ]
         choices = []
         for top in units:
             if top is None:
                 continue
             choices.append(Choice(str(top.id), top.name(self.lang)))
-            children = self.session.scalars(
-                select(Unit).where(Unit.parent_id == top.id, Unit.active.is_(True)).order_by(Unit.path)
-            )
+            children = org_queries.active_children(self.session, top.id)
             choices += [Choice(str(u.id), "— " + u.name(self.lang)) for u in children]
         if str(self.scope.unit.id) not in {c.value for c in choices}:
             choices.append(Choice(str(self.scope.unit.id), self.scope.unit.name(self.lang)))
@@ -758,10 +758,7 @@ async def dashboard_exclude(request: Request, session: SessionDep) -> Response:
             field_name = {"reason_required": "note", "validation_failed": "reason"}.get(exc.code, "request")
             errors.add(field_name, message(exc.code, view.lang, exc.params))
         else:
-            number = (
-                session.scalar(select(RequestRow.tracking_number).where(RequestRow.id == row.request_id))
-                or ""
-            )
+            number = requests_queries.tracking_numbers(session, [row.request_id]).get(row.request_id) or ""
             session.commit()
     if errors:
         page = _exclusions_page(view, errors, **values)

@@ -10,11 +10,12 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from chengzhi.categories.models import Category
+from chengzhi.categories.service import categories_by_id
 from chengzhi.metrics.measures import MEASURES
 from chengzhi.metrics.models import metric_daily
 from chengzhi.metrics.rates import Row, table
 from chengzhi.metrics.scope import Scope, fresh, level_column, use_daily, where, where_daily
+from chengzhi.org import queries as org_queries
 from chengzhi.org.models import Unit, UnitKind
 
 RANKING_MEASURES = (
@@ -61,13 +62,7 @@ def ranking(
     daily: bool | None = None,
 ) -> list[tuple[Unit, Row]]:
     """Units of one kind in the scope's subtree, best composite score first (units without one last)."""
-    units = list(
-        session.scalars(
-            select(Unit).where(
-                Unit.kind == kind, Unit.path.startswith(scope.unit.path), Unit.active.is_(True)
-            )
-        )
-    )
+    units = org_queries.active_units_under(session, scope.unit.path, kind)
     by_depth: dict[int, dict[int, Unit]] = {}
     for unit in units:
         by_depth.setdefault(unit.path.strip("/").count("/") + 1, {})[unit.id] = unit
@@ -145,7 +140,7 @@ def top_categories(session: Session, scope: Scope, limit: int = 10, lang: str = 
     rows.sort(key=lambda r: (-r[1], -r[2], r[0] or 0))
     rows = [r for r in rows if r[1] or r[2]][:limit]
     ids = [r[0] for r in rows if r[0] is not None]
-    cats = {c.id: c for c in session.scalars(select(Category).where(Category.id.in_(ids)))} if ids else {}
+    cats = categories_by_id(session, ids)
     out = []
     for cid, now, prev in rows:
         cat = cats.get(cid) if cid is not None else None

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import case, func, literal, select
 from sqlalchemy.orm import Session
 
-from chengzhi.categories.models import Category
+from chengzhi.categories.service import categories_by_id
 from chengzhi.errors import Invalid
 from chengzhi.metrics.measures import MEASURES, STAGE_COLUMNS, STAGES
 from chengzhi.metrics.models import RequestFact as F
@@ -32,7 +32,7 @@ from chengzhi.metrics.scope import (
     where_daily,
     where_daily_cat,
 )
-from chengzhi.org.models import Unit
+from chengzhi.org import queries as org_queries
 
 DEFAULT_WEIGHTS = {"response": 30.0, "resolution": 35.0, "satisfaction": 35.0}
 
@@ -219,16 +219,14 @@ def label_rows(session: Session, scope: Scope, group_by: str, rows: list[Row], l
     en = lang == "en"
     if group_by == "unit":
         ids = [r.key for r in rows if r.key is not None]
-        names = (
-            {u.id: u.name(lang) for u in session.scalars(select(Unit).where(Unit.id.in_(ids)))} if ids else {}
-        )
+        names = {u.id: u.name(lang) for u in org_queries.units_by_id(session, ids).values()}
         for r in rows:
             r.label = (
                 names.get(r.key, str(r.key)) if r.key is not None else ("not dispatched" if en else "未派单")
             )
     elif group_by == "category":
         ids = [r.key for r in rows if r.key is not None]
-        cats = {c.id: c for c in session.scalars(select(Category).where(Category.id.in_(ids)))} if ids else {}
+        cats = categories_by_id(session, ids)
         for r in rows:
             r.label = cats[r.key].name(lang) if r.key in cats else ("unclassified" if en else "未分类")
     elif group_by == "none":

@@ -10,14 +10,15 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Engine, or_, select
+from sqlalchemy import ColumnElement, Engine, or_
 from sqlalchemy.orm import Session
 
-from chengzhi.categories.models import Category
+from chengzhi.categories.service import get_category
 from chengzhi.errors import Forbidden, Invalid, NotFound
 from chengzhi.metrics.models import RequestFact as F
 from chengzhi.metrics.models import metric_daily, metric_daily_cat
 from chengzhi.metrics.rollup import catch_up
+from chengzhi.org import queries as org_queries
 from chengzhi.org.models import Role, Unit
 from chengzhi.org.service import Actor
 
@@ -153,13 +154,13 @@ def resolve_scope(
     if unit:
         if not (unit.isascii() and unit.isdigit() and len(unit) < 10):
             raise Invalid("validation_failed", details="unit: a unit id is expected")
-        found = session.get(Unit, int(unit))
+        found = org_queries.unit_by_id(session, int(unit))
         if found is None:
             raise NotFound("unit_not_found", ref=unit)
         if not actor.covers(found.path, *DASHBOARD_ROLES):
             raise Forbidden("forbidden")
     else:
-        found = session.get(Unit, dashboard_units(actor)[0])
+        found = org_queries.unit_by_id(session, dashboard_units(actor)[0])
         assert found is not None
     today = today or dt.datetime.now(ZoneInfo(zone)).date()
     end_day = parse_date(end, "end") or today
@@ -170,12 +171,8 @@ def resolve_scope(
         raise Invalid("validation_failed", details=f"at most {MAX_DAYS} days at once")
     scope = Scope(found, start_day, end_day)
     if category:
-        row = session.execute(
-            select(Category.id, Category.code).where(Category.code == category[:40])
-        ).first()
-        if row is None:
-            raise NotFound("category_not_found", ref=category[:40])
-        scope.category_id, scope.category_code = row
+        found_category = get_category(session, category[:40])  # NotFound: category_not_found
+        scope.category_id, scope.category_code = found_category.id, found_category.code
     if channel:
         scope.channel = channel[:20]
     return scope

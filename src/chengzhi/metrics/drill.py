@@ -19,7 +19,7 @@ from chengzhi.requests import queries as requests_queries
 
 def drill_query(scope: Scope, measure: str, group_by: str = "none", key: str | None = None) -> Select[Any]:
     """The ids of the requests a figure counts (request_facts: the scope, the measure and, for a table row, the
-    row's key), newest first: `drill_page` and `stream` read their rows, `drill_count` counts them."""
+    row's key): `drill_page` and `stream` read their lines, `drill_count` counts them."""
     if measure not in MEASURES:
         raise Invalid("validation_failed", details=f"measure: one of {', '.join(MEASURES)}")
     if group_by not in GROUPS:
@@ -37,19 +37,13 @@ def drill_query(scope: Scope, measure: str, group_by: str = "none", key: str | N
             if not (key.isascii() and key.isdigit() and len(key) < 10):
                 raise Invalid("validation_failed", details="key: an id is expected")
             clauses.append(column == int(key))
-    return select(F.request_id).where(*clauses).order_by(F.request_id.desc())
-
-
-def _page_ids(session: Session, query: Select[Any], before: int | None, limit: int) -> list[int]:
-    if before is not None:
-        query = query.where(F.request_id < before)
-    return list(session.scalars(query.limit(limit)))
+    return select(F.request_id).where(*clauses)
 
 
 def drill_page(session: Session, query: Select[Any], before: int | None = None, limit: int = 50) -> list[Any]:
     """Up to limit + 1 requests of a drill-down list (the one more tells that a next page exists), newest id
-    first, below `before`: each row has the requests domain's summary columns (`requests.queries.summaries`)."""
-    return requests_queries.summaries(session, _page_ids(session, query, before, limit + 1))
+    first, below `before`: each row has the requests domain's summary columns (`requests.queries.summary_page`)."""
+    return requests_queries.summary_page(session, query, before, limit + 1)
 
 
 def drill_count(session: Session, query: Select[Any]) -> int:
@@ -60,11 +54,11 @@ def stream(session: Session, query: Select[Any], chunk: int = 2000) -> Iterator[
     """Every row of a drill-down list, in chunks (keyset by id), for exports."""
     before: int | None = None
     while True:
-        ids = _page_ids(session, query, before, chunk)
-        yield from requests_queries.summaries(session, ids)
-        if len(ids) < chunk:
+        rows = drill_page(session, query, before, chunk)[:chunk]
+        yield from rows
+        if len(rows) < chunk:
             return
-        before = ids[-1]
+        before = rows[-1].id
 
 
 def in_area(query: Select[Any], unit_id: int) -> Select[Any]:

@@ -219,24 +219,40 @@ def held_in_session(session: Session, request_id: int) -> Request | None:
     return found if isinstance(found, Request) else None
 
 
+_SUMMARY_COLUMNS = (
+    Request.id,
+    Request.tracking_number,
+    Request.title,
+    Request.status,
+    Request.channel,
+    Request.received_at,
+    Request.lead_unit_id,
+    Request.category_id,
+    Request.overdue_stage,
+)
+
+
 def summaries(session: Session, request_ids: Sequence[int]) -> list[Any]:
     """A line per request for lists, in the order of `request_ids` (ids without a request are left out):
     id, tracking_number, title, status, channel, received_at, lead_unit_id, category_id, overdue_stage."""
     if not request_ids:
         return []
-    query = select(
-        Request.id,
-        Request.tracking_number,
-        Request.title,
-        Request.status,
-        Request.channel,
-        Request.received_at,
-        Request.lead_unit_id,
-        Request.category_id,
-        Request.overdue_stage,
-    ).where(Request.id.in_(request_ids))
+    query = select(*_SUMMARY_COLUMNS).where(Request.id.in_(request_ids))
     found = {row.id: row for row in session.execute(query)}
     return [found[i] for i in request_ids if i in found]
+
+
+def summary_page(session: Session, chosen: Select[Any], before: int | None, limit: int) -> list[Any]:
+    """`summaries` of the requests whose ids `chosen` selects (one column: another domain's selection, e.g. a
+    metrics figure's request_facts rows), newest id first, at most `limit`, below `before` (keyset pages).
+
+    One statement: `chosen` is joined as a subquery, which both databases flatten into a join walked down the
+    primary keys, whatever the parameters (a separate id query plans worse once PostgreSQL caches a generic plan)."""
+    ids = chosen.subquery()
+    query = select(*_SUMMARY_COLUMNS).join(ids, ids.c[0] == Request.id)
+    if before is not None:
+        query = query.where(Request.id < before)
+    return list(session.execute(query.order_by(Request.id.desc()).limit(limit)).all())
 
 
 def tracking_numbers(session: Session, request_ids: Sequence[int]) -> dict[int, str]:

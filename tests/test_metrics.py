@@ -20,9 +20,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from chengzhi.config import Settings
-from chengzhi.metrics import service as ms
+from chengzhi.metrics.measures import STAGES
 from chengzhi.metrics.models import MetricExclusion
+from chengzhi.metrics.rankings import ranking
+from chengzhi.metrics.rates import table
 from chengzhi.metrics.rollup import bucket_of, bucket_value
+from chengzhi.metrics.scope import GROUPS, resolve_scope, use_daily, use_daily_cat
+from chengzhi.metrics.stages import percentile_90, use_histograms
 from chengzhi.org.models import Unit
 from chengzhi.org.service import actor_for
 from chengzhi.requests import service as svc
@@ -371,7 +375,6 @@ def test_daily_rollups_equal_the_facts(
 ) -> None:
     """metric_daily and metric_daily_cat (caught up at read time) give the facts' own sums, for every grouping and
     filter they serve and every scope, also after more events arrive."""
-    from chengzhi.metrics import service as ms
     from chengzhi.org.service import actor_for
 
     leader = actor_for(city.users["leader"])
@@ -380,21 +383,19 @@ def test_daily_rollups_equal_the_facts(
         histories(session, settings, list(SCENARIOS), seed=11 + round_, today=TODAY)
         for code in ("city", "D1", "D1S1", "D1S1C1", "D1-water"):
             for filtered in ({}, {"category": "litter"}, {"channel": "web"}):
-                scope = ms.resolve_scope(
-                    session, leader, unit=str(unit_id(session, code)), **SPAN, **filtered
-                )
-                for group_by in ms.GROUPS:
-                    facts = ms.table(session, scope, group_by, source="facts")
+                scope = resolve_scope(session, leader, unit=str(unit_id(session, code)), **SPAN, **filtered)
+                for group_by in GROUPS:
+                    facts = table(session, scope, group_by, source="facts")
                     expected = [(r.key, r.counts, r.returns, r.reopenings) for r in facts]
-                    for source, serves in (("lead", ms.use_daily), ("cat", ms.use_daily_cat)):
+                    for source, serves in (("lead", use_daily), ("cat", use_daily_cat)):
                         if not serves(scope, group_by):
                             continue
                         served += 1
-                        daily = ms.table(session, scope, group_by, source=source)
+                        daily = table(session, scope, group_by, source=source)
                         got = [(r.key, r.counts, r.returns, r.reopenings) for r in daily]
                         assert got == expected, (code, filtered, group_by, source)
                         for a, b in zip(daily, facts, strict=True):
-                            for stage in ms.STAGES:
+                            for stage in STAGES:
                                 assert a.stage_avg[stage] == pytest.approx(b.stage_avg[stage])
         session.commit()
     assert served > 60
@@ -427,8 +428,8 @@ def test_stage_times_average_and_p90(
     assert stages["wait"]["p90_seconds"] == pytest.approx(bucket_value(bucket_of(exact_wait)))
     assert stages["wait"]["p90_seconds"] == pytest.approx(exact_wait, rel=0.045) or exact_wait < 60
     leader = actor_for(city.users["leader"])
-    scope = ms.resolve_scope(session, leader, **SPAN)
-    exact = ms.percentile_90(session, scope, exact=True)
+    scope = resolve_scope(session, leader, **SPAN)
+    exact = percentile_90(session, scope, exact=True)
     assert exact["wait"] == pytest.approx(exact_wait)
     for stage in ("sign", "contact", "reply", "review"):
         column = getattr(RequestFact, f"{stage}_s")
@@ -460,14 +461,14 @@ def test_p90_from_histograms_over_any_span(
         unit = str(unit_id(session, code))
         for filtered in ({}, {"channel": "web"}, {"channel": "phone"}, {"category": "litter"}):
             for start, end in spans:
-                scope = ms.resolve_scope(
+                scope = resolve_scope(
                     session, leader, unit=unit, start=start.isoformat(), end=end.isoformat(), **filtered
                 )
                 histograms = code != "D1-water" and "category" not in filtered
-                assert ms.use_histograms(scope) == histograms
-                exact = ms.percentile_90(session, scope, exact=True)
-                shown = ms.percentile_90(session, scope)
-                for stage in ms.STAGES:
+                assert use_histograms(scope) == histograms
+                exact = percentile_90(session, scope, exact=True)
+                shown = percentile_90(session, scope)
+                for stage in STAGES:
                     where = (code, filtered, start, end, stage)
                     if exact[stage] is None:
                         assert shown[stage] is None, where
@@ -483,7 +484,6 @@ def test_p90_from_histograms_over_any_span(
 def test_rankings_from_the_rollup_equal_the_facts(
     client: TestClient, city: City, session: Session, settings: Settings
 ) -> None:
-    from chengzhi.metrics import service as ms
     from chengzhi.org.models import UnitKind
     from chengzhi.org.service import actor_for
 
@@ -491,15 +491,15 @@ def test_rankings_from_the_rollup_equal_the_facts(
     leader = actor_for(city.users["leader"])
     weights = {"response": 30.0, "resolution": 35.0, "satisfaction": 35.0}
     for code in ("city", "D1"):
-        scope = ms.resolve_scope(session, leader, unit=str(unit_id(session, code)), **SPAN)
+        scope = resolve_scope(session, leader, unit=str(unit_id(session, code)), **SPAN)
         for kind in (UnitKind.district, UnitKind.street, UnitKind.community, UnitKind.department):
             session.info.pop("metrics_ranking_sums", None)
-            daily = ms.ranking(session, scope, kind, weights, daily=True)
-            facts = ms.ranking(session, scope, kind, weights, daily=False)
+            daily = ranking(session, scope, kind, weights, daily=True)
+            facts = ranking(session, scope, kind, weights, daily=False)
             assert [(u.code, r.counts) for u, r in daily] == [(u.code, r.counts) for u, r in facts], (
                 code,
                 kind,
             )
-    streets = ms.ranking(session, ms.resolve_scope(session, leader, **SPAN), UnitKind.street, weights)
+    streets = ranking(session, resolve_scope(session, leader, **SPAN), UnitKind.street, weights)
     assert sum(r.counts["received"] for _u, r in streets) > 0
     session.commit()

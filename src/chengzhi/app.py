@@ -29,6 +29,7 @@ from chengzhi.db import get_sessionmaker
 from chengzhi.errors import ChengzhiError
 from chengzhi.i18n import message, negotiate_language
 from chengzhi.jobs.service import Scheduler
+from chengzhi.metrics import facts as metrics_facts
 from chengzhi.metrics.api import router as metrics_router
 from chengzhi.metrics.pages import router as metrics_pages
 from chengzhi.open311 import outbox as open311_outbox
@@ -160,6 +161,7 @@ def _orig(exc: DBAPIError) -> str:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     open311_outbox.register()  # until chengzhi/reactions.py registers the session hooks at start-up
+    metrics_facts.install()  # until chengzhi/reactions.py registers the session hooks at start-up
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

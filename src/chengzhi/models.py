@@ -3,6 +3,7 @@
 from chengzhi.categories.models import Category
 from chengzhi.db import Base
 from chengzhi.jobs.models import JobRun
+from chengzhi.metrics import facts as metrics_facts
 from chengzhi.metrics.models import MetricExclusion, RequestFact
 from chengzhi.open311 import outbox
 from chengzhi.open311.models import (
@@ -62,3 +63,6 @@ __all__ = [
     "Unit",
     "User",
 ]
+
+# Until the start-up wiring (chengzhi/reactions.py) registers the session hooks: the facts listener.
+metrics_facts.install()

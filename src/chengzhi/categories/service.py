@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from sqlalchemy import bindparam, select
@@ -227,11 +227,15 @@ def category_codes(session: Session) -> dict[int, str]:
     return {category_id: code for category_id, code in session.execute(select(Category.id, Category.code))}
 
 
-# ---------------------------------------------------------------- for open311
+# ---------------------------------------------------------------- for open311 and metrics
 
 
-def categories_by_id(session: Session, ids: Collection[int]) -> dict[int, Category]:
-    return {c.id: c for c in session.scalars(select(Category).where(Category.id.in_(ids)))} if ids else {}
+def categories_by_id(session: Session, category_ids: Iterable[int]) -> dict[int, Category]:
+    """The categories with these ids (ids without a category are left out)."""
+    wanted = list(category_ids)
+    if not wanted:
+        return {}
+    return {c.id: c for c in session.scalars(select(Category).where(Category.id.in_(wanted)))}
 
 
 def category_ids_by_code(session: Session, codes: Collection[str]) -> dict[str, int]:

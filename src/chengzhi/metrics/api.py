@@ -15,12 +15,19 @@ from chengzhi.config import Settings
 from chengzhi.db import MAX_ID
 from chengzhi.deps import LanguageDep, SessionDep, SettingsDep, UserDep
 from chengzhi.errors import Invalid
-from chengzhi.metrics import service as ms
+from chengzhi.metrics.drill import drill_count, drill_page, drill_query, figure_count, in_area, stream
+from chengzhi.metrics.exclusions import record_exclusion
 from chengzhi.metrics.export import download
+from chengzhi.metrics.maps import area_counts, area_geojson, area_units, points
+from chengzhi.metrics.measures import MEASURES, STAGES
 from chengzhi.metrics.models import RequestFact
+from chengzhi.metrics.rankings import ranking, top_categories
+from chengzhi.metrics.rates import Row, table, totals
+from chengzhi.metrics.scope import Scope, resolve_scope
+from chengzhi.metrics.stages import percentile_90
 from chengzhi.org.models import UnitKind
 from chengzhi.org.service import Actor
-from chengzhi.requests.models import Request
+from chengzhi.requests import queries as requests_queries
 
 router = APIRouter(prefix="/api/v1/metrics", tags=["metrics"])
 
@@ -48,8 +55,8 @@ def scope_of(
     end: str | None,
     category: str | None = None,
     channel: str | None = None,
-) -> ms.Scope:
-    return ms.resolve_scope(
+) -> Scope:
+    return resolve_scope(
         session,
         actor,
         unit=unit,
@@ -83,7 +90,7 @@ RATE_HEADERS = [
 ]
 
 
-def rate_record(row: ms.Row, w: dict[str, float]) -> dict[str, Any]:
+def rate_record(row: Row, w: dict[str, float]) -> dict[str, Any]:
     c = row.counts
     return {
         "key": row.key.isoformat() if hasattr(row.key, "isoformat") else row.key,
@@ -103,7 +110,7 @@ def rate_record(row: ms.Row, w: dict[str, float]) -> dict[str, Any]:
     }
 
 
-def _scope_json(scope: ms.Scope, lang: str) -> dict[str, Any]:
+def _scope_json(scope: Scope, lang: str) -> dict[str, Any]:
     return {
         "unit": {"id": scope.unit.id, "code": scope.unit.code, "name": scope.unit.name(lang)},
         "start": scope.start.isoformat(),
@@ -139,8 +146,8 @@ def three_rates(
 ) -> Any:
     scope = scope_of(session, settings, actor, unit, start, end, category, channel)
     w = weights(settings)
-    rows = ms.table(session, scope, group_by, lang=lang)
-    total = ms.totals(session, scope, lang, rows)
+    rows = table(session, scope, group_by, lang=lang)
+    total = totals(session, scope, lang, rows)
     extra = {
         "scope": _scope_json(scope, lang),
         "group_by": group_by,
@@ -181,7 +188,7 @@ OPERATION_HEADERS = [
 ]
 
 
-def operation_record(row: ms.Row) -> dict[str, Any]:
+def operation_record(row: Row) -> dict[str, Any]:
     record: dict[str, Any] = {
         "key": row.key.isoformat() if hasattr(row.key, "isoformat") else row.key,
         "label": row.label,
@@ -209,7 +216,7 @@ def operations(
     format: FormatQ = "json",
 ) -> Any:
     scope = scope_of(session, settings, actor, unit, start, end, category, channel)
-    rows = ms.table(session, scope, group_by, lang=lang)
+    rows = table(session, scope, group_by, lang=lang)
     if format != "json":
         return download(
             "operations",
@@ -217,10 +224,10 @@ def operations(
             OPERATION_HEADERS,
             ([operation_record(r).get(h) for h in OPERATION_HEADERS] for r in rows),
         )
-    total = ms.totals(session, scope, lang, rows)
-    p90 = ms.percentile_90(session, scope)
+    total = totals(session, scope, lang, rows)
+    p90 = percentile_90(session, scope)
     stages = [
-        {"stage": s, "average_seconds": total.stage_avg.get(s), "p90_seconds": p90.get(s)} for s in ms.STAGES
+        {"stage": s, "average_seconds": total.stage_avg.get(s), "p90_seconds": p90.get(s)} for s in STAGES
     ]
     return {
         "scope": _scope_json(scope, lang),
@@ -245,10 +252,10 @@ def stages(
     format: FormatQ = "json",
 ) -> Any:
     scope = scope_of(session, settings, actor, unit, start, end, category, channel)
-    total = ms.totals(session, scope, lang)
-    p90 = ms.percentile_90(session, scope)
+    total = totals(session, scope, lang)
+    p90 = percentile_90(session, scope)
     records = [
-        {"stage": s, "average_seconds": total.stage_avg.get(s), "p90_seconds": p90.get(s)} for s in ms.STAGES
+        {"stage": s, "average_seconds": total.stage_avg.get(s), "p90_seconds": p90.get(s)} for s in STAGES
     ]
     return _table_out(
         "stages",
@@ -275,7 +282,7 @@ def rankings(
 ) -> Any:
     scope = scope_of(session, settings, actor, unit, start, end, category, channel)
     w = weights(settings)
-    ranked = ms.ranking(session, scope, UnitKind(kind), w, lang)
+    ranked = ranking(session, scope, UnitKind(kind), w, lang)
     records = []
     for position, (u, row) in enumerate(ranked, 1):
         record = rate_record(row, w)
@@ -299,7 +306,7 @@ def categories(
     format: FormatQ = "json",
 ) -> Any:
     scope = scope_of(session, settings, actor, unit, start, end, None, channel)
-    top = ms.top_categories(session, scope, limit, lang)
+    top = top_categories(session, scope, limit, lang)
     records = [
         {"code": c.code, "label": c.label, "now": c.now, "before": c.before, "change": _pct(c.change)}
         for c in top
@@ -332,14 +339,14 @@ def area_map(
     format: FormatQ = "json",
 ) -> Any:
     scope = scope_of(session, settings, actor, unit, start, end, category, channel)
-    if measure not in ms.MEASURES:
-        raise Invalid("validation_failed", details=f"measure: one of {', '.join(ms.MEASURES)}")
-    counts = ms.area_counts(session, scope, level, measure)
-    units = ms.area_units(session, scope, UnitKind(level))
+    if measure not in MEASURES:
+        raise Invalid("validation_failed", details=f"measure: one of {', '.join(MEASURES)}")
+    counts = area_counts(session, scope, level, measure)
+    units = area_units(session, scope, UnitKind(level))
     if format != "json":
         rows = ([u.id, u.code, u.name(lang), counts.get(u.id, 0)] for u in units)
         return download("map", format, ["unit_id", "code", "name", "count"], rows)
-    return ms.area_geojson(units, counts, lang)
+    return area_geojson(units, counts, lang)
 
 
 @router.get("/points", summary="Points of the newest requests a measure counts (at most 2,000)")
@@ -355,9 +362,9 @@ def map_points(
     channel: ChannelQ = None,
 ) -> Any:
     scope = scope_of(session, settings, actor, unit, start, end, category, channel)
-    if measure not in ms.MEASURES:
-        raise Invalid("validation_failed", details=f"measure: one of {', '.join(ms.MEASURES)}")
-    return {"points": [{"lat": a, "lon": b, "id": c} for a, b, c in ms.points(session, scope, measure)]}
+    if measure not in MEASURES:
+        raise Invalid("validation_failed", details=f"measure: one of {', '.join(MEASURES)}")
+    return {"points": [{"lat": a, "lon": b, "id": c} for a, b, c in points(session, scope, measure)]}
 
 
 LIST_HEADERS = ["tracking_number", "title", "status", "channel", "received_at", "overdue_stage"]
@@ -384,21 +391,21 @@ def drill_down(
     format: FormatQ = "json",
 ) -> Any:
     scope = scope_of(session, settings, actor, unit, start, end, category, channel)
-    query = ms.drill_query(scope, measure, group_by, key)
+    query = drill_query(scope, measure, group_by, key)
     if area is not None:
-        query = ms.in_area(query, area)
+        query = in_area(query, area)
     if format != "json":
         rows: Iterator[list[Any]] = (
             [r.tracking_number, r.title, r.status, r.channel, r.received_at, r.overdue_stage]
-            for r in ms.stream(session, query)
+            for r in stream(session, query)
         )
         return download("requests", format, LIST_HEADERS, rows)
-    found = ms.drill_page(session, query, before, limit)
+    found = drill_page(session, query, before, limit)
     items = found[:limit]
     return {
-        "count": ms.drill_count(session, query)
+        "count": drill_count(session, query)
         if area is not None
-        else ms.figure_count(session, scope, measure, group_by, key),
+        else figure_count(session, scope, measure, group_by, key),
         "items": [
             {
                 "tracking_number": r.tracking_number,
@@ -424,9 +431,9 @@ class ExclusionIn(BaseModel):
     "/exclusions", status_code=201, summary="Take a request out of the rates' denominators, with a reason"
 )
 def exclude(body: ExclusionIn, session: SessionDep, actor: UserDep) -> dict[str, Any]:
-    row = ms.record_exclusion(session, actor, body.request, body.reason, body.note)
+    row = record_exclusion(session, actor, body.request, body.reason, body.note)
     fact = session.scalar(select(RequestFact.excluded).where(RequestFact.request_id == row.request_id))
-    number = session.scalar(select(Request.tracking_number).where(Request.id == row.request_id))
+    number = requests_queries.tracking_numbers(session, [row.request_id]).get(row.request_id)
     session.commit()
     return {
         "request": number,

@@ -25,9 +25,10 @@ def metrics_rebuild(
     from chengzhi.metrics import facts as facts_module
     from chengzhi.metrics import rollup
 
-    engine = get_engine(get_settings().database_url)
+    settings = get_settings()
+    engine = get_engine(settings.database_url)
     started = time.perf_counter()
-    requests = facts_module.rebuild(engine) if facts else None
+    requests = facts_module.rebuild(engine, timezone=settings.timezone) if facts else None
     days = rollup.rebuild(engine)
     typer.echo(
         json.dumps({"requests": requests, "days": days, "seconds": round(time.perf_counter() - started, 1)})

@@ -2,8 +2,9 @@
 
 `derive(events)` is a pure function of the log (plus the newest exclusion); `refresh(conn, ids)` rewrites the
 facts of some requests inside the caller's transaction; it runs after every flush that appends an event or an
-exclusion (the listener in metrics/models.py), so the facts always match the log. `rebuild(engine)` recomputes
-every request's facts from the whole log (after bulk loads that bypass the ORM).
+exclusion (`after_flush`, the listener that `install()` registers on every Session at start-up), so the facts
+always match the log. `rebuild(engine)` recomputes every request's facts from the whole log (after bulk loads that
+bypass the ORM). A request's received day is in the city's time zone (`city_zone`: the app's settings).
 
 Definitions (docs/metrics.md has them in full):
 
@@ -23,15 +24,17 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, delete, insert, inspect, select
+from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.util import identity_key
 
 from chengzhi.config import get_settings
 from chengzhi.db import utcnow
 from chengzhi.metrics.models import MetricExclusion, RequestFact
-from chengzhi.org.models import Unit
-from chengzhi.requests.models import Request, RequestEvent
+from chengzhi.org import queries as org_queries
+from chengzhi.requests import queries as requests_queries
+from chengzhi.requests.models import RequestEvent
 from chengzhi.requests.workflow import Action, Status, Step, WorkflowState, apply
+from chengzhi.routing.rules import area_index
 
 SATISFIED_MIN = 4  # of 5: "satisfied" and "very satisfied"
 EXCLUSION_REASONS = ("refused_to_rate", "unreasonable")
@@ -147,12 +150,18 @@ def calendar_keys(received_at: dt.datetime, zone: ZoneInfo) -> tuple[dt.date, dt
     return day, day - dt.timedelta(days=day.weekday()), day.replace(day=1)
 
 
+def city_zone(timezone: str | None = None) -> ZoneInfo:
+    """The city's time zone, which decides a request's received day, week and month: the one given, else the one
+    `install` was given, else the app's settings (`Settings.timezone`, read here and nowhere else in facts)."""
+    return ZoneInfo(timezone or _installed_timezone or get_settings().timezone)
+
+
 class Context:
     """What refreshing needs besides the log: unit paths, the area index and the city's time zone."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, timezone: str | None = None) -> None:
         self.conn = conn
-        self.zone = ZoneInfo(get_settings().timezone)
+        self.zone = city_zone(timezone)
         self._paths: dict[int, str] = {}
         self._index: Any = None
 
@@ -160,7 +169,7 @@ class Context:
         """Read the paths of these units (one small query) before `path` is asked for them."""
         wanted = {u for u in unit_ids if u is not None and u not in self._paths}
         if wanted:
-            self._paths.update(self.conn.execute(select(Unit.id, Unit.path).where(Unit.id.in_(wanted))).all())
+            self._paths.update(org_queries.unit_paths(self.conn, wanted))
 
     def path(self, unit_id: int | None) -> str | None:
         if unit_id is None:
@@ -172,8 +181,6 @@ class Context:
         if lat is None or lon is None:
             return None, None, None
         if self._index is None:
-            from chengzhi.routing.rules import area_index
-
             with Session(bind=self.conn) as reader:
                 self._index = area_index(reader)
         found = self._index.locate(lat, lon)
@@ -216,22 +223,9 @@ def refresh(conn: Connection, request_ids: Iterable[int], ctx: Context | None = 
     written = 0
     for start in range(0, len(ids), BATCH):
         chunk = ids[start : start + BATCH]
-        requests = conn.execute(
-            select(
-                Request.id,
-                Request.received_at,
-                Request.channel,
-                Request.category_id,
-                Request.lat,
-                Request.lon,
-            ).where(Request.id.in_(chunk))
-        ).all()
+        requests = requests_queries.fact_sources(conn, chunk)
         logs: dict[int, list[Event]] = {}
-        for rid, action, at, payload in conn.execute(
-            select(RequestEvent.request_id, RequestEvent.action, RequestEvent.at, RequestEvent.payload)
-            .where(RequestEvent.request_id.in_(chunk))
-            .order_by(RequestEvent.request_id, RequestEvent.seq)
-        ):
+        for rid, action, at, payload in requests_queries.event_logs(conn, chunk):
             logs.setdefault(rid, []).append(Event(action, at, payload or {}))
         exclusions = dict(
             conn.execute(
@@ -268,7 +262,7 @@ def refresh_flushed(session: Session, flushed: Iterable[RequestEvent | MetricExc
     for request_id, events in pending.items():
         if request_id in excluded:
             continue
-        request = session.identity_map.get(identity_key(Request, request_id))
+        request = requests_queries.held_in_session(session, request_id)
         # Read from the instance's loaded state only: an expired attribute would be loaded by a query here.
         loaded = inspect(request).dict if request is not None else {}
         if any(name not in loaded for name in _FACT_COLUMNS):
@@ -288,20 +282,47 @@ def refresh_flushed(session: Session, flushed: Iterable[RequestEvent | MetricExc
 _FACT_COLUMNS = ("id", "received_at", "channel", "category_id", "lat", "lon", "event_count")
 
 
-def rebuild(engine: Engine, batch: int = 5000) -> int:
-    """Recompute every request's facts from the whole log, a batch of requests per transaction."""
+def rebuild(engine: Engine, batch: int = 5000, *, timezone: str | None = None) -> int:
+    """Recompute every request's facts from the whole log, a batch of requests per transaction (received days in
+    `timezone`, by default the settings' one: `city_zone`)."""
     total = 0
     last = 0
     with engine.connect() as reader:
         while True:
-            ids = list(
-                reader.execute(
-                    select(Request.id).where(Request.id > last).order_by(Request.id).limit(batch)
-                ).scalars()
-            )
+            ids = requests_queries.request_ids_after(reader, last, batch)
             if not ids:
                 break
             with engine.begin() as conn:
-                total += refresh(conn, ids)
+                total += refresh(conn, ids, Context(conn, timezone))
             last = ids[-1]
     return total
+
+
+# ---------------------------------------------------------------- the session hook (registered at start-up)
+
+_installed_timezone: str | None = None
+
+
+def after_flush(session: Session, _context: Any) -> None:
+    """Keep `request_facts` in step with the log: every flush that appends events (or exclusions) rewrites the
+    facts of their requests in the same transaction. A SQLAlchemy `after_flush` listener (`install`)."""
+    flushed = [obj for obj in session.new if isinstance(obj, RequestEvent | MetricExclusion)]
+    if flushed:
+        refresh_flushed(session, flushed)
+
+
+def install(timezone: str | None = None) -> None:
+    """Register `after_flush` on every Session (once: calling it again only sets the time zone). `timezone`
+    pins the city's time zone for the facts it writes; without it, the settings' at each flush (`city_zone`)."""
+    global _installed_timezone
+    _installed_timezone = timezone
+    if not sa_event.contains(Session, "after_flush", after_flush):
+        sa_event.listen(Session, "after_flush", after_flush)
+
+
+def uninstall() -> None:
+    """Remove what `install` registered (facts are then no longer kept in step with the log)."""
+    global _installed_timezone
+    _installed_timezone = None
+    if sa_event.contains(Session, "after_flush", after_flush):
+        sa_event.remove(Session, "after_flush", after_flush)

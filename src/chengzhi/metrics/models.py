@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
-from sqlalchemy import Boolean, Column, Date, Float, ForeignKey, Index, Integer, String, Table, Text, event
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import Boolean, Column, Date, Float, ForeignKey, Index, Integer, String, Table, Text
+from sqlalchemy.orm import Mapped, mapped_column
 
 from chengzhi.db import Base, UTCDateTime, utcnow
 
@@ -84,20 +83,7 @@ class MetricExclusion(Base):
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-@event.listens_for(Session, "after_flush")
-def _refresh_facts(session: Session, _context: Any) -> None:
-    """Keep `request_facts` in step with the log: every flush that appends events (or exclusions) rewrites the
-    facts of their requests in the same transaction."""
-    from chengzhi.requests.models import RequestEvent
-
-    flushed = [obj for obj in session.new if isinstance(obj, RequestEvent | MetricExclusion)]
-    if flushed:
-        from chengzhi.metrics.facts import refresh_flushed
-
-        refresh_flushed(session, flushed)
-
-
-# What the daily roll-up counts, one column `n_<measure>` each (the predicates are metrics.service.MEASURES).
+# What the daily roll-up counts, one column `n_<measure>` each (the predicates are metrics.measures.MEASURES).
 ROLLUP_MEASURES = (
     "received",
     "dispatched",

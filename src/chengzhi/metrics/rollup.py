@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Engine, and_, case, delete, func, insert, lit
 from sqlalchemy.exc import DBAPIError
 
 from chengzhi.db import utcnow
+from chengzhi.metrics.measures import MEASURES
 from chengzhi.metrics.models import (
     HIST_ALL_CHANNELS,
     HIST_BUCKETS,
@@ -50,8 +51,6 @@ def _stage(name: str) -> Any:
 
 
 def _sums() -> tuple[list[Any], list[str]]:
-    from chengzhi.metrics.service import MEASURES
-
     assert tuple(MEASURES) == ROLLUP_MEASURES, "the roll-ups' columns and the measures differ"
     columns = [
         *[func.sum(case((MEASURES[m], 1), else_=0)) for m in ROLLUP_MEASURES],

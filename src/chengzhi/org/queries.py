@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 
-from sqlalchemy import Row, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Row, select
+from sqlalchemy.orm import Session, undefer
 
 from chengzhi.org.models import Unit, UnitKind, User
 
@@ -49,15 +49,60 @@ def active_unit_names(session: Session) -> list[Row[int, str]]:
 # ---------------------------------------------------------------- for metrics
 
 
+def unit_by_id(session: Session, unit_id: int) -> Unit | None:
+    """The unit with this id (from the session's identity map when it holds it), or None."""
+    return session.get(Unit, unit_id)
+
+
+def units_by_id(session: Session, unit_ids: Iterable[int]) -> dict[int, Unit]:
+    """The units with these ids (ids without a unit are left out)."""
+    wanted = list(unit_ids)
+    if not wanted:
+        return {}
+    return {unit.id: unit for unit in session.scalars(select(Unit).where(Unit.id.in_(wanted)))}
+
+
+def unit_paths(conn: Connection | Session, unit_ids: Iterable[int]) -> dict[int, str]:
+    """Unit id -> materialised path (`/1/4/17/`), in one query on this connection (or session)."""
+    wanted = list(unit_ids)
+    if not wanted:
+        return {}
+    return dict(conn.execute(select(Unit.id, Unit.path).where(Unit.id.in_(wanted))).all())
+
+
+def active_units_under(
+    session: Session, path: str, kind: UnitKind, *, with_area: bool = False, by_path: bool = False
+) -> list[Unit]:
+    """The active units of one kind whose path starts with `path` (the unit itself included), with their area
+    polygons loaded (`with_area`) and ordered by path (`by_path`) when asked."""
+    query = select(Unit).where(Unit.kind == kind, Unit.path.startswith(path), Unit.active.is_(True))
+    if with_area:
+        query = query.options(undefer(Unit.area))
+    if by_path:
+        query = query.order_by(Unit.path)
+    return list(session.scalars(query))
+
+
+def active_children(session: Session, unit_id: int) -> list[Unit]:
+    """The active units directly below this one, by path."""
+    query = select(Unit).where(Unit.parent_id == unit_id, Unit.active.is_(True)).order_by(Unit.path)
+    return list(session.scalars(query))
+
+
+def display_names(session: Session, user_ids: Iterable[int]) -> dict[int, str]:
+    """User id -> display name (ids without a user are left out)."""
+    wanted = list(user_ids)
+    if not wanted:
+        return {}
+    query = select(User.id, User.display_name).where(User.id.in_(wanted))
+    return dict(session.execute(query).all())
+
+
 # ---------------------------------------------------------------- for open311
 
 
 def user_by_id(session: Session, user_id: int) -> User | None:
     return session.get(User, user_id)
-
-
-def units_by_id(session: Session, ids: Collection[int]) -> dict[int, Unit]:
-    return {u.id: u for u in session.scalars(select(Unit).where(Unit.id.in_(ids)))} if ids else {}
 
 
 def unit_names(session: Session, ids: Collection[int], lang: str) -> dict[int, str]:

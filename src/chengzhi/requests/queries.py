@@ -8,11 +8,12 @@ Sections are by caller, so that each caller's needs stay visible.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Connection,
     DateTime,
     FromClause,
     Integer,
@@ -27,6 +28,7 @@ from sqlalchemy import (
     type_coerce,
 )
 from sqlalchemy.orm import QueryableAttribute, Session
+from sqlalchemy.orm.util import identity_key
 
 from chengzhi.requests.models import Photo, Request, RequestEvent
 from chengzhi.requests.workflow import Action, Status
@@ -180,6 +182,87 @@ def automatic_dispatches(session: Session, request_ids: Sequence[int]) -> list[R
 
 
 # ---------------------------------------------------------------- for metrics
+
+
+def fact_sources(conn: Connection, request_ids: Sequence[int]) -> Sequence[Any]:
+    """What a request's facts take from its own row: (id, received_at, channel, category_id, lat, lon)."""
+    return conn.execute(
+        select(
+            Request.id,
+            Request.received_at,
+            Request.channel,
+            Request.category_id,
+            Request.lat,
+            Request.lon,
+        ).where(Request.id.in_(request_ids))
+    ).all()
+
+
+def event_logs(conn: Connection, request_ids: Sequence[int]) -> Iterator[Any]:
+    """The event logs of these requests: (request_id, action, at, payload) by request, in log order."""
+    return iter(
+        conn.execute(
+            select(RequestEvent.request_id, RequestEvent.action, RequestEvent.at, RequestEvent.payload)
+            .where(RequestEvent.request_id.in_(request_ids))
+            .order_by(RequestEvent.request_id, RequestEvent.seq)
+        )
+    )
+
+
+def request_ids_after(conn: Connection, after: int, limit: int) -> list[int]:
+    """The next `limit` request ids above `after`, ascending (keyset over every request)."""
+    query = select(Request.id).where(Request.id > after).order_by(Request.id).limit(limit)
+    return list(conn.execute(query).scalars())
+
+
+def held_in_session(session: Session, request_id: int) -> Request | None:
+    """The request if this session already holds it (its identity map), without a query; else None."""
+    found = session.identity_map.get(identity_key(Request, request_id))
+    return found if isinstance(found, Request) else None
+
+
+_SUMMARY_COLUMNS = (
+    Request.id,
+    Request.tracking_number,
+    Request.title,
+    Request.status,
+    Request.channel,
+    Request.received_at,
+    Request.lead_unit_id,
+    Request.category_id,
+    Request.overdue_stage,
+)
+
+
+def summaries(session: Session, request_ids: Sequence[int]) -> list[Any]:
+    """A line per request for lists, in the order of `request_ids` (ids without a request are left out):
+    id, tracking_number, title, status, channel, received_at, lead_unit_id, category_id, overdue_stage."""
+    if not request_ids:
+        return []
+    query = select(*_SUMMARY_COLUMNS).where(Request.id.in_(request_ids))
+    found = {row.id: row for row in session.execute(query)}
+    return [found[i] for i in request_ids if i in found]
+
+
+def summary_page(session: Session, chosen: Select[Any], before: int | None, limit: int) -> list[Any]:
+    """`summaries` of the requests whose ids `chosen` selects (one column: another domain's selection, e.g. a
+    metrics figure's request_facts rows), newest id first, at most `limit`, below `before` (keyset pages).
+
+    One statement: `chosen` is joined as a subquery, which both databases flatten into a join walked down the
+    primary keys, whatever the parameters (a separate id query plans worse once PostgreSQL caches a generic plan)."""
+    ids = chosen.subquery()
+    query = select(*_SUMMARY_COLUMNS).join(ids, ids.c[0] == Request.id)
+    if before is not None:
+        query = query.where(Request.id < before)
+    return list(session.execute(query.order_by(Request.id.desc()).limit(limit)).all())
+
+
+def tracking_numbers(session: Session, request_ids: Sequence[int]) -> dict[int, str]:
+    """Request id -> tracking number (ids without a request are left out)."""
+    if not request_ids:
+        return {}
+    query = select(Request.id, Request.tracking_number).where(Request.id.in_(request_ids))
+    return dict(session.execute(query).all())
 
 
 # ---------------------------------------------------------------- for open311

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ast
 import re
-import string
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from starlette.requests import Request
 
 import chengzhi
 from chengzhi.errors import ChengzhiError
-from chengzhi.i18n import LANGUAGES, MESSAGES, message, negotiate_language
+from chengzhi.i18n import MESSAGES, N_, Text, message, negotiate_language, translate
 from chengzhi.requests.workflow import Action, IllegalTransition
 
 from .factories import City
@@ -33,16 +32,15 @@ SOURCE = Path(chengzhi.__file__).parent
 
 @pytest.mark.parametrize("code", sorted(MESSAGES))
 def test_every_message_exists_in_both_languages(code: str) -> None:
-    templates = MESSAGES[code]
-    assert set(templates) == set(LANGUAGES)
-    zh, en = templates["zh"], templates["en"]
+    msgid = MESSAGES[code]
+    assert isinstance(msgid, Text) and msgid.strip()
+    zh, en = translate("zh", msgid), translate("en", msgid)
     assert zh.strip() and en.strip()
     assert CJK.search(zh), f"{code}: the Chinese message has no Chinese in it"
     assert not CJK.search(en), f"{code}: the English message has Chinese in it"
-    # Both languages take the same parameters (a message may use the language's own variant, e.g. status_zh).
-    names = {lang: {f[1] for f in string.Formatter().parse(t) if f[1]} for lang, t in templates.items()}
-    strip = re.compile(r"_(zh|en)$")
-    assert {strip.sub("", n) for n in names["zh"]} == {strip.sub("", n) for n in names["en"]}, names
+    # Both languages take the same parameters.
+    names = {lang: set(re.findall(r"%\((\w+)\)s", text)) for lang, text in (("zh", zh), ("en", en))}
+    assert names["zh"] == names["en"] == set(re.findall(r"%\((\w+)\)s", msgid)), names
 
 
 def _error_classes() -> dict[str, str]:
@@ -61,7 +59,7 @@ def _codes_raised_in_source() -> dict[str, list[str]]:
     IllegalTransition, codes given to `error_response`, and the default code of each error class."""
     classes = _error_classes()
     codes: dict[str, list[str]] = {code: [f"class {name}"] for name, code in classes.items()}
-    codes.setdefault(IllegalTransition(None, Action.sign, "", "").code, []).append("IllegalTransition")
+    codes.setdefault(IllegalTransition(None, Action.sign).code, []).append("IllegalTransition")
 
     def note(code: object, where: str) -> None:
         if isinstance(code, str):
@@ -114,10 +112,14 @@ def test_message_fills_parameters_and_never_shows_a_placeholder() -> None:
     assert (
         message("request_not_found", "en", {"ref": "123"}) == "Request 123 was not found; check the number."
     )
-    assert "{" not in message("validation_failed", "zh")
-    assert "{" not in message("illegal_transition", "en", {"status_en": "closed"})
+    assert "{" not in message("validation_failed", "zh") and "%" not in message("validation_failed", "zh")
+    assert "%" not in message("illegal_transition", "en", {"status": "closed"})
     # Parameter values are data, not templates.
     assert "{ref}" in message("request_not_found", "zh", {"ref": "{ref}"})
+    assert "%(ref)s" in message("request_not_found", "zh", {"ref": "%(ref)s"})
+    # A marked parameter is translated too; a plain one is shown as given.
+    assert message("forbidden_role", "zh", {"roles": N_("Sign in")}) == "此操作需要以下角色之一：登录。"
+    assert message("forbidden_role", "zh", {"roles": "Sign in"}) == "此操作需要以下角色之一：Sign in。"
     # An unknown code still gives a message, in the language asked for.
     assert CJK.search(message("no-such-code", "zh"))
     assert not CJK.search(message("no-such-code", "en"))

@@ -1,184 +1,153 @@
-"""Language negotiation and the catalogue of messages a user or client can be shown by the API.
+"""Language negotiation and the one translation mechanism: Babel catalogues, for pages, API errors and domain labels.
 
 Chinese (zh) is the default; English (en) on request through `?lang=en`, the `lang` cookie or Accept-Language.
+
+Messages are written in English (the msgid). `locale/zh_Hans` translates them into Simplified Chinese and
+`locale/en` repeats them, so that both catalogues are complete and checked alike (tests/test_i18n.py). The
+catalogues are read from their `.po` files at start, so there is no compile step. Code marks a message with
+`N_("...")` (or `NC_(context, "...")` when one English word needs two translations): a no-op that returns the
+message as a `Text`, a `str` that remembers it is to be translated. Whoever shows it (the API's error envelope,
+a page, the CLI) translates it in the reader's language with `translate(lang, text)` or `gettext(lang, ...)`.
+See docs/i18n.md.
 """
 
 from __future__ import annotations
 
+import io
+from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import Translations
 from starlette.requests import HTTPConnection
 
 Language = Literal["zh", "en"]
 LANGUAGES: tuple[Language, ...] = ("zh", "en")
 
-# code -> language -> template (str.format with the error's params)
-MESSAGES: dict[str, dict[str, str]] = {
-    "not_found": {"zh": "未找到所请求的资源。", "en": "The requested resource was not found."},
-    "request_not_found": {
-        "zh": "未找到诉求 {ref}，请核对编号。",
-        "en": "Request {ref} was not found; check the number.",
-    },
-    "unit_not_found": {"zh": "未找到单位 {ref}。", "en": "Unit {ref} was not found."},
-    "category_not_found": {
-        "zh": "未找到类别 {ref}，请从类别列表中选择。",
-        "en": "Category {ref} was not found; pick one from the category list.",
-    },
-    "user_not_found": {"zh": "未找到用户 {ref}。", "en": "User {ref} was not found."},
-    "method_not_allowed": {"zh": "该地址不支持此请求方法。", "en": "This method is not allowed here."},
-    "not_authenticated": {
-        "zh": "请先登录：在 Authorization 头中提供有效的令牌。",
-        "en": "Sign in first: send a valid token in the Authorization header.",
-    },
-    "bad_credentials": {"zh": "用户名或密码错误。", "en": "Wrong username or password."},
-    "token_invalid": {
-        "zh": "令牌无效或已过期，请重新登录获取新令牌。",
-        "en": "The token is invalid or has expired; sign in again for a new one.",
-    },
-    "csrf_failed": {
-        "zh": "页面已过期（CSRF 校验失败），请刷新页面后重试。",
-        "en": "The page has expired (CSRF check failed); reload it and try again.",
-    },
-    "forbidden": {"zh": "您无权执行此操作。", "en": "You are not allowed to do this."},
-    "forbidden_role": {
-        "zh": "此操作需要以下角色之一：{roles}。",
-        "en": "This action needs one of these roles: {roles}.",
-    },
-    "out_of_scope": {
-        "zh": "该诉求不在您所在单位的管辖范围内。",
-        "en": "This request is outside your unit's responsibility.",
-    },
-    "illegal_transition": {
-        "zh": "诉求当前状态为“{status_zh}”，不能执行“{action_zh}”。{hint_zh}",
-        "en": "The request is {status_en}; it cannot be {action_en}. {hint_en}",
-    },
-    "extension_pending": {
-        "zh": "已有延期申请待审批，请等待督办员处理。",
-        "en": "An extension request is already waiting for a supervisor's decision.",
-    },
-    "no_extension_pending": {
-        "zh": "没有待审批的延期申请。",
-        "en": "There is no extension request to decide on.",
-    },
-    "not_lead_unit": {
-        "zh": "只有主办单位 {unit} 的承办人可以执行此操作。",
-        "en": "Only handlers of the lead unit {unit} can do this.",
-    },
-    "return_window_closed": {
-        "zh": "退单期限已过（截止 {until}），请办理此诉求或联系派单员改派。",
-        "en": "The time to return this request has passed (until {until}); handle it or ask a dispatcher to re-route.",
-    },
-    "reason_required": {"zh": "请填写原因。", "en": "Give a reason."},
-    "category_required": {
-        "zh": "派单前请先确定诉求类别。",
-        "en": "Set the request's category before dispatching it.",
-    },
-    "lead_in_co_units": {
-        "zh": "主办单位不能同时是协办单位。",
-        "en": "The lead unit cannot also be a co-unit.",
-    },
-    "unit_inactive": {"zh": "单位 {unit} 已停用。", "en": "Unit {unit} is no longer active."},
-    "dispatch_target_invalid": {
-        "zh": "不能派单给 {unit}：请选择区、街道、社区或职能部门。",
-        "en": "Cannot dispatch to {unit}: choose a district, street, community or department.",
-    },
-    "merge_into_self": {"zh": "不能把诉求合并到其自身。", "en": "A request cannot be merged into itself."},
-    "location_outside_city": {
-        "zh": "该位置不在本市范围内，请在地图上重新选点或填写地址。",
-        "en": "This location is outside the city; pick another point on the map or give an address.",
-    },
-    "location_required": {
-        "zh": "请提供位置：地图坐标或地址。",
-        "en": "Give a location: a map point or an address.",
-    },
-    "contact_required": {
-        "zh": "请留下联系电话或邮箱，以便承办单位联系您。",
-        "en": "Leave a phone number or an e-mail address so the handling unit can reach you.",
-    },
-    "tracking_mismatch": {
-        "zh": "编号与手机号后四位不匹配，请核对。",
-        "en": "The number and the last four digits of the phone do not match; check them.",
-    },
-    "validation_failed": {
-        "zh": "提交的数据有误：{details}",
-        "en": "The submitted data is not valid: {details}",
-    },
-    "bad_request": {"zh": "请求格式有误：{details}", "en": "The request is malformed: {details}"},
-    "json_invalid": {
-        "zh": "请求体不是有效的 JSON（第 {position} 个字符附近：{details}）。",
-        "en": "The body is not valid JSON (near character {position}: {details}).",
-    },
-    "json_expected": {
-        "zh": "请求体应为 JSON，并使用 Content-Type: application/json 发送。",
-        "en": "Send the body as JSON, with Content-Type: application/json.",
-    },
-    "value_rejected": {
-        "zh": "提交的数据包含无法保存的值（数字超出范围，或文字中含有空字符、无效字符），请检查后重试。",
-        "en": "The submitted data holds a value that cannot be stored (a number out of range, or a NUL "
-        "or invalid character in text); check it and try again.",
-    },
-    "payload_too_large": {
-        "zh": "文件过大：每张照片不能超过 {limit}。",
-        "en": "The file is too large: each photo may be at most {limit}.",
-    },
-    "body_too_large": {
-        "zh": "请求体过大：不能超过 {limit}。",
-        "en": "The request body is too large: at most {limit}.",
-    },
-    "unsupported_media_type": {
-        "zh": "只接受 JPEG、PNG 或 WebP 格式的照片。",
-        "en": "Only JPEG, PNG or WebP photos are accepted.",
-    },
-    "too_many_photos": {
-        "zh": "每条诉求最多上传 {limit} 张照片。",
-        "en": "A request may have at most {limit} photos.",
-    },
-    "rate_limited": {
-        "zh": "提交过于频繁，请 {seconds} 秒后再试。",
-        "en": "Too many submissions; try again in {seconds} seconds.",
-    },
-    "support_closed": {
-        "zh": "这条诉求已办结，不再接受“我也遇到”；如问题仍在，请提交新的诉求。",
-        "en": 'This request is closed and takes no more "me too"; if the problem is back, report it again.',
-    },
-    "idempotency_conflict": {
-        "zh": "该 Idempotency-Key 已用于另一项不同的请求，请为新请求使用新的键。",
-        "en": "This Idempotency-Key was already used for a different request; use a new key.",
-    },
-    "idempotency_in_progress": {
-        "zh": "使用同一 Idempotency-Key 的请求正在处理中，请稍后重试。",
-        "en": "A request with the same Idempotency-Key is being processed; retry shortly.",
-    },
-    "conflict": {
-        "zh": "操作与当前数据冲突：{details}",
-        "en": "The action conflicts with current data: {details}",
-    },
-    "username_taken": {"zh": "用户名 {username} 已被使用。", "en": "The username {username} is taken."},
-    "code_taken": {"zh": "编码 {code} 已存在。", "en": "The code {code} already exists."},
-    "invalid_area": {
-        "zh": "辖区范围不是有效的 GeoJSON 多边形：{details}",
-        "en": "The area is not a valid GeoJSON polygon: {details}",
-    },
-    "invalid_parent": {
-        "zh": "{kind} 不能设在 {parent_kind} 之下。",
-        "en": "A {kind} cannot sit under a {parent_kind}.",
-    },
-    "invalid_time_limit": {
-        "zh": "时限“{value}”无效：请使用如 2h、30m、3d 或 7wd（工作日）的格式。",
-        "en": "Time limit '{value}' is not valid: use a form such as 2h, 30m, 3d or 7wd (working days).",
-    },
-    "attribute_invalid": {
-        "zh": "附加问题“{code}”的回答无效：{details}",
-        "en": "The answer to question '{code}' is not valid: {details}",
-    },
-    "attribute_required": {
-        "zh": "请回答必填问题“{code}”。",
-        "en": "Answer the required question '{code}'.",
-    },
-    "internal_error": {
-        "zh": "服务器内部错误，已记录。请稍后重试；如持续出现请联系管理员（编号 {ref}）。",
-        "en": "Internal error, logged. Try again later; if it persists, contact the administrator (ref {ref}).",
-    },
+LOCALE_DIR = Path(__file__).parent / "locale"
+BABEL_CFG = Path(__file__).parent / "babel.cfg"
+# Language -> the catalogue's locale.
+LOCALES: dict[Language, str] = {"zh": "zh_Hans", "en": "en"}
+
+
+class Text(str):
+    """A message marked for translation (its English msgid, and a context when it has one)."""
+
+    context: str | None = None
+
+
+def N_(message: str) -> Text:
+    """Mark `message` for extraction; whoever shows it translates it with `translate(lang, message)`."""
+    return Text(message)
+
+
+def NC_(context: str, message: str) -> Text:
+    """Mark `message` with a context, for an English word that needs different translations (a status named
+    "received" and the action "received")."""
+    text = Text(message)
+    text.context = context
+    return text
+
+
+def po_path(lang: Language) -> Path:
+    return LOCALE_DIR / LOCALES[lang] / "LC_MESSAGES" / "messages.po"
+
+
+@lru_cache(maxsize=4)
+def translations(lang: Language) -> Translations:
+    with po_path(lang).open("rb") as po:
+        catalog = read_po(po, locale=LOCALES[lang])
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return Translations(fp=buffer, domain="messages")
+
+
+def translate(lang: Language, text: str) -> str:
+    """`text` in `lang`: a marked message from the catalogue (itself when the catalogue lacks it)."""
+    context = getattr(text, "context", None)
+    if context is not None:
+        return str(translations(lang).pgettext(context, text))
+    return translations(lang).gettext(text)
+
+
+def gettext(lang: Language, message: str, **params: object) -> str:
+    text = translate(lang, message)
+    return text % params if params else text
+
+
+# code -> the message (English msgid, `%(name)s` parameters), translated by the catalogues when rendered.
+MESSAGES: dict[str, Text] = {
+    "not_found": N_("The requested resource was not found."),
+    "request_not_found": N_("Request %(ref)s was not found; check the number."),
+    "unit_not_found": N_("Unit %(ref)s was not found."),
+    "category_not_found": N_("Category %(ref)s was not found; pick one from the category list."),
+    "user_not_found": N_("User %(ref)s was not found."),
+    "method_not_allowed": N_("This method is not allowed here."),
+    "not_authenticated": N_("Sign in first: send a valid token in the Authorization header."),
+    "bad_credentials": N_("Wrong username or password."),
+    "token_invalid": N_("The token is invalid or has expired; sign in again for a new one."),
+    "csrf_failed": N_("The page has expired (CSRF check failed); reload it and try again."),
+    "forbidden": N_("You are not allowed to do this."),
+    "forbidden_role": N_("This action needs one of these roles: %(roles)s."),
+    "out_of_scope": N_("This request is outside your unit's responsibility."),
+    "illegal_transition": N_("The request is %(status)s; it cannot be %(action)s. %(hint)s"),
+    "extension_pending": N_("An extension request is already waiting for a supervisor's decision."),
+    "no_extension_pending": N_("There is no extension request to decide on."),
+    "not_lead_unit": N_("Only handlers of the lead unit %(unit)s can do this."),
+    "return_window_closed": N_(
+        "The time to return this request has passed (until %(until)s); handle it or ask a dispatcher to re-route."
+    ),
+    "reason_required": N_("Give a reason."),
+    "category_required": N_("Set the request's category before dispatching it."),
+    "lead_in_co_units": N_("The lead unit cannot also be a co-unit."),
+    "unit_inactive": N_("Unit %(unit)s is no longer active."),
+    "dispatch_target_invalid": N_(
+        "Cannot dispatch to %(unit)s: choose a district, street, community or department."
+    ),
+    "merge_into_self": N_("A request cannot be merged into itself."),
+    "location_outside_city": N_(
+        "This location is outside the city; pick another point on the map or give an address."
+    ),
+    "location_required": N_("Give a location: a map point or an address."),
+    "contact_required": N_("Leave a phone number or an e-mail address so the handling unit can reach you."),
+    "tracking_mismatch": N_("The number and the last four digits of the phone do not match; check them."),
+    "validation_failed": N_("The submitted data is not valid: %(details)s"),
+    "bad_request": N_("The request is malformed: %(details)s"),
+    "json_invalid": N_("The body is not valid JSON (near character %(position)s: %(details)s)."),
+    "json_expected": N_("Send the body as JSON, with Content-Type: application/json."),
+    "value_rejected": N_(
+        "The submitted data holds a value that cannot be stored (a number out of range, or a NUL or invalid character in text); check it and try again."
+    ),
+    "payload_too_large": N_("The file is too large: each photo may be at most %(limit)s."),
+    "body_too_large": N_("The request body is too large: at most %(limit)s."),
+    "unsupported_media_type": N_("Only JPEG, PNG or WebP photos are accepted."),
+    "too_many_photos": N_("A request may have at most %(limit)s photos."),
+    "rate_limited": N_("Too many submissions; try again in %(seconds)s seconds."),
+    "support_closed": N_(
+        'This request is closed and takes no more "me too"; if the problem is back, report it again.'
+    ),
+    "idempotency_conflict": N_(
+        "This Idempotency-Key was already used for a different request; use a new key."
+    ),
+    "idempotency_in_progress": N_(
+        "A request with the same Idempotency-Key is being processed; retry shortly."
+    ),
+    "conflict": N_("The action conflicts with current data: %(details)s"),
+    "username_taken": N_("The username %(username)s is taken."),
+    "code_taken": N_("The code %(code)s already exists."),
+    "invalid_area": N_("The area is not a valid GeoJSON polygon: %(details)s"),
+    "invalid_parent": N_("A %(kind)s cannot sit under a %(parent_kind)s."),
+    "invalid_time_limit": N_(
+        "Time limit '%(value)s' is not valid: use a form such as 2h, 30m, 3d or 7wd (working days)."
+    ),
+    "attribute_invalid": N_("The answer to question '%(code)s' is not valid: %(details)s"),
+    "attribute_required": N_("Answer the required question '%(code)s'."),
+    "internal_error": N_(
+        "Internal error, logged. Try again later; if it persists, contact the administrator (ref %(ref)s)."
+    ),
 }
 
 
@@ -190,11 +159,17 @@ class _Params(dict[str, object]):
 
 
 def message(code: str, lang: Language, params: dict[str, object] | None = None) -> str:
-    templates = MESSAGES.get(code) or MESSAGES["bad_request"]
-    template = templates.get(lang) or templates["zh"]
+    """The message of an error `code` in `lang`, with its parameters (a marked parameter is translated too)."""
+    template = translate(lang, MESSAGES.get(code) or MESSAGES["bad_request"])
+    values = _Params(
+        {
+            name: translate(lang, value) if isinstance(value, Text) else value
+            for name, value in (params or {}).items()
+        }
+    )
     try:
-        return template.format_map(_Params(params or {})).strip()
-    except (KeyError, IndexError, ValueError, AttributeError):
+        return (template % values).strip()
+    except (KeyError, IndexError, ValueError, TypeError, AttributeError):
         return template
 
 

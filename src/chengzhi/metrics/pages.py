@@ -41,7 +41,7 @@ from chengzhi.metrics.rates import Row, table, totals
 from chengzhi.metrics.stages import percentile_90
 from chengzhi.org.models import UnitKind
 from chengzhi.requests import queries as requests_queries
-from chengzhi.requests.workflow import STATUS_NAMES
+from chengzhi.requests.workflow import status_name
 from chengzhi.web.i18n import N_
 from chengzhi.web.templating import FormErrors, csrf_ok, render
 
@@ -179,7 +179,7 @@ def dashboard_operations(request: Request, session: SessionDep) -> Response:
     ]
 
     def name(s: str) -> str:
-        return STATUS_NAMES[s][1 if view.lang == "en" else 0]
+        return status_name(s, view.lang)
 
     backlog = Table(
         "backlog",
@@ -395,7 +395,7 @@ def dashboard_requests(request: Request, session: SessionDep) -> Response:
     before = int(raw) if raw.isascii() and raw.isdigit() and 0 < int(raw) < 2**31 else None
     found = drill_page(session, query, before, 50)
     items = found[:50]
-    status = lambda s: STATUS_NAMES.get(s, (s, s))[1 if view.lang == "en" else 0]  # noqa: E731
+    status = lambda s: status_name(s, view.lang)  # noqa: E731
     base = {k: v for k, v in q.items() if k not in ("before", "lang")}
     page = DrillPage(
         title=t(N_("Requests behind the figure")),

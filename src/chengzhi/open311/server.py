@@ -42,13 +42,13 @@ from chengzhi.requests import queries as requests_queries
 from chengzhi.requests import service as svc
 from chengzhi.requests.models import Request as RequestRow
 from chengzhi.requests.workflow import (
-    ACTION_NAMES,
-    STATUS_NAMES,
     TRANSITIONS,
     Action,
     IllegalTransition,
     Status,
+    action_name,
     check,
+    status_name,
 )
 
 MAX_DESCRIPTION = 4000
@@ -352,8 +352,7 @@ def _masked(text: str) -> str:
 
 
 def _status_notes(status: str, lang: Language) -> str:
-    names = STATUS_NAMES.get(status, (status, status))
-    return names[1] if lang == "en" else names[0]
+    return status_name(status, lang)
 
 
 def _rows_to_items(
@@ -401,8 +400,7 @@ def _notes(
     """The public timeline: what was done and when, with the reply's text; no internal notes, no names."""
     notes: dict[int, list[dict[str, Any]]] = {}
     for row in requests_queries.open311_timelines(session, ids, (*UPDATE_ACTIONS, "receive")):
-        names = ACTION_NAMES.get(row.action, (row.action, row.action))
-        description = names[1] if lang == "en" else names[0]
+        description = action_name(row.action, lang)
         if row.action in ("reply", "answer") and row.note:
             description = f"{description}: {_masked(row.note)}"
         notes.setdefault(row.request_id, []).append(
@@ -525,8 +523,7 @@ def updates(
         session, start, end, UPDATE_ACTIONS, limit=page_size, offset=(page - 1) * page_size
     )
     for row in rows:
-        names = ACTION_NAMES.get(row.action, (row.action, row.action))
-        description = names[1] if lang == "en" else names[0]
+        description = action_name(row.action, lang)
         if row.action in TEXT_ACTIONS and row.note:
             description = row.note
         status = _status_after(row.action, row.payload or {})

@@ -24,7 +24,7 @@ from chengzhi.requests import access, schemas
 from chengzhi.requests import service as svc
 from chengzhi.requests.models import Photo, RequestEvent
 from chengzhi.requests.models import Request as RequestRow
-from chengzhi.requests.workflow import ACTION_NAMES, STATUS_NAMES, IllegalTransition
+from chengzhi.requests.workflow import IllegalTransition, action_name, status_name
 from chengzhi.routing import triage
 
 router = APIRouter(prefix="/api/v1", tags=["requests"])
@@ -52,12 +52,11 @@ def event_public(
 ) -> schemas.EventPublic:
     unit = units.get(event.actor_unit_id) if event.actor_unit_id else None
     user = users.get(event.actor_id) if event.actor_id else None
-    names = ACTION_NAMES.get(event.action, (event.action, event.action))
     payload = dict(event.payload or {})
     return schemas.EventPublic(
         seq=event.seq,
         action=event.action,
-        action_name=names[1] if lang == "en" else names[0],
+        action_name=action_name(event.action, lang),
         at=event.at,
         actor=(user.display_name if user else None) if staff_view else None,
         unit=unit.name(lang) if unit else None,
@@ -99,7 +98,6 @@ def request_public(
         masked=not visible,
     )
     co_units = _units(session, list(request.co_unit_ids or []))
-    status_names = STATUS_NAMES.get(request.status, (request.status, request.status))
     photos = [
         schemas.PhotoPublic(
             id=p.id,
@@ -122,7 +120,7 @@ def request_public(
         else None,
         priority=request.priority,
         status=request.status,
-        status_name=status_names[1] if lang == "en" else status_names[0],
+        status_name=status_name(request.status, lang),
         lat=request.lat,
         lon=request.lon,
         address=request.address,

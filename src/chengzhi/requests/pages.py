@@ -36,9 +36,9 @@ from chengzhi.ratelimit import check_rate
 from chengzhi.requests import access, support
 from chengzhi.requests import service as svc
 from chengzhi.requests.models import Request as RequestRow
-from chengzhi.requests.workflow import ACTION_NAMES, STATUS_NAMES, Action, IllegalTransition, allowed_actions
+from chengzhi.requests.workflow import Action, IllegalTransition, action_name, allowed_actions, status_name
 from chengzhi.routing import triage
-from chengzhi.web.i18n import N_, gettext
+from chengzhi.web.i18n import N_, NC_, gettext
 from chengzhi.web.templating import Chrome, FormErrors, chrome, csrf_ok, page_actor, page_language, render
 
 router = APIRouter(include_in_schema=False)
@@ -252,8 +252,7 @@ def _choice(category: Category, lang: Language) -> CategoryChoice:
 
 
 def _status(code: str, lang: Language) -> str:
-    names = STATUS_NAMES.get(code, (code, code))
-    return names[1] if lang == "en" else names[0]
+    return status_name(code, lang)
 
 
 def public_title(request: RequestRow) -> str:
@@ -572,15 +571,15 @@ def tracked(session: Session, request: RequestRow, lang: Language) -> TrackedReq
     units = {u.id: u for u in session.scalars(select(Unit).where(Unit.id.in_(unit_ids)))} if unit_ids else {}
     timeline = []
     for event in events:
-        names = ACTION_NAMES.get(event.action, (event.action, event.action))
+        name = action_name(event.action, lang)
         if event.action == "dispatch" and (event.payload or {}).get("auto"):
-            names = ("自动派单", "Dispatched automatically")
+            name = gettext(lang, NC_("request action", "Dispatched automatically"))
         unit = units.get(event.actor_unit_id) if event.actor_unit_id else None
         timeline.append(
             TimelineEntry(
                 at=event.at,
                 action=event.action,
-                action_name=names[1] if lang == "en" else names[0],
+                action_name=name,
                 unit=unit.name(lang) if unit else None,
                 note=event.note,
             )

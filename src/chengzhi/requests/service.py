@@ -926,12 +926,9 @@ def photos_of(session: Session, request: Request) -> list[Photo]:
 def illegal_to_message(exc: IllegalTransition) -> dict[str, object]:
     status = exc.status.value if exc.status else "new"
     return {
-        "status_zh": STATUS_NAMES[status][0],
-        "status_en": STATUS_NAMES[status][1],
-        "action_zh": ACTION_NAMES[exc.action.value][0],
-        "action_en": ACTION_NAMES[exc.action.value][1],
-        "hint_zh": exc.hint_zh,
-        "hint_en": exc.hint_en,
+        "status": STATUS_NAMES[status],
+        "action": ACTION_NAMES[exc.action.value],
+        "hint": exc.hint,
     }
 
 

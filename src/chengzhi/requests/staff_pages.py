@@ -37,7 +37,7 @@ from chengzhi.requests.staff_actions import (
     staff_only,
     unit_groups,
 )
-from chengzhi.requests.workflow import STATUS_NAMES, Status
+from chengzhi.requests.workflow import Status, status_name
 from chengzhi.routing import duplicates, triage
 from chengzhi.routing.triage_models import RequestTriage
 from chengzhi.web.i18n import N_, gettext
@@ -213,8 +213,7 @@ class DuplicateRow:
 
 
 def _status(code: str, lang: Language) -> str:
-    names = STATUS_NAMES.get(code, (code, code))
-    return names[1] if lang == "en" else names[0]
+    return status_name(code, lang)
 
 
 def _channel(code: str, lang: Language) -> str:

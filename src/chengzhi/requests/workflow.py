@@ -19,6 +19,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from chengzhi.i18n import N_, NC_, Text, translate
+
 
 class Status(enum.StrEnum):
     received = "received"
@@ -73,168 +75,156 @@ STAGE_OF_STATUS: dict[Status, str] = {
 class Transition:
     sources: frozenset[Status | None]
     target: Status | None  # None: the status does not change
-    hint_zh: str
-    hint_en: str
+    hint: Text  # why not, shown after the illegal_transition message
 
 
 TRANSITIONS: dict[Action, Transition] = {
     Action.receive: Transition(
         frozenset({None}),
         Status.received,
-        "诉求只能受理一次。",
-        "A request is received only once.",
+        N_("A request is received only once."),
     ),
     Action.answer: Transition(
         frozenset({Status.received}),
         Status.replied,
-        "只有刚受理、尚未派单的诉求可以当场答复。",
-        "Only a request not yet dispatched can be answered at intake.",
+        N_("Only a request not yet dispatched can be answered at intake."),
     ),
     Action.dispatch: Transition(
         frozenset({Status.received, Status.returned, Status.reopened}),
         Status.dispatched,
-        "只能派发新受理、被退回或重新打开的诉求。",
-        "Only new, returned or reopened requests can be dispatched.",
+        N_("Only new, returned or reopened requests can be dispatched."),
     ),
     Action.sign: Transition(
         frozenset({Status.dispatched}),
         Status.signed,
-        "只能签收已派单、尚未签收的诉求。",
-        "Only a dispatched request that is not yet signed can be signed.",
+        N_("Only a dispatched request that is not yet signed can be signed."),
     ),
     Action.return_: Transition(
         frozenset({Status.dispatched, Status.signed}),
         Status.returned,
-        "只能在联系诉求人之前退回。",
-        "A request can only be returned before the resident is contacted.",
+        N_("A request can only be returned before the resident is contacted."),
     ),
     Action.contact: Transition(
         frozenset({Status.signed}),
         Status.contacted,
-        "请先签收诉求。",
-        "Sign the request first.",
+        N_("Sign the request first."),
     ),
     Action.reply: Transition(
         frozenset({Status.contacted}),
         Status.replied,
-        "答复前须先联系诉求人（先行联系）。",
-        "Contact the resident before replying.",
+        N_("Contact the resident before replying."),
     ),
     Action.review: Transition(
         frozenset({Status.replied}),
         Status.reviewed,
-        "只能对已答复、尚未回访的诉求进行评价。",
-        "Only a replied request that is not yet reviewed can be rated.",
+        N_("Only a replied request that is not yet reviewed can be rated."),
     ),
     Action.close: Transition(
         frozenset({Status.replied, Status.reviewed}),
         Status.closed,
-        "只能办结已答复的诉求。",
-        "Only a replied request can be closed.",
+        N_("Only a replied request can be closed."),
     ),
     Action.reopen: Transition(
         frozenset({Status.reviewed, Status.closed}),
         Status.reopened,
-        "只能重新打开已回访或已办结的诉求。",
-        "Only a reviewed or closed request can be reopened.",
+        N_("Only a reviewed or closed request can be reopened."),
     ),
     Action.request_extension: Transition(
         frozenset({Status.signed, Status.contacted}),
         None,
-        "只能在签收后、答复前申请延期。",
-        "An extension can be asked for between signing and replying.",
+        N_("An extension can be asked for between signing and replying."),
     ),
     Action.approve_extension: Transition(
         frozenset({Status.signed, Status.contacted}),
         None,
-        "只能在答复前审批延期。",
-        "An extension can only be decided before the reply.",
+        N_("An extension can only be decided before the reply."),
     ),
     Action.refuse_extension: Transition(
         frozenset({Status.signed, Status.contacted}),
         None,
-        "只能在答复前审批延期。",
-        "An extension can only be decided before the reply.",
+        N_("An extension can only be decided before the reply."),
     ),
     Action.supervise: Transition(
         NOT_CLOSED,
         None,
-        "已办结的诉求不能再督办。",
-        "A closed request cannot be supervised.",
+        N_("A closed request cannot be supervised."),
     ),
     Action.co_handle: Transition(
         frozenset({Status.dispatched, Status.signed, Status.contacted}),
         None,
-        "只能在办理中的诉求上增加协办单位。",
-        "Co-units can only be added while the request is being handled.",
+        N_("Co-units can only be added while the request is being handled."),
     ),
     Action.merge: Transition(
         NOT_CLOSED,
         None,
-        "已办结的诉求不能合并。",
-        "A closed request cannot be merged.",
+        N_("A closed request cannot be merged."),
     ),
     Action.mark_overdue: Transition(
         frozenset(STAGE_OF_STATUS),
         None,
-        "该阶段没有时限。",
-        "This stage has no time limit.",
+        N_("This stage has no time limit."),
     ),
     Action.record_outcome: Transition(
         frozenset({Status.received}),
         None,
-        "只有新导入的记录可以写入历史结果。",
-        "Only a newly imported record can take a historical outcome.",
+        N_("Only a newly imported record can take a historical outcome."),
     ),
 }
 
-STATUS_NAMES: dict[str, tuple[str, str]] = {
-    "received": ("已受理", "received"),
-    "dispatched": ("已派单", "dispatched"),
-    "signed": ("已签收", "signed"),
-    "contacted": ("已联系", "contacted"),
-    "replied": ("已答复", "replied"),
-    "reviewed": ("已回访", "reviewed"),
-    "closed": ("已办结", "closed"),
-    "returned": ("已退回", "returned"),
-    "reopened": ("已重新打开", "reopened"),
-    "new": ("新建", "new"),
+STATUS_NAMES: dict[str, Text] = {
+    "received": NC_("request status", "received"),
+    "dispatched": NC_("request status", "dispatched"),
+    "signed": NC_("request status", "signed"),
+    "contacted": NC_("request status", "contacted"),
+    "replied": NC_("request status", "replied"),
+    "reviewed": NC_("request status", "reviewed"),
+    "closed": NC_("request status", "closed"),
+    "returned": NC_("request status", "returned"),
+    "reopened": NC_("request status", "reopened"),
+    "new": NC_("request status", "new"),
 }
 
-ACTION_NAMES: dict[str, tuple[str, str]] = {
-    "receive": ("受理", "received"),
-    "answer": ("当场答复", "answered at intake"),
-    "dispatch": ("派单", "dispatched"),
-    "sign": ("签收", "signed"),
-    "return": ("退单", "returned"),
-    "contact": ("联系诉求人", "contacted"),
-    "reply": ("答复", "replied"),
-    "review": ("回访评价", "reviewed"),
-    "close": ("办结", "closed"),
-    "reopen": ("重新打开", "reopened"),
-    "request_extension": ("申请延期", "given an extension request"),
-    "approve_extension": ("批准延期", "given an extension"),
-    "refuse_extension": ("驳回延期", "refused an extension"),
-    "supervise": ("督办", "supervised"),
-    "co_handle": ("增加协办单位", "given co-units"),
-    "merge": ("合并", "merged"),
-    "mark_overdue": ("标记超期", "marked overdue"),
-    "record_outcome": ("导入历史结果", "given its historical outcome"),
+ACTION_NAMES: dict[str, Text] = {
+    "receive": NC_("request action", "received"),
+    "answer": NC_("request action", "answered at intake"),
+    "dispatch": NC_("request action", "dispatched"),
+    "sign": NC_("request action", "signed"),
+    "return": NC_("request action", "returned"),
+    "contact": NC_("request action", "contacted"),
+    "reply": NC_("request action", "replied"),
+    "review": NC_("request action", "reviewed"),
+    "close": NC_("request action", "closed"),
+    "reopen": NC_("request action", "reopened"),
+    "request_extension": NC_("request action", "given an extension request"),
+    "approve_extension": NC_("request action", "given an extension"),
+    "refuse_extension": NC_("request action", "refused an extension"),
+    "supervise": NC_("request action", "supervised"),
+    "co_handle": NC_("request action", "given co-units"),
+    "merge": NC_("request action", "merged"),
+    "mark_overdue": NC_("request action", "marked overdue"),
+    "record_outcome": NC_("request action", "given its historical outcome"),
 }
+
+
+def status_name(status: str, lang: str) -> str:
+    """A status's name in `lang` (Chinese unless "en"; the code itself for a status the workflow does not know)."""
+    return translate("en" if lang == "en" else "zh", STATUS_NAMES.get(status, status))
+
+
+def action_name(action: str, lang: str) -> str:
+    """An action's name in `lang`, a past participle in English (the code itself for an unknown action)."""
+    return translate("en" if lang == "en" else "zh", ACTION_NAMES.get(action, action))
 
 
 class IllegalTransition(Exception):
     """A step the workflow does not allow from the request's current state."""
 
-    def __init__(
-        self, status: Status | None, action: Action, hint_zh: str, hint_en: str, code: str = ""
-    ) -> None:
+    def __init__(self, status: Status | None, action: Action, hint: Text | str = "", code: str = "") -> None:
         self.status = status
         self.action = action
-        self.hint_zh = hint_zh
-        self.hint_en = hint_en
+        self.hint = hint
         self.code = code or "illegal_transition"
-        super().__init__(f"{action.value} not allowed from {status}: {hint_en}")
+        super().__init__(f"{action.value} not allowed from {status}: {hint}")
 
 
 @dataclass(frozen=True)
@@ -292,15 +282,13 @@ def check(state: WorkflowState, action: Action) -> None:
     """Raise IllegalTransition unless `action` may be taken from `state`."""
     transition = TRANSITIONS[action]
     if state.status not in transition.sources:
-        raise IllegalTransition(state.status, action, transition.hint_zh, transition.hint_en)
+        raise IllegalTransition(state.status, action, transition.hint)
     if action is Action.request_extension and state.extension_pending:
-        raise IllegalTransition(state.status, action, "", "", code="extension_pending")
+        raise IllegalTransition(state.status, action, code="extension_pending")
     if action in (Action.approve_extension, Action.refuse_extension) and not state.extension_pending:
-        raise IllegalTransition(state.status, action, "", "", code="no_extension_pending")
+        raise IllegalTransition(state.status, action, code="no_extension_pending")
     if action is Action.mark_overdue and state.overdue_stage is not None:
-        raise IllegalTransition(
-            state.status, action, "该阶段已标记超期。", "This stage is already marked overdue."
-        )
+        raise IllegalTransition(state.status, action, N_("This stage is already marked overdue."))
 
 
 def allowed_actions(state: WorkflowState) -> list[Action]:
@@ -376,12 +364,7 @@ def apply(state: WorkflowState, step: Step) -> WorkflowState:
     elif action is Action.record_outcome:
         outcome = Status(p["status"])
         if outcome not in RECORDABLE_OUTCOMES:
-            raise IllegalTransition(
-                state.status,
-                action,
-                "历史结果只能是已答复或已办结。",
-                "A historical outcome is replied or closed.",
-            )
+            raise IllegalTransition(state.status, action, N_("A historical outcome is replied or closed."))
         changes.update(
             status=outcome,
             overdue_stage=None,

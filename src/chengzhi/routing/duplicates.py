@@ -41,7 +41,7 @@ from chengzhi.org.service import Actor
 from chengzhi.requests import queries as request_queries
 from chengzhi.requests.access import visibility_clause
 from chengzhi.requests.models import Request
-from chengzhi.requests.workflow import STATUS_NAMES
+from chengzhi.requests.workflow import status_name as _status_name
 from chengzhi.routing.duplicates_index import Profile, profile, query_keys
 from chengzhi.routing.rules import area_index
 from chengzhi.routing.triage_models import DuplicateBand, DuplicateSignature, RequestTriage
@@ -423,5 +423,4 @@ def _candidate(
 
 
 def status_name(status: str, lang: str) -> str:
-    names = STATUS_NAMES.get(status, (status, status))
-    return names[1] if lang == "en" else names[0]
+    return _status_name(status, lang)

@@ -5,126 +5,49 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chengzhi.errors import ChengzhiError
-from chengzhi.i18n import Language, message
+from chengzhi.i18n import N_, Language, Text, gettext, message
 
-# key -> language -> template (str.format)
-MESSAGES: dict[str, dict[str, str]] = {
-    "mapping_unreadable": {
-        "zh": "映射文件无法读取：{details}",
-        "en": "The mapping file cannot be read: {details}",
-    },
-    "mapping_invalid": {
-        "zh": "映射文件无效：{details}",
-        "en": "The mapping file is not valid: {details}",
-    },
-    "no_city": {
-        "zh": "数据库中还没有城市：请先建立组织架构（如 `chengzhi demo`）再导入。",
-        "en": "The database has no city yet: create the organisation first (e.g. `chengzhi demo`).",
-    },
-    "unknown_categories": {
-        "zh": "映射中的类别在本市不存在或已停用：{codes}",
-        "en": "Categories named in the mapping do not exist in this city or are inactive: {codes}",
-    },
-    "unknown_units": {
-        "zh": "映射中的单位在本市不存在：{codes}",
-        "en": "Units named in the mapping do not exist in this city: {codes}",
-    },
-    "unsupported_format": {
-        "zh": "不支持的文件类型“{suffix}”：请使用 .csv 或 .xlsx，或在映射的 [file] 中设置 format。",
-        "en": "Unsupported file type '{suffix}': use .csv or .xlsx, or set format in the mapping's [file].",
-    },
-    "unreadable_file": {
-        "zh": "文件无法读取：{details}",
-        "en": "The file cannot be read: {details}",
-    },
-    "sheet_not_found": {
-        "zh": "工作簿中没有名为“{sheet}”的工作表（现有：{sheets}）。",
-        "en": "The workbook has no sheet '{sheet}' (sheets: {sheets}).",
-    },
-    "empty_file": {"zh": "文件为空：没有表头行。", "en": "The file is empty: there is no header row."},
-    "undecodable": {
-        "zh": "无法按 {encoding} 编码读取：{details}。请在映射的 [file] 中设置正确的 encoding（如 gb18030）。",
-        "en": "Cannot be read as {encoding}: {details}. Set the right encoding in the mapping's [file] "
-        "(e.g. gb18030).",
-    },
-    "csv_error": {"zh": "CSV 格式错误：{details}", "en": "Malformed CSV: {details}"},
-    "missing_columns": {
-        "zh": "文件缺少映射中用到的列：{columns}。文件中的列：{available}",
-        "en": "The file lacks columns the mapping uses: {columns}. Columns in the file: {available}",
-    },
-    "duplicate_header": {
-        "zh": "表头中列“{column}”出现了不止一次。",
-        "en": "The header has column '{column}' more than once.",
-    },
-    "field_count": {
-        "zh": "本行有 {count} 个字段，表头有 {expected} 个（引号不配对？）",
-        "en": "the row has {count} fields where the header has {expected} (unbalanced quotes?)",
-    },
-    "missing_value": {"zh": "“{column}”为空", "en": "{column} is empty"},
-    "bad_datetime": {
-        "zh": "“{column}”的值“{value}”不是可识别的时间（格式：{formats}）",
-        "en": "{column} value '{value}' is not a time in the formats {formats}",
-    },
-    "bad_number": {
-        "zh": "“{column}”的值“{value}”不是数字",
-        "en": "{column} value '{value}' is not a number",
-    },
-    "out_of_range": {
-        "zh": "“{column}”的值 {value} 超出范围 {low}…{high}",
-        "en": "{column} value {value} is outside {low}..{high}",
-    },
-    "half_location": {
-        "zh": "纬度和经度须同时给出或同时为空",
-        "en": "latitude and longitude must both be given or both be empty",
-    },
-    "too_long": {
-        "zh": "“{column}”超过 {limit} 个字符",
-        "en": "{column} is longer than {limit} characters",
-    },
-    "in_future": {
-        "zh": "“{column}”的时间 {value} 在将来",
-        "en": "{column} time {value} is in the future",
-    },
-    "before_received": {
-        "zh": "“{column}”的时间 {value} 早于受理时间 {received}",
-        "en": "{column} time {value} is before the received time {received}",
-    },
-    "closed_before_replied": {
-        "zh": "办结时间 {value} 早于答复时间 {replied}",
-        "en": "the closed time {value} is before the reply time {replied}",
-    },
-    "reply_without_time": {
-        "zh": "有答复内容但答复时间“{column}”为空",
-        "en": "there is a reply but the reply time {column} is empty",
-    },
-    "time_without_reply": {
-        "zh": "有答复时间但答复内容“{column}”为空",
-        "en": "there is a reply time but the reply {column} is empty",
-    },
-    "closed_without_time": {
-        "zh": "状态为已办结，但办结时间“{column}”为空",
-        "en": "the status says closed but the closed time {column} is empty",
-    },
-    "unknown_status": {
-        "zh": "“{column}”的值“{value}”既不在 closed_values 也不在 open_values 中",
-        "en": "{column} value '{value}' is in neither closed_values nor open_values",
-    },
-    "no_category": {
-        "zh": "“{column}”的值“{value}”没有对应的类别，且映射未设默认类别",
-        "en": "no category for {column} value '{value}' and the mapping has no default category",
-    },
-    "no_lead_unit": {
-        "zh": "“{column}”的值“{value}”没有对应的单位，且映射未设默认单位",
-        "en": "no unit for {column} value '{value}' and the mapping has no default unit",
-    },
-    "duplicate_id": {
-        "zh": "编号“{value}”与第 {other} 行重复",
-        "en": "id '{value}' repeats the one in row {other}",
-    },
-    "not_written": {
-        "zh": "写入失败：{details}",
-        "en": "could not be written: {details}",
-    },
+# key -> the message (English msgid, `%(name)s` parameters), translated when the importer reports it.
+MESSAGES: dict[str, Text] = {
+    "mapping_unreadable": N_("The mapping file cannot be read: %(details)s"),
+    "mapping_invalid": N_("The mapping file is not valid: %(details)s"),
+    "no_city": N_("The database has no city yet: create the organisation first (e.g. `chengzhi demo`)."),
+    "unknown_categories": N_(
+        "Categories named in the mapping do not exist in this city or are inactive: %(codes)s"
+    ),
+    "unknown_units": N_("Units named in the mapping do not exist in this city: %(codes)s"),
+    "unsupported_format": N_(
+        "Unsupported file type '%(suffix)s': use .csv or .xlsx, or set format in the mapping's [file]."
+    ),
+    "unreadable_file": N_("The file cannot be read: %(details)s"),
+    "sheet_not_found": N_("The workbook has no sheet '%(sheet)s' (sheets: %(sheets)s)."),
+    "empty_file": N_("The file is empty: there is no header row."),
+    "undecodable": N_(
+        "Cannot be read as %(encoding)s: %(details)s. Set the right encoding in the mapping's [file] (e.g. gb18030)."
+    ),
+    "csv_error": N_("Malformed CSV: %(details)s"),
+    "missing_columns": N_(
+        "The file lacks columns the mapping uses: %(columns)s. Columns in the file: %(available)s"
+    ),
+    "duplicate_header": N_("The header has column '%(column)s' more than once."),
+    "field_count": N_("the row has %(count)s fields where the header has %(expected)s (unbalanced quotes?)"),
+    "missing_value": N_("%(column)s is empty"),
+    "bad_datetime": N_("%(column)s value '%(value)s' is not a time in the formats %(formats)s"),
+    "bad_number": N_("%(column)s value '%(value)s' is not a number"),
+    "out_of_range": N_("%(column)s value %(value)s is outside %(low)s..%(high)s"),
+    "half_location": N_("latitude and longitude must both be given or both be empty"),
+    "too_long": N_("%(column)s is longer than %(limit)s characters"),
+    "in_future": N_("%(column)s time %(value)s is in the future"),
+    "before_received": N_("%(column)s time %(value)s is before the received time %(received)s"),
+    "closed_before_replied": N_("the closed time %(value)s is before the reply time %(replied)s"),
+    "reply_without_time": N_("there is a reply but the reply time %(column)s is empty"),
+    "time_without_reply": N_("there is a reply time but the reply %(column)s is empty"),
+    "closed_without_time": N_("the status says closed but the closed time %(column)s is empty"),
+    "unknown_status": N_("%(column)s value '%(value)s' is in neither closed_values nor open_values"),
+    "no_category": N_("no category for %(column)s value '%(value)s' and the mapping has no default category"),
+    "no_lead_unit": N_("no unit for %(column)s value '%(value)s' and the mapping has no default unit"),
+    "duplicate_id": N_("id '%(value)s' repeats the one in row %(other)s"),
+    "not_written": N_("could not be written: %(details)s"),
 }
 
 
@@ -135,8 +58,7 @@ class Messages:
         self.language: Language = language
 
     def __call__(self, key: str, **params: object) -> str:
-        templates = MESSAGES[key]
-        return templates[self.language].format(**params)
+        return gettext(self.language, MESSAGES[key], **params)
 
     def error(self, exc: ChengzhiError) -> str:
         """The platform's own message for an error a service function raised."""

@@ -24,6 +24,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from chengzhi.i18n import N_, Language, Text, gettext
+
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
@@ -32,52 +34,38 @@ MASK = "某"
 
 
 class TextError(ValueError):
-    """Text that cannot be used. `code` is stable; `message(lang)` gives the text for people."""
+    """Text that cannot be used. `code` is stable; `message(lang)` gives the text for people (`msgid`)."""
 
     code = "text_invalid"
-    messages: ClassVar[dict[str, str]] = {
-        "zh": "文本无法处理。",
-        "en": "The text cannot be processed.",
-    }
+    msgid: ClassVar[Text] = N_("The text cannot be processed.")
 
     def __init__(self, detail: str = "") -> None:
         self.detail = detail
         super().__init__(self.message("en") + (f" ({detail})" if detail else ""))
 
     def message(self, lang: str = "zh") -> str:
-        return self.messages["en" if lang == "en" else "zh"].format(max=MAX_CHARS)
+        language: Language = "en" if lang == "en" else "zh"
+        return gettext(language, self.msgid, max=MAX_CHARS)
 
 
 class EmptyText(TextError):
     code = "text_empty"
-    messages: ClassVar[dict[str, str]] = {
-        "zh": "文本为空，请填写诉求内容。",
-        "en": "The text is empty; describe the request.",
-    }
+    msgid: ClassVar[Text] = N_("The text is empty; describe the request.")
 
 
 class TextTooLong(TextError):
     code = "text_too_long"
-    messages: ClassVar[dict[str, str]] = {
-        "zh": "文本超过 {max} 个字符，请精简后再提交。",
-        "en": "The text is longer than {max} characters; shorten it.",
-    }
+    msgid: ClassVar[Text] = N_("The text is longer than %(max)s characters; shorten it.")
 
 
 class BinaryText(TextError):
     code = "text_binary"
-    messages: ClassVar[dict[str, str]] = {
-        "zh": "内容看起来是二进制数据而不是文字。",
-        "en": "The content looks like binary data, not text.",
-    }
+    msgid: ClassVar[Text] = N_("The content looks like binary data, not text.")
 
 
 class BadEncoding(TextError):
     code = "text_encoding"
-    messages: ClassVar[dict[str, str]] = {
-        "zh": "文本编码无法识别（应为 UTF-8 或 GB18030），或文字已乱码。",
-        "en": "The text's encoding is not recognised (use UTF-8 or GB18030), or the text is garbled.",
-    }
+    msgid: ClassVar[Text] = N_("The text's encoding is not recognised (use UTF-8 or GB18030), or the text is garbled.")
 
 
 # --- decoding and checks ---------------------------------------------------------------------------------------

@@ -65,15 +65,17 @@ def translations(lang: Language) -> Translations:
     return Translations(fp=buffer, domain="messages")
 
 
-def translate(lang: Language, text: str) -> str:
-    """`text` in `lang`: a marked message from the catalogue (itself when the catalogue lacks it)."""
+def translate(lang: str, text: str) -> str:
+    """`text` in `lang` (Chinese for any language but English): a marked message from the catalogue, or the
+    text itself when the catalogue lacks it."""
+    catalogue = translations("en" if lang == "en" else "zh")
     context = getattr(text, "context", None)
     if context is not None:
-        return str(translations(lang).pgettext(context, text))
-    return translations(lang).gettext(text)
+        return str(catalogue.pgettext(context, text))
+    return catalogue.gettext(text)
 
 
-def gettext(lang: Language, message: str, **params: object) -> str:
+def gettext(lang: str, message: str, **params: object) -> str:
     text = translate(lang, message)
     return text % params if params else text
 

@@ -11,6 +11,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from chengzhi.categories.service import categories_by_id
+from chengzhi.i18n import N_, gettext
 from chengzhi.metrics.measures import MEASURES
 from chengzhi.metrics.models import metric_daily
 from chengzhi.metrics.rates import Row, table
@@ -144,7 +145,7 @@ def top_categories(session: Session, scope: Scope, limit: int = 10, lang: str = 
     out = []
     for cid, now, prev in rows:
         cat = cats.get(cid) if cid is not None else None
-        label = cat.name(lang) if cat else ("unclassified" if lang == "en" else "未分类")
+        label = cat.name(lang) if cat else gettext(lang, N_("unclassified"))
         out.append(CategoryChange(cid, label, cat.code if cat else None, now, prev))
     return out
 

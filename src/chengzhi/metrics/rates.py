@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from chengzhi.categories.service import categories_by_id
 from chengzhi.errors import Invalid
+from chengzhi.i18n import N_, gettext
 from chengzhi.metrics.measures import MEASURES, STAGE_COLUMNS, STAGES
 from chengzhi.metrics.models import RequestFact as F
 from chengzhi.metrics.models import metric_daily, metric_daily_cat
@@ -216,19 +217,18 @@ def _table_daily(
 
 
 def label_rows(session: Session, scope: Scope, group_by: str, rows: list[Row], lang: str) -> None:
-    en = lang == "en"
     if group_by == "unit":
         ids = [r.key for r in rows if r.key is not None]
         names = {u.id: u.name(lang) for u in org_queries.units_by_id(session, ids).values()}
         for r in rows:
             r.label = (
-                names.get(r.key, str(r.key)) if r.key is not None else ("not dispatched" if en else "未派单")
+                names.get(r.key, str(r.key)) if r.key is not None else gettext(lang, N_("not dispatched"))
             )
     elif group_by == "category":
         ids = [r.key for r in rows if r.key is not None]
         cats = categories_by_id(session, ids)
         for r in rows:
-            r.label = cats[r.key].name(lang) if r.key in cats else ("unclassified" if en else "未分类")
+            r.label = cats[r.key].name(lang) if r.key in cats else gettext(lang, N_("unclassified"))
     elif group_by == "none":
         for r in rows:
             r.label = scope.unit.name(lang)

@@ -19,7 +19,7 @@ from chengzhi.config import Settings
 from chengzhi.db import utcnow
 from chengzhi.deps import SessionDep, UserDep
 from chengzhi.errors import ChengzhiError, Forbidden
-from chengzhi.i18n import Language, message, negotiate_language
+from chengzhi.i18n import N_, Language, gettext, message, negotiate_language
 from chengzhi.open311 import delivery, server
 from chengzhi.open311 import keys as keys_service
 from chengzhi.open311.formats import FORMATS, Open311Error, error_response, render
@@ -78,7 +78,7 @@ def _guard(fmt: str, http: Request, session: Session, work: Callable[[Language],
     """Run `work`; every error a client can cause becomes the spec's error list in the requested format."""
     lang = _lang(http)
     if fmt not in FORMATS:
-        text = "formats: json, xml" if lang == "en" else "支持的格式：json、xml"
+        text = gettext(lang, N_("formats: json, xml"))
         return error_response("xml", Open311Error(404, text))
     try:
         return work(lang)
@@ -105,11 +105,7 @@ def _guard(fmt: str, http: Request, session: Session, work: Callable[[Language],
 def _key(session: Session, settings: Settings, given: str | None, lang: Language) -> Open311Key:
     key = keys_service.key_for(session, given)
     if key is None:
-        text = (
-            "a valid api_key is required (ask the city's administrator for one)"
-            if lang == "en"
-            else "需要有效的 api_key（请向本市管理员申请）"
-        )
+        text = gettext(lang, N_("a valid api_key is required (ask the city's administrator for one)"))
         raise Open311Error(403, text)
     check_rate(settings.rate_limit_storage, key.rate, "open311", str(key.id))
     key.last_used_at = utcnow()
@@ -297,11 +293,9 @@ def unknown(rest: str, http: Request, session: SessionDep) -> Response:
 
     def work(lang: Language) -> Response:
         if known:
-            text = (
-                f"{http.method} is not accepted here" if lang == "en" else f"此资源不接受 {http.method} 请求"
-            )
+            text = gettext(lang, N_("%(method)s is not accepted here"), method=http.method)
             raise Open311Error(400, text)
-        text = f"no Open311 resource at {rest!r}" if lang == "en" else f"没有此 Open311 资源：{rest!r}"
+        text = gettext(lang, N_("no Open311 resource at %(path)s"), path=repr(rest))
         raise Open311Error(404, text)
 
     return _guard(fmt if fmt in FORMATS else "xml", http, session, work)

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from chengzhi.config import Settings
 from chengzhi.db import utcnow
 from chengzhi.errors import ChengzhiError, Invalid, NotFound
+from chengzhi.i18n import N_, NC_, Text, gettext, translate
 from chengzhi.open311 import server
 from chengzhi.open311.keys import service_user
 from chengzhi.open311.mapping import STEPS_OF_EXTENDED
@@ -471,12 +472,12 @@ def pull(session: Session, settings: Settings, now: dt.datetime) -> dict[str, An
 
 # ---------------------------------------------------------------- the staff request page's panel
 
-STATE_NAMES = {
-    "pending": ("待投递（失败后将重试）", "waiting (retried after a failure)"),
-    "delivered": ("已投递", "delivered"),
-    "cancelled": ("已取消（已改派）", "cancelled (dispatched elsewhere)"),
-    "recorded": ("已记录，未发送（外发模式 record）", "recorded, not sent (outbound mode record)"),
-    "failed": ("投递失败，不再重试", "failed for good (not tried again)"),
+STATE_NAMES: dict[str, Text] = {
+    "pending": NC_("delivery state", "waiting (retried after a failure)"),
+    "delivered": NC_("delivery state", "delivered"),
+    "cancelled": NC_("delivery state", "cancelled (dispatched elsewhere)"),
+    "recorded": NC_("delivery state", "recorded, not sent (outbound mode record)"),
+    "failed": NC_("delivery state", "failed for good (not tried again)"),
 }
 
 
@@ -510,35 +511,32 @@ def page_panel(session: Session, request: Request, lang: str, tz: ZoneInfo) -> D
     lines = []
     for row in rows:
         if row["state"] == "delivered":
-            detail = (
-                f"remote id {row['remote_id'] or row['remote_token']}, {at(row['delivered_at'])}"
-                if en
-                else f"对方编号 {row['remote_id'] or row['remote_token']}，{at(row['delivered_at'])}"
+            detail = gettext(
+                lang,
+                N_("remote id %(remote)s, %(at)s"),
+                remote=row["remote_id"] or row["remote_token"],
+                at=at(row["delivered_at"]),
             )
         elif row["state"] == "pending" and row["last_error"]:
-            detail = (
-                f"last error: {row['last_error']}; next try {at(row['next_attempt_at'])}"
-                if en
-                else f"上次失败：{row['last_error']}；下次重试 {at(row['next_attempt_at'])}"
+            detail = gettext(
+                lang,
+                N_("last error: %(error)s; next try %(at)s"),
+                error=row["last_error"],
+                at=at(row["next_attempt_at"]),
             )
         elif row["state"] == "recorded":
-            detail = (
-                f"recorded in outbound_records, {at(row['delivered_at'])}"
-                if en
-                else f"已记录于 outbound_records，{at(row['delivered_at'])}"
-            )
+            detail = gettext(lang, N_("recorded in outbound_records, %(at)s"), at=at(row["delivered_at"]))
         elif row["state"] == "failed":
-            detail = f"error: {row['last_error']}" if en else f"错误：{row['last_error']}"
+            detail = gettext(lang, N_("error: %(error)s"), error=row["last_error"])
         else:
             detail = ""
-        names = STATE_NAMES.get(row["state"], (row["state"], row["state"]))
         lines.append(
             DeliveryLine(
                 unit=row["unit"]["name_en" if en else "name_zh"],
-                state=names[1] if en else names[0],
+                state=translate(lang, STATE_NAMES.get(row["state"], row["state"])),
                 state_code=row["state"],
-                attempts=f"{row['attempts']} attempt(s)" if en else f"已尝试 {row['attempts']} 次",
+                attempts=gettext(lang, N_("%(count)s attempt(s)"), count=row["attempts"]),
                 detail=detail,
             )
         )
-    return DeliveryPanel("Delivery by Open311" if en else "Open311 投递", lines)
+    return DeliveryPanel(gettext(lang, N_("Delivery by Open311")), lines)

@@ -23,7 +23,7 @@ from chengzhi.categories.models import Category
 from chengzhi.config import Settings
 from chengzhi.db import MAX_ID, utcnow
 from chengzhi.errors import ChengzhiError, Forbidden, Invalid, NotFound
-from chengzhi.i18n import Language, message
+from chengzhi.i18n import N_, Language, gettext, message
 from chengzhi.open311.formats import Open311Error, when
 from chengzhi.open311.mapping import (
     EXTENDED_STATUSES,
@@ -127,9 +127,7 @@ def check_jurisdiction(session: Session, settings: Settings, given: str | None, 
     if given is not None and given != jurisdiction(session, settings):
         raise Open311Error(
             404,
-            f"jurisdiction_id {given!r} is not served here"
-            if lang == "en"
-            else f"本服务器不服务于辖区 {given!r}（jurisdiction_id）",
+            gettext(lang, N_("jurisdiction_id %(given)s is not served here"), given=repr(given)),
         )
 
 
@@ -287,9 +285,7 @@ def submit(
 ) -> list[dict[str, Any]]:
     """Enter the request (realtime, blackbox) or queue it behind a token (batch); one item, as the spec says."""
     account = None
-    notice = (
-        "已受理，将由相关单位办理。" if lang == "zh" else "Received; the responsible unit will handle it."
-    )
+    notice = gettext(lang, N_("Received; the responsible unit will handle it."))
     if category.service_type == "batch":
         # The whole intake runs now, in a savepoint rolled back at once, so that the caller hears of any
         # problem with the request at once; the `open311_batch` job enters it for real.
@@ -339,7 +335,7 @@ def token_items(session: Session, token: str, lang: Language) -> list[dict[str, 
         select(Open311Token.token, Open311Token.request_id).where(Open311Token.token == token)
     ).first()
     if row is None:
-        raise Open311Error(404, f"token {token!r} was not found" if lang == "en" else f"未找到令牌 {token!r}")
+        raise Open311Error(404, gettext(lang, N_("token %(token)s was not found"), token=repr(token)))
     number = requests_queries.tracking_number_of(session, row.request_id) if row.request_id else None
     return [{"service_request_id": number, "token": row.token}]
 
@@ -607,9 +603,7 @@ def push_update(
     if key.unit_id is None or key.user_id is None:
         raise Open311Error(
             403,
-            "this api_key may not post updates (it is not bound to a unit)"
-            if lang == "en"
-            else "此 api_key 未绑定单位，不能提交办理进展",
+            gettext(lang, N_("this api_key may not post updates (it is not bound to a unit)")),
         )
     missing = [
         n

@@ -208,12 +208,12 @@ ACTION_NAMES: dict[str, Text] = {
 
 def status_name(status: str, lang: str) -> str:
     """A status's name in `lang` (Chinese unless "en"; the code itself for a status the workflow does not know)."""
-    return translate("en" if lang == "en" else "zh", STATUS_NAMES.get(status, status))
+    return translate(lang, STATUS_NAMES.get(status, status))
 
 
 def action_name(action: str, lang: str) -> str:
     """An action's name in `lang`, a past participle in English (the code itself for an unknown action)."""
-    return translate("en" if lang == "en" else "zh", ACTION_NAMES.get(action, action))
+    return translate(lang, ACTION_NAMES.get(action, action))
 
 
 class IllegalTransition(Exception):

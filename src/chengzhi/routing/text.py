@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from chengzhi.i18n import N_, Language, Text, gettext
+from chengzhi.i18n import N_, Text, gettext
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -44,8 +44,7 @@ class TextError(ValueError):
         super().__init__(self.message("en") + (f" ({detail})" if detail else ""))
 
     def message(self, lang: str = "zh") -> str:
-        language: Language = "en" if lang == "en" else "zh"
-        return gettext(language, self.msgid, max=MAX_CHARS)
+        return gettext(lang, self.msgid, max=MAX_CHARS)
 
 
 class EmptyText(TextError):
@@ -65,7 +64,9 @@ class BinaryText(TextError):
 
 class BadEncoding(TextError):
     code = "text_encoding"
-    msgid: ClassVar[Text] = N_("The text's encoding is not recognised (use UTF-8 or GB18030), or the text is garbled.")
+    msgid: ClassVar[Text] = N_(
+        "The text's encoding is not recognised (use UTF-8 or GB18030), or the text is garbled."
+    )
 
 
 # --- decoding and checks ---------------------------------------------------------------------------------------

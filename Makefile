@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 
-.PHONY: install install-dev run test lint typecheck pytest browser-deps bench demo migrate clean
+.PHONY: install install-dev run test lint typecheck pytest browser-deps bench demo migrate i18n clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -63,6 +63,10 @@ browser-deps:
 	fi
 
 test: lint typecheck pytest
+
+# Extract every message (src/chengzhi/babel.cfg) into both catalogues; then translate the new entries (docs/i18n.md).
+i18n: install-dev
+	$(BIN)/python -m chengzhi.web.messages
 
 bench: install-dev
 	$(BIN)/python -m benchmarks.suite

@@ -43,7 +43,15 @@ def update() -> None:
         if path.exists():
             with path.open("rb") as po:
                 old = read_po(po, locale=LOCALES[lang])
-        new = Catalog(locale=LOCALES[lang], project="chengzhi", charset="utf-8", fuzzy=False)
+        # The old creation date is kept, so that an update that adds nothing changes nothing (and branches
+        # that each add a message do not all conflict on the header).
+        new = Catalog(
+            locale=LOCALES[lang],
+            project="chengzhi",
+            charset="utf-8",
+            fuzzy=False,
+            creation_date=old.creation_date,
+        )
         for (msgid, context), places in sorted(
             found.items(), key=lambda item: (item[0][0], item[0][1] or "")
         ):

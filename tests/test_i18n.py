@@ -208,6 +208,22 @@ DATA_NAMES = {
 }
 DATA_NAMES |= {"negation_zh", "negation_en"}
 DATA_PACKAGES = {"demo", "migrations"}
+# Not converted yet (issue 12 left them; docs/i18n.md, "Not yet in the catalogues"): routing's reasons (why a
+# unit, a place, a duplicate, an emergency) are composed from parts (place names, lists, scores, the city's own
+# names in two languages) and stored in both languages in the auto-dispatch event; requests reads them into it.
+# Keyed by package, not file, so that moving code inside a package keeps the list true. Shrink it; never grow it.
+NOT_YET: dict[str, set[str]] = {
+    "routing": {
+        *(
+            f"name {part}_{lang}"
+            for part in ("reason", "reasons", "said", "where", "kind", "kinds", "source")
+            for lang in ("zh", "en")
+        ),
+        "a (Chinese, English) tuple",  # places.KIND_NAMES
+        "function reason",  # urgency.UrgencyFinding.reason
+    },
+    "requests": {"name reason_zh", "name reason_en"},
+}
 PAIRED_NAME = re.compile(r"_(zh|en)$")
 LATIN_WORD = re.compile(r"[A-Za-z]{2}")
 
@@ -227,10 +243,22 @@ def _is_string_pair(node: ast.Tuple) -> bool:
     )
 
 
+def _picks_by_language(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """A function that compares something with "en" or "zh" and holds Chinese text (beyond its docstring)."""
+    docstring = ast.get_docstring(function, clean=False)
+    compares = any(
+        isinstance(n, ast.Compare)
+        and any(isinstance(c, ast.Constant) and c.value in ("en", "zh") for c in (n.left, *n.comparators))
+        for n in ast.walk(function)
+    )
+    return compares and any(CJK.search(s) for s in _strings(function) if s != docstring)
+
+
 def _translation_pairs(tree: ast.AST) -> list[tuple[int, str]]:
     """Chinese and English versions of one text written side by side in code, in any of the forms they took
     before the catalogues held them all: `hint_zh=`/`reason_en` names, `{"zh": ..., "en": ...}` dicts,
-    `("已受理", "received")` tuples and `"..." if lang == "en" else "..."`."""
+    `("已受理", "received")` tuples, `"..." if lang == "en" else "..."`, and `if lang == "en": return "..."`
+    followed by Chinese."""
     found: list[tuple[int, str]] = []
     for node in ast.walk(tree):
         line = getattr(node, "lineno", 0)
@@ -255,6 +283,8 @@ def _translation_pairs(tree: ast.AST) -> list[tuple[int, str]]:
             found.append((line, "a (Chinese, English) tuple"))
         if isinstance(node, ast.IfExp) and _one_chinese_one_english(node.body, node.orelse):
             found.append((line, "an English-or-Chinese conditional"))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and _picks_by_language(node):
+            found.append((line, f"function {node.name}"))
     return found
 
 
@@ -265,9 +295,19 @@ NAMES = {"received": ("已受理", "received")}
 MESSAGES = {"zh": "文本为空", "en": "The text is empty"}
 text = "formats: json" if lang == "en" else "支持的格式"
 reason_zh = f"位置在{where}"
+def reason(lang):
+    if lang == "en":
+        return "Emergency"
+    return "紧急"
 """
-    assert len(_translation_pairs(ast.parse(code))) == 6
-    clean = 'LOCALES = {"zh": "zh_Hans", "en": "en"}\nname = unit.name_en if lang == "en" else unit.name_zh\n'
+    assert len(_translation_pairs(ast.parse(code))) == 7
+    clean = """
+LOCALES = {"zh": "zh_Hans", "en": "en"}
+name = unit.name_en if lang == "en" else unit.name_zh
+def title(lang):
+    \"\"\"标题\"\"\"
+    return gettext(lang, N_("Title")) if lang == "en" else gettext(lang, N_("Chinese title"))
+"""
     assert _translation_pairs(ast.parse(clean)) == []
 
 
@@ -278,7 +318,10 @@ def test_no_chinese_and_english_pairs_in_code() -> None:
         relative = path.relative_to(SOURCE)
         if relative.parts[0] in DATA_PACKAGES:
             continue
-        pairs = _translation_pairs(ast.parse(path.read_text(encoding="utf-8")))
+        allowed = NOT_YET.get(relative.parts[0], set())
+        pairs = [
+            p for p in _translation_pairs(ast.parse(path.read_text(encoding="utf-8"))) if p[1] not in allowed
+        ]
         if pairs:
             found[str(relative)] = sorted(set(pairs))
     assert not found, (

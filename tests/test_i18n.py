@@ -260,6 +260,7 @@ def _translation_pairs(tree: ast.AST) -> list[tuple[int, str]]:
     `("已受理", "received")` tuples, `"..." if lang == "en" else "..."`, and `if lang == "en": return "..."`
     followed by Chinese."""
     found: list[tuple[int, str]] = []
+    named: list[tuple[int, str]] = []
     for node in ast.walk(tree):
         line = getattr(node, "lineno", 0)
         name = None
@@ -272,7 +273,7 @@ def _translation_pairs(tree: ast.AST) -> list[tuple[int, str]]:
         elif isinstance(node, ast.arg):
             name = node.arg
         if name and PAIRED_NAME.search(name) and name not in DATA_NAMES:
-            found.append((line, f"name {name}"))
+            named.append((line, name))
         if isinstance(node, ast.Dict):
             keyed = {
                 k.value: v for k, v in zip(node.keys, node.values, strict=True) if isinstance(k, ast.Constant)
@@ -285,6 +286,11 @@ def _translation_pairs(tree: ast.AST) -> list[tuple[int, str]]:
             found.append((line, "an English-or-Chinese conditional"))
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and _picks_by_language(node):
             found.append((line, f"function {node.name}"))
+    # A name is half of a pair when its other half is there too (`reason_zh` with `reason_en`; a lone
+    # `active_unit_names_en` reads data).
+    names = {name for _line, name in named}
+    partner = {"zh": "en", "en": "zh"}
+    found += [(line, f"name {name}") for line, name in named if f"{name[:-2]}{partner[name[-2:]]}" in names]
     return found
 
 
@@ -295,15 +301,17 @@ NAMES = {"received": ("已受理", "received")}
 MESSAGES = {"zh": "文本为空", "en": "The text is empty"}
 text = "formats: json" if lang == "en" else "支持的格式"
 reason_zh = f"位置在{where}"
+reason_en = f"Location in {where}"
 def reason(lang):
     if lang == "en":
         return "Emergency"
     return "紧急"
 """
-    assert len(_translation_pairs(ast.parse(code))) == 7
+    assert len(_translation_pairs(ast.parse(code))) == 8
     clean = """
 LOCALES = {"zh": "zh_Hans", "en": "en"}
 name = unit.name_en if lang == "en" else unit.name_zh
+names_en = org_queries.active_unit_names_en(session)
 def title(lang):
     \"\"\"标题\"\"\"
     return gettext(lang, N_("Title")) if lang == "en" else gettext(lang, N_("Chinese title"))

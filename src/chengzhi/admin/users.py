@@ -161,7 +161,8 @@ def _managed_user(session: Session, admin: Admin, ref: str) -> User | None:
     user_id = parse_id(ref)
     if user_id is None:
         return None
-    return session.scalar(users_query(admin, "").where(User.id == user_id))
+    user: User | None = session.scalar(users_query(admin, "").where(User.id == user_id))
+    return user
 
 
 def _user_page(session: Session, admin: Admin, user: User, notice: str | None = None) -> UserPage:

@@ -256,7 +256,10 @@ def dashboard_rankings(request: Request, session: SessionDep) -> Response:
         body = []
         for position, (unit, row) in enumerate(ranked, 1):
             unit_scope = {**view.params(), "unit": str(unit.id)}
-            link = lambda m, u=unit_scope: "/dashboard/requests?" + urlencode({**u, "measure": m})  # noqa: E731
+
+            def link(m: str, u: dict[str, str] = unit_scope) -> str:
+                return "/dashboard/requests?" + urlencode({**u, "measure": m})
+
             score = row.composite(w)
             body.append(
                 [
@@ -395,7 +398,10 @@ def dashboard_requests(request: Request, session: SessionDep) -> Response:
     before = int(raw) if raw.isascii() and raw.isdigit() and 0 < int(raw) < 2**31 else None
     found = drill_page(session, query, before, 50)
     items = found[:50]
-    status = lambda s: status_name(s, view.lang)  # noqa: E731
+
+    def status(s: str) -> str:
+        return status_name(s, view.lang)
+
     base = {k: v for k, v in q.items() if k not in ("before", "lang")}
     page = DrillPage(
         title=t(N_("Requests behind the figure")),

@@ -25,6 +25,7 @@ from chengzhi.db import utcnow
 from chengzhi.errors import ChengzhiError, Invalid, NotFound
 from chengzhi.i18n import N_, NC_, Text, gettext, translate
 from chengzhi.open311 import server
+from chengzhi.open311.formats import Open311Error
 from chengzhi.open311.keys import service_user
 from chengzhi.open311.mapping import STEPS_OF_EXTENDED
 from chengzhi.open311.models import Open311Delivery, Open311Endpoint, Open311InboundUpdate
@@ -353,7 +354,7 @@ def _apply(
                 now,
             )
         return "applied"
-    except (ChengzhiError, IllegalTransition, server.Open311Error) as exc:
+    except (ChengzhiError, IllegalTransition, Open311Error) as exc:
         # Kept, so that the same update is not tried again and again; the log says why.
         log.warning(
             "open311 update %s for request %s not applied: %s", update_id, request.tracking_number, exc

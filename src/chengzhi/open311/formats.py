@@ -93,7 +93,8 @@ def to_xml(root: str, item_name: str | None, body: Sequence[Mapping[str, Any]] |
     else:
         for entry in body:
             _fill(ET.SubElement(top, item_name or "item"), entry)
-    return ET.tostring(top, encoding="utf-8", xml_declaration=True)
+    document: bytes = ET.tostring(top, encoding="utf-8", xml_declaration=True)
+    return document
 
 
 def render(

@@ -8,6 +8,7 @@ import json
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -189,7 +190,7 @@ def get_unit_by_code(session: Session, code: str) -> Unit:
     return unit
 
 
-def validate_area(area: dict | str | None) -> str | None:
+def validate_area(area: dict[str, Any] | str | None) -> str | None:
     """Normalise a GeoJSON Polygon/MultiPolygon (or a Feature of one) to compact text, or refuse it."""
     if area is None:
         return None
@@ -219,7 +220,7 @@ def create_unit(
     kind: UnitKind,
     parent: Unit | None,
     function: str | None = None,
-    area: dict | str | None = None,
+    area: dict[str, Any] | str | None = None,
 ) -> Unit:
     parent_kind = parent.kind if parent else None
     if parent_kind not in ALLOWED_PARENTS[kind]:
@@ -245,7 +246,7 @@ def create_unit(
     return unit
 
 
-def set_unit_area(session: Session, unit: Unit, area: dict | str | None) -> Unit:
+def set_unit_area(session: Session, unit: Unit, area: dict[str, Any] | str | None) -> Unit:
     if unit.kind not in TERRITORIAL:
         raise Invalid("invalid_area", details="departments have no area")
     unit.area = validate_area(area)

@@ -974,7 +974,7 @@ def list_requests(
     return sorted(rows, key=lambda row: row.id, reverse=True)
 
 
-_Q = TypeVar("_Q", bound=Select)
+_Q = TypeVar("_Q", bound=Select[*tuple[Any, ...]])
 
 
 def overdue_only(query: _Q) -> _Q:

@@ -24,7 +24,7 @@ Key = tuple[str, str | None]
 def extract() -> dict[Key, list[tuple[str, int]]]:
     """Every message of the templates and the Python code -> where it is used."""
     with BABEL_CFG.open(encoding="utf-8") as cfg:
-        method_map, options_map = parse_mapping_cfg(cfg)
+        method_map, options_map = parse_mapping_cfg(cfg)  # type: ignore[no-untyped-call]
     found: dict[Key, list[tuple[str, int]]] = {}
     for filename, lineno, msg, _comments, context in extract_from_dir(
         PACKAGE_DIR, method_map, options_map, keywords=KEYWORDS

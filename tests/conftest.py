@@ -3,13 +3,18 @@
 PostgreSQL is found at CHENGZHI_TEST_POSTGRES_URL (default: postgres@127.0.0.1:5432, trust auth). Where no server
 answers, the PostgreSQL variants are skipped with the reason shown, except under CI=true, where that fails.
 Each test starts from empty tables (truncated after every test), so tests never see each other's rows.
+
+Hermetic settings: at the start of the session every CHENGZHI_* variable is removed from the environment and the
+`.env` file is no longer read, so the developer's own configuration cannot leak into a test. Tests get their
+settings from the `settings` fixture; a test that runs a command (which reads the environment) sets it with the
+`configure` fixture. After every test `reset_caches()` forgets the process caches.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -18,13 +23,12 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from chengzhi import ratelimit
 from chengzhi.app import create_app
+from chengzhi.caches import reset_caches
 from chengzhi.config import Settings
 from chengzhi.db import get_engine, get_sessionmaker
 from chengzhi.migrate import upgrade
 from chengzhi.models import Base
-from chengzhi.routing import rules
 
 from .factories import City, build_city
 
@@ -32,6 +36,14 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "CHENGZHI_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """No CHENGZHI_* variable and no `.env` file of the developer's reaches the tests (read above, before this)."""
+    for name in [name for name in os.environ if name.startswith("CHENGZHI_")]:
+        del os.environ[name]
+    Settings.model_config["env_file"] = None
+    reset_caches()
 
 
 def _postgres_reason() -> str | None:
@@ -89,18 +101,54 @@ def _truncate(url: str) -> None:
                 conn.execute(text(f"DELETE FROM {table}"))
 
 
+def make_settings(database_url: str, tmp_path: Path, **overrides: object) -> Settings:
+    """The settings of a test: built from these values only, never from the environment or a `.env` file."""
+    values: dict[str, object] = {
+        "database_url": database_url,
+        "environment": "test",
+        "scheduler_enabled": False,
+        "media_dir": tmp_path / "media",
+        "rate_limit_storage": "memory://",
+        **overrides,
+    }
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
 @pytest.fixture
 def settings(db_url: str, tmp_path: Path) -> Iterator[Settings]:
-    yield Settings(
-        database_url=db_url,
-        environment="test",
-        scheduler_enabled=False,
-        media_dir=tmp_path / "media",
-        rate_limit_storage="memory://",
-    )
+    yield make_settings(db_url, tmp_path)
     _truncate(db_url)
-    rules.invalidate()
-    ratelimit._limiter.cache_clear()
+    reset_caches()
+
+
+Configure = Callable[..., None]
+
+
+@pytest.fixture
+def configure(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Configure]:
+    """For tests that run a command, which reads its settings from the environment: `configure(**overrides)` sets
+    the CHENGZHI_* variables of the test's settings (database, environment, media directory...) plus `overrides`
+    (None removes one), and forgets the cached settings; everything is undone after the test."""
+
+    def apply(**overrides: object) -> None:
+        values: dict[str, object] = {
+            "database_url": settings.database_url,
+            "environment": settings.environment,
+            "scheduler_enabled": settings.scheduler_enabled,
+            "media_dir": settings.media_dir,
+            "rate_limit_storage": settings.rate_limit_storage,
+            **overrides,
+        }
+        for name, value in values.items():
+            variable = f"CHENGZHI_{name.upper()}"
+            if value is None:
+                monkeypatch.delenv(variable, raising=False)
+            else:
+                monkeypatch.setenv(variable, str(value).lower() if isinstance(value, bool) else str(value))
+        reset_caches()
+
+    yield apply
+    reset_caches()
 
 
 @pytest.fixture
@@ -114,7 +162,7 @@ def city(settings: Settings) -> City:
     """A small city with districts, streets, communities, departments, categories and one user per role."""
     with get_sessionmaker(settings.database_url)() as session, session.begin():
         built = build_city(session)
-    rules.invalidate()
+    reset_caches()
     return built
 
 

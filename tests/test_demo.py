@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 from chengzhi.categories.models import Category, HandlerKind
 from chengzhi.categories.service import create_category
 from chengzhi.cli import app as cli_app
-from chengzhi.config import Settings, get_settings
+from chengzhi.config import Settings
 from chengzhi.db import get_engine, get_sessionmaker
 from chengzhi.demo import texts
 from chengzhi.demo.catalogue import CATEGORIES
@@ -35,7 +35,7 @@ from chengzhi.requests.service import state_of, steps_of
 from chengzhi.requests.workflow import STAGE_OF_STATUS, Status, fold
 from chengzhi.routing import rules
 
-from .conftest import auth
+from .conftest import Configure, auth
 
 NOW = dt.datetime(2026, 11, 20, 4, 30, tzinfo=dt.UTC)
 N = 300
@@ -277,24 +277,19 @@ def test_if_empty_is_a_no_op_and_the_demo_accounts_sign_in(settings: Settings, c
     assert dispatched.status_code == 200, dispatched.text
 
 
-def test_cli_generates_once(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CHENGZHI_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("CHENGZHI_ENVIRONMENT", "test")
-    get_settings.cache_clear()
-    try:
-        runner = CliRunner()
-        first = runner.invoke(cli_app, ["demo", "--seed", "3", "--requests", "25", "--if-empty"])
-        assert first.exit_code == 0, first.output
-        summary = json.loads(first.stdout)
-        assert summary["created"] is True and summary["requests"] == 25
-        assert summary["password"] == DEMO_PASSWORD
-        # 25 requests are too few to learn categories from: the demo says so and goes on without a model.
-        assert summary["model"]["trained"] is False and summary["model"]["reason"]
-        second = runner.invoke(cli_app, ["demo", "--if-empty"])
-        assert second.exit_code == 0, second.output
-        assert json.loads(second.stdout)["created"] is False
-    finally:
-        get_settings.cache_clear()
+def test_cli_generates_once(settings: Settings, configure: Configure) -> None:
+    configure()
+    runner = CliRunner()
+    first = runner.invoke(cli_app, ["demo", "--seed", "3", "--requests", "25", "--if-empty"])
+    assert first.exit_code == 0, first.output
+    summary = json.loads(first.stdout)
+    assert summary["created"] is True and summary["requests"] == 25
+    assert summary["password"] == DEMO_PASSWORD
+    # 25 requests are too few to learn categories from: the demo says so and goes on without a model.
+    assert summary["model"]["trained"] is False and summary["model"]["reason"]
+    second = runner.invoke(cli_app, ["demo", "--if-empty"])
+    assert second.exit_code == 0, second.output
+    assert json.loads(second.stdout)["created"] is False
     with get_sessionmaker(settings.database_url)() as session:
         assert len(list(session.scalars(select(Request.id)))) == 25
 

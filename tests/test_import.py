@@ -18,14 +18,14 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from chengzhi.cli import app
-from chengzhi.config import Settings, get_settings
+from chengzhi.config import Settings
 from chengzhi.db import get_sessionmaker
 from chengzhi.imports.service import ImportFailed, import_requests
 from chengzhi.requests.models import Request, RequestEvent, RequestUnit
 from chengzhi.requests.service import state_of, steps_of
 from chengzhi.requests.workflow import fold
 
-from .conftest import auth
+from .conftest import Configure, auth
 from .factories import City
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -504,7 +504,9 @@ def test_encoding_of_the_source(settings: Settings, city: City, tmp_path: Path) 
 # ---------------------------------------------------------------- the command
 
 
-def test_cli_imports_and_reports_bad_rows(settings: Settings, city: City, tmp_path: Path) -> None:
+def test_cli_imports_and_reports_bad_rows(
+    settings: Settings, city: City, tmp_path: Path, configure: Configure
+) -> None:
     mapping = tmp_path / "board.toml"
     mapping.write_text(
         "\n".join(
@@ -529,21 +531,17 @@ def test_cli_imports_and_reports_bad_rows(settings: Settings, city: City, tmp_pa
     single_line = [[str(n), "U", f"标题{n}", "2019/4/25 9:32:09", "内容", "", ""] for n in (4, 5, 6)]
     single_line[2][3] = ""
     bad = write_csv(tmp_path / "bad.csv", BOARD_HEADER, single_line)
-    env = {"CHENGZHI_DATABASE_URL": settings.database_url, "CHENGZHI_DEFAULT_LANGUAGE": "en"}
+    configure(default_language="en")
     runner = CliRunner()
-    get_settings.cache_clear()
-    try:
-        result = runner.invoke(app, ["import", "requests", str(good), "--mapping", str(mapping)], env=env)
-        assert result.exit_code == 0, result.output
-        report = json.loads(result.stdout)
-        assert (report["imported"], report["outcomes"]["replied"]) == (3, 3)
+    result = runner.invoke(app, ["import", "requests", str(good), "--mapping", str(mapping)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert (report["imported"], report["outcomes"]["replied"]) == (3, 3)
 
-        result = runner.invoke(app, ["import", "requests", str(bad), "--mapping", str(mapping)], env=env)
-        assert result.exit_code == 1
-        assert result.stderr.splitlines()[0] == "row 4: time is empty"
-        assert "nothing imported" in result.stderr
-    finally:
-        get_settings.cache_clear()
+    result = runner.invoke(app, ["import", "requests", str(bad), "--mapping", str(mapping)])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0] == "row 4: time is empty"
+    assert "nothing imported" in result.stderr
     assert count_requests(settings) == 3
 
 

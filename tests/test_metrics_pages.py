@@ -18,7 +18,7 @@ from chengzhi.config import Settings
 from chengzhi.metrics.rollup import bucket_of, bucket_value
 from chengzhi.requests import service as svc
 
-from .conftest import auth
+from .conftest import Configure, auth
 from .factories import City
 from .steps import actor, dispatch, handle, submit, unit_id
 from .test_metrics import SCENARIOS, SPAN, TODAY, histories
@@ -197,7 +197,7 @@ def test_a_new_event_is_in_the_figures_at_once(
 
 
 def test_cli_rebuilds_facts_and_rollups_after_a_bulk_load(
-    client: TestClient, city: City, session: Session, settings: Settings, monkeypatch: pytest.MonkeyPatch
+    client: TestClient, city: City, session: Session, settings: Settings, configure: Configure
 ) -> None:
     """Events loaded behind the services' back (here: facts and roll-ups wiped) come back with `metrics rebuild`."""
     import json
@@ -206,7 +206,6 @@ def test_cli_rebuilds_facts_and_rollups_after_a_bulk_load(
     from typer.testing import CliRunner
 
     from chengzhi.cli import app as cli_app
-    from chengzhi.config import get_settings
     from chengzhi.metrics.models import (
         RequestFact,
         metric_daily,
@@ -226,13 +225,8 @@ def test_cli_rebuilds_facts_and_rollups_after_a_bulk_load(
     session.commit()
     emptied = client.get("/api/v1/metrics/three-rates", params=params, headers=headers).json()
     assert emptied["total"]["received"] == 0
-    monkeypatch.setenv("CHENGZHI_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("CHENGZHI_ENVIRONMENT", "test")
-    get_settings.cache_clear()
-    try:
-        result = CliRunner().invoke(cli_app, ["metrics", "rebuild"])
-    finally:
-        get_settings.cache_clear()
+    configure()
+    result = CliRunner().invoke(cli_app, ["metrics", "rebuild"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["requests"] == facts
     after = client.get("/api/v1/metrics/three-rates", params=params, headers=headers).json()

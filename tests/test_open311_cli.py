@@ -3,7 +3,7 @@ listed, revoked; endpoints set with their key from the environment, never shown.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from click.testing import Result
@@ -12,10 +12,11 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from chengzhi.cli import app
-from chengzhi.config import Settings, get_settings
+from chengzhi.config import Settings
 from chengzhi.db import get_sessionmaker
 from chengzhi.open311.models import Open311Endpoint, Open311Key
 
+from .conftest import Configure
 from .open311_helpers import V2
 
 pytestmark = pytest.mark.usefixtures("city")
@@ -24,19 +25,14 @@ Invoke = Callable[..., Result]
 
 
 @pytest.fixture
-def run(settings: Settings) -> Iterator[Invoke]:
+def run(configure: Configure) -> Invoke:
     runner = CliRunner()
+    configure()
 
     def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
-        get_settings.cache_clear()
-        try:
-            return runner.invoke(
-                app, list(args), env={"CHENGZHI_DATABASE_URL": settings.database_url, **(env or {})}
-            )
-        finally:
-            get_settings.cache_clear()
+        return runner.invoke(app, list(args), env=env)
 
-    yield invoke
+    return invoke
 
 
 def test_keys_create_list_revoke(run: Invoke, client: TestClient, settings: Settings) -> None:

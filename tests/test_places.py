@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,13 +13,13 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from chengzhi.cli import app as cli_app
-from chengzhi.config import Settings, get_settings
+from chengzhi.config import Settings
 from chengzhi.requests import service as svc
 from chengzhi.routing import places, rules
 from chengzhi.routing.rules import area_index
 from chengzhi.routing.triage_models import PlaceName, RequestTriage
 
-from .conftest import auth
+from .conftest import Configure, auth
 from .factories import City
 from .steps import actor
 
@@ -220,12 +219,9 @@ def test_gazetteer_follows_unit_changes(session: Session, named: City) -> None:
 
 
 @pytest.fixture
-def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
-    monkeypatch.setenv("CHENGZHI_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("CHENGZHI_ENVIRONMENT", "test")
-    get_settings.cache_clear()
-    yield CliRunner()
-    get_settings.cache_clear()
+def cli(configure: Configure) -> CliRunner:
+    configure()
+    return CliRunner()
 
 
 def test_cli_analyses_a_text(cli: CliRunner, named: City) -> None:

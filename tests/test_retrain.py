@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from chengzhi.cli import app
-from chengzhi.config import Settings, get_settings
+from chengzhi.config import Settings
 from chengzhi.requests import service as svc
 from chengzhi.requests.models import RequestEvent
 from chengzhi.routing import classifier, classifier_training, registry
@@ -21,6 +21,7 @@ from chengzhi.routing.classifier_features import ClassifierConfig, ClassifierErr
 from chengzhi.routing.classifier_models import ClassifierModel
 from chengzhi.routing.classifier_training import TrainingData
 
+from .conftest import Configure
 from .steps import POINTS, actor
 from .test_classifier import examples
 
@@ -158,24 +159,19 @@ def _ids(session: Session) -> list[int]:
     return list(session.scalars(select(Request.id)))
 
 
-def test_cli_retrain_prints_json_and_refuses_bad_options(model_settings: Settings, session: Session) -> None:
+def test_cli_retrain_prints_json_and_refuses_bad_options(
+    model_settings: Settings, session: Session, configure: Configure
+) -> None:
     _submit_all(session, model_settings, examples(10, seed=13))
-    env = {
-        "CHENGZHI_DATABASE_URL": model_settings.database_url,
-        "CHENGZHI_MODEL_DIR": str(model_settings.model_dir),
-    }
-    get_settings.cache_clear()
-    try:
-        runner = CliRunner()
-        done = runner.invoke(app, ["model", "retrain", "--folds", "3"], env=env)
-        assert done.exit_code == 0, done.output
-        assert json.loads(done.stdout)["activated"] is True
-        again = runner.invoke(app, ["model", "retrain", "--folds", "3"], env=env)
-        assert again.exit_code == 0 and json.loads(again.stdout)["activated"] is False
-        bad = runner.invoke(app, ["model", "retrain", "--holdout", "0"], env=env)
-        assert bad.exit_code == 2 and "--holdout" in bad.output
-    finally:
-        get_settings.cache_clear()
+    configure(model_dir=model_settings.model_dir)
+    runner = CliRunner()
+    done = runner.invoke(app, ["model", "retrain", "--folds", "3"])
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout)["activated"] is True
+    again = runner.invoke(app, ["model", "retrain", "--folds", "3"])
+    assert again.exit_code == 0 and json.loads(again.stdout)["activated"] is False
+    bad = runner.invoke(app, ["model", "retrain", "--holdout", "0"])
+    assert bad.exit_code == 2 and "--holdout" in bad.output
     with pytest.raises(ClassifierError, match="at least 1"):
         registry.retrain(session, min_holdout=0)
 

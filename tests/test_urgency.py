@@ -13,12 +13,12 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from chengzhi.cli import app as cli_app
-from chengzhi.config import Settings, get_settings
+from chengzhi.config import Settings
 from chengzhi.requests import service as svc
 from chengzhi.routing import urgency
 from chengzhi.routing.triage_models import RequestTriage
 
-from .conftest import auth
+from .conftest import Configure, auth
 from .factories import City
 from .steps import actor, dispatch
 
@@ -206,21 +206,13 @@ def test_api_intake_flags_and_shows_the_reason(client: TestClient, city: City) -
     assert routing.json()["reason"].startswith("Emergency: the text says 'smell of gas'")
 
 
-def test_cli_names_a_broken_city_file(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_cli_names_a_broken_city_file(configure: Configure, tmp_path: Path) -> None:
     broken = tmp_path / "city-terms.toml"
     broken.write_text("[[kind]]\nname_zh = 'x'\n", encoding="utf-8")
-    monkeypatch.setenv("CHENGZHI_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("CHENGZHI_URGENCY_TERMS_PATH", str(broken))
-    get_settings.cache_clear()
-    try:
-        result = CliRunner().invoke(cli_app, ["triage", "analyse", "楼道起火了"])
-        monkeypatch.delenv("CHENGZHI_URGENCY_TERMS_PATH")
-        get_settings.cache_clear()
-        from_stdin = CliRunner().invoke(cli_app, ["triage", "analyse", "-"], input="楼道起火了".encode())
-    finally:
-        get_settings.cache_clear()
+    configure(urgency_terms_path=broken)
+    result = CliRunner().invoke(cli_app, ["triage", "analyse", "楼道起火了"])
+    configure(urgency_terms_path=None)
+    from_stdin = CliRunner().invoke(cli_app, ["triage", "analyse", "-"], input="楼道起火了".encode())
     assert result.exit_code == 2
     assert "city-terms.toml" in result.stderr and "has no code" in result.stderr
     assert from_stdin.exit_code == 0, from_stdin.output

@@ -2,36 +2,43 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
 from chengzhi.cli import app
-from chengzhi.config import Settings, get_settings
+from chengzhi.config import Settings
 from chengzhi.db import get_sessionmaker
 from chengzhi.org.models import Role, User
+
+from .conftest import Configure
+
+Run = Callable[..., tuple[int, str]]
 
 pytestmark = pytest.mark.usefixtures("city")
 
 
-def _run(settings: Settings, *args: str) -> tuple[int, str]:
-    get_settings.cache_clear()
-    try:
-        env = {"CHENGZHI_DATABASE_URL": settings.database_url, "CHENGZHI_NEW_PASSWORD": "a-long-password-1"}
-        result = CliRunner().invoke(app, list(args), env=env)
+@pytest.fixture
+def run(configure: Configure) -> Run:
+    configure(new_password="a-long-password-1")
+
+    def invoke(*args: str) -> tuple[int, str]:
+        result = CliRunner().invoke(app, list(args))
         return result.exit_code, result.output
-    finally:
-        get_settings.cache_clear()
+
+    return invoke
 
 
-def test_create_analyst_and_refuse_unknown_role(settings: Settings) -> None:
-    code, output = _run(settings, "users", "create", "ana", "--role", "analyst", "--unit", "city")
+def test_create_analyst_and_refuse_unknown_role(settings: Settings, run: Run) -> None:
+    code, output = run("users", "create", "ana", "--role", "analyst", "--unit", "city")
     assert code == 0, output
     with get_sessionmaker(settings.database_url)() as session:
         user = session.scalar(select(User).where(User.username == "ana"))
         assert user is not None and [r.role for r in user.roles] == [Role.analyst]
-    code, output = _run(settings, "users", "create", "bob", "--role", "boss", "--unit", "city")
+    code, output = run("users", "create", "bob", "--role", "boss", "--unit", "city")
     assert code == 2
     assert "unknown role 'boss'" in output and "analyst" in output and "dispatcher" in output
-    _, helptext = _run(settings, "users", "create", "--help")
+    _, helptext = run("users", "create", "--help")
     assert "analyst" in helptext

@@ -17,6 +17,11 @@ def _limiter(storage_uri: str) -> MovingWindowRateLimiter:
     return MovingWindowRateLimiter(storage_from_string(storage_uri))
 
 
+def reset() -> None:
+    """Forget every limiter and, with the in-memory ones, their counts (`chengzhi.caches.reset_caches`)."""
+    _limiter.cache_clear()
+
+
 def check_rate(storage_uri: str, rate: str, *identifiers: str) -> None:
     """Count one hit for `identifiers`; raise RateLimited once the rate is exceeded."""
     limiter = _limiter(storage_uri)

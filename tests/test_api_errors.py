@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, event, given
+from hypothesis import event, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -589,46 +589,48 @@ def assert_no_server_error(response: httpx.Response) -> None:
         assert_error(response, response.status_code)
 
 
-FUZZ = hypothesis_settings(
-    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+# The fuzz's world (app, city, requests in three states) is built once per test by the `fuzz` fixture, and the
+# examples are drawn inside the test: Hypothesis then has no function-scoped fixture to warn about.
+FUZZ = hypothesis_settings(max_examples=120, deadline=None)
 
 
-@FUZZ
-@given(
-    body=submission_bodies(),
-    username=st.sampled_from([None, "operator", "resident"]),
-    idempotency_key=st.none() | st.text(alphabet="abc-123", max_size=6),
-)
-def test_no_submission_body_yields_a_500(
-    fuzz: Fuzz, body: Any, username: str | None, idempotency_key: str | None
-) -> None:
-    headers = {"content-type": "application/json"} | fuzz.headers[username]
-    if idempotency_key is not None:
-        headers["Idempotency-Key"] = idempotency_key
-    response = fuzz.client.post(SUBMIT, content=_encode(body), headers=headers)
-    event(f"{response.status_code} {response.json().get('error', {}).get('code', '')}")
-    assert_no_server_error(response)
+def test_no_submission_body_yields_a_500(fuzz: Fuzz) -> None:
+    @FUZZ
+    @given(
+        body=submission_bodies(),
+        username=st.sampled_from([None, "operator", "resident"]),
+        idempotency_key=st.none() | st.text(alphabet="abc-123", max_size=6),
+    )
+    def submit_one(body: Any, username: str | None, idempotency_key: str | None) -> None:
+        headers = {"content-type": "application/json"} | fuzz.headers[username]
+        if idempotency_key is not None:
+            headers["Idempotency-Key"] = idempotency_key
+        response = fuzz.client.post(SUBMIT, content=_encode(body), headers=headers)
+        event(f"{response.status_code} {response.json().get('error', {}).get('code', '')}")
+        assert_no_server_error(response)
+
+    submit_one()
 
 
-@FUZZ
-@given(
-    data=st.data(),
-    step=st.sampled_from(list(STEP_FIELDS)),
-    target=st.sampled_from([0, 1, 1, 1, 2, 2, 3]),
-    username=st.sampled_from(
-        [None, "dispatcher", "d1s1c1-handler", "d1-water-handler", "supervisor", "resident"]
-    ),
-)
-def test_no_step_body_yields_a_500(
-    fuzz: Fuzz, data: st.DataObject, step: str, target: int, username: str | None
-) -> None:
-    body = data.draw(step_bodies(step), label="body")
-    headers = {"content-type": "application/json"} | fuzz.headers[username]
-    path = f"{SUBMIT}/{fuzz.targets[target]}/{step}"
-    response = fuzz.client.post(path, content=_encode(fuzz.real(body)), headers=headers)
-    event(f"{response.status_code} {response.json().get('error', {}).get('code', '')}")
-    assert_no_server_error(response)
+def test_no_step_body_yields_a_500(fuzz: Fuzz) -> None:
+    @FUZZ
+    @given(
+        data=st.data(),
+        step=st.sampled_from(list(STEP_FIELDS)),
+        target=st.sampled_from([0, 1, 1, 1, 2, 2, 3]),
+        username=st.sampled_from(
+            [None, "dispatcher", "d1s1c1-handler", "d1-water-handler", "supervisor", "resident"]
+        ),
+    )
+    def take_one_step(data: st.DataObject, step: str, target: int, username: str | None) -> None:
+        body = data.draw(step_bodies(step), label="body")
+        headers = {"content-type": "application/json"} | fuzz.headers[username]
+        path = f"{SUBMIT}/{fuzz.targets[target]}/{step}"
+        response = fuzz.client.post(path, content=_encode(fuzz.real(body)), headers=headers)
+        event(f"{response.status_code} {response.json().get('error', {}).get('code', '')}")
+        assert_no_server_error(response)
+
+    take_one_step()
 
 
 def test_the_fuzz_assertion_does_catch_a_server_error(

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given
+from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -354,20 +354,20 @@ def test_every_scenario_against_the_second_count(
     assert recount(session, "city", *span_dates()).excluded > 0
 
 
-@hypothesis_settings(
-    max_examples=4,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
-@given(picks=st.lists(st.sampled_from(SCENARIOS), min_size=1, max_size=12), seed=st.integers(0, 10_000))
 def test_random_histories_against_the_second_count(
-    client: TestClient, city: City, session: Session, settings: Settings, picks: list[str], seed: int
+    client: TestClient, city: City, session: Session, settings: Settings
 ) -> None:
-    histories(session, settings, picks, seed=seed, today=TODAY)
-    headers = auth(client, "leader")
-    for unit_code in ("city", "D1", "D1S1"):
-        compare(client, session, headers, unit_code)
+    # One city for all examples, their histories added one after another; the examples are drawn inside the test,
+    # so that Hypothesis has no function-scoped fixture to warn about.
+    @hypothesis_settings(max_examples=4, deadline=None, derandomize=True)
+    @given(picks=st.lists(st.sampled_from(SCENARIOS), min_size=1, max_size=12), seed=st.integers(0, 10_000))
+    def add_histories_and_compare(picks: list[str], seed: int) -> None:
+        histories(session, settings, picks, seed=seed, today=TODAY)
+        headers = auth(client, "leader")
+        for unit_code in ("city", "D1", "D1S1"):
+            compare(client, session, headers, unit_code)
+
+    add_histories_and_compare()
 
 
 def test_daily_rollups_equal_the_facts(

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, event, given
+from hypothesis import event, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
@@ -180,44 +180,45 @@ def _as_text(value: Any) -> str:
     )
 
 
-@hypothesis_settings(
-    max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-@given(data=st.data(), operation=st.sampled_from(OPERATIONS), user=st.sampled_from(USERS))
-def test_no_call_to_any_operation_yields_a_500(
-    world: World, data: st.DataObject, operation: Operation, user: str | None
-) -> None:
-    path = operation.path
-    query: dict[str, str] = {}
-    headers = dict(world.headers[user])
-    for parameter in operation.parameters:
-        if parameter["in"] != "path" and not parameter.get("required") and data.draw(st.booleans()):
-            continue
-        value = _parameter_value(data.draw, world, parameter)
-        if value is None:
-            continue
-        text = _as_text(value)
-        if parameter["in"] == "path":
-            # Keep the value one path segment; "%" and "?" would change what is being asked.
-            segment = re.sub(r"[/?#%\x00-\x1f\x7f]", "_", text) or "_"
-            path = path.replace("{" + parameter["name"] + "}", segment)
-        elif parameter["in"] == "query":
-            query[parameter["name"]] = text
-        elif parameter["in"] == "header" and text.isascii() and text.isprintable() and text.strip():
-            headers[parameter["name"]] = text
-    kwargs: dict[str, Any] = {"params": query, "headers": headers}
-    if operation.body is not None:
-        body = data.draw(STRATEGIES.for_schema(operation.body) | json_values, label="body")
-        kwargs["content"] = json.dumps(body, allow_nan=True).encode()
-        headers["content-type"] = "application/json"
-    elif operation.multipart:
-        kwargs["files"] = {"photo": ("p.jpg", data.draw(st.binary(max_size=64)), "image/jpeg")}
-    response = world.client.request(operation.method.upper(), path, **kwargs)
-    event(f"{response.status_code}")
-    if operation.path.startswith("/open311/"):
-        # Open311 answers errors as its specification says (docs/open311.md), not in the platform's envelope.
-        assert response.status_code < 500, response.text
-        if response.status_code >= 400:
-            assert_open311_error(response)
-        return
-    assert_no_server_error(response)
+def test_no_call_to_any_operation_yields_a_500(world: World) -> None:
+    # The world (app, city, signed-in users) is built once for all examples, by the fixture, and the examples are
+    # drawn inside the test: Hypothesis then has no function-scoped fixture to warn about.
+    @hypothesis_settings(max_examples=250, deadline=None)
+    @given(data=st.data(), operation=st.sampled_from(OPERATIONS), user=st.sampled_from(USERS))
+    def call(data: st.DataObject, operation: Operation, user: str | None) -> None:
+        path = operation.path
+        query: dict[str, str] = {}
+        headers = dict(world.headers[user])
+        for parameter in operation.parameters:
+            if parameter["in"] != "path" and not parameter.get("required") and data.draw(st.booleans()):
+                continue
+            value = _parameter_value(data.draw, world, parameter)
+            if value is None:
+                continue
+            text = _as_text(value)
+            if parameter["in"] == "path":
+                # Keep the value one path segment; "%" and "?" would change what is being asked.
+                segment = re.sub(r"[/?#%\x00-\x1f\x7f]", "_", text) or "_"
+                path = path.replace("{" + parameter["name"] + "}", segment)
+            elif parameter["in"] == "query":
+                query[parameter["name"]] = text
+            elif parameter["in"] == "header" and text.isascii() and text.isprintable() and text.strip():
+                headers[parameter["name"]] = text
+        kwargs: dict[str, Any] = {"params": query, "headers": headers}
+        if operation.body is not None:
+            body = data.draw(STRATEGIES.for_schema(operation.body) | json_values, label="body")
+            kwargs["content"] = json.dumps(body, allow_nan=True).encode()
+            headers["content-type"] = "application/json"
+        elif operation.multipart:
+            kwargs["files"] = {"photo": ("p.jpg", data.draw(st.binary(max_size=64)), "image/jpeg")}
+        response = world.client.request(operation.method.upper(), path, **kwargs)
+        event(f"{response.status_code}")
+        if operation.path.startswith("/open311/"):
+            # Open311 answers errors as its specification says (docs/open311.md), not in the platform's envelope.
+            assert response.status_code < 500, response.text
+            if response.status_code >= 400:
+                assert_open311_error(response)
+            return
+        assert_no_server_error(response)
+
+    call()

@@ -15,7 +15,7 @@ from chengzhi.config import Settings
 from chengzhi.db import get_engine, get_sessionmaker
 from chengzhi.errors import Forbidden, NotAuthenticated
 from chengzhi.i18n import Language, negotiate_language
-from chengzhi.org.models import User
+from chengzhi.org.queries import user_by_id
 from chengzhi.org.service import ANONYMOUS, Actor, actor_for, actor_for_token
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -79,7 +79,7 @@ def get_actor(request: Request, session: SessionDep) -> Actor:
     user_id = request.session.get("user_id") if "session" in request.scope else None
     if user_id is None:
         return ANONYMOUS
-    user = session.get(User, int(user_id))
+    user = user_by_id(session, int(user_id))
     if user is None or not user.active:
         request.session.clear()
         return ANONYMOUS

@@ -8,12 +8,12 @@ from urllib.parse import quote
 from fastapi import Request
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
-from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from chengzhi.i18n import Language, message
+from chengzhi.org import queries as org_queries
 from chengzhi.org.models import Role, Unit, UnitKind
 from chengzhi.org.service import Actor
 from chengzhi.web.i18n import N_, gettext
@@ -162,9 +162,7 @@ def unit_choices(units: list[Unit], lang: Language) -> list[Choice]:
 
 def administered(session: Session, admin: Admin) -> list[Unit]:
     """Active units under the administrator's own units, in tree order."""
-    paths = admin.actor.paths_for(Role.admin)
-    query = select(Unit).where(Unit.active.is_(True), or_(*(Unit.path.startswith(p) for p in paths)))
-    return list(session.scalars(query.order_by(Unit.path)))
+    return org_queries.active_units_under(session, admin.actor.paths_for(Role.admin))
 
 
 def parse_id(raw: str) -> int | None:

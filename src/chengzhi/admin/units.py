@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
@@ -28,11 +27,12 @@ from chengzhi.admin.common import (
     text,
     unit_choices,
 )
-from chengzhi.admin.users import users_query
-from chengzhi.categories.models import Category
+from chengzhi.admin.users import managed_paths
+from chengzhi.categories.service import count_categories
 from chengzhi.deps import SessionDep
 from chengzhi.errors import ChengzhiError
 from chengzhi.i18n import message
+from chengzhi.org import queries as org_queries
 from chengzhi.org import service as org
 from chengzhi.org.models import ALLOWED_PARENTS, TERRITORIAL, Role, Unit, UnitKind
 from chengzhi.org.schemas import UnitCreate
@@ -129,7 +129,7 @@ class AdminHome:
 
 
 def _with_area(session: Session) -> set[int]:
-    return set(session.scalars(select(Unit.id).where(Unit.area.is_not(None), Unit.area != "")))
+    return org_queries.unit_ids_with_area(session)
 
 
 def _row(unit: Unit, admin: Admin, areas: set[int], *, trail: str = "", folded: int = 0) -> UnitRow:
@@ -156,8 +156,8 @@ def admin_home(request: Request, session: SessionDep) -> Response:
         return admin
     page = AdminHome(
         units=len(administered(session, admin)),
-        categories=session.scalar(select(func.count(Category.id))) or 0,
-        users=session.scalar(select(func.count()).select_from(users_query(admin, "").subquery())) or 0,
+        categories=count_categories(session),
+        users=org_queries.count_managed_users(session, managed_paths(admin)),
     )
     return render(request, "admin/home.html", page, admin.frame)
 
@@ -262,7 +262,7 @@ async def create_unit(request: Request, session: SessionDep) -> Response:
             errors.add("function", admin.t(N_("Use only letters, digits and . _ - (no spaces).")))
     parent = None
     if parent_id is not None and not errors.get("parent"):
-        parent = session.get(Unit, parent_id)
+        parent = org_queries.find_unit(session, parent_id)
         if parent is None or not parent.active:
             errors.add("parent", admin.t(N_("Choose a parent unit from the list.")))
         elif not admin.covers(parent):
@@ -308,24 +308,14 @@ async def create_unit(request: Request, session: SessionDep) -> Response:
 def _unit_page(session: Session, admin: Admin, unit: Unit, notice: str | None = None) -> UnitPage:
     lang = admin.lang
     ids = [int(p) for p in unit.path.strip("/").split("/")[:-1]]
-    ancestors = {u.id: u for u in session.scalars(select(Unit).where(Unit.id.in_(ids)))} if ids else {}
+    ancestors = org_queries.units_by_id(session, ids)
     areas = _with_area(session)
-    children = session.scalars(
-        select(Unit).where(Unit.parent_id == unit.id, Unit.active.is_(True)).order_by(Unit.path)
-    )
+    children = org_queries.active_children(session, unit)
     parent = ancestors.get(unit.parent_id) if unit.parent_id else None
     parent_area = parent.area if parent is not None and parent.id in areas else None
     warnings = []
     if unit.area:
-        siblings = session.execute(
-            select(Unit.name_zh, Unit.name_en, Unit.area).where(
-                Unit.parent_id == unit.parent_id,
-                Unit.id != unit.id,
-                Unit.kind == unit.kind,
-                Unit.active.is_(True),
-                Unit.area.is_not(None),
-            )
-        ).all()
+        siblings = org_queries.sibling_areas(session, unit)
         warnings = fit_warnings(
             unit.area,
             (parent.name(lang), parent_area) if parent is not None else None,
@@ -366,7 +356,7 @@ def unit_page(ref: str, request: Request, session: SessionDep) -> Response:
     if not isinstance(admin, Admin):
         return admin
     unit_id = parse_id(ref)
-    unit = session.get(Unit, unit_id) if unit_id else None
+    unit = org_queries.find_unit(session, unit_id) if unit_id else None
     if unit is None or not any(unit.path.startswith(p) for p in admin.actor.paths_for(Role.admin)):
         return not_found(request, admin.frame, message("unit_not_found", admin.lang, {"ref": ref[:20]}))
     done = request.query_params.get("done", "")
@@ -381,7 +371,7 @@ async def upload_area(ref: str, request: Request, session: SessionDep) -> Respon
         return admin
     lang = admin.lang
     unit_id = parse_id(ref)
-    unit = session.get(Unit, unit_id) if unit_id else None
+    unit = org_queries.find_unit(session, unit_id) if unit_id else None
     if unit is None:
         return not_found(request, admin.frame, message("unit_not_found", lang, {"ref": ref[:20]}))
     if not admin.covers(unit):

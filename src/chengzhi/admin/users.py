@@ -6,13 +6,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
-from sqlalchemy import Select, and_, exists, or_, select
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
@@ -31,8 +29,9 @@ from chengzhi.admin.common import (
 from chengzhi.deps import SessionDep
 from chengzhi.errors import ChengzhiError
 from chengzhi.i18n import message
+from chengzhi.org import queries as org_queries
 from chengzhi.org import service as org
-from chengzhi.org.models import Role, RoleAssignment, Unit, User
+from chengzhi.org.models import Role, Unit, User
 from chengzhi.org.schemas import UserCreate
 from chengzhi.requests.access import mask_phone
 from chengzhi.requests.pages import not_found
@@ -122,35 +121,10 @@ class UserPage:
 # ---------------------------------------------------------------- helpers
 
 
-def _escape_like(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def users_query(admin: Admin, query: str, role: str = "") -> Select[Any]:
-    """Users an administrator manages: everyone for a city's administrators, else those holding a role in their
-    units; `query` matches the username or the display name."""
-    statement = select(User)
-    if not admin.at_root:
-        paths = admin.actor.paths_for(Role.admin)
-        statement = statement.where(
-            exists()
-            .where(RoleAssignment.user_id == User.id)
-            .where(RoleAssignment.unit_id == Unit.id)
-            .where(or_(*(Unit.path.startswith(p) for p in paths)))
-        )
-    if role:
-        statement = statement.where(
-            exists().where(and_(RoleAssignment.user_id == User.id, RoleAssignment.role == role))
-        )
-    if query:
-        pattern = f"%{_escape_like(query.lower())}%"
-        statement = statement.where(
-            or_(
-                User.username.ilike(pattern, escape="\\"),
-                User.display_name.ilike(pattern, escape="\\"),
-            )
-        )
-    return statement
+def managed_paths(admin: Admin) -> list[str] | None:
+    """The unit paths under which an administrator manages users: None (everyone) for a city's administrators,
+    else the units where they hold the admin role; users are managed where they hold a role."""
+    return None if admin.at_root else admin.actor.paths_for(Role.admin)
 
 
 def _role_choices(admin: Admin) -> list[Choice]:
@@ -161,8 +135,7 @@ def _managed_user(session: Session, admin: Admin, ref: str) -> User | None:
     user_id = parse_id(ref)
     if user_id is None:
         return None
-    user: User | None = session.scalar(users_query(admin, "").where(User.id == user_id))
-    return user
+    return org_queries.managed_user(session, managed_paths(admin), user_id)
 
 
 def _user_page(session: Session, admin: Admin, user: User, notice: str | None = None) -> UserPage:
@@ -219,10 +192,7 @@ def users_list(request: Request, session: SessionDep) -> Response:
     if role not in {r.value for r in Role}:
         role = ""
     after = parse_id(request.query_params.get("after", "")[:12])
-    statement = users_query(admin, query, role).order_by(User.id).limit(PAGE_SIZE + 1)
-    if after is not None:
-        statement = statement.where(User.id > after)
-    users = list(session.scalars(statement))
+    users = org_queries.managed_users_page(session, managed_paths(admin), query, role, after, PAGE_SIZE + 1)
     shown = users[:PAGE_SIZE]
     params = {k: v for k, v in (("q", query), ("role", role)) if v}
     rows = [
@@ -271,7 +241,7 @@ def _role_and_unit(
     if role not in {r.value for r in Role}:
         errors.add("role", admin.t(N_("Choose a role.")))
     unit_id = parse_id(unit_ref)
-    unit = session.get(Unit, unit_id) if unit_id else None
+    unit = org_queries.find_unit(session, unit_id) if unit_id else None
     if unit is None or not unit.active:
         errors.add("unit", admin.t(N_("Choose the unit in which the role is held.")))
     elif not admin.covers(unit):

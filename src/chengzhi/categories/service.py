@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Collection, Iterable
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from chengzhi.categories.models import STAGES, Category, HandlerKind, Priority
@@ -242,3 +242,16 @@ def category_ids_by_code(session: Session, codes: Collection[str]) -> dict[str, 
     """The ids of the categories with these codes (the unknown codes are missing)."""
     query = select(Category.code, Category.id).where(Category.code.in_(codes))
     return {code: i for code, i in session.execute(query)}
+
+
+# ---------------------------------------------------------------- for the admin pages and imports
+
+
+def count_categories(session: Session) -> int:
+    """All categories, active or not."""
+    return session.scalar(select(func.count(Category.id))) or 0
+
+
+def find_category(session: Session, code: str) -> Category | None:
+    """The category of this code (active or not), or None."""
+    return session.scalar(select(Category).where(Category.code == code))

@@ -16,11 +16,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from chengzhi.categories.models import Category
-from chengzhi.categories.service import validate_answers
+from chengzhi.categories.service import find_category, validate_answers
 from chengzhi.config import Settings
 from chengzhi.db import get_sessionmaker, transaction, utcnow
 from chengzhi.errors import ChengzhiError, Invalid, NotFound
@@ -28,9 +27,10 @@ from chengzhi.i18n import Language
 from chengzhi.imports.mapping import MappingSpec, load_mapping, parse_mapping
 from chengzhi.imports.messages import ImportFailed, Messages, Problem
 from chengzhi.imports.rows import ImportRow, Record, RowParser, Table, UnreadableRow, open_table
+from chengzhi.org import queries as org_queries
 from chengzhi.org.models import Role, Unit
-from chengzhi.org.service import Actor, RoleGrant, city_unit
-from chengzhi.requests.models import Request
+from chengzhi.org.service import Actor, RoleGrant, city_unit, get_unit
+from chengzhi.requests import queries as requests_queries
 from chengzhi.requests.service import record_outcome, submit_request
 from chengzhi.requests.workflow import IllegalTransition, Status
 
@@ -84,19 +84,19 @@ class Catalog:
 
     def category(self, code: str) -> Category | None:
         if code not in self.categories:
-            found = self.session.scalar(select(Category).where(Category.code == code))
+            found = find_category(self.session, code)
             self.categories[code] = found if found is not None and found.active else None
         return self.categories[code]
 
     def unit_id(self, code: str) -> int | None:
         if code not in self.unit_ids:
-            self.unit_ids[code] = self.session.scalar(select(Unit.id).where(Unit.code == code))
+            self.unit_ids[code] = org_queries.unit_id_of_code(self.session, code)
         return self.unit_ids[code]
 
     def unit(self, unit_id: int) -> Unit:
         """The unit, attached to the session."""
         if unit_id not in self.held:
-            self.held[unit_id] = self.session.get_one(Unit, unit_id)
+            self.held[unit_id] = get_unit(self.session, unit_id)
         return self.held[unit_id]
 
     def release(self) -> None:
@@ -169,8 +169,7 @@ def _already_imported(session: Session, source: str, ids: Iterable[str]) -> set[
     chunk: list[str] = []
 
     def lookup() -> None:
-        query = select(Request.external_id).where(Request.source == source, Request.external_id.in_(chunk))
-        found.update(i for i in session.scalars(query) if i is not None)
+        found.update(requests_queries.external_ids_present(session, source, chunk))
         chunk.clear()
 
     for external_id in ids:

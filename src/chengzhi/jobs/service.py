@@ -24,9 +24,8 @@ from chengzhi.db import utcnow
 from chengzhi.idempotency import purge_expired
 from chengzhi.jobs.models import JobRun
 from chengzhi.open311.jobs import OPEN311_JOBS
+from chengzhi.requests import queries as requests_queries
 from chengzhi.requests import service as requests_service
-from chengzhi.requests.models import Request
-from chengzhi.requests.workflow import STAGE_OF_STATUS
 from chengzhi.routing import duplicates_index
 
 log = logging.getLogger(__name__)
@@ -37,18 +36,9 @@ BATCH = 500
 
 def detect_overdue(session: Session, settings: Settings, now: dt.datetime) -> dict[str, Any]:
     """Append a mark_overdue event to every request whose current stage ran past its deadline."""
-    statuses = [s.value for s in STAGE_OF_STATUS]
     marked = 0
     while True:
-        query = (
-            select(Request)
-            .where(Request.status.in_(statuses), Request.due_at < now, Request.overdue_stage.is_(None))
-            .order_by(Request.due_at)
-            .limit(BATCH)
-        )
-        if session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True, of=Request)
-        rows = list(session.scalars(query))
+        rows = requests_queries.overdue_batch(session, now, BATCH)
         for request in rows:
             if requests_service.mark_overdue(session, request, now) is not None:
                 marked += 1

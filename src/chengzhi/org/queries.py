@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Connection, Row, Select, and_, exists, func, or_, select
 from sqlalchemy.orm import Session, undefer
 
-from chengzhi.org.models import Unit, UnitKind, User
+from chengzhi.org.models import RoleAssignment, Unit, UnitKind, User
 
 # ---------------------------------------------------------------- for requests
 
@@ -112,3 +112,94 @@ def unit_names(session: Session, ids: Collection[int], lang: str) -> dict[int, s
 
 
 # ---------------------------------------------------------------- for the admin pages, imports, deps and templating
+
+
+def find_unit(session: Session, unit_id: int) -> Unit | None:
+    """The unit of this id (active or not), or None."""
+    return session.get(Unit, unit_id)
+
+
+def unit_id_of_code(session: Session, code: str) -> int | None:
+    return session.scalar(select(Unit.id).where(Unit.code == code))
+
+
+def active_units_under(session: Session, paths: Iterable[str]) -> list[Unit]:
+    """Active units whose path starts with one of `paths`, in tree order."""
+    query = select(Unit).where(Unit.active.is_(True), or_(*(Unit.path.startswith(p) for p in paths)))
+    return list(session.scalars(query.order_by(Unit.path)))
+
+
+def unit_ids_with_area(session: Session) -> set[int]:
+    return set(session.scalars(select(Unit.id).where(Unit.area.is_not(None), Unit.area != "")))
+
+
+def active_children(session: Session, unit: Unit) -> list[Unit]:
+    """The unit's active children, in tree order."""
+    query = select(Unit).where(Unit.parent_id == unit.id, Unit.active.is_(True)).order_by(Unit.path)
+    return list(session.scalars(query))
+
+
+def sibling_areas(session: Session, unit: Unit) -> list[tuple[str, str, str | None]]:
+    """(name_zh, name_en, area) of the other active units of the same kind under the same parent that have an
+    area."""
+    rows = session.execute(
+        select(Unit.name_zh, Unit.name_en, Unit.area).where(
+            Unit.parent_id == unit.parent_id,
+            Unit.id != unit.id,
+            Unit.kind == unit.kind,
+            Unit.active.is_(True),
+            Unit.area.is_not(None),
+        )
+    ).all()
+    return [(zh, en, area) for zh, en, area in rows]
+
+
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _managed_users(paths: list[str] | None, query: str = "", role: str = "") -> Select[User]:
+    """Users holding a role in a unit under one of `paths` (None: every user), having `role` if given; `query`
+    matches the username or the display name."""
+    statement = select(User)
+    if paths is not None:
+        statement = statement.where(
+            exists()
+            .where(RoleAssignment.user_id == User.id)
+            .where(RoleAssignment.unit_id == Unit.id)
+            .where(or_(*(Unit.path.startswith(p) for p in paths)))
+        )
+    if role:
+        statement = statement.where(
+            exists().where(and_(RoleAssignment.user_id == User.id, RoleAssignment.role == role))
+        )
+    if query:
+        pattern = f"%{_escape_like(query.lower())}%"
+        statement = statement.where(
+            or_(
+                User.username.ilike(pattern, escape="\\"),
+                User.display_name.ilike(pattern, escape="\\"),
+            )
+        )
+    return statement
+
+
+def count_managed_users(session: Session, paths: list[str] | None) -> int:
+    """How many users hold a role under one of `paths` (None: all users)."""
+    return session.scalar(select(func.count()).select_from(_managed_users(paths).subquery())) or 0
+
+
+def managed_users_page(
+    session: Session, paths: list[str] | None, query: str, role: str, after: int | None, limit: int
+) -> list[User]:
+    """Up to `limit` managed users (see `_managed_users`) with ids above `after`, by id."""
+    statement = _managed_users(paths, query, role).order_by(User.id).limit(limit)
+    if after is not None:
+        statement = statement.where(User.id > after)
+    return list(session.scalars(statement))
+
+
+def managed_user(session: Session, paths: list[str] | None, user_id: int) -> User | None:
+    """The user of this id if it holds a role under one of `paths` (None: any user)."""
+    user: User | None = session.scalar(_managed_users(paths).where(User.id == user_id))
+    return user

@@ -31,7 +31,7 @@ from sqlalchemy.orm import QueryableAttribute, Session
 from sqlalchemy.orm.util import identity_key
 
 from chengzhi.requests.models import Photo, Request, RequestEvent
-from chengzhi.requests.workflow import Action, Status
+from chengzhi.requests.workflow import STAGE_OF_STATUS, Action, Status
 
 # ---------------------------------------------------------------- for the requests domain's own pages and API
 
@@ -399,3 +399,24 @@ def latest_dispatch_id(session: Session, request_id: int) -> int | None:
 
 
 # ---------------------------------------------------------------- for jobs, imports and the admin pages
+
+
+def overdue_batch(session: Session, now: dt.datetime, limit: int) -> list[Request]:
+    """Up to `limit` requests in a stage with a deadline (`STAGE_OF_STATUS`) whose deadline is before `now` and not yet marked overdue, the
+    earliest deadline first; on PostgreSQL locked for update, passing over rows another process holds."""
+    statuses = [s.value for s in STAGE_OF_STATUS]
+    query = (
+        select(Request)
+        .where(Request.status.in_(statuses), Request.due_at < now, Request.overdue_stage.is_(None))
+        .order_by(Request.due_at)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=Request)
+    return list(session.scalars(query))
+
+
+def external_ids_present(session: Session, source: str, external_ids: list[str]) -> set[str]:
+    """Which of these external ids of `source` were imported already."""
+    query = select(Request.external_id).where(Request.source == source, Request.external_id.in_(external_ids))
+    return {i for i in session.scalars(query) if i is not None}

@@ -22,7 +22,8 @@ from starlette.templating import Jinja2Templates
 
 from chengzhi.config import Settings
 from chengzhi.i18n import LANGUAGES, Language, negotiate_language
-from chengzhi.org.models import Role, User
+from chengzhi.org.models import Role
+from chengzhi.org.queries import user_by_id
 from chengzhi.org.service import ANONYMOUS, Actor, actor_for
 from chengzhi.web.i18n import gettext, local_time, translations
 
@@ -102,7 +103,7 @@ def page_actor(request: Request, session: Session) -> Actor:
     if user_id is None:
         return ANONYMOUS
     try:
-        user = session.get(User, int(user_id))
+        user = user_by_id(session, int(user_id))
     except (TypeError, ValueError):
         user = None
     if user is None or not user.active:

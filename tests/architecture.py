@@ -143,7 +143,7 @@ class _Finder(ast.NodeVisitor):
         for stmt in node.body:
             self.visit(stmt)
 
-    visit_AsyncFunctionDef = visit_FunctionDef  # type: ignore[assignment]
+    visit_AsyncFunctionDef = visit_FunctionDef
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
         self.visit(node.target)

@@ -16,6 +16,7 @@ import os
 import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -103,7 +104,7 @@ def _truncate(url: str) -> None:
 
 def make_settings(database_url: str, tmp_path: Path, **overrides: object) -> Settings:
     """The settings of a test: built from these values only, never from the environment or a `.env` file."""
-    values: dict[str, object] = {
+    values: dict[str, Any] = {
         "database_url": database_url,
         "environment": "test",
         "scheduler_enabled": False,
@@ -111,7 +112,7 @@ def make_settings(database_url: str, tmp_path: Path, **overrides: object) -> Set
         "rate_limit_storage": "memory://",
         **overrides,
     }
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 @pytest.fixture

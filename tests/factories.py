@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -15,7 +16,7 @@ PASSWORD = "demo-password-1"
 _HASH: list[str] = []
 
 
-def rectangle(x0: float, y0: float, width: float, height: float) -> dict:
+def rectangle(x0: float, y0: float, width: float, height: float) -> dict[str, Any]:
     """A GeoJSON rectangle with its south-west corner at (lon x0, lat y0)."""
     ring = [[x0, y0], [x0 + width, y0], [x0 + width, y0 + height], [x0, y0 + height], [x0, y0]]
     return {"type": "Polygon", "coordinates": [ring]}
@@ -43,7 +44,7 @@ def make_unit(
     code: str,
     kind: UnitKind,
     parent: str | None,
-    area: dict | None = None,
+    area: dict[str, Any] | None = None,
     function: str | None = None,
 ) -> Unit:
     from chengzhi.org.service import create_unit

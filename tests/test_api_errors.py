@@ -40,7 +40,7 @@ def assert_error(response: httpx.Response, status: int, code: str | None = None)
     assert response.headers["content-type"].startswith("application/json"), response.headers
     body = response.json()
     assert set(body) == {"error"}, body
-    error = body["error"]
+    error: dict[str, Any] = body["error"]
     extra = {"fields"} if error.get("code") == "validation_failed" else set()
     assert {"code", "message"} <= set(error) <= {"code", "message"} | extra, error
     assert isinstance(error["code"], str) and error["code"] in MESSAGES, error
@@ -76,7 +76,10 @@ def valid_submission(**changes: Any) -> dict[str, Any]:
 def submit(client: TestClient, headers: dict[str, str] | None = None, **changes: Any) -> httpx.Response:
     # Encoded here (ASCII-escaped) rather than by httpx, which cannot encode a lone surrogate.
     body = json.dumps(valid_submission(**changes)).encode()
-    return client.post(SUBMIT, content=body, headers={"content-type": "application/json"} | (headers or {}))
+    response: httpx.Response = client.post(
+        SUBMIT, content=body, headers={"content-type": "application/json"} | (headers or {})
+    )
+    return response
 
 
 def created_number(response: httpx.Response) -> str:
@@ -88,9 +91,10 @@ def created_number(response: httpx.Response) -> str:
 def post_raw(
     client: TestClient, path: str, raw: str, headers: dict[str, str] | None = None
 ) -> httpx.Response:
-    return client.post(
+    response: httpx.Response = client.post(
         path, content=raw.encode(), headers={"content-type": "application/json"} | (headers or {})
     )
+    return response
 
 
 # ---------------------------------------------------------------- 400
@@ -244,7 +248,7 @@ def test_oversized_body_is_413_whether_announced_or_streamed(client: TestClient,
 
 # ---------------------------------------------------------------- 422
 
-INVALID_SUBMISSIONS = [
+INVALID_SUBMISSIONS: list[tuple[str, dict[str, Any], str, str | None]] = [
     ("text-too-long", {"text": "长" * 4001}, "validation_failed", "text"),
     ("text-empty", {"text": ""}, "validation_failed", "text"),
     ("lat-out-of-range", {"lat": 91.0}, "validation_failed", "lat"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -234,7 +235,7 @@ def test_session_cookie_is_secure_when_configured(settings: Settings, city: City
 
 # ---------------------------------------------------------------- production settings
 
-SAFE = {
+SAFE: dict[str, Any] = {
     "environment": "production",
     "secret_key": "k" * 48,
     "database_url": "postgresql+psycopg://chengzhi@db/chengzhi",
@@ -242,8 +243,8 @@ SAFE = {
 }
 
 
-def _settings(**values: object) -> Settings:
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+def _settings(**values: Any) -> Settings:
+    return Settings(_env_file=None, **values)
 
 
 def test_production_accepts_safe_settings() -> None:
@@ -260,7 +261,7 @@ def test_production_accepts_safe_settings() -> None:
     ],
     ids=["dev-secret", "short-secret", "sqlite", "insecure-cookie"],
 )
-def test_production_refuses_unsafe_defaults(change: dict[str, object], named: str) -> None:
+def test_production_refuses_unsafe_defaults(change: dict[str, Any], named: str) -> None:
     with pytest.raises(ValidationError, match=named):
         _settings(**(SAFE | change))
     # The same values are fine outside production.

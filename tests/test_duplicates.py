@@ -10,7 +10,7 @@ import sys
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from chengzhi.config import Settings
@@ -161,8 +161,8 @@ def test_rebuild_gives_the_index_intake_wrote(session: Session, settings: Settin
         session.execute(select(DuplicateSignature.request_id, DuplicateSignature.signature)).all()
     )
     assert len(signed) == 3
-    session.execute(DuplicateBand.__table__.delete())
-    session.execute(DuplicateSignature.__table__.delete())
+    session.execute(delete(DuplicateBand))
+    session.execute(delete(DuplicateSignature))
     session.commit()
     assert duplicates.find_duplicates(session, None, requests[1]) == []
     assert duplicates_index.rebuild_index(session, batch=2) == (3, len(before))

@@ -102,8 +102,11 @@ def _codes_raised_in_source() -> dict[str, list[str]]:
                 ):
                     note(node.args[2].value, where)
             # The status -> code table of the HTTP error handler.
-            is_table = isinstance(node, ast.Assign) and isinstance(node.value, ast.Dict)
-            if is_table and any(getattr(t, "id", None) == "codes" for t in node.targets):
+            if (
+                isinstance(node, ast.Assign)
+                and isinstance(node.value, ast.Dict)
+                and any(getattr(t, "id", None) == "codes" for t in node.targets)
+            ):
                 for value in node.value.values:
                     if isinstance(value, ast.Constant):
                         note(value.value, f"{path.relative_to(SOURCE)}:{node.lineno}")

@@ -33,7 +33,10 @@ def _count(session: Session, model: type[Any], *where: Any) -> int:
 def _post(
     client: TestClient, path: str, body: Any, key: str, headers: dict[str, str] | None = None
 ) -> httpx.Response:
-    return client.post(path, json=body, headers={"Idempotency-Key": key} | (headers or {}))
+    response: httpx.Response = client.post(
+        path, json=body, headers={"Idempotency-Key": key} | (headers or {})
+    )
+    return response
 
 
 # ---------------------------------------------------------------- retries of a submission

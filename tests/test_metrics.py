@@ -9,6 +9,7 @@ import datetime as dt
 import random
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -206,8 +207,8 @@ def recount(
         if not start <= day <= end:
             continue
         lead = None
-        current: dict | None = None
-        counted: dict | None = None
+        current: dict[str, Any] | None = None
+        counted: dict[str, Any] | None = None
         last_review = None
         for e in logs[request.id]:
             if e.action == "dispatch":
@@ -280,7 +281,7 @@ def recount(
 # ---------------------------------------------------------------- tests
 
 TODAY = dt.datetime.now(dt.UTC).replace(microsecond=0)
-SPAN = {
+SPAN: dict[str, Any] = {
     "start": (TODAY - dt.timedelta(days=60)).date().isoformat(),
     "end": (TODAY + dt.timedelta(days=1)).date().isoformat(),
 }
@@ -382,7 +383,8 @@ def test_daily_rollups_equal_the_facts(
     for round_ in range(2):
         histories(session, settings, list(SCENARIOS), seed=11 + round_, today=TODAY)
         for code in ("city", "D1", "D1S1", "D1S1C1", "D1-water"):
-            for filtered in ({}, {"category": "litter"}, {"channel": "web"}):
+            filters: list[dict[str, Any]] = [{}, {"category": "litter"}, {"channel": "web"}]
+            for filtered in filters:
                 scope = resolve_scope(session, leader, unit=str(unit_id(session, code)), **SPAN, **filtered)
                 for group_by in GROUPS:
                     facts = table(session, scope, group_by, source="facts")
@@ -459,7 +461,8 @@ def test_p90_from_histograms_over_any_span(
     checked = 0
     for code in ("city", "D1", "D1-water"):
         unit = str(unit_id(session, code))
-        for filtered in ({}, {"channel": "web"}, {"channel": "phone"}, {"category": "litter"}):
+        filters: list[dict[str, Any]] = [{}, {"channel": "web"}, {"channel": "phone"}, {"category": "litter"}]
+        for filtered in filters:
             for start, end in spans:
                 scope = resolve_scope(
                     session, leader, unit=unit, start=start.isoformat(), end=end.isoformat(), **filtered
@@ -475,7 +478,7 @@ def test_p90_from_histograms_over_any_span(
                         continue
                     checked += 1
                     # A department below a district, or a category: exact, from the facts.
-                    expected = bucket_value(bucket_of(exact[stage])) if histograms else exact[stage]
+                    expected = bucket_value(bucket_of(exact[stage] or 0.0)) if histograms else exact[stage]
                     assert shown[stage] == pytest.approx(expected), where
                 session.commit()
     assert checked > 100

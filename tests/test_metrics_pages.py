@@ -150,7 +150,8 @@ def test_a_new_event_is_in_the_figures_at_once(
 
     def total() -> dict[str, int]:
         answer = client.get("/api/v1/metrics/three-rates", params={"group_by": "none"}, headers=headers)
-        return answer.json()["total"]
+        total: dict[str, int] = answer.json()["total"]
+        return total
 
     def p90() -> dict[str, float | None]:
         answer = client.get("/api/v1/metrics/stages", headers=headers)
@@ -220,7 +221,7 @@ def test_cli_rebuilds_facts_and_rollups_after_a_bulk_load(
     before = client.get("/api/v1/metrics/three-rates", params=params, headers=headers).json()
     stages_before = client.get("/api/v1/metrics/stages", params=SPAN, headers=headers).json()
     facts = session.scalar(select(func.count()).select_from(RequestFact))
-    for table in (RequestFact.__table__, metric_daily, metric_daily_cat, metric_stage_hist, metric_days):
+    for table in (RequestFact, metric_daily, metric_daily_cat, metric_stage_hist, metric_days):
         session.execute(delete(table))
     session.commit()
     emptied = client.get("/api/v1/metrics/three-rates", params=params, headers=headers).json()

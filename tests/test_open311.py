@@ -44,7 +44,10 @@ def post(client: TestClient, key: str | None, fmt: str = "json", **fields: objec
     form = {"service_code": "litter", "lat": "0.2", "long": "0.2", "email": "a@example.org", **fields}
     if key is not None:
         form["api_key"] = key
-    return client.post(f"{V2}/requests.{fmt}", data={k: v for k, v in form.items() if v is not None})
+    response: httpx.Response = client.post(
+        f"{V2}/requests.{fmt}", data={k: v for k, v in form.items() if v is not None}
+    )
+    return response
 
 
 # ---------------------------------------------------------------- discovery, services, definitions
@@ -503,7 +506,8 @@ def test_post_updates_move_our_workflow(client: TestClient, settings: Settings) 
             "description": "抢修完成",
             **extra,
         }
-        return client.post(f"{V2}/servicerequestupdates.{fmt}", data=form)
+        response: httpx.Response = client.post(f"{V2}/servicerequestupdates.{fmt}", data=form)
+        return response
 
     errors(push(unbound, "u1", "FIXED"), 403)
     errors(push(other, "u1", "FIXED"), 403)  # not the lead unit

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -145,7 +145,7 @@ def world(settings: Settings, city: City) -> Iterator[World]:
             json={"lead_unit_id": city.unit("D1S1C1").id},
             headers=headers["dispatcher"],
         )
-        real = {
+        real: dict[str, list[Any]] = {
             "ref": numbers,
             "unit_id": [u.id for u in city.units.values()],
             "code": list(city.categories),
@@ -155,12 +155,12 @@ def world(settings: Settings, city: City) -> Iterator[World]:
         yield World(client, headers, real)
 
 
-SPEC = create_app(Settings(scheduler_enabled=False, _env_file=None)).openapi()  # type: ignore[call-arg]
+SPEC = create_app(Settings(scheduler_enabled=False, _env_file=None)).openapi()
 STRATEGIES = SchemaStrategies(SPEC)
 OPERATIONS = operations(SPEC)
 
 
-def _parameter_value(draw: st.DrawFn, world: World, parameter: dict[str, Any]) -> Any:
+def _parameter_value(draw: Callable[..., Any], world: World, parameter: dict[str, Any]) -> Any:
     name = parameter["name"]
     real = world.real.get(name)
     if real and draw(st.booleans()):

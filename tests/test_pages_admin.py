@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -69,9 +70,8 @@ def field_error(response: Response, name: str) -> str:
     return str(message)
 
 
-def upload(
-    client: TestClient, unit_id: int, content: bytes, token: str, name: str = "area.geojson"
-) -> Response:
+def upload(client: TestClient, unit_id: int, content: bytes, token: str, name: str = "area.geojson") -> Any:
+    """The test client's response, which also holds the page's template context."""
     return client.post(
         f"/staff/admin/units/{unit_id}/area",
         data={"csrf_token": token},
@@ -305,7 +305,7 @@ SQUARE = rectangle(0.1, 0.1, 0.2, 0.2)
     ],
     ids=["polygon", "feature", "feature-collection", "multipolygon"],
 )
-def test_upload_an_area(client: TestClient, city: City, session: Session, document: dict) -> None:
+def test_upload_an_area(client: TestClient, city: City, session: Session, document: dict[str, Any]) -> None:
     sign_in(client, "admin")
     target = unit(session, "D1S1C1")
     token = csrf(client, f"/staff/admin/units/{target.id}")

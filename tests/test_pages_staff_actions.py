@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -27,7 +29,10 @@ def csrf(client: TestClient, path: str = "/staff") -> str:
     return found.group(1)
 
 
-def act(client: TestClient, number: str, action: str, data: dict | None = None, **extra: object):
+def act(
+    client: TestClient, number: str, action: str, data: dict[str, Any] | None = None, **extra: object
+) -> Any:
+    """The test client's response, which also holds the page's template context."""
     form = {"csrf_token": csrf(client, f"/staff/requests/{number}"), **(data or {})}
     return client.post(f"/staff/requests/{number}/act/{action}", data=form, follow_redirects=False, **extra)
 
@@ -359,7 +364,7 @@ def test_staff_see_the_residents_photos(
 
 
 def test_overdue_board_pages_by_due_time(
-    client: TestClient, city: City, session: Session, settings: Settings, monkeypatch
+    client: TestClient, city: City, session: Session, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from chengzhi.requests import staff_actions
 

@@ -42,9 +42,10 @@ def upload(
     content_type: str = "image/jpeg",
     headers: dict[str, str] | None = None,
 ) -> httpx.Response:
-    return client.post(
+    response: httpx.Response = client.post(
         f"{SUBMIT}/{number}/photos", files={"photo": (filename, content, content_type)}, headers=headers or {}
     )
+    return response
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from chengzhi.cli import app as cli_app
 from chengzhi.config import Settings
 from chengzhi.requests import service as svc
+from chengzhi.requests.models import Request
 from chengzhi.routing import places, rules
 from chengzhi.routing.rules import area_index
 from chengzhi.routing.triage_models import PlaceName, RequestTriage
@@ -58,7 +59,7 @@ def named(session: Session, city: City) -> City:
     return city
 
 
-def submit(session: Session, settings: Settings, text: str, **fields: object) -> svc.Request:
+def submit(session: Session, settings: Settings, text: str, **fields: object) -> Request:
     data = svc.Submission(text=text, contact_phone="13912345678", **fields)  # type: ignore[arg-type]
     channel = str(fields.get("channel", "web"))
     by = "operator" if channel in svc.STAFF_CHANNELS else "resident"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -26,7 +27,7 @@ def csrf(client: TestClient) -> str:
     return found.group(1)
 
 
-def me_too(client: TestClient, request: RequestRow, **kwargs: object):
+def me_too(client: TestClient, request: RequestRow, **kwargs: object) -> Any:
     data = {"csrf_token": csrf(client), "next": "/issues"}
     return client.post(f"/issues/{request.id}/support", data=data, follow_redirects=False, **kwargs)
 

@@ -40,7 +40,7 @@ EMERGENCY = {"sign": "30m", "contact": "1h", "reply": "2h", "review": "1d"}
 
 
 def local(*args: int) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=CST)  # type: ignore[misc]
+    return dt.datetime(*args, tzinfo=CST)  # type: ignore[misc, arg-type]
 
 
 def library_workdays_between(start: dt.date, end: dt.date) -> int:
@@ -200,7 +200,7 @@ def test_working_days_agree_with_the_library(day: dt.date, minute: int, days: in
 
 
 def first_year_without_data() -> int:
-    return max(day.year for day in chinese_calendar.holidays) + 1
+    return int(max(day.year for day in chinese_calendar.holidays)) + 1
 
 
 def test_a_year_without_an_arrangement_falls_back_to_weekends_and_warns(

@@ -42,7 +42,7 @@ DISPATCH_DEADLINES = {"sign": iso(2), "contact": iso(24), "reply": iso(200)}
 
 def payload_for(action: Action) -> dict[str, Any]:
     """A valid payload for each action, as the service layer would write it."""
-    return {
+    payloads: dict[Action, dict[str, Any]] = {
         Action.receive: {"channel": "web"},
         Action.answer: {"text": "答复", "deadlines": {"review": iso(300)}},
         Action.dispatch: {"lead_unit_id": LEAD, "co_unit_ids": [CO], "deadlines": DISPATCH_DEADLINES},
@@ -56,7 +56,8 @@ def payload_for(action: Action) -> dict[str, Any]:
         Action.merge: {"issue_id": 5},
         Action.mark_overdue: {"stage": "sign"},
         Action.record_outcome: {"status": "closed"},
-    }.get(action, {})
+    }
+    return payloads.get(action, {})
 
 
 # A legal path into every status, so that each state below is one the workflow can actually reach.

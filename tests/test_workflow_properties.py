@@ -526,7 +526,7 @@ class RequestLife(RuleBasedStateMachine):
             for row in session.scalars(select(Request).where(Request.id.in_(self.ids))):
                 if row.status in STAGE_OF_STATUS and row.due_at is not None and row.due_at < self.now:
                     assert row.overdue_stage == STAGE_OF_STATUS[Status(row.status)], row.id
-            assert session.scalar(select(func.count()).select_from(JobRun)) >= 1
+            assert (session.scalar(select(func.count()).select_from(JobRun)) or 0) >= 1
 
     # ------------------------------------------------------------ invariants
 

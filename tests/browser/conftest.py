@@ -17,12 +17,12 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
 
 from chengzhi.db import get_engine, get_sessionmaker
 from chengzhi.migrate import upgrade
@@ -63,7 +63,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[pytest.TestReport]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """Remember a failed test (its page is then saved as test-artifacts/failed-*.png) and add the server's log."""
     report: pytest.TestReport = yield
     if report.when == "call":
@@ -169,7 +171,7 @@ def _page(
     mobile: bool,
 ) -> Iterator[Page]:
     context = browser.new_context(
-        viewport=viewport,
+        viewport=ViewportSize(width=viewport["width"], height=viewport["height"]),
         is_mobile=mobile,
         has_touch=mobile,
         locale="zh-CN",

@@ -31,7 +31,8 @@ def _sign_in(page: Page, server: LiveServer, next_path: str = "/staff/admin") ->
 
 def _unit_id(server: LiveServer, code: str) -> int:
     units = httpx.get(server.url("/api/v1/units")).json()
-    return next(u["id"] for u in units if u["code"] == code)
+    found: int = next(u["id"] for u in units if u["code"] == code)
+    return found
 
 
 def test_admin_uploads_an_area_and_creates_a_category(

@@ -6,6 +6,8 @@ in the browser.
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 from playwright.sync_api import Page, expect
 
@@ -38,7 +40,7 @@ def _handled_request(server: LiveServer) -> str:
     dispatcher = _token(server, "dispatcher")
     detail = httpx.get(server.url(f"/api/v1/requests/{number}"), headers=dispatcher).json()
     lead = detail["routing"]["unit"]["id"]
-    steps: list[tuple[str, str, dict | None]] = [
+    steps: list[tuple[str, str, dict[str, Any] | None]] = [
         ("dispatcher", "dispatch", {"lead_unit_id": lead}),
         ("d1s1c1-handler", "sign", None),
         ("d1s1c1-handler", "contact", {"note": "电话联系了报告人"}),

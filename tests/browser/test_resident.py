@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -90,13 +91,13 @@ def _photo(folder: Path) -> Path:
     return path
 
 
-def _staff_get(server: LiveServer, path: str) -> dict:
+def _staff_get(server: LiveServer, path: str) -> dict[str, Any]:
     token = httpx.post(
         server.url("/api/v1/auth/token"), json={"username": "operator", "password": PASSWORD}
     ).json()["access_token"]
     response = httpx.get(server.url(path), headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200, response.text
-    result: dict = response.json()
+    result: dict[str, Any] = response.json()
     return result
 
 

@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 
-.PHONY: install install-dev run test lint typecheck pytest browser-deps bench demo migrate i18n clean
+.PHONY: install install-dev run test test-fast lint typecheck pytest browser-deps bench demo migrate i18n clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -63,6 +63,11 @@ browser-deps:
 	fi
 
 test: lint typecheck pytest
+
+# The inner loop: the tests without those marked slow (browser, demo generation, several processes, real data,
+# model training). `make test` still runs everything.
+test-fast: install-dev
+	$(BIN)/pytest -m "not slow"
 
 # Extract every message (src/chengzhi/babel.cfg) into both catalogues; then translate the new entries (docs/i18n.md).
 i18n: install-dev

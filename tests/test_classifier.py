@@ -404,6 +404,7 @@ def test_cli_other_refusals(trained: Path, tmp_path: Path) -> None:
     assert code == 2 and "--target-precision" in output
 
 
+@pytest.mark.slow
 def test_cli_as_a_subprocess(trained: Path) -> None:
     """The console command itself: quiet (no jieba log, no warnings), exit 0, top 3 on stdout."""
     command = Path(sys.executable).parent / "chengzhi"
@@ -526,6 +527,7 @@ def test_no_suggestions_from_a_database_without_the_registry(tmp_path: Path) -> 
     assert classifier.predict_top3("停水三天了", None, empty) == []
 
 
+@pytest.mark.slow
 def test_the_app_starts_without_scikit_learn() -> None:
     """scikit-learn and SciPy load with the first model read or trained, not with the web app (start-up time)."""
     code = "import sys, chengzhi.app; print(sorted(m for m in ('sklearn', 'scipy', 'joblib') if m in sys.modules))"

@@ -50,6 +50,7 @@ def _units(settings: Settings) -> list[Unit]:
         return list(session.scalars(select(Unit).options(undefer(Unit.area)).order_by(Unit.id)))
 
 
+@pytest.mark.slow
 def test_organisation_areas_categories_and_staff(settings: Settings) -> None:
     summary = _generate(settings)
     units = _units(settings)
@@ -122,6 +123,7 @@ def test_organisation_areas_categories_and_staff(settings: Settings) -> None:
                 assert index.locate(inside.y, inside.x).community_id == unit.id
 
 
+@pytest.mark.slow
 def test_request_histories_are_legal_complete_and_varied(settings: Settings) -> None:
     summary = _generate(settings)
     assert summary["requests"] == N
@@ -218,6 +220,7 @@ def _digest(url: str) -> str:
     return hashlib.sha256(json.dumps(rows, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
 
 
+@pytest.mark.slow
 def test_same_seed_same_city_on_any_database(settings: Settings, tmp_path: Path) -> None:
     _generate(settings, n=80)
     other = Settings(database_url=f"sqlite:///{tmp_path / 'other.db'}", environment="test")
@@ -232,6 +235,7 @@ def test_same_seed_same_city_on_any_database(settings: Settings, tmp_path: Path)
         get_engine(third.database_url).dispose()
 
 
+@pytest.mark.slow
 def test_if_empty_is_a_no_op_and_the_demo_accounts_sign_in(settings: Settings, client: TestClient) -> None:
     summary = _generate(settings, n=40)
     before = _digest(settings.database_url)
@@ -277,6 +281,7 @@ def test_if_empty_is_a_no_op_and_the_demo_accounts_sign_in(settings: Settings, c
     assert dispatched.status_code == 200, dispatched.text
 
 
+@pytest.mark.slow
 def test_cli_generates_once(settings: Settings, configure: Configure) -> None:
     configure()
     runner = CliRunner()
@@ -353,6 +358,7 @@ def test_templates_cover_every_category_and_name_only_slots_that_exist() -> None
         assert set().union(*map(_fields, family)) == allowed
 
 
+@pytest.mark.slow
 def test_the_demo_trains_its_first_category_model(settings: Settings, tmp_path: Path) -> None:
     """`chengzhi demo` (as `make run` calls it) leaves a category model in use, trained from the city's requests;
     categories with too few of them are left out and named."""

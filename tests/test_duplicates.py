@@ -58,6 +58,7 @@ def bands(session: Session, request: Request) -> int:
     return int(session.scalar(query) or 0)
 
 
+@pytest.mark.slow
 def test_shingles_signature_and_keys_are_stable_across_processes() -> None:
     item = duplicates_index.shingles(
         "枫林小区５栋，水管爆裂！"
@@ -200,6 +201,7 @@ def test_batch_similarities_match_one_by_one() -> None:
     assert list(duplicates.text_similarities(None, stored)) == [0.0] * 4
 
 
+@pytest.mark.slow
 def test_datasketch_is_imported_on_first_use_only() -> None:
     """`import datasketch` pulls in scipy.integrate (about 1 s): the app and the commands must not pay it at start."""
     code = (

@@ -105,6 +105,7 @@ def board_row(n: int, time: str = "2019/4/25 9:32:09", reply_time: str = "2019/5
 # ---------------------------------------------------------------- real data
 
 
+@pytest.mark.slow
 @needs(REPLIES)
 def test_tc2020_replies_become_replied_requests(settings: Settings, city: City) -> None:
     report = import_requests(settings, REPLIES, EXAMPLES / "tc2020-replies.toml")
@@ -163,6 +164,7 @@ def boston_mapping_for_fixture_city() -> dict[str, Any]:
     return spec
 
 
+@pytest.mark.slow
 @needs(BOSTON)
 def test_the_shipped_boston_mapping_names_categories_the_city_must_have(
     settings: Settings, city: City
@@ -186,6 +188,7 @@ def test_the_shipped_boston_mapping_fits_the_demo_city() -> None:
         assert not required, f"{code} asks {required}, which Boston's export cannot answer"
 
 
+@pytest.mark.slow
 @needs(BOSTON)
 def test_boston_311_a_foreign_schema(settings: Settings, city: City) -> None:
     report = import_requests(settings, BOSTON, boston_mapping_for_fixture_city())

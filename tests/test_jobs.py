@@ -157,6 +157,7 @@ def cli(settings: Settings, tmp_path: Path, *args: str) -> subprocess.CompletedP
     )
 
 
+@pytest.mark.slow
 def test_cli_runs_the_overdue_job(session: Session, settings: Settings, city: City, tmp_path: Path) -> None:
     now = utcnow()
     old = submit(session, settings, now - dt.timedelta(days=10))
@@ -184,6 +185,7 @@ def test_cli_runs_the_overdue_job(session: Session, settings: Settings, city: Ci
 # ---------------------------------------------------------------- one runner at a time (PostgreSQL)
 
 
+@pytest.mark.slow
 def test_two_processes_never_run_a_job_at_the_same_time(
     session: Session, settings: Settings, city: City, tmp_path: Path
 ) -> None:

@@ -338,6 +338,7 @@ def compare(client: TestClient, session: Session, headers: dict[str, str], unit_
         assert drilled(client, headers, params, measure) == expected.numbers[measure], measure
 
 
+@pytest.mark.slow
 def test_every_scenario_against_the_second_count(
     client: TestClient, city: City, session: Session, settings: Settings
 ) -> None:
@@ -355,6 +356,7 @@ def test_every_scenario_against_the_second_count(
     assert recount(session, "city", *span_dates()).excluded > 0
 
 
+@pytest.mark.slow
 def test_random_histories_against_the_second_count(
     client: TestClient, city: City, session: Session, settings: Settings
 ) -> None:
@@ -371,6 +373,7 @@ def test_random_histories_against_the_second_count(
     add_histories_and_compare()
 
 
+@pytest.mark.slow
 def test_daily_rollups_equal_the_facts(
     client: TestClient, city: City, session: Session, settings: Settings
 ) -> None:
@@ -403,6 +406,7 @@ def test_daily_rollups_equal_the_facts(
     assert served > 60
 
 
+@pytest.mark.slow
 def test_stage_times_average_and_p90(
     client: TestClient, city: City, session: Session, settings: Settings
 ) -> None:
@@ -444,6 +448,7 @@ def test_stage_times_average_and_p90(
     session.commit()
 
 
+@pytest.mark.slow
 def test_p90_from_histograms_over_any_span(
     client: TestClient, city: City, session: Session, settings: Settings
 ) -> None:
@@ -484,6 +489,7 @@ def test_p90_from_histograms_over_any_span(
     assert checked > 100
 
 
+@pytest.mark.slow
 def test_rankings_from_the_rollup_equal_the_facts(
     client: TestClient, city: City, session: Session, settings: Settings
 ) -> None:

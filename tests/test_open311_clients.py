@@ -25,6 +25,9 @@ from chengzhi.requests.models import Request
 from .factories import build_city
 from .open311_helpers import LiveServer, make_key, start_server
 
+# Two live servers in processes of their own.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, Settings, str]]:

@@ -64,6 +64,7 @@ def two_cities(settings: Settings, city: object, tmp_path: Path) -> Iterator[tup
     yield hub, city_database(tmp_path / "department.db"), tmp_path
 
 
+@pytest.mark.slow
 def test_hub_delivers_to_a_department_system_and_pulls_its_updates(
     two_cities: tuple[Settings, Settings, Path],
 ) -> None:

@@ -114,6 +114,7 @@ def test_a_challenger_that_does_not_gain_the_margin_is_not_activated(
     assert [r.version for r in registry.list_models(session)] == [1]  # nothing registered
 
 
+@pytest.mark.slow
 def test_requests_the_model_dispatched_itself_are_not_compared_on(
     session: Session, model_settings: Settings
 ) -> None:

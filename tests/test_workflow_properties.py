@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+import pytest
 from hypothesis import HealthCheck
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
@@ -611,6 +612,7 @@ def check_request(session: Session, row: Request) -> None:
     assert row.updated_at == events[-1].at, where
 
 
+@pytest.mark.slow
 def test_no_sequence_of_calls_leads_to_an_inconsistent_request(settings: Settings, city: City) -> None:
     factory = get_sessionmaker(settings.database_url)
     with factory() as session:

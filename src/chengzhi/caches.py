@@ -24,7 +24,8 @@ def reset_caches(*, files: bool = False) -> None:
     packaged files)."""
     get_settings.cache_clear()
     ratelimit.reset()
-    _reset_routing()
+    # routing's own reset (chengzhi/routing/caches.py); imported by name: the core imports no domain.
+    importlib.import_module("chengzhi.routing.caches").reset_caches()
     if files:
         # The edge and domain modules are imported here, not at the top: the core imports no domain.
         templating = importlib.import_module("chengzhi.web.templating")
@@ -35,16 +36,3 @@ def reset_caches(*, files: bool = False) -> None:
         i18n.translations.cache_clear()
         timelimits.is_working_day.cache_clear()
         formats._offset.cache_clear()
-
-
-def _reset_routing() -> None:
-    # routing/caches.py (one reset for routing's process caches) is being written; until it lands, the area
-    # index is the one of routing's caches that holds data (the others are built from constants).
-    try:
-        caches = importlib.import_module("chengzhi.routing.caches")
-    except ModuleNotFoundError as exc:
-        if exc.name != "chengzhi.routing.caches":
-            raise
-        importlib.import_module("chengzhi.routing.rules").invalidate()
-    else:
-        caches.reset_caches()

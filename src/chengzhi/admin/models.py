@@ -20,6 +20,7 @@ from chengzhi.config import Settings
 from chengzhi.deps import SessionDep, SettingsDep
 from chengzhi.requests.models import Request as RequestRow
 from chengzhi.routing import registry
+from chengzhi.routing.classifier import artifact_path
 from chengzhi.routing.classifier_features import ClassifierError
 from chengzhi.routing.classifier_models import CategoryCorrection
 from chengzhi.routing.triage_models import RequestTriage
@@ -129,7 +130,7 @@ def _page(session: Session, settings: Settings, admin: Admin) -> ModelsPage:
                 corrections=int(corrections.get(model.version, 0)),
                 agreement=agreement,
                 agreement_of=agreement_of,
-                files_ok=(registry.artifact_path(model, settings) / "model.json").is_file(),
+                files_ok=(artifact_path(model, settings) / "model.json").is_file(),
                 challenge=(model.metrics or {}).get("challenge"),
             )
         )

@@ -237,7 +237,8 @@ class TextFeatures:
 def _zscore(scores: np.ndarray) -> np.ndarray:
     mean = scores.mean(axis=1, keepdims=True)
     std = scores.std(axis=1, keepdims=True) + 1e-9
-    return (scores - mean) / std
+    zscores: np.ndarray = (scores - mean) / std
+    return zscores
 
 
 @dataclass
@@ -281,7 +282,8 @@ class _Base:
         svm = np.asarray(x @ self.svm_w) + self.svm_b
         if svm.shape[1] == 1:  # two classes: one decision value, positive for the second class
             svm = np.hstack([-svm, svm])
-        return svm
+        decisions: np.ndarray = svm
+        return decisions
 
     def scores(self, x: sp.csr_matrix, svm: np.ndarray | None = None) -> np.ndarray:
         """The stacker's inputs: z-scored SVM decisions and naive Bayes log-likelihoods, side by side."""

@@ -79,7 +79,8 @@ def signature(items: Iterable[str]) -> np.ndarray:
     encoded = [s.encode("utf-8") for s in items]
     if encoded:
         minhash.update_batch(encoded)
-    return minhash.hashvalues
+    hashvalues: np.ndarray = minhash.hashvalues
+    return hashvalues
 
 
 def _key(data: bytes) -> int:

@@ -162,7 +162,7 @@ def unit_choices(units: list[Unit], lang: Language) -> list[Choice]:
 
 def administered(session: Session, admin: Admin) -> list[Unit]:
     """Active units under the administrator's own units, in tree order."""
-    return org_queries.active_units_under(session, admin.actor.paths_for(Role.admin))
+    return org_queries.active_units_under_any(session, admin.actor.paths_for(Role.admin))
 
 
 def parse_id(raw: str) -> int | None:

@@ -123,7 +123,7 @@ def unit_id_of_code(session: Session, code: str) -> int | None:
     return session.scalar(select(Unit.id).where(Unit.code == code))
 
 
-def active_units_under(session: Session, paths: Iterable[str]) -> list[Unit]:
+def active_units_under_any(session: Session, paths: Iterable[str]) -> list[Unit]:
     """Active units whose path starts with one of `paths`, in tree order."""
     query = select(Unit).where(Unit.active.is_(True), or_(*(Unit.path.startswith(p) for p in paths)))
     return list(session.scalars(query.order_by(Unit.path)))
@@ -131,12 +131,6 @@ def active_units_under(session: Session, paths: Iterable[str]) -> list[Unit]:
 
 def unit_ids_with_area(session: Session) -> set[int]:
     return set(session.scalars(select(Unit.id).where(Unit.area.is_not(None), Unit.area != "")))
-
-
-def active_children(session: Session, unit: Unit) -> list[Unit]:
-    """The unit's active children, in tree order."""
-    query = select(Unit).where(Unit.parent_id == unit.id, Unit.active.is_(True)).order_by(Unit.path)
-    return list(session.scalars(query))
 
 
 def sibling_areas(session: Session, unit: Unit) -> list[tuple[str, str, str | None]]:

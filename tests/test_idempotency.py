@@ -19,7 +19,8 @@ from chengzhi import idempotency
 from chengzhi.app import create_app
 from chengzhi.config import Settings
 from chengzhi.db import make_engine
-from chengzhi.requests.models import IdempotencyRecord, Request, RequestEvent
+from chengzhi.idempotency import IdempotencyRecord
+from chengzhi.requests.models import Request, RequestEvent
 
 from .factories import City
 from .test_api_errors import SUBMIT, assert_error, created_number, token_headers, valid_submission

@@ -12,15 +12,29 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import JSON, Integer, String, UniqueConstraint, bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from chengzhi.db import utcnow
+from chengzhi.db import Base, UTCDateTime, utcnow
 from chengzhi.errors import Conflict, Invalid
-from chengzhi.requests.models import IdempotencyRecord
 
 MAX_KEY_LENGTH = 200
+
+
+class IdempotencyRecord(Base):
+    """The response a POST with an Idempotency-Key produced, saved in the same transaction as its effect."""
+
+    __tablename__ = "idempotency_records"
+    __table_args__ = (UniqueConstraint("principal", "key", name="uq_idempotency_records_principal_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    principal: Mapped[str] = mapped_column(String(80))
+    key: Mapped[str] = mapped_column(String(200))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    response: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 @dataclass(frozen=True)

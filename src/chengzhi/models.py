@@ -2,6 +2,7 @@
 
 from chengzhi.categories.models import Category
 from chengzhi.db import Base
+from chengzhi.idempotency import IdempotencyRecord
 from chengzhi.jobs.models import JobRun
 from chengzhi.metrics import facts as metrics_facts
 from chengzhi.metrics.models import MetricExclusion, RequestFact
@@ -16,7 +17,6 @@ from chengzhi.open311.models import (
 from chengzhi.org.models import ApiToken, RoleAssignment, Unit, User
 from chengzhi.outbound.models import OutboundRecord
 from chengzhi.requests.models import (
-    IdempotencyRecord,
     Issue,
     Photo,
     PhotoToken,

@@ -174,21 +174,6 @@ class Photo(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class IdempotencyRecord(Base):
-    """The response a POST with an Idempotency-Key produced, saved in the same transaction as its effect."""
-
-    __tablename__ = "idempotency_records"
-    __table_args__ = (UniqueConstraint("principal", "key", name="uq_idempotency_records_principal_key"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    principal: Mapped[str] = mapped_column(String(80))
-    key: Mapped[str] = mapped_column(String(200))
-    fingerprint: Mapped[str] = mapped_column(String(64))
-    status_code: Mapped[int] = mapped_column(Integer)
-    response: Mapped[dict[str, Any]] = mapped_column(JSON)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-
-
 class PhotoToken(Base):
     """Lets an anonymous submitter attach photos to the request they just made, for a short while."""
 

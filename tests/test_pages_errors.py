@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from chengzhi.config import Settings
 from chengzhi.db import get_sessionmaker
-from chengzhi.requests import service as svc
 from chengzhi.requests.models import Request as RequestRow
+from chengzhi.requests.photos import photos_of
 
 from .factories import City
 
@@ -73,7 +73,7 @@ def test_the_report_form_may_carry_several_photos(client: TestClient, city: City
     with get_sessionmaker(settings.database_url)() as session:
         row = session.scalar(select(RequestRow).where(RequestRow.tracking_number == number))
         assert row is not None
-        assert len(svc.photos_of(session, row)) == 2
+        assert len(photos_of(session, row)) == 2
 
 
 def test_wrong_method_gets_a_page(client: TestClient) -> None:

@@ -21,6 +21,7 @@ from chengzhi.org.service import issue_token
 from chengzhi.requests import access
 from chengzhi.requests import service as svc
 from chengzhi.requests.models import Request, RequestUnit
+from chengzhi.requests.steps import allowed_for
 
 from .conftest import auth
 from .factories import City
@@ -299,8 +300,8 @@ def test_service_refuses_out_of_scope_steps(session: Session, settings: Settings
     assert c.event_count == c_events and c.issue_id is None
     svc.merge_request(session, actor(session, "d1-dispatcher"), a, e, None, NOW + dt.timedelta(hours=2))
     assert a.issue_id == e.issue_id is not None
-    assert svc.allowed_for(session, actor(session, "d1s2-handler"), a) == []
-    assert "contact" in svc.allowed_for(session, actor(session, "d1s1c1-handler"), a)
+    assert allowed_for(session, actor(session, "d1s2-handler"), a) == []
+    assert "contact" in allowed_for(session, actor(session, "d1s1c1-handler"), a)
     session.rollback()
 
 
@@ -385,10 +386,10 @@ def test_redispatch_keeps_former_holders_in_scope_but_not_in_charge(
         (units["D1-water"], "co"),
     }
     assert access.can_view(session, handler, a)  # the former lead still sees what it handed back
-    assert svc.allowed_for(session, handler, a) == []
+    assert allowed_for(session, handler, a) == []
     assert not access.sees_contact(session, handler, a)
     new_lead = actor(session, "d1s2-handler")
-    assert "sign" in svc.allowed_for(session, new_lead, a)
+    assert "sign" in allowed_for(session, new_lead, a)
     assert access.sees_contact(session, new_lead, a)
 
 

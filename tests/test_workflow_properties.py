@@ -40,7 +40,9 @@ from chengzhi.org.models import Unit, UnitKind, User
 from chengzhi.org.service import ANONYMOUS, Actor, actor_for
 from chengzhi.requests import access
 from chengzhi.requests import service as svc
+from chengzhi.requests.log import events_of, steps_of
 from chengzhi.requests.models import Issue, Request, RequestEvent, RequestUnit
+from chengzhi.requests.steps import allowed_for
 from chengzhi.requests.workflow import (
     STAGE_OF_STATUS,
     Action,
@@ -151,7 +153,7 @@ class RequestLife(RuleBasedStateMachine):
             actor = self.actors[name]
             before = self.snapshot(session)
             visible = access.can_view(session, actor, row)
-            allowed = svc.allowed_for(session, actor, row) if visible else []
+            allowed = allowed_for(session, actor, row) if visible else []
             legal = Action(action) in allowed_actions(svc.state_of(row))
             should_work = visible and action in allowed and valid(session, actor, row)
             error: BaseException | None = None
@@ -562,7 +564,7 @@ class RequestLife(RuleBasedStateMachine):
 
 
 def check_request(session: Session, row: Request) -> None:
-    events = svc.events_of(session, row)
+    events = events_of(session, row)
     where = f"request {row.id}: {[e.action for e in events]}"
     # The log: numbered 1..n without gaps, in time order, starting with the intake.
     assert [e.seq for e in events] == list(range(1, len(events) + 1)), where
@@ -570,7 +572,7 @@ def check_request(session: Session, row: Request) -> None:
     assert events[0].action == Action.receive, where
     assert all(a.at <= b.at for a, b in itertools.pairwise(events)), where
     # The projection is the fold of the log, field by field.
-    state = fold(svc.steps_of(events))
+    state = fold(steps_of(events))
     assert svc.state_of(row) == state, where
     assert row.due_at == state.due_at, where
     status = Status(row.status)

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Collection, Iterable
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import ScalarSelect, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from chengzhi.categories.models import STAGES, Category, HandlerKind, Priority
@@ -255,3 +255,11 @@ def count_categories(session: Session) -> int:
 def find_category(session: Session, code: str) -> Category | None:
     """The category of this code (active or not), or None."""
     return session.scalar(select(Category).where(Category.code == code))
+
+
+# ---------------------------------------------------------------- for requests
+
+
+def id_with_code(code: str) -> ScalarSelect[int]:
+    """The id of the category with this code, as a subquery for another domain's filter (no row: no match)."""
+    return select(Category.id).where(Category.code == code).scalar_subquery()

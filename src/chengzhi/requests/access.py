@@ -1,6 +1,7 @@
 """Who may read a request, and what of it: the requests domain's read rules, for every other domain.
 
-Scope is by materialised unit paths (`request_units`); contact details are masked for roles that do not need them.
+Scope is by materialised unit paths (`request_units`); contact details are masked for roles that do not need them;
+`is_submitter` says whether the actor is the resident who submitted the request.
 """
 
 from __future__ import annotations
@@ -45,10 +46,15 @@ def unit_paths_of(session: Session, request: Request) -> list[str]:
     return list(session.scalars(select(RequestUnit.unit_path).where(RequestUnit.request_id == request.id)))
 
 
+def is_submitter(actor: Actor, request: Request) -> bool:
+    """Whether the actor is the resident who submitted the request with their account."""
+    return request.submitter_id is not None and request.submitter_id == actor.user_id
+
+
 def can_view(session: Session, actor: Actor, request: Request) -> bool:
     if actor.is_anonymous:
         return False
-    if request.submitter_id is not None and request.submitter_id == actor.user_id:
+    if is_submitter(actor, request):
         return True
     paths = unit_paths_of(session, request)
     return any(actor.covers(p, *[r for r in Role if r != Role.resident]) for p in paths)
@@ -84,7 +90,7 @@ def sees_contact(
     `paths`: the request's unit paths, when the caller has them already."""
     if actor.is_anonymous:
         return False
-    if request.submitter_id is not None and request.submitter_id == actor.user_id:
+    if is_submitter(actor, request):
         return True
     handling = {request.lead_unit_id, *(request.co_unit_ids or [])}
     if any(g.role == Role.handler and g.unit_id in handling for g in actor.grants):

@@ -2,28 +2,31 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Header, Path, Query, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm import Session
 
 from chengzhi import idempotency
-from chengzhi.config import Settings
 from chengzhi.db import MAX_ID
 from chengzhi.deps import ActorDep, LanguageDep, SessionDep, SettingsDep
 from chengzhi.errors import ChengzhiError, Forbidden, Invalid, NotAuthenticated, NotFound
-from chengzhi.org.models import Unit, User
+from chengzhi.org import queries as org_queries
+from chengzhi.org.models import Unit
 from chengzhi.org.service import Actor
 from chengzhi.ratelimit import check_rate
-from chengzhi.requests import access, schemas
+from chengzhi.requests import access, lists, schemas
 from chengzhi.requests import service as svc
+from chengzhi.requests.log import SYSTEM, events_of
 from chengzhi.requests.models import Photo, RequestEvent
 from chengzhi.requests.models import Request as RequestRow
+from chengzhi.requests.photos import photo_token_valid, photos_of
+from chengzhi.requests.steps import allowed_for, routing_suggestion
 from chengzhi.requests.workflow import IllegalTransition, action_name, status_name
 from chengzhi.routing import triage
 
@@ -41,24 +44,18 @@ def _unit_ref(unit: Unit | None, lang: str) -> schemas.UnitRef | None:
     return schemas.UnitRef(id=unit.id, code=unit.code, name=unit.name(lang), kind=unit.kind.value)
 
 
-def _units(session: Session, ids: list[int]) -> dict[int, Unit]:
-    if not ids:
-        return {}
-    return {u.id: u for u in session.scalars(select(Unit).where(Unit.id.in_(ids)))}
-
-
 def event_public(
-    event: RequestEvent, lang: str, users: dict[int, User], units: dict[int, Unit], staff_view: bool
+    event: RequestEvent, lang: str, user_names: dict[int, str], units: dict[int, Unit], staff_view: bool
 ) -> schemas.EventPublic:
     unit = units.get(event.actor_unit_id) if event.actor_unit_id else None
-    user = users.get(event.actor_id) if event.actor_id else None
+    user_name = user_names.get(event.actor_id) if event.actor_id else None
     payload = dict(event.payload or {})
     return schemas.EventPublic(
         seq=event.seq,
         action=event.action,
         action_name=action_name(event.action, lang),
         at=event.at,
-        actor=(user.display_name if user else None) if staff_view else None,
+        actor=user_name if staff_view else None,
         unit=unit.name(lang) if unit else None,
         note=event.note,
         payload=payload,
@@ -97,7 +94,7 @@ def request_public(
         email=request.contact_email if visible else access.mask_email(request.contact_email),
         masked=not visible,
     )
-    co_units = _units(session, list(request.co_unit_ids or []))
+    co_units = org_queries.units_by_id(session, request.co_unit_ids or [])
     photos = [
         schemas.PhotoPublic(
             id=p.id,
@@ -107,7 +104,7 @@ def request_public(
             height=p.height,
             url=f"/api/v1/requests/{request.tracking_number}/photos/{p.id}",
         )
-        for p in ([] if fresh else svc.photos_of(session, request))
+        for p in ([] if fresh else photos_of(session, request))
     ]
     public = schemas.RequestPublic(
         id=request.id,
@@ -144,15 +141,12 @@ def request_public(
         return_count=request.return_count,
         attributes=request.attributes or {},
         photos=photos,
-        allowed_actions=svc.allowed_for(session, actor, request, paths=paths),
+        allowed_actions=allowed_for(session, actor, request, paths=paths),
     )
     if with_events:
-        events = svc.events_of(session, request)
-        user_ids = {e.actor_id for e in events if e.actor_id}
-        # Only names are shown: the users' roles are not loaded.
-        query = select(User).where(User.id.in_(user_ids)).options(lazyload(User.roles))
-        users = {u.id: u for u in session.scalars(query)} if user_ids else {}
-        units = _units(session, [e.actor_unit_id for e in events if e.actor_unit_id])
+        events = events_of(session, request)
+        users = org_queries.display_names(session, (e.actor_id for e in events if e.actor_id))
+        units = org_queries.units_by_id(session, (e.actor_unit_id for e in events if e.actor_unit_id))
         public.events = [event_public(e, lang, users, units, actor.is_staff) for e in events]
     if with_routing and actor.is_staff:
         public.routing = _routing(session, request, lang)
@@ -160,8 +154,8 @@ def request_public(
 
 
 def _routing(session: Session, request: RequestRow, lang: str) -> schemas.RoutingPublic:
-    suggestion = svc.routing_suggestion(session, request)
-    unit = session.get(Unit, suggestion.unit_id) if suggestion.unit_id else None
+    suggestion = routing_suggestion(session, request)
+    unit = org_queries.unit_or_none(session, suggestion.unit_id) if suggestion.unit_id else None
     found = triage.triage_of(session, request)
     guesses = [
         schemas.CategoryGuess(code=c.code, name=c.name(lang), probability=p)
@@ -302,23 +296,23 @@ def list_requests(
 ) -> schemas.RequestPage:
     if actor.is_anonymous:
         raise NotAuthenticated()
-    filters = svc.RequestFilters(
+    filters = lists.RequestFilters(
         statuses=status or [],
         category=category,
         channel=channel,
         lead_unit_id=unit_id,
         overdue=overdue,
-        received_from=svc.parse_when(received_from, "received_from"),
-        received_to=svc.parse_when(received_to, "received_to"),
+        received_from=lists.parse_when(received_from, "received_from"),
+        received_to=lists.parse_when(received_to, "received_to"),
     )
-    rows = svc.list_requests(session, actor, filters, before=before, limit=limit)
+    rows = lists.list_requests(session, actor, filters, before=before, limit=limit)
     items = [request_public(session, actor, r, lang) for r in rows[:limit]]
     return schemas.RequestPage(items=items, next_cursor=rows[limit - 1].id if len(rows) > limit else None)
 
 
 @router.get("/requests/{ref}", response_model=schemas.RequestPublic, summary="One request with its timeline")
 def read_request(ref: str, session: SessionDep, actor: ActorDep, lang: LanguageDep) -> schemas.RequestPublic:
-    request = svc.get_request(session, actor, ref)
+    request = lists.get_request(session, actor, ref)
     return request_public(session, actor, request, lang, with_events=True, with_routing=True)
 
 
@@ -326,7 +320,7 @@ def read_request(ref: str, session: SessionDep, actor: ActorDep, lang: LanguageD
 def read_events(
     ref: str, session: SessionDep, actor: ActorDep, lang: LanguageDep
 ) -> list[schemas.EventPublic]:
-    request = svc.get_request(session, actor, ref)
+    request = lists.get_request(session, actor, ref)
     public = request_public(session, actor, request, lang, with_events=True)
     return public.events or []
 
@@ -335,142 +329,461 @@ def read_events(
     "/requests/{ref}/routing", response_model=schemas.RoutingPublic, summary="Where the rules send it"
 )
 def read_routing(ref: str, session: SessionDep, actor: ActorDep, lang: LanguageDep) -> schemas.RoutingPublic:
-    request = svc.get_request(session, actor, ref)
+    request = lists.get_request(session, actor, ref)
     if not actor.is_staff:
         raise Forbidden()
     return _routing(session, request, lang)
 
 
 # ---------------------------------------------------------------- workflow steps
+#
+# One endpoint per step: POST /requests/{ref}/<step>, one transaction, retry-safe with an Idempotency-Key, answered
+# with the request as it is after the step. Each calls the step's function in requests.service.
 
 
-def _step(
-    name: str,
-    body_model: type[Any] | None,
-    perform: Callable[[Session, Actor, RequestRow, Any, Settings], object],
-    summary: str,
-) -> None:
-    """Register POST /requests/{ref}/{name}: one workflow step, one transaction, retry-safe."""
+def _take_step(
+    ref: str,
+    http: Request,
+    session: Session,
+    actor: Actor,
+    lang: str,
+    body: BaseModel | None,
+    idempotency_key: str | None,
+    perform: Callable[[RequestRow], object],
+) -> JSONResponse:
+    """Find the request (locked for the step), `perform` the step on it, answer with the request afterwards."""
+    if actor.is_anonymous:
+        raise NotAuthenticated()
 
-    def endpoint(
-        ref: str,
-        http: Request,
-        session: SessionDep,
-        actor: ActorDep,
-        settings: SettingsDep,
-        lang: LanguageDep,
-        body: Any = None,
-        idempotency_key: IdempotencyKey = None,
-    ) -> JSONResponse:
-        if actor.is_anonymous:
-            raise NotAuthenticated()
+    def work() -> tuple[int, dict[str, Any]]:
+        request = lists.get_request(session, actor, ref, for_update=True)
+        perform(request)
+        session.flush()
+        return 200, request_public(session, actor, request, lang, with_events=True).model_dump(mode="json")
 
-        def work() -> tuple[int, dict[str, Any]]:
-            request = svc.get_request(session, actor, ref, for_update=True)
-            perform(session, actor, request, body, settings)
-            session.flush()
-            return 200, request_public(session, actor, request, lang, with_events=True).model_dump(
-                mode="json"
-            )
+    payload = body.model_dump(mode="json") if body is not None else {}
+    return _run_idempotent(session, actor, http, idempotency_key, payload, work)
 
-        payload = body.model_dump(mode="json") if body is not None else {}
-        return _run_idempotent(session, actor, http, idempotency_key, payload, work)
 
-    signature = inspect.signature(endpoint)
-    parameters = []
-    for parameter in signature.parameters.values():
-        if parameter.name == "body":
-            if body_model is None:
-                parameter = parameter.replace(annotation=schemas.NoteBody | None, default=None)
-            else:
-                parameter = parameter.replace(annotation=body_model, default=inspect.Parameter.empty)
-        parameters.append(parameter)
-    parameters.sort(key=lambda p: p.default is not inspect.Parameter.empty)
-    endpoint.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
-    router.add_api_route(
-        f"/requests/{{ref}}/{name}",
-        endpoint,
-        methods=["POST"],
-        response_model=schemas.RequestPublic,
-        summary=summary,
-        name=f"request_{name.replace('/', '_').replace('-', '_')}",
+def _note(body: schemas.NoteBody | None) -> str | None:
+    return body.note if body is not None else None
+
+
+@router.post(
+    "/requests/{ref}/answer",
+    response_model=schemas.RequestPublic,
+    summary="Answer a consultation at intake",
+    name="request_answer",
+)
+def answer(
+    ref: str,
+    http: Request,
+    session: SessionDep,
+    actor: ActorDep,
+    settings: SettingsDep,
+    lang: LanguageDep,
+    body: schemas.TextBody,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    return _take_step(
+        ref,
+        http,
+        session,
+        actor,
+        lang,
+        body,
+        idempotency_key,
+        lambda request: svc.answer_at_intake(session, actor, request, body.text, settings),
     )
 
 
-def _merge(
-    session: Session, actor: Actor, request: RequestRow, body: schemas.MergeBody, _s: Settings
-) -> object:
-    into = svc.get_request(session, actor, body.into, for_update=True)
-    return svc.merge_request(session, actor, request, into, body.note)
+@router.post(
+    "/requests/{ref}/dispatch",
+    response_model=schemas.RequestPublic,
+    summary="Dispatch to a lead unit and co-units",
+    name="request_dispatch",
+)
+def dispatch(
+    ref: str,
+    http: Request,
+    session: SessionDep,
+    actor: ActorDep,
+    settings: SettingsDep,
+    lang: LanguageDep,
+    body: schemas.DispatchBody,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    return _take_step(
+        ref,
+        http,
+        session,
+        actor,
+        lang,
+        body,
+        idempotency_key,
+        lambda request: svc.dispatch_request(
+            session,
+            actor,
+            request,
+            body.lead_unit_id,
+            settings,
+            body.co_unit_ids,
+            body.note,
+            category_code=body.category,
+        ),
+    )
 
 
-_step(
-    "answer",
-    schemas.TextBody,
-    lambda s, a, r, b, st: svc.answer_at_intake(s, a, r, b.text, st),
-    "Answer a consultation at intake",
+@router.post(
+    "/requests/{ref}/sign",
+    response_model=schemas.RequestPublic,
+    summary="Sign for a dispatched request",
+    name="request_sign",
 )
-_step(
-    "dispatch",
-    schemas.DispatchBody,
-    lambda s, a, r, b, st: svc.dispatch_request(
-        s, a, r, b.lead_unit_id, st, b.co_unit_ids, b.note, category_code=b.category
-    ),
-    "Dispatch to a lead unit and co-units",
+def sign(
+    ref: str,
+    http: Request,
+    session: SessionDep,
+    actor: ActorDep,
+    settings: SettingsDep,
+    lang: LanguageDep,
+    body: schemas.NoteBody | None = None,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    return _take_step(
+        ref,
+        http,
+        session,
+        actor,
+        lang,
+        body,
+        idempotency_key,
+        lambda request: svc.sign_request(session, actor, request),
+    )
+
+
+@router.post(
+    "/requests/{ref}/return",
+    response_model=schemas.RequestPublic,
+    summary="Return a wrong dispatch, with the reason",
+    name="request_return",
 )
-_step("sign", None, lambda s, a, r, b, st: svc.sign_request(s, a, r), "Sign for a dispatched request")
-_step(
-    "return",
-    schemas.ReasonBody,
-    lambda s, a, r, b, st: svc.return_request(s, a, r, b.reason),
-    "Return a wrong dispatch, with the reason",
+def return_dispatch(
+    ref: str,
+    http: Request,
+    session: SessionDep,
+    actor: ActorDep,
+    settings: SettingsDep,
+    lang: LanguageDep,
+    body: schemas.ReasonBody,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    return _take_step(
+        ref,
+        http,
+        session,
+        actor,
+        lang,
+        body,
+        idempotency_key,
+        lambda request: svc.return_request(session, actor, request, body.reason),
+    )
+
+
+@router.post(
+    "/requests/{ref}/contact",
+    response_model=schemas.RequestPublic,
+    summary="Record the first contact with the resident",
+    name="request_contact",
 )
-_step(
-    "contact",
-    None,
-    lambda s, a, r, b, st: svc.contact_resident(s, a, r, b.note if b else None),
-    "Record the first contact with the resident",
+def contact(
+    ref: str,
+    http: Request,
+    session: SessionDep,
+    actor: ActorDep,
+    settings: SettingsDep,
+    lang: LanguageDep,
+    body: schemas.NoteBody | None = None,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    return _take_step(
+        ref,
+        http,
+        session,
+        actor,
+        lang,
+        body,
+        idempotency_key,
+        lambda request: svc.contact_resident(session, actor, request, _note(body)),
+    )
+
+
+@router.post(
+    "/requests/{ref}/reply", response_model=schemas.RequestPublic, summary="Reply", name="request_reply"
 )
-_step("reply", schemas.TextBody, lambda s, a, r, b, st: svc.reply_request(s, a, r, b.text, st), "Reply")
-_step(
-    "review",
-    schemas.ReviewBody,
-    lambda s, a, r, b, st: svc.review_request(s, a, r, b.resolved, b.satisfaction, b.comment),
-    "Rate the result (resident) or record the follow-up visit (supervisor)",
+def reply(
+    ref: str,
+    http: Request,
+    session: SessionDep,
+    actor: ActorDep,
+    settings: SettingsDep,
+    lang: LanguageDep,
+    body: schemas.TextBody,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    return _take_step(
+        ref,
+        http,
+        session,
+        actor,
+        lang,
+        body,
+        idempotency_key,
+        lambda request: svc.reply_request(session, actor, request, body.text, settings),
+    )
+
+
+@router.post(
+    "/requests/{ref}/review",
+    response_model=schemas.RequestPublic,
+    summary="Rate the result (resident) or record the follow-up visit (supervisor)",
+    name="request_review",
 )
-_step("close", None, lambda s, a, r, b, st: svc.close_request(s, a, r, b.note if b else None), "Close")
-_step("reopen", schemas.ReasonBody, lambda s, a, r, b, st: svc.reopen_request(s, a, r, b.reason), "Reopen")
-_step(
-    "extension",
-    schemas.ExtensionBody,
-    lambda s, a, r, b, st: svc.request_extension(s, a, r, b.days, b.reason),
-    "Ask for more time",
+def review(
+    ref: str,
+    http: Request,
+    session: SessionDep,
+    actor: ActorDep,
+    settings: SettingsDep,
+    lang: LanguageDep,
+    body: schemas.ReviewBody,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    return _take_step(
+        ref,
+        http,
+        session,
+        actor,
+        lang,
+        body,
+        idempotency_key,
+        lambda request: svc.review_request(
+            session, actor, request, body.resolved, body.satisfaction, body.comment
+        ),
+    )
+
+
+@router.post(
+    "/requests/{ref}/close", response_model=schemas.RequestPublic, summary="Close", name="request_close"
 )
-_step(
-    "extension/approve",
-    schemas.DecisionBody,
-    lambda s, a, r, b, st: svc.decide_extension(s, a, r, True, st, b.note),
-    "Approve the extension",
+def close(
+    ref: str,
+    http: Request,
+    session: SessionDep,
+    actor: ActorDep,
+    settings: SettingsDep,
+    lang: LanguageDep,
+    body: schemas.NoteBody | None = None,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    return _take_step(
+        ref,
+        http,
+        session,
+        actor,
+        lang,
+        body,
+        idempotency_key,
+        lambda request: svc.close_request(session, actor, request, _note(body)),
+    )
+
+
+@router.post(
+    "/requests/{ref}/reopen", response_model=schemas.RequestPublic, summary="Reopen", name="request_reopen"
 )
-_step(
-    "extension/refuse",
-    schemas.DecisionBody,
-    lambda s, a, r, b, st: svc.decide_extension(s, a, r, False, st, b.note),
-    "Refuse the extension",
+def reopen(
+    ref: str,
+    http: Request,
+    session: SessionDep,
+    actor: ActorDep,
+    settings: SettingsDep,
+    lang: LanguageDep,
+    body: schemas.ReasonBody,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    return _take_step(
+        ref,
+        http,
+        session,
+        actor,
+        lang,
+        body,
+        idempotency_key,
+        lambda request: svc.reopen_request(session, actor, request, body.reason),
+    )
+
+
+@router.post(
+    "/requests/{ref}/extension",
+    response_model=schemas.RequestPublic,
+    summary="Ask for more time",
+    name="request_extension",
 )
-_step(
-    "supervise",
-    schemas.RequiredNoteBody,
-    lambda s, a, r, b, st: svc.supervise_request(s, a, r, b.note),
-    "Add a supervision note",
+def ask_extension(
+    ref: str,
+    http: Request,
+    session: SessionDep,
+    actor: ActorDep,
+    settings: SettingsDep,
+    lang: LanguageDep,
+    body: schemas.ExtensionBody,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    return _take_step(
+        ref,
+        http,
+        session,
+        actor,
+        lang,
+        body,
+        idempotency_key,
+        lambda request: svc.request_extension(session, actor, request, body.days, body.reason),
+    )
+
+
+@router.post(
+    "/requests/{ref}/extension/approve",
+    response_model=schemas.RequestPublic,
+    summary="Approve the extension",
+    name="request_extension_approve",
 )
-_step(
-    "co-handle",
-    schemas.CoHandleBody,
-    lambda s, a, r, b, st: svc.co_handle_request(s, a, r, b.unit_ids, b.note),
-    "Summon co-units (吹哨报到)",
+def approve_extension(
+    ref: str,
+    http: Request,
+    session: SessionDep,
+    actor: ActorDep,
+    settings: SettingsDep,
+    lang: LanguageDep,
+    body: schemas.DecisionBody,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    return _take_step(
+        ref,
+        http,
+        session,
+        actor,
+        lang,
+        body,
+        idempotency_key,
+        lambda request: svc.decide_extension(session, actor, request, True, settings, body.note),
+    )
+
+
+@router.post(
+    "/requests/{ref}/extension/refuse",
+    response_model=schemas.RequestPublic,
+    summary="Refuse the extension",
+    name="request_extension_refuse",
 )
-_step("merge", schemas.MergeBody, _merge, "Merge into another request's issue")
+def refuse_extension(
+    ref: str,
+    http: Request,
+    session: SessionDep,
+    actor: ActorDep,
+    settings: SettingsDep,
+    lang: LanguageDep,
+    body: schemas.DecisionBody,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    return _take_step(
+        ref,
+        http,
+        session,
+        actor,
+        lang,
+        body,
+        idempotency_key,
+        lambda request: svc.decide_extension(session, actor, request, False, settings, body.note),
+    )
+
+
+@router.post(
+    "/requests/{ref}/supervise",
+    response_model=schemas.RequestPublic,
+    summary="Add a supervision note",
+    name="request_supervise",
+)
+def supervise(
+    ref: str,
+    http: Request,
+    session: SessionDep,
+    actor: ActorDep,
+    settings: SettingsDep,
+    lang: LanguageDep,
+    body: schemas.RequiredNoteBody,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    return _take_step(
+        ref,
+        http,
+        session,
+        actor,
+        lang,
+        body,
+        idempotency_key,
+        lambda request: svc.supervise_request(session, actor, request, body.note),
+    )
+
+
+@router.post(
+    "/requests/{ref}/co-handle",
+    response_model=schemas.RequestPublic,
+    summary="Summon co-units (吹哨报到)",
+    name="request_co_handle",
+)
+def co_handle(
+    ref: str,
+    http: Request,
+    session: SessionDep,
+    actor: ActorDep,
+    settings: SettingsDep,
+    lang: LanguageDep,
+    body: schemas.CoHandleBody,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    return _take_step(
+        ref,
+        http,
+        session,
+        actor,
+        lang,
+        body,
+        idempotency_key,
+        lambda request: svc.co_handle_request(session, actor, request, body.unit_ids, body.note),
+    )
+
+
+@router.post(
+    "/requests/{ref}/merge",
+    response_model=schemas.RequestPublic,
+    summary="Merge into another request's issue",
+    name="request_merge",
+)
+def merge(
+    ref: str,
+    http: Request,
+    session: SessionDep,
+    actor: ActorDep,
+    settings: SettingsDep,
+    lang: LanguageDep,
+    body: schemas.MergeBody,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    def perform(request: RequestRow) -> object:
+        into = lists.get_request(session, actor, body.into, for_update=True)
+        return svc.merge_request(session, actor, request, into, body.note)
+
+    return _take_step(ref, http, session, actor, lang, body, idempotency_key, perform)
 
 
 # ---------------------------------------------------------------- photos
@@ -489,12 +802,11 @@ async def upload_photo(
 ) -> schemas.PhotoPublic:
     if x_photo_token:
         request = session.scalar(select(RequestRow).where(RequestRow.tracking_number == ref))
-        if request is None or not svc.photo_token_valid(session, request, x_photo_token):
+        if request is None or not photo_token_valid(session, request, x_photo_token):
             raise NotFound("request_not_found", ref=ref)
     else:
-        request = svc.get_request(session, actor, ref)
-        own = request.submitter_id is not None and request.submitter_id == actor.user_id
-        if not own and not actor.is_staff:
+        request = lists.get_request(session, actor, ref)
+        if not access.is_submitter(actor, request) and not actor.is_staff:
             raise Forbidden()
     content = await photo.read(settings.max_photo_bytes + 1)
     stored = svc.add_photo(session, request, content, settings)
@@ -537,8 +849,8 @@ def track(
     body: schemas.TrackBody, http: Request, session: SessionDep, settings: SettingsDep, lang: LanguageDep
 ) -> schemas.RequestPublic:
     check_rate(settings.rate_limit_storage, "30/minute", "track", _client_address(http))
-    request = svc.get_by_tracking(session, body.tracking_number, body.phone_last4)
-    return request_public(session, svc.SYSTEM, request, lang, with_events=True, contact_visible=False)
+    request = lists.get_by_tracking(session, body.tracking_number, body.phone_last4)
+    return request_public(session, SYSTEM, request, lang, with_events=True, contact_visible=False)
 
 
 @router.post(
@@ -552,12 +864,12 @@ def track_review(
     lang: LanguageDep,
 ) -> schemas.RequestPublic:
     check_rate(settings.rate_limit_storage, "30/minute", "track", _client_address(http))
-    request = svc.get_by_tracking(session, body.tracking_number, body.phone_last4, for_update=True)
+    request = lists.get_by_tracking(session, body.tracking_number, body.phone_last4, for_update=True)
     svc.review_request(
-        session, svc.SYSTEM, request, body.resolved, body.satisfaction, body.comment, by_tracking=True
+        session, SYSTEM, request, body.resolved, body.satisfaction, body.comment, by_tracking=True
     )
     session.commit()
-    return request_public(session, svc.SYSTEM, request, lang, with_events=True, contact_visible=False)
+    return request_public(session, SYSTEM, request, lang, with_events=True, contact_visible=False)
 
 
 @router.post("/track/reopen", response_model=schemas.RequestPublic, summary="Reopen without an account")
@@ -569,7 +881,7 @@ def track_reopen(
     lang: LanguageDep,
 ) -> schemas.RequestPublic:
     check_rate(settings.rate_limit_storage, "30/minute", "track", _client_address(http))
-    request = svc.get_by_tracking(session, body.tracking_number, body.phone_last4, for_update=True)
-    svc.reopen_request(session, svc.SYSTEM, request, body.reason, by_tracking=True)
+    request = lists.get_by_tracking(session, body.tracking_number, body.phone_last4, for_update=True)
+    svc.reopen_request(session, SYSTEM, request, body.reason, by_tracking=True)
     session.commit()
-    return request_public(session, svc.SYSTEM, request, lang, with_events=True, contact_visible=False)
+    return request_public(session, SYSTEM, request, lang, with_events=True, contact_visible=False)

@@ -30,11 +30,14 @@ from chengzhi.config import Settings
 from chengzhi.deps import SessionDep, SettingsDep
 from chengzhi.errors import ChengzhiError
 from chengzhi.i18n import Language, message
+from chengzhi.org import queries as org_queries
 from chengzhi.org.models import Unit
 from chengzhi.org.service import Actor
 from chengzhi.ratelimit import check_rate
 from chengzhi.requests import access, support
 from chengzhi.requests import service as svc
+from chengzhi.requests.lists import get_by_tracking
+from chengzhi.requests.log import SYSTEM, events_of, state_of
 from chengzhi.requests.models import Request as RequestRow
 from chengzhi.requests.workflow import Action, IllegalTransition, action_name, allowed_actions, status_name
 from chengzhi.routing import triage
@@ -566,9 +569,8 @@ def submitted(number: str, request: Request, session: SessionDep) -> Response:
 
 
 def tracked(session: Session, request: RequestRow, lang: Language) -> TrackedRequest:
-    events = svc.events_of(session, request)
-    unit_ids = {e.actor_unit_id for e in events if e.actor_unit_id}
-    units = {u.id: u for u in session.scalars(select(Unit).where(Unit.id.in_(unit_ids)))} if unit_ids else {}
+    events = events_of(session, request)
+    units = org_queries.units_by_id(session, (e.actor_unit_id for e in events if e.actor_unit_id))
     timeline = []
     for event in events:
         name = action_name(event.action, lang)
@@ -584,7 +586,7 @@ def tracked(session: Session, request: RequestRow, lang: Language) -> TrackedReq
                 note=event.note,
             )
         )
-    possible = allowed_actions(svc.state_of(request))
+    possible = allowed_actions(state_of(request))
     return TrackedRequest(
         tracking_number=request.tracking_number,
         title=request.title,
@@ -622,7 +624,7 @@ def _own(session: Session, actor: Actor, number: str) -> RequestRow | None:
     if actor.user_id is None:
         return None
     row = session.scalar(select(RequestRow).where(RequestRow.tracking_number == number))
-    return row if row is not None and row.submitter_id == actor.user_id else None
+    return row if row is not None and access.is_submitter(actor, row) else None
 
 
 @router.get("/track")
@@ -688,7 +690,7 @@ async def _locate(
         return form, page, None
     try:
         check_rate(settings.rate_limit_storage, "30/minute", "track", _client(request))
-        row = svc.get_by_tracking(
+        row = get_by_tracking(
             session, page.form.tracking_number, page.form.phone_last4, for_update=for_update
         )
     except ChengzhiError as exc:
@@ -734,7 +736,7 @@ async def track_review(request: Request, session: SessionDep, settings: Settings
         try:
             svc.review_request(
                 session,
-                actor if page.by_account else svc.SYSTEM,
+                actor if page.by_account else SYSTEM,
                 row,
                 page.review.resolved == "yes",
                 int(page.review.satisfaction),
@@ -769,7 +771,7 @@ async def track_reopen(request: Request, session: SessionDep, settings: Settings
         try:
             svc.reopen_request(
                 session,
-                actor if page.by_account else svc.SYSTEM,
+                actor if page.by_account else SYSTEM,
                 row,
                 page.reopen_reason,
                 by_tracking=not page.by_account,

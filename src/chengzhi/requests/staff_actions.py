@@ -11,8 +11,8 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from urllib.parse import quote, urlencode
+from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
@@ -26,14 +26,19 @@ from chengzhi.config import Settings
 from chengzhi.deps import SessionDep, SettingsDep
 from chengzhi.errors import ChengzhiError, Forbidden
 from chengzhi.i18n import Language, message
-from chengzhi.org.models import Role, Unit, UnitKind
-from chengzhi.org.service import Actor, list_units
+from chengzhi.org import queries as org_queries
+from chengzhi.org.models import Role
+from chengzhi.org.service import Actor
 from chengzhi.requests import access
 from chengzhi.requests import service as svc
+from chengzhi.requests.lists import get_request, overdue_only
 from chengzhi.requests.models import Request as RequestRow
+from chengzhi.requests.pages import not_found
+from chengzhi.requests.staff_common import DONE_NAMES, ActionForms, staff_only
+from chengzhi.requests.staff_pages import STAGE_NAMES, category_name, request_page
 from chengzhi.requests.workflow import IllegalTransition
 from chengzhi.web.i18n import N_, gettext
-from chengzhi.web.templating import Chrome, FormErrors, chrome, csrf_ok, page_actor, render
+from chengzhi.web.templating import FormErrors, chrome, csrf_ok, page_actor, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -42,41 +47,6 @@ NOTE_LIMIT = 2000
 BULK_LIMIT = 100
 BOARD_SIZE = 50
 
-# The button that opens each step's form, in the imperative (the timeline names steps in the past tense).
-BUTTON_NAMES: dict[str, str] = {
-    "answer": N_("Answer at intake"),
-    "dispatch": N_("Dispatch"),
-    "sign": N_("Sign for it"),
-    "return": N_("Return to the dispatcher"),
-    "contact": N_("Record the contact"),
-    "reply": N_("Reply"),
-    "review": N_("Record the follow-up visit"),
-    "close": N_("Close"),
-    "reopen": N_("Reopen"),
-    "request_extension": N_("Ask for more time"),
-    "approve_extension": N_("Approve the extension"),
-    "refuse_extension": N_("Refuse the extension"),
-    "supervise": N_("Add a supervision note"),
-    "co_handle": N_("Summon co-units"),
-    "merge": N_("Merge into another request"),
-}
-DONE_NAMES: dict[str, str] = {
-    "answer": N_("The answer was recorded."),
-    "dispatch": N_("Dispatched."),
-    "sign": N_("Signed for."),
-    "return": N_("Returned to the dispatcher."),
-    "contact": N_("The contact was recorded."),
-    "reply": N_("The reply was recorded."),
-    "review": N_("The follow-up visit was recorded."),
-    "close": N_("Closed."),
-    "reopen": N_("Reopened."),
-    "request_extension": N_("The extension was asked for."),
-    "approve_extension": N_("The extension was approved."),
-    "refuse_extension": N_("The extension was refused."),
-    "supervise": N_("The supervision note was added."),
-    "co_handle": N_("The co-units were summoned."),
-    "merge": N_("Merged."),
-}
 # Where a service error belongs on each form (the rest go to the top of the form).
 ERROR_FIELDS: dict[str, str] = {
     "reason_required": "reason",
@@ -92,29 +62,6 @@ ERROR_FIELDS: dict[str, str] = {
 
 
 # ---------------------------------------------------------------- contexts
-
-
-@dataclass(frozen=True)
-class UnitOption:
-    id: int
-    label: str
-
-
-@dataclass
-class UnitGroup:
-    label: str
-    units: list[UnitOption] = field(default_factory=list)
-
-
-@dataclass
-class ActionForms:
-    """What the request page needs to draw its forms: typed values and errors of the form just sent."""
-
-    action: str | None = None
-    values: dict[str, str] = field(default_factory=dict)
-    multi: dict[str, list[str]] = field(default_factory=dict)
-    errors: FormErrors = field(default_factory=FormErrors)
-    notice: str | None = None
 
 
 @dataclass(frozen=True)
@@ -162,31 +109,7 @@ class BoardPage:
     notice: str | None = None
 
 
-@dataclass
-class ForbiddenPage:
-    message: str
-
-
 # ---------------------------------------------------------------- helpers
-
-
-def button_name(code: str, lang: Language) -> str:
-    return gettext(lang, BUTTON_NAMES[code]) if code in BUTTON_NAMES else code
-
-
-def unit_groups(session: Session, lang: Language) -> list[UnitGroup]:
-    """Every unit a request may be sent to, grouped by kind, in tree order (the dispatch unit picker)."""
-    kinds = (
-        (UnitKind.district, N_("Districts")),
-        (UnitKind.street, N_("Streets")),
-        (UnitKind.community, N_("Communities")),
-        (UnitKind.department, N_("Departments")),
-    )
-    groups = {kind: UnitGroup(gettext(lang, label)) for kind, label in kinds}
-    for unit in list_units(session):
-        if unit.kind in groups:
-            groups[unit.kind].units.append(UnitOption(unit.id, unit.name(lang)))
-    return [g for g in groups.values() if g.units]
 
 
 def _text(form: FormData, name: str, limit: int) -> str:
@@ -224,16 +147,6 @@ def service_message(exc: ChengzhiError | IllegalTransition, lang: Language) -> s
     if isinstance(exc, IllegalTransition):
         return message("illegal_transition", lang, svc.illegal_to_message(exc))
     return message(exc.code, lang, exc.params)
-
-
-def staff_only(request: Request, actor: Actor, frame: Chrome) -> Response | None:
-    """Anonymous -> the sign-in page (and back); signed in but not staff -> a 403 page."""
-    if actor.is_anonymous:
-        return RedirectResponse(f"/login?next={quote(request.url.path, safe='/')}", status_code=303)
-    if not actor.is_staff:
-        text = gettext(frame.lang, N_("These pages are for the city's staff."))
-        return render(request, "forbidden.html", ForbiddenPage(text), frame, status_code=403)
-    return None
 
 
 def safe_next(value: str) -> str | None:
@@ -374,7 +287,7 @@ def _merge(s: Session, a: Actor, r: RequestRow, st: Settings, f: ActionForms, la
         f.errors.add("into", gettext(lang, N_("Enter the tracking number of the request to merge into.")))
     _length(f.errors, "note", f.values["note"], NOTE_LIMIT, lang)
     if not f.errors:
-        target = svc.get_request(s, a, into[:20], for_update=True)
+        target = get_request(s, a, into[:20], for_update=True)
         svc.merge_request(s, a, r, target, f.values["note"] or None)
 
 
@@ -413,9 +326,6 @@ async def _read_form(request: Request, lang: Language, errors: FormErrors) -> Fo
 async def take_action(
     number: str, action: str, request: Request, session: SessionDep, settings: SettingsDep
 ) -> Response:
-    # Imported here: staff_pages imports this module for the request page's forms.
-    from chengzhi.requests.staff_pages import request_page
-
     actor = page_actor(request, session)
     frame = chrome(request, actor)
     refused = staff_only(request, actor, frame)
@@ -436,11 +346,9 @@ async def take_action(
         }
     back = safe_next(_text(form, "next", 300)) if form is not None else None
     try:
-        row = svc.get_request(session, actor, ref, for_update=not forms.errors)
+        row = get_request(session, actor, ref, for_update=not forms.errors)
     except ChengzhiError:
         session.rollback()
-        from chengzhi.requests.pages import not_found
-
         return not_found(request, frame, message("request_not_found", lang, {"ref": ref}))
     status_code = 422
     if not forms.errors:
@@ -466,7 +374,7 @@ async def take_action(
                 return RedirectResponse(f"{target}{sep}{urlencode({'done': action})}", status_code=303)
         session.rollback()
     # Refused: the page again, with the form open, the reason next to its field and what was typed.
-    row = svc.get_request(session, actor, ref)
+    row = get_request(session, actor, ref)
     page = request_page(session, actor, row, lang, forms, frame.timezone)
     return render(request, "staff_request.html", page, frame, status_code=status_code)
 
@@ -496,7 +404,7 @@ async def bulk_dispatch(request: Request, session: SessionDep, settings: Setting
         errors.add("form", gettext(lang, N_("At most %(limit)s requests at a time."), limit=BULK_LIMIT))
     if not errors and not lead:
         errors.add("form", gettext(lang, N_("Choose the unit that must act.")))
-    unit = session.get(Unit, lead[0]) if lead else None
+    unit = org_queries.unit_or_none(session, lead[0]) if lead else None
     if not errors and unit is None:
         errors.add("form", message("unit_not_found", lang, {"ref": lead[0] if lead else ""}))
     if errors or unit is None:
@@ -510,7 +418,7 @@ async def bulk_dispatch(request: Request, session: SessionDep, settings: Setting
     # Each request in its own transaction: one refusal (taken meanwhile, out of scope) does not undo the others.
     for number in numbers:
         try:
-            row = svc.get_request(session, actor, number, for_update=True)
+            row = get_request(session, actor, number, for_update=True)
             svc.dispatch_request(session, actor, row, unit_id, settings, (), note[:NOTE_LIMIT] or None)
             session.commit()
         except (ChengzhiError, IllegalTransition) as exc:
@@ -540,9 +448,6 @@ def _board_cursor(raw: str) -> tuple[dt.datetime, int] | None:
 @router.get("/staff/overdue")
 def overdue_board(request: Request, session: SessionDep) -> Response:
     """Overdue requests of the user's scope, the longest overdue first, with the count per lead unit."""
-    # Imported here: staff_pages imports this module.
-    from chengzhi.requests.staff_pages import STAGE_NAMES, category_name
-
     actor = page_actor(request, session)
     frame = chrome(request, actor)
     refused = staff_only(request, actor, frame)
@@ -554,7 +459,7 @@ def overdue_board(request: Request, session: SessionDep) -> Response:
     # (due time, id, lead unit) gives the page, the total and the count per unit, whatever the planner thinks.
     found = sorted(
         session.execute(
-            svc.overdue_only(select(RequestRow.due_at, RequestRow.id, RequestRow.lead_unit_id)).where(
+            overdue_only(select(RequestRow.due_at, RequestRow.id, RequestRow.lead_unit_id)).where(
                 access.visibility_clause(actor)
             )
         ),
@@ -569,7 +474,7 @@ def overdue_board(request: Request, session: SessionDep) -> Response:
     }
     rows = [loaded[i] for i in page_ids if i in loaded]
     per_unit = tally.most_common(15)
-    units = {u.id: u for u in session.scalars(select(Unit).where(Unit.id.in_([u for u, _ in per_unit if u])))}
+    units = org_queries.units_by_id(session, [u for u, _ in per_unit if u])
     now = dt.datetime.now(dt.UTC)
     shown = rows[:BOARD_SIZE]
     board = []

@@ -1,8 +1,8 @@
 """Staff pages: the inbox of the signed-in user's scope and the request page with a form for every step the user
 may take (the forms are handled in staff_actions).
 
-Both read through requests.service (list_requests, get_request, sees_contact, allowed_for, routing_suggestion), so
-they show exactly what the API would: the same scope, the same masking.
+Both read through the requests domain's functions (lists.list_requests and get_request, access.sees_contact,
+steps.allowed_for and routing_suggestion), so they show exactly what the API would: the same scope, the same masking.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
@@ -23,13 +22,15 @@ from chengzhi.deps import SessionDep, SettingsDep
 from chengzhi.errors import ChengzhiError
 from chengzhi.i18n import Language, message
 from chengzhi.open311.delivery import DeliveryPanel, page_panel
-from chengzhi.org.models import Role, Unit
+from chengzhi.org import queries as org_queries
+from chengzhi.org.models import Role
 from chengzhi.org.service import Actor
 from chengzhi.requests import access
-from chengzhi.requests import service as svc
+from chengzhi.requests.lists import RequestFilters, count_requests_by_status, get_request, list_requests
 from chengzhi.requests.models import Request as RequestRow
 from chengzhi.requests.pages import TimelineEntry, not_found, tracked
-from chengzhi.requests.staff_actions import (
+from chengzhi.requests.photos import photos_of
+from chengzhi.requests.staff_common import (
     DONE_NAMES,
     ActionForms,
     UnitGroup,
@@ -37,9 +38,9 @@ from chengzhi.requests.staff_actions import (
     staff_only,
     unit_groups,
 )
+from chengzhi.requests.steps import allowed_for, routing_suggestion
 from chengzhi.requests.workflow import Status, status_name
 from chengzhi.routing import duplicates, triage
-from chengzhi.routing.triage_models import RequestTriage
 from chengzhi.web.i18n import N_, gettext
 from chengzhi.web.templating import chrome, page_actor, render
 
@@ -54,7 +55,6 @@ CHANNEL_NAMES = {
     "email": N_("E-mail"),
     "import": N_("Imported"),
 }
-# Deadline stages (requests.service dispatch_request and friends): what must happen by then.
 # Workflow stages of the inbox filter: the statuses each one covers.
 STAGES: dict[str, tuple[str, tuple[Status, ...]]] = {
     "intake": (N_("Waiting for dispatch"), (Status.received, Status.returned, Status.reopened)),
@@ -63,6 +63,7 @@ STAGES: dict[str, tuple[str, tuple[Status, ...]]] = {
     "done": (N_("Done"), (Status.reviewed, Status.closed)),
 }
 DISPATCHABLE = frozenset({Status.received.value, Status.returned.value, Status.reopened.value})
+# Deadline stages (steps.dispatch_request and friends): what must happen by then.
 STAGE_NAMES = {
     "sign": N_("Sign for it"),
     "contact": N_("Contact the resident"),
@@ -231,7 +232,7 @@ def _date(value: str) -> dt.date | None:
         return None
 
 
-def _read_filters(request: Request, timezone: str) -> tuple[InboxFilters, svc.RequestFilters | None]:
+def _read_filters(request: Request, timezone: str) -> tuple[InboxFilters, RequestFilters | None]:
     """The filters as shown on the page, and as the query runs them (None: nothing can match)."""
     query = request.query_params
     shown = InboxFilters(
@@ -264,7 +265,7 @@ def _read_filters(request: Request, timezone: str) -> tuple[InboxFilters, svc.Re
         statuses = [s for s in statuses if s in in_stage] if statuses else in_stage
         if not statuses:  # a status outside the chosen stage: nothing can match
             return shown, None
-    filters = svc.RequestFilters(
+    filters = RequestFilters(
         statuses=statuses,
         category=shown.category or None,
         channel=shown.channel or None,
@@ -292,11 +293,7 @@ def model_firsts(session: Session, rows: Sequence[RequestRow], lang: Language) -
     ids = [r.id for r in rows if r.category_id is None]
     if not ids:
         return {}
-    found = session.execute(
-        select(RequestTriage.request_id, RequestTriage.category_suggestions).where(
-            RequestTriage.request_id.in_(ids), RequestTriage.category_suggestions.is_not(None)
-        )
-    ).all()
+    found = triage.stored_suggestions(session, ids)
     names = {c.code: c for c in list_categories(session)} if found else {}
     firsts = {}
     for request_id, suggestions in found:
@@ -342,8 +339,8 @@ def staff_inbox(request: Request, session: SessionDep, settings: SettingsDep) ->
     by_status: dict[str, int] = {}
     try:
         if filters is not None:
-            rows = svc.list_requests(session, actor, filters, before=before, limit=PAGE_SIZE)
-            by_status = svc.count_requests_by_status(session, actor, filters)
+            rows = list_requests(session, actor, filters, before=before, limit=PAGE_SIZE)
+            by_status = count_requests_by_status(session, actor, filters)
     except ChengzhiError as exc:
         rows, by_status, error = [], {}, message(exc.code, lang, exc.params)
     for status in Status:
@@ -388,10 +385,10 @@ def request_page(
     paths = access.unit_paths_of(session, row)
     sees = access.sees_contact(session, actor, row, paths=paths)
     seen = tracked(session, row, lang)
-    suggestion = svc.routing_suggestion(session, row)
+    suggestion = routing_suggestion(session, row)
     suggested = None
     if suggestion.unit_id is not None:
-        unit = session.get(Unit, suggestion.unit_id)
+        unit = org_queries.unit_or_none(session, suggestion.unit_id)
         suggested = unit.name(lang) if unit else None
     deadlines = []
     for stage, when in sorted((row.deadlines or {}).items(), key=lambda item: item[1]):
@@ -401,7 +398,7 @@ def request_page(
             continue
         name = gettext(lang, STAGE_NAMES[stage]) if stage in STAGE_NAMES else stage
         deadlines.append(Deadline(stage, name, at if at.tzinfo else at.replace(tzinfo=dt.UTC)))
-    actions = svc.allowed_for(session, actor, row, paths=paths)
+    actions = allowed_for(session, actor, row, paths=paths)
     candidates = (
         duplicates.find_duplicates(session, actor, row, limit=5, min_score=duplicates.MIN_SCORE)
         if "merge" in actions
@@ -457,8 +454,7 @@ def request_page(
             for c in candidates
         ],
         photo_urls=[
-            f"/api/v1/requests/{row.tracking_number}/photos/{photo.id}"
-            for photo in svc.photos_of(session, row)
+            f"/api/v1/requests/{row.tracking_number}/photos/{photo.id}" for photo in photos_of(session, row)
         ],
         actions=[AllowedAction(code, button_name(code, lang)) for code in actions],
         forms=forms or ActionForms(),
@@ -479,7 +475,7 @@ def staff_request(number: str, request: Request, session: SessionDep) -> Respons
     lang = frame.lang
     ref = number[:20]
     try:
-        row = svc.get_request(session, actor, ref)
+        row = get_request(session, actor, ref)
     except ChengzhiError:
         return not_found(request, frame, message("request_not_found", lang, {"ref": ref}))
     done = request.query_params.get("done", "")

@@ -1,0 +1,224 @@
+"""Intake: a new request received (tracking number, triage, its hub), and dispatched at once when the category
+model is sure of it.
+
+Callers own the transaction (the API commits once per call; the demo and the importer batch many steps);
+functions here add and flush, never commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from chengzhi.categories.models import Category, Priority
+from chengzhi.categories.service import get_category, validate_answers
+from chengzhi.config import Settings
+from chengzhi.db import utcnow
+from chengzhi.errors import Conflict, Forbidden, Invalid, NotAuthenticated, NotFound
+from chengzhi.org import queries as org_queries
+from chengzhi.org.models import Role, Unit, UnitKind
+from chengzhi.org.service import Actor, city_unit
+from chengzhi.requests.log import SYSTEM, event_row, project, state_of
+from chengzhi.requests.models import Request, RequestEvent, RequestUnit
+from chengzhi.requests.steps import dispatch_step
+from chengzhi.requests.workflow import Action, Status, Step
+from chengzhi.requests.workflow import apply as apply_step
+from chengzhi.routing import triage
+from chengzhi.routing.rules import area_index
+from chengzhi.routing.triage_models import RequestTriage
+
+CHANNELS = ("web", "phone", "app", "open311", "import", "feed", "email")
+STAFF_CHANNELS = ("phone", "import", "feed", "email")
+
+
+@dataclass
+class Submission:
+    text: str
+    channel: str = "web"
+    title: str = ""
+    category_code: str | None = None
+    priority: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    address: str | None = None
+    contact_name: str | None = None
+    contact_phone: str | None = None
+    contact_email: str | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    language: str = "zh"
+    source: str = "chengzhi"
+    external_id: str | None = None
+
+
+def new_tracking_number(now: dt.datetime) -> str:
+    """Digits only, so that it reads well over the phone: YYMMDD + 8 random digits."""
+    return now.strftime("%y%m%d") + f"{secrets.randbelow(10**8):08d}"
+
+
+def _phone_last4(phone: str | None) -> str | None:
+    digits = "".join(ch for ch in phone or "" if ch.isdigit())
+    return digits[-4:] if len(digits) >= 4 else None
+
+
+def submit_request(
+    session: Session,
+    actor: Actor,
+    data: Submission,
+    settings: Settings,
+    now: dt.datetime | None = None,
+    *,
+    receiving_unit: Unit | None = None,
+    check_location: bool = True,
+    unit_paths: list[str] | None = None,
+) -> Request:
+    """Receive a new request. Staff channels (phone, import, ...) need an operator. `unit_paths`, if given, gets
+    the paths of the units holding the new request (its hub, and its lead unit when intake dispatched it): what
+    `unit_paths_of` would read back."""
+    now = now or utcnow()
+    if data.channel not in CHANNELS:
+        raise Invalid("validation_failed", details=f"channel must be one of {', '.join(CHANNELS)}")
+    if data.channel in STAFF_CHANNELS and not actor.has_role(Role.operator, Role.admin, Role.dispatcher):
+        if actor.is_anonymous:
+            raise NotAuthenticated()
+        raise Forbidden("forbidden_role", roles="operator")
+    category: Category | None = None
+    answers: dict[str, Any] = {}
+    if data.category_code:
+        category = get_category(session, data.category_code)
+        if not category.active:
+            raise NotFound("category_not_found", ref=data.category_code)
+        answers = validate_answers(category, data.attributes, enforce_required=data.channel != "import")
+    if data.lat is None and data.lon is None:
+        if not data.address and data.channel not in STAFF_CHANNELS:
+            raise Invalid("location_required")
+    elif data.lat is None or data.lon is None:
+        raise Invalid("location_required")
+    elif check_location and not area_index(session).inside_city(data.lat, data.lon):
+        raise Invalid("location_outside_city")
+    if actor.is_anonymous and not actor.is_staff and not (data.contact_phone or data.contact_email):
+        raise Invalid("contact_required")
+    priority = data.priority or (category.default_priority.value if category else "normal")
+    # Urgency and the place named in the text (routing/triage.py); a priority chosen by staff stands.
+    found = triage.analyse(
+        session,
+        settings,
+        data.title,
+        data.text,
+        has_point=data.lat is not None,
+        classify_text=data.channel != "import",  # history comes with its own categories
+    )
+    if found.urgent and not (data.priority and actor.is_staff):
+        priority = Priority.emergency.value
+    hub = receiving_unit or city_unit(session)
+    request = Request(
+        title=data.title.strip()[:200] or data.text.strip()[:30],
+        text=data.text,
+        channel=data.channel,
+        language=data.language,
+        category_id=category.id if category else None,
+        category=category,
+        priority=priority,
+        lat=data.lat,
+        lon=data.lon,
+        address=data.address,
+        contact_name=data.contact_name,
+        contact_phone=data.contact_phone,
+        contact_email=data.contact_email,
+        phone_last4=_phone_last4(data.contact_phone),
+        submitter_id=actor.user_id if actor.has_role(Role.resident) or not actor.is_staff else None,
+        receiving_unit_id=hub.id,
+        attributes=answers,
+        source=data.source,
+        external_id=data.external_id,
+        received_at=now,
+        status=Status.received.value,
+        co_unit_ids=[],
+        deadlines={},
+        updated_at=now,
+        event_count=0,
+        extension_pending=False,
+        extension_days=0,
+        ever_overdue=False,
+        answered_at_intake=False,
+        reopen_count=0,
+        return_count=0,
+    )
+    # The receive step is projected before the row is first written, so that intake is one INSERT, no UPDATE.
+    payload = {"channel": data.channel}
+    project(request, apply_step(state_of(request), Step(Action.receive, now, payload)))
+    for attempt in range(5):
+        request.tracking_number = new_tracking_number(now)
+        try:
+            with session.begin_nested():
+                session.add(request)
+                session.flush()
+            break
+        except IntegrityError:
+            if attempt == 4 or (
+                data.external_id and _external_exists(session, data.source, data.external_id)
+            ):
+                raise Conflict("conflict", details="duplicate request") from None
+    session.add(RequestUnit(request_id=request.id, unit_id=hub.id, unit_path=hub.path, role="hub"))
+    session.add(event_row(request, actor, Action.receive, now, seq=request.event_count, payload=payload))
+    stored = triage.record(session, request, found)
+    if settings.auto_dispatch and data.channel != "import":
+        # Decided before anything pending is written: the rows of both steps then go out in one flush, and the
+        # request's facts are derived from that flush alone (metrics.facts.refresh_flushed).
+        with session.no_autoflush:
+            _auto_dispatch(session, request, found, stored, settings, now)
+    if unit_paths is not None:
+        unit_paths.append(hub.path)
+        if request.lead_unit_id is not None and request.lead_unit is not None:
+            unit_paths.append(request.lead_unit.path)
+    return request
+
+
+def _auto_dispatch(
+    session: Session,
+    request: Request,
+    found: triage.Found,
+    stored: RequestTriage | None,
+    settings: Settings,
+    now: dt.datetime,
+) -> RequestEvent | None:
+    """Dispatches a new request without a person when the category model is sure of its category (at or above
+    the category's threshold), the resident chose no other category, it is not an emergency (a person looks at
+    every emergency at once), and the routing rules give a unit that can take it."""
+    classified = found.classified
+    if classified is None or not classified.sure or found.urgent:
+        return None
+    category = classified.first
+    if request.category is not None and request.category.id != category.id:
+        return None
+    # The triage row intake just added (pending: a query would not find it) is what the rules read.
+    suggestion = triage.suggestion_with(session, request, stored, category=category)
+    if suggestion.unit_id is None:
+        return None
+    unit = org_queries.unit_or_none(session, suggestion.unit_id)
+    if unit is None or not unit.active or unit.kind == UnitKind.city:
+        return None
+    # Whether the category is a person's (the resident chose the model's choice) or the model's alone: retraining
+    # compares models only on categories people gave (registry.retrain).
+    resident_chose = request.category is not None
+    request.category_id, request.category = category.id, category
+    auto = {
+        "resident_chose": resident_chose,
+        "model_version": classified.version,
+        "probability": round(classified.top[0][1], 4),
+        "reason_zh": suggestion.reason_zh,
+        "reason_en": suggestion.reason_en,
+    }
+    return dispatch_step(
+        session, SYSTEM, request, unit.id, settings, (), None, now, extra={"auto": auto}, fresh=True
+    )
+
+
+def _external_exists(session: Session, source: str, external_id: str) -> bool:
+    query = select(Request.id).where(Request.source == source, Request.external_id == external_id)
+    return session.scalar(query) is not None

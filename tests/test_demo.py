@@ -30,8 +30,8 @@ from chengzhi.demo import texts
 from chengzhi.demo.catalogue import CATEGORIES
 from chengzhi.demo.generate import DEMO_PASSWORD, Community, Plan, generate_demo_city, template_slots
 from chengzhi.org.models import Role, RoleAssignment, Unit, UnitKind, User
-from chengzhi.requests.models import Issue, Request, RequestEvent
 from chengzhi.requests.log import state_of, steps_of
+from chengzhi.requests.models import Issue, Request, RequestEvent
 from chengzhi.requests.workflow import STAGE_OF_STATUS, Status, fold
 from chengzhi.routing import rules
 

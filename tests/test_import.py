@@ -21,8 +21,8 @@ from chengzhi.cli import app
 from chengzhi.config import Settings
 from chengzhi.db import get_sessionmaker
 from chengzhi.imports.service import ImportFailed, import_requests
-from chengzhi.requests.models import Request, RequestEvent, RequestUnit
 from chengzhi.requests.log import state_of, steps_of
+from chengzhi.requests.models import Request, RequestEvent, RequestUnit
 from chengzhi.requests.workflow import fold
 
 from .conftest import Configure, auth

@@ -41,6 +41,7 @@ from chengzhi.requests.pages import router as requests_pages
 from chengzhi.requests.service import illegal_to_message
 from chengzhi.requests.staff_actions import router as staff_actions
 from chengzhi.requests.staff_pages import router as staff_pages
+from chengzhi.requests.track_pages import router as track_pages
 from chengzhi.requests.workflow import IllegalTransition
 from chengzhi.routing.dedup_api import router as duplicates_router
 
@@ -319,6 +320,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(open311_router)
     app.include_router(org_pages)
     app.include_router(requests_pages)
+    app.include_router(track_pages)
     app.include_router(staff_pages)
     app.include_router(admin_pages)
     app.include_router(staff_actions)

@@ -1,4 +1,4 @@
-"""Residents' pages: home, the report form and its confirmation, tracking with rating and reopening, public issues.
+"""Residents' pages: home, the report form and its confirmation, public issues (tracking: track_pages.py).
 
 Every handler builds a typed page context (a dataclass) and renders it; writes go through requests.service, the
 same functions the API uses, with the same rate limit and idempotency. Bad input comes back as the form with the
@@ -30,18 +30,15 @@ from chengzhi.config import Settings
 from chengzhi.deps import SessionDep, SettingsDep
 from chengzhi.errors import ChengzhiError
 from chengzhi.i18n import Language, message
-from chengzhi.org import queries as org_queries
 from chengzhi.org.models import Unit
 from chengzhi.org.service import Actor
 from chengzhi.ratelimit import check_rate
-from chengzhi.requests import access, support
 from chengzhi.requests import service as svc
-from chengzhi.requests.lists import get_by_tracking
-from chengzhi.requests.log import SYSTEM, events_of, state_of
+from chengzhi.requests import support
 from chengzhi.requests.models import Request as RequestRow
-from chengzhi.requests.workflow import Action, IllegalTransition, action_name, allowed_actions, status_name
+from chengzhi.requests.workflow import IllegalTransition, status_name
 from chengzhi.routing import triage
-from chengzhi.web.i18n import N_, NC_, gettext
+from chengzhi.web.i18n import N_, gettext
 from chengzhi.web.templating import Chrome, FormErrors, chrome, csrf_ok, page_actor, page_language, render
 
 router = APIRouter(include_in_schema=False)
@@ -155,68 +152,6 @@ class SubmittedPage:
     phone_last4: str | None
 
 
-@dataclass(frozen=True)
-class TimelineEntry:
-    at: dt.datetime
-    action: str
-    action_name: str
-    unit: str | None
-    note: str | None
-
-
-@dataclass
-class TrackedRequest:
-    tracking_number: str
-    title: str
-    text: str
-    category: str
-    status: str
-    status_code: str
-    received_at: dt.datetime
-    address: str | None
-    contact_phone: str | None
-    timeline: list[TimelineEntry]
-    can_review: bool
-    can_reopen: bool
-    resolved: bool | None
-    satisfaction: int | None
-
-
-@dataclass(frozen=True)
-class MyRequest:
-    tracking_number: str
-    title: str
-    status: str
-    status_code: str
-    received_at: dt.datetime
-
-
-@dataclass
-class TrackForm:
-    tracking_number: str = ""
-    phone_last4: str = ""
-
-
-@dataclass
-class ReviewForm:
-    resolved: str = ""
-    satisfaction: str = ""
-    comment: str = ""
-
-
-@dataclass
-class TrackPage:
-    form: TrackForm
-    request: TrackedRequest | None = None
-    mine: list[MyRequest] = field(default_factory=list)
-    signed_in: bool = False
-    by_account: bool = False
-    review: ReviewForm = field(default_factory=ReviewForm)
-    reopen_reason: str = ""
-    notice: str | None = None
-    errors: FormErrors = field(default_factory=FormErrors)
-
-
 @dataclass
 class NotFoundPage:
     message: str
@@ -225,7 +160,7 @@ class NotFoundPage:
 # ---------------------------------------------------------------- helpers
 
 
-def _text(form: FormData, name: str, limit: int) -> str:
+def form_text(form: FormData, name: str, limit: int) -> str:
     """A form field as text: missing -> "", a file where text was expected -> "", NUL characters dropped."""
     value = form.get(name)
     if not isinstance(value, str):
@@ -233,7 +168,7 @@ def _text(form: FormData, name: str, limit: int) -> str:
     return value.replace("\x00", "").strip()[: limit + 1]
 
 
-def _client(request: Request) -> str:
+def client_of(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
@@ -254,10 +189,6 @@ def _choice(category: Category, lang: Language) -> CategoryChoice:
     return CategoryChoice(category.code, category.name(lang), group, category.keywords or "")
 
 
-def _status(code: str, lang: Language) -> str:
-    return status_name(code, lang)
-
-
 def public_title(request: RequestRow) -> str:
     return DIGIT_RUN.sub(lambda m: "*" * len(m.group()), request.title or "")
 
@@ -271,7 +202,7 @@ def public_issue(request: RequestRow, lang: Language, supported: set[int] | None
         can_support=request.status in support.SUPPORTABLE,
         title=public_title(request),
         category=request.category.name(lang) if request.category else gettext(lang, N_("Not yet classified")),
-        status=_status(request.status, lang),
+        status=status_name(request.status, lang),
         status_code=request.status,
         place=unit.name(lang) if unit else "",
         received_at=request.received_at,
@@ -351,7 +282,7 @@ async def support_issue(
         form = await request.form(max_files=0, max_fields=10)
     except StarletteHTTPException:
         form = None
-    back = _text(form, "next", 200) if form is not None else ""
+    back = form_text(form, "next", 200) if form is not None else ""
     if not (back.startswith("/") and not back.startswith("//") and "\\" not in back):
         back = "/issues"
     ident = (
@@ -364,7 +295,7 @@ async def support_issue(
         error = message("csrf_failed", lang)
     else:
         try:
-            check_rate(settings.rate_limit_storage, "30/minute", "support", _client(request))
+            check_rate(settings.rate_limit_storage, "30/minute", "support", client_of(request))
             key = _supporter(request, settings, actor, create=True)
             assert key is not None
             row, _new = support.support(session, ident, key)
@@ -430,16 +361,16 @@ def suggest(request: Request, session: SessionDep, settings: SettingsDep) -> Res
 
 def _read_submit_form(form: FormData, lang: Language) -> tuple[SubmitForm, FormErrors, list[UploadFile]]:
     values = SubmitForm(
-        category=_text(form, "category", 40),
-        text=_text(form, "text", 4000),
-        lat=_text(form, "lat", 30),
-        lon=_text(form, "lon", 30),
-        address=_text(form, "address", 300),
-        contact_name=_text(form, "contact_name", 120),
-        contact_phone=_text(form, "contact_phone", 20),
-        contact_email=_text(form, "contact_email", 200),
+        category=form_text(form, "category", 40),
+        text=form_text(form, "text", 4000),
+        lat=form_text(form, "lat", 30),
+        lon=form_text(form, "lon", 30),
+        address=form_text(form, "address", 300),
+        contact_name=form_text(form, "contact_name", 120),
+        contact_phone=form_text(form, "contact_phone", 20),
+        contact_email=form_text(form, "contact_email", 200),
         consent=form.get("consent") in ("on", "true", "1", "yes"),
-        idempotency_key=_text(form, "idempotency_key", 200),
+        idempotency_key=form_text(form, "idempotency_key", 200),
     )
     errors = FormErrors()
 
@@ -522,14 +453,16 @@ async def _submit(
     photos: list[UploadFile],
 ) -> str:
     """Submit once per form (the form's idempotency key): a second post of the same form gets the same number."""
-    principal = f"user:{actor.user_id}" if actor.user_id is not None else f"anonymous:{_client(request)}"[:80]
+    principal = (
+        f"user:{actor.user_id}" if actor.user_id is not None else f"anonymous:{client_of(request)}"[:80]
+    )
     body: dict[str, Any] = {k: v for k, v in vars(values).items() if k != "idempotency_key"}
     slot = idempotency.slot_for(values.idempotency_key or None, principal, "POST", "/submit", body)
     saved = idempotency.replay(session, slot)
     if saved is not None:
         return str(saved[1]["tracking_number"])
     if actor.is_anonymous:
-        check_rate(settings.rate_limit_storage, settings.anonymous_submit_rate, "submit", _client(request))
+        check_rate(settings.rate_limit_storage, settings.anonymous_submit_rate, "submit", client_of(request))
     data = svc.Submission(
         text=values.text,
         channel="web",
@@ -563,233 +496,3 @@ def submitted(number: str, request: Request, session: SessionDep) -> Response:
         return not_found(request, frame, message("request_not_found", frame.lang, {"ref": number}))
     page = SubmittedPage(tracking_number=number, phone_last4=row.phone_last4)
     return render(request, "submitted.html", page, frame)
-
-
-# ---------------------------------------------------------------- tracking
-
-
-def tracked(session: Session, request: RequestRow, lang: Language) -> TrackedRequest:
-    events = events_of(session, request)
-    units = org_queries.units_by_id(session, (e.actor_unit_id for e in events if e.actor_unit_id))
-    timeline = []
-    for event in events:
-        name = action_name(event.action, lang)
-        if event.action == "dispatch" and (event.payload or {}).get("auto"):
-            name = gettext(lang, NC_("request action", "Dispatched automatically"))
-        unit = units.get(event.actor_unit_id) if event.actor_unit_id else None
-        timeline.append(
-            TimelineEntry(
-                at=event.at,
-                action=event.action,
-                action_name=name,
-                unit=unit.name(lang) if unit else None,
-                note=event.note,
-            )
-        )
-    possible = allowed_actions(state_of(request))
-    return TrackedRequest(
-        tracking_number=request.tracking_number,
-        title=request.title,
-        text=request.text,
-        category=request.category.name(lang) if request.category else gettext(lang, N_("Not yet classified")),
-        status=_status(request.status, lang),
-        status_code=request.status,
-        received_at=request.received_at,
-        address=request.address,
-        contact_phone=access.mask_phone(request.contact_phone),
-        timeline=timeline,
-        can_review=Action.review in possible,
-        can_reopen=Action.reopen in possible,
-        resolved=request.resolved,
-        satisfaction=request.satisfaction,
-    )
-
-
-def _mine(session: Session, actor: Actor, lang: Language) -> list[MyRequest]:
-    if actor.user_id is None:
-        return []
-    query = (
-        select(RequestRow)
-        .where(RequestRow.submitter_id == actor.user_id)
-        .order_by(RequestRow.id.desc())
-        .limit(50)
-    )
-    return [
-        MyRequest(r.tracking_number, r.title, _status(r.status, lang), r.status, r.received_at)
-        for r in session.scalars(query)
-    ]
-
-
-def _own(session: Session, actor: Actor, number: str) -> RequestRow | None:
-    if actor.user_id is None:
-        return None
-    row = session.scalar(select(RequestRow).where(RequestRow.tracking_number == number))
-    return row if row is not None and access.is_submitter(actor, row) else None
-
-
-@router.get("/track")
-def track_form(request: Request, session: SessionDep) -> Response:
-    actor = page_actor(request, session)
-    frame = chrome(request, actor)
-    page = TrackPage(
-        form=TrackForm(tracking_number=request.query_params.get("number", "")[:20]),
-        mine=_mine(session, actor, frame.lang),
-        signed_in=not actor.is_anonymous,
-    )
-    return render(request, "track.html", page, frame)
-
-
-@router.get("/track/{number}")
-def track_mine(number: str, request: Request, session: SessionDep) -> Response:
-    """A signed-in resident's own request, without typing the phone digits."""
-    actor = page_actor(request, session)
-    frame = chrome(request, actor)
-    row = _own(session, actor, number[:20])
-    if row is None:
-        if actor.is_anonymous:
-            return RedirectResponse(f"/login?next=/track/{number[:20]}", status_code=303)
-        return not_found(request, frame, message("request_not_found", frame.lang, {"ref": number[:20]}))
-    page = TrackPage(
-        form=TrackForm(tracking_number=row.tracking_number),
-        request=tracked(session, row, frame.lang),
-        signed_in=True,
-        by_account=True,
-    )
-    return render(request, "track.html", page, frame)
-
-
-def _read_track(form: FormData, lang: Language, errors: FormErrors) -> TrackForm:
-    values = TrackForm(_text(form, "tracking_number", 20), _text(form, "phone_last4", 4))
-    if not values.tracking_number or len(values.tracking_number) < 6:
-        errors.add("tracking_number", gettext(lang, N_("Enter the tracking number you were given.")))
-    if not LAST4.match(values.phone_last4):
-        errors.add("phone_last4", gettext(lang, N_("Enter the last four digits of your phone number.")))
-    return values
-
-
-async def _locate(
-    request: Request, session: Session, settings: Settings, actor: Actor, frame: Chrome, *, for_update: bool
-) -> tuple[FormData | None, TrackPage, RequestRow | None]:
-    """Read a tracking form and find its request: by number and phone digits, or as the signed-in owner."""
-    lang = frame.lang
-    page = TrackPage(form=TrackForm(), signed_in=not actor.is_anonymous)
-    try:
-        form = await request.form(max_files=0, max_fields=50)
-    except StarletteHTTPException:
-        page.errors.add("form", gettext(lang, N_("The form could not be read; fill it in again.")))
-        return None, page, None
-    if not csrf_ok(request, form):
-        page.errors.add("form", message("csrf_failed", lang))
-    number = _text(form, "tracking_number", 20)
-    own = _own(session, actor, number) if form.get("by_account") == "1" else None
-    if own is not None:
-        page.form, page.by_account = TrackForm(number), True
-        return form, page, own if not page.errors else None
-    page.form = _read_track(form, lang, page.errors)
-    if page.errors:
-        return form, page, None
-    try:
-        check_rate(settings.rate_limit_storage, "30/minute", "track", _client(request))
-        row = get_by_tracking(
-            session, page.form.tracking_number, page.form.phone_last4, for_update=for_update
-        )
-    except ChengzhiError as exc:
-        page.errors.add(
-            "phone_last4" if exc.code == "tracking_mismatch" else "form", message(exc.code, lang, exc.params)
-        )
-        return form, page, None
-    return form, page, row
-
-
-@router.post("/track")
-async def track(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
-    actor = page_actor(request, session)
-    frame = chrome(request, actor)
-    _form, page, row = await _locate(request, session, settings, actor, frame, for_update=False)
-    page.mine = _mine(session, actor, frame.lang)
-    if row is None:
-        return render(request, "track.html", page, frame, status_code=422)
-    page.request = tracked(session, row, frame.lang)
-    return render(request, "track.html", page, frame)
-
-
-@router.post("/track/review")
-async def track_review(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
-    actor = page_actor(request, session)
-    frame = chrome(request, actor)
-    lang = frame.lang
-    form, page, row = await _locate(request, session, settings, actor, frame, for_update=True)
-    if form is None or row is None:
-        return render(request, "track.html", page, frame, status_code=422)
-    page.review = ReviewForm(
-        resolved=_text(form, "resolved", 5),
-        satisfaction=_text(form, "satisfaction", 1),
-        comment=_text(form, "comment", 2000),
-    )
-    if page.review.resolved not in ("yes", "no"):
-        page.errors.add("resolved", gettext(lang, N_("Say whether the problem was solved.")))
-    if page.review.satisfaction not in ("1", "2", "3", "4", "5"):
-        page.errors.add("satisfaction", gettext(lang, N_("Choose how satisfied you are, from 1 to 5.")))
-    if len(page.review.comment) > 2000:
-        page.errors.add("comment", gettext(lang, N_("At most %(limit)s characters."), limit=2000))
-    if not page.errors:
-        try:
-            svc.review_request(
-                session,
-                actor if page.by_account else SYSTEM,
-                row,
-                page.review.resolved == "yes",
-                int(page.review.satisfaction),
-                page.review.comment or None,
-                by_tracking=not page.by_account,
-            )
-            session.commit()
-        except (ChengzhiError, IllegalTransition) as exc:
-            session.rollback()
-            page.errors.add("review", _service_message(exc, lang))
-        else:
-            page.notice = gettext(lang, N_("Thank you: your rating was recorded."))
-            page.review = ReviewForm()
-    page.request = tracked(session, row, lang)
-    return render(request, "track.html", page, frame, status_code=422 if page.errors else 200)
-
-
-@router.post("/track/reopen")
-async def track_reopen(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
-    actor = page_actor(request, session)
-    frame = chrome(request, actor)
-    lang = frame.lang
-    form, page, row = await _locate(request, session, settings, actor, frame, for_update=True)
-    if form is None or row is None:
-        return render(request, "track.html", page, frame, status_code=422)
-    page.reopen_reason = _text(form, "reason", 2000)
-    if not page.reopen_reason:
-        page.errors.add("reason", message("reason_required", lang))
-    elif len(page.reopen_reason) > 2000:
-        page.errors.add("reason", gettext(lang, N_("At most %(limit)s characters."), limit=2000))
-    if not page.errors:
-        try:
-            svc.reopen_request(
-                session,
-                actor if page.by_account else SYSTEM,
-                row,
-                page.reopen_reason,
-                by_tracking=not page.by_account,
-            )
-            session.commit()
-        except (ChengzhiError, IllegalTransition) as exc:
-            session.rollback()
-            page.errors.add("reason", _service_message(exc, lang))
-        else:
-            page.notice = gettext(
-                lang, N_("Your request was reopened; the handling unit will take it up again.")
-            )
-            page.reopen_reason = ""
-    page.request = tracked(session, row, lang)
-    return render(request, "track.html", page, frame, status_code=422 if page.errors else 200)
-
-
-def _service_message(exc: ChengzhiError | IllegalTransition, lang: Language) -> str:
-    if isinstance(exc, IllegalTransition):
-        return message("illegal_transition", lang, svc.illegal_to_message(exc))
-    return message(exc.code, lang, exc.params)

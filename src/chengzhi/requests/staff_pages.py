@@ -28,7 +28,7 @@ from chengzhi.org.service import Actor
 from chengzhi.requests import access
 from chengzhi.requests.lists import RequestFilters, count_requests_by_status, get_request, list_requests
 from chengzhi.requests.models import Request as RequestRow
-from chengzhi.requests.pages import TimelineEntry, not_found, tracked
+from chengzhi.requests.pages import not_found
 from chengzhi.requests.photos import photos_of
 from chengzhi.requests.staff_common import (
     DONE_NAMES,
@@ -39,6 +39,7 @@ from chengzhi.requests.staff_common import (
     unit_groups,
 )
 from chengzhi.requests.steps import allowed_for, routing_suggestion
+from chengzhi.requests.track_pages import TimelineEntry, tracked
 from chengzhi.requests.workflow import Status, status_name
 from chengzhi.routing import duplicates, triage
 from chengzhi.web.i18n import N_, gettext

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -31,7 +31,9 @@ from chengzhi.requests.workflow import Action, Status, Step
 from chengzhi.requests.workflow import apply as apply_step
 from chengzhi.routing import triage
 from chengzhi.routing.rules import area_index
-from chengzhi.routing.triage_models import RequestTriage
+
+if TYPE_CHECKING:
+    from chengzhi.routing.triage_models import RequestTriage
 
 CHANNELS = ("web", "phone", "app", "open311", "import", "feed", "email")
 STAFF_CHANNELS = ("phone", "import", "feed", "email")

@@ -1,4 +1,5 @@
-"""The workflow's steps after intake, one function per step: who may take it, what it needs, the event it appends.
+"""The workflow's steps on a received request, one function per step: who may take it, what it needs, the event it
+appends.
 
 Each refuses an illegal step first (409, `workflow.check`), then checks the actor's role and scope, then the
 payload; then appends one event (`log.append_event`). Callers own the transaction: functions here add and flush,

@@ -15,26 +15,7 @@ from chengzhi.org.models import RoleAssignment, Unit, UnitKind, User
 # ---------------------------------------------------------------- for requests
 
 
-def unit_or_none(session: Session, unit_id: int) -> Unit | None:
-    """The unit with this id, or None (`org.service.get_unit` raises instead)."""
-    return session.get(Unit, unit_id)
-
-
-def units_by_id(session: Session, ids: Iterable[int]) -> dict[int, Unit]:
-    """Unit id -> unit, for the ids that exist (one query; none for no ids)."""
-    wanted = set(ids)
-    if not wanted:
-        return {}
-    return {u.id: u for u in session.scalars(select(Unit).where(Unit.id.in_(wanted)))}
-
-
-def display_names(session: Session, user_ids: Iterable[int]) -> dict[int, str]:
-    """User id -> the name shown to others, for the ids that exist (one query; none for no ids)."""
-    wanted = set(user_ids)
-    if not wanted:
-        return {}
-    query = select(User.id, User.display_name).where(User.id.in_(wanted))
-    return {user_id: name for user_id, name in session.execute(query)}
+# unit_by_id, units_by_id, display_names: in the section for metrics, which needs them too.
 
 
 # ---------------------------------------------------------------- for routing

@@ -148,7 +148,7 @@ def request_public(
 
 def routing_public(session: Session, request: RequestRow, lang: str) -> schemas.RoutingPublic:
     suggestion = routing_suggestion(session, request)
-    unit = org_queries.unit_or_none(session, suggestion.unit_id) if suggestion.unit_id else None
+    unit = org_queries.unit_by_id(session, suggestion.unit_id) if suggestion.unit_id else None
     found = triage.triage_of(session, request)
     guesses = [
         schemas.CategoryGuess(code=c.code, name=c.name(lang), probability=p)

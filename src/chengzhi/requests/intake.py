@@ -202,7 +202,7 @@ def _auto_dispatch(
     suggestion = triage.suggestion_with(session, request, stored, category=category)
     if suggestion.unit_id is None:
         return None
-    unit = org_queries.unit_or_none(session, suggestion.unit_id)
+    unit = org_queries.unit_by_id(session, suggestion.unit_id)
     if unit is None or not unit.active or unit.kind == UnitKind.city:
         return None
     # Whether the category is a person's (the resident chose the model's choice) or the model's alone: retraining

@@ -404,7 +404,7 @@ async def bulk_dispatch(request: Request, session: SessionDep, settings: Setting
         errors.add("form", gettext(lang, N_("At most %(limit)s requests at a time."), limit=BULK_LIMIT))
     if not errors and not lead:
         errors.add("form", gettext(lang, N_("Choose the unit that must act.")))
-    unit = org_queries.unit_or_none(session, lead[0]) if lead else None
+    unit = org_queries.unit_by_id(session, lead[0]) if lead else None
     if not errors and unit is None:
         errors.add("form", message("unit_not_found", lang, {"ref": lead[0] if lead else ""}))
     if errors or unit is None:

@@ -389,7 +389,7 @@ def request_page(
     suggestion = routing_suggestion(session, row)
     suggested = None
     if suggestion.unit_id is not None:
-        unit = org_queries.unit_or_none(session, suggestion.unit_id)
+        unit = org_queries.unit_by_id(session, suggestion.unit_id)
         suggested = unit.name(lang) if unit else None
     deadlines = []
     for stage, when in sorted((row.deadlines or {}).items(), key=lambda item: item[1]):

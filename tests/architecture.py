@@ -19,7 +19,7 @@ PACKAGE = "chengzhi"
 # Top-level modules of the core (shared infrastructure, owned by no domain).
 CORE = {"config", "db", "errors", "i18n", "idempotency", "ratelimit", "models", "migrate", "clock"}
 # The application's edges: they wire domains together and may import any domain's public modules.
-EDGES = {"app", "cli", "clidoc", "deps", "web", "reactions"}
+EDGES = {"app", "cli", "clidoc", "deps", "web", "reactions", "caches"}
 
 
 def domain_of(module: str) -> str:
@@ -153,9 +153,7 @@ class _Finder(ast.NodeVisitor):
     def visit_Call(self, node: ast.Call) -> None:
         func = node.func
         if isinstance(func, ast.Name) and func.id in {"isinstance", "cast", "issubclass", "TypeVar"}:
-            for arg in node.args[1:] if func.id != "cast" else node.args[1:]:
-                self.visit(arg)
-            return
+            return  # a type test or a cast names the class, not its table
         self.generic_visit(node)
 
     def _model_of(self, node: ast.expr) -> tuple[str, str] | None:
@@ -189,21 +187,100 @@ def foreign_table_uses() -> list[Use]:
     uses: list[Use] = []
     for path in source_files():
         module = module_name(path)
-        if domain_of(module) in {"core", "edge"} or ".models" in module or module.endswith("_models"):
+        if domain_of(module) == "core" or module.endswith(("models", "_models")):
             # The core owns no domain's tables; models modules declare foreign keys and relationships.
-            if domain_of(module) != "edge":
-                continue
+            continue
         finder = _Finder(module, owners)
         finder.visit(ast.parse(path.read_text(encoding="utf-8")))
         uses.extend(finder.uses)
     return uses
 
 
+# ---------------------------------------------------------------- the import graph, drawn
+
+
+def import_graph():  # type: ignore[no-untyped-def]
+    import grimp
+
+    return grimp.build_graph(PACKAGE, include_external_packages=False, exclude_type_checking_imports=True)
+
+
+def module_cycles() -> list[list[str]]:
+    """Strongly connected components of more than one module in the direct-import graph (Tarjan)."""
+    graph = import_graph()
+    adjacency = {m: sorted(graph.find_modules_directly_imported_by(m)) for m in sorted(graph.modules)}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+    counter = 0
+
+    def visit(v: str) -> None:
+        nonlocal counter
+        index[v] = low[v] = counter
+        counter += 1
+        stack.append(v)
+        on_stack.add(v)
+        for w in adjacency[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for module in adjacency:
+        if module not in index:
+            visit(module)
+    return found
+
+
+def _package(module: str) -> str:
+    parts = module.split(".")
+    return ".".join(parts[:2])
+
+
+def drawing() -> str:
+    """The domains and the arrows between them, from the import graph: who uses whom, through which modules.
+
+    One line per package: `package -> other: module, module` (the other package's modules it imports)."""
+    graph = import_graph()
+    arrows: dict[str, dict[str, set[str]]] = {}
+    for importer in graph.modules:
+        for imported in graph.find_modules_directly_imported_by(importer):
+            source, target = _package(importer), _package(imported)
+            if source == target or domain_of(imported) == "core":
+                continue
+            short = imported.split(".", 2)[2] if imported.count(".") >= 2 else "(package)"
+            arrows.setdefault(source, {}).setdefault(target, set()).add(short)
+    lines = []
+    for source in sorted(arrows, key=lambda p: (domain_of(p) != "edge", p)):
+        for target, modules in sorted(arrows[source].items()):
+            lines.append(
+                f"{source.removeprefix(PACKAGE + '.'):<10} -> {target.removeprefix(PACKAGE + '.'):<10} {', '.join(sorted(modules))}"
+            )
+    return "\n".join(lines) + "\n"
+
+
 if __name__ == "__main__":
+    import sys
     from collections import Counter
 
-    found = foreign_table_uses()
-    for use in found:
-        print(use)
-    print(Counter((u.module, u.owner) for u in found).most_common())
-    print(len(found))
+    if "--drawing" in sys.argv:
+        print(drawing(), end="")
+    else:
+        found = foreign_table_uses()
+        for use in found:
+            print(use)
+        print(Counter((u.module, u.owner) for u in found).most_common())
+        print(len(found))

@@ -192,7 +192,7 @@ def test_delivery_is_recorded_not_sent_outside_production(settings: Settings, ci
 
 
 def test_the_outbox_hook_is_registered_explicitly(settings: Settings, city: City) -> None:
-    assert outbox.registered()  # by chengzhi.models (until chengzhi/reactions.py does it at start-up)
+    assert outbox.registered()  # by chengzhi.reactions.install() (the test fixtures call it, as the app does)
     now = dt.datetime.now(dt.UTC)
     factory = get_sessionmaker(settings.database_url)
     with factory() as session, session.begin():

@@ -17,10 +17,8 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
-from chengzhi.config import Settings
-from chengzhi.requests import service as svc
-from chengzhi.requests import timelimits
-from chengzhi.requests.timelimits import (
+from chengzhi.categories import timelimits
+from chengzhi.categories.timelimits import (
     DEFAULT_LIMITS,
     TimeLimit,
     add_working_days,
@@ -30,6 +28,8 @@ from chengzhi.requests.timelimits import (
     stage_deadlines,
     stage_limits,
 )
+from chengzhi.config import Settings
+from chengzhi.requests import service as svc
 
 from .factories import City
 from .steps import actor, dispatch, handle, submit

@@ -16,12 +16,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from chengzhi import __version__
+from chengzhi import __version__, reactions
 from chengzhi.admin.pages import router as admin_pages
 from chengzhi.categories.api import router as categories_router
 from chengzhi.config import Settings, get_settings
@@ -29,14 +30,14 @@ from chengzhi.db import get_sessionmaker
 from chengzhi.errors import ChengzhiError
 from chengzhi.i18n import message, negotiate_language
 from chengzhi.jobs.service import Scheduler
-from chengzhi.metrics import facts as metrics_facts
 from chengzhi.metrics.api import router as metrics_router
 from chengzhi.metrics.pages import router as metrics_pages
-from chengzhi.open311 import outbox as open311_outbox
 from chengzhi.open311.api import router as open311_router
 from chengzhi.org.api import router as org_router
 from chengzhi.org.pages import router as org_pages
+from chengzhi.org.service import ANONYMOUS
 from chengzhi.requests.api import router as requests_router
+from chengzhi.requests.pages import not_found
 from chengzhi.requests.pages import router as requests_pages
 from chengzhi.requests.service import illegal_to_message
 from chengzhi.requests.staff_actions import router as staff_actions
@@ -44,6 +45,7 @@ from chengzhi.requests.staff_pages import router as staff_pages
 from chengzhi.requests.track_pages import router as track_pages
 from chengzhi.requests.workflow import IllegalTransition
 from chengzhi.routing.dedup_api import router as duplicates_router
+from chengzhi.web.templating import chrome, page_language, render
 
 log = logging.getLogger("chengzhi")
 
@@ -140,8 +142,6 @@ def _error_page(
     request: Request, status: int, code: str, params: dict[str, object] | None = None
 ) -> Response:
     """An error a browser caused, as a page in its language with a way back (never a stack trace)."""
-    from chengzhi.org.service import ANONYMOUS
-    from chengzhi.web.templating import chrome, page_language, render
 
     lang = page_language(request)
     page = ErrorPage(status=status, message=message(code, lang, params or {}))
@@ -161,8 +161,7 @@ def _orig(exc: DBAPIError) -> str:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    open311_outbox.register()  # until chengzhi/reactions.py registers the session hooks at start-up
-    metrics_facts.install()  # until chengzhi/reactions.py registers the session hooks at start-up
+    reactions.install()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -236,10 +235,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 404 and _wants_page(request):
-            from chengzhi.org.service import ANONYMOUS
-            from chengzhi.requests.pages import not_found
-            from chengzhi.web.templating import chrome, page_language
-
             return not_found(
                 request, chrome(request, ANONYMOUS), message("not_found", page_language(request))
             )
@@ -292,7 +287,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/api/v1/health", tags=["meta"], summary="Liveness and database check")
     def health() -> dict[str, str]:
-        from sqlalchemy import text
 
         with get_sessionmaker(settings.database_url)() as session:
             session.execute(text("SELECT 1"))

@@ -1,4 +1,4 @@
-"""Every process-level cache, cleared in one call: `reset_caches()`.
+"""Every process-level cache, cleared in one call: `reset_caches()` (an edge module: it knows the domains).
 
 The tests call it after each test (tests/conftest.py) and whenever they change the environment, so that no test
 depends on what an earlier one left in memory. A module that adds a process cache holding settings, data or
@@ -13,10 +13,12 @@ Two kinds of cache are left alone on purpose:
 
 from __future__ import annotations
 
-import importlib
-
 from chengzhi import ratelimit
+from chengzhi.categories import timelimits
 from chengzhi.config import get_settings
+from chengzhi.open311 import formats
+from chengzhi.routing import caches as routing_caches
+from chengzhi.web import i18n, templating
 
 
 def reset_caches(*, files: bool = False) -> None:
@@ -24,14 +26,8 @@ def reset_caches(*, files: bool = False) -> None:
     packaged files)."""
     get_settings.cache_clear()
     ratelimit.reset()
-    # routing's own reset (chengzhi/routing/caches.py); imported by name: the core imports no domain.
-    importlib.import_module("chengzhi.routing.caches").reset_caches()
+    routing_caches.reset_caches()
     if files:
-        # The edge and domain modules are imported here, not at the top: the core imports no domain.
-        templating = importlib.import_module("chengzhi.web.templating")
-        i18n = importlib.import_module("chengzhi.web.i18n")
-        timelimits = importlib.import_module("chengzhi.requests.timelimits")
-        formats = importlib.import_module("chengzhi.open311.formats")
         templating.templates.cache_clear()
         i18n.translations.cache_clear()
         timelimits.is_working_day.cache_clear()

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from chengzhi import reactions
 from chengzhi.config import get_settings
 from chengzhi.metrics.cli import metrics_app
 from chengzhi.open311.cli import open311_app
@@ -31,6 +32,12 @@ app.add_typer(triage_app, name="triage")
 app.add_typer(open311_app, name="open311")
 app.add_typer(model_app, name="model")
 app.add_typer(metrics_app, name="metrics")
+
+
+@app.callback()
+def _start() -> None:
+    # Every command works on the domains as the application does: with their cross-domain reactions.
+    reactions.install()
 
 
 @app.command()
@@ -141,9 +148,6 @@ def jobs_run(name: Annotated[str, typer.Argument(help="Job name (see `jobs list`
     """Run one periodic job now (skipped if another process is running it)."""
     from chengzhi.db import get_sessionmaker
     from chengzhi.jobs.service import JOBS, run_job
-    from chengzhi.open311 import outbox
-
-    outbox.register()  # until chengzhi/reactions.py registers the session hooks at start-up
     if name not in JOBS:
         typer.echo(f"unknown job {name!r}; jobs: {', '.join(JOBS)}", err=True)
         raise typer.Exit(2)

@@ -27,6 +27,8 @@ from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Session, sess
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.types import TypeDecorator
 
+from chengzhi.config import get_settings
+
 # The largest id a client may name: primary keys are 32-bit INTEGER columns on PostgreSQL.
 MAX_ID = 2**31 - 1
 
@@ -107,8 +109,6 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     # A ping costs a round trip per checkout (one per API call); without it a connection the server dropped fails
     # the statement that finds it, and SQLAlchemy then replaces every pooled connection older than the failure.
     # Recycling bounds a connection's age (idle timeouts of the server, proxies and firewalls).
-    from chengzhi.config import get_settings
-
     settings = get_settings()
     kwargs.setdefault("pool_pre_ping", settings.database_pool_pre_ping)
     kwargs.setdefault("pool_recycle", settings.database_pool_recycle_seconds)

@@ -4,9 +4,7 @@ from chengzhi.categories.models import Category
 from chengzhi.db import Base
 from chengzhi.idempotency import IdempotencyRecord
 from chengzhi.jobs.models import JobRun
-from chengzhi.metrics import facts as metrics_facts
 from chengzhi.metrics.models import MetricExclusion, RequestFact
-from chengzhi.open311 import outbox
 from chengzhi.open311.models import (
     Open311Delivery,
     Open311Endpoint,
@@ -28,8 +26,6 @@ from chengzhi.requests.models import (
 from chengzhi.routing.classifier_models import CategoryCorrection, ClassifierActivation, ClassifierModel
 from chengzhi.routing.triage_models import DuplicateBand, DuplicateSignature, PlaceName, RequestTriage
 
-# The session hooks other domains' writes trigger (until chengzhi/reactions.py registers them at start-up).
-outbox.register()
 
 __all__ = [
     "ApiToken",
@@ -64,5 +60,3 @@ __all__ = [
     "User",
 ]
 
-# Until the start-up wiring (chengzhi/reactions.py) registers the session hooks: the facts listener.
-metrics_facts.install()

@@ -36,8 +36,8 @@ from chengzhi.org import queries as org_queries
 from chengzhi.org import service as org
 from chengzhi.org.models import ALLOWED_PARENTS, TERRITORIAL, Role, Unit, UnitKind
 from chengzhi.org.schemas import UnitCreate
+from chengzhi.org.signals import areas_changed
 from chengzhi.requests.pages import not_found
-from chengzhi.routing.rules import invalidate as invalidate_areas
 from chengzhi.web.i18n import N_
 from chengzhi.web.templating import FormErrors, render
 
@@ -300,7 +300,7 @@ async def create_unit(request: Request, session: SessionDep) -> Response:
             session.rollback()
             errors.add("code" if exc.code == "code_taken" else "form", message(exc.code, lang, exc.params))
         else:
-            invalidate_areas()
+            areas_changed()
             return RedirectResponse(f"/staff/admin/units/{unit.id}?done=created", status_code=303)
     return render(request, "admin/unit_new.html", page, admin.frame, status_code=422)
 
@@ -394,6 +394,6 @@ async def upload_area(ref: str, request: Request, session: SessionDep) -> Respon
             session.rollback()
             page.errors.add("area", message(exc.code, lang, exc.params))
         else:
-            invalidate_areas()
+            areas_changed()
             return RedirectResponse(f"/staff/admin/units/{unit.id}?done=area", status_code=303)
     return render(request, "admin/unit.html", page, admin.frame, status_code=422)

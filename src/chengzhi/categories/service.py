@@ -10,8 +10,8 @@ from sqlalchemy import ScalarSelect, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from chengzhi.categories.models import STAGES, Category, HandlerKind, Priority
+from chengzhi.categories.timelimits import parse_limit
 from chengzhi.errors import Conflict, Invalid, NotFound
-from chengzhi.requests.timelimits import parse_limit
 
 DATATYPES = ("string", "number", "datetime", "text", "singlevaluelist", "multivaluelist")
 

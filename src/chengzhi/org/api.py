@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from typing import Annotated
 
@@ -14,8 +15,8 @@ from chengzhi.errors import Forbidden, NotFound
 from chengzhi.org import schemas
 from chengzhi.org import service as svc
 from chengzhi.org.models import Role, RoleAssignment, Unit, UnitKind, User
+from chengzhi.org.signals import areas_changed
 from chengzhi.ratelimit import check_rate
-from chengzhi.routing.rules import invalidate as invalidate_areas
 
 router = APIRouter(prefix="/api/v1", tags=["organisation"])
 
@@ -127,7 +128,6 @@ def read_unit(unit_id: UnitId, session: SessionDep, lang: LanguageDep) -> schema
 
 @router.get("/units/{unit_id}/area", summary="A unit's area as GeoJSON")
 def read_area(unit_id: UnitId, session: SessionDep) -> dict[str, object]:
-    import json
 
     unit = svc.get_unit(session, unit_id)
     if not unit.area:
@@ -167,7 +167,7 @@ def create_unit(
         area=body.area,
     )
     session.commit()
-    invalidate_areas()
+    areas_changed()
     return _unit_public(unit, lang)
 
 
@@ -181,7 +181,7 @@ def put_area(
     _admin_over(actor, unit)
     svc.set_unit_area(session, unit, body.area)
     session.commit()
-    invalidate_areas()
+    areas_changed()
     return _unit_public(unit, lang)
 
 

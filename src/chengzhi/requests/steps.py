@@ -24,7 +24,7 @@ from chengzhi.org.service import Actor, get_unit
 from chengzhi.requests.access import is_submitter, unit_paths_of
 from chengzhi.requests.log import SYSTEM, append_event, state_of
 from chengzhi.requests.models import Issue, Request, RequestEvent, RequestUnit
-from chengzhi.requests.timelimits import deadline, stage_deadlines, stage_limits
+from chengzhi.categories.timelimits import deadline, stage_deadlines, stage_limits
 from chengzhi.requests.workflow import (
     ACTION_NAMES,
     STAGE_OF_STATUS,

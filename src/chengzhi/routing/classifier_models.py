@@ -69,7 +69,6 @@ class CategoryCorrection(Base):
     used_in_version: Mapped[int | None] = mapped_column(Integer)
 
 
-@event.listens_for(Request.category_id, "set", active_history=True)
 def _category_changed(target: Request, value: Any, oldvalue: Any, _initiator: Any) -> None:
     """A stored request whose category changes from one category to another (the dispatcher's correction at
     dispatch, or any later change) gets a correction row in the same transaction. A new request, or one that had
@@ -83,3 +82,14 @@ def _category_changed(target: Request, value: Any, oldvalue: Any, _initiator: An
                 request_id=target.id, from_category_id=oldvalue, to_category_id=value, at=utcnow()
             )
         )
+
+
+def install_correction_hook() -> None:
+    """Record corrections: registered by `chengzhi.reactions.install()` (idempotent)."""
+    if not event.contains(Request.category_id, "set", _category_changed):
+        event.listen(Request.category_id, "set", _category_changed, active_history=True)
+
+
+def remove_correction_hook() -> None:
+    if event.contains(Request.category_id, "set", _category_changed):
+        event.remove(Request.category_id, "set", _category_changed)

@@ -1,0 +1,69 @@
+"""Cross-domain reactions, registered explicitly in one place at start-up.
+
+A reaction is what one domain does when another domain's data changes, without the changing domain knowing
+about it. Nothing is registered by importing a module: `install()` registers them all (idempotent), and is called
+by the application factory (`chengzhi.app.create_app`), the command line (`chengzhi.cli`), the test fixtures and
+the benchmarks. docs/architecture.md lists them (tests/test_architecture.py keeps that list and this one equal).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from chengzhi.metrics import facts
+from chengzhi.open311 import outbox
+from chengzhi.org import signals as org_signals
+from chengzhi.routing import classifier_models, rules
+
+
+@dataclass(frozen=True)
+class Reaction:
+    name: str
+    when: str  # what happens in which domain
+    then: str  # what the reacting domain does
+    install: Callable[[], None]
+    remove: Callable[[], None]
+
+
+REACTIONS: tuple[Reaction, ...] = (
+    Reaction(
+        "metrics-facts",
+        "a flush appends request events or exclusions (requests, metrics)",
+        "metrics rewrites those requests' facts rows in the same transaction (after_flush)",
+        facts.install,
+        facts.uninstall,
+    ),
+    Reaction(
+        "open311-outbox",
+        "a flush adds a dispatch event to a unit with an active Open311 endpoint (requests)",
+        "open311 adds a delivery row in the same transaction (before_flush); the delivery job sends it",
+        outbox.register,
+        outbox.unregister,
+    ),
+    Reaction(
+        "classifier-corrections",
+        "a stored request's category changes (requests)",
+        "routing records a category correction in the same transaction, for retraining",
+        classifier_models.install_correction_hook,
+        classifier_models.remove_correction_hook,
+    ),
+    Reaction(
+        "area-index-refresh",
+        "units' areas change, after commit (org)",
+        "routing drops this process's area index, rebuilt on next use",
+        lambda: org_signals.on_areas_changed(rules.invalidate),
+        lambda: org_signals.off_areas_changed(rules.invalidate),
+    ),
+)
+
+
+def install() -> None:
+    for reaction in REACTIONS:
+        reaction.install()
+
+
+def remove() -> None:
+    """For tests that check a domain alone."""
+    for reaction in REACTIONS:
+        reaction.remove()

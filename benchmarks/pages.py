@@ -31,6 +31,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from benchmarks.intake import ROOT, WORK, recreate_postgres, recreate_sqlite, server
 from benchmarks.run_all import RESULTS, machine_info, postgres_info
+from chengzhi import reactions
 from chengzhi.config import Settings
 from chengzhi.db import get_engine, make_engine
 from chengzhi.demo.generate import generate_demo_city
@@ -117,6 +118,7 @@ def prepare(url: str, requests: int) -> dict[str, Any]:
     else:
         recreate_postgres(url)
     settings = Settings(database_url=url, environment="development")
+    reactions.install()  # as the app and the CLI do
     demo = generate_demo_city(settings, n_requests=min(BASE_REQUESTS, requests))
     say(f"  demo city: {demo['requests']} requests in {demo['seconds']['total']} s")
     engine = make_engine(url)

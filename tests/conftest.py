@@ -24,6 +24,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from chengzhi import reactions
 from chengzhi.app import create_app
 from chengzhi.caches import reset_caches
 from chengzhi.config import Settings
@@ -56,6 +57,12 @@ def _postgres_reason() -> str | None:
     except Exception as exc:
         return f"PostgreSQL not reachable at {make_url(POSTGRES_ADMIN_URL).render_as_string()}: {exc}"
     return None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _reactions() -> None:
+    """The cross-domain reactions, as the app and the CLI install them at start-up."""
+    reactions.install()
 
 
 @pytest.fixture(scope="session")

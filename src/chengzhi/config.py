@@ -39,6 +39,12 @@ class Settings(BaseSettings):
     # Periodic jobs (overdue detection) inside every app process; one process runs each job at a time.
     scheduler_enabled: bool = True
     scheduler_interval_seconds: float = Field(default=60.0, gt=0)
+    # The triage worker (chengzhi/worker): inside `chengzhi serve` (the process holding the lease) unless false;
+    # production runs `chengzhi worker` processes instead. It claims up to `triage_batch_size` new requests per
+    # transaction and looks for more every `triage_poll_seconds` when idle.
+    triage_worker_in_app: bool = True
+    triage_batch_size: int = Field(default=64, ge=1, le=1000)
+    triage_poll_seconds: float = Field(default=0.2, gt=0)
     # Time limits for emergencies (priority "emergency"), overriding the category's own limits.
     emergency_limits: dict[str, str] = {"sign": "30m", "contact": "1h", "reply": "2h", "review": "1d"}
     # The city's own emergency words and patterns (TOML, the form of routing/data/urgency.toml); empty: the

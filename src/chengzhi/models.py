@@ -23,6 +23,7 @@ from chengzhi.requests.models import (
     RequestSupport,
     RequestUnit,
 )
+from chengzhi.requests.queue import TriageTask
 from chengzhi.routing.classifier_models import CategoryCorrection, ClassifierActivation, ClassifierModel
 from chengzhi.routing.triage_models import DuplicateBand, DuplicateSignature, PlaceName, RequestTriage
 
@@ -56,6 +57,7 @@ __all__ = [
     "RequestTriage",
     "RequestUnit",
     "RoleAssignment",
+    "TriageTask",
     "Unit",
     "User",
 ]

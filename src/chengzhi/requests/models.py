@@ -22,6 +22,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from chengzhi.categories.models import Category
@@ -110,6 +111,9 @@ class Request(Base):
     event_count: Mapped[int] = mapped_column(Integer, default=0)
     # "Me too" supports from the public list (request_supports), counted here for the list pages.
     support_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # True from intake until the triage worker has read the request (urgency, place, category, duplicates,
+    # automatic dispatch): pages and the API say "being triaged" meanwhile (requests/queue.py).
+    triage_pending: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
 
     category: Mapped[Category | None] = relationship(lazy="joined")
     lead_unit: Mapped[Unit | None] = relationship(foreign_keys=[lead_unit_id], lazy="joined")

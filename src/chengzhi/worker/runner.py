@@ -1,0 +1,198 @@
+"""Running the triage worker: batches, retries, the lease inside `chengzhi serve`, and draining for tools.
+
+At least once: a batch's work and the deletion of its outbox rows commit together; a worker killed mid-batch
+leaves the rows, which the next claim takes again (the work is idempotent per request). A batch that fails is
+retried request by request, so one bad request is postponed (with backoff and its error kept on its row) without
+holding back the others.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+import traceback
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from chengzhi.config import Settings
+from chengzhi.db import utcnow
+from chengzhi.requests import queue
+from chengzhi.requests.queue import TriageTask
+
+log = logging.getLogger(__name__)
+
+Process = Callable[[Session, Settings, list[TriageTask], dt.datetime], None]
+LEASE_KEY = zlib.crc32(b"chengzhi.worker.lease")
+
+
+@dataclass
+class Round:
+    claimed: int = 0
+    done: int = 0
+    postponed: int = 0
+
+
+def run_once(factory: sessionmaker[Session], settings: Settings, process: Process, batch: int) -> Round:
+    """Claim up to `batch` rows and process them in one transaction; on failure, one by one."""
+    result = Round()
+    engine = factory.kw["bind"]
+    immediate = engine.dialect.name == "sqlite"
+    bind = engine.execution_options(sqlite_begin_immediate=True) if immediate else engine
+    ids: list[int] = []
+    try:
+        with factory(bind=bind) as session, session.begin():
+            now = utcnow()
+            tasks = queue.claim(session, batch, now)
+            result.claimed = len(tasks)
+            ids = [t.id for t in tasks]
+            if not tasks:
+                return result
+            process(session, settings, tasks, now)
+            queue.finish(session, ids)
+        result.done = len(ids)
+        return result
+    except Exception:
+        if len(ids) <= 1:
+            log.exception("triage of outbox rows %s failed; postponed", ids)
+            _postpone(factory, ids)
+            result.postponed = len(ids)
+            return result
+        log.warning("a triage batch of %d failed; retrying its requests one by one", len(ids), exc_info=True)
+    for task_id in ids:
+        single = _one(factory, bind, settings, process, task_id)
+        result.done += single
+        result.postponed += 1 - single
+    return result
+
+
+def _one(
+    factory: sessionmaker[Session], bind: object, settings: Settings, process: Process, task_id: int
+) -> int:
+    try:
+        with factory(bind=bind) as session, session.begin():  # type: ignore[call-overload]
+            task = session.get(TriageTask, task_id)
+            if task is None:
+                return 1  # another worker did it meanwhile
+            process(session, settings, [task], utcnow())
+            queue.finish(session, [task_id])
+        return 1
+    except Exception:
+        log.exception("triage of outbox row %s failed; postponed", task_id)
+        _postpone(factory, [task_id])
+        return 0
+
+
+def _postpone(factory: sessionmaker[Session], ids: list[int]) -> None:
+    if not ids:
+        return
+    error = traceback.format_exc(limit=3)
+    with factory() as session, session.begin():
+        queue.postpone(session, ids, error, utcnow())
+
+
+def drain(
+    factory: sessionmaker[Session], settings: Settings, process: Process, *, batch: int = 100, limit: int = 0
+) -> int:
+    """Process everything due now (tools, tests, the demo); returns how many rows were done."""
+    total = 0
+    while True:
+        result = run_once(factory, settings, process, batch)
+        total += result.done
+        if result.claimed == 0 or (limit and total >= limit) or result.done == 0:
+            return total
+
+
+class Worker:
+    """A worker loop in a daemon thread: claims as long as there is work, then polls every `idle` seconds.
+
+    `lease=True` (inside `chengzhi serve`): only the process holding the lease works (a PostgreSQL session-level
+    advisory lock on a connection of its own, retried every few seconds; on SQLite the embedded default runs one
+    process), so several uvicorn workers do not all triage. `chengzhi worker` processes take no lease: any number
+    of them share the outbox (SKIP LOCKED)."""
+
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        settings: Settings,
+        process: Process,
+        *,
+        lease: bool,
+        batch: int | None = None,
+        idle: float | None = None,
+    ) -> None:
+        self.factory = factory
+        self.settings = settings
+        self.process = process
+        self.lease = lease
+        self.batch = batch or settings.triage_batch_size
+        self.idle = idle if idle is not None else settings.triage_poll_seconds
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lease_conn: Connection | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.run, name="chengzhi-triage", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def _hold_lease(self) -> bool:
+        engine = self.factory.kw["bind"]
+        if not self.lease or engine.dialect.name != "postgresql":
+            return True
+        if self._lease_conn is not None:
+            return True
+        conn = engine.connect()
+        got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": LEASE_KEY}).scalar()
+        conn.commit()
+        if got:
+            self._lease_conn = conn
+            return True
+        conn.close()
+        return False
+
+    def run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                if not self._hold_lease():
+                    self._stop.wait(5.0)
+                    continue
+                try:
+                    result = run_once(self.factory, self.settings, self.process, self.batch)
+                except Exception:  # the database is down, say: wait and try again
+                    log.exception("triage worker round failed")
+                    self._release()
+                    self._stop.wait(max(self.idle, 1.0))
+                    continue
+                if result.claimed == 0:
+                    self._stop.wait(self.idle)
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        if self._lease_conn is not None:
+            try:
+                self._lease_conn.close()  # the session-level lock goes with the connection
+            except Exception:
+                log.debug("closing the lease connection failed", exc_info=True)
+            self._lease_conn = None
+
+
+def wait_until_empty(factory: sessionmaker[Session], timeout: float = 30.0) -> bool:
+    """For tests and benchmarks: True once the outbox is empty (a worker running elsewhere drained it)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with factory() as session:
+            if queue.depth(session) == 0:
+                return True
+        time.sleep(0.05)
+    return False

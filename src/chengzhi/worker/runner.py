@@ -17,7 +17,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from chengzhi.config import Settings
@@ -72,10 +72,10 @@ def run_once(factory: sessionmaker[Session], settings: Settings, process: Proces
 
 
 def _one(
-    factory: sessionmaker[Session], bind: object, settings: Settings, process: Process, task_id: int
+    factory: sessionmaker[Session], bind: Engine, settings: Settings, process: Process, task_id: int
 ) -> int:
     try:
-        with factory(bind=bind) as session, session.begin():  # type: ignore[call-overload]
+        with factory(bind=bind) as session, session.begin():
             task = session.get(TriageTask, task_id)
             if task is None:
                 return 1  # another worker did it meanwhile

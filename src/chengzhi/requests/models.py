@@ -114,6 +114,9 @@ class Request(Base):
     # True from intake until the triage worker has read the request (urgency, place, category, duplicates,
     # automatic dispatch): pages and the API say "being triaged" meanwhile (requests/queue.py).
     triage_pending: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    triaged_at: Mapped[dt.datetime | None] = mapped_column(
+        UTCDateTime
+    )  # None before the worker (and before 0014)
 
     category: Mapped[Category | None] = relationship(lazy="joined")
     lead_unit: Mapped[Unit | None] = relationship(foreign_keys=[lead_unit_id], lazy="joined")

@@ -36,10 +36,12 @@ def upgrade() -> None:
     # Existing requests were triaged at intake: false for all of them, without rewriting the table.
     with op.batch_alter_table("requests") as batch:
         batch.add_column(sa.Column("triage_pending", sa.Boolean(), server_default=sa.false(), nullable=False))
+        batch.add_column(sa.Column("triaged_at", chengzhi.db.UTCDateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("requests") as batch:
+        batch.drop_column("triaged_at")
         batch.drop_column("triage_pending")
     op.drop_index("ix_triage_queue_request_id", table_name="triage_queue")
     op.drop_index("ix_triage_queue_available", table_name="triage_queue")

@@ -42,6 +42,8 @@ class TriageTask(Base):
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     request_id: Mapped[int] = mapped_column(ForeignKey("requests.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(20), default="intake")
+    # Staff chose the priority at intake: an emergency found in the text does not override it.
+    keep_priority: Mapped[bool] = mapped_column(Boolean, default=False)
     enqueued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     available_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -51,11 +53,20 @@ class TriageTask(Base):
 _INSERT = insert(TriageTask)
 
 
-def enqueue(session: Session, request_id: int, now: dt.datetime, kind: str = "intake") -> None:
+def enqueue(
+    session: Session, request_id: int, now: dt.datetime, *, kind: str = "intake", keep_priority: bool = False
+) -> None:
     """One Core INSERT in the caller's transaction."""
     session.execute(
         _INSERT,
-        {"request_id": request_id, "kind": kind, "enqueued_at": now, "available_at": now, "attempts": 0},
+        {
+            "request_id": request_id,
+            "kind": kind,
+            "keep_priority": keep_priority,
+            "enqueued_at": now,
+            "available_at": now,
+            "attempts": 0,
+        },
     )
 
 

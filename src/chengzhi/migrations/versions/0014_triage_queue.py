@@ -24,6 +24,7 @@ def upgrade() -> None:
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("request_id", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("keep_priority", sa.Boolean(), nullable=False),
         sa.Column("enqueued_at", chengzhi.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("available_at", chengzhi.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),

@@ -1,0 +1,42 @@
+"""What the triage worker does for a batch of new requests, in the batch's one transaction.
+
+Idempotent per request: a request no longer `triage_pending` was done by an earlier attempt whose outbox rows
+survived (at least once), and is skipped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy.orm import Session
+
+from chengzhi.config import Settings
+from chengzhi.metrics import facts
+from chengzhi.requests import service as requests_service
+from chengzhi.requests.queue import TriageTask
+from chengzhi.routing import triage
+
+
+def process(session: Session, settings: Settings, tasks: list[TriageTask], now: dt.datetime) -> None:
+    requests = requests_service.pending_triage(session, [t.request_id for t in tasks])
+    keep_priority = {t.request_id for t in tasks if t.keep_priority}
+    done: list[int] = []
+    for request in requests:
+        importing = request.channel == "import"
+        found = triage.analyse(
+            session,
+            settings,
+            request.title,
+            request.text,
+            has_point=request.lat is not None,
+            classify_text=not importing,  # history comes with its own categories
+        )
+        if found.urgent and request.id not in keep_priority:
+            requests_service.make_emergency(session, request)
+        stored = triage.record(session, request, found)
+        if settings.auto_dispatch and not importing:
+            requests_service.auto_dispatch(session, request, found, stored, settings, now)
+        requests_service.triage_done(session, request, now)
+        done.append(request.id)
+    session.flush()
+    facts.refresh(session.connection(), done)

@@ -9,6 +9,7 @@ holding back the others.
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import logging
 import threading
 import time
@@ -16,6 +17,7 @@ import traceback
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import IO
 
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -135,6 +137,7 @@ class Worker:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lease_conn: Connection | None = None
+        self._lease_file: IO[bytes] | None = None
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.run, name="chengzhi-triage", daemon=True)
@@ -147,10 +150,12 @@ class Worker:
 
     def _hold_lease(self) -> bool:
         engine = self.factory.kw["bind"]
-        if not self.lease or engine.dialect.name != "postgresql":
+        if not self.lease:
             return True
-        if self._lease_conn is not None:
+        if self._lease_conn is not None or self._lease_file is not None:
             return True
+        if engine.dialect.name == "sqlite":
+            return self._hold_file_lease(engine)
         conn = engine.connect()
         got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": LEASE_KEY}).scalar()
         conn.commit()
@@ -178,7 +183,24 @@ class Worker:
         finally:
             self._release()
 
+    def _hold_file_lease(self, engine: Engine) -> bool:
+        """SQLite: an exclusive lock on a file beside the database (released with the process)."""
+        database = engine.url.database
+        if not database or database == ":memory:":
+            return True
+        handle = open(f"{database}.triage-lease", "ab")  # noqa: SIM115 - held for the worker's life
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            return False
+        self._lease_file = handle
+        return True
+
     def _release(self) -> None:
+        if self._lease_file is not None:
+            self._lease_file.close()
+            self._lease_file = None
         if self._lease_conn is not None:
             try:
                 self._lease_conn.close()  # the session-level lock goes with the connection

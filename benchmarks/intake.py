@@ -48,6 +48,8 @@ class Options:
     # Train a category model on load-generator-like texts and make it active: intake then classifies every
     # request and dispatches the sure ones itself (what a city with a trained model pays per submission).
     with_model: bool = False
+    # How long the triage worker may take to empty the outbox after the submit phase (issue 19: 5 minutes).
+    catch_up_timeout: float = 600.0
 
 
 # ---------------------------------------------------------------- database and fixture
@@ -369,6 +371,59 @@ def _python_module(module: str, args: list[str]) -> dict[str, Any]:
     return result
 
 
+def _percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3)
+
+
+def triage_figures(url: str, timeout: float) -> dict[str, Any]:
+    """After a submit phase: seconds until the intake outbox is empty (the worker caught up), then the triage lag
+    of every request (triaged_at - received_at) and the worker's rate while it had a backlog."""
+    engine = create_engine(url)
+    started = time.monotonic()
+    depth_at_end = None
+    caught_up = None
+    with engine.connect() as conn:
+        while time.monotonic() - started < timeout:
+            depth = conn.execute(text("SELECT count(*) FROM triage_queue")).scalar_one()
+            conn.commit()
+            if depth_at_end is None:
+                depth_at_end = depth
+            if depth == 0:
+                caught_up = round(time.monotonic() - started, 2)
+                break
+            time.sleep(0.25)
+        rows = conn.execute(
+            text("SELECT received_at, triaged_at FROM requests WHERE triaged_at IS NOT NULL")
+        ).all()
+    engine.dispose()
+
+    def _when(value: Any) -> float:
+        if isinstance(value, str):  # SQLite
+            from datetime import datetime
+
+            value = datetime.fromisoformat(value)
+        return float(value.timestamp())
+
+    pairs = [(_when(r[0]), _when(r[1])) for r in rows]
+    lags = [max(0.0, done - received) for received, done in pairs]
+    finished = sorted(done for _, done in pairs)
+    span = (finished[-1] - finished[0]) if len(finished) > 1 else 0.0
+    return {
+        "outbox_depth_after_submit": depth_at_end,
+        "catch_up_s": caught_up,
+        "triaged": len(pairs),
+        "lag_s": {
+            "p50": _percentile(lags, 0.5),
+            "p95": _percentile(lags, 0.95),
+            "max": _percentile(lags, 1.0),
+        },
+        "triaged_per_s_overall": round(len(finished) / span, 1) if span else None,
+    }
+
+
 # ---------------------------------------------------------------- one database
 
 
@@ -423,6 +478,9 @@ def measure(name: str, url: str, options: Options, say: Callable[[str], None] = 
             )
         result["submit"] = submit | {"cpu": cpu}
         say(f"[{name}] submit: {_line(submit)}")
+        say(f"[{name}] waiting for the triage worker to empty the intake outbox")
+        result["triage"] = triage_figures(url, options.catch_up_timeout)
+        say(f"[{name}] triage: {result['triage']}")
         say(f"[{name}] reading for {options.read_duration:g} s")
         cpu = {"busy_before": wait_until_quiet(options.quiet_wait, say=say)}
         with cpu_meter(process.pid, cpu, database):

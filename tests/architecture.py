@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import grimp
+
 SRC = Path(__file__).resolve().parents[1] / "src"
 PACKAGE = "chengzhi"
 
@@ -199,9 +201,7 @@ def foreign_table_uses() -> list[Use]:
 # ---------------------------------------------------------------- the import graph, drawn
 
 
-def import_graph():  # type: ignore[no-untyped-def]
-    import grimp
-
+def import_graph() -> grimp.ImportGraph:
     return grimp.build_graph(PACKAGE, include_external_packages=False, exclude_type_checking_imports=True)
 
 

@@ -148,6 +148,7 @@ def jobs_run(name: Annotated[str, typer.Argument(help="Job name (see `jobs list`
     """Run one periodic job now (skipped if another process is running it)."""
     from chengzhi.db import get_sessionmaker
     from chengzhi.jobs.service import JOBS, run_job
+
     if name not in JOBS:
         typer.echo(f"unknown job {name!r}; jobs: {', '.join(JOBS)}", err=True)
         raise typer.Exit(2)

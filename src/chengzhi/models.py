@@ -27,7 +27,6 @@ from chengzhi.requests.queue import TriageTask
 from chengzhi.routing.classifier_models import CategoryCorrection, ClassifierActivation, ClassifierModel
 from chengzhi.routing.triage_models import DuplicateBand, DuplicateSignature, PlaceName, RequestTriage
 
-
 __all__ = [
     "ApiToken",
     "Base",
@@ -61,4 +60,3 @@ __all__ = [
     "Unit",
     "User",
 ]
-

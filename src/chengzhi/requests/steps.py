@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from chengzhi.categories.service import get_category
+from chengzhi.categories.timelimits import deadline, stage_deadlines, stage_limits
 from chengzhi.config import Settings
 from chengzhi.db import utcnow
 from chengzhi.errors import Conflict, Forbidden, Invalid, NotAuthenticated
@@ -24,7 +25,6 @@ from chengzhi.org.service import Actor, get_unit
 from chengzhi.requests.access import is_submitter, unit_paths_of
 from chengzhi.requests.log import SYSTEM, append_event, state_of
 from chengzhi.requests.models import Issue, Request, RequestEvent, RequestUnit
-from chengzhi.categories.timelimits import deadline, stage_deadlines, stage_limits
 from chengzhi.requests.workflow import (
     ACTION_NAMES,
     STAGE_OF_STATUS,

@@ -1,7 +1,7 @@
 """requests: the intake outbox read by the triage worker, and requests.triage_pending
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-06 21:00:00
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import chengzhi.db
 
-revision: str = "0014"
-down_revision: str | None = "0013"
+revision: str = "0015"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -21,7 +21,7 @@ PACKAGE = "chengzhi"
 # Top-level modules of the core (shared infrastructure, owned by no domain).
 CORE = {"config", "db", "errors", "i18n", "idempotency", "ratelimit", "models", "migrate", "clock"}
 # The application's edges: they wire domains together and may import any domain's public modules.
-EDGES = {"app", "cli", "clidoc", "deps", "web", "reactions", "caches"}
+EDGES = {"app", "cli", "clidoc", "deps", "web", "reactions", "caches", "worker"}
 
 
 def domain_of(module: str) -> str:

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from chengzhi import reactions
 from chengzhi.config import Settings
 from chengzhi.db import get_sessionmaker, utcnow
 from chengzhi.jobs.service import HOLDER, JOBS, run_job
@@ -35,6 +36,7 @@ def slow_probe(session: Session, settings: Settings, now: dt.datetime) -> dict[s
 
 def main() -> None:
     url, overdue_now, rounds = sys.argv[1], dt.datetime.fromisoformat(sys.argv[2]), int(sys.argv[3])
+    reactions.install()  # as the app and the CLI do
     JOBS["slow_probe"] = slow_probe
     settings = Settings(database_url=url, environment="test", scheduler_enabled=False)
     factory = get_sessionmaker(url)

@@ -37,7 +37,6 @@ from chengzhi.org.api import router as org_router
 from chengzhi.org.pages import router as org_pages
 from chengzhi.org.service import ANONYMOUS
 from chengzhi.requests.api import router as requests_router
-from chengzhi.requests.pages import not_found
 from chengzhi.requests.pages import router as requests_pages
 from chengzhi.requests.service import illegal_to_message
 from chengzhi.requests.staff_actions import router as staff_actions
@@ -45,7 +44,7 @@ from chengzhi.requests.staff_pages import router as staff_pages
 from chengzhi.requests.track_pages import router as track_pages
 from chengzhi.requests.workflow import IllegalTransition
 from chengzhi.routing.dedup_api import router as duplicates_router
-from chengzhi.web.templating import chrome, page_language, render
+from chengzhi.web.templating import chrome, not_found, page_language, render
 
 log = logging.getLogger("chengzhi")
 

@@ -11,10 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from chengzhi.jobs import service as jobs
 from chengzhi.metrics import facts
+from chengzhi.open311 import jobs as open311_jobs
 from chengzhi.open311 import outbox
 from chengzhi.org import signals as org_signals
 from chengzhi.routing import classifier_models, rules
+from chengzhi.routing import jobs as routing_jobs
 
 
 @dataclass(frozen=True)
@@ -58,9 +61,21 @@ REACTIONS: tuple[Reaction, ...] = (
 )
 
 
+# Periodic jobs other domains contribute to the runner (jobs/service.py runs its own two: overdue and
+# purge_idempotency), in the order they run: (name, job, commits in transactions of its own).
+PERIODIC_JOBS: tuple[tuple[str, jobs.Job, bool], ...] = (
+    ("duplicates_prune", routing_jobs.prune_duplicates, False),
+    ("open311_batch", open311_jobs.open311_batch, False),
+    ("open311_deliver", open311_jobs.open311_deliver, True),  # remote calls must not hold a transaction
+    ("open311_pull", open311_jobs.open311_pull, True),
+)
+
+
 def install() -> None:
     for reaction in REACTIONS:
         reaction.install()
+    for name, job, own_transactions in PERIODIC_JOBS:
+        jobs.register(name, job, own_transactions=own_transactions)
 
 
 def remove() -> None:

@@ -17,13 +17,12 @@ from chengzhi.admin.common import Admin, Choice, admin_or_refuse, check_csrf, ki
 from chengzhi.categories import service as categories
 from chengzhi.categories.models import STAGES, Category, HandlerKind, Priority
 from chengzhi.categories.schemas import CategoryCreate
+from chengzhi.categories.timelimits import STAGE_NAMES
 from chengzhi.deps import SessionDep
 from chengzhi.errors import ChengzhiError
 from chengzhi.i18n import Language, message
-from chengzhi.requests.pages import not_found
-from chengzhi.requests.staff_pages import STAGE_NAMES
 from chengzhi.web.i18n import N_, gettext
-from chengzhi.web.templating import FormErrors, render
+from chengzhi.web.templating import FormErrors, not_found, render
 
 router = APIRouter(include_in_schema=False)
 

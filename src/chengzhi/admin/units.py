@@ -37,9 +37,8 @@ from chengzhi.org import service as org
 from chengzhi.org.models import ALLOWED_PARENTS, TERRITORIAL, Role, Unit, UnitKind
 from chengzhi.org.schemas import UnitCreate
 from chengzhi.org.signals import areas_changed
-from chengzhi.requests.pages import not_found
 from chengzhi.web.i18n import N_
-from chengzhi.web.templating import FormErrors, render
+from chengzhi.web.templating import FormErrors, not_found, render
 
 router = APIRouter(include_in_schema=False)
 

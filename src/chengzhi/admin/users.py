@@ -34,9 +34,8 @@ from chengzhi.org import service as org
 from chengzhi.org.models import Role, Unit, User
 from chengzhi.org.schemas import UserCreate
 from chengzhi.requests.access import mask_phone
-from chengzhi.requests.pages import not_found
 from chengzhi.web.i18n import N_
-from chengzhi.web.templating import FormErrors, render
+from chengzhi.web.templating import FormErrors, not_found, render
 
 router = APIRouter(include_in_schema=False)
 

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import chinese_calendar
 
 from chengzhi.categories.models import STAGES, Priority
+from chengzhi.i18n import N_
 
 log = logging.getLogger(__name__)
 
@@ -106,3 +107,13 @@ def stage_deadlines(
 ) -> dict[str, str]:
     """ISO deadlines for the given stages, each counted from `start`."""
     return {stage: deadline(start, limits[stage], tz).isoformat() for stage in stages}
+
+
+# The stages whose deadlines run, named for people (pages).
+STAGE_NAMES = {
+    "sign": N_("Sign for it"),
+    "contact": N_("Contact the resident"),
+    "reply": N_("Reply"),
+    "review": N_("Review with the resident"),
+    "return": N_("Return a wrong dispatch"),
+}

@@ -23,10 +23,8 @@ from chengzhi.config import Settings
 from chengzhi.db import utcnow
 from chengzhi.idempotency import purge_expired
 from chengzhi.jobs.models import JobRun
-from chengzhi.open311.jobs import OPEN311_JOBS
 from chengzhi.requests import queries as requests_queries
 from chengzhi.requests import service as requests_service
-from chengzhi.routing import duplicates_index
 
 log = logging.getLogger(__name__)
 
@@ -53,29 +51,31 @@ def purge_idempotency(session: Session, settings: Settings, now: dt.datetime) ->
     return {"purged": purge_expired(session, settings.idempotency_ttl_hours, now)}
 
 
-def prune_duplicates(session: Session, settings: Settings, now: dt.datetime) -> dict[str, Any]:
-    """Keep the duplicates index to open requests: closed ones leave it, reopened ones join it again."""
-    last = session.scalar(
-        select(JobRun.result).where(JobRun.job == "duplicates_prune").order_by(JobRun.id.desc()).limit(1)
-    )
-    cursor: duplicates_index.Cursor | None = None
-    saved = (last or {}).get("cursor")
-    if saved:
-        cursor = (dt.datetime.fromisoformat(saved[0]), int(saved[1]))
-    counts, cursor = duplicates_index.prune_index(session, cursor, now)
-    return {**counts, "cursor": [cursor[0].isoformat(), cursor[1]] if cursor else None}
+Job = Callable[[Session, Settings, dt.datetime], dict[str, Any]]
 
-
-JOBS: dict[str, Callable[[Session, Settings, dt.datetime], dict[str, Any]]] = {
+# The runner's own jobs; other domains add theirs with `register` at start-up (chengzhi/reactions.py), so that
+# this module imports none of them.
+JOBS: dict[str, Job] = {
     "overdue": detect_overdue,
     "purge_idempotency": purge_idempotency,
-    "duplicates_prune": prune_duplicates,
-    **OPEN311_JOBS,
 }
 
-
 # Jobs that write through sessions of their own, committing as they go (the session they are given only reads).
-OWN_TRANSACTIONS = frozenset({"open311_deliver", "open311_pull"})
+OWN_TRANSACTIONS: set[str] = set()
+
+
+def register(name: str, job: Job, *, own_transactions: bool = False) -> None:
+    """Add a domain's periodic job (idempotent)."""
+    JOBS[name] = job
+    if own_transactions:
+        OWN_TRANSACTIONS.add(name)
+
+
+def last_result(session: Session, name: str) -> dict[str, Any] | None:
+    """The result the last run of job `name` recorded (a job's cursor, say)."""
+    query = select(JobRun.result).where(JobRun.job == name).order_by(JobRun.id.desc()).limit(1)
+    result: dict[str, Any] | None = session.scalar(query)
+    return result
 
 
 def _lock_key(name: str) -> int:

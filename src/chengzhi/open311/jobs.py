@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -25,10 +24,3 @@ def open311_deliver(session: Session, settings: Settings, now: dt.datetime) -> d
 def open311_pull(session: Session, settings: Settings, now: dt.datetime) -> dict[str, Any]:
     """Pull units' Open311 servicerequestupdates into our workflow."""
     return delivery.pull(session, settings, now)
-
-
-OPEN311_JOBS: dict[str, Callable[[Session, Settings, dt.datetime], dict[str, Any]]] = {
-    "open311_batch": open311_batch,
-    "open311_deliver": open311_deliver,
-    "open311_pull": open311_pull,
-}

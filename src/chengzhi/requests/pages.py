@@ -39,7 +39,16 @@ from chengzhi.requests.models import Request as RequestRow
 from chengzhi.requests.workflow import IllegalTransition, status_name
 from chengzhi.routing import triage
 from chengzhi.web.i18n import N_, gettext
-from chengzhi.web.templating import Chrome, FormErrors, chrome, csrf_ok, page_actor, page_language, render
+from chengzhi.web.templating import (
+    Chrome,
+    FormErrors,
+    chrome,
+    csrf_ok,
+    not_found,
+    page_actor,
+    page_language,
+    render,
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -152,11 +161,6 @@ class SubmittedPage:
     phone_last4: str | None
 
 
-@dataclass
-class NotFoundPage:
-    message: str
-
-
 # ---------------------------------------------------------------- helpers
 
 
@@ -214,10 +218,6 @@ def recent_requests(session: Session, *, before: int | None, limit: int) -> list
     if before is not None:
         query = query.where(RequestRow.id < before)
     return list(session.scalars(query))
-
-
-def not_found(request: Request, frame: Chrome, text: str) -> Response:
-    return render(request, "not_found.html", NotFoundPage(text), frame, status_code=404)
 
 
 # ---------------------------------------------------------------- home and public issues

@@ -22,6 +22,7 @@ from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from chengzhi.categories.timelimits import STAGE_NAMES
 from chengzhi.config import Settings
 from chengzhi.deps import SessionDep, SettingsDep
 from chengzhi.errors import ChengzhiError, Forbidden
@@ -33,12 +34,11 @@ from chengzhi.requests import access
 from chengzhi.requests import service as svc
 from chengzhi.requests.lists import get_request, overdue_only
 from chengzhi.requests.models import Request as RequestRow
-from chengzhi.requests.pages import not_found
 from chengzhi.requests.staff_common import DONE_NAMES, ActionForms, staff_only
-from chengzhi.requests.staff_pages import STAGE_NAMES, category_name, request_page
+from chengzhi.requests.staff_pages import category_name, request_page
 from chengzhi.requests.workflow import IllegalTransition
 from chengzhi.web.i18n import N_, gettext
-from chengzhi.web.templating import FormErrors, chrome, csrf_ok, page_actor, render
+from chengzhi.web.templating import FormErrors, chrome, csrf_ok, not_found, page_actor, render
 
 router = APIRouter(include_in_schema=False)
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from chengzhi.categories.service import list_categories
+from chengzhi.categories.timelimits import STAGE_NAMES
 from chengzhi.deps import SessionDep, SettingsDep
 from chengzhi.errors import ChengzhiError
 from chengzhi.i18n import Language, message
@@ -28,7 +29,6 @@ from chengzhi.org.service import Actor
 from chengzhi.requests import access
 from chengzhi.requests.lists import RequestFilters, count_requests_by_status, get_request, list_requests
 from chengzhi.requests.models import Request as RequestRow
-from chengzhi.requests.pages import not_found
 from chengzhi.requests.photos import photos_of
 from chengzhi.requests.staff_common import (
     DONE_NAMES,
@@ -43,7 +43,7 @@ from chengzhi.requests.track_pages import TimelineEntry, tracked
 from chengzhi.requests.workflow import Status, status_name
 from chengzhi.routing import duplicates, triage
 from chengzhi.web.i18n import N_, gettext
-from chengzhi.web.templating import chrome, page_actor, render
+from chengzhi.web.templating import chrome, not_found, page_actor, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -65,13 +65,6 @@ STAGES: dict[str, tuple[str, tuple[Status, ...]]] = {
 }
 DISPATCHABLE = frozenset({Status.received.value, Status.returned.value, Status.reopened.value})
 # Deadline stages (steps.dispatch_request and friends): what must happen by then.
-STAGE_NAMES = {
-    "sign": N_("Sign for it"),
-    "contact": N_("Contact the resident"),
-    "reply": N_("Reply"),
-    "review": N_("Review with the resident"),
-    "return": N_("Return a wrong dispatch"),
-}
 
 
 # ---------------------------------------------------------------- contexts

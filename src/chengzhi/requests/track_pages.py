@@ -29,10 +29,10 @@ from chengzhi.requests import service as svc
 from chengzhi.requests.lists import get_by_tracking
 from chengzhi.requests.log import SYSTEM, events_of, state_of
 from chengzhi.requests.models import Request as RequestRow
-from chengzhi.requests.pages import LAST4, client_of, form_text, not_found
+from chengzhi.requests.pages import LAST4, client_of, form_text
 from chengzhi.requests.workflow import Action, IllegalTransition, action_name, allowed_actions, status_name
 from chengzhi.web.i18n import N_, NC_, gettext
-from chengzhi.web.templating import Chrome, FormErrors, chrome, csrf_ok, page_actor, render
+from chengzhi.web.templating import Chrome, FormErrors, chrome, csrf_ok, not_found, page_actor, render
 
 router = APIRouter(include_in_schema=False)
 

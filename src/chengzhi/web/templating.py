@@ -158,3 +158,13 @@ def remember_language(request: Request, response: Response) -> None:
     chosen = (request.query_params.get("lang") or "").lower()[:2]
     if chosen in LANGUAGES and request.cookies.get(LANG_COOKIE) != chosen:
         response.set_cookie(LANG_COOKIE, chosen, max_age=365 * 24 * 3600, samesite="lax", httponly=True)
+
+
+@dataclass
+class NotFoundPage:
+    message: str
+
+
+def not_found(request: Request, frame: Chrome, text: str) -> Response:
+    """The 404 page, in the visitor's language, with the frame (navigation) of the page that asked."""
+    return render(request, "not_found.html", NotFoundPage(text), frame, status_code=404)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -31,6 +32,8 @@ from chengzhi.config import Settings
 from chengzhi.db import get_engine, get_sessionmaker
 from chengzhi.migrate import upgrade
 from chengzhi.models import Base
+from chengzhi.worker import intake as triage_intake
+from chengzhi.worker.runner import drain
 
 from .factories import City, build_city
 
@@ -117,6 +120,8 @@ def make_settings(database_url: str, tmp_path: Path, **overrides: object) -> Set
         "scheduler_enabled": False,
         "media_dir": tmp_path / "media",
         "rate_limit_storage": "memory://",
+        # The tests run the triage worker themselves (`triage`, and after every call of the `client`).
+        "triage_worker_in_app": False,
         **overrides,
     }
     return Settings(_env_file=None, **values)
@@ -174,9 +179,33 @@ def city(settings: Settings) -> City:
     return built
 
 
+def triage(settings: Settings) -> int:
+    """Run the triage worker over everything waiting (what `chengzhi serve` does within a second of intake)."""
+    return drain(get_sessionmaker(settings.database_url), settings, triage_intake.process)
+
+
+class TriagedApp:
+    """The app as a client sees it when the triage worker keeps up: after each HTTP call, the worker triages what
+    the call received (the real worker code, run here so that tests are deterministic). Tests of the "being
+    triaged" state use `create_app` alone."""
+
+    def __init__(self, app: FastAPI, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.app, name)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
+        if scope["type"] == "http":
+            triage(self.settings)
+
+
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
+    app = TriagedApp(create_app(settings), settings)
+    with TestClient(app, raise_server_exceptions=False) as test_client:  # type: ignore[arg-type]
         yield test_client
 
 

@@ -45,6 +45,8 @@ from chengzhi.requests.track_pages import router as track_pages
 from chengzhi.requests.workflow import IllegalTransition
 from chengzhi.routing.dedup_api import router as duplicates_router
 from chengzhi.web.templating import chrome, not_found, page_language, render
+from chengzhi.worker import intake as triage_intake
+from chengzhi.worker.runner import Worker
 
 log = logging.getLogger("chengzhi")
 
@@ -168,7 +170,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.scheduler_enabled:
             scheduler = Scheduler(get_sessionmaker(settings.database_url), settings)
             scheduler.start()
+        # The triage worker, in the process that holds its lease (production may run `chengzhi worker` instead).
+        worker = None
+        if settings.triage_worker_in_app:
+            worker = Worker(
+                get_sessionmaker(settings.database_url), settings, triage_intake.process, lease=True
+            )
+            worker.start()
         yield
+        if worker is not None:
+            worker.stop()
         if scheduler is not None:
             scheduler.stop()
 

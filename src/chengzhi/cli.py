@@ -66,6 +66,35 @@ def serve(
     )
 
 
+@app.command()
+def worker(
+    batch: Annotated[
+        int | None, typer.Option(help="Requests per transaction (default: the settings').")
+    ] = None,
+    drain: Annotated[bool, typer.Option(help="Triage what is waiting, then exit.")] = False,
+) -> None:
+    """Run a triage worker: urgency, place, category, automatic dispatch and the rest of a new request's work
+    after intake. Run any number of them beside `chengzhi serve` (PostgreSQL), with
+    CHENGZHI_TRIAGE_WORKER_IN_APP=false for the servers; stop with Ctrl-C (nothing is lost)."""
+    from chengzhi.db import get_sessionmaker
+    from chengzhi.worker import intake
+    from chengzhi.worker.runner import Worker
+    from chengzhi.worker.runner import drain as drain_all
+
+    settings = get_settings()
+    factory = get_sessionmaker(settings.database_url)
+    if drain:
+        done = drain_all(factory, settings, intake.process, batch=batch or settings.triage_batch_size)
+        typer.echo(f"triaged {done} requests")
+        return
+    runner = Worker(factory, settings, intake.process, lease=False, batch=batch)
+    typer.echo("triage worker running (Ctrl-C to stop)")
+    try:
+        runner.run()
+    except KeyboardInterrupt:
+        typer.echo("stopped")
+
+
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
     """Create or migrate the database to the latest schema."""

@@ -305,10 +305,22 @@ _installed_timezone: str | None = None
 
 def after_flush(session: Session, _context: Any) -> None:
     """Keep `request_facts` in step with the log: every flush that appends events (or exclusions) rewrites the
-    facts of their requests in the same transaction. A SQLAlchemy `after_flush` listener (`install`)."""
-    flushed = [obj for obj in session.new if isinstance(obj, RequestEvent | MetricExclusion)]
+    facts of their requests in the same transaction, except for requests being triaged (the worker refreshes
+    them when it is done). A SQLAlchemy `after_flush` listener (`install`)."""
+    flushed = [
+        obj
+        for obj in session.new
+        if isinstance(obj, RequestEvent | MetricExclusion) and not _being_triaged(session, obj.request_id)
+    ]
     if flushed:
         refresh_flushed(session, flushed)
+
+
+def _being_triaged(session: Session, request_id: int) -> bool:
+    """A request the triage worker has not finished gets its facts from the worker (one refresh when it is done),
+    not from intake's transaction. Read from the instance in the session only: no query."""
+    request = requests_queries.held_in_session(session, request_id)
+    return bool(request is not None and inspect(request).dict.get("triage_pending"))
 
 
 def install(timezone: str | None = None) -> None:

@@ -111,6 +111,7 @@ def request_public(
         priority=request.priority,
         status=request.status,
         status_name=status_name(request.status, lang),
+        being_triaged=bool(request.triage_pending),
         lat=request.lat,
         lon=request.lon,
         address=request.address,

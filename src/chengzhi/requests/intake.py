@@ -10,30 +10,25 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from chengzhi.categories.models import Category, Priority
+from chengzhi.categories.models import Category
 from chengzhi.categories.service import get_category, validate_answers
 from chengzhi.config import Settings
 from chengzhi.db import utcnow
 from chengzhi.errors import Conflict, Forbidden, Invalid, NotAuthenticated, NotFound
-from chengzhi.org import queries as org_queries
-from chengzhi.org.models import Role, Unit, UnitKind
+from chengzhi.org.models import Role, Unit
 from chengzhi.org.service import Actor, city_unit
-from chengzhi.requests.log import SYSTEM, event_row, project, state_of
-from chengzhi.requests.models import Request, RequestEvent, RequestUnit
-from chengzhi.requests.steps import dispatch_step
+from chengzhi.requests import queue
+from chengzhi.requests.log import event_row, project, state_of
+from chengzhi.requests.models import Request, RequestUnit
 from chengzhi.requests.workflow import Action, Status, Step
 from chengzhi.requests.workflow import apply as apply_step
-from chengzhi.routing import triage
 from chengzhi.routing.rules import area_index
-
-if TYPE_CHECKING:
-    from chengzhi.routing.triage_models import RequestTriage
 
 CHANNELS = ("web", "phone", "app", "open311", "import", "feed", "email")
 STAFF_CHANNELS = ("phone", "import", "feed", "email")
@@ -79,9 +74,10 @@ def submit_request(
     check_location: bool = True,
     unit_paths: list[str] | None = None,
 ) -> Request:
-    """Receive a new request. Staff channels (phone, import, ...) need an operator. `unit_paths`, if given, gets
-    the paths of the units holding the new request (its hub, and its lead unit when intake dispatched it): what
-    `unit_paths_of` would read back."""
+    """Receive a new request: the request, its first event, its hub and one row of the intake outbox
+    (requests/queue.py), nothing else; the triage worker does the rest after the caller commits. Staff channels
+    (phone, import, ...) need an operator. `unit_paths`, if given, gets the paths of the units holding the new
+    request (its hub): what `unit_paths_of` would read back."""
     now = now or utcnow()
     if data.channel not in CHANNELS:
         raise Invalid("validation_failed", details=f"channel must be one of {', '.join(CHANNELS)}")
@@ -106,17 +102,6 @@ def submit_request(
     if actor.is_anonymous and not actor.is_staff and not (data.contact_phone or data.contact_email):
         raise Invalid("contact_required")
     priority = data.priority or (category.default_priority.value if category else "normal")
-    # Urgency and the place named in the text (routing/triage.py); a priority chosen by staff stands.
-    found = triage.analyse(
-        session,
-        settings,
-        data.title,
-        data.text,
-        has_point=data.lat is not None,
-        classify_text=data.channel != "import",  # history comes with its own categories
-    )
-    if found.urgent and not (data.priority and actor.is_staff):
-        priority = Priority.emergency.value
     hub = receiving_unit or city_unit(session)
     request = Request(
         title=data.title.strip()[:200] or data.text.strip()[:30],
@@ -150,6 +135,9 @@ def submit_request(
         answered_at_intake=False,
         reopen_count=0,
         return_count=0,
+        # Urgency, place, category, duplicates and automatic dispatch come from the triage worker (chengzhi/worker),
+        # after the 201: the request says "being triaged" until then.
+        triage_pending=True,
     )
     # The receive step is projected before the row is first written, so that intake is one INSERT, no UPDATE.
     payload = {"channel": data.channel}
@@ -168,57 +156,11 @@ def submit_request(
                 raise Conflict("conflict", details="duplicate request") from None
     session.add(RequestUnit(request_id=request.id, unit_id=hub.id, unit_path=hub.path, role="hub"))
     session.add(event_row(request, actor, Action.receive, now, seq=request.event_count, payload=payload))
-    stored = triage.record(session, request, found)
-    if settings.auto_dispatch and data.channel != "import":
-        # Decided before anything pending is written: the rows of both steps then go out in one flush, and the
-        # request's facts are derived from that flush alone (metrics.facts.refresh_flushed).
-        with session.no_autoflush:
-            _auto_dispatch(session, request, found, stored, settings, now)
+    # A priority staff chose stands against an emergency the worker finds in the text.
+    queue.enqueue(session, request.id, now, keep_priority=bool(data.priority and actor.is_staff))
     if unit_paths is not None:
         unit_paths.append(hub.path)
-        if request.lead_unit_id is not None and request.lead_unit is not None:
-            unit_paths.append(request.lead_unit.path)
     return request
-
-
-def _auto_dispatch(
-    session: Session,
-    request: Request,
-    found: triage.Found,
-    stored: RequestTriage | None,
-    settings: Settings,
-    now: dt.datetime,
-) -> RequestEvent | None:
-    """Dispatches a new request without a person when the category model is sure of its category (at or above
-    the category's threshold), the resident chose no other category, it is not an emergency (a person looks at
-    every emergency at once), and the routing rules give a unit that can take it."""
-    classified = found.classified
-    if classified is None or not classified.sure or found.urgent:
-        return None
-    category = classified.first
-    if request.category is not None and request.category.id != category.id:
-        return None
-    # The triage row intake just added (pending: a query would not find it) is what the rules read.
-    suggestion = triage.suggestion_with(session, request, stored, category=category)
-    if suggestion.unit_id is None:
-        return None
-    unit = org_queries.unit_by_id(session, suggestion.unit_id)
-    if unit is None or not unit.active or unit.kind == UnitKind.city:
-        return None
-    # Whether the category is a person's (the resident chose the model's choice) or the model's alone: retraining
-    # compares models only on categories people gave (registry.retrain).
-    resident_chose = request.category is not None
-    request.category_id, request.category = category.id, category
-    auto = {
-        "resident_chose": resident_chose,
-        "model_version": classified.version,
-        "probability": round(classified.top[0][1], 4),
-        "reason_zh": suggestion.reason_zh,
-        "reason_en": suggestion.reason_en,
-    }
-    return dispatch_step(
-        session, SYSTEM, request, unit.id, settings, (), None, now, extra={"auto": auto}, fresh=True
-    )
 
 
 def _external_exists(session: Session, source: str, external_id: str) -> bool:

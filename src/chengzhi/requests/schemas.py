@@ -146,6 +146,11 @@ class RequestPublic(BaseModel):
     priority: str
     status: str
     status_name: str
+    being_triaged: bool = Field(
+        default=False,
+        description="True until the triage worker has read the request (urgency, place, category, automatic "
+        "dispatch); usually for less than a few seconds after intake.",
+    )
     lat: float | None
     lon: float | None
     address: str | None

@@ -35,6 +35,7 @@ from chengzhi.requests.steps import (
     sign_request,
     supervise_request,
 )
+from chengzhi.requests.triaged import auto_dispatch, make_emergency, pending_triage, triage_done
 
 __all__ = [
     "CHANNELS",
@@ -43,6 +44,7 @@ __all__ = [
     "Submission",
     "add_photo",
     "answer_at_intake",
+    "auto_dispatch",
     "close_request",
     "co_handle_request",
     "contact_resident",
@@ -51,8 +53,10 @@ __all__ = [
     "get_by_tracking",
     "get_request",
     "illegal_to_message",
+    "make_emergency",
     "mark_overdue",
     "merge_request",
+    "pending_triage",
     "photo_token_for",
     "record_outcome",
     "reopen_request",
@@ -65,4 +69,5 @@ __all__ = [
     "state_of",
     "submit_request",
     "supervise_request",
+    "triage_done",
 ]

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -30,8 +30,10 @@ from chengzhi.app import create_app
 from chengzhi.caches import reset_caches
 from chengzhi.config import Settings
 from chengzhi.db import get_engine, get_sessionmaker
+from chengzhi.imports import service as imports_service
 from chengzhi.migrate import upgrade
 from chengzhi.models import Base
+from chengzhi.requests import service as requests_service
 from chengzhi.worker import intake as triage_intake
 from chengzhi.worker.runner import drain
 
@@ -184,28 +186,50 @@ def triage(settings: Settings) -> int:
     return drain(get_sessionmaker(settings.database_url), settings, triage_intake.process)
 
 
-class TriagedApp:
-    """The app as a client sees it when the triage worker keeps up: after each HTTP call, the worker triages what
-    the call received (the real worker code, run here so that tests are deterministic). Tests of the "being
-    triaged" state use `create_app` alone."""
+_TRIAGE_SETTINGS = "chengzhi.tests.triage_settings"
+_triaging = threading.local()
 
-    def __init__(self, app: FastAPI, settings: Settings) -> None:
-        self.app = app
-        self.settings = settings
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.app, name)
+def _triage_after_commit(session: Session) -> None:
+    """As if the worker kept up: a commit that received requests is followed by their triage (the real worker
+    code, run here so that tests are deterministic), and the committing session sees its results."""
+    settings = session.info.pop(_TRIAGE_SETTINGS, None)
+    if settings is None or getattr(_triaging, "active", False):
+        return
+    _triaging.active = True
+    try:
+        triage(settings)
+    finally:
+        _triaging.active = False
+    session.expire_all()
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        await self.app(scope, receive, send)
-        if scope["type"] == "http":
-            triage(self.settings)
+
+@pytest.fixture(autouse=True)
+def _triage_on_commit(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every test sees requests triaged once their intake commits, except those marked `being_triaged`, which
+    look at a request before the worker has (and run `triage` themselves)."""
+    if request.node.get_closest_marker("being_triaged"):
+        yield
+        return
+    original = requests_service.submit_request
+
+    def submit_and_remember(
+        session: Session, actor: Any, data: Any, settings: Settings, *args: Any, **kw: Any
+    ) -> Any:
+        received = original(session, actor, data, settings, *args, **kw)
+        session.info[_TRIAGE_SETTINGS] = settings
+        return received
+
+    monkeypatch.setattr(requests_service, "submit_request", submit_and_remember)
+    monkeypatch.setattr(imports_service, "submit_request", submit_and_remember)
+    event.listen(Session, "after_commit", _triage_after_commit)
+    yield
+    event.remove(Session, "after_commit", _triage_after_commit)
 
 
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
-    app = TriagedApp(create_app(settings), settings)
-    with TestClient(app, raise_server_exceptions=False) as test_client:  # type: ignore[arg-type]
+    with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
         yield test_client
 
 

@@ -28,7 +28,9 @@ from chengzhi.config import Settings
 from chengzhi.db import get_engine, get_sessionmaker
 from chengzhi.demo import texts
 from chengzhi.demo.catalogue import CATEGORIES
-from chengzhi.demo.generate import DEMO_PASSWORD, Community, Plan, generate_demo_city, template_slots
+from chengzhi.demo.city import DEMO_PASSWORD, Community
+from chengzhi.demo.generate import generate_demo_city
+from chengzhi.demo.plans import Plan, template_slots
 from chengzhi.org.models import Role, RoleAssignment, Unit, UnitKind, User
 from chengzhi.requests.log import state_of, steps_of
 from chengzhi.requests.models import Issue, Request, RequestEvent

@@ -11,6 +11,7 @@ from chengzhi.config import Settings
 from chengzhi.org.models import UnitKind
 from chengzhi.org.service import create_unit
 from chengzhi.requests import service as svc
+from chengzhi.routing import places
 from chengzhi.routing import text as tp
 
 from .factories import City
@@ -130,7 +131,7 @@ def test_city_dictionary(session: Session, settings: Settings, city: City) -> No
     data = svc.Submission(text="路灯不亮", lat=lat, lon=lon, address="建国路88号", category_code="litter")
     svc.submit_request(session, actor(session, "resident"), data, settings, dt.datetime.now(dt.UTC))
     session.commit()
-    dictionary = tp.load_city_dictionary(session)
+    dictionary = places.load_city_dictionary(session)
     assert street.id in dictionary.units["朝阳街道"] and street.id in dictionary.units["朝阳"]
     assert "建国路" in dictionary.roads
     assert {"朝阳街道", "建国路"} <= dictionary.words()

@@ -20,7 +20,7 @@ from chengzhi.db import utcnow
 from chengzhi.deps import SessionDep, UserDep
 from chengzhi.errors import ChengzhiError, Forbidden
 from chengzhi.i18n import N_, Language, gettext, message, negotiate_language
-from chengzhi.open311 import delivery, server
+from chengzhi.open311 import delivery, parameters, request_updates, server
 from chengzhi.open311 import keys as keys_service
 from chengzhi.open311.formats import FORMATS, Open311Error, error_response, render
 from chengzhi.open311.models import Open311Key
@@ -87,12 +87,10 @@ def _guard(fmt: str, http: Request, session: Session, work: Callable[[Language],
         return error_response(fmt, exc)
     except ChengzhiError as exc:
         session.rollback()
-        return error_response(fmt, server.error_of(exc, lang))
+        return error_response(fmt, parameters.error_of(exc, lang))
     except IllegalTransition as exc:
         session.rollback()
-        from chengzhi.requests.service import illegal_to_message
-
-        return error_response(fmt, Open311Error(400, message(exc.code, lang, illegal_to_message(exc))))
+        return error_response(fmt, Open311Error(400, message(exc.code, lang, svc.illegal_to_message(exc))))
     except (DataError, UnicodeEncodeError):
         session.rollback()
         log.warning("open311: a value refused by the database on %s %s", http.method, http.url.path)
@@ -142,7 +140,9 @@ def discovery(fmt: str, http: Request, session: SessionDep) -> Response:
 @router.get(PREFIX + "/services.{fmt}", summary="Open311 service list (the categories)")
 def services(fmt: str, http: Request, session: SessionDep) -> Response:
     def work(lang: Language) -> Response:
-        server.check_jurisdiction(session, _settings(http), http.query_params.get("jurisdiction_id"), lang)
+        parameters.check_jurisdiction(
+            session, _settings(http), http.query_params.get("jurisdiction_id"), lang
+        )
         return render(fmt, "services", "service", server.services(session, lang))
 
     return _guard(fmt, http, session, work)
@@ -153,7 +153,9 @@ def services(fmt: str, http: Request, session: SessionDep) -> Response:
 )
 def service_definition(service_code: str, fmt: str, http: Request, session: SessionDep) -> Response:
     def work(lang: Language) -> Response:
-        server.check_jurisdiction(session, _settings(http), http.query_params.get("jurisdiction_id"), lang)
+        parameters.check_jurisdiction(
+            session, _settings(http), http.query_params.get("jurisdiction_id"), lang
+        )
         return render(fmt, "service_definition", None, server.service_definition(session, service_code, lang))
 
     return _guard(fmt, http, session, work)
@@ -175,7 +177,7 @@ def post_request(fmt: str, http: Request, session: SessionDep, form: FormDep) ->
         if form.problem:
             raise Open311Error(400, form.problem)
         key = _key(session, settings, form.fields.get("api_key"), lang)
-        server.check_jurisdiction(session, settings, form.fields.get("jurisdiction_id"), lang)
+        parameters.check_jurisdiction(session, settings, form.fields.get("jurisdiction_id"), lang)
         slot = idempotency.slot_for(
             http.headers.get("idempotency-key"),
             f"open311:{key.id}",
@@ -202,7 +204,9 @@ def post_request(fmt: str, http: Request, session: SessionDep, form: FormDep) ->
 )
 def get_token(token: str, fmt: str, http: Request, session: SessionDep) -> Response:
     def work(lang: Language) -> Response:
-        server.check_jurisdiction(session, _settings(http), http.query_params.get("jurisdiction_id"), lang)
+        parameters.check_jurisdiction(
+            session, _settings(http), http.query_params.get("jurisdiction_id"), lang
+        )
         return render(fmt, "service_requests", "request", server.token_items(session, token, lang))
 
     return _guard(fmt, http, session, work)
@@ -213,7 +217,7 @@ def get_requests(fmt: str, http: Request, session: SessionDep) -> Response:
     def work(lang: Language) -> Response:
         settings = _settings(http)
         params = dict(http.query_params)
-        server.check_jurisdiction(session, settings, params.get("jurisdiction_id"), lang)
+        parameters.check_jurisdiction(session, settings, params.get("jurisdiction_id"), lang)
         items = server.query_requests(session, params, lang, _tz(settings), _base(http), utcnow())
         return render(fmt, "service_requests", "request", items)
 
@@ -225,7 +229,7 @@ def get_one_request(service_request_id: str, fmt: str, http: Request, session: S
     def work(lang: Language) -> Response:
         settings = _settings(http)
         params = dict(http.query_params)
-        server.check_jurisdiction(session, settings, params.get("jurisdiction_id"), lang)
+        parameters.check_jurisdiction(session, settings, params.get("jurisdiction_id"), lang)
         items = server.one_request(session, service_request_id, params, lang, _tz(settings), _base(http))
         return render(fmt, "service_requests", "request", items)
 
@@ -240,8 +244,8 @@ def get_updates(fmt: str, http: Request, session: SessionDep) -> Response:
         settings = _settings(http)
         params = dict(http.query_params)
         _key(session, settings, params.get("api_key"), lang)
-        server.check_jurisdiction(session, settings, params.get("jurisdiction_id"), lang)
-        items = server.updates(session, params, lang, _tz(settings), utcnow())
+        parameters.check_jurisdiction(session, settings, params.get("jurisdiction_id"), lang)
+        items = request_updates.updates(session, params, lang, _tz(settings), utcnow())
         return render(fmt, "service_request_updates", "request_update", items)
 
     return _guard(fmt, http, session, work)
@@ -256,8 +260,8 @@ def post_update(fmt: str, http: Request, session: SessionDep, form: FormDep) -> 
         if form.problem:
             raise Open311Error(400, form.problem)
         key = _key(session, settings, form.fields.get("api_key"), lang)
-        server.check_jurisdiction(session, settings, form.fields.get("jurisdiction_id"), lang)
-        items = server.push_update(session, settings, key, form.fields, lang)
+        parameters.check_jurisdiction(session, settings, form.fields.get("jurisdiction_id"), lang)
+        items = request_updates.push_update(session, settings, key, form.fields, lang)
         session.commit()
         return render(fmt, "service_request_updates", "request_update", items)
 

@@ -24,7 +24,7 @@ from chengzhi.config import Settings
 from chengzhi.db import utcnow
 from chengzhi.errors import ChengzhiError, Invalid, NotFound
 from chengzhi.i18n import N_, NC_, Text, gettext, translate
-from chengzhi.open311 import server
+from chengzhi.open311 import parameters, request_updates
 from chengzhi.open311.formats import Open311Error
 from chengzhi.open311.keys import service_user
 from chengzhi.open311.mapping import STEPS_OF_EXTENDED
@@ -143,7 +143,7 @@ def _form(request: Request, endpoint: Open311Endpoint) -> list[tuple[str, str]]:
         form += [("lat", repr(request.lat)), ("long", repr(request.lon))]
     if request.address:
         form.append(("address_string", request.address))
-    form.append(("description", request.text[: server.MAX_DESCRIPTION]))
+    form.append(("description", request.text[: parameters.MAX_DESCRIPTION]))
     if request.contact_name:
         form.append(("first_name", request.contact_name))
     if request.contact_phone:
@@ -336,12 +336,14 @@ def _apply(
         return "seen"
     request = requests_queries.request_for_update(session, request_id=delivery.request_id)
     assert request is not None
-    updated = server.parse_datetime(str(item.get("updated_datetime") or ""), "updated_datetime", "en") or now
+    updated = (
+        parameters.parse_datetime(str(item.get("updated_datetime") or ""), "updated_datetime", "en") or now
+    )
     try:
         with session.begin_nested():
             if request.lead_unit_id != endpoint.unit_id:
                 raise ChengzhiError("out_of_scope")
-            server.apply_update(
+            request_updates.apply_update(
                 session,
                 settings,
                 request,
@@ -411,7 +413,9 @@ def _sources(
                 )
                 if d.remote_token
             ]
-            start = max((endpoint.pulled_until or now - server.WINDOW) - PULL_OVERLAP, now - server.WINDOW)
+            start = max(
+                (endpoint.pulled_until or now - parameters.WINDOW) - PULL_OVERLAP, now - parameters.WINDOW
+            )
             sources.append(
                 _Source(
                     endpoint.id, endpoint.unit_id, endpoint.url, _params(endpoint, api_key), start, waiting
@@ -429,13 +433,13 @@ def _updates(client: httpx.Client, source: _Source, now: dt.datetime) -> list[di
             "start_date": source.start.isoformat(),
             "end_date": now.isoformat(),
             "page": page,
-            "page_size": server.MAX_RESULTS,
+            "page_size": parameters.MAX_RESULTS,
         }
         items = _get(client, f"{source.url}/servicerequestupdates.json", params)
         if not isinstance(items, list):
             raise RuntimeError("servicerequestupdates did not answer with a list")
         found += [i for i in items if isinstance(i, dict)]
-        if len(items) < server.MAX_RESULTS:
+        if len(items) < parameters.MAX_RESULTS:
             return found
         page += 1
 

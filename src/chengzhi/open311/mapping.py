@@ -1,9 +1,15 @@
 """Our workflow's statuses and Open311's: the basic open/closed, FixMyStreet's extended statuses, and the
-workflow steps an outside system's update stands for."""
+workflow steps an outside system's update stands for; the steps published as updates."""
 
 from __future__ import annotations
 
-from chengzhi.requests.workflow import OPEN_STATUSES, Action, Status
+from chengzhi.requests.workflow import OPEN_STATUSES, TRANSITIONS, Action, Status
+
+# Events published as updates: the steps that change a request's status.
+UPDATE_ACTIONS = (
+    *(a.value for a, t in TRANSITIONS.items() if t.target is not None and a is not Action.receive),
+    Action.record_outcome.value,
+)
 
 EXTENDED_STATUSES = (
     "OPEN",

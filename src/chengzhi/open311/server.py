@@ -1,5 +1,6 @@
-"""The Open311 GeoReport v2 server's logic: services and their definitions, intake (realtime and batch), the
-public request lists, and FixMyStreet's service request updates in both directions.
+"""The Open311 GeoReport v2 server's logic: services and their definitions, intake (realtime and batch) and the
+public request lists. FixMyStreet's service request updates are in `open311.request_updates`, the parameters and
+errors every call shares in `open311.parameters`.
 
 Requests enter the one workflow through `requests.service` (channel `open311`); nothing here writes a request or
 an event by itself.
@@ -22,113 +23,30 @@ from chengzhi.categories import service as categories
 from chengzhi.categories.models import Category
 from chengzhi.config import Settings
 from chengzhi.db import MAX_ID, utcnow
-from chengzhi.errors import ChengzhiError, Forbidden, Invalid, NotFound
+from chengzhi.errors import ChengzhiError, NotFound
 from chengzhi.i18n import N_, Language, gettext, message
 from chengzhi.open311.formats import Open311Error, when
-from chengzhi.open311.mapping import (
-    EXTENDED_STATUSES,
-    RANK,
-    RANK_AFTER,
-    STEPS_OF_EXTENDED,
-    basic_status,
-    extended_status,
-    statuses_for_basic,
+from chengzhi.open311.mapping import UPDATE_ACTIONS, basic_status, extended_status, statuses_for_basic
+from chengzhi.open311.models import Open311Key, Open311Token
+from chengzhi.open311.parameters import (
+    MAX_DESCRIPTION,
+    MAX_RESULTS,
+    bad,
+    clean,
+    error_of,
+    parse_datetime,
+    parse_positive,
+    window,
 )
-from chengzhi.open311.models import Open311InboundUpdate, Open311Key, Open311Token
 from chengzhi.org import queries as org_queries
-from chengzhi.org.models import User
-from chengzhi.org.service import ANONYMOUS, actor_for, city_unit
+from chengzhi.org.service import ANONYMOUS
 from chengzhi.requests import queries as requests_queries
 from chengzhi.requests import service as svc
 from chengzhi.requests.models import Request as RequestRow
-from chengzhi.requests.workflow import (
-    TRANSITIONS,
-    Action,
-    IllegalTransition,
-    Status,
-    action_name,
-    check,
-    status_name,
-)
+from chengzhi.requests.workflow import action_name, status_name
 
-MAX_DESCRIPTION = 4000
-MAX_RESULTS = 1000
-WINDOW = dt.timedelta(days=90)
 DIGIT_RUN = re.compile(r"\d{5,}")  # as on the public pages: phone numbers and ids are not published
 ATTRIBUTE = re.compile(r"^attribute\[([^\[\]]+)\](\[\])?$")
-# Events published as updates: the steps that change a request's status.
-UPDATE_ACTIONS = (
-    *(a.value for a, t in TRANSITIONS.items() if t.target is not None and a is not Action.receive),
-    Action.record_outcome.value,
-)
-# Steps whose note is the public text of the update (the reply, a return's or reopening's reason).
-TEXT_ACTIONS = frozenset({"answer", "reply", "return", "reopen", "close"})
-
-
-# ---------------------------------------------------------------- errors and parameters
-
-
-def error_of(exc: ChengzhiError, lang: Language) -> Open311Error:
-    """A platform error as Open311 says: 404 for what does not exist, 403 for what is not allowed, 400 else."""
-    text = message(exc.code, lang, dict(exc.params))
-    if exc.status_code == 404:
-        return Open311Error(404, text)
-    if exc.status_code in (401, 403):
-        return Open311Error(403, text)
-    if exc.status_code == 429:
-        return Open311Error(429, text, {"Retry-After": str(exc.params.get("seconds", 60))})
-    return Open311Error(400, text)
-
-
-def bad(lang: Language, en: str, zh: str) -> Open311Error:
-    return Open311Error(400, en if lang == "en" else zh)
-
-
-def clean(value: str | None) -> str | None:
-    """Empty optional arguments count as absent."""
-    if value is None:
-        return None
-    value = value.strip()
-    return value or None
-
-
-def parse_datetime(value: str | None, name: str, lang: Language) -> dt.datetime | None:
-    value = clean(value)
-    if value is None:
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
-    except ValueError:
-        raise bad(
-            lang,
-            f"{name}: a W3C datetime is expected, e.g. 2026-01-01T00:00:00Z",
-            f"{name}：应为 W3C 日期时间，例如 2026-01-01T00:00:00Z",
-        ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
-
-
-def parse_positive(value: str | None, name: str, lang: Language, default: int, maximum: int) -> int:
-    value = clean(value)
-    if value is None:
-        return default
-    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= maximum:
-        raise bad(
-            lang, f"{name} must be a whole number from 1 to {maximum}", f"{name} 应为 1 到 {maximum} 的整数"
-        )
-    return int(value)
-
-
-def jurisdiction(session: Session, settings: Settings) -> str:
-    return settings.open311_jurisdiction or city_unit(session).code
-
-
-def check_jurisdiction(session: Session, settings: Settings, given: str | None, lang: Language) -> None:
-    given = clean(given)
-    if given is not None and given != jurisdiction(session, settings):
-        raise Open311Error(
-            404,
-            gettext(lang, N_("jurisdiction_id %(given)s is not served here"), given=repr(given)),
-        )
 
 
 # ---------------------------------------------------------------- services
@@ -416,26 +334,6 @@ def _service_ids(session: Session, value: str | None, lang: Language) -> list[in
     return list(found.values())
 
 
-def window(
-    start: dt.datetime | None, end: dt.datetime | None, now: dt.datetime, lang: Language
-) -> tuple[dt.datetime, dt.datetime]:
-    """The spec's date range: at most 90 days; the most recent 90 days when neither end is given."""
-    if start is None and end is None:
-        return now - WINDOW, now
-    if start is None:
-        assert end is not None
-        start = end - WINDOW
-    if end is None:
-        end = start + WINDOW
-    if end < start:
-        raise bad(lang, "end_date is before start_date", "end_date 早于 start_date")
-    if end - start > WINDOW:
-        raise bad(
-            lang, "start_date to end_date spans more than 90 days", "start_date 至 end_date 不能超过 90 天"
-        )
-    return start, end
-
-
 def query_requests(
     session: Session,
     params: Mapping[str, str],
@@ -490,164 +388,6 @@ def one_request(
     if not rows:
         raise Open311Error(404, message("request_not_found", lang, {"ref": number}))
     return _rows_to_items(session, rows, lang, tz, base_url, extensions)
-
-
-# ---------------------------------------------------------------- service request updates (FixMyStreet)
-
-
-def _status_after(action: str, payload: Mapping[str, Any]) -> str:
-    if action == Action.record_outcome.value:
-        return str(payload.get("status", Status.closed.value))
-    target = TRANSITIONS[Action(action)].target
-    return target.value if target is not None else Status.received.value
-
-
-def updates(
-    session: Session, params: Mapping[str, str], lang: Language, tz: ZoneInfo, now: dt.datetime
-) -> list[dict[str, Any]]:
-    """Every status change in the date range, oldest first (so that a reader can move a cursor)."""
-    page = parse_positive(params.get("page"), "page", lang, 1, 100_000)
-    page_size = parse_positive(params.get("page_size"), "page_size", lang, MAX_RESULTS, MAX_RESULTS)
-    start, end = window(
-        parse_datetime(params.get("start_date"), "start_date", lang),
-        parse_datetime(params.get("end_date"), "end_date", lang),
-        now,
-        lang,
-    )
-    items = []
-    rows = requests_queries.open311_events(
-        session, start, end, UPDATE_ACTIONS, limit=page_size, offset=(page - 1) * page_size
-    )
-    for row in rows:
-        description = action_name(row.action, lang)
-        if row.action in TEXT_ACTIONS and row.note:
-            description = row.note
-        status = _status_after(row.action, row.payload or {})
-        items.append(
-            {
-                "update_id": str(row.id),
-                "service_request_id": row.tracking_number,
-                "status": extended_status(status),
-                "updated_datetime": when(row.at, tz),
-                "description": description,
-                "media_url": None,
-            }
-        )
-    return items
-
-
-def apply_update(
-    session: Session,
-    settings: Settings,
-    request: RequestRow,
-    user: User,
-    origin: str,
-    update_id: str,
-    status: str,
-    description: str | None,
-    updated: dt.datetime,
-    now: dt.datetime | None = None,
-) -> Open311InboundUpdate:
-    """Move our workflow as an outside system's update says, acting as `user` (a handler of the lead unit).
-
-    Forward steps the request is already past are skipped; a step the workflow refuses raises. The same
-    (origin, update_id) is applied once: a repeat returns the first record."""
-    now = now or utcnow()
-    seen = session.scalar(
-        select(Open311InboundUpdate).where(
-            Open311InboundUpdate.origin == origin, Open311InboundUpdate.update_id == update_id
-        )
-    )
-    if seen is not None:
-        return seen
-    if status not in STEPS_OF_EXTENDED:
-        raise Invalid("validation_failed", details=f"status must be one of {', '.join(EXTENDED_STATUSES)}")
-    actor = actor_for(user)
-    text = (description or "").strip()
-    applied: list[str] = []
-    for action in STEPS_OF_EXTENDED[status]:
-        try:
-            check(svc.state_of(request), action)
-        except IllegalTransition:
-            if action in RANK_AFTER and RANK.get(request.status, 0) >= RANK_AFTER[action]:
-                continue  # already there
-            raise
-        if action is Action.sign:
-            svc.sign_request(session, actor, request, now)
-        elif action is Action.contact:
-            svc.contact_resident(session, actor, request, text or None, now)
-        elif action is Action.reply:
-            svc.reply_request(session, actor, request, text or _status_notes("replied", "zh"), settings, now)
-        elif action is Action.return_:
-            svc.return_request(session, actor, request, text or status, now)
-        applied.append(action.value)
-    record = Open311InboundUpdate(
-        origin=origin,
-        update_id=update_id,
-        request_id=request.id,
-        status=status,
-        description=text or None,
-        updated_datetime=updated,
-        applied=",".join(applied),
-        received_at=now,
-    )
-    with session.begin_nested():
-        session.add(record)
-    return record
-
-
-def push_update(
-    session: Session, settings: Settings, key: Open311Key, fields: Mapping[str, str], lang: Language
-) -> list[dict[str, Any]]:
-    """POST servicerequestupdates: an outside system (its key bound to a unit) moves a request that unit leads."""
-    if key.unit_id is None or key.user_id is None:
-        raise Open311Error(
-            403,
-            gettext(lang, N_("this api_key may not post updates (it is not bound to a unit)")),
-        )
-    missing = [
-        n
-        for n in ("service_request_id", "update_id", "updated_datetime", "status")
-        if not clean(fields.get(n))
-    ]
-    if missing:
-        raise bad(lang, f"missing: {', '.join(missing)}", f"缺少：{', '.join(missing)}")
-    update_id = str(clean(fields.get("update_id")))[:80]
-    status = str(clean(fields.get("status"))).upper()
-    if status not in STEPS_OF_EXTENDED:
-        raise bad(
-            lang,
-            f"status must be one of {', '.join(EXTENDED_STATUSES)}",
-            f"status 应为 {', '.join(EXTENDED_STATUSES)} 之一",
-        )
-    updated = parse_datetime(fields.get("updated_datetime"), "updated_datetime", lang)
-    assert updated is not None
-    description = fields.get("description") or ""
-    if len(description) > MAX_DESCRIPTION:
-        raise bad(
-            lang,
-            f"description is longer than {MAX_DESCRIPTION} characters",
-            f"description 不能超过 {MAX_DESCRIPTION} 个字符",
-        )
-    number = str(clean(fields.get("service_request_id")))
-    request = requests_queries.request_for_update(session, number=number)
-    if request is None:
-        raise Open311Error(404, message("request_not_found", lang, {"ref": number}))
-    if request.lead_unit_id != key.unit_id:
-        raise error_of(Forbidden("out_of_scope"), lang)
-    user = org_queries.user_by_id(session, key.user_id)
-    if user is None or not user.active:
-        raise error_of(Forbidden(), lang)
-    try:
-        record = apply_update(
-            session, settings, request, user, f"key:{key.id}", update_id, status, description, updated
-        )
-    except ChengzhiError as exc:
-        raise error_of(exc, lang) from None
-    except IllegalTransition as exc:
-        text = message(exc.code, lang, svc.illegal_to_message(exc))
-        raise Open311Error(400, text) from None
-    return [{"update_id": str(record.id)}]
 
 
 def request_by_id(session: Session, request_id: int) -> RequestRow:

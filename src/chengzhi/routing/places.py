@@ -34,7 +34,14 @@ from chengzhi.org import queries as org_queries
 from chengzhi.org.models import UnitKind
 from chengzhi.requests import queries as request_queries
 from chengzhi.routing.rules import AreaIndex, Located, RoutingSuggestion, area_index, suggest_unit
-from chengzhi.routing.text import MAX_CHARS, TextError, name_variants, normalise
+from chengzhi.routing.text import (
+    MAX_CHARS,
+    CityDictionary,
+    TextError,
+    city_dictionary,
+    name_variants,
+    normalise,
+)
 from chengzhi.routing.triage_models import PlaceName, RequestTriage
 
 REFRESH_SECONDS = 60.0
@@ -529,3 +536,18 @@ def rebuild_places(
         )
     invalidate()
     return len(learned)
+
+
+# ---------------------------------------------------------------- the city's words for the tokenizer
+
+
+def load_city_dictionary(
+    session: Session, *, address_limit: int = 50_000, install: bool = True
+) -> CityDictionary:
+    """The city's dictionary (`routing.text.city_dictionary`) from its active units and the addresses of its
+    `address_limit` most recent requests; with `install`, its words are added to jieba."""
+    return city_dictionary(
+        org_queries.active_unit_names(session),
+        request_queries.recent_addresses(session, address_limit),
+        install=install,
+    )

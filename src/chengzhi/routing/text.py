@@ -7,8 +7,9 @@
   and numbers for Latin text; punctuation and spaces dropped.
 - `check(text)`, `decode(data)`: the strict entry points for input from outside (empty, huge, binary and wrongly
   encoded input refused with a message in Chinese and English).
-- `load_city_dictionary(session)`: unit, area and community names, and road names seen in addresses, added to
-  jieba so that "朝阳街道" or "建国路" stay one token.
+- `city_dictionary(unit_names, addresses)`: unit, area and community names, and road names seen in addresses,
+  added to jieba so that "朝阳街道" or "建国路" stay one token (`routing.places.load_city_dictionary(session)`
+  reads them from the database: this module needs no database).
 
 Everything runs offline: jieba's dictionary ships in its wheel, OpenCC's tables in its own.
 """
@@ -22,12 +23,9 @@ import unicodedata
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from chengzhi.i18n import N_, Text, gettext
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
 
 MAX_CHARS = 20_000
 MASK = "某"
@@ -314,19 +312,17 @@ def road_names(address: str) -> set[str]:
     return found
 
 
-def load_city_dictionary(
-    session: Session, *, address_limit: int = 50_000, install: bool = True
+def city_dictionary(
+    unit_names: Iterable[tuple[int, str]], addresses: Iterable[str | None], *, install: bool = True
 ) -> CityDictionary:
-    """Builds the city's dictionary from its units and the addresses of recent requests; with `install`, adds
-    its words to jieba (after removing an earlier city's words)."""
-    from chengzhi.org import queries as org_queries
-    from chengzhi.requests import queries as request_queries
-
+    """Builds the city's dictionary from its units' (id, name) and request addresses; with `install`, adds its
+    words to jieba (after removing an earlier city's words). `routing.places.load_city_dictionary` reads both
+    from the database."""
     dictionary = CityDictionary()
-    for unit_id, name in org_queries.active_unit_names(session):
+    for unit_id, name in unit_names:
         for variant in name_variants(name):
             dictionary.units.setdefault(variant, []).append(unit_id)
-    for address in request_queries.recent_addresses(session, address_limit):
+    for address in addresses:
         if address:
             dictionary.roads |= road_names(address)
     if install:

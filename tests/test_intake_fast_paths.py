@@ -1,7 +1,7 @@
-"""Intake's shortcuts (both databases) write and answer exactly what the longer ways did: the facts of a request
-just received are derived from memory and equal a refresh from its stored log; the actor of an API token is read in
-one query; intake tells which units hold the request it received; automatic dispatch at intake writes
-the rows a dispatch writes."""
+"""Intake's shortcuts (both databases) write and answer exactly what the longer ways did: intake leaves the facts
+to the triage worker, whose facts equal a refresh from the stored log; the actor of an API token is read in one
+query; intake tells which units hold the request it received; automatic dispatch by the worker writes the rows a
+dispatch writes."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from chengzhi.requests import access
 from chengzhi.requests import service as svc
 from chengzhi.requests.models import RequestUnit
 
+from .conftest import triage
 from .factories import City
 from .steps import POINTS, actor, dispatch, submit
 from .test_auto_dispatch import _submit as submit_sure
@@ -43,31 +44,29 @@ def _refreshed(session: Session, request_id: int) -> dict[str, Any]:
     return _facts_row(session, request_id)
 
 
-def test_facts_of_a_request_just_received_equal_a_refresh_from_its_log(
-    session: Session, settings: Settings, city: City, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.being_triaged
+def test_intake_leaves_the_facts_to_the_triage_worker_which_writes_what_a_refresh_does(
+    session: Session, settings: Settings, city: City
 ) -> None:
-    refreshed: list[int] = []
-    refresh = facts.refresh
-
-    def counting(conn: Any, ids: Any, ctx: Any = None) -> int:
-        refreshed.extend(ids)
-        return refresh(conn, ids, ctx)
-
-    monkeypatch.setattr(facts, "refresh", counting)
     shanghai = dt.timezone(dt.timedelta(hours=8))
     with session.begin():
         received = submit(session, settings, NOW.astimezone(shanghai), where="D2S1C2")
         later = submit(session, settings, NOW, category=None, by="operator")
         session.flush()
-        assert refreshed == []  # written from memory
+        facts_rows = select(RequestFact).where(RequestFact.request_id.in_([received.id, later.id]))
+        assert session.execute(facts_rows).first() is None  # not in intake's transaction
+        assert received.triage_pending and later.triage_pending
+    assert triage(settings) == 2
+    session.expire_all()
+    with session.begin():
         fresh = [_facts_row(session, r.id) for r in (received, later)]
         assert fresh[0]["event_count"] == 1 and fresh[0]["area_district_id"] is not None
         assert fresh == [_refreshed(session, r.id) for r in (received, later)]
-        # A later event is not the whole log: that flush refreshes from the database.
-        refreshed.clear()
+        assert not received.triage_pending and received.triaged_at is not None
+    # A person's later step refreshes the facts in its own transaction.
+    with session.begin():
         dispatch(session, settings, received, "D2S1C2", NOW + dt.timedelta(minutes=5))
         session.flush()
-        assert refreshed == [received.id]
         dispatched = _facts_row(session, received.id)
         assert dispatched["event_count"] == 2 and dispatched["dispatched"]
         assert dispatched == _refreshed(session, received.id)
@@ -128,22 +127,14 @@ def test_units_holding_a_request_just_received_are_known_without_a_query(
         assert sorted(paths) == sorted(access.unit_paths_of(session, received))
 
 
-def test_automatic_dispatch_at_intake_writes_what_a_dispatch_does(
+def test_automatic_dispatch_by_the_worker_writes_what_a_dispatch_does(
     session: Session,
     active: Settings,  # noqa: F811 - the fixture
     city: City,
 ) -> None:
-    # Decided before the intake's rows are written, without reading the request's holders: the same rows.
-    request = submit_sure(session, active, "新华小区停水3天了，请尽快处理")
+    request = submit_sure(session, active, "新华小区停水3天了，请尽快处理")  # committed, then triaged
     assert request.status == "dispatched"
-    data = svc.Submission(
-        text="新华小区停水3天了，请尽快处理", lat=POINTS["D1S1C1"][1], lon=POINTS["D1S1C1"][0]
-    )
-    paths: list[str] = []
-    again = svc.submit_request(session, actor(session, "resident"), data, active, unit_paths=paths)
-    assert again.status == "dispatched"
-    assert sorted(paths) == sorted(access.unit_paths_of(session, again))
-    assert len(paths) == 2
+    assert len(access.unit_paths_of(session, request)) == 2
     holders = session.execute(
         select(RequestUnit.role, RequestUnit.unit_id, RequestUnit.unit_path).where(
             RequestUnit.request_id == request.id

@@ -168,6 +168,7 @@ def test_intake_locates_from_text_and_routes_by_the_rules(
     assert suggestion.reason_en.startswith("No map point; located from the text: '阳光花园'")
     # A department category goes to the district's department, found from the text's district.
     water = submit(session, settings, "金水区停水了", channel="phone", category_code="water")
+    session.commit()
     assert svc.routing_suggestion(session, water).unit_id == named.unit("D2-water").id
 
 
@@ -182,6 +183,7 @@ def test_a_map_point_wins_over_the_text(session: Session, settings: Settings, na
 
 def test_unplaceable_mentions_are_shown(session: Session, settings: Settings, named: City) -> None:
     request = submit(session, settings, "幸福里小学门口路面破损", channel="phone", category_code="litter")
+    session.commit()
     suggestion = svc.routing_suggestion(session, request)
     assert suggestion.unit_id is None
     assert suggestion.reason_zh.startswith("文字中提到“幸福里小学”，但无法确定其位置。")

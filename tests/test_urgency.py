@@ -172,11 +172,12 @@ def test_staff_priority_stands_but_a_residents_does_not(
         settings,
         T0,
     )
+    session.commit()  # the triage worker reads both
     assert by_operator.priority == "high"
     assert by_resident.priority == "emergency"
 
 
-def test_a_city_file_is_used_at_intake(
+def test_a_city_file_is_used_by_the_triage_worker(
     session: Session, settings: Settings, city: City, tmp_path: Path
 ) -> None:
     path = tmp_path / "city.toml"
@@ -187,6 +188,7 @@ def test_a_city_file_is_used_at_intake(
     flooded = svc.submit_request(
         session, actor(session, "resident"), svc.Submission(text="水漫进屋了", lat=0.2, lon=0.2), local, T0
     )
+    session.commit()  # the triage worker reads it with the city's file
     assert flooded.priority == "emergency"
 
 
@@ -199,7 +201,10 @@ def test_api_intake_flags_and_shows_the_reason(client: TestClient, city: City) -
     )
     assert created.status_code == 201, created.text
     number = created.json()["request"]["tracking_number"]
-    assert created.json()["request"]["priority"] == "emergency"
+    # The 201 comes before triage; the worker flags it right after (here: after the call's commit).
+    assert created.json()["request"]["being_triaged"] is True
+    shown = client.get(f"/api/v1/requests/{number}", headers=resident).json()
+    assert shown["priority"] == "emergency" and shown["being_triaged"] is False
     dispatcher = auth(client, "dispatcher")
     routing = client.get(f"/api/v1/requests/{number}/routing", headers=dispatcher, params={"lang": "en"})
     assert routing.status_code == 200

@@ -1,0 +1,167 @@
+"""The triage worker (both databases): intake leaves the work to it, the API says "being triaged" meanwhile, a
+failing request is postponed without holding back the others, a batch that dies leaves its rows for the next
+claim (nothing lost, nothing done twice), and a killed `chengzhi worker` process loses nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from chengzhi.config import Settings
+from chengzhi.db import get_sessionmaker
+from chengzhi.requests import queue
+from chengzhi.requests.models import Request, RequestEvent
+from chengzhi.requests.queue import TriageTask
+from chengzhi.routing.triage_models import RequestTriage
+from chengzhi.worker import intake
+from chengzhi.worker.runner import drain, run_once
+
+from .conftest import auth, triage
+from .factories import City
+from .steps import submit
+
+NOW = dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC)
+URGENT = "3栋楼道里煤气味很重，请马上派人处理"
+
+pytestmark = pytest.mark.being_triaged
+
+
+def _queued(session: Session) -> int:
+    session.commit()  # a new snapshot: the worker committed in other connections
+    return int(session.scalar(select(func.count()).select_from(TriageTask)) or 0)
+
+
+def test_the_api_says_being_triaged_until_the_worker_has_read_the_request(
+    client: TestClient, session: Session, settings: Settings, city: City
+) -> None:
+    operator = auth(client, "operator")
+    created = client.post(
+        "/api/v1/requests",
+        json={"text": URGENT, "channel": "phone", "lat": 0.2, "lon": 0.2, "category": "litter"},
+        headers=operator,
+    )
+    assert created.status_code == 201, created.text
+    body = created.json()["request"]
+    assert body["being_triaged"] is True and body["status"] == "received" and body["priority"] == "normal"
+    assert _queued(session) == 1  # committed with the request
+    assert triage(settings) == 1
+    shown = client.get(f"/api/v1/requests/{body['tracking_number']}", headers=operator).json()
+    assert shown["being_triaged"] is False and shown["priority"] == "emergency"
+    assert _queued(session) == 0
+    assert triage(settings) == 0  # nothing left, nothing done twice
+
+
+def test_a_request_that_fails_is_postponed_and_the_others_are_triaged(
+    session: Session, settings: Settings, city: City, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with session.begin():
+        good = [submit(session, settings, NOW, where="D1S1C1") for _ in range(3)]
+        bad = submit(session, settings, NOW, where="D1S1C2")
+    process = intake.process
+
+    def failing(s: Session, st: Settings, tasks: list[TriageTask], now: dt.datetime) -> None:
+        if any(t.request_id == bad.id for t in tasks):
+            raise RuntimeError("triage failed for this request")
+        process(s, st, tasks, now)
+
+    factory = get_sessionmaker(settings.database_url)
+    result = run_once(factory, settings, failing, batch=10)
+    assert (result.claimed, result.done, result.postponed) == (4, 3, 1)
+    session.expire_all()
+    left = session.scalars(select(TriageTask)).all()
+    assert [(t.request_id, t.attempts) for t in left] == [(bad.id, 1)]
+    assert left[0].last_error and "triage failed" in left[0].last_error
+    assert left[0].available_at > NOW  # later, with backoff
+    assert all(not session.get_one(Request, r.id).triage_pending for r in good)
+    assert session.get_one(Request, bad.id).triage_pending
+    # Not due yet: the next round leaves it; once due, it is triaged like the others.
+    assert drain(factory, settings, process) == 0
+    session.commit()
+    with session.begin():
+        session.get_one(TriageTask, left[0].id).available_at = NOW
+    assert drain(factory, settings, process) == 1
+    session.commit()
+    session.expire_all()
+    assert not session.get_one(Request, bad.id).triage_pending
+
+
+def test_a_batch_that_dies_leaves_its_rows_and_the_next_claim_does_them_once(
+    session: Session, settings: Settings, city: City
+) -> None:
+    with session.begin():
+        received = [submit(session, settings, NOW, where="D1S1C1") for _ in range(3)]
+    process = intake.process
+
+    def dies_after_the_work(s: Session, st: Settings, tasks: list[TriageTask], now: dt.datetime) -> None:
+        process(s, st, tasks, now)
+        s.flush()
+        raise SystemExit(
+            "killed"
+        )  # not an Exception: the runner does not catch it, the transaction rolls back
+
+    factory = get_sessionmaker(settings.database_url)
+    with pytest.raises(SystemExit):
+        run_once(factory, settings, dies_after_the_work, batch=10)
+    assert _queued(session) == 3
+    assert session.scalar(select(func.count()).select_from(RequestTriage)) == 0
+    assert drain(factory, settings, process) == 3
+    assert _queued(session) == 0
+    rows = session.scalars(select(RequestTriage.request_id)).all()
+    assert sorted(rows) == sorted(r.id for r in received if session.get(RequestTriage, r.id) is not None)
+
+
+def test_rows_of_one_request_are_claimed_in_order(session: Session, settings: Settings, city: City) -> None:
+    with session.begin():
+        first = submit(session, settings, NOW)
+        queue.enqueue(session, first.id, NOW, kind="again")
+    with session.begin():
+        claimed = queue.claim(session, 10)
+        assert [(t.request_id, t.kind) for t in claimed] == [(first.id, "intake")]  # the second waits
+
+
+def _worker(url: str) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHENGZHI_")}
+    env.update(
+        {"CHENGZHI_DATABASE_URL": url, "CHENGZHI_ENVIRONMENT": "test", "CHENGZHI_TRIAGE_BATCH_SIZE": "5"}
+    )
+    command = [str(Path(sys.executable).with_name("chengzhi")), "worker"]
+    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+@pytest.mark.slow
+def test_killing_a_worker_process_loses_nothing(session: Session, settings: Settings, city: City) -> None:
+    with session.begin():
+        received = [submit(session, settings, NOW, where="D1S1C1", category=None) for _ in range(60)]
+    worker = _worker(settings.database_url)
+    deadline = time.monotonic() + 60
+    while _queued(session) == 60 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    worker.send_signal(signal.SIGKILL)  # mid-run: some batches done, one perhaps half done
+    worker.wait(timeout=10)
+    left = _queued(session)
+    assert left < 60
+    again = _worker(settings.database_url)
+    deadline = time.monotonic() + 120
+    while _queued(session) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    again.send_signal(signal.SIGINT)
+    again.wait(timeout=30)
+    assert _queued(session) == 0
+    ids = [r.id for r in received]
+    pending = select(func.count()).select_from(Request).where(Request.id.in_(ids), Request.triage_pending)
+    assert session.scalar(pending) == 0
+    # Each request was received once and triaged once: one receive event each, no second triage row.
+    receives = select(RequestEvent.request_id, func.count()).where(RequestEvent.action == "receive")
+    counts: dict[Any, Any] = dict(session.execute(receives.group_by(RequestEvent.request_id)).all())
+    assert all(counts[i] == 1 for i in ids)

@@ -93,7 +93,7 @@ def save_entity(session: Session, data: EntityData, on: dt.date, *, update: bool
     _one_of("status", data.status, ENTITY_STATUSES)
     entity = entity_by_code(session, uscc)
     if entity is None:
-        entity = CreditEntity(uscc=uscc, name=data.name)
+        entity = CreditEntity(uscc=uscc, name=data.name, kind=data.kind, status=data.status)
         session.add(entity)
         session.flush()
         session.add(CreditEntityName(entity_id=entity.id, name=data.name, valid_from=on))

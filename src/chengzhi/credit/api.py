@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from chengzhi.config import Settings
 from chengzhi.credit import service
-from chengzhi.deps import SessionDep, SettingsDep, UserDep
+from chengzhi.deps import LanguageDep, SessionDep, SettingsDep, UserDep
 from chengzhi.errors import Forbidden
 from chengzhi.org import queries as org_queries
 from chengzhi.org.models import Role
@@ -150,8 +150,9 @@ def lookup(
     session: SessionDep,
     actor: UserDep,
     settings: SettingsDep,
+    lang: LanguageDep,
     purpose: Annotated[Literal["licence", "subsidy", "procurement", "other"], Query()] = "other",
 ) -> dict[str, Any]:
     if not actor.is_staff:
         require_role(actor, Role.credit_officer, *DEPARTMENT_ROLES)
-    return service.lookup(session, uscc, purpose, today(settings))
+    return service.lookup(session, uscc, purpose, today(settings), lang)

@@ -22,6 +22,7 @@ from chengzhi.credit.models import (
     CreditRecord,
 )
 from chengzhi.errors import Conflict, Invalid, NotFound
+from chengzhi.i18n import N_, Language, Text, translate
 from chengzhi.requests import queries as requests_queries
 
 MODEL = scoring.model_from(scoring.DEFAULT_MODEL)
@@ -347,28 +348,18 @@ def record_json(record: CreditRecord) -> dict[str, Any]:
     }
 
 
-# Joint measures (联合奖惩) by situation: data, looked up by purpose. Each applies with the reason it names.
-MEASURES: tuple[dict[str, str], ...] = (
-    {
-        "when": "dishonesty",
-        "purpose": "*",
-        "measure": "refuse",
-        "reason": "listed as a dishonest judgment debtor",
-    },
-    {"when": "grade:D", "purpose": "subsidy", "measure": "refuse", "reason": "credit grade D"},
-    {"when": "grade:D", "purpose": "licence", "measure": "strict_review", "reason": "credit grade D"},
-    {
-        "when": "serious_penalty",
-        "purpose": "*",
-        "measure": "strict_review",
-        "reason": "a published serious penalty",
-    },
-    {"when": "grade:C", "purpose": "*", "measure": "closer_review", "reason": "credit grade C"},
-    {"when": "grade:A", "purpose": "licence", "measure": "fast_track", "reason": "credit grade A (容缺受理)"},
+# Joint measures (联合奖惩) by situation: data, looked up by purpose ("*": any). Each applies with its reason.
+MEASURES: tuple[tuple[str, str, str, Text], ...] = (
+    ("dishonesty", "*", "refuse", N_("listed by a court as a dishonest judgment debtor")),
+    ("grade:D", "subsidy", "refuse", N_("credit grade D")),
+    ("grade:D", "licence", "strict_review", N_("credit grade D")),
+    ("serious_penalty", "*", "strict_review", N_("a published penalty for serious dishonesty")),
+    ("grade:C", "*", "closer_review", N_("credit grade C")),
+    ("grade:A", "licence", "fast_track", N_("credit grade A: accepted with documents to follow")),
 )
 
 
-def lookup(session: Session, code: str, purpose: str, on: dt.date) -> dict[str, Any]:
+def lookup(session: Session, code: str, purpose: str, on: dt.date, lang: Language = "zh") -> dict[str, Any]:
     """For departments before granting a licence or a subsidy: the measures that apply and why."""
     entity = get_entity(session, code)
     records = records_of(session, entity)
@@ -379,9 +370,9 @@ def lookup(session: Session, code: str, purpose: str, on: dt.date) -> dict[str, 
         if r.kind == "penalty" and r.severity == "serious" and is_published(r, on):
             situations.add("serious_penalty")
     applied = [
-        {"measure": m["measure"], "reason": m["reason"]}
-        for m in MEASURES
-        if m["when"] in situations and m["purpose"] in ("*", purpose)
+        {"measure": measure, "reason": translate(lang, reason)}
+        for when, applies_to, measure, reason in MEASURES
+        if when in situations and applies_to in ("*", purpose)
     ]
     return {
         "uscc": entity.uscc,

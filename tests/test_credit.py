@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import openpyxl
@@ -234,3 +235,26 @@ def test_cli_import(configure: Configure, city: City, tmp_path: Path, settings: 
     assert runner.invoke(cli_app, ["credit", "regrade"]).exit_code == 0
     with get_sessionmaker(settings.database_url)() as session:
         assert service.get_entity(session, CODES[0]).grade == "B"
+
+
+def test_cli_draw_is_reproducible(configure: Configure, city: City, settings: Settings) -> None:
+    configure()
+    with get_sessionmaker(settings.database_url)() as session, session.begin():
+        for i, code in enumerate(generated_codes(40, seed=5)):
+            entity = service.save_entity(session, service.EntityData(code, f"企业{i}", industry="food"), ON)
+            if i % 4 == 0:
+                data = service.RecordData("penalty", "罚", "法", ON, severity="serious")
+                service.add_record(session, entity, data, ON)
+    runner = CliRunner()
+    args = ["credit", "draw", "--seed", "2026", "--inspector", "a", "--inspector", "b", "--inspector", "c"]
+    first, again = runner.invoke(cli_app, args), runner.invoke(cli_app, args)
+    assert first.exit_code == 0, first.output
+    assert first.stdout == again.stdout
+    plan = json.loads(first.stdout)
+    assert plan["pool"] == 40 and sum(t["grade"] == "D" for t in plan["tasks"]) == 7  # 10 D x 0.70
+    assert sum(t["grade"] == "B" for t in plan["tasks"]) == 3  # 30 B x 0.10
+    code = plan["tasks"][0]["uscc"]
+    recused = runner.invoke(
+        cli_app, [*args, "--conflict", f"{code}=a", "--conflict", f"{code}=b", "--lang", "en"]
+    )
+    assert recused.exit_code == 1 and "only 1 inspectors" in recused.stderr

@@ -10,9 +10,10 @@ from typing import Annotated
 import typer
 
 from chengzhi.config import get_settings
-from chengzhi.credit import importer, service
+from chengzhi.credit import importer, inspections, service
 from chengzhi.db import get_sessionmaker, transaction
-from chengzhi.i18n import Language
+from chengzhi.i18n import Language, gettext
+from chengzhi.org import queries as org_queries
 
 credit_app = typer.Typer(help="Credit supervision (信用监管).", no_args_is_help=True)
 import_app = typer.Typer(
@@ -77,3 +78,39 @@ def regrade() -> None:
     with transaction(get_sessionmaker(get_settings().database_url)) as session:
         count = service.regrade_all(session, dt.date.today())
     typer.echo(json.dumps({"entities": count}))
+
+
+@credit_app.command("draw")
+def draw(
+    seed: Annotated[int, typer.Option(help="The published random seed.")],
+    inspector: Annotated[list[str], typer.Option(help="An inspector of the roster (repeat the option).")],
+    industry: Annotated[str | None, typer.Option(help="Only entities of this industry.")] = None,
+    area: Annotated[str | None, typer.Option(help="Only entities of this area unit (code).")] = None,
+    ratio: Annotated[list[str] | None, typer.Option(help="GRADE=RATIO, e.g. B=0.2 (repeat).")] = None,
+    conflict: Annotated[list[str] | None, typer.Option(help="USCC=INSPECTOR to recuse (repeat).")] = None,
+    lang: LangOpt = None,
+) -> None:
+    """Draw a random-inspection plan (双随机): entities per grade and two inspectors per task, from the seed."""
+    language = _lang(lang)
+    conflicts: dict[str, set[str]] = {}
+    for item in conflict or []:
+        code, _, name = item.partition("=")
+        conflicts.setdefault(code.strip().upper(), set()).add(name.strip())
+    try:
+        ratios = {g.strip().upper(): float(v) for g, _, v in (r.partition("=") for r in ratio or [])}
+        with get_sessionmaker(get_settings().database_url)() as session:
+            area_id = org_queries.unit_id_of_code(session, area) if area else None
+            pool = service.inspection_pool(session, industry, area_id)
+        tasks = inspections.draw(pool, seed, inspector, ratios=ratios, conflicts=conflicts)
+    except inspections.DrawError as exc:
+        typer.echo(exc.message(language), err=True)
+        raise typer.Exit(1) from None
+    except (ValueError, KeyError):
+        typer.echo(gettext(language, inspections.DRAW_MESSAGES["bad_ratio"]), err=True)
+        raise typer.Exit(2) from None
+    plan = {
+        "seed": seed,
+        "pool": len(pool),
+        "tasks": [t.__dict__ | {"inspectors": list(t.inspectors)} for t in tasks],
+    }
+    typer.echo(json.dumps(plan, ensure_ascii=False))

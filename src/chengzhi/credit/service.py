@@ -381,3 +381,18 @@ def lookup(session: Session, code: str, purpose: str, on: dt.date, lang: Languag
         "purpose": purpose,
         "measures": applied,
     }
+
+
+# ---------------------------------------------------------------- random inspections
+
+
+def inspection_pool(
+    session: Session, industry: str | None = None, area_unit_id: int | None = None
+) -> dict[str, str | None]:
+    """Active entities (optionally of one industry and area unit): code -> current grade."""
+    chosen = select(CreditEntity.uscc, CreditEntity.grade).where(CreditEntity.status == "active")
+    if industry:
+        chosen = chosen.where(CreditEntity.industry == industry)
+    if area_unit_id is not None:
+        chosen = chosen.where(CreditEntity.area_unit_id == area_unit_id)
+    return {uscc: grade for uscc, grade in session.execute(chosen)}

@@ -258,3 +258,21 @@ def test_cli_draw_is_reproducible(configure: Configure, city: City, settings: Se
         cli_app, [*args, "--conflict", f"{code}=a", "--conflict", f"{code}=b", "--lang", "en"]
     )
     assert recused.exit_code == 1 and "only 1 inspectors" in recused.stderr
+
+
+def test_public_pages(client: TestClient, settings: Settings, city: City) -> None:
+    _setup(settings)
+    with get_sessionmaker(settings.database_url)() as session, session.begin():
+        entity = service.get_entity(session, CODES[0])
+        data = service.RecordData(
+            "penalty", "无证经营", "《行政处罚法》", dt.date.today(), severity="general"
+        )
+        service.add_record(session, entity, data, dt.date.today())
+    found = client.get("/credit", params={"q": "甲"})
+    assert found.status_code == 200 and CODES[0] in found.text and "乙公司" not in found.text
+    page = client.get(f"/credit/{CODES[0]}")
+    assert page.status_code == 200 and "张**" in page.text and "张三丰" not in page.text
+    assert "行政处罚" in page.text and "一般" in page.text and "无证经营" in page.text
+    english = client.get(f"/credit/{CODES[0]}", params={"lang": "en"})
+    assert "Administrative penalty" in english.text
+    assert client.get(f"/credit/{CODES[2]}").status_code == 404

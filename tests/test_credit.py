@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from chengzhi.cli import app as cli_app
 from chengzhi.config import Settings
-from chengzhi.credit import importer, repair, service
+from chengzhi.credit import importer, repair, scoring, service
 from chengzhi.credit.models import CreditEntity, CreditRecord
 from chengzhi.db import get_sessionmaker
 from chengzhi.org.models import Role
@@ -108,6 +108,15 @@ def test_records_import_grades_and_keeps_history(session: Session, city: City, t
     service.add_record(session, good, data, ON)
     assert [g.grade for g in service.grade_history(session, good)][-1] == good.grade
     assert len(service.grade_history(session, good)) == 2
+    # The nightly set-based regrade gives what the per-entity one gives, a year on (decay, ended publications).
+    later = ON + dt.timedelta(days=400)
+    assert service.regrade_all(session, later, batch=1) == 2
+    for entity in (good, bad):
+        expected = scoring.evaluate(
+            service.MODEL, [service._fact(r, later) for r in service.records_of(session, entity)], later
+        )
+        assert (entity.score, entity.grade) == (expected.score, expected.grade)
+        assert service.grade_history(session, entity)[-1].computed_on == later
 
 
 def test_bad_record_rows_are_named(session: Session, city: City, tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from chengzhi.credit import codes, repair, scoring
@@ -224,10 +224,11 @@ def apply_repair(session: Session, record_id: int, on: dt.date, note: str) -> Cr
 # ---------------------------------------------------------------- grades
 
 
-def _fact(record: CreditRecord, on: dt.date) -> scoring.Fact:
+def _fact(record: Any, on: dt.date) -> scoring.Fact:
+    """A record (a row or anything with its columns) as the model sees it on `on`."""
     counts = True
-    if record.kind == "penalty":
-        counts = is_published(record, on)  # ended or repaired penalties no longer weigh
+    if record.kind == "penalty":  # ended or repaired penalties no longer weigh
+        counts = repair.published(record.decided_on, record.publish_until, record.repaired_on, on)
     elif record.kind == "complaint":
         counts = record.outcome is not False  # only substantiated complaints count
     return scoring.Fact(record.id, record.kind, record.severity, record.outcome, record.decided_on, counts)
@@ -236,7 +237,7 @@ def _fact(record: CreditRecord, on: dt.date) -> scoring.Fact:
 def regrade_entity(
     session: Session, entity: CreditEntity, on: dt.date, model: scoring.Model = MODEL
 ) -> scoring.Score:
-    """Recompute the entity's score; a new grade-history row when the score or grade changed."""
+    """Recompute the entity's score; when the score or grade changed, a new grade-history row and `graded_at`."""
     result = scoring.evaluate(model, [_fact(r, on) for r in records_of(session, entity)], on)
     if entity.score != result.score or entity.grade != result.grade:
         session.add(
@@ -249,25 +250,66 @@ def regrade_entity(
                 computed_on=on,
             )
         )
-    entity.score, entity.grade, entity.graded_at = result.score, result.grade, dt.datetime.now(dt.UTC)
+        entity.score, entity.grade, entity.graded_at = result.score, result.grade, dt.datetime.now(dt.UTC)
     session.flush()
     return result
 
 
-def regrade_all(session: Session, on: dt.date, batch: int = 1000) -> int:
-    """Nightly: every entity again (decay moves scores, publications end)."""
+def regrade_all(session: Session, on: dt.date, batch: int = 2000, model: scoring.Model = MODEL) -> int:
+    """Nightly: every entity again (decay moves scores, publications end), set-based: one query for a batch of
+    entities' records, bulk updates of the entities whose score or grade changed, bulk inserts of their history."""
+    columns = (
+        CreditRecord.entity_id,
+        CreditRecord.id,
+        CreditRecord.kind,
+        CreditRecord.severity,
+        CreditRecord.outcome,
+        CreditRecord.decided_on,
+        CreditRecord.publish_until,
+        CreditRecord.repaired_on,
+    )
     done, after = 0, 0
+    now = dt.datetime.now(dt.UTC)
     while True:
-        entities = list(
-            session.scalars(
-                select(CreditEntity).where(CreditEntity.id > after).order_by(CreditEntity.id).limit(batch)
-            )
-        )
+        entities = session.execute(
+            select(CreditEntity.id, CreditEntity.score, CreditEntity.grade)
+            .where(CreditEntity.id > after)
+            .order_by(CreditEntity.id)
+            .limit(batch)
+        ).all()
         if not entities:
+            session.expire_all()  # the bulk updates bypassed the identity map
             return done
+        first, last = entities[0].id, entities[-1].id
+        facts: dict[int, list[scoring.Fact]] = {}
+        for row in session.execute(
+            select(*columns)
+            .where(CreditRecord.entity_id.between(first, last))
+            .order_by(CreditRecord.entity_id)
+        ):
+            facts.setdefault(row.entity_id, []).append(_fact(row, on))
+        updates, history = [], []
         for entity in entities:
-            regrade_entity(session, entity, on)
-        after, done = entities[-1].id, done + len(entities)
+            result = scoring.evaluate(model, facts.get(entity.id, []), on)
+            if entity.score != result.score or entity.grade != result.grade:
+                updates.append(
+                    {"id": entity.id, "score": result.score, "grade": result.grade, "graded_at": now}
+                )
+                history.append(
+                    {
+                        "entity_id": entity.id,
+                        "score": result.score,
+                        "grade": result.grade,
+                        "model": model.name,
+                        "explanation": result.explanation,
+                        "computed_on": on,
+                        "computed_at": now,
+                    }
+                )
+        if updates:
+            session.execute(update(CreditEntity), updates)
+            session.execute(insert(CreditGrade), history)
+        after, done = last, done + len(entities)
 
 
 def grade_history(session: Session, entity: CreditEntity) -> list[CreditGrade]:

@@ -230,6 +230,10 @@ def test_api(client: TestClient, settings: Settings, city: City) -> None:
         "/api/v1/credit/entities", json={"uscc": wrong_check(CODES[3]), "name": "丁"}, headers=officer
     )
     assert bad.status_code == 422 and "校验码" in bad.json()["error"]["message"]
+    nowhere = {"uscc": CODES[3], "name": "丁", "area_unit_id": 999999}
+    assert client.post("/api/v1/credit/entities", json=nowhere, headers=officer).status_code == 404
+    huge = client.post("/api/v1/credit/records/99999999999999/repair", json={"note": "x"}, headers=officer)
+    assert huge.status_code == 404
 
 
 def test_cli_import(configure: Configure, city: City, tmp_path: Path, settings: Settings) -> None:

@@ -21,8 +21,10 @@ from chengzhi.credit.models import (
     CreditGrade,
     CreditRecord,
 )
+from chengzhi.db import MAX_ID
 from chengzhi.errors import Conflict, Invalid, NotFound
 from chengzhi.i18n import N_, Language, Text, translate
+from chengzhi.org import queries as org_queries
 from chengzhi.requests import queries as requests_queries
 
 MODEL = scoring.model_from(scoring.DEFAULT_MODEL)
@@ -92,6 +94,7 @@ def save_entity(session: Session, data: EntityData, on: dt.date, *, update: bool
     uscc = checked_code(session, data.uscc)
     _one_of("kind", data.kind, ENTITY_KINDS)
     _one_of("status", data.status, ENTITY_STATUSES)
+    _check_unit(session, data.area_unit_id)
     entity = entity_by_code(session, uscc)
     if entity is None:
         entity = CreditEntity(uscc=uscc, name=data.name, kind=data.kind, status=data.status)
@@ -148,8 +151,16 @@ class RecordData:
     request_id: int | None = None
 
 
+def _check_unit(session: Session, unit_id: int | None) -> None:
+    if unit_id is not None and (abs(unit_id) > MAX_ID or org_queries.unit_by_id(session, unit_id) is None):
+        raise NotFound("unit_not_found", ref=unit_id)
+
+
 def check_record(session: Session, data: RecordData) -> None:
     _one_of("kind", data.kind, RECORD_KINDS)
+    _check_unit(session, data.source_unit_id)
+    if data.request_id is not None and abs(data.request_id) > MAX_ID:
+        raise NotFound("credit_request_not_found", ref=data.request_id)
     if data.kind == "penalty":
         if data.severity is None:
             raise Invalid("credit_severity_required")
@@ -200,7 +211,7 @@ def is_published(record: CreditRecord, on: dt.date) -> bool:
 
 def apply_repair(session: Session, record_id: int, on: dt.date, note: str) -> CreditRecord:
     """End a penalty's publication early after a granted repair application (proof and commitment in `note`)."""
-    record = session.get(CreditRecord, record_id)
+    record = session.get(CreditRecord, record_id) if abs(record_id) <= MAX_ID else None
     if record is None:
         raise NotFound("credit_record_not_found", ref=record_id)
     if record.kind != "penalty" or record.severity is None or record.repaired_on is not None:

@@ -25,6 +25,7 @@ from chengzhi.db import MAX_ID
 from chengzhi.errors import Conflict, Invalid, NotFound
 from chengzhi.i18n import N_, Language, Text, translate
 from chengzhi.org import queries as org_queries
+from chengzhi.requests import access
 from chengzhi.requests import queries as requests_queries
 
 MODEL = scoring.model_from(scoring.DEFAULT_MODEL)
@@ -127,13 +128,6 @@ def name_history(session: Session, entity: CreditEntity) -> list[CreditEntityNam
             .order_by(CreditEntityName.id)
         )
     )
-
-
-def mask_name(name: str | None) -> str | None:
-    """A legal representative as the public and roles without need see them: the first character only."""
-    if not name:
-        return name
-    return name[0] + "*" * (len(name) - 1)
 
 
 # ---------------------------------------------------------------- records
@@ -378,7 +372,7 @@ def public_view(session: Session, entity: CreditEntity, on: dt.date) -> dict[str
         "former_names": [n.name for n in name_history(session, entity) if n.valid_to is not None],
         "kind": entity.kind,
         "status": entity.status,
-        "legal_rep": mask_name(entity.legal_rep),
+        "legal_rep": access.mask_name(entity.legal_rep),  # the platform's one masking of names
         "industry": entity.industry,
         "grade": entity.grade,
         "records": [record_json(r) for r in records],

@@ -26,6 +26,8 @@ from chengzhi import __version__, reactions
 from chengzhi.admin.pages import router as admin_pages
 from chengzhi.categories.api import router as categories_router
 from chengzhi.config import Settings, get_settings
+from chengzhi.credit.api import router as credit_router
+from chengzhi.credit.pages import router as credit_pages
 from chengzhi.db import get_sessionmaker
 from chengzhi.errors import ChengzhiError
 from chengzhi.i18n import message, negotiate_language
@@ -320,6 +322,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(requests_router)
     app.include_router(duplicates_router)
     app.include_router(metrics_router)
+    app.include_router(credit_router)
+    app.include_router(credit_pages)
     app.include_router(metrics_pages)
     app.include_router(open311_router)
     app.include_router(org_pages)

@@ -12,6 +12,7 @@ import typer
 
 from chengzhi import reactions
 from chengzhi.config import get_settings
+from chengzhi.credit.cli import credit_app
 from chengzhi.metrics.cli import metrics_app
 from chengzhi.open311.cli import open311_app
 from chengzhi.routing.cli import model_app
@@ -32,6 +33,7 @@ app.add_typer(triage_app, name="triage")
 app.add_typer(open311_app, name="open311")
 app.add_typer(model_app, name="model")
 app.add_typer(metrics_app, name="metrics")
+app.add_typer(credit_app, name="credit")
 
 
 @app.callback()
@@ -201,7 +203,7 @@ def users_create(
     role: Annotated[
         str,
         typer.Option(
-            help="Role: resident, operator, dispatcher, handler, supervisor, leader, admin, analyst."
+            help="Role: resident, operator, dispatcher, handler, supervisor, leader, admin, analyst, credit_officer."
         ),
     ],
     unit: Annotated[str, typer.Option(help="Code of the unit the role is held in.")],

@@ -147,6 +147,27 @@ MESSAGES: dict[str, Text] = {
     ),
     "attribute_invalid": N_("The answer to question '%(code)s' is not valid: %(details)s"),
     "attribute_required": N_("Answer the required question '%(code)s'."),
+    # credit
+    "credit_code_length": N_("the code '%(code)s' has %(length)s characters; a credit code has 18"),
+    "credit_code_format": N_(
+        "the code '%(code)s' has characters a credit code cannot hold (letters I, O, S, V, Z; letters in the "
+        "first 8 places)"
+    ),
+    "credit_code_checksum": N_(
+        "the check digit of the code '%(code)s' is wrong: it should end in %(expected)s"
+    ),
+    "credit_code_org_checksum": N_(
+        "the organisation code inside '%(code)s' (characters 9 to 17) has a wrong check digit: expected %(expected)s"
+    ),
+    "credit_entity_not_found": N_("No entity has the credit code %(ref)s."),
+    "credit_entity_exists": N_("An entity with the credit code %(code)s already exists."),
+    "credit_record_not_found": N_("Credit record %(ref)s was not found."),
+    "credit_invalid_value": N_("%(field)s: '%(value)s' is not one of %(allowed)s."),
+    "credit_severity_required": N_("A penalty needs its severity: minor, general or serious."),
+    "credit_not_repairable": N_(
+        "This record cannot be repaired on %(on)s: repair is open from %(start)s until publication ends on %(end)s."
+    ),
+    "credit_request_not_found": N_("Request id %(ref)s does not exist on the platform."),
     "internal_error": N_(
         "Internal error, logged. Try again later; if it persists, contact the administrator (ref %(ref)s)."
     ),

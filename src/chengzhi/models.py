@@ -1,6 +1,13 @@
 """Imports every domain's models so that metadata (Alembic, tests) sees all tables."""
 
 from chengzhi.categories.models import Category
+from chengzhi.credit.models import (
+    CreditAllowedCode,
+    CreditEntity,
+    CreditEntityName,
+    CreditGrade,
+    CreditRecord,
+)
 from chengzhi.db import Base
 from chengzhi.idempotency import IdempotencyRecord
 from chengzhi.jobs.models import JobRun
@@ -34,6 +41,11 @@ __all__ = [
     "CategoryCorrection",
     "ClassifierActivation",
     "ClassifierModel",
+    "CreditAllowedCode",
+    "CreditEntity",
+    "CreditEntityName",
+    "CreditGrade",
+    "CreditRecord",
     "DuplicateBand",
     "DuplicateSignature",
     "IdempotencyRecord",

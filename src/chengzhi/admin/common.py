@@ -35,6 +35,7 @@ ROLE_NAMES = {
     Role.leader: N_("Leader"),
     Role.admin: N_("Administrator"),
     Role.analyst: N_("Analyst"),
+    Role.credit_officer: N_("Credit officer"),
 }
 
 # Pydantic error type -> message; `min_length` 1 reads as "required".

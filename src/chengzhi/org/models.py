@@ -40,6 +40,7 @@ class Role(enum.StrEnum):
     leader = "leader"
     admin = "admin"
     analyst = "analyst"  # reads the dashboards and their drill-down lists; acts on nothing
+    credit_officer = "credit_officer"  # credit supervision: registry, allow-list, records, repair decisions
 
 
 def _enum(cls: type[enum.Enum], name: str) -> Enum:

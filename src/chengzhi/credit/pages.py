@@ -1,0 +1,69 @@
+"""Public credit pages: the query by name or code, and an entity's public page (public information only)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from chengzhi.credit import service
+from chengzhi.deps import SessionDep, SettingsDep
+from chengzhi.i18n import N_, NC_, Text
+from chengzhi.web.i18n import gettext
+from chengzhi.web.templating import chrome, page_actor, render
+
+router = APIRouter(include_in_schema=False)
+
+KIND_NAMES: dict[str, Text] = {
+    "licence": N_("Licence"),
+    "inspection": N_("Inspection"),
+    "penalty": N_("Administrative penalty"),
+    "honour": N_("Honour"),
+    "commitment": N_("Credit commitment"),
+    "dishonesty": N_("Court list of dishonest debtors"),
+    "complaint": N_("Substantiated complaint"),
+}
+SEVERITY_NAMES: dict[str, Text] = {
+    "minor": NC_("credit severity", "minor"),
+    "general": NC_("credit severity", "general"),
+    "serious": NC_("credit severity", "serious"),
+}
+
+
+@dataclass
+class QueryPage:
+    query: str = ""
+    results: list[Any] = field(default_factory=list)
+
+
+@dataclass
+class EntityPage:
+    entity: dict[str, Any]
+    kinds: dict[str, str]
+    severities: dict[str, str]
+
+
+@router.get("/credit")
+def credit_query(request: Request, session: SessionDep) -> Response:
+    actor = page_actor(request, session)
+    query = (request.query_params.get("q") or "").strip()[:200]
+    page = QueryPage(query=query, results=service.search(session, query) if query else [])
+    return render(request, "credit/query.html", page, chrome(request, actor))
+
+
+@router.get("/credit/{uscc}")
+def credit_entity(uscc: str, request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    actor = page_actor(request, session)
+    frame = chrome(request, actor)
+    entity = service.get_entity(session, uscc[:40])
+    today = dt.datetime.now(ZoneInfo(settings.timezone)).date()
+    page = EntityPage(
+        entity=service.public_view(session, entity, today),
+        kinds={k: gettext(frame.lang, v) for k, v in KIND_NAMES.items()},
+        severities={k: gettext(frame.lang, v) for k, v in SEVERITY_NAMES.items()},
+    )
+    return render(request, "credit/entity.html", page, frame)

@@ -1,7 +1,7 @@
 """credit: entities (with name history), the code allow-list, credit records and the grade history
 
-Revision ID: credit_1
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-06 22:04:01.409638
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import chengzhi.db
 
-revision: str = "credit_1"
-down_revision: str | None = "0014"
+revision: str = "0016"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -29,6 +29,7 @@ from chengzhi.db import get_sessionmaker
 from chengzhi.errors import ChengzhiError
 from chengzhi.i18n import message, negotiate_language
 from chengzhi.jobs.service import Scheduler
+from chengzhi.knowledge.api import router as knowledge_router
 from chengzhi.metrics import facts as metrics_facts
 from chengzhi.metrics.api import router as metrics_router
 from chengzhi.metrics.pages import router as metrics_pages
@@ -316,6 +317,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(requests_router)
     app.include_router(duplicates_router)
     app.include_router(metrics_router)
+    app.include_router(knowledge_router)
     app.include_router(metrics_pages)
     app.include_router(open311_router)
     app.include_router(org_pages)

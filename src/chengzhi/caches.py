@@ -26,6 +26,7 @@ def reset_caches(*, files: bool = False) -> None:
     ratelimit.reset()
     # routing's own reset (chengzhi/routing/caches.py); imported by name: the core imports no domain.
     importlib.import_module("chengzhi.routing.caches").reset_caches()
+    importlib.import_module("chengzhi.knowledge.index").reset()  # the knowledge base's search index
     if files:
         # The edge and domain modules are imported here, not at the top: the core imports no domain.
         templating = importlib.import_module("chengzhi.web.templating")

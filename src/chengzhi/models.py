@@ -4,6 +4,7 @@ from chengzhi.categories.models import Category
 from chengzhi.db import Base
 from chengzhi.idempotency import IdempotencyRecord
 from chengzhi.jobs.models import JobRun
+from chengzhi.knowledge.models import KnowledgeArticle, KnowledgeArticleVersion
 from chengzhi.metrics import facts as metrics_facts
 from chengzhi.metrics.models import MetricExclusion, RequestFact
 from chengzhi.open311 import outbox
@@ -43,6 +44,8 @@ __all__ = [
     "IdempotencyRecord",
     "Issue",
     "JobRun",
+    "KnowledgeArticle",
+    "KnowledgeArticleVersion",
     "MetricExclusion",
     "Open311Delivery",
     "Open311Endpoint",

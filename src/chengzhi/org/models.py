@@ -40,6 +40,7 @@ class Role(enum.StrEnum):
     leader = "leader"
     admin = "admin"
     analyst = "analyst"  # reads the dashboards and their drill-down lists; acts on nothing
+    knowledge_editor = "knowledge_editor"  # writes, publishes and withdraws knowledge articles of its units
 
 
 def _enum(cls: type[enum.Enum], name: str) -> Enum:

@@ -1,0 +1,145 @@
+"""The knowledge base (docs/knowledge.md): articles through the API with their versions and roles, retrieval on a
+small hand-made knowledge base where the right answer is known, and the index following publish and withdraw."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from chengzhi.app import create_app
+from chengzhi.config import Settings
+from chengzhi.db import get_sessionmaker
+from chengzhi.knowledge.retrieval import Retriever, tokenize
+from chengzhi.org.models import Role
+
+from .conftest import auth
+from .factories import City, make_user
+
+KB = [
+    (1, "如何办理居住证？", "携带身份证和租房合同到社区服务站申请居住证，十五个工作日内领取。"),
+    (2, "住房公积金怎么提取？", "租房提取住房公积金需提供租赁合同，每月可提取一次，登录公积金网站办理。"),
+    (3, "社保断缴有什么影响？", "养老保险断缴会影响缴费年限累计，医疗保险断缴次月起停止报销。"),
+    (4, "机动车限行规则", "工作日七时至二十时，五环路以内按尾号限行，节假日不限行。"),
+    (5, "地震时怎么自救？", "地震时躲在坚固桌子下保护头部，震后尽快撤离到空旷地带。"),
+]
+QUESTIONS = {
+    "居住证需要带什么材料": 1,
+    "租房可以取公积金吗": 2,
+    "医保断了还能报销吗": 3,
+    "尾号限行几点开始": 4,
+    "发生地震如何逃生": 5,
+}
+
+
+def test_tokens_have_words_and_bigram_fallback() -> None:
+    tokens = tokenize("公积金怎么提取")
+    assert "公积金" in tokens and "#提取" in tokens and "怎么" not in tokens
+
+
+def test_retrieval_finds_the_known_answer() -> None:
+    retriever = Retriever([(k, f"{q}\n{a}") for k, q, a in KB])
+    for question, key in QUESTIONS.items():
+        hits = retriever.search(question, 3)
+        assert hits and hits[0].key == key, (question, hits)
+
+
+def test_retrieval_on_answers_alone_and_empty() -> None:
+    retriever = Retriever([(k, a) for k, _, a in KB])
+    assert retriever.search("限行", 1)[0].key == 4
+    assert retriever.search("？？？", 3) == []
+    assert Retriever([]).search("居住证") == []
+
+
+@pytest.fixture
+def kb_client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(
+        create_app(settings.model_copy(update={"knowledge_dense": False})), raise_server_exceptions=False
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+def editors(settings: Settings, city: City) -> City:
+    with get_sessionmaker(settings.database_url)() as session, session.begin():
+        make_user(session, city, "kb-d1", Role.knowledge_editor, "D1")
+        make_user(session, city, "kb-city", Role.knowledge_editor, "city")
+    return city
+
+
+def body(city: City, unit: str = "D1", **extra: Any) -> dict[str, Any]:
+    return {
+        "questions": ["如何办理居住证？", "居住证在哪里办"],
+        "answer": "携带身份证和租房合同到社区服务站申请居住证。",
+        "unit_id": city.units[unit].id,
+        "keywords": ["居住证"],
+        "source": "D1 政务服务中心",
+        **extra,
+    }
+
+
+def test_article_lifecycle_versions_and_roles(kb_client: TestClient, editors: City) -> None:
+    client, city = kb_client, editors
+    editor = auth(client, "kb-d1")
+    # Only editors (or admins) in scope write.
+    assert client.post("/api/v1/knowledge/articles", json=body(city), headers=auth(client, "operator")).status_code == 403
+    assert client.post("/api/v1/knowledge/articles", json=body(city, "D2"), headers=editor).status_code == 403
+    assert client.post("/api/v1/knowledge/articles", json=body(city)).status_code == 401
+    created = client.post("/api/v1/knowledge/articles", json=body(city), headers=editor)
+    assert created.status_code == 201, created.text
+    article = created.json()
+    assert article["status"] == "draft" and article["version"] == 1
+    url = f"/api/v1/knowledge/articles/{article['id']}"
+    # A draft is the editors' alone.
+    assert client.get(url).status_code == 404
+    assert client.get(url, headers=editor).status_code == 200
+    edited = client.put(url, json=body(city, answer="携带身份证到社区服务站申请。"), headers=editor)
+    assert edited.json()["version"] == 2
+    assert client.put(url, json=body(city, answer="携带身份证到社区服务站申请。"), headers=editor).json()["version"] == 2
+    assert client.post(f"{url}/publish", headers=editor).json()["status"] == "published"
+    assert client.post(f"{url}/publish", headers=editor).status_code == 409
+    assert client.get(url).status_code == 200  # published: public
+    assert client.post(f"{url}/withdraw", headers=auth(client, "kb-city")).json()["status"] == "withdrawn"
+    history = client.get(f"{url}/history", headers=editor).json()
+    assert [h["action"] for h in history] == ["created", "edited", "published", "withdrawn"]
+    assert history[1]["changed"] == ["answer"] and history[1]["actor_id"] == city.users["kb-d1"].id
+    assert history[1]["snapshot"]["answer"] == "携带身份证到社区服务站申请。"
+
+
+def test_bad_input_is_a_clear_error(kb_client: TestClient, editors: City) -> None:
+    client, city = kb_client, editors
+    editor = {**auth(client, "kb-d1"), "Accept-Language": "en"}
+    bad = client.post("/api/v1/knowledge/articles", json=body(city, questions=["  "]), headers=editor)
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "knowledge_questions_required"
+    order = body(city, valid_from="2026-12-01", valid_until="2026-11-01")
+    assert client.post("/api/v1/knowledge/articles", json=order, headers=editor).json()["error"]["code"] == (
+        "knowledge_validity_order"
+    )
+    assert client.post("/api/v1/knowledge/articles", json=body(city, category_code="nope"), headers=editor).status_code == 404
+    assert client.get("/api/v1/knowledge/articles/999999").status_code == 404
+    assert client.get("/api/v1/knowledge/articles/0").status_code == 422
+
+
+def test_suggest_follows_publish_and_withdraw(kb_client: TestClient, editors: City, session: Session) -> None:
+    client, city = kb_client, editors
+    editor = auth(client, "kb-city")
+    ids = {}
+    for key, question, answer in KB:
+        made = client.post(
+            "/api/v1/knowledge/articles",
+            json={"questions": [question], "answer": answer, "unit_id": city.units["city"].id},
+            headers=editor,
+        ).json()
+        ids[key] = made["id"]
+    assert client.get("/api/v1/knowledge/suggest", params={"q": "租房可以取公积金吗"}).json()["answers"] == []
+    for key in ids.values():
+        client.post(f"/api/v1/knowledge/articles/{key}/publish", headers=editor)
+    found = client.get("/api/v1/knowledge/suggest", params={"q": "租房可以取公积金吗"}).json()
+    assert found["sure"] and found["answers"][0]["id"] == ids[2]
+    client.post(f"/api/v1/knowledge/articles/{ids[2]}/withdraw", headers=editor)
+    after = client.get("/api/v1/knowledge/suggest", params={"q": "租房可以取公积金吗"}).json()
+    assert all(a["id"] != ids[2] for a in after["answers"])
+    assert client.get("/api/v1/knowledge/suggest", params={"q": ""}).status_code == 422

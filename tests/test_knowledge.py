@@ -3,7 +3,9 @@ small hand-made knowledge base where the right answer is known, and the index fo
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +15,10 @@ from sqlalchemy.orm import Session
 from chengzhi.app import create_app
 from chengzhi.config import Settings
 from chengzhi.db import get_sessionmaker
+from chengzhi.knowledge.evaluate import evaluate
+from chengzhi.knowledge.importer import ImportFailed, import_articles
 from chengzhi.knowledge.retrieval import Retriever, tokenize
+from chengzhi.knowledge.service import published_documents
 from chengzhi.org.models import Role
 
 from .conftest import auth
@@ -143,3 +148,65 @@ def test_suggest_follows_publish_and_withdraw(kb_client: TestClient, editors: Ci
     after = client.get("/api/v1/knowledge/suggest", params={"q": "租房可以取公积金吗"}).json()
     assert all(a["id"] != ids[2] for a in after["answers"])
     assert client.get("/api/v1/knowledge/suggest", params={"q": ""}).status_code == 422
+
+
+def write(tmp_path: Path, text: str, name: str = "qa.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_import_groups_matches_units_and_publishes(session: Session, city: City, tmp_path: Path) -> None:
+    d1 = city.units["D1"]
+    path = write(
+        tmp_path,
+        "question,answer,unit\n"
+        f"居住证怎么办,到社区服务站办理。,{d1.name_zh}\n"
+        f"居住证在哪办,到社区服务站办理。,{d1.name_zh}\n"
+        f"公积金怎么取,登录公积金网站办理。,{d1.code}\n",
+    )
+    with session.begin():
+        report = import_articles(session, path, publish=True)
+    assert report["articles"] == 2 and report["rows"] == 3
+    docs = published_documents(session, dt.date.today())
+    assert len(docs) == 2 and any("居住证在哪办" in text for _, text in docs)
+
+
+def test_import_is_all_or_nothing_with_lines_and_reasons(session: Session, city: City, tmp_path: Path) -> None:
+    d1 = city.units["D1"]
+    variant = "北京市" + d1.name_zh
+    path = write(
+        tmp_path,
+        "question,answer,unit,valid_from\n"
+        f"居住证怎么办,到社区服务站办理。,{d1.name_zh},\n"
+        f"公积金怎么取,,{d1.name_zh},\n"
+        f"限行几点,七时至二十时。,{variant},\n"
+        "地震怎么办,保护头部。,火星局,\n"
+        f"医保,报销。,{d1.code},2026-13-01\n",
+    )
+    with pytest.raises(ImportFailed) as failed, session.begin():
+        import_articles(session, path)
+    problems = failed.value.problems
+    assert problems[0] == "line 3: answer is empty"
+    assert problems[1].startswith(f"line 4: unit '{variant}' not found; a spelling variant of '{d1.name_zh}'")
+    assert problems[2] == "line 5: unit '火星局' not found (by code or exact name)"
+    assert problems[3].startswith("line 6: valid_from")
+    assert published_documents(session, dt.date.today()) == []
+    session.rollback()
+    mapping = tmp_path / "m.toml"
+    mapping.write_text(f'[units]\n"{variant}" = "{d1.code}"\n', encoding="utf-8")
+    fixed = write(tmp_path, f"question,answer,unit\n限行几点,七时至二十时。,{variant}\n")
+    with session.begin():
+        assert import_articles(session, fixed, mapping)["articles"] == 1
+    with pytest.raises(ImportFailed, match="missing column"):
+        import_articles(session, write(tmp_path, "q,a\n1,2\n"))
+    with pytest.raises(ImportFailed, match="unknown field"):
+        mapping.write_text('[columns]\nquestoin = "q"\n', encoding="utf-8")
+        import_articles(session, fixed, mapping)
+
+
+def test_evaluate_on_a_small_file(tmp_path: Path) -> None:
+    lines = ["question,answer,unit"] + [f"{q},{a},x" for _, q, a in KB]
+    path = write(tmp_path, "\n".join(lines) + "\n")
+    report = evaluate(None, path, None)
+    assert report.questions == 5 and report.hit_at_1 == 1.0 and report.recall_at_5 == 1.0

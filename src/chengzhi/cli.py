@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from chengzhi.config import get_settings
+from chengzhi.knowledge.cli import kb_app
 from chengzhi.metrics.cli import metrics_app
 from chengzhi.open311.cli import open311_app
 from chengzhi.routing.cli import model_app
@@ -31,6 +32,7 @@ app.add_typer(triage_app, name="triage")
 app.add_typer(open311_app, name="open311")
 app.add_typer(model_app, name="model")
 app.add_typer(metrics_app, name="metrics")
+app.add_typer(kb_app, name="kb")
 
 
 @app.command()
@@ -167,7 +169,7 @@ def users_create(
     role: Annotated[
         str,
         typer.Option(
-            help="Role: resident, operator, dispatcher, handler, supervisor, leader, admin, analyst."
+            help="Role: resident, operator, dispatcher, handler, supervisor, leader, admin, analyst, knowledge_editor."
         ),
     ],
     unit: Annotated[str, typer.Option(help="Code of the unit the role is held in.")],

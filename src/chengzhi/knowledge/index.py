@@ -14,11 +14,17 @@ from sqlalchemy.orm import Session
 from chengzhi.knowledge import service
 from chengzhi.knowledge.embeddings import Embeddings, default_embeddings
 from chengzhi.knowledge.models import KnowledgeArticle
-from chengzhi.knowledge.retrieval import Hit, Retriever
+from chengzhi.knowledge.retrieval import Retriever
 
-# Fused-score margin between the first and second answers above which the first is "sure" (benchmarks/results/
-# kb-evaluate-2026-12-06.md: chosen on half of the Beijing Q&A so that sure answers are wrong at most 5%).
-SURE_MARGIN = 0.004
+# Confidence (retrieval.Ranked) from which the first answer is "sure", with and without the dense model
+# (benchmarks/results/kb-evaluate-2026-12-06.md: chosen on the even rows of the Beijing Q&A so that sure answers
+# are wrong at most 5%, reported on the odd rows).
+SURE_DENSE = 0.9
+SURE_BM25 = 0.51
+
+
+def sure_threshold(dense: bool) -> float:
+    return SURE_DENSE if dense else SURE_BM25
 
 
 @dataclass(frozen=True)
@@ -50,21 +56,16 @@ def retriever_for(session: Session, url: str, embeddings: Embeddings | None) -> 
     return built
 
 
-def is_sure(hits: list[Hit]) -> bool:
-    if not hits:
-        return False
-    second = hits[1].score if len(hits) > 1 else 0.0
-    return hits[0].score - second >= SURE_MARGIN
-
-
 def ask(
     session: Session, url: str, question: str, k: int = 5, *, dense: bool = True, sure_only: bool = False
 ) -> list[Answer]:
     """The published articles that best answer `question`, best first; with `sure_only`, the first alone when it is
     sure, else nothing."""
-    retriever = retriever_for(session, url, default_embeddings() if dense else None)
-    hits = retriever.search(question, k)
-    sure = is_sure(hits)
+    embeddings = default_embeddings() if dense else None
+    retriever = retriever_for(session, url, embeddings)
+    ranked = retriever.rank(question, k)
+    hits = ranked.hits
+    sure = bool(hits) and ranked.confidence >= sure_threshold(embeddings is not None)
     if sure_only:
         hits = hits[:1] if sure else []
     articles = service.published_by_ids(session, [h.key for h in hits])

@@ -69,6 +69,17 @@ class Hit:
     cosine: float | None  # dense cosine similarity, when a model is in use
 
 
+@dataclass(frozen=True)
+class Ranked:
+    hits: list[Hit]
+    # How far the first answer stands out: its relative BM25 lead over the best other document, plus (with a
+    # dense model) DENSE_GAP_WEIGHT times its cosine lead. "Sure" answers are those above a threshold.
+    confidence: float
+
+
+DENSE_GAP_WEIGHT = 10.0
+
+
 class Retriever:
     def __init__(
         self,
@@ -94,30 +105,40 @@ class Retriever:
         return len(self.keys)
 
     def search(self, query: str, k: int = 10) -> list[Hit]:
+        return self.rank(query, k).hits
+
+    def rank(self, query: str, k: int = 10, query_vector: npt.NDArray[np.float32] | None = None) -> Ranked:
         import numpy as np
 
         if not self.keys:
-            return []
+            return Ranked([], 0.0)
         tokens = tokenize(query)
-        bm = np.asarray(self._bm25.get_scores(tokens), dtype=np.float32) if tokens else np.zeros(len(self.keys))
-        fused = np.zeros(len(self.keys), dtype=np.float64)
-        depth = min(DEPTH, len(self.keys))
-        order = np.argsort(-bm)[:depth]
-        for rank, i in enumerate(order):
+        n = len(self.keys)
+        bm = np.asarray(self._bm25.get_scores(tokens), dtype=np.float32) if tokens else np.zeros(n, np.float32)
+        fused = np.zeros(n, dtype=np.float64)
+        depth = min(DEPTH, n)
+        for rank, i in enumerate(np.argsort(-bm)[:depth]):
             if bm[i] > 0:
                 fused[i] += 1.0 / (RRF_K + rank + 1)
         cos = None
-        if self.embeddings is not None and self._passages is not None:
-            q = self.embeddings.embed([query], "query")[0]
-            cos = self._passages @ q
+        if self._passages is not None and (query_vector is not None or self.embeddings is not None):
+            if query_vector is None and self.embeddings is not None:
+                query_vector = self.embeddings.embed([query], "query")[0]
+            cos = self._passages @ query_vector
             for rank, i in enumerate(np.argsort(-cos)[:depth]):
                 fused[i] += self.dense_weight / (RRF_K + rank + 1)
-        top = np.argsort(-fused)[:k]
-        return [
-            Hit(self.keys[i], float(fused[i]), float(bm[i]), None if cos is None else float(cos[i]))
-            for i in top
-            if fused[i] > 0
-        ]
+        top = [int(i) for i in np.argsort(-fused)[:k] if fused[i] > 0]
+        hits = [Hit(self.keys[i], float(fused[i]), float(bm[i]), None if cos is None else float(cos[i])) for i in top]
+        if not top:
+            return Ranked([], 0.0)
+        first = top[0]
+        others = np.delete(bm, first)
+        best_bm = float(others.max()) if len(others) else 0.0
+        confidence = (float(bm[first]) - best_bm) / float(bm[first]) if bm[first] > 0 else -1.0
+        if cos is not None:
+            other_cos = np.delete(cos, first)
+            confidence += DENSE_GAP_WEIGHT * (float(cos[first]) - (float(other_cos.max()) if len(other_cos) else 0.0))
+        return Ranked(hits, confidence)
 
 
 def timed_search(retriever: Retriever, query: str, k: int = 10) -> tuple[list[Hit], float]:

@@ -19,7 +19,7 @@ from chengzhi.errors import Conflict, Forbidden, Invalid, NotFound
 from chengzhi.knowledge.models import ArticleStatus, KnowledgeArticle, KnowledgeArticleVersion
 from chengzhi.org.models import Role, Unit
 from chengzhi.org.queries import find_unit
-from chengzhi.org.service import Actor
+from chengzhi.org.service import ANONYMOUS, Actor
 
 EDITOR_ROLES = (Role.knowledge_editor, Role.admin)
 FIELDS = ("questions", "answer", "unit_id", "category_code", "keywords", "valid_from", "valid_until", "source")
@@ -147,6 +147,13 @@ def _set_status(
     _require_editor(session, actor, article.unit_id)
     if article.status not in allowed:
         raise Conflict("knowledge_illegal_status", status=article.status.value, target=status.value)
+    return set_status_unchecked(session, article, status, actor)
+
+
+def set_status_unchecked(
+    session: Session, article: KnowledgeArticle, status: ArticleStatus, actor: Actor = ANONYMOUS
+) -> KnowledgeArticle:
+    """Set the status and record it (for the import command, which acts for the operator of the platform)."""
     article.status = status
     article.updated_at = utcnow()
     session.flush()

@@ -90,7 +90,12 @@ def test_article_lifecycle_versions_and_roles(kb_client: TestClient, editors: Ci
     client, city = kb_client, editors
     editor = auth(client, "kb-d1")
     # Only editors (or admins) in scope write.
-    assert client.post("/api/v1/knowledge/articles", json=body(city), headers=auth(client, "operator")).status_code == 403
+    assert (
+        client.post(
+            "/api/v1/knowledge/articles", json=body(city), headers=auth(client, "operator")
+        ).status_code
+        == 403
+    )
     assert client.post("/api/v1/knowledge/articles", json=body(city, "D2"), headers=editor).status_code == 403
     assert client.post("/api/v1/knowledge/articles", json=body(city)).status_code == 401
     created = client.post("/api/v1/knowledge/articles", json=body(city), headers=editor)
@@ -103,7 +108,12 @@ def test_article_lifecycle_versions_and_roles(kb_client: TestClient, editors: Ci
     assert client.get(url, headers=editor).status_code == 200
     edited = client.put(url, json=body(city, answer="携带身份证到社区服务站申请。"), headers=editor)
     assert edited.json()["version"] == 2
-    assert client.put(url, json=body(city, answer="携带身份证到社区服务站申请。"), headers=editor).json()["version"] == 2
+    assert (
+        client.put(url, json=body(city, answer="携带身份证到社区服务站申请。"), headers=editor).json()[
+            "version"
+        ]
+        == 2
+    )
     assert client.post(f"{url}/publish", headers=editor).json()["status"] == "published"
     assert client.post(f"{url}/publish", headers=editor).status_code == 409
     assert client.get(url).status_code == 200  # published: public
@@ -123,7 +133,12 @@ def test_bad_input_is_a_clear_error(kb_client: TestClient, editors: City) -> Non
     assert client.post("/api/v1/knowledge/articles", json=order, headers=editor).json()["error"]["code"] == (
         "knowledge_validity_order"
     )
-    assert client.post("/api/v1/knowledge/articles", json=body(city, category_code="nope"), headers=editor).status_code == 404
+    assert (
+        client.post(
+            "/api/v1/knowledge/articles", json=body(city, category_code="nope"), headers=editor
+        ).status_code
+        == 404
+    )
     assert client.get("/api/v1/knowledge/articles/999999").status_code == 404
     assert client.get("/api/v1/knowledge/articles/0").status_code == 422
 
@@ -172,7 +187,9 @@ def test_import_groups_matches_units_and_publishes(session: Session, city: City,
     assert len(docs) == 2 and any("居住证在哪办" in text for _, text in docs)
 
 
-def test_import_is_all_or_nothing_with_lines_and_reasons(session: Session, city: City, tmp_path: Path) -> None:
+def test_import_is_all_or_nothing_with_lines_and_reasons(
+    session: Session, city: City, tmp_path: Path
+) -> None:
     d1 = city.units["D1"]
     variant = "北京市" + d1.name_zh
     path = write(

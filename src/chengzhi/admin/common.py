@@ -35,6 +35,7 @@ ROLE_NAMES = {
     Role.leader: N_("Leader"),
     Role.admin: N_("Administrator"),
     Role.analyst: N_("Analyst"),
+    Role.knowledge_editor: N_("Knowledge editor"),
 }
 
 # Pydantic error type -> message; `min_length` 1 reads as "required".

@@ -129,8 +129,14 @@ def suggest(
     return {
         "sure": sure,
         "answers": [
-            {"id": a.article.id, "version": a.article.version, "questions": a.article.questions,
-             "answer": a.article.answer, "unit_id": a.article.unit_id, "score": round(a.score, 6)}
+            {
+                "id": a.article.id,
+                "version": a.article.version,
+                "questions": a.article.questions,
+                "answer": a.article.answer,
+                "unit_id": a.article.unit_id,
+                "score": round(a.score, 6),
+            }
             for a in (answers if sure else [])
         ],
     }

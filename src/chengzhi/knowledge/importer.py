@@ -59,7 +59,8 @@ def read_rows(path: Path) -> list[dict[str, str]]:
             book = openpyxl.load_workbook(path, read_only=True, data_only=True)
         except Exception as error:  # openpyxl raises many types for a broken file
             raise ImportFailed([f"{path.name}: not a readable XLSX file ({error})"]) from None
-        values = [["" if v is None else str(v) for v in row] for row in book.active.iter_rows(values_only=True)]
+        sheet: Any = book.active
+        values = [["" if v is None else str(v) for v in row] for row in sheet.iter_rows(values_only=True)]
         book.close()
     else:
         raw = path.read_bytes()
@@ -101,7 +102,9 @@ class UnitMatcher:
         if name in self.aliases:
             target = self.aliases[name]
             uid = self._direct(target)
-            return (uid, "") if uid is not None else (None, f"[units] maps {name!r} to {target!r}, not a unit")
+            return (
+                (uid, "") if uid is not None else (None, f"[units] maps {name!r} to {target!r}, not a unit")
+            )
         uid = self._direct(name)
         if uid is not None:
             return uid, ""
@@ -121,7 +124,12 @@ def _date(value: str) -> dt.date | None:
 
 
 def import_articles(
-    session: Session, path: Path, mapping_path: Path | None = None, *, publish: bool = False, dry_run: bool = False
+    session: Session,
+    path: Path,
+    mapping_path: Path | None = None,
+    *,
+    publish: bool = False,
+    dry_run: bool = False,
 ) -> dict[str, Any]:
     """Validate every row, then create the articles (drafts, or published with `publish`); any problem imports
     nothing and raises ImportFailed with one "line N: reason" per problem (N counts the header as line 1)."""
@@ -129,7 +137,9 @@ def import_articles(
     columns = {f: f for f in FIELDS} | {k: str(v).lower() for k, v in mapping.get("columns", {}).items()}
     unknown = set(columns) - set(FIELDS)
     if unknown:
-        raise ImportFailed([f"mapping: unknown field(s) {', '.join(sorted(unknown))}; known: {', '.join(FIELDS)}"])
+        raise ImportFailed(
+            [f"mapping: unknown field(s) {', '.join(sorted(unknown))}; known: {', '.join(FIELDS)}"]
+        )
     rows = read_rows(path)
     if len(rows) > MAX_ROWS:
         raise ImportFailed([f"{path.name}: {len(rows)} rows; at most {MAX_ROWS} per file"])
@@ -187,4 +197,3 @@ def import_articles(
             service.set_status_unchecked(session, article, ArticleStatus.published)
         created.append(article.id)
     return {"rows": len(rows), "articles": len(created), "imported": len(created), "published": publish}
-

@@ -47,7 +47,9 @@ class KnowledgeArticleVersion(Base):
     stood afterwards."""
 
     __tablename__ = "knowledge_article_versions"
-    __table_args__ = (UniqueConstraint("article_id", "seq", name="uq_knowledge_article_versions_article_seq"),)
+    __table_args__ = (
+        UniqueConstraint("article_id", "seq", name="uq_knowledge_article_versions_article_seq"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     article_id: Mapped[int] = mapped_column(

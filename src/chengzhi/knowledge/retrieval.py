@@ -25,7 +25,37 @@ RRF_K = 60
 # Candidates each side contributes to the fusion.
 DEPTH = 50
 _WORD = re.compile(r"[\u4e00-\u9fff]+|[a-zA-Z]+|[0-9]+")
-STOP = frozenset("的 了 是 在 和 与 及 或 吗 呢 啊 吧 怎么 如何 什么 哪些 哪里 是否 可以 能 我 你 他 有 要 请问 请".split())
+STOP = frozenset(
+    [
+        "的",
+        "了",
+        "是",
+        "在",
+        "和",
+        "与",
+        "及",
+        "或",
+        "吗",
+        "呢",
+        "啊",
+        "吧",
+        "怎么",
+        "如何",
+        "什么",
+        "哪些",
+        "哪里",
+        "是否",
+        "可以",
+        "能",
+        "我",
+        "你",
+        "他",
+        "有",
+        "要",
+        "请问",
+        "请",
+    ]
+)
 
 
 _jieba: Any = None
@@ -114,7 +144,9 @@ class Retriever:
             return Ranked([], 0.0)
         tokens = tokenize(query)
         n = len(self.keys)
-        bm = np.asarray(self._bm25.get_scores(tokens), dtype=np.float32) if tokens else np.zeros(n, np.float32)
+        bm = (
+            np.asarray(self._bm25.get_scores(tokens), dtype=np.float32) if tokens else np.zeros(n, np.float32)
+        )
         fused = np.zeros(n, dtype=np.float64)
         depth = min(DEPTH, n)
         for rank, i in enumerate(np.argsort(-bm)[:depth]):
@@ -122,13 +154,18 @@ class Retriever:
                 fused[i] += 1.0 / (RRF_K + rank + 1)
         cos = None
         if self._passages is not None and (query_vector is not None or self.embeddings is not None):
-            if query_vector is None and self.embeddings is not None:
-                query_vector = self.embeddings.embed([query], "query")[0]
-            cos = self._passages @ query_vector
+            vector = query_vector
+            if vector is None and self.embeddings is not None:
+                vector = self.embeddings.embed([query], "query")[0]
+            cos = self._passages @ vector if vector is not None else None
+        if cos is not None:
             for rank, i in enumerate(np.argsort(-cos)[:depth]):
                 fused[i] += self.dense_weight / (RRF_K + rank + 1)
         top = [int(i) for i in np.argsort(-fused)[:k] if fused[i] > 0]
-        hits = [Hit(self.keys[i], float(fused[i]), float(bm[i]), None if cos is None else float(cos[i])) for i in top]
+        hits = [
+            Hit(self.keys[i], float(fused[i]), float(bm[i]), None if cos is None else float(cos[i]))
+            for i in top
+        ]
         if not top:
             return Ranked([], 0.0)
         first = top[0]
@@ -137,7 +174,9 @@ class Retriever:
         confidence = (float(bm[first]) - best_bm) / float(bm[first]) if bm[first] > 0 else -1.0
         if cos is not None:
             other_cos = np.delete(cos, first)
-            confidence += DENSE_GAP_WEIGHT * (float(cos[first]) - (float(other_cos.max()) if len(other_cos) else 0.0))
+            confidence += DENSE_GAP_WEIGHT * (
+                float(cos[first]) - (float(other_cos.max()) if len(other_cos) else 0.0)
+            )
         return Ranked(hits, confidence)
 
 

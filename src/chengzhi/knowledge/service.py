@@ -22,7 +22,16 @@ from chengzhi.org.queries import find_unit
 from chengzhi.org.service import ANONYMOUS, Actor
 
 EDITOR_ROLES = (Role.knowledge_editor, Role.admin)
-FIELDS = ("questions", "answer", "unit_id", "category_code", "keywords", "valid_from", "valid_until", "source")
+FIELDS = (
+    "questions",
+    "answer",
+    "unit_id",
+    "category_code",
+    "keywords",
+    "valid_from",
+    "valid_until",
+    "source",
+)
 MAX_QUESTIONS = 50
 MAX_ANSWER = 20_000
 
@@ -87,7 +96,9 @@ def snapshot(article: KnowledgeArticle) -> dict[str, Any]:
     return values
 
 
-def _record(session: Session, article: KnowledgeArticle, action: str, actor: Actor, changed: list[str]) -> None:
+def _record(
+    session: Session, article: KnowledgeArticle, action: str, actor: Actor, changed: list[str]
+) -> None:
     seq = session.scalar(
         select(func.coalesce(func.max(KnowledgeArticleVersion.seq), 0)).where(
             KnowledgeArticleVersion.article_id == article.id
@@ -115,7 +126,9 @@ def create_article(
     if check:
         _require_editor(session, actor, values["unit_id"])
     now = utcnow()
-    article = KnowledgeArticle(**values, status=ArticleStatus.draft, version=1, created_at=now, updated_at=now)
+    article = KnowledgeArticle(
+        **values, status=ArticleStatus.draft, version=1, created_at=now, updated_at=now
+    )
     session.add(article)
     session.flush()
     _record(session, article, action, actor, list(FIELDS))
@@ -226,7 +239,8 @@ def published_documents(session: Session, today: dt.date) -> list[tuple[int, str
     return [
         (r.id, document_text(r.questions, r.answer, r.keywords))
         for r in rows
-        if (r.valid_from is None or r.valid_from <= today) and (r.valid_until is None or today <= r.valid_until)
+        if (r.valid_from is None or r.valid_from <= today)
+        and (r.valid_until is None or today <= r.valid_until)
     ]
 
 

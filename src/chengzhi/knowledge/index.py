@@ -1,7 +1,10 @@
 """The process's search index over the published articles. Each question checks a cheap stamp (count and latest
 change of the articles, and the day, for validity dates) and rebuilds the index when it moved, so every publish,
-edit and withdrawal in any process is followed at the next question; embeddings are cached by text hash, so a
-rebuild embeds only new texts."""
+edit and withdrawal in any process is followed at the next question.
+
+Embedding passages costs about half a second per article on these cores, so it never runs on a question's path:
+an index whose passages are not all embedded yet is BM25 alone, while a background thread embeds them (cached by
+text hash); the question after it finishes rebuilds the index with the dense side."""
 
 from __future__ import annotations
 
@@ -36,6 +39,7 @@ class Answer:
 
 _lock = threading.Lock()
 _state: dict[str, tuple[object, Retriever]] = {}
+_warming: dict[str, threading.Thread] = {}
 
 
 def reset() -> None:
@@ -43,14 +47,33 @@ def reset() -> None:
         _state.clear()
 
 
+def _warm(embeddings: Embeddings, texts: list[str]) -> None:
+    embeddings.embed(texts, "passage")
+
+
 def retriever_for(session: Session, url: str, embeddings: Embeddings | None) -> Retriever:
     today = dt.date.today()
     stamp = (service.published_stamp(session), today, embeddings is not None)
     with _lock:
         held = _state.get(url)
-        if held is not None and held[0] == stamp:
+        warming = _warming.get(url)
+        if (
+            held is not None
+            and held[0] == stamp
+            and (held[1].dense or embeddings is None or not held[1].keys)
+        ):
             return held[1]
-    built = Retriever(service.published_documents(session, today), embeddings)
+        if held is not None and held[0] == stamp and warming is not None and warming.is_alive():
+            return held[1]  # BM25 alone until the passages are embedded
+    docs = service.published_documents(session, today)
+    texts = [t for _, t in docs]
+    ready = embeddings is not None and embeddings.cached(texts, "passage")
+    built = Retriever(docs, embeddings if ready else None)
+    if embeddings is not None and not ready:
+        thread = threading.Thread(target=_warm, args=(embeddings, texts), name="knowledge-embed", daemon=True)
+        with _lock:
+            _warming[url] = thread
+        thread.start()
     with _lock:
         _state[url] = (stamp, built)
     return built
@@ -65,7 +88,7 @@ def ask(
     retriever = retriever_for(session, url, embeddings)
     ranked = retriever.rank(question, k)
     hits = ranked.hits
-    sure = bool(hits) and ranked.confidence >= sure_threshold(embeddings is not None)
+    sure = bool(hits) and ranked.confidence >= sure_threshold(retriever.dense)
     if sure_only:
         hits = hits[:1] if sure else []
     articles = service.published_by_ids(session, [h.key for h in hits])

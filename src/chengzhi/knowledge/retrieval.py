@@ -134,6 +134,11 @@ class Retriever:
     def __len__(self) -> int:
         return len(self.keys)
 
+    @property
+    def dense(self) -> bool:
+        """True when the dense side takes part (the passages are embedded)."""
+        return self._passages is not None
+
     def search(self, query: str, k: int = 10) -> list[Hit]:
         return self.rank(query, k).hits
 
@@ -153,11 +158,11 @@ class Retriever:
             if bm[i] > 0:
                 fused[i] += 1.0 / (RRF_K + rank + 1)
         cos = None
-        if self._passages is not None and (query_vector is not None or self.embeddings is not None):
+        if self.dense and (query_vector is not None or self.embeddings is not None):
             vector = query_vector
             if vector is None and self.embeddings is not None:
                 vector = self.embeddings.embed([query], "query")[0]
-            cos = self._passages @ vector if vector is not None else None
+            cos = self._passages @ vector if vector is not None and self._passages is not None else None
         if cos is not None:
             for rank, i in enumerate(np.argsort(-cos)[:depth]):
                 fused[i] += self.dense_weight / (RRF_K + rank + 1)

@@ -29,7 +29,7 @@ FIELDS = ("question", "answer", "unit", "category", "keywords", "valid_from", "v
 REQUIRED = ("question", "answer", "unit")
 MAX_ROWS = 100_000
 _KEYWORD_SPLIT = re.compile(r"[;；,，、\s]+")
-_UNIT_NOISE = re.compile(r"^(北京市|北京|市)|[和、\s()（）]|首都之窗")
+_UNIT_NOISE = re.compile(r"^(北京市|北京|市)|[和、\s()（）]")
 
 
 @dataclass
@@ -109,12 +109,16 @@ class UnitMatcher:
         if uid is not None:
             return uid, ""
         key = _unit_key(name)
-        near = [n for n in self.names if key and (_unit_key(n) == key or key in n or _unit_key(n) in name)]
+        near = [
+            n
+            for n, k in ((n, _unit_key(n)) for n in self.names)
+            if key and len(k) >= 2 and (k == key or key in k or k in key)
+        ]
         if near:
             hint = ", ".join(repr(n) for n in sorted(near)[:3])
             return None, (
                 f"unit {name!r} not found; a spelling variant of {hint}? "
-                f"add '{name} = \"<unit code>\"' under [units] in the mapping"
+                f"add '\"{name}\" = \"<unit code>\"' under [units] in the mapping"
             )
         return None, f"unit {name!r} not found (by code or exact name)"
 

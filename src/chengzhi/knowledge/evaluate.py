@@ -1,5 +1,6 @@
 """`chengzhi kb evaluate FILE`: every row's answer is indexed as an article beside the published ones, every
-question (or every other one, `--rows even|odd`, to keep a held-out half) is asked, and the ranking is scored.
+question (or those of the even or odd data rows, `--rows even|odd`, counting the first data row as 0, to keep a
+held-out half) is asked, and the ranking is scored.
 
 A question is answered right when a document carrying its row's answer text comes back (identical answers in
 several rows all count as right)."""
@@ -56,7 +57,9 @@ def evaluate(
     missing = [c for c in ("question", "answer") if table and c not in table[0]]
     if missing or not table:
         raise ImportFailed([f"{path.name}: needs the columns question and answer"])
-    pairs = [(r["question"], r["answer"]) for r in table if r["question"] and r["answer"]]
+    # (row number in the file from 0, question, answer); rows lacking either are skipped, parity kept.
+    numbered = [(n, r["question"], r["answer"]) for n, r in enumerate(table) if r["question"] and r["answer"]]
+    pairs = [(q, a) for _, q, a in numbered]
     published = service.published_documents(session, dt.date.today()) if session is not None else []
     docs = published + [(-(i + 1), answer) for i, (_, answer) in enumerate(pairs)]
     keys_of: dict[str, set[int]] = {}
@@ -65,7 +68,7 @@ def evaluate(
     started = time.perf_counter()
     retriever = Retriever(docs, embeddings)
     index_seconds = time.perf_counter() - started
-    asked = [i for i in range(len(pairs)) if rows == "all" or (i % 2 == 0) == (rows == "even")]
+    asked = [i for i, (n, _, _) in enumerate(numbered) if rows == "all" or (n % 2 == 0) == (rows == "even")]
     hit1 = r5 = r10 = 0
     mrr = 0.0
     latencies: list[float] = []

@@ -118,7 +118,7 @@ class UnitMatcher:
             hint = ", ".join(repr(n) for n in sorted(near)[:3])
             return None, (
                 f"unit {name!r} not found; a spelling variant of {hint}? "
-                f"add '\"{name}\" = \"<unit code>\"' under [units] in the mapping"
+                f'add \'"{name}" = "<unit code>"\' under [units] in the mapping'
             )
         return None, f"unit {name!r} not found (by code or exact name)"
 

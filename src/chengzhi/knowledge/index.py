@@ -9,6 +9,7 @@ text hash); the question after it finishes rebuilds the index with the dense sid
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 from dataclasses import dataclass
 
@@ -18,6 +19,8 @@ from chengzhi.knowledge import service
 from chengzhi.knowledge.embeddings import Embeddings, default_embeddings
 from chengzhi.knowledge.models import KnowledgeArticle
 from chengzhi.knowledge.retrieval import Retriever
+
+logger = logging.getLogger(__name__)
 
 # Confidence (retrieval.Ranked) from which the first answer is "sure", with and without the dense model
 # (benchmarks/results/kb-evaluate-2026-12-06.md: chosen on the even rows of the Beijing Q&A so that sure answers
@@ -46,10 +49,19 @@ _warming: dict[str, threading.Thread] = {}
 def reset() -> None:
     with _lock:
         _state.clear()
+        _failed.clear()
 
 
-def _warm(embeddings: Embeddings, texts: list[str]) -> None:
-    embeddings.embed(texts, "passage")
+_failed: set[str] = set()
+
+
+def _warm(url: str, embeddings: Embeddings, texts: list[str]) -> None:
+    try:
+        embeddings.embed(texts, "passage")
+    except Exception:  # the model's engine failed: BM25 alone for this process, logged once
+        logger.exception("knowledge: embedding the passages failed; retrieval uses BM25 alone")
+        with _lock:
+            _failed.add(url)
 
 
 def retriever_for(session: Session, url: str, embeddings: Embeddings | None) -> Retriever:
@@ -64,14 +76,16 @@ def retriever_for(session: Session, url: str, embeddings: Embeddings | None) -> 
             and (held[1].dense or embeddings is None or not held[1].keys)
         ):
             return held[1]
-        if held is not None and held[0] == stamp and warming is not None and warming.is_alive():
+        if held is not None and held[0] == stamp and (url in _failed or (warming and warming.is_alive())):
             return held[1]  # BM25 alone until the passages are embedded
     docs = service.published_documents(session, today)
     texts = [t for _, t in docs]
     ready = embeddings is not None and embeddings.cached(texts, "passage")
     built = Retriever(docs, embeddings if ready else None)
     if embeddings is not None and not ready:
-        thread = threading.Thread(target=_warm, args=(embeddings, texts), name="knowledge-embed", daemon=True)
+        thread = threading.Thread(
+            target=_warm, args=(url, embeddings, texts), name="knowledge-embed", daemon=True
+        )
         with _lock:
             _warming[url] = thread
         thread.start()

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import openpyxl
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
@@ -282,3 +283,34 @@ def test_index_is_bm25_alone_until_the_passages_are_embedded(
             break
         time.sleep(0.05)
     assert index.retriever_for(session, settings.database_url, model).dense
+
+
+def test_import_reads_xlsx_with_a_column_mapping(session: Session, city: City, tmp_path: Path) -> None:
+    book = openpyxl.Workbook()
+    sheet: Any = book.active
+    sheet.append(["问题", "答复", "单位", "关键词"])
+    sheet.append(["居住证怎么办", "到社区服务站办理。", city.units["D1"].code, "居住证；社区"])
+    path = tmp_path / "kb.xlsx"
+    book.save(path)
+    mapping = tmp_path / "m.toml"
+    mapping.write_text(
+        '[columns]\nquestion = "问题"\nanswer = "答复"\nunit = "单位"\nkeywords = "关键词"\n', "utf-8"
+    )
+    with session.begin():
+        assert import_articles(session, path, mapping)["articles"] == 1
+    with pytest.raises(ImportFailed, match="not a readable XLSX"):
+        import_articles(session, write(tmp_path, "not a workbook", "broken.xlsx"), mapping)
+
+
+def test_suggest_says_nothing_when_unsure(kb_client: TestClient, editors: City) -> None:
+    client, city = kb_client, editors
+    editor = auth(client, "kb-city")
+    for _, question, answer in KB:
+        made = client.post(
+            "/api/v1/knowledge/articles",
+            json={"questions": [question], "answer": answer, "unit_id": city.units["city"].id},
+            headers=editor,
+        ).json()
+        client.post(f"/api/v1/knowledge/articles/{made['id']}/publish", headers=editor)
+    unsure = client.get("/api/v1/knowledge/suggest", params={"q": "楼下餐馆油烟很大"}).json()
+    assert unsure == {"sure": False, "answers": []}

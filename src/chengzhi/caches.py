@@ -16,6 +16,7 @@ from __future__ import annotations
 from chengzhi import ratelimit
 from chengzhi.categories import timelimits
 from chengzhi.config import get_settings
+from chengzhi.knowledge import index as knowledge_index
 from chengzhi.open311 import formats
 from chengzhi.routing import caches as routing_caches
 from chengzhi.web import i18n, templating
@@ -27,6 +28,7 @@ def reset_caches(*, files: bool = False) -> None:
     get_settings.cache_clear()
     ratelimit.reset()
     routing_caches.reset_caches()
+    knowledge_index.reset()  # the knowledge base's search index
     if files:
         templating.templates.cache_clear()
         i18n.translations.cache_clear()

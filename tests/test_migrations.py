@@ -477,8 +477,10 @@ def _check_rows(url: str, revisions: Sequence[str]) -> None:
                 for table_name, values in OLD_ROWS[revision]:
                     table = Base.metadata.tables[table_name]
                     key = {c.name: values[c.name] for c in table.primary_key.columns}
+                    # Only the columns written: a later revision may add columns this one does not have yet.
+                    columns = [table.c[name] for name in values]
                     row = (
-                        session.execute(select(table).where(*(table.c[k] == v for k, v in key.items())))
+                        session.execute(select(*columns).where(*(table.c[k] == v for k, v in key.items())))
                         .mappings()
                         .one()
                     )

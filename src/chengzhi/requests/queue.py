@@ -92,6 +92,10 @@ def claim(session: Session, limit: int, now: dt.datetime | None = None) -> list[
     return list(session.scalars(query))
 
 
+def get(session: Session, task_id: int) -> TriageTask | None:
+    return session.get(TriageTask, task_id)
+
+
 def finish(session: Session, ids: list[int]) -> None:
     if ids:
         session.execute(delete(TriageTask).where(TriageTask.id.in_(ids)))

@@ -17,7 +17,7 @@ import traceback
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, TypeAlias
 
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -29,7 +29,7 @@ from chengzhi.requests.queue import TriageTask
 
 log = logging.getLogger(__name__)
 
-Process = Callable[[Session, Settings, list[TriageTask], dt.datetime], None]
+Process: TypeAlias = "Callable[[Session, Settings, list[TriageTask], dt.datetime], None]"
 LEASE_KEY = zlib.crc32(b"chengzhi.worker.lease")
 
 
@@ -78,7 +78,7 @@ def _one(
 ) -> int:
     try:
         with factory(bind=bind) as session, session.begin():
-            task = session.get(TriageTask, task_id)
+            task = queue.get(session, task_id)
             if task is None:
                 return 1  # another worker did it meanwhile
             process(session, settings, [task], utcnow())

@@ -205,6 +205,23 @@ def render_markdown(report: dict[str, Any]) -> str:
                 f"| {db['database']} | {label} | {f[rate]:.0f} | {_ms(f, 'p50')} | {_ms(f, 'p90')} | "
                 f"{_ms(f, 'p99')} | {_ms(f, 'max')} | {f['ok']} | {_errors(f)} |"
             )
+    lines += [
+        "",
+        "The triage worker (inside the server, one process holds the lease): outbox rows left when the submit phase "
+        "ended, seconds until it was empty, and the triage lag (triaged_at - received_at) of every request:",
+        "",
+        "| Database | left after submit | catch-up s | triaged | lag p50 s | lag p95 s | lag max s |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for db in report["databases"]:
+        t = db.get("triage")
+        if db.get("skipped") or not t:
+            continue
+        lag = t["lag_s"]
+        lines.append(
+            f"| {db['database']} | {t['outbox_depth_after_submit']} | {t['catch_up_s']} | {t['triaged']} | "
+            f"{lag['p50']} | {lag['p95']} | {lag['max']} |"
+        )
     lines += ["", "| Database | platform ÷ raw (submissions/s ÷ inserts/s) |", "|---|---:|"]
     for db in report["databases"]:
         if not db.get("skipped"):

@@ -23,7 +23,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from chengzhi import reactions
 from chengzhi.app import create_app
@@ -183,16 +183,19 @@ def city(settings: Settings) -> City:
 
 def triage(settings: Settings) -> int:
     """Run the triage worker over everything waiting (what `chengzhi serve` does within a second of intake)."""
-    return drain(get_sessionmaker(settings.database_url), settings, triage_intake.process)
+    return int(drain(get_sessionmaker(settings.database_url), settings, triage_intake.process))
 
 
 _TRIAGE_SETTINGS = "chengzhi.tests.triage_settings"
 _triaging = threading.local()
 
 
-def _triage_after_commit(session: Session) -> None:
-    """As if the worker kept up: a commit that received requests is followed by their triage (the real worker
-    code, run here so that tests are deterministic), and the committing session sees its results."""
+def _triage_after_commit(session: Session, transaction: SessionTransaction) -> None:
+    """As if the worker kept up: the end of a transaction that received requests is followed by their triage (the
+    real worker code, run here so that tests are deterministic), and the session sees its results. Only the
+    outermost transaction counts: a savepoint's end (intake's tracking-number retry) commits nothing yet."""
+    if transaction.parent is not None or transaction.nested:
+        return
     settings = session.info.pop(_TRIAGE_SETTINGS, None)
     if settings is None or getattr(_triaging, "active", False):
         return
@@ -222,9 +225,9 @@ def _triage_on_commit(request: pytest.FixtureRequest, monkeypatch: pytest.Monkey
 
     monkeypatch.setattr(requests_service, "submit_request", submit_and_remember)
     monkeypatch.setattr(imports_service, "submit_request", submit_and_remember)
-    event.listen(Session, "after_commit", _triage_after_commit)
+    event.listen(Session, "after_transaction_end", _triage_after_commit)
     yield
-    event.remove(Session, "after_commit", _triage_after_commit)
+    event.remove(Session, "after_transaction_end", _triage_after_commit)
 
 
 @pytest.fixture

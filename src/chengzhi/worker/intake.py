@@ -23,10 +23,12 @@ def process(session: Session, settings: Settings, tasks: list[TriageTask], now: 
     done: list[int] = []
     for request in requests:
         importing = request.channel == "import"
+        # A title intake cut from the text is not words of its own (the place would be read twice).
+        title = "" if request.text.startswith(request.title) else request.title
         found = triage.analyse(
             session,
             settings,
-            request.title,
+            title,
             request.text,
             has_point=request.lat is not None,
             classify_text=not importing,  # history comes with its own categories

@@ -21,19 +21,24 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, event, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from chengzhi import reactions
 from chengzhi.app import create_app
 from chengzhi.caches import reset_caches
+from chengzhi.categories.models import Category
 from chengzhi.config import Settings
 from chengzhi.db import get_engine, get_sessionmaker
 from chengzhi.imports import service as imports_service
 from chengzhi.migrate import upgrade
 from chengzhi.models import Base
+from chengzhi.org.models import Unit
 from chengzhi.requests import service as requests_service
+from chengzhi.requests.models import Request
 from chengzhi.worker import intake as triage_intake
 from chengzhi.worker.runner import drain
 
@@ -199,12 +204,38 @@ def _triage_after_commit(session: Session, transaction: SessionTransaction) -> N
     settings = session.info.pop(_TRIAGE_SETTINGS, None)
     if settings is None or getattr(_triaging, "active", False):
         return
+    pending = [
+        obj for obj in list(session.identity_map.values()) if isinstance(obj, Request) and obj.triage_pending
+    ]
     _triaging.active = True
     try:
         triage(settings)
+        _show_triage(session, settings, pending)
     finally:
         _triaging.active = False
-    session.expire_all()
+
+
+def _show_triage(session: Session, settings: Settings, pending: list[Request]) -> None:
+    """What the worker wrote, set on the test's own instances without a query in its session (which may be about
+    to close: expired instances could not load afterwards)."""
+    if not pending:
+        return
+    columns = [c.key for c in Request.__table__.columns]
+    with get_sessionmaker(settings.database_url)() as reader:
+        rows = {
+            r.id: r for r in reader.scalars(select(Request).where(Request.id.in_([p.id for p in pending])))
+        }
+        for obj in pending:
+            row = rows.get(obj.id)
+            if row is None:
+                continue
+            for key in columns:
+                set_committed_value(obj, key, getattr(row, key))
+            # The related rows: the test's own instances where it holds them, else the reader's (loaded, detached).
+            category = row.category_id and session.identity_map.get(identity_key(Category, row.category_id))
+            set_committed_value(obj, "category", category or row.category)
+            lead = row.lead_unit_id and session.identity_map.get(identity_key(Unit, row.lead_unit_id))
+            set_committed_value(obj, "lead_unit", lead or row.lead_unit)
 
 
 @pytest.fixture(autouse=True)

@@ -233,6 +233,9 @@ def _build_users(session: Session, rng: random.Random, demo: DemoCity) -> None:
             continue
         example = unit.code in ("d1", "d1s1", "d1s1c1", "d1-urban_management", "city-water")
         demo.handlers[unit.id] = add(f"handler.{unit.code}", Role.handler, unit, key=example)
+    # Last, so that the draws for everyone above stay as they were.
+    add("credit", Role.credit_officer, city, key=True)
+    add("knowledge", Role.knowledge_editor, city, key=True)
 
 
 def build_city(session: Session, rng: random.Random) -> DemoCity:

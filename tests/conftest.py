@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, event, select, text
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.orm.attributes import set_committed_value
@@ -204,8 +205,11 @@ def _triage_after_commit(session: Session, transaction: SessionTransaction) -> N
     settings = session.info.pop(_TRIAGE_SETTINGS, None)
     if settings is None or getattr(_triaging, "active", False):
         return
+    # Read from the loaded state only: an expired attribute would be loaded by a query of the ending transaction.
     pending = [
-        obj for obj in list(session.identity_map.values()) if isinstance(obj, Request) and obj.triage_pending
+        obj
+        for obj in list(session.identity_map.values())
+        if isinstance(obj, Request) and sa_inspect(obj).dict.get("triage_pending")
     ]
     _triaging.active = True
     try:

@@ -213,6 +213,8 @@ def test_a_year_without_an_arrangement_falls_back_to_weekends_and_warns(
     monkeypatch.setattr(timelimits, "_warned_years", set())
     is_working_day.cache_clear()
     caplog.set_level(logging.WARNING, logger=timelimits.__name__)
+    # A logging configuration loaded earlier in the run (Alembic's, uvicorn's) may have disabled existing loggers.
+    monkeypatch.setattr(logging.getLogger(timelimits.__name__), "disabled", False)
     days = [dt.date(year, 1, 1) + dt.timedelta(days=n) for n in range(14)]
     assert [is_working_day(d) for d in days] == [d.weekday() < 5 for d in days]
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING and str(year) in r.getMessage()]

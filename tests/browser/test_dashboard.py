@@ -41,6 +41,9 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         "CHENGZHI_DATABASE_URL": database_url,
         "CHENGZHI_ENVIRONMENT": "test",
         "CHENGZHI_SCHEDULER_ENABLED": "false",
+        # The test seeds through the services and triages after each commit itself (tests/conftest.py): a worker
+        # in the server would contend with it for SQLite's write lock.
+        "CHENGZHI_TRIAGE_WORKER_IN_APP": "false",
         "CHENGZHI_MEDIA_DIR": str(root / "media"),
         "CHENGZHI_RATE_LIMIT_STORAGE": "memory://",
     }

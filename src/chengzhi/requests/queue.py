@@ -92,6 +92,10 @@ def claim(session: Session, limit: int, now: dt.datetime | None = None) -> list[
     return list(session.scalars(query))
 
 
+def has_due(session: Session, now: dt.datetime) -> bool:
+    return session.scalar(select(TriageTask.id).where(TriageTask.available_at <= now).limit(1)) is not None
+
+
 def get(session: Session, task_id: int) -> TriageTask | None:
     return session.get(TriageTask, task_id)
 

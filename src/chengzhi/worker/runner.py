@@ -47,6 +47,11 @@ def run_once(factory: sessionmaker[Session], settings: Settings, process: Proces
     immediate = engine.dialect.name == "sqlite"
     bind = engine.execution_options(sqlite_begin_immediate=True) if immediate else engine
     ids: list[int] = []
+    if immediate:
+        # SQLite: look without the write lock first, so that an idle worker never holds it (intake would wait).
+        with factory() as session:
+            if not queue.has_due(session, utcnow()):
+                return result
     try:
         with factory(bind=bind) as session, session.begin():
             now = utcnow()

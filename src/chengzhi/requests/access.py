@@ -13,12 +13,12 @@ from sqlalchemy.orm import Session
 
 from chengzhi.db import path_prefix
 from chengzhi.org.models import Role
-from chengzhi.org.service import Actor
+from chengzhi.org.service import REQUEST_ROLES, Actor
 from chengzhi.requests.models import Request, RequestUnit
 
 
 def _has_unrestricted(actor: Actor) -> bool:
-    return actor.holds_at_root(*(r for r in Role if r != Role.resident))
+    return actor.holds_at_root(*REQUEST_ROLES)
 
 
 def visibility_clause(actor: Actor, *, set_based: bool = False) -> ColumnElement[bool]:
@@ -30,7 +30,7 @@ def visibility_clause(actor: Actor, *, set_based: bool = False) -> ColumnElement
     if actor.is_anonymous:
         return false()
     own = Request.submitter_id == actor.user_id
-    staff_paths = sorted({g.unit_path for g in actor.grants if g.role != Role.resident})
+    staff_paths = sorted({g.unit_path for g in actor.grants if g.role in REQUEST_ROLES})
     if _has_unrestricted(actor):
         return true()
     if not staff_paths:
@@ -57,7 +57,7 @@ def can_view(session: Session, actor: Actor, request: Request) -> bool:
     if is_submitter(actor, request):
         return True
     paths = unit_paths_of(session, request)
-    return any(actor.covers(p, *[r for r in Role if r != Role.resident]) for p in paths)
+    return any(actor.covers(p, *REQUEST_ROLES) for p in paths)
 
 
 def mask_phone(phone: str | None) -> str | None:

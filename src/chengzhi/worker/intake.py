@@ -15,6 +15,7 @@ from chengzhi.metrics import facts
 from chengzhi.requests import service as requests_service
 from chengzhi.requests.queue import TriageTask
 from chengzhi.routing import triage
+from chengzhi.worker.steps import AFTER_TRIAGE
 
 
 def process(session: Session, settings: Settings, tasks: list[TriageTask], now: dt.datetime) -> None:
@@ -42,3 +43,5 @@ def process(session: Session, settings: Settings, tasks: list[TriageTask], now: 
         done.append(request.id)
     session.flush()
     facts.refresh(session.connection(), done)
+    for step in AFTER_TRIAGE:  # other domains' steps (worker/steps.py)
+        step.run(session, settings, requests, now)

@@ -1,0 +1,33 @@
+"""What other domains do with each batch of freshly triaged requests, in the batch's transaction.
+
+The triage worker is where new domains hook into intake (hot-issue assignment, knowledge suggestions,
+notifications...). A domain offers a function `(session, settings, requests, now) -> None` in one of its public
+modules and adds one line to `AFTER_TRIAGE` here; the worker calls them in this order after routing's triage,
+automatic dispatch and the metrics facts of the batch. The requests are handed over as objects: a step reads their
+attributes and writes its own domain's tables only. A step must be idempotent per request (at least once: a batch
+that fails is retried request by request) and quick (it runs inside the batch's transaction); slow work (an
+embedding, a message to send) goes to the domain's own queue or outbox, written here and done later.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from chengzhi.config import Settings
+from chengzhi.requests.models import Request
+
+AfterTriageFn = Callable[[Session, Settings, Sequence[Request], dt.datetime], None]
+
+
+@dataclass(frozen=True)
+class AfterTriage:
+    name: str
+    what: str  # one line for docs/architecture.md
+    run: AfterTriageFn
+
+
+AFTER_TRIAGE: tuple[AfterTriage, ...] = ()

@@ -72,7 +72,7 @@ def public_entity(uscc: str, session: SessionDep, settings: SettingsDep) -> dict
 
 
 @router.get("/entities/{uscc}/record", summary="An entity's full record, grade, explanation and history")
-def entity_record(uscc: str, session: SessionDep, actor: UserDep) -> dict[str, Any]:
+def entity_record(uscc: str, session: SessionDep, actor: UserDep, settings: SettingsDep) -> dict[str, Any]:
     require_role(actor, Role.credit_officer, Role.admin)
     entity = service.get_entity(session, uscc)
     return {
@@ -90,7 +90,7 @@ def entity_record(uscc: str, session: SessionDep, actor: UserDep) -> dict[str, A
         "status": entity.status,
         "score": entity.score,
         "grade": entity.grade,
-        "explanation": service.latest_explanation(session, entity),
+        "explanation": service.explanation(session, entity, today(settings)),
         "grades": [
             {"score": g.score, "grade": g.grade, "model": g.model, "computed_on": g.computed_on}
             for g in service.grade_history(session, entity)

@@ -200,6 +200,14 @@ def records_of(session: Session, entity: CreditEntity) -> list[CreditRecord]:
     )
 
 
+def records_from(session: Session, source_unit_id: int | None, limit: int = 100) -> list[CreditRecord]:
+    """The latest records a unit added (None: any unit's): a department's records within its scope."""
+    query = select(CreditRecord)
+    if source_unit_id is not None:
+        query = query.where(CreditRecord.source_unit_id == source_unit_id)
+    return list(session.scalars(query.order_by(CreditRecord.id.desc()).limit(limit)))
+
+
 def is_published(record: CreditRecord, on: dt.date) -> bool:
     if record.withdrawn_on is not None and record.withdrawn_on <= on:
         return False

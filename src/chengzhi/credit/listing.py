@@ -44,7 +44,7 @@ def published(entry: CreditListEntry, on: dt.date) -> bool:
     )
 
 
-def _why_gone(entry: CreditListEntry, record: CreditRecord | None, on: dt.date) -> tuple[dt.date, str]:
+def _why_gone(entry: CreditListEntry, record: Any, on: dt.date) -> tuple[dt.date, str]:
     if record is not None and record.withdrawn_on is not None and record.withdrawn_on <= on:
         return record.withdrawn_on, "withdrawn"
     if record is not None and record.repaired_on is not None and record.repaired_on <= on:
@@ -54,12 +54,28 @@ def _why_gone(entry: CreditListEntry, record: CreditRecord | None, on: dt.date) 
     return on, "no_longer_met"
 
 
-def sync(session: Session, entity: CreditEntity, on: dt.date) -> list[CreditListEntry]:
-    """Add the entries the rules now justify, close the ones they no longer do; returns the open entries."""
-    records = list(session.scalars(select(CreditRecord).where(CreditRecord.entity_id == entity.id)))
-    wanted = {(f.rule, f.record_id): f for f in lists.listings(list(records), entity.grade, on)}
+RULE_COLUMNS = (
+    CreditRecord.entity_id,
+    CreditRecord.id,
+    CreditRecord.kind,
+    CreditRecord.severity,
+    CreditRecord.decided_on,
+    CreditRecord.publish_until,
+    CreditRecord.repaired_on,
+    CreditRecord.withdrawn_on,
+)
+
+
+def _sync(
+    session: Session,
+    entity_id: int,
+    grade: str | None,
+    records: list[Any],
+    current: list[CreditListEntry],
+    on: dt.date,
+) -> list[CreditListEntry]:
+    wanted = {(f.rule, f.record_id): f for f in lists.listings(list(records), grade, on)}
     by_id = {r.id: r for r in records}
-    current = open_entries(session, entity.id)
     kept = []
     for entry in current:
         key = (entry.rule, entry.record_id or 0)
@@ -70,7 +86,7 @@ def sync(session: Session, entity: CreditEntity, on: dt.date) -> list[CreditList
         entry.removed_on, entry.removed_why = _why_gone(entry, by_id.get(entry.record_id or 0), on)
     for found in wanted.values():
         entry = CreditListEntry(
-            entity_id=entity.id,
+            entity_id=entity_id,
             list_kind=found.list_kind,
             rule=found.rule,
             record_id=found.record_id,
@@ -79,8 +95,44 @@ def sync(session: Session, entity: CreditEntity, on: dt.date) -> list[CreditList
         )
         session.add(entry)
         kept.append(entry)
+    return kept
+
+
+def sync(session: Session, entity: CreditEntity, on: dt.date) -> list[CreditListEntry]:
+    """Add the entries the rules now justify, close the ones they no longer do; returns the open entries."""
+    records = list(session.scalars(select(CreditRecord).where(CreditRecord.entity_id == entity.id)))
+    kept = _sync(session, entity.id, entity.grade, records, open_entries(session, entity.id), on)
     session.flush()
     return kept
+
+
+def sync_many(session: Session, grades: dict[int, str | None], on: dt.date, batch: int = 2000) -> int:
+    """`sync` for many entities (id -> current grade), three queries per batch."""
+    ids = sorted(grades)
+    for start in range(0, len(ids), batch):
+        chunk = ids[start : start + batch]
+        records: dict[int, list[Any]] = {}  # plain rows: what the rules read, no ORM objects
+        for r in session.execute(select(*RULE_COLUMNS).where(CreditRecord.entity_id.in_(chunk))):
+            records.setdefault(r.entity_id, []).append(r)
+        current: dict[int, list[CreditListEntry]] = {}
+        query = select(CreditListEntry).where(
+            CreditListEntry.entity_id.in_(chunk), CreditListEntry.removed_on.is_(None)
+        )
+        for e in session.scalars(query):
+            current.setdefault(e.entity_id, []).append(e)
+        for entity_id in chunk:
+            _sync(
+                session,
+                entity_id,
+                grades[entity_id],
+                records.get(entity_id, []),
+                current.get(entity_id, []),
+                on,
+            )
+        session.flush()
+        for loaded in (e for es in current.values() for e in es):
+            session.expunge(loaded)  # keep memory flat over a million entities
+    return len(ids)
 
 
 def expire(session: Session, on: dt.date) -> int:

@@ -157,14 +157,15 @@ def regrade_all(
     session: Session, on: dt.date, batch: int = 100_000, model: scoring.Model | None = None
 ) -> dict[str, Any]:
     """Recompute every entity's score and grade on `on`. Returns the number of entities, how many scores and
-    grades changed, and the ids of the entities whose grade changed (their list entries need a look)."""
+    grades changed, and (id, old grade, new grade) of each entity whose grade changed."""
     chosen = model or scoring.model_from(scoring.DEFAULT_MODEL)
     conn = session.connection()
     dialect = conn.dialect.name
     SCRATCH.create(conn, checkfirst=True)
     c = Compiled(chosen, dialect, on)
     now = dt.datetime.now(dt.UTC)
-    total, changed_scores, regraded, after = 0, 0, [], 0
+    total, changed_scores, after = 0, 0, 0
+    regraded: list[tuple[int, str | None, str]] = []
     while True:
         last = session.scalar(
             select(CreditEntity.id)
@@ -217,11 +218,14 @@ def regrade_all(
                 ["entity_id", "score", "grade", "model", "explanation", "computed_on", "computed_at"], history
             )
         )
-        regraded += list(
-            conn.scalars(
-                select(SCRATCH.c.entity_id).where(SCRATCH.c.old_grade.is_distinct_from(SCRATCH.c.grade))
+        regraded += [
+            (row[0], row[1], row[2])
+            for row in conn.execute(
+                select(SCRATCH.c.entity_id, SCRATCH.c.old_grade, SCRATCH.c.grade).where(
+                    SCRATCH.c.old_grade.is_distinct_from(SCRATCH.c.grade)
+                )
             )
-        )
+        ]
         moved = conn.execute(
             update(CreditEntity)
             .where(

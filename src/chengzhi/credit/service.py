@@ -282,13 +282,19 @@ def regrade_entity(
 
 def regrade_all(session: Session, on: dt.date, batch: int = 100_000) -> dict[str, Any]:
     """Nightly: every entity again (decay moves scores, publications end), set-based in SQL (regrade.py); a
-    history row for each grade that changed; the list entries of those entities synchronised."""
+    history row for each grade that changed. Black-list rules depend on records only (synchronised when a record
+    changes, ended by `listing.expire`); the red list depends on grade A, so the entities whose grade moved to or
+    from A are synchronised here."""
     result = regrade.regrade_all(session, on, batch, MODEL)
-    for start in range(0, len(result["regraded"]), 1000):
-        chunk = result["regraded"][start : start + 1000]
-        for entity in session.scalars(select(CreditEntity).where(CreditEntity.id.in_(chunk))):
-            listing.sync(session, entity, on)
+    touched = {i: new for i, old, new in result["regraded"] if "A" in (old, new)}
+    result["lists_synced"] = listing.sync_many(session, touched, on)
     return result
+
+
+def refresh(session: Session, entity: CreditEntity, on: dt.date) -> None:
+    """After records changed: regrade the entity and synchronise its list entries."""
+    regrade_entity(session, entity, on)
+    listing.sync(session, entity, on)
 
 
 def grade_history(session: Session, entity: CreditEntity) -> list[CreditGrade]:

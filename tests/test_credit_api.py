@@ -8,7 +8,7 @@ import datetime as dt
 from fastapi.testclient import TestClient
 
 from chengzhi.config import Settings
-from chengzhi.credit import access, service
+from chengzhi.credit import access, cases, plans, service
 from chengzhi.db import get_sessionmaker
 from chengzhi.org.models import Role
 
@@ -16,6 +16,7 @@ from .conftest import auth
 from .factories import City, make_user
 from .steps import submit
 from .test_credit_rules import generated_codes
+from .test_pages_admin import sign_in
 
 CODES = generated_codes(30, seed=4242)
 API = "/api/v1/credit"
@@ -120,3 +121,43 @@ def test_cases_lists_and_plans_over_the_api(client: TestClient, settings: Settin
     assert (row["drawn"], row["inspected"], row["failed"]) == (6, 1, 1)
     assert client.get(f"{API}/dashboard", params={"by": "area"}, headers=handler).status_code == 200
     assert client.get(f"{API}/dashboard").status_code == 401
+
+
+def test_staff_and_public_pages(client: TestClient, settings: Settings, city: City) -> None:
+    today = access.today(settings)
+    with get_sessionmaker(settings.database_url)() as session, session.begin():
+        make_user(session, city, "credit", Role.credit_officer, "city")
+        entity = service.save_entity(session, service.EntityData(CODES[0], "甲公司", industry="food"), today)
+        decided = today - dt.timedelta(days=200)
+        data = service.RecordData("penalty", "严重违法", "法", decided, severity="serious", source_unit_id=city.units["D1-water"].id)  # fmt: skip
+        record = service.add_record(session, entity, data, today)
+        cases.file_objection(session, record.id, "甲公司", "处罚对象错误", today, 15)
+        unit = city.units["D1-water"].id
+        plans.add_inspector(session, unit, "执法员甲")
+        plans.add_inspector(session, unit, "执法员乙")
+        plan = plans.create_plan(session, unit, "食品抽查", 2026, 3, "credit", today, ratios={"D": 1.0})
+        plan_id = plan.id
+    assert client.get("/credit/staff", follow_redirects=False).status_code == 303
+    sign_in(client, "d1-water-handler")
+    page = client.get("/credit/staff")
+    assert page.status_code == 200 and "严重违法" in page.text and "食品抽查" in page.text
+    assert "处罚对象错误" not in page.text  # objections are for officers
+    english = client.get("/credit/staff", params={"lang": "en", "by": "area"})
+    assert "Random inspections" in english.text and "Grades" in english.text
+    sign_in(client, "credit")
+    page = client.get("/credit/staff", params={"lang": "zh"})
+    assert "处罚对象错误" in page.text and "异议" in page.text
+    token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+    objection_id = page.text.split('name="what" value="objection"><input type="hidden" name="id" value="')[
+        1
+    ].split('"')[0]
+    decided_page = client.post("/credit/staff/decide", data={"csrf_token": token, "what": "objection",
+                               "id": objection_id, "accept": "yes", "decision": "撤销"}, follow_redirects=False)  # fmt: skip
+    assert decided_page.status_code == 303
+    assert client.get(f"{API}/lists/black").json() == []
+    black = client.get("/credit/lists/black")
+    assert black.status_code == 200 and "甲公司" not in black.text
+    notice = client.get(f"/credit/plans/{plan_id}")
+    assert notice.status_code == 200 and "甲公司" in notice.text and "3" in notice.text
+    assert client.get("/credit/plans/x").status_code == 404
+    assert client.get("/credit/lists/grey").status_code == 404

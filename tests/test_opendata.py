@@ -317,3 +317,71 @@ RESTRICTED_RIGHTS = "http://publications.europa.eu/resource/authority/access-rig
 
 def test_not_open_level_is_the_open_level_enum() -> None:
     assert {level.value for level in OpenLevel} == {"unconditional", "conditional", "not_open"}
+
+
+def test_pages_browse_create_publish_and_apply(settings: Settings, city: City, client: TestClient) -> None:
+    with _session(settings) as session, session.begin():
+        build_catalogue(session, settings, city)
+        make_user(session, city, "reader", city.users["resident"].roles[0].role, "city")
+    listed = client.get("/data", params={"lang": "en"})
+    assert listed.status_code == 200 and "Dataset street-counts" in listed.text
+    assert "internal-list" not in listed.text
+    assert client.get("/data", params={"level": "conditional"}).text.count("/data/residents-conditional") == 1
+    page = client.get("/data/street-counts")
+    assert page.status_code == 200 and "无条件开放" in page.text and "datastore_search" in page.text
+    assert client.get("/data/internal-list").status_code == 404
+
+    def sign_in(username: str) -> str:
+        client.cookies.clear()
+        form = client.get("/login").text
+        token = form.split('name="csrf_token" value="')[1].split('"')[0]
+        signed = client.post(
+            "/login", data={"username": username, "password": "demo-password-1", "csrf_token": token}
+        )
+        assert signed.status_code in (200, 303), signed.text
+        text: str = client.get("/data/new" if username == "publisher" else "/data").text
+        return text.split('name="csrf_token" value="')[1].split('"')[0]
+
+    csrf = sign_in("publisher")
+    created = client.post(
+        "/data/new",
+        data={
+            "csrf_token": csrf,
+            "name": "page-made",
+            "title": "页面创建",
+            "unit_id": str(city.unit("D1").id),
+            "open_level": "conditional",
+            "license_id": "cc-by-4.0",
+            "frequency": "monthly",
+            "groups": "regions",
+        },
+        follow_redirects=False,
+    )
+    assert created.status_code == 303, created.text
+    upload = client.post(
+        "/data/upload",
+        data={"csrf_token": csrf, "dataset": "page-made"},
+        files={"file": ("counts.csv", table_csv(5), "text/csv")},
+        follow_redirects=False,
+    )
+    assert upload.status_code == 303, upload.text
+    published = client.post("/data/page-made/publish", data={"csrf_token": csrf}, follow_redirects=True)
+    assert "已发布" in published.text or "Published." in published.text
+    csrf = sign_in("reader")
+    applied = client.post(
+        "/data/page-made/apply",
+        data={"csrf_token": csrf, "purpose": "用于街道治理研究的数据分析", "agreement": "yes"},
+        follow_redirects=False,
+    )
+    assert applied.status_code == 303
+    csrf = sign_in("publisher")
+    page = client.get("/data/page-made").text
+    application_id = page.split('name="application_id" value="')[1].split('"')[0]
+    decided = client.post(
+        "/data/page-made/decide",
+        data={"csrf_token": csrf, "application_id": application_id, "approve": "yes"},
+        follow_redirects=False,
+    )
+    assert decided.status_code == 303
+    sign_in("reader")
+    assert "/download/" in client.get("/data/page-made").text

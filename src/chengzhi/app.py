@@ -41,6 +41,8 @@ from chengzhi.opendata.api import downloads as opendata_downloads
 from chengzhi.opendata.api import router as opendata_router
 from chengzhi.opendata.ckan import router as ckan_router
 from chengzhi.opendata.dcat import router as dcat_router
+from chengzhi.opendata.pages import UPLOAD_PAGE
+from chengzhi.opendata.pages import router as opendata_pages
 from chengzhi.org.api import router as org_router
 from chengzhi.org.pages import router as org_pages
 from chengzhi.org.service import ANONYMOUS
@@ -208,6 +210,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         larger={
             "/submit": settings.max_photo_bytes * settings.max_photos_per_request + 1024 * 1024,
             UPLOAD_PATH: settings.opendata_max_upload_bytes,
+            UPLOAD_PAGE: settings.opendata_max_upload_bytes,
         },
     )
     app.add_middleware(
@@ -346,4 +349,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(opendata_downloads)
     app.include_router(ckan_router)
     app.include_router(dcat_router)
+    app.include_router(opendata_pages)
     return app

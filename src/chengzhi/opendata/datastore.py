@@ -13,7 +13,7 @@ import datetime as dt
 import io
 import json
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -275,6 +275,42 @@ def load_table(
     quality = table_quality(scan)
     res.quality = quality
     return quality
+
+
+def create_table(conn: Connection, res: Resource, fields: list[dict[str, Any]]) -> Table:
+    """An empty, indexed table of these typed fields for the resource (replacing any), filled by `append`."""
+    table = _table(table_name(res.id), fields)
+    table.drop(conn, checkfirst=True)
+    table.create(conn)
+    for index in _indexes(table, fields):
+        index.create(conn)
+    res.fields = list(fields)
+    res.table_name = table.name
+    res.datastore_active = True
+    res.row_count = 0
+    return table
+
+
+def append(conn: Connection, res: Resource, rows: Iterable[Sequence[Any]]) -> int:
+    """Appends typed rows (in `fields` order) after the table's last `_id`; returns how many."""
+    table = table_for(res)
+    number = int(conn.scalar(select(func.coalesce(func.max(table.c["_id"]), 0))) or 0)
+    added = 0
+    batch: list[dict[str, Any]] = []
+    for row in rows:
+        number += 1
+        added += 1
+        record: dict[str, Any] = {"_id": number}
+        record.update({f"c{i + 1}": value for i, value in enumerate(row)})
+        record["_full_text"] = " ".join(str(v) for v in row if isinstance(v, str)).lower()
+        batch.append(record)
+        if len(batch) >= BATCH:
+            conn.execute(table.insert(), batch)
+            batch = []
+    if batch:
+        conn.execute(table.insert(), batch)
+    res.row_count += added
+    return added
 
 
 def drop_table(conn: Connection, res: Resource) -> None:

@@ -38,6 +38,7 @@ LABELS = (
     N_("edited"),
     N_("resource_added"),
     N_("resource_reloaded"),
+    N_("refreshed"),
 )
 
 

@@ -21,9 +21,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import undefer
 from typer.testing import CliRunner
 
+from chengzhi.app import create_app
 from chengzhi.categories.models import Category, HandlerKind
 from chengzhi.categories.service import create_category
-from chengzhi.app import create_app
 from chengzhi.cli import app as cli_app
 from chengzhi.config import Settings
 from chengzhi.db import get_engine, get_sessionmaker

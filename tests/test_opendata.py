@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import openpyxl
 import pytest
 from fastapi.testclient import TestClient
 from pyshacl import validate
@@ -20,6 +21,7 @@ from rdflib.namespace import DCTERMS
 from chengzhi.config import Settings
 from chengzhi.db import get_sessionmaker
 from chengzhi.errors import Conflict, Forbidden
+from chengzhi.jobs.service import run_job
 from chengzhi.opendata import quality, service
 from chengzhi.opendata.models import OpenLevel
 from chengzhi.opendata.search import SearchParams, package_search
@@ -385,3 +387,71 @@ def test_pages_browse_create_publish_and_apply(settings: Settings, city: City, c
     assert decided.status_code == 303
     sign_in("reader")
     assert "/download/" in client.get("/data/page-made").text
+
+
+def test_xlsx_upload_types_edited_and_freshness_on_schedule(
+    settings: Settings, city: City, client: TestClient
+) -> None:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["编号", "日期", "数量"])
+    for i in range(12):
+        sheet.append([f"00{i}", dt.datetime(2026, 10, 1 + i), i if i != 5 else "n/a"])
+    sheet.append([None, None, None])  # an empty row is skipped
+    buffer = io.BytesIO()
+    book.save(buffer)
+    with _session(settings) as session, session.begin():
+        actor = publisher(session, city)
+        ds = make_dataset(session, actor, city, "from-excel", publish=False)
+    headers = auth(client, "publisher")
+    uploaded = client.post(
+        "/api/v1/opendata/upload",
+        data={"dataset": "from-excel", "name": "表格"},
+        files={"file": ("counts.xlsx", buffer.getvalue(), "application/octet-stream")},
+        headers=headers,
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    body = uploaded.json()
+    assert [(f["id"], f["type"]) for f in body["fields"]] == [
+        ("编号", "text"),
+        ("日期", "date"),
+        ("数量", "text"),
+    ]
+    retyped = client.put(
+        f"/api/v1/opendata/resources/{body['id']}/fields",
+        json={
+            "fields": [
+                {"id": "编号", "type": "text"},
+                {"id": "日期", "type": "date"},
+                {"id": "数量", "type": "int"},
+            ]
+        },
+        headers=headers,
+    )
+    assert retyped.status_code == 200, retyped.text
+    schema = [f for f in retyped.json()["quality"]["findings"] if f["check"] == "schema"]
+    assert schema == [{"check": "schema", "count": 1, "columns": {"数量": 1}}]
+    rows = client.get(
+        "/api/3/action/datastore_search",
+        params={"resource_id": body["id"], "sort": "数量 desc", "limit": 2},
+        headers=headers,
+    ).json()["result"]
+    # The empty value (refused by the type) first when descending, as PostgreSQL sorts it.
+    assert [(r["编号"], r["数量"]) for r in rows["records"]] == [("005", None), ("0011", 11)]
+    assert rows["total"] == 12
+    bad = client.post(
+        "/api/v1/opendata/upload",
+        data={"dataset": "from-excel"},
+        files={"file": ("x.exe", b"MZ", "application/octet-stream")},
+        headers=headers,
+    )
+    assert bad.status_code == 422
+    with _session(settings) as session, session.begin():
+        ds = service.get_dataset(session, actor, "from-excel")
+        service.publish_dataset(session, actor, ds, now=T0)
+    factory = get_sessionmaker(settings.database_url)
+    result = run_job(factory, settings, "opendata_quality", T0 + dt.timedelta(days=90))
+    assert result == {"checked": 1, "after": ""}
+    shown = client.get("/api/v1/opendata/datasets/from-excel").json()
+    assert {"check": "stale", "days": 90} in shown["quality"]["findings"]

@@ -70,6 +70,7 @@ PERIODIC_JOBS: tuple[tuple[str, jobs.Job, bool], ...] = (
     ("open311_deliver", open311_jobs.open311_deliver, True),  # remote calls must not hold a transaction
     ("open311_pull", open311_jobs.open311_pull, True),
     ("opendata_platform", opendata_platform.publish_platform_data, False),
+    ("opendata_quality", opendata_platform.recheck_quality, False),
 )
 
 

@@ -53,7 +53,8 @@ SQL_TYPES: dict[str, Any] = {
     "text": Text,
 }
 INT_RE = re.compile(r"^[-+]?(0|[1-9]\d{0,17})$")
-NUM_RE = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+# Leading zeros (codes, phone numbers) keep a column as text.
+NUM_RE = re.compile(r"^[-+]?((0|[1-9]\d*)(\.\d*)?|\.\d+)([eE][-+]?\d+)?$")
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 TS_RE = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$")
 BOOLS = {"true": True, "false": False, "是": True, "否": False}
@@ -408,7 +409,9 @@ def search(
         if name not in columns:
             raise Invalid("opendata_datastore_field", field=name)
         descending = len(bits) > 1 and bits[1].lower() == "desc"
-        order.append(columns[name].desc() if descending else columns[name].asc())
+        # Empty values sort as PostgreSQL (and so CKAN) sorts them, on either database: last ascending, first
+        # descending (which a plain index serves in both directions).
+        order.append(columns[name].desc().nulls_first() if descending else columns[name].asc().nulls_last())
     order.append(table.c["_id"].asc())
     if limit < 0 or offset < 0:
         raise Invalid("opendata_datastore_param", name="limit")

@@ -99,7 +99,9 @@ class Dataset(Base):
     )
 
 
-Index("ix_od_datasets_status_modified", Dataset.status, Dataset.modified_at)
+# The listing orders (CKAN's `sort`): each walks its index past `start` without visiting the table.
+Index("ix_od_datasets_status_modified", Dataset.status, Dataset.modified_at, Dataset.id, Dataset.open_level)
+Index("ix_od_datasets_status_id", Dataset.status, Dataset.id, Dataset.open_level)
 Index("ix_od_datasets_unit_status", Dataset.unit_id, Dataset.status)
 
 

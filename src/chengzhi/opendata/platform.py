@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from chengzhi.config import Settings
 from chengzhi.errors import NotFound
+from chengzhi.jobs.service import last_result
 from chengzhi.metrics import published
 from chengzhi.opendata import datastore, service
 from chengzhi.opendata.models import Dataset, DatasetStatus, OpenLevel, Resource, new_id
@@ -132,3 +133,24 @@ def publish_platform_data(session: Session, settings: Settings, now: dt.datetime
         else:
             service.record_version(session, ds, "refreshed", actor, ["resources"], now=now)
     return {"requests_added": added, "through": through.isoformat(), "rate_rows": rates.row_count}
+
+
+QUALITY_BATCH = 500
+
+
+def recheck_quality(session: Session, settings: Settings, now: dt.datetime) -> dict[str, Any]:
+    """The scheduled quality check: re-scores the next batch of published datasets (freshness against their
+    frequency changes with time alone), going round the catalogue by id, a batch per run."""
+    previous = last_result(session, "opendata_quality") or {}
+    after = str(previous.get("after") or "")
+    batch = list(
+        session.scalars(
+            select(Dataset)
+            .where(Dataset.status == DatasetStatus.published, Dataset.id > after)
+            .order_by(Dataset.id)
+            .limit(QUALITY_BATCH)
+        )
+    )
+    for ds in batch:
+        refresh_quality(ds, now)
+    return {"checked": len(batch), "after": batch[-1].id if len(batch) == QUALITY_BATCH else ""}

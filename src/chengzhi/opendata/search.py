@@ -252,10 +252,16 @@ def package_search(session: Session, actor: Actor, params: SearchParams) -> Sear
     count = session.scalar(select(func.count()).select_from(Dataset).where(*where)) or 0
     datasets: list[Dataset] = []
     if rows and params.start < count:
-        page = select(Dataset).where(*where).order_by(*order).offset(params.start).limit(rows)
-        datasets = list(session.scalars(page))
-    ids = select(Dataset.id).where(*where)
-    facets = _facets(session, ids, params.facet_fields, params.facet_limit) if params.facet_fields else {}
+        # The page's ids first (an index-only walk past `start`), then those rows with their resources and tags.
+        ids = list(
+            session.scalars(
+                select(Dataset.id).where(*where).order_by(*order).offset(params.start).limit(rows)
+            )
+        )
+        found = {ds.id: ds for ds in session.scalars(select(Dataset).where(Dataset.id.in_(ids)))}
+        datasets = [found[i] for i in ids if i in found]
+    chosen = select(Dataset.id).where(*where)
+    facets = _facets(session, chosen, params.facet_fields, params.facet_limit) if params.facet_fields else {}
     return SearchResult(count=int(count), datasets=datasets, facets=facets)
 
 

@@ -66,7 +66,10 @@ def upgrade() -> None:
         sa.UniqueConstraint("name", name=op.f("uq_od_datasets_name")),
     )
     with op.batch_alter_table("od_datasets", schema=None) as batch_op:
-        batch_op.create_index("ix_od_datasets_status_modified", ["status", "modified_at"], unique=False)
+        batch_op.create_index("ix_od_datasets_status_id", ["status", "id", "open_level"], unique=False)
+        batch_op.create_index(
+            "ix_od_datasets_status_modified", ["status", "modified_at", "id", "open_level"], unique=False
+        )
         batch_op.create_index(batch_op.f("ix_od_datasets_unit_id"), ["unit_id"], unique=False)
         batch_op.create_index("ix_od_datasets_unit_status", ["unit_id", "status"], unique=False)
 
@@ -209,6 +212,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_od_datasets_unit_status")
         batch_op.drop_index(batch_op.f("ix_od_datasets_unit_id"))
         batch_op.drop_index("ix_od_datasets_status_modified")
+        batch_op.drop_index("ix_od_datasets_status_id")
 
     op.drop_table("od_datasets")
     # ### end Alembic commands ###

@@ -399,11 +399,21 @@ async def _run(name: str, request: Request, session: Session) -> JSONResponse:
     return _envelope(base, name, 200, {"success": True, "result": result})
 
 
-@router.api_route("/api/3/action/{name}", methods=["GET", "POST"], summary="CKAN Action API (version 3)")
-async def action_v3(name: str, request: Request, session: SessionDep) -> JSONResponse:
+@router.get("/api/3/action/{name}", summary="CKAN Action API (version 3), parameters in the query")
+async def action_v3_get(name: str, request: Request, session: SessionDep) -> JSONResponse:
     return await _run(name, request, session)
 
 
-@router.api_route("/api/action/{name}", methods=["GET", "POST"], summary="CKAN Action API")
-async def action(name: str, request: Request, session: SessionDep) -> JSONResponse:
+@router.post("/api/3/action/{name}", summary="CKAN Action API (version 3), parameters in a JSON body")
+async def action_v3_post(name: str, request: Request, session: SessionDep) -> JSONResponse:
+    return await _run(name, request, session)
+
+
+@router.get("/api/action/{name}", summary="CKAN Action API, parameters in the query")
+async def action_get(name: str, request: Request, session: SessionDep) -> JSONResponse:
+    return await _run(name, request, session)
+
+
+@router.post("/api/action/{name}", summary="CKAN Action API (what ckanapi calls), parameters in a JSON body")
+async def action_post(name: str, request: Request, session: SessionDep) -> JSONResponse:
     return await _run(name, request, session)

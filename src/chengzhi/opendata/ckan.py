@@ -14,10 +14,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from chengzhi import __version__
+from chengzhi.db import MAX_ID
 from chengzhi.deps import SessionDep
 from chengzhi.errors import ChengzhiError, NotAuthenticated
 from chengzhi.i18n import message, negotiate_language
@@ -75,7 +77,7 @@ class Call:
                 f"{name}: Must be a natural number",
                 **{name: ["Must be a natural number"]},
             )
-        return min(number, maximum) if maximum is not None else number
+        return min(number, maximum if maximum is not None else MAX_ID)
 
     def required(self, name: str) -> str:
         value = self.params.get(name)
@@ -388,6 +390,13 @@ async def _run(name: str, request: Request, session: Session) -> JSONResponse:
     except ActionError as exc:
         error = {"__type": exc.kind, "message": exc.text, **exc.extra}
         return _envelope(base, name, exc.status, {"success": False, "error": error})
+    except DataError:
+        # A value the database refused (a NUL in text, say): the client's to fix.
+        error = {
+            "__type": "Validation Error",
+            "message": "Validation Error: a value was refused by the database",
+        }
+        return _envelope(base, name, 409, {"success": False, "error": error})
     except SearchQueryError as exc:
         error = {"__type": "Search Query Error", "message": f"Search Query Error: {exc}"}
         return _envelope(base, name, 409, {"success": False, "error": error})
@@ -399,11 +408,21 @@ async def _run(name: str, request: Request, session: Session) -> JSONResponse:
     return _envelope(base, name, 200, {"success": True, "result": result})
 
 
-@router.api_route("/api/3/action/{name}", methods=["GET", "POST"], summary="CKAN Action API (version 3)")
-async def action_v3(name: str, request: Request, session: SessionDep) -> JSONResponse:
+@router.get("/api/3/action/{name}", summary="CKAN Action API (version 3), parameters in the query")
+async def action_v3_get(name: str, request: Request, session: SessionDep) -> JSONResponse:
     return await _run(name, request, session)
 
 
-@router.api_route("/api/action/{name}", methods=["GET", "POST"], summary="CKAN Action API")
-async def action(name: str, request: Request, session: SessionDep) -> JSONResponse:
+@router.post("/api/3/action/{name}", summary="CKAN Action API (version 3), parameters in a JSON body")
+async def action_v3_post(name: str, request: Request, session: SessionDep) -> JSONResponse:
+    return await _run(name, request, session)
+
+
+@router.get("/api/action/{name}", summary="CKAN Action API, parameters in the query")
+async def action_get(name: str, request: Request, session: SessionDep) -> JSONResponse:
+    return await _run(name, request, session)
+
+
+@router.post("/api/action/{name}", summary="CKAN Action API (what ckanapi calls), parameters in a JSON body")
+async def action_post(name: str, request: Request, session: SessionDep) -> JSONResponse:
     return await _run(name, request, session)

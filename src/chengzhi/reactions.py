@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from chengzhi.jobs import service as jobs
+from chengzhi.knowledge import vectors as knowledge_vectors
 from chengzhi.metrics import facts
 from chengzhi.open311 import jobs as open311_jobs
 from chengzhi.open311 import outbox
@@ -68,6 +69,7 @@ PERIODIC_JOBS: tuple[tuple[str, jobs.Job, bool], ...] = (
     ("open311_batch", open311_jobs.open311_batch, False),
     ("open311_deliver", open311_jobs.open311_deliver, True),  # remote calls must not hold a transaction
     ("open311_pull", open311_jobs.open311_pull, True),
+    ("knowledge_embed", knowledge_vectors.embed_job, True),  # the model runs outside any transaction
 )
 
 

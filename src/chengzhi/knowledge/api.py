@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
+from chengzhi.config import Settings
 from chengzhi.db import MAX_ID
 from chengzhi.deps import ActorDep, SessionDep, SettingsDep, UserDep
 from chengzhi.knowledge import index, service
@@ -116,6 +117,11 @@ def article_history(
     ]
 
 
+def budget(settings: Settings) -> float | None:
+    """Seconds a question's embedding may take (None: no limit)."""
+    return settings.knowledge_query_budget_ms / 1000 or None
+
+
 @router.get("/suggest")
 def suggest(
     session: SessionDep,
@@ -124,7 +130,9 @@ def suggest(
     limit: Annotated[int, Query(ge=1, le=10)] = 3,
 ) -> dict[str, Any]:
     """The best answers to `q` when the first is sure; an empty list otherwise (no answer beats a wrong one)."""
-    answers = index.ask(session, settings.database_url, q, limit, dense=settings.knowledge_dense)
+    answers = index.ask(
+        session, settings.database_url, q, limit, dense=settings.knowledge_dense, budget=budget(settings)
+    )
     sure = bool(answers) and answers[0].sure
     return {
         "sure": sure,

@@ -304,8 +304,45 @@ class SlowVectors(CharVectors):
 
 
 def test_a_question_whose_vector_is_late_is_answered_without_it() -> None:
-    assert index.query_vector(SlowVectors(), "居住证", budget=0.02) is None
-    assert index.query_vector(SlowVectors(), "居住证", budget=None) is not None
+    index.reset()
+    slow = SlowVectors()
+    assert (
+        index.query_vector(slow, "居住证", budget=0) is None
+    )  # BM25 first: the vector is computed meanwhile
+    assert index.query_vector(slow, "居住证", budget=0.02) is None
+    assert index.query_vector(slow, "居住证", budget=5) is not None  # asking again to refine waits for it
+    assert index.query_vector(slow, "居住证", budget=0) is not None  # and it is at hand afterwards
+    assert index.query_vector(slow, "暂住证", budget=None) is not None
+
+
+def test_a_large_index_is_rebuilt_in_the_background(
+    settings: Settings, editors: City, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(index, "SYNC_LIMIT", 2)
+    unit = editors.units["city"]
+    actor = Actor(user_id=None, grants=(RoleGrant(Role.admin, unit.id, unit.path),))
+
+    def add(n: int) -> None:
+        session.rollback()
+        with session.begin():
+            _, question, answer = KB[n]
+            publish_article(
+                session, actor, create_article(session, actor, ArticleInput([question], answer, unit.id)).id
+            )
+
+    add(0)
+    add(1)
+    first = index.retriever_for(session, settings.database_url, None)
+    assert len(first) == 2
+    add(2)
+    # Questions go on with the previous index while the new one is built.
+    assert index.retriever_for(session, settings.database_url, None) is first
+    for _ in range(200):
+        session.rollback()
+        if len(index.retriever_for(session, settings.database_url, None)) == 3:
+            break
+        time.sleep(0.05)
+    assert len(index.retriever_for(session, settings.database_url, None)) == 3
 
 
 def test_import_reads_xlsx_with_a_column_mapping(session: Session, city: City, tmp_path: Path) -> None:
@@ -336,4 +373,4 @@ def test_suggest_says_nothing_when_unsure(kb_client: TestClient, editors: City) 
         ).json()
         client.post(f"/api/v1/knowledge/articles/{made['id']}/publish", headers=editor)
     unsure = client.get("/api/v1/knowledge/suggest", params={"q": "楼下餐馆油烟很大"}).json()
-    assert unsure == {"sure": False, "answers": []}
+    assert unsure == {"sure": False, "refinable": False, "answers": []}  # BM25 alone here: nothing to refine

@@ -9,7 +9,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
-from chengzhi.config import Settings
 from chengzhi.db import MAX_ID
 from chengzhi.deps import ActorDep, SessionDep, SettingsDep, UserDep
 from chengzhi.knowledge import index, service
@@ -117,25 +116,30 @@ def article_history(
     ]
 
 
-def budget(settings: Settings) -> float | None:
-    """Seconds a question's embedding may take (None: no limit)."""
-    return settings.knowledge_query_budget_ms / 1000 or None
-
-
 @router.get("/suggest")
 def suggest(
     session: SessionDep,
     settings: SettingsDep,
     q: Annotated[str, Query(min_length=1, max_length=2000)],
     limit: Annotated[int, Query(ge=1, le=10)] = 3,
+    wait: bool = False,
 ) -> dict[str, Any]:
-    """The best answers to `q` when the first is sure; an empty list otherwise (no answer beats a wrong one)."""
-    answers = index.ask(
-        session, settings.database_url, q, limit, dense=settings.knowledge_dense, budget=budget(settings)
+    """The best answers to `q` when the first is sure; an empty list otherwise (no answer beats a wrong one).
+    BM25 answers at once while the question's vector is computed (`refinable`: ask again for the fused ranking);
+    `wait=true` waits for the vector instead."""
+    asked = index.ask_more(
+        session,
+        settings.database_url,
+        q,
+        limit,
+        dense=settings.knowledge_dense,
+        budget=None if wait else index.budget(settings),
     )
+    answers = asked.answers
     sure = bool(answers) and answers[0].sure
     return {
         "sure": sure,
+        "refinable": asked.refinable,
         "answers": [
             {
                 "id": a.article.id,

@@ -12,22 +12,25 @@ per process by text hash, so a rebuild only tokenises and loads what is new.
 published articles without a vector it starts a background thread that embeds and stores them; until then those
 articles take part through BM25 alone.
 
-**The question's vector** is computed at most once per text (cached) with a time budget
-(`knowledge_query_budget_ms`): when the model has not answered in time the question is answered by BM25 alone (with
-BM25's own threshold for "sure"), so that a slow moment of the machine never holds a page up."""
+**The question's vector** takes 15–300 ms on these shared cores (more than the 50 ms a question may take), so
+questions are answered **BM25 first**: the vector is used when it is at hand (cached by text) or arrives within
+`knowledge_query_budget_ms` (default 0: do not wait); otherwise BM25 alone answers (with its own threshold for
+"sure"), the vector is computed in the background, and the answer says it can be refined (`Asked.refinable`): the
+intake panel asks once more a moment later and gets the fused ranking."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from chengzhi.config import Settings
 from chengzhi.knowledge import service, vectors
 from chengzhi.knowledge.embeddings import Embeddings, default_embeddings, text_key
 from chengzhi.knowledge.models import KnowledgeArticle
@@ -46,6 +49,14 @@ logger = logging.getLogger(__name__)
 SURE_DENSE = 0.83
 SURE_BM25 = 0.55
 SYNC_LIMIT = 2_000
+
+
+REFINE_WAIT = 2.0  # seconds a refining question waits for its vector
+
+
+def budget(settings: Settings, refine: bool = False) -> float:
+    """Seconds a question may wait for its vector: the setting, or REFINE_WAIT when asked again to refine."""
+    return REFINE_WAIT if refine else settings.knowledge_query_budget_ms / 1000
 
 
 def sure_threshold(dense: bool) -> float:
@@ -67,6 +78,9 @@ _threads: dict[tuple[str, str], threading.Thread] = {}
 _failed: set[str] = set()
 _vectors: dict[str, dict[str, npt.NDArray[np.float32]]] = {}  # model -> text key -> vector
 _query_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="knowledge-query")
+_questions: dict[str, npt.NDArray[np.float32]] = {}  # model and text key -> the question's vector
+_pending: dict[str, Future[npt.NDArray[np.float32]]] = {}
+QUESTION_CACHE = 5_000
 
 
 def reset() -> None:
@@ -74,6 +88,8 @@ def reset() -> None:
         _state.clear()
         _failed.clear()
         _vectors.clear()
+        _questions.clear()
+        _pending.clear()
 
 
 def _stamp(session: Session, embeddings: Embeddings | None) -> Stamp:
@@ -155,32 +171,84 @@ def retriever_for(session: Session, url: str, embeddings: Embeddings | None) -> 
     return built
 
 
+def _embed_question(embeddings: Embeddings, key: str, text: str) -> npt.NDArray[np.float32]:
+    vector: npt.NDArray[np.float32] = embeddings.embed([text], "query")[0]
+    with _lock:
+        _questions[key] = vector
+        while len(_questions) > QUESTION_CACHE:
+            _questions.pop(next(iter(_questions)))
+    return vector
+
+
 def query_vector(embeddings: Embeddings, text: str, budget: float | None) -> npt.NDArray[np.float32] | None:
-    """The question's vector, or None when the model did not answer within `budget` seconds (None: no limit)."""
+    """The question's vector if it is at hand, or comes within `budget` seconds (None: no limit; 0: only if at
+    hand). Otherwise None, and the vector is being computed in the background for the next time it is asked."""
+    key = f"{embeddings.name}\0{text_key(text)}"
+    with _lock:
+        held = _questions.get(key)
+        running = _pending.get(key)
+    if held is not None:
+        return held
     if budget is None:
-        vector: npt.NDArray[np.float32] = embeddings.embed([text], "query")[0]
-        return vector
-    future = _query_pool.submit(embeddings.embed, [text], "query")
+        return _embed_question(embeddings, key, text)
+    if running is None or running.done():
+        running = _query_pool.submit(_embed_question, embeddings, key, text)
+        with _lock:
+            _pending[key] = running
+            while len(_pending) > QUESTION_CACHE:
+                _pending.pop(next(iter(_pending)))
+    if budget <= 0:
+        return None
     try:
-        vector = future.result(timeout=budget)[0]
-        return vector
+        return running.result(timeout=budget)
     except FutureTimeout:
-        future.cancel()
         return None
     except Exception:
         logger.exception("knowledge: embedding a question failed; BM25 alone")
         return None
 
 
+@dataclass(frozen=True)
+class Asked:
+    answers: list[Answer]
+    refinable: bool  # answered by BM25 alone while the question's vector is computed: ask again to refine
+
+
 def rank(
     session: Session, url: str, question: str, k: int = 5, *, dense: bool = True, budget: float | None = None
-) -> Ranked:
+) -> tuple[Ranked, bool]:
+    """The ranking, and whether it would be refined by asking again (the question's vector was not ready)."""
     embeddings = default_embeddings() if dense else None
     retriever = retriever_for(session, url, embeddings)
     vector = None
     if retriever.dense and embeddings is not None and retriever.keys:
         vector = query_vector(embeddings, question, budget)
-    return retriever.rank(question, k, query_vector=vector)
+    ranked = retriever.rank(question, k, query_vector=vector)
+    return ranked, retriever.dense and vector is None and bool(retriever.keys)
+
+
+def ask_more(
+    session: Session,
+    url: str,
+    question: str,
+    k: int = 5,
+    *,
+    dense: bool = True,
+    sure_only: bool = False,
+    budget: float | None = None,
+) -> Asked:
+    """The published articles that best answer `question`, best first; with `sure_only`, the first alone when it is
+    sure, else nothing."""
+    ranked, refinable = rank(session, url, question, k, dense=dense, budget=budget)
+    hits = ranked.hits
+    sure = bool(hits) and ranked.confidence >= sure_threshold(ranked.dense)
+    if sure_only:
+        hits = hits[:1] if sure else []
+    articles = service.published_by_ids(session, [h.key for h in hits])
+    found = [
+        Answer(articles[h.key], h.score, sure and n == 0) for n, h in enumerate(hits) if h.key in articles
+    ]
+    return Asked(found, refinable)
 
 
 def ask(
@@ -193,14 +261,4 @@ def ask(
     sure_only: bool = False,
     budget: float | None = None,
 ) -> list[Answer]:
-    """The published articles that best answer `question`, best first; with `sure_only`, the first alone when it is
-    sure, else nothing."""
-    ranked = rank(session, url, question, k, dense=dense, budget=budget)
-    hits = ranked.hits
-    sure = bool(hits) and ranked.confidence >= sure_threshold(ranked.dense)
-    if sure_only:
-        hits = hits[:1] if sure else []
-    articles = service.published_by_ids(session, [h.key for h in hits])
-    return [
-        Answer(articles[h.key], h.score, sure and n == 0) for n, h in enumerate(hits) if h.key in articles
-    ]
+    return ask_more(session, url, question, k, dense=dense, sure_only=sure_only, budget=budget).answers

@@ -31,6 +31,7 @@ from chengzhi.categories.models import Category
 from chengzhi.config import Settings
 from chengzhi.db import get_sessionmaker, transaction, utcnow
 from chengzhi.demo.city import DEMO_PASSWORD, build_city
+from chengzhi.demo.credit import make_credit
 from chengzhi.demo.knowledge import add_articles
 from chengzhi.demo.plans import make_plans
 from chengzhi.demo.simulation import Simulation
@@ -153,6 +154,7 @@ def _generate(
             simulation = Simulation(session, settings, demo, now)
             simulation.articles = add_articles(session, demo, now)
             simulation.run(plans)
+            credit = make_credit(session, demo, seed, now.astimezone(tz).date())
         # The city's history was triaged when it came in: the triage worker reads it now, before anyone looks.
         triaged = time.perf_counter()
         drain(factory, settings, triage_intake.process, batch=500)
@@ -161,6 +163,7 @@ def _generate(
     finally:
         rules.invalidate()
     summary.update(
+        credit,
         created=True,
         seed=seed,
         now=now.isoformat(),

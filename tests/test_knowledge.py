@@ -313,6 +313,9 @@ def test_a_question_whose_vector_is_late_is_answered_without_it() -> None:
     assert index.query_vector(slow, "居住证", budget=5) is not None  # asking again to refine waits for it
     assert index.query_vector(slow, "居住证", budget=0) is not None  # and it is at hand afterwards
     assert index.query_vector(slow, "暂住证", budget=None) is not None
+    # A burst of new questions queues at most MAX_QUEUED embeddings; the others are answered without one.
+    asked = [index.query_vector(slow, f"问题{n}", budget=0) for n in range(index.MAX_QUEUED + 3)]
+    assert all(v is None for v in asked) and len(index._pending) <= index.MAX_QUEUED
 
 
 def test_a_large_index_is_rebuilt_in_the_background(

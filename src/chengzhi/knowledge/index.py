@@ -81,6 +81,7 @@ _query_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="knowledge-qu
 _questions: dict[str, npt.NDArray[np.float32]] = {}  # model and text key -> the question's vector
 _pending: dict[str, Future[npt.NDArray[np.float32]]] = {}
 QUESTION_CACHE = 5_000
+MAX_QUEUED = 8  # questions waiting for their vector at most (the rest: BM25 alone, nothing queued)
 
 
 def reset() -> None:
@@ -192,11 +193,13 @@ def query_vector(embeddings: Embeddings, text: str, budget: float | None) -> npt
     if budget is None:
         return _embed_question(embeddings, key, text)
     if running is None or running.done():
-        running = _query_pool.submit(_embed_question, embeddings, key, text)
         with _lock:
+            for done in [k for k, f in _pending.items() if f.done()]:
+                del _pending[done]
+            if len(_pending) >= MAX_QUEUED:  # a burst of questions: the newest are answered by BM25 alone
+                return None
+            running = _query_pool.submit(_embed_question, embeddings, key, text)
             _pending[key] = running
-            while len(_pending) > QUESTION_CACHE:
-                _pending.pop(next(iter(_pending)))
     if budget <= 0:
         return None
     try:

@@ -96,6 +96,7 @@ def test_editor_writes_publishes_edits_and_withdraws(web: TestClient, kb: dict[i
     assert web.post(path, data=form, follow_redirects=False).status_code == 303
     page = web.get(path)
     assert ">2<" in page.text and "answer" in page.text  # version 2, the field that changed in the history
+    assert [a["questions"][0] for a in web.get("/api/v1/knowledge/review").json()] == ["犬只怎么办理登记？"]
     listing = web.get("/staff/knowledge")
     assert "Due for review" in listing.text or "待复核" in listing.text  # valid until in 10 days
     web.post(path, data={"csrf_token": csrf(web, path), "action": "withdraw"})
@@ -136,6 +137,8 @@ def test_operator_answers_a_call_with_an_article(
     session.rollback()
     outcomes = {(u.article_id, u.outcome) for u in session.scalars(select(KnowledgeUse))}
     assert outcomes == {(kb[1], UseOutcome.answered), (kb[4], UseOutcome.rejected)}
+    api = web.get("/api/v1/knowledge/report").json()
+    assert api["answered_at_intake"] == 1 and api["most_rejected"][0]["article_id"] == kb[4]
     report = web.get("/staff/knowledge/report?lang=en")
     assert report.status_code == 200 and "100% (1 / 1)" in report.text and "楼下餐馆油烟很大" in report.text
     # An article that is not published cannot answer a call.

@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     default_language: Literal["zh", "en"] = "zh"
     media_dir: Path = Path("./var/media")
     max_photo_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    # The largest table or file a data publisher may upload (CSV, XLSX, ...).
+    opendata_max_upload_bytes: int = Field(default=200 * 1024 * 1024, ge=1024)
     max_photos_per_request: int = Field(default=9, ge=1)
     # Anonymous submissions per client address; syntax of the `limits` library ("10/minute").
     anonymous_submit_rate: str = "10/minute"

@@ -20,6 +20,13 @@ from chengzhi.open311.models import (
     Open311Key,
     Open311Token,
 )
+from chengzhi.opendata.models import (
+    AccessApplication,
+    Dataset,
+    DatasetTag,
+    DatasetVersion,
+    Resource,
+)
 from chengzhi.org.models import ApiToken, RoleAssignment, Unit, User
 from chengzhi.outbound.models import OutboundRecord
 from chengzhi.requests.models import (
@@ -36,6 +43,7 @@ from chengzhi.routing.classifier_models import CategoryCorrection, ClassifierAct
 from chengzhi.routing.triage_models import DuplicateBand, DuplicateSignature, PlaceName, RequestTriage
 
 __all__ = [
+    "AccessApplication",
     "ApiToken",
     "Base",
     "Category",
@@ -47,6 +55,9 @@ __all__ = [
     "CreditEntityName",
     "CreditGrade",
     "CreditRecord",
+    "Dataset",
+    "DatasetTag",
+    "DatasetVersion",
     "DuplicateBand",
     "DuplicateSignature",
     "IdempotencyRecord",
@@ -72,6 +83,7 @@ __all__ = [
     "RequestSupport",
     "RequestTriage",
     "RequestUnit",
+    "Resource",
     "RoleAssignment",
     "TriageTask",
     "Unit",

@@ -33,6 +33,7 @@ from chengzhi.db import get_sessionmaker, transaction, utcnow
 from chengzhi.demo.city import DEMO_PASSWORD, build_city
 from chengzhi.demo.credit import make_credit
 from chengzhi.demo.knowledge import add_articles
+from chengzhi.demo.opendata import publish_demo_data
 from chengzhi.demo.plans import make_plans
 from chengzhi.demo.simulation import Simulation
 from chengzhi.demo.staging import generate_through_staging
@@ -118,6 +119,11 @@ def generate_demo_city(
         summary = generate_through_staging(
             settings, lambda staging, factory: _generate(staging, factory, seed, n_requests, now)
         )
+    # Open data last, on the database itself (its tables are made per resource, outside the staging copy).
+    publishing = time.perf_counter()
+    with transaction(get_sessionmaker(settings.database_url)) as session:
+        summary["opendata"] = publish_demo_data(session, settings, seed, now)
+    summary["seconds"]["opendata"] = round(time.perf_counter() - publishing, 2)
     if train_model:
         training = time.perf_counter()
         summary["model"] = _train_model(settings)

@@ -33,6 +33,8 @@ from chengzhi.errors import ChengzhiError
 from chengzhi.i18n import message, negotiate_language
 from chengzhi.jobs.service import Scheduler
 from chengzhi.knowledge.api import router as knowledge_router
+from chengzhi.knowledge.intake_pages import router as knowledge_intake_pages
+from chengzhi.knowledge.pages import router as knowledge_pages
 from chengzhi.metrics.api import router as metrics_router
 from chengzhi.metrics.pages import router as metrics_pages
 from chengzhi.open311.api import router as open311_router
@@ -337,6 +339,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(credit_router)
     app.include_router(credit_pages)
     app.include_router(knowledge_router)
+    app.include_router(knowledge_pages)
+    app.include_router(knowledge_intake_pages)
     app.include_router(metrics_pages)
     app.include_router(open311_router)
     app.include_router(org_pages)

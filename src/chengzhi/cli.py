@@ -18,6 +18,7 @@ from chengzhi.metrics.cli import metrics_app
 from chengzhi.open311.cli import open311_app
 from chengzhi.routing.cli import model_app
 from chengzhi.routing.triage_cli import triage_app
+from chengzhi.security import logs as log_redaction
 
 app = typer.Typer(
     help="Chengzhi (城治): city governance platform.", no_args_is_help=True, add_completion=False
@@ -42,6 +43,7 @@ app.add_typer(kb_app, name="kb")
 def _start() -> None:
     # Every command works on the domains as the application does: with their cross-domain reactions.
     reactions.install()
+    log_redaction.install()
 
 
 @app.command()

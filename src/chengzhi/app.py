@@ -40,6 +40,7 @@ from chengzhi.org.pages import router as org_pages
 from chengzhi.org.service import ANONYMOUS
 from chengzhi.requests.api import router as requests_router
 from chengzhi.requests.pages import router as requests_pages
+from chengzhi.requests.photos_api import media_router as published_photos
 from chengzhi.requests.service import illegal_to_message
 from chengzhi.requests.staff_actions import router as staff_actions
 from chengzhi.requests.staff_pages import router as staff_pages
@@ -345,6 +346,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(open311_router)
     app.include_router(org_pages)
     app.include_router(requests_pages)
+    app.include_router(published_photos)
     app.include_router(track_pages)
     app.include_router(staff_pages)
     app.include_router(admin_pages)

@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     media_dir: Path = Path("./var/media")
     max_photo_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     max_photos_per_request: int = Field(default=9, ge=1)
+    # Pixels a photo may have (width × height), checked from its header before decoding: against decompression
+    # bombs (a 12000×12000 PNG of 140 KB decodes to 432 MB). 40 million: any phone camera's full resolution.
+    max_photo_pixels: int = Field(default=40_000_000, ge=10_000)
     # Anonymous submissions per client address; syntax of the `limits` library ("10/minute").
     anonymous_submit_rate: str = "10/minute"
     # Sign-in attempts per client address (pages and API), against password guessing.

@@ -281,7 +281,7 @@ def _rows_to_items(
     items = []
     for r in rows:
         category = by_id.get(r.category_id) if r.category_id else None
-        photo = r.photo_id
+        photo = r.photo_name
         item: dict[str, Any] = {
             "service_request_id": r.tracking_number,
             "status": basic_status(r.status),
@@ -299,7 +299,7 @@ def _rows_to_items(
             "zipcode": None,
             "lat": r.lat,
             "long": r.lon,
-            "media_url": f"{base_url}api/v1/requests/{r.tracking_number}/photos/{photo}" if photo else None,
+            "media_url": f"{base_url}media/photos/{photo}" if photo else None,
         }
         if extensions:
             item["extended_attributes"] = {"status": extended_status(r.status), "channel_status": r.status}

@@ -20,7 +20,7 @@ from chengzhi.requests import access, schemas
 from chengzhi.requests.log import events_of
 from chengzhi.requests.models import Request as RequestRow
 from chengzhi.requests.models import RequestEvent
-from chengzhi.requests.photos import photos_of
+from chengzhi.requests.photos import photo_public, photos_of
 from chengzhi.requests.steps import allowed_for, routing_suggestion
 from chengzhi.requests.workflow import IllegalTransition, action_name, status_name
 from chengzhi.routing import triage
@@ -88,17 +88,7 @@ def request_public(
         masked=not visible,
     )
     co_units = org_queries.units_by_id(session, request.co_unit_ids or [])
-    photos = [
-        schemas.PhotoPublic(
-            id=p.id,
-            content_type=p.content_type,
-            size=p.size,
-            width=p.width,
-            height=p.height,
-            url=f"/api/v1/requests/{request.tracking_number}/photos/{p.id}",
-        )
-        for p in ([] if fresh else photos_of(session, request))
-    ]
+    photos = [photo_public(request, p) for p in ([] if fresh else photos_of(session, request))]
     public = schemas.RequestPublic(
         id=request.id,
         tracking_number=request.tracking_number,

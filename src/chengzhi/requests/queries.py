@@ -22,6 +22,7 @@ from sqlalchemy import (
     Subquery,
     and_,
     bindparam,
+    case,
     func,
     or_,
     select,
@@ -274,9 +275,18 @@ def _raw(column: Any) -> Any:
     return type_coerce(column, DateTime(timezone=True)).label(column.key)
 
 
-# The first photo of each request, read in the same query (an index lookup per row).
+# The published file name (`<public key>.<ext>`) of each request's first published photo, read in the same query
+# (an index lookup per row); private photos are never listed.
+_EXTENSION = case(
+    (Photo.content_type == "image/png", "png"), (Photo.content_type == "image/webp", "webp"), else_="jpg"
+)
 _FIRST_PHOTO = (
-    select(func.min(Photo.id)).where(Photo.request_id == Request.id).correlate(Request).scalar_subquery()
+    select(Photo.public_key + "." + _EXTENSION)
+    .where(Photo.request_id == Request.id, Photo.public.is_(True))
+    .order_by(Photo.id)
+    .limit(1)
+    .correlate(Request)
+    .scalar_subquery()
 )
 # What an Open311 request item shows, and no more (the list reads only these columns).
 _OPEN311_COLUMNS = (
@@ -293,7 +303,7 @@ _OPEN311_COLUMNS = (
     Request.address,
     Request.lat,
     Request.lon,
-    _FIRST_PHOTO.label("photo_id"),
+    _FIRST_PHOTO.label("photo_name"),
 )
 
 
@@ -310,7 +320,8 @@ def open311_list(
 ) -> Sequence[Any]:
     """One page of the public Open311 list, newest first, in one query: the requests with these tracking
     numbers (which override every other filter), else those received in the window, of these categories and
-    statuses. Each row holds the columns an item shows (times as the driver gives them) and `photo_id`."""
+    statuses. Each row holds the columns an item shows (times as the driver gives them) and `photo_name`, the
+    published file of its first published photo (None if none is published)."""
     query = select(*_OPEN311_COLUMNS)
     if numbers is not None:
         query = query.where(Request.tracking_number.in_(numbers))

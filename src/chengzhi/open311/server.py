@@ -44,8 +44,8 @@ from chengzhi.requests import queries as requests_queries
 from chengzhi.requests import service as svc
 from chengzhi.requests.models import Request as RequestRow
 from chengzhi.requests.workflow import action_name, status_name
+from chengzhi.security.masking import mask_text
 
-DIGIT_RUN = re.compile(r"\d{5,}")  # as on the public pages: phone numbers and ids are not published
 ATTRIBUTE = re.compile(r"^attribute\[([^\[\]]+)\](\[\])?$")
 
 
@@ -262,7 +262,8 @@ def token_items(session: Session, token: str, lang: Language) -> list[dict[str, 
 
 
 def _masked(text: str) -> str:
-    return DIGIT_RUN.sub(lambda m: "*" * len(m.group()), text)[:MAX_DESCRIPTION]
+    """As on the public pages: personal data in free text is not published (`chengzhi.security.masking`)."""
+    return (mask_text(text, public=True) or "")[:MAX_DESCRIPTION]
 
 
 def _status_notes(status: str, lang: Language) -> str:

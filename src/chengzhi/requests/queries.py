@@ -363,7 +363,7 @@ def open311_events(
     offset: int = 0,
 ) -> Sequence[Any]:
     """One page of the events of these kinds in the window, oldest first (id, action, at, note, payload and the
-    request's tracking_number)."""
+    request's tracking_number and lead_unit_id)."""
     query = (
         select(
             RequestEvent.id,
@@ -372,6 +372,7 @@ def open311_events(
             RequestEvent.note,
             RequestEvent.payload,
             Request.tracking_number,
+            Request.lead_unit_id,
         )
         .join(Request, Request.id == RequestEvent.request_id)
         .where(RequestEvent.at >= start, RequestEvent.at <= end, RequestEvent.action.in_(actions))

@@ -113,7 +113,7 @@ def test_service_request_updates_unmasked_only_for_the_leading_units_key(
     elsewhere = replies(make_key(settings, "other", unit="D2-water"))
     own = replies(make_key(settings, "community", unit="D1S1C1"))
     for texts, where in ((unbound, "unbound"), (elsewhere, "another unit")):
-        assert texts and all(REPLY != t for t in texts), where
+        assert texts and all(t != REPLY for t in texts), where
         assert_clean(json.dumps(texts, ensure_ascii=False), where)
     assert REPLY in own
 

@@ -80,7 +80,7 @@ def test_errors_and_refused_bodies_carry_them_too(client: TestClient, city: City
 
 def test_pages_with_personal_data_are_not_stored(client: TestClient, city: City) -> None:
     staff = token_headers(client, "operator")
-    for path in ("/api/v1/requests", "/api/v1/auth/me", "/staff"):
+    for path in ("/api/v1/requests", "/api/v1/me", "/staff"):
         assert client.get(path, headers=staff).headers["cache-control"] == "no-store", path
 
 

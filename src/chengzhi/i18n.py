@@ -138,6 +138,10 @@ MESSAGES: dict[str, Text] = {
     "photo_hidden_content": N_(
         "The photo carries another file hidden inside it and was refused. Send the photo as the camera took it."
     ),
+    "priority_staff_only": N_(
+        "Only staff set the emergency priority. Describe the danger in your text: emergencies are recognised "
+        "from it and handled first."
+    ),
     "photo_staff_only": N_("A photo attached by staff is a working document and cannot be published."),
     "rate_limited": N_("Too many submissions; try again in %(seconds)s seconds."),
     "support_closed": N_(

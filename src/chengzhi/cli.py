@@ -27,10 +27,12 @@ db_app = typer.Typer(help="Database schema migrations (Alembic).", no_args_is_he
 jobs_app = typer.Typer(help="Periodic jobs.", no_args_is_help=True)
 users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
 import_app = typer.Typer(help="Import historical records.", no_args_is_help=True)
+secrets_app = typer.Typer(help="Secrets sealed with CHENGZHI_SECRET_KEY.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(users_app, name="users")
 app.add_typer(import_app, name="import")
+app.add_typer(secrets_app, name="secrets")
 app.add_typer(triage_app, name="triage")
 app.add_typer(open311_app, name="open311")
 app.add_typer(model_app, name="model")
@@ -241,6 +243,24 @@ def users_create(
             roles=[(role_value, target)],
         )
     typer.echo(f"created {username} ({role_value.value} in {unit})")
+
+
+@secrets_app.command("rotate")
+def secrets_rotate() -> None:
+    """Re-seal every stored secret (units' Open311 API keys) under CHENGZHI_SECRET_KEY. Set the new key, keep the
+    old one in CHENGZHI_PREVIOUS_SECRET_KEYS (a JSON list) until this has run, then drop it. Exits 1 if a secret
+    opens with none of the keys (enter it again: `chengzhi open311 endpoints set`)."""
+    from chengzhi.db import get_sessionmaker
+    from chengzhi.open311.delivery import reseal_secrets
+
+    settings = get_settings()
+    with get_sessionmaker(settings.database_url)() as session, session.begin():
+        counts = reseal_secrets(session, settings)
+    typer.echo(
+        f"re-sealed {counts['resealed']}, already current {counts['current']}, unreadable {counts['unreadable']}"
+    )
+    if counts["unreadable"]:
+        raise typer.Exit(1)
 
 
 def main() -> None:  # pragma: no cover - console entry point

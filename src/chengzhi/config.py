@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     database_pool_pre_ping: bool = False
     database_pool_recycle_seconds: int = Field(default=1800, ge=-1)
     secret_key: str = DEV_SECRET
+    # Secret keys used before the current one, still accepted to read sealed values (Open311 endpoints' API keys)
+    # until `chengzhi secrets rotate` has re-sealed them under CHENGZHI_SECRET_KEY; a JSON list.
+    previous_secret_keys: list[str] = []
     timezone: str = "Asia/Shanghai"
     default_language: Literal["zh", "en"] = "zh"
     media_dir: Path = Path("./var/media")

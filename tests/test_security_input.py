@@ -37,12 +37,9 @@ def test_no_module_parses_xml_without_defusedxml() -> None:
             if isinstance(node, ast.Import | ast.ImportFrom):
                 names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
                 found += [f"{path.name}: import {n}" for n in names if n.startswith(UNSAFE_XML)]
-            parser = isinstance(node, ast.Attribute) and node.attr in PARSERS
-            if (
-                parser
-                and isinstance(node.value, ast.Name)
-                and node.value.id in ("ET", "ElementTree", "etree")
-            ):
+            if not isinstance(node, ast.Attribute) or node.attr not in PARSERS:
+                continue
+            if isinstance(node.value, ast.Name) and node.value.id in ("ET", "ElementTree", "etree"):
                 found.append(f"{path.name}:{node.lineno} {node.value.id}.{node.attr}")
     assert found == [], "parse XML with defusedxml"
 

@@ -32,7 +32,7 @@ CORE = {
     "security",
 }
 # The application's edges: they wire domains together and may import any domain's public modules.
-EDGES = {"app", "cli", "clidoc", "deps", "web", "reactions", "caches", "worker"}
+EDGES = {"app", "backup", "cli", "clidoc", "deps", "web", "reactions", "caches", "worker"}
 
 
 def domain_of(module: str) -> str:

@@ -245,6 +245,48 @@ def users_create(
     typer.echo(f"created {username} ({role_value.value} in {unit})")
 
 
+def _print_summary(done: object) -> None:
+    rows = getattr(done, "rows", {})
+    typer.echo(
+        f"schema version {getattr(done, 'version', None)}, {sum(rows.values())} rows in {len(rows)} tables"
+    )
+    typer.echo(
+        f"request_events: {rows.get('request_events', 0)} rows, sha256 {getattr(done, 'events_sha256', '')}"
+    )
+
+
+@app.command("backup")
+def backup_command(file: Annotated[Path, typer.Argument(help="Where to write the backup.")]) -> None:
+    """Back the whole database up into FILE: SQLite's online backup (safe while serving), or pg_dump (custom
+    format) for PostgreSQL. Prints row counts and the event log's checksum."""
+    from chengzhi import backup
+
+    try:
+        done = backup.backup(get_settings().database_url, file)
+    except backup.BackupError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"backed up to {file}")
+    _print_summary(done)
+
+
+@app.command("restore")
+def restore_command(
+    file: Annotated[Path, typer.Argument(help="A backup made by `chengzhi backup`.")],
+) -> None:
+    """Replace the database's contents with FILE's (stop the servers and workers first). Refuses a backup of
+    another schema version. Prints row counts and the event log's checksum, to compare with the backup's."""
+    from chengzhi import backup
+
+    try:
+        done = backup.restore(get_settings().database_url, file)
+    except backup.BackupError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"restored from {file}")
+    _print_summary(done)
+
+
 @secrets_app.command("rotate")
 def secrets_rotate() -> None:
     """Re-seal every stored secret (units' Open311 API keys) under CHENGZHI_SECRET_KEY. Set the new key, keep the

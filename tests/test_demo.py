@@ -32,6 +32,7 @@ from chengzhi.demo.catalogue import CATEGORIES
 from chengzhi.demo.city import DEMO_PASSWORD, Community
 from chengzhi.demo.generate import generate_demo_city
 from chengzhi.demo.plans import Plan, template_slots
+from chengzhi.knowledge.models import KnowledgeArticle, KnowledgeUse
 from chengzhi.org.models import Role, RoleAssignment, Unit, UnitKind, User
 from chengzhi.requests.log import state_of, steps_of
 from chengzhi.requests.models import Issue, Request, RequestEvent
@@ -186,6 +187,15 @@ def test_request_histories_are_legal_complete_and_varied(settings: Settings) -> 
         lead = units.get(request.lead_unit_id or 0)
         if lead and category.handler_kind == HandlerKind.community and request.return_count == 0:
             assert lead.kind == UnitKind.community and areas[lead.id].covers(point), request.id
+
+    # Consultations answered at intake name the knowledge base's article they were answered with.
+    with get_sessionmaker(settings.database_url)() as session:
+        articles = {a.id: a for a in session.scalars(select(KnowledgeArticle))}
+        used = Counter(u.outcome.value for u in session.scalars(select(KnowledgeUse)))
+    answers = [e for e in events if e.action == "answer"]
+    assert len(articles) == 16 and all(a.status.value == "published" for a in articles.values())
+    assert answers and all(e.payload["article"]["id"] in articles for e in answers)
+    assert used["answered"] == len(answers) and used["rejected"] >= 1
 
     # What the overdue job would flag now is flagged.
     for request in requests:

@@ -166,6 +166,17 @@ MESSAGES: dict[str, Text] = {
     "body_too_large": N_("The request body is too large: at most %(limit)s."),
     "unsupported_media_type": N_("Only JPEG, PNG or WebP photos are accepted."),
     "too_many_photos": N_("A request may have at most %(limit)s photos."),
+    "photo_too_many_pixels": N_(
+        "The photo has too many pixels: at most %(limit)s million. Send a smaller version of it."
+    ),
+    "photo_hidden_content": N_(
+        "The photo carries another file hidden inside it and was refused. Send the photo as the camera took it."
+    ),
+    "priority_staff_only": N_(
+        "Only staff set the emergency priority. Describe the danger in your text: emergencies are recognised "
+        "from it and handled first."
+    ),
+    "photo_staff_only": N_("A photo attached by staff is a working document and cannot be published."),
     "rate_limited": N_("Too many submissions; try again in %(seconds)s seconds."),
     "support_closed": N_(
         'This request is closed and takes no more "me too"; if the problem is back, report it again.'

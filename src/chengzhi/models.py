@@ -11,7 +11,7 @@ from chengzhi.credit.models import (
 from chengzhi.db import Base
 from chengzhi.idempotency import IdempotencyRecord
 from chengzhi.jobs.models import JobRun
-from chengzhi.knowledge.models import KnowledgeArticle, KnowledgeArticleVersion
+from chengzhi.knowledge.models import KnowledgeArticle, KnowledgeArticleVersion, KnowledgeUse, KnowledgeVector
 from chengzhi.metrics.models import MetricExclusion, RequestFact
 from chengzhi.open311.models import (
     Open311Delivery,
@@ -65,6 +65,8 @@ __all__ = [
     "JobRun",
     "KnowledgeArticle",
     "KnowledgeArticleVersion",
+    "KnowledgeUse",
+    "KnowledgeVector",
     "MetricExclusion",
     "Open311Delivery",
     "Open311Endpoint",

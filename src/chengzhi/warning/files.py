@@ -17,14 +17,11 @@ from pathlib import Path
 from chengzhi.routing.text import TextError, decode
 from chengzhi.warning.hot import HEAT_TERMS, Issue, Message
 
+# The columns by their English names, and the Chinese headers of the competition's files, in the same order.
+FIELDS = ("message_id", "user", "title", "detail", "time", "likes", "dislikes")
+CHINESE_HEADERS = ("留言编号", "留言用户", "留言主题", "留言详情", "留言时间", "点赞数", "反对数")
 COLUMNS: dict[str, tuple[str, ...]] = {
-    "message_id": ("message_id", "留言编号"),
-    "user": ("user", "留言用户"),
-    "title": ("title", "留言主题"),
-    "detail": ("detail", "留言详情"),
-    "time": ("time", "留言时间"),
-    "likes": ("likes", "点赞数"),
-    "dislikes": ("dislikes", "反对数"),
+    name: (name, chinese) for name, chinese in zip(FIELDS, CHINESE_HEADERS, strict=True)
 }
 REQUIRED = ("message_id", "title")
 ISSUE_COLUMNS = (

@@ -106,17 +106,6 @@ HEAT_TERMS = (
     "negativity",
     "spread",
 )
-HEAT_TERM_NAMES: dict[str, tuple[str, str]] = {
-    "messages": ("留言数", "messages"),
-    "people": ("人数", "people"),
-    "likes": ("点赞", "likes"),
-    "dislikes": ("反对", "dislikes"),
-    "intensity": ("密集度", "intensity"),
-    "recency": ("新近度", "recency"),
-    "growth": ("增长", "growth"),
-    "negativity": ("负面情绪", "negativity"),
-    "spread": ("区域范围", "spread"),
-}
 
 
 @dataclass
@@ -167,6 +156,21 @@ def admin_areas(text: str) -> list[str]:
     return list(seen)
 
 
+def document_tokens(
+    title: str, detail: str, settings: GroupingSettings
+) -> tuple[list[str], list[str], list[str], list[str]]:
+    """What TF-IDF reads of a message (title words repeated, detail words, places as `@name` features), its words,
+    the places its title names and all the places it names."""
+    title_words = useful_words(title)
+    detail_words = useful_words(detail)
+    in_title = named_places(title)
+    named = in_title + [p for p in named_places(detail) if p not in in_title]
+    # Place names enter as their own features, repeated by their weight (rounded).
+    place_tokens = [f"@{p}" for p in named for _ in range(max(1, round(settings.place_weight)))]
+    document = title_words * settings.title_repeat + detail_words + place_tokens
+    return document, title_words + detail_words, in_title, named
+
+
 def featurise(messages: Sequence[Message], settings: GroupingSettings | None = None) -> Features:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.preprocessing import normalize
@@ -179,17 +183,12 @@ def featurise(messages: Sequence[Message], settings: GroupingSettings | None = N
     documents: list[list[str]] = []
     for message in messages:
         title, detail = clean_text(message)
-        title_words = useful_words(title)
-        detail_words = useful_words(detail)
-        in_title = named_places(title)
-        named = in_title + [p for p in named_places(detail) if p not in in_title]
-        title_places.append(in_title)
-        words.append(title_words + detail_words)
+        document, title_words_and_detail, in_title, named = document_tokens(title, detail, settings)
+        words.append(title_words_and_detail)
         places.append(named)
+        title_places.append(in_title)
         admin.append(admin_areas(title + "。" + detail))
-        # Place names enter as their own features, repeated by their weight (rounded up).
-        place_tokens = [f"@{p}" for p in named for _ in range(max(1, round(settings.place_weight)))]
-        documents.append(title_words * settings.title_repeat + detail_words + place_tokens)
+        documents.append(document)
     min_df = settings.min_df if len(messages) >= 20 else 1
     max_df = settings.max_df if len(messages) >= 20 else 1.0
     vectorizer = TfidfVectorizer(
@@ -431,51 +430,87 @@ def heat(
     recency_half_life_days: float = 90.0,
 ) -> list[Issue]:
     """Scores the issues and returns them hottest first. `reference` is "now" (default: the latest message)."""
-    weights = weights or HeatWeights()
     if not issues:
         return []
     times = [m.time for issue in issues for m in issue.messages if m.time is not None]
     if reference is None:
         reference = max(times) if times else dt.datetime.now(dt.UTC)
     for issue in issues:
-        issue.terms = _raw_terms(issue, reference, recent_days, recency_half_life_days)
-    maxima = {name: max(issue.terms[name] for issue in issues) for name in HEAT_TERMS}
-    w = weights.as_dict()
-    total = sum(w.values()) or 1.0
-    for issue in issues:
-        issue.scaled = {
-            name: (issue.terms[name] / maxima[name] if maxima[name] > 0 else 0.0) for name in HEAT_TERMS
-        }
-        # recency, growth and negativity are already 0..1: keep them absolute, not relative to the best issue.
-        for name in ("recency", "growth", "negativity"):
-            issue.scaled[name] = issue.terms[name]
-        issue.contributions = {name: 100.0 * w[name] * issue.scaled[name] / total for name in HEAT_TERMS}
-        issue.heat = round(sum(issue.contributions.values()), 2)
+        issue.terms = raw_terms(
+            Tally.of(issue.messages, reference, recent_days), reference, recency_half_life_days
+        )
+    for issue, (scaled, contributions, value) in zip(
+        issues, score([i.terms for i in issues], weights), strict=True
+    ):
+        issue.scaled, issue.contributions, issue.heat = scaled, contributions, value
     return sorted(issues, key=lambda issue: (-issue.heat, -len(issue.messages)))
 
 
-def _raw_terms(
-    issue: Issue, reference: dt.datetime, recent_days: int, half_life_days: float
-) -> dict[str, float]:
-    messages = issue.messages
-    times = sorted(m.time for m in messages if m.time is not None)
-    span_days = (times[-1] - times[0]).total_seconds() / 86400 if times else 0.0
-    age_days = max(0.0, (reference - times[-1]).total_seconds() / 86400) if times else 0.0
-    recent = sum(1 for t in times if (reference - t).days < recent_days)
-    negativities = [m.negativity for m in messages if m.negativity is not None]
-    areas = {m.area for m in messages if m.area}
+def score(
+    terms: list[dict[str, float]], weights: HeatWeights | None = None
+) -> list[tuple[dict[str, float], dict[str, float], float]]:
+    """(scaled terms, contributions, heat) of each issue's raw terms. Counts are scaled by the largest among these
+    issues; recency, growth and negativity are already between 0 and 1 and stay absolute."""
+    w = (weights or HeatWeights()).as_dict()
+    total = sum(w.values()) or 1.0
+    maxima = {name: max((t[name] for t in terms), default=0.0) for name in HEAT_TERMS}
+    out = []
+    for raw in terms:
+        scaled = {name: (raw[name] / maxima[name] if maxima[name] > 0 else 0.0) for name in HEAT_TERMS}
+        for name in ("recency", "growth", "negativity"):
+            scaled[name] = raw[name]
+        contributions = {name: 100.0 * w[name] * scaled[name] / total for name in HEAT_TERMS}
+        out.append((scaled, contributions, round(sum(contributions.values()), 2)))
+    return out
+
+
+@dataclass(frozen=True)
+class Tally:
+    """What the heat index reads of an issue's messages."""
+
+    messages: int
+    people: int
+    likes: int
+    dislikes: int
+    first: dt.datetime | None
+    last: dt.datetime | None
+    recent: int  # messages in the last `recent_days` before the reference time
+    negativity: float | None
+    areas: int
+
+    @classmethod
+    def of(cls, messages: Sequence[Message], reference: dt.datetime, recent_days: int) -> Tally:
+        times = [m.time for m in messages if m.time is not None]
+        negativities = [m.negativity for m in messages if m.negativity is not None]
+        return cls(
+            messages=len(messages),
+            people=len({m.user or m.id for m in messages}),
+            likes=sum(max(0, m.likes) for m in messages),
+            dislikes=sum(max(0, m.dislikes) for m in messages),
+            first=min(times) if times else None,
+            last=max(times) if times else None,
+            recent=sum(1 for t in times if (reference - t).days < recent_days),
+            negativity=sum(negativities) / len(negativities) if negativities else None,
+            areas=len({m.area for m in messages if m.area}),
+        )
+
+
+def raw_terms(tally: Tally, reference: dt.datetime, half_life_days: float = 90.0) -> dict[str, float]:
+    n = tally.messages
+    span_days = (tally.last - tally.first).total_seconds() / 86400 if tally.first and tally.last else 0.0
+    age_days = max(0.0, (reference - tally.last).total_seconds() / 86400) if tally.last else 0.0
     return {
         # Logarithms: the fiftieth message or like adds less than the second.
-        "messages": math.log1p(len(messages)),
-        "people": math.log1p(issue.people),
-        "likes": math.log1p(sum(max(0, m.likes) for m in messages)),
-        "dislikes": math.log1p(sum(max(0, m.dislikes) for m in messages)),
+        "messages": math.log1p(n),
+        "people": math.log1p(tally.people),
+        "likes": math.log1p(tally.likes),
+        "dislikes": math.log1p(tally.dislikes),
         # Messages per week of the issue's span, counting a single day as a week.
-        "intensity": math.log1p(len(messages) / max(1.0, (span_days + 1) / 7)) if len(messages) > 1 else 0.0,
-        "recency": 0.5 ** (age_days / half_life_days) if times else 0.0,
-        "growth": recent / len(messages) if times else 0.0,
-        "negativity": sum(negativities) / len(negativities) if negativities else 0.0,
-        "spread": math.log1p(max(0, len(areas) - 1)),
+        "intensity": math.log1p(n / max(1.0, (span_days + 1) / 7)) if n > 1 else 0.0,
+        "recency": 0.5 ** (age_days / half_life_days) if tally.last else 0.0,
+        "growth": tally.recent / n if n and tally.last else 0.0,
+        "negativity": tally.negativity or 0.0,
+        "spread": math.log1p(max(0, tally.areas - 1)),
     }
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.orm import Session
 
 from chengzhi.config import Settings
+from chengzhi.warning import live
 
 if TYPE_CHECKING:
     from chengzhi.requests.models import Request
@@ -34,4 +35,10 @@ class AfterTriage:
     run: AfterTriageFn
 
 
-AFTER_TRIAGE: tuple[AfterTriage, ...] = ()
+AFTER_TRIAGE: tuple[AfterTriage, ...] = (
+    AfterTriage(
+        "hot-issues",
+        "warning places each request into a hot issue or opens a candidate issue (warning/live.py)",
+        live.place_requests,
+    ),
+)

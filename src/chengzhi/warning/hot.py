@@ -43,6 +43,11 @@ STOP_WORDS = frozenset(
 _ADMIN = re.compile(
     r"(?:[A-Z][0-9]{0,2}|[\u4e00-\u9fff]{2,4}(?<![小社园景城片辖校街厂山郊矿新老开发]))[市区县](?![场域别长委民])"
 )
+# Words that end a name on the left ("户口落到本市": no district is named).
+_ADMIN_STOP = re.compile(
+    r".*[的在是了我你他她们和与及到从于对把被给向往住近旁边附位处去来说本该此各个全整落在]"
+)
+_NOT_PLACES = re.compile(r"(?:线路|道路|马路|电路|网路|思路|出路|门路|套路|公交线路)$")
 _DIGITS = re.compile(r"^[0-9.]+$")
 
 
@@ -144,7 +149,8 @@ def named_places(text: str) -> list[str]:
     """Places the text names (compounds, roads, villages, schools, ...), in order, without repeats."""
     seen: dict[str, None] = {}
     for _start, _end, name, _kind in place_mentions(text.replace(" ", "")):
-        seen.setdefault(name, None)
+        if not _NOT_PLACES.search(name):
+            seen.setdefault(name, None)
     return list(seen)
 
 
@@ -152,7 +158,12 @@ def admin_areas(text: str) -> list[str]:
     """District-level names in the text ("A3区", "朝阳区"), in order, without repeats."""
     seen: dict[str, None] = {}
     for match in _ADMIN.finditer(text.replace(" ", "")):
-        seen.setdefault(match.group(0), None)
+        name = match.group(0)
+        cut = _ADMIN_STOP.match(name[:-1])
+        if cut:
+            name = name[cut.end() :]
+        if len(name) >= 2 and not (len(name) == 2 and name[0] in "本全我该此"):
+            seen.setdefault(name, None)
     return list(seen)
 
 
@@ -384,7 +395,7 @@ def _place_or_group(issue: Issue, features: Features) -> str:
 
 
 _PEOPLE = re.compile(
-    r"[\u4e00-\u9fff]{0,6}?(?:业主|居民|村民|学生|家长|教师|老师|职工|员工|工人|司机|商户|患者|老人|退休人员|投资人|受害人|农民工|考生|租户|买房人|购房者)"
+    r"[\u4e00-\u9fff]{0,2}?(?:业主|居民|村民|学生|家长|教师|老师|职工|员工|工人|司机|商户|患者|老人|退休人员|投资人|受害人|农民工|考生|租户|买房人|购房者)"
 )
 
 
@@ -392,8 +403,9 @@ def _group_of_people(issue: Issue, features: Features) -> str:
     counts: Counter[str] = Counter()
     for message in issue.messages:
         title, detail = clean_text(message)
-        for name in dict.fromkeys(_PEOPLE.findall(title + detail)):
-            counts[name] += 1
+        for found in dict.fromkeys(_PEOPLE.findall(title + detail)):
+            cut = _ADMIN_STOP.match(found[:2]) if len(found) > 2 else None
+            counts[found[cut.end() :] if cut else found] += 1
     if counts:
         name, count = counts.most_common(1)[0]
         if count >= max(2, 0.3 * len(issue.messages)):

@@ -92,7 +92,9 @@ def placement(database_url: str, n: int) -> dict[str, object]:
         ids = list(session.scalars(select(Request.id).order_by(Request.id.desc()).limit(n)))
     # Warm-up: jieba, OpenCC and the IDF table load once per process.
     with factory() as session:
-        live.place_requests(session, settings, [session.get(Request, ids[0])], now)
+        first = session.get(Request, ids[0])
+        assert first is not None
+        live.place_requests(session, settings, [first], now)
         session.rollback()
     times = []
     for request_id in ids:

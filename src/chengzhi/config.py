@@ -43,7 +43,9 @@ class Settings(BaseSettings):
     # production runs `chengzhi worker` processes instead. It claims up to `triage_batch_size` new requests per
     # transaction and looks for more every `triage_poll_seconds` when idle.
     triage_worker_in_app: bool = True
-    triage_batch_size: int = Field(default=64, ge=1, le=1000)
+    triage_batch_size: int = Field(default=16, ge=1, le=1000)
+    # Emergencies flagged from the text within a second of intake, ahead of the backlog (worker/urgent.py).
+    triage_emergency_lane: bool = True
     triage_poll_seconds: float = Field(default=0.2, gt=0)
     # Time limits for emergencies (priority "emergency"), overriding the category's own limits.
     emergency_limits: dict[str, str] = {"sign": "30m", "contact": "1h", "reply": "2h", "review": "1d"}
@@ -84,6 +86,14 @@ class Settings(BaseSettings):
     # in production, record everywhere else. Per channel, e.g. {"open311": "send"}, overrides the mode.
     outbound_mode: Literal["send", "record"] | None = None
     outbound_channels: dict[str, Literal["send", "record"]] = {}
+
+    # Credit supervision (docs/credit.md): calendar days to decide an objection and a repair application; the local
+    # hour from which the nightly job (regrade, end of publications) runs once a day; the yearly inspection ratio
+    # of each grade (within the bands of credit/inspections.py).
+    credit_objection_days: int = Field(default=15, ge=1)
+    credit_repair_days: int = Field(default=15, ge=1)
+    credit_nightly_hour: int = Field(default=2, ge=0, le=23)
+    credit_inspection_ratios: dict[str, float] = {"A": 0.05, "B": 0.10, "C": 0.30, "D": 0.70}
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

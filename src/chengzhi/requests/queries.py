@@ -422,12 +422,18 @@ def external_ids_present(session: Session, source: str, external_ids: list[str])
     return {i for i in session.scalars(query) if i is not None}
 
 
+def category_ids_of(session: Session, request_ids: Sequence[int]) -> dict[int, int | None]:
+    """Each request's current (final) category: what the models page compares suggestions with."""
+    if not request_ids:
+        return {}
+    query = select(Request.id, Request.category_id).where(Request.id.in_(sorted(set(request_ids))))
+    return {int(rid): cid for rid, cid in session.execute(query)}
+
+
 # ---------------------------------------------------------------- for warning (hot issues)
 
 
-def texts_received_since(
-    session: Session, since: dt.datetime, limit: int
-) -> list[Any]:
+def texts_received_since(session: Session, since: dt.datetime, limit: int) -> list[Any]:
     """(id, title, text, received_at, submitter_id, contact_phone, support_count, lead_unit_id, receiving_unit_id,
     lat, lon) of the `limit` newest requests received since `since`, oldest first (the hot issues' recomputation)."""
     query = (

@@ -54,6 +54,18 @@ class TriageTask(Base):
 _INSERT = insert(TriageTask)
 
 
+def row(now: dt.datetime, *, kind: str = "intake", keep_priority: bool = False) -> dict[str, object]:
+    """The columns of a new outbox row but its request (intake writes it with the request, requests/intake_sql.py)."""
+    return {
+        "kind": kind,
+        "keep_priority": keep_priority,
+        "enqueued_at": now,
+        "available_at": now,
+        "attempts": 0,
+        "last_error": None,
+    }
+
+
 def enqueue(
     session: Session, request_id: int, now: dt.datetime, *, kind: str = "intake", keep_priority: bool = False
 ) -> None:
@@ -89,6 +101,12 @@ def claim(session: Session, limit: int, now: dt.datetime | None = None) -> list[
     )
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True, of=TriageTask)
+    return list(session.scalars(query))
+
+
+def queued_after(session: Session, after_id: int, limit: int) -> list[TriageTask]:
+    """Rows after `after_id` in order, whoever holds them (no lock): what the emergency lane looks at."""
+    query = select(TriageTask).where(TriageTask.id > after_id).order_by(TriageTask.id).limit(limit)
     return list(session.scalars(query))
 
 

@@ -14,18 +14,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
 from chengzhi.config import Settings
+from chengzhi.requests.models import Request
 from chengzhi.warning import live
 
-if TYPE_CHECKING:
-    from chengzhi.requests.models import Request
-
-# The requests' type is named in a string: the alias names a type, it does not query the requests' table.
-AfterTriageFn = Callable[[Session, Settings, "Sequence[Request]", dt.datetime], None]
+AfterTriageFn = Callable[[Session, Settings, Sequence["Request"], dt.datetime], None]
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from chengzhi.config import Settings
-from chengzhi.db import utcnow
+from chengzhi.db import get_sessionmaker, utcnow
+from chengzhi.jobs.service import run_job
 from chengzhi.requests import service as svc
 from chengzhi.requests.models import Request
 from chengzhi.warning import live, service
@@ -150,3 +151,18 @@ def test_the_hot_page_shows_the_issues_in_both_languages(
     drill = client.get(first["url"])
     assert drill.status_code == 200 and "青松花园" in drill.text
     assert len(drill.context["page"].requests) == 3
+
+
+def test_the_nightly_job_recomputes_once_a_day(session: Session, settings: Settings, city: City) -> None:
+    noise, lights = _submit_all(session, settings)
+    factory = get_sessionmaker(settings.database_url)
+    now = utcnow()
+    first = run_job(factory, settings, "hot_recompute", now)
+    assert first is not None and first["requests"] == 5
+    assert run_job(factory, settings, "hot_recompute", now + dt.timedelta(hours=1)) == {
+        "skipped": True,
+        "at": now.isoformat(),
+    }
+    session.expire_all()
+    placed = issue_of(session)
+    assert len({placed[r] for r in noise}) == 1 and placed[noise[0]] != placed[lights[0]]

@@ -71,7 +71,8 @@ PERIODIC_JOBS: tuple[tuple[str, jobs.Job, bool], ...] = (
     ("open311_deliver", open311_jobs.open311_deliver, True),  # remote calls must not hold a transaction
     ("open311_pull", open311_jobs.open311_pull, True),
     ("credit_nightly", credit_cases.nightly_job, False),  # once a day: regrade, end of publications
-    ("hot_recompute", warning_live.recompute_job, False),  # nightly in effect: skips until 20 h have passed
+    # Nightly in effect (skips until 20 h have passed); groups while only reading, then writes in its own transaction.
+    ("hot_recompute", warning_live.recompute_job, True),
 )
 
 

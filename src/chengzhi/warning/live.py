@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, insert, select, union, update
+from sqlalchemy import Engine, delete, func, insert, select, union, update
 from sqlalchemy.orm import Session
 
 from chengzhi.config import Settings
@@ -43,6 +43,7 @@ WINDOW_DAYS = 90  # issues whose last request is older take no new ones; the rec
 RECOMPUTE_HOURS = 20.0
 RECOMPUTE_LIMIT = 5000  # requests grouped by one recomputation (grouping holds an n × n matrix)
 IDF_SECONDS = 300.0
+INDEX_SECONDS = 60.0
 
 
 def person_of(settings: Settings, submitter_id: int | None, phone: str | None, request_id: int) -> str:
@@ -152,7 +153,19 @@ class _Open:
         return None, 0.0
 
 
+_index_lock = threading.Lock()
+_indexes: dict[str, tuple[_Open, float]] = {}
+
+
 def _open_issues(session: Session, now: dt.datetime) -> _Open:
+    """The open issues' index of this database, rebuilt every INDEX_SECONDS (and after a recomputation in this
+    process); issues this process opens in between are added to it. An issue that is gone or merged by the time a
+    request would join it is checked against the database (`_joinable`)."""
+    key = str(session.get_bind().engine.url)
+    with _index_lock:
+        cached = _indexes.get(key)
+    if cached is not None and time.monotonic() - cached[1] < INDEX_SECONDS:
+        return cached[0]
     found = _Open()
     rows = session.execute(
         select(HotIssue.id, HotIssue.signature, HotIssue.place_keys).where(
@@ -161,7 +174,24 @@ def _open_issues(session: Session, now: dt.datetime) -> _Open:
     )
     for issue_id, signature, places in rows:
         found.add(issue_id, signature or {}, list(places or []))
+    with _index_lock:
+        _indexes[key] = (found, time.monotonic())
     return found
+
+
+def invalidate_index() -> None:
+    with _index_lock:
+        _indexes.clear()
+
+
+def _joinable(session: Session, issue_id: int) -> HotIssue | None:
+    """The issue a request may join: the issue itself, or the one it was merged into; None if it is gone."""
+    issue = session.get(HotIssue, issue_id)
+    for _ in range(5):
+        if issue is None or issue.merged_into_id is None:
+            return issue
+        issue = session.get(HotIssue, issue.merged_into_id)
+    return None
 
 
 def area_units(
@@ -201,7 +231,8 @@ def place_requests(
         vector, places = vectorise(request.title or "", request.text or "", idf, grouping)
         issue_id, similarity = issues.best(vector, places)
         received = request.received_at or now
-        if issue_id is None:
+        joined = _joinable(session, issue_id) if issue_id is not None else None
+        if joined is None:
             issue = HotIssue(
                 name=(request.title or request.text or "")[:200],
                 signature=_normalised_top(vector),
@@ -217,7 +248,8 @@ def place_requests(
             issue_id, similarity = issue.id, 1.0
             issues.add(issue.id, issue.signature, places)
         else:
-            _absorb(session, issue_id, vector, received, now)
+            issue_id = joined.id
+            _absorb(joined, vector, received, now)
         session.add(
             HotIssueMember(
                 request_id=request.id,
@@ -235,12 +267,8 @@ def place_requests(
     session.flush()
 
 
-def _absorb(
-    session: Session, issue_id: int, vector: dict[str, float], received: dt.datetime, now: dt.datetime
-) -> None:
+def _absorb(issue: HotIssue, vector: dict[str, float], received: dt.datetime, now: dt.datetime) -> None:
     """Moves the issue's signature towards the new request (a running mean) and counts it."""
-    issue = session.get(HotIssue, issue_id)
-    assert issue is not None
     n = issue.message_count or 1
     mixed = {t: w * n for t, w in (issue.signature or {}).items()}
     for term, weight in vector.items():
@@ -256,10 +284,18 @@ def _absorb(
 
 
 def recompute(
-    session: Session, settings: Settings, now: dt.datetime, *, limit: int = RECOMPUTE_LIMIT
+    session: Session,
+    settings: Settings,
+    now: dt.datetime,
+    *,
+    limit: int = RECOMPUTE_LIMIT,
+    writer: Session | None = None,
 ) -> dict[str, Any]:
     """Groups the requests of the last WINDOW_DAYS (the newest `limit`) again and rewrites the memberships that no
-    person decided. A new group keeps the id (and a staff-given name) of the issue most of its requests were in."""
+    person decided. A new group keeps the id (and a staff-given name) of the issue most of its requests were in.
+
+    With a `writer`, `session` only reads and the grouping (the slow part) happens before `writer` writes, so that
+    intake is not held up on SQLite; the caller commits `writer`."""
     started = time.perf_counter()
     grouping = grouping_settings(settings)
     rows = requests_queries.texts_received_since(session, now - dt.timedelta(days=WINDOW_DAYS), limit)
@@ -285,6 +321,7 @@ def recompute(
     ]
     features = hot.featurise(messages, grouping) if messages else None
     groups = hot.group(features, grouping) if features is not None else []
+    session = writer or session  # from here on, writes
     _store_idf(session, messages, grouping)
     before: dict[int, int] = {}
     free_ids = [row.id for row in free]
@@ -340,6 +377,7 @@ def recompute(
     refresh_counts(session, now)
     removed = _drop_empty(session)
     invalidate_idf()
+    invalidate_index()
     return {
         "at": now.isoformat(),
         "requests": len(rows),
@@ -427,9 +465,20 @@ def _drop_empty(session: Session) -> int:
 
 
 def recompute_job(session: Session, settings: Settings, now: dt.datetime) -> dict[str, Any]:
-    """The periodic job: recomputes when the last recomputation is RECOMPUTE_HOURS old (nightly, in effect)."""
-    last = jobs_service.last_result(session, "hot_recompute") or {}
-    at = last.get("at")
-    if at and now - dt.datetime.fromisoformat(at) < dt.timedelta(hours=RECOMPUTE_HOURS):
-        return {"skipped": True, "at": at}
-    return recompute(session, settings, now)
+    """The periodic job: recomputes when the last recomputation is RECOMPUTE_HOURS old (nightly, in effect).
+
+    It reads and writes through sessions of its own (the job runner's session is left untouched: on SQLite, reading
+    through it would pin a snapshot that the runner's own write could not follow)."""
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    with Session(bind=engine) as reader:
+        last = jobs_service.last_result(reader, "hot_recompute") or {}
+        at = last.get("at")
+        if at and now - dt.datetime.fromisoformat(at) < dt.timedelta(hours=RECOMPUTE_HOURS):
+            return {"skipped": True, "at": at}
+        immediate = engine
+        if engine.dialect.name == "sqlite":
+            # Read and write in one go once writing starts (no snapshot upgraded to a writer after another commit).
+            immediate = engine.execution_options(sqlite_begin_immediate=True)
+        with Session(bind=immediate) as writer, writer.begin():
+            return recompute(reader, settings, now, writer=writer)

@@ -152,7 +152,7 @@ def main() -> int:
         subprocess.run([str(ROOT / ".venv" / "bin" / "chengzhi"), "demo"], env={**os.environ, "CHENGZHI_DATABASE_URL": url},
                        check=True, capture_output=True)  # fmt: skip
     result["placement"] = placement(url, args.requests)
-    stamp = dt.date.today().isoformat()
+    stamp = dt.datetime.now(dt.UTC).date().isoformat()
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"warning-{stamp}.json").write_text(
         json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8"

@@ -166,3 +166,24 @@ def test_the_nightly_job_recomputes_once_a_day(session: Session, settings: Setti
     session.expire_all()
     placed = issue_of(session)
     assert len({placed[r] for r in noise}) == 1 and placed[noise[0]] != placed[lights[0]]
+
+
+def test_repeats_from_one_place_and_one_person(
+    session: Session, settings: Settings, city: City, client: TestClient
+) -> None:
+    noise, _lights = _submit_all(session, settings)
+    # The same person writes about the noise twice more.
+    again = [submit(session, settings, t, d, "13912340000") for t, d in NOISE[:2]]
+    session.commit()
+    placed = issue_of(session)
+    assert {placed[r.id] for r in again} == {placed[noise[0]]}
+    leader = auth(client, "leader")
+    found = client.get("/api/v1/warning/repeats", headers=leader).json()["repeats"]
+    by = {(r["by"], r["issue_id"]): r for r in found}
+    assert by[("place", placed[noise[0]])]["count"] == 5  # all from one community
+    assert (
+        by[("person", placed[noise[0]])]["count"] == 3 and by[("person", placed[noise[0]])]["unit_id"] is None
+    )
+    assert ("place", placed[_lights[0]]) not in by  # two requests are not a repeat
+    other = auth(client, "d2-supervisor")
+    assert client.get("/api/v1/warning/repeats", headers=other).json()["repeats"] == []

@@ -113,6 +113,19 @@ def get_hot_issue(
     }
 
 
+@router.get("/repeats")
+def list_repeats(
+    session: SessionDep,
+    actor: UserDep,
+    unit: UnitQ = None,
+    at_least: Annotated[int, Query(ge=2, le=100)] = 3,
+) -> dict[str, Any]:
+    """Problems raised `at_least` times (default 3) from one place or by one person in the last 90 days."""
+    scope = service.viewer_unit(session, actor, unit)
+    found = service.repeats(session, scope, utcnow(), at_least=at_least)
+    return {"unit": scope.id, "repeats": [r.as_dict() for r in found]}
+
+
 class RenameIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
 

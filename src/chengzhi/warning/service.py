@@ -338,3 +338,63 @@ def split_issue(
 def issue_of_request(session: Session, request_id: int) -> int | None:
     """The hot issue a request is in, if any (for the request's page)."""
     return session.scalar(select(HotIssueMember.issue_id).where(HotIssueMember.request_id == request_id))
+
+
+# ---------------------------------------------------------------- repeats
+
+
+@dataclass
+class Repeat:
+    """The same problem (one hot issue) raised `count` times from one place (an area unit) or by one person."""
+
+    issue_id: int
+    issue_name: str
+    by: str  # "place" or "person"
+    unit_id: int | None  # the place (for "place"); None for a person, who is not named here
+    count: int
+    first_at: dt.datetime
+    last_at: dt.datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "issue_id": self.issue_id,
+            "issue_name": self.issue_name,
+            "by": self.by,
+            "unit_id": self.unit_id,
+            "count": self.count,
+            "first_at": self.first_at.isoformat(),
+            "last_at": self.last_at.isoformat(),
+        }
+
+
+def repeats(
+    session: Session, unit: Unit, now: dt.datetime, *, at_least: int = 3, limit: int = 100
+) -> list[Repeat]:
+    """Problems raised `at_least` times (Chengdu Xindu's rule: three) in the last WINDOW_DAYS from the same place
+    (community or the finest area known) or by the same person, in the unit's subtree, most repeated first."""
+    since = now - dt.timedelta(days=WINDOW_DAYS)
+    M = HotIssueMember
+    found: list[Repeat] = []
+    for by, column in (("place", M.area_unit_id), ("person", M.person)):
+        query = (
+            select(M.issue_id, column, func.count(), func.min(M.received_at), func.max(M.received_at))
+            .join(HotIssue, HotIssue.id == M.issue_id)
+            .where(_in_scope(unit), M.received_at >= since, HotIssue.merged_into_id.is_(None))
+            .group_by(M.issue_id, column)
+            .having(func.count() >= at_least)
+        )
+        for issue_id, key, count, first, last in session.execute(query):
+            if by == "place" and key is None:
+                continue
+            place = int(key) if by == "place" and key is not None else None
+            found.append(Repeat(issue_id, "", by, place, count, first, last))
+    found.sort(key=lambda r: (-r.count, r.issue_id, r.by))
+    found = found[:limit]
+    names = dict(
+        session.execute(
+            select(HotIssue.id, HotIssue.name).where(HotIssue.id.in_({r.issue_id for r in found}))
+        ).all()
+    )
+    for repeat in found:
+        repeat.issue_name = names.get(repeat.issue_id, "")
+    return found

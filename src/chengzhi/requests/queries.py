@@ -22,6 +22,7 @@ from sqlalchemy import (
     Subquery,
     and_,
     bindparam,
+    case,
     func,
     or_,
     select,
@@ -396,6 +397,20 @@ def latest_dispatch_id(session: Session, request_id: int) -> int | None:
         .order_by(RequestEvent.seq.desc())
         .limit(1)
     )
+
+
+# ---------------------------------------------------------------- for knowledge
+
+
+def intake_answers(session: Session, since: dt.datetime, category_ids: Sequence[int]) -> tuple[int, int]:
+    """(requests answered at intake, consultations) received since `since`: consultations are the requests
+    answered at intake and those in the given categories (the knowledge base's)."""
+    answered = func.sum(case((Request.answered_at_intake.is_(True), 1), else_=0))
+    covered = or_(Request.answered_at_intake.is_(True), Request.category_id.in_(list(category_ids) or [-1]))
+    row = session.execute(
+        select(answered, func.count(Request.id)).where(Request.received_at >= since, covered)
+    ).one()
+    return int(row[0] or 0), int(row[1] or 0)
 
 
 # ---------------------------------------------------------------- for jobs, imports and the admin pages

@@ -1,7 +1,7 @@
 """warning: hot_issues, hot_issue_members, hot_issue_decisions and hot_terms
 
-Revision ID: 0019
-Revises: 0018
+Revision ID: 0021
+Revises: 0020
 Create Date: 2026-12-06 23:59:27.708972
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import chengzhi.db
 
-revision: str = "0019"
-down_revision: str | None = "0018"
+revision: str = "0021"
+down_revision: str | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -58,6 +58,8 @@ from chengzhi.requests.workflow import IllegalTransition
 from chengzhi.routing.dedup_api import router as duplicates_router
 from chengzhi.security import logs as log_redaction
 from chengzhi.security.headers import SecurityHeaders
+from chengzhi.warning.api import router as warning_router
+from chengzhi.warning.pages import router as warning_pages
 from chengzhi.web.templating import chrome, not_found, page_language, render
 from chengzhi.worker import intake as triage_intake
 from chengzhi.worker.runner import Worker
@@ -357,7 +359,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(knowledge_router)
     app.include_router(knowledge_pages)
     app.include_router(knowledge_intake_pages)
+    app.include_router(warning_router)
     app.include_router(metrics_pages)
+    app.include_router(warning_pages)
     app.include_router(open311_router)
     app.include_router(org_pages)
     app.include_router(requests_pages)

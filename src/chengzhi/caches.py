@@ -19,6 +19,7 @@ from chengzhi.config import get_settings
 from chengzhi.knowledge import index as knowledge_index
 from chengzhi.open311 import formats
 from chengzhi.routing import caches as routing_caches
+from chengzhi.warning import live as warning_live
 from chengzhi.web import i18n, templating
 
 
@@ -29,6 +30,8 @@ def reset_caches(*, files: bool = False) -> None:
     ratelimit.reset()
     routing_caches.reset_caches()
     knowledge_index.reset()  # the knowledge base's search index
+    warning_live.invalidate_index()  # hot issues: the open issues' index and the IDF of the last recomputation
+    warning_live.invalidate_idf()
     if files:
         templating.templates.cache_clear()
         i18n.translations.cache_clear()

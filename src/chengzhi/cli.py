@@ -19,6 +19,7 @@ from chengzhi.open311.cli import open311_app
 from chengzhi.routing.cli import model_app
 from chengzhi.routing.triage_cli import triage_app
 from chengzhi.security import logs as log_redaction
+from chengzhi.warning.cli import hot_app
 
 app = typer.Typer(
     help="Chengzhi (城治): city governance platform.", no_args_is_help=True, add_completion=False
@@ -39,6 +40,7 @@ app.add_typer(model_app, name="model")
 app.add_typer(metrics_app, name="metrics")
 app.add_typer(credit_app, name="credit")
 app.add_typer(kb_app, name="kb")
+app.add_typer(hot_app, name="hot")
 
 
 @app.callback()

@@ -79,6 +79,11 @@ class Settings(BaseSettings):
     # Time a question's embedding may delay its answer; 0: none (BM25 first, refined when the vector is ready).
     knowledge_query_budget_ms: float = Field(default=0.0, ge=0)
     metrics_weights: dict[str, float] = {"response": 30.0, "resolution": 35.0, "satisfaction": 35.0}
+    # Early warning (docs/warning.md): the heat index's term weights (JSON; unset terms keep their defaults), how
+    # close messages must be to form one hot issue, and how many different people make a hot issue.
+    warning_heat_weights: dict[str, float] = {}
+    warning_max_distance: float = Field(default=0.85, gt=0, le=1)
+    warning_min_people: int = Field(default=2, ge=1)
     # Open311 (docs/open311.md): the jurisdiction_id served (empty: the city unit's code), the contact shown in
     # discovery, the default rate limit of a new API key, and delivery to units' own Open311 systems.
     open311_jurisdiction: str = ""

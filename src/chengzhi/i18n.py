@@ -88,6 +88,12 @@ MESSAGES: dict[str, Text] = {
     "category_not_found": N_("Category %(ref)s was not found; pick one from the category list."),
     "user_not_found": N_("User %(ref)s was not found."),
     "knowledge_article_not_found": N_("Knowledge article %(ref)s was not found."),
+    "hot_issue_not_found": N_("Hot issue %(ref)s was not found in your unit's scope."),
+    "hot_issue_name_empty": N_("Give the hot issue a name."),
+    "hot_issue_merge_itself": N_("A hot issue cannot be merged into itself; choose another issue."),
+    "hot_issue_split_invalid": N_(
+        "Choose some, but not all, of the issue's requests (those in your scope) to split them off."
+    ),
     "knowledge_questions_required": N_("Give between 1 and %(max)s questions that the article answers."),
     "knowledge_answer_required": N_("Give the answer (at most %(max)s characters)."),
     "knowledge_validity_order": N_("The article cannot be valid until a day before it is valid from."),

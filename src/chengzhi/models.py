@@ -41,6 +41,7 @@ from chengzhi.requests.models import (
 from chengzhi.requests.queue import TriageTask
 from chengzhi.routing.classifier_models import CategoryCorrection, ClassifierActivation, ClassifierModel
 from chengzhi.routing.triage_models import DuplicateBand, DuplicateSignature, PlaceName, RequestTriage
+from chengzhi.warning.models import HotIssue, HotIssueDecision, HotIssueMember, HotTerm
 
 __all__ = [
     "AccessApplication",
@@ -60,6 +61,10 @@ __all__ = [
     "DatasetVersion",
     "DuplicateBand",
     "DuplicateSignature",
+    "HotIssue",
+    "HotIssueDecision",
+    "HotIssueMember",
+    "HotTerm",
     "IdempotencyRecord",
     "Issue",
     "JobRun",

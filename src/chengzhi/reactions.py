@@ -21,6 +21,7 @@ from chengzhi.opendata import platform as opendata_platform
 from chengzhi.org import signals as org_signals
 from chengzhi.routing import classifier_models, rules
 from chengzhi.routing import jobs as routing_jobs
+from chengzhi.warning import live as warning_live
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,8 @@ PERIODIC_JOBS: tuple[tuple[str, jobs.Job, bool], ...] = (
     ("opendata_platform", opendata_platform.publish_platform_data, False),
     ("opendata_quality", opendata_platform.recheck_quality, False),
     ("knowledge_embed", knowledge_vectors.embed_job, True),  # the model runs outside any transaction
+    # Nightly in effect (skips until 20 h have passed); groups while only reading, then writes in its own transaction.
+    ("hot_recompute", warning_live.recompute_job, True),
 )
 
 

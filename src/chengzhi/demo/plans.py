@@ -300,9 +300,8 @@ def prepare(plan: Plan, demo: DemoCity) -> None:
         address = f"{community.district.name_zh}{slots['road']}{rng.randint(1, 399)}号"
         if "{compound}" in raw:
             address += slots["compound"]
-    priority = None
-    if answers.get("trapped") == "yes":
-        priority = Priority.emergency.value
+    # Only staff set a priority at intake; a resident's "trapped" answer is read from the text by the triage worker.
+    priority = Priority.emergency.value if answers.get("trapped") == "yes" and channel == "phone" else None
     contact_name = caller_name(rng)
     contact_phone = phone_number(rng)
     if channel == "phone":

@@ -454,3 +454,32 @@ def category_ids_of(session: Session, request_ids: Sequence[int]) -> dict[int, i
         return {}
     query = select(Request.id, Request.category_id).where(Request.id.in_(sorted(set(request_ids))))
     return {int(rid): cid for rid, cid in session.execute(query)}
+
+
+# ---------------------------------------------------------------- for warning (hot issues)
+
+
+def texts_received_since(session: Session, since: dt.datetime, limit: int) -> list[Any]:
+    """(id, title, text, received_at, submitter_id, contact_phone, support_count, lead_unit_id, receiving_unit_id,
+    lat, lon) of the `limit` newest requests received since `since`, oldest first (the hot issues' recomputation)."""
+    query = (
+        select(
+            Request.id,
+            Request.title,
+            Request.text,
+            Request.received_at,
+            Request.submitter_id,
+            Request.contact_phone,
+            Request.support_count,
+            Request.lead_unit_id,
+            Request.receiving_unit_id,
+            Request.lat,
+            Request.lon,
+        )
+        .where(Request.received_at >= since)
+        .order_by(Request.received_at.desc(), Request.id.desc())
+        .limit(limit)
+    )
+    rows: list[Any] = list(session.execute(query).all())
+    rows.reverse()
+    return rows

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from chengzhi.config import Settings
 from chengzhi.requests.models import Request
+from chengzhi.warning import live
 
 AfterTriageFn = Callable[[Session, Settings, Sequence["Request"], dt.datetime], None]
 
@@ -30,4 +31,10 @@ class AfterTriage:
     run: AfterTriageFn
 
 
-AFTER_TRIAGE: tuple[AfterTriage, ...] = ()
+AFTER_TRIAGE: tuple[AfterTriage, ...] = (
+    AfterTriage(
+        "hot-issues",
+        "warning places each request into a hot issue or opens a candidate issue (warning/live.py)",
+        live.place_requests,
+    ),
+)

@@ -1,0 +1,82 @@
+"""Live hot issues: groups of requests about one problem, who is in which, and the staff's decisions on them.
+
+Grouping is analysis: it never touches the requests' workflow (`requests.issue_id` stays the dispatcher's merge).
+A membership that a person decided (a merge, a split) is `pinned`: the nightly recomputation leaves it alone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from chengzhi.db import Base, UTCDateTime, utcnow
+
+
+class HotIssue(Base):
+    __tablename__ = "hot_issues"
+    __table_args__ = (Index("ix_hot_issues_open_last", "merged_into_id", "last_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # What the issue is called: generated from its messages unless a person renamed it (`name_locked`).
+    name: Mapped[str] = mapped_column(String(200), default="")
+    name_locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    place_or_group: Mapped[str] = mapped_column(String(200), default="")
+    top_words: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The issue's words and places with their weights (its mean TF-IDF vector, normalised): what a new request is
+    # compared with.
+    signature: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
+    place_keys: Mapped[list[str]] = mapped_column(JSON, default=list)
+    message_count: Mapped[int] = mapped_column(Integer, default=0)
+    first_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # A staff merge closes the issue into another one; closed issues take no new requests.
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("hot_issues.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class HotIssueMember(Base):
+    """A request in a hot issue (one issue per request), with what the heat index reads of it."""
+
+    __tablename__ = "hot_issue_members"
+
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id", ondelete="CASCADE"), primary_key=True)
+    issue_id: Mapped[int] = mapped_column(ForeignKey("hot_issues.id"), index=True)
+    similarity: Mapped[float] = mapped_column(Float, default=1.0)
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False)  # placed by a person's decision
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    person: Mapped[str] = mapped_column(
+        String(64)
+    )  # who wrote it (an account, a phone digest, else the request)
+    supports: Mapped[int] = mapped_column(Integer, default=0)
+    # The unit holding the request when it was placed (lead unit, else the receiving unit): the viewers' scope.
+    unit_path: Mapped[str] = mapped_column(String(200), index=True)
+    area_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    title: Mapped[str] = mapped_column(String(200), default="")
+    placed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class HotIssueDecision(Base):
+    """A staff decision on hot issues (rename, merge, split): the record of who decided what."""
+
+    __tablename__ = "hot_issue_decisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    issue_id: Mapped[int] = mapped_column(ForeignKey("hot_issues.id"), index=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    note: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class HotTerm(Base):
+    """The inverse document frequency of the words of the last recomputation: new requests are weighted by it."""
+
+    __tablename__ = "hot_terms"
+
+    term: Mapped[str] = mapped_column(String(80), primary_key=True)
+    idf: Mapped[float] = mapped_column(Float)

@@ -1,0 +1,133 @@
+"""Staff pages of early warning: `/dashboard/hot`, the ranked hot issues of the viewer's unit with their heat terms
+and weekly trends, and `/dashboard/hot/{id}`, one issue with its requests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Request
+from starlette.responses import RedirectResponse, Response
+
+from chengzhi.db import MAX_ID, utcnow
+from chengzhi.deps import SessionDep, SettingsDep
+from chengzhi.errors import ChengzhiError
+from chengzhi.i18n import N_, Text, message
+from chengzhi.org.service import Actor
+from chengzhi.warning import hot, service
+from chengzhi.web.i18n import gettext
+from chengzhi.web.templating import Chrome, chrome, page_actor, render
+
+router = APIRouter(include_in_schema=False)
+
+TERM_NAMES: dict[str, Text] = {
+    "messages": N_("messages"),
+    "people": N_("people"),
+    "likes": N_("supports"),
+    "dislikes": N_("opposes"),
+    "intensity": N_("intensity"),
+    "recency": N_("recency"),
+    "growth": N_("growth"),
+    "negativity": N_("negativity"),
+    "spread": N_("spread"),
+}
+
+
+@dataclass
+class Refused:
+    message: str
+
+
+@dataclass
+class HotPage:
+    title: str
+    unit_name: str
+    issues: list[dict[str, Any]] = field(default_factory=list)
+    term_names: dict[str, str] = field(default_factory=dict)
+    csv_url: str = ""
+    error: str | None = None
+
+
+@dataclass
+class HotIssuePage:
+    title: str
+    issue: dict[str, Any]
+    requests: list[service.MemberView]
+    back_url: str
+
+
+def _refuse(request: Request, actor: Actor, frame: Chrome) -> Response | None:
+    if actor.is_anonymous:
+        return RedirectResponse(f"/login?next={quote(request.url.path, safe='/')}", status_code=303)
+    if not actor.has_role(*service.READ_ROLES):
+        text = gettext(frame.lang, N_("Hot issues are for leaders, analysts, supervisors and dispatchers."))
+        return render(request, "forbidden.html", Refused(text), frame, status_code=403)
+    return None
+
+
+def _unit_param(request: Request) -> int | None:
+    raw = request.query_params.get("unit", "")[:12]
+    return int(raw) if raw.isdigit() and 0 < int(raw) <= MAX_ID else None
+
+
+def sparkline(values: list[int], width: int = 96, height: int = 20) -> str:
+    """The points of an SVG polyline for a weekly trend."""
+    top = max(values, default=0) or 1
+    step = width / max(1, len(values) - 1)
+    return " ".join(f"{i * step:.1f},{height - 1 - (height - 2) * v / top:.1f}" for i, v in enumerate(values))
+
+
+@router.get("/dashboard/hot")
+def dashboard_hot(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    actor = page_actor(request, session)
+    frame = chrome(request, actor)
+    refused = _refuse(request, actor, frame)
+    if refused is not None:
+        return refused
+    error = None
+    try:
+        unit = service.viewer_unit(session, actor, _unit_param(request))
+    except ChengzhiError as exc:
+        error = message(exc.code, frame.lang, exc.params)
+        unit = service.viewer_unit(session, actor, None)
+    views = service.hot_issues(session, settings, unit, utcnow(), limit=30)
+    names = {k: gettext(frame.lang, v) for k, v in TERM_NAMES.items()}
+    issues = []
+    for view in views:
+        row = view.as_dict()
+        row["terms"] = [
+            (names[k], round(view.contributions[k], 1))
+            for k in hot.HEAT_TERMS
+            if view.contributions[k] >= 0.05
+        ]
+        row["spark"] = sparkline(view.trend)
+        row["url"] = f"/dashboard/hot/{view.id}?" + urlencode({"unit": unit.id})
+        issues.append(row)
+    page = HotPage(
+        title=gettext(frame.lang, N_("Hot issues")),
+        unit_name=unit.name_en if frame.lang == "en" else unit.name_zh,
+        issues=issues,
+        term_names=names,
+        csv_url="/api/v1/warning/hot-issues?" + urlencode({"unit": unit.id, "format": "csv", "limit": 200}),
+        error=error,
+    )
+    return render(request, "warning/hot.html", page, frame)
+
+
+@router.get("/dashboard/hot/{issue_id}")
+def dashboard_hot_issue(issue_id: int, request: Request, session: SessionDep) -> Response:
+    actor = page_actor(request, session)
+    frame = chrome(request, actor)
+    refused = _refuse(request, actor, frame)
+    if refused is not None:
+        return refused
+    unit = service.viewer_unit(session, actor, _unit_param(request))
+    issue = service.get_issue(session, unit, min(max(issue_id, 1), MAX_ID))
+    page = HotIssuePage(
+        title=issue.name,
+        issue={"id": issue.id, "place_or_group": issue.place_or_group, "top_words": issue.top_words},
+        requests=service.issue_members(session, unit, issue.id),
+        back_url="/dashboard/hot?" + urlencode({"unit": unit.id}),
+    )
+    return render(request, "warning/hot_issue.html", page, frame)

@@ -189,7 +189,7 @@ def regrade_all(
     session: Session, on: dt.date, batch: int = 100_000, model: scoring.Model | None = None
 ) -> dict[str, Any]:
     """Recompute every entity's score and grade on `on`. Returns the number of entities, how many scores and
-    grades changed, and (id, old grade, new grade) of each entity whose grade changed."""
+    grades changed, and the entities whose grade moved to or from A (id -> new grade)."""
     chosen = model or scoring.model_from(scoring.DEFAULT_MODEL)
     conn = session.connection()
     dialect = conn.dialect.name
@@ -202,7 +202,7 @@ def regrade_all(
     conn.execute(insert(MODEL_TABLE), c.rows)
     now = dt.datetime.now(dt.UTC)
     total, changed_scores, after = 0, 0, 0
-    regraded: list[tuple[int, str | None, str]] = []
+    grades_changed, regraded = 0, dict[int, str]()
     while True:
         last = session.scalar(
             select(CreditEntity.id)
@@ -261,14 +261,12 @@ def regrade_all(
                 ["entity_id", "score", "grade", "model", "explanation", "computed_on", "computed_at"], history
             )
         )
-        regraded += [
-            (row[0], row[1], row[2])
-            for row in conn.execute(
-                select(SCRATCH.c.entity_id, SCRATCH.c.old_grade, SCRATCH.c.grade).where(
-                    SCRATCH.c.old_grade.is_distinct_from(SCRATCH.c.grade)
-                )
-            )
-        ]
+        moved_grade = SCRATCH.c.old_grade.is_distinct_from(SCRATCH.c.grade)
+        grades_changed += session.scalar(select(func.count()).select_from(SCRATCH).where(moved_grade)) or 0
+        # Only the grades that moved to or from A matter to the lists (the red list): kept, not all of them.
+        to_or_from_a = or_(SCRATCH.c.old_grade == "A", SCRATCH.c.grade == "A")
+        query = select(SCRATCH.c.entity_id, SCRATCH.c.grade).where(moved_grade, to_or_from_a)
+        regraded.update((row[0], row[1]) for row in conn.execute(query))
         moved = conn.execute(
             update(CreditEntity)
             .where(
@@ -290,6 +288,6 @@ def regrade_all(
     return {
         "entities": total,
         "scores_changed": changed_scores,
-        "grades_changed": len(regraded),
-        "regraded": regraded,
+        "grades_changed": grades_changed,
+        "to_or_from_a": regraded,
     }

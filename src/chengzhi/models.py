@@ -11,7 +11,7 @@ from chengzhi.credit.models import (
 from chengzhi.db import Base
 from chengzhi.idempotency import IdempotencyRecord
 from chengzhi.jobs.models import JobRun
-from chengzhi.knowledge.models import KnowledgeArticle, KnowledgeArticleVersion
+from chengzhi.knowledge.models import KnowledgeArticle, KnowledgeArticleVersion, KnowledgeUse, KnowledgeVector
 from chengzhi.metrics.models import MetricExclusion, RequestFact
 from chengzhi.open311.models import (
     Open311Delivery,
@@ -19,6 +19,13 @@ from chengzhi.open311.models import (
     Open311InboundUpdate,
     Open311Key,
     Open311Token,
+)
+from chengzhi.opendata.models import (
+    AccessApplication,
+    Dataset,
+    DatasetTag,
+    DatasetVersion,
+    Resource,
 )
 from chengzhi.org.models import ApiToken, RoleAssignment, Unit, User
 from chengzhi.outbound.models import OutboundRecord
@@ -36,6 +43,7 @@ from chengzhi.routing.classifier_models import CategoryCorrection, ClassifierAct
 from chengzhi.routing.triage_models import DuplicateBand, DuplicateSignature, PlaceName, RequestTriage
 
 __all__ = [
+    "AccessApplication",
     "ApiToken",
     "Base",
     "Category",
@@ -47,6 +55,9 @@ __all__ = [
     "CreditEntityName",
     "CreditGrade",
     "CreditRecord",
+    "Dataset",
+    "DatasetTag",
+    "DatasetVersion",
     "DuplicateBand",
     "DuplicateSignature",
     "IdempotencyRecord",
@@ -54,6 +65,8 @@ __all__ = [
     "JobRun",
     "KnowledgeArticle",
     "KnowledgeArticleVersion",
+    "KnowledgeUse",
+    "KnowledgeVector",
     "MetricExclusion",
     "Open311Delivery",
     "Open311Endpoint",
@@ -70,6 +83,7 @@ __all__ = [
     "RequestSupport",
     "RequestTriage",
     "RequestUnit",
+    "Resource",
     "RoleAssignment",
     "TriageTask",
     "Unit",

@@ -77,7 +77,7 @@ def regrade() -> None:
     """Recompute every entity's score and grade (nightly: decay moves scores, publications end)."""
     with transaction(get_sessionmaker(get_settings().database_url)) as session:
         result = service.regrade_all(session, dt.date.today())
-    typer.echo(json.dumps({k: v for k, v in result.items() if k != "regraded"}))
+    typer.echo(json.dumps(result))
 
 
 @credit_app.command("draw")

@@ -7,6 +7,7 @@ reproduces its tasks from the notice (`reproduce`).
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 from sqlalchemy import func, insert, select
@@ -129,10 +130,24 @@ def create_plan(
         {"plan_id": plan.id, "entity_id": ids[t.uscc], "grade": t.grade, "inspectors": list(t.inspectors)}
         for t in tasks
     ]
-    if task_rows:
-        session.execute(insert(CreditTask), task_rows)
+    _insert_tasks(session, task_rows)
     session.flush()
     return plan
+
+
+def _insert_tasks(session: Session, rows: list[dict[str, Any]]) -> None:
+    """The drawn tasks: COPY on PostgreSQL (tens of thousands of rows for a large pool), executemany elsewhere."""
+    if not rows:
+        return
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        session.execute(insert(CreditTask), rows)
+        return
+    raw = connection.connection.driver_connection
+    statement = "COPY credit_tasks (plan_id, entity_id, grade, inspectors) FROM STDIN"
+    with raw.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
+        for row in rows:
+            copy.write_row((row["plan_id"], row["entity_id"], row["grade"], json.dumps(row["inspectors"])))
 
 
 def reproduce(plan: CreditPlan) -> list[inspections.Task]:

@@ -12,6 +12,7 @@ Tests check that the result equals `scoring.evaluate` entity by entity.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from sqlalchemy import (
@@ -28,14 +29,13 @@ from sqlalchemy import (
     case,
     cast,
     delete,
-    false,
     func,
     insert,
     literal,
     literal_column,
-    null,
     or_,
     select,
+    text,
     true,
     update,
 )
@@ -60,17 +60,45 @@ SCRATCH = Table(
 R = CreditRecord
 
 
-def _matches(variant: str) -> ColumnElement[bool]:
-    """The SQL condition for a record variant of the model ("penalty:serious", "inspection:pass", "honour")."""
+MODEL_TABLE = Table(
+    "credit_regrade_model",
+    _TEMP,
+    Column("key", String(60), primary_key=True),  # kind|severity|t or f (outcome true or not)
+    Column("variant", String(40)),
+    Column("dimension", String(40)),
+    Column("points", Float),  # points x the dimension's weight
+    Column("half_life", Float),  # None: no decay
+    Column("cap_rank", Integer),  # index in the grade order of the grade it caps to; 0: none
+    prefixes=["TEMPORARY"],
+)
+M = MODEL_TABLE.c
+
+
+def _keys(variant: str) -> list[str]:
+    """The record keys (kind|severity|outcome) a model variant stands for (as scoring.variant reads a record)."""
     kind, _, sub = variant.partition(":")
-    condition: ColumnElement[bool] = R.kind == kind
     if sub in SEVERITIES:
-        return and_(condition, R.severity == sub)
+        return [f"{kind}|{sub}|t", f"{kind}|{sub}|f"]
     if sub in ("pass", "kept"):
-        return and_(condition, R.outcome == true())
-    if sub in ("fail", "broken"):  # scoring.variant: anything but a true outcome
-        return and_(condition, or_(R.outcome.is_(None), R.outcome == false()))
-    return condition
+        return [f"{kind}||t"]
+    if sub in ("fail", "broken"):  # anything but a true outcome
+        return [f"{kind}||f"]
+    return [f"{kind}||t", f"{kind}||f"]
+
+
+def _model_rows(model: scoring.Model) -> list[dict[str, Any]]:
+    order = [g for g, _ in model.thresholds]
+    rows = []
+    for dim_name, dim in model.dimensions.items():
+        for variant, value in dim.points.items():
+            for name in (variant, dim_name):
+                if not re.fullmatch(r"[A-Za-z0-9_:.-]+", name):  # embedded in JSON text without escaping
+                    raise ValueError(f"model name {name!r}: letters, digits and _ : . - only")
+            cap = order.index(model.caps[variant]) if variant in model.caps else 0
+            for key in _keys(variant):
+                rows.append({"key": key, "variant": variant, "dimension": dim_name,
+                             "points": value * dim.weight, "half_life": dim.half_life_days, "cap_rank": cap})  # fmt: skip
+    return rows
 
 
 def _counts(on: dt.date) -> ColumnElement[bool]:
@@ -96,31 +124,24 @@ def _age_days(dialect: str, on: dt.date) -> ColumnElement[Any]:
 
 
 class Compiled:
-    """The model's per-record expressions: which variant, its dimension, the decayed and rounded delta."""
+    """The model's per-record expressions over records joined to the model table (`joined`): the variant, its
+    dimension, the decay and the rounded delta; every CASE of the model is one hash-join lookup."""
 
     def __init__(self, model: scoring.Model, dialect: str, on: dt.date) -> None:
-        points, half_lives, variants, dimensions = [], [], [], []
-        for dim_name, dim in model.dimensions.items():
-            for variant, value in dim.points.items():
-                when = _matches(variant)
-                points.append((when, value * dim.weight))
-                half_lives.append((when, dim.half_life_days if dim.half_life_days else null()))
-                variants.append((when, variant))
-                dimensions.append((when, dim_name))
-        self.known = or_(*(w for w, _ in variants))
-        half_life = case(*half_lives, else_=null())
-        decay = case(
-            (half_life.is_(None), 1.0),
-            else_=func.power(0.5, cast(_age_days(dialect, on), Float) / half_life),
+        outcome = case((R.outcome == true(), "t"), else_="f")
+        record_key = R.kind + literal("|") + func.coalesce(R.severity, "") + literal("|") + outcome
+        self.joined = R.__table__.join(MODEL_TABLE, M.key == record_key)
+        self.decay = case(
+            (M.half_life.is_(None), 1.0),
+            else_=func.power(0.5, cast(_age_days(dialect, on), Float) / M.half_life),
         )
-        self.decay = decay
-        self.delta = func.round(cast(case(*points, else_=0.0) * decay, Numeric), 2)
-        self.variant = case(*variants, else_=null())
-        self.dimension = case(*dimensions, else_=null())
-        order = [g for g, _ in model.thresholds]
-        self.cap_rank = case(*((_matches(v), order.index(g)) for v, g in model.caps.items()), else_=0)
-        self.order = order
+        rounded = func.round(cast(M.points * self.decay, Numeric), 2)
+        self.delta = cast(rounded, Float)  # summed as floats, as scoring.evaluate does
+        self.delta_text = cast(rounded, String)
+        self.variant, self.dimension, self.cap_rank = M.variant, M.dimension, M.cap_rank
+        self.order = [g for g, _ in model.thresholds]
         self.model = model
+        self.rows = _model_rows(model)
 
 
 def _grade_of(c: Compiled, score: ColumnElement[Any], cap: ColumnElement[Any], dialect: str) -> Any:
@@ -133,21 +154,32 @@ def _grade_of(c: Compiled, score: ColumnElement[Any], cap: ColumnElement[Any], d
 
 
 def _explanations(c: Compiled, dialect: str, first: int, last: int, on: dt.date) -> Any:
+    """Per entity whose grade changed: its explanation as JSON text, built by string concatenation (several times
+    cheaper than json_build_object per record on PostgreSQL; the variant and dimension names are checked to need
+    no escaping)."""
     item = (
-        func.json_build_object if dialect == "postgresql" else func.json_object
-    )(
-        "record_id", R.id, "variant", c.variant, "dimension", c.dimension,
-        "delta", c.delta, "decay", func.round(cast(c.decay, Numeric), 4),
+        literal('{"record_id":') + cast(R.id, String)
+        + literal(',"variant":"') + c.variant
+        + literal('","dimension":"') + c.dimension
+        + literal('","delta":') + c.delta_text
+        + literal(',"decay":') + cast(func.round(cast(c.decay, Numeric), 4), String)
+        + literal("}")
     )  # fmt: skip
     changed = select(SCRATCH.c.entity_id).where(SCRATCH.c.old_grade.is_distinct_from(SCRATCH.c.grade))
-    where = and_(R.entity_id.between(first, last), R.entity_id.in_(changed), _counts(on), c.known)
+    where = and_(R.entity_id.between(first, last), R.entity_id.in_(changed), _counts(on))
     if dialect == "postgresql":
-        agg = func.json_agg(aggregate_order_by(item, R.decided_on, R.id))
-        return select(R.entity_id, agg.label("explanation")).where(where).group_by(R.entity_id).subquery()
-    ordered = select(R.entity_id, item.label("item")).where(where).order_by(R.entity_id, R.decided_on, R.id)
+        agg = func.string_agg(item, aggregate_order_by(literal_column("','"), R.decided_on, R.id))
+        chosen = select(R.entity_id, agg.label("joined")).select_from(c.joined).where(where)
+        return chosen.group_by(R.entity_id).subquery()
+    ordered = (
+        select(R.entity_id, item.label("item"))
+        .select_from(c.joined)
+        .where(where)
+        .order_by(R.entity_id, R.decided_on, R.id)
+    )
     inner = ordered.subquery()
     return (
-        select(inner.c.entity_id, func.json_group_array(func.json(inner.c.item)).label("explanation"))
+        select(inner.c.entity_id, func.group_concat(inner.c.item, ",").label("joined"))
         .group_by(inner.c.entity_id)
         .subquery()
     )
@@ -157,15 +189,20 @@ def regrade_all(
     session: Session, on: dt.date, batch: int = 100_000, model: scoring.Model | None = None
 ) -> dict[str, Any]:
     """Recompute every entity's score and grade on `on`. Returns the number of entities, how many scores and
-    grades changed, and (id, old grade, new grade) of each entity whose grade changed."""
+    grades changed, and the entities whose grade moved to or from A (id -> new grade)."""
     chosen = model or scoring.model_from(scoring.DEFAULT_MODEL)
     conn = session.connection()
     dialect = conn.dialect.name
+    if dialect == "postgresql":  # aggregate a range of entities in memory rather than spill to disk
+        conn.execute(text("SET LOCAL work_mem = '128MB'"))
     SCRATCH.create(conn, checkfirst=True)
+    MODEL_TABLE.create(conn, checkfirst=True)
     c = Compiled(chosen, dialect, on)
+    conn.execute(delete(MODEL_TABLE))
+    conn.execute(insert(MODEL_TABLE), c.rows)
     now = dt.datetime.now(dt.UTC)
     total, changed_scores, after = 0, 0, 0
-    regraded: list[tuple[int, str | None, str]] = []
+    grades_changed, regraded = 0, dict[int, str]()
     while True:
         last = session.scalar(
             select(CreditEntity.id)
@@ -184,7 +221,8 @@ def regrade_all(
                 func.sum(c.delta).label("total"),
                 func.max(c.cap_rank).label("cap"),
             )
-            .where(R.entity_id.between(first, last), _counts(on), c.known)
+            .select_from(c.joined)
+            .where(R.entity_id.between(first, last), _counts(on))
             .group_by(R.entity_id)
             .subquery()
         )
@@ -202,12 +240,17 @@ def regrade_all(
             .where(CreditEntity.id.between(first, last))
         )
         conn.execute(insert(SCRATCH).from_select(["entity_id", "score", "grade", "old_grade"], computed))
+        if dialect == "postgresql":
+            conn.execute(
+                text("ANALYZE credit_regrade_scratch")
+            )  # a temporary table has no statistics otherwise
         explained = _explanations(c, dialect, first, last, on)
-        empty = cast(literal("[]"), JSON) if dialect == "postgresql" else literal_column("'[]'")
+        text_json = literal("[") + func.coalesce(explained.c.joined, literal("")) + literal("]")
+        explanation = cast(text_json, JSON) if dialect == "postgresql" else text_json
         history = (
             select(
-                SCRATCH.c.entity_id, SCRATCH.c.score, SCRATCH.c.grade, literal(chosen.name),
-                func.coalesce(explained.c.explanation, empty), literal(on, Date), literal(now, CreditGrade.computed_at.type),
+                SCRATCH.c.entity_id, SCRATCH.c.score, SCRATCH.c.grade, literal(chosen.name), explanation,
+                literal(on, Date), literal(now, CreditGrade.computed_at.type),
             )
             .select_from(SCRATCH)
             .outerjoin(explained, explained.c.entity_id == SCRATCH.c.entity_id)
@@ -218,14 +261,12 @@ def regrade_all(
                 ["entity_id", "score", "grade", "model", "explanation", "computed_on", "computed_at"], history
             )
         )
-        regraded += [
-            (row[0], row[1], row[2])
-            for row in conn.execute(
-                select(SCRATCH.c.entity_id, SCRATCH.c.old_grade, SCRATCH.c.grade).where(
-                    SCRATCH.c.old_grade.is_distinct_from(SCRATCH.c.grade)
-                )
-            )
-        ]
+        moved_grade = SCRATCH.c.old_grade.is_distinct_from(SCRATCH.c.grade)
+        grades_changed += session.scalar(select(func.count()).select_from(SCRATCH).where(moved_grade)) or 0
+        # Only the grades that moved to or from A matter to the lists (the red list): kept, not all of them.
+        to_or_from_a = or_(SCRATCH.c.old_grade == "A", SCRATCH.c.grade == "A")
+        query = select(SCRATCH.c.entity_id, SCRATCH.c.grade).where(moved_grade, to_or_from_a)
+        regraded.update((row[0], row[1]) for row in conn.execute(query))
         moved = conn.execute(
             update(CreditEntity)
             .where(
@@ -242,10 +283,11 @@ def regrade_all(
         total += session.scalar(select(func.count()).select_from(SCRATCH)) or 0
         after = last
     SCRATCH.drop(conn, checkfirst=True)
+    MODEL_TABLE.drop(conn, checkfirst=True)
     session.expire_all()  # the set-based updates bypassed the identity map
     return {
         "entities": total,
         "scores_changed": changed_scores,
-        "grades_changed": len(regraded),
-        "regraded": regraded,
+        "grades_changed": grades_changed,
+        "to_or_from_a": regraded,
     }

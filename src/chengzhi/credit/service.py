@@ -286,8 +286,7 @@ def regrade_all(session: Session, on: dt.date, batch: int = 100_000) -> dict[str
     changes, ended by `listing.expire`); the red list depends on grade A, so the entities whose grade moved to or
     from A are synchronised here."""
     result = regrade.regrade_all(session, on, batch, MODEL)
-    touched = {i: new for i, old, new in result["regraded"] if "A" in (old, new)}
-    result["lists_synced"] = listing.sync_many(session, touched, on)
+    result["lists_synced"] = listing.sync_many(session, result.pop("to_or_from_a"), on)
     return result
 
 

@@ -5,6 +5,7 @@ decoding (decompression bombs), and images hiding another file refused; each ref
 from __future__ import annotations
 
 import io
+import re
 import struct
 import zlib
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from chengzhi.config import Settings
 
 from .factories import City
 from .test_api_errors import SUBMIT, assert_error, created_number, token_headers, valid_submission
+from .test_pages_staff import sign_in
 from .test_photos import image_bytes, upload
 
 
@@ -175,3 +177,31 @@ def test_polyglots_are_refused(
         error = assert_error(upload(client, number, polyglot, name, content_type, resident), 422)
         assert error["code"] == "photo_hidden_content", error
     assert not settings.media_dir.exists() or not any(settings.media_dir.iterdir()), "nothing stored"
+
+
+def test_staff_publish_from_the_request_page(
+    client: TestClient, resident: dict[str, str], number: str
+) -> None:
+    photo = upload(client, number, image_bytes("JPEG"), headers=resident).json()
+    sign_in(client, "leader")
+    assert (
+        "/publish" not in client.get(f"/staff/requests/{number}").text
+    )  # leaders read, they do not moderate
+    client.post("/logout", data={"csrf_token": csrf_of(client.get("/staff").text)})
+    sign_in(client, "operator")
+    page = client.get(f"/staff/requests/{number}")
+    assert page.status_code == 200 and page.context["page"].can_moderate
+    action = f"/staff/requests/{number}/photos/{photo['id']}/publish"
+    assert action in page.text
+    refused = client.post(action, data={"csrf_token": "wrong", "public": "1"})
+    assert refused.status_code == 403
+    done = client.post(action, data={"csrf_token": csrf_of(page.text), "public": "1"}, follow_redirects=False)
+    assert done.status_code == 303
+    shown = client.get(f"/staff/requests/{number}").context["page"].photos
+    assert [p.public for p in shown] == [True]
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found
+    return found.group(1)

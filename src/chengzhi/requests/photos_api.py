@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Header, Path, UploadFile
-from fastapi.responses import FileResponse
+from fastapi import APIRouter, File, Header, Path, Request, UploadFile
+from fastapi.responses import FileResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -20,6 +20,7 @@ from chengzhi.requests import access, lists, schemas
 from chengzhi.requests import photos as photo_store
 from chengzhi.requests.models import Photo
 from chengzhi.requests.models import Request as RequestRow
+from chengzhi.web.templating import csrf_ok, page_actor
 
 router = APIRouter()
 media_router = APIRouter(include_in_schema=False)
@@ -106,6 +107,21 @@ def withdraw_photo(
     ref: str, photo_id: Annotated[int, Path(ge=1, le=MAX_ID)], session: SessionDep, actor: ActorDep
 ) -> schemas.PhotoPublic:
     return _moderate(session, actor, ref, photo_id, False)
+
+
+@media_router.post("/staff/requests/{number}/photos/{photo_id}/publish")
+async def moderate_from_page(
+    number: str, photo_id: Annotated[int, Path(ge=1, le=MAX_ID)], request: Request, session: SessionDep
+) -> Response:
+    """The request page's "Publish" / "Withdraw" button: the same checks as the API's, then back to the page."""
+    actor = page_actor(request, session)
+    if actor.is_anonymous:
+        return RedirectResponse(f"/login?next=/staff/requests/{number[:20]}", status_code=303)
+    form = await request.form(max_files=0, max_fields=10)
+    if not csrf_ok(request, form):
+        raise Forbidden("csrf_failed")
+    _moderate(session, actor, number[:20], photo_id, form.get("public") == "1")
+    return RedirectResponse(f"/staff/requests/{number[:20]}", status_code=303)
 
 
 @media_router.get("/media/photos/{name}")

@@ -144,6 +144,16 @@ class AllowedAction:
     name: str
 
 
+@dataclass(frozen=True)
+class PagePhoto:
+    """A photo on the staff request page: private until published (moderation); staff attachments never public."""
+
+    id: int
+    url: str
+    public: bool
+    by_staff: bool
+
+
 @dataclass
 class StaffRequestPage:
     tracking_number: str
@@ -174,6 +184,8 @@ class StaffRequestPage:
     category_code: str | None = None
     supports: int = 0
     photo_urls: list[str] = field(default_factory=list)
+    photos: list[PagePhoto] = field(default_factory=list)
+    can_moderate: bool = False
     open311: DeliveryPanel | None = None  # deliveries to a unit's own Open311 system
     duplicates: list[DuplicateRow] = field(default_factory=list)  # shown when the user may merge
     actions: list[AllowedAction] = field(default_factory=list)
@@ -408,6 +420,7 @@ def request_page(
         name = gettext(lang, STAGE_NAMES[stage]) if stage in STAGE_NAMES else stage
         deadlines.append(Deadline(stage, name, at if at.tzinfo else at.replace(tzinfo=dt.UTC)))
     actions = allowed_for(session, actor, row, paths=paths)
+    stored_photos = photos_of(session, row)
     candidates = (
         routing_service.find_duplicates(
             session, actor, row, limit=5, min_score=routing_service.DUPLICATES_MIN_SCORE
@@ -464,9 +477,12 @@ def request_page(
             )
             for c in candidates
         ],
-        photo_urls=[
-            f"/api/v1/requests/{row.tracking_number}/photos/{photo.id}" for photo in photos_of(session, row)
+        photo_urls=[f"/api/v1/requests/{row.tracking_number}/photos/{photo.id}" for photo in stored_photos],
+        photos=[
+            PagePhoto(p.id, f"/api/v1/requests/{row.tracking_number}/photos/{p.id}", p.public, p.by_staff)
+            for p in stored_photos
         ],
+        can_moderate=access.acts_on(session, actor, row, paths=paths),
         actions=[AllowedAction(code, button_name(code, lang)) for code in actions],
         forms=forms or ActionForms(),
         unit_groups=unit_groups(session, lang) if picks_units else [],

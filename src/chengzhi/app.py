@@ -36,6 +36,7 @@ from chengzhi.knowledge.api import router as knowledge_router
 from chengzhi.metrics.api import router as metrics_router
 from chengzhi.metrics.pages import router as metrics_pages
 from chengzhi.open311.api import router as open311_router
+from chengzhi.org.account_api import router as account_router
 from chengzhi.org.api import router as org_router
 from chengzhi.org.pages import router as org_pages
 from chengzhi.org.service import ANONYMOUS
@@ -319,6 +320,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
 
     app.include_router(org_router)
+    app.include_router(account_router)
     app.include_router(categories_router)
     app.include_router(requests_router)
     app.include_router(duplicates_router)

@@ -35,6 +35,17 @@ class Settings(BaseSettings):
     # "memory://" inside one process; "redis://127.0.0.1:6379" shares the limit between processes.
     rate_limit_storage: str = "memory://"
     api_token_days: int = Field(default=30, ge=1)
+    # Sessions on the server (docs/identity.md): ended after this long since sign-in, or this long unused.
+    session_max_hours: int = Field(default=12, ge=1)
+    session_idle_minutes: int = Field(default=120, ge=1)
+    # Password guessing: after this many consecutive wrong passwords an account refuses passwords for a while.
+    login_lockout_attempts: int = Field(default=10, ge=1)
+    login_lockout_minutes: int = Field(default=15, ge=1)
+    # Staff roles need a second factor (TOTP, or an identity provider's acr saying it did MFA). Unset: required,
+    # except in the test environment. `demo_second_factor_exempt` lets the generated demo city's accounts sign in
+    # without one (a demo convenience, never honoured in production).
+    staff_second_factor: bool | None = None
+    demo_second_factor_exempt: bool = True
     session_cookie_secure: bool = False
     # Periodic jobs (overdue detection) inside every app process; one process runs each job at a time.
     scheduler_enabled: bool = True
@@ -92,6 +103,12 @@ class Settings(BaseSettings):
             if not self.session_cookie_secure:
                 raise ValueError("set CHENGZHI_SESSION_COOKIE_SECURE=true in production (HTTPS only cookies)")
         return self
+
+    @property
+    def second_factor_required(self) -> bool:
+        if self.staff_second_factor is None:
+            return self.environment != "test"
+        return self.staff_second_factor
 
     @property
     def is_sqlite(self) -> bool:

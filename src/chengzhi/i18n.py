@@ -95,6 +95,19 @@ MESSAGES: dict[str, Text] = {
     "method_not_allowed": N_("This method is not allowed here."),
     "not_authenticated": N_("Sign in first: send a valid token in the Authorization header."),
     "bad_credentials": N_("Wrong username or password."),
+    "account_locked": N_(
+        "Too many failed attempts: this account refuses sign-in for %(minutes)s more minutes."
+    ),
+    "second_factor_required": N_(
+        "This account needs its second factor: send the code from your authenticator app as one_time_code."
+    ),
+    "second_factor_enrolment_required": N_(
+        "Staff accounts need a second factor: sign in on the web page once to set up your authenticator app."
+    ),
+    "second_factor_invalid": N_("That code is not right (or was already used); try the next one."),
+    "second_factor_enrolled": N_("A second factor is already set up for this account."),
+    "second_factor_not_started": N_("Start setting up the second factor first."),
+    "password_too_short": N_("The password must have at least %(min)s characters."),
     "token_invalid": N_("The token is invalid or has expired; sign in again for a new one."),
     "csrf_failed": N_("The page has expired (CSRF check failed); reload it and try again."),
     "forbidden": N_("You are not allowed to do this."),

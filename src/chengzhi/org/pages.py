@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import secrets
 from dataclasses import dataclass, field
 
 from fastapi import APIRouter, Request
@@ -14,7 +13,9 @@ from chengzhi.deps import SessionDep, SettingsDep
 from chengzhi.errors import ChengzhiError
 from chengzhi.i18n import message
 from chengzhi.org import service as svc
-from chengzhi.org.models import UnitKind
+from chengzhi.org import signin
+from chengzhi.org.models import UnitKind, User
+from chengzhi.org.sessions import HowSignedIn
 from chengzhi.ratelimit import check_rate
 from chengzhi.web.i18n import N_, gettext
 from chengzhi.web.templating import FormErrors, chrome, csrf_ok, page_actor, page_language, render
@@ -39,6 +40,11 @@ def safe_next(target: str | None) -> str:
     if target and target.startswith("/") and not target.startswith(("//", "/\\")) and len(target) < 500:
         return target
     return ""
+
+
+def default_landing(user: User) -> str:
+    """Where a sign-in without a `next` lands: staff on the home page, residents on their requests."""
+    return "/" if svc.actor_for(user).is_staff else "/track"
 
 
 def _client(request: Request) -> str:
@@ -68,18 +74,17 @@ async def login(request: Request, session: SessionDep, settings: SettingsDep) ->
     if not page.errors:
         try:
             check_rate(settings.rate_limit_storage, settings.login_rate, "login", _client(request))
-            user = svc.authenticate(session, username, password)
+            user = svc.authenticate(session, username, password, signin.lockout(settings))
             session.commit()
         except ChengzhiError as exc:
+            session.commit()  # the failed attempt counts towards the lock-out
             field_name = "password" if exc.code == "bad_credentials" else "form"
             page.errors.add(field_name, message(exc.code, lang, exc.params))
         else:
-            request.session.clear()
-            request.session["user_id"] = user.id
-            request.session["csrf"] = secrets.token_urlsafe(24)
-            actor = svc.actor_for(user)
-            default = "/" if actor.is_staff else "/track"
-            return RedirectResponse(page.next or default, status_code=303)
+            owed = signin.start(request, session, settings, user, HowSignedIn(), next_url=page.next)
+            if owed is not None:
+                return RedirectResponse("/login/second-factor", status_code=303)
+            return RedirectResponse(page.next or default_landing(user), status_code=303)
     actor = page_actor(request, session)
     return render(request, "login.html", page, chrome(request, actor), status_code=422)
 
@@ -93,10 +98,10 @@ def logout_form(request: Request, session: SessionDep) -> Response:
 
 
 @router.post("/logout")
-async def logout(request: Request) -> Response:
+async def logout(request: Request, session: SessionDep) -> Response:
     form = await request.form()
     if csrf_ok(request, form):
-        request.session.clear()
+        signin.sign_out(request, session)
     return RedirectResponse("/", status_code=303)
 
 

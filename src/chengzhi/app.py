@@ -37,6 +37,7 @@ from chengzhi.metrics.api import router as metrics_router
 from chengzhi.metrics.pages import router as metrics_pages
 from chengzhi.open311.api import router as open311_router
 from chengzhi.org.account_api import router as account_router
+from chengzhi.org.account_pages import router as account_pages
 from chengzhi.org.api import router as org_router
 from chengzhi.org.pages import router as org_pages
 from chengzhi.org.service import ANONYMOUS
@@ -331,6 +332,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(metrics_pages)
     app.include_router(open311_router)
     app.include_router(org_pages)
+    app.include_router(account_pages)
     app.include_router(requests_pages)
     app.include_router(track_pages)
     app.include_router(staff_pages)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from chengzhi import ratelimit
 from chengzhi.categories import timelimits
 from chengzhi.config import get_settings
+from chengzhi.identity import oidc
 from chengzhi.knowledge import index as knowledge_index
 from chengzhi.open311 import formats
 from chengzhi.routing import caches as routing_caches
@@ -29,6 +30,7 @@ def reset_caches(*, files: bool = False) -> None:
     ratelimit.reset()
     routing_caches.reset_caches()
     knowledge_index.reset()  # the knowledge base's search index
+    oidc.CACHE.clear()  # identity providers' discovery documents and keys
     if files:
         templating.templates.cache_clear()
         i18n.translations.cache_clear()

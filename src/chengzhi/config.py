@@ -6,10 +6,33 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "chengzhi-development-secret-change-me"  # noqa: S105 - refused in production below
+
+
+class OidcProvider(BaseModel):
+    """An OpenID Connect identity provider the platform signs people in with (docs/identity.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # The issuer exactly as the provider states it; discovery is read from {issuer}/.well-known/openid-configuration.
+    issuer: str
+    client_id: str
+    client_secret: str = ""
+    token_auth: Literal["client_secret_basic", "client_secret_post"] = "client_secret_basic"  # noqa: S105 - a method name
+    name_zh: str = ""
+    name_en: str = ""
+    scopes: str = "openid profile phone"
+    # This provider verifies real names (a government identity service): its people reach identity level 2.
+    real_name: bool = False
+    # `acr` values, or `amr` entries, by which the provider says it did multi-factor authentication: staff signed
+    # in with it owe no second factor here.
+    mfa_acr_values: list[str] = []
+    mfa_amr_values: list[str] = ["mfa"]
+    # Create a resident account for a person the platform does not know yet (else only linked accounts sign in).
+    create_residents: bool = True
 
 
 class Settings(BaseSettings):
@@ -46,6 +69,11 @@ class Settings(BaseSettings):
     # without one (a demo convenience, never honoured in production).
     staff_second_factor: bool | None = None
     demo_second_factor_exempt: bool = True
+    # OpenID Connect providers by short name, e.g. CHENGZHI_OIDC_PROVIDERS='{"gov": {"issuer": "...", ...}}'.
+    oidc_providers: dict[str, OidcProvider] = {}
+    # Clock skew tolerated when checking ID tokens' times; timeout of calls to providers.
+    oidc_leeway_seconds: int = Field(default=60, ge=0, le=600)
+    oidc_timeout_seconds: float = Field(default=10.0, gt=0)
     session_cookie_secure: bool = False
     # Periodic jobs (overdue detection) inside every app process; one process runs each job at a time.
     scheduler_enabled: bool = True

@@ -107,6 +107,28 @@ MESSAGES: dict[str, Text] = {
     "second_factor_invalid": N_("That code is not right (or was already used); try the next one."),
     "second_factor_enrolled": N_("A second factor is already set up for this account."),
     "second_factor_not_started": N_("Start setting up the second factor first."),
+    "oidc_refused": N_("The identity provider's sign-in was refused."),
+    "oidc_provider_unavailable": N_(
+        "The identity provider cannot be reached (%(details)s); try again later."
+    ),
+    "oidc_provider_error": N_("The identity provider did not sign you in (%(details)s)."),
+    "oidc_state_invalid": N_(
+        "This sign-in link was already used or was started in another browser; start signing in again."
+    ),
+    "oidc_code_refused": N_("The identity provider refused the sign-in code (%(details)s); start again."),
+    "oidc_no_id_token": N_("The identity provider sent no ID token; nobody was signed in."),
+    "oidc_malformed_token": N_("The identity provider's ID token is malformed; nobody was signed in."),
+    "oidc_alg_refused": N_("The ID token is signed with an algorithm that is not accepted (%(alg)s)."),
+    "oidc_unknown_key": N_("The ID token is signed with a key the identity provider does not publish."),
+    "oidc_bad_signature": N_("The ID token's signature is not valid; nobody was signed in."),
+    "oidc_wrong_issuer": N_("The ID token was issued by another identity provider than expected."),
+    "oidc_wrong_audience": N_("The ID token was issued for another application."),
+    "oidc_token_expired": N_("The ID token has expired; start signing in again."),
+    "oidc_nonce_mismatch": N_("The ID token does not belong to this sign-in (nonce); nobody was signed in."),
+    "oidc_claim_invalid": N_("The ID token's claim %(claim)s is missing or not valid."),
+    "oidc_identity_taken": N_("This identity is already linked to another account."),
+    "oidc_account_inactive": N_("The account linked to this identity is deactivated."),
+    "oidc_unknown_person": N_("This identity is not linked to any account here; ask an administrator."),
     "password_too_short": N_("The password must have at least %(min)s characters."),
     "token_invalid": N_("The token is invalid or has expired; sign in again for a new one."),
     "csrf_failed": N_("The page has expired (CSRF check failed); reload it and try again."),

@@ -10,6 +10,7 @@ from chengzhi.credit.models import (
 )
 from chengzhi.db import Base
 from chengzhi.idempotency import IdempotencyRecord
+from chengzhi.identity.models import DataRightsEvent, NotificationPreference, UserIdentity, VerificationCode
 from chengzhi.jobs.models import JobRun
 from chengzhi.knowledge.models import KnowledgeArticle, KnowledgeArticleVersion
 from chengzhi.metrics.models import MetricExclusion, RequestFact
@@ -20,7 +21,15 @@ from chengzhi.open311.models import (
     Open311Key,
     Open311Token,
 )
-from chengzhi.org.models import ApiToken, RoleAssignment, Unit, User
+from chengzhi.org.models import (
+    ApiToken,
+    RecoveryCode,
+    RoleAssignment,
+    SecondFactor,
+    Unit,
+    User,
+    UserSession,
+)
 from chengzhi.outbound.models import OutboundRecord
 from chengzhi.requests.models import (
     Issue,
@@ -47,6 +56,7 @@ __all__ = [
     "CreditEntityName",
     "CreditGrade",
     "CreditRecord",
+    "DataRightsEvent",
     "DuplicateBand",
     "DuplicateSignature",
     "IdempotencyRecord",
@@ -55,6 +65,7 @@ __all__ = [
     "KnowledgeArticle",
     "KnowledgeArticleVersion",
     "MetricExclusion",
+    "NotificationPreference",
     "Open311Delivery",
     "Open311Endpoint",
     "Open311InboundUpdate",
@@ -64,6 +75,7 @@ __all__ = [
     "Photo",
     "PhotoToken",
     "PlaceName",
+    "RecoveryCode",
     "Request",
     "RequestEvent",
     "RequestFact",
@@ -71,7 +83,11 @@ __all__ = [
     "RequestTriage",
     "RequestUnit",
     "RoleAssignment",
+    "SecondFactor",
     "TriageTask",
     "Unit",
     "User",
+    "UserIdentity",
+    "UserSession",
+    "VerificationCode",
 ]

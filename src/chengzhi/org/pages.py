@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.responses import Response
 
+from chengzhi.config import Settings
 from chengzhi.deps import SessionDep, SettingsDep
 from chengzhi.errors import ChengzhiError
 from chengzhi.i18n import message
@@ -28,6 +29,20 @@ class LoginPage:
     username: str = ""
     next: str = ""
     errors: FormErrors = field(default_factory=FormErrors)
+    # OpenID Connect providers offered: (short name, label in the page's language).
+    providers: list[tuple[str, str]] = field(default_factory=list)
+    refusal: str = ""  # the error code of a refused provider sign-in
+
+
+def providers_of(settings: Settings, lang: str) -> list[tuple[str, str]]:
+    return [
+        (name, (p.name_en if lang == "en" else p.name_zh) or name)
+        for name, p in settings.oidc_providers.items()
+    ]
+
+
+# The id of a session from an identity provider that was just ended: /auth/oidc/logout ends the provider's too.
+RP_LOGOUT_KEY = "rp_logout"
 
 
 @dataclass
@@ -54,7 +69,10 @@ def _client(request: Request) -> str:
 @router.get("/login")
 def login_form(request: Request, session: SessionDep) -> Response:
     actor = page_actor(request, session)
-    page = LoginPage(next=safe_next(request.query_params.get("next")))
+    page = LoginPage(
+        next=safe_next(request.query_params.get("next")),
+        providers=providers_of(request.app.state.settings, page_language(request)),
+    )
     return render(request, "login.html", page, chrome(request, actor))
 
 
@@ -64,7 +82,11 @@ async def login(request: Request, session: SessionDep, settings: SettingsDep) ->
     form = await request.form()
     username = str(form.get("username") or "").strip()[:150]
     password = str(form.get("password") or "")[:1000]
-    page = LoginPage(username=username, next=safe_next(str(form.get("next") or "")))
+    page = LoginPage(
+        username=username,
+        next=safe_next(str(form.get("next") or "")),
+        providers=providers_of(settings, lang),
+    )
     if not csrf_ok(request, form):
         page.errors.add("form", message("csrf_failed", lang))
     if not username:
@@ -101,7 +123,10 @@ def logout_form(request: Request, session: SessionDep) -> Response:
 async def logout(request: Request, session: SessionDep) -> Response:
     form = await request.form()
     if csrf_ok(request, form):
-        signin.sign_out(request, session)
+        ended = signin.sign_out(request, session)
+        if ended is not None and ended.method.startswith("oidc:"):
+            request.session[RP_LOGOUT_KEY] = ended.id
+            return RedirectResponse("/auth/oidc/logout", status_code=303)
     return RedirectResponse("/", status_code=303)
 
 

@@ -14,7 +14,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from shapely.errors import ShapelyError
 from shapely.geometry import shape
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, undefer
 
@@ -25,8 +25,10 @@ from chengzhi.org.models import (
     ALLOWED_PARENTS,
     TERRITORIAL,
     ApiToken,
+    RecoveryCode,
     Role,
     RoleAssignment,
+    SecondFactor,
     Unit,
     UnitKind,
     User,
@@ -434,3 +436,50 @@ def set_user_active(session: Session, user: User, active: bool) -> User:
     if not active:
         sessions.revoke_all(session, user.id, "deactivated")
     return user
+
+
+# ---------------------------------------------------------------- identity (for the identity domain)
+
+
+def record_verified(
+    session: Session,
+    user: User,
+    *,
+    name: str | None = None,
+    phone: str | None = None,
+    email: str | None = None,
+    real_name: bool = False,
+) -> User:
+    """What a verification established about a person: a verified phone number or e-mail address (identity level
+    1), a name verified by a real-name identity provider (level 2)."""
+    now = utcnow()
+    if phone:
+        user.phone = phone[:40]
+        user.phone_verified_at = now
+    if email:
+        user.email = email[:200]
+        user.email_verified_at = now
+    if real_name:
+        if name:
+            user.display_name = name[:120]
+        user.real_name_verified_at = now
+    session.flush()
+    return user
+
+
+def forget_person(session: Session, user: User) -> None:
+    """Delete a person's account data at their request (PIPL): name, contacts, password, verifications, sessions,
+    tokens and second factor go; the row stays as an anonymous shell so that history keeps its references."""
+    user.username = f"deleted-{user.id}"
+    user.display_name = ""
+    user.phone = None
+    user.email = None
+    user.password_hash = None
+    user.active = False
+    user.phone_verified_at = user.email_verified_at = user.real_name_verified_at = None
+    session.execute(update(ApiToken).where(ApiToken.user_id == user.id).values(revoked=True))
+    mfa_rows = (SecondFactor, RecoveryCode)
+    for table in mfa_rows:
+        session.execute(delete(table).where(table.user_id == user.id))
+    session.flush()
+    sessions.revoke_all(session, user.id, "account_deleted")

@@ -181,3 +181,7 @@ def sessions_of(session: Session, user_id: int, settings: Settings) -> list[User
             .order_by(UserSession.last_seen_at.desc(), UserSession.id.desc())
         )
     )
+
+
+def session_by_id(session: Session, session_id: int) -> UserSession | None:
+    return session.get(UserSession, session_id)

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from chengzhi.config import Settings
 from chengzhi.requests.models import Request
 
-AfterTriageFn = Callable[[Session, Settings, Sequence[Request], dt.datetime], None]
+AfterTriageFn = Callable[[Session, Settings, Sequence["Request"], dt.datetime], None]
 
 
 @dataclass(frozen=True)

@@ -173,9 +173,7 @@ def test_staff_link_an_identity_then_sign_in_with_it(
         gov_idp.set_user("staff-7g", {"acr": GOV_MFA})
         assert sign_in_with(client, "city", "staff-7", "?link=1").headers["location"] == "/account"
         assert sign_in_with(client, "gov", "staff-7g", "?link=1").headers["location"] == "/account"
-        session.execute(
-            User.__table__.update().where(User.username == "dispatcher").values(demo_account=False)
-        )
+        session.execute(update(User).where(User.username == "dispatcher").values(demo_account=False))
         session.commit()
         client.cookies.clear()
         owed = sign_in_with(client, "city", "staff-7")

@@ -69,6 +69,20 @@ class Settings(BaseSettings):
     # without one (a demo convenience, never honoured in production).
     staff_second_factor: bool | None = None
     demo_second_factor_exempt: bool = True
+    # Identity levels (docs/identity.md): the level each action needs. 0 anonymous, 1 phone or e-mail verified by a
+    # one-time code, 2 real name verified by an identity provider. An action not listed needs 0.
+    identity_levels: dict[str, int] = {
+        "submit": 0,
+        "support": 0,
+        "history": 1,
+        "follow": 1,
+        "comment": 1,
+        "apply_open_data": 2,
+        "object_credit_record": 2,
+    }
+    # Verification codes sent to a phone or e-mail address: how long they live, how many tries each.
+    verification_code_minutes: int = Field(default=10, ge=1, le=60)
+    verification_code_attempts: int = Field(default=5, ge=1, le=20)
     # OpenID Connect providers by short name, e.g. CHENGZHI_OIDC_PROVIDERS='{"gov": {"issuer": "...", ...}}'.
     oidc_providers: dict[str, OidcProvider] = {}
     # Clock skew tolerated when checking ID tokens' times; timeout of calls to providers.

@@ -129,6 +129,14 @@ MESSAGES: dict[str, Text] = {
     "oidc_identity_taken": N_("This identity is already linked to another account."),
     "oidc_account_inactive": N_("The account linked to this identity is deactivated."),
     "oidc_unknown_person": N_("This identity is not linked to any account here; ask an administrator."),
+    "identity_level_required": N_(
+        "This needs identity level %(level)s (%(action)s): verify your phone number or real name first."
+    ),
+    "verification_target_invalid": N_(
+        "Give a valid mobile phone number (digits, optionally starting with +)."
+    ),
+    "verification_code_expired": N_("That code has expired or was tried too often; ask for a new one."),
+    "verification_code_invalid": N_("That code is not right; check the message and try again."),
     "password_too_short": N_("The password must have at least %(min)s characters."),
     "token_invalid": N_("The token is invalid or has expired; sign in again for a new one."),
     "csrf_failed": N_("The page has expired (CSRF check failed); reload it and try again."),

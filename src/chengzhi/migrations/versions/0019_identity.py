@@ -76,9 +76,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_data_rights_events")),
     )
     op.create_index(op.f("ix_data_rights_events_user_id"), "data_rights_events", ["user_id"])
+    op.create_index("ix_requests_phone_last4", "requests", ["phone_last4"])
+    op.create_index("ix_requests_contact_email", "requests", ["contact_email"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_requests_contact_email", table_name="requests")
+    op.drop_index("ix_requests_phone_last4", table_name="requests")
     op.drop_table("data_rights_events")
     op.drop_table("notification_preferences")
     op.drop_table("verification_codes")

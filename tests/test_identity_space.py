@@ -202,3 +202,43 @@ def test_staff_cannot_delete_themselves_here(client: TestClient, city: City, ses
     csrf = _csrf(client.get("/me").text)
     response = client.post("/me/delete", data={"csrf_token": csrf, "confirm": "yes"}, follow_redirects=False)
     assert response.headers["location"] == "/me?done=not_deleted"
+
+
+def test_password_reset_through_the_verified_phone(client: TestClient, city: City, session: Session) -> None:
+    sign_in(client, "resident")
+    verify_phone(client, session, "/me")
+    other_browser_cookie = client.cookies.get("chengzhi_session")
+    client.cookies.clear()
+    form = client.get("/password/reset")
+    unknown = client.post(
+        "/password/reset",
+        data={"csrf_token": _csrf(form.text), "username": "resident", "phone": "13000000000"},
+    )
+    assert 'id="reset-sent"' in unknown.text and 'id="demo-code"' not in unknown.text, "same answer, no code"
+    sent = client.post(
+        "/password/reset", data={"csrf_token": _csrf(form.text), "username": "resident", "phone": PHONE}
+    )
+    code = re.search(r"The code is (\d{6})|验证码是 (\d{6})", sent.text)
+    assert code
+    digits = code.group(1) or code.group(2)
+    short = client.post(
+        "/password/reset/confirm",
+        data={"csrf_token": _csrf(sent.text), "username": "resident", "code": digits, "password": "short"},
+    )
+    assert short.status_code == 422
+    done = client.post(
+        "/password/reset/confirm",
+        data={
+            "csrf_token": _csrf(sent.text),
+            "username": "resident",
+            "code": digits,
+            "password": "a-brand-new-pw",
+        },
+        follow_redirects=False,
+    )
+    assert done.status_code == 303 and done.headers["location"] == "/login?reset=1"
+    assert other_browser_cookie
+    client.cookies.set("chengzhi_session", other_browser_cookie)
+    assert client.get("/api/v1/me").status_code == 401, "the reset ended every session"
+    ok = client.post("/api/v1/auth/session", json={"username": "resident", "password": "a-brand-new-pw"})
+    assert ok.status_code == 200

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from chengzhi import outbound
 from chengzhi.config import Settings
+from chengzhi.credit import cases as credit_cases
 from chengzhi.identity.verification import NoGateway
 from chengzhi.jobs import service as jobs
 from chengzhi.metrics import facts
@@ -73,6 +74,7 @@ PERIODIC_JOBS: tuple[tuple[str, jobs.Job, bool], ...] = (
     ("open311_batch", open311_jobs.open311_batch, False),
     ("open311_deliver", open311_jobs.open311_deliver, True),  # remote calls must not hold a transaction
     ("open311_pull", open311_jobs.open311_pull, True),
+    ("credit_nightly", credit_cases.nightly_job, False),  # once a day: regrade, end of publications
 )
 
 

@@ -176,3 +176,9 @@ def test_an_administrator_resets_a_lost_second_factor(
     reset = strict.delete(f"/api/v1/users/{user.id}/second-factor", headers={"X-CSRF-Token": csrf})
     assert reset.status_code == 204
     assert session.get(SecondFactor, user.id) is None
+
+
+def test_required_by_default_everywhere_but_the_test_environment() -> None:
+    assert Settings(_env_file=None, environment="development").second_factor_required
+    assert not Settings(_env_file=None, environment="test").second_factor_required
+    assert not Settings(_env_file=None, environment="test", staff_second_factor=False).second_factor_required

@@ -8,21 +8,23 @@ the CSRF token, nothing else of the person. Sign-in starts a new session and cle
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 import time
 from dataclasses import asdict
 from typing import Any
 
 from fastapi import Request
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from chengzhi.config import Settings
 from chengzhi.db import get_engine, utcnow
 from chengzhi.org import mfa, sessions
-from chengzhi.org.models import User, UserSession
+from chengzhi.org.models import RoleAssignment, Unit, User, UserSession
 from chengzhi.org.queries import user_by_id
-from chengzhi.org.service import ANONYMOUS, Actor, Lockout, actor_for
+from chengzhi.org.service import ANONYMOUS, Actor, Lockout, RoleGrant
 
 PENDING_KEY = "pending"
 PENDING_SECONDS = 300
@@ -59,23 +61,95 @@ def cookie_session(request: Request, session: Session, settings: Settings) -> tu
 
 
 def _touch(request: Request, session: Session, settings: Settings, record: UserSession) -> None:
+    _touch_id(request, session, settings, record.id)
+
+
+def _touch_id(request: Request, session: Session, settings: Settings, session_id: int) -> None:
     if settings.is_sqlite and request.method not in SAFE_METHODS:
         # This request's transaction holds SQLite's write lock already (deps.get_session): write in it.
-        record.last_seen_at = utcnow()
+        sessions.touch(session.connection(), session_id)
         return
     try:
         with get_engine(settings.database_url).begin() as connection:
-            sessions.touch(connection, record.id)
+            sessions.touch(connection, session_id)
     except OperationalError:
         pass  # busy: the next request records it
 
 
+_ACTOR_OF_SESSION = (
+    select(
+        UserSession.id.label("session_id"),
+        UserSession.revoked_at,
+        UserSession.expires_at,
+        UserSession.last_seen_at,
+        User.id,
+        User.username,
+        User.display_name,
+        User.active,
+        User.phone_verified_at,
+        User.email_verified_at,
+        User.real_name_verified_at,
+        RoleAssignment.role,
+        RoleAssignment.unit_id,
+        Unit.path,
+    )
+    .join(User, User.id == UserSession.user_id)
+    .outerjoin(RoleAssignment, RoleAssignment.user_id == User.id)
+    .outerjoin(Unit, Unit.id == RoleAssignment.unit_id)
+    .where(UserSession.token_hash == bindparam("token_hash"))
+    .order_by(RoleAssignment.id)
+)
+
+
+def live_actor(
+    session: Session, token: str, settings: Settings, now: dt.datetime | None = None
+) -> tuple[Actor, dt.datetime] | None:
+    """The actor of a live session (the rules of `live_session`) and the session's last use, in one Core query."""
+    if not token or len(token) > 200:
+        return None
+    rows = session.connection().execute(_ACTOR_OF_SESSION, {"token_hash": sessions.token_hash(token)}).all()
+    first = rows[0] if rows else None
+    now = now or utcnow()
+    idle = dt.timedelta(minutes=settings.session_idle_minutes)
+    if (
+        first is None
+        or first.revoked_at is not None
+        or first.expires_at <= now
+        or first.last_seen_at + idle <= now
+        or not first.active
+    ):
+        return None
+    level = (
+        2 if first.real_name_verified_at else 1 if (first.phone_verified_at or first.email_verified_at) else 0
+    )
+    grants = tuple(RoleGrant(r.role, r.unit_id, r.path) for r in rows if r.role is not None)
+    actor = Actor(
+        user_id=first.id,
+        username=first.username,
+        display_name=first.display_name,
+        grants=grants,
+        session_id=first.session_id,
+        level=level,
+    )
+    return actor, first.last_seen_at
+
+
 def cookie_actor(request: Request, session: Session, settings: Settings) -> Actor:
-    found = cookie_session(request, session, settings)
-    if found is None:
+    """The actor of this browser's session, in one Core query (session, user, roles with their units' paths) and
+    without loading ORM objects: this runs on every page and cookie-authenticated API call."""
+    cookie = _cookie(request)
+    token = cookie.get(sessions.COOKIE_KEY) if cookie is not None else None
+    if not token:
         return ANONYMOUS
-    record, user = found
-    return actor_for(user, record.id)
+    found = live_actor(session, str(token), settings)
+    if found is None:
+        if cookie is not None:
+            cookie.pop(sessions.COOKIE_KEY, None)
+        return ANONYMOUS
+    actor, last_seen = found
+    if last_seen + sessions.TOUCH_EVERY <= utcnow() and actor.session_id is not None:
+        _touch_id(request, session, settings, actor.session_id)
+    return actor
 
 
 def start(

@@ -93,7 +93,7 @@ def main() -> None:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     after = os.getloadavg()
     lines = [
-        "# Server-side sessions: cost per request, 2026-12-07",
+        "# Server-side sessions: cost per request (session of 2026-12-06; run 2026-12-07 01:10 UTC)",
         "",
         f"- Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()};"
         " shared with other engineers' test runs (the figures are inflated, the comparison is what counts)",
@@ -110,7 +110,7 @@ def main() -> None:
         )
     text_out = "\n".join(lines) + "\n"
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "sessions-2026-12-07.md").write_text(text_out, encoding="utf-8")
+    (RESULTS / "sessions-2026-12-06.md").write_text(text_out, encoding="utf-8")
     print(text_out)
 
 

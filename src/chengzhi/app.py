@@ -30,6 +30,9 @@ from chengzhi.credit.pages import router as credit_pages
 from chengzhi.db import get_sessionmaker
 from chengzhi.errors import ChengzhiError
 from chengzhi.i18n import message, negotiate_language
+from chengzhi.identity.pages import router as identity_pages
+from chengzhi.identity.reset_pages import router as reset_pages
+from chengzhi.identity.space_pages import router as space_pages
 from chengzhi.jobs.service import Scheduler
 from chengzhi.knowledge.api import router as knowledge_router
 from chengzhi.knowledge.intake_pages import router as knowledge_intake_pages
@@ -44,6 +47,8 @@ from chengzhi.opendata.ckan import router as ckan_router
 from chengzhi.opendata.dcat import router as dcat_router
 from chengzhi.opendata.pages import UPLOAD_PAGE
 from chengzhi.opendata.pages import router as opendata_pages
+from chengzhi.org.account_api import router as account_router
+from chengzhi.org.account_pages import router as account_pages
 from chengzhi.org.api import router as org_router
 from chengzhi.org.pages import router as org_pages
 from chengzhi.org.service import ANONYMOUS
@@ -350,6 +355,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return HTMLResponse(SWAGGER_PAGE)
 
     app.include_router(org_router)
+    app.include_router(account_router)
     app.include_router(categories_router)
     app.include_router(requests_router)
     app.include_router(duplicates_router)
@@ -364,6 +370,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(warning_pages)
     app.include_router(open311_router)
     app.include_router(org_pages)
+    app.include_router(account_pages)
+    app.include_router(identity_pages)
+    app.include_router(space_pages)
+    app.include_router(reset_pages)
     app.include_router(requests_pages)
     app.include_router(published_photos)
     app.include_router(track_pages)

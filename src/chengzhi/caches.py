@@ -16,6 +16,7 @@ from __future__ import annotations
 from chengzhi import ratelimit
 from chengzhi.categories import timelimits
 from chengzhi.config import get_settings
+from chengzhi.identity import oidc
 from chengzhi.knowledge import index as knowledge_index
 from chengzhi.open311 import formats
 from chengzhi.routing import caches as routing_caches
@@ -32,6 +33,7 @@ def reset_caches(*, files: bool = False) -> None:
     knowledge_index.reset()  # the knowledge base's search index
     warning_live.invalidate_index()  # hot issues: the open issues' index and the IDF of the last recomputation
     warning_live.invalidate_idf()
+    oidc.CACHE.clear()  # identity providers' discovery documents and keys
     if files:
         templating.templates.cache_clear()
         i18n.translations.cache_clear()

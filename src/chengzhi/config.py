@@ -6,10 +6,33 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "chengzhi-development-secret-change-me"  # noqa: S105 - refused in production below
+
+
+class OidcProvider(BaseModel):
+    """An OpenID Connect identity provider the platform signs people in with (docs/identity.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # The issuer exactly as the provider states it; discovery is read from {issuer}/.well-known/openid-configuration.
+    issuer: str
+    client_id: str
+    client_secret: str = ""
+    token_auth: Literal["client_secret_basic", "client_secret_post"] = "client_secret_basic"  # noqa: S105 - a method name
+    name_zh: str = ""
+    name_en: str = ""
+    scopes: str = "openid profile phone"
+    # This provider verifies real names (a government identity service): its people reach identity level 2.
+    real_name: bool = False
+    # `acr` values, or `amr` entries, by which the provider says it did multi-factor authentication: staff signed
+    # in with it owe no second factor here.
+    mfa_acr_values: list[str] = []
+    mfa_amr_values: list[str] = ["mfa"]
+    # Create a resident account for a person the platform does not know yet (else only linked accounts sign in).
+    create_residents: bool = True
 
 
 class Settings(BaseSettings):
@@ -43,6 +66,36 @@ class Settings(BaseSettings):
     # "memory://" inside one process; "redis://127.0.0.1:6379" shares the limit between processes.
     rate_limit_storage: str = "memory://"
     api_token_days: int = Field(default=30, ge=1)
+    # Sessions on the server (docs/identity.md): ended after this long since sign-in, or this long unused.
+    session_max_hours: int = Field(default=12, ge=1)
+    session_idle_minutes: int = Field(default=120, ge=1)
+    # Password guessing: after this many consecutive wrong passwords an account refuses passwords for a while.
+    login_lockout_attempts: int = Field(default=10, ge=1)
+    login_lockout_minutes: int = Field(default=15, ge=1)
+    # Staff roles need a second factor (TOTP, or an identity provider's acr saying it did MFA). Unset: required,
+    # except in the test environment. `demo_second_factor_exempt` lets the generated demo city's accounts sign in
+    # without one (a demo convenience, never honoured in production).
+    staff_second_factor: bool | None = None
+    demo_second_factor_exempt: bool = True
+    # Identity levels (docs/identity.md): the level each action needs. 0 anonymous, 1 phone or e-mail verified by a
+    # one-time code, 2 real name verified by an identity provider. An action not listed needs 0.
+    identity_levels: dict[str, int] = {
+        "submit": 0,
+        "support": 0,
+        "history": 1,
+        "follow": 1,
+        "comment": 1,
+        "apply_open_data": 2,
+        "object_credit_record": 2,
+    }
+    # Verification codes sent to a phone or e-mail address: how long they live, how many tries each.
+    verification_code_minutes: int = Field(default=10, ge=1, le=60)
+    verification_code_attempts: int = Field(default=5, ge=1, le=20)
+    # OpenID Connect providers by short name, e.g. CHENGZHI_OIDC_PROVIDERS='{"gov": {"issuer": "...", ...}}'.
+    oidc_providers: dict[str, OidcProvider] = {}
+    # Clock skew tolerated when checking ID tokens' times; timeout of calls to providers.
+    oidc_leeway_seconds: int = Field(default=60, ge=0, le=600)
+    oidc_timeout_seconds: float = Field(default=10.0, gt=0)
     session_cookie_secure: bool = False
     # Periodic jobs (overdue detection) inside every app process; one process runs each job at a time.
     scheduler_enabled: bool = True
@@ -117,6 +170,12 @@ class Settings(BaseSettings):
             if not self.session_cookie_secure:
                 raise ValueError("set CHENGZHI_SESSION_COOKIE_SECURE=true in production (HTTPS only cookies)")
         return self
+
+    @property
+    def second_factor_required(self) -> bool:
+        if self.staff_second_factor is None:
+            return self.environment != "test"
+        return self.staff_second_factor
 
     @property
     def is_sqlite(self) -> bool:

@@ -15,8 +15,8 @@ from chengzhi.config import Settings
 from chengzhi.db import get_engine, get_sessionmaker
 from chengzhi.errors import Forbidden, NotAuthenticated
 from chengzhi.i18n import Language, negotiate_language
-from chengzhi.org.queries import user_by_id
-from chengzhi.org.service import ANONYMOUS, Actor, actor_for, actor_for_token
+from chengzhi.org.service import ANONYMOUS, Actor, actor_for_token
+from chengzhi.org.signin import cookie_actor
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_HEADER = "x-csrf-token"
@@ -68,7 +68,8 @@ def _bearer(request: Request) -> str | None:
 
 
 def get_actor(request: Request, session: SessionDep) -> Actor:
-    """The caller: a bearer token (API clients), else a signed session cookie (pages), else anonymous.
+    """The caller: a bearer token (API clients), else the server-side session of the cookie (pages), else
+    anonymous.
 
     Cookie-authenticated writes must carry the session's CSRF token in the X-CSRF-Token header (or a form
     field `csrf_token` checked by the page handlers), so that another site cannot act in a user's name.
@@ -76,19 +77,15 @@ def get_actor(request: Request, session: SessionDep) -> Actor:
     token = _bearer(request)
     if token:
         return actor_for_token(session, token)
-    user_id = request.session.get("user_id") if "session" in request.scope else None
-    if user_id is None:
-        return ANONYMOUS
-    user = user_by_id(session, int(user_id))
-    if user is None or not user.active:
-        request.session.clear()
+    actor = cookie_actor(request, session, request.app.state.settings)
+    if actor.is_anonymous:
         return ANONYMOUS
     if request.method not in SAFE_METHODS:
         expected = request.session.get("csrf")
         given = request.headers.get(CSRF_HEADER, "")
         if not expected or not secrets.compare_digest(str(expected), given):
             raise Forbidden("csrf_failed")
-    return actor_for(user)
+    return actor
 
 
 ActorDep = Annotated[Actor, Depends(get_actor)]

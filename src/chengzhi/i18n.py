@@ -135,6 +135,49 @@ MESSAGES: dict[str, Text] = {
     "method_not_allowed": N_("This method is not allowed here."),
     "not_authenticated": N_("Sign in first: send a valid token in the Authorization header."),
     "bad_credentials": N_("Wrong username or password."),
+    "account_locked": N_(
+        "Too many failed attempts: this account refuses sign-in for %(minutes)s more minutes."
+    ),
+    "second_factor_required": N_(
+        "This account needs its second factor: send the code from your authenticator app as one_time_code."
+    ),
+    "second_factor_enrolment_required": N_(
+        "Staff accounts need a second factor: sign in on the web page once to set up your authenticator app."
+    ),
+    "second_factor_invalid": N_("That code is not right (or was already used); try the next one."),
+    "second_factor_enrolled": N_("A second factor is already set up for this account."),
+    "second_factor_not_started": N_("Start setting up the second factor first."),
+    "oidc_refused": N_("The identity provider's sign-in was refused."),
+    "oidc_provider_unavailable": N_(
+        "The identity provider cannot be reached (%(details)s); try again later."
+    ),
+    "oidc_provider_error": N_("The identity provider did not sign you in (%(details)s)."),
+    "oidc_state_invalid": N_(
+        "This sign-in link was already used or was started in another browser; start signing in again."
+    ),
+    "oidc_code_refused": N_("The identity provider refused the sign-in code (%(details)s); start again."),
+    "oidc_no_id_token": N_("The identity provider sent no ID token; nobody was signed in."),
+    "oidc_malformed_token": N_("The identity provider's ID token is malformed; nobody was signed in."),
+    "oidc_alg_refused": N_("The ID token is signed with an algorithm that is not accepted (%(alg)s)."),
+    "oidc_unknown_key": N_("The ID token is signed with a key the identity provider does not publish."),
+    "oidc_bad_signature": N_("The ID token's signature is not valid; nobody was signed in."),
+    "oidc_wrong_issuer": N_("The ID token was issued by another identity provider than expected."),
+    "oidc_wrong_audience": N_("The ID token was issued for another application."),
+    "oidc_token_expired": N_("The ID token has expired; start signing in again."),
+    "oidc_nonce_mismatch": N_("The ID token does not belong to this sign-in (nonce); nobody was signed in."),
+    "oidc_claim_invalid": N_("The ID token's claim %(claim)s is missing or not valid."),
+    "oidc_identity_taken": N_("This identity is already linked to another account."),
+    "oidc_account_inactive": N_("The account linked to this identity is deactivated."),
+    "oidc_unknown_person": N_("This identity is not linked to any account here; ask an administrator."),
+    "identity_level_required": N_(
+        "This needs identity level %(level)s (%(action)s): verify your phone number or real name first."
+    ),
+    "verification_target_invalid": N_(
+        "Give a valid mobile phone number (digits, optionally starting with +)."
+    ),
+    "verification_code_expired": N_("That code has expired or was tried too often; ask for a new one."),
+    "verification_code_invalid": N_("That code is not right; check the message and try again."),
+    "password_too_short": N_("The password must have at least %(min)s characters."),
     "token_invalid": N_("The token is invalid or has expired; sign in again for a new one."),
     "csrf_failed": N_("The page has expired (CSRF check failed); reload it and try again."),
     "forbidden": N_("You are not allowed to do this."),

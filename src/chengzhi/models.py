@@ -10,6 +10,7 @@ from chengzhi.credit.models import (
 )
 from chengzhi.db import Base
 from chengzhi.idempotency import IdempotencyRecord
+from chengzhi.identity.models import DataRightsEvent, NotificationPreference, UserIdentity, VerificationCode
 from chengzhi.jobs.models import JobRun
 from chengzhi.knowledge.models import KnowledgeArticle, KnowledgeArticleVersion, KnowledgeUse, KnowledgeVector
 from chengzhi.metrics.models import MetricExclusion, RequestFact
@@ -27,7 +28,15 @@ from chengzhi.opendata.models import (
     DatasetVersion,
     Resource,
 )
-from chengzhi.org.models import ApiToken, RoleAssignment, Unit, User
+from chengzhi.org.models import (
+    ApiToken,
+    RecoveryCode,
+    RoleAssignment,
+    SecondFactor,
+    Unit,
+    User,
+    UserSession,
+)
 from chengzhi.outbound.models import OutboundRecord
 from chengzhi.requests.models import (
     Issue,
@@ -56,6 +65,7 @@ __all__ = [
     "CreditEntityName",
     "CreditGrade",
     "CreditRecord",
+    "DataRightsEvent",
     "Dataset",
     "DatasetTag",
     "DatasetVersion",
@@ -73,6 +83,7 @@ __all__ = [
     "KnowledgeUse",
     "KnowledgeVector",
     "MetricExclusion",
+    "NotificationPreference",
     "Open311Delivery",
     "Open311Endpoint",
     "Open311InboundUpdate",
@@ -82,6 +93,7 @@ __all__ = [
     "Photo",
     "PhotoToken",
     "PlaceName",
+    "RecoveryCode",
     "Request",
     "RequestEvent",
     "RequestFact",
@@ -90,7 +102,11 @@ __all__ = [
     "RequestUnit",
     "Resource",
     "RoleAssignment",
+    "SecondFactor",
     "TriageTask",
     "Unit",
     "User",
+    "UserIdentity",
+    "UserSession",
+    "VerificationCode",
 ]

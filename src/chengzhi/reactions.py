@@ -11,7 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from sqlalchemy.orm import Session, sessionmaker
+
+from chengzhi import outbound
+from chengzhi.config import Settings
 from chengzhi.credit import cases as credit_cases
+from chengzhi.identity.verification import NoGateway
 from chengzhi.jobs import service as jobs
 from chengzhi.knowledge import vectors as knowledge_vectors
 from chengzhi.metrics import facts
@@ -84,6 +89,8 @@ PERIODIC_JOBS: tuple[tuple[str, jobs.Job, bool], ...] = (
 def install() -> None:
     for reaction in REACTIONS:
         reaction.install()
+    for channel in ("sms", "email"):  # verification codes (identity); a city's gateway replaces these
+        outbound.register(channel, _no_gateway(channel))
     for name, job, own_transactions in PERIODIC_JOBS:
         jobs.register(name, job, own_transactions=own_transactions)
 
@@ -92,3 +99,10 @@ def remove() -> None:
     """For tests that check a domain alone."""
     for reaction in REACTIONS:
         reaction.remove()
+
+
+def _no_gateway(name: str) -> outbound.ChannelFactory:
+    def build(_settings: Settings, _sessions: sessionmaker[Session]) -> outbound.Channel:
+        return NoGateway(name)
+
+    return build

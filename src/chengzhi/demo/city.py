@@ -197,6 +197,8 @@ def _build_users(session: Session, rng: random.Random, demo: DemoCity) -> None:
             roles=[(role, unit)],
             phone=phone,
         )
+        # Demo accounts sign in without a second factor while `demo_second_factor_exempt` (never in production).
+        user.demo_account = True
         demo.users[username] = user
         if key:
             demo.accounts.append(

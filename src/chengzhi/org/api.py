@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import secrets
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
@@ -11,8 +10,8 @@ from sqlalchemy import or_, select
 
 from chengzhi.db import MAX_ID
 from chengzhi.deps import ActorDep, LanguageDep, SessionDep, SettingsDep, UserDep
-from chengzhi.errors import Forbidden, NotFound
-from chengzhi.org import schemas
+from chengzhi.errors import Forbidden, NotAuthenticated, NotFound
+from chengzhi.org import mfa, schemas, sessions, signin
 from chengzhi.org import service as svc
 from chengzhi.org.models import Role, RoleAssignment, Unit, UnitKind, User
 from chengzhi.org.signals import areas_changed
@@ -62,7 +61,7 @@ def create_token(
     body: schemas.Credentials, http: Request, session: SessionDep, settings: SettingsDep
 ) -> schemas.TokenPublic:
     check_rate(settings.rate_limit_storage, settings.login_rate, "login", _client(http))
-    user = svc.authenticate(session, body.username, body.password)
+    user = _authenticate(session, settings, body)
     token, record = svc.issue_token(session, user, settings.api_token_days)
     session.commit()
     return schemas.TokenPublic(access_token=token, expires_at=record.expires_at)
@@ -86,17 +85,41 @@ def create_session(
     body: schemas.Credentials, http: Request, session: SessionDep, settings: SettingsDep
 ) -> schemas.SessionPublic:
     check_rate(settings.rate_limit_storage, settings.login_rate, "login", _client(http))
-    user = svc.authenticate(session, body.username, body.password)
-    session.commit()
-    http.session.clear()
-    http.session["user_id"] = user.id
-    http.session["csrf"] = secrets.token_urlsafe(24)
+    user = _authenticate(session, settings, body)
+    earlier = http.session.get(sessions.COOKIE_KEY)
+    if earlier:
+        sessions.revoke_token(session, str(earlier), "replaced")
+    signin.finish(http, session, settings, user, sessions.HowSignedIn(second_factor=_factor_used(body)))
     return schemas.SessionPublic(csrf_token=http.session["csrf"], username=user.username)
 
 
-@router.delete("/auth/session", status_code=204, tags=["auth"], summary="Sign out")
-def delete_session(http: Request, actor: ActorDep) -> None:
-    http.session.clear()
+def _factor_used(body: schemas.Credentials) -> str | None:
+    return "code" if body.one_time_code else None
+
+
+def _authenticate(session: SessionDep, settings: SettingsDep, body: schemas.Credentials) -> User:
+    """Password, then the second factor where one is owed (given as `one_time_code`); failures are committed (they
+    count towards the lock-out) before the error goes back."""
+    try:
+        user = svc.authenticate(session, body.username, body.password, signin.lockout(settings))
+        owed = mfa.needed(session, user, settings)
+        if owed == "enrol":
+            raise Forbidden("second_factor_enrolment_required")
+        if owed == "verify":
+            if not body.one_time_code:
+                raise NotAuthenticated("second_factor_required")
+            mfa.verify(session, user, body.one_time_code, lockout=signin.lockout(settings))
+    except NotAuthenticated:
+        session.commit()
+        raise
+    return user
+
+
+@router.delete(
+    "/auth/session", status_code=204, tags=["auth"], summary="Sign out (ends the session on the server)"
+)
+def delete_session(http: Request, session: SessionDep, actor: ActorDep) -> None:
+    signin.sign_out(http, session)
 
 
 @router.get("/me", response_model=schemas.MePublic, tags=["auth"], summary="Who I am and my roles")

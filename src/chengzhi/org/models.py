@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import Boolean, Enum, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from chengzhi.db import Base, UTCDateTime, utcnow
@@ -88,6 +88,18 @@ class User(Base):
     language: Mapped[str] = mapped_column(String(5), default="zh")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Password guessing: consecutive failed sign-ins, and the time until which the account refuses passwords.
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    password_changed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Identity levels (docs/identity.md): level 1 once a phone number or e-mail address was verified by a one-time
+    # code, level 2 once an identity provider verified the real name.
+    phone_verified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    email_verified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    real_name_verified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # An account of the generated demo city: with `demo_second_factor_exempt` (refused in production) it signs in
+    # without a second factor, so that the demo stays usable.
+    demo_account: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     roles: Mapped[list[RoleAssignment]] = relationship(
         back_populates="user", lazy="selectin", cascade="all, delete-orphan"
@@ -122,4 +134,55 @@ class ApiToken(Base):
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class UserSession(Base):
+    """A signed-in browser: the cookie carries a random session id, the table only its SHA-256, so that a session
+    can be listed and ended on the server (sign-out, password change, deactivation, "sign out everywhere")."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
+    # The client's network, not its address: 203.0.113.0/24 or 2001:db8:1::/48.
+    ip_prefix: Mapped[str] = mapped_column(String(50), default="")
+    # How the person signed in: "password" or "oidc:<provider>", with the provider's assurance claims.
+    method: Mapped[str] = mapped_column(String(60), default="password")
+    acr: Mapped[str | None] = mapped_column(String(200))
+    amr: Mapped[str | None] = mapped_column(String(200))
+    second_factor: Mapped[str | None] = mapped_column(
+        String(20)
+    )  # "totp", "recovery", "idp" (the acr said so)
+    # The provider's ID token, sent back as `id_token_hint` at RP-initiated logout.
+    id_token: Mapped[str | None] = mapped_column(Text, deferred=True)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    revoked_reason: Mapped[str | None] = mapped_column(String(40))
+
+
+class SecondFactor(Base):
+    """A user's TOTP secret (RFC 6238): pending until confirmed with a first code."""
+
+    __tablename__ = "second_factors"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    secret: Mapped[str] = mapped_column(String(64))
+    confirmed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # The last time step accepted: a code is never accepted twice.
+    last_step: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RecoveryCode(Base):
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+Index("ix_user_sessions_user_revoked", UserSession.user_id, UserSession.revoked_at)
 Index("ix_units_kind_function", Unit.kind, Unit.function)

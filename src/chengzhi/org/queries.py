@@ -200,3 +200,10 @@ def managed_user(session: Session, paths: list[str] | None, user_id: int) -> Use
     """The user of this id if it holds a role under one of `paths` (None: any user)."""
     user: User | None = session.scalar(_managed_users(paths).where(User.id == user_id))
     return user
+
+
+# ---------------------------------------------------------------- for identity
+
+
+def user_by_username(session: Session, username: str) -> User | None:
+    return session.scalar(select(User).where(User.username == username))

@@ -15,6 +15,9 @@ class Credentials(BaseModel):
     model_config = ConfigDict(extra="forbid")
     username: str = Field(min_length=1, max_length=80)
     password: str = Field(min_length=1, max_length=200)
+    one_time_code: str | None = Field(
+        default=None, max_length=20, description="A code of the staff second factor (TOTP or recovery code)"
+    )
 
 
 class TokenPublic(BaseModel):
@@ -94,3 +97,27 @@ class UserPublic(BaseModel):
     display_name: str
     active: bool
     roles: list[RolePublic]
+
+
+class SessionInfo(BaseModel):
+    """A signed-in browser, as its user and administrators see it."""
+
+    id: int
+    created_at: dt.datetime
+    last_seen_at: dt.datetime
+    expires_at: dt.datetime
+    user_agent: str
+    ip_prefix: str
+    method: str
+    second_factor: str | None
+    current: bool
+
+
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    current_password: str = Field(min_length=1, max_length=200)
+    new_password: str = Field(min_length=10, max_length=200)
+
+
+class SessionsEnded(BaseModel):
+    ended: int

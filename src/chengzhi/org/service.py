@@ -14,18 +14,21 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from shapely.errors import ShapelyError
 from shapely.geometry import shape
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, undefer
 
 from chengzhi.db import utcnow
 from chengzhi.errors import Conflict, Forbidden, Invalid, NotAuthenticated, NotFound
+from chengzhi.org import sessions
 from chengzhi.org.models import (
     ALLOWED_PARENTS,
     TERRITORIAL,
     ApiToken,
+    RecoveryCode,
     Role,
     RoleAssignment,
+    SecondFactor,
     Unit,
     UnitKind,
     User,
@@ -35,6 +38,7 @@ _hasher = PasswordHasher()
 # Verifying against this keeps sign-in time the same whether or not the username exists.
 _DUMMY_HASH = _hasher.hash("not a real password")
 
+MIN_PASSWORD = 10
 STAFF_ROLES = frozenset(Role) - {Role.resident}
 # The roles that work on residents' requests and so may read those their units hold. Listed, not derived: a role
 # added for another domain (credit, knowledge, open data...) sees no request until it is added here on purpose.
@@ -66,6 +70,10 @@ class Actor:
     username: str = "anonymous"
     display_name: str = ""
     grants: tuple[RoleGrant, ...] = field(default_factory=tuple)
+    # The server-side session this actor came with (None for API tokens and anonymous callers).
+    session_id: int | None = None
+    # Identity level (docs/identity.md): 0 anonymous or unverified, 1 phone or e-mail verified, 2 real name verified.
+    level: int = 0
 
     @property
     def is_anonymous(self) -> bool:
@@ -116,23 +124,87 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def actor_for(user: User) -> Actor:
+def identity_level(user: User) -> int:
+    """2 once an identity provider verified the real name, 1 once a phone number or e-mail address was verified
+    by a one-time code, else 0."""
+    if user.real_name_verified_at is not None:
+        return 2
+    if user.phone_verified_at is not None or user.email_verified_at is not None:
+        return 1
+    return 0
+
+
+def actor_for(user: User, session_id: int | None = None) -> Actor:
     grants = tuple(RoleGrant(r.role, r.unit_id, r.unit.path) for r in user.roles)
-    return Actor(user_id=user.id, username=user.username, display_name=user.display_name, grants=grants)
+    return Actor(
+        user_id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        grants=grants,
+        session_id=session_id,
+        level=identity_level(user),
+    )
 
 
-def authenticate(session: Session, username: str, password: str) -> User:
+@dataclass(frozen=True)
+class Lockout:
+    """After `attempts` consecutive wrong passwords an account refuses every password for `minutes`."""
+
+    attempts: int = 10
+    minutes: int = 15
+
+
+def authenticate(session: Session, username: str, password: str, lockout: Lockout | None = None) -> User:
+    """The user of these credentials, or NotAuthenticated. Wrong passwords are counted on the account (flushed:
+    the caller commits even when this raises, so that the count survives); a locked account refuses every
+    password, right or wrong, until its time is up."""
+    lockout = lockout or Lockout()
     user = session.scalar(select(User).where(User.username == username))
+    now = utcnow()
+    if user is not None and user.locked_until is not None and user.locked_until > now:
+        minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
+        raise NotAuthenticated("account_locked", minutes=minutes)
     stored = user.password_hash if user and user.active and user.password_hash else _DUMMY_HASH
     try:
         _hasher.verify(stored, password)
     except (VerificationError, InvalidHashError):
+        if user is not None:
+            user.failed_logins = (user.failed_logins or 0) + 1
+            if user.failed_logins >= lockout.attempts:
+                user.locked_until = now + dt.timedelta(minutes=lockout.minutes)
+                user.failed_logins = 0
+            session.flush()
         raise NotAuthenticated("bad_credentials") from None
     if user is None or not user.active or not user.password_hash:
         raise NotAuthenticated("bad_credentials")
+    if user.failed_logins or user.locked_until is not None:
+        user.failed_logins = 0
+        user.locked_until = None
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
     return user
+
+
+def change_password(session: Session, user: User, current: str, new: str, *, keep_session: int | None) -> int:
+    """Change a user's own password (the current one is asked again); every other session of theirs ends.
+    Returns how many sessions ended."""
+    if not user.password_hash:
+        raise NotAuthenticated("bad_credentials")
+    try:
+        _hasher.verify(user.password_hash, current)
+    except (VerificationError, InvalidHashError):
+        raise NotAuthenticated("bad_credentials") from None
+    return set_password(session, user, new, keep_session=keep_session)
+
+
+def set_password(session: Session, user: User, new: str, *, keep_session: int | None = None) -> int:
+    """Set a password (a reset or the user's own change): every session but `keep_session` ends."""
+    if len(new) < MIN_PASSWORD:
+        raise Invalid("password_too_short", min=MIN_PASSWORD)
+    user.password_hash = _hasher.hash(new)
+    user.password_changed_at = utcnow()
+    session.flush()
+    return sessions.revoke_all(session, user.id, "password_changed", keep=keep_session)
 
 
 def _token_hash(token: str) -> str:
@@ -358,7 +430,7 @@ def revoke_role(session: Session, user: User, assignment_id: int) -> RoleAssignm
 def set_user_active(session: Session, user: User, active: bool) -> User:
     """Deactivate (or reactivate) a user: a deactivated user can no longer sign in, and their sessions and API
     tokens stop working at once (both check `User.active`); their history stays. Deactivation also revokes the
-    user's API tokens for good: a later reactivation does not bring them back to life."""
+    user's API tokens and ends their sessions for good: a later reactivation brings neither back to life."""
     user.active = active
     if not active:
         session.execute(
@@ -367,4 +439,53 @@ def set_user_active(session: Session, user: User, active: bool) -> User:
             .values(revoked=True)
         )
     session.flush()
+    if not active:
+        sessions.revoke_all(session, user.id, "deactivated")
     return user
+
+
+# ---------------------------------------------------------------- identity (for the identity domain)
+
+
+def record_verified(
+    session: Session,
+    user: User,
+    *,
+    name: str | None = None,
+    phone: str | None = None,
+    email: str | None = None,
+    real_name: bool = False,
+) -> User:
+    """What a verification established about a person: a verified phone number or e-mail address (identity level
+    1), a name verified by a real-name identity provider (level 2)."""
+    now = utcnow()
+    if phone:
+        user.phone = phone[:40]
+        user.phone_verified_at = now
+    if email:
+        user.email = email[:200]
+        user.email_verified_at = now
+    if real_name:
+        if name:
+            user.display_name = name[:120]
+        user.real_name_verified_at = now
+    session.flush()
+    return user
+
+
+def forget_person(session: Session, user: User) -> None:
+    """Delete a person's account data at their request (PIPL): name, contacts, password, verifications, sessions,
+    tokens and second factor go; the row stays as an anonymous shell so that history keeps its references."""
+    user.username = f"deleted-{user.id}"
+    user.display_name = ""
+    user.phone = None
+    user.email = None
+    user.password_hash = None
+    user.active = False
+    user.phone_verified_at = user.email_verified_at = user.real_name_verified_at = None
+    session.execute(update(ApiToken).where(ApiToken.user_id == user.id).values(revoked=True))
+    mfa_rows = (SecondFactor, RecoveryCode)
+    for table in mfa_rows:
+        session.execute(delete(table).where(table.user_id == user.id))
+    session.flush()
+    sessions.revoke_all(session, user.id, "account_deleted")

@@ -50,6 +50,9 @@ class Request(Base):
         Index("ix_requests_category_received", "category_id", "received_at"),
         Index("ix_requests_lead_status", "lead_unit_id", "status"),
         Index("ix_requests_updated_at", "updated_at"),
+        # A resident's own space finds their requests from any channel by verified phone or e-mail (identity).
+        Index("ix_requests_phone_last4", "phone_last4"),
+        Index("ix_requests_contact_email", "contact_email"),
         # The inbox: one status, newest first, without sorting (a rare status is found at once).
         Index("ix_requests_status_id", "status", "id"),
         # The overdue board and the inbox's overdue filter: only the (few) overdue requests are indexed.

@@ -30,6 +30,7 @@ from chengzhi.config import Settings
 from chengzhi.deps import SessionDep, SettingsDep
 from chengzhi.errors import ChengzhiError
 from chengzhi.i18n import Language, message
+from chengzhi.org import levels
 from chengzhi.org.models import Unit
 from chengzhi.org.service import Actor
 from chengzhi.ratelimit import check_rate
@@ -291,6 +292,12 @@ async def support_issue(
     row = session.get(RequestRow, ident) if ident else None
     if row is None:
         return not_found(request, frame, message("request_not_found", lang, {"ref": request_id[:20]}))
+    if not levels.allowed(actor, settings, "support"):
+        # The city asks for a verified phone (or more) before a "me too": through the step-up and back.
+        target = levels.step_up_url(levels.level_needed(settings, "support"), f"{back}#issue-{row.id}")
+        if request.headers.get("HX-Request") == "true":
+            return Response(status_code=204, headers={"HX-Redirect": target})
+        return RedirectResponse(target, status_code=303)
     if form is None or not csrf_ok(request, form):
         error = message("csrf_failed", lang)
     else:

@@ -483,3 +483,49 @@ def texts_received_since(session: Session, since: dt.datetime, limit: int) -> li
     rows: list[Any] = list(session.execute(query).all())
     rows.reverse()
     return rows
+
+
+# ---------------------------------------------------------------- for identity (a resident's own space)
+
+
+def _digits(text: str | None) -> str:
+    return "".join(ch for ch in text or "" if ch.isdigit())
+
+
+def requests_of_person(
+    session: Session, user_id: int, phone: str | None, email: str | None, limit: int = 500
+) -> list[Request]:
+    """Everything a person submitted, through any channel: under their account, or under their verified phone
+    number (phone calls, anonymous web reports) or e-mail address, newest first."""
+    conditions: list[ColumnElement[bool]] = [Request.submitter_id == user_id]
+    if phone and len(_digits(phone)) >= 4:
+        conditions.append(Request.phone_last4 == _digits(phone)[-4:])
+    if email:
+        conditions.append(Request.contact_email == email)
+    rows = session.scalars(
+        select(Request).where(or_(*conditions)).order_by(Request.id.desc()).limit(limit * 4)
+    )
+    wanted = _digits(phone)[-11:] if phone else None
+    mine = [
+        r
+        for r in rows
+        if r.submitter_id == user_id
+        or (wanted and _digits(r.contact_phone)[-11:] == wanted)
+        or (email and r.contact_email == email)
+    ]
+    return mine[:limit]
+
+
+def timelines_of(session: Session, request_ids: Sequence[int]) -> dict[int, list[tuple[str, dt.datetime]]]:
+    """(action, time) of each request's events, in order."""
+    found: dict[int, list[tuple[str, dt.datetime]]] = {i: [] for i in request_ids}
+    if not request_ids:
+        return found
+    rows = session.execute(
+        select(RequestEvent.request_id, RequestEvent.action, RequestEvent.at)
+        .where(RequestEvent.request_id.in_(list(request_ids)))
+        .order_by(RequestEvent.request_id, RequestEvent.seq)
+    )
+    for request_id, action, at in rows:
+        found[request_id].append((str(action), at))
+    return found

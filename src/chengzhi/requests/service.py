@@ -11,9 +11,15 @@ Callers own the transaction: these functions add and flush, never commit.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
 from chengzhi.requests.intake import CHANNELS, STAFF_CHANNELS, Submission, submit_request
 from chengzhi.requests.lists import get_by_tracking, get_request
 from chengzhi.requests.log import SYSTEM, state_of
+from chengzhi.requests.models import Request
 from chengzhi.requests.photos import add_photo, photo_token_for
 from chengzhi.requests.steps import (
     answer_at_intake,
@@ -80,3 +86,20 @@ __all__ = [
     "supervise_request",
     "triage_done",
 ]
+
+
+def anonymise_contacts(session: Session, request_ids: Sequence[int]) -> int:
+    """Erase the contact details and the submitter of these requests, which stay for the public record (a
+    person's deletion of their data, PIPL). The text is kept as written."""
+    if not request_ids:
+        return 0
+    result = session.execute(
+        update(Request)
+        .where(Request.id.in_(list(request_ids)))
+        .values(
+            contact_name=None, contact_phone=None, contact_email=None, phone_last4=None, submitter_id=None
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.expire_all()
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

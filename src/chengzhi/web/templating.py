@@ -23,8 +23,8 @@ from starlette.templating import Jinja2Templates
 from chengzhi.config import Settings
 from chengzhi.i18n import LANGUAGES, Language, negotiate_language
 from chengzhi.org.models import Role
-from chengzhi.org.queries import user_by_id
-from chengzhi.org.service import ANONYMOUS, Actor, actor_for
+from chengzhi.org.service import Actor
+from chengzhi.org.signin import cookie_actor
 from chengzhi.web.i18n import gettext, local_time, translations
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
@@ -99,17 +99,7 @@ def csrf_ok(request: Request, form: FormData) -> bool:
 
 def page_actor(request: Request, session: Session) -> Actor:
     """The signed-in user of the session cookie, or anonymous. Page forms check their own `csrf_token` field."""
-    user_id = request.session.get("user_id")
-    if user_id is None:
-        return ANONYMOUS
-    try:
-        user = user_by_id(session, int(user_id))
-    except (TypeError, ValueError):
-        user = None
-    if user is None or not user.active:
-        request.session.pop("user_id", None)
-        return ANONYMOUS
-    return actor_for(user)
+    return cookie_actor(request, session, request.app.state.settings)
 
 
 def chrome(request: Request, actor: Actor) -> Chrome:

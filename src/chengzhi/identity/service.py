@@ -1,0 +1,113 @@
+"""What other domains may call: people's identities at providers, and signing them in through one."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from chengzhi.config import OidcProvider
+from chengzhi.db import utcnow
+from chengzhi.errors import Conflict, Forbidden
+from chengzhi.identity.models import UserIdentity
+from chengzhi.identity.oidc import IdToken
+from chengzhi.org import service as org
+from chengzhi.org.models import Role, User
+from chengzhi.org.queries import user_by_id
+
+
+@dataclass(frozen=True)
+class Assurance:
+    """What the provider said about how it authenticated the person."""
+
+    acr: str | None
+    amr: str | None
+    mfa: bool
+
+
+def assurance(provider: OidcProvider, token: IdToken) -> Assurance:
+    acr = token.claims.get("acr")
+    amr = token.claims.get("amr")
+    amr_list = [str(a) for a in amr] if isinstance(amr, list) else []
+    mfa = (isinstance(acr, str) and acr in provider.mfa_acr_values) or any(
+        a in provider.mfa_amr_values for a in amr_list
+    )
+    return Assurance(
+        acr=str(acr)[:200] if isinstance(acr, str) else None,
+        amr=",".join(amr_list)[:200] or None,
+        mfa=mfa,
+    )
+
+
+def identity_of(session: Session, issuer: str, subject: str) -> UserIdentity | None:
+    return session.scalar(
+        select(UserIdentity).where(UserIdentity.issuer == issuer, UserIdentity.subject == subject)
+    )
+
+
+def identities_of(session: Session, user_id: int) -> list[UserIdentity]:
+    return list(
+        session.scalars(select(UserIdentity).where(UserIdentity.user_id == user_id).order_by(UserIdentity.id))
+    )
+
+
+def _username(name: str, issuer: str, subject: str) -> str:
+    digest = hashlib.sha256(f"{issuer}\n{subject}".encode()).hexdigest()[:12]
+    return f"{name[:20]}-{digest}"
+
+
+def signed_in_user(
+    session: Session,
+    name: str,
+    provider: OidcProvider,
+    token: IdToken,
+    *,
+    link_to: User | None = None,
+) -> User:
+    """The user a valid ID token signs in (or, with `link_to`, links the identity to that user): found by
+    (issuer, subject); a person the platform does not know becomes a resident when the provider allows it. The
+    verified claims are recorded: a verified phone number (level 1), the name from a real-name provider (level 2)."""
+    issuer, subject = str(token.claims["iss"]), str(token.claims["sub"])
+    found = identity_of(session, issuer, subject)
+    now = utcnow()
+    if link_to is not None:
+        if found is not None and found.user_id != link_to.id:
+            raise Conflict("oidc_identity_taken")
+        user = link_to
+    elif found is not None:
+        existing = user_by_id(session, found.user_id)
+        if existing is None or not existing.active:
+            raise Forbidden("oidc_account_inactive")
+        user = existing
+    else:
+        if not provider.create_residents:
+            raise Forbidden("oidc_unknown_person")
+        user = org.create_user(
+            session,
+            username=_username(name, issuer, subject),
+            display_name=str(token.claims.get("name") or token.claims.get("preferred_username") or "")[:120],
+            password=None,
+            roles=[(Role.resident, org.city_unit(session))],
+        )
+    if found is None:
+        found = UserIdentity(user_id=user.id, provider=name, issuer=issuer, subject=subject, created_at=now)
+        session.add(found)
+    found.last_login_at = now
+    found.acr = assurance(provider, token).acr
+    phone = token.claims.get("phone_number")
+    phone_ok = token.claims.get("phone_number_verified") is True and isinstance(phone, str)
+    email = token.claims.get("email")
+    email_ok = token.claims.get("email_verified") is True and isinstance(email, str)
+    name_claim = token.claims.get("name")
+    org.record_verified(
+        session,
+        user,
+        name=str(name_claim) if isinstance(name_claim, str) else None,
+        phone=phone if phone_ok and isinstance(phone, str) else None,
+        email=email if email_ok and isinstance(email, str) else None,
+        real_name=provider.real_name,
+    )
+    session.flush()
+    return user

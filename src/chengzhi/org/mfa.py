@@ -1,0 +1,156 @@
+"""The staff second factor: TOTP (RFC 6238, `pyotp`) with single-use recovery codes.
+
+Every staff role needs one when `Settings.second_factor_required`, unless the identity provider that signed the
+person in said in its `acr`/`amr` that it did multi-factor authentication (docs/identity.md). A code is accepted
+once (the last accepted time step is kept), within one step of clock drift; wrong codes count towards the
+account's lock-out like wrong passwords.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+import time
+
+import pyotp
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from chengzhi.config import Settings
+from chengzhi.db import utcnow
+from chengzhi.errors import Conflict, NotAuthenticated
+from chengzhi.org.models import RecoveryCode, SecondFactor, User
+from chengzhi.org.service import STAFF_ROLES, Lockout
+
+ISSUER = "Chengzhi 城治"
+RECOVERY_CODES = 10
+STEP_SECONDS = 30
+
+
+def _is_staff(user: User) -> bool:
+    return any(r.role in STAFF_ROLES for r in user.roles)
+
+
+def factor_of(session: Session, user: User) -> SecondFactor | None:
+    return session.get(SecondFactor, user.id)
+
+
+def has_factor(session: Session, user: User) -> bool:
+    factor = factor_of(session, user)
+    return factor is not None and factor.confirmed_at is not None
+
+
+def needed(session: Session, user: User, settings: Settings, *, done_by_provider: bool = False) -> str | None:
+    """What the sign-in of `user` still needs: None, "verify" (a code of their enrolled factor) or "enrol"."""
+    if done_by_provider or not settings.second_factor_required or not _is_staff(user):
+        return None
+    if user.demo_account and settings.demo_second_factor_exempt and settings.environment != "production":
+        return None
+    return "verify" if has_factor(session, user) else "enrol"
+
+
+def begin_enrolment(session: Session, user: User) -> SecondFactor:
+    """A new TOTP secret for the user to add to their authenticator app, pending until `confirm_enrolment`."""
+    factor = factor_of(session, user)
+    if factor is not None and factor.confirmed_at is not None:
+        raise Conflict("second_factor_enrolled")
+    if factor is None:
+        factor = SecondFactor(user_id=user.id, secret=pyotp.random_base32(), last_step=0, created_at=utcnow())
+        session.add(factor)
+        session.flush()
+    return factor
+
+
+def provisioning_uri(factor: SecondFactor, user: User) -> str:
+    """The otpauth:// URI authenticator apps read (from a QR code, or typed in as the secret)."""
+    return pyotp.TOTP(factor.secret).provisioning_uri(name=user.username, issuer_name=ISSUER)
+
+
+def _code_hash(code: str) -> str:
+    return hashlib.sha256(code.replace("-", "").replace(" ", "").lower().encode()).hexdigest()
+
+
+def _accept_totp(factor: SecondFactor, code: str, now: float | None = None) -> bool:
+    code = code.replace(" ", "")
+    if not (code.isdigit() and len(code) == 6):
+        return False
+    totp = pyotp.TOTP(factor.secret)
+    current = int((now if now is not None else time.time()) // STEP_SECONDS)
+    for step in (current - 1, current, current + 1):
+        if step > factor.last_step and secrets.compare_digest(totp.at(step * STEP_SECONDS), code):
+            factor.last_step = step
+            return True
+    return False
+
+
+def confirm_enrolment(session: Session, user: User, code: str, now: float | None = None) -> list[str]:
+    """Confirm the pending secret with a first code; returns the new recovery codes (shown once, stored hashed)."""
+    factor = factor_of(session, user)
+    if factor is None or factor.confirmed_at is not None:
+        raise Conflict("second_factor_enrolled" if factor else "second_factor_not_started")
+    if not _accept_totp(factor, code, now):
+        raise NotAuthenticated("second_factor_invalid")
+    factor.confirmed_at = utcnow()
+    return new_recovery_codes(session, user)
+
+
+def new_recovery_codes(session: Session, user: User) -> list[str]:
+    """Replace the user's recovery codes with new ones."""
+    session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    codes = [f"{secrets.token_hex(3)}-{secrets.token_hex(3)}" for _ in range(RECOVERY_CODES)]
+    session.add_all(RecoveryCode(user_id=user.id, code_hash=_code_hash(c)) for c in codes)
+    session.flush()
+    return codes
+
+
+def recovery_codes_left(session: Session, user: User) -> int:
+    return len(
+        session.scalars(
+            select(RecoveryCode.id).where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))
+        ).all()
+    )
+
+
+def verify(
+    session: Session, user: User, code: str, now: float | None = None, lockout: Lockout | None = None
+) -> str:
+    """Check a code of the user's second factor: "totp" or "recovery" (that code is then used up), else
+    NotAuthenticated. A wrong code counts as a failed sign-in and locks the account like wrong passwords do
+    (flushed: the caller commits even on failure)."""
+    lockout = lockout or Lockout()
+    moment = utcnow()
+    if user.locked_until is not None and user.locked_until > moment:
+        minutes = max(1, int((user.locked_until - moment).total_seconds() // 60) + 1)
+        raise NotAuthenticated("account_locked", minutes=minutes)
+    factor = factor_of(session, user)
+    if factor is None or factor.confirmed_at is None:
+        raise NotAuthenticated("second_factor_invalid")
+    if _accept_totp(factor, code, now):
+        session.flush()
+        return "totp"
+    spare = session.scalar(
+        select(RecoveryCode).where(
+            RecoveryCode.user_id == user.id,
+            RecoveryCode.code_hash == _code_hash(code),
+            RecoveryCode.used_at.is_(None),
+        )
+    )
+    if spare is not None:
+        spare.used_at = utcnow()
+        session.flush()
+        return "recovery"
+    user.failed_logins = (user.failed_logins or 0) + 1
+    if user.failed_logins >= lockout.attempts:
+        user.locked_until = moment + dt.timedelta(minutes=lockout.minutes)
+        user.failed_logins = 0
+    session.flush()
+    raise NotAuthenticated("second_factor_invalid")
+
+
+def reset(session: Session, user: User) -> None:
+    """Remove a user's second factor and recovery codes (an administrator's help for a lost phone): they enrol
+    again at their next sign-in."""
+    session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    session.execute(delete(SecondFactor).where(SecondFactor.user_id == user.id))
+    session.flush()

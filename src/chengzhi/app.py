@@ -35,6 +35,7 @@ from chengzhi.jobs.service import Scheduler
 from chengzhi.knowledge.api import router as knowledge_router
 from chengzhi.metrics.api import router as metrics_router
 from chengzhi.metrics.pages import router as metrics_pages
+from chengzhi.notify.api import router as notify_router
 from chengzhi.open311.api import router as open311_router
 from chengzhi.org.api import router as org_router
 from chengzhi.org.pages import router as org_pages
@@ -48,6 +49,7 @@ from chengzhi.requests.track_pages import router as track_pages
 from chengzhi.requests.workflow import IllegalTransition
 from chengzhi.routing.dedup_api import router as duplicates_router
 from chengzhi.web.templating import chrome, not_found, page_language, render
+from chengzhi.webhooks.api import router as webhooks_router
 from chengzhi.worker import intake as triage_intake
 from chengzhi.worker.runner import Worker
 
@@ -321,6 +323,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(org_router)
     app.include_router(categories_router)
     app.include_router(requests_router)
+    app.include_router(notify_router)
+    app.include_router(webhooks_router)
     app.include_router(duplicates_router)
     app.include_router(metrics_router)
     app.include_router(credit_router)

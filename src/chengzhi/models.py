@@ -13,6 +13,7 @@ from chengzhi.idempotency import IdempotencyRecord
 from chengzhi.jobs.models import JobRun
 from chengzhi.knowledge.models import KnowledgeArticle, KnowledgeArticleVersion
 from chengzhi.metrics.models import MetricExclusion, RequestFact
+from chengzhi.notify.models import Notification, NotificationAttempt, NotificationPreference
 from chengzhi.open311.models import (
     Open311Delivery,
     Open311Endpoint,
@@ -34,6 +35,7 @@ from chengzhi.requests.models import (
 from chengzhi.requests.queue import TriageTask
 from chengzhi.routing.classifier_models import CategoryCorrection, ClassifierActivation, ClassifierModel
 from chengzhi.routing.triage_models import DuplicateBand, DuplicateSignature, PlaceName, RequestTriage
+from chengzhi.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 
 __all__ = [
     "ApiToken",
@@ -55,6 +57,9 @@ __all__ = [
     "KnowledgeArticle",
     "KnowledgeArticleVersion",
     "MetricExclusion",
+    "Notification",
+    "NotificationAttempt",
+    "NotificationPreference",
     "Open311Delivery",
     "Open311Endpoint",
     "Open311InboundUpdate",
@@ -74,4 +79,7 @@ __all__ = [
     "TriageTask",
     "Unit",
     "User",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookSubscription",
 ]

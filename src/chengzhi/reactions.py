@@ -13,11 +13,15 @@ from dataclasses import dataclass
 
 from chengzhi.jobs import service as jobs
 from chengzhi.metrics import facts
+from chengzhi.notify import outbox as notify_outbox
+from chengzhi.notify import service as notify
 from chengzhi.open311 import jobs as open311_jobs
 from chengzhi.open311 import outbox
 from chengzhi.org import signals as org_signals
 from chengzhi.routing import classifier_models, rules
 from chengzhi.routing import jobs as routing_jobs
+from chengzhi.webhooks import outbox as webhooks_outbox
+from chengzhi.webhooks import service as webhooks
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,22 @@ REACTIONS: tuple[Reaction, ...] = (
         outbox.unregister,
     ),
     Reaction(
+        "notify-outbox",
+        "a flush adds a dispatch, reply, reopen, overdue or supervision event (requests)",
+        "notify writes the resident's and the unit staff's notifications in the same transaction (before_flush); "
+        "the sending job sends them",
+        notify_outbox.register,
+        notify_outbox.unregister,
+    ),
+    Reaction(
+        "webhooks-outbox",
+        "a flush adds a dispatch, reply or close event (requests)",
+        "webhooks writes a delivery per subscriber in the same transaction (before_flush); the delivery job "
+        "posts them",
+        webhooks_outbox.register,
+        webhooks_outbox.unregister,
+    ),
+    Reaction(
         "classifier-corrections",
         "a stored request's category changes (requests)",
         "routing records a category correction in the same transaction, for retraining",
@@ -68,6 +88,8 @@ PERIODIC_JOBS: tuple[tuple[str, jobs.Job, bool], ...] = (
     ("open311_batch", open311_jobs.open311_batch, False),
     ("open311_deliver", open311_jobs.open311_deliver, True),  # remote calls must not hold a transaction
     ("open311_pull", open311_jobs.open311_pull, True),
+    ("notify_send", notify.send_due, True),  # mail servers and gateways must not hold a transaction
+    ("webhooks_deliver", webhooks.deliver, True),
 )
 
 

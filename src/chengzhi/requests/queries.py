@@ -8,7 +8,7 @@ Sections are by caller, so that each caller's needs stay visible.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -420,3 +420,29 @@ def external_ids_present(session: Session, source: str, external_ids: list[str])
     """Which of these external ids of `source` were imported already."""
     query = select(Request.external_id).where(Request.source == source, Request.external_id.in_(external_ids))
     return {i for i in session.scalars(query) if i is not None}
+
+
+# ---------------------------------------------------------------- for notify and webhooks
+
+
+def requests_for_messages(session: Session, request_ids: Collection[int]) -> dict[int, Request]:
+    """The requests a flush's new events are about: those the session holds without a query, the rest read (the
+    caller runs inside a flush, with autoflush off)."""
+    found: dict[int, Request] = {}
+    missing = []
+    for request_id in set(request_ids):
+        held = held_in_session(session, request_id)
+        if held is not None:
+            found[request_id] = held
+        else:
+            missing.append(request_id)
+    if missing:
+        found.update({r.id: r for r in session.scalars(select(Request).where(Request.id.in_(missing)))})
+    return found
+
+
+def statuses(session: Session, request_ids: Collection[int]) -> dict[int, str]:
+    """Request id -> its current status."""
+    if not request_ids:
+        return {}
+    return dict(session.execute(select(Request.id, Request.status).where(Request.id.in_(request_ids))).all())

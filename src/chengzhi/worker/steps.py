@@ -14,13 +14,18 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
 from chengzhi.config import Settings
-from chengzhi.requests.models import Request
+from chengzhi.notify import service as notify
+from chengzhi.webhooks import service as webhooks
 
-AfterTriageFn = Callable[[Session, Settings, Sequence[Request], dt.datetime], None]
+if TYPE_CHECKING:  # a type, not a use of the requests table (tests/architecture.py)
+    from chengzhi.requests.models import Request
+
+    AfterTriageFn = Callable[[Session, Settings, Sequence[Request], dt.datetime], None]
 
 
 @dataclass(frozen=True)
@@ -30,4 +35,15 @@ class AfterTriage:
     run: AfterTriageFn
 
 
-AFTER_TRIAGE: tuple[AfterTriage, ...] = ()
+AFTER_TRIAGE: tuple[AfterTriage, ...] = (
+    AfterTriage(
+        "notify-received",
+        "notify writes the resident's acknowledgement with the tracking number (sent by its job)",
+        notify.notify_received,
+    ),
+    AfterTriage(
+        "webhooks-created",
+        "webhooks writes a request.created delivery per subscriber (posted by its job)",
+        webhooks.request_created,
+    ),
+)

@@ -441,13 +441,17 @@ def record_outcome(
     replied_at: dt.datetime | None = None,
     lead_unit: Unit | None = None,
 ) -> RequestEvent:
-    """Give an imported historical record the outcome it had in the old system (replied or closed).
+    """Give an imported historical record the outcome it had in the old system (replied or closed), or, with
+    `status` received, a progress note the old system holds on a case still open there (`reply_text`).
 
     Only for channel "import": it records what happened elsewhere, not a step taken here.
     """
     _check(request, Action.record_outcome)
     if request.channel != "import":
         raise Forbidden()
+    if status is Status.received:
+        note = {"status": status.value, "progress_note": reply_text or ""}
+        return append_event(session, request, actor, Action.record_outcome, at, note=reply_text, payload=note)
     payload: dict[str, Any] = {"status": status.value}
     if reply_text:
         payload["reply_text"] = reply_text

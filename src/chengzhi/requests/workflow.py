@@ -361,6 +361,8 @@ def apply(state: WorkflowState, step: Step) -> WorkflowState:
         changes["issue_id"] = int(p["issue_id"])
     elif action is Action.mark_overdue:
         changes.update(overdue_stage=str(p["stage"]), ever_overdue=True)
+    elif action is Action.record_outcome and Status(p["status"]) is Status.received:
+        pass  # a progress note from the old system on a case still open there: nothing else changes
     elif action is Action.record_outcome:
         outcome = Status(p["status"])
         if outcome not in RECORDABLE_OUTCOMES:

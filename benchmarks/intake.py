@@ -18,6 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -378,6 +379,70 @@ def _percentile(values: list[float], q: float) -> float | None:
     return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3)
 
 
+EMERGENCY_TEXT = "3栋楼道里煤气味很重，有人头晕，请马上派人处理（探测 {n}）"
+
+
+class EmergencyProbe:
+    """During the submit phase, once a second: an emergency submitted as a resident would phone it in, then its
+    request polled every 20 ms until the dispatchers see the emergency priority. Reports the seconds from the 201
+    to that moment (issue 19: within 1 s, whatever the backlog)."""
+
+    def __init__(self, base_url: str, token: str) -> None:
+        self.base_url = base_url
+        self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        self.seconds: list[float] = []
+        self.missed = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.base_url + path, data=data, headers=self.headers, method=method)
+        with urllib.request.urlopen(request, timeout=30) as response:
+            answer: dict[str, Any] = json.loads(response.read())
+            return answer
+
+    def _run(self) -> None:
+        n = 0
+        while not self._stop.wait(1.0):
+            n += 1
+            body = {"text": EMERGENCY_TEXT.format(n=n), "channel": "phone", "lat": 0.5, "lon": 0.5}
+            try:
+                number = self._call("POST", "/api/v1/requests", body)["request"]["tracking_number"]
+            except Exception:  # the submit phase's errors are counted by the load generator
+                continue
+            acknowledged = time.monotonic()
+            while time.monotonic() - acknowledged < 30:
+                try:
+                    shown = self._call("GET", f"/api/v1/requests/{number}")
+                except Exception:
+                    shown = {}
+                if shown.get("priority") == "emergency":
+                    self.seconds.append(time.monotonic() - acknowledged)
+                    break
+                time.sleep(0.02)
+            else:
+                self.missed += 1
+
+    def __enter__(self) -> EmergencyProbe:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=40)
+
+    def figures(self) -> dict[str, Any]:
+        values = sorted(self.seconds)
+        return {
+            "probes": len(values) + self.missed,
+            "missed_30s": self.missed,
+            "p50_s": _percentile(values, 0.5),
+            "p95_s": _percentile(values, 0.95),
+            "max_s": round(values[-1], 3) if values else None,
+        }
+
+
 def triage_figures(url: str, timeout: float) -> dict[str, Any]:
     """After a submit phase: seconds until the intake outbox is empty (the worker caught up), then the triage lag
     of every request (triaged_at - received_at) and the worker's rate while it had a backlog."""
@@ -454,7 +519,7 @@ def measure(name: str, url: str, options: Options, say: Callable[[str], None] = 
             f"[{name}] uvicorn ({options.workers} workers) at {base_url}; submitting for {options.duration:g} s"
         )
         cpu: dict[str, Any] = {"busy_before": wait_until_quiet(options.quiet_wait, say=say)}
-        with cpu_meter(process.pid, cpu, database):
+        with cpu_meter(process.pid, cpu, database), EmergencyProbe(base_url, tokens["operator"]) as probe:
             submit = _python_module(
                 "benchmarks.loadgen",
                 [
@@ -477,7 +542,9 @@ def measure(name: str, url: str, options: Options, say: Callable[[str], None] = 
                 ],
             )
         result["submit"] = submit | {"cpu": cpu}
+        result["emergency_probe"] = probe.figures()
         say(f"[{name}] submit: {_line(submit)}")
+        say(f"[{name}] emergencies seen by dispatchers after: {result['emergency_probe']}")
         say(f"[{name}] waiting for the triage worker to empty the intake outbox")
         result["triage"] = triage_figures(url, options.catch_up_timeout)
         say(f"[{name}] triage: {result['triage']}")

@@ -68,9 +68,19 @@ COLUMNS = [
     "updated_at",
     "event_count",
     "support_count",
+    "triage_pending",
+    "triaged_at",
 ]
 JSON_COLUMNS = {"attributes", "co_unit_ids", "deadlines"}
-TIME_COLUMNS = {"received_at", "due_at", "dispatched_at", "replied_at", "closed_at", "updated_at"}
+TIME_COLUMNS = {
+    "received_at",
+    "due_at",
+    "dispatched_at",
+    "replied_at",
+    "closed_at",
+    "updated_at",
+    "triaged_at",
+}
 
 
 def check_columns() -> list[str]:
@@ -128,6 +138,8 @@ def row(rng: random.Random, prefix: str, n: int, hub_id: int, category_id: int) 
         "updated_at": now,
         "event_count": 0,
         "support_count": 0,
+        "triage_pending": True,
+        "triaged_at": None,
     }
 
 

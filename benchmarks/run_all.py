@@ -222,6 +222,21 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"| {db['database']} | {t['outbox_depth_after_submit']} | {t['catch_up_s']} | {t['triaged']} | "
             f"{lag['p50']} | {lag['p95']} | {lag['max']} |"
         )
+    lines += [
+        "",
+        "Emergencies during the submit phase (one a second, submitted beside the load): seconds from the 201 until "
+        "the request shows the emergency priority (the worker's emergency lane; target 1 s):",
+        "",
+        "| Database | probes | p50 s | p95 s | max s | not seen in 30 s |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for db in report["databases"]:
+        e = db.get("emergency_probe")
+        if db.get("skipped") or not e:
+            continue
+        lines.append(
+            f"| {db['database']} | {e['probes']} | {e['p50_s']} | {e['p95_s']} | {e['max_s']} | {e['missed_30s']} |"
+        )
     lines += ["", "| Database | platform ÷ raw (submissions/s ÷ inserts/s) |", "|---|---:|"]
     for db in report["databases"]:
         if not db.get("skipped"):

@@ -21,15 +21,18 @@ from sqlalchemy.orm import Session
 from chengzhi.config import Settings
 from chengzhi.db import get_sessionmaker
 from chengzhi.requests import queue
+from chengzhi.requests import service as svc
 from chengzhi.requests.models import Request, RequestEvent
 from chengzhi.requests.queue import TriageTask
+from chengzhi.requests.service import Submission
 from chengzhi.routing.triage_models import RequestTriage
 from chengzhi.worker import intake
-from chengzhi.worker.runner import drain, run_once
+from chengzhi.worker.runner import Worker, drain, run_once
+from chengzhi.worker.urgent import EmergencyLane
 
 from .conftest import auth, triage
 from .factories import City
-from .steps import submit
+from .steps import actor, submit
 
 NOW = dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC)
 URGENT = "3栋楼道里煤气味很重，请马上派人处理"
@@ -165,3 +168,65 @@ def test_killing_a_worker_process_loses_nothing(session: Session, settings: Sett
     receives = select(RequestEvent.request_id, func.count()).where(RequestEvent.action == "receive")
     counts: dict[Any, Any] = dict(session.execute(receives.group_by(RequestEvent.request_id)).all())
     assert all(counts[i] == 1 for i in ids)
+
+
+def test_the_emergency_lane_flags_an_emergency_behind_a_backlog(
+    client: TestClient, session: Session, settings: Settings, city: City
+) -> None:
+    """Ten ordinary requests wait before an emergency, and the worker takes 0.3 s for each (a slow model, say):
+    the emergency still gets its priority within a second, from the lane, long before its turn; its full triage
+    follows in order."""
+    operator = auth(client, "operator")
+    ordinary = {"text": "小区路灯不亮了", "channel": "phone", "lat": 0.2, "lon": 0.2, "category": "litter"}
+    assert client.post("/api/v1/requests", json=ordinary, headers=operator).status_code == 201
+    assert triage(settings) == 1  # a warm worker: the text pipeline's dictionaries load on first use
+    numbers = []
+    for _ in range(10):
+        created = client.post("/api/v1/requests", json=ordinary, headers=operator)
+        assert created.status_code == 201, created.text
+        numbers.append(created.json()["request"]["tracking_number"])
+    urgent = client.post("/api/v1/requests", json={**ordinary, "text": URGENT}, headers=operator)
+    assert urgent.status_code == 201, urgent.text
+    number = urgent.json()["request"]["tracking_number"]
+
+    def slow(session: Session, settings: Settings, tasks: list[TriageTask], now: dt.datetime) -> None:
+        time.sleep(0.3)
+        intake.process(session, settings, tasks, now)
+
+    worker = Worker(get_sessionmaker(settings.database_url), settings, slow, lease=False, batch=1, idle=0.05)
+    started = time.monotonic()
+    worker.start()
+    try:
+        shown: dict[str, Any] = {}
+        while time.monotonic() - started < 5:
+            shown = client.get(f"/api/v1/requests/{number}", headers=operator).json()
+            if shown["priority"] == "emergency":
+                break
+            time.sleep(0.05)
+        flagged_after = time.monotonic() - started
+
+        assert shown["priority"] == "emergency" and shown["being_triaged"] is True, shown
+        assert flagged_after < 1.5, flagged_after  # a second, plus the test's own polling
+        first = client.get(f"/api/v1/requests/{numbers[0]}", headers=operator).json()
+        assert first["priority"] == "normal"  # the lane flags only what the text says is urgent
+    finally:
+        worker.stop()
+    drain(get_sessionmaker(settings.database_url), settings, intake.process)
+    done = client.get(f"/api/v1/requests/{number}", headers=operator).json()
+    assert done["being_triaged"] is False and done["priority"] == "emergency"
+
+
+def test_the_lane_leaves_a_priority_staff_chose(session: Session, settings: Settings, city: City) -> None:
+    factory = get_sessionmaker(settings.database_url)
+    with factory() as s, s.begin():
+        where = {"lat": 0.2, "lon": 0.2, "category_code": "litter"}
+        by_staff = Submission(text=URGENT, channel="phone", priority="low", **where)  # type: ignore[arg-type]
+        by_resident = Submission(text=URGENT, **where)  # type: ignore[arg-type]
+        chosen = svc.submit_request(s, actor(s, "operator"), by_staff, settings, NOW)
+        plain = svc.submit_request(s, actor(s, "resident"), by_resident, settings, NOW)
+        ids = (chosen.id, plain.id)
+    lane = EmergencyLane(factory, settings)
+    assert lane.run_once() == [ids[1]]
+    assert lane.run_once() == []  # looked at already
+    with factory() as s:
+        assert [s.get(Request, i).priority for i in ids] == ["low", "emergency"]  # type: ignore[union-attr]

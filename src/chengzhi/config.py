@@ -43,7 +43,9 @@ class Settings(BaseSettings):
     # production runs `chengzhi worker` processes instead. It claims up to `triage_batch_size` new requests per
     # transaction and looks for more every `triage_poll_seconds` when idle.
     triage_worker_in_app: bool = True
-    triage_batch_size: int = Field(default=64, ge=1, le=1000)
+    triage_batch_size: int = Field(default=16, ge=1, le=1000)
+    # Emergencies flagged from the text within a second of intake, ahead of the backlog (worker/urgent.py).
+    triage_emergency_lane: bool = True
     triage_poll_seconds: float = Field(default=0.2, gt=0)
     # Time limits for emergencies (priority "emergency"), overriding the category's own limits.
     emergency_limits: dict[str, str] = {"sign": "30m", "contact": "1h", "reply": "2h", "review": "1d"}

@@ -92,6 +92,12 @@ def claim(session: Session, limit: int, now: dt.datetime | None = None) -> list[
     return list(session.scalars(query))
 
 
+def queued_after(session: Session, after_id: int, limit: int) -> list[TriageTask]:
+    """Rows after `after_id` in order, whoever holds them (no lock): what the emergency lane looks at."""
+    query = select(TriageTask).where(TriageTask.id > after_id).order_by(TriageTask.id).limit(limit)
+    return list(session.scalars(query))
+
+
 def has_due(session: Session, now: dt.datetime) -> bool:
     return session.scalar(select(TriageTask.id).where(TriageTask.available_at <= now).limit(1)) is not None
 

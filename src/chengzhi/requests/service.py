@@ -35,7 +35,14 @@ from chengzhi.requests.steps import (
     sign_request,
     supervise_request,
 )
-from chengzhi.requests.triaged import auto_dispatch, make_emergency, pending_triage, triage_done
+from chengzhi.requests.triaged import (
+    auto_dispatch,
+    flag_emergencies,
+    make_emergency,
+    pending_texts,
+    pending_triage,
+    triage_done,
+)
 
 __all__ = [
     "CHANNELS",
@@ -50,12 +57,14 @@ __all__ = [
     "contact_resident",
     "decide_extension",
     "dispatch_request",
+    "flag_emergencies",
     "get_by_tracking",
     "get_request",
     "illegal_to_message",
     "make_emergency",
     "mark_overdue",
     "merge_request",
+    "pending_texts",
     "pending_triage",
     "photo_token_for",
     "record_outcome",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from chengzhi.categories.models import Priority
@@ -38,6 +38,45 @@ def pending_triage(session: Session, request_ids: Sequence[int]) -> list[Request
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(of=Request)
     return list(session.scalars(query))
+
+
+def pending_texts(session: Session, request_ids: Sequence[int]) -> list[tuple[int, str, str]]:
+    """(id, title, text) of the requests among these still being triaged and not yet emergencies: what the
+    worker's emergency lane reads (no lock)."""
+    if not request_ids:
+        return []
+    query = (
+        select(Request.id, Request.title, Request.text)
+        .where(
+            Request.id.in_(sorted(set(request_ids))),
+            Request.triage_pending.is_(True),
+            Request.priority != Priority.emergency.value,
+        )
+        .order_by(Request.id)
+    )
+    return [(row.id, row.title, row.text) for row in session.execute(query)]
+
+
+def flag_emergencies(session: Session, request_ids: Sequence[int]) -> list[int]:
+    """The emergency lane's write: these requests get the emergency priority now, before the rest of their
+    triage. On PostgreSQL, requests a triage batch holds right now are skipped (that batch flags them itself
+    when it commits). Returns the ids flagged."""
+    if not request_ids:
+        return []
+    lock = (
+        select(Request.id)
+        .where(Request.id.in_(sorted(set(request_ids))), Request.triage_pending.is_(True))
+        .where(Request.priority != Priority.emergency.value)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        lock = lock.with_for_update(skip_locked=True)
+    ids = list(session.scalars(lock))
+    if ids:
+        session.execute(
+            update(Request).where(Request.id.in_(ids)).values(priority=Priority.emergency.value),
+            execution_options={"synchronize_session": False},
+        )
+    return ids
 
 
 def make_emergency(session: Session, request: Request) -> None:

@@ -72,6 +72,18 @@ def classify(session: Session, settings: Settings, words: str) -> Classified | N
     return Classified(version, top, sure)
 
 
+def words_of(title: str, text: str) -> str:
+    """The words triage reads: the title (when it is not the start of the text) and the text."""
+    return f"{title}。{text}" if title and not text.startswith(title) else text
+
+
+def is_urgent(settings: Settings, title: str, text: str) -> bool:
+    """Urgency alone, for the worker's emergency lane (a few milliseconds; no database)."""
+    return urgency.analyse(
+        words_of(title, text), urgency.terms_for(settings.urgency_terms_path or None)
+    ).urgent
+
+
 def analyse(
     session: Session,
     settings: Settings,
@@ -84,7 +96,7 @@ def analyse(
     """Never raises for text (bad text is recorded as such); a broken terms file does raise (an operator error
     that must be seen, not hidden)."""
     terms = urgency.terms_for(settings.urgency_terms_path or None)
-    words = f"{title}。{text}" if title and not text.startswith(title) else text
+    words = words_of(title, text)
     found_urgency = urgency.analyse(words, terms)
     placed = None if has_point else places.locate(session, f"{title}。{text}" if title else text)
     classified = classify(session, settings, words) if classify_text else None

@@ -16,6 +16,7 @@ import time
 import traceback
 import zlib
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import IO, TypeAlias
 
@@ -26,6 +27,7 @@ from chengzhi.config import Settings
 from chengzhi.db import utcnow
 from chengzhi.requests import queue
 from chengzhi.requests.queue import TriageTask
+from chengzhi.worker.urgent import EmergencyLane, LaneThread
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +145,7 @@ class Worker:
         self._thread: threading.Thread | None = None
         self._lease_conn: Connection | None = None
         self._lease_file: IO[bytes] | None = None
+        self._lane: LaneThread | None = None
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.run, name="chengzhi-triage", daemon=True)
@@ -152,6 +155,8 @@ class Worker:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
+        if self._lane is not None:
+            self._lane.stop()
 
     def _hold_lease(self) -> bool:
         engine = self.factory.kw["bind"]
@@ -176,8 +181,13 @@ class Worker:
                 if not self._hold_lease():
                     self._stop.wait(5.0)
                     continue
+                if self._lane is None and self.settings.triage_emergency_lane:
+                    # Beside the loop, so that a long batch never holds an emergency back (worker/urgent.py).
+                    self._lane = LaneThread(EmergencyLane(self.factory, self.settings), poll=0.1)
+                    self._lane.start()
                 try:
-                    result = run_once(self.factory, self.settings, self.process, self.batch)
+                    with self._turn():
+                        result = run_once(self.factory, self.settings, self.process, self.batch)
                 except Exception:  # the database is down, say: wait and try again
                     log.exception("triage worker round failed")
                     self._release()
@@ -187,6 +197,16 @@ class Worker:
                     self._stop.wait(self.idle)
         finally:
             self._release()
+
+    def _turn(self) -> AbstractContextManager[object]:
+        """SQLite: the batch takes its turn after the emergency lane's waiting write (worker/urgent.py)."""
+        if self._lane is None or self.factory.kw["bind"].dialect.name != "sqlite":
+            return nullcontext()
+        lane = self._lane.lane
+        deadline = time.monotonic() + 2.0
+        while lane.wants_turn.is_set() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        return lane.turn
 
     def _hold_file_lease(self, engine: Engine) -> bool:
         """SQLite: an exclusive lock on a file beside the database (released with the process)."""

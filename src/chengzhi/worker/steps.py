@@ -14,18 +14,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
 from chengzhi.config import Settings
 from chengzhi.notify import service as notify
+from chengzhi.requests.models import Request
 from chengzhi.webhooks import service as webhooks
 
-if TYPE_CHECKING:  # a type, not a use of the requests table (tests/architecture.py)
-    from chengzhi.requests.models import Request
-
-    AfterTriageFn = Callable[[Session, Settings, Sequence[Request], dt.datetime], None]
+AfterTriageFn = Callable[[Session, Settings, Sequence["Request"], dt.datetime], None]
 
 
 @dataclass(frozen=True)

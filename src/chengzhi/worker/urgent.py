@@ -1,0 +1,99 @@
+"""The emergency lane: emergencies flagged within a second of intake, whatever the triage backlog.
+
+The triage worker takes new requests in order, and a full triage (category model, place, duplicates) costs tens of
+milliseconds a request: behind a burst of ordinary requests an emergency would wait its turn. The lane looks at
+every new outbox row as soon as it is committed, reads only the text's urgency (a few milliseconds, no model),
+and gives the urgent ones the emergency priority at once, in a short transaction of its own; the full triage
+follows in its turn (idempotent: an emergency stays one). Rows whose priority staff chose are left alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from chengzhi.config import Settings
+from chengzhi.requests import queue
+from chengzhi.requests import service as requests_service
+from chengzhi.routing import triage
+
+log = logging.getLogger(__name__)
+
+LOOK_AHEAD = 500  # rows read per round
+
+
+class EmergencyLane:
+    """Remembers the last outbox row it looked at (in memory: after a restart it looks at the backlog again,
+    which is harmless)."""
+
+    def __init__(self, factory: sessionmaker[Session], settings: Settings) -> None:
+        self.factory = factory
+        self.settings = settings
+        self.after_id = 0
+        # SQLite has one writer, and its lock is not fair: the worker's loop would take it again and again before
+        # the lane's wait noticed it free. The lane says it wants a turn; the loop waits for it between batches.
+        self.wants_turn = threading.Event()
+        self.turn = threading.Lock()
+
+    def run_once(self) -> list[int]:
+        """Look at the rows queued since the last round; returns the ids of the requests flagged."""
+        with self.factory() as session:
+            tasks = queue.queued_after(session, self.after_id, LOOK_AHEAD)
+            if not tasks:
+                return []
+            last = tasks[-1].id
+            ids = [t.request_id for t in tasks if not t.keep_priority]
+            texts = requests_service.pending_texts(session, ids)
+        urgent = [
+            rid for rid, title, text in texts if triage.is_urgent(self.settings, _title(title, text), text)
+        ]
+        flagged: list[int] = []
+        if urgent:
+            engine = self.factory.kw["bind"]
+            if engine.dialect.name == "sqlite":  # take the write lock at BEGIN (a read cannot be upgraded)
+                engine = engine.execution_options(sqlite_begin_immediate=True)
+            self.wants_turn.set()
+            try:
+                with self.turn, self.factory(bind=engine) as session, session.begin():
+                    flagged = requests_service.flag_emergencies(session, urgent)
+            finally:
+                self.wants_turn.clear()
+            if flagged:
+                log.info("emergency lane flagged %d request(s)", len(flagged))
+        self.after_id = last
+        return flagged
+
+
+def _title(title: str, text: str) -> str:
+    # As the worker reads it: a title cut from the text is not words of its own.
+    return "" if text.startswith(title) else title
+
+
+class LaneThread:
+    """The lane in a daemon thread beside the worker's loop, polling every `poll` seconds."""
+
+    def __init__(self, lane: EmergencyLane, poll: float) -> None:
+        self.lane = lane
+        self.poll = poll
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="chengzhi-emergency-lane", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.lane.run_once()
+            except Exception:  # the database is down, say: the worker's own loop reports it too
+                log.warning("emergency lane round failed", exc_info=True)
+                self._stop.wait(1.0)
+            self._stop.wait(self.poll)

@@ -108,6 +108,8 @@ class Settings(BaseSettings):
     webhook_retry_seconds: float = Field(default=30.0, gt=0)
     webhook_retry_max_seconds: float = Field(default=3600.0, gt=0)
     webhook_max_attempts: int = Field(default=10, ge=1)
+    # Publishing (docs/participation.md): publications wait for a moderator before they appear, or appear at once.
+    publish_moderation: bool = False
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

@@ -23,6 +23,7 @@ from chengzhi.open311.models import (
 )
 from chengzhi.org.models import ApiToken, RoleAssignment, Unit, User
 from chengzhi.outbound.models import OutboundRecord
+from chengzhi.publish.models import Publication
 from chengzhi.requests.models import (
     Issue,
     Photo,
@@ -69,6 +70,7 @@ __all__ = [
     "Photo",
     "PhotoToken",
     "PlaceName",
+    "Publication",
     "Request",
     "RequestEvent",
     "RequestFact",

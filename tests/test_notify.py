@@ -252,3 +252,19 @@ def test_in_app_inbox_preferences_and_log_through_the_api(
         "***5678",
         "***0000",
     }  # resident, handler
+
+
+def test_pages_show_my_notifications_and_the_log(
+    client: TestClient, settings: Settings, city: City, session: Session
+) -> None:
+    request = submit(session, settings, utcnow())
+    session.commit()
+    assert client.get("/notifications", follow_redirects=False).status_code == 303
+    client.post("/api/v1/auth/session", json={"username": "resident", "password": "demo-password-1"})
+    mine = client.get("/notifications?lang=en")
+    assert mine.status_code == 200 and f"Request {request.tracking_number} received" in mine.text
+    assert client.get("/staff/notifications").status_code == 403
+    client.post("/api/v1/auth/session", json={"username": "admin", "password": "demo-password-1"})
+    log = client.get("/staff/notifications")
+    assert log.status_code == 200 and request.tracking_number in log.text
+    assert "zhang@example.org" not in log.text and "z***@example.org" in log.text

@@ -36,6 +36,7 @@ from chengzhi.knowledge.api import router as knowledge_router
 from chengzhi.metrics.api import router as metrics_router
 from chengzhi.metrics.pages import router as metrics_pages
 from chengzhi.notify.api import router as notify_router
+from chengzhi.notify.pages import router as notify_pages
 from chengzhi.open311.api import router as open311_router
 from chengzhi.org.api import router as org_router
 from chengzhi.org.pages import router as org_pages
@@ -326,6 +327,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(categories_router)
     app.include_router(requests_router)
     app.include_router(notify_router)
+    app.include_router(notify_pages)
     app.include_router(webhooks_router)
     app.include_router(publish_router)
     app.include_router(publish_pages)

@@ -32,6 +32,7 @@ from chengzhi.config import Settings
 from chengzhi.db import get_sessionmaker, transaction, utcnow
 from chengzhi.demo.city import DEMO_PASSWORD, build_city
 from chengzhi.demo.plans import make_plans
+from chengzhi.demo.publications import publish_demo
 from chengzhi.demo.simulation import Simulation
 from chengzhi.demo.staging import generate_through_staging
 from chengzhi.migrate import upgrade
@@ -155,6 +156,10 @@ def _generate(
         drain(factory, settings, triage_intake.process, batch=500)
         with transaction(factory) as session:
             summary = summarise(session)
+            # Publishing settings of the city itself do not hold back the demo's own notices.
+            summary["publications"] = publish_demo(
+                session, settings.model_copy(update={"publish_moderation": False}), demo, now
+            )
     finally:
         rules.invalidate()
     summary.update(

@@ -14,6 +14,7 @@ from chengzhi import reactions
 from chengzhi.config import get_settings
 from chengzhi.credit.cli import credit_app
 from chengzhi.knowledge.cli import kb_app
+from chengzhi.mailin.cli import mail_app
 from chengzhi.metrics.cli import metrics_app
 from chengzhi.open311.cli import open311_app
 from chengzhi.routing.cli import model_app
@@ -32,6 +33,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(import_app, name="import")
 app.add_typer(triage_app, name="triage")
 app.add_typer(open311_app, name="open311")
+app.add_typer(mail_app, name="mail")
 app.add_typer(model_app, name="model")
 app.add_typer(metrics_app, name="metrics")
 app.add_typer(credit_app, name="credit")

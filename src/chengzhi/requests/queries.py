@@ -441,6 +441,11 @@ def requests_for_messages(session: Session, request_ids: Collection[int]) -> dic
     return found
 
 
+def request_by_number(session: Session, tracking_number: str) -> Request | None:
+    """For e-mail intake: the request a reply quotes (the caller checks the sender is its resident)."""
+    return session.scalar(select(Request).where(Request.tracking_number == tracking_number))
+
+
 def statuses(session: Session, request_ids: Collection[int]) -> dict[int, str]:
     """Request id -> its current status."""
     if not request_ids:

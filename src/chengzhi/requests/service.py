@@ -16,6 +16,7 @@ from chengzhi.requests.lists import get_by_tracking, get_request
 from chengzhi.requests.log import SYSTEM, state_of
 from chengzhi.requests.photos import add_photo, photo_token_for
 from chengzhi.requests.steps import (
+    add_message,
     answer_at_intake,
     close_request,
     co_handle_request,
@@ -49,6 +50,7 @@ __all__ = [
     "STAFF_CHANNELS",
     "SYSTEM",
     "Submission",
+    "add_message",
     "add_photo",
     "answer_at_intake",
     "auto_dispatch",

@@ -41,6 +41,7 @@ from chengzhi.open311.api import router as open311_router
 from chengzhi.org.api import router as org_router
 from chengzhi.org.pages import router as org_pages
 from chengzhi.org.service import ANONYMOUS
+from chengzhi.participate.api import router as participate_router
 from chengzhi.publish.api import router as publish_router
 from chengzhi.publish.pages import router as publish_pages
 from chengzhi.requests.api import router as requests_router
@@ -330,6 +331,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(notify_pages)
     app.include_router(webhooks_router)
     app.include_router(publish_router)
+    app.include_router(participate_router)
     app.include_router(publish_pages)
     app.include_router(duplicates_router)
     app.include_router(metrics_router)

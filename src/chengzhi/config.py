@@ -110,6 +110,11 @@ class Settings(BaseSettings):
     webhook_max_attempts: int = Field(default=10, ge=1)
     # Publishing (docs/participation.md): publications wait for a moderator before they appear, or appear at once.
     publish_moderation: bool = False
+    # Comments on public issues (docs/participation.md): "pre" (a moderator approves each one) or "post"
+    # (published at once, hidden by a moderator or by reports); comments with one of the words always wait.
+    comment_moderation: Literal["pre", "post"] = "post"
+    comment_blocked_words: list[str] = []
+    comment_hide_after_reports: int = Field(default=3, ge=1)
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

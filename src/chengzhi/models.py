@@ -23,6 +23,7 @@ from chengzhi.open311.models import (
 )
 from chengzhi.org.models import ApiToken, RoleAssignment, Unit, User
 from chengzhi.outbound.models import OutboundRecord
+from chengzhi.participate.models import Comment, CommentReport, Follow
 from chengzhi.publish.models import Publication
 from chengzhi.requests.models import (
     Issue,
@@ -45,6 +46,8 @@ __all__ = [
     "CategoryCorrection",
     "ClassifierActivation",
     "ClassifierModel",
+    "Comment",
+    "CommentReport",
     "CreditAllowedCode",
     "CreditEntity",
     "CreditEntityName",
@@ -52,6 +55,7 @@ __all__ = [
     "CreditRecord",
     "DuplicateBand",
     "DuplicateSignature",
+    "Follow",
     "IdempotencyRecord",
     "Issue",
     "JobRun",

@@ -23,6 +23,7 @@ from chengzhi.notify.models import Notification, NotificationPreference
 from chengzhi.notify.texts import CHANNELS
 from chengzhi.org import queries as org_queries
 from chengzhi.org.models import User
+from chengzhi.participate import service as participate
 from chengzhi.requests import queries as requests_queries
 from chengzhi.requests.models import Request, RequestEvent
 
@@ -79,6 +80,17 @@ def resident_of(request: Request, users: dict[int, User]) -> Recipient:
         addresses["in_app"] = ""
         return Recipient(user.id, user.language or request.language, addresses)
     return Recipient(None, request.language or "zh", addresses)
+
+
+def follower(user: User) -> Recipient:
+    """Someone following a public request: in-app and e-mail (no SMS for what is not their own request)."""
+    addresses = {"in_app": ""}
+    if user.email:
+        addresses["email"] = user.email
+    return Recipient(user.id, user.language or "zh", addresses)
+
+
+FOLLOWED_KINDS = ("dispatched", "replied", "reopened")
 
 
 def staff_member(user: User) -> Recipient:
@@ -176,10 +188,14 @@ def write_for_events(session: Session, events: Sequence[RequestEvent], now: dt.d
         {r.lead_unit_id for r in requests.values() if r.lead_unit_id is not None},
         STAFF_ROLES,
     )
-    submitters = org_queries.users_by_id(
-        session, {r.submitter_id for r in requests.values() if r.submitter_id is not None}
+    followers = participate.followers_of(session, list(requests))
+    people = org_queries.users_by_id(
+        session,
+        {r.submitter_id for r in requests.values() if r.submitter_id is not None}
+        | {u for ids in followers.values() for u in ids},
     )
-    preferences = _preferences(session, [*submitters, *(u.id for members in staff.values() for u in members)])
+    submitters = people
+    preferences = _preferences(session, [*people, *(u.id for members in staff.values() for u in members)])
     names = _unit_names(session, [r.lead_unit_id or 0 for r in requests.values()])
     existing = _existing_keys(
         session, list(requests), [*RESIDENT_ACTIONS.values(), *STAFF_ACTIONS.values(), "rate"]
@@ -200,6 +216,11 @@ def write_for_events(session: Session, events: Sequence[RequestEvent], now: dt.d
             rating = _filtered(resident, "rate", preferences)
             if kind == "replied" and rating is not None:
                 _add(session, existing, rating, "rate", request, e.seq, params, at, deferred=True)
+            for user_id in followers.get(request.id, []) if kind in FOLLOWED_KINDS else []:
+                if user_id != request.submitter_id and user_id in people:
+                    chosen = _filtered(follower(people[user_id]), kind, preferences)
+                    if chosen is not None:
+                        _add(session, existing, chosen, kind, request, e.seq, params, at)
         kind = STAFF_ACTIONS.get(e.action)
         if kind is not None:
             params = _params(

@@ -116,6 +116,14 @@ class Settings(BaseSettings):
     comment_blocked_words: list[str] = []
     comment_hide_after_reports: int = Field(default=3, ge=1)
 
+    # Credit supervision (docs/credit.md): calendar days to decide an objection and a repair application; the local
+    # hour from which the nightly job (regrade, end of publications) runs once a day; the yearly inspection ratio
+    # of each grade (within the bands of credit/inspections.py).
+    credit_objection_days: int = Field(default=15, ge=1)
+    credit_repair_days: int = Field(default=15, ge=1)
+    credit_nightly_hour: int = Field(default=2, ge=0, le=23)
+    credit_inspection_ratios: dict[str, float] = {"A": 0.05, "B": 0.10, "C": 0.30, "D": 0.70}
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         if self.environment == "production":

@@ -173,6 +173,18 @@ MESSAGES: dict[str, Text] = {
         "This record cannot be repaired on %(on)s: repair is open from %(start)s until publication ends on %(end)s."
     ),
     "credit_request_not_found": N_("Request id %(ref)s does not exist on the platform."),
+    "credit_objection_open": N_("Record %(ref)s already has an objection under review."),
+    "credit_objection_not_found": N_("Objection %(ref)s was not found."),
+    "credit_application_not_found": N_("Repair application %(ref)s was not found."),
+    "credit_application_pending": N_("Record %(ref)s already has a repair application under review."),
+    "credit_already_decided": N_("This was already decided on %(on)s."),
+    "credit_record_withdrawn": N_("Record %(ref)s was withdrawn on %(on)s."),
+    "credit_request_linked": N_("Request %(ref)s is already linked to an entity."),
+    "credit_link_not_found": N_("Complaint link %(ref)s was not found."),
+    "credit_plan_not_found": N_("Inspection plan %(ref)s was not found."),
+    "credit_task_not_found": N_("Inspection task %(ref)s was not found."),
+    "credit_not_your_task": N_("Only the inspectors drawn for this task may enter its result."),
+    "credit_draw_failed": N_("The draw failed: %(reason)s"),
     "internal_error": N_(
         "Internal error, logged. Try again later; if it persists, contact the administrator (ref %(ref)s)."
     ),

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from chengzhi.credit import cases as credit_cases
 from chengzhi.jobs import service as jobs
 from chengzhi.metrics import facts
 from chengzhi.notify import outbox as notify_outbox
@@ -88,6 +89,7 @@ PERIODIC_JOBS: tuple[tuple[str, jobs.Job, bool], ...] = (
     ("open311_batch", open311_jobs.open311_batch, False),
     ("open311_deliver", open311_jobs.open311_deliver, True),  # remote calls must not hold a transaction
     ("open311_pull", open311_jobs.open311_pull, True),
+    ("credit_nightly", credit_cases.nightly_job, False),  # once a day: regrade, end of publications
     ("notify_send", notify.send_due, True),  # mail servers and gateways must not hold a transaction
     ("webhooks_deliver", webhooks.deliver, True),
 )

@@ -10,20 +10,15 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from chengzhi.admin.common import Admin, admin_or_refuse, check_csrf, parse_id
-from chengzhi.categories.models import Category
+from chengzhi.categories.service import category_codes
 from chengzhi.config import Settings
 from chengzhi.deps import SessionDep, SettingsDep
-from chengzhi.requests.models import Request as RequestRow
-from chengzhi.routing import registry
-from chengzhi.routing.classifier import artifact_path
-from chengzhi.routing.classifier_features import ClassifierError
-from chengzhi.routing.classifier_models import CategoryCorrection
-from chengzhi.routing.triage_models import RequestTriage
+from chengzhi.requests import queries as requests_queries
+from chengzhi.routing import service as routing
 from chengzhi.web.i18n import N_
 from chengzhi.web.templating import FormErrors, render
 
@@ -70,47 +65,24 @@ class ModelsPage:
 
 
 def _agreement(session: Session, version: int) -> tuple[float | None, int]:
-    recent = (
-        select(RequestTriage.category_suggestions, Category.code)
-        .join(RequestRow, RequestRow.id == RequestTriage.request_id)
-        .join(Category, Category.id == RequestRow.category_id)
-        .where(RequestTriage.model_version == version)
-        .order_by(RequestTriage.request_id.desc())
-        .limit(AGREEMENT_SAMPLE)
-    )
+    recent = routing.first_suggestions(session, version, AGREEMENT_SAMPLE)
+    finals = requests_queries.category_ids_of(session, [rid for rid, _ in recent])
+    codes = category_codes(session)
     total = agreed = 0
-    for suggestions, final in session.execute(recent):
-        if suggestions:
+    for request_id, first in recent:
+        final = finals.get(request_id)
+        if final is not None:
             total += 1
-            agreed += str(suggestions[0].get("code")) == final
+            agreed += codes.get(final) == first
     return (agreed / total if total else None), total
 
 
-def _counts(session: Session) -> dict[int, tuple[int, int]]:
-    query = (
-        select(
-            RequestTriage.model_version,
-            func.count(),
-            func.count().filter(RequestTriage.category_sure.is_(True)),
-        )
-        .where(RequestTriage.model_version.is_not(None))
-        .group_by(RequestTriage.model_version)
-    )
-    return {int(v): (int(n), int(sure)) for v, n, sure in session.execute(query) if v is not None}
-
-
 def _page(session: Session, settings: Settings, admin: Admin) -> ModelsPage:
-    counts = _counts(session)
-    corrections = dict(
-        session.execute(
-            select(CategoryCorrection.model_version, func.count())
-            .where(CategoryCorrection.model_version.is_not(None))
-            .group_by(CategoryCorrection.model_version)
-        ).all()
-    )
+    counts = routing.suggestion_counts(session)
+    corrections = routing.correction_counts(session)
     rows = []
-    for model in registry.list_models(session):
-        facts = registry.describe(model)
+    for model in routing.list_models(session):
+        facts = routing.describe(model)
         agreement, agreement_of = _agreement(session, model.version) if model.version in counts else (None, 0)
         suggested, sure = counts.get(model.version, (0, 0))
         rows.append(
@@ -130,13 +102,13 @@ def _page(session: Session, settings: Settings, admin: Admin) -> ModelsPage:
                 corrections=int(corrections.get(model.version, 0)),
                 agreement=agreement,
                 agreement_of=agreement_of,
-                files_ok=(artifact_path(model, settings) / "model.json").is_file(),
+                files_ok=(routing.artifact_path(model, settings) / "model.json").is_file(),
                 challenge=(model.metrics or {}).get("challenge"),
             )
         )
     can_change = admin.at_root
     return ModelsPage(
-        rows=rows, can_change=can_change, can_roll_back=can_change and registry.can_roll_back(session)
+        rows=rows, can_change=can_change, can_roll_back=can_change and routing.can_roll_back(session)
     )
 
 
@@ -173,14 +145,14 @@ async def change_model(request: Request, session: SessionDep, settings: Settings
                 if version is None:
                     errors.add("form", admin.t(N_("Choose a model version.")))
                 else:
-                    registry.activate_version(session, version, actor=admin.actor.username, settings=settings)
+                    routing.activate_version(session, version, actor=admin.actor.username, settings=settings)
                     done = "activated"
             elif action == "rollback":
-                registry.rollback(session, actor=admin.actor.username)
+                routing.rollback(session, actor=admin.actor.username)
                 done = "rolled_back"
             else:
                 errors.add("form", admin.t(N_("Choose one of the options.")))
-        except ClassifierError as exc:
+        except routing.ClassifierError as exc:
             session.rollback()
             errors.add("form", _refusal(admin, str(exc)))
     if not errors:

@@ -5,27 +5,19 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from chengzhi.config import Settings
-from chengzhi.credit import service
+from chengzhi.credit import access, api_cases, service
 from chengzhi.deps import LanguageDep, SessionDep, SettingsDep, UserDep
-from chengzhi.errors import Forbidden
-from chengzhi.org import queries as org_queries
 from chengzhi.org.models import Role
-from chengzhi.org.service import Actor, require_role
+from chengzhi.org.service import require_role
 
 router = APIRouter(prefix="/api/v1/credit", tags=["credit"])
 
-# Department staff who may add records for their own unit (its source) and call the lookup.
-DEPARTMENT_ROLES = (Role.handler, Role.supervisor, Role.leader, Role.dispatcher)
-
-
-def today(settings: Settings) -> dt.date:
-    return dt.datetime.now(ZoneInfo(settings.timezone)).date()
+DEPARTMENT_ROLES = access.DEPARTMENT_ROLES
+today = access.today
 
 
 class EntityIn(BaseModel):
@@ -72,7 +64,7 @@ def public_entity(uscc: str, session: SessionDep, settings: SettingsDep) -> dict
 
 
 @router.get("/entities/{uscc}/record", summary="An entity's full record, grade, explanation and history")
-def entity_record(uscc: str, session: SessionDep, actor: UserDep) -> dict[str, Any]:
+def entity_record(uscc: str, session: SessionDep, actor: UserDep, settings: SettingsDep) -> dict[str, Any]:
     require_role(actor, Role.credit_officer, Role.admin)
     entity = service.get_entity(session, uscc)
     return {
@@ -90,7 +82,7 @@ def entity_record(uscc: str, session: SessionDep, actor: UserDep) -> dict[str, A
         "status": entity.status,
         "score": entity.score,
         "grade": entity.grade,
-        "explanation": service.latest_explanation(session, entity),
+        "explanation": service.explanation(session, entity, today(settings)),
         "grades": [
             {"score": g.score, "grade": g.grade, "model": g.model, "computed_on": g.computed_on}
             for g in service.grade_history(session, entity)
@@ -108,25 +100,11 @@ def save_entity(body: EntityIn, session: SessionDep, actor: UserDep, settings: S
     return {"uscc": entity.uscc, "name": entity.name, "grade": entity.grade}
 
 
-def _source_unit(session: SessionDep, actor: Actor, wanted: int | None) -> int | None:
-    """Credit officers name any source; department staff add records for a unit they hold a role in."""
-    if actor.has_role(Role.credit_officer, Role.admin):
-        return wanted
-    units = actor.units_for(*DEPARTMENT_ROLES)
-    if not units:
-        require_role(actor, Role.credit_officer, *DEPARTMENT_ROLES)
-    chosen = wanted if wanted is not None else units[0]
-    unit = org_queries.unit_by_id(session, chosen)
-    if unit is None or not actor.covers(unit.path, *DEPARTMENT_ROLES):
-        raise Forbidden("out_of_scope")
-    return chosen
-
-
 @router.post("/entities/{uscc}/records", status_code=201, summary="Add a credit record (regrades the entity)")
 def add_record(
     uscc: str, body: RecordIn, session: SessionDep, actor: UserDep, settings: SettingsDep
 ) -> dict[str, Any]:
-    source = _source_unit(session, actor, body.source_unit_id)
+    source = access.department_units(session, actor, body.source_unit_id)
     entity = service.get_entity(session, uscc)
     data = service.RecordData(**{**body.model_dump(), "source_unit_id": source})
     record = service.add_record(session, entity, data, today(settings))
@@ -156,3 +134,8 @@ def lookup(
     if not actor.is_staff:
         require_role(actor, Role.credit_officer, *DEPARTMENT_ROLES)
     return service.lookup(session, uscc, purpose, today(settings), lang)
+
+
+router.include_router(
+    api_cases.router
+)  # lists, objections, repair applications, complaints, plans, dashboards

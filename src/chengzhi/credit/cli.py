@@ -76,8 +76,8 @@ def allow_code(
 def regrade() -> None:
     """Recompute every entity's score and grade (nightly: decay moves scores, publications end)."""
     with transaction(get_sessionmaker(get_settings().database_url)) as session:
-        count = service.regrade_all(session, dt.date.today())
-    typer.echo(json.dumps({"entities": count}))
+        result = service.regrade_all(session, dt.date.today())
+    typer.echo(json.dumps({k: v for k, v in result.items() if k != "regraded"}))
 
 
 @credit_app.command("draw")

@@ -275,5 +275,5 @@ def import_records(
         touched[uscc] = entity
         service.add_record(session, entity, data, on, regrade=False)
     for entity in touched.values():
-        service.regrade_entity(session, entity, on)
+        service.refresh(session, entity, on)
     return {"rows": len(good), "entities": len(touched)}

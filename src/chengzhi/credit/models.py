@@ -1,4 +1,5 @@
-"""The credit domain's tables: entities (with their name history), credit records, grades and the code allow-list."""
+"""The credit domain's tables: entities (with their name history), credit records, grades, the code allow-list,
+red and black list entries, objections, repair applications, and random-inspection plans with their tasks."""
 
 from __future__ import annotations
 
@@ -82,6 +83,8 @@ class CreditRecord(Base):
     publish_until: Mapped[dt.date | None] = mapped_column(Date)
     repaired_on: Mapped[dt.date | None] = mapped_column(Date)
     repair_note: Mapped[str | None] = mapped_column(Text)
+    # An upheld objection withdraws the record: from that day it is neither published nor scored.
+    withdrawn_on: Mapped[dt.date | None] = mapped_column(Date)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -98,3 +101,150 @@ class CreditGrade(Base):
     explanation: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     computed_on: Mapped[dt.date] = mapped_column(Date)
     computed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+LISTS = ("red", "black")  # 守信激励 (red) / 失信惩戒 (black)
+
+
+class CreditListEntry(Base):
+    """An entity on the red or the black list by one inclusion rule, usually because of one record.
+    `publish_until` is the first day the entry is no longer published (None: until removed); `removed_on` and
+    `removed_why` (expired, repaired, withdrawn, no_longer_met) when it left the list."""
+
+    __tablename__ = "credit_list_entries"
+    __table_args__ = (Index("ix_credit_list_entries_entity_rule", "entity_id", "rule"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entity_id: Mapped[int] = mapped_column(ForeignKey("credit_entities.id", ondelete="CASCADE"))
+    list_kind: Mapped[str] = mapped_column(String(10), index=True)  # red or black
+    rule: Mapped[str] = mapped_column(String(40))
+    record_id: Mapped[int | None] = mapped_column(ForeignKey("credit_records.id", ondelete="SET NULL"))
+    listed_on: Mapped[dt.date] = mapped_column(Date)
+    publish_until: Mapped[dt.date | None] = mapped_column(Date)
+    removed_on: Mapped[dt.date | None] = mapped_column(Date, index=True)
+    removed_why: Mapped[str | None] = mapped_column(String(20))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+OBJECTION_STATUSES = ("open", "upheld", "rejected")
+
+
+class CreditObjection(Base):
+    """An objection (异议) to a record: filed by the entity (or for it), decided by a credit officer by `due_on`."""
+
+    __tablename__ = "credit_objections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("credit_records.id", ondelete="CASCADE"), index=True)
+    entity_id: Mapped[int] = mapped_column(ForeignKey("credit_entities.id", ondelete="CASCADE"), index=True)
+    filed_by: Mapped[str] = mapped_column(String(120))
+    reason: Mapped[str] = mapped_column(Text)
+    filed_on: Mapped[dt.date] = mapped_column(Date)
+    due_on: Mapped[dt.date] = mapped_column(Date)  # the last day for the decision
+    status: Mapped[str] = mapped_column(String(10), default="open", index=True)
+    decided_on: Mapped[dt.date | None] = mapped_column(Date)
+    decided_by: Mapped[str | None] = mapped_column(String(80))
+    decision: Mapped[str | None] = mapped_column(Text)
+
+
+APPLICATION_STATUSES = ("pending", "granted", "refused", "lapsed")
+
+
+class CreditRepairApplication(Base):
+    """A credit repair application (信用修复申请): proof of correction and a public commitment, reviewed by a credit
+    officer by `due_on`; granted, publication of the record ends on the decision day."""
+
+    __tablename__ = "credit_repair_applications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("credit_records.id", ondelete="CASCADE"), index=True)
+    entity_id: Mapped[int] = mapped_column(ForeignKey("credit_entities.id", ondelete="CASCADE"), index=True)
+    applicant: Mapped[str] = mapped_column(String(120))
+    proof: Mapped[str] = mapped_column(Text)
+    commitment: Mapped[str] = mapped_column(Text)
+    filed_on: Mapped[dt.date] = mapped_column(Date)
+    due_on: Mapped[dt.date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(10), default="pending", index=True)
+    decided_on: Mapped[dt.date | None] = mapped_column(Date)
+    decided_by: Mapped[str | None] = mapped_column(String(80))
+    decision: Mapped[str | None] = mapped_column(Text)
+
+
+class CreditComplaintLink(Base):
+    """A platform request linked by staff to the entity it names; only a substantiated one becomes a record."""
+
+    __tablename__ = "credit_complaint_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entity_id: Mapped[int] = mapped_column(ForeignKey("credit_entities.id", ondelete="CASCADE"), index=True)
+    request_id: Mapped[int] = mapped_column(Integer, unique=True)
+    linked_by: Mapped[str] = mapped_column(String(80))
+    linked_on: Mapped[dt.date] = mapped_column(Date)
+    substantiated: Mapped[bool | None] = mapped_column(Boolean)
+    decided_on: Mapped[dt.date | None] = mapped_column(Date)
+    record_id: Mapped[int | None] = mapped_column(ForeignKey("credit_records.id", ondelete="SET NULL"))
+
+
+class CreditInspector(Base):
+    """An inspector on a department's roster for random inspections (a law-enforcement officer)."""
+
+    __tablename__ = "credit_inspectors"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    name: Mapped[str] = mapped_column(String(80))
+    username: Mapped[str | None] = mapped_column(String(80), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class CreditConflict(Base):
+    """A declared conflict of interest: the inspector is recused from every task of this entity."""
+
+    __tablename__ = "credit_conflicts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inspector_id: Mapped[int] = mapped_column(
+        ForeignKey("credit_inspectors.id", ondelete="CASCADE"), index=True
+    )
+    entity_id: Mapped[int] = mapped_column(ForeignKey("credit_entities.id", ondelete="CASCADE"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    declared_on: Mapped[dt.date] = mapped_column(Date)
+
+
+class CreditPlan(Base):
+    """A random-inspection plan (双随机、一公开) of a department: the pool's filter, ratios and the published seed."""
+
+    __tablename__ = "credit_plans"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    year: Mapped[int] = mapped_column(Integer)
+    industry: Mapped[str | None] = mapped_column(String(20))
+    area_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    ratios: Mapped[dict[str, float]] = mapped_column(JSON)
+    seed: Mapped[int] = mapped_column(Integer)
+    pool_size: Mapped[int] = mapped_column(Integer)
+    # The pool as drawn (code -> grade, sorted): anyone can reproduce the selection from it and the seed.
+    pool: Mapped[dict[str, str]] = mapped_column(JSON)
+    roster: Mapped[list[str]] = mapped_column(JSON)
+    recusals: Mapped[dict[str, list[str]]] = mapped_column(JSON)
+    drawn_on: Mapped[dt.date] = mapped_column(Date)
+    created_by: Mapped[str] = mapped_column(String(80))
+
+
+class CreditTask(Base):
+    """One drawn entity of a plan, its inspectors, and the result they entered (which becomes a record)."""
+
+    __tablename__ = "credit_tasks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("credit_plans.id", ondelete="CASCADE"), index=True)
+    entity_id: Mapped[int] = mapped_column(ForeignKey("credit_entities.id", ondelete="CASCADE"), index=True)
+    grade: Mapped[str] = mapped_column(String(1))
+    inspectors: Mapped[list[str]] = mapped_column(JSON)
+    passed: Mapped[bool | None] = mapped_column(Boolean)
+    findings: Mapped[str | None] = mapped_column(Text)
+    inspected_on: Mapped[dt.date | None] = mapped_column(Date)
+    entered_by: Mapped[str | None] = mapped_column(String(80))
+    record_id: Mapped[int | None] = mapped_column(ForeignKey("credit_records.id", ondelete="SET NULL"))

@@ -10,13 +10,14 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from chengzhi.credit import service
+from chengzhi.credit import service, staff_pages
 from chengzhi.deps import SessionDep, SettingsDep
 from chengzhi.i18n import N_, NC_, Text
 from chengzhi.web.i18n import gettext
 from chengzhi.web.templating import chrome, page_actor, render
 
 router = APIRouter(include_in_schema=False)
+router.include_router(staff_pages.router)  # first: /credit/staff before /credit/{uscc}
 
 KIND_NAMES: dict[str, Text] = {
     "licence": N_("Licence"),
@@ -62,7 +63,7 @@ def credit_entity(uscc: str, request: Request, session: SessionDep, settings: Se
     entity = service.get_entity(session, uscc[:40])
     today = dt.datetime.now(ZoneInfo(settings.timezone)).date()
     page = EntityPage(
-        entity=service.public_view(session, entity, today),
+        entity=service.public_view(session, entity, today, frame.lang),
         kinds={k: gettext(frame.lang, v) for k, v in KIND_NAMES.items()},
         severities={k: gettext(frame.lang, v) for k, v in SEVERITY_NAMES.items()},
     )

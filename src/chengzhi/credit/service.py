@@ -6,10 +6,10 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from chengzhi.credit import codes, repair, scoring
+from chengzhi.credit import codes, listing, lists, regrade, repair, scoring
 from chengzhi.credit.models import (
     ENTITY_KINDS,
     ENTITY_STATUSES,
@@ -23,7 +23,7 @@ from chengzhi.credit.models import (
 )
 from chengzhi.db import MAX_ID
 from chengzhi.errors import Conflict, Invalid, NotFound
-from chengzhi.i18n import N_, Language, Text, translate
+from chengzhi.i18n import N_, Language, translate
 from chengzhi.org import queries as org_queries
 from chengzhi.requests import access
 from chengzhi.requests import queries as requests_queries
@@ -186,6 +186,7 @@ def add_record(
     session.flush()
     if regrade:
         regrade_entity(session, entity, on)
+        listing.sync(session, entity, on)
     return record
 
 
@@ -199,15 +200,30 @@ def records_of(session: Session, entity: CreditEntity) -> list[CreditRecord]:
     )
 
 
+def records_from(session: Session, source_unit_id: int | None, limit: int = 100) -> list[CreditRecord]:
+    """The latest records a unit added (None: any unit's): a department's records within its scope."""
+    query = select(CreditRecord)
+    if source_unit_id is not None:
+        query = query.where(CreditRecord.source_unit_id == source_unit_id)
+    return list(session.scalars(query.order_by(CreditRecord.id.desc()).limit(limit)))
+
+
 def is_published(record: CreditRecord, on: dt.date) -> bool:
+    if record.withdrawn_on is not None and record.withdrawn_on <= on:
+        return False
     return repair.published(record.decided_on, record.publish_until, record.repaired_on, on)
+
+
+def get_record(session: Session, record_id: int) -> CreditRecord:
+    record = session.get(CreditRecord, record_id) if abs(record_id) <= MAX_ID else None
+    if record is None:
+        raise NotFound("credit_record_not_found", ref=record_id)
+    return record
 
 
 def apply_repair(session: Session, record_id: int, on: dt.date, note: str) -> CreditRecord:
     """End a penalty's publication early after a granted repair application (proof and commitment in `note`)."""
-    record = session.get(CreditRecord, record_id) if abs(record_id) <= MAX_ID else None
-    if record is None:
-        raise NotFound("credit_record_not_found", ref=record_id)
+    record = get_record(session, record_id)
     if record.kind != "penalty" or record.severity is None or record.repaired_on is not None:
         raise Invalid("credit_not_repairable", on=on.isoformat(), start="-", end="-")
     if not repair.can_repair(record.decided_on, record.severity, on):
@@ -223,6 +239,7 @@ def apply_repair(session: Session, record_id: int, on: dt.date, note: str) -> Cr
     entity = session.get(CreditEntity, record.entity_id)
     assert entity is not None
     regrade_entity(session, entity, on)
+    listing.sync(session, entity, on)
     return record
 
 
@@ -232,7 +249,10 @@ def apply_repair(session: Session, record_id: int, on: dt.date, note: str) -> Cr
 def _fact(record: Any, on: dt.date) -> scoring.Fact:
     """A record (a row or anything with its columns) as the model sees it on `on`."""
     counts = True
-    if record.kind == "penalty":  # ended or repaired penalties no longer weigh
+    withdrawn = getattr(record, "withdrawn_on", None)
+    if withdrawn is not None and withdrawn <= on:
+        counts = False
+    elif record.kind == "penalty":  # ended or repaired penalties no longer weigh
         counts = repair.published(record.decided_on, record.publish_until, record.repaired_on, on)
     elif record.kind == "complaint":
         counts = record.outcome is not False  # only substantiated complaints count
@@ -260,61 +280,21 @@ def regrade_entity(
     return result
 
 
-def regrade_all(session: Session, on: dt.date, batch: int = 2000, model: scoring.Model = MODEL) -> int:
-    """Nightly: every entity again (decay moves scores, publications end), set-based: one query for a batch of
-    entities' records, bulk updates of the entities whose score or grade changed, bulk inserts of their history."""
-    columns = (
-        CreditRecord.entity_id,
-        CreditRecord.id,
-        CreditRecord.kind,
-        CreditRecord.severity,
-        CreditRecord.outcome,
-        CreditRecord.decided_on,
-        CreditRecord.publish_until,
-        CreditRecord.repaired_on,
-    )
-    done, after = 0, 0
-    now = dt.datetime.now(dt.UTC)
-    while True:
-        entities = session.execute(
-            select(CreditEntity.id, CreditEntity.score, CreditEntity.grade)
-            .where(CreditEntity.id > after)
-            .order_by(CreditEntity.id)
-            .limit(batch)
-        ).all()
-        if not entities:
-            session.expire_all()  # the bulk updates bypassed the identity map
-            return done
-        first, last = entities[0].id, entities[-1].id
-        facts: dict[int, list[scoring.Fact]] = {}
-        for row in session.execute(
-            select(*columns)
-            .where(CreditRecord.entity_id.between(first, last))
-            .order_by(CreditRecord.entity_id)
-        ):
-            facts.setdefault(row.entity_id, []).append(_fact(row, on))
-        updates, history = [], []
-        for entity in entities:
-            result = scoring.evaluate(model, facts.get(entity.id, []), on)
-            if entity.score != result.score or entity.grade != result.grade:
-                updates.append(
-                    {"id": entity.id, "score": result.score, "grade": result.grade, "graded_at": now}
-                )
-                history.append(
-                    {
-                        "entity_id": entity.id,
-                        "score": result.score,
-                        "grade": result.grade,
-                        "model": model.name,
-                        "explanation": result.explanation,
-                        "computed_on": on,
-                        "computed_at": now,
-                    }
-                )
-        if updates:
-            session.execute(update(CreditEntity), updates)
-            session.execute(insert(CreditGrade), history)
-        after, done = last, done + len(entities)
+def regrade_all(session: Session, on: dt.date, batch: int = 100_000) -> dict[str, Any]:
+    """Nightly: every entity again (decay moves scores, publications end), set-based in SQL (regrade.py); a
+    history row for each grade that changed. Black-list rules depend on records only (synchronised when a record
+    changes, ended by `listing.expire`); the red list depends on grade A, so the entities whose grade moved to or
+    from A are synchronised here."""
+    result = regrade.regrade_all(session, on, batch, MODEL)
+    touched = {i: new for i, old, new in result["regraded"] if "A" in (old, new)}
+    result["lists_synced"] = listing.sync_many(session, touched, on)
+    return result
+
+
+def refresh(session: Session, entity: CreditEntity, on: dt.date) -> None:
+    """After records changed: regrade the entity and synchronise its list entries."""
+    regrade_entity(session, entity, on)
+    listing.sync(session, entity, on)
 
 
 def grade_history(session: Session, entity: CreditEntity) -> list[CreditGrade]:
@@ -325,11 +305,9 @@ def grade_history(session: Session, entity: CreditEntity) -> list[CreditGrade]:
     )
 
 
-def latest_explanation(session: Session, entity: CreditEntity) -> list[dict[str, Any]]:
-    row = session.scalar(
-        select(CreditGrade).where(CreditGrade.entity_id == entity.id).order_by(CreditGrade.id.desc()).limit(1)
-    )
-    return row.explanation if row else []
+def explanation(session: Session, entity: CreditEntity, on: dt.date) -> list[dict[str, Any]]:
+    """The records that move the entity's score on `on`, and by how much (computed now, never stale)."""
+    return scoring.evaluate(MODEL, [_fact(r, on) for r in records_of(session, entity)], on).explanation
 
 
 # ---------------------------------------------------------------- public information and lookups
@@ -359,13 +337,9 @@ def search(session: Session, query: str, limit: int = 20) -> list[CreditEntity]:
     return list(session.scalars(chosen))
 
 
-def public_view(session: Session, entity: CreditEntity, on: dt.date) -> dict[str, Any]:
+def public_view(session: Session, entity: CreditEntity, on: dt.date, lang: Language = "zh") -> dict[str, Any]:
     """Public information only: no score explanation, a masked legal representative, published records only."""
-    records = [
-        r
-        for r in records_of(session, entity)
-        if r.kind in PUBLIC_KINDS and (r.kind != "penalty" or is_published(r, on))
-    ]
+    records = [r for r in records_of(session, entity) if r.kind in PUBLIC_KINDS and is_published(r, on)]
     return {
         "uscc": entity.uscc,
         "name": entity.name,
@@ -376,6 +350,7 @@ def public_view(session: Session, entity: CreditEntity, on: dt.date) -> dict[str
         "industry": entity.industry,
         "grade": entity.grade,
         "records": [record_json(r) for r in records],
+        "lists": lists_json(session, entity, on, lang),
     }
 
 
@@ -395,37 +370,52 @@ def record_json(record: CreditRecord) -> dict[str, Any]:
     }
 
 
-# Joint measures (联合奖惩) by situation: data, looked up by purpose ("*": any). Each applies with its reason.
-MEASURES: tuple[tuple[str, str, str, Text], ...] = (
-    ("dishonesty", "*", "refuse", N_("listed by a court as a dishonest judgment debtor")),
-    ("grade:D", "subsidy", "refuse", N_("credit grade D")),
-    ("grade:D", "licence", "strict_review", N_("credit grade D")),
-    ("serious_penalty", "*", "strict_review", N_("a published penalty for serious dishonesty")),
-    ("grade:C", "*", "closer_review", N_("credit grade C")),
-    ("grade:A", "licence", "fast_track", N_("credit grade A: accepted with documents to follow")),
-)
+def lists_json(session: Session, entity: CreditEntity, on: dt.date, lang: Language) -> list[dict[str, Any]]:
+    """The entity's published list entries with their rule and period."""
+    return [
+        {
+            "list": e.list_kind,
+            "rule": e.rule,
+            "why": translate(lang, lists.LIST_RULES[e.rule].name),
+            "record_id": e.record_id,
+            "listed_on": e.listed_on.isoformat(),
+            "publish_until": e.publish_until.isoformat() if e.publish_until else None,
+        }
+        for e in listing.open_entries(session, entity.id)
+        if listing.published(e, on)
+    ]
 
 
 def lookup(session: Session, code: str, purpose: str, on: dt.date, lang: Language = "zh") -> dict[str, Any]:
-    """For departments before granting a licence or a subsidy: the measures that apply and why."""
+    """For departments before granting a licence or a subsidy: the joint measures that apply, who applies each,
+    and why (the list entry and its record, or the grade)."""
     entity = get_entity(session, code)
-    records = records_of(session, entity)
-    situations = {f"grade:{entity.grade}"} if entity.grade else set()
-    for r in records:
-        if r.kind == "dishonesty" and r.decided_on <= on:
-            situations.add("dishonesty")
-        if r.kind == "penalty" and r.severity == "serious" and is_published(r, on):
-            situations.add("serious_penalty")
-    applied = [
-        {"measure": measure, "reason": translate(lang, reason)}
-        for when, applies_to, measure, reason in MEASURES
-        if when in situations and applies_to in ("*", purpose)
-    ]
+    entries = lists_json(session, entity, on, lang)
+    because: dict[str, dict[str, Any]] = {f"{e['list']}:{e['rule']}": e for e in entries}
+    if entity.grade:
+        because[f"grade:{entity.grade}"] = {"grade": entity.grade}
+    applied = []
+    for m in lists.measures_for(set(because), purpose):
+        reason = because[m.situation]
+        why = reason["why"] if "why" in reason else translate(lang, N_("credit grade %(grade)s")) % reason
+        applied.append(
+            {
+                "measure": m.measure,
+                "department": m.department,
+                "department_name": translate(lang, lists.DEPARTMENTS[m.department]),
+                "what": translate(lang, m.what),
+                "reason": why,
+                "situation": m.situation,
+                "record_id": reason.get("record_id"),
+                "until": reason.get("publish_until"),
+            }
+        )
     return {
         "uscc": entity.uscc,
         "name": entity.name,
         "grade": entity.grade,
         "purpose": purpose,
+        "lists": entries,
         "measures": applied,
     }
 

@@ -31,6 +31,7 @@ from chengzhi.categories.models import Category
 from chengzhi.config import Settings
 from chengzhi.db import get_sessionmaker, transaction, utcnow
 from chengzhi.demo.city import DEMO_PASSWORD, build_city
+from chengzhi.demo.credit import make_credit
 from chengzhi.demo.plans import make_plans
 from chengzhi.demo.publications import publish_demo
 from chengzhi.demo.simulation import Simulation
@@ -151,6 +152,7 @@ def _generate(
             organised = time.perf_counter()
             plans = make_plans(seed, n_requests, now, demo.communities, tz)
             Simulation(session, settings, demo, now).run(plans)
+            credit = make_credit(session, demo, seed, now.astimezone(tz).date())
         # The city's history was triaged when it came in: the triage worker reads it now, before anyone looks.
         triaged = time.perf_counter()
         drain(factory, settings, triage_intake.process, batch=500)
@@ -163,6 +165,7 @@ def _generate(
     finally:
         rules.invalidate()
     summary.update(
+        credit,
         created=True,
         seed=seed,
         now=now.isoformat(),

@@ -81,6 +81,11 @@ class Simulation:
                 self._last_id[model] += 1
                 row.id = self._last_id[model]
 
+    def _continue_after_database_ids(self) -> None:
+        for model in (Request, RequestEvent, RequestUnit):
+            last = self.session.scalar(select(func.max(model.id))) or 0
+            self._last_id[model] = max(self._last_id[model], last)
+
     def _run(self, plans: list[Plan]) -> None:
         # Intake first, in order of arrival; then every later step in time order. Each step is given its own
         # time and reads only its own request's state, so the result is the same as a strict replay, with far
@@ -236,6 +241,9 @@ class Simulation:
         rng, session, settings = plan.rng, self.session, self.settings
         prepare(plan, self.demo)
         assert plan.submission is not None and plan.actor is not None
+        # Intake writes its rows with Core, the database numbering them: the rows numbered here go first, and the
+        # numbering here continues after intake's (see `run`).
+        session.flush()
         request = svc.submit_request(
             session,
             plan.actor,
@@ -244,6 +252,7 @@ class Simulation:
             now=plan.received_at,
             receiving_unit=self.demo.city,
         )
+        self._continue_after_database_ids()
         self._touched(request)
         plan.request = request
         t = plan.received_at

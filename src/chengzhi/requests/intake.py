@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from chengzhi.categories.models import Category
@@ -23,9 +22,9 @@ from chengzhi.db import utcnow
 from chengzhi.errors import Conflict, Forbidden, Invalid, NotAuthenticated, NotFound
 from chengzhi.org.models import Role, Unit
 from chengzhi.org.service import Actor, city_unit
-from chengzhi.requests import queue
-from chengzhi.requests.log import event_row, project, state_of
-from chengzhi.requests.models import Request, RequestUnit
+from chengzhi.requests import intake_sql, queue
+from chengzhi.requests.log import event_values, project, state_of
+from chengzhi.requests.models import Request
 from chengzhi.requests.workflow import Action, Status, Step
 from chengzhi.requests.workflow import apply as apply_step
 from chengzhi.routing.rules import area_index
@@ -142,22 +141,23 @@ def submit_request(
     # The receive step is projected before the row is first written, so that intake is one INSERT, no UPDATE.
     payload = {"channel": data.channel}
     project(request, apply_step(state_of(request), Step(Action.receive, now, payload)))
-    for attempt in range(5):
-        request.tracking_number = new_tracking_number(now)
-        try:
-            with session.begin_nested():
-                session.add(request)
-                session.flush()
-            break
-        except IntegrityError:
-            if attempt == 4 or (
-                data.external_id and _external_exists(session, data.source, data.external_id)
-            ):
-                raise Conflict("conflict", details="duplicate request") from None
-    session.add(RequestUnit(request_id=request.id, unit_id=hub.id, unit_path=hub.path, role="hub"))
-    session.add(event_row(request, actor, Action.receive, now, seq=request.event_count, payload=payload))
+    request_row = intake_sql.values_of(request, intake_sql.REQUESTS)
+    hub_row = intake_sql.row(intake_sql.UNITS, {"unit_id": hub.id, "unit_path": hub.path, "role": "hub"})
+    event = event_values(request, actor, Action.receive, now, seq=request.event_count, payload=payload)
     # A priority staff chose stands against an emergency the worker finds in the text.
-    queue.enqueue(session, request.id, now, keep_priority=bool(data.priority and actor.is_staff))
+    outbox = queue.row(now, keep_priority=bool(data.priority and actor.is_staff))
+    connection = session.connection()
+    new_id: int | None = None
+    for attempt in range(5):
+        request_row["tracking_number"] = new_tracking_number(now)
+        new_id = intake_sql.insert_new(connection, request_row, hub_row, event, outbox)
+        if new_id is not None:
+            break
+        if attempt == 4 or (data.external_id and _external_exists(session, data.source, data.external_id)):
+            raise Conflict("conflict", details="duplicate request")
+    assert new_id is not None
+    request.tracking_number = request_row["tracking_number"]
+    intake_sql.attach(session, request, new_id)
     if unit_paths is not None:
         unit_paths.append(hub.path)
     return request

@@ -92,6 +92,29 @@ def append_event(
     return event
 
 
+def event_values(
+    request: Request,
+    actor: Actor,
+    action: Action,
+    now: dt.datetime,
+    *,
+    seq: int,
+    note: str | None = None,
+    payload: dict[str, Any],
+) -> dict[str, Any]:
+    """The columns of an event row, for writing it with Core (intake)."""
+    return {
+        "request_id": request.id,
+        "seq": seq,
+        "action": action.value,
+        "at": now,
+        "actor_id": actor.user_id,
+        "actor_unit_id": actor.primary_unit_id,
+        "note": note,
+        "payload": payload,
+    }
+
+
 def event_row(
     request: Request,
     actor: Actor,

@@ -422,6 +422,14 @@ def external_ids_present(session: Session, source: str, external_ids: list[str])
     return {i for i in session.scalars(query) if i is not None}
 
 
+def category_ids_of(session: Session, request_ids: Sequence[int]) -> dict[int, int | None]:
+    """Each request's current (final) category: what the models page compares suggestions with."""
+    if not request_ids:
+        return {}
+    query = select(Request.id, Request.category_id).where(Request.id.in_(sorted(set(request_ids))))
+    return {int(rid): cid for rid, cid in session.execute(query)}
+
+
 # ---------------------------------------------------------------- for notify and webhooks
 
 

@@ -54,6 +54,18 @@ class TriageTask(Base):
 _INSERT = insert(TriageTask)
 
 
+def row(now: dt.datetime, *, kind: str = "intake", keep_priority: bool = False) -> dict[str, object]:
+    """The columns of a new outbox row but its request (intake writes it with the request, requests/intake_sql.py)."""
+    return {
+        "kind": kind,
+        "keep_priority": keep_priority,
+        "enqueued_at": now,
+        "available_at": now,
+        "attempts": 0,
+        "last_error": None,
+    }
+
+
 def enqueue(
     session: Session, request_id: int, now: dt.datetime, *, kind: str = "intake", keep_priority: bool = False
 ) -> None:

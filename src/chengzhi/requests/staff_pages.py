@@ -41,7 +41,8 @@ from chengzhi.requests.staff_common import (
 from chengzhi.requests.steps import allowed_for, routing_suggestion
 from chengzhi.requests.track_pages import TimelineEntry, tracked
 from chengzhi.requests.workflow import Status, status_name
-from chengzhi.routing import duplicates, triage
+from chengzhi.routing import service as routing_service
+from chengzhi.routing import triage
 from chengzhi.web.i18n import N_, gettext
 from chengzhi.web.templating import chrome, not_found, page_actor, render
 
@@ -394,7 +395,9 @@ def request_page(
         deadlines.append(Deadline(stage, name, at if at.tzinfo else at.replace(tzinfo=dt.UTC)))
     actions = allowed_for(session, actor, row, paths=paths)
     candidates = (
-        duplicates.find_duplicates(session, actor, row, limit=5, min_score=duplicates.MIN_SCORE)
+        routing_service.find_duplicates(
+            session, actor, row, limit=5, min_score=routing_service.DUPLICATES_MIN_SCORE
+        )
         if "merge" in actions
         else []
     )

@@ -1,7 +1,7 @@
 """participate: comments, comment_reports, follows
 
-Revision ID: 0020
-Revises: 0019
+Revision ID: 0021
+Revises: 0020
 Create Date: 2026-12-07 00:35:24.174688
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import chengzhi.db
 
-revision: str = "0020"
-down_revision: str | None = "0019"
+revision: str = "0021"
+down_revision: str | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,146 @@
+"""Credit pages for staff (department staff and credit officers) and the public pages of the lists and plans.
+
+- `/credit/staff`: dashboards of grades and random inspections by industry or area (`?by=area`), the records of
+  the caller's unit (all units for officers), objections and repair applications under review with their decision
+  forms (officers), and the plans;
+- `/credit/lists/{red|black}` and `/credit/plans/{id}`: public (一公开).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse
+from starlette.responses import Response
+
+from chengzhi.credit import access, cases, listing, lists, plans, service, stats
+from chengzhi.deps import SessionDep, SettingsDep
+from chengzhi.errors import NotFound
+from chengzhi.i18n import N_
+from chengzhi.web.i18n import gettext
+from chengzhi.web.templating import Chrome, chrome, csrf_ok, page_actor, render
+
+router = APIRouter(include_in_schema=False)
+
+
+@dataclass
+class Message:
+    message: str
+
+
+@dataclass
+class StaffPage:
+    by: str
+    officer: bool
+    grades: list[dict[str, Any]]
+    inspections: list[dict[str, Any]]
+    records: list[dict[str, Any]]
+    objections: list[dict[str, Any]] = field(default_factory=list)
+    applications: list[dict[str, Any]] = field(default_factory=list)
+    plans: list[Any] = field(default_factory=list)
+
+
+@dataclass
+class ListPage:
+    list_kind: str
+    entries: list[dict[str, Any]]
+
+
+@dataclass
+class PlanPage:
+    notice: dict[str, Any]
+
+
+def _guard(request: Request, frame: Chrome, allowed: bool, anonymous: bool) -> Response | None:
+    if anonymous:
+        return RedirectResponse(f"/login?next={quote(request.url.path, safe='/')}", status_code=303)
+    if not allowed:
+        text = gettext(frame.lang, N_("These pages are for credit officers and department staff."))
+        return render(request, "forbidden.html", Message(text), frame, status_code=403)
+    return None
+
+
+@router.get("/credit/staff")
+def staff_home(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    actor = page_actor(request, session)
+    frame = chrome(request, actor)
+    allowed = actor.has_role(*access.OFFICER_ROLES, *access.DEPARTMENT_ROLES)
+    refused = _guard(request, frame, allowed, actor.is_anonymous)
+    if refused is not None:
+        return refused
+    on = access.today(settings)
+    by = "area" if request.query_params.get("by") == "area" else "industry"
+    officer = access.is_officer(actor)
+    unit = None if officer else actor.units_for(*access.DEPARTMENT_ROLES)[0]
+    page = StaffPage(
+        by=by,
+        officer=officer,
+        grades=stats.grades(session, by, frame.lang),
+        inspections=stats.inspections(session, by, frame.lang),
+        records=[service.record_json(r) for r in service.records_from(session, unit, 50)],
+        plans=plans.plans(session, 20),
+    )
+    if officer:
+        page.objections = [
+            {"o": o, "overdue": cases.overdue(o.due_on, o.decided_on, on)}
+            for o in cases.open_objections(session)
+        ]
+        page.applications = [
+            {"a": a, "overdue": cases.overdue(a.due_on, a.decided_on, on)}
+            for a in cases.pending_applications(session)
+        ]
+    return render(request, "credit/staff.html", page, frame)
+
+
+@router.post("/credit/staff/decide")
+async def staff_decide(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    """An officer decides an objection or a repair application from the staff page."""
+    actor = page_actor(request, session)
+    frame = chrome(request, actor)
+    refused = _guard(request, frame, access.is_officer(actor), actor.is_anonymous)
+    if refused is not None:
+        return refused
+    form = await request.form()
+    if not csrf_ok(request, form):
+        return render(request, "forbidden.html", Message(gettext(frame.lang, N_("Form expired."))), frame,
+                      status_code=403)  # fmt: skip
+    what, ref = str(form.get("what", "")), str(form.get("id", ""))
+    accept = form.get("accept") == "yes"
+    note = str(form.get("decision", ""))[:4000]
+    if not ref.isdigit():
+        raise NotFound("not_found")
+    on = access.today(settings)
+    if what == "objection":
+        cases.decide_objection(session, int(ref), accept, actor.username, note, on)
+    else:
+        cases.decide_repair(session, int(ref), accept, actor.username, note, on)
+    session.commit()
+    return RedirectResponse("/credit/staff", status_code=303)
+
+
+@router.get("/credit/lists/{list_kind}")
+def public_list(list_kind: str, request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    actor = page_actor(request, session)
+    frame = chrome(request, actor)
+    if list_kind not in ("red", "black"):
+        raise NotFound("not_found")
+    entries = [
+        {"uscc": uscc, "name": name, "why": gettext(frame.lang, lists.LIST_RULES[e.rule].name),
+         "listed_on": e.listed_on, "publish_until": e.publish_until}
+        for e, uscc, name in listing.listed_entities(session, list_kind, access.today(settings))
+    ]  # fmt: skip
+    return render(request, "credit/list.html", ListPage(list_kind, entries), frame)
+
+
+@router.get("/credit/plans/{plan_id}")
+def plan_page(plan_id: str, request: Request, session: SessionDep) -> Response:
+    actor = page_actor(request, session)
+    frame = chrome(request, actor)
+    if not plan_id.isdigit():
+        raise NotFound("credit_plan_not_found", ref=plan_id[:20])
+    plan = plans.get_plan(session, int(plan_id))
+    notice = plans.notice(session, plan, staff=access.is_officer(actor))
+    return render(request, "credit/plan.html", PlanPage(notice), frame)

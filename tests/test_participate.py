@@ -95,3 +95,46 @@ def test_followers_hear_the_steps(
     assert client.delete(f"/api/v1/issues/{request.id}/follow", headers=follower).json() == {
         "following": False
     }
+
+
+def test_monthly_focus_topics(client: TestClient, settings: Settings, city: City) -> None:
+    leader, resident = auth(client, "leader"), auth(client, "resident")
+    made = client.post(
+        "/api/v1/topics",
+        json={"month": "2027-01", "title": "老旧小区停车难", "category_code": "litter"},
+        headers=leader,
+    )
+    assert made.status_code == 201 and made.json()["state"] == "candidate"
+    other = client.post("/api/v1/topics", json={"month": "2027-01", "title": "夜间施工噪声"}, headers=leader)
+    assert (
+        client.post("/api/v1/topics", json={"month": "2027-01", "title": "x"}, headers=resident).status_code
+        == 403
+    )
+    topic = made.json()["id"]
+    assert client.post(f"/api/v1/topics/{topic}/vote", headers=resident).json()["votes"] == 1
+    again = client.post(f"/api/v1/topics/{other.json()['id']}/vote", headers=resident)
+    assert again.status_code == 409  # one vote a month
+    assert client.post(f"/api/v1/topics/{topic}/vote", headers=leader).status_code == 403  # residents vote
+    assert [t["title"] for t in client.get("/api/v1/topics?month=2027-01").json()] == [
+        "老旧小区停车难",
+        "夜间施工噪声",
+    ]
+
+    chosen = client.post(
+        f"/api/v1/topics/{topic}/choose",
+        json={
+            "lead_unit_id": city.units["D1"].id,
+            "co_unit_ids": [city.units["D1-water"].id],
+            "goal": "新增 500 个车位",
+            "deadline": "2027-03-31",
+        },
+        headers=leader,
+    )
+    assert chosen.json()["state"] == "chosen" and chosen.json()["lead_unit"] == "D1中文"
+    handler = auth(client, "d1s1-handler")
+    client.post(f"/api/v1/topics/{topic}/progress", json={"text": "已摸排 12 个小区"}, headers=handler)
+    done = client.post(
+        f"/api/v1/topics/{topic}/progress", json={"text": "新增车位 520 个", "outcome": True}, headers=leader
+    ).json()
+    assert done["state"] == "done" and done["outcome"] == "新增车位 520 个"
+    assert [p["text"] for p in done["progress"]] == ["已摸排 12 个小区", "新增车位 520 个"]

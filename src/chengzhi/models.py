@@ -23,7 +23,14 @@ from chengzhi.open311.models import (
 )
 from chengzhi.org.models import ApiToken, RoleAssignment, Unit, User
 from chengzhi.outbound.models import OutboundRecord
-from chengzhi.participate.models import Comment, CommentReport, Follow
+from chengzhi.participate.models import (
+    Comment,
+    CommentReport,
+    FocusProgress,
+    FocusTopic,
+    FocusVote,
+    Follow,
+)
 from chengzhi.publish.models import Publication
 from chengzhi.requests.models import (
     Issue,
@@ -55,6 +62,9 @@ __all__ = [
     "CreditRecord",
     "DuplicateBand",
     "DuplicateSignature",
+    "FocusProgress",
+    "FocusTopic",
+    "FocusVote",
     "Follow",
     "IdempotencyRecord",
     "Issue",

@@ -22,6 +22,10 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "classify_variants": ("benchmarks.classify_variants", "variants of the category model on msga (issue 5)"),
     "dedup": ("benchmarks.dedup", "duplicate finding against 1,000,000 requests (issue 5)"),
     "dashboard": ("benchmarks.dashboard", "dashboards and metrics with 1,000,000 requests (issue 6)"),
+    "opendata": (
+        "benchmarks.opendata",
+        "package_search over 100,000 datasets, datastore_search over 1,000,000 rows (issue 15)",
+    ),
 }
 
 

@@ -19,9 +19,20 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 PACKAGE = "chengzhi"
 
 # Top-level modules of the core (shared infrastructure, owned by no domain).
-CORE = {"config", "db", "errors", "i18n", "idempotency", "ratelimit", "models", "migrate", "clock"}
+CORE = {
+    "config",
+    "db",
+    "errors",
+    "i18n",
+    "idempotency",
+    "ratelimit",
+    "models",
+    "migrate",
+    "clock",
+    "security",
+}
 # The application's edges: they wire domains together and may import any domain's public modules.
-EDGES = {"app", "cli", "clidoc", "deps", "web", "reactions", "caches", "worker"}
+EDGES = {"app", "backup", "cli", "clidoc", "deps", "web", "reactions", "caches", "worker"}
 
 
 def domain_of(module: str) -> str:

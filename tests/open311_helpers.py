@@ -80,7 +80,12 @@ class LiveServer:
 
 
 def start_server(
-    database_url: str, workdir: Path, env: dict[str, str] | None = None, *, port: int | None = None
+    database_url: str,
+    workdir: Path,
+    env: dict[str, str] | None = None,
+    *,
+    port: int | None = None,
+    log_level: str = "warning",
 ) -> LiveServer:
     """uvicorn with the app factory on a free port of 127.0.0.1, its own settings from the environment."""
     port = port or free_port()
@@ -106,7 +111,7 @@ def start_server(
             "--port",
             str(port),
             "--log-level",
-            "warning",
+            log_level,
         ],
         stdout=handle,
         stderr=subprocess.STDOUT,

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import undefer
 from typer.testing import CliRunner
 
+from chengzhi.app import create_app
 from chengzhi.categories.models import Category, HandlerKind
 from chengzhi.categories.service import create_category
 from chengzhi.cli import app as cli_app
@@ -31,6 +32,7 @@ from chengzhi.demo.catalogue import CATEGORIES
 from chengzhi.demo.city import DEMO_PASSWORD, Community
 from chengzhi.demo.generate import generate_demo_city
 from chengzhi.demo.plans import Plan, template_slots
+from chengzhi.knowledge.models import KnowledgeArticle, KnowledgeUse
 from chengzhi.org.models import Role, RoleAssignment, Unit, UnitKind, User
 from chengzhi.requests.log import state_of, steps_of
 from chengzhi.requests.models import Issue, Request, RequestEvent
@@ -186,6 +188,15 @@ def test_request_histories_are_legal_complete_and_varied(settings: Settings) -> 
         if lead and category.handler_kind == HandlerKind.community and request.return_count == 0:
             assert lead.kind == UnitKind.community and areas[lead.id].covers(point), request.id
 
+    # Consultations answered at intake name the knowledge base's article they were answered with.
+    with get_sessionmaker(settings.database_url)() as session:
+        articles = {a.id: a for a in session.scalars(select(KnowledgeArticle))}
+        used = Counter(u.outcome.value for u in session.scalars(select(KnowledgeUse)))
+    answers = [e for e in events if e.action == "answer"]
+    assert len(articles) == 16 and all(a.status.value == "published" for a in articles.values())
+    assert answers and all(e.payload["article"]["id"] in articles for e in answers)
+    assert used["answered"] == len(answers) and used["rejected"] >= 1
+
     # What the overdue job would flag now is flagged.
     for request in requests:
         if request.status in {s.value for s in STAGE_OF_STATUS} and request.due_at and request.due_at < NOW:
@@ -238,7 +249,13 @@ def test_same_seed_same_city_on_any_database(settings: Settings, tmp_path: Path)
 
 
 @pytest.mark.slow
-def test_if_empty_is_a_no_op_and_the_demo_accounts_sign_in(settings: Settings, client: TestClient) -> None:
+def test_if_empty_is_a_no_op_and_the_demo_accounts_sign_in(settings: Settings) -> None:
+    # Every key account signs in from one address: more sign-ins than a minute's login limit allows.
+    with TestClient(create_app(settings.model_copy(update={"login_rate": "100/minute"}))) as client:
+        _demo_accounts_sign_in(settings, client)
+
+
+def _demo_accounts_sign_in(settings: Settings, client: TestClient) -> None:
     summary = _generate(settings, n=40)
     before = _digest(settings.database_url)
     again = generate_demo_city(settings, seed=99, n_requests=10, if_empty=True, now=NOW)

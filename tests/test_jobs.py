@@ -53,7 +53,7 @@ def test_detect_overdue_marks_exactly_the_late_stages_once(
     received = submit(session, settings, T0)
     replied = submit(session, settings, T0)
     closed = submit(session, settings, T0)
-    urgent = submit(session, settings, T0, priority="emergency")
+    urgent = submit(session, settings, T0, priority="emergency", by="operator")
     for request in (late_sign, signed, replied, closed, urgent):
         dispatch(session, settings, request, "D1S1C1", T0)
     handle(session, settings, signed, "d1s1c1-handler", T0 + HOUR, upto="signed")

@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 from chengzhi.app import create_app
 from chengzhi.config import Settings
 from chengzhi.db import get_sessionmaker
-from chengzhi.knowledge import index
-from chengzhi.knowledge.embeddings import Kind
+from chengzhi.knowledge import index, vectors
+from chengzhi.knowledge.embeddings import Kind, text_key
 from chengzhi.knowledge.evaluate import evaluate
 from chengzhi.knowledge.importer import ImportFailed, import_articles
 from chengzhi.knowledge.retrieval import Retriever, tokenize
@@ -253,9 +253,6 @@ class CharVectors:
         norms = np.linalg.norm(rows, axis=1, keepdims=True)
         return np.asarray(rows / np.where(norms == 0, 1, norms), dtype=np.float32)
 
-    def cached(self, texts: Sequence[str], kind: Kind) -> bool:
-        return all(f"{kind}:{t}" in self.seen for t in texts)
-
 
 def test_fusion_with_a_dense_model() -> None:
     retriever = Retriever([(k, f"{q}\n{a}") for k, q, a in KB], CharVectors())
@@ -265,7 +262,7 @@ def test_fusion_with_a_dense_model() -> None:
         assert ranked.hits[0].key == key and ranked.hits[0].cosine is not None
 
 
-def test_index_is_bm25_alone_until_the_passages_are_embedded(
+def test_index_is_bm25_alone_until_the_passages_are_embedded_and_stored(
     settings: Settings, editors: City, session: Session
 ) -> None:
     actor = Actor(
@@ -278,11 +275,77 @@ def test_index_is_bm25_alone_until_the_passages_are_embedded(
     model = CharVectors()
     first = index.retriever_for(session, settings.database_url, model)
     assert not first.dense and len(first) == 5
-    for _ in range(100):
-        if model.cached([t for _, t in published_documents(session, dt.date.today())], "passage"):
+    for _ in range(200):  # a background thread embeds the passages and stores them
+        if vectors.stored_count(session, model.name) == 5:
+            break
+        session.rollback()
+        time.sleep(0.05)
+    assert vectors.stored_count(session, model.name) == 5
+    texts = [t for _, t in published_documents(session, dt.date.today())]
+    assert len(vectors.stored(session, model.name, [text_key(t) for t in texts])) == 5
+    dense = index.retriever_for(session, settings.database_url, model)
+    assert dense.dense
+    # Another process (a fresh index) reads the stored vectors instead of embedding again.
+    index.reset()
+    fresh = CharVectors()
+    retriever = index.retriever_for(session, settings.database_url, fresh)
+    assert retriever.dense and not fresh.seen
+    # The question's vector, when it comes, fuses the dense side in; without it, BM25 alone answers.
+    vector = index.query_vector(fresh, "居住证需要带什么材料", budget=None)
+    assert vector is not None
+    assert retriever.rank("居住证需要带什么材料", 3, query_vector=vector).dense
+    assert not retriever.rank("居住证需要带什么材料", 3).dense
+
+
+class SlowVectors(CharVectors):
+    def embed(self, texts: Sequence[str], kind: Kind) -> npt.NDArray[np.float32]:
+        time.sleep(0.3)
+        return super().embed(texts, kind)
+
+
+def test_a_question_whose_vector_is_late_is_answered_without_it() -> None:
+    index.reset()
+    slow = SlowVectors()
+    assert (
+        index.query_vector(slow, "居住证", budget=0) is None
+    )  # BM25 first: the vector is computed meanwhile
+    assert index.query_vector(slow, "居住证", budget=0.02) is None
+    assert index.query_vector(slow, "居住证", budget=5) is not None  # asking again to refine waits for it
+    assert index.query_vector(slow, "居住证", budget=0) is not None  # and it is at hand afterwards
+    assert index.query_vector(slow, "暂住证", budget=None) is not None
+    # A burst of new questions queues at most MAX_QUEUED embeddings; the others are answered without one.
+    asked = [index.query_vector(slow, f"问题{n}", budget=0) for n in range(index.MAX_QUEUED + 3)]
+    assert all(v is None for v in asked) and len(index._pending) <= index.MAX_QUEUED
+
+
+def test_a_large_index_is_rebuilt_in_the_background(
+    settings: Settings, editors: City, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(index, "SYNC_LIMIT", 2)
+    unit = editors.units["city"]
+    actor = Actor(user_id=None, grants=(RoleGrant(Role.admin, unit.id, unit.path),))
+
+    def add(n: int) -> None:
+        session.rollback()
+        with session.begin():
+            _, question, answer = KB[n]
+            publish_article(
+                session, actor, create_article(session, actor, ArticleInput([question], answer, unit.id)).id
+            )
+
+    add(0)
+    add(1)
+    first = index.retriever_for(session, settings.database_url, None)
+    assert len(first) == 2
+    add(2)
+    # Questions go on with the previous index while the new one is built.
+    assert index.retriever_for(session, settings.database_url, None) is first
+    for _ in range(200):
+        session.rollback()
+        if len(index.retriever_for(session, settings.database_url, None)) == 3:
             break
         time.sleep(0.05)
-    assert index.retriever_for(session, settings.database_url, model).dense
+    assert len(index.retriever_for(session, settings.database_url, None)) == 3
 
 
 def test_import_reads_xlsx_with_a_column_mapping(session: Session, city: City, tmp_path: Path) -> None:
@@ -313,4 +376,4 @@ def test_suggest_says_nothing_when_unsure(kb_client: TestClient, editors: City) 
         ).json()
         client.post(f"/api/v1/knowledge/articles/{made['id']}/publish", headers=editor)
     unsure = client.get("/api/v1/knowledge/suggest", params={"q": "楼下餐馆油烟很大"}).json()
-    assert unsure == {"sure": False, "answers": []}
+    assert unsure == {"sure": False, "refinable": False, "answers": []}  # BM25 alone here: nothing to refine

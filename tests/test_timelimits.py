@@ -290,7 +290,7 @@ def test_emergency_priority_uses_the_emergency_limits(
     session: Session, settings: Settings, city: City
 ) -> None:
     now = local(2026, 10, 2, 22).astimezone(dt.UTC)  # a holiday night: emergencies do not wait
-    urgent = submit(session, settings, now, category="litter", priority="emergency")
+    urgent = submit(session, settings, now, category="litter", priority="emergency", by="operator")
     dispatch(session, settings, urgent, "D1S1C1", now)
     session.commit()
     got = deadlines_of(urgent)

@@ -13,7 +13,6 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
@@ -33,11 +32,20 @@ from chengzhi.errors import ChengzhiError
 from chengzhi.i18n import message, negotiate_language
 from chengzhi.jobs.service import Scheduler
 from chengzhi.knowledge.api import router as knowledge_router
+from chengzhi.knowledge.intake_pages import router as knowledge_intake_pages
+from chengzhi.knowledge.pages import router as knowledge_pages
 from chengzhi.metrics.api import router as metrics_router
 from chengzhi.metrics.pages import router as metrics_pages
 from chengzhi.notify.api import router as notify_router
 from chengzhi.notify.pages import router as notify_pages
 from chengzhi.open311.api import router as open311_router
+from chengzhi.opendata.api import UPLOAD_PATH
+from chengzhi.opendata.api import downloads as opendata_downloads
+from chengzhi.opendata.api import router as opendata_router
+from chengzhi.opendata.ckan import router as ckan_router
+from chengzhi.opendata.dcat import router as dcat_router
+from chengzhi.opendata.pages import UPLOAD_PAGE
+from chengzhi.opendata.pages import router as opendata_pages
 from chengzhi.org.api import router as org_router
 from chengzhi.org.pages import router as org_pages
 from chengzhi.org.service import ANONYMOUS
@@ -46,12 +54,15 @@ from chengzhi.publish.api import router as publish_router
 from chengzhi.publish.pages import router as publish_pages
 from chengzhi.requests.api import router as requests_router
 from chengzhi.requests.pages import router as requests_pages
+from chengzhi.requests.photos_api import media_router as published_photos
 from chengzhi.requests.service import illegal_to_message
 from chengzhi.requests.staff_actions import router as staff_actions
 from chengzhi.requests.staff_pages import router as staff_pages
 from chengzhi.requests.track_pages import router as track_pages
 from chengzhi.requests.workflow import IllegalTransition
 from chengzhi.routing.dedup_api import router as duplicates_router
+from chengzhi.security import logs as log_redaction
+from chengzhi.security.headers import SecurityHeaders
 from chengzhi.web.templating import chrome, not_found, page_language, render
 from chengzhi.webhooks.api import router as webhooks_router
 from chengzhi.worker import intake as triage_intake
@@ -61,6 +72,21 @@ log = logging.getLogger("chengzhi")
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
 SWAGGER_UI = "swagger-ui-5.35.0"
+SWAGGER_PAGE = f"""<!DOCTYPE html>
+<html>
+<head>
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<link type="text/css" rel="stylesheet" href="/static/vendor/{SWAGGER_UI}/swagger-ui.css">
+<link rel="shortcut icon" href="/static/vendor/{SWAGGER_UI}/favicon-32x32.png">
+<title>Chengzhi 城治 API</title>
+</head>
+<body>
+<div id="swagger-ui" data-openapi-url="/openapi.json"></div>
+<script src="/static/vendor/{SWAGGER_UI}/swagger-ui-bundle.js"></script>
+<script src="/static/swagger-init.js"></script>
+</body>
+</html>
+"""
 
 
 def error_response(
@@ -172,6 +198,7 @@ def _orig(exc: DBAPIError) -> str:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     reactions.install()
+    log_redaction.install()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -206,7 +233,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_photo_bytes + 256 * 1024,
-        larger={"/submit": settings.max_photo_bytes * settings.max_photos_per_request + 1024 * 1024},
+        larger={
+            "/submit": settings.max_photo_bytes * settings.max_photos_per_request + 1024 * 1024,
+            UPLOAD_PATH: settings.opendata_max_upload_bytes,
+            UPLOAD_PAGE: settings.opendata_max_upload_bytes,
+        },
     )
     app.add_middleware(
         SessionMiddleware,
@@ -215,6 +246,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         same_site="lax",
         https_only=settings.session_cookie_secure,
         max_age=12 * 3600,
+    )
+    # Outermost: every response, error pages and 413s included, carries the browser-side protections.
+    app.add_middleware(
+        SecurityHeaders, tile_url=settings.map_tile_url, hsts=settings.environment == "production"
     )
 
     @app.exception_handler(ChengzhiError)
@@ -315,14 +350,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/docs", include_in_schema=False)
     def swagger_ui() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url="/openapi.json",
-            title="Chengzhi 城治 API",
-            swagger_js_url=f"/static/vendor/{SWAGGER_UI}/swagger-ui-bundle.js",
-            swagger_css_url=f"/static/vendor/{SWAGGER_UI}/swagger-ui.css",
-            swagger_favicon_url=f"/static/vendor/{SWAGGER_UI}/favicon-32x32.png",
-            oauth2_redirect_url=None,
-        )
+        # FastAPI's own page starts Swagger UI with an inline script, which the CSP refuses: ours loads a file.
+        return HTMLResponse(SWAGGER_PAGE)
 
     app.include_router(org_router)
     app.include_router(categories_router)
@@ -338,12 +367,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(credit_router)
     app.include_router(credit_pages)
     app.include_router(knowledge_router)
+    app.include_router(knowledge_pages)
+    app.include_router(knowledge_intake_pages)
     app.include_router(metrics_pages)
     app.include_router(open311_router)
     app.include_router(org_pages)
     app.include_router(requests_pages)
+    app.include_router(published_photos)
     app.include_router(track_pages)
     app.include_router(staff_pages)
     app.include_router(admin_pages)
     app.include_router(staff_actions)
+    app.include_router(opendata_router)
+    app.include_router(opendata_downloads)
+    app.include_router(ckan_router)
+    app.include_router(dcat_router)
+    app.include_router(opendata_pages)
     return app

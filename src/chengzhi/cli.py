@@ -19,6 +19,7 @@ from chengzhi.metrics.cli import metrics_app
 from chengzhi.open311.cli import open311_app
 from chengzhi.routing.cli import model_app
 from chengzhi.routing.triage_cli import triage_app
+from chengzhi.security import logs as log_redaction
 
 app = typer.Typer(
     help="Chengzhi (城治): city governance platform.", no_args_is_help=True, add_completion=False
@@ -27,10 +28,12 @@ db_app = typer.Typer(help="Database schema migrations (Alembic).", no_args_is_he
 jobs_app = typer.Typer(help="Periodic jobs.", no_args_is_help=True)
 users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
 import_app = typer.Typer(help="Import historical records.", no_args_is_help=True)
+secrets_app = typer.Typer(help="Secrets sealed with CHENGZHI_SECRET_KEY.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(users_app, name="users")
 app.add_typer(import_app, name="import")
+app.add_typer(secrets_app, name="secrets")
 app.add_typer(triage_app, name="triage")
 app.add_typer(open311_app, name="open311")
 app.add_typer(mail_app, name="mail")
@@ -44,6 +47,7 @@ app.add_typer(kb_app, name="kb")
 def _start() -> None:
     # Every command works on the domains as the application does: with their cross-domain reactions.
     reactions.install()
+    log_redaction.install()
 
 
 @app.command()
@@ -222,7 +226,7 @@ def users_create(
     role: Annotated[
         str,
         typer.Option(
-            help="Role: resident, operator, dispatcher, handler, supervisor, leader, admin, analyst, credit_officer, knowledge_editor."
+            help="Role: resident, operator, dispatcher, handler, supervisor, leader, admin, analyst, credit_officer, knowledge_editor, data_publisher."
         ),
     ],
     unit: Annotated[str, typer.Option(help="Code of the unit the role is held in.")],
@@ -256,6 +260,66 @@ def users_create(
             roles=[(role_value, target)],
         )
     typer.echo(f"created {username} ({role_value.value} in {unit})")
+
+
+def _print_summary(done: object) -> None:
+    rows = getattr(done, "rows", {})
+    typer.echo(
+        f"schema version {getattr(done, 'version', None)}, {sum(rows.values())} rows in {len(rows)} tables"
+    )
+    typer.echo(
+        f"request_events: {rows.get('request_events', 0)} rows, sha256 {getattr(done, 'events_sha256', '')}"
+    )
+
+
+@app.command("backup")
+def backup_command(file: Annotated[Path, typer.Argument(help="Where to write the backup.")]) -> None:
+    """Back the whole database up into FILE: SQLite's online backup (safe while serving), or pg_dump (custom
+    format) for PostgreSQL. Prints row counts and the event log's checksum."""
+    from chengzhi import backup
+
+    try:
+        done = backup.backup(get_settings().database_url, file)
+    except backup.BackupError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"backed up to {file}")
+    _print_summary(done)
+
+
+@app.command("restore")
+def restore_command(
+    file: Annotated[Path, typer.Argument(help="A backup made by `chengzhi backup`.")],
+) -> None:
+    """Replace the database's contents with FILE's (stop the servers and workers first). Refuses a backup of
+    another schema version. Prints row counts and the event log's checksum, to compare with the backup's."""
+    from chengzhi import backup
+
+    try:
+        done = backup.restore(get_settings().database_url, file)
+    except backup.BackupError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"restored from {file}")
+    _print_summary(done)
+
+
+@secrets_app.command("rotate")
+def secrets_rotate() -> None:
+    """Re-seal every stored secret (units' Open311 API keys) under CHENGZHI_SECRET_KEY. Set the new key, keep the
+    old one in CHENGZHI_PREVIOUS_SECRET_KEYS (a JSON list) until this has run, then drop it. Exits 1 if a secret
+    opens with none of the keys (enter it again: `chengzhi open311 endpoints set`)."""
+    from chengzhi.db import get_sessionmaker
+    from chengzhi.open311.delivery import reseal_secrets
+
+    settings = get_settings()
+    with get_sessionmaker(settings.database_url)() as session, session.begin():
+        counts = reseal_secrets(session, settings)
+    typer.echo(
+        f"re-sealed {counts['resealed']}, already current {counts['current']}, unreadable {counts['unreadable']}"
+    )
+    if counts["unreadable"]:
+        raise typer.Exit(1)
 
 
 def main() -> None:  # pragma: no cover - console entry point

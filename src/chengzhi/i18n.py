@@ -92,6 +92,40 @@ MESSAGES: dict[str, Text] = {
     "knowledge_answer_required": N_("Give the answer (at most %(max)s characters)."),
     "knowledge_validity_order": N_("The article cannot be valid until a day before it is valid from."),
     "knowledge_illegal_status": N_("The article is %(status)s; it cannot become %(target)s."),
+    "opendata_dataset_not_found": N_("Dataset %(ref)s was not found."),
+    "opendata_resource_not_found": N_("Resource %(ref)s was not found."),
+    "opendata_application_not_found": N_("Application %(ref)s was not found."),
+    "opendata_name_invalid": N_(
+        "The dataset's name is its address: 2 to 100 lower-case letters, digits, - or _, starting with a letter or digit."
+    ),
+    "opendata_name_taken": N_("A dataset named %(name)s exists already."),
+    "opendata_title_required": N_("Give the dataset a title (at most 300 characters)."),
+    "opendata_unknown_term": N_("%(value)s is not a known value of %(field)s."),
+    "opendata_temporal_order": N_("The coverage cannot end before it starts."),
+    "opendata_tags_invalid": N_("Give at most %(max)s tags of at most 100 characters each."),
+    "opendata_personal_data": N_(
+        "Personal data was found in %(resources)s: mask it before publishing the dataset without conditions."
+    ),
+    "opendata_illegal_status": N_("The dataset is %(status)s; it cannot become %(target)s."),
+    "opendata_format_unsupported": N_("Upload one of these formats: %(formats)s."),
+    "opendata_table_shape": N_("The table needs a header row and at most %(max)s columns."),
+    "opendata_fields_mismatch": N_("Give a type for each of the table's columns, in their order."),
+    "opendata_not_a_table": N_("This resource is not a table."),
+    "opendata_url_invalid": N_("Give an http or https address."),
+    "opendata_datastore_field": N_("The table has no column %(field)s."),
+    "opendata_datastore_filter": N_("%(value)s is not a value of the column %(field)s's type."),
+    "opendata_datastore_param": N_("The parameter %(name)s could not be read."),
+    "opendata_not_conditional": N_("Only datasets open on conditions take applications."),
+    "opendata_purpose_required": N_("State the purpose of use (10 to 2000 characters)."),
+    "opendata_agreement_required": N_("Accept the data-use agreement to apply."),
+    "opendata_application_pending": N_("You have an application for this dataset waiting for a decision."),
+    "opendata_application_decided": N_("The application was %(status)s already."),
+    "opendata_reason_required": N_("Give the reason for rejecting the application."),
+    "opendata_days_range": N_("Approve for 1 to %(max)s days."),
+    "opendata_application_required": N_(
+        "This dataset is open on conditions: apply for it, and read it once your application is approved."
+    ),
+    "opendata_date_invalid": N_("%(value)s is not a date and time (ISO 8601)."),
     "method_not_allowed": N_("This method is not allowed here."),
     "not_authenticated": N_("Sign in first: send a valid token in the Authorization header."),
     "bad_credentials": N_("Wrong username or password."),
@@ -132,6 +166,17 @@ MESSAGES: dict[str, Text] = {
     "body_too_large": N_("The request body is too large: at most %(limit)s."),
     "unsupported_media_type": N_("Only JPEG, PNG or WebP photos are accepted."),
     "too_many_photos": N_("A request may have at most %(limit)s photos."),
+    "photo_too_many_pixels": N_(
+        "The photo has too many pixels: at most %(limit)s million. Send a smaller version of it."
+    ),
+    "photo_hidden_content": N_(
+        "The photo carries another file hidden inside it and was refused. Send the photo as the camera took it."
+    ),
+    "priority_staff_only": N_(
+        "Only staff set the emergency priority. Describe the danger in your text: emergencies are recognised "
+        "from it and handled first."
+    ),
+    "photo_staff_only": N_("A photo attached by staff is a working document and cannot be published."),
     "rate_limited": N_("Too many submissions; try again in %(seconds)s seconds."),
     "support_closed": N_(
         'This request is closed and takes no more "me too"; if the problem is back, report it again.'

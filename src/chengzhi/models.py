@@ -11,7 +11,7 @@ from chengzhi.credit.models import (
 from chengzhi.db import Base
 from chengzhi.idempotency import IdempotencyRecord
 from chengzhi.jobs.models import JobRun
-from chengzhi.knowledge.models import KnowledgeArticle, KnowledgeArticleVersion
+from chengzhi.knowledge.models import KnowledgeArticle, KnowledgeArticleVersion, KnowledgeUse, KnowledgeVector
 from chengzhi.metrics.models import MetricExclusion, RequestFact
 from chengzhi.notify.models import Notification, NotificationAttempt, NotificationPreference
 from chengzhi.open311.models import (
@@ -20,6 +20,13 @@ from chengzhi.open311.models import (
     Open311InboundUpdate,
     Open311Key,
     Open311Token,
+)
+from chengzhi.opendata.models import (
+    AccessApplication,
+    Dataset,
+    DatasetTag,
+    DatasetVersion,
+    Resource,
 )
 from chengzhi.org.models import ApiToken, RoleAssignment, Unit, User
 from chengzhi.outbound.models import OutboundRecord
@@ -47,6 +54,7 @@ from chengzhi.routing.triage_models import DuplicateBand, DuplicateSignature, Pl
 from chengzhi.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 
 __all__ = [
+    "AccessApplication",
     "ApiToken",
     "Base",
     "Category",
@@ -60,6 +68,9 @@ __all__ = [
     "CreditEntityName",
     "CreditGrade",
     "CreditRecord",
+    "Dataset",
+    "DatasetTag",
+    "DatasetVersion",
     "DuplicateBand",
     "DuplicateSignature",
     "FocusProgress",
@@ -71,6 +82,8 @@ __all__ = [
     "JobRun",
     "KnowledgeArticle",
     "KnowledgeArticleVersion",
+    "KnowledgeUse",
+    "KnowledgeVector",
     "MetricExclusion",
     "Notification",
     "NotificationAttempt",
@@ -91,6 +104,7 @@ __all__ = [
     "RequestSupport",
     "RequestTriage",
     "RequestUnit",
+    "Resource",
     "RoleAssignment",
     "TriageTask",
     "Unit",

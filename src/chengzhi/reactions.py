@@ -13,11 +13,13 @@ from dataclasses import dataclass
 
 from chengzhi.credit import cases as credit_cases
 from chengzhi.jobs import service as jobs
+from chengzhi.knowledge import vectors as knowledge_vectors
 from chengzhi.metrics import facts
 from chengzhi.notify import outbox as notify_outbox
 from chengzhi.notify import service as notify
 from chengzhi.open311 import jobs as open311_jobs
 from chengzhi.open311 import outbox
+from chengzhi.opendata import platform as opendata_platform
 from chengzhi.org import signals as org_signals
 from chengzhi.routing import classifier_models, rules
 from chengzhi.routing import jobs as routing_jobs
@@ -90,6 +92,9 @@ PERIODIC_JOBS: tuple[tuple[str, jobs.Job, bool], ...] = (
     ("open311_deliver", open311_jobs.open311_deliver, True),  # remote calls must not hold a transaction
     ("open311_pull", open311_jobs.open311_pull, True),
     ("credit_nightly", credit_cases.nightly_job, False),  # once a day: regrade, end of publications
+    ("opendata_platform", opendata_platform.publish_platform_data, False),
+    ("opendata_quality", opendata_platform.recheck_quality, False),
+    ("knowledge_embed", knowledge_vectors.embed_job, True),  # the model runs outside any transaction
     ("notify_send", notify.send_due, True),  # mail servers and gateways must not hold a transaction
     ("webhooks_deliver", webhooks.deliver, True),
 )

@@ -37,6 +37,7 @@ ROLE_NAMES = {
     Role.analyst: N_("Analyst"),
     Role.credit_officer: N_("Credit officer"),
     Role.knowledge_editor: N_("Knowledge editor"),
+    Role.data_publisher: N_("Data publisher"),
 }
 
 # Pydantic error type -> message; `min_length` 1 reads as "required".

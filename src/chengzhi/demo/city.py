@@ -236,6 +236,7 @@ def _build_users(session: Session, rng: random.Random, demo: DemoCity) -> None:
     # Last, so that the draws for everyone above stay as they were.
     add("credit", Role.credit_officer, city, key=True)
     add("knowledge", Role.knowledge_editor, city, key=True)
+    add("publisher", Role.data_publisher, city, key=True)
 
 
 def build_city(session: Session, rng: random.Random) -> DemoCity:

@@ -32,6 +32,8 @@ from chengzhi.config import Settings
 from chengzhi.db import get_sessionmaker, transaction, utcnow
 from chengzhi.demo.city import DEMO_PASSWORD, build_city
 from chengzhi.demo.credit import make_credit
+from chengzhi.demo.knowledge import add_articles
+from chengzhi.demo.opendata import publish_demo_data
 from chengzhi.demo.plans import make_plans
 from chengzhi.demo.publications import publish_demo
 from chengzhi.demo.simulation import Simulation
@@ -118,6 +120,11 @@ def generate_demo_city(
         summary = generate_through_staging(
             settings, lambda staging, factory: _generate(staging, factory, seed, n_requests, now)
         )
+    # Open data last, on the database itself (its tables are made per resource, outside the staging copy).
+    publishing = time.perf_counter()
+    with transaction(get_sessionmaker(settings.database_url)) as session:
+        summary["opendata"] = publish_demo_data(session, settings, seed, now)
+    summary["seconds"]["opendata"] = round(time.perf_counter() - publishing, 2)
     if train_model:
         training = time.perf_counter()
         summary["model"] = _train_model(settings)
@@ -151,7 +158,9 @@ def _generate(
             rules.invalidate()
             organised = time.perf_counter()
             plans = make_plans(seed, n_requests, now, demo.communities, tz)
-            Simulation(session, settings, demo, now).run(plans)
+            simulation = Simulation(session, settings, demo, now)
+            simulation.articles = add_articles(session, demo, now)
+            simulation.run(plans)
             credit = make_credit(session, demo, seed, now.astimezone(tz).date())
         # The city's history was triaged when it came in: the triage worker reads it now, before anyone looks.
         triaged = time.perf_counter()

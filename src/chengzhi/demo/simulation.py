@@ -14,10 +14,13 @@ from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from chengzhi.config import Settings
+from chengzhi.demo import knowledge as demo_knowledge
 from chengzhi.demo import texts
 from chengzhi.demo.city import DemoCity
 from chengzhi.demo.plans import DAY, HOUR, MINUTE, Plan, prepare, weighted
 from chengzhi.jobs.service import detect_overdue
+from chengzhi.knowledge import uses
+from chengzhi.knowledge.models import KnowledgeArticle, UseOutcome
 from chengzhi.org.models import Unit, UnitKind
 from chengzhi.org.service import Actor
 from chengzhi.requests import service as svc
@@ -48,6 +51,8 @@ class Simulation:
         self.now = now
         self.tz = ZoneInfo(settings.timezone)
         self._unsettled: set[int] = set()
+        self.articles: dict[str, KnowledgeArticle] = {}  # the knowledge base's articles (demo/knowledge.py)
+        self._consultations = 0
         self._last_id: dict[type[Any], int] = {}
 
     # ------------------------------------------------------------ engine
@@ -262,7 +267,20 @@ class Simulation:
             assert plan.spec is not None
             answer = texts.compose_answer(rng, plan.spec.code, plan.slots)
             self._settle(request)
-            svc.answer_at_intake(session, operator, request, answer, settings, now=t)
+            article = demo_knowledge.article_for(self.articles, plan.spec.code, answer)
+            linked = {"id": article.id, "version": article.version} if article is not None else None
+            svc.answer_at_intake(session, operator, request, answer, settings, now=t, article=linked)
+            if article is not None:
+                uses.record(
+                    session, article, UseOutcome.answered, request.channel, request_id=request.id, now=t
+                )
+            self._consultations += 1
+            shown = self.articles.get(f"{plan.spec.code}:{self._consultations % 3}")
+            if shown is not None and shown is not article and self._consultations % 2 == 0:
+                # Shown to the operator first, who chose another answer.
+                uses.record(
+                    session, shown, UseOutcome.rejected, request.channel, request_id=request.id, now=t
+                )
             yield from self.follow_up(plan, t, rounds=1, rated=rng.random() < 0.5)
             return
         dispatcher = rng.choice(self.demo.dispatchers)

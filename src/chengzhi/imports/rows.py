@@ -140,7 +140,8 @@ def _open_xlsx(path: Path, spec: FileSpec, say: Messages) -> Iterator[Table]:
 
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
-    except (OSError, InvalidFileException, zipfile.BadZipFile, KeyError) as exc:
+    # ValueError: openpyxl's word for XML it refuses, DTDs and entities included (it parses with defusedxml).
+    except (OSError, InvalidFileException, zipfile.BadZipFile, KeyError, ValueError) as exc:
         raise ImportFailed([Problem(0, say("unreadable_file", details=exc))]) from None
     try:
         if spec.sheet is not None and spec.sheet not in workbook.sheetnames:

@@ -11,7 +11,8 @@ from pydantic import BaseModel, Field
 
 from chengzhi.db import MAX_ID
 from chengzhi.deps import ActorDep, SessionDep, SettingsDep, UserDep
-from chengzhi.knowledge import index, service
+from chengzhi.errors import Forbidden
+from chengzhi.knowledge import index, service, uses
 from chengzhi.knowledge.models import ArticleStatus, KnowledgeArticle
 
 router = APIRouter(prefix="/api/v1/knowledge", tags=["knowledge"])
@@ -98,6 +99,34 @@ def withdraw_article(
     return article_out(article)
 
 
+@router.get("/review")
+def review_due(
+    session: SessionDep, actor: UserDep, days: Annotated[int, Query(ge=0, le=3660)] = service.REVIEW_DAYS
+) -> list[dict[str, Any]]:
+    """The expiry review reminder: published articles you edit whose validity ends within `days` (or has ended)."""
+    return [article_out(a) for a in service.review_due(session, actor, dt.date.today(), days)]
+
+
+@router.get("/report")
+def use_report(
+    session: SessionDep, actor: UserDep, days: Annotated[int, Query(ge=1, le=3660)] = 30
+) -> dict[str, Any]:
+    """Share of consultations answered at intake, articles most used and most rejected, and the questions for
+    which an article was shown but did not help (staff only)."""
+    if not actor.is_staff:
+        raise Forbidden("forbidden_role", roles="staff")
+    report = uses.report(session, dt.datetime.now(dt.UTC) - dt.timedelta(days=days))
+    return {
+        "since": report.since.isoformat(),
+        "answered_at_intake": report.answered_at_intake,
+        "consultations": report.consultations,
+        "answered_share": report.answered_share,
+        "most_used": [vars(c) for c in report.most_used],
+        "most_rejected": [vars(c) for c in report.most_rejected],
+        "not_helped": [{**vars(u), "at": u.at.isoformat()} for u in report.not_helped],
+    }
+
+
 @router.get("/articles/{article_id}/history")
 def article_history(
     article_id: Annotated[int, Path(ge=1, le=MAX_ID)], session: SessionDep, actor: ActorDep
@@ -122,12 +151,24 @@ def suggest(
     settings: SettingsDep,
     q: Annotated[str, Query(min_length=1, max_length=2000)],
     limit: Annotated[int, Query(ge=1, le=10)] = 3,
+    wait: bool = False,
 ) -> dict[str, Any]:
-    """The best answers to `q` when the first is sure; an empty list otherwise (no answer beats a wrong one)."""
-    answers = index.ask(session, settings.database_url, q, limit, dense=settings.knowledge_dense)
+    """The best answers to `q` when the first is sure; an empty list otherwise (no answer beats a wrong one).
+    BM25 answers at once while the question's vector is computed (`refinable`: ask again for the fused ranking);
+    `wait=true` waits for the vector instead."""
+    asked = index.ask_more(
+        session,
+        settings.database_url,
+        q,
+        limit,
+        dense=settings.knowledge_dense,
+        budget=None if wait else index.budget(settings),
+    )
+    answers = asked.answers
     sure = bool(answers) and answers[0].sure
     return {
         "sure": sure,
+        "refinable": asked.refinable,
         "answers": [
             {
                 "id": a.article.id,

@@ -84,7 +84,7 @@ def evaluate(
         r5 += any(right[:5])
         r10 += any(right)
         mrr += next((1 / (n + 1) for n, ok in enumerate(right) if ok), 0.0)
-        if ranked.confidence >= threshold:
+        if ranked.confidence >= sure_threshold(ranked.dense):
             sure += 1
             sure_right += bool(right[:1] and right[0])
     n = max(1, len(asked))

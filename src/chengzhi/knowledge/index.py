@@ -1,24 +1,44 @@
-"""The process's search index over the published articles. Each question checks a cheap stamp (count and latest
-change of the articles, and the day, for validity dates) and rebuilds the index when it moved, so every publish,
-edit and withdrawal in any process is followed at the next question.
+"""The process's search index over the published articles, and `ask`, the question that intake pages and the API
+put to it.
 
-Embedding passages costs about half a second per article on these cores, so it never runs on a question's path:
-an index whose passages are not all embedded yet is BM25 alone, while a background thread embeds them (cached by
-text hash); the question after it finishes rebuilds the index with the dense side."""
+**Following the articles.** Each question reads a cheap stamp (count and latest change of the articles, the day
+for validity dates, and the number of stored vectors) and rebuilds the index when it moved, so every publish, edit
+and withdrawal in any process is followed at the next question. A small index is rebuilt at once; a large one
+(`SYNC_LIMIT` articles or more) in a background thread while questions go on with the previous index (a withdrawn
+article never shows meanwhile: answers are read back as published articles). Tokens and vectors are remembered
+per process by text hash, so a rebuild only tokenises and loads what is new.
+
+**Vectors.** Passages are embedded off the request path and stored (knowledge.vectors): when the index sees
+published articles without a vector it starts a background thread that embeds and stores them; until then those
+articles take part through BM25 alone.
+
+**The question's vector** takes 15–300 ms on these shared cores (more than the 50 ms a question may take), so
+questions are answered **BM25 first**: the vector is used when it is at hand (cached by text) or arrives within
+`knowledge_query_budget_ms` (default 0: do not wait); otherwise BM25 alone answers (with its own threshold for
+"sure"), the vector is computed in the background, and the answer says it can be refined (`Asked.refinable`): the
+intake panel asks once more a moment later and gets the fused ranking."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from chengzhi.knowledge import service
-from chengzhi.knowledge.embeddings import Embeddings, default_embeddings
+from chengzhi.config import Settings
+from chengzhi.knowledge import service, vectors
+from chengzhi.knowledge.embeddings import Embeddings, default_embeddings, text_key
 from chengzhi.knowledge.models import KnowledgeArticle
-from chengzhi.knowledge.retrieval import Retriever
+from chengzhi.knowledge.retrieval import Ranked, Retriever
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +48,15 @@ logger = logging.getLogger(__name__)
 # odd rows).
 SURE_DENSE = 0.83
 SURE_BM25 = 0.55
+SYNC_LIMIT = 2_000
+
+
+REFINE_WAIT = 2.0  # seconds a refining question waits for its vector
+
+
+def budget(settings: Settings, refine: bool = False) -> float:
+    """Seconds a question may wait for its vector: the setting, or REFINE_WAIT when asked again to refine."""
+    return REFINE_WAIT if refine else settings.knowledge_query_budget_ms / 1000
 
 
 def sure_threshold(dense: bool) -> float:
@@ -41,72 +70,198 @@ class Answer:
     sure: bool
 
 
+Stamp = tuple[object, ...]
+
 _lock = threading.Lock()
-_state: dict[str, tuple[object, Retriever]] = {}
-_warming: dict[str, threading.Thread] = {}
+_state: dict[str, tuple[Stamp, Retriever]] = {}
+_threads: dict[tuple[str, str], threading.Thread] = {}
+_failed: set[str] = set()
+_vectors: dict[str, dict[str, npt.NDArray[np.float32]]] = {}  # model -> text key -> vector
+_query_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="knowledge-query")
+_questions: dict[str, npt.NDArray[np.float32]] = {}  # model and text key -> the question's vector
+_pending: dict[str, Future[npt.NDArray[np.float32]]] = {}
+QUESTION_CACHE = 5_000
+MAX_QUEUED = 8  # questions waiting for their vector at most (the rest: BM25 alone, nothing queued)
 
 
 def reset() -> None:
     with _lock:
         _state.clear()
         _failed.clear()
+        _vectors.clear()
+        _questions.clear()
+        _pending.clear()
 
 
-_failed: set[str] = set()
+def _stamp(session: Session, embeddings: Embeddings | None) -> Stamp:
+    count = vectors.stored_count(session, embeddings.name) if embeddings is not None else -1
+    return (service.published_stamp(session), dt.date.today(), count)
 
 
-def _warm(url: str, embeddings: Embeddings, texts: list[str]) -> None:
+def _build(session: Session, embeddings: Embeddings | None) -> tuple[Retriever, int]:
+    """A retriever over the published articles, and how many of them have no stored vector."""
+    import numpy as np
+
+    docs = service.published_documents(session, dt.date.today())
+    if embeddings is None or not docs:
+        return Retriever(docs), 0
+    keys = [text_key(t) for _, t in docs]
+    with _lock:
+        known = _vectors.setdefault(embeddings.name, {})
+        wanted = [k for k in keys if k not in known]
+    loaded = vectors.stored(session, embeddings.name, wanted)
+    with _lock:
+        known.update(loaded)
+        rows = [known.get(k) for k in keys]
+    present = [r for r in rows if r is not None]
+    if not present:
+        return Retriever(docs), len(docs)
+    dim = present[0].shape[0]
+    zero = np.zeros(dim, dtype=np.float32)
+    passages = np.vstack([zero if r is None else r for r in rows]).astype(np.float32)
+    return Retriever(docs, passages=passages), sum(1 for r in rows if r is None)
+
+
+def _start(url: str, what: str, target: object, *args: object) -> None:
+    with _lock:
+        running = _threads.get((url, what))
+        if running is not None and running.is_alive():
+            return
+        thread = threading.Thread(target=target, args=args, name=f"knowledge-{what}", daemon=True)  # type: ignore[arg-type]
+        _threads[(url, what)] = thread
+    thread.start()
+
+
+def _embed(url: str, factory: sessionmaker[Session], embeddings: Embeddings) -> None:
     try:
-        embeddings.embed(texts, "passage")
-    except Exception:  # the model's engine failed: BM25 alone for this process, logged once
+        vectors.embed_missing(factory, embeddings)
+    except Exception:  # the model's engine failed: BM25 alone for this process (the periodic job retries)
         logger.exception("knowledge: embedding the passages failed; retrieval uses BM25 alone")
         with _lock:
             _failed.add(url)
 
 
+def _rebuild(url: str, factory: sessionmaker[Session], embeddings: Embeddings | None) -> None:
+    try:
+        with factory() as session:
+            stamp = _stamp(session, embeddings)
+            built, missing = _build(session, embeddings)
+        with _lock:
+            _state[url] = (stamp, built)
+        if missing and embeddings is not None and url not in _failed:
+            _start(url, "embed", _embed, url, factory, embeddings)
+    except Exception:
+        logger.exception("knowledge: rebuilding the index failed; the previous one stays")
+
+
 def retriever_for(session: Session, url: str, embeddings: Embeddings | None) -> Retriever:
-    today = dt.date.today()
-    stamp = (service.published_stamp(session), today, embeddings is not None)
+    stamp = _stamp(session, embeddings)
     with _lock:
         held = _state.get(url)
-        warming = _warming.get(url)
-        if (
-            held is not None
-            and held[0] == stamp
-            and (held[1].dense or embeddings is None or not held[1].keys)
-        ):
-            return held[1]
-        if held is not None and held[0] == stamp and (url in _failed or (warming and warming.is_alive())):
-            return held[1]  # BM25 alone until the passages are embedded
-    docs = service.published_documents(session, today)
-    texts = [t for _, t in docs]
-    ready = embeddings is not None and embeddings.cached(texts, "passage")
-    built = Retriever(docs, embeddings if ready else None)
-    if embeddings is not None and not ready:
-        thread = threading.Thread(
-            target=_warm, args=(url, embeddings, texts), name="knowledge-embed", daemon=True
-        )
-        with _lock:
-            _warming[url] = thread
-        thread.start()
+    if held is not None and held[0] == stamp:
+        return held[1]
+    factory = sessionmaker(bind=session.get_bind(), expire_on_commit=False)
+    if held is not None and len(held[1]) >= SYNC_LIMIT:
+        _start(url, "rebuild", _rebuild, url, factory, embeddings)
+        return held[1]
+    built, missing = _build(session, embeddings)
     with _lock:
         _state[url] = (stamp, built)
+    if missing and embeddings is not None and url not in _failed:
+        _start(url, "embed", _embed, url, factory, embeddings)
     return built
 
 
-def ask(
-    session: Session, url: str, question: str, k: int = 5, *, dense: bool = True, sure_only: bool = False
-) -> list[Answer]:
-    """The published articles that best answer `question`, best first; with `sure_only`, the first alone when it is
-    sure, else nothing."""
+def _embed_question(embeddings: Embeddings, key: str, text: str) -> npt.NDArray[np.float32]:
+    vector: npt.NDArray[np.float32] = embeddings.embed([text], "query")[0]
+    with _lock:
+        _questions[key] = vector
+        while len(_questions) > QUESTION_CACHE:
+            _questions.pop(next(iter(_questions)))
+    return vector
+
+
+def query_vector(embeddings: Embeddings, text: str, budget: float | None) -> npt.NDArray[np.float32] | None:
+    """The question's vector if it is at hand, or comes within `budget` seconds (None: no limit; 0: only if at
+    hand). Otherwise None, and the vector is being computed in the background for the next time it is asked."""
+    key = f"{embeddings.name}\0{text_key(text)}"
+    with _lock:
+        held = _questions.get(key)
+        running = _pending.get(key)
+    if held is not None:
+        return held
+    if budget is None:
+        return _embed_question(embeddings, key, text)
+    if running is None or running.done():
+        with _lock:
+            for done in [k for k, f in _pending.items() if f.done()]:
+                del _pending[done]
+            if len(_pending) >= MAX_QUEUED:  # a burst of questions: the newest are answered by BM25 alone
+                return None
+            running = _query_pool.submit(_embed_question, embeddings, key, text)
+            _pending[key] = running
+    if budget <= 0:
+        return None
+    try:
+        return running.result(timeout=budget)
+    except FutureTimeout:
+        return None
+    except Exception:
+        logger.exception("knowledge: embedding a question failed; BM25 alone")
+        return None
+
+
+@dataclass(frozen=True)
+class Asked:
+    answers: list[Answer]
+    refinable: bool  # answered by BM25 alone while the question's vector is computed: ask again to refine
+
+
+def rank(
+    session: Session, url: str, question: str, k: int = 5, *, dense: bool = True, budget: float | None = None
+) -> tuple[Ranked, bool]:
+    """The ranking, and whether it would be refined by asking again (the question's vector was not ready)."""
     embeddings = default_embeddings() if dense else None
     retriever = retriever_for(session, url, embeddings)
-    ranked = retriever.rank(question, k)
+    vector = None
+    if retriever.dense and embeddings is not None and retriever.keys:
+        vector = query_vector(embeddings, question, budget)
+    ranked = retriever.rank(question, k, query_vector=vector)
+    return ranked, retriever.dense and vector is None and bool(retriever.keys)
+
+
+def ask_more(
+    session: Session,
+    url: str,
+    question: str,
+    k: int = 5,
+    *,
+    dense: bool = True,
+    sure_only: bool = False,
+    budget: float | None = None,
+) -> Asked:
+    """The published articles that best answer `question`, best first; with `sure_only`, the first alone when it is
+    sure, else nothing."""
+    ranked, refinable = rank(session, url, question, k, dense=dense, budget=budget)
     hits = ranked.hits
-    sure = bool(hits) and ranked.confidence >= sure_threshold(retriever.dense)
+    sure = bool(hits) and ranked.confidence >= sure_threshold(ranked.dense)
     if sure_only:
         hits = hits[:1] if sure else []
     articles = service.published_by_ids(session, [h.key for h in hits])
-    return [
+    found = [
         Answer(articles[h.key], h.score, sure and n == 0) for n, h in enumerate(hits) if h.key in articles
     ]
+    return Asked(found, refinable)
+
+
+def ask(
+    session: Session,
+    url: str,
+    question: str,
+    k: int = 5,
+    *,
+    dense: bool = True,
+    sure_only: bool = False,
+    budget: float | None = None,
+) -> list[Answer]:
+    return ask_more(session, url, question, k, dense=dense, sure_only=sure_only, budget=budget).answers

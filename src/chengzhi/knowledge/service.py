@@ -265,3 +265,39 @@ def published_by_ids(session: Session, ids: list[int]) -> dict[int, KnowledgeArt
         )
     )
     return {a.id: a for a in found}
+
+
+REVIEW_DAYS = 30
+
+
+def review_due(
+    session: Session, actor: Actor, today: dt.date, days: int = REVIEW_DAYS
+) -> list[KnowledgeArticle]:
+    """The expiry review reminder: published articles in the actor's editing scope whose validity ends within
+    `days` (or has ended: they are no longer searched), soonest first."""
+    found = session.scalars(
+        select(KnowledgeArticle)
+        .where(
+            KnowledgeArticle.status == ArticleStatus.published,
+            KnowledgeArticle.valid_until.is_not(None),
+            KnowledgeArticle.valid_until <= today + dt.timedelta(days=days),
+        )
+        .order_by(KnowledgeArticle.valid_until, KnowledgeArticle.id)
+        .limit(200)
+    ).all()
+    return [a for a in found if can_edit(session, actor, a)]
+
+
+def can_edit(session: Session, actor: Actor, article: KnowledgeArticle) -> bool:
+    unit = find_unit(session, article.unit_id)
+    return unit is not None and actor.covers(unit.path, *EDITOR_ROLES)
+
+
+def editable_unit_ids(session: Session, actor: Actor, units: list[Unit]) -> list[int]:
+    """The units (of `units`) whose articles the actor may write."""
+    return [u.id for u in units if actor.covers(u.path, *EDITOR_ROLES)]
+
+
+def get_published(session: Session, article_id: int) -> KnowledgeArticle | None:
+    article = session.get(KnowledgeArticle, article_id)
+    return article if article is not None and article.status is ArticleStatus.published else None

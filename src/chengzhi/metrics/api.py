@@ -28,6 +28,7 @@ from chengzhi.metrics.stages import percentile_90
 from chengzhi.org.models import UnitKind
 from chengzhi.org.service import Actor
 from chengzhi.requests import queries as requests_queries
+from chengzhi.security.masking import mask_text
 
 router = APIRouter(prefix="/api/v1/metrics", tags=["metrics"])
 
@@ -396,7 +397,7 @@ def drill_down(
         query = in_area(query, area)
     if format != "json":
         rows: Iterator[list[Any]] = (
-            [r.tracking_number, r.title, r.status, r.channel, r.received_at, r.overdue_stage]
+            [r.tracking_number, mask_text(r.title), r.status, r.channel, r.received_at, r.overdue_stage]
             for r in stream(session, query)
         )
         return download("requests", format, LIST_HEADERS, rows)
@@ -409,7 +410,7 @@ def drill_down(
         "items": [
             {
                 "tracking_number": r.tracking_number,
-                "title": r.title,
+                "title": mask_text(r.title),
                 "status": r.status,
                 "channel": r.channel,
                 "received_at": r.received_at.isoformat(),

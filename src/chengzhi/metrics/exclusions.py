@@ -20,6 +20,7 @@ from chengzhi.org.service import Actor
 from chengzhi.requests import access as requests_access
 from chengzhi.requests import queries as requests_queries
 from chengzhi.requests import service as requests_service
+from chengzhi.security.masking import mask_text
 
 EXCLUSION_CHOICES = ("refused_to_rate", "unreasonable", "none")
 EXCLUDING_ROLES = (Role.supervisor, Role.admin)
@@ -81,7 +82,7 @@ def exclusions(session: Session, scope: Scope, limit: int = 200) -> list[Exclusi
         ExclusionRow(
             request_id,
             requests[request_id].tracking_number,
-            requests[request_id].title,
+            mask_text(requests[request_id].title) or "",
             reason,
             note,
             names.get(actor_id) if actor_id is not None else None,

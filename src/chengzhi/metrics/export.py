@@ -1,5 +1,6 @@
 """Every dashboard table as CSV or XLSX, streamed: CSV row by row, XLSX through openpyxl's write-only workbook
-(rows go to a temporary file, which is then sent in chunks)."""
+(rows go to a temporary file, which is then sent in chunks). Every cell passes `safe_cell`: text that a
+spreadsheet program would run as a formula (`=HYPERLINK(…)`) is neutralised."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from typing import Any
 from openpyxl import Workbook
 from starlette.responses import StreamingResponse
 
+from chengzhi.security.cells import safe_cell
+
 CHUNK = 64 * 1024
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -20,16 +23,18 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 def _cell(value: Any) -> Any:
     if isinstance(value, dt.datetime):
         return value.astimezone(dt.UTC).replace(tzinfo=None) if value.tzinfo else value
-    return value
+    return safe_cell(value)
 
 
 def _csv(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[bytes]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     buffer.write("\ufeff")  # so that spreadsheet programs read the Chinese names as UTF-8
-    writer.writerow(headers)
+    writer.writerow([safe_cell(h) for h in headers])
     for n, row in enumerate(rows, 1):
-        writer.writerow(["" if v is None else (v.isoformat() if isinstance(v, dt.date) else v) for v in row])
+        writer.writerow(
+            ["" if v is None else (v.isoformat() if isinstance(v, dt.date) else safe_cell(v)) for v in row]
+        )
         if n % 500 == 0:
             yield buffer.getvalue().encode("utf-8")
             buffer.seek(0)
@@ -40,7 +45,7 @@ def _csv(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[byte
 def _xlsx(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[bytes]:
     book = Workbook(write_only=True)
     sheet = book.create_sheet("data")
-    sheet.append(list(headers))
+    sheet.append([safe_cell(h) for h in headers])
     for row in rows:
         sheet.append([_cell(v) for v in row])
     with tempfile.TemporaryFile() as handle:

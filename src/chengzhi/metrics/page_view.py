@@ -258,6 +258,8 @@ class View:
         )
         query = urlencode({k: v for k, v in self.params().items()})
         tabs = [(self.t(label), f"{path}?{query}", key == self.name) for key, path, label in VIEWS]
+        # The knowledge base's use (share of consultations answered at intake, articles used and rejected).
+        tabs.append((self.t(N_("Knowledge base")), "/staff/knowledge/report", False))
         return DashboardPage(
             view=self.name,
             title=title,

@@ -42,6 +42,7 @@ from chengzhi.metrics.stages import percentile_90
 from chengzhi.org.models import UnitKind
 from chengzhi.requests import queries as requests_queries
 from chengzhi.requests.workflow import status_name
+from chengzhi.security.masking import mask_text
 from chengzhi.web.i18n import N_
 from chengzhi.web.templating import FormErrors, csrf_ok, render
 
@@ -411,7 +412,13 @@ def dashboard_requests(request: Request, session: SessionDep) -> Response:
         if by_area
         else figure_count(session, view.scope, measure, group_by, key),
         items=[
-            DrillRow(r.tracking_number, r.title, status(r.status), r.received_at, r.overdue_stage is not None)
+            DrillRow(
+                r.tracking_number,
+                mask_text(r.title) or "",
+                status(r.status),
+                r.received_at,
+                r.overdue_stage is not None,
+            )
             for r in items
         ],
         back_url="/dashboard?" + urlencode(view.params()),

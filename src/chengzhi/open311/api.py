@@ -243,9 +243,9 @@ def get_updates(fmt: str, http: Request, session: SessionDep) -> Response:
     def work(lang: Language) -> Response:
         settings = _settings(http)
         params = dict(http.query_params)
-        _key(session, settings, params.get("api_key"), lang)
+        key = _key(session, settings, params.get("api_key"), lang)
         parameters.check_jurisdiction(session, settings, params.get("jurisdiction_id"), lang)
-        items = request_updates.updates(session, params, lang, _tz(settings), utcnow())
+        items = request_updates.updates(session, params, lang, _tz(settings), utcnow(), key_unit=key.unit_id)
         return render(fmt, "service_request_updates", "request_update", items)
 
     return _guard(fmt, http, session, work)

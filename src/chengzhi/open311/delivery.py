@@ -29,7 +29,7 @@ from chengzhi.open311.formats import Open311Error
 from chengzhi.open311.keys import service_user
 from chengzhi.open311.mapping import STEPS_OF_EXTENDED
 from chengzhi.open311.models import Open311Delivery, Open311Endpoint, Open311InboundUpdate
-from chengzhi.open311.secretbox import SealError, seal, unseal
+from chengzhi.open311.secretbox import SealError, reseal, seal, unseal
 from chengzhi.org import queries as org_queries
 from chengzhi.org.models import Unit, User
 from chengzhi.org.service import set_user_active
@@ -106,6 +106,28 @@ def list_endpoints(session: Session) -> list[tuple[Open311Endpoint, Unit]]:
 # ---------------------------------------------------------------- what the dispatcher sees
 
 
+def reseal_secrets(session: Session, settings: Settings) -> dict[str, int]:
+    """Re-seal every endpoint's API key under CHENGZHI_SECRET_KEY (those sealed under a previous key or by the old
+    cipher); counts resealed, already current, and unreadable (to be entered again)."""
+    counts = {"resealed": 0, "current": 0, "unreadable": 0}
+    for endpoint in session.scalars(select(Open311Endpoint).order_by(Open311Endpoint.id)):
+        try:
+            fresh = reseal(endpoint.api_key_sealed, settings.secret_key, settings.previous_secret_keys)
+        except SealError:
+            counts["unreadable"] += 1
+            log.warning(
+                "open311 endpoint of unit %s: its sealed API key opens with no known key", endpoint.unit_id
+            )
+            continue
+        if fresh is None:
+            counts["current"] += 1
+        else:
+            endpoint.api_key_sealed = fresh
+            counts["resealed"] += 1
+    session.flush()
+    return counts
+
+
 def deliveries_of(session: Session, request: Request) -> list[dict[str, Any]]:
     """What the dispatcher sees: each delivery's unit, state, attempts, next try and last error."""
     deliveries = session.scalars(
@@ -178,7 +200,7 @@ def _prepare(factory: sessionmaker[Session], settings: Settings, delivery_id: in
         if latest != delivery.event_id or request.lead_unit_id != delivery.unit_id:
             return None
         try:
-            api_key = unseal(endpoint.api_key_sealed, settings.secret_key)
+            api_key = unseal(endpoint.api_key_sealed, settings.secret_key, settings.previous_secret_keys)
         except SealError as exc:
             return RetryLater(str(exc))
         return Message(
@@ -399,7 +421,7 @@ def _sources(
             if read.scalar(delivered.with_only_columns(Open311Delivery.id).limit(1)) is None:
                 continue  # nothing of ours there yet
             try:
-                api_key = unseal(endpoint.api_key_sealed, settings.secret_key)
+                api_key = unseal(endpoint.api_key_sealed, settings.secret_key, settings.previous_secret_keys)
             except SealError as exc:
                 errors += 1
                 log.warning("open311 pull from unit %s: %s", endpoint.unit_id, exc)

@@ -50,6 +50,7 @@ from chengzhi.requests.workflow import (
     check,
     status_name,
 )
+from chengzhi.security.masking import mask_text
 
 # Steps whose note is the public text of the update (the reply, a return's or reopening's reason).
 TEXT_ACTIONS = frozenset({"answer", "reply", "return", "reopen", "close"})
@@ -63,9 +64,18 @@ def _status_after(action: str, payload: Mapping[str, Any]) -> str:
 
 
 def updates(
-    session: Session, params: Mapping[str, str], lang: Language, tz: ZoneInfo, now: dt.datetime
+    session: Session,
+    params: Mapping[str, str],
+    lang: Language,
+    tz: ZoneInfo,
+    now: dt.datetime,
+    *,
+    key_unit: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Every status change in the date range, oldest first (so that a reader can move a cursor)."""
+    """Every status change in the date range, oldest first (so that a reader can move a cursor).
+
+    The texts (replies, reasons) are published with personal data masked, as on the public pages; only a key
+    bound to the unit that leads a request (the department's own system) reads that request's texts as written."""
     page = parse_positive(params.get("page"), "page", lang, 1, 100_000)
     page_size = parse_positive(params.get("page_size"), "page_size", lang, MAX_RESULTS, MAX_RESULTS)
     start, end = window(
@@ -81,7 +91,8 @@ def updates(
     for row in rows:
         description = action_name(row.action, lang)
         if row.action in TEXT_ACTIONS and row.note:
-            description = row.note
+            own = key_unit is not None and row.lead_unit_id == key_unit
+            description = row.note if own else (mask_text(row.note, public=True) or "")
         status = _status_after(row.action, row.payload or {})
         items.append(
             {

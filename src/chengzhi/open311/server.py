@@ -44,8 +44,8 @@ from chengzhi.requests import queries as requests_queries
 from chengzhi.requests import service as svc
 from chengzhi.requests.models import Request as RequestRow
 from chengzhi.requests.workflow import action_name, status_name
+from chengzhi.security.masking import mask_text
 
-DIGIT_RUN = re.compile(r"\d{5,}")  # as on the public pages: phone numbers and ids are not published
 ATTRIBUTE = re.compile(r"^attribute\[([^\[\]]+)\](\[\])?$")
 
 
@@ -262,7 +262,8 @@ def token_items(session: Session, token: str, lang: Language) -> list[dict[str, 
 
 
 def _masked(text: str) -> str:
-    return DIGIT_RUN.sub(lambda m: "*" * len(m.group()), text)[:MAX_DESCRIPTION]
+    """As on the public pages: personal data in free text is not published (`chengzhi.security.masking`)."""
+    return (mask_text(text, public=True) or "")[:MAX_DESCRIPTION]
 
 
 def _status_notes(status: str, lang: Language) -> str:
@@ -281,7 +282,7 @@ def _rows_to_items(
     items = []
     for r in rows:
         category = by_id.get(r.category_id) if r.category_id else None
-        photo = r.photo_id
+        photo = r.photo_name
         item: dict[str, Any] = {
             "service_request_id": r.tracking_number,
             "status": basic_status(r.status),
@@ -299,7 +300,7 @@ def _rows_to_items(
             "zipcode": None,
             "lat": r.lat,
             "long": r.lon,
-            "media_url": f"{base_url}api/v1/requests/{r.tracking_number}/photos/{photo}" if photo else None,
+            "media_url": f"{base_url}media/photos/{photo}" if photo else None,
         }
         if extensions:
             item["extended_attributes"] = {"status": extended_status(r.status), "channel_status": r.status}

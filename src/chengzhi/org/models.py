@@ -42,6 +42,9 @@ class Role(enum.StrEnum):
     analyst = "analyst"  # reads the dashboards and their drill-down lists; acts on nothing
     credit_officer = "credit_officer"  # credit supervision: registry, allow-list, records, repair decisions
     knowledge_editor = "knowledge_editor"  # writes, publishes and withdraws knowledge articles of its units
+    data_publisher = (
+        "data_publisher"  # creates, publishes and withdraws its units' open datasets; decides applications
+    )
 
 
 def _enum(cls: type[enum.Enum], name: str) -> Enum:

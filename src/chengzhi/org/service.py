@@ -14,7 +14,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from shapely.errors import ShapelyError
 from shapely.geometry import shape
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, undefer
 
@@ -357,7 +357,14 @@ def revoke_role(session: Session, user: User, assignment_id: int) -> RoleAssignm
 
 def set_user_active(session: Session, user: User, active: bool) -> User:
     """Deactivate (or reactivate) a user: a deactivated user can no longer sign in, and their sessions and API
-    tokens stop working at once (both check `User.active`); their history stays."""
+    tokens stop working at once (both check `User.active`); their history stays. Deactivation also revokes the
+    user's API tokens for good: a later reactivation does not bring them back to life."""
     user.active = active
+    if not active:
+        session.execute(
+            update(ApiToken)
+            .where(ApiToken.user_id == user.id, ApiToken.revoked.is_(False))
+            .values(revoked=True)
+        )
     session.flush()
     return user

@@ -15,6 +15,21 @@ from chengzhi.db import path_prefix
 from chengzhi.org.models import Role
 from chengzhi.org.service import REQUEST_ROLES, Actor
 from chengzhi.requests.models import Request, RequestUnit
+from chengzhi.security.masking import mask_email, mask_name, mask_phone, mask_text
+
+__all__ = [
+    "ACTING_ROLES",
+    "acts_on",
+    "can_view",
+    "is_submitter",
+    "mask_email",
+    "mask_name",
+    "mask_phone",
+    "mask_text",
+    "sees_contact",
+    "unit_paths_of",
+    "visibility_clause",
+]
 
 
 def _has_unrestricted(actor: Actor) -> bool:
@@ -60,26 +75,17 @@ def can_view(session: Session, actor: Actor, request: Request) -> bool:
     return any(actor.covers(p, *REQUEST_ROLES) for p in paths)
 
 
-def mask_phone(phone: str | None) -> str | None:
-    if not phone:
-        return phone
-    if len(phone) <= 4:
-        return "*" * len(phone)
-    keep = 3 if len(phone) >= 11 else 0
-    return phone[:keep] + "*" * (len(phone) - keep - 4) + phone[-4:]
+# The roles that take steps on a request (and may attach or moderate its photos); leaders, analysts and
+# administrators read but do not act.
+ACTING_ROLES = (Role.operator, Role.dispatcher, Role.handler, Role.supervisor)
 
 
-def mask_name(name: str | None) -> str | None:
-    if not name:
-        return name
-    return name[0] + "*" * max(1, len(name) - 1)
-
-
-def mask_email(email: str | None) -> str | None:
-    if not email or "@" not in email:
-        return email and "***"
-    local, _, domain = email.partition("@")
-    return local[:1] + "***@" + domain
+def acts_on(session: Session, actor: Actor, request: Request, *, paths: Sequence[str] | None = None) -> bool:
+    """Whether the actor holds a role that acts on requests in a unit holding this one."""
+    if actor.is_anonymous:
+        return False
+    paths = unit_paths_of(session, request) if paths is None else paths
+    return any(actor.covers(p, *ACTING_ROLES) for p in paths)
 
 
 def sees_contact(

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Header, Path, Query, Request, UploadFile
-from fastapi.responses import FileResponse, JSONResponse
-from sqlalchemy import select
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
 
 from chengzhi.db import MAX_ID
 from chengzhi.deps import ActorDep, LanguageDep, SessionDep, SettingsDep
-from chengzhi.errors import Forbidden, Invalid, NotAuthenticated, NotFound
+from chengzhi.errors import Forbidden, Invalid, NotAuthenticated
 from chengzhi.ratelimit import check_rate
-from chengzhi.requests import access, lists, schemas, workflow_api
+from chengzhi.requests import lists, photos_api, schemas, workflow_api
 from chengzhi.requests import service as svc
 from chengzhi.requests.api_common import (
     IdempotencyKey,
@@ -22,9 +21,6 @@ from chengzhi.requests.api_common import (
     run_idempotent,
 )
 from chengzhi.requests.log import SYSTEM
-from chengzhi.requests.models import Photo
-from chengzhi.requests.models import Request as RequestRow
-from chengzhi.requests.photos import photo_token_valid
 
 router = APIRouter(prefix="/api/v1", tags=["requests"])
 
@@ -149,59 +145,10 @@ def read_routing(ref: str, session: SessionDep, actor: ActorDep, lang: LanguageD
 router.include_router(workflow_api.router)
 
 
-# ---------------------------------------------------------------- photos
+# ---------------------------------------------------------------- photos (photos_api.py)
 
 
-@router.post(
-    "/requests/{ref}/photos", status_code=201, response_model=schemas.PhotoPublic, summary="Attach a photo"
-)
-async def upload_photo(
-    ref: str,
-    session: SessionDep,
-    actor: ActorDep,
-    settings: SettingsDep,
-    photo: Annotated[UploadFile, File(description="JPEG, PNG or WebP")],
-    x_photo_token: Annotated[str | None, Header(alias="X-Photo-Token")] = None,
-) -> schemas.PhotoPublic:
-    if x_photo_token:
-        request = session.scalar(select(RequestRow).where(RequestRow.tracking_number == ref))
-        if request is None or not photo_token_valid(session, request, x_photo_token):
-            raise NotFound("request_not_found", ref=ref)
-    else:
-        request = lists.get_request(session, actor, ref)
-        if not access.is_submitter(actor, request) and not actor.is_staff:
-            raise Forbidden()
-    content = await photo.read(settings.max_photo_bytes + 1)
-    stored = svc.add_photo(session, request, content, settings)
-    session.commit()
-    return schemas.PhotoPublic(
-        id=stored.id,
-        content_type=stored.content_type,
-        size=stored.size,
-        width=stored.width,
-        height=stored.height,
-        url=f"/api/v1/requests/{request.tracking_number}/photos/{stored.id}",
-    )
-
-
-@router.get("/requests/{ref}/photos/{photo_id}", summary="A photo's file", response_class=FileResponse)
-def read_photo(
-    ref: str,
-    photo_id: Annotated[int, Path(ge=1, le=MAX_ID)],
-    session: SessionDep,
-    actor: ActorDep,
-    settings: SettingsDep,
-) -> FileResponse:
-    request = session.scalar(select(RequestRow).where(RequestRow.tracking_number == ref))
-    photo = session.get(Photo, photo_id)
-    if request is None or photo is None or photo.request_id != request.id:
-        raise NotFound()
-    if not actor.is_anonymous and not access.can_view(session, actor, request):
-        raise NotFound()
-    path = settings.media_dir / photo.stored_name
-    if not path.exists():
-        raise NotFound()
-    return FileResponse(path, media_type=photo.content_type)
+router.include_router(photos_api.router)
 
 
 # ---------------------------------------------------------------- tracking without an account

@@ -20,7 +20,7 @@ from chengzhi.requests import access, schemas
 from chengzhi.requests.log import events_of
 from chengzhi.requests.models import Request as RequestRow
 from chengzhi.requests.models import RequestEvent
-from chengzhi.requests.photos import photos_of
+from chengzhi.requests.photos import photo_public, photos_of
 from chengzhi.requests.steps import allowed_for, routing_suggestion
 from chengzhi.requests.workflow import IllegalTransition, action_name, status_name
 from chengzhi.routing import triage
@@ -38,11 +38,23 @@ def _unit_ref(unit: Unit | None, lang: str) -> schemas.UnitRef | None:
 
 
 def event_public(
-    event: RequestEvent, lang: str, user_names: dict[int, str], units: dict[int, Unit], staff_view: bool
+    event: RequestEvent,
+    lang: str,
+    user_names: dict[int, str],
+    units: dict[int, Unit],
+    staff_view: bool,
+    *,
+    masked_actor: int | None = None,
+    names: tuple[str | None, ...] = (),
 ) -> schemas.EventPublic:
+    """`masked_actor`: the resident's account, whose name (and what the events' notes say about them) a viewer
+    without contact rights must not read: set only for such viewers."""
     unit = units.get(event.actor_unit_id) if event.actor_unit_id else None
     user_name = user_names.get(event.actor_id) if event.actor_id else None
     payload = dict(event.payload or {})
+    masked = masked_actor is not None
+    if masked and event.actor_id is not None and event.actor_id == masked_actor:
+        user_name = access.mask_name(user_name)
     return schemas.EventPublic(
         seq=event.seq,
         action=event.action,
@@ -50,9 +62,20 @@ def event_public(
         at=event.at,
         actor=user_name if staff_view else None,
         unit=unit.name(lang) if unit else None,
-        note=event.note,
-        payload=payload,
+        note=access.mask_text(event.note, names=names) if masked else event.note,
+        payload=_masked_values(payload, names) if masked else payload,
     )
+
+
+def _masked_values(value: Any, names: tuple[str | None, ...]) -> Any:
+    """A step's payload with personal data masked in every text it holds (a reply's text, a reason)."""
+    if isinstance(value, str):
+        return access.mask_text(value, names=names)
+    if isinstance(value, dict):
+        return {k: _masked_values(v, names) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked_values(v, names) for v in value]
+    return value
 
 
 def request_public(
@@ -81,6 +104,7 @@ def request_public(
         if contact_visible is None
         else contact_visible
     )
+    names = (request.contact_name,)  # the resident's name, wherever the texts repeat it
     contact = schemas.ContactPublic(
         name=request.contact_name if visible else access.mask_name(request.contact_name),
         phone=request.contact_phone if visible else access.mask_phone(request.contact_phone),
@@ -88,22 +112,12 @@ def request_public(
         masked=not visible,
     )
     co_units = org_queries.units_by_id(session, request.co_unit_ids or [])
-    photos = [
-        schemas.PhotoPublic(
-            id=p.id,
-            content_type=p.content_type,
-            size=p.size,
-            width=p.width,
-            height=p.height,
-            url=f"/api/v1/requests/{request.tracking_number}/photos/{p.id}",
-        )
-        for p in ([] if fresh else photos_of(session, request))
-    ]
+    photos = [photo_public(request, p) for p in ([] if fresh else photos_of(session, request))]
     public = schemas.RequestPublic(
         id=request.id,
         tracking_number=request.tracking_number,
-        title=request.title,
-        text=request.text,
+        title=request.title if visible else (access.mask_text(request.title, names=names) or ""),
+        text=request.text if visible else (access.mask_text(request.text, names=names) or ""),
         channel=request.channel,
         category=schemas.CategoryRef(code=request.category.code, name=request.category.name(lang))
         if request.category
@@ -126,7 +140,7 @@ def request_public(
         overdue=request.overdue_stage is not None,
         ever_overdue=request.ever_overdue,
         extension_pending=request.extension_pending,
-        reply=request.reply_text,
+        reply=request.reply_text if visible else access.mask_text(request.reply_text, names=names),
         replied_at=request.replied_at,
         closed_at=request.closed_at,
         resolved=request.resolved,
@@ -141,7 +155,12 @@ def request_public(
         events = events_of(session, request)
         users = org_queries.display_names(session, (e.actor_id for e in events if e.actor_id))
         units = org_queries.units_by_id(session, (e.actor_unit_id for e in events if e.actor_unit_id))
-        public.events = [event_public(e, lang, users, units, actor.is_staff) for e in events]
+        # The resident's account is the one to hide from viewers without contact rights (item: no names).
+        hidden = None if visible else (request.submitter_id or 0)
+        public.events = [
+            event_public(e, lang, users, units, actor.is_staff, masked_actor=hidden, names=names)
+            for e in events
+        ]
     if with_routing and actor.is_staff:
         public.routing = routing_public(session, request, lang)
     return public

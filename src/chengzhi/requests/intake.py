@@ -100,6 +100,10 @@ def submit_request(
         raise Invalid("location_outside_city")
     if actor.is_anonymous and not actor.is_staff and not (data.contact_phone or data.contact_email):
         raise Invalid("contact_required")
+    if data.priority == "emergency" and not actor.is_staff:
+        # Emergency clocks run in minutes and page people: staff set them, and the triage worker from the words
+        # (routing/urgency.py); a resident, or a stranger, describes the danger instead.
+        raise Invalid("priority_staff_only")
     priority = data.priority or (category.default_priority.value if category else "normal")
     hub = receiving_unit or city_unit(session)
     request = Request(

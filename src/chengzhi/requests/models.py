@@ -179,6 +179,14 @@ class Photo(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     stored_name: Mapped[str] = mapped_column(String(120))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Who attached it: the resident (`by_staff` false) or staff (a working attachment, never published).
+    by_staff: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    # Published after moderation by staff: only then served to anyone, at /media/photos/<public_key>.<ext>.
+    public: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    # Random, unguessable, fixed at upload: the published address (not the sequential id).
+    public_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    moderated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    moderated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class PhotoToken(Base):

@@ -33,8 +33,8 @@ from chengzhi.i18n import Language, message
 from chengzhi.org.models import Unit
 from chengzhi.org.service import Actor
 from chengzhi.ratelimit import check_rate
+from chengzhi.requests import access, support
 from chengzhi.requests import service as svc
-from chengzhi.requests import support
 from chengzhi.requests.models import Request as RequestRow
 from chengzhi.requests.workflow import IllegalTransition, status_name
 from chengzhi.routing import triage
@@ -56,7 +56,6 @@ PAGE_SIZE = 20
 PHONE = re.compile(r"^\+?[0-9][0-9 \-]{3,18}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 LAST4 = re.compile(r"^[0-9]{4}$")
-DIGIT_RUN = re.compile(r"\d{5,}")
 # Where a service error belongs on the report form.
 SUBMIT_ERROR_FIELDS = {
     "category_not_found": "category",
@@ -96,7 +95,7 @@ class CategoryGroup:
 
 @dataclass(frozen=True)
 class PublicIssue:
-    """A request as anyone may see it: no contact details, no names, long digit runs masked."""
+    """A request as anyone may see it: no contact details; personal data in the title masked (`public_title`)."""
 
     id: int
     title: str
@@ -194,7 +193,8 @@ def _choice(category: Category, lang: Language) -> CategoryChoice:
 
 
 def public_title(request: RequestRow) -> str:
-    return DIGIT_RUN.sub(lambda m: "*" * len(m.group()), request.title or "")
+    """The title as anyone may read it: phone, ID-card numbers, e-mail addresses, names and long numbers masked."""
+    return access.mask_text(request.title, public=True, names=(request.contact_name,)) or ""
 
 
 def public_issue(request: RequestRow, lang: Language, supported: set[int] | None = None) -> PublicIssue:

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Subquery,
     and_,
     bindparam,
+    case,
     func,
     or_,
     select,
@@ -274,9 +275,18 @@ def _raw(column: Any) -> Any:
     return type_coerce(column, DateTime(timezone=True)).label(column.key)
 
 
-# The first photo of each request, read in the same query (an index lookup per row).
+# The published file name (`<public key>.<ext>`) of each request's first published photo, read in the same query
+# (an index lookup per row); private photos are never listed.
+_EXTENSION = case(
+    (Photo.content_type == "image/png", "png"), (Photo.content_type == "image/webp", "webp"), else_="jpg"
+)
 _FIRST_PHOTO = (
-    select(func.min(Photo.id)).where(Photo.request_id == Request.id).correlate(Request).scalar_subquery()
+    select(Photo.public_key + "." + _EXTENSION)
+    .where(Photo.request_id == Request.id, Photo.public.is_(True))
+    .order_by(Photo.id)
+    .limit(1)
+    .correlate(Request)
+    .scalar_subquery()
 )
 # What an Open311 request item shows, and no more (the list reads only these columns).
 _OPEN311_COLUMNS = (
@@ -293,7 +303,7 @@ _OPEN311_COLUMNS = (
     Request.address,
     Request.lat,
     Request.lon,
-    _FIRST_PHOTO.label("photo_id"),
+    _FIRST_PHOTO.label("photo_name"),
 )
 
 
@@ -310,7 +320,8 @@ def open311_list(
 ) -> Sequence[Any]:
     """One page of the public Open311 list, newest first, in one query: the requests with these tracking
     numbers (which override every other filter), else those received in the window, of these categories and
-    statuses. Each row holds the columns an item shows (times as the driver gives them) and `photo_id`."""
+    statuses. Each row holds the columns an item shows (times as the driver gives them) and `photo_name`, the
+    published file of its first published photo (None if none is published)."""
     query = select(*_OPEN311_COLUMNS)
     if numbers is not None:
         query = query.where(Request.tracking_number.in_(numbers))
@@ -352,7 +363,7 @@ def open311_events(
     offset: int = 0,
 ) -> Sequence[Any]:
     """One page of the events of these kinds in the window, oldest first (id, action, at, note, payload and the
-    request's tracking_number)."""
+    request's tracking_number and lead_unit_id)."""
     query = (
         select(
             RequestEvent.id,
@@ -361,6 +372,7 @@ def open311_events(
             RequestEvent.note,
             RequestEvent.payload,
             Request.tracking_number,
+            Request.lead_unit_id,
         )
         .join(Request, Request.id == RequestEvent.request_id)
         .where(RequestEvent.at >= start, RequestEvent.at <= end, RequestEvent.action.in_(actions))
@@ -396,6 +408,20 @@ def latest_dispatch_id(session: Session, request_id: int) -> int | None:
         .order_by(RequestEvent.seq.desc())
         .limit(1)
     )
+
+
+# ---------------------------------------------------------------- for knowledge
+
+
+def intake_answers(session: Session, since: dt.datetime, category_ids: Sequence[int]) -> tuple[int, int]:
+    """(requests answered at intake, consultations) received since `since`: consultations are the requests
+    answered at intake and those in the given categories (the knowledge base's)."""
+    answered = func.sum(case((Request.answered_at_intake.is_(True), 1), else_=0))
+    covered = or_(Request.answered_at_intake.is_(True), Request.category_id.in_(list(category_ids) or [-1]))
+    row = session.execute(
+        select(answered, func.count(Request.id)).where(Request.received_at >= since, covered)
+    ).one()
+    return int(row[0] or 0), int(row[1] or 0)
 
 
 # ---------------------------------------------------------------- for jobs, imports and the admin pages

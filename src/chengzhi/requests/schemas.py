@@ -107,6 +107,11 @@ class PhotoPublic(BaseModel):
     width: int
     height: int
     url: str
+    by_staff: bool = False
+    public: bool = False
+    public_url: str | None = Field(
+        default=None, description="Where anyone may fetch it, once staff have published it (moderation)."
+    )
 
 
 class CategoryGuess(BaseModel):

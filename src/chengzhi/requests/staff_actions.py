@@ -484,7 +484,9 @@ def overdue_board(request: Request, session: SessionDep) -> Response:
         board.append(
             BoardRow(
                 tracking_number=row.tracking_number,
-                title=row.title,
+                title=row.title
+                if access.sees_contact(session, actor, row, paths=paths)
+                else (access.mask_text(row.title) or ""),
                 category=category_name(row, lang),
                 stage=gettext(lang, STAGE_NAMES[row.overdue_stage])
                 if row.overdue_stage in STAGE_NAMES

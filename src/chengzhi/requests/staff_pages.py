@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -299,10 +299,13 @@ def model_firsts(session: Session, rows: Sequence[RequestRow], lang: Language) -
     return firsts
 
 
-def inbox_row(row: RequestRow, lang: Language, suggested: str | None = None) -> InboxRow:
+def inbox_row(
+    row: RequestRow, lang: Language, suggested: str | None = None, *, masked: bool = False
+) -> InboxRow:
+    """`masked`: the viewer has no contact rights, so personal data typed into the title is masked."""
     return InboxRow(
         tracking_number=row.tracking_number,
-        title=row.title,
+        title=(access.mask_text(row.title) or "") if masked else row.title,
         category=category_name(row, lang),
         status=_status(row.status, lang),
         status_code=row.status,
@@ -346,8 +349,11 @@ def staff_inbox(request: Request, session: SessionDep, settings: SettingsDep) ->
     can_dispatch = actor.has_role(Role.dispatcher)
     done = request.query_params.get("done", "")
     firsts = model_firsts(session, items, lang)
+    contact_roles = any(actor.has_role(r) for r in (Role.operator, Role.supervisor, Role.handler))
     page = InboxPage(
-        items=[inbox_row(r, lang, firsts.get(r.id)) for r in items],
+        # Per row would cost a query each; the roles that ever read contacts (operator, supervisor, handler) see
+        # titles as typed, the others (dispatcher, leader, analyst, admin) see them masked.
+        items=[inbox_row(r, lang, firsts.get(r.id), masked=not contact_roles) for r in items],
         filters=shown,
         statuses=[Choice(s.value, _status(s.value, lang)) for s in Status],
         categories=[Choice(c.code, c.name(lang)) for c in list_categories(session)],
@@ -380,6 +386,14 @@ def request_page(
     paths = access.unit_paths_of(session, row)
     sees = access.sees_contact(session, actor, row, paths=paths)
     seen = tracked(session, row, lang)
+    if not sees:
+        names = (row.contact_name,)
+        seen = replace(
+            seen,
+            title=access.mask_text(seen.title, names=names) or "",
+            text=access.mask_text(seen.text, names=names) or "",
+            timeline=[replace(e, note=access.mask_text(e.note, names=names)) for e in seen.timeline],
+        )
     suggestion = routing_suggestion(session, row)
     suggested = None
     if suggestion.unit_id is not None:
@@ -408,8 +422,8 @@ def request_page(
     ]
     return StaffRequestPage(
         tracking_number=row.tracking_number,
-        title=row.title,
-        text=row.text,
+        title=seen.title,
+        text=seen.text,
         category=category_name(row, lang),
         status=_status(row.status, lang),
         status_code=row.status,
@@ -442,7 +456,7 @@ def request_page(
         duplicates=[
             DuplicateRow(
                 tracking_number=c.request.tracking_number,
-                title=c.request.title,
+                title=access.mask_text(c.request.title) or "",
                 status=_status(c.request.status, lang),
                 score=round(c.score * 100),
                 reasons=("; " if lang == "en" else "；").join(c.reasons(lang)),

@@ -97,16 +97,19 @@ def answer_at_intake(
     text: str,
     settings: Settings,
     now: dt.datetime | None = None,
+    article: dict[str, int] | None = None,
 ) -> RequestEvent:
+    """Answer a consultation; `article` ({"id", "version"}) names the knowledge article the answer came from."""
     now = now or utcnow()
     _check(request, Action.answer)
     _require(actor, _in_scope(session, actor, request, Role.operator), Role.operator)
     if not text.strip():
         raise Invalid("validation_failed", details="text")
     deadlines = stage_deadlines(("review",), now, _limits(request, settings), settings.timezone)
-    return append_event(
-        session, request, actor, Action.answer, now, note=text, payload={"text": text, "deadlines": deadlines}
-    )
+    payload: dict[str, Any] = {"text": text, "deadlines": deadlines}
+    if article is not None:
+        payload["article"] = article
+    return append_event(session, request, actor, Action.answer, now, note=text, payload=payload)
 
 
 def dispatch_request(

@@ -494,7 +494,7 @@ def _read_xlsx(path: Path) -> tuple[list[str], list[list[Any]]]:
 
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
-    except (OSError, InvalidFileException, zipfile.BadZipFile, KeyError) as error:
+    except (OSError, InvalidFileException, zipfile.BadZipFile, KeyError, ValueError) as error:
         raise ClassifierError(f"{path}: not a readable XLSX file ({error})") from None
     try:
         rows = [list(r) for r in workbook.worksheets[0].iter_rows(values_only=True)]

@@ -157,7 +157,10 @@ def remember_language(request: Request, response: Response) -> None:
     """`?lang=` chosen by the switch is kept in a cookie for the next pages."""
     chosen = (request.query_params.get("lang") or "").lower()[:2]
     if chosen in LANGUAGES and request.cookies.get(LANG_COOKIE) != chosen:
-        response.set_cookie(LANG_COOKIE, chosen, max_age=365 * 24 * 3600, samesite="lax", httponly=True)
+        secure = bool(getattr(request.app.state.settings, "session_cookie_secure", False))
+        response.set_cookie(
+            LANG_COOKIE, chosen, max_age=365 * 24 * 3600, samesite="lax", httponly=True, secure=secure
+        )
 
 
 @dataclass

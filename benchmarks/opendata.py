@@ -1,0 +1,303 @@
+"""Open data at scale: CKAN `package_search` pages over N datasets (including deep `start` and the harvester's
+incremental query) and `datastore_search` with a filter and a sort over an M-row table, through the application
+(in-process ASGI client: routing, SQL and JSON, no network), on PostgreSQL; then a full CSV download of the table
+streamed while the process's resident memory is sampled.
+
+    python -m benchmarks.opendata --datasets 100000 --rows 1000000 [--repeat 60]
+
+Creates a database of its own on the PostgreSQL server of CHENGZHI_TEST_POSTGRES_URL, migrates it, bulk-inserts
+the datasets with plain inserts and loads the table through the datastore's own `create_table`/`append`, measures,
+writes benchmarks/results/opendata-<date>.{json,md} and drops the database. Issue 15's targets: p99 under 300 ms for
+package_search pages with 100,000 datasets; p95 under 300 ms for datastore_search with a filter and a sort on
+1,000,000 rows; constant memory for the full download.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import random
+import secrets
+import statistics
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, insert, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from chengzhi.app import create_app
+from chengzhi.config import Settings
+from chengzhi.db import get_engine
+from chengzhi.migrate import upgrade
+from chengzhi.opendata import datastore
+from chengzhi.opendata.models import Dataset, DatasetTag, Resource
+from chengzhi.org.models import Unit
+
+ADMIN = os.environ.get("CHENGZHI_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+RESULTS = Path(__file__).parent / "results"
+WORDS = [
+    "供水",
+    "公交",
+    "道路",
+    "绿化",
+    "养老",
+    "教育",
+    "医疗",
+    "环境",
+    "住房",
+    "交通",
+    "能源",
+    "市场",
+    "文化",
+    "体育",
+]
+STREETS = [f"街道{i:02d}" for i in range(50)]
+T0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(int(len(ordered) * q), len(ordered) - 1)] * 1000
+
+
+def timed(label: str, repeat: int, call: Callable[[int], Any]) -> dict[str, Any]:
+    times = []
+    for i in range(repeat):
+        started = time.perf_counter()
+        call(i)
+        times.append(time.perf_counter() - started)
+    row = {
+        "query": label,
+        "n": repeat,
+        "p50_ms": round(statistics.median(times) * 1000, 1),
+        "p95_ms": round(percentile(times, 0.95), 1),
+        "p99_ms": round(percentile(times, 0.99), 1),
+        "max_ms": round(max(times) * 1000, 1),
+    }
+    print(json.dumps(row, ensure_ascii=False), flush=True)
+    return row
+
+
+def load_catalogue(url: str, n: int) -> list[int]:
+    engine = create_engine(url)
+    rng = random.Random(1)
+    with engine.begin() as conn:
+        city = conn.execute(
+            insert(Unit).returning(Unit.id),
+            {"code": "city", "name_zh": "市", "name_en": "City", "kind": "city", "path": "/", "active": True},
+        ).scalar_one()
+        conn.execute(text("UPDATE units SET path = :p WHERE id = :i"), {"p": f"/{city}/", "i": city})
+        units = [city]
+        for i in range(60):
+            unit = conn.execute(
+                insert(Unit).returning(Unit.id),
+                {"code": f"dept{i:02d}", "name_zh": f"部门{i}", "name_en": f"Dept {i}", "kind": "department",
+                 "parent_id": city, "path": "/", "active": True},
+            ).scalar_one()  # fmt: skip
+            conn.execute(
+                text("UPDATE units SET path = :p WHERE id = :i"), {"p": f"/{city}/{unit}/", "i": unit}
+            )
+            units.append(unit)
+    statuses = ["published"] * 18 + ["withdrawn", "draft"]
+    levels = ["unconditional"] * 7 + ["conditional"] * 2 + ["not_open"]
+    batch_ds: list[dict[str, Any]] = []
+    batch_tags: list[dict[str, Any]] = []
+    batch_res: list[dict[str, Any]] = []
+
+    def flush() -> None:
+        with engine.begin() as conn:
+            conn.execute(insert(Dataset), batch_ds)
+            conn.execute(insert(DatasetTag), batch_tags)
+            conn.execute(insert(Resource), batch_res)
+        batch_ds.clear()
+        batch_tags.clear()
+        batch_res.clear()
+
+    for i in range(n):
+        ds_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        words = rng.sample(WORDS, 3)
+        title = f"{words[0]}{words[1]}数据 {i}"
+        modified = T0 + dt.timedelta(minutes=rng.randrange(0, 1_000_000))
+        batch_ds.append(
+            {"id": ds_id, "name": f"dataset-{i:06d}", "title": title, "title_en": f"Dataset {i}",
+             "notes": f"关于{words[2]}的数据集。", "unit_id": rng.choice(units), "open_level": rng.choice(levels),
+             "status": rng.choice(statuses), "license_id": "cc-by-4.0", "frequency": "monthly",
+             "themes": ["regions"], "version": 1, "search_text": f"dataset-{i:06d} {title} 关于{words[2]}的数据集。 {words[0]} {words[2]}".lower(),
+             "quality": {}, "downloads": 0, "api_calls": 0, "contact_name": "", "contact_email": "",
+             "created_at": modified - dt.timedelta(days=30), "modified_at": modified}
+        )  # fmt: skip
+        batch_tags += [{"dataset_id": ds_id, "tag": words[0]}, {"dataset_id": ds_id, "tag": words[2]}]
+        batch_res.append(
+            {"id": str(uuid.uuid4()), "dataset_id": ds_id, "position": 0, "name": "data", "description": "",
+             "format": rng.choice(["CSV", "XLSX", "JSON", "PDF"]), "url": "https://example.org/data",
+             "datastore_active": False, "fields": [], "row_count": 0, "quality": {},
+             "created_at": modified, "modified_at": modified}
+        )  # fmt: skip
+        if len(batch_ds) >= 5000:
+            flush()
+    if batch_ds:
+        flush()
+    with engine.begin() as conn:
+        conn.execute(text("ANALYZE"))
+    engine.dispose()
+    return units
+
+
+def load_table(url: str, rows: int) -> str:
+    engine = get_engine(url)
+    rng = random.Random(2)
+    with Session(engine) as session, session.begin():
+        ds = session.get(Dataset, session.scalar(text("SELECT id FROM od_datasets WHERE status = 'published' "
+                                                       "AND open_level = 'unconditional' LIMIT 1")))  # fmt: skip
+        assert ds is not None
+        res = Resource(
+            id=str(uuid.uuid4()),
+            dataset_id=ds.id,
+            position=1,
+            name="big",
+            format="CSV",
+            fields=[],
+            quality={},
+        )
+        session.add(res)
+        session.flush()
+        fields = [{"id": "街道", "type": "text"}, {"id": "日期", "type": "date"}, {"id": "类别", "type": "text"},
+                  {"id": "数量", "type": "int"}, {"id": "金额", "type": "numeric"}, {"id": "说明", "type": "text"}]  # fmt: skip
+        datastore.create_table(session.connection(), res, fields)
+        generated = (
+            [rng.choice(STREETS), dt.date(2025, 1, 1) + dt.timedelta(days=rng.randrange(700)), rng.choice(WORDS),
+             rng.randrange(1000), round(rng.uniform(0, 10000), 2), f"记录 {i} {rng.choice(WORDS)}"]
+            for i in range(rows)
+        )  # fmt: skip
+        datastore.append(session.connection(), res, generated)
+        session.execute(text(f"ANALYZE {res.table_name}"))
+        made: str = res.id
+        return made
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1024 / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--datasets", type=int, default=100_000)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=60)
+    parser.add_argument("--stamp", default=dt.date.today().isoformat(), help="the results' file name date")
+    args = parser.parse_args()
+    name = f"chengzhi_bench_opendata_{secrets.token_hex(3)}"
+    admin = create_engine(ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(ADMIN).set(database=name).render_as_string(hide_password=False)
+    result: dict[str, Any] = {
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
+        "datasets": args.datasets,
+        "rows": args.rows,
+        "load_before": os.getloadavg(),
+    }
+    try:
+        upgrade(url)
+        started = time.perf_counter()
+        units = load_catalogue(url, args.datasets)
+        result["load_catalogue_s"] = round(time.perf_counter() - started, 1)
+        started = time.perf_counter()
+        resource_id = load_table(url, args.rows)
+        result["load_table_s"] = round(time.perf_counter() - started, 1)
+        settings = Settings(_env_file=None, database_url=url, environment="test", scheduler_enabled=False,
+                            rate_limit_storage="memory://", triage_worker_in_app=False)  # fmt: skip
+        rng = random.Random(3)
+        search = "/api/3/action/package_search"
+        with TestClient(create_app(settings)) as client:
+
+            def get(path: str, params: dict[str, Any]) -> dict[str, Any]:
+                response = client.get(path, params=params)
+                assert response.status_code == 200, response.text[:300]
+                body: dict[str, Any] = response.json()
+                return body
+
+            count = get(search, {"rows": 0})["result"]["count"]
+            result["visible_datasets"] = count
+            since = (T0 + dt.timedelta(minutes=900_000)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            changed = get(search, {"fq": f"metadata_modified:[{since} TO *]", "rows": 0})["result"]["count"]
+            r = args.repeat
+            queries = [
+                timed("package_search default (newest first, rows=10)", r, lambda i: get(search, {})),
+                timed("package_search sort=id asc rows=100 start random (deep)", r,
+                      lambda i: get(search, {"sort": "id asc", "rows": 100, "start": rng.randrange(0, max(count - 100, 1))})),
+                timed("package_search rows=1000 start random", r,
+                      lambda i: get(search, {"sort": "id asc", "rows": 1000, "start": rng.randrange(0, max(count - 1000, 1))})),
+                timed("harvester: fq=metadata_modified:[since TO *] sort=id asc rows=100 start stepping", r,
+                      lambda i: get(search, {"fq": f"metadata_modified:[{since} TO *]", "sort": "id asc", "rows": 100,
+                                             "start": (i * 100) % max(changed, 1)})),
+                timed("package_search q=word", r, lambda i: get(search, {"q": rng.choice(WORDS)})),
+                timed("package_search fq=organization:X sort=metadata_modified desc", r,
+                      lambda i: get(search, {"fq": f"organization:dept{rng.randrange(60):02d}", "sort": "metadata_modified desc"})),
+                timed("package_search with facet.field organization,tags,res_format", r,
+                      lambda i: get(search, {"facet.field": '["organization","tags","res_format"]', "rows": 10})),
+            ]  # fmt: skip
+            ds_search = "/api/3/action/datastore_search"
+            queries += [
+                timed("datastore_search filter street, sort amount desc, limit 100", r,
+                      lambda i: get(ds_search, {"resource_id": resource_id, "filters": json.dumps({"街道": rng.choice(STREETS)}),
+                                                "sort": "金额 desc", "limit": 100})),
+                timed("datastore_search filter street+category, sort date, offset 1000", r,
+                      lambda i: get(ds_search, {"resource_id": resource_id,
+                                                "filters": json.dumps({"街道": rng.choice(STREETS), "类别": rng.choice(WORDS)}),
+                                                "sort": "日期", "limit": 100, "offset": 100})),
+                timed("datastore_search no filter, sort amount, offset random", r,
+                      lambda i: get(ds_search, {"resource_id": resource_id, "sort": "金额", "limit": 100,
+                                                "offset": rng.randrange(0, args.rows - 100), "include_total": "false"})),
+            ]  # fmt: skip
+            result["queries"] = queries
+            with Session(get_engine(url)) as session:
+                ds_id = session.scalar(
+                    text("SELECT dataset_id FROM od_resources WHERE id = :i"), {"i": resource_id}
+                )
+            started = time.perf_counter()
+            samples = [rss_mb()]
+            size = 0
+            with client.stream(
+                "GET", f"/dataset/{ds_id}/resource/{resource_id}/download/big.csv"
+            ) as response:
+                for n, chunk in enumerate(response.iter_bytes()):
+                    size += len(chunk)
+                    if n % 200 == 0:
+                        samples.append(rss_mb())
+            samples.append(rss_mb())
+            result["download"] = {
+                "bytes": size,
+                "seconds": round(time.perf_counter() - started, 1),
+                "rss_mb_start": round(samples[0], 1),
+                "rss_mb_max": round(max(samples), 1),
+                "rss_mb_end": round(samples[-1], 1),
+                "samples": len(samples),
+            }
+            print(json.dumps(result["download"]), flush=True)
+        result["units"] = len(units)
+    finally:
+        result["load_after"] = os.getloadavg()
+        get_engine.cache_clear()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    RESULTS.mkdir(exist_ok=True)
+    stamp = args.stamp
+    (RESULTS / f"opendata-{stamp}.json").write_text(
+        json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8"
+    )
+    print(json.dumps(result, ensure_ascii=False, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,230 @@
+"""The knowledge base at intake: the operator's phone-intake form with the best answers beside it as they type
+(htmx), one click to answer the call with an article (the answer event records the article's id and version),
+and the "this may answer your question" hint for residents on /submit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse
+from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
+from starlette.responses import Response
+
+from chengzhi.config import Settings
+from chengzhi.deps import SessionDep, SettingsDep
+from chengzhi.errors import ChengzhiError
+from chengzhi.i18n import message
+from chengzhi.knowledge import index, service, uses
+from chengzhi.knowledge.models import UseOutcome
+from chengzhi.knowledge.pages import staff_gate
+from chengzhi.requests import service as requests_service
+from chengzhi.requests.workflow import IllegalTransition
+from chengzhi.web.i18n import N_, gettext
+from chengzhi.web.templating import FormErrors, chrome, csrf_ok, page_actor, page_language, render
+
+router = APIRouter(include_in_schema=False)
+
+TEXT_LIMIT = 4000
+SHOWN = 3  # answers beside the operator's form
+
+
+@dataclass
+class IntakeForm:
+    text: str = ""
+    address: str = ""
+    contact_name: str = ""
+    contact_phone: str = ""
+
+
+@dataclass
+class Shown:
+    id: int
+    version: int
+    question: str
+    answer: str
+    sure: bool
+
+
+@dataclass
+class IntakePage:
+    form: IntakeForm
+    errors: FormErrors = field(default_factory=FormErrors)
+    answers: list[Shown] = field(default_factory=list)
+    refinable: bool = False  # the panel asks once more when the question's vector is ready
+    done: str | None = None  # the tracking number of the request just registered
+    answered: bool = False
+
+
+@dataclass
+class HintFragment:
+    answer: Shown | None
+    text: str = ""
+    feedback: str | None = None
+    refinable: bool = False
+
+
+def _answers(
+    session: Session, settings: Settings, text: str, k: int, sure_only: bool, refine: bool = False
+) -> tuple[list[Shown], bool]:
+    """The answers shown, and whether asking again a moment later would refine them (docs/knowledge.md)."""
+    if not text.strip():
+        return [], False
+    asked = index.ask_more(
+        session,
+        settings.database_url,
+        text,
+        k,
+        dense=settings.knowledge_dense,
+        sure_only=sure_only,
+        budget=index.budget(settings, refine),
+    )
+    shown = [
+        Shown(a.article.id, a.article.version, a.article.questions[0], a.article.answer, a.sure)
+        for a in asked.answers
+    ]
+    return shown, asked.refinable and not refine
+
+
+def _field(form: FormData, name: str, limit: int) -> str:
+    value = form.get(name)
+    return value.strip()[:limit] if isinstance(value, str) else ""
+
+
+@router.get("/staff/intake")
+def intake_form(request: Request, session: SessionDep) -> Response:
+    actor = page_actor(request, session)
+    frame = chrome(request, actor)
+    refused = staff_gate(request, actor, frame)
+    if refused is not None:
+        return refused
+    done = request.query_params.get("done", "")[:40]
+    page = IntakePage(IntakeForm(), done=done or None, answered=request.query_params.get("answered") == "1")
+    return render(request, "knowledge/intake.html", page, frame)
+
+
+@router.get("/staff/intake/answers")
+def intake_answers(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    """The fragment beside the form: the best answers to what the operator typed so far."""
+    actor = page_actor(request, session)
+    frame = chrome(request, actor)
+    refused = staff_gate(request, actor, frame)
+    if refused is not None:
+        return refused
+    text = request.query_params.get("text", "")[:TEXT_LIMIT]
+    refine = request.query_params.get("refine") == "1"
+    answers, refinable = _answers(session, settings, text, SHOWN, False, refine)
+    page = IntakePage(IntakeForm(text=text), answers=answers, refinable=refinable)
+    return render(request, "knowledge/_answers.html", page, frame)
+
+
+@router.post("/staff/intake")
+async def intake_submit(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    """Register the call; with `article_id`, answer it at intake with that article at once."""
+    actor = page_actor(request, session)
+    frame = chrome(request, actor)
+    refused = staff_gate(request, actor, frame)
+    if refused is not None:
+        return refused
+    lang = frame.lang
+    form = await request.form(max_fields=50, max_files=0)
+    values = IntakeForm(
+        text=_field(form, "text", TEXT_LIMIT),
+        address=_field(form, "address", 300),
+        contact_name=_field(form, "contact_name", 120),
+        contact_phone=_field(form, "contact_phone", 20),
+    )
+    errors = FormErrors()
+    if not csrf_ok(request, form):
+        errors.add("form", message("csrf_failed", lang))
+    if not values.text:
+        errors.add("text", gettext(lang, N_("Write down what the caller asks.")))
+    chosen_raw = _field(form, "article_id", 12)
+    shown_ids = {int(v) for v in form.getlist("shown") if isinstance(v, str) and v.isdigit() and len(v) < 12}
+    chosen = service.get_published(session, int(chosen_raw)) if chosen_raw.isdigit() else None
+    if chosen_raw and chosen is None:
+        errors.add("form", gettext(lang, N_("That article is no longer published; choose another answer.")))
+    if not errors:
+        try:
+            created = requests_service.submit_request(
+                session,
+                actor,
+                requests_service.Submission(
+                    text=values.text,
+                    channel="phone",
+                    address=values.address or None,
+                    contact_name=values.contact_name or None,
+                    contact_phone=values.contact_phone or None,
+                    language=page_language(request),
+                ),
+                settings,
+            )
+            if chosen is not None:
+                requests_service.answer_at_intake(
+                    session,
+                    actor,
+                    created,
+                    chosen.answer,
+                    settings,
+                    article={"id": chosen.id, "version": chosen.version},
+                )
+                uses.record(
+                    session, chosen, UseOutcome.answered, "phone", request_id=created.id, question=values.text
+                )
+            for article_id in sorted(shown_ids - ({chosen.id} if chosen else set())):
+                shown = service.get_published(session, article_id)
+                if shown is not None and chosen is None:
+                    uses.record(
+                        session,
+                        shown,
+                        UseOutcome.rejected,
+                        "phone",
+                        request_id=created.id,
+                        question=values.text,
+                    )
+            number = created.tracking_number
+            session.commit()
+        except (ChengzhiError, IllegalTransition) as exc:
+            session.rollback()
+            code = exc.code if isinstance(exc, ChengzhiError) else "conflict"
+            params = exc.params if isinstance(exc, ChengzhiError) else {}
+            errors.add("form", message(code, lang, params))
+        else:
+            answered = "&answered=1" if chosen is not None else ""
+            return RedirectResponse(f"/staff/intake?done={number}{answered}", status_code=303)
+    page = IntakePage(values, errors, _answers(session, settings, values.text, SHOWN, False)[0])
+    return render(request, "knowledge/intake.html", page, frame, status_code=422)
+
+
+@router.get("/knowledge/hint")
+def resident_hint(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    """For /submit: the one article that surely answers what the resident is writing, or nothing."""
+    frame = chrome(request, page_actor(request, session))
+    text = request.query_params.get("text", "")[:TEXT_LIMIT]
+    refine = request.query_params.get("refine") == "1"
+    found, refinable = _answers(session, settings, text, 1, True, refine)
+    page = HintFragment(found[0] if found else None, text, refinable=refinable)
+    return render(request, "knowledge/_hint.html", page, frame)
+
+
+@router.post("/knowledge/hint/feedback")
+async def hint_feedback(request: Request, session: SessionDep) -> Response:
+    """The resident's word on the hint: it answered the question, or it did not."""
+    frame = chrome(request, page_actor(request, session))
+    form = await request.form(max_fields=10, max_files=0)
+    raw = _field(form, "article_id", 12)
+    article = service.get_published(session, int(raw)) if raw.isdigit() else None
+    helped = _field(form, "helped", 3) == "yes"
+    if article is not None and csrf_ok(request, form):
+        outcome = UseOutcome.helped if helped else UseOutcome.not_helped
+        uses.record(session, article, outcome, "web", question=_field(form, "text", TEXT_LIMIT))
+        session.commit()
+    text = (
+        N_("We are glad it helped: you do not need to send a report.")
+        if helped
+        else N_("Thank you. Send your report below and the city will answer it.")
+    )
+    return render(
+        request, "knowledge/_hint.html", HintFragment(None, feedback=gettext(frame.lang, text)), frame
+    )

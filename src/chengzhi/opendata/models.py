@@ -1,0 +1,178 @@
+"""The open-data catalogue: datasets published by units, their resources, tags, version history, conditional
+access applications and usage counts. A tabular resource's rows live in a table of their own (datastore.py), not
+in one of these."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import uuid
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from chengzhi.db import Base, UTCDateTime, utcnow
+
+
+class OpenLevel(enum.StrEnum):
+    """开放属性: who may see a dataset and its data."""
+
+    unconditional = "unconditional"  # 无条件开放: anyone, metadata and data
+    conditional = "conditional"  # 有条件开放: metadata public, data to approved applicants
+    not_open = "not_open"  # 非开放: listed for units only, never public
+
+
+class DatasetStatus(enum.StrEnum):
+    draft = "draft"
+    published = "published"
+    withdrawn = "withdrawn"
+
+
+class ApplicationStatus(enum.StrEnum):
+    pending = "pending"
+    approved = "approved"
+    rejected = "rejected"
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    return Enum(cls, name=name, native_enum=False, validate_strings=True, length=20)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class Dataset(Base):
+    """A dataset as CKAN and DCAT see it; `id` is a UUID (CKAN's `id`), `name` its URL slug."""
+
+    __tablename__ = "od_datasets"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    title: Mapped[str] = mapped_column(String(300))
+    title_en: Mapped[str | None] = mapped_column(String(300))
+    notes: Mapped[str] = mapped_column(Text, default="")
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    open_level: Mapped[OpenLevel] = mapped_column(_enum(OpenLevel, "od_open_level"))
+    status: Mapped[DatasetStatus] = mapped_column(
+        _enum(DatasetStatus, "od_dataset_status"), default=DatasetStatus.draft
+    )
+    license_id: Mapped[str] = mapped_column(String(40), default="cc-by-4.0")
+    frequency: Mapped[str] = mapped_column(String(20), default="irregular")
+    themes: Mapped[list[str]] = mapped_column(JSON, default=list)  # CKAN groups = DCAT themes
+    temporal_start: Mapped[dt.date | None] = mapped_column(Date)
+    temporal_end: Mapped[dt.date | None] = mapped_column(Date)
+    spatial_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    contact_name: Mapped[str] = mapped_column(String(120), default="")
+    contact_email: Mapped[str] = mapped_column(String(200), default="")
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    # What `q` searches: title, English title, notes and tags, lower-cased.
+    search_text: Mapped[str] = mapped_column(Text, default="")
+    quality: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    downloads: Mapped[int] = mapped_column(Integer, default=0)
+    api_calls: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # CKAN's metadata_modified: every change of metadata, resources, publication or withdrawal.
+    modified_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    resources: Mapped[list[Resource]] = relationship(
+        back_populates="dataset",
+        lazy="selectin",
+        order_by="Resource.position",
+        cascade="all, delete-orphan",
+    )
+    tags: Mapped[list[DatasetTag]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", order_by="DatasetTag.tag"
+    )
+
+
+# The listing orders (CKAN's `sort`): each walks its index past `start` without visiting the table.
+Index("ix_od_datasets_status_modified", Dataset.status, Dataset.modified_at, Dataset.id, Dataset.open_level)
+Index("ix_od_datasets_status_id", Dataset.status, Dataset.id, Dataset.open_level)
+Index("ix_od_datasets_unit_status", Dataset.unit_id, Dataset.status)
+
+
+class DatasetTag(Base):
+    __tablename__ = "od_dataset_tags"
+
+    dataset_id: Mapped[str] = mapped_column(
+        ForeignKey("od_datasets.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag: Mapped[str] = mapped_column(String(100), primary_key=True, index=True)
+
+
+class Resource(Base):
+    """A file or a table of a dataset. A table (`datastore_active`) has its rows in `table_name`, typed as
+    `fields` says ([{"id": "street", "type": "text"}, ...])."""
+
+    __tablename__ = "od_resources"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    dataset_id: Mapped[str] = mapped_column(ForeignKey("od_datasets.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    name: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text, default="")
+    format: Mapped[str] = mapped_column(String(20), default="CSV")
+    url: Mapped[str | None] = mapped_column(String(1000))  # an outside address, else served by the platform
+    stored_path: Mapped[str | None] = mapped_column(String(300))  # an uploaded file under the media directory
+    size: Mapped[int | None] = mapped_column(Integer)
+    datastore_active: Mapped[bool] = mapped_column(Boolean, default=False)
+    table_name: Mapped[str | None] = mapped_column(String(63))
+    fields: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    row_count: Mapped[int] = mapped_column(Integer, default=0)
+    quality: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    modified_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    dataset: Mapped[Dataset] = relationship(back_populates="resources")
+
+
+class DatasetVersion(Base):
+    """One row per creation, edit, publication and withdrawal, with the dataset as it stood afterwards."""
+
+    __tablename__ = "od_dataset_versions"
+    __table_args__ = (UniqueConstraint("dataset_id", "seq", name="uq_od_dataset_versions_dataset_seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dataset_id: Mapped[str] = mapped_column(ForeignKey("od_datasets.id", ondelete="CASCADE"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    version: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(20))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    changed: Mapped[list[str]] = mapped_column(JSON, default=list)
+    snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AccessApplication(Base):
+    """An application for a conditional dataset's data: a purpose, the data-use agreement accepted, and the
+    publishing unit's decision (approved until `expires_at`, or rejected with a reason)."""
+
+    __tablename__ = "od_applications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dataset_id: Mapped[str] = mapped_column(ForeignKey("od_datasets.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[str] = mapped_column(Text)
+    agreement_accepted: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[ApplicationStatus] = mapped_column(
+        _enum(ApplicationStatus, "od_application_status"), default=ApplicationStatus.pending
+    )
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

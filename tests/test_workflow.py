@@ -311,11 +311,21 @@ def test_record_outcome_to_replied_or_closed(outcome: Status) -> None:
     assert recorded.closed_at == (at(6) if outcome is Status.closed else None)
 
 
-@pytest.mark.parametrize("outcome", sorted(set(Status) - RECORDABLE_OUTCOMES))
+@pytest.mark.parametrize("outcome", sorted(set(Status) - RECORDABLE_OUTCOMES - {Status.received}))
 def test_record_outcome_refuses_any_other_status(outcome: Status) -> None:
     with pytest.raises(IllegalTransition) as refused:
         apply(state_in(Status.received), Step(Action.record_outcome, at(7), {"status": outcome.value}))
     assert refused.value.hint and translate("zh", refused.value.hint) != refused.value.hint
+
+
+def test_record_outcome_received_is_a_progress_note_that_changes_nothing() -> None:
+    """An import's note on a case still open in the old system (docs/import.md, tolerances)."""
+    before = state_in(Status.received)
+    after = apply(
+        before, Step(Action.record_outcome, at(7), {"status": "received", "progress_note": "visit"})
+    )
+    assert after.status is Status.received and after.reply_text is None and after.lead_unit_id is None
+    assert after.event_count == before.event_count + 1
 
 
 # ---------------------------------------------------------------- deadlines and overdue flags

@@ -39,6 +39,8 @@ from chengzhi.knowledge.intake_pages import router as knowledge_intake_pages
 from chengzhi.knowledge.pages import router as knowledge_pages
 from chengzhi.metrics.api import router as metrics_router
 from chengzhi.metrics.pages import router as metrics_pages
+from chengzhi.notify.api import router as notify_router
+from chengzhi.notify.pages import router as notify_pages
 from chengzhi.open311.api import router as open311_router
 from chengzhi.opendata.api import UPLOAD_PATH
 from chengzhi.opendata.api import downloads as opendata_downloads
@@ -52,6 +54,9 @@ from chengzhi.org.account_pages import router as account_pages
 from chengzhi.org.api import router as org_router
 from chengzhi.org.pages import router as org_pages
 from chengzhi.org.service import ANONYMOUS
+from chengzhi.participate.api import router as participate_router
+from chengzhi.publish.api import router as publish_router
+from chengzhi.publish.pages import router as publish_pages
 from chengzhi.requests.api import router as requests_router
 from chengzhi.requests.pages import router as requests_pages
 from chengzhi.requests.photos_api import media_router as published_photos
@@ -66,6 +71,7 @@ from chengzhi.security.headers import SecurityHeaders
 from chengzhi.warning.api import router as warning_router
 from chengzhi.warning.pages import router as warning_pages
 from chengzhi.web.templating import chrome, not_found, page_language, render
+from chengzhi.webhooks.api import router as webhooks_router
 from chengzhi.worker import intake as triage_intake
 from chengzhi.worker.runner import Worker
 
@@ -358,6 +364,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(account_router)
     app.include_router(categories_router)
     app.include_router(requests_router)
+    app.include_router(notify_router)
+    app.include_router(notify_pages)
+    app.include_router(webhooks_router)
+    app.include_router(publish_router)
+    app.include_router(participate_router)
+    app.include_router(publish_pages)
     app.include_router(duplicates_router)
     app.include_router(metrics_router)
     app.include_router(credit_router)

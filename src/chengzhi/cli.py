@@ -14,6 +14,7 @@ from chengzhi import reactions
 from chengzhi.config import get_settings
 from chengzhi.credit.cli import credit_app
 from chengzhi.knowledge.cli import kb_app
+from chengzhi.mailin.cli import mail_app
 from chengzhi.metrics.cli import metrics_app
 from chengzhi.open311.cli import open311_app
 from chengzhi.routing.cli import model_app
@@ -36,6 +37,7 @@ app.add_typer(import_app, name="import")
 app.add_typer(secrets_app, name="secrets")
 app.add_typer(triage_app, name="triage")
 app.add_typer(open311_app, name="open311")
+app.add_typer(mail_app, name="mail")
 app.add_typer(model_app, name="model")
 app.add_typer(metrics_app, name="metrics")
 app.add_typer(credit_app, name="credit")
@@ -165,13 +167,26 @@ def import_requests_command(
     mapping: Annotated[
         Path, typer.Option(help="Column mapping file (TOML), see docs/import.md.", exists=True)
     ],
-    dry_run: Annotated[bool, typer.Option(help="Validate every row, import nothing.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option(help="Validate every row and summarise the problems by kind; import nothing.")
+    ] = False,
+    skip_invalid: Annotated[
+        bool,
+        typer.Option(help="Import the valid rows; write the refused ones with their reasons to --rejects."),
+    ] = False,
+    rejects: Annotated[
+        Path | None, typer.Option(help="Where --skip-invalid writes refused rows (default FILE.rejects.csv).")
+    ] = None,
 ) -> None:
-    """Import historical requests; a file with any invalid row imports nothing."""
+    """Import historical requests; a file with any invalid row imports nothing, unless --skip-invalid."""
     from chengzhi.imports.service import ImportFailed, import_requests
 
+    if skip_invalid and rejects is None:
+        rejects = file.with_name(file.stem + ".rejects.csv")
     try:
-        report = import_requests(get_settings(), file, mapping, dry_run=dry_run)
+        report = import_requests(
+            get_settings(), file, mapping, dry_run=dry_run, skip_invalid=skip_invalid, rejects=rejects
+        )
     except ImportFailed as failed:
         for problem in failed.problems[:200]:
             typer.echo(str(problem), err=True)  # "row N: reason", or the reason alone for the whole file
@@ -180,6 +195,8 @@ def import_requests_command(
         typer.echo(f"nothing imported (未导入任何记录): {failed.total} problem(s)", err=True)
         raise typer.Exit(1) from None
     typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
+    if dry_run and report["invalid"] and not skip_invalid:
+        raise typer.Exit(1)  # this file, as it is, would import nothing
 
 
 @jobs_app.command("run")

@@ -149,6 +149,40 @@ class Settings(BaseSettings):
     # in production, record everywhere else. Per channel, e.g. {"open311": "send"}, overrides the mode.
     outbound_mode: Literal["send", "record"] | None = None
     outbound_channels: dict[str, Literal["send", "record"]] = {}
+    # E-mail out (docs/channels.md): the SMTP server notifications are handed to, and the sender's address.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_starttls: bool = False
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    mail_from: str = "12345@city.example"
+    # SMS out: one gateway, "json" (POST {to, text} with a bearer token) or "twilio" (its Messages API).
+    sms_provider: Literal["json", "twilio"] = "json"
+    sms_url: str = "http://127.0.0.1:9/sms"
+    sms_account: str = ""
+    sms_token: str = ""
+    sms_sender: str = "12345"
+    sms_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Notifications (docs/channels.md): the public address of the site (links in messages), when a replied
+    # request's resident is asked to rate it, and the retries of a message that could not be sent.
+    public_url: str = "http://127.0.0.1:8000"
+    notify_rate_delay_hours: float = Field(default=24.0, ge=0)
+    notify_retry_seconds: float = Field(default=60.0, gt=0)
+    notify_retry_max_seconds: float = Field(default=3600.0, gt=0)
+    notify_max_attempts: int = Field(default=8, ge=1)
+    # Webhooks (docs/channels.md): each delivery's timeout, and its retries with backoff.
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    webhook_retry_seconds: float = Field(default=30.0, gt=0)
+    webhook_retry_max_seconds: float = Field(default=3600.0, gt=0)
+    webhook_max_attempts: int = Field(default=10, ge=1)
+    # Publishing (docs/participation.md): publications wait for a moderator before they appear, or appear at once.
+    publish_moderation: bool = False
+    # Comments on public issues (docs/participation.md): "pre" (a moderator approves each one) or "post"
+    # (published at once, hidden by a moderator or by reports); comments with one of the words always wait.
+    comment_moderation: Literal["pre", "post"] = "post"
+    comment_blocked_words: list[str] = []
+    comment_hide_after_reports: int = Field(default=3, ge=1)
 
     # Credit supervision (docs/credit.md): calendar days to decide an objection and a repair application; the local
     # hour from which the nightly job (regrade, end of publications) runs once a day; the yearly inspection ratio

@@ -10,10 +10,11 @@ from chengzhi.credit.models import (
 )
 from chengzhi.db import Base
 from chengzhi.idempotency import IdempotencyRecord
-from chengzhi.identity.models import DataRightsEvent, NotificationPreference, UserIdentity, VerificationCode
+from chengzhi.identity.models import DataRightsEvent, UserIdentity, VerificationCode
 from chengzhi.jobs.models import JobRun
 from chengzhi.knowledge.models import KnowledgeArticle, KnowledgeArticleVersion, KnowledgeUse, KnowledgeVector
 from chengzhi.metrics.models import MetricExclusion, RequestFact
+from chengzhi.notify.models import Notification, NotificationAttempt, NotificationPreference
 from chengzhi.open311.models import (
     Open311Delivery,
     Open311Endpoint,
@@ -38,6 +39,15 @@ from chengzhi.org.models import (
     UserSession,
 )
 from chengzhi.outbound.models import OutboundRecord
+from chengzhi.participate.models import (
+    Comment,
+    CommentReport,
+    FocusProgress,
+    FocusTopic,
+    FocusVote,
+    Follow,
+)
+from chengzhi.publish.models import Publication
 from chengzhi.requests.models import (
     Issue,
     Photo,
@@ -51,6 +61,7 @@ from chengzhi.requests.queue import TriageTask
 from chengzhi.routing.classifier_models import CategoryCorrection, ClassifierActivation, ClassifierModel
 from chengzhi.routing.triage_models import DuplicateBand, DuplicateSignature, PlaceName, RequestTriage
 from chengzhi.warning.models import HotIssue, HotIssueDecision, HotIssueMember, HotTerm
+from chengzhi.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 
 __all__ = [
     "AccessApplication",
@@ -60,6 +71,8 @@ __all__ = [
     "CategoryCorrection",
     "ClassifierActivation",
     "ClassifierModel",
+    "Comment",
+    "CommentReport",
     "CreditAllowedCode",
     "CreditEntity",
     "CreditEntityName",
@@ -71,6 +84,10 @@ __all__ = [
     "DatasetVersion",
     "DuplicateBand",
     "DuplicateSignature",
+    "FocusProgress",
+    "FocusTopic",
+    "FocusVote",
+    "Follow",
     "HotIssue",
     "HotIssueDecision",
     "HotIssueMember",
@@ -83,6 +100,8 @@ __all__ = [
     "KnowledgeUse",
     "KnowledgeVector",
     "MetricExclusion",
+    "Notification",
+    "NotificationAttempt",
     "NotificationPreference",
     "Open311Delivery",
     "Open311Endpoint",
@@ -93,6 +112,7 @@ __all__ = [
     "Photo",
     "PhotoToken",
     "PlaceName",
+    "Publication",
     "RecoveryCode",
     "Request",
     "RequestEvent",
@@ -109,4 +129,7 @@ __all__ = [
     "UserIdentity",
     "UserSession",
     "VerificationCode",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookSubscription",
 ]

@@ -11,15 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy.orm import Session, sessionmaker
-
-from chengzhi import outbound
-from chengzhi.config import Settings
 from chengzhi.credit import cases as credit_cases
-from chengzhi.identity.verification import NoGateway
 from chengzhi.jobs import service as jobs
 from chengzhi.knowledge import vectors as knowledge_vectors
 from chengzhi.metrics import facts
+from chengzhi.notify import outbox as notify_outbox
+from chengzhi.notify import service as notify
 from chengzhi.open311 import jobs as open311_jobs
 from chengzhi.open311 import outbox
 from chengzhi.opendata import platform as opendata_platform
@@ -27,6 +24,8 @@ from chengzhi.org import signals as org_signals
 from chengzhi.routing import classifier_models, rules
 from chengzhi.routing import jobs as routing_jobs
 from chengzhi.warning import live as warning_live
+from chengzhi.webhooks import outbox as webhooks_outbox
+from chengzhi.webhooks import service as webhooks
 
 
 @dataclass(frozen=True)
@@ -52,6 +51,22 @@ REACTIONS: tuple[Reaction, ...] = (
         "open311 adds a delivery row in the same transaction (before_flush); the delivery job sends it",
         outbox.register,
         outbox.unregister,
+    ),
+    Reaction(
+        "notify-outbox",
+        "a flush adds a dispatch, reply, reopen, overdue or supervision event (requests)",
+        "notify writes the resident's and the unit staff's notifications in the same transaction (before_flush); "
+        "the sending job sends them",
+        notify_outbox.register,
+        notify_outbox.unregister,
+    ),
+    Reaction(
+        "webhooks-outbox",
+        "a flush adds a dispatch, reply or close event (requests)",
+        "webhooks writes a delivery per subscriber in the same transaction (before_flush); the delivery job "
+        "posts them",
+        webhooks_outbox.register,
+        webhooks_outbox.unregister,
     ),
     Reaction(
         "classifier-corrections",
@@ -83,14 +98,14 @@ PERIODIC_JOBS: tuple[tuple[str, jobs.Job, bool], ...] = (
     ("knowledge_embed", knowledge_vectors.embed_job, True),  # the model runs outside any transaction
     # Nightly in effect (skips until 20 h have passed); groups while only reading, then writes in its own transaction.
     ("hot_recompute", warning_live.recompute_job, True),
+    ("notify_send", notify.send_due, True),  # mail servers and gateways must not hold a transaction
+    ("webhooks_deliver", webhooks.deliver, True),
 )
 
 
 def install() -> None:
     for reaction in REACTIONS:
         reaction.install()
-    for channel in ("sms", "email"):  # verification codes (identity); a city's gateway replaces these
-        outbound.register(channel, _no_gateway(channel))
     for name, job, own_transactions in PERIODIC_JOBS:
         jobs.register(name, job, own_transactions=own_transactions)
 
@@ -99,10 +114,3 @@ def remove() -> None:
     """For tests that check a domain alone."""
     for reaction in REACTIONS:
         reaction.remove()
-
-
-def _no_gateway(name: str) -> outbound.ChannelFactory:
-    def build(_settings: Settings, _sessions: sessionmaker[Session]) -> outbound.Channel:
-        return NoGateway(name)
-
-    return build

@@ -35,6 +35,7 @@ from chengzhi.demo.credit import make_credit
 from chengzhi.demo.knowledge import add_articles
 from chengzhi.demo.opendata import publish_demo_data
 from chengzhi.demo.plans import make_plans
+from chengzhi.demo.publications import publish_demo
 from chengzhi.demo.simulation import Simulation
 from chengzhi.demo.staging import generate_through_staging
 from chengzhi.migrate import upgrade
@@ -166,6 +167,10 @@ def _generate(
         drain(factory, settings, triage_intake.process, batch=500)
         with transaction(factory) as session:
             summary = summarise(session)
+            # Publishing settings of the city itself do not hold back the demo's own notices.
+            summary["publications"] = publish_demo(
+                session, settings.model_copy(update={"publish_moderation": False}), demo, now
+            )
     finally:
         rules.invalidate()
     summary.update(

@@ -45,15 +45,6 @@ class VerificationCode(Base):
     used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
-class NotificationPreference(Base):
-    __tablename__ = "notification_preferences"
-
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
-    # Which updates the person wants, and how: {"sms": true, "email": false, "progress": true, "closure": true}.
-    choices: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
 class DataRightsEvent(Base):
     """What was done with a person's data at their request (see, export, correct, delete): the trace PIPL asks
     for. Kept after the account is deleted (the user id then points nowhere and is kept as a number)."""

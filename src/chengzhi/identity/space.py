@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session
 from chengzhi.config import Settings
 from chengzhi.db import utcnow
 from chengzhi.errors import Invalid
-from chengzhi.identity.models import DataRightsEvent, NotificationPreference, UserIdentity, VerificationCode
+from chengzhi.identity.models import DataRightsEvent, UserIdentity, VerificationCode
 from chengzhi.identity.service import identities_of
+from chengzhi.notify import service as notify
 from chengzhi.org import service as org
 from chengzhi.org import sessions as org_sessions
 from chengzhi.org.models import User
@@ -25,7 +26,10 @@ from chengzhi.requests import queries as request_queries
 from chengzhi.requests import service as requests_service
 from chengzhi.requests.models import Request
 
-DEFAULT_CHOICES: dict[str, bool] = {"sms": True, "email": False, "progress": True, "closure": True}
+# The choices of the resident's own space, over the notify domain's preferences (channels, muted kinds).
+DEFAULT_CHOICES: dict[str, bool] = {"sms": True, "email": True, "progress": True, "closure": True}
+PROGRESS_KINDS = ("dispatched", "reopened")
+CLOSURE_KINDS = ("replied", "rate")
 CSV_DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -53,20 +57,25 @@ def my_requests(session: Session, user: User) -> list[Request]:
 
 
 def preferences(session: Session, user_id: int) -> dict[str, bool]:
-    row = session.get(NotificationPreference, user_id)
-    return {**DEFAULT_CHOICES, **(row.choices if row else {})}
+    chosen = notify.preferences_of(session, user_id)
+    return {
+        "sms": "sms" in chosen.channels,
+        "email": "email" in chosen.channels,
+        "progress": not set(PROGRESS_KINDS) & set(chosen.muted),
+        "closure": not set(CLOSURE_KINDS) & set(chosen.muted),
+    }
 
 
 def set_preferences(session: Session, user_id: int, choices: dict[str, bool]) -> dict[str, bool]:
-    clean = {k: bool(choices.get(k, False)) for k in DEFAULT_CHOICES}
-    row = session.get(NotificationPreference, user_id)
-    if row is None:
-        row = NotificationPreference(user_id=user_id, choices=clean, updated_at=utcnow())
-        session.add(row)
-    else:
-        row.choices, row.updated_at = clean, utcnow()
+    chosen = notify.preferences_of(session, user_id)
+    channels = [c for c in chosen.channels if c not in ("sms", "email")]
+    channels += [c for c in ("sms", "email") if choices.get(c)]
+    muted = [k for k in chosen.muted if k not in PROGRESS_KINDS + CLOSURE_KINDS]
+    muted += [] if choices.get("progress") else list(PROGRESS_KINDS)
+    muted += [] if choices.get("closure") else list(CLOSURE_KINDS)
+    notify.set_preferences(session, user_id, channels, muted, utcnow())
     session.flush()
-    return clean
+    return preferences(session, user_id)
 
 
 def gather(session: Session, settings: Settings, user: User) -> dict[str, Any]:
@@ -200,8 +209,9 @@ def delete_person(session: Session, user: User) -> int:
     found = my_requests(session, user)
     anonymised = requests_service.anonymise_contacts(session, [r.id for r in found])
     identities = len(identities_of(session, user.id))
-    for model in (UserIdentity, VerificationCode, NotificationPreference):
+    for model in (UserIdentity, VerificationCode):
         session.execute(delete(model).where(model.user_id == user.id))
+    notify.forget_person(session, user.id)
     org.forget_person(session, user)
     record(session, user.id, "delete", requests_anonymised=anonymised, identities_removed=identities)
     return anonymised

@@ -21,23 +21,10 @@ from chengzhi.errors import Invalid, NotAuthenticated
 from chengzhi.identity.models import VerificationCode
 from chengzhi.org import service as org
 from chengzhi.org.models import User
-from chengzhi.outbound import Delivered, Failed, Message, Result, open_channel
+from chengzhi.outbound import Delivered, Message, Result, open_channel
 
 PHONE = re.compile(r"^\+?[0-9]{6,15}$")
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,}$")
-
-
-class NoGateway:
-    """The `sms` and `email` channels in `send` mode until a city configures its gateway: refused, said plainly."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def send(self, message: Message) -> Result:
-        return Failed(f"no {self.name} gateway is configured")
-
-    def close(self) -> None:
-        pass
 
 
 def _hash(code: str) -> str:

@@ -129,6 +129,18 @@ class OutcomeSpec(_Spec):
         return self
 
 
+class TolerancesSpec(_Spec):
+    """What a city migrating real exports may accept instead of refusing the row (docs/import.md)."""
+
+    # A reply or closing time up to this many seconds before the time it must follow is taken as that time.
+    clock_skew_seconds: int = Field(default=0, ge=0, le=86_400)
+    # A date without a time of day on the received day, before the received time, is taken as the received time.
+    date_only_times: bool = False
+    # A note on a case still open in the old system: "refuse" the row (it looks like a reply without its time)
+    # or keep it as a "progress" note on the open request's timeline.
+    open_case_notes: Literal["refuse", "progress"] = "refuse"
+
+
 class MappingSpec(_Spec):
     source: SourceSpec
     file: FileSpec = Field(default_factory=FileSpec)
@@ -138,6 +150,7 @@ class MappingSpec(_Spec):
     lead_unit: CodeTableSpec = Field(default_factory=CodeTableSpec)
     # category question code -> column holding the answer
     attributes: dict[str, str] = Field(default_factory=dict)
+    tolerances: TolerancesSpec = Field(default_factory=TolerancesSpec)
 
     def columns(self) -> list[str]:
         """Every column of the file the mapping reads, in a stable order."""

@@ -51,18 +51,33 @@ MESSAGES: dict[str, Text] = {
 }
 
 
+class Reason(str):
+    """A message that remembers its kind (the message key, or the error code): what a dry run counts by."""
+
+    kind: str
+
+    def __new__(cls, text: str, kind: str) -> Reason:
+        reason = super().__new__(cls, text)
+        reason.kind = kind
+        return reason
+
+
+def kind_of(reason: str) -> str:
+    return reason.kind if isinstance(reason, Reason) else "other"
+
+
 class Messages:
     """The importer's messages in one language."""
 
     def __init__(self, language: Language) -> None:
         self.language: Language = language
 
-    def __call__(self, key: str, **params: object) -> str:
-        return gettext(self.language, MESSAGES[key], **params)
+    def __call__(self, key: str, **params: object) -> Reason:
+        return Reason(gettext(self.language, MESSAGES[key], **params), key)
 
-    def error(self, exc: ChengzhiError) -> str:
+    def error(self, exc: ChengzhiError) -> Reason:
         """The platform's own message for an error a service function raised."""
-        return message(exc.code, self.language, exc.params)
+        return Reason(message(exc.code, self.language, exc.params), exc.code)
 
 
 @dataclass(frozen=True)
@@ -76,6 +91,7 @@ class Problem:
     row: int
     reason: str
     line: int | None = None
+    kinds: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         if self.row == 0:

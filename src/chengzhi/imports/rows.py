@@ -181,6 +181,7 @@ class ImportRow:
     closed_at: dt.datetime | None = None
     lead_unit_code: str | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
+    progress_note: str | None = None  # a note on a case still open in the old system (tolerance)
 
     @property
     def outcome_at(self) -> dt.datetime | None:
@@ -188,6 +189,12 @@ class ImportRow:
 
 
 _HORIZONTAL_SPACE = re.compile(r"[ \t\xa0]+")
+_TIME_OF_DAY = re.compile(r"\d{1,2}:\d{2}")
+
+
+def _without_time(text: str, parsed: dt.datetime) -> bool:
+    """A value that names a day but no time of day ("2019-03-05", "03/05/2019")."""
+    return parsed.time() == dt.time() and not _TIME_OF_DAY.search(text)
 
 
 def clean_text(value: str, mode: str) -> str:
@@ -219,6 +226,8 @@ class RowParser:
         self.now = now
         self.say = say
         self.closed_values = {v.strip().casefold() for v in mapping.outcome.closed_values}
+        self.skew = dt.timedelta(seconds=mapping.tolerances.clock_skew_seconds)
+        self.date_only: set[str] = set()  # the columns of the current row that held a date without a time
         self.open_values = {v.strip().casefold() for v in mapping.outcome.open_values}
 
     def _text(self, record: Record, column: str | None, mode: str | None = None) -> str:
@@ -232,11 +241,14 @@ class RowParser:
             naive_or_aware = raw
         elif isinstance(raw, dt.date):
             naive_or_aware = dt.datetime.combine(raw, dt.time())
+            self.date_only.add(column)
         else:
             text = as_text(raw).strip()
             if not text:
                 return None
             parsed = self._parse_time(text)
+            if parsed is not None and _without_time(text, parsed):
+                self.date_only.add(column)
             if parsed is None:
                 formats = ", ".join(self.mapping.source.datetime_formats)
                 reasons.append(self.say("bad_datetime", column=column, value=text[:40], formats=formats))
@@ -287,6 +299,7 @@ class RowParser:
     def parse(self, record: Record) -> ImportRow | list[str]:
         m, f = self.mapping, self.mapping.fields
         reasons: list[str] = []
+        self.date_only = set()
 
         external_id = clean_text(as_text(record.values.get(f.external_id)), "collapse")
         if not external_id:
@@ -327,7 +340,9 @@ class RowParser:
             if (value := clean_text(as_text(record.values.get(column)), "collapse"))
         }
 
-        outcome, reply_text, replied_at, closed_at = self._outcome(record, received_at, reasons)
+        outcome, reply_text, replied_at, closed_at, progress_note = self._outcome(
+            record, received_at, reasons
+        )
         # Only a replied or closed request has a lead unit: an open one waits for dispatch here.
         lead_unit_code = None
         if outcome is not Status.received:
@@ -361,17 +376,35 @@ class RowParser:
             closed_at=closed_at,
             lead_unit_code=lead_unit_code,
             attributes=attributes,
+            progress_note=progress_note,
         )
+
+    def _not_before(
+        self, moment: dt.datetime | None, column: str | None, floor: dt.datetime | None
+    ) -> dt.datetime | None:
+        """The tolerances: a time a little before `floor` (clock skew), or a date without a time on `floor`'s
+        day, is taken as `floor`."""
+        if moment is None or floor is None or column is None or moment >= floor:
+            return moment
+        if floor - moment <= self.skew:
+            return floor
+        same_day = moment.astimezone(self.zone).date() == floor.astimezone(self.zone).date()
+        if self.mapping.tolerances.date_only_times and column in self.date_only and same_day:
+            return floor
+        return moment
 
     def _outcome(
         self, record: Record, received_at: dt.datetime | None, reasons: list[str]
-    ) -> tuple[Status, str | None, dt.datetime | None, dt.datetime | None]:
+    ) -> tuple[Status, str | None, dt.datetime | None, dt.datetime | None, str | None]:
         """Closed if the status column says so (or, without one, if there is a closed time); replied if there is
-        a reply; otherwise the request stays received."""
+        a reply; otherwise the request stays received (with the tolerance, keeping an open case's note)."""
         o = self.mapping.outcome
+        progress_note = None
         reply_text = self._text(record, o.reply_text) or None
         replied_at = self._time(record, o.replied_at, reasons) if o.replied_at else None
         closed_at = self._time(record, o.closed_at, reasons) if o.closed_at else None
+        replied_at = self._not_before(replied_at, o.replied_at, received_at)
+        closed_at = self._not_before(closed_at, o.closed_at, received_at)
         closed_given = bool(o.closed_at and as_text(record.values.get(o.closed_at)).strip())
         replied_given = bool(o.replied_at and as_text(record.values.get(o.replied_at)).strip())
 
@@ -388,6 +421,13 @@ class RowParser:
             if reply_text and replied_at is None and not replied_given:
                 replied_at = closed_at  # the old system replied when it closed the case
             outcome = Status.closed
+        elif (
+            reply_text
+            and self.mapping.tolerances.open_case_notes == "progress"
+            and (o.status is not None or not replied_given)
+        ):
+            outcome, progress_note = Status.received, reply_text
+            reply_text, closed_at = None, None
         elif reply_text:
             if not replied_given:
                 reasons.append(self.say("reply_without_time", column=o.replied_at or o.closed_at))
@@ -395,7 +435,7 @@ class RowParser:
         else:
             outcome = Status.received
             replied_at = closed_at = None
-        if replied_given and not reply_text and o.reply_text:
+        if replied_given and not reply_text and not progress_note and o.reply_text:
             reasons.append(self.say("time_without_reply", column=o.reply_text))
 
         if received_at is not None:
@@ -405,11 +445,18 @@ class RowParser:
                     value = as_text(record.values.get(column)).strip()
                     reasons.append(self.say("before_received", column=column, value=value, received=shown))
         if closed and closed_at is not None and replied_at is not None and closed_at < replied_at:
-            reasons.append(
-                self.say(
-                    "closed_before_replied",
-                    value=as_text(record.values.get(o.closed_at or "")).strip(),
-                    replied=as_text(record.values.get(o.replied_at)).strip() if o.replied_at else "",
+            if replied_at - closed_at <= self.skew or (
+                self.mapping.tolerances.date_only_times
+                and {o.replied_at, o.closed_at} & self.date_only
+                and replied_at.astimezone(self.zone).date() == closed_at.astimezone(self.zone).date()
+            ):
+                replied_at = closed_at  # the reply came with the closing
+            else:
+                reasons.append(
+                    self.say(
+                        "closed_before_replied",
+                        value=as_text(record.values.get(o.closed_at or "")).strip(),
+                        replied=as_text(record.values.get(o.replied_at)).strip() if o.replied_at else "",
+                    )
                 )
-            )
-        return outcome, reply_text, replied_at, closed_at
+        return outcome, reply_text, replied_at, closed_at, progress_note

@@ -8,6 +8,7 @@ nothing is written. The second pass writes every row not imported before through
 
 from __future__ import annotations
 
+import csv
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -25,8 +26,8 @@ from chengzhi.db import get_sessionmaker, transaction, utcnow
 from chengzhi.errors import ChengzhiError, Invalid, NotFound
 from chengzhi.i18n import Language
 from chengzhi.imports.mapping import MappingSpec, load_mapping, parse_mapping
-from chengzhi.imports.messages import ImportFailed, Messages, Problem
-from chengzhi.imports.rows import ImportRow, Record, RowParser, Table, UnreadableRow, open_table
+from chengzhi.imports.messages import ImportFailed, Messages, Problem, kind_of
+from chengzhi.imports.rows import ImportRow, Record, RowParser, Table, UnreadableRow, as_text, open_table
 from chengzhi.org import queries as org_queries
 from chengzhi.org.models import Role, Unit
 from chengzhi.org.service import Actor, RoleGrant, city_unit, get_unit
@@ -112,11 +113,43 @@ class _Validation:
     first_row_of: dict[str, int] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     invalid: int = 0
+    invalid_rows: set[int] = field(default_factory=set)
+    # kind -> rows with a problem of that kind, an example message, the first rows
+    kinds: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def fail(self, problem: Problem) -> None:
         self.invalid += 1
+        self.invalid_rows.add(problem.row)
         if len(self.problems) < ImportFailed.MAX_PROBLEMS:
             self.problems.append(problem)
+        for kind in dict.fromkeys(problem.kinds or ("other",)):
+            seen = self.kinds.setdefault(kind, {"rows": 0, "example": problem.reason, "first_rows": []})
+            seen["rows"] += 1
+            if len(seen["first_rows"]) < 5:
+                seen["first_rows"].append(problem.row)
+
+    def summary(self) -> dict[str, dict[str, Any]]:
+        """The problems by kind, the most frequent first."""
+        return dict(sorted(self.kinds.items(), key=lambda item: (-item[1]["rows"], item[0])))
+
+
+class Rejects:
+    """The refused rows of an import with `--skip-invalid`: a CSV with the row number, the file's line, the
+    reasons and the row's own columns, for correcting and importing again."""
+
+    def __init__(self, path: Path, header: list[str]) -> None:
+        self.path = path
+        self.file = path.open("w", newline="", encoding="utf-8-sig")
+        self.header = header
+        self.writer = csv.writer(self.file)
+        self.writer.writerow(["row", "line", "reasons", *header])
+
+    def write(self, record: Record, reasons: str) -> None:
+        values = [as_text(record.values.get(column)) for column in self.header]
+        self.writer.writerow([record.row, record.line or "", reasons, *values])
+
+    def close(self) -> None:
+        self.file.close()
 
 
 def _rows(table: Table, parser: RowParser) -> Iterator[tuple[Record, ImportRow | list[str]]]:
@@ -126,7 +159,7 @@ def _rows(table: Table, parser: RowParser) -> Iterator[tuple[Record, ImportRow |
 
 def _check_codes(row: ImportRow, catalog: Catalog, say: Messages) -> list[str]:
     """The row's category and lead unit exist; the category's questions are answered from the mapped columns."""
-    reasons = []
+    reasons: list[str] = []
     code = row.submission.category_code
     category = catalog.category(code) if code is not None else None
     if code is not None and category is None:
@@ -146,7 +179,9 @@ def _check_codes(row: ImportRow, catalog: Catalog, say: Messages) -> list[str]:
     return reasons
 
 
-def _validate(table: Table, parser: RowParser, catalog: Catalog, say: Messages) -> _Validation:
+def _validate(
+    table: Table, parser: RowParser, catalog: Catalog, say: Messages, rejects: Rejects | None = None
+) -> _Validation:
     result = _Validation()
     try:
         for record, parsed in _rows(table, parser):
@@ -158,9 +193,13 @@ def _validate(table: Table, parser: RowParser, catalog: Catalog, say: Messages) 
                 if other != record.row:
                     reasons.append(say("duplicate_id", value=parsed.external_id, other=other))
             if reasons:
-                result.fail(Problem(record.row, "; ".join(reasons), record.line))
+                kinds = tuple(kind_of(r) for r in reasons)
+                result.fail(Problem(record.row, "; ".join(reasons), record.line, kinds))
+                if rejects is not None:
+                    rejects.write(record, "; ".join(reasons))
     except UnreadableRow as unreadable:
         result.fail(unreadable.problem)
+        raise ImportFailed(result.problems, result.invalid) from None  # the rest of the file cannot be read
     return result
 
 
@@ -195,6 +234,9 @@ def _write(
             receiving_unit=city,
             check_location=False,
         )
+        if row.progress_note:
+            noted_at = row.replied_at or row.received_at
+            record_outcome(session, actor, request, Status.received, noted_at, reply_text=row.progress_note)
         if row.outcome is not Status.received:
             at = row.outcome_at
             assert at is not None  # the parser refuses a replied or closed row without its time
@@ -223,12 +265,16 @@ def import_requests(
     *,
     dry_run: bool = False,
     language: Language | None = None,
+    skip_invalid: bool = False,
+    rejects: Path | None = None,
 ) -> dict[str, Any]:
-    """Import the historical requests in `file` as `mapping` describes; all rows or none.
+    """Import the historical requests in `file` as `mapping` describes; all rows or none, unless `skip_invalid`.
 
     Rows imported before (same source and external id) are skipped and counted. Returns a report: rows read,
-    imported, skipped, the outcomes of the imported rows, and the time taken. With `dry_run`, every row is
-    checked and counted as it would be, and nothing is written.
+    imported, skipped, the outcomes of the imported rows, and the time taken. With `skip_invalid`, the valid rows
+    are imported and the invalid ones are left out, counted, and written with their reasons to `rejects` (a CSV).
+    With `dry_run`, every row is checked and counted as it would be, nothing is written, and the problems are
+    summarised by kind instead of raised.
     """
     started = time.perf_counter()
     say = Messages(language or settings.default_language)
@@ -244,8 +290,13 @@ def import_requests(
     with transaction(get_sessionmaker(settings.database_url)) as session:
         catalog = Catalog.load(session, spec, say)
         with open_table(file, spec, say) as table:
-            validation = _validate(table, parser, catalog, say)
-        if validation.problems:
+            refused = Rejects(rejects, table.header) if rejects is not None and skip_invalid else None
+            try:
+                validation = _validate(table, parser, catalog, say, refused)
+            finally:
+                if refused is not None:
+                    refused.close()
+        if validation.problems and not (skip_invalid or dry_run):
             raise ImportFailed(validation.problems, validation.invalid)
         existing = _already_imported(session, spec.source.name, validation.first_row_of)
         validated = time.perf_counter()
@@ -254,7 +305,9 @@ def import_requests(
         outcomes: Counter[str] = Counter()
         skipped = written = 0
         with open_table(file, spec, say) as table:
-            for _record, parsed in _rows(table, parser):
+            for record, parsed in _rows(table, parser):
+                if record.row in validation.invalid_rows:
+                    continue  # refused in the first pass (skip_invalid, or counted by a dry run)
                 assert isinstance(parsed, ImportRow)  # the same file, checked above
                 if parsed.external_id in existing:
                     skipped += 1
@@ -277,6 +330,9 @@ def import_requests(
         "imported": written,
         "skipped": skipped,
         "outcomes": {s.value: outcomes[s.value] for s in (Status.received, Status.replied, Status.closed)},
+        "invalid": validation.invalid,
+        "rejects": str(rejects) if rejects is not None and skip_invalid else None,
+        "problems": validation.summary(),
         "seconds": {
             "validate": round(validated - started, 3),
             "write": round(finished - validated, 3),

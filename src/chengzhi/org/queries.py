@@ -18,6 +18,37 @@ from chengzhi.org.models import RoleAssignment, Unit, UnitKind, User
 # unit_by_id, units_by_id, display_names: in the section for metrics, which needs them too.
 
 
+# ---------------------------------------------------------------- for notify
+
+
+def unit_staff(session: Session, unit_ids: Collection[int], roles: Collection[str]) -> dict[int, list[User]]:
+    """Unit id -> the active users holding one of `roles` in it (each user once per unit)."""
+    if not unit_ids:
+        return {}
+    rows = session.execute(
+        select(RoleAssignment.unit_id, User)
+        .join(User, User.id == RoleAssignment.user_id)
+        .where(
+            RoleAssignment.unit_id.in_(list(unit_ids)),
+            RoleAssignment.role.in_(list(roles)),
+            User.active.is_(True),
+        )
+        .order_by(RoleAssignment.unit_id, User.id)
+    ).all()
+    staff: dict[int, list[User]] = {}
+    for unit_id, user in rows:
+        members = staff.setdefault(unit_id, [])
+        if all(m.id != user.id for m in members):
+            members.append(user)
+    return staff
+
+
+def users_by_id(session: Session, user_ids: Collection[int]) -> dict[int, User]:
+    if not user_ids:
+        return {}
+    return {u.id: u for u in session.scalars(select(User).where(User.id.in_(list(user_ids))))}
+
+
 # ---------------------------------------------------------------- for routing
 
 

@@ -10,8 +10,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from chengzhi.config import Settings
 from chengzhi.outbound.channel import Channel
+from chengzhi.outbound.email import EmailChannel
 from chengzhi.outbound.open311 import Open311Channel
 from chengzhi.outbound.record import RecordingSink
+from chengzhi.outbound.sms import SmsChannel
+from chengzhi.outbound.webhook import WebhookChannel
 
 # A channel is built for one batch from the settings and a factory of short write transactions (which only the
 # recording sink uses).
@@ -19,6 +22,9 @@ ChannelFactory = Callable[[Settings, sessionmaker[Session]], Channel]
 
 CHANNELS: dict[str, ChannelFactory] = {
     "open311": Open311Channel.build,
+    "email": EmailChannel.build,
+    "sms": SmsChannel.build,
+    "webhook": WebhookChannel.build,
 }
 
 

@@ -8,7 +8,7 @@ Sections are by caller, so that each caller's needs stay visible.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -529,3 +529,34 @@ def timelines_of(session: Session, request_ids: Sequence[int]) -> dict[int, list
     for request_id, action, at in rows:
         found[request_id].append((str(action), at))
     return found
+
+
+# ---------------------------------------------------------------- for notify and webhooks
+
+
+def requests_for_messages(session: Session, request_ids: Collection[int]) -> dict[int, Request]:
+    """The requests a flush's new events are about: those the session holds without a query, the rest read (the
+    caller runs inside a flush, with autoflush off)."""
+    found: dict[int, Request] = {}
+    missing = []
+    for request_id in set(request_ids):
+        held = held_in_session(session, request_id)
+        if held is not None:
+            found[request_id] = held
+        else:
+            missing.append(request_id)
+    if missing:
+        found.update({r.id: r for r in session.scalars(select(Request).where(Request.id.in_(missing)))})
+    return found
+
+
+def request_by_number(session: Session, tracking_number: str) -> Request | None:
+    """For e-mail intake: the request a reply quotes (the caller checks the sender is its resident)."""
+    return session.scalar(select(Request).where(Request.tracking_number == tracking_number))
+
+
+def statuses(session: Session, request_ids: Collection[int]) -> dict[int, str]:
+    """Request id -> its current status."""
+    if not request_ids:
+        return {}
+    return dict(session.execute(select(Request.id, Request.status).where(Request.id.in_(request_ids))).all())

@@ -22,6 +22,7 @@ from chengzhi.requests.log import SYSTEM, state_of
 from chengzhi.requests.models import Request
 from chengzhi.requests.photos import add_photo, photo_token_for
 from chengzhi.requests.steps import (
+    add_message,
     answer_at_intake,
     close_request,
     co_handle_request,
@@ -55,6 +56,7 @@ __all__ = [
     "STAFF_CHANNELS",
     "SYSTEM",
     "Submission",
+    "add_message",
     "add_photo",
     "answer_at_intake",
     "auto_dispatch",

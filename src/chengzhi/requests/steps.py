@@ -444,13 +444,17 @@ def record_outcome(
     replied_at: dt.datetime | None = None,
     lead_unit: Unit | None = None,
 ) -> RequestEvent:
-    """Give an imported historical record the outcome it had in the old system (replied or closed).
+    """Give an imported historical record the outcome it had in the old system (replied or closed), or, with
+    `status` received, a progress note the old system holds on a case still open there (`reply_text`).
 
     Only for channel "import": it records what happened elsewhere, not a step taken here.
     """
     _check(request, Action.record_outcome)
     if request.channel != "import":
         raise Forbidden()
+    if status is Status.received:
+        note = {"status": status.value, "progress_note": reply_text or ""}
+        return append_event(session, request, actor, Action.record_outcome, at, note=reply_text, payload=note)
     payload: dict[str, Any] = {"status": status.value}
     if reply_text:
         payload["reply_text"] = reply_text
@@ -462,6 +466,28 @@ def record_outcome(
         payload["lead_unit_id"] = lead_unit.id
         _hold(session, request, lead_unit, "lead")
     return append_event(session, request, actor, Action.record_outcome, at, note=reply_text, payload=payload)
+
+
+def add_message(
+    session: Session,
+    actor: Actor,
+    request: Request,
+    text: str,
+    now: dt.datetime,
+    *,
+    channel: str,
+) -> RequestEvent:
+    """The resident wrote again about their request (a reply to our e-mail, quoting the tracking number): the
+    message joins the request's timeline and nothing else changes. Taken by a channel acting as an operator."""
+    _check(request, Action.message)
+    if not actor.has_role(Role.operator, Role.admin):  # a channel's system actor has no account
+        raise Forbidden("forbidden_role", roles="operator, admin")
+    if not text.strip():
+        raise Invalid("reason_required")
+    payload = {"channel": channel}
+    return append_event(
+        session, request, actor, Action.message, now, note=text.strip()[:4000], payload=payload
+    )
 
 
 # ---------------------------------------------------------------- what the pages show about the next step
@@ -477,7 +503,9 @@ def allowed_for(
     """The actions this actor may take on this request now: what the pages show as buttons.
     `paths`: the request's unit paths, when the caller has them already."""
     possible = [
-        a for a in allowed_actions(state_of(request)) if a not in (Action.mark_overdue, Action.receive)
+        a
+        for a in allowed_actions(state_of(request))
+        if a not in (Action.mark_overdue, Action.receive, Action.message)
     ]
     if actor.is_anonymous:
         return []

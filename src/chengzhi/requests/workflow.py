@@ -53,6 +53,9 @@ class Action(enum.StrEnum):
     merge = "merge"
     mark_overdue = "mark_overdue"
     record_outcome = "record_outcome"  # a historical record's outcome, from an import
+    message = (
+        "message"  # the resident wrote again about the request (a reply by e-mail): nothing else changes
+    )
 
 
 RECORDABLE_OUTCOMES = frozenset({Status.replied, Status.closed})
@@ -169,6 +172,11 @@ TRANSITIONS: dict[Action, Transition] = {
         None,
         N_("Only a newly imported record can take a historical outcome."),
     ),
+    Action.message: Transition(
+        ALL_STATUSES,
+        None,
+        N_("A message joins a request that exists."),
+    ),
 }
 
 STATUS_NAMES: dict[str, Text] = {
@@ -203,6 +211,7 @@ ACTION_NAMES: dict[str, Text] = {
     "merge": NC_("request action", "merged"),
     "mark_overdue": NC_("request action", "marked overdue"),
     "record_outcome": NC_("request action", "given its historical outcome"),
+    "message": NC_("request action", "given a message from the resident"),
 }
 
 
@@ -361,6 +370,8 @@ def apply(state: WorkflowState, step: Step) -> WorkflowState:
         changes["issue_id"] = int(p["issue_id"])
     elif action is Action.mark_overdue:
         changes.update(overdue_stage=str(p["stage"]), ever_overdue=True)
+    elif action is Action.record_outcome and Status(p["status"]) is Status.received:
+        pass  # a progress note from the old system on a case still open there: nothing else changes
     elif action is Action.record_outcome:
         outcome = Status(p["status"])
         if outcome not in RECORDABLE_OUTCOMES:

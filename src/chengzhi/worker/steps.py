@@ -18,8 +18,10 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from chengzhi.config import Settings
+from chengzhi.notify import service as notify
 from chengzhi.requests.models import Request
 from chengzhi.warning import live
+from chengzhi.webhooks import service as webhooks
 
 AfterTriageFn = Callable[[Session, Settings, Sequence["Request"], dt.datetime], None]
 
@@ -36,5 +38,15 @@ AFTER_TRIAGE: tuple[AfterTriage, ...] = (
         "hot-issues",
         "warning places each request into a hot issue or opens a candidate issue (warning/live.py)",
         live.place_requests,
+    ),
+    AfterTriage(
+        "notify-received",
+        "notify writes the resident's acknowledgement with the tracking number (sent by its job)",
+        notify.notify_received,
+    ),
+    AfterTriage(
+        "webhooks-created",
+        "webhooks writes a request.created delivery per subscriber (posted by its job)",
+        webhooks.request_created,
     ),
 )

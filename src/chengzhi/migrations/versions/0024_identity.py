@@ -58,14 +58,6 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_verification_codes_user_id"), "verification_codes", ["user_id"])
     op.create_table(
-        "notification_preferences",
-        sa.Column("user_id", sa.Integer(), nullable=False),
-        sa.Column("choices", sa.JSON(), nullable=False),
-        sa.Column("updated_at", UTC, nullable=False),
-        _user_fk("notification_preferences"),
-        sa.PrimaryKeyConstraint("user_id", name=op.f("pk_notification_preferences")),
-    )
-    op.create_table(
         "data_rights_events",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
@@ -84,6 +76,5 @@ def downgrade() -> None:
     op.drop_index("ix_requests_contact_email", table_name="requests")
     op.drop_index("ix_requests_phone_last4", table_name="requests")
     op.drop_table("data_rights_events")
-    op.drop_table("notification_preferences")
     op.drop_table("verification_codes")
     op.drop_table("user_identities")

@@ -1,0 +1,140 @@
+"""Residents taking part: comments on public issues with pre- or post-moderation, a word list, reports of
+abuse; following an issue brings its steps to the follower's notifications."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from chengzhi.config import Settings
+from chengzhi.db import utcnow
+from chengzhi.notify.models import Notification
+
+from .conftest import auth
+from .factories import City
+from .steps import dispatch, submit
+
+
+def test_post_moderation_words_and_reports(
+    client: TestClient, settings: Settings, city: City, session: Session
+) -> None:
+    client.app.state.settings = settings.model_copy(  # type: ignore[attr-defined]
+        update={"comment_blocked_words": ["骗子"], "comment_hide_after_reports": 2}
+    )
+    request = submit(session, settings, utcnow())
+    session.commit()
+    url = f"/api/v1/issues/{request.id}/comments"
+    assert client.post(url, json={"text": "我家楼下也是"}).status_code == 401
+    resident = auth(client, "resident2")
+    made = client.post(url, json={"text": "我家楼下也是，希望尽快处理"}, headers=resident)
+    assert made.status_code == 201 and made.json()["state"] == "published"
+    assert made.json()["author"] == "r********"  # the display name masked
+    held = client.post(url, json={"text": "物业都是骗子"}, headers=resident)
+    assert held.json()["state"] == "pending" and held.json()["held_for"] == "words: 骗子"
+    assert [c["text"] for c in client.get(url).json()] == ["我家楼下也是，希望尽快处理"]
+
+    comment = made.json()["id"]
+    for who in ("resident", "operator"):
+        answer = client.post(
+            f"/api/v1/comments/{comment}/report", json={"reason": "广告"}, headers=auth(client, who)
+        )
+        assert answer.status_code == 200
+    assert client.get(url).json() == []  # hidden by two reports
+
+    assert client.get("/api/v1/comments/waiting", headers=resident).status_code == 403
+    supervisor = auth(client, "supervisor")
+    waiting = client.get("/api/v1/comments/waiting", headers=supervisor).json()
+    assert {c["held_for"] for c in waiting} == {"words: 骗子", "reports"}
+    restored = client.post(
+        f"/api/v1/comments/{comment}/moderation", json={"decision": "publish"}, headers=supervisor
+    )
+    assert restored.json()["state"] == "published"
+    client.post(
+        f"/api/v1/comments/{held.json()['id']}/moderation", json={"decision": "reject"}, headers=supervisor
+    )
+    assert [c["id"] for c in client.get(url).json()] == [comment]
+
+
+def test_pre_moderation_holds_every_comment(
+    client: TestClient, settings: Settings, city: City, session: Session
+) -> None:
+    client.app.state.settings = settings.model_copy(update={"comment_moderation": "pre"})  # type: ignore[attr-defined]
+    request = submit(session, settings, utcnow())
+    session.commit()
+    made = client.post(
+        f"/api/v1/issues/{request.id}/comments", json={"text": "支持"}, headers=auth(client, "resident2")
+    )
+    assert made.json()["state"] == "pending" and made.json()["held_for"] == "pre-moderation"
+    assert client.get(f"/api/v1/issues/{request.id}/comments").json() == []
+    assert (
+        client.post(
+            "/api/v1/issues/999999/comments", json={"text": "x"}, headers=auth(client, "resident2")
+        ).status_code
+        == 404
+    )
+
+
+def test_followers_hear_the_steps(
+    client: TestClient, settings: Settings, city: City, session: Session
+) -> None:
+    request = submit(session, settings, utcnow())
+    session.commit()
+    follower = auth(client, "resident2")
+    assert client.put(f"/api/v1/issues/{request.id}/follow", headers=follower).json() == {"following": True}
+    assert (
+        client.put(f"/api/v1/issues/{request.id}/follow", headers=follower).status_code == 200
+    )  # idempotent
+    dispatch(session, settings, request, "D1S1C1", utcnow())
+    session.commit()
+    user_id = city.users["resident2"].id
+    mine = session.scalars(select(Notification).where(Notification.user_id == user_id)).all()
+    assert [(n.kind, n.channel) for n in mine] == [("dispatched", "in_app")]  # no e-mail address, no SMS
+    inbox = client.get("/api/v1/notifications?lang=en", headers=follower).json()
+    assert inbox["items"][0]["subject"].startswith(f"Request {request.tracking_number} sent to")
+    assert client.delete(f"/api/v1/issues/{request.id}/follow", headers=follower).json() == {
+        "following": False
+    }
+
+
+def test_monthly_focus_topics(client: TestClient, settings: Settings, city: City) -> None:
+    leader, resident = auth(client, "leader"), auth(client, "resident")
+    made = client.post(
+        "/api/v1/topics",
+        json={"month": "2027-01", "title": "老旧小区停车难", "category_code": "litter"},
+        headers=leader,
+    )
+    assert made.status_code == 201 and made.json()["state"] == "candidate"
+    other = client.post("/api/v1/topics", json={"month": "2027-01", "title": "夜间施工噪声"}, headers=leader)
+    assert (
+        client.post("/api/v1/topics", json={"month": "2027-01", "title": "x"}, headers=resident).status_code
+        == 403
+    )
+    topic = made.json()["id"]
+    assert client.post(f"/api/v1/topics/{topic}/vote", headers=resident).json()["votes"] == 1
+    again = client.post(f"/api/v1/topics/{other.json()['id']}/vote", headers=resident)
+    assert again.status_code == 409  # one vote a month
+    assert client.post(f"/api/v1/topics/{topic}/vote", headers=leader).status_code == 403  # residents vote
+    assert [t["title"] for t in client.get("/api/v1/topics?month=2027-01").json()] == [
+        "老旧小区停车难",
+        "夜间施工噪声",
+    ]
+
+    chosen = client.post(
+        f"/api/v1/topics/{topic}/choose",
+        json={
+            "lead_unit_id": city.units["D1"].id,
+            "co_unit_ids": [city.units["D1-water"].id],
+            "goal": "新增 500 个车位",
+            "deadline": "2027-03-31",
+        },
+        headers=leader,
+    )
+    assert chosen.json()["state"] == "chosen" and chosen.json()["lead_unit"] == "D1中文"
+    handler = auth(client, "d1s1-handler")
+    client.post(f"/api/v1/topics/{topic}/progress", json={"text": "已摸排 12 个小区"}, headers=handler)
+    done = client.post(
+        f"/api/v1/topics/{topic}/progress", json={"text": "新增车位 520 个", "outcome": True}, headers=leader
+    ).json()
+    assert done["state"] == "done" and done["outcome"] == "新增车位 520 个"
+    assert [p["text"] for p in done["progress"]] == ["已摸排 12 个小区", "新增车位 520 个"]

@@ -58,7 +58,12 @@ def publish_demo(session: Session, settings: Settings, demo: DemoCity, now: dt.d
         published += 1
     closed = session.scalars(
         select(Request.tracking_number)
-        .where(Request.status == "closed", Request.reply_text.is_not(None), Request.channel != "import")
+        .where(
+            Request.status == "closed",
+            Request.reply_text.is_not(None),
+            Request.lead_unit_id.is_not(None),  # not the consultations answered at intake
+            Request.channel != "import",
+        )
         .order_by(Request.id)
         .limit(REPLIES)
     ).all()

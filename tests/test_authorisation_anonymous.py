@@ -26,6 +26,11 @@ PUBLIC = {
     ("GET", "/api/v1/credit/measures"),
     ("GET", "/api/v1/credit/plans"),
     ("GET", "/api/v1/knowledge/articles"),
+    # The publishing point and residents' participation (docs/channels.md, docs/participation.md): what units
+    # published, the comments shown on public issues (moderated), the monthly focus topics.
+    ("GET", "/api/v1/publications"),
+    ("GET", "/api/v1/issues/{request_id}/comments"),
+    ("GET", "/api/v1/topics"),
     ("GET", "/api/v1/categories"),  # what one may report
     ("GET", "/api/v1/categories/{code}"),
 }

@@ -230,3 +230,28 @@ def test_the_lane_leaves_a_priority_staff_chose(session: Session, settings: Sett
     assert lane.run_once() == []  # looked at already
     with factory() as s:
         assert [s.get(Request, i).priority for i in ids] == ["low", "emergency"]  # type: ignore[union-attr]
+
+
+def test_the_lane_sees_a_row_committed_after_a_later_one(
+    session: Session, settings: Settings, city: City
+) -> None:
+    """Outbox ids are given at INSERT and transactions commit out of id order: a row that appears below the highest
+    id the lane has read is still looked at. Simulated by taking an urgent request's row out before the lane's
+    round and putting it back, with its id, after it."""
+    factory = get_sessionmaker(settings.database_url)
+    where = {"lat": 0.2, "lon": 0.2, "category_code": "litter"}
+    with factory() as s, s.begin():
+        ids = [
+            svc.submit_request(s, actor(s, "resident"), Submission(text=text, **where), settings, NOW).id  # type: ignore[arg-type]
+            for text in ("小区路灯不亮了", URGENT, "垃圾没人清理")
+        ]
+    with factory() as s, s.begin():
+        late = s.scalars(select(TriageTask).where(TriageTask.request_id == ids[1])).one()
+        kept = {c.name: getattr(late, c.name) for c in TriageTask.__table__.columns}
+        s.delete(late)
+    lane = EmergencyLane(factory, settings)
+    assert lane.run_once() == []  # the two ordinary ones, and the highest id
+    with factory() as s, s.begin():
+        s.add(TriageTask(**kept))  # "commits" now, below the highest id read
+    assert lane.run_once() == [ids[1]]
+    assert lane.run_once() == []

@@ -21,17 +21,21 @@ from chengzhi.routing import triage
 
 log = logging.getLogger(__name__)
 
-LOOK_AHEAD = 500  # rows read per round
+LOOK_AHEAD = 500  # new rows read per round
+# Outbox ids are given at INSERT, but transactions commit out of id order: each round reads this many ids below the
+# highest seen again, and remembers which of them it has looked at already.
+WINDOW = 1000
 
 
 class EmergencyLane:
-    """Remembers the last outbox row it looked at (in memory: after a restart it looks at the backlog again,
-    which is harmless)."""
+    """Remembers the outbox rows it looked at (in memory: after a restart it looks at the backlog again, which is
+    harmless): the highest id, and which ids of the window below it it has seen (rows may still appear there)."""
 
     def __init__(self, factory: sessionmaker[Session], settings: Settings) -> None:
         self.factory = factory
         self.settings = settings
         self.after_id = 0
+        self.seen: set[int] = set()
         # SQLite has one writer, and its lock is not fair: the worker's loop would take it again and again before
         # the lane's wait noticed it free. The lane says it wants a turn; the loop waits for it between batches.
         self.wants_turn = threading.Event()
@@ -40,10 +44,10 @@ class EmergencyLane:
     def run_once(self) -> list[int]:
         """Look at the rows queued since the last round; returns the ids of the requests flagged."""
         with self.factory() as session:
-            tasks = queue.queued_after(session, self.after_id, LOOK_AHEAD)
+            rows = queue.queued_after(session, max(0, self.after_id - WINDOW), LOOK_AHEAD + WINDOW)
+            tasks = [t for t in rows if t.id not in self.seen]
             if not tasks:
                 return []
-            last = tasks[-1].id
             ids = [t.request_id for t in tasks if not t.keep_priority]
             texts = requests_service.pending_texts(session, ids)
         urgent = [
@@ -62,7 +66,9 @@ class EmergencyLane:
                 self.wants_turn.clear()
             if flagged:
                 log.info("emergency lane flagged %d request(s)", len(flagged))
-        self.after_id = last
+        self.after_id = max(self.after_id, tasks[-1].id)
+        self.seen.update(t.id for t in tasks)
+        self.seen = {i for i in self.seen if i > self.after_id - WINDOW}
         return flagged
 
 

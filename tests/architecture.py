@@ -23,6 +23,7 @@ CORE = {
     "config",
     "db",
     "errors",
+    "generations",
     "i18n",
     "idempotency",
     "ratelimit",

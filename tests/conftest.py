@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
-from chengzhi import reactions
+from chengzhi import generations, reactions
 from chengzhi.app import create_app
 from chengzhi.caches import reset_caches
 from chengzhi.categories.models import Category
@@ -56,6 +56,7 @@ def pytest_configure(config: pytest.Config) -> None:
     for name in [name for name in os.environ if name.startswith("CHENGZHI_")]:
         del os.environ[name]
     Settings.model_config["env_file"] = None
+    generations.configure(0)
     reset_caches()
 
 
@@ -130,6 +131,9 @@ def make_settings(database_url: str, tmp_path: Path, **overrides: object) -> Set
         "rate_limit_storage": "memory://",
         # The tests run the triage worker themselves (`triage`, and after every call of the `client`).
         "triage_worker_in_app": False,
+        # Every cache use reads the generations, so that a test sees its own changes at once (tests of the
+        # interval set their own: tests/test_generations.py).
+        "cache_check_seconds": 0,
         **overrides,
     }
     return Settings(_env_file=None, **values)

@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from chengzhi import __version__, reactions
+from chengzhi import __version__, generations, reactions
 from chengzhi.admin.pages import router as admin_pages
 from chengzhi.categories.api import router as categories_router
 from chengzhi.config import Settings, get_settings
@@ -204,6 +204,7 @@ def _orig(exc: DBAPIError) -> str:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    generations.configure(settings.cache_check_seconds)
     reactions.install()
     log_redaction.install()
 

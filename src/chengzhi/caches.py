@@ -13,7 +13,7 @@ Two kinds of cache are left alone on purpose:
 
 from __future__ import annotations
 
-from chengzhi import ratelimit
+from chengzhi import generations, ratelimit
 from chengzhi.categories import timelimits
 from chengzhi.config import get_settings
 from chengzhi.identity import oidc
@@ -29,6 +29,7 @@ def reset_caches(*, files: bool = False) -> None:
     packaged files)."""
     get_settings.cache_clear()
     ratelimit.reset()
+    generations.reset()  # tokens' actors, the city's hub, categories at intake
     routing_caches.reset_caches()
     knowledge_index.reset()  # the knowledge base's search index
     warning_live.invalidate_index()  # hot issues: the open issues' index and the IDF of the last recomputation

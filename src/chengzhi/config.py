@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     # on a connection the server dropped fail.
     database_pool_pre_ping: bool = False
     database_pool_recycle_seconds: int = Field(default=1800, ge=-1)
+    # How stale a process's caches of tokens, categories and units may be after another process changed them
+    # (chengzhi/generations.py): their counters are read at most this often. 0 reads them on every use.
+    cache_check_seconds: float = Field(default=1.0, ge=0, le=60)
     secret_key: str = DEV_SECRET
     # Secret keys used before the current one, still accepted to read sealed values (Open311 endpoints' API keys)
     # until `chengzhi secrets rotate` has re-sealed them under CHENGZHI_SECRET_KEY; a JSON list.

@@ -9,6 +9,7 @@ from chengzhi.credit.models import (
     CreditRecord,
 )
 from chengzhi.db import Base
+from chengzhi.generations import cache_generations
 from chengzhi.idempotency import IdempotencyRecord
 from chengzhi.identity.models import DataRightsEvent, UserIdentity, VerificationCode
 from chengzhi.jobs.models import JobRun
@@ -132,4 +133,5 @@ __all__ = [
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookSubscription",
+    "cache_generations",
 ]

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from chengzhi.categories.models import STAGES, Category, HandlerKind, Priority
 from chengzhi.categories.timelimits import parse_limit
 from chengzhi.errors import Conflict, Invalid, NotFound
+from chengzhi.generations import GenerationCache, cached_row
 
 DATATYPES = ("string", "number", "datetime", "text", "singlevaluelist", "multivaluelist")
 
@@ -190,6 +191,14 @@ def get_category(session: Session, ref: int | str) -> Category:
     return category
 
 
+_ACTIVE_BY_CODE: GenerationCache[Category] = GenerationCache("categories", maxsize=5_000)
+
+
+def category_for_intake(session: Session, code: str) -> Category:
+    """`get_category` by code for intake, from memory until a category changes anywhere (chengzhi/generations.py)."""
+    return cached_row(_ACTIVE_BY_CODE, session, code, lambda: get_category(session, code))
+
+
 def list_categories(session: Session, include_inactive: bool = False) -> list[Category]:
     query = select(Category).order_by(Category.group_zh, Category.code)
     if not include_inactive:
@@ -199,15 +208,24 @@ def list_categories(session: Session, include_inactive: bool = False) -> list[Ca
 
 # ---------------------------------------------------------------- for routing
 
-# Built once (every classified submission reads it): building a statement costs more than running it.
-_ACTIVE_BY_CODES = select(Category).where(
-    Category.code.in_(bindparam("codes", expanding=True)), Category.active
-)
+# code -> id of the active categories, read once per generation (every classified request looks its codes up).
+_ACTIVE_IDS: GenerationCache[dict[str, int]] = GenerationCache("categories", maxsize=1)
+_ACTIVE_CODES = select(Category.code, Category.id).where(Category.active)
 
 
 def active_categories_by_code(session: Session, codes: list[str]) -> dict[str, Category]:
-    """code -> category, of those of `codes` that are active categories."""
-    return {c.code: c for c in session.scalars(_ACTIVE_BY_CODES, {"codes": codes})}
+    """code -> category, of those of `codes` that are active categories. The codes come from memory; each category
+    is the session's own object (`Session.get`: no query once the session holds it, as the worker's batch does)."""
+    ids = _ACTIVE_IDS.get(
+        session, "active", lambda: {code: id_ for code, id_ in session.connection().execute(_ACTIVE_CODES)}
+    )
+    found: dict[str, Category] = {}
+    for code in codes:
+        category_id = ids.get(code)
+        category = session.get(Category, category_id) if category_id is not None else None
+        if category is not None and category.active:  # withdrawn since the codes were read
+            found[code] = category
+    return found
 
 
 def active_category_by_code(session: Session, code: str) -> Category | None:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, undefer
 
 from chengzhi.db import utcnow
 from chengzhi.errors import Conflict, Forbidden, Invalid, NotAuthenticated, NotFound
+from chengzhi.generations import GenerationCache, cached_row
 from chengzhi.org import sessions
 from chengzhi.org.models import (
     ALLOWED_PARENTS,
@@ -251,16 +252,29 @@ _ACTOR_OF_TOKEN = (
 )
 
 
+# Valid tokens' actors, kept until a token, user, role or unit changes anywhere (chengzhi/generations.py).
+_TOKEN_ACTORS: GenerationCache[tuple[Actor, dt.datetime]] = GenerationCache("auth")
+
+
 def actor_for_token(session: Session, token: str) -> Actor:
-    """The actor of a valid API token (not revoked, not expired, its user active), in one query (the token, its
-    user and the user's roles with their units' paths, one row per role) and without loading ORM objects: this
-    runs on every API call."""
-    rows = session.connection().execute(_ACTOR_OF_TOKEN, {"token_hash": _token_hash(token)}).all()
+    """The actor of a valid API token (not revoked, not expired, its user active). Read in one query (the token,
+    its user and the user's roles with their units' paths, one row per role) without loading ORM objects, and
+    then kept in the process until the "auth" generation moves: this runs on every API call."""
+    token_hash = _token_hash(token)
+    actor, expires_at = _TOKEN_ACTORS.get(session, token_hash, lambda: _read_token_actor(session, token_hash))
+    if expires_at < utcnow():
+        raise NotAuthenticated("token_invalid")
+    return actor
+
+
+def _read_token_actor(session: Session, token_hash: str) -> tuple[Actor, dt.datetime]:
+    rows = session.connection().execute(_ACTOR_OF_TOKEN, {"token_hash": token_hash}).all()
     first = rows[0] if rows else None
     if first is None or first.revoked or first.expires_at < utcnow() or not first.active:
-        raise NotAuthenticated("token_invalid")
+        raise NotAuthenticated("token_invalid")  # not cached: a stranger's guesses must not fill the cache
     grants = tuple(RoleGrant(r.role, r.unit_id, r.path) for r in rows if r.role is not None)
-    return Actor(user_id=first.id, username=first.username, display_name=first.display_name, grants=grants)
+    actor = Actor(user_id=first.id, username=first.username, display_name=first.display_name, grants=grants)
+    return actor, first.expires_at
 
 
 # ---------------------------------------------------------------- units
@@ -366,6 +380,14 @@ def city_unit(session: Session) -> Unit:
     if unit is None:
         raise NotFound("unit_not_found", ref="city")
     return unit
+
+
+_CITY_HUB: GenerationCache[Unit] = GenerationCache("units", maxsize=1)
+
+
+def city_hub(session: Session) -> Unit:
+    """The city's unit as intake needs it (its id and path), from memory until a unit changes anywhere."""
+    return cached_row(_CITY_HUB, session, "city", lambda: city_unit(session))
 
 
 # ---------------------------------------------------------------- users

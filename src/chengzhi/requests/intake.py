@@ -16,12 +16,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from chengzhi.categories.models import Category
-from chengzhi.categories.service import get_category, validate_answers
+from chengzhi.categories.service import category_for_intake, validate_answers
 from chengzhi.config import Settings
 from chengzhi.db import utcnow
 from chengzhi.errors import Conflict, Forbidden, Invalid, NotAuthenticated, NotFound
 from chengzhi.org.models import Role, Unit
-from chengzhi.org.service import Actor, city_unit
+from chengzhi.org.service import Actor, city_hub
 from chengzhi.requests import intake_sql, queue
 from chengzhi.requests.log import event_values, project, state_of
 from chengzhi.requests.models import Request
@@ -87,7 +87,7 @@ def submit_request(
     category: Category | None = None
     answers: dict[str, Any] = {}
     if data.category_code:
-        category = get_category(session, data.category_code)
+        category = category_for_intake(session, data.category_code)
         if not category.active:
             raise NotFound("category_not_found", ref=data.category_code)
         answers = validate_answers(category, data.attributes, enforce_required=data.channel != "import")
@@ -105,7 +105,7 @@ def submit_request(
         # (routing/urgency.py); a resident, or a stranger, describes the danger instead.
         raise Invalid("priority_staff_only")
     priority = data.priority or (category.default_priority.value if category else "normal")
-    hub = receiving_unit or city_unit(session)
+    hub = receiving_unit or city_hub(session)
     request = Request(
         title=data.title.strip()[:200] or data.text.strip()[:30],
         text=data.text,

@@ -168,25 +168,51 @@ def _miss_next_replay(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return misses
 
 
-def test_a_racing_submission_retry_gets_the_first_response_and_leaves_nothing_behind(
+def test_a_signed_in_retry_is_answered_when_its_key_is_written(
     client: TestClient, city: City, session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A signed-in caller's key is not looked up first (one query less for every first call): the retry does the
+    whole submission again, fails on the key's unique constraint at commit, and gets the first response."""
     operator = token_headers(client, "operator")
     first = _post(client, SUBMIT, valid_submission(), "race", operator)
     assert first.status_code == 201
-    misses = _miss_next_replay(monkeypatch)
-    # This retry does the whole submission again and only fails on the key's unique constraint at commit.
+    looked_up: list[int] = []
+    real = idempotency.replay
+
+    def replay(
+        session: Session, slot: idempotency.IdempotencySlot | None
+    ) -> tuple[int, dict[str, Any]] | None:
+        looked_up.append(1)
+        return real(session, slot)
+
+    monkeypatch.setattr(idempotency, "replay", replay)
     retry = _post(client, SUBMIT, valid_submission(), "race", operator)
-    assert misses == [1]
+    assert looked_up == [1]  # once, after the conflict, not before the work
     assert retry.status_code == 201 and retry.headers["idempotent-replayed"] == "true"
     assert retry.json() == first.json()
-    # All of the loser's work was rolled back: no second request, no orphan event.
+    # All of the retry's work was rolled back: no second request, no orphan event.
     assert _count(session, Request) == 1
     assert _count(session, RequestEvent) == 1
 
 
-def test_a_racing_step_retry_gets_the_first_response_not_a_409(
+def test_a_racing_anonymous_retry_gets_the_first_response_and_leaves_nothing_behind(
     client: TestClient, city: City, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = _post(client, SUBMIT, valid_submission(), "race")
+    assert first.status_code == 201
+    misses = _miss_next_replay(monkeypatch)
+    # The anonymous retry is looked up first; a racing one passes that check, does the whole submission again and
+    # only fails on the key's unique constraint at commit.
+    retry = _post(client, SUBMIT, valid_submission(), "race")
+    assert misses == [1]
+    assert retry.status_code == 201 and retry.headers["idempotent-replayed"] == "true"
+    assert retry.json() == first.json()
+    assert _count(session, Request) == 1
+    assert _count(session, RequestEvent) == 1
+
+
+def test_a_retried_step_gets_the_first_response_not_a_409(
+    client: TestClient, city: City, session: Session
 ) -> None:
     number = created_number(
         client.post(
@@ -197,7 +223,6 @@ def test_a_racing_step_retry_gets_the_first_response_not_a_409(
     body = {"lead_unit_id": city.unit("D1S1C1").id}
     first = _post(client, f"{SUBMIT}/{number}/dispatch", body, "race", dispatcher)
     assert first.status_code == 200
-    _miss_next_replay(monkeypatch)
     # The retry finds the request already dispatched: the workflow refuses, and the retry is answered with
     # the first call's response instead of that refusal.
     retry = _post(client, f"{SUBMIT}/{number}/dispatch", body, "race", dispatcher)

@@ -35,17 +35,19 @@ def _sqlite_writer(url: str) -> Engine:
     return get_engine(url).execution_options(sqlite_begin_immediate=True)
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """One session per HTTP request; endpoints that write call `session.commit()` once, at the end."""
+def open_session(request: Request) -> Session:
+    """The session of one HTTP request (the caller closes it); endpoints that write commit once, at the end."""
     settings: Settings = request.app.state.settings
     factory = get_sessionmaker(settings.database_url)
     if settings.is_sqlite and request.method not in SAFE_METHODS:
         # A write takes SQLite's write lock at BEGIN (see db._sqlite_begin): a deferred transaction that reads
         # first fails at its first write, without waiting, when another process has committed in between.
-        session = factory(bind=_sqlite_writer(settings.database_url))
-    else:
-        session = factory()
-    with session:
+        return factory(bind=_sqlite_writer(settings.database_url))
+    return factory()
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with open_session(request) as session:
         yield session
 
 
@@ -68,6 +70,10 @@ def _bearer(request: Request) -> str | None:
 
 
 def get_actor(request: Request, session: SessionDep) -> Actor:
+    return actor_of(request, session)
+
+
+def actor_of(request: Request, session: Session) -> Actor:
     """The caller: a bearer token (API clients), else the server-side session of the cookie (pages), else
     anonymous.
 

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import JSON, Integer, String, UniqueConstraint, bindparam, delete, select
+from sqlalchemy import JSON, Integer, String, UniqueConstraint, bindparam, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -56,16 +56,19 @@ def slot_for(key: str | None, principal: str, method: str, path: str, body: Any)
 
 
 # Built once (every POST with a key reads it): building a statement costs more than running it.
-_RECORD = select(IdempotencyRecord).where(
-    IdempotencyRecord.principal == bindparam("principal"), IdempotencyRecord.key == bindparam("key")
-)
+# Core, not ORM objects: a row read or written here is never used as an object.
+_RECORD = select(
+    IdempotencyRecord.fingerprint, IdempotencyRecord.status_code, IdempotencyRecord.response
+).where(IdempotencyRecord.principal == bindparam("principal"), IdempotencyRecord.key == bindparam("key"))
+_SAVE = insert(IdempotencyRecord.__table__)  # type: ignore[arg-type]
+_PENDING = "chengzhi.idempotency.pending"
 
 
 def replay(session: Session, slot: IdempotencySlot | None) -> tuple[int, dict[str, Any]] | None:
     """The saved (status, body) for this key, or None if the key is new."""
     if slot is None:
         return None
-    record = session.scalar(_RECORD, {"principal": slot.principal, "key": slot.key})
+    record = session.connection().execute(_RECORD, {"principal": slot.principal, "key": slot.key}).first()
     if record is None:
         return None
     if record.fingerprint != slot.fingerprint:
@@ -76,20 +79,25 @@ def replay(session: Session, slot: IdempotencySlot | None) -> tuple[int, dict[st
 def save(session: Session, slot: IdempotencySlot | None, status_code: int, body: dict[str, Any]) -> None:
     if slot is None:
         return
-    session.add(
-        IdempotencyRecord(
-            principal=slot.principal,
-            key=slot.key,
-            fingerprint=slot.fingerprint,
-            status_code=status_code,
-            response=json.loads(json.dumps(body, default=str)),
-        )
+    # Written by commit_or_replay, just before the commit: a key a concurrent call took fails there.
+    session.info[_PENDING] = (
+        {
+            "principal": slot.principal,
+            "key": slot.key,
+            "fingerprint": slot.fingerprint,
+            "status_code": status_code,
+            "response": json.loads(json.dumps(body, default=str)),
+            "created_at": utcnow(),
+        },
     )
 
 
 def commit_or_replay(session: Session, slot: IdempotencySlot | None) -> tuple[int, dict[str, Any]] | None:
     """Commit; if a concurrent call with the same key committed first, roll back and return its response."""
     try:
+        pending = session.info.pop(_PENDING, None)
+        if pending is not None:
+            session.connection().execute(_SAVE, pending)
         session.commit()
     except IntegrityError:
         session.rollback()

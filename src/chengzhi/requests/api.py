@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
-from chengzhi.db import MAX_ID
-from chengzhi.deps import ActorDep, LanguageDep, SessionDep, SettingsDep
+from chengzhi.config import Settings
+from chengzhi.db import MAX_ID, sqlite_write_gate
+from chengzhi.deps import ActorDep, LanguageDep, SessionDep, SettingsDep, actor_of, open_session
 from chengzhi.errors import Forbidden, Invalid, NotAuthenticated
+from chengzhi.i18n import Language
+from chengzhi.org.service import Actor
 from chengzhi.ratelimit import check_rate
 from chengzhi.requests import lists, photos_api, schemas, workflow_api
 from chengzhi.requests import service as svc
@@ -32,18 +39,45 @@ router = APIRouter(prefix="/api/v1", tags=["requests"])
     summary="Submit a request",
     responses={201: {"model": schemas.RequestCreated}},
 )
-def submit(
+async def submit(
     body: schemas.RequestCreate,
     http: Request,
-    session: SessionDep,
-    actor: ActorDep,
     settings: SettingsDep,
     lang: LanguageDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Anyone may submit (anonymous submissions are rate-limited per address); the request is committed
     before 201 is returned."""
+    # The busiest endpoint: the session, the caller and the intake run in one trip to a worker thread (each
+    # synchronous dependency would be a trip of its own; docs/scaling.md).
+    return await run_in_threadpool(_submit, body, http, settings, lang, idempotency_key)
 
+
+def _submit(
+    body: schemas.RequestCreate,
+    http: Request,
+    settings: Settings,
+    lang: Language,
+    idempotency_key: str | None,
+) -> JSONResponse:
+    # SQLite: submissions queue for the one writer in Python, not in SQLite's busy handler (db.sqlite_write_gate).
+    gate: AbstractContextManager[object] = (
+        sqlite_write_gate(make_url(settings.database_url).database) if settings.is_sqlite else nullcontext()
+    )
+    with gate, open_session(http) as session:
+        actor = actor_of(http, session)
+        return _submit_as(session, actor, body, http, settings, lang, idempotency_key)
+
+
+def _submit_as(
+    session: Session,
+    actor: Actor,
+    body: schemas.RequestCreate,
+    http: Request,
+    settings: Settings,
+    lang: Language,
+    idempotency_key: str | None,
+) -> JSONResponse:
     def work() -> tuple[int, dict[str, Any]]:
         # Inside `work`: a retry answered from the saved response is not a new submission and costs nothing.
         if actor.is_anonymous:

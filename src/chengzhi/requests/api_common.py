@@ -210,9 +210,14 @@ def run_idempotent(
     answered with the winner's response instead of that failure.
     """
     slot = idempotency.slot_for(key, principal(actor, http), http.method, http.url.path, body)
-    saved = idempotency.replay(session, slot)
-    if saved is not None:
-        return _replayed(saved)
+    # A signed-in caller's key is checked when its record is written, at the end: a retry does the work again,
+    # finds the key taken, rolls back and answers with the saved response (or the conflict). That spares every
+    # first call a query; retries are rare. An anonymous caller's key is checked first, so that a retry does not
+    # spend their submission rate limit.
+    if actor.is_anonymous:
+        saved = idempotency.replay(session, slot)
+        if saved is not None:
+            return _replayed(saved)
     try:
         status_code, payload = work()
         idempotency.save(session, slot, status_code, payload)

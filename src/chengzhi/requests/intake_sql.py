@@ -51,33 +51,53 @@ def values_of(obj: object, table: Table) -> dict[str, Any]:
     return row(table, obj.__dict__)
 
 
-def _params(prefix: str, table: Table) -> dict[str, Any]:
-    return {c.name: bindparam(f"{prefix}{c.name}", type_=c.type) for c in _columns(table)}
+def _params(prefix: str, table: Table, omit: frozenset[str] = frozenset()) -> dict[str, Any]:
+    return {
+        c.name: bindparam(f"{prefix}{c.name}", type_=c.type)
+        for c in _columns(table)
+        if prefix + c.name not in omit
+    }
 
 
-def _dependent(table: Table, prefix: str, source: Any) -> Select[Any]:
-    """SELECT for an INSERT ... SELECT: the new request's id from `source`, the other columns from parameters."""
-    return select(
-        *(
-            source.c.id if c.name == "request_id" else bindparam(f"{prefix}{c.name}", type_=c.type)
-            for c in _columns(table)
-        )
+def _dependent(table: Table, prefix: str, source: Any, omit: frozenset[str]) -> tuple[list[str], Select[Any]]:
+    """Columns and SELECT for an INSERT ... SELECT: the new request's id from `source`, the other columns from
+    parameters."""
+    columns = [c for c in _columns(table) if prefix + c.name not in omit]
+    values = (
+        source.c.id if c.name == "request_id" else bindparam(f"{prefix}{c.name}", type_=c.type)
+        for c in columns
     )
+    return [c.name for c in columns], select(*values)
 
 
-@functools.cache
-def _postgresql_statement() -> Any:
+def _omitted(params: dict[str, Any]) -> frozenset[str]:
+    """The parameters left out of the statement: NULL in nullable columns without a server default (the database
+    writes NULL there itself). psycopg caches the conversion of a statement only up to 50 parameters, and the full
+    intake statement has 60: converting it again at every submission cost more than a round trip."""
+    return frozenset(name for name, value in params.items() if value is None and name in _NULLABLE)
+
+
+_NULLABLE = frozenset(
+    prefix + c.name
+    for table, prefix in ((REQUESTS, "r_"), (UNITS, "u_"), (EVENTS, "e_"), (QUEUE, "q_"))
+    for c in _columns(table)
+    if c.nullable and c.server_default is None
+)
+
+
+@functools.lru_cache(maxsize=64)
+def _postgresql_statement(omit: frozenset[str] = frozenset()) -> Any:
     new = (
         postgresql.insert(REQUESTS)
-        .values(_params("r_", REQUESTS))
+        .values(_params("r_", REQUESTS, omit))
         .on_conflict_do_nothing()
         .returning(REQUESTS.c.id)
         .cte("new_request")
     )
-    ctes = [
-        insert(table).from_select([c.name for c in _columns(table)], _dependent(table, prefix, new)).cte(name)
-        for table, prefix, name in ((UNITS, "u_", "hub"), (EVENTS, "e_", "receive"), (QUEUE, "q_", "outbox"))
-    ]
+    ctes = []
+    for table, prefix, name in ((UNITS, "u_", "hub"), (EVENTS, "e_", "receive"), (QUEUE, "q_", "outbox")):
+        columns, rows = _dependent(table, prefix, new, omit)
+        ctes.append(insert(table).from_select(columns, rows).cte(name))
     return select(new.c.id).add_cte(*ctes)
 
 
@@ -116,7 +136,10 @@ def insert_new(
         **{f"q_{k}": v for k, v in outbox.items()},
     }
     if connection.dialect.name == "postgresql":
-        return connection.execute(_postgresql_statement(), params).scalar()
+        omit = _omitted(params)
+        for name in omit:
+            del params[name]
+        return connection.execute(_postgresql_statement(omit), params).scalar()
     first, units, events, queue = _sqlite_statements()
     new_id = connection.execute(first, params).scalar()
     if new_id is None:

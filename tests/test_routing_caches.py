@@ -19,14 +19,14 @@ def test_reset_caches_empties_every_routing_cache(session: Session, settings: Se
     duplicates.category_groups(session)
     duplicates.candidate_query(dialect)
     duplicates_index.signature(["ab", "bc"])
-    duplicates_index._bands_from_array()
+    duplicates_index._bands_from_arrays()
     urgency.terms_for(None)
     classifier.active_model(session, settings)  # no active model: remembered as none for 30 s
     assert rules._indexes and places._gazetteers and duplicates._groups and urgency._cache
     assert classifier._active["checked"]
     assert duplicates.candidate_query.cache_info().currsize
     assert duplicates_index._template.cache_info().currsize
-    assert duplicates_index._bands_from_array.cache_info().currsize
+    assert duplicates_index._bands_from_arrays.cache_info().currsize
 
     reset_caches()
 
@@ -34,7 +34,7 @@ def test_reset_caches_empties_every_routing_cache(session: Session, settings: Se
     assert classifier._active == {"checked": 0.0, "version": None, "model": None, "url": None}
     assert duplicates.candidate_query.cache_info().currsize == 0
     assert duplicates_index._template.cache_info().currsize == 0
-    assert duplicates_index._bands_from_array.cache_info().currsize == 0
+    assert duplicates_index._bands_from_arrays.cache_info().currsize == 0
     # Everything is built again on its next use.
     assert rules.area_index(session).units
     assert duplicates.category_groups(session)

@@ -127,4 +127,8 @@ def auto_dispatch(
         "reason_zh": suggestion.reason_zh,
         "reason_en": suggestion.reason_en,
     }
-    return dispatch_step(session, SYSTEM, request, unit.id, settings, (), None, now, extra={"auto": auto})
+    # Only the receive step so far: only the hub holds it, and the holders need not be read.
+    fresh = request.event_count == 1
+    return dispatch_step(
+        session, SYSTEM, request, unit.id, settings, (), None, now, extra={"auto": auto}, fresh=fresh
+    )

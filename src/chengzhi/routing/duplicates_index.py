@@ -206,38 +206,58 @@ def index_request(session: Session, item: Profile, *, replace: bool = False) -> 
     """Adds a request's keys and signature to the index (in the caller's transaction); returns how many keys."""
     if replace:
         drop_request(session, item.request_id)
-    keys = index_keys(item)
-    # Core statements on the session's connection, without the ORM's bulk machinery: this runs at every intake.
+    return index_requests(session, [item])
+
+
+def index_requests(session: Session, items: list[Profile]) -> int:
+    """Adds the keys and signatures of several requests (the triage worker's batch) in two statements; returns how
+    many keys."""
+    keys: list[int] = []
+    owners: list[int] = []
+    for item in items:
+        mine = index_keys(item)
+        keys.extend(mine)
+        owners.extend([item.request_id] * len(mine))
+    signatures = [
+        {"request_id": item.request_id, "signature": signature_bytes(item.signature)}
+        for item in items
+        if item.signature is not None
+    ]
+    # Core statements on the session's connection, without the ORM's bulk machinery: this runs for every request.
     connection = session.connection()
     if keys:
         if connection.dialect.name == "postgresql":
-            # One statement for all ~35 keys (an executemany costs the driver's work and a statement per key).
-            connection.execute(_bands_from_array(), {"keys": keys, "request_id": item.request_id})
+            # One statement for all keys (~35 a request): two array parameters, unnested side by side.
+            connection.execute(_bands_from_arrays(), {"keys": keys, "request_ids": owners})
         else:
             connection.execute(
-                insert(DuplicateBand), [{"band_key": k, "request_id": item.request_id} for k in keys]
+                insert(DuplicateBand),
+                [{"band_key": k, "request_id": r} for k, r in zip(keys, owners, strict=True)],
             )
-    if item.signature is not None:
-        connection.execute(
-            insert(DuplicateSignature),
-            {"request_id": item.request_id, "signature": signature_bytes(item.signature)},
-        )
+    if signatures:
+        connection.execute(insert(DuplicateSignature), signatures)
     return len(keys)
 
 
 @lru_cache(maxsize=1)
-def _bands_from_array() -> Insert:
-    """PostgreSQL: a request's keys inserted from one array parameter."""
-    keys = func.unnest(bindparam("keys", type_=ARRAY(BigInteger)))
+def _bands_from_arrays() -> Insert:
+    """PostgreSQL: keys and their requests inserted from two array parameters."""
+    pairs = (
+        func.unnest(
+            bindparam("keys", type_=ARRAY(BigInteger)), bindparam("request_ids", type_=ARRAY(Integer))
+        )
+        .table_valued("band_key", "request_id")
+        .render_derived(name="pairs")
+    )
     return insert(DuplicateBand).from_select(
-        ["band_key", "request_id"], select(keys, bindparam("request_id", type_=Integer))
+        ["band_key", "request_id"], select(pairs.c.band_key, pairs.c.request_id)
     )
 
 
 def clear_built() -> None:
     """Forgets the MinHash template and the statement built once (built again on next use)."""
     _template.cache_clear()
-    _bands_from_array.cache_clear()
+    _bands_from_arrays.cache_clear()
 
 
 def drop_request(session: Session, request_id: int) -> None:

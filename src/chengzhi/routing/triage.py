@@ -19,6 +19,7 @@ from chengzhi.requests.models import Request
 from chengzhi.routing import classifier, duplicates_index, places, urgency
 from chengzhi.routing import text as textpipe
 from chengzhi.routing.classifier_models import CategoryCorrection
+from chengzhi.routing.duplicates_index import Profile as Profile  # the worker collects them
 from chengzhi.routing.rules import RoutingSuggestion, suggest_unit
 from chengzhi.routing.triage_models import RequestTriage
 
@@ -103,8 +104,11 @@ def analyse(
     return Found(found_urgency, placed, classified)
 
 
-def record(session: Session, request: Request, found: Found) -> RequestTriage | None:
-    """Saves what was found (if anything) and indexes the request for duplicate finding; returns the row added."""
+def record(
+    session: Session, request: Request, found: Found, *, to_index: list[Profile] | None = None
+) -> RequestTriage | None:
+    """Saves what was found (if anything) and indexes the request for duplicate finding; returns the row added.
+    With `to_index`, the request's duplicates profile is added to that list instead, for `index_batch`."""
     placed = found.placed
     classified = found.classified
     note = found.urgency.note or (placed.note if placed else None)
@@ -124,8 +128,18 @@ def record(session: Session, request: Request, found: Found) -> RequestTriage | 
             category_sure=classified.sure if classified else False,
         )
         session.add(row)
-    duplicates_index.index_request(session, duplicates_index.profile(session, request, placed=placed))
+    item = duplicates_index.profile(session, request, placed=placed)
+    if to_index is None:
+        duplicates_index.index_request(session, item)
+    else:
+        to_index.append(item)
     return row
+
+
+def index_batch(session: Session, items: list[Profile]) -> None:
+    """Indexes the profiles `record` collected, in two statements for the whole batch."""
+    if items:
+        duplicates_index.index_requests(session, items)
 
 
 def note_category_decision(

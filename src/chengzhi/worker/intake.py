@@ -22,6 +22,7 @@ def process(session: Session, settings: Settings, tasks: list[TriageTask], now: 
     requests = requests_service.pending_triage(session, [t.request_id for t in tasks])
     keep_priority = {t.request_id for t in tasks if t.keep_priority}
     done: list[int] = []
+    to_index: list[triage.Profile] = []
     for request in requests:
         importing = request.channel == "import"
         # A title intake cut from the text is not words of its own (the place would be read twice).
@@ -36,11 +37,12 @@ def process(session: Session, settings: Settings, tasks: list[TriageTask], now: 
         )
         if found.urgent and request.id not in keep_priority:
             requests_service.make_emergency(session, request)
-        stored = triage.record(session, request, found)
+        stored = triage.record(session, request, found, to_index=to_index)
         if settings.auto_dispatch and not importing:
             requests_service.auto_dispatch(session, request, found, stored, settings, now)
         requests_service.triage_done(session, request, now)
         done.append(request.id)
+    triage.index_batch(session, to_index)
     session.flush()
     facts.refresh(session.connection(), done)
     for step in AFTER_TRIAGE:  # other domains' steps (worker/steps.py)

@@ -24,7 +24,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from chengzhi.config import Settings
-from chengzhi.db import utcnow
+from chengzhi.db import sqlite_write_gate, utcnow
 from chengzhi.requests import queue
 from chengzhi.requests.queue import TriageTask
 from chengzhi.worker.urgent import EmergencyLane, LaneThread
@@ -199,14 +199,17 @@ class Worker:
             self._release()
 
     def _turn(self) -> AbstractContextManager[object]:
-        """SQLite: the batch takes its turn after the emergency lane's waiting write (worker/urgent.py)."""
-        if self._lane is None or self.factory.kw["bind"].dialect.name != "sqlite":
+        """SQLite: the batch takes the process's write gate (db.sqlite_write_gate, shared with intake), after the
+        emergency lane's waiting write (worker/urgent.py)."""
+        engine = self.factory.kw["bind"]
+        if engine.dialect.name != "sqlite":
             return nullcontext()
-        lane = self._lane.lane
-        deadline = time.monotonic() + 2.0
-        while lane.wants_turn.is_set() and time.monotonic() < deadline:
-            time.sleep(0.005)
-        return lane.turn
+        if self._lane is not None:
+            lane = self._lane.lane
+            deadline = time.monotonic() + 2.0
+            while lane.wants_turn.is_set() and time.monotonic() < deadline:
+                time.sleep(0.005)
+        return sqlite_write_gate(engine.url.database)
 
     def _hold_file_lease(self, engine: Engine) -> bool:
         """SQLite: an exclusive lock on a file beside the database (released with the process)."""

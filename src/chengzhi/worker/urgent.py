@@ -15,6 +15,7 @@ import threading
 from sqlalchemy.orm import Session, sessionmaker
 
 from chengzhi.config import Settings
+from chengzhi.db import sqlite_write_gate
 from chengzhi.requests import queue
 from chengzhi.requests import service as requests_service
 from chengzhi.routing import triage
@@ -39,7 +40,11 @@ class EmergencyLane:
         # SQLite has one writer, and its lock is not fair: the worker's loop would take it again and again before
         # the lane's wait noticed it free. The lane says it wants a turn; the loop waits for it between batches.
         self.wants_turn = threading.Event()
-        self.turn = threading.Lock()
+        engine = factory.kw["bind"]
+        # The same lock as intake's and the worker's batches on SQLite (db.sqlite_write_gate).
+        self.turn = (
+            sqlite_write_gate(engine.url.database) if engine.dialect.name == "sqlite" else threading.RLock()
+        )
 
     def run_once(self) -> list[int]:
         """Look at the rows queued since the last round; returns the ids of the requests flagged."""

@@ -11,7 +11,8 @@ Mentions that match a place pattern (…小区, …路, …街, …村, …学�
 too, so the dispatcher sees what the text names even when the platform cannot place it.
 
 `locate(session, text)` returns the matches, the chosen place, the units it lies in (`rules.Located`) and the
-reason in Chinese and English; `suggestion_from_text` routes a request by the core's rules from there.
+reason (a composed message, `chengzhi.i18n.Phrase`, shown in the reader's language); `suggestion_from_text` routes
+a request by the core's rules from there.
 """
 
 from __future__ import annotations

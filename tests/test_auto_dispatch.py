@@ -119,6 +119,18 @@ def test_sure_request_is_dispatched_by_the_rules(session: Session, active: Setti
     assert litter.status == "dispatched" and litter.lead_unit_id == unit_id(session, "D1S1C2")
 
 
+def _shown_reason(client: TestClient, request: Request, lang: str) -> object:
+    """The reason of the request's automatic dispatch, as the API shows it to a dispatcher in `lang`."""
+    token = client.post(
+        "/api/v1/auth/token", json={"username": "dispatcher", "password": "demo-password-1"}
+    ).json()["access_token"]
+    body = client.get(
+        f"/api/v1/requests/{request.tracking_number}?lang={lang}",
+        headers={"Authorization": f"Bearer {token}"},
+    ).json()
+    return next(e for e in body["events"] if e["action"] == "dispatch")["payload"]["auto"]["reason"]
+
+
 def test_the_dispatch_stores_its_reason_as_a_message_read_in_each_language(
     model_client: TestClient, session: Session, active: Settings
 ) -> None:
@@ -132,30 +144,30 @@ def test_the_dispatch_stores_its_reason_as_a_message_read_in_each_language(
     assert en == triage.routing_suggestion(session, request).reason("en")
     assert zh is not None and "“停水”由区职能部门" in zh, zh
     assert en is not None and "'Water outage' goes to the district department" in en, en
+    session.rollback()
     # The API gives the client the reason in its language.
-    token = model_client.post(
-        "/api/v1/auth/token", json={"username": "dispatcher", "password": "demo-password-1"}
-    ).json()["access_token"]
-
-    def shown(lang: str) -> object:
-        body = model_client.get(
-            f"/api/v1/requests/{request.tracking_number}?lang={lang}",
-            headers={"Authorization": f"Bearer {token}"},
-        ).json()
-        return next(e for e in body["events"] if e["action"] == "dispatch")["payload"]["auto"]["reason"]
-
-    assert (shown("zh"), shown("en")) == (zh, en)
-    # An event written before the reasons were messages holds the text in each language: it is still read.
-    old = {key: value for key, value in auto.items() if key != "reason"} | {
-        "reason_zh": "旧理由",
-        "reason_en": "Old",
-    }
-    dispatch.payload = {**dispatch.payload, "auto": old}
-    session.commit()
-    assert (shown("zh"), shown("en")) == ("旧理由", "Old")
+    assert (_shown_reason(model_client, request, "zh"), _shown_reason(model_client, request, "en")) == (
+        zh,
+        en,
+    )
     # Something unreadable gives no reason, not an error.
     assert triaged.auto_dispatch_reason({"reason": {"not": "a message"}}, "zh") is None
     assert triaged.auto_dispatch_reason(None, "zh") is None
+
+
+def test_an_automatic_dispatch_stored_before_keeps_its_reason(
+    model_client: TestClient, session: Session, active: Settings
+) -> None:
+    """Events written before the reasons were messages hold the text in each language: they are still read."""
+    request = _submit(session, active, "新华小区停水3天了，请尽快处理")
+    _receive, dispatch = _events(session, request)
+    old = {key: value for key, value in dispatch.payload["auto"].items() if key != "reason"}
+    dispatch.payload = {**dispatch.payload, "auto": old | {"reason_zh": "旧理由", "reason_en": "Old"}}
+    session.commit()
+    assert (_shown_reason(model_client, request, "zh"), _shown_reason(model_client, request, "en")) == (
+        "旧理由",
+        "Old",
+    )
 
 
 def test_a_person_decides_when_the_model_is_not_sure_or_disagrees(session: Session, active: Settings) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from chengzhi.app import create_app
 from chengzhi.config import Settings
 from chengzhi.requests import service as svc
+from chengzhi.requests import triaged
 from chengzhi.requests.models import Request, RequestEvent
 from chengzhi.routing import (
     category_model,
@@ -105,7 +106,8 @@ def test_sure_request_is_dispatched_by_the_rules(session: Session, active: Setti
     _receive, dispatch = _events(session, request)
     assert dispatch.action == "dispatch" and dispatch.actor_id is None
     auto = dispatch.payload["auto"]
-    assert auto["model_version"] == 1 and auto["probability"] >= 0.5 and "water" in auto["reason_en"].lower()
+    reason = triaged.auto_dispatch_reason(auto, "en")
+    assert auto["model_version"] == 1 and auto["probability"] >= 0.5 and "water" in str(reason).lower()
     assert (
         auto["resident_chose"] is False
     )  # the category is the model's alone (retraining compares without it)
@@ -115,6 +117,57 @@ def test_sure_request_is_dispatched_by_the_rules(session: Session, active: Setti
 
     litter = _submit(session, active, "阳光花园垃圾桶满了臭味很大，请尽快处理", point="D1S1C2")
     assert litter.status == "dispatched" and litter.lead_unit_id == unit_id(session, "D1S1C2")
+
+
+def _shown_reason(client: TestClient, request: Request, lang: str) -> object:
+    """The reason of the request's automatic dispatch, as the API shows it to a dispatcher in `lang`."""
+    token = client.post(
+        "/api/v1/auth/token", json={"username": "dispatcher", "password": "demo-password-1"}
+    ).json()["access_token"]
+    body = client.get(
+        f"/api/v1/requests/{request.tracking_number}?lang={lang}",
+        headers={"Authorization": f"Bearer {token}"},
+    ).json()
+    return next(e for e in body["events"] if e["action"] == "dispatch")["payload"]["auto"]["reason"]
+
+
+def test_the_dispatch_stores_its_reason_as_a_message_read_in_each_language(
+    model_client: TestClient, session: Session, active: Settings
+) -> None:
+    request = _submit(session, active, "新华小区停水3天了，请尽快处理")
+    _receive, dispatch = _events(session, request)
+    auto = dispatch.payload["auto"]
+    # Language-neutral: a message and its parameters, no finished text per language.
+    assert "reason_zh" not in auto and "reason_en" not in auto and isinstance(auto["reason"], dict)
+    zh, en = (triaged.auto_dispatch_reason(auto, lang) for lang in ("zh", "en"))
+    assert zh == triage.routing_suggestion(session, request).reason("zh")
+    assert en == triage.routing_suggestion(session, request).reason("en")
+    assert zh is not None and "“停水”由区职能部门" in zh, zh
+    assert en is not None and "'Water outage' goes to the district department" in en, en
+    session.rollback()
+    # The API gives the client the reason in its language.
+    assert (_shown_reason(model_client, request, "zh"), _shown_reason(model_client, request, "en")) == (
+        zh,
+        en,
+    )
+    # Something unreadable gives no reason, not an error.
+    assert triaged.auto_dispatch_reason({"reason": {"not": "a message"}}, "zh") is None
+    assert triaged.auto_dispatch_reason(None, "zh") is None
+
+
+def test_an_automatic_dispatch_stored_before_keeps_its_reason(
+    model_client: TestClient, session: Session, active: Settings
+) -> None:
+    """Events written before the reasons were messages hold the text in each language: they are still read."""
+    request = _submit(session, active, "新华小区停水3天了，请尽快处理")
+    _receive, dispatch = _events(session, request)
+    old = {key: value for key, value in dispatch.payload["auto"].items() if key != "reason"}
+    dispatch.payload = {**dispatch.payload, "auto": old | {"reason_zh": "旧理由", "reason_en": "Old"}}
+    session.commit()
+    assert (_shown_reason(model_client, request, "zh"), _shown_reason(model_client, request, "en")) == (
+        "旧理由",
+        "Old",
+    )
 
 
 def test_a_person_decides_when_the_model_is_not_sure_or_disagrees(session: Session, active: Settings) -> None:
@@ -133,7 +186,7 @@ def test_a_person_decides_when_the_model_is_not_sure_or_disagrees(session: Sessi
     # The dispatcher sees the model's first choice as the routing suggestion's category.
     suggestion = svc.routing_suggestion(session, vague)
     first = vague_triage.category_suggestions[0]["code"]  # type: ignore[index]
-    assert "the model suggests" in suggestion.reason_en and suggestion.unit_id is not None
+    assert "the model suggests" in suggestion.reason("en") and suggestion.unit_id is not None
     assert first in {"litter", "road", "water"}
 
     # An emergency always goes to a person first, however sure the model is of its category.

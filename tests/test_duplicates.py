@@ -86,8 +86,10 @@ def test_intake_indexes_and_finds_the_same_problem(session: Session, settings: S
     assert best.text_similarity > 0.5 and best.category_relation == "same"
     assert best.distance_m is not None and 50 < best.distance_m < 60
     assert best.score > 0.9
-    assert any(r.startswith("文字相似度") for r in best.reasons_zh)
-    assert "same place: '枫林小区'" in best.reasons_en and "same category: Water outage" in best.reasons_en
+    assert any(r.startswith("文字相似度") for r in best.reasons("zh"))
+    assert "same place: '枫林小区'" in best.reasons("en") and "same category: Water outage" in best.reasons(
+        "en"
+    )
     assert other_problem.id not in [c.request.id for c in duplicates.find_duplicates(session, None, second)]
 
 
@@ -147,7 +149,7 @@ def test_an_issue_is_offered_once_with_its_size(session: Session, settings: Sett
     session.commit()
     found = duplicates.find_duplicates(session, None, third)
     assert len(found) == 1 and found[0].request.issue_id == first.issue_id and found[0].issue_size == 2
-    assert f"Part of issue #{first.issue_id} (2 requests)" in found[0].reasons_en
+    assert f"Part of issue #{first.issue_id} (2 requests)" in found[0].reasons("en")
     # A request already in the issue is not offered the issue's own requests, only the new one.
     assert [c.request.id for c in duplicates.find_duplicates(session, None, second)] == [third.id]
 

@@ -75,7 +75,7 @@ def test_unit_names_and_short_forms(session: Session, settings: Settings, named:
     assert places.locate(session, "梅溪这边路灯坏了").unit_id == named.unit("D2S1").id
     placed = places.locate(session, "金水区梅溪街道翠竹社区门口垃圾成堆")
     assert placed.unit_id == named.unit("D2S1C2").id
-    assert "翠竹社区" in placed.reason_zh and "Cuizhu Community" not in placed.reason_zh
+    assert "翠竹社区" in placed.reason("zh") and "Cuizhu Community" not in placed.reason("zh")
     # English names.
     assert places.locate(session, "Pothole near Songlin Subdistrict office").unit_id == named.unit("D1S1").id
 
@@ -84,20 +84,20 @@ def test_a_short_form_inside_another_place_name_is_not_the_unit(session: Session
     placed = places.locate(session, "梅溪花园门口的井盖丢了")
     assert not placed.found
     assert [(m.text, m.kind) for m in placed.matches] == [("梅溪花园", "compound")]
-    assert "梅溪花园" in placed.reason_zh and "does not know" in placed.reason_en
+    assert "梅溪花园" in placed.reason("zh") and "does not know" in placed.reason("en")
 
 
 def test_the_most_specific_consistent_place_wins(session: Session, named: City) -> None:
     # The district agrees with the community in it; a community elsewhere named in passing loses.
     placed = places.locate(session, "青山区枫桥社区，以前住在星河社区，现在楼下垃圾没人清")
     assert placed.unit_id == named.unit("D1S1C1").id
-    assert "星河社区" in placed.reason_zh
+    assert "星河社区" in placed.reason("zh")
 
 
 def test_no_place(session: Session, named: City) -> None:
     placed = places.locate(session, "咨询社保缴费基数")
     assert not placed.found and placed.matches == ()
-    assert placed.reason_en == "The text names no place the platform knows."
+    assert placed.reason("en") == "The text names no place the platform knows."
 
 
 @pytest.mark.parametrize(
@@ -142,8 +142,8 @@ def test_places_are_learned_from_history(session: Session, settings: Settings, n
     placed = places.locate(session, "阳光花园5栋电梯坏了")
     assert placed.unit_id == named.unit("D2S1C2").id
     assert placed.lat == pytest.approx(0.2) and placed.lon == pytest.approx(1.7)
-    assert "历史诉求中3次提到的小区“阳光花园”" in placed.reason_zh
-    assert "named in 3 earlier requests" in placed.reason_en
+    assert "历史诉求中3次提到的小区“阳光花园”" in placed.reason("zh")
+    assert "named in 3 earlier requests" in placed.reason("en")
 
 
 def test_intake_locates_from_text_and_routes_by_the_rules(
@@ -163,9 +163,9 @@ def test_intake_locates_from_text_and_routes_by_the_rules(
     assert triage.place_matches[0]["text"] == "阳光花园" and triage.place_matches[0]["source"] == "history"
     suggestion = svc.routing_suggestion(session, request)
     assert suggestion.unit_id == named.unit("D2S1C2").id  # litter is handled by the community
-    assert suggestion.reason_zh.startswith("没有地图位置，从文字定位：“阳光花园”")
-    assert "由社区办理" in suggestion.reason_zh
-    assert suggestion.reason_en.startswith("No map point; located from the text: '阳光花园'")
+    assert suggestion.reason("zh").startswith("没有地图位置，从文字定位：“阳光花园”")
+    assert "由社区办理" in suggestion.reason("zh")
+    assert suggestion.reason("en").startswith("No map point; located from the text: '阳光花园'")
     # A department category goes to the district's department, found from the text's district.
     water = submit(session, settings, "金水区停水了", channel="phone", category_code="water")
     session.commit()
@@ -178,7 +178,7 @@ def test_a_map_point_wins_over_the_text(session: Session, settings: Settings, na
     assert session.get(RequestTriage, request.id) is None
     suggestion = svc.routing_suggestion(session, request)
     assert suggestion.unit_id == named.unit("D1S1C1").id
-    assert "文字定位" not in suggestion.reason_zh
+    assert "文字定位" not in suggestion.reason("zh")
 
 
 def test_unplaceable_mentions_are_shown(session: Session, settings: Settings, named: City) -> None:
@@ -186,7 +186,7 @@ def test_unplaceable_mentions_are_shown(session: Session, settings: Settings, na
     session.commit()
     suggestion = svc.routing_suggestion(session, request)
     assert suggestion.unit_id is None
-    assert suggestion.reason_zh.startswith("文字中提到“幸福里小学”，但无法确定其位置。")
+    assert suggestion.reason("zh").startswith("文字中提到“幸福里小学”，但无法确定其位置。")
 
 
 def test_the_dispatcher_sees_the_reason_in_the_api(client: TestClient, session: Session, named: City) -> None:

@@ -14,9 +14,11 @@ See docs/i18n.md.
 from __future__ import annotations
 
 import io
+from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeAlias
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -329,3 +331,160 @@ def negotiate_language(conn: HTTPConnection, default: Language = "zh") -> Langua
         if lang in LANGUAGES and (best is None or quality > best[0]):
             best = (quality, lang)
     return best[1] if best else default
+
+
+# ---------------------------------------------------------------- composed messages
+#
+# A text composed of parts (why this unit: a sentence about the place, one about the category, the city's own
+# names, lists of what the text says) is kept as a `Phrase`: a marked msgid and its parameters, translated when it
+# is shown, never as finished strings in each language. A parameter is a plain value (a number, a name that is the
+# same in every language), a marked `Text`, a nested `Phrase`, a name that is data in two languages (`Named`), a
+# list joined by a translated separator (`Listed`), or sentences joined by the language's rule (`Sentences`).
+# `to_json()` / `phrase_from_json()` store one language-neutrally (in an event's payload).
+
+# Between two sentences: Chinese sets them side by side, English with a space (a language's typographic rule, not a
+# translation: an empty translation would mean "untranslated" to the catalogues).
+SENTENCE_SPACES: dict[Language, str] = {"zh": "", "en": " "}
+
+Json: TypeAlias = str | int | float | bool | dict[str, "Json"] | list["Json"] | None
+
+
+@dataclass(frozen=True)
+class Named:
+    """A name that is data in both languages (a category's `name_zh` / `name_en`), shown in the reader's."""
+
+    zh: str
+    en: str
+
+    def render(self, lang: str) -> str:
+        return self.en if lang == "en" else self.zh
+
+    def to_json(self) -> Json:
+        return {"named": {"zh": self.zh, "en": self.en}}
+
+
+@dataclass(frozen=True, init=False)
+class Phrase:
+    """A marked message with its parameters, rendered in a language when shown: `Phrase(N_("Location in
+    %(where)s."), where=...)`."""
+
+    msgid: Text
+    params: tuple[tuple[str, Part], ...]
+
+    def __init__(self, msgid: Text, /, **params: Param) -> None:
+        object.__setattr__(self, "msgid", msgid)
+        object.__setattr__(self, "params", tuple((name, _part(value)) for name, value in params.items()))
+
+    def render(self, lang: str) -> str:
+        template = translate(lang, self.msgid)
+        if not self.params:
+            return template
+        values = _Params({name: render(value, lang) for name, value in self.params})
+        try:
+            return template % values
+        except (KeyError, IndexError, ValueError, TypeError):
+            return template
+
+    def to_json(self) -> Json:
+        found: dict[str, Json] = {"msgid": str(self.msgid)}
+        if self.msgid.context is not None:
+            found["context"] = self.msgid.context
+        if self.params:
+            found["params"] = {name: to_json(value) for name, value in self.params}
+        return found
+
+
+@dataclass(frozen=True, init=False)
+class Listed:
+    """Items joined by a translated separator (", " is "、" in Chinese); `path` joins a place's units."""
+
+    items: tuple[Part, ...]
+    separator: Text
+
+    def __init__(self, items: Iterable[Param], separator: Text | None = None) -> None:
+        object.__setattr__(self, "items", tuple(_part(item) for item in items))
+        object.__setattr__(self, "separator", separator if separator is not None else LIST_SEPARATOR)
+
+    def render(self, lang: str) -> str:
+        return translate(lang, self.separator).join(render(item, lang) for item in self.items)
+
+    def to_json(self) -> Json:
+        return {"list": [to_json(item) for item in self.items], "separator": Phrase(self.separator).to_json()}
+
+
+@dataclass(frozen=True, init=False)
+class Sentences:
+    """Sentences shown one after the other (side by side in Chinese, with a space in English)."""
+
+    parts: tuple[Part, ...]
+
+    def __init__(self, *parts: Param) -> None:
+        flat: list[Part] = []
+        for part in parts:  # nested sentences are one run of sentences
+            flat.extend(part.parts if isinstance(part, Sentences) else (_part(part),))
+        object.__setattr__(self, "parts", tuple(flat))
+
+    def render(self, lang: str) -> str:
+        space = SENTENCE_SPACES["en" if lang == "en" else "zh"]
+        return space.join(text for text in (render(part, lang) for part in self.parts) if text)
+
+    def to_json(self) -> Json:
+        return {"sentences": [to_json(part) for part in self.parts]}
+
+
+Part = str | int | float | Phrase | Named | Listed | Sentences
+Param = Part | Text
+
+LIST_SEPARATOR = NC_("list separator", ", ")
+PATH_SEPARATOR = NC_("place path separator", " / ")
+
+
+def quoted(text: str) -> Phrase:
+    """Words someone wrote or a name, in the language's quotation marks ('…' in English, “…” in Chinese)."""
+    return Phrase(NC_("quotation", "'%(text)s'"), text=text)
+
+
+def _part(value: Param) -> Part:
+    return Phrase(value) if isinstance(value, Text) else value
+
+
+def render(value: Param, lang: str) -> str:
+    """A parameter, a phrase or a list in `lang`."""
+    if isinstance(value, Text):
+        return translate(lang, value)
+    if isinstance(value, Phrase | Named | Listed | Sentences):
+        return value.render(lang)
+    return str(value)
+
+
+def to_json(value: Param) -> Json:
+    part = _part(value)
+    return part.to_json() if isinstance(part, Phrase | Named | Listed | Sentences) else part
+
+
+def phrase_from_json(data: Json) -> Part:
+    """What `to_json` stored (a phrase, a list, sentences, a name in two languages or a plain value). Raises
+    ValueError for anything else."""
+    if isinstance(data, str | int | float) and not isinstance(data, bool):
+        return data
+    if isinstance(data, dict):
+        if isinstance(data.get("msgid"), str):
+            context = data.get("context")
+            msgid = NC_(context, str(data["msgid"])) if isinstance(context, str) else N_(str(data["msgid"]))
+            params = data.get("params") or {}
+            if not isinstance(params, dict):
+                raise ValueError(f"phrase parameters must be an object: {params!r}")
+            return Phrase(msgid, **{str(name): phrase_from_json(value) for name, value in params.items()})
+        named = data.get("named")
+        if isinstance(named, dict) and isinstance(named.get("zh"), str) and isinstance(named.get("en"), str):
+            return Named(str(named["zh"]), str(named["en"]))
+        items, separator = data.get("list"), data.get("separator")
+        if isinstance(items, list):
+            joined = phrase_from_json(separator) if separator is not None else None
+            if joined is not None and not isinstance(joined, Phrase):
+                raise ValueError(f"a list's separator must be a message: {separator!r}")
+            return Listed((phrase_from_json(item) for item in items), joined.msgid if joined else None)
+        parts = data.get("sentences")
+        if isinstance(parts, list):
+            return Sentences(*(phrase_from_json(part) for part in parts))
+    raise ValueError(f"not a stored phrase: {data!r}")

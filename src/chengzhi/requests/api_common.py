@@ -16,7 +16,7 @@ from chengzhi.errors import ChengzhiError
 from chengzhi.org import queries as org_queries
 from chengzhi.org.models import Unit
 from chengzhi.org.service import Actor
-from chengzhi.requests import access, schemas
+from chengzhi.requests import access, schemas, triaged
 from chengzhi.requests.log import events_of
 from chengzhi.requests.models import Request as RequestRow
 from chengzhi.requests.models import RequestEvent
@@ -52,6 +52,9 @@ def event_public(
     unit = units.get(event.actor_unit_id) if event.actor_unit_id else None
     user_name = user_names.get(event.actor_id) if event.actor_id else None
     payload = dict(event.payload or {})
+    if isinstance(payload.get("auto"), dict):
+        # An automatic dispatch stores why as a message (or, before, in two languages): the client reads its own.
+        payload["auto"] = {**payload["auto"], "reason": triaged.auto_dispatch_reason(payload["auto"], lang)}
     masked = masked_actor is not None
     if masked and event.actor_id is not None and event.actor_id == masked_actor:
         user_name = access.mask_name(user_name)

@@ -472,7 +472,7 @@ def request_page(
                 title=access.mask_text(c.request.title) or "",
                 status=_status(c.request.status, lang),
                 score=round(c.score * 100),
-                reasons=("; " if lang == "en" else "；").join(c.reasons(lang)),
+                reasons=c.reasons_text(lang),
                 issue_size=c.issue_size,
             )
             for c in candidates

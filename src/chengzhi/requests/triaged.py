@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from chengzhi.categories.models import Priority
 from chengzhi.config import Settings
+from chengzhi.i18n import phrase_from_json, render
 from chengzhi.org import queries as org_queries
 from chengzhi.org.models import UnitKind
 from chengzhi.requests.log import SYSTEM
@@ -124,11 +125,26 @@ def auto_dispatch(
         "resident_chose": resident_chose,
         "model_version": classified.version,
         "probability": round(classified.top[0][1], 4),
-        "reason_zh": suggestion.reason_zh,
-        "reason_en": suggestion.reason_en,
+        # Why this unit, as a message with its parameters (chengzhi.i18n.Phrase), rendered when it is read.
+        "reason": suggestion.why.to_json(),
     }
     # Only the receive step so far: only the hub holds it, and the holders need not be read.
     fresh = request.event_count == 1
     return dispatch_step(
         session, SYSTEM, request, unit.id, settings, (), None, now, extra={"auto": auto}, fresh=fresh
     )
+
+
+def auto_dispatch_reason(auto: object, lang: str) -> str | None:
+    """Why an automatic dispatch chose its unit, in `lang`, from its event's `payload["auto"]`: the stored message
+    (`reason`), or, in events written before the catalogues held these reasons, the text stored in each language
+    (`reason_zh` / `reason_en`). None when the event says nothing readable."""
+    if not isinstance(auto, dict):
+        return None
+    if "reason" in auto:
+        try:
+            return render(phrase_from_json(auto["reason"]), lang)
+        except ValueError:
+            return None
+    stored = auto.get("reason_en" if lang == "en" else "reason_zh")
+    return stored if isinstance(stored, str) else None

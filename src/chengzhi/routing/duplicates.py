@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import True_
 
 from chengzhi.categories import service as categories
+from chengzhi.i18n import N_, NC_, Listed, Named, Phrase, quoted
 from chengzhi.org.service import Actor
 from chengzhi.requests import queries as request_queries
 from chengzhi.requests.access import visibility_clause
@@ -81,6 +82,10 @@ class CandidateRequest:
         return self.category_name_en if lang == "en" else self.category_name_zh
 
 
+# Between a candidate's reasons when they are shown as one line.
+REASONS_SEPARATOR = NC_("separator of reasons", "; ")
+
+
 @dataclass
 class Candidate:
     request: CandidateRequest
@@ -89,12 +94,17 @@ class Candidate:
     distance_m: float | None
     category_relation: str  # same, related, unknown, different
     band_hits: int
-    reasons_zh: list[str] = field(default_factory=list)
-    reasons_en: list[str] = field(default_factory=list)
+    why: list[Phrase] = field(
+        default_factory=list
+    )  # the reasons, each a message shown in the reader's language
     issue_size: int | None = None
 
     def reasons(self, lang: str) -> list[str]:
-        return self.reasons_en if lang == "en" else self.reasons_zh
+        return [reason.render(lang) for reason in self.why]
+
+    def reasons_text(self, lang: str) -> str:
+        """The reasons as one line ("; " in English, "；" in Chinese)."""
+        return Listed(self.why, REASONS_SEPARATOR).render(lang)
 
 
 def jaccard(a: frozenset[str] | set[str], b: frozenset[str] | set[str]) -> float:
@@ -290,8 +300,13 @@ def find_duplicates(
     for candidate in result:
         if candidate.request.issue_id is not None:
             candidate.issue_size = size = sizes.get(candidate.request.issue_id, 0)
-            candidate.reasons_zh.append(f"已合并为事件 #{candidate.request.issue_id}（{size} 件诉求）")
-            candidate.reasons_en.append(f"Part of issue #{candidate.request.issue_id} ({size} requests)")
+            candidate.why.append(
+                Phrase(
+                    N_("Part of issue #%(issue)s (%(size)s requests)"),
+                    issue=candidate.request.issue_id,
+                    size=size,
+                )
+            )
     return result
 
 
@@ -385,31 +400,27 @@ def _candidate(
         issue_id=row.issue_id,
         external_id=row.external_id,
     )
-    reasons_zh = [f"文字相似度约 {parts.text:.2f}"]
-    reasons_en = [f"text similarity about {parts.text:.2f}"]
+    # Numbers are written as the platform always wrote them (0.83, 1,250), in both languages.
+    why = [Phrase(N_("text similarity about %(similarity)s"), similarity=f"{parts.text:.2f}")]
     if parts.distance is not None:
-        reasons_zh.append(f"相距约 {parts.distance:,.0f} 米")
-        reasons_en.append(f"about {parts.distance:,.0f} m apart")
+        why.append(Phrase(N_("about %(metres)s m apart"), metres=f"{parts.distance:,.0f}"))
     shared_names = [value for kind, value in places_shared if kind == "name"]
     if shared_names:
-        reasons_zh.append("同一地点：" + "、".join(f"“{n}”" for n in shared_names[:3]))
-        reasons_en.append("same place: " + ", ".join(f"'{n}'" for n in shared_names[:3]))
+        why.append(Phrase(N_("same place: %(names)s"), names=Listed(quoted(n) for n in shared_names[:3])))
     shared_units = [int(value) for kind, value in places_shared if kind == "unit"]
     if shared_units:
         name = units.get(shared_units[0], (None, None, "?", None))[2]
-        reasons_zh.append(f"同在{name}")
-        reasons_en.append(f"both in {name}")
+        why.append(Phrase(N_("both in %(unit)s"), unit=name))
     mine = groups.get(item.category_id or 0)
     if mine and category:
         if parts.relation == "same":
-            reasons_zh.append(f"类别相同：{mine[0]}")
-            reasons_en.append(f"same category: {mine[1]}")
+            why.append(Phrase(N_("same category: %(category)s"), category=Named(mine[0], mine[1])))
         elif parts.relation == "related":
-            reasons_zh.append(f"同属“{mine[2]}”类")
-            reasons_en.append(f"both under '{mine[3] or mine[2]}'")
+            why.append(Phrase(N_("both under '%(group)s'"), group=Named(mine[2], mine[3] or mine[2])))
         else:
-            reasons_zh.append(f"类别不同：{category[0]}")
-            reasons_en.append(f"different category: {category[1]}")
+            why.append(
+                Phrase(N_("different category: %(category)s"), category=Named(category[0], category[1]))
+            )
     return Candidate(
         request=shown,
         score=parts.score,
@@ -417,8 +428,7 @@ def _candidate(
         distance_m=round(parts.distance, 1) if parts.distance is not None else None,
         category_relation=parts.relation,
         band_hits=int(row.hits),
-        reasons_zh=reasons_zh,
-        reasons_en=reasons_en,
+        why=why,
     )
 
 

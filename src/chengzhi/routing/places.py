@@ -11,7 +11,8 @@ Mentions that match a place pattern (…小区, …路, …街, …村, …学�
 too, so the dispatcher sees what the text names even when the platform cannot place it.
 
 `locate(session, text)` returns the matches, the chosen place, the units it lies in (`rules.Located`) and the
-reason in Chinese and English; `suggestion_from_text` routes a request by the core's rules from there.
+reason (a composed message, `chengzhi.i18n.Phrase`, shown in the reader's language); `suggestion_from_text` routes
+a request by the core's rules from there.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from chengzhi.categories.models import Category
 from chengzhi.db import utcnow
+from chengzhi.i18n import N_, NC_, PATH_SEPARATOR, Listed, Phrase, Sentences, Text, quoted
 from chengzhi.org import queries as org_queries
 from chengzhi.org.models import UnitKind
 from chengzhi.requests import queries as request_queries
@@ -72,19 +74,19 @@ _LEFT_STOP = re.compile(
 # Words that make a generic place, not a name ("老旧小区", "安置小区").
 _GENERIC = re.compile(r"^(?:老旧|新建|安置|商品房|回迁|拆迁|高档|周边|周围|其他|其它|多个|几个|城中|农村)")
 
-KIND_NAMES: dict[str, tuple[str, str]] = {
-    "district": ("区", "district"),
-    "street": ("街道（乡镇）", "street office"),
-    "community": ("社区", "community"),
-    "compound": ("小区", "residential compound"),
-    "road": ("道路", "road"),
-    "village": ("村", "village"),
-    "school": ("学校", "school"),
-    "hospital": ("医院", "hospital"),
-    "park": ("公园、广场", "park or square"),
-    "market": ("市场", "market"),
-    "station": ("车站", "station"),
-    "place": ("地点", "place"),
+KIND_NAMES: dict[str, Text] = {
+    "district": NC_("kind of place", "district"),
+    "street": NC_("kind of place", "street office"),
+    "community": NC_("kind of place", "community"),
+    "compound": NC_("kind of place", "residential compound"),
+    "road": NC_("kind of place", "road"),
+    "village": NC_("kind of place", "village"),
+    "school": NC_("kind of place", "school"),
+    "hospital": NC_("kind of place", "hospital"),
+    "park": NC_("kind of place", "park or square"),
+    "market": NC_("kind of place", "market"),
+    "station": NC_("kind of place", "station"),
+    "place": NC_("kind of place", "place"),
 }
 SPECIFICITY = {UnitKind.district: 1, UnitKind.street: 2, UnitKind.community: 3}
 LEARNED_MIN_MENTIONS = 3
@@ -245,8 +247,7 @@ class Placed:
     lon: float | None = None
     unit_id: int | None = None  # the most specific unit the place lies in
     located: Located = field(default_factory=Located)
-    reason_zh: str = ""
-    reason_en: str = ""
+    why: Phrase | Sentences | None = None
     note: str | None = None
 
     @property
@@ -254,7 +255,7 @@ class Placed:
         return self.unit_id is not None or self.lat is not None
 
     def reason(self, lang: str) -> str:
-        return self.reason_en if lang == "en" else self.reason_zh
+        return self.why.render(lang) if self.why is not None else ""
 
 
 def _chain(index: AreaIndex, unit_id: int | None) -> Located:
@@ -315,7 +316,6 @@ def locate_normalised(session: Session, text: str) -> Placed:
     located = _chain(index, entry.unit_id)
     if entry.unit_id is None and entry.lat is not None and entry.lon is not None:
         located = index.locate(entry.lat, entry.lon)
-    reason_zh, reason_en = _reason(index, tuple(matches), chosen, located)
     return Placed(
         matches=tuple(matches),
         chosen=chosen,
@@ -323,49 +323,55 @@ def locate_normalised(session: Session, text: str) -> Placed:
         lon=entry.lon,
         unit_id=located.community_id or located.street_id or located.district_id,
         located=located,
-        reason_zh=reason_zh,
-        reason_en=reason_en,
+        why=_reason(index, tuple(matches), chosen, located),
     )
 
 
 def _unplaced(matches: tuple[PlaceMatch, ...]) -> Placed:
     if not matches:
-        return Placed(
-            reason_zh="文字中没有识别到本市的地名。", reason_en="The text names no place the platform knows."
-        )
-    said_zh = "、".join(f"“{m.text}”" for m in matches)
-    said_en = ", ".join(f"'{m.text}'" for m in matches)
+        return Placed(why=Phrase(N_("The text names no place the platform knows.")))
     return Placed(
         matches=matches,
-        reason_zh=f"文字中提到{said_zh}，但本市地名库中没有这些地点。",
-        reason_en=f"The text names {said_en}, but the city's gazetteer does not know these places.",
+        why=Phrase(
+            N_("The text names %(said)s, but the city's gazetteer does not know these places."),
+            said=Listed(quoted(m.text) for m in matches),
+        ),
     )
+
+
+def _where(index: AreaIndex, located: Located) -> Listed:
+    """The units a place lies in, from the district down."""
+    where_ids = [u for u in (located.district_id, located.street_id, located.community_id) if u]
+    return Listed((_unit_name(index, u) for u in where_ids), PATH_SEPARATOR)
 
 
 def _reason(
     index: AreaIndex, matches: tuple[PlaceMatch, ...], chosen: PlaceMatch, located: Located
-) -> tuple[str, str]:
+) -> Phrase | Sentences:
     entry = chosen.entry
     assert entry is not None
-    kind_zh, kind_en = KIND_NAMES.get(entry.kind, KIND_NAMES["place"])
-    where_ids = [u for u in (located.district_id, located.street_id, located.community_id) if u]
-    where_zh = "、".join(_unit_name(index, u) for u in where_ids) or "?"
-    where_en = " / ".join(_unit_name(index, u) for u in where_ids) or "?"
+    kind = KIND_NAMES.get(entry.kind, KIND_NAMES["place"])
+    where = _where(index, located)
     if entry.source == "history":
-        source_zh = f"历史诉求中{entry.mentions}次提到的{kind_zh}“{entry.name}”"
-        source_en = (
-            f"the {kind_en} '{entry.name}', named in {entry.mentions} earlier requests with a map point"
+        source = Phrase(
+            N_("the %(kind)s '%(name)s', named in %(mentions)s earlier requests with a map point"),
+            kind=kind,
+            name=entry.name,
+            mentions=entry.mentions,
         )
     else:
-        source_zh = f"{kind_zh}“{entry.name}”"
-        source_en = f"the {kind_en} '{entry.name}'"
-    zh = f"没有地图位置，从文字定位：“{chosen.text}”→{source_zh}，位于{where_zh}。"
-    en = f"No map point; located from the text: '{chosen.text}' → {source_en}, in {where_en}."
+        source = Phrase(N_("the %(kind)s '%(name)s'"), kind=kind, name=entry.name)
+    located_from = Phrase(
+        N_("No map point; located from the text: '%(said)s' → %(source)s, in %(where)s."),
+        said=chosen.text,
+        source=source,
+        where=where if where.items else "?",
+    )
     others = [m for m in matches if m is not chosen]
-    if others:
-        zh += "文中还提到" + "、".join(f"“{m.text}”" for m in others) + "。"
-        en += " The text also names " + ", ".join(f"'{m.text}'" for m in others) + "."
-    return zh, en
+    if not others:
+        return located_from
+    also = Phrase(N_("The text also names %(said)s."), said=Listed(quoted(m.text) for m in others))
+    return Sentences(located_from, also)
 
 
 def locate(session: Session, text: str | None) -> Placed:
@@ -378,8 +384,9 @@ def locate(session: Session, text: str | None) -> Placed:
     except TextError as error:
         return Placed(
             note=error.code,
-            reason_zh=f"文字无法分析：{error.message('zh')}",
-            reason_en=f"The text cannot be analysed: {error.message('en')}",
+            why=Phrase(
+                N_("The text cannot be analysed: %(error)s"), error=Phrase(error.msgid, max=MAX_CHARS)
+            ),
         )
     return locate_normalised(session, normalised.replace(" ", "") if _mostly_han(normalised) else normalised)
 
@@ -407,13 +414,13 @@ def suggestion_from_text(
     )
     words = chosen.get("text", "?")
     name = chosen.get("name", "?")
-    where_ids = [u for u in (located.district_id, located.street_id, located.community_id) if u]
-    zh = f"没有地图位置，从文字定位：“{words}”→“{name}”，位于{'、'.join(_unit_name(index, u) for u in where_ids)}。"
-    en = (
-        f"No map point; located from the text: '{words}' → '{name}', in "
-        f"{' / '.join(_unit_name(index, u) for u in where_ids)}."
+    located_from = Phrase(
+        N_("No map point; located from the text: '%(said)s' → '%(name)s', in %(where)s."),
+        said=str(words),
+        name=str(name),
+        where=_where(index, located),
     )
-    return RoutingSuggestion(rules.unit_id, zh + rules.reason_zh, en + " " + rules.reason_en, located)
+    return RoutingSuggestion(rules.unit_id, Sentences(located_from, rules.why), located)
 
 
 # ---------------------------------------------------------------- learning place names from history

@@ -14,6 +14,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy.orm import Session
 
 from chengzhi.categories.models import Category, HandlerKind
+from chengzhi.i18n import N_, PATH_SEPARATOR, Listed, Named, Phrase, Sentences
 from chengzhi.org import queries as org_queries
 from chengzhi.org.models import UnitKind
 
@@ -115,15 +116,14 @@ def _build(session: Session, now: float) -> AreaIndex:
 
 @dataclass(frozen=True)
 class RoutingSuggestion:
-    """Where a request should go and why (reason as a message code with parameters, shown in zh or en)."""
+    """Where a request should go and why (`why`: a composed message, shown in the reader's language)."""
 
     unit_id: int | None
-    reason_zh: str
-    reason_en: str
+    why: Phrase | Sentences
     located: Located = Located()
 
     def reason(self, lang: str) -> str:
-        return self.reason_en if lang == "en" else self.reason_zh
+        return self.why.render(lang)
 
 
 def suggest_unit(
@@ -143,26 +143,30 @@ def suggest_unit(
         return index.units[unit_id][2] if unit_id in index.units else "?"
 
     if category is None:
-        return RoutingSuggestion(
-            None, "尚未确定类别，请先选择类别。", "No category yet: choose one first.", located
-        )
-    where_zh = "、".join(name(u) for u in (located.district_id, located.street_id, located.community_id) if u)
-    where_en = " / ".join(
-        name(u) for u in (located.district_id, located.street_id, located.community_id) if u
+        return RoutingSuggestion(None, Phrase(N_("No category yet: choose one first.")), located)
+    where = Listed(
+        (name(u) for u in (located.district_id, located.street_id, located.community_id) if u), PATH_SEPARATOR
     )
+    named = Named(category.name_zh, category.name_en)
     kind = category.handler_kind
     if kind == HandlerKind.community and located.community_id:
         return RoutingSuggestion(
             located.community_id,
-            f"位置在{where_zh}；“{category.name_zh}”由社区办理。",
-            f"Location in {where_en}; '{category.name_en}' is handled by the community.",
+            Phrase(
+                N_("Location in %(where)s; '%(category)s' is handled by the community."),
+                where=where,
+                category=named,
+            ),
             located,
         )
     if kind in (HandlerKind.community, HandlerKind.street) and located.street_id:
         return RoutingSuggestion(
             located.street_id,
-            f"位置在{where_zh}；“{category.name_zh}”由街道（乡镇）办理。",
-            f"Location in {where_en}; '{category.name_en}' is handled by the street office.",
+            Phrase(
+                N_("Location in %(where)s; '%(category)s' is handled by the street office."),
+                where=where,
+                category=named,
+            ),
             located,
         )
     if kind == HandlerKind.department and category.handler_function:
@@ -171,28 +175,34 @@ def suggest_unit(
             unit_id = index.departments[(located.district_id, function)]
             return RoutingSuggestion(
                 unit_id,
-                f"位置在{where_zh}；“{category.name_zh}”由区职能部门{name(unit_id)}办理。",
-                f"Location in {where_en}; '{category.name_en}' goes to the district department {name(unit_id)}.",
+                Phrase(
+                    N_("Location in %(where)s; '%(category)s' goes to the district department %(unit)s."),
+                    where=where,
+                    category=named,
+                    unit=name(unit_id),
+                ),
                 located,
             )
         if index.city_id and (index.city_id, function) in index.departments:
             unit_id = index.departments[(index.city_id, function)]
             return RoutingSuggestion(
                 unit_id,
-                f"“{category.name_zh}”由市级部门{name(unit_id)}办理。",
-                f"'{category.name_en}' goes to the city department {name(unit_id)}.",
+                Phrase(
+                    N_("'%(category)s' goes to the city department %(unit)s."),
+                    category=named,
+                    unit=name(unit_id),
+                ),
                 located,
             )
     if located.district_id:
         return RoutingSuggestion(
             located.district_id,
-            f"位置在{where_zh}；没有更具体的承办单位，由区政府兜底。",
-            f"Location in {where_en}; no more specific unit, so the district government takes it.",
+            Phrase(
+                N_("Location in %(where)s; no more specific unit, so the district government takes it."),
+                where=where,
+            ),
             located,
         )
     return RoutingSuggestion(
-        None,
-        "无法从位置确定辖区，请派单员人工选择承办单位。",
-        "The location gives no district; the dispatcher must choose the unit.",
-        located,
+        None, Phrase(N_("The location gives no district; the dispatcher must choose the unit.")), located
     )

@@ -15,6 +15,7 @@ from chengzhi.categories import service as categories
 from chengzhi.categories.models import Category
 from chengzhi.config import Settings
 from chengzhi.db import utcnow
+from chengzhi.i18n import N_, Listed, Named, Phrase, Sentences, quoted
 from chengzhi.requests.models import Request
 from chengzhi.routing import classifier, duplicates_index, places, urgency
 from chengzhi.routing import text as textpipe
@@ -248,30 +249,40 @@ def suggestion_with(
     if suggestion is None:
         suggestion = suggest_unit(session, category, request.lat, request.lon)
         if (request.lat is None or request.lon is None) and triage is not None and triage.place_matches:
-            said_zh = "、".join(f"“{m.get('text')}”" for m in triage.place_matches)
-            said_en = ", ".join(f"'{m.get('text')}'" for m in triage.place_matches)
+            said = Listed(quoted(str(m.get("text"))) for m in triage.place_matches)
             suggestion = RoutingSuggestion(
                 suggestion.unit_id,
-                f"文字中提到{said_zh}，但无法确定其位置。" + suggestion.reason_zh,
-                f"The text names {said_en}, but none of them can be placed. " + suggestion.reason_en,
+                Sentences(
+                    Phrase(N_("The text names %(said)s, but none of them can be placed."), said=said),
+                    suggestion.why,
+                ),
                 suggestion.located,
             )
     if guessed is not None:
         name, percent = guessed[0], round(guessed[1] * 100)
         suggestion = RoutingSuggestion(
             suggestion.unit_id,
-            f"类别尚未确定，按模型建议的“{name.name_zh}”（{percent}%）。" + suggestion.reason_zh,
-            f"No category yet: the model suggests '{name.name_en}' ({percent}%). " + suggestion.reason_en,
+            Sentences(
+                Phrase(
+                    N_("No category yet: the model suggests '%(category)s' (%(percent)s%%)."),
+                    category=Named(name.name_zh, name.name_en),
+                    percent=percent,
+                ),
+                suggestion.why,
+            ),
             suggestion.located,
         )
     if triage is not None and triage.urgent:
-        said = [str(m.get("text")) for m in triage.urgency_matches or []]
-        zh = "紧急：文中有" + "、".join(f"“{s}”" for s in dict.fromkeys(said)) + "，按紧急时限办理。"
-        en = "Emergency: the text says " + ", ".join(f"'{s}'" for s in dict.fromkeys(said))
+        said_words = dict.fromkeys(str(m.get("text")) for m in triage.urgency_matches or [])
         suggestion = RoutingSuggestion(
             suggestion.unit_id,
-            zh + suggestion.reason_zh,
-            en + "; emergency time limits apply. " + suggestion.reason_en,
+            Sentences(
+                Phrase(
+                    N_("Emergency: the text says %(said)s; emergency time limits apply."),
+                    said=Listed(quoted(s) for s in said_words),
+                ),
+                suggestion.why,
+            ),
             suggestion.located,
         )
     return suggestion

@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from chengzhi.i18n import N_, Listed, Named, Phrase, quoted
 from chengzhi.routing.text import MAX_CHARS, TextError, normalise
 
 PACKAGED = "urgency.toml"
@@ -77,17 +78,20 @@ class Urgency:
     def kinds(self) -> list[str]:
         return list(dict.fromkeys(m.kind for m in self.matches))
 
-    def reason(self, terms: Terms, lang: str) -> str:
-        names = {k.code: (k.name_zh, k.name_en) for k in terms.kinds}
+    def why(self, terms: Terms) -> Phrase | None:
+        """Why the text is an emergency (the kinds' names come from the terms file, in both languages)."""
         if not self.urgent:
-            return ""
-        said = "、".join(dict.fromkeys(f"“{m.text}”" for m in self.matches))
-        said_en = ", ".join(dict.fromkeys(f"'{m.text}'" for m in self.matches))
-        kinds_zh = "、".join(names.get(k, (k, k))[0] for k in self.kinds())
-        kinds_en = ", ".join(names.get(k, (k, k))[1] for k in self.kinds())
-        if lang == "en":
-            return f"Emergency ({kinds_en}): the text says {said_en}."
-        return f"紧急（{kinds_zh}）：文中有{said}。"
+            return None
+        names = {k.code: Named(k.name_zh, k.name_en) for k in terms.kinds}
+        return Phrase(
+            N_("Emergency (%(kinds)s): the text says %(said)s."),
+            kinds=Listed(names.get(k, k) for k in self.kinds()),
+            said=Listed(quoted(text) for text in dict.fromkeys(m.text for m in self.matches)),
+        )
+
+    def reason(self, terms: Terms, lang: str) -> str:
+        why = self.why(terms)
+        return why.render(lang) if why is not None else ""
 
 
 def _strings(value: Any, where: str) -> tuple[str, ...]:

@@ -46,18 +46,19 @@ FROM generate_series(1, :n) AS g
 """
 UNIT = "INSERT INTO units (code, name_zh, name_en, kind, parent_id, path, active, created_at) VALUES ('bench', '市场监管局', 'Market regulation', 'department', NULL, '/bench/', true, now()) RETURNING id"
 # Nine kinds as in the issue's mix; decided over four years before :on; publication windows by the rule sets
-# of credit/repair.py (2019: general 36 months, 2023: 12, 2026: 12 and minor 3; serious 36 throughout).
+# of credit/repair.py (every general penalty 12 months, minor 12 before 2023-05-01, 3 from 2026-04-01, never
+# published between; serious 36 throughout).
 RECORDS = """
 INSERT INTO credit_records (entity_id, kind, severity, outcome, title, legal_basis, decided_on, rule_set,
                             publish_until, created_at)
 SELECT e, k.kind, k.severity, k.outcome, 't', 'b', d,
        CASE WHEN k.kind <> 'penalty' THEN NULL WHEN d >= DATE '2026-04-01' THEN '2026'
-            WHEN d >= DATE '2023-01-01' THEN '2023' ELSE '2019' END,
+            WHEN d >= DATE '2023-05-01' THEN '2023' ELSE '2019' END,
        CASE WHEN k.kind <> 'penalty' THEN NULL
             WHEN k.severity = 'serious' THEN (d + interval '36 months')::date
-            WHEN k.severity = 'general' AND d >= DATE '2023-01-01' THEN (d + interval '12 months')::date
-            WHEN k.severity = 'general' THEN (d + interval '36 months')::date
+            WHEN k.severity = 'general' THEN (d + interval '12 months')::date
             WHEN d >= DATE '2026-04-01' THEN (d + interval '3 months')::date
+            WHEN d < DATE '2023-05-01' THEN (d + interval '12 months')::date
             ELSE d END,
        now()
 FROM (

@@ -57,17 +57,18 @@ def test_a_serious_penalty_blacklists_until_its_publication_ends() -> None:
 
 @pytest.mark.parametrize(
     ("second_on", "listed"),
-    [(dt.date(2021, 3, 31), True), (dt.date(2021, 4, 1), False), (dt.date(2021, 4, 2), False)],
+    [(dt.date(2027, 4, 30), True), (dt.date(2027, 5, 1), False), (dt.date(2027, 5, 2), False)],
 )
 def test_two_general_penalties_within_twelve_months(second_on: dt.date, listed: bool) -> None:
-    first = penalty(1, dt.date(2020, 4, 1), "general")  # 2019 rules: published until 2023-04-01
+    first = penalty(1, dt.date(2026, 5, 1), "general")  # 2026 rules: published until 2027-05-01
     second = penalty(2, second_on, "general")
     assert (("repeat_general", 2) in rules_on([first, second], second_on)) is listed
     if listed:  # until the first one's publication ends (both must be published)
         entry = lists.listings([first, second], "C", second_on)[0]
-        assert entry.publish_until == first.publish_until == dt.date(2023, 4, 1)
-        assert rules_on([first, second], dt.date(2023, 3, 31)) == [("repeat_general", 2)]
-        assert rules_on([first, second], dt.date(2023, 4, 1)) == []
+        assert entry.publish_until == first.publish_until == dt.date(2027, 5, 1)
+        assert second.publish_until == dt.date(2028, 4, 30)
+        assert rules_on([first, second], dt.date(2027, 4, 30)) == [("repeat_general", 2)]
+        assert rules_on([first, second], dt.date(2027, 5, 1)) == []
 
 
 def test_a_court_listing_has_no_end() -> None:

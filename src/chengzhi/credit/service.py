@@ -350,7 +350,23 @@ def public_view(session: Session, entity: CreditEntity, on: dt.date, lang: Langu
         "grade": entity.grade,
         "records": [record_json(r) for r in records],
         "lists": lists_json(session, entity, on, lang),
+        "inspections": [record_json(r) for r in inspections_of(session, entity, on)],
     }
+
+
+def inspections_of(
+    session: Session, entity: CreditEntity, on: dt.date, limit: int = 20
+) -> list[CreditRecord]:
+    """The entity's inspection results (published: 一公开), the latest first; withdrawn ones left out."""
+    query = select(CreditRecord).where(
+        CreditRecord.entity_id == entity.id,
+        CreditRecord.kind == "inspection",
+        CreditRecord.decided_on <= on,
+        or_(CreditRecord.withdrawn_on.is_(None), CreditRecord.withdrawn_on > on),
+    )
+    return list(
+        session.scalars(query.order_by(CreditRecord.decided_on.desc(), CreditRecord.id.desc()).limit(limit))
+    )
 
 
 def record_json(record: CreditRecord) -> dict[str, Any]:

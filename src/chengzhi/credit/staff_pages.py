@@ -10,25 +10,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
 from chengzhi.credit import access, cases, listing, lists, plans, service, stats
+from chengzhi.credit.record_pages import KIND_NAMES, SEVERITY_NAMES, Message, guard, names
+from chengzhi.credit.record_pages import router as record_router
 from chengzhi.deps import SessionDep, SettingsDep
 from chengzhi.errors import NotFound
 from chengzhi.i18n import N_
 from chengzhi.web.i18n import gettext
-from chengzhi.web.templating import Chrome, chrome, csrf_ok, page_actor, render
+from chengzhi.web.templating import chrome, csrf_ok, page_actor, render
 
 router = APIRouter(include_in_schema=False)
-
-
-@dataclass
-class Message:
-    message: str
+router.include_router(record_router)  # /credit/staff/entities/{uscc}, /credit/rules
 
 
 @dataclass
@@ -41,6 +38,8 @@ class StaffPage:
     objections: list[dict[str, Any]] = field(default_factory=list)
     applications: list[dict[str, Any]] = field(default_factory=list)
     plans: list[Any] = field(default_factory=list)
+    kinds: dict[str, str] = field(default_factory=dict)
+    severities: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -54,21 +53,12 @@ class PlanPage:
     notice: dict[str, Any]
 
 
-def _guard(request: Request, frame: Chrome, allowed: bool, anonymous: bool) -> Response | None:
-    if anonymous:
-        return RedirectResponse(f"/login?next={quote(request.url.path, safe='/')}", status_code=303)
-    if not allowed:
-        text = gettext(frame.lang, N_("These pages are for credit officers and department staff."))
-        return render(request, "forbidden.html", Message(text), frame, status_code=403)
-    return None
-
-
 @router.get("/credit/staff")
 def staff_home(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     actor = page_actor(request, session)
     frame = chrome(request, actor)
     allowed = actor.has_role(*access.OFFICER_ROLES, *access.DEPARTMENT_ROLES)
-    refused = _guard(request, frame, allowed, actor.is_anonymous)
+    refused = guard(request, frame, allowed, actor.is_anonymous)
     if refused is not None:
         return refused
     on = access.today(settings)
@@ -82,6 +72,8 @@ def staff_home(request: Request, session: SessionDep, settings: SettingsDep) -> 
         inspections=stats.inspections(session, by, frame.lang),
         records=[service.record_json(r) for r in service.records_from(session, unit, 50)],
         plans=plans.plans(session, 20),
+        kinds=names(frame.lang, KIND_NAMES),
+        severities=names(frame.lang, SEVERITY_NAMES),
     )
     if officer:
         page.objections = [
@@ -100,7 +92,7 @@ async def staff_decide(request: Request, session: SessionDep, settings: Settings
     """An officer decides an objection or a repair application from the staff page."""
     actor = page_actor(request, session)
     frame = chrome(request, actor)
-    refused = _guard(request, frame, access.is_officer(actor), actor.is_anonymous)
+    refused = guard(request, frame, access.is_officer(actor), actor.is_anonymous)
     if refused is not None:
         return refused
     form = await request.form()

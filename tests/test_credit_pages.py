@@ -82,6 +82,8 @@ def test_the_public_page_shows_inspections_and_links_the_rules(
     assert "王小明" not in page and "/credit/rules" in page and "完整信用档案" not in page
     english = client.get(f"/credit/{CODES[0]}", params={"lang": "en"}).text
     assert "<h2>Inspections</h2>" in english and "failed" in english
+    public = client.get(f"/api/v1/credit/entities/{CODES[0]}").json()
+    assert [(i["title"], i["outcome"]) for i in public["inspections"]] == [("日常监督检查不合格", False)]
     sign_in(client, "credit")
     assert f"/credit/staff/entities/{CODES[0]}" in client.get(f"/credit/{CODES[0]}").text
 
@@ -94,3 +96,34 @@ def test_the_rules_page_lists_every_rule_set_with_its_source(client: TestClient)
         assert text in zh.text, text
     en = client.get("/credit/rules", params={"lang": "en"}).text
     assert "NDRC Order No. 58" in en and "12 to 36 months" in en and "not published" in en
+
+
+def test_department_staff_add_a_record_from_the_staff_page(
+    client: TestClient, settings: Settings, city: City
+) -> None:
+    _entity_with_history(settings, city)
+    sign_in(client, "d1-water-handler")
+    page = client.get("/credit/staff", params={"lang": "zh"})
+    token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+    form = {"csrf_token": token, "uscc": CODES[0], "kind": "honour", "severity": "", "outcome": "",
+            "title": "守合同重信用企业", "legal_basis": "示范市表彰决定",
+            "decided_on": access.today(settings).isoformat()}  # fmt: skip
+    wrong = client.post("/credit/staff/records", data={**form, "kind": "penalty"}, params={"lang": "zh"})
+    assert (
+        wrong.status_code == 400 and "严重程度" in wrong.text
+    ) or "minor, general or serious" in wrong.text
+    assert 'value="守合同重信用企业"' in wrong.text  # what was typed stays in the form
+    bad_date = client.post(
+        "/credit/staff/records", data={**form, "decided_on": "2026-13-01"}, params={"lang": "en"}
+    )
+    assert bad_date.status_code == 400 and "YYYY-MM-DD" in bad_date.text
+    unknown = client.post("/credit/staff/records", data={**form, "uscc": CODES[2]}, params={"lang": "en"})
+    assert unknown.status_code == 400 and CODES[2] in unknown.text
+    added = client.post("/credit/staff/records", data=form, follow_redirects=False)
+    assert added.status_code == 303
+    with get_sessionmaker(settings.database_url)() as session:
+        entity = service.get_entity(session, CODES[0])
+        (honour,) = [r for r in service.records_of(session, entity) if r.kind == "honour"]
+        assert honour.source_unit_id == city.units["D1-water"].id  # the department's own unit
+        assert service.grade_history(session, entity)[-1].explanation[-1]["record_id"] == honour.id
+    assert client.post("/credit/staff/records", data={**form, "csrf_token": "x"}).status_code == 403

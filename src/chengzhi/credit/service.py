@@ -338,7 +338,10 @@ def search(session: Session, query: str, limit: int = 20) -> list[CreditEntity]:
 
 def public_view(session: Session, entity: CreditEntity, on: dt.date, lang: Language = "zh") -> dict[str, Any]:
     """Public information only: no score explanation, a masked legal representative, published records only."""
-    records = [r for r in records_of(session, entity) if r.kind in PUBLIC_KINDS and is_published(r, on)]
+    every = records_of(session, entity)
+    records = [r for r in every if r.kind in PUBLIC_KINDS and is_published(r, on)]
+    # Inspection results are published (一公开): the latest 20, withdrawn ones left out.
+    inspections = [r for r in reversed(every) if r.kind == "inspection" and is_published(r, on)][:20]
     return {
         "uscc": entity.uscc,
         "name": entity.name,
@@ -350,23 +353,8 @@ def public_view(session: Session, entity: CreditEntity, on: dt.date, lang: Langu
         "grade": entity.grade,
         "records": [record_json(r) for r in records],
         "lists": lists_json(session, entity, on, lang),
-        "inspections": [record_json(r) for r in inspections_of(session, entity, on)],
+        "inspections": [record_json(r) for r in inspections],
     }
-
-
-def inspections_of(
-    session: Session, entity: CreditEntity, on: dt.date, limit: int = 20
-) -> list[CreditRecord]:
-    """The entity's inspection results (published: 一公开), the latest first; withdrawn ones left out."""
-    query = select(CreditRecord).where(
-        CreditRecord.entity_id == entity.id,
-        CreditRecord.kind == "inspection",
-        CreditRecord.decided_on <= on,
-        or_(CreditRecord.withdrawn_on.is_(None), CreditRecord.withdrawn_on > on),
-    )
-    return list(
-        session.scalars(query.order_by(CreditRecord.decided_on.desc(), CreditRecord.id.desc()).limit(limit))
-    )
 
 
 def record_json(record: CreditRecord) -> dict[str, Any]:

@@ -43,9 +43,13 @@ def test_demo_city_has_credit_supervision(settings: Settings, client: TestClient
             select(CreditGrade.entity_id, func.count()).group_by(CreditGrade.entity_id)
         ).all()
         assert len(histories) == 60 and max(n for _, n in histories) >= 3  # grades as they happened
+        models = set(session.scalars(select(CreditGrade.model).distinct()))
+        assert models == {"general-2026", "food-2026"}  # the food trade has its own model
         repairing = service.get_record(session, cases.pending_applications(session)[0].record_id)
         penalised = session.get(CreditEntity, repairing.entity_id)
-        inspected = session.get(CreditEntity, session.get(CreditRecord, tasks[0][0].record_id).entity_id)
+        inspection = session.get(CreditRecord, tasks[0][0].record_id)
+        assert inspection is not None
+        inspected = session.get(CreditEntity, inspection.entity_id)
         assert penalised is not None and inspected is not None
         penalised_code, inspected_code = penalised.uscc, inspected.uscc
     assert client.get("/credit/lists/black").status_code == 200

@@ -135,6 +135,23 @@ def test_entries_follow_records_repair_and_expiry(session: Session, city: City) 
     assert listing.listed_entities(session, "black", dt.date(2026, 9, 1)) == []
 
 
+def test_an_industry_model_overrides_the_general_one(session: Session, city: City) -> None:
+    """The same serious penalty weighs more in the food trade; the other industries keep the general model."""
+    day = dt.date(2026, 6, 1)
+    scores = {}
+    for code, industry in zip(CODES[40:43], ("food", "retail", None), strict=True):
+        entity = service.save_entity(session, service.EntityData(code, f"企业{code}", industry=industry), day)
+        penalty = service.RecordData("penalty", "t", "b", day, severity="serious")
+        service.add_record(session, entity, penalty, day)
+        scores[industry] = (entity.score, service.grade_history(session, entity)[-1].model)
+    assert scores == {
+        "food": (490.0, "food-2026"),
+        "retail": (530.0, "general-2026"),
+        None: (530.0, "general-2026"),
+    }
+    assert service.regrade_all(session, day)["scores_changed"] == 0  # the nightly agrees, model by model
+
+
 def test_set_based_regrade_equals_the_rule_model(session: Session, city: City) -> None:
     rng = random.Random(8)
     kinds = [("licence", None, None), ("inspection", None, True), ("inspection", None, False),
@@ -144,7 +161,8 @@ def test_set_based_regrade_equals_the_rule_model(session: Session, city: City) -
              ("dishonesty", None, None)]  # fmt: skip
     entities = []
     for i, code in enumerate(CODES[:40]):
-        entity = service.save_entity(session, service.EntityData(code, f"企业{i}"), ON)
+        industry = "food" if i % 3 == 0 else ("retail" if i % 3 == 1 else None)  # food: its own model
+        entity = service.save_entity(session, service.EntityData(code, f"企业{i}", industry=industry), ON)
         entities.append(entity)
         for _ in range(rng.randrange(0, 8)):
             kind, severity, outcome = rng.choice(kinds)
@@ -162,9 +180,11 @@ def test_set_based_regrade_equals_the_rule_model(session: Session, city: City) -
     assert first["entities"] == 40 and first["grades_changed"] == 40
     for entity in entities:
         facts = [service._fact(r, later) for r in service.records_of(session, entity)]
-        expected = scoring.evaluate(service.MODEL, facts, later)
+        model = service.MODELS.for_industry(entity.industry)
+        expected = scoring.evaluate(model, facts, later)
         assert entity.score == pytest.approx(expected.score, abs=0.011) and entity.grade == expected.grade
         (history,) = session.query(CreditGrade).filter_by(entity_id=entity.id).all()
+        assert history.model == ("food-2026" if entity.industry == "food" else "general-2026")
         assert [e["record_id"] for e in history.explanation] == [e["record_id"] for e in expected.explanation]
         for got, want in zip(history.explanation, expected.explanation, strict=True):
             assert got["variant"] == want["variant"] and got["dimension"] == want["dimension"]

@@ -130,7 +130,7 @@ async def staff_add_record(request: Request, session: SessionDep, settings: Sett
         data = service.RecordData(
             values["kind"], values["title"][:300], values["legal_basis"], decided,
             severity=values["severity"] or None, outcome={"yes": True, "no": False}.get(values["outcome"]),
-            source_unit_id=access.department_units(session, actor, None),
+            source_unit_id=access.record_source(session, actor, None),
         )  # fmt: skip
         service.add_record(session, service.get_entity(session, values["uscc"]), data, access.today(settings))
     except ChengzhiError as error:

@@ -14,6 +14,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
+from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from chengzhi.credit import access, cases, listing, lists, plans, service, stats
@@ -109,6 +110,15 @@ def _staff_page(
     return render(request, "credit/staff.html", page, frame, status_code=400 if error else 200)
 
 
+async def _posted(request: Request, frame: Chrome) -> FormData | Response:
+    """The posted form, or the refusal when its token does not match."""
+    form = await request.form()
+    if csrf_ok(request, form):
+        return form
+    text = gettext(frame.lang, N_("Form expired."))
+    return render(request, "forbidden.html", Message(text), frame, status_code=403)
+
+
 RECORD_FIELDS = ("uscc", "kind", "severity", "outcome", "title", "legal_basis", "decided_on")
 
 
@@ -118,10 +128,9 @@ async def staff_add_record(request: Request, session: SessionDep, settings: Sett
     actor, frame, refused = _staff(request, session)
     if refused is not None:
         return refused
-    form = await request.form()
-    if not csrf_ok(request, form):
-        return render(request, "forbidden.html", Message(gettext(frame.lang, N_("Form expired."))), frame,
-                      status_code=403)  # fmt: skip
+    form = await _posted(request, frame)
+    if isinstance(form, Response):
+        return form
     values = {k: str(form.get(k, "")).strip()[:2000] for k in RECORD_FIELDS}
     try:
         decided = _date_field(values["decided_on"])
@@ -158,10 +167,9 @@ async def staff_decide(request: Request, session: SessionDep, settings: Settings
     refused = guard(request, frame, access.is_officer(actor), actor.is_anonymous)
     if refused is not None:
         return refused
-    form = await request.form()
-    if not csrf_ok(request, form):
-        return render(request, "forbidden.html", Message(gettext(frame.lang, N_("Form expired."))), frame,
-                      status_code=403)  # fmt: skip
+    form = await _posted(request, frame)
+    if isinstance(form, Response):
+        return form
     what, ref = str(form.get("what", "")), str(form.get("id", ""))
     accept = form.get("accept") == "yes"
     note = str(form.get("decision", ""))[:4000]

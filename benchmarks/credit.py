@@ -10,7 +10,9 @@ of nine kinds spread over four years with the publication windows of their rule 
 
 1. the first regrade (every entity graded for the first time: a history row with its explanation each);
 2. the nightly regrade a day later (decay moves most scores; history rows only where a grade changed), run
-   through `cases.run_nightly` (list entries expired, regrade, list entries of regraded entities, lapses);
+   through `cases.run_nightly` (list entries expired, regrade, list entries of regraded entities, lapses); then,
+   each rolled back, a regrade by the general model alone against the regrade by each entity's model (the
+   `food` entities have their own: the cost of industry models);
 3. p95 of `service.public_view` and `service.lookup` over a random sample, each in its own transaction;
 4. `plans.create_plan` over the `food` industry, 60 inspectors (pool query, recusals, the draw, the tasks
    stored).
@@ -33,7 +35,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from chengzhi.credit import cases, inspections, plans, service
+from chengzhi.credit import cases, inspections, plans, regrade, service
 from chengzhi.migrate import upgrade
 
 ADMIN = os.environ.get("CHENGZHI_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -46,18 +48,19 @@ FROM generate_series(1, :n) AS g
 """
 UNIT = "INSERT INTO units (code, name_zh, name_en, kind, parent_id, path, active, created_at) VALUES ('bench', '市场监管局', 'Market regulation', 'department', NULL, '/bench/', true, now()) RETURNING id"
 # Nine kinds as in the issue's mix; decided over four years before :on; publication windows by the rule sets
-# of credit/repair.py (2019: general 36 months, 2023: 12, 2026: 12 and minor 3; serious 36 throughout).
+# of credit/repair.py (every general penalty 12 months, minor 12 before 2023-05-01, 3 from 2026-04-01, never
+# published between; serious 36 throughout).
 RECORDS = """
 INSERT INTO credit_records (entity_id, kind, severity, outcome, title, legal_basis, decided_on, rule_set,
                             publish_until, created_at)
 SELECT e, k.kind, k.severity, k.outcome, 't', 'b', d,
        CASE WHEN k.kind <> 'penalty' THEN NULL WHEN d >= DATE '2026-04-01' THEN '2026'
-            WHEN d >= DATE '2023-01-01' THEN '2023' ELSE '2019' END,
+            WHEN d >= DATE '2023-05-01' THEN '2023' ELSE '2019' END,
        CASE WHEN k.kind <> 'penalty' THEN NULL
             WHEN k.severity = 'serious' THEN (d + interval '36 months')::date
-            WHEN k.severity = 'general' AND d >= DATE '2023-01-01' THEN (d + interval '12 months')::date
-            WHEN k.severity = 'general' THEN (d + interval '36 months')::date
+            WHEN k.severity = 'general' THEN (d + interval '12 months')::date
             WHEN d >= DATE '2026-04-01' THEN (d + interval '3 months')::date
+            WHEN d < DATE '2023-05-01' THEN (d + interval '12 months')::date
             ELSE d END,
        now()
 FROM (
@@ -133,6 +136,18 @@ def main() -> None:
             session.commit()
         started = timed("regrade_nightly_s", results, started)
         results["nightly"] = nightly
+        # The cost of industry models, at the same load: a regrade a day later by the general model alone (one
+        # pass) against the regrade by each entity's model (one pass per model), each rolled back.
+        for key, regrade_all in (
+            ("regrade_one_model_s", lambda s, d: regrade.regrade_all(s, d, model=service.MODEL)),
+            ("regrade_per_model_s", service.regrade_all),
+        ):
+            with Session(engine) as session:
+                t = time.perf_counter()
+                regrade_all(session, on + dt.timedelta(days=2))
+                results[key] = round(time.perf_counter() - t, 1)
+                session.rollback()
+        started = time.perf_counter()
 
         rng = random.Random(1)
         ids = [first + rng.randrange(args.entities) for _ in range(args.sample)]

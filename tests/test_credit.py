@@ -138,6 +138,22 @@ def test_bad_record_rows_are_named(session: Session, city: City, tmp_path: Path)
     assert count(session, CreditRecord) == 0
 
 
+def test_every_imported_record_has_its_source(session: Session, city: City, tmp_path: Path) -> None:
+    importer.import_entities(session, write(tmp_path, "e.csv", f"uscc,name\n{CODES[0]},甲\n"), ON, "en")
+    rows = write(
+        tmp_path, "r.csv", f"uscc,kind,title,legal_basis,decided_on\n{CODES[0]},licence,许可,法,2026-05-01\n"
+    )
+    with pytest.raises(importer.ImportFailed) as failed:
+        importer.import_records(session, rows, ON, "en")
+    assert [(p.line, "source is empty" in p.reason) for p in failed.value.problems] == [(2, True)]
+    with pytest.raises(importer.ImportFailed) as unknown:
+        importer.import_records(session, rows, ON, "zh", source="nowhere")
+    assert "nowhere" in unknown.value.problems[0].reason
+    assert importer.import_records(session, rows, ON, "en", source="D1-water") == {"rows": 1, "entities": 1}
+    (record,) = service.records_of(session, service.get_entity(session, CODES[0]))
+    assert record.source_unit_id == city.units["D1-water"].id
+
+
 def test_xlsx_import(session: Session, city: City, tmp_path: Path) -> None:
     book = openpyxl.Workbook()
     sheet = book.active
@@ -206,6 +222,9 @@ def test_api(client: TestClient, settings: Settings, city: City) -> None:
     )
     assert outside.status_code == 403
     assert client.get(f"/api/v1/credit/entities/{CODES[0]}/record", headers=handler).status_code == 403
+    by_officer = client.post(f"/api/v1/credit/entities/{CODES[0]}/records", json={**body, "kind": "licence"},
+                             headers=officer)  # fmt: skip
+    assert by_officer.json()["record"]["source_unit_id"] == city.units["city"].id  # the officer's own unit
     full = client.get(f"/api/v1/credit/entities/{CODES[0]}/record", headers=officer).json()
     assert (
         full["legal_rep"] == "张三丰"

@@ -55,7 +55,7 @@ def test_objection_deadline_and_an_upheld_objection_withdraws(session: Session, 
     with pytest.raises(Invalid):
         cases.file_objection(session, record_id, "甲公司", "x", dt.date(2026, 6, 12), days=15)
     with pytest.raises(NotFound):
-        cases.get_objection(session, 10**15)
+        cases.decide_objection(session, 10**15, True, "credit", "", dt.date(2026, 6, 12))
 
 
 def test_a_rejected_objection_changes_nothing(session: Session, city: City) -> None:

@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from chengzhi.config import Settings
-from chengzhi.credit import cases, listing, plans
-from chengzhi.credit.models import CreditEntity, CreditRecord
+from chengzhi.credit import cases, listing, plans, service
+from chengzhi.credit.models import CreditEntity, CreditGrade, CreditRecord
 from chengzhi.db import get_sessionmaker
 from chengzhi.demo.city import DEMO_PASSWORD
 from chengzhi.demo.generate import generate_demo_city
@@ -39,7 +39,25 @@ def test_demo_city_has_credit_supervision(settings: Settings, client: TestClient
             select(CreditRecord).where(CreditRecord.kind == "complaint", CreditRecord.request_id.is_not(None))
         )
         assert complaint is not None
+        histories = session.execute(
+            select(CreditGrade.entity_id, func.count()).group_by(CreditGrade.entity_id)
+        ).all()
+        assert len(histories) == 60 and max(n for _, n in histories) >= 3  # grades as they happened
+        models = set(session.scalars(select(CreditGrade.model).distinct()))
+        assert models == {"general-2026", "food-2026"}  # the food trade has its own model
+        repairing = service.get_record(session, cases.pending_applications(session)[0].record_id)
+        penalised = session.get(CreditEntity, repairing.entity_id)
+        inspection = session.get(CreditRecord, tasks[0][0].record_id)
+        assert inspection is not None
+        inspected = session.get(CreditEntity, inspection.entity_id)
+        assert penalised is not None and inspected is not None
+        penalised_code, inspected_code = penalised.uscc, inspected.uscc
     assert client.get("/credit/lists/black").status_code == 200
     sign_in(client, "credit", DEMO_PASSWORD)
     page = client.get("/credit/staff", params={"lang": "zh"})
     assert page.status_code == 200 and "待处理的异议" in page.text and "双随机" in page.text
+    record = client.get(f"/credit/staff/entities/{penalised_code}", params={"lang": "zh"}).text
+    history = record.split("等级历史")[1].split("</table>")[0]
+    assert history.count('<span class="badge">') >= 2 and "生产经营不符合安全标准的食品" in history
+    assert "日常监督检查" in client.get(f"/credit/{inspected_code}").text.split("<h2>检查</h2>")[1]
+    assert "国家发展改革委令第58号" in client.get("/credit/rules", params={"lang": "zh"}).text

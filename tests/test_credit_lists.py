@@ -57,17 +57,18 @@ def test_a_serious_penalty_blacklists_until_its_publication_ends() -> None:
 
 @pytest.mark.parametrize(
     ("second_on", "listed"),
-    [(dt.date(2021, 3, 31), True), (dt.date(2021, 4, 1), False), (dt.date(2021, 4, 2), False)],
+    [(dt.date(2027, 4, 30), True), (dt.date(2027, 5, 1), False), (dt.date(2027, 5, 2), False)],
 )
 def test_two_general_penalties_within_twelve_months(second_on: dt.date, listed: bool) -> None:
-    first = penalty(1, dt.date(2020, 4, 1), "general")  # 2019 rules: published until 2023-04-01
+    first = penalty(1, dt.date(2026, 5, 1), "general")  # 2026 rules: published until 2027-05-01
     second = penalty(2, second_on, "general")
     assert (("repeat_general", 2) in rules_on([first, second], second_on)) is listed
     if listed:  # until the first one's publication ends (both must be published)
         entry = lists.listings([first, second], "C", second_on)[0]
-        assert entry.publish_until == first.publish_until == dt.date(2023, 4, 1)
-        assert rules_on([first, second], dt.date(2023, 3, 31)) == [("repeat_general", 2)]
-        assert rules_on([first, second], dt.date(2023, 4, 1)) == []
+        assert entry.publish_until == first.publish_until == dt.date(2027, 5, 1)
+        assert second.publish_until == dt.date(2028, 4, 30)
+        assert rules_on([first, second], dt.date(2027, 4, 30)) == [("repeat_general", 2)]
+        assert rules_on([first, second], dt.date(2027, 5, 1)) == []
 
 
 def test_a_court_listing_has_no_end() -> None:
@@ -134,6 +135,23 @@ def test_entries_follow_records_repair_and_expiry(session: Session, city: City) 
     assert listing.listed_entities(session, "black", dt.date(2026, 9, 1)) == []
 
 
+def test_an_industry_model_overrides_the_general_one(session: Session, city: City) -> None:
+    """The same serious penalty weighs more in the food trade; the other industries keep the general model."""
+    day = dt.date(2026, 6, 1)
+    scores = {}
+    for code, industry in zip(CODES[40:43], ("food", "retail", None), strict=True):
+        entity = service.save_entity(session, service.EntityData(code, f"企业{code}", industry=industry), day)
+        penalty = service.RecordData("penalty", "t", "b", day, severity="serious")
+        service.add_record(session, entity, penalty, day)
+        scores[industry] = (entity.score, service.grade_history(session, entity)[-1].model)
+    assert scores == {
+        "food": (490.0, "food-2026"),
+        "retail": (530.0, "general-2026"),
+        None: (530.0, "general-2026"),
+    }
+    assert service.regrade_all(session, day)["scores_changed"] == 0  # the nightly agrees, model by model
+
+
 def test_set_based_regrade_equals_the_rule_model(session: Session, city: City) -> None:
     rng = random.Random(8)
     kinds = [("licence", None, None), ("inspection", None, True), ("inspection", None, False),
@@ -143,7 +161,8 @@ def test_set_based_regrade_equals_the_rule_model(session: Session, city: City) -
              ("dishonesty", None, None)]  # fmt: skip
     entities = []
     for i, code in enumerate(CODES[:40]):
-        entity = service.save_entity(session, service.EntityData(code, f"企业{i}"), ON)
+        industry = "food" if i % 3 == 0 else ("retail" if i % 3 == 1 else None)  # food: its own model
+        entity = service.save_entity(session, service.EntityData(code, f"企业{i}", industry=industry), ON)
         entities.append(entity)
         for _ in range(rng.randrange(0, 8)):
             kind, severity, outcome = rng.choice(kinds)
@@ -161,9 +180,11 @@ def test_set_based_regrade_equals_the_rule_model(session: Session, city: City) -
     assert first["entities"] == 40 and first["grades_changed"] == 40
     for entity in entities:
         facts = [service._fact(r, later) for r in service.records_of(session, entity)]
-        expected = scoring.evaluate(service.MODEL, facts, later)
+        model = service.MODELS.for_industry(entity.industry)
+        expected = scoring.evaluate(model, facts, later)
         assert entity.score == pytest.approx(expected.score, abs=0.011) and entity.grade == expected.grade
         (history,) = session.query(CreditGrade).filter_by(entity_id=entity.id).all()
+        assert history.model == ("food-2026" if entity.industry == "food" else "general-2026")
         assert [e["record_id"] for e in history.explanation] == [e["record_id"] for e in expected.explanation]
         for got, want in zip(history.explanation, expected.explanation, strict=True):
             assert got["variant"] == want["variant"] and got["dimension"] == want["dimension"]

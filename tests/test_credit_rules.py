@@ -116,10 +116,16 @@ CASES = [
     (dt.date(2026, 4, 1), "serious", "2026", dt.date(2027, 4, 1), dt.date(2029, 4, 1)),
     (dt.date(2026, 3, 31), "general", "2023", dt.date(2026, 6, 30), dt.date(2027, 3, 31)),
     (dt.date(2026, 3, 31), "serious", "2023", dt.date(2027, 3, 31), dt.date(2029, 3, 31)),
-    (dt.date(2023, 1, 1), "general", "2023", dt.date(2023, 4, 1), dt.date(2024, 1, 1)),
-    (dt.date(2022, 12, 31), "general", "2019", dt.date(2023, 3, 31), dt.date(2025, 12, 31)),
-    (dt.date(2022, 12, 31), "serious", "2019", dt.date(2023, 12, 31), dt.date(2025, 12, 31)),
-    (dt.date(2018, 6, 30), "general", "2019", dt.date(2018, 9, 30), dt.date(2021, 6, 30)),
+    (dt.date(2023, 5, 1), "general", "2023", dt.date(2023, 8, 1), dt.date(2024, 5, 1)),
+    (dt.date(2023, 5, 1), "serious", "2023", dt.date(2024, 5, 1), dt.date(2026, 5, 1)),
+    (dt.date(2023, 4, 30), "minor", "2019", dt.date(2023, 7, 30), dt.date(2024, 4, 30)),
+    (dt.date(2023, 4, 30), "general", "2019", dt.date(2023, 7, 30), dt.date(2024, 4, 30)),
+    (dt.date(2023, 4, 30), "serious", "2019", dt.date(2023, 10, 30), dt.date(2026, 4, 30)),
+    (dt.date(2023, 1, 1), "general", "2019", dt.date(2023, 4, 1), dt.date(2024, 1, 1)),
+    (dt.date(2022, 12, 31), "general", "2019", dt.date(2023, 3, 31), dt.date(2023, 12, 31)),
+    (dt.date(2022, 12, 31), "serious", "2019", dt.date(2023, 6, 30), dt.date(2025, 12, 31)),
+    (dt.date(2019, 8, 31), "serious", "2019", dt.date(2020, 2, 29), dt.date(2022, 8, 31)),
+    (dt.date(2018, 6, 30), "general", "2019", dt.date(2018, 9, 30), dt.date(2019, 6, 30)),
 ]
 DAY = dt.timedelta(days=1)
 
@@ -141,15 +147,25 @@ def test_windows_by_the_rules_of_the_records_date(
     assert not repair.can_repair(decided, severity, end)
 
 
-@pytest.mark.parametrize("decided", [dt.date(2026, 3, 31), dt.date(2023, 1, 1), dt.date(2020, 1, 1)])
-def test_minor_penalties_before_2026_are_never_published(decided: dt.date) -> None:
+@pytest.mark.parametrize("decided", [dt.date(2026, 3, 31), dt.date(2023, 5, 1)])
+def test_minor_penalties_under_the_2023_rules_are_never_published(decided: dt.date) -> None:
     w = repair.window(decided, "minor")
     assert w.publish_until == decided and not repair.published(decided, w.publish_until, None, decided)
+
+
+@pytest.mark.parametrize("decided", [dt.date(2023, 4, 30), dt.date(2020, 1, 1)])
+def test_minor_penalties_under_the_2019_rules_are_general_ones(decided: dt.date) -> None:
+    """The 2019 notice knows two classes (general, serious): a minor penalty is published as a general one."""
+    assert repair.window(decided, "minor") == repair.window(decided, "general")
+    assert repair.published(decided, repair.window(decided, "minor").publish_until, None, decided)
 
 
 def test_rule_set_boundaries_and_month_ends() -> None:
     assert repair.rule_set_on(dt.date(2026, 3, 31)).code == "2023"
     assert repair.rule_set_on(dt.date(2026, 4, 1)).code == "2026"
+    assert repair.rule_set_on(dt.date(2023, 4, 30)).code == "2019"
+    assert repair.rule_set_on(dt.date(2023, 5, 1)).code == "2023"
+    assert repair.rule_set_on(dt.date(2023, 5, 2)).code == "2023"
     assert repair.rule_set_on(dt.date(2022, 12, 31)).code == "2019"
     assert repair.rule_set_on(dt.date(2010, 1, 1)).code == "2019"  # older than every set: the earliest
     assert repair.add_months(dt.date(2026, 1, 31), 1) == dt.date(2026, 2, 28)

@@ -529,3 +529,64 @@ def test_upgrading_a_database_that_holds_rows_keeps_them(empty_url: str) -> None
     assert _revision(empty_url) == head and _diff(empty_url) == []
     _check_rows(empty_url, ["0001"])
     assert _read(empty_url, "SELECT COUNT(*) FROM open311_deliveries") == [(0,)]
+
+
+# ---------------------------------------------------------------- 0032: credit periods corrected, rows present
+
+
+def _credit_rows(url: str) -> None:
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO credit_entities (id, uscc, name, kind, status, created_at) "
+                "VALUES (1, '91350100M000100Y43', 'A', 'enterprise', 'active', :t)"
+            ), {"t": dt.datetime(2026, 1, 1, tzinfo=dt.UTC)})  # fmt: skip
+            penalty = (
+                "INSERT INTO credit_records (id, entity_id, kind, severity, title, legal_basis, decided_on, "
+                "rule_set, publish_until, created_at) VALUES (:id, 1, 'penalty', :sev, 't', 'b', :d, :rs, :pu, :t)"
+            )
+            t = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+            for rid, sev, day, rules, until in (
+                (1, "general", dt.date(2022, 6, 1), "2019", dt.date(2025, 6, 1)),  # 36 -> 12 months
+                (2, "general", dt.date(2023, 3, 1), "2023", dt.date(2024, 3, 1)),  # now judged by 2019
+                (3, "minor", dt.date(2023, 2, 1), "2023", dt.date(2023, 2, 1)),  # 2019: published 12 months
+                (4, "serious", dt.date(2023, 5, 1), "2023", dt.date(2026, 5, 1)),  # unchanged
+                (5, "general", dt.date(2026, 5, 1), "2026", dt.date(2027, 5, 1)),  # unchanged
+            ):
+                conn.execute(
+                    text(penalty), {"id": rid, "sev": sev, "d": day, "rs": rules, "pu": until, "t": t}
+                )
+            conn.execute(text(
+                "INSERT INTO credit_list_entries (id, entity_id, list_kind, rule, record_id, listed_on, "
+                "publish_until, created_at) VALUES (1, 1, 'black', 'repeat_general', 2, :l, :pu, :t)"
+            ), {"l": dt.date(2023, 3, 1), "pu": dt.date(2024, 3, 1), "t": t})  # fmt: skip
+    finally:
+        engine.dispose()
+
+
+def test_0032_recomputes_the_publication_of_existing_penalties(empty_url: str) -> None:
+    upgrade(empty_url, "0028")
+    _credit_rows(empty_url)
+    upgrade(empty_url, "0032")
+    rows = _read(empty_url, "SELECT id, rule_set, publish_until FROM credit_records ORDER BY id")
+    assert [(i, r, str(u)[:10]) for i, r, u in rows] == [
+        (1, "2019", "2023-06-01"),
+        (2, "2019", "2024-03-01"),
+        (3, "2019", "2024-02-01"),
+        (4, "2023", "2026-05-01"),
+        (5, "2026", "2027-05-01"),
+    ]
+    # The repeat entry (record 2 after record 1) now ends when the earlier penalty stopped being published.
+    assert [str(u)[:10] for (u,) in _read(empty_url, "SELECT publish_until FROM credit_list_entries")] == [
+        "2023-06-01"
+    ]
+    downgrade(empty_url, "0028")
+    rows = _read(empty_url, "SELECT id, rule_set, publish_until FROM credit_records ORDER BY id")
+    assert [(i, r, str(u)[:10]) for i, r, u in rows] == [
+        (1, "2019", "2025-06-01"),
+        (2, "2023", "2024-03-01"),
+        (3, "2023", "2023-02-01"),
+        (4, "2023", "2026-05-01"),
+        (5, "2026", "2027-05-01"),
+    ]

@@ -265,6 +265,7 @@ MESSAGES: dict[str, Text] = {
     "credit_record_not_found": N_("Credit record %(ref)s was not found."),
     "credit_invalid_value": N_("%(field)s: '%(value)s' is not one of %(allowed)s."),
     "credit_severity_required": N_("A penalty needs its severity: minor, general or serious."),
+    "credit_basis_required": N_("Give the record its title and its legal basis."),
     "credit_not_repairable": N_(
         "This record cannot be repaired on %(on)s: repair is open from %(start)s until publication ends on %(end)s."
     ),

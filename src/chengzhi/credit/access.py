@@ -47,3 +47,11 @@ def department_units(session: Session, actor: Actor, wanted: int | None) -> int 
     if unit is None or not actor.covers(unit.path, *DEPARTMENT_ROLES):
         raise Forbidden("out_of_scope")
     return chosen
+
+
+def record_source(session: Session, actor: Actor, wanted: int | None) -> int | None:
+    """The source unit of a record someone adds: as `department_units`, and an officer who names none adds it
+    for their own unit (every record has its source)."""
+    unit = department_units(session, actor, wanted)
+    own = actor.units_for(*OFFICER_ROLES)
+    return own[0] if unit is None and own else unit

@@ -104,7 +104,7 @@ def save_entity(body: EntityIn, session: SessionDep, actor: UserDep, settings: S
 def add_record(
     uscc: str, body: RecordIn, session: SessionDep, actor: UserDep, settings: SettingsDep
 ) -> dict[str, Any]:
-    source = access.department_units(session, actor, body.source_unit_id)
+    source = access.record_source(session, actor, body.source_unit_id)
     entity = service.get_entity(session, uscc)
     data = service.RecordData(**{**body.model_dump(), "source_unit_id": source})
     record = service.add_record(session, entity, data, today(settings))

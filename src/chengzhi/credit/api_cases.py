@@ -4,11 +4,14 @@ complaints linked from requests, inspection plans and the dashboards (all under 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
+from chengzhi.config import Settings
 from chengzhi.credit import access, cases, listing, lists, plans, service, stats
 from chengzhi.credit.models import CreditComplaintLink, CreditObjection, CreditPlan, CreditRepairApplication
 from chengzhi.deps import ActorDep, LanguageDep, SessionDep, SettingsDep, UserDep
@@ -72,19 +75,47 @@ class DecisionIn(BaseModel):
     decision: str = Field(default="", max_length=4000)
 
 
-def objection_json(o: CreditObjection, on: dt.date) -> dict[str, Any]:
+def case_json(case: CreditObjection | CreditRepairApplication, on: dt.date) -> dict[str, Any]:
+    """An objection or a repair application, with its deadline and whether it is overdue on `on`."""
+    if isinstance(case, CreditObjection):
+        own: dict[str, Any] = {"filed_by": case.filed_by, "reason": case.reason}
+    else:
+        own = {"applicant": case.applicant, "proof": case.proof, "commitment": case.commitment}
     return {
-        "id": o.id,
-        "record_id": o.record_id,
-        "filed_by": o.filed_by,
-        "reason": o.reason,
-        "filed_on": _date(o.filed_on),
-        "due_on": _date(o.due_on),
-        "overdue": cases.overdue(o.due_on, o.decided_on, on),
-        "status": o.status,
-        "decided_on": _date(o.decided_on),
-        "decision": o.decision,
+        "id": case.id,
+        "record_id": case.record_id,
+        **own,
+        "filed_on": _date(case.filed_on),
+        "due_on": _date(case.due_on),
+        "overdue": cases.overdue(case.due_on, case.decided_on, on),
+        "status": case.status,
+        "decided_on": _date(case.decided_on),
+        "decision": case.decision,
     }
+
+
+def _day(actor: Actor, settings: Settings, *, officer: bool) -> dt.date:
+    """Today, for a caller allowed to act: a credit officer, or (officer=False) department staff too."""
+    if officer:
+        access.require_officer(actor)
+    else:
+        access.require_department(actor)
+    return access.today(settings)
+
+
+def _decision(
+    decide: Callable[[Session, int, bool, str, str, dt.date], CreditObjection | CreditRepairApplication],
+    case_id: int,
+    body: DecisionIn,
+    session: Session,
+    actor: Actor,
+    settings: Settings,
+) -> dict[str, Any]:
+    """A credit officer's decision on an objection or a repair application."""
+    on = _day(actor, settings, officer=True)
+    found = decide(session, case_id, body.accept, actor.username, body.decision, on)
+    session.commit()
+    return case_json(found, on)
 
 
 @router.post(
@@ -93,20 +124,17 @@ def objection_json(o: CreditObjection, on: dt.date) -> dict[str, Any]:
 def file_objection(
     record_id: int, body: ObjectionIn, session: SessionDep, actor: UserDep, settings: SettingsDep
 ) -> dict[str, Any]:
-    access.require_department(actor)
-    on = access.today(settings)
-    found = cases.file_objection(
-        session, record_id, body.filed_by, body.reason, on, settings.credit_objection_days
-    )
+    on = _day(actor, settings, officer=False)
+    days = settings.credit_objection_days
+    found = cases.file_objection(session, record_id, body.filed_by, body.reason, on, days)
     session.commit()
-    return objection_json(found, on)
+    return case_json(found, on)
 
 
 @router.get("/objections", summary="Objections under review, the most urgent first (credit officer)")
 def list_objections(session: SessionDep, actor: UserDep, settings: SettingsDep) -> list[dict[str, Any]]:
-    access.require_officer(actor)
-    on = access.today(settings)
-    return [objection_json(o, on) for o in cases.open_objections(session)]
+    on = _day(actor, settings, officer=True)
+    return [case_json(o, on) for o in cases.open_objections(session)]
 
 
 @router.post(
@@ -115,11 +143,7 @@ def list_objections(session: SessionDep, actor: UserDep, settings: SettingsDep) 
 def decide_objection(
     objection_id: int, body: DecisionIn, session: SessionDep, actor: UserDep, settings: SettingsDep
 ) -> dict[str, Any]:
-    access.require_officer(actor)
-    on = access.today(settings)
-    found = cases.decide_objection(session, objection_id, body.accept, actor.username, body.decision, on)
-    session.commit()
-    return objection_json(found, on)
+    return _decision(cases.decide_objection, objection_id, body, session, actor, settings)
 
 
 # ---------------------------------------------------------------- repair applications
@@ -131,53 +155,29 @@ class ApplicationIn(BaseModel):
     commitment: str = Field(min_length=1, max_length=4000, description="The public credit commitment")
 
 
-def application_json(a: CreditRepairApplication, on: dt.date) -> dict[str, Any]:
-    return {
-        "id": a.id,
-        "record_id": a.record_id,
-        "applicant": a.applicant,
-        "proof": a.proof,
-        "commitment": a.commitment,
-        "filed_on": _date(a.filed_on),
-        "due_on": _date(a.due_on),
-        "overdue": cases.overdue(a.due_on, a.decided_on, on),
-        "status": a.status,
-        "decided_on": _date(a.decided_on),
-        "decision": a.decision,
-    }
-
-
 @router.post(
     "/records/{record_id}/repair-applications", status_code=201, summary="Apply for credit repair (staff)"
 )
 def apply_for_repair(
     record_id: int, body: ApplicationIn, session: SessionDep, actor: UserDep, settings: SettingsDep
 ) -> dict[str, Any]:
-    access.require_department(actor)
-    on = access.today(settings)
-    found = cases.apply_for_repair(
-        session, record_id, body.applicant, body.proof, body.commitment, on, settings.credit_repair_days
-    )
+    on, days = _day(actor, settings, officer=False), settings.credit_repair_days
+    found = cases.apply_for_repair(session, record_id, body.applicant, body.proof, body.commitment, on, days)
     session.commit()
-    return application_json(found, on)
+    return case_json(found, on)
 
 
 @router.get("/repair-applications", summary="Repair applications under review (credit officer)")
 def list_applications(session: SessionDep, actor: UserDep, settings: SettingsDep) -> list[dict[str, Any]]:
-    access.require_officer(actor)
-    on = access.today(settings)
-    return [application_json(a, on) for a in cases.pending_applications(session)]
+    on = _day(actor, settings, officer=True)
+    return [case_json(a, on) for a in cases.pending_applications(session)]
 
 
 @router.post("/repair-applications/{application_id}/decision", summary="Grant or refuse a repair application")
 def decide_repair(
     application_id: int, body: DecisionIn, session: SessionDep, actor: UserDep, settings: SettingsDep
 ) -> dict[str, Any]:
-    access.require_officer(actor)
-    on = access.today(settings)
-    found = cases.decide_repair(session, application_id, body.accept, actor.username, body.decision, on)
-    session.commit()
-    return application_json(found, on)
+    return _decision(cases.decide_repair, application_id, body, session, actor, settings)
 
 
 # ---------------------------------------------------------------- complaints from requests

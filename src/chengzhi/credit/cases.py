@@ -8,7 +8,7 @@ the last day for the decision, and an undecided case is overdue from the day aft
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -46,7 +46,39 @@ def overdue(due_on: dt.date, decided_on: dt.date | None, on: dt.date) -> bool:
     return decided_on is None and on > due_on
 
 
-# ---------------------------------------------------------------- objections
+# ---------------------------------------------------------------- cases: objections and repair applications
+
+Case = TypeVar("Case", CreditObjection, CreditRepairApplication)
+
+
+def _open_case(
+    session: Session, case: Case, record: CreditRecord, on: dt.date, days: int, conflict: str
+) -> Case:
+    """File `case` for `record` (one waiting per record), due `days` calendar days after `on`."""
+    model = type(case)
+    waiting = session.scalar(
+        select(model.id).where(model.record_id == record.id, model.status == case.status)
+    )
+    if waiting is not None:
+        raise Conflict(conflict, ref=record.id)
+    case.record_id, case.entity_id = record.id, record.entity_id
+    case.filed_on, case.due_on = on, on + dt.timedelta(days=days)
+    session.add(case)
+    session.flush()
+    return case
+
+
+def _get_case(session: Session, model: type[Case], case_id: int, missing: str) -> Case:
+    found = session.get(model, case_id) if abs(case_id) <= MAX_ID else None
+    if found is None:
+        raise NotFound(missing, ref=case_id)
+    return found
+
+
+def _decide(case: Case, status: str, by: str, decision: str, on: dt.date) -> None:
+    if case.decided_on is not None:
+        raise Conflict("credit_already_decided", on=case.decided_on.isoformat())
+    case.status, case.decided_on, case.decided_by, case.decision = status, on, by, decision
 
 
 def file_objection(
@@ -55,43 +87,16 @@ def file_objection(
     record = service.get_record(session, record_id)
     if record.withdrawn_on is not None:
         raise Invalid("credit_record_withdrawn", ref=record_id, on=record.withdrawn_on.isoformat())
-    pending = session.scalar(
-        select(CreditObjection.id).where(
-            CreditObjection.record_id == record.id, CreditObjection.status == "open"
-        )
-    )
-    if pending is not None:
-        raise Conflict("credit_objection_open", ref=record_id)
-    objection = CreditObjection(
-        record_id=record.id,
-        entity_id=record.entity_id,
-        filed_by=filed_by,
-        reason=reason,
-        filed_on=on,
-        due_on=on + dt.timedelta(days=days),
-        status="open",
-    )
-    session.add(objection)
-    session.flush()
-    return objection
-
-
-def get_objection(session: Session, objection_id: int) -> CreditObjection:
-    found = session.get(CreditObjection, objection_id) if abs(objection_id) <= MAX_ID else None
-    if found is None:
-        raise NotFound("credit_objection_not_found", ref=objection_id)
-    return found
+    objection = CreditObjection(filed_by=filed_by, reason=reason, status="open")
+    return _open_case(session, objection, record, on, days, "credit_objection_open")
 
 
 def decide_objection(
     session: Session, objection_id: int, upheld: bool, by: str, decision: str, on: dt.date
 ) -> CreditObjection:
     """Upheld: the record is withdrawn from that day (no longer published nor scored; list entries end)."""
-    objection = get_objection(session, objection_id)
-    if objection.decided_on is not None:
-        raise Conflict("credit_already_decided", on=objection.decided_on.isoformat())
-    objection.status = "upheld" if upheld else "rejected"
-    objection.decided_on, objection.decided_by, objection.decision = on, by, decision
+    objection = _get_case(session, CreditObjection, objection_id, "credit_objection_not_found")
+    _decide(objection, "upheld" if upheld else "rejected", by, decision, on)
     if upheld:
         record = service.get_record(session, objection.record_id)
         record.withdrawn_on = on
@@ -108,9 +113,6 @@ def open_objections(session: Session, record_ids: list[int] | None = None) -> li
     return list(session.scalars(query.order_by(CreditObjection.due_on, CreditObjection.id)))
 
 
-# ---------------------------------------------------------------- repair applications
-
-
 def apply_for_repair(
     session: Session,
     record_id: int,
@@ -124,60 +126,30 @@ def apply_for_repair(
     record = service.get_record(session, record_id)
     if record.kind != "penalty" or record.severity is None or not service.is_published(record, on):
         raise Invalid("credit_not_repairable", on=on.isoformat(), start="-", end="-")
-    window = repair.window(record.decided_on, record.severity)
     if not repair.can_repair(record.decided_on, record.severity, on):
-        raise Invalid(
-            "credit_not_repairable",
-            on=on.isoformat(),
-            start=window.repair_from.isoformat(),
-            end=window.publish_until.isoformat(),
-        )
-    pending = session.scalar(
-        select(CreditRepairApplication.id).where(
-            CreditRepairApplication.record_id == record.id, CreditRepairApplication.status == "pending"
-        )
-    )
-    if pending is not None:
-        raise Conflict("credit_application_pending", ref=record_id)
+        window = repair.window(record.decided_on, record.severity)
+        start, end = window.repair_from.isoformat(), window.publish_until.isoformat()
+        raise Invalid("credit_not_repairable", on=on.isoformat(), start=start, end=end)
     application = CreditRepairApplication(
-        record_id=record.id,
-        entity_id=record.entity_id,
-        applicant=applicant,
-        proof=proof,
-        commitment=commitment,
-        filed_on=on,
-        due_on=on + dt.timedelta(days=days),
-        status="pending",
+        applicant=applicant, proof=proof, commitment=commitment, status="pending"
     )
-    session.add(application)
-    session.flush()
-    return application
-
-
-def get_application(session: Session, application_id: int) -> CreditRepairApplication:
-    found = session.get(CreditRepairApplication, application_id) if abs(application_id) <= MAX_ID else None
-    if found is None:
-        raise NotFound("credit_application_not_found", ref=application_id)
-    return found
+    return _open_case(session, application, record, on, days, "credit_application_pending")
 
 
 def decide_repair(
     session: Session, application_id: int, grant: bool, by: str, decision: str, on: dt.date
 ) -> CreditRepairApplication:
     """Granted: publication ends on the decision day. If it already ended at its maximum, the application lapses."""
-    application = get_application(session, application_id)
-    if application.decided_on is not None:
-        raise Conflict("credit_already_decided", on=application.decided_on.isoformat())
+    application = _get_case(session, CreditRepairApplication, application_id, "credit_application_not_found")
     record = service.get_record(session, application.record_id)
-    application.decided_on, application.decided_by, application.decision = on, by, decision
     if not service.is_published(record, on):
-        application.status = "lapsed"
+        _decide(application, "lapsed", by, decision, on)
     elif grant:
+        _decide(application, "granted", by, decision, on)
         note = f"{application.proof}\n{application.commitment}\n{decision}".strip()
         service.apply_repair(session, record.id, on, note)
-        application.status = "granted"
     else:
-        application.status = "refused"
+        _decide(application, "refused", by, decision, on)
     session.flush()
     return application
 

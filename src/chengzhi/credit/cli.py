@@ -33,13 +33,15 @@ def _lang(lang: str | None) -> Language:
     return "en" if chosen == "en" else "zh"
 
 
-def _run(what: str, file: Path, mapping: Path | None, lang: str | None) -> None:
+def _run(what: str, file: Path, mapping: Path | None, lang: str | None, source: str | None = None) -> None:
     language = _lang(lang)
     settings = get_settings()
-    run = importer.import_entities if what == "entities" else importer.import_records
     try:
         with transaction(get_sessionmaker(settings.database_url)) as session:
-            report = run(session, file, dt.date.today(), language, mapping)
+            if what == "entities":
+                report = importer.import_entities(session, file, dt.date.today(), language, mapping)
+            else:
+                report = importer.import_records(session, file, dt.date.today(), language, mapping, source)
     except importer.ImportFailed as failed:
         for problem in failed.problems:
             typer.echo(problem.reason, err=True)
@@ -55,9 +57,17 @@ def import_entities(file: FileArg, mapping: MappingOpt = None, lang: LangOpt = N
 
 
 @import_app.command("records")
-def import_records(file: FileArg, mapping: MappingOpt = None, lang: LangOpt = None) -> None:
+def import_records(
+    file: FileArg,
+    mapping: MappingOpt = None,
+    lang: LangOpt = None,
+    source: Annotated[
+        str | None,
+        typer.Option(help="Unit code of the records' source, for rows without a source column value."),
+    ] = None,
+) -> None:
     """Import credit records for registered entities; a file with any bad row imports nothing."""
-    _run("records", file, mapping, lang)
+    _run("records", file, mapping, lang, source)
 
 
 @credit_app.command("allow-code")

@@ -217,9 +217,18 @@ def import_entities(
 
 
 def import_records(
-    session: Session, path: Path, on: dt.date, lang: Language, mapping: Path | None = None
+    session: Session,
+    path: Path,
+    on: dt.date,
+    lang: Language,
+    mapping: Path | None = None,
+    source: str | None = None,
 ) -> dict[str, int]:
-    """Records for entities already in the registry; the entities touched are regraded once at the end."""
+    """Records for entities already in the registry; the entities touched are regraded once at the end. Every
+    record has its source: the row's `source` unit code, or `source` for the rows that name none."""
+    default = org_queries.unit_id_of_code(session, source) if source else None
+    if source and default is None:
+        raise ImportFailed([Problem(0, say(lang, "unknown_unit", column="--source", value=source))])
     header, rows = _rows(path, lang)
     columns = _columns(header, "records", mapping, lang)
     problems: list[Problem] = []
@@ -250,6 +259,9 @@ def import_records(
             request = row.text("request_id")
             if request is not None and not request.isdigit():
                 row.fail("bad_number", column="request_id", value=request)
+            source_unit = row.unit("source", session) or default
+            if source_unit is None:
+                row.fail("missing_value", column="source")
             data = service.RecordData(
                 kind=kind,
                 title=row.text("title", required=True) or "",
@@ -257,7 +269,7 @@ def import_records(
                 decided_on=decided_on,
                 severity=severity,
                 outcome=outcome,
-                source_unit_id=row.unit("source", session),
+                source_unit_id=source_unit,
                 request_id=int(request) if request else None,
             )
             service.check_record(session, data)

@@ -10,29 +10,13 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from chengzhi.credit import service, staff_pages
+from chengzhi.credit import access, service, staff_pages
+from chengzhi.credit.record_pages import KIND_NAMES, SEVERITY_NAMES, names
 from chengzhi.deps import SessionDep, SettingsDep
-from chengzhi.i18n import N_, NC_, Text
-from chengzhi.web.i18n import gettext
 from chengzhi.web.templating import chrome, page_actor, render
 
 router = APIRouter(include_in_schema=False)
 router.include_router(staff_pages.router)  # first: /credit/staff before /credit/{uscc}
-
-KIND_NAMES: dict[str, Text] = {
-    "licence": N_("Licence"),
-    "inspection": N_("Inspection"),
-    "penalty": N_("Administrative penalty"),
-    "honour": N_("Honour"),
-    "commitment": N_("Credit commitment"),
-    "dishonesty": N_("Court list of dishonest debtors"),
-    "complaint": N_("Substantiated complaint"),
-}
-SEVERITY_NAMES: dict[str, Text] = {
-    "minor": NC_("credit severity", "minor"),
-    "general": NC_("credit severity", "general"),
-    "serious": NC_("credit severity", "serious"),
-}
 
 
 @dataclass
@@ -46,6 +30,7 @@ class EntityPage:
     entity: dict[str, Any]
     kinds: dict[str, str]
     severities: dict[str, str]
+    officer: bool = False
 
 
 @router.get("/credit")
@@ -64,7 +49,8 @@ def credit_entity(uscc: str, request: Request, session: SessionDep, settings: Se
     today = dt.datetime.now(ZoneInfo(settings.timezone)).date()
     page = EntityPage(
         entity=service.public_view(session, entity, today, frame.lang),
-        kinds={k: gettext(frame.lang, v) for k, v in KIND_NAMES.items()},
-        severities={k: gettext(frame.lang, v) for k, v in SEVERITY_NAMES.items()},
+        kinds=names(frame.lang, KIND_NAMES),
+        severities=names(frame.lang, SEVERITY_NAMES),
+        officer=access.is_officer(actor),
     )
     return render(request, "credit/entity.html", page, frame)

@@ -201,7 +201,7 @@ def enter_result(
     data = service.RecordData(
         "inspection",
         f"{plan.title}: {findings}"[:300],
-        f"双随机、一公开 plan {plan.id} ({plan.year}), seed {plan.seed}",
+        f"双随机、一公开抽查计划第{plan.id}号（{plan.year}年），随机种子 {plan.seed}",
         on,
         outcome=passed,
         source_unit_id=plan.unit_id,

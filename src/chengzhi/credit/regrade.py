@@ -186,11 +186,21 @@ def _explanations(c: Compiled, dialect: str, first: int, last: int, on: dt.date)
 
 
 def regrade_all(
-    session: Session, on: dt.date, batch: int = 100_000, model: scoring.Model | None = None
+    session: Session,
+    on: dt.date,
+    batch: int = 100_000,
+    model: scoring.Model | None = None,
+    *,
+    only: str | None = None,
+    skip: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """Recompute every entity's score and grade on `on`. Returns the number of entities, how many scores and
+    """Recompute every entity's score and grade on `on` (only those of the industry `only`, or all but those of
+    the industries in `skip`: the ones another model grades). Returns the number of entities, how many scores and
     grades changed, and the entities whose grade moved to or from A (id -> new grade)."""
     chosen = model or scoring.model_from(scoring.DEFAULT_MODEL)
+    graded = CreditEntity.industry == only if only is not None else true()
+    if skip:
+        graded = or_(CreditEntity.industry.is_(None), CreditEntity.industry.not_in(skip))
     conn = session.connection()
     dialect = conn.dialect.name
     if dialect == "postgresql":  # aggregate a range of entities in memory rather than spill to disk
@@ -215,7 +225,7 @@ def regrade_all(
             break
         first = after + 1
         conn.execute(delete(SCRATCH))
-        agg = (
+        agg: Any = (
             select(
                 R.entity_id,
                 func.sum(c.delta).label("total"),
@@ -224,8 +234,11 @@ def regrade_all(
             .select_from(c.joined)
             .where(R.entity_id.between(first, last), _counts(on))
             .group_by(R.entity_id)
-            .subquery()
         )
+        if only is not None or skip:  # only the entities this model grades
+            in_scope = select(CreditEntity.id).where(CreditEntity.id.between(first, last), graded)
+            agg = agg.where(R.entity_id.in_(in_scope))
+        agg = agg.subquery()
         score = cast(literal(chosen.base) + func.coalesce(agg.c.total, 0), Float)
         cap = func.coalesce(agg.c.cap, 0)
         computed = (
@@ -237,7 +250,7 @@ def regrade_all(
             )
             .select_from(CreditEntity)
             .outerjoin(agg, agg.c.entity_id == CreditEntity.id)
-            .where(CreditEntity.id.between(first, last))
+            .where(CreditEntity.id.between(first, last), graded)
         )
         conn.execute(insert(SCRATCH).from_select(["entity_id", "score", "grade", "old_grade"], computed))
         if dialect == "postgresql":

@@ -12,6 +12,8 @@ import calendar
 import datetime as dt
 from dataclasses import dataclass
 
+from chengzhi.i18n import N_, Text
+
 
 @dataclass(frozen=True)
 class Period:
@@ -23,27 +25,30 @@ class Period:
 class RuleSet:
     code: str
     effective: dt.date
-    source: str
+    source: Text  # the document, in the reader's language (translate)
     periods: dict[str, Period]
 
 
 RULE_SETS: tuple[RuleSet, ...] = (
     RuleSet(
         "2019",
-        dt.date(2019, 5, 1),
-        "发改办财金〔2019〕527号 (assumed: see docs/credit.md)",
-        {"minor": Period(0, 0), "general": Period(3, 36), "serious": Period(12, 36)},
+        dt.date(2019, 5, 1),  # not checked; immaterial: the earliest set also judges every older record
+        N_(
+            "NDRC General Office notice 发改办财金〔2019〕527号 on the credit repair of administrative penalty information"
+        ),
+        # Two classes only (一般 / 严重): a minor penalty is a general one. Sources: docs/credit.md.
+        {"minor": Period(3, 12), "general": Period(3, 12), "serious": Period(6, 36)},
     ),
     RuleSet(
         "2023",
-        dt.date(2023, 1, 1),
-        "国家发展改革委令第58号《失信行为纠正后的信用信息修复管理办法（试行）》",
+        dt.date(2023, 5, 1),  # "自2023年5月1日起施行" (the order's own text)
+        N_("NDRC Order No. 58, Measures for credit information repair after dishonesty is corrected (trial)"),
         {"minor": Period(0, 0), "general": Period(3, 12), "serious": Period(12, 36)},
     ),
     RuleSet(
         "2026",
         dt.date(2026, 4, 1),
-        "rules in force from 2026-04-01 (issue 16)",
+        N_("Credit repair rules in force from 2026-04-01"),
         {"minor": Period(0, 3), "general": Period(3, 12), "serious": Period(12, 36)},
     ),
 )

@@ -28,7 +28,8 @@ from chengzhi.org import queries as org_queries
 from chengzhi.requests import access
 from chengzhi.requests import queries as requests_queries
 
-MODEL = scoring.model_from(scoring.DEFAULT_MODEL)
+MODELS = scoring.models_from(scoring.DEFAULT_MODEL, scoring.INDUSTRY_MODELS)
+MODEL = MODELS.general
 
 
 # ---------------------------------------------------------------- codes
@@ -260,9 +261,11 @@ def _fact(record: Any, on: dt.date) -> scoring.Fact:
 
 
 def regrade_entity(
-    session: Session, entity: CreditEntity, on: dt.date, model: scoring.Model = MODEL
+    session: Session, entity: CreditEntity, on: dt.date, model: scoring.Model | None = None
 ) -> scoring.Score:
-    """Recompute the entity's score; when the score or grade changed, a new grade-history row and `graded_at`."""
+    """Recompute the entity's score (by its industry's model, or the general one); when the score or grade
+    changed, a new grade-history row and `graded_at`."""
+    model = model or MODELS.for_industry(entity.industry)
     result = scoring.evaluate(model, [_fact(r, on) for r in records_of(session, entity)], on)
     if entity.score != result.score or entity.grade != result.grade:
         session.add(
@@ -285,7 +288,12 @@ def regrade_all(session: Session, on: dt.date, batch: int = 100_000) -> dict[str
     history row for each grade that changed. Black-list rules depend on records only (synchronised when a record
     changes, ended by `listing.expire`); the red list depends on grade A, so the entities whose grade moved to or
     from A are synchronised here."""
-    result = regrade.regrade_all(session, on, batch, MODEL)
+    result = regrade.regrade_all(session, on, batch, MODEL, skip=tuple(MODELS.industries))
+    for industry, model in MODELS.industries.items():  # each industry's own model over its entities
+        own = regrade.regrade_all(session, on, batch, model, only=industry)
+        for key in ("entities", "scores_changed", "grades_changed"):
+            result[key] += own[key]
+        result["to_or_from_a"].update(own["to_or_from_a"])
     result["lists_synced"] = listing.sync_many(session, result.pop("to_or_from_a"), on)
     return result
 
@@ -306,7 +314,8 @@ def grade_history(session: Session, entity: CreditEntity) -> list[CreditGrade]:
 
 def explanation(session: Session, entity: CreditEntity, on: dt.date) -> list[dict[str, Any]]:
     """The records that move the entity's score on `on`, and by how much (computed now, never stale)."""
-    return scoring.evaluate(MODEL, [_fact(r, on) for r in records_of(session, entity)], on).explanation
+    model = MODELS.for_industry(entity.industry)
+    return scoring.evaluate(model, [_fact(r, on) for r in records_of(session, entity)], on).explanation
 
 
 # ---------------------------------------------------------------- public information and lookups
@@ -338,7 +347,10 @@ def search(session: Session, query: str, limit: int = 20) -> list[CreditEntity]:
 
 def public_view(session: Session, entity: CreditEntity, on: dt.date, lang: Language = "zh") -> dict[str, Any]:
     """Public information only: no score explanation, a masked legal representative, published records only."""
-    records = [r for r in records_of(session, entity) if r.kind in PUBLIC_KINDS and is_published(r, on)]
+    every = records_of(session, entity)
+    records = [r for r in every if r.kind in PUBLIC_KINDS and is_published(r, on)]
+    # Inspection results are published (一公开): the latest 20, withdrawn ones left out.
+    inspections = [r for r in reversed(every) if r.kind == "inspection" and is_published(r, on)][:20]
     return {
         "uscc": entity.uscc,
         "name": entity.name,
@@ -350,6 +362,7 @@ def public_view(session: Session, entity: CreditEntity, on: dt.date, lang: Langu
         "grade": entity.grade,
         "records": [record_json(r) for r in records],
         "lists": lists_json(session, entity, on, lang),
+        "inspections": [record_json(r) for r in inspections],
     }
 
 

@@ -8,27 +8,27 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
+from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from chengzhi.credit import access, cases, listing, lists, plans, service, stats
+from chengzhi.credit.record_pages import KIND_NAMES, SEVERITY_NAMES, Message, guard, names
+from chengzhi.credit.record_pages import router as record_router
 from chengzhi.deps import SessionDep, SettingsDep
-from chengzhi.errors import NotFound
-from chengzhi.i18n import N_
+from chengzhi.errors import ChengzhiError, Invalid, NotFound
+from chengzhi.i18n import N_, message
+from chengzhi.org.service import Actor
 from chengzhi.web.i18n import gettext
 from chengzhi.web.templating import Chrome, chrome, csrf_ok, page_actor, render
 
 router = APIRouter(include_in_schema=False)
-
-
-@dataclass
-class Message:
-    message: str
+router.include_router(record_router)  # /credit/staff/entities/{uscc}, /credit/rules
 
 
 @dataclass
@@ -41,6 +41,10 @@ class StaffPage:
     objections: list[dict[str, Any]] = field(default_factory=list)
     applications: list[dict[str, Any]] = field(default_factory=list)
     plans: list[Any] = field(default_factory=list)
+    kinds: dict[str, str] = field(default_factory=dict)
+    severities: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+    form: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -54,23 +58,30 @@ class PlanPage:
     notice: dict[str, Any]
 
 
-def _guard(request: Request, frame: Chrome, allowed: bool, anonymous: bool) -> Response | None:
-    if anonymous:
-        return RedirectResponse(f"/login?next={quote(request.url.path, safe='/')}", status_code=303)
-    if not allowed:
-        text = gettext(frame.lang, N_("These pages are for credit officers and department staff."))
-        return render(request, "forbidden.html", Message(text), frame, status_code=403)
-    return None
+def _staff(request: Request, session: SessionDep) -> tuple[Actor, Chrome, Response | None]:
+    actor = page_actor(request, session)
+    frame = chrome(request, actor)
+    allowed = actor.has_role(*access.OFFICER_ROLES, *access.DEPARTMENT_ROLES)
+    return actor, frame, guard(request, frame, allowed, actor.is_anonymous)
 
 
 @router.get("/credit/staff")
 def staff_home(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
-    actor = page_actor(request, session)
-    frame = chrome(request, actor)
-    allowed = actor.has_role(*access.OFFICER_ROLES, *access.DEPARTMENT_ROLES)
-    refused = _guard(request, frame, allowed, actor.is_anonymous)
+    actor, frame, refused = _staff(request, session)
     if refused is not None:
         return refused
+    return _staff_page(request, session, settings, actor, frame)
+
+
+def _staff_page(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    actor: Actor,
+    frame: Chrome,
+    error: str | None = None,
+    form: dict[str, str] | None = None,
+) -> Response:
     on = access.today(settings)
     by = "area" if request.query_params.get("by") == "area" else "industry"
     officer = access.is_officer(actor)
@@ -82,6 +93,10 @@ def staff_home(request: Request, session: SessionDep, settings: SettingsDep) -> 
         inspections=stats.inspections(session, by, frame.lang),
         records=[service.record_json(r) for r in service.records_from(session, unit, 50)],
         plans=plans.plans(session, 20),
+        kinds=names(frame.lang, KIND_NAMES),
+        severities=names(frame.lang, SEVERITY_NAMES),
+        error=error,
+        form=form or {},
     )
     if officer:
         page.objections = [
@@ -92,7 +107,56 @@ def staff_home(request: Request, session: SessionDep, settings: SettingsDep) -> 
             {"a": a, "overdue": cases.overdue(a.due_on, a.decided_on, on)}
             for a in cases.pending_applications(session)
         ]
-    return render(request, "credit/staff.html", page, frame)
+    return render(request, "credit/staff.html", page, frame, status_code=400 if error else 200)
+
+
+async def _posted(request: Request, frame: Chrome) -> FormData | Response:
+    """The posted form, or the refusal when its token does not match."""
+    form = await request.form()
+    if csrf_ok(request, form):
+        return form
+    text = gettext(frame.lang, N_("Form expired."))
+    return render(request, "forbidden.html", Message(text), frame, status_code=403)
+
+
+RECORD_FIELDS = ("uscc", "kind", "severity", "outcome", "title", "legal_basis", "decided_on")
+
+
+@router.post("/credit/staff/records")
+async def staff_add_record(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    """Department staff add a record for their own unit (its source); credit officers for any source."""
+    actor, frame, refused = _staff(request, session)
+    if refused is not None:
+        return refused
+    form = await _posted(request, frame)
+    if isinstance(form, Response):
+        return form
+    values = {k: str(form.get(k, "")).strip()[:2000] for k in RECORD_FIELDS}
+    try:
+        decided = _date_field(values["decided_on"])
+        if not values["title"] or not values["legal_basis"]:
+            raise Invalid("credit_basis_required")
+        data = service.RecordData(
+            values["kind"], values["title"][:300], values["legal_basis"], decided,
+            severity=values["severity"] or None, outcome={"yes": True, "no": False}.get(values["outcome"]),
+            source_unit_id=access.record_source(session, actor, None),
+        )  # fmt: skip
+        service.add_record(session, service.get_entity(session, values["uscc"]), data, access.today(settings))
+    except ChengzhiError as error:
+        session.rollback()
+        text = message(error.code, frame.lang, error.params)
+        return _staff_page(request, session, settings, actor, frame, text, values)
+    session.commit()
+    return RedirectResponse("/credit/staff", status_code=303)
+
+
+def _date_field(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise Invalid(
+            "credit_invalid_value", field="decided_on", value=text[:20], allowed="YYYY-MM-DD"
+        ) from None
 
 
 @router.post("/credit/staff/decide")
@@ -100,13 +164,12 @@ async def staff_decide(request: Request, session: SessionDep, settings: Settings
     """An officer decides an objection or a repair application from the staff page."""
     actor = page_actor(request, session)
     frame = chrome(request, actor)
-    refused = _guard(request, frame, access.is_officer(actor), actor.is_anonymous)
+    refused = guard(request, frame, access.is_officer(actor), actor.is_anonymous)
     if refused is not None:
         return refused
-    form = await request.form()
-    if not csrf_ok(request, form):
-        return render(request, "forbidden.html", Message(gettext(frame.lang, N_("Form expired."))), frame,
-                      status_code=403)  # fmt: skip
+    form = await _posted(request, frame)
+    if isinstance(form, Response):
+        return form
     what, ref = str(form.get("what", "")), str(form.get("id", ""))
     accept = form.get("accept") == "yes"
     note = str(form.get("decision", ""))[:4000]

@@ -1,6 +1,7 @@
 """The demo city's credit supervision: enterprises with valid credit codes, records of several departments over
-four years, grades, the red and black lists, a random-inspection plan with some results entered, an objection
-and a repair application under review, and a substantiated complaint from one of the city's requests.
+four years, grades with their history, the red and black lists, a random-inspection plan with some results
+entered, an objection and a repair application under review, and a substantiated complaint from one of the
+city's requests.
 Deterministic for a seed and a day; quick (well under a second)."""
 
 from __future__ import annotations
@@ -91,8 +92,10 @@ def make_credit(session: Session, demo: DemoCity, seed: int, on: dt.date) -> dic
     general = service.RecordData("penalty", "超范围经营", "《食品安全法》第一百二十二条",
                                  on - dt.timedelta(days=30), severity="general", source_unit_id=market.id)  # fmt: skip
     general_record = service.add_record(session, entities[12], general, on, regrade=False)
-    for entity in entities:  # grades, then the lists (the red list needs the grade)
-        service.refresh(session, entity, on)
+    for entity in entities:  # the grade history as it happened (graded on each record's day), then today's
+        for day in sorted({r.decided_on for r in service.records_of(session, entity)}):
+            service.regrade_entity(session, entity, day)
+        service.refresh(session, entity, on)  # today's grade, then the lists (the red list needs the grade)
     # An objection under review and a repair application awaiting its decision.
     cases.file_objection(
         session, general_record.id, entities[12].name, "处罚对象认定有误，已提交证明材料", on, 15

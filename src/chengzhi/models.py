@@ -27,7 +27,9 @@ from chengzhi.opendata.models import (
     Dataset,
     DatasetTag,
     DatasetVersion,
+    PackageDoc,
     Resource,
+    UsageDay,
 )
 from chengzhi.org.models import (
     ApiToken,
@@ -109,6 +111,7 @@ __all__ = [
     "Open311Key",
     "Open311Token",
     "OutboundRecord",
+    "PackageDoc",
     "Photo",
     "PhotoToken",
     "PlaceName",
@@ -125,6 +128,7 @@ __all__ = [
     "SecondFactor",
     "TriageTask",
     "Unit",
+    "UsageDay",
     "User",
     "UserIdentity",
     "UserSession",

@@ -54,6 +54,7 @@ class SearchParams:
     facet_limit: int = 50
     include_private: bool = False
     include_deleted: bool = False
+    load: bool = True  # load the page's Dataset objects (else only their ids: see docs.render)
 
 
 @dataclass
@@ -61,6 +62,7 @@ class SearchResult:
     count: int
     datasets: list[Dataset]
     facets: dict[str, dict[str, int]]
+    ids: list[str] = field(default_factory=list)
 
 
 def _date(value: str) -> dt.datetime | None:
@@ -251,6 +253,7 @@ def package_search(session: Session, actor: Actor, params: SearchParams) -> Sear
     order = _order(params.sort)
     count = session.scalar(select(func.count()).select_from(Dataset).where(*where)) or 0
     datasets: list[Dataset] = []
+    ids: list[str] = []
     if rows and params.start < count:
         # The page's ids first (an index-only walk past `start`), then those rows with their resources and tags.
         ids = list(
@@ -258,11 +261,12 @@ def package_search(session: Session, actor: Actor, params: SearchParams) -> Sear
                 select(Dataset.id).where(*where).order_by(*order).offset(params.start).limit(rows)
             )
         )
-        found = {ds.id: ds for ds in session.scalars(select(Dataset).where(Dataset.id.in_(ids)))}
-        datasets = [found[i] for i in ids if i in found]
+        if params.load:
+            found = {ds.id: ds for ds in session.scalars(select(Dataset).where(Dataset.id.in_(ids)))}
+            datasets = [found[i] for i in ids if i in found]
     chosen = select(Dataset.id).where(*where)
     facets = _facets(session, chosen, params.facet_fields, params.facet_limit) if params.facet_fields else {}
-    return SearchResult(count=int(count), datasets=datasets, facets=facets)
+    return SearchResult(count=int(count), datasets=datasets, facets=facets, ids=ids)
 
 
 def facet_fields(value: Any) -> list[str]:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from chengzhi.db import utcnow
 from chengzhi.errors import Conflict, Forbidden, Invalid, NotFound
+from chengzhi.opendata import docs
 from chengzhi.opendata.models import (
     AccessApplication,
     ApplicationStatus,
@@ -223,6 +224,7 @@ def record_version(
             created_at=now,
         )
     )
+    docs.store(session, ds)
 
 
 def _apply(ds: Dataset, values: dict[str, Any]) -> list[str]:

@@ -1,0 +1,108 @@
+"""Open data search (docs/opendata.md): the ready package dicts that search pages read are what `package_show`
+builds, in both languages, with the live parts (address, unit names, usage counts) filled in; a missing or stale doc
+is never served; the quality job builds missing ones."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import delete, func, select, update
+
+from chengzhi.config import Settings
+from chengzhi.db import get_sessionmaker
+from chengzhi.jobs.service import run_job
+from chengzhi.opendata import service
+from chengzhi.opendata.models import Dataset, PackageDoc
+from chengzhi.org.models import Unit
+
+from .factories import City
+from .opendata_helpers import T0, build_catalogue
+
+
+def _session(settings: Settings) -> Any:
+    return get_sessionmaker(settings.database_url)()
+
+
+def _search(client: TestClient, lang: str = "zh", **params: Any) -> list[dict[str, Any]]:
+    response = client.get(
+        "/api/3/action/package_search",
+        params={"rows": 1000, **params},
+        headers={"Accept-Language": lang},
+    )
+    assert response.status_code == 200, response.text
+    results: list[dict[str, Any]] = response.json()["result"]["results"]
+    return results
+
+
+def _shown(client: TestClient, name: str, lang: str = "zh") -> dict[str, Any]:
+    response = client.get(
+        "/api/3/action/package_show", params={"id": name}, headers={"Accept-Language": lang}
+    )
+    assert response.status_code == 200, response.text
+    shown: dict[str, Any] = response.json()["result"]
+    return shown
+
+
+def test_search_pages_are_what_package_show_says(settings: Settings, city: City, client: TestClient) -> None:
+    with _session(settings) as session, session.begin():
+        catalogue = build_catalogue(session, settings, city)
+        docs = session.scalar(select(func.count()).select_from(PackageDoc))
+        assert docs == 2 * session.scalar(select(func.count()).select_from(Dataset))
+    for lang in ("zh", "en"):
+        found = _search(client, lang)
+        assert sorted(p["name"] for p in found) == ["residents-conditional", "street-counts"]
+        for package in found:
+            assert package == _shown(client, package["name"], lang)
+    english = {p["name"]: p for p in _search(client, "en")}["street-counts"]
+    assert english["license_title"] != _shown(client, "street-counts")["license_title"]
+    assert english["url"] == "http://testserver/data/street-counts"
+    assert english["resources"][0]["url"].startswith("http://testserver/dataset/")
+
+    # What changes without a new version: usage counts, the unit's name.
+    table = catalogue.open.resources[0].id
+    for _ in range(3):
+        read = client.get("/api/3/action/datastore_search", params={"resource_id": table, "limit": 1})
+        assert read.status_code == 200
+    with _session(settings) as session, session.begin():
+        session.execute(update(Unit).where(Unit.id == catalogue.open.unit_id).values(name_zh="改名后的部门"))
+    package = {p["name"]: p for p in _search(client)}["street-counts"]
+    assert {e["key"]: e["value"] for e in package["extras"]}["api_calls"] == "3"
+    assert package["organization"]["title"] == "改名后的部门" and package["author"] == "改名后的部门"
+    assert package == _shown(client, "street-counts")
+
+    # A new version rebuilds the doc; a doc older than its dataset, or missing, is not served.
+    with _session(settings) as session, session.begin():
+        ds = service.get_dataset(session, catalogue.publisher, "street-counts")
+        data = service.DatasetInput(name=ds.name, title="新标题", unit_id=ds.unit_id, tags=["新标签"])
+        service.update_dataset(session, catalogue.publisher, ds, data, now=T0 + dt.timedelta(days=1))
+    assert {p["name"]: p for p in _search(client)}["street-counts"]["title"] == "新标题"
+    with _session(settings) as session, session.begin():
+        session.execute(
+            update(Dataset).where(Dataset.name == "street-counts").values(title="改在库里", modified_at=T0)
+        )
+        session.execute(delete(PackageDoc).where(PackageDoc.dataset_id == catalogue.conditional.id))
+    by_name = {p["name"]: p for p in _search(client)}
+    assert by_name["street-counts"]["title"] == "改在库里"
+    assert by_name["residents-conditional"] == _shown(client, "residents-conditional")
+    listed = client.get("/api/3/action/current_package_list_with_resources").json()["result"]
+    assert {p["name"]: p["title"] for p in listed}["street-counts"] == "改在库里"
+
+    result = run_job(get_sessionmaker(settings.database_url), settings, "opendata_quality", T0)
+    assert result["docs_built"] == 2  # the missing one, and the stale one
+    with _session(settings) as session:
+        assert session.scalar(select(func.count()).select_from(PackageDoc)) == 8
+
+
+def test_control_characters_cannot_forge_a_placeholder(
+    settings: Settings, city: City, client: TestClient
+) -> None:
+    with _session(settings) as session, session.begin():
+        catalogue = build_catalogue(session, settings, city)
+        ds = service.get_dataset(session, catalogue.publisher, "street-counts")
+        forged = 'x\x02organization\x02 \x01base\x01 "\x03'
+        data = service.DatasetInput(name=ds.name, title=forged, notes=forged, unit_id=ds.unit_id)
+        service.update_dataset(session, catalogue.publisher, ds, data, now=T0 + dt.timedelta(days=1))
+    package = {p["name"]: p for p in _search(client)}["street-counts"]
+    assert package["title"] == 'xorganization base "'

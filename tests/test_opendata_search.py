@@ -5,6 +5,8 @@ is never served; the quality job builds missing ones."""
 from __future__ import annotations
 
 import datetime as dt
+import json
+from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -106,3 +108,78 @@ def test_control_characters_cannot_forge_a_placeholder(
         service.update_dataset(session, catalogue.publisher, ds, data, now=T0 + dt.timedelta(days=1))
     package = {p["name"]: p for p in _search(client)}["street-counts"]
     assert package["title"] == 'xorganization base "'
+
+
+def test_chinese_words_in_q_are_cut_by_jieba(settings: Settings, city: City, client: TestClient) -> None:
+    with _session(settings) as session, session.begin():
+        catalogue = build_catalogue(session, settings, city)
+        ds = service.get_dataset(session, catalogue.publisher, "street-counts")
+        data = service.DatasetInput(name=ds.name, title="公交线路客流统计", unit_id=ds.unit_id)
+        service.update_dataset(session, catalogue.publisher, ds, data, now=T0 + dt.timedelta(days=1))
+    # Not a substring of the title: 公交 and 客流 are apart in it.
+    assert [p["name"] for p in _search(client, q="公交客流")] == ["street-counts"]
+    assert _search(client, q="地铁客流") == []
+    assert _search(client, q='"公交客流"') == []  # a quoted phrase is looked for as it is
+    table = catalogue.open.resources[0].id
+    records = client.get(
+        "/api/3/action/datastore_search", params={"resource_id": table, "q": "东华门的"}
+    ).json()["result"]
+    assert records["total"] == 14 and all(r["街道"] == "东华门" for r in records["records"])
+
+
+def test_usage_is_counted_per_day(settings: Settings, city: City, client: TestClient) -> None:
+    with _session(settings) as session, session.begin():
+        catalogue = build_catalogue(session, settings, city)
+    table = catalogue.open.resources[0]
+    for _ in range(2):
+        assert (
+            client.get("/api/3/action/datastore_search", params={"resource_id": table.id}).status_code == 200
+        )
+    download = client.get(f"/dataset/{catalogue.open.id}/resource/{table.id}/download/t.csv")
+    assert download.status_code == 200
+    usage = client.get("/api/v1/opendata/datasets/street-counts/usage").json()
+    today = service.city_day(settings).isoformat()
+    assert usage["days"] == [{"day": today, "downloads": 1, "api_calls": 2}]
+    assert (usage["downloads"], usage["api_calls"]) == (1, 2)
+    page = client.get("/data/street-counts")
+    assert page.status_code == 200 and today in page.text
+    hidden = client.get("/api/v1/opendata/datasets/internal-list/usage")
+    assert hidden.status_code == 404
+
+
+def test_data_json_validates_against_the_dcat_us_schema(
+    settings: Settings, city: City, client: TestClient
+) -> None:
+    with _session(settings) as session, session.begin():
+        build_catalogue(session, settings, city)
+    response = client.get("/data.json")
+    assert response.status_code == 200
+    catalogue = response.json()
+    entries = {d["landingPage"].rsplit("/", 1)[1]: d for d in catalogue["dataset"]}
+    assert sorted(entries) == ["residents-conditional", "street-counts"]
+    assert entries["street-counts"]["accessLevel"] == "public"
+    assert entries["residents-conditional"]["accessLevel"] == "restricted public"
+    assert "rights" in entries["residents-conditional"]
+    assert entries["street-counts"]["distribution"][0]["mediaType"] == "text/csv"
+    validator = _dcat_us_validator()
+    errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(catalogue)]
+    assert errors == []
+    # The check can fail: a dataset without its keywords does not validate.
+    del catalogue["dataset"][0]["keyword"]
+    assert list(validator.iter_errors(catalogue))
+
+
+def _dcat_us_validator() -> Any:
+    """The DCAT-US v1.1 schema (tests/data/dcat-us-1.1, unchanged), less the two federal-only required fields."""
+    from jsonschema import Draft4Validator
+    from referencing import Registry, Resource
+
+    folder = Path(__file__).parent / "data" / "dcat-us-1.1"
+    schemas = {p.name: json.loads(p.read_text(encoding="utf-8")) for p in folder.glob("*.json")}
+    dataset = schemas["dataset.json"]
+    dataset["required"] = [f for f in dataset["required"] if f not in ("bureauCode", "programCode")]
+    base = "https://project-open-data.cio.gov/v1.1/schema/"
+    registry: Registry[Any] = Registry().with_resources(
+        (base + name, Resource.from_contents(schema)) for name, schema in schemas.items()
+    )
+    return Draft4Validator(schemas["catalog.json"], registry=registry)

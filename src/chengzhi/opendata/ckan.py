@@ -6,6 +6,7 @@ status codes. API tokens come in the `Authorization` header (bare, as CKAN takes
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import secrets
@@ -56,6 +57,7 @@ class Call:
     params: dict[str, Any]
     base: str
     lang: str
+    today: dt.date  # the city's date, for the usage counts
 
     def get(self, name: str, default: Any = None) -> Any:
         return self.params.get(name, default)
@@ -326,7 +328,7 @@ def datastore_search(call: Call) -> dict[str, Any]:
     res, ds = _resource(call, data=True)
     if not res.datastore_active:
         raise ActionError(404, "Not Found Error", "Not found: Resource has no datastore table.")
-    service.count_use(call.session, ds.id, download=False)
+    service.count_use(call.session, ds.id, download=False, day=call.today)
     out = datastore.search(
         call.session.connection(),
         res,
@@ -394,7 +396,8 @@ def _call(
     base: str,
     lang: str,
 ) -> Any:
-    return action(Call(session, _actor(request, session), params, base, lang))
+    today = service.city_day(request.app.state.settings)
+    return action(Call(session, _actor(request, session), params, base, lang, today))
 
 
 async def _run(name: str, request: Request, session: Session) -> Response:

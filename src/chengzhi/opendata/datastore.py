@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session
 from chengzhi.errors import Invalid
 from chengzhi.opendata.models import Resource
 from chengzhi.opendata.quality import TableScan, mask_text, table_quality
+from chengzhi.opendata.words import query_words
 
 TYPES = ("int", "numeric", "date", "timestamp", "bool", "text")
 SQL_TYPES: dict[str, Any] = {
@@ -398,7 +399,7 @@ def search(
                 raise Invalid("opendata_datastore_field", field=name)
             where.append(func.lower(columns[name]).contains(str(value).lower(), autoescape=True))
     elif q:
-        for word in str(q).lower().split():
+        for word in query_words(str(q)):
             where.append(table.c["_full_text"].contains(word, autoescape=True))
     order = []
     for part in str(sort or "").split(","):

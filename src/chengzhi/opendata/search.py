@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from chengzhi.opendata.models import Dataset, DatasetStatus, DatasetTag, OpenLevel, Resource
 from chengzhi.opendata.vocab import THEMES
+from chengzhi.opendata.words import query_words
 from chengzhi.org.queries import unit_id_of_code
 from chengzhi.org.service import Actor
 
@@ -151,7 +152,9 @@ def parse(session: Session, text: str, *, words_allowed: bool) -> tuple[list[Col
             continue
         if not words_allowed:
             raise SearchQueryError(f"Can't read the filter query term: {word}")
-        conditions.append(Dataset.search_text.like(f"%{_escape_like(word.lower())}%", escape="\\"))
+        # A quoted phrase is looked for as it is; other words are cut into words (Chinese by jieba).
+        pieces = [word.lower()] if match.group("word").startswith('"') else query_words(word)
+        conditions += [Dataset.search_text.like(f"%{_escape_like(p)}%", escape="\\") for p in pieces]
     return conditions, incremental
 
 

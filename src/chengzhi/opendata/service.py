@@ -13,10 +13,14 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from chengzhi.config import Settings
 from chengzhi.db import utcnow
 from chengzhi.errors import Conflict, Forbidden, Invalid, NotFound
 from chengzhi.opendata import docs
@@ -28,6 +32,7 @@ from chengzhi.opendata.models import (
     DatasetTag,
     DatasetVersion,
     OpenLevel,
+    UsageDay,
 )
 from chengzhi.opendata.vocab import FREQUENCIES, LICENCES, THEMES
 from chengzhi.org.models import Role, Unit
@@ -318,7 +323,33 @@ def history(session: Session, ds: Dataset) -> list[DatasetVersion]:
     )
 
 
-def count_use(session: Session, dataset_id: str, *, download: bool) -> None:
-    """Counts a download or an API read of the dataset's data (one UPDATE, no read first)."""
+def city_day(settings: Settings, now: dt.datetime | None = None) -> dt.date:
+    """The city's date now (usage is counted per city day)."""
+    return (now or utcnow()).astimezone(ZoneInfo(settings.timezone)).date()
+
+
+def count_use(session: Session, dataset_id: str, *, download: bool, day: dt.date) -> None:
+    """Counts a download or an API read of the dataset's data: the dataset's totals (one UPDATE, no read first)
+    and the day's row of `od_usage_days` (an upsert: concurrent readers add up, never conflict)."""
     column = Dataset.downloads if download else Dataset.api_calls
     session.execute(update(Dataset).where(Dataset.id == dataset_id).values({column: column + 1}))
+    name = "downloads" if download else "api_calls"
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    table = UsageDay.__table__
+    statement = insert(table).values(
+        dataset_id=dataset_id, day=day, downloads=int(download), api_calls=int(not download)
+    )
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[table.c.dataset_id, table.c.day], set_={name: table.c[name] + 1}
+        )
+    )
+
+
+def usage_by_day(session: Session, dataset_id: str, days: int = 30) -> list[UsageDay]:
+    """The dataset's usage on its last `days` days with any, oldest first."""
+    rows = session.scalars(
+        select(UsageDay).where(UsageDay.dataset_id == dataset_id).order_by(UsageDay.day.desc()).limit(days)
+    )
+    return list(reversed(list(rows)))

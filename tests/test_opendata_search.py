@@ -92,7 +92,7 @@ def test_search_pages_are_what_package_show_says(settings: Settings, city: City,
     assert {p["name"]: p["title"] for p in listed}["street-counts"] == "改在库里"
 
     result = run_job(get_sessionmaker(settings.database_url), settings, "opendata_quality", T0)
-    assert result["docs_built"] == 2  # the missing one, and the stale one
+    assert result is not None and result["docs_built"] == 2  # the missing one, and the stale one
     with _session(settings) as session:
         assert session.scalar(select(func.count()).select_from(PackageDoc)) == 8
 

@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import and_, delete, select
+from sqlalchemy import and_, delete, insert, select
 from sqlalchemy.orm import Session
 
 from chengzhi.i18n import LANGUAGES
@@ -63,24 +63,25 @@ def template(ds: Dataset, units: dict[int, Unit], lang: str) -> str:
 
 def store(session: Session, ds: Dataset) -> None:
     """(Re)builds the dataset's docs in every language; called with each new version."""
-    session.flush()
-    units = units_by_id(session, dicts.unit_ids([ds]))
-    session.execute(delete(PackageDoc).where(PackageDoc.dataset_id == ds.id))
-    for lang in LANGUAGES:
-        session.add(
-            PackageDoc(
-                dataset_id=ds.id, lang=lang, modified_at=ds.modified_at, body=template(ds, units, lang)
-            )
-        )
+    store_all(session, [ds])
 
 
 def store_all(session: Session, datasets: Iterable[Dataset]) -> int:
-    """Builds the docs of many datasets (the benchmark's bulk load, or a catalogue written before the table)."""
-    n = 0
-    for ds in datasets:
-        store(session, ds)
-        n += 1
-    return n
+    """(Re)builds the docs of these datasets: one query for their units, one delete, one insert."""
+    chosen = list(datasets)
+    if not chosen:
+        return 0
+    session.flush()
+    units = units_by_id(session, dicts.unit_ids(chosen))
+    ids = [ds.id for ds in chosen]
+    session.execute(delete(PackageDoc).where(PackageDoc.dataset_id.in_(ids)))
+    rows = [
+        {"dataset_id": ds.id, "lang": lang, "modified_at": ds.modified_at, "body": template(ds, units, lang)}
+        for ds in chosen
+        for lang in LANGUAGES
+    ]
+    session.execute(insert(PackageDoc), rows)
+    return len(chosen)
 
 
 def missing(session: Session, limit: int) -> list[Dataset]:

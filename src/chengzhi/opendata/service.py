@@ -331,18 +331,18 @@ def city_day(settings: Settings, now: dt.datetime | None = None) -> dt.date:
 def count_use(session: Session, dataset_id: str, *, download: bool, day: dt.date) -> None:
     """Counts a download or an API read of the dataset's data: the dataset's totals (one UPDATE, no read first)
     and the day's row of `od_usage_days` (an upsert: concurrent readers add up, never conflict)."""
-    column = Dataset.downloads if download else Dataset.api_calls
-    session.execute(update(Dataset).where(Dataset.id == dataset_id).values({column: column + 1}))
+    total = Dataset.downloads if download else Dataset.api_calls
+    session.execute(update(Dataset).where(Dataset.id == dataset_id).values({total: total + 1}))
     name = "downloads" if download else "api_calls"
     dialect = session.get_bind().dialect.name
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    table = UsageDay.__table__
-    statement = insert(table).values(
+    statement = insert(UsageDay).values(
         dataset_id=dataset_id, day=day, downloads=int(download), api_calls=int(not download)
     )
+    column = UsageDay.downloads if download else UsageDay.api_calls
     session.execute(
         statement.on_conflict_do_update(
-            index_elements=[table.c.dataset_id, table.c.day], set_={name: table.c[name] + 1}
+            index_elements=[UsageDay.dataset_id, UsageDay.day], set_={name: column + 1}
         )
     )
 

@@ -9,18 +9,19 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, func, select, update
 
 from chengzhi.config import Settings
 from chengzhi.db import get_sessionmaker
 from chengzhi.jobs.service import run_job
-from chengzhi.opendata import service
+from chengzhi.opendata import paging, service
 from chengzhi.opendata.models import Dataset, PackageDoc
 from chengzhi.org.models import Unit
 
 from .factories import City
-from .opendata_helpers import T0, build_catalogue
+from .opendata_helpers import T0, build_catalogue, make_dataset, publisher
 
 
 def _session(settings: Settings) -> Any:
@@ -183,3 +184,33 @@ def _dcat_us_validator() -> Any:
         (base + name, Resource.from_contents(schema)) for name, schema in schemas.items()
     )
     return Draft4Validator(schemas["catalog.json"], registry=registry)
+
+
+def test_deep_pages_from_bookmarks_are_the_pages_offset_gives(
+    settings: Settings, city: City, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(paging, "STEP", 7)
+    with _session(settings) as session, session.begin():
+        actor = publisher(session, city)
+        for i in range(40):
+            # Ties in time and in title, so that the id must break them.
+            make_dataset(session, actor, city, f"set-{i:03d}", now=T0 + dt.timedelta(minutes=i // 3))
+            if i % 4 == 0:
+                ds = service.get_dataset(session, actor, f"set-{i:03d}")
+                data = service.DatasetInput(name=ds.name, title="同名", unit_id=ds.unit_id)
+                service.update_dataset(session, actor, ds, data, now=T0 + dt.timedelta(minutes=i // 3))
+    sorts = ["", "id asc", "id desc", "metadata_modified desc", "metadata_modified asc", "title asc",
+             "title desc, name asc", "name asc, metadata_modified desc"]  # fmt: skip
+    for sort in sorts:
+        everything = [p["name"] for p in _search(client, sort=sort, rows=40)]
+        assert len(everything) == 40
+        for start in range(0, 42, 3):
+            page = [p["name"] for p in _search(client, sort=sort, rows=5, start=start)]
+            assert page == everything[start : start + 5], (sort, start)
+    # A new version changes the state: the count and the bookmarks are computed again.
+    with _session(settings) as session, session.begin():
+        service.withdraw_dataset(session, actor, service.get_dataset(session, actor, "set-000"))
+    found = client.get("/api/3/action/package_search", params={"sort": "id asc", "rows": 40}).json()
+    assert found["result"]["count"] == 39
+    names = [p["name"] for p in found["result"]["results"]]
+    assert [p["name"] for p in _search(client, sort="id asc", rows=100, start=21)] == names[21:]

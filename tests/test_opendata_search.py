@@ -11,17 +11,17 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, inspect, select, update
 
 from chengzhi.config import Settings
 from chengzhi.db import get_sessionmaker
 from chengzhi.jobs.service import run_job
-from chengzhi.opendata import paging, service
+from chengzhi.opendata import datastore, paging, service
 from chengzhi.opendata.models import Dataset, PackageDoc
 from chengzhi.org.models import Unit
 
 from .factories import City
-from .opendata_helpers import T0, build_catalogue, make_dataset, publisher
+from .opendata_helpers import T0, add_table, build_catalogue, make_dataset, publisher, table_csv
 
 
 def _session(settings: Settings) -> Any:
@@ -214,3 +214,25 @@ def test_deep_pages_from_bookmarks_are_the_pages_offset_gives(
     assert found["result"]["count"] == 39
     names = [p["name"] for p in found["result"]["results"]]
     assert [p["name"] for p in _search(client, sort="id asc", rows=100, start=21)] == names[21:]
+
+
+def test_big_tables_get_filter_and_sort_indexes(
+    settings: Settings, city: City, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(datastore, "PAIR_MIN_ROWS", 300)
+    with _session(settings) as session, session.begin():
+        actor = publisher(session, city)
+        small = make_dataset(session, actor, city, "small-table", publish=False)
+        add_table(session, settings, actor, small, table_csv(200))
+        big = make_dataset(session, actor, city, "big-table", publish=False)
+        add_table(session, settings, actor, big, table_csv(400))
+        names = {ds.name: ds.resources[0].table_name for ds in (small, big)}
+    engine = get_sessionmaker(settings.database_url).kw["bind"]
+    pairs = {
+        name: sorted(
+            ix["column_names"] for ix in inspect(engine).get_indexes(table) if len(ix["column_names"]) > 1
+        )
+        for name, table in names.items()
+    }
+    # 街道 has three values; 日期, 数量 and 金额 sort.
+    assert pairs == {"small-table": [], "big-table": [["c1", "c2"], ["c1", "c3"], ["c1", "c4"]]}

@@ -74,6 +74,11 @@ ONLY: list[str] = []
 def timed(label: str, repeat: int, call: Callable[[int], Any]) -> dict[str, Any]:
     if ONLY and not any(word in label for word in ONLY):
         return {"query": label, "skipped": True}
+    # Once apart: a process's first search loads jieba's dictionary, and the count, facets and bookmarks of a
+    # state of the catalogue are computed by the first search that needs them (reported as first_ms).
+    started = time.perf_counter()
+    call(repeat)
+    first = time.perf_counter() - started
     times = []
     for i in range(repeat):
         started = time.perf_counter()
@@ -86,6 +91,7 @@ def timed(label: str, repeat: int, call: Callable[[int], Any]) -> dict[str, Any]
         "p95_ms": round(percentile(times, 0.95), 1),
         "p99_ms": round(percentile(times, 0.99), 1),
         "max_ms": round(max(times) * 1000, 1),
+        "first_ms": round(first * 1000, 1),
     }
     print(json.dumps(row, ensure_ascii=False), flush=True)
     return row
@@ -260,9 +266,14 @@ def main() -> None:
     try:
         upgrade(url)
         if args.database:
-            with Session(get_engine(url)) as session:
+            with Session(get_engine(url)) as session, session.begin():
                 resource_id = str(session.scalar(text("SELECT id FROM od_resources WHERE name = 'big'")))
                 units = list(session.scalars(text("SELECT id FROM units")))
+                # What today's code makes at load, for a database loaded by an earlier version.
+                big = session.get(Resource, resource_id)
+                assert big is not None
+                result["indexes_added"] = datastore.index_pairs(session.connection(), big)
+            vacuum(url)
         else:
             started = time.perf_counter()
             units = load_catalogue(url, args.datasets)

@@ -329,23 +329,31 @@ def city_day(settings: Settings, now: dt.datetime | None = None) -> dt.date:
 
 
 def count_use(session: Session, dataset_id: str, *, download: bool, day: dt.date) -> None:
-    """Counts a download or an API read of the dataset's data: the dataset's totals (one UPDATE, no read first)
-    and the day's row of `od_usage_days` (an upsert: concurrent readers add up, never conflict)."""
-    total = Dataset.downloads if download else Dataset.api_calls
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
+    """Counts a download or an API read of the dataset's data."""
+    if session.get_bind().dialect.name == "postgresql":
         # Counts are statistics: the reader does not wait for them to reach the disk (a crash may lose a few).
         session.execute(text("SET LOCAL synchronous_commit = off"))
-    session.execute(update(Dataset).where(Dataset.id == dataset_id).values({total: total + 1}))
-    name = "downloads" if download else "api_calls"
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(UsageDay).values(
-        dataset_id=dataset_id, day=day, downloads=int(download), api_calls=int(not download)
+    add_usage(session, dataset_id, day, downloads=int(download), api_calls=int(not download))
+
+
+def add_usage(
+    session: Session, dataset_id: str, day: dt.date, *, downloads: int = 0, api_calls: int = 0
+) -> None:
+    """Adds to the dataset's totals (one UPDATE, no read first) and to its row of the day in `od_usage_days` (an
+    upsert: concurrent readers add up, never conflict)."""
+    session.execute(
+        update(Dataset)
+        .where(Dataset.id == dataset_id)
+        .values(downloads=Dataset.downloads + downloads, api_calls=Dataset.api_calls + api_calls)
     )
-    column = UsageDay.downloads if download else UsageDay.api_calls
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert(UsageDay).values(
+        dataset_id=dataset_id, day=day, downloads=downloads, api_calls=api_calls
+    )
     session.execute(
         statement.on_conflict_do_update(
-            index_elements=[UsageDay.dataset_id, UsageDay.day], set_={name: column + 1}
+            index_elements=[UsageDay.dataset_id, UsageDay.day],
+            set_={"downloads": UsageDay.downloads + downloads, "api_calls": UsageDay.api_calls + api_calls},
         )
     )
 

@@ -100,9 +100,11 @@ class Dataset(Base):
 
 
 # The listing orders (CKAN's `sort`): each walks its index past `start` without visiting the table.
+# `modified_at` rides in the id order's index for the harvester's incremental query (`metadata_modified:[since TO *]`
+# sorted by id); a unit's datasets are read newest first from their own index.
 Index("ix_od_datasets_status_modified", Dataset.status, Dataset.modified_at, Dataset.id, Dataset.open_level)
-Index("ix_od_datasets_status_id", Dataset.status, Dataset.id, Dataset.open_level)
-Index("ix_od_datasets_unit_status", Dataset.unit_id, Dataset.status)
+Index("ix_od_datasets_status_id_modified", Dataset.status, Dataset.id, Dataset.open_level, Dataset.modified_at)
+Index("ix_od_datasets_unit_status_modified", Dataset.unit_id, Dataset.status, Dataset.modified_at, Dataset.id)
 
 
 class DatasetTag(Base):

@@ -1,4 +1,4 @@
-"""opendata: ready package dicts per dataset and language, and usage per dataset and day
+"""opendata: ready package dicts per dataset and language, usage per dataset and day, covering search indexes
 
 Revision ID: 0031
 Revises: 0028
@@ -19,6 +19,15 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("od_datasets", schema=None) as batch_op:
+        batch_op.drop_index("ix_od_datasets_status_id")
+        batch_op.drop_index("ix_od_datasets_unit_status")
+        batch_op.create_index(
+            "ix_od_datasets_status_id_modified", ["status", "id", "open_level", "modified_at"], unique=False
+        )
+        batch_op.create_index(
+            "ix_od_datasets_unit_status_modified", ["unit_id", "status", "modified_at", "id"], unique=False
+        )
     # Datasets written before this revision have no doc: pages build their dicts on the spot until the quality
     # job (opendata_quality) has built the docs, a batch per run.
     op.create_table(
@@ -54,3 +63,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("od_usage_days")
     op.drop_table("od_package_docs")
+    with op.batch_alter_table("od_datasets", schema=None) as batch_op:
+        batch_op.drop_index("ix_od_datasets_unit_status_modified")
+        batch_op.drop_index("ix_od_datasets_status_id_modified")
+        batch_op.create_index("ix_od_datasets_unit_status", ["unit_id", "status"], unique=False)
+        batch_op.create_index("ix_od_datasets_status_id", ["status", "id", "open_level"], unique=False)

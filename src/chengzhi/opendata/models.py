@@ -103,7 +103,9 @@ class Dataset(Base):
 # `modified_at` rides in the id order's index for the harvester's incremental query (`metadata_modified:[since TO *]`
 # sorted by id); a unit's datasets are read newest first from their own index.
 Index("ix_od_datasets_status_modified", Dataset.status, Dataset.modified_at, Dataset.id, Dataset.open_level)
-Index("ix_od_datasets_status_id_modified", Dataset.status, Dataset.id, Dataset.open_level, Dataset.modified_at)
+Index(
+    "ix_od_datasets_status_id_modified", Dataset.status, Dataset.id, Dataset.open_level, Dataset.modified_at
+)
 Index("ix_od_datasets_unit_status_modified", Dataset.unit_id, Dataset.status, Dataset.modified_at, Dataset.id)
 
 

@@ -452,6 +452,10 @@ def test_xlsx_upload_types_edited_and_freshness_on_schedule(
         service.publish_dataset(session, actor, ds, now=T0)
     factory = get_sessionmaker(settings.database_url)
     result = run_job(factory, settings, "opendata_quality", T0 + dt.timedelta(days=90))
-    assert result == {"checked": 1, "after": ""}
+    assert result == {"checked": 1, "docs_built": 0, "after": ""}
     shown = client.get("/api/v1/opendata/datasets/from-excel").json()
     assert {"check": "stale", "days": 90} in shown["quality"]["findings"]
+    # The re-score reaches the ready package dict that search pages read, not only package_show.
+    found = client.get("/api/3/action/package_search", params={"q": "name:from-excel"}).json()["result"]
+    extras = {e["key"]: e["value"] for e in found["results"][0]["extras"]}
+    assert extras["quality_score"] == str(shown["quality"]["score"])

@@ -46,6 +46,7 @@ from chengzhi.opendata.api import UPLOAD_PATH
 from chengzhi.opendata.api import downloads as opendata_downloads
 from chengzhi.opendata.api import router as opendata_router
 from chengzhi.opendata.ckan import router as ckan_router
+from chengzhi.opendata.datajson import router as datajson_router
 from chengzhi.opendata.dcat import router as dcat_router
 from chengzhi.opendata.pages import UPLOAD_PAGE
 from chengzhi.opendata.pages import router as opendata_pages
@@ -397,5 +398,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(opendata_downloads)
     app.include_router(ckan_router)
     app.include_router(dcat_router)
+    app.include_router(datajson_router)
     app.include_router(opendata_pages)
     return app

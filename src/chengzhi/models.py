@@ -28,7 +28,9 @@ from chengzhi.opendata.models import (
     Dataset,
     DatasetTag,
     DatasetVersion,
+    PackageDoc,
     Resource,
+    UsageDay,
 )
 from chengzhi.org.models import (
     ApiToken,
@@ -110,6 +112,7 @@ __all__ = [
     "Open311Key",
     "Open311Token",
     "OutboundRecord",
+    "PackageDoc",
     "Photo",
     "PhotoToken",
     "PlaceName",
@@ -126,6 +129,7 @@ __all__ = [
     "SecondFactor",
     "TriageTask",
     "Unit",
+    "UsageDay",
     "User",
     "UserIdentity",
     "UserSession",

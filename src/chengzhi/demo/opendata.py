@@ -211,5 +211,10 @@ def publish_demo_data(session: Session, settings: Settings, seed: int, now: dt.d
         )
         if i == 0:
             access.decide(session, decider, application, True, days=180, now=now)
+    # Two weeks of use of the public datasets, for their pages' use-by-day tables.
+    for ds in made[:4]:
+        for back in range(14, 0, -1):
+            day = today - dt.timedelta(days=back)
+            service.add_usage(session, ds.id, day, downloads=rng.randint(0, 6), api_calls=rng.randint(0, 25))
     platform = publish_platform_data(session, settings, now)
     return {"datasets": [d.name for d in made], "platform": platform}

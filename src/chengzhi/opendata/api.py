@@ -166,6 +166,22 @@ def history(ref: str, session: SessionDep, actor: UserDep) -> list[dict[str, Any
     return [version_out(v) for v in service.history(session, ds)]
 
 
+@router.get("/datasets/{ref}/usage", summary="Downloads and API reads of a dataset's data, per day")
+def usage(
+    ref: str, session: SessionDep, actor: ActorDep, days: int = Query(default=30, ge=1, le=366)
+) -> dict[str, Any]:
+    ds = service.get_dataset(session, actor, ref)
+    rows = service.usage_by_day(session, ds.id, days)
+    return {
+        "dataset": ds.name,
+        "downloads": ds.downloads,
+        "api_calls": ds.api_calls,
+        "days": [
+            {"day": u.day.isoformat(), "downloads": u.downloads, "api_calls": u.api_calls} for u in rows
+        ],
+    }
+
+
 @router.post(UPLOAD_PATH.removeprefix("/api/v1/opendata"), status_code=201, summary="Upload a resource file")
 def upload(
     request: Request,
@@ -261,7 +277,7 @@ def download_response(session: Any, settings: Settings, actor: Any, res: Resourc
     ds = service.get_dataset(session, actor, res.dataset_id, withdrawn_ok=False)
     if not service.may_read_data(session, actor, ds):
         raise Forbidden("opendata_application_required")
-    service.count_use(session, ds.id, download=True)
+    service.count_use(session, ds.id, download=True, day=service.city_day(settings))
     session.commit()
     if res.datastore_active:
         engine = get_engine(settings.database_url)

@@ -6,13 +6,16 @@ status codes. API tokens come in the `Authorization` header (bare, as CKAN takes
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from sqlalchemy import func, select
 from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
@@ -23,7 +26,7 @@ from chengzhi.db import MAX_ID
 from chengzhi.deps import SessionDep
 from chengzhi.errors import ChengzhiError, NotAuthenticated
 from chengzhi.i18n import message, negotiate_language
-from chengzhi.opendata import datastore, dicts, service
+from chengzhi.opendata import datastore, dicts, docs, service
 from chengzhi.opendata.models import Dataset, DatasetTag, Resource
 from chengzhi.opendata.search import (
     SearchParams,
@@ -54,6 +57,7 @@ class Call:
     params: dict[str, Any]
     base: str
     lang: str
+    today: dt.date  # the city's date, for the usage counts
 
     def get(self, name: str, default: Any = None) -> Any:
         return self.params.get(name, default)
@@ -172,17 +176,16 @@ def package_show(call: Call) -> dict[str, Any]:
     return _show(call, ds)
 
 
-def current_package_list_with_resources(call: Call) -> list[dict[str, Any]]:
+def current_package_list_with_resources(call: Call) -> docs.RawJSON:
     query = (
-        select(Dataset)
+        select(Dataset.id)
         .where(visible(call.actor, include_private=False, include_withdrawn=False))
         .order_by(Dataset.modified_at.desc(), Dataset.id)
         .offset(call.number("offset", 0))
         .limit(call.number("limit", 100, 1000))
     )
-    datasets = list(call.session.scalars(query))
-    units = _units_for(call, datasets)
-    return [dicts.package_dict(ds, units, call.base, call.lang) for ds in datasets]
+    ids = list(call.session.scalars(query))
+    return docs.join(docs.render(call.session, ids, call.base, call.lang))
 
 
 def package_search_action(call: Call) -> dict[str, Any]:
@@ -196,16 +199,15 @@ def package_search_action(call: Call) -> dict[str, Any]:
         facet_limit=call.number("facet.limit", 50, 1000),
         include_private=call.flag("include_private"),
         include_deleted=call.flag("include_deleted"),
+        load=False,
     )
     result = package_search(call.session, call.actor, params)
-    unit_ids = dicts.unit_ids(result.datasets)
     organisations = result.facets.get("organization", {})
-    unit_ids |= {int(k) for k in organisations if k.isdigit()}
-    units = units_by_id(call.session, unit_ids)
+    units = units_by_id(call.session, {int(k) for k in organisations if k.isdigit()})
     return {
         "count": result.count,
         "sort": params.sort or "score desc, metadata_modified desc",
-        "results": [dicts.package_dict(ds, units, call.base, call.lang) for ds in result.datasets],
+        "results": docs.join(docs.render(call.session, result.ids, call.base, call.lang)),
         "facets": dicts.plain_facets(result.facets, units),
         "search_facets": dicts.search_facets(result.facets, units, call.lang),
     }
@@ -239,19 +241,18 @@ def organization_show(call: Call) -> dict[str, Any]:
     counts = _organisation_counts(call)
     out = dicts.organization_dict(unit, counts.get(unit.id, 0), call.lang)
     if call.flag("include_datasets"):
-        datasets = list(
+        ids = list(
             call.session.scalars(
-                select(Dataset)
+                select(Dataset.id)
                 .where(
                     visible(call.actor, include_private=False, include_withdrawn=False),
                     Dataset.unit_id == unit.id,
                 )
-                .order_by(Dataset.modified_at.desc())
+                .order_by(Dataset.modified_at.desc(), Dataset.id)
                 .limit(1000)
             )
         )
-        units = _units_for(call, datasets)
-        out["packages"] = [dicts.package_dict(ds, units, call.base, call.lang) for ds in datasets]
+        out["packages"] = docs.join(docs.render(call.session, ids, call.base, call.lang))
     out["users"] = []
     out["extras"] = []
     out["groups"] = []
@@ -327,7 +328,7 @@ def datastore_search(call: Call) -> dict[str, Any]:
     res, ds = _resource(call, data=True)
     if not res.datastore_active:
         raise ActionError(404, "Not Found Error", "Not found: Resource has no datastore table.")
-    service.count_use(call.session, ds.id, download=False)
+    service.count_use(call.session, ds.id, download=False, day=call.today)
     out = datastore.search(
         call.session.connection(),
         res,
@@ -359,8 +360,32 @@ ACTIONS: dict[str, Callable[[Call], Any]] = {
 }
 
 
-def _envelope(base: str, name: str, status: int, body: dict[str, Any]) -> JSONResponse:
-    return JSONResponse({"help": f"{base}/api/3/action/help_show?name={name}", **body}, status_code=status)
+def _dumps(body: dict[str, Any]) -> str:
+    """JSON of the envelope; ready JSON texts (docs.RawJSON) in the result, or one level down, go in as they are."""
+    raws: list[str] = []
+    mark = secrets.token_hex(8)
+
+    def swap(value: Any) -> Any:
+        if isinstance(value, docs.RawJSON):
+            raws.append(value)
+            return f"\x03{mark}{len(raws) - 1}\x03"
+        return value
+
+    result = body.get("result")
+    if isinstance(result, dict):
+        body = {**body, "result": {k: swap(v) for k, v in result.items()}}
+    elif result is not None:
+        body = {**body, "result": swap(result)}
+    text = json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    if not raws:
+        return text
+    pattern = re.compile(r'"\\u0003' + mark + r'(\d+)\\u0003"')
+    return pattern.sub(lambda m: raws[int(m.group(1))], text)
+
+
+def _envelope(base: str, name: str, status: int, body: dict[str, Any]) -> Response:
+    text = _dumps({"help": f"{base}/api/3/action/help_show?name={name}", **body})
+    return Response(text, status_code=status, media_type="application/json")
 
 
 def _call(
@@ -371,10 +396,11 @@ def _call(
     base: str,
     lang: str,
 ) -> Any:
-    return action(Call(session, _actor(request, session), params, base, lang))
+    today = service.city_day(request.app.state.settings)
+    return action(Call(session, _actor(request, session), params, base, lang, today))
 
 
-async def _run(name: str, request: Request, session: Session) -> JSONResponse:
+async def _run(name: str, request: Request, session: Session) -> Response:
     base = str(request.base_url).rstrip("/")
     action = ACTIONS.get(name)
     if action is None:
@@ -409,20 +435,20 @@ async def _run(name: str, request: Request, session: Session) -> JSONResponse:
 
 
 @router.get("/api/3/action/{name}", summary="CKAN Action API (version 3), parameters in the query")
-async def action_v3_get(name: str, request: Request, session: SessionDep) -> JSONResponse:
+async def action_v3_get(name: str, request: Request, session: SessionDep) -> Response:
     return await _run(name, request, session)
 
 
 @router.post("/api/3/action/{name}", summary="CKAN Action API (version 3), parameters in a JSON body")
-async def action_v3_post(name: str, request: Request, session: SessionDep) -> JSONResponse:
+async def action_v3_post(name: str, request: Request, session: SessionDep) -> Response:
     return await _run(name, request, session)
 
 
 @router.get("/api/action/{name}", summary="CKAN Action API, parameters in the query")
-async def action_get(name: str, request: Request, session: SessionDep) -> JSONResponse:
+async def action_get(name: str, request: Request, session: SessionDep) -> Response:
     return await _run(name, request, session)
 
 
 @router.post("/api/action/{name}", summary="CKAN Action API (what ckanapi calls), parameters in a JSON body")
-async def action_post(name: str, request: Request, session: SessionDep) -> JSONResponse:
+async def action_post(name: str, request: Request, session: SessionDep) -> Response:
     return await _run(name, request, session)

@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session
 from chengzhi.errors import Invalid
 from chengzhi.opendata.models import Resource
 from chengzhi.opendata.quality import TableScan, mask_text, table_quality
+from chengzhi.opendata.words import query_words
 
 TYPES = ("int", "numeric", "date", "timestamp", "bool", "text")
 SQL_TYPES: dict[str, Any] = {
@@ -206,6 +207,35 @@ def _indexes(table: Table, fields: Sequence[dict[str, Any]]) -> list[Index]:
     return [Index(f"ix_{table.name}_c{i + 1}", table.c[f"c{i + 1}"]) for i in range(len(fields))]
 
 
+# Composite indexes for the usual query of a big table: a filter on a column of few values (a street, a category)
+# and a sort on a number or a date. Made once a table has PAIR_MIN_ROWS rows, at most MAX_PAIRS of them.
+PAIR_MIN_ROWS = 10_000
+MAX_PAIRS = 8
+SORTABLE = ("int", "numeric", "date", "timestamp")
+
+
+def index_pairs(conn: Connection, res: Resource) -> list[str]:
+    """Creates (filter column, sort column) indexes for the text columns with at most 1,000 values (and at most one
+    value per 100 rows); returns their names."""
+    if res.row_count < PAIR_MIN_ROWS:
+        return []
+    table = table_for(res)
+    limit = min(1000, res.row_count // 100)
+    few = [
+        i
+        for i, f in enumerate(res.fields, 1)
+        if f["type"] == "text"
+        and int(conn.scalar(select(func.count(func.distinct(table.c[f"c{i}"])))) or 0) <= limit
+    ]
+    sorts = [i for i, f in enumerate(res.fields, 1) if f["type"] in SORTABLE]
+    made = []
+    for i, j in [(i, j) for i in few for j in sorts][:MAX_PAIRS]:
+        index = Index(f"ix_{table.name}_c{i}_c{j}", table.c[f"c{i}"], table.c[f"c{j}"])
+        index.create(conn, checkfirst=True)
+        made.append(str(index.name))
+    return made
+
+
 def load_table(
     conn: Connection,
     res: Resource,
@@ -273,6 +303,7 @@ def load_table(
     res.table_name = name
     res.datastore_active = True
     res.row_count = number
+    index_pairs(conn, res)
     quality = table_quality(scan)
     res.quality = quality
     return quality
@@ -310,7 +341,10 @@ def append(conn: Connection, res: Resource, rows: Iterable[Sequence[Any]]) -> in
             batch = []
     if batch:
         conn.execute(table.insert(), batch)
+    before = res.row_count
     res.row_count += added
+    if before < PAIR_MIN_ROWS <= res.row_count:
+        index_pairs(conn, res)
     return added
 
 
@@ -398,7 +432,7 @@ def search(
                 raise Invalid("opendata_datastore_field", field=name)
             where.append(func.lower(columns[name]).contains(str(value).lower(), autoescape=True))
     elif q:
-        for word in str(q).lower().split():
+        for word in query_words(str(q)):
             where.append(table.c["_full_text"].contains(word, autoescape=True))
     order = []
     for part in str(sort or "").split(","):

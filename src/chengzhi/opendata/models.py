@@ -100,9 +100,13 @@ class Dataset(Base):
 
 
 # The listing orders (CKAN's `sort`): each walks its index past `start` without visiting the table.
+# `modified_at` rides in the id order's index for the harvester's incremental query (`metadata_modified:[since TO *]`
+# sorted by id); a unit's datasets are read newest first from their own index.
 Index("ix_od_datasets_status_modified", Dataset.status, Dataset.modified_at, Dataset.id, Dataset.open_level)
-Index("ix_od_datasets_status_id", Dataset.status, Dataset.id, Dataset.open_level)
-Index("ix_od_datasets_unit_status", Dataset.unit_id, Dataset.status)
+Index(
+    "ix_od_datasets_status_id_modified", Dataset.status, Dataset.id, Dataset.open_level, Dataset.modified_at
+)
+Index("ix_od_datasets_unit_status_modified", Dataset.unit_id, Dataset.status, Dataset.modified_at, Dataset.id)
 
 
 class DatasetTag(Base):
@@ -176,3 +180,32 @@ class AccessApplication(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PackageDoc(Base):
+    """A dataset's CKAN package dict, ready as JSON (one per language), rebuilt with each version of the dataset
+    (docs.py): a `package_search` page reads these instead of building dicts. `modified_at` is the dataset's when
+    it was built; a doc older than its dataset is not used. The parts that change without a new version (the site's
+    address, the unit's names, the usage counts) are placeholders filled in when the page is written."""
+
+    __tablename__ = "od_package_docs"
+
+    dataset_id: Mapped[str] = mapped_column(
+        ForeignKey("od_datasets.id", ondelete="CASCADE"), primary_key=True
+    )
+    lang: Mapped[str] = mapped_column(String(5), primary_key=True)
+    modified_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    body: Mapped[str] = mapped_column(Text)
+
+
+class UsageDay(Base):
+    """Downloads and API reads of a dataset's data on one day (city time)."""
+
+    __tablename__ = "od_usage_days"
+
+    dataset_id: Mapped[str] = mapped_column(
+        ForeignKey("od_datasets.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    downloads: Mapped[int] = mapped_column(Integer, default=0)
+    api_calls: Mapped[int] = mapped_column(Integer, default=0)

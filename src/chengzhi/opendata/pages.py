@@ -80,6 +80,7 @@ class DatasetPage:
     may_apply: bool
     history: list[Any] = field(default_factory=list)
     applications: list[AccessApplication] = field(default_factory=list)
+    usage: list[Any] = field(default_factory=list)  # UsageDay rows, the last 30 days with any use
     error: str = ""
     notice: str = ""
 
@@ -208,6 +209,7 @@ def _dataset_page(
         ),
         history=service.history(session, ds) if publisher else [],
         applications=[a for a in access.applications_for(session, actor) if a.dataset_id == ds.id],
+        usage=service.usage_by_day(session, ds.id),
         **extra,
     )
     status = 409 if extra.get("error") else 200

@@ -16,7 +16,7 @@ from chengzhi.config import Settings
 from chengzhi.errors import NotFound
 from chengzhi.jobs.service import last_result
 from chengzhi.metrics import published
-from chengzhi.opendata import datastore, service
+from chengzhi.opendata import datastore, docs, service
 from chengzhi.opendata.models import Dataset, DatasetStatus, OpenLevel, Resource, new_id
 from chengzhi.opendata.resources import refresh_quality
 from chengzhi.org.models import Role, Unit
@@ -152,5 +152,13 @@ def recheck_quality(session: Session, settings: Settings, now: dt.datetime) -> d
         )
     )
     for ds in batch:
-        refresh_quality(ds, now)
-    return {"checked": len(batch), "after": batch[-1].id if len(batch) == QUALITY_BATCH else ""}
+        before = (ds.quality or {}).get("score")
+        if refresh_quality(ds, now).get("score") != before:
+            docs.store(session, ds)
+    # Datasets without a ready package dict (written before the table existed): built a batch at a time.
+    rebuilt = docs.store_all(session, docs.missing(session, QUALITY_BATCH))
+    return {
+        "checked": len(batch),
+        "docs_built": rebuilt,
+        "after": batch[-1].id if len(batch) == QUALITY_BATCH else "",
+    }

@@ -18,9 +18,12 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, String, and_, cast, exists, false, func, not_, select, true
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import operators
 
+from chengzhi.opendata import paging
 from chengzhi.opendata.models import Dataset, DatasetStatus, DatasetTag, OpenLevel, Resource
 from chengzhi.opendata.vocab import THEMES
+from chengzhi.opendata.words import query_words
 from chengzhi.org.queries import unit_id_of_code
 from chengzhi.org.service import Actor
 
@@ -54,6 +57,7 @@ class SearchParams:
     facet_limit: int = 50
     include_private: bool = False
     include_deleted: bool = False
+    load: bool = True  # load the page's Dataset objects (else only their ids: see docs.render)
 
 
 @dataclass
@@ -61,6 +65,7 @@ class SearchResult:
     count: int
     datasets: list[Dataset]
     facets: dict[str, dict[str, int]]
+    ids: list[str] = field(default_factory=list)
 
 
 def _date(value: str) -> dt.datetime | None:
@@ -149,13 +154,15 @@ def parse(session: Session, text: str, *, words_allowed: bool) -> tuple[list[Col
             continue
         if not words_allowed:
             raise SearchQueryError(f"Can't read the filter query term: {word}")
-        conditions.append(Dataset.search_text.like(f"%{_escape_like(word.lower())}%", escape="\\"))
+        # A quoted phrase is looked for as it is; other words are cut into words (Chinese by jieba).
+        pieces = [word.lower()] if match.group("word").startswith('"') else query_words(word)
+        conditions += [Dataset.search_text.like(f"%{_escape_like(p)}%", escape="\\") for p in pieces]
     return conditions, incremental
 
 
 def _order(sort: str) -> list[Any]:
     if not sort.strip():
-        return [Dataset.modified_at.desc(), Dataset.id]
+        return [Dataset.modified_at.desc(), Dataset.id.desc()]
     order: list[Any] = []
     for part in sort.split(","):
         bits = part.split()
@@ -168,7 +175,16 @@ def _order(sort: str) -> list[Any]:
         if column is None or direction not in ("asc", "desc"):
             raise SearchQueryError(f"Can't sort by: {part.strip()}")
         order.append(column.desc() if direction == "desc" else column.asc())
-    return [*order, Dataset.id] if order else [Dataset.modified_at.desc(), Dataset.id]
+    if not order:
+        return [Dataset.modified_at.desc(), Dataset.id.desc()]
+    # The id breaks ties in the direction of the last key, so that a deep page seeks with one row comparison.
+    last = order[-1]
+    if getattr(getattr(last, "element", None), "name", None) == "id":
+        return order
+    return [
+        *order,
+        Dataset.id.desc() if getattr(last, "modifier", None) is operators.desc_op else Dataset.id.asc(),
+    ]
 
 
 def visible(actor: Actor, *, include_private: bool, include_withdrawn: bool) -> ColumnElement[bool]:
@@ -249,20 +265,33 @@ def package_search(session: Session, actor: Actor, params: SearchParams) -> Sear
     rows = min(params.rows, MAX_ROWS)
     where = search_conditions(session, actor, params)
     order = _order(params.sort)
-    count = session.scalar(select(func.count()).select_from(Dataset).where(*where)) or 0
-    datasets: list[Dataset] = []
-    if rows and params.start < count:
-        # The page's ids first (an index-only walk past `start`), then those rows with their resources and tags.
-        ids = list(
-            session.scalars(
-                select(Dataset.id).where(*where).order_by(*order).offset(params.start).limit(rows)
-            )
-        )
-        found = {ds.id: ds for ds in session.scalars(select(Dataset).where(Dataset.id.in_(ids)))}
-        datasets = [found[i] for i in ids if i in found]
+    # The count, facets and deep pages' bookmarks are computed once per state of the catalogue (paging.py).
+    catalogue = paging.state(session)
     chosen = select(Dataset.id).where(*where)
-    facets = _facets(session, chosen, params.facet_fields, params.facet_limit) if params.facet_fields else {}
-    return SearchResult(count=int(count), datasets=datasets, facets=facets)
+    count = paging.kept(
+        session,
+        catalogue,
+        "count",
+        chosen,
+        lambda: int(session.scalar(select(func.count()).select_from(Dataset).where(*where)) or 0),
+    )
+    datasets: list[Dataset] = []
+    ids: list[str] = []
+    if rows and params.start < count:
+        ids = paging.page_ids(session, catalogue, where, order, params.start, rows)
+        if params.load:
+            found = {ds.id: ds for ds in session.scalars(select(Dataset).where(Dataset.id.in_(ids)))}
+            datasets = [found[i] for i in ids if i in found]
+    facets: dict[str, dict[str, int]] = {}
+    if params.facet_fields:
+        facets = paging.kept(
+            session,
+            catalogue,
+            f"facets {params.facet_fields} {params.facet_limit}",
+            chosen,
+            lambda: _facets(session, chosen, params.facet_fields, params.facet_limit),
+        )
+    return SearchResult(count=count, datasets=datasets, facets=facets, ids=ids)
 
 
 def facet_fields(value: Any) -> list[str]:

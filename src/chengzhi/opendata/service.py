@@ -13,12 +13,17 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from chengzhi.config import Settings
 from chengzhi.db import utcnow
 from chengzhi.errors import Conflict, Forbidden, Invalid, NotFound
+from chengzhi.opendata import docs
 from chengzhi.opendata.models import (
     AccessApplication,
     ApplicationStatus,
@@ -27,6 +32,7 @@ from chengzhi.opendata.models import (
     DatasetTag,
     DatasetVersion,
     OpenLevel,
+    UsageDay,
 )
 from chengzhi.opendata.vocab import FREQUENCIES, LICENCES, THEMES
 from chengzhi.org.models import Role, Unit
@@ -223,6 +229,7 @@ def record_version(
             created_at=now,
         )
     )
+    docs.store(session, ds)
 
 
 def _apply(ds: Dataset, values: dict[str, Any]) -> list[str]:
@@ -316,7 +323,44 @@ def history(session: Session, ds: Dataset) -> list[DatasetVersion]:
     )
 
 
-def count_use(session: Session, dataset_id: str, *, download: bool) -> None:
-    """Counts a download or an API read of the dataset's data (one UPDATE, no read first)."""
-    column = Dataset.downloads if download else Dataset.api_calls
-    session.execute(update(Dataset).where(Dataset.id == dataset_id).values({column: column + 1}))
+def city_day(settings: Settings, now: dt.datetime | None = None) -> dt.date:
+    """The city's date now (usage is counted per city day)."""
+    return (now or utcnow()).astimezone(ZoneInfo(settings.timezone)).date()
+
+
+def count_use(session: Session, dataset_id: str, *, download: bool, day: dt.date) -> None:
+    """Counts a download or an API read of the dataset's data."""
+    if session.get_bind().dialect.name == "postgresql":
+        # Counts are statistics: the reader does not wait for them to reach the disk (a crash may lose a few).
+        session.execute(text("SET LOCAL synchronous_commit = off"))
+    add_usage(session, dataset_id, day, downloads=int(download), api_calls=int(not download))
+
+
+def add_usage(
+    session: Session, dataset_id: str, day: dt.date, *, downloads: int = 0, api_calls: int = 0
+) -> None:
+    """Adds to the dataset's totals (one UPDATE, no read first) and to its row of the day in `od_usage_days` (an
+    upsert: concurrent readers add up, never conflict)."""
+    session.execute(
+        update(Dataset)
+        .where(Dataset.id == dataset_id)
+        .values(downloads=Dataset.downloads + downloads, api_calls=Dataset.api_calls + api_calls)
+    )
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert(UsageDay).values(
+        dataset_id=dataset_id, day=day, downloads=downloads, api_calls=api_calls
+    )
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[UsageDay.dataset_id, UsageDay.day],
+            set_={"downloads": UsageDay.downloads + downloads, "api_calls": UsageDay.api_calls + api_calls},
+        )
+    )
+
+
+def usage_by_day(session: Session, dataset_id: str, days: int = 30) -> list[UsageDay]:
+    """The dataset's usage on its last `days` days with any, oldest first."""
+    rows = session.scalars(
+        select(UsageDay).where(UsageDay.dataset_id == dataset_id).order_by(UsageDay.day.desc()).limit(days)
+    )
+    return list(reversed(list(rows)))

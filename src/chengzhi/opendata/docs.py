@@ -1,0 +1,162 @@
+"""Ready package dicts: each dataset's CKAN package dict stored as JSON text (`od_package_docs`, one per language),
+rebuilt with every version of the dataset (`service.record_version`) and when the quality job re-scores it. A page
+of `package_search` (or `current_package_list_with_resources`) reads these texts and joins them, instead of loading
+datasets, resources and tags and building dicts (what CKAN keeps in Solr for the same reason).
+
+What changes without a new version is left as a placeholder in the text and filled in when the page is written:
+the site's address (the request's), the unit as `organization` and `author` (a unit can be renamed), and the
+download and API-read counts. A doc built from an older version than the dataset's (`modified_at` differs), or
+missing (datasets written before the table existed), is not used: the dict is built on the spot instead, so a
+page is always what `package_show` says.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import and_, delete, insert, select
+from sqlalchemy.orm import Session
+
+from chengzhi.i18n import LANGUAGES
+from chengzhi.opendata import dicts
+from chengzhi.opendata.models import Dataset, PackageDoc
+from chengzhi.org.models import Unit
+from chengzhi.org.queries import units_by_id
+
+# Placeholders: inside a string (\x01name\x01, JSON-escaped as \u0001) or a whole value ("\x02name\x02"). Every
+# control character of the dataset's own text is dropped first, so nothing a publisher writes can look like one.
+_IN = "\x01{}\x01"
+_WHOLE = "\x02{}\x02"
+_PLACEHOLDER = re.compile(r'"\\u0002(\w+)\\u0002"|\\u0001(\w+)\\u0001')
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+LIVE_EXTRAS = ("downloads", "api_calls")
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, str):
+        return _CONTROL.sub("", value)
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    return value
+
+
+def template(ds: Dataset, units: dict[int, Unit], lang: str) -> str:
+    """The package dict of `ds` as JSON text, with placeholders for what may change without a new version."""
+    out = _clean(dicts.package_dict(ds, units, "", lang))
+    base = _IN.format("base")
+    out["url"] = base + out["url"]
+    for res_out, res in zip(out["resources"], ds.resources, strict=True):
+        if not res.url:
+            res_out["url"] = base + res_out["url"]
+    out["organization"] = _WHOLE.format("organization")
+    out["author"] = _WHOLE.format("author")
+    for extra in out["extras"]:
+        if extra["key"] in LIVE_EXTRAS:
+            extra["value"] = _IN.format(extra["key"])
+    return json.dumps(out, ensure_ascii=False, separators=(",", ":"))
+
+
+def store(session: Session, ds: Dataset) -> None:
+    """(Re)builds the dataset's docs in every language; called with each new version."""
+    store_all(session, [ds])
+
+
+def store_all(session: Session, datasets: Iterable[Dataset]) -> int:
+    """(Re)builds the docs of these datasets: one query for their units, one delete, one insert."""
+    chosen = list(datasets)
+    if not chosen:
+        return 0
+    session.flush()
+    units = units_by_id(session, dicts.unit_ids(chosen))
+    ids = [ds.id for ds in chosen]
+    session.execute(delete(PackageDoc).where(PackageDoc.dataset_id.in_(ids)))
+    rows = [
+        {"dataset_id": ds.id, "lang": lang, "modified_at": ds.modified_at, "body": template(ds, units, lang)}
+        for ds in chosen
+        for lang in LANGUAGES
+    ]
+    session.execute(insert(PackageDoc), rows)
+    return len(chosen)
+
+
+def missing(session: Session, limit: int) -> list[Dataset]:
+    """Datasets whose docs are missing or older than the dataset (a batch of at most `limit`)."""
+    doc = PackageDoc.__table__
+    stale = (
+        select(Dataset)
+        .outerjoin(doc, and_(doc.c.dataset_id == Dataset.id, doc.c.lang == LANGUAGES[0]))
+        .where((doc.c.dataset_id.is_(None)) | (doc.c.modified_at != Dataset.modified_at))
+        .limit(limit)
+    )
+    return list(session.scalars(stale))
+
+
+def _fill(body: str, values: dict[str, str]) -> str:
+    return _PLACEHOLDER.sub(lambda m: values[m.group(1) or m.group(2)], body)
+
+
+def _escaped(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)[1:-1]
+
+
+def render(session: Session, ids: Sequence[str], base: str, lang: str) -> list[str]:
+    """The package dicts of these datasets as JSON texts, in the order of `ids` (ids not found are left out)."""
+    if not ids:
+        return []
+    doc = PackageDoc.__table__
+    rows = session.execute(
+        select(
+            Dataset.id,
+            Dataset.unit_id,
+            Dataset.downloads,
+            Dataset.api_calls,
+            Dataset.modified_at,
+            doc.c.modified_at,
+            doc.c.body,
+        )
+        .outerjoin(doc, and_(doc.c.dataset_id == Dataset.id, doc.c.lang == lang))
+        .where(Dataset.id.in_(ids))
+    ).all()
+    found = {row[0]: row for row in rows}
+    units = units_by_id(session, {row[1] for row in rows})
+    unit_json: dict[int, tuple[str, str]] = {}
+    for unit_id, unit in units.items():
+        unit_json[unit_id] = (
+            json.dumps(dicts.organization_dict(unit, lang=lang), ensure_ascii=False, separators=(",", ":")),
+            json.dumps(unit.name(lang), ensure_ascii=False),
+        )
+    stale = [i for i in ids if i in found and (found[i][6] is None or found[i][5] != found[i][4])]
+    built: dict[str, str] = {}
+    if stale:
+        datasets = list(session.scalars(select(Dataset).where(Dataset.id.in_(stale))))
+        more = units_by_id(session, dicts.unit_ids(datasets))
+        built = {ds.id: template(ds, more, lang) for ds in datasets}
+    base_text = _escaped(base)
+    out = []
+    for i in ids:
+        row = found.get(i)
+        if row is None:
+            continue
+        organization, author = unit_json.get(row[1], ("null", "null"))
+        values = {
+            "base": base_text,
+            "organization": organization,
+            "author": author,
+            "downloads": str(row[2]),
+            "api_calls": str(row[3]),
+        }
+        out.append(_fill(built.get(i) or row[6], values))
+    return out
+
+
+class RawJSON(str):
+    """JSON text that goes into a response as it is (see `ckan._envelope`)."""
+
+
+def join(items: Sequence[str]) -> RawJSON:
+    return RawJSON("[" + ",".join(items) + "]")

@@ -1,0 +1,125 @@
+"""What a `package_search` page costs no matter how deep it is: the count, the facets and the place of every
+1,000th dataset in the order asked for are computed once per state of the catalogue and kept in memory; a deep page
+then starts from the nearest such bookmark (a keyset seek) instead of walking `start` rows.
+
+The state of the catalogue is its last version (`od_dataset_versions`: every creation, edit, resource change,
+publication and withdrawal writes one, and only these change what a search finds or its order), read with one
+index lookup per search; with the database's address, it keys everything kept. A search whose conditions depend on
+the time (`NOW` in a range) compiles to new values each time and so is never served from memory.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, tuple_
+from sqlalchemy.orm import Session
+
+from chengzhi.opendata.models import Dataset, DatasetVersion
+
+STEP = 1000  # a bookmark every STEP datasets
+MAX_ENTRIES = 512
+T = TypeVar("T")
+
+_lock = threading.Lock()
+_kept: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+
+
+def state(session: Session) -> tuple[Any, ...]:
+    """The catalogue's state: its database and last version (id and dataset: ids repeat across test databases)."""
+    last = session.execute(
+        select(DatasetVersion.id, DatasetVersion.dataset_id).order_by(DatasetVersion.id.desc()).limit(1)
+    ).first()
+    bind = session.get_bind()
+    url = bind.engine.url
+    return (str(url), *(tuple(last) if last else (None, None)))
+
+
+def _statement_key(session: Session, statement: Select[Any]) -> tuple[Any, ...]:
+    compiled = statement.compile(dialect=session.get_bind().dialect)
+    return (compiled.string, tuple(sorted((k, repr(v)) for k, v in compiled.params.items())))
+
+
+def kept(
+    session: Session, catalogue: tuple[Any, ...], what: str, statement: Select[Any], make: Callable[[], T]
+) -> T:
+    """`make()`'s value for this statement in this state of the catalogue, computed once."""
+    key = (catalogue, what, *_statement_key(session, statement))
+    with _lock:
+        if key in _kept:
+            _kept.move_to_end(key)
+            value: T = _kept[key]
+            return value
+    value = make()
+    with _lock:
+        _kept[key] = value
+        while len(_kept) > MAX_ENTRIES:
+            _kept.popitem(last=False)
+    return value
+
+
+def clear() -> None:
+    with _lock:
+        _kept.clear()
+
+
+def _columns(order: Sequence[Any]) -> list[tuple[Any, bool]]:
+    """(column, descending) of each ORDER BY term."""
+    out = []
+    for term in order:
+        modifier = getattr(term, "modifier", None)
+        name = getattr(modifier, "__name__", "")
+        element = getattr(term, "element", term)
+        out.append((element, name == "desc_op"))
+    return out
+
+
+def from_bookmark(order: Sequence[Any], values: Sequence[Any]) -> ColumnElement[bool]:
+    """The rows at or after the bookmark's in this order (keys end with the unique id)."""
+    columns = _columns(order)
+    directions = {descending for _, descending in columns}
+    if len(directions) == 1:
+        left = tuple_(*(c for c, _ in columns))
+        right = tuple_(*values)
+        return left <= right if directions.pop() else left >= right
+    condition: ColumnElement[bool] | None = None
+    for (column, descending), value in reversed(list(zip(columns, values, strict=True))):
+        if condition is None:
+            condition = column <= value if descending else column >= value
+        else:
+            after = column < value if descending else column > value
+            condition = or_(after, and_(column == value, condition))
+    assert condition is not None
+    return condition
+
+
+def page_ids(
+    session: Session,
+    catalogue: tuple[Any, ...],
+    where: Sequence[Any],
+    order: Sequence[Any],
+    start: int,
+    rows: int,
+) -> list[str]:
+    """The ids of the page: from the nearest bookmark at or before `start`, at most STEP - 1 rows walked."""
+    base = select(Dataset.id).where(*where).order_by(*order)
+    if start < STEP:
+        return list(session.scalars(base.offset(start).limit(rows)))
+    keys = [c for c, _ in _columns(order)]
+
+    def bookmarks() -> list[tuple[Any, ...]]:
+        numbered = (
+            select(*keys, func.row_number().over(order_by=list(order)).label("n")).where(*where).subquery()
+        )
+        marks = select(*(numbered.c[i] for i in range(len(keys)))).where((numbered.c.n - 1) % STEP == 0)
+        return [tuple(r) for r in session.execute(marks.order_by(numbered.c.n))]
+
+    marks = kept(session, catalogue, "bookmarks", base, bookmarks)
+    index = start // STEP
+    if index >= len(marks):
+        return []
+    seek = base.where(from_bookmark(order, marks[index])).offset(start - index * STEP).limit(rows)
+    return list(session.scalars(seek))

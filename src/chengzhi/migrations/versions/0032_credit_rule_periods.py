@@ -7,7 +7,7 @@ recomputed here; the open black-list entries built on a record whose end moved f
 Downgrading puts the records back by the former periods (list entries stay as they are).
 
 Revision ID: 0032
-Revises: 0028
+Revises: 0031
 Create Date: 2026-12-07 03:30:00
 """
 
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0032"
-down_revision: str | None = "0028"
+down_revision: str | None = "0031"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -15,7 +15,7 @@ from chengzhi.deps import SessionDep, SettingsDep
 from chengzhi.errors import ChengzhiError
 from chengzhi.i18n import N_, Text, message
 from chengzhi.org.service import Actor
-from chengzhi.warning import hot, service
+from chengzhi.warning import alerts, hot, service
 from chengzhi.web.i18n import gettext
 from chengzhi.web.templating import Chrome, chrome, page_actor, render
 
@@ -46,6 +46,8 @@ class HotPage:
     issues: list[dict[str, Any]] = field(default_factory=list)
     term_names: dict[str, str] = field(default_factory=dict)
     csv_url: str = ""
+    alerts_url: str = ""
+    open_alerts: int = 0
     error: str | None = None
 
 
@@ -110,6 +112,8 @@ def dashboard_hot(request: Request, session: SessionDep, settings: SettingsDep) 
         issues=issues,
         term_names=names,
         csv_url="/api/v1/warning/hot-issues?" + urlencode({"unit": unit.id, "format": "csv", "limit": 200}),
+        alerts_url="/dashboard/hot/alerts?" + urlencode({"unit": unit.id}),
+        open_alerts=alerts.open_count(session, unit),
         error=error,
     )
     return render(request, "warning/hot.html", page, frame)

@@ -51,6 +51,7 @@ KINDS = ("hot", "burst", "repeat", "word")
 TELL_ROLES = (Role.leader, Role.analyst)  # who is told (in-app, e-mail)
 ACK_ROLES = (Role.leader, Role.analyst, Role.admin)
 WORDS_SECONDS = 60.0
+WORD_RECENT = dt.timedelta(days=2)  # older requests (an imported history) raise no sensitive-word alert
 
 
 def common_path(paths: Sequence[str]) -> str:
@@ -325,14 +326,16 @@ def normalised(text: str) -> str:
 
 
 def check_words(session: Session, settings: Settings, requests: Sequence[Request], now: dt.datetime) -> None:
-    """The triage worker's step: an alert for each new request containing a sensitive word. Idempotent (one cause
-    per request)."""
+    """The triage worker's step: an alert for each new request (received in the last WORD_RECENT) containing a
+    sensitive word. Idempotent (one cause per request)."""
     words = _words(session) if requests else ()
     if not words:
         return
     folded = [(w, normalised(w)) for w in words]
     paths: dict[int, str] | None = None
     for request in requests:
+        if request.received_at is not None and now - request.received_at > WORD_RECENT:
+            continue
         text = normalised(f"{request.title or ''} {request.text or ''}")
         matched = [word for word, form in folded if form and form in text]
         if not matched:

@@ -130,6 +130,8 @@ def make_settings(database_url: str, tmp_path: Path, **overrides: object) -> Set
         "rate_limit_storage": "memory://",
         # The tests run the triage worker themselves (`triage`, and after every call of the `client`).
         "triage_worker_in_app": False,
+        # No sentiment model unless a test trains one (a developer's var/models/ must not reach the tests).
+        "warning_text_model": str(tmp_path / "models" / "warning-text.model"),
         **overrides,
     }
     return Settings(_env_file=None, **values)

@@ -37,7 +37,7 @@ def main() -> None:
     parser.add_argument("--injected", type=int, default=100)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
-    settings = Settings(_env_file=None, database_url=args.db)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, database_url=args.db)
     zone = ZoneInfo(settings.timezone)
     with get_sessionmaker(args.db)() as session:
         last = session.execute(
@@ -53,7 +53,7 @@ def main() -> None:
     found: Counter[object] = Counter()
     for day in days:
         for burst in bursts.bursts_on(counts, day):
-            found[burst.key.category_id] += 1  # type: ignore[attr-defined]
+            found[burst.key.category_id] += 1
     per_category_week = {c: found[c] / args.weeks for c in categories}
     worst = max(per_category_week.values(), default=0.0)
     mean = sum(found.values()) / max(1, len(categories)) / args.weeks

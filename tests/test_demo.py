@@ -425,7 +425,7 @@ def test_the_demo_city_has_early_warning(settings: Settings, tmp_path: Path) -> 
         assert {w.word for w in session.scalars(select(SensitiveWord))} >= {"维权"}
     # A second city with the model file present uses it as it is.
     again = Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         database_url=f"sqlite:///{tmp_path / 'again.db'}",
         environment="test",
         warning_text_model=settings.warning_text_model,

@@ -9,6 +9,7 @@ import itertools
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
@@ -18,10 +19,11 @@ from chengzhi.config import Settings
 from chengzhi.db import utcnow
 from chengzhi.requests.models import Request
 from chengzhi.warning import labels, sentiment, service
-from chengzhi.warning.models import TextLabel
+from chengzhi.warning.models import HotIssueMember, TextLabel
 
 from .factories import City
 from .steps import actor
+from .test_pages_staff import sign_in
 from .test_warning_live import _submit_all
 
 PLACES = ["青松花园", "幸福路", "东门菜市场", "阳光小学", "滨河公园", "人民医院", "南湖小区", "新华街"]
@@ -157,6 +159,30 @@ def test_the_worker_labels_new_requests_and_negativity_heats_issues(
     views = service.hot_issues(session, with_model, unit, utcnow())
     assert views and all(v.terms["negativity"] > 0 for v in views)
     assert all(v.contributions["negativity"] > 0 for v in views)
+
+
+def test_the_issue_page_counts_sentiments_and_types(
+    session: Session,
+    settings: Settings,
+    city: City,
+    model: sentiment.TextModel,
+    tmp_path: Path,
+    client: TestClient,
+) -> None:
+    path = tmp_path / "page.model"
+    sentiment.save(model, path)
+    with_model = settings.model_copy(update={"warning_text_model": str(path)})
+    noise, _lights = _submit_all(session, with_model)
+    issue = session.scalar(select(HotIssueMember.issue_id).where(HotIssueMember.request_id == noise[0]))
+    found = {
+        label.sentiment for label in session.scalars(select(TextLabel).where(TextLabel.request_id.in_(noise)))
+    }
+    sign_in(client, "leader")
+    page = client.get(f"/dashboard/hot/{issue}")
+    assert page.status_code == 200
+    assert "情绪" in page.text and "诉求类型" in page.text
+    expected = {"negative": "负面", "neutral": "中性"}
+    assert all(f"{expected[s]} " in page.text for s in found)
 
 
 def test_without_a_model_nothing_is_labelled_and_negativity_is_zero(

@@ -8,10 +8,10 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from chengzhi.db import MAX_ID, utcnow
-from chengzhi.deps import SessionDep, UserDep
+from chengzhi.deps import LanguageDep, SessionDep, SettingsDep, UserDep
 from chengzhi.org.models import Role
 from chengzhi.org.service import require_role
-from chengzhi.warning import alerts, service
+from chengzhi.warning import alerts, forecast, service
 from chengzhi.warning.models import SensitiveWord
 
 router = APIRouter(prefix="/api/v1/warning", tags=["warning"])
@@ -84,3 +84,13 @@ def add_word(body: WordIn, session: SessionDep, actor: UserDep) -> dict[str, Any
 def remove_word(word_id: ItemId, session: SessionDep, actor: UserDep) -> None:
     alerts.remove_word(session, actor, word_id)
     session.commit()
+
+
+@router.get("/proactive")
+def proactive_list(
+    session: SessionDep, settings: SettingsDep, actor: UserDep, lang: LanguageDep, unit: UnitQ = None
+) -> dict[str, Any]:
+    """未诉先办: next month's expected problems per street of the unit (recurring in 2 of the last 3 months, or 2+
+    requests in the same month last year), and this month's most frequent problems (monthly focus candidates)."""
+    scope = service.viewer_unit(session, actor, unit)
+    return forecast.proactive_list(session, settings, scope, utcnow(), lang)

@@ -17,6 +17,7 @@ from chengzhi.warning.models import HotIssueMember
 
 from .conftest import auth
 from .factories import City
+from .test_pages_staff import sign_in
 from .test_warning_live import submit
 
 
@@ -97,6 +98,14 @@ def test_the_api_lists_a_streets_recurring_problem(
             "requests": 1,
         }
     ]
+    sign_in(client, "leader")
+    page = client.get("/dashboard/hot/proactive")
+    assert page.status_code == 200 and "未诉先办" in page.text and street.name_zh in page.text
+    assert "近期反复出现" in page.text and "每月一题候选" in page.text
+    english = client.get("/dashboard/hot/proactive", headers={"Accept-Language": "en"})
+    assert (
+        "Fix before asked" in english.text and street.name_en in english.text and "recurring" in english.text
+    )
     other = auth(client, "d2-supervisor")
     assert client.get("/api/v1/warning/proactive", headers=other).json()["expected"] == []
     assert client.get("/api/v1/warning/proactive", headers=auth(client, "resident")).status_code == 403

@@ -11,11 +11,11 @@ from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
 from chengzhi.db import MAX_ID, utcnow
-from chengzhi.deps import SessionDep
+from chengzhi.deps import SessionDep, SettingsDep
 from chengzhi.errors import ChengzhiError
 from chengzhi.i18n import N_, Text, message
 from chengzhi.org.models import Role
-from chengzhi.warning import alerts, service
+from chengzhi.warning import alerts, forecast, service
 from chengzhi.warning.models import Alert
 from chengzhi.warning.pages import _refuse, _unit_param
 from chengzhi.web.i18n import gettext
@@ -175,3 +175,37 @@ async def words_change(request: Request, session: SessionDep) -> Response:
             return _words_page(request, session, message(exc.code, lang, exc.params))
         return RedirectResponse("/dashboard/hot/words", status_code=303)
     return _words_page(request, session)
+
+
+REASON_NAMES: dict[str, Text] = {"recurring": N_("recurring"), "seasonal": N_("same month last year")}
+
+
+@dataclass
+class ProactivePage:
+    title: str
+    unit_name: str
+    unit_id: int
+    data: dict[str, Any]
+
+
+@router.get("/dashboard/hot/proactive")
+def proactive_page(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    actor = page_actor(request, session)
+    frame = chrome(request, actor)
+    refused = _refuse(request, actor, frame)
+    if refused is not None:
+        return refused
+    try:
+        unit = service.viewer_unit(session, actor, _unit_param(request))
+    except ChengzhiError:
+        unit = service.viewer_unit(session, actor, None)
+    data = forecast.proactive_list(session, settings, unit, utcnow(), frame.lang)
+    for row in data["expected"]:
+        row["reasons"] = [gettext(frame.lang, REASON_NAMES[r]) for r in row["reasons"]]
+    page = ProactivePage(
+        title=gettext(frame.lang, N_("Fix before asked")),
+        unit_name=unit.name_en if frame.lang == "en" else unit.name_zh,
+        unit_id=unit.id,
+        data=data,
+    )
+    return render(request, "warning/proactive.html", page, frame)

@@ -26,6 +26,14 @@ def detect_command(
         Path, typer.Option("--output", help="Directory for hot_issues.csv and hot_messages.csv.")
     ],
     top: Annotated[int, typer.Option("--top", min=1, help="How many hot issues to write.")] = 10,
+    text_model: Annotated[
+        Path | None,
+        typer.Option(
+            "--text-model",
+            help="A sentiment model (chengzhi hot train-text) to read each message's negativity with; "
+            "without it the negativity term is 0.",
+        ),
+    ] = None,
 ) -> None:
     """Group the file's messages into issues, rank them by heat and write the top N: DIR/hot_issues.csv (rank,
     heat, time range, place or group, description, heat terms) and DIR/hot_messages.csv (their messages)."""
@@ -38,7 +46,7 @@ def detect_command(
     settings = get_settings()
     started = time.perf_counter()
     try:
-        messages = with_negativity(read_messages(file), settings)
+        messages = with_negativity(read_messages(file), text_model)
     except (MessageFileError, TextModelError) as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(2) from None
@@ -63,16 +71,16 @@ def detect_command(
     typer.echo(f"→ {issues_path}\n→ {messages_path}")
 
 
-def with_negativity(messages: list[Any], settings: Any) -> list[Any]:
-    """The messages with their negativity from the text model, when there is one (else unchanged)."""
+def with_negativity(messages: list[Any], path: Path | None) -> list[Any]:
+    """The messages with their negativity from the text model at `path`, if given (else unchanged)."""
     import dataclasses
 
-    from chengzhi.warning.labels import current_model, text_of
-    from chengzhi.warning.sentiment import label
+    from chengzhi.warning.labels import text_of
+    from chengzhi.warning.sentiment import label, load
 
-    model = current_model(settings)
-    if model is None or not messages:
+    if path is None or not messages:
         return messages
+    model = load(path)
     found = label(model, [text_of(m.title, m.detail) for m in messages])
     return [dataclasses.replace(m, negativity=f.negativity) for m, f in zip(messages, found, strict=True)]
 

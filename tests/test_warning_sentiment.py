@@ -4,6 +4,7 @@ cross-validated scores on the real MSGABench file (slow; skipped without ../shar
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import itertools
 from pathlib import Path
@@ -224,3 +225,32 @@ def test_on_the_real_file_the_model_beats_the_baseline_under_the_same_folds() ->
         scores = sentiment.cross_validate(chosen, target, folds=3)
         assert scores.model[0] > scores.baseline[0] > scores.majority[0]
         assert scores.model[0] > floor
+
+
+def test_hot_detect_reads_negativity_only_from_the_model_given(
+    model: sentiment.TextModel, tmp_path: Path, configure: object
+) -> None:
+    rows = ["message_id,user,title,detail,time,likes,dislikes"]
+    for k in range(4):
+        rows.append(
+            f"{k},U{k},青松花园小区烧烤噪音扰民,青松花园小区楼下烧烤店每晚噪音扰民投诉无数次没人管太气人了,2019/07/0{k + 1} 10:00:00,{k},0"
+        )
+    file = tmp_path / "messages.csv"
+    file.write_text("\n".join(rows), "utf-8")
+    path = tmp_path / "text.model"
+    sentiment.save(model, path)
+
+    def negativity(*extra: str) -> float:
+        out = tmp_path / f"out{len(extra)}"
+        result = CliRunner().invoke(app, ["hot", "detect", str(file), "--output", str(out), *extra])
+        assert result.exit_code == 0, result.output
+        with (out / "hot_issues.csv").open(encoding="utf-8-sig") as handle:
+            (row,) = list(csv.DictReader(handle))
+        return float(row["term_negativity"])
+
+    assert negativity() == 0.0
+    assert negativity("--text-model", str(path)) > 0.0
+    broken = CliRunner().invoke(
+        app, ["hot", "detect", str(file), "--output", str(tmp_path / "x"), "--text-model", str(file)]
+    )
+    assert broken.exit_code == 2 and "not a text model" in broken.output

@@ -195,3 +195,33 @@ def test_the_alerts_page_lists_and_acknowledges_in_both_languages(
     assert "/dashboard/hot/alerts" in hot_page.text
     # The word list is for administrators.
     assert client.get("/dashboard/hot/words").status_code == 403
+
+
+def test_hot_issues_download_as_xlsx_with_formulas_neutralised(
+    session: Session, settings: Settings, city: City, client: TestClient
+) -> None:
+    import io
+
+    from openpyxl import load_workbook
+
+    noise, _lights = _submit_all(session, settings)
+    leader = auth(client, "leader")
+    issue = client.get("/api/v1/warning/hot-issues", headers=leader).json()["issues"][0]
+    renamed = client.post(
+        f"/api/v1/warning/hot-issues/{issue['id']}/rename",
+        json={"name": '=HYPERLINK("http://x","烧烤")'},
+        headers=leader,
+    )
+    assert renamed.status_code == 200
+    found = client.get("/api/v1/warning/hot-issues?format=xlsx", headers=leader)
+    assert found.status_code == 200 and found.headers["content-type"].startswith(
+        "application/vnd.openxmlformats"
+    )
+    sheet = load_workbook(io.BytesIO(found.content)).active
+    assert sheet is not None
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][:4] == ("rank", "id", "heat", "name") and "term_negativity" in rows[0]
+    assert rows[1][3] == "'" + '=HYPERLINK("http://x","烧烤")'
+    assert [r[5] for r in rows[1:]] == [3, 2] and noise
+    csv_text = client.get("/api/v1/warning/hot-issues?format=csv", headers=leader).text
+    assert "'=HYPERLINK" in csv_text

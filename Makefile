@@ -20,10 +20,12 @@ install: $(UV)
 install-dev: $(UV)
 	$(UV) sync --frozen
 
-# Set up, migrate the embedded SQLite database, generate the demo city if empty, serve on :8000.
+# Set up, migrate the embedded SQLite database, generate the demo city if empty, serve on :8000. The sentiment and
+# type model is trained from TEXT_DATA when that file is there (real data is read from its path, never copied).
+TEXT_DATA ?= ../shared/data/msga-messages/train.csv
 run: install
 	$(BIN)/chengzhi db upgrade
-	$(BIN)/chengzhi demo --if-empty
+	$(BIN)/chengzhi demo --if-empty $(if $(wildcard $(TEXT_DATA)),--text-data $(TEXT_DATA))
 	$(BIN)/chengzhi serve --host 127.0.0.1 --port 8000
 
 migrate: install

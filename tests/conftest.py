@@ -134,6 +134,8 @@ def make_settings(database_url: str, tmp_path: Path, **overrides: object) -> Set
         # Every cache use reads the generations, so that a test sees its own changes at once (tests of the
         # interval set their own: tests/test_generations.py).
         "cache_check_seconds": 0,
+        # No sentiment model unless a test trains one (a developer's var/models/ must not reach the tests).
+        "warning_text_model": str(tmp_path / "models" / "warning-text.model"),
         **overrides,
     }
     return Settings(_env_file=None, **values)

@@ -401,3 +401,36 @@ def test_the_demo_trains_its_first_category_model(settings: Settings, tmp_path: 
             assert {code for code, _ in top} <= {c.code for c in session.scalars(select(Category))}
     finally:
         classifier.forget_active()
+
+
+@pytest.mark.slow
+def test_the_demo_city_has_early_warning(settings: Settings, tmp_path: Path) -> None:
+    """`chengzhi demo --text-data FILE` trains the sentiment and type model before the requests come in, so that
+    the worker labels them; the city has a sensitive-word list and the alerts of its history."""
+    from chengzhi.warning.models import SensitiveWord, TextLabel
+
+    from .test_warning_sentiment import corpus
+
+    data = tmp_path / "labelled.csv"
+    data.write_text(
+        "\n".join(["text,sentiment,type"] + [f"{e.text},{e.sentiment},{e.type}" for e in corpus()]), "utf-8"
+    )
+    summary = generate_demo_city(settings, seed=7, n_requests=N, now=NOW, text_data=data)
+    assert summary["text_model"]["trained"] is True and summary["text_model"]["examples"] == 64
+    assert set(summary["alerts"]) >= {"hot", "repeat", "burst"}
+    with get_sessionmaker(settings.database_url)() as session:
+        labelled = session.scalars(select(TextLabel)).all()
+        assert len(labelled) == N
+        assert {label.message_type for label in labelled} <= {"suggestion", "complaint", "consultation"}
+        assert {w.word for w in session.scalars(select(SensitiveWord))} >= {"维权"}
+    # A second city with the model file present uses it as it is.
+    again = Settings(
+        _env_file=None,
+        database_url=f"sqlite:///{tmp_path / 'again.db'}",
+        environment="test",
+        warning_text_model=settings.warning_text_model,
+    )
+    try:
+        assert generate_demo_city(again, seed=7, n_requests=40, now=NOW)["text_model"]["trained"] is False
+    finally:
+        get_engine(again.database_url).dispose()

@@ -69,6 +69,8 @@ from chengzhi.requests.workflow import IllegalTransition
 from chengzhi.routing.dedup_api import router as duplicates_router
 from chengzhi.security import logs as log_redaction
 from chengzhi.security.headers import SecurityHeaders
+from chengzhi.warning.alerts_api import router as warning_alerts_router
+from chengzhi.warning.alerts_pages import router as warning_alert_pages
 from chengzhi.warning.api import router as warning_router
 from chengzhi.warning.pages import router as warning_pages
 from chengzhi.web.templating import chrome, not_found, page_language, render
@@ -380,7 +382,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(knowledge_pages)
     app.include_router(knowledge_intake_pages)
     app.include_router(warning_router)
+    app.include_router(warning_alerts_router)
     app.include_router(metrics_pages)
+    app.include_router(warning_alert_pages)  # before warning_pages: /dashboard/hot/{issue_id} would take them
     app.include_router(warning_pages)
     app.include_router(open311_router)
     app.include_router(org_pages)

@@ -20,6 +20,8 @@ from chengzhi.identity import oidc
 from chengzhi.knowledge import index as knowledge_index
 from chengzhi.open311 import formats
 from chengzhi.routing import caches as routing_caches
+from chengzhi.warning import alerts as warning_alerts
+from chengzhi.warning import labels as warning_labels
 from chengzhi.warning import live as warning_live
 from chengzhi.web import i18n, templating
 
@@ -34,6 +36,8 @@ def reset_caches(*, files: bool = False) -> None:
     knowledge_index.reset()  # the knowledge base's search index
     warning_live.invalidate_index()  # hot issues: the open issues' index and the IDF of the last recomputation
     warning_live.invalidate_idf()
+    warning_labels.reset_cache()  # the sentiment and type model, read from its file
+    warning_alerts.reset_cache()  # the sensitive words
     oidc.CACHE.clear()  # identity providers' discovery documents and keys
     if files:
         templating.templates.cache_clear()

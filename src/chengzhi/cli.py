@@ -145,9 +145,17 @@ def demo(
         bool,
         typer.Option("--model/--no-model", help="Train and activate a category model from its requests."),
     ] = True,
+    text_data: Annotated[
+        Path | None,
+        typer.Option(
+            "--text-data",
+            help="A labelled CSV (text, sentiment, type) to train the sentiment and type model from first "
+            "(e.g. ../shared/data/msga-messages/train.csv); without it, negativity stays 0.",
+        ),
+    ] = None,
 ) -> None:
     """Generate the demo city: organisation, areas, categories, staff and a year of requests; then a category
-    model trained from them, in use at intake."""
+    model trained from them, in use at intake, and the early-warning alerts of its history."""
     from chengzhi.demo.generate import generate_demo_city
 
     settings = get_settings()
@@ -157,6 +165,7 @@ def demo(
         n_requests=requests,
         if_empty=if_empty,
         train_model=model,
+        text_data=text_data,
     )
     typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
 

@@ -140,6 +140,13 @@ class Settings(BaseSettings):
     warning_heat_weights: dict[str, float] = {}
     warning_max_distance: float = Field(default=0.85, gt=0, le=1)
     warning_min_people: int = Field(default=2, ge=1)
+    # The sentiment and message-type model (`chengzhi hot train-text`); empty: `<model_dir>/warning-text.model`.
+    # No file there: requests get no sentiment and the heat index's negativity term is 0.
+    warning_text_model: str = ""
+    # Alerts (docs/warning.md, "Alerts"): a hot issue raised by this many different people in 90 days, and the
+    # same problem raised this many times from one place or by one person (Chengdu Xindu's rule: 3).
+    warning_alert_people: int = Field(default=10, ge=2)
+    warning_alert_repeats: int = Field(default=3, ge=2)
     # Open311 (docs/open311.md): the jurisdiction_id served (empty: the city unit's code), the contact shown in
     # discovery, the default rate limit of a new API key, and delivery to units' own Open311 systems.
     open311_jurisdiction: str = ""

@@ -93,6 +93,10 @@ MESSAGES: dict[str, Text] = {
     "hot_issue_not_found": N_("Hot issue %(ref)s was not found in your unit's scope."),
     "hot_issue_name_empty": N_("Give the hot issue a name."),
     "hot_issue_merge_itself": N_("A hot issue cannot be merged into itself; choose another issue."),
+    "alert_not_found": N_("Alert %(ref)s was not found in your unit's scope."),
+    "sensitive_word_length": N_("A sensitive word has 2 to 50 characters."),
+    "sensitive_word_exists": N_("That word is already on the list."),
+    "sensitive_word_not_found": N_("Sensitive word %(ref)s was not found."),
     "hot_issue_split_invalid": N_(
         "Choose some, but not all, of the issue's requests (those in your scope) to split them off."
     ),

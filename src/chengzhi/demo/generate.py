@@ -21,6 +21,7 @@ import logging
 import random
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -30,6 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from chengzhi.categories.models import Category
 from chengzhi.config import Settings
 from chengzhi.db import get_sessionmaker, transaction, utcnow
+from chengzhi.demo import warning as demo_warning
 from chengzhi.demo.city import DEMO_PASSWORD, build_city
 from chengzhi.demo.credit import make_credit
 from chengzhi.demo.knowledge import add_articles
@@ -78,12 +80,16 @@ def generate_demo_city(
     if_empty: bool = False,
     now: dt.datetime | None = None,
     train_model: bool = False,
+    text_data: Path | None = None,
 ) -> dict[str, Any]:
     """Build the demo city in `settings.database_url` and return a JSON-able summary.
 
     With `train_model`, a category model is then trained from the city's requests and activated (as a city does
     with `chengzhi model train --from-db --activate`), so that new requests get the model's suggestion and those
     it is sure of are dispatched automatically.
+
+    A sentiment and type model is trained first from `text_data` (a labelled CSV, see `chengzhi hot train-text`)
+    unless one exists; the alerts of the city's history are raised at the end.
 
     With `if_empty`, a database that already has units is left alone. The same `seed` and `now` give the same
     data. Everything is written in one transaction: a failure leaves the database as it was.
@@ -114,6 +120,8 @@ def generate_demo_city(
         raise RuntimeError(f"{', '.join(occupied)} not empty: the demo city goes into an empty database")
     now = (now or utcnow()).astimezone(dt.UTC)
     started = time.perf_counter()
+    # Before the requests come in: the triage worker labels them as it places them.
+    text_model = demo_warning.train_text_model(settings, text_data)
     if settings.is_sqlite:
         summary = _generate(settings, get_sessionmaker(settings.database_url), seed, n_requests, now)
     else:
@@ -125,6 +133,9 @@ def generate_demo_city(
     with transaction(get_sessionmaker(settings.database_url)) as session:
         summary["opendata"] = publish_demo_data(session, settings, seed, now)
     summary["seconds"]["opendata"] = round(time.perf_counter() - publishing, 2)
+    summary["text_model"] = text_model
+    with transaction(get_sessionmaker(settings.database_url)) as session:
+        summary["alerts"] = demo_warning.raise_alerts(session, settings, now)
     if train_model:
         training = time.perf_counter()
         summary["model"] = _train_model(settings)
@@ -155,6 +166,7 @@ def _generate(
     try:
         with transaction(factory) as session:
             demo = build_city(session, rng)
+            demo_warning.add_words(session)
             rules.invalidate()
             organised = time.perf_counter()
             plans = make_plans(seed, n_requests, now, demo.communities, tz)

@@ -42,6 +42,8 @@ def link(settings: Settings, notification: Notification) -> str:
     base = settings.public_url.rstrip("/")
     if notification.kind in RESIDENT_KINDS:
         return f"{base}/track/{notification.reference}"
+    if notification.kind == "alert":
+        return f"{base}/dashboard/hot/alerts#alert-{notification.reference}"
     return f"{base}/staff/requests/{notification.reference}"
 
 

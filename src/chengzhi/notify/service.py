@@ -13,12 +13,13 @@ from sqlalchemy.orm import Session
 
 from chengzhi.config import Settings
 from chengzhi.errors import Invalid, NotFound
+from chengzhi.notify.alerts import notify_alert
 from chengzhi.notify.models import Notification, NotificationAttempt, NotificationPreference
 from chengzhi.notify.outbox import notify_received
 from chengzhi.notify.sending import rendered, send_due
 from chengzhi.notify.texts import CHANNELS, KINDS
 
-__all__ = ["notify_received", "send_due"]
+__all__ = ["notify_alert", "notify_received", "send_due"]
 
 
 @dataclass(frozen=True)

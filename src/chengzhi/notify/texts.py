@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from chengzhi.i18n import N_, Text, gettext
 
 RESIDENT_KINDS = ("received", "dispatched", "replied", "rate", "reopened")
-STAFF_KINDS = ("assigned", "overdue", "supervised")
+STAFF_KINDS = ("assigned", "overdue", "supervised", "alert")
 KINDS = RESIDENT_KINDS + STAFF_KINDS
 CHANNELS = ("email", "sms", "in_app")
 
@@ -63,6 +63,13 @@ TEMPLATES: dict[str, Template] = {
         N_("Request %(number)s is under supervision"),
         N_("A supervisor has taken up request %(number)s held by %(unit)s: %(note)s %(url)s"),
     ),
+    "alert": Template(
+        N_("Early warning: %(title)s"),
+        N_(
+            "A new early warning for %(unit)s: %(title)s (%(count)s requests). See it and acknowledge it at "
+            "%(url)s."
+        ),
+    ),
 }
 
 KIND_NAMES: dict[str, Text] = {
@@ -74,6 +81,7 @@ KIND_NAMES: dict[str, Text] = {
     "assigned": N_("request assigned to my unit"),
     "overdue": N_("request overdue"),
     "supervised": N_("request supervised"),
+    "alert": N_("early warning for my unit"),
 }
 
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from chengzhi.db import MAX_ID, utcnow
 from chengzhi.deps import SessionDep, SettingsDep, UserDep
+from chengzhi.security.cells import safe_cell
 from chengzhi.warning import hot, service
 
 router = APIRouter(prefix="/api/v1/warning", tags=["warning"])
@@ -35,31 +36,53 @@ CSV_HEADERS = (
 )
 
 
-def _csv(views: list[service.HotIssueView]) -> Response:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(CSV_HEADERS)
-    for v in views:
-        writer.writerow(
-            [
-                v.rank,
-                v.id,
-                f"{v.heat:.2f}",
-                v.name,
-                v.place_or_group,
-                v.messages,
-                v.people,
-                v.supports,
-                v.first_at.isoformat() if v.first_at else "",
-                v.last_at.isoformat() if v.last_at else "",
-                "、".join(v.top_words),
-                *(f"{v.contributions.get(name, 0.0):.2f}" for name in hot.HEAT_TERMS),
-            ]
-        )
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _rows(views: list[service.HotIssueView]) -> list[list[Any]]:
+    return [
+        [
+            v.rank,
+            v.id,
+            round(v.heat, 2),
+            v.name,
+            v.place_or_group,
+            v.messages,
+            v.people,
+            v.supports,
+            v.first_at.isoformat() if v.first_at else "",
+            v.last_at.isoformat() if v.last_at else "",
+            "、".join(v.top_words),
+            *(round(v.contributions.get(name, 0.0), 2) for name in hot.HEAT_TERMS),
+        ]
+        for v in views
+    ]
+
+
+def _download(views: list[service.HotIssueView], fmt: str) -> Response:
+    """The list as CSV (UTF-8 with BOM) or XLSX; every cell through `safe_cell` (names come from residents' words:
+    text that a spreadsheet would run as a formula is neutralised)."""
+    rows = [[safe_cell(v) for v in row] for row in _rows(views)]
+    if fmt == "xlsx":
+        from openpyxl import Workbook
+
+        book = Workbook(write_only=True)
+        sheet = book.create_sheet("hot_issues")
+        sheet.append(list(CSV_HEADERS))
+        for row in rows:
+            sheet.append(row)
+        buffer = io.BytesIO()
+        book.save(buffer)
+        content: str | bytes = buffer.getvalue()
+        media = XLSX
+    else:
+        text = io.StringIO()
+        writer = csv.writer(text)
+        writer.writerow(CSV_HEADERS)
+        writer.writerows(rows)
+        content, media = "\ufeff" + text.getvalue(), "text/csv; charset=utf-8"
     return Response(
-        "\ufeff" + buffer.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="hot_issues.csv"'},
+        content, media_type=media, headers={"Content-Disposition": f'attachment; filename="hot_issues.{fmt}"'}
     )
 
 
@@ -70,13 +93,15 @@ def list_hot_issues(
     actor: UserDep,
     unit: UnitQ = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
-    format: Annotated[Literal["json", "csv"], Query(description="json, or a csv download")] = "json",
+    format: Annotated[
+        Literal["json", "csv", "xlsx"], Query(description="json, or a csv or xlsx download")
+    ] = "json",
 ) -> dict[str, Any] | Response:
     """The hottest issues of the unit's subtree, each with its heat terms (contributions in points of heat)."""
     scope = service.viewer_unit(session, actor, unit)
     views = service.hot_issues(session, settings, scope, utcnow(), limit=limit)
-    if format == "csv":
-        return _csv(views)
+    if format in ("csv", "xlsx"):
+        return _download(views, format)
     return {
         "unit": scope.id,
         "heat_weights": hot.HeatWeights().as_dict() | dict(settings.warning_heat_weights),

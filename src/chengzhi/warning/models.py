@@ -80,3 +80,55 @@ class HotTerm(Base):
 
     term: Mapped[str] = mapped_column(String(80), primary_key=True)
     idf: Mapped[float] = mapped_column(Float)
+
+
+class TextLabel(Base):
+    """A request's sentiment and message type, from the text model (`warning.sentiment`) when it was triaged."""
+
+    __tablename__ = "warning_text_labels"
+
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id", ondelete="CASCADE"), primary_key=True)
+    negativity: Mapped[float] = mapped_column(Float)  # probability that the message is negative, 0..1
+    sentiment: Mapped[str] = mapped_column(String(10))  # negative, neutral, positive
+    message_type: Mapped[str] = mapped_column(String(16))  # suggestion, complaint, consultation
+    model_version: Mapped[str] = mapped_column(String(40))
+    labelled_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Alert(Base):
+    """An early warning for the leaders and analysts of a unit: a hot issue, a burst, a repeat or a sensitive word.
+
+    `cause` says what raised it (`heat:12`, `burst:3:45:2026-12-01`, `repeat:12:place:45`, `word:9876`): unique, so
+    that the same cause never raises a second alert."""
+
+    __tablename__ = "warning_alerts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(12))  # heat, burst, repeat, word
+    cause: Mapped[str] = mapped_column(String(200), unique=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    unit_path: Mapped[str] = mapped_column(
+        String(200), index=True
+    )  # who is told: leaders/analysts covering it
+    title: Mapped[str] = mapped_column(String(300))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    issue_id: Mapped[int | None] = mapped_column(
+        Integer
+    )  # the hot issue, when there is one (may be gone later)
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id", ondelete="CASCADE"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class SensitiveWord(Base):
+    """A word or phrase that raises an alert when a new request contains it (edited by administrators)."""
+
+    __tablename__ = "warning_sensitive_words"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    word: Mapped[str] = mapped_column(String(50), unique=True)
+    note: Mapped[str] = mapped_column(String(200), default="")
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -15,7 +15,7 @@ from chengzhi.deps import SessionDep, SettingsDep
 from chengzhi.errors import ChengzhiError
 from chengzhi.i18n import N_, Text, message
 from chengzhi.org.service import Actor
-from chengzhi.warning import hot, service
+from chengzhi.warning import alerts, hot, labels, service
 from chengzhi.web.i18n import gettext
 from chengzhi.web.templating import Chrome, chrome, page_actor, render
 
@@ -46,7 +46,19 @@ class HotPage:
     issues: list[dict[str, Any]] = field(default_factory=list)
     term_names: dict[str, str] = field(default_factory=dict)
     csv_url: str = ""
+    alerts_url: str = ""
+    open_alerts: int = 0
     error: str | None = None
+
+
+LABEL_NAMES: dict[str, Text] = {
+    "negative": N_("negative"),
+    "neutral": N_("neutral"),
+    "positive": N_("positive"),
+    "suggestion": N_("suggestion"),
+    "complaint": N_("complaint or request for help"),
+    "consultation": N_("consultation"),
+}
 
 
 @dataclass
@@ -55,6 +67,9 @@ class HotIssuePage:
     issue: dict[str, Any]
     requests: list[service.MemberView]
     back_url: str
+    # (label, count) of the requests' sentiments and types; empty without a text model
+    sentiments: list[tuple[str, int]] = field(default_factory=list)
+    types: list[tuple[str, int]] = field(default_factory=list)
 
 
 def _refuse(request: Request, actor: Actor, frame: Chrome) -> Response | None:
@@ -110,6 +125,8 @@ def dashboard_hot(request: Request, session: SessionDep, settings: SettingsDep) 
         issues=issues,
         term_names=names,
         csv_url="/api/v1/warning/hot-issues?" + urlencode({"unit": unit.id, "format": "csv", "limit": 200}),
+        alerts_url="/dashboard/hot/alerts?" + urlencode({"unit": unit.id}),
+        open_alerts=alerts.open_count(session, unit),
         error=error,
     )
     return render(request, "warning/hot.html", page, frame)
@@ -124,10 +141,18 @@ def dashboard_hot_issue(issue_id: int, request: Request, session: SessionDep) ->
         return refused
     unit = service.viewer_unit(session, actor, _unit_param(request))
     issue = service.get_issue(session, unit, min(max(issue_id, 1), MAX_ID))
+    members = service.issue_members(session, unit, issue.id)
+    counts = labels.label_counts(session, [m.request_id for m in members])
+
+    def named(found: Any) -> list[tuple[str, int]]:
+        return [(gettext(frame.lang, LABEL_NAMES.get(k, N_("unknown"))), n) for k, n in found.most_common()]
+
     page = HotIssuePage(
         title=issue.name,
         issue={"id": issue.id, "place_or_group": issue.place_or_group, "top_words": issue.top_words},
-        requests=service.issue_members(session, unit, issue.id),
+        requests=members,
         back_url="/dashboard/hot?" + urlencode({"unit": unit.id}),
+        sentiments=named(counts["sentiment"]),
+        types=named(counts["type"]),
     )
     return render(request, "warning/hot_issue.html", page, frame)

@@ -24,7 +24,7 @@ from chengzhi.org.service import Actor, require_role
 from chengzhi.requests import queries as requests_queries
 from chengzhi.warning import hot
 from chengzhi.warning.live import WINDOW_DAYS, refresh_counts
-from chengzhi.warning.models import HotIssue, HotIssueDecision, HotIssueMember
+from chengzhi.warning.models import HotIssue, HotIssueDecision, HotIssueMember, TextLabel
 from chengzhi.warning.settings import heat_weights
 
 # Who reads hot issues (leaders and analysts first; supervisors and administrators as for the dashboards) and who
@@ -117,8 +117,10 @@ def hot_issues(
             func.max(M.received_at),
             func.sum(case((M.received_at >= recent, 1), else_=0)),
             func.count(func.distinct(M.area_unit_id)),
+            func.avg(TextLabel.negativity),
         )
         .join(HotIssue, HotIssue.id == M.issue_id)
+        .outerjoin(TextLabel, TextLabel.request_id == M.request_id)
         .where(_in_scope(unit), M.received_at >= since, HotIssue.merged_into_id.is_(None))
         .group_by(M.issue_id)
         .having(func.count(func.distinct(M.person)) >= settings.warning_min_people)
@@ -135,10 +137,10 @@ def hot_issues(
             first=first,
             last=last,
             recent=int(fresh or 0),
-            negativity=None,
+            negativity=float(negativity) if negativity is not None else None,
             areas=areas,
         )
-        for issue_id, count, people, supports, first, last, fresh, areas in rows
+        for issue_id, count, people, supports, first, last, fresh, areas, negativity in rows
     }
     ids = list(tallies)
     terms = [hot.raw_terms(tallies[i], now) for i in ids]

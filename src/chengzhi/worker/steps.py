@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from chengzhi.config import Settings
 from chengzhi.notify import service as notify
 from chengzhi.requests.models import Request
-from chengzhi.warning import live
+from chengzhi.warning import alerts, labels, live
 from chengzhi.webhooks import service as webhooks
 
 AfterTriageFn = Callable[[Session, Settings, Sequence["Request"], dt.datetime], None]
@@ -38,6 +38,16 @@ AFTER_TRIAGE: tuple[AfterTriage, ...] = (
         "hot-issues",
         "warning places each request into a hot issue or opens a candidate issue (warning/live.py)",
         live.place_requests,
+    ),
+    AfterTriage(
+        "text-labels",
+        "warning labels each request's sentiment and message type when a text model exists (warning/labels.py)",
+        labels.label_requests,
+    ),
+    AfterTriage(
+        "sensitive-words",
+        "warning raises an alert for a request containing a word of the sensitive-word list (warning/alerts.py)",
+        alerts.check_words,
     ),
     AfterTriage(
         "notify-received",

@@ -67,15 +67,15 @@ def moderate_comment(
 
 
 @router.put("/issues/{request_id}/follow")
-def follow(request_id: Id, session: SessionDep, actor: UserDep) -> dict[str, bool]:
-    following = service.follow(session, actor, request_id, utcnow(), on=True)
+def follow(request_id: Id, session: SessionDep, settings: SettingsDep, actor: UserDep) -> dict[str, bool]:
+    following = service.follow(session, actor, settings, request_id, utcnow(), on=True)
     session.commit()
     return {"following": following}
 
 
 @router.delete("/issues/{request_id}/follow")
-def unfollow(request_id: Id, session: SessionDep, actor: UserDep) -> dict[str, bool]:
-    following = service.follow(session, actor, request_id, utcnow(), on=False)
+def unfollow(request_id: Id, session: SessionDep, settings: SettingsDep, actor: UserDep) -> dict[str, bool]:
+    following = service.follow(session, actor, settings, request_id, utcnow(), on=False)
     session.commit()
     return {"following": following}
 
@@ -122,8 +122,10 @@ def propose_topic(body: TopicIn, session: SessionDep, actor: UserDep, lang: Lang
 
 
 @router.post("/topics/{topic_id}/vote")
-def vote_topic(topic_id: Id, session: SessionDep, actor: UserDep, lang: LanguageDep) -> dict[str, Any]:
-    topic = topics.vote(session, actor, topic_id, utcnow())
+def vote_topic(
+    topic_id: Id, session: SessionDep, settings: SettingsDep, actor: UserDep, lang: LanguageDep
+) -> dict[str, Any]:
+    topic = topics.vote(session, actor, settings, topic_id, utcnow())
     session.commit()
     return topics.described(session, [topic], lang)[0]
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from chengzhi.config import Settings
 from chengzhi.errors import Forbidden, Invalid, NotAuthenticated, NotFound
+from chengzhi.org import levels
 from chengzhi.org import queries as org_queries
 from chengzhi.org.models import Role
 from chengzhi.org.service import Actor, require_role
@@ -38,8 +39,9 @@ def add_comment(
     session: Session, actor: Actor, settings: Settings, request_id: int, text: str, now: dt.datetime
 ) -> Comment:
     """A signed-in person's comment on a public request: published at once (post-moderation), or waiting for a
-    moderator (pre-moderation, or a word of the list)."""
+    moderator (pre-moderation, or a word of the list). Needs the identity level of `comment` (docs/identity.md)."""
     user_id = _signed_in(actor)
+    levels.require_level(actor, settings, "comment")
     _existing_request(session, request_id)
     text = text.strip()
     if not text or len(text) > MAX_COMMENT:
@@ -145,9 +147,20 @@ def moderate_comment(session: Session, actor: Actor, comment_id: int, decision: 
     return comment
 
 
-def follow(session: Session, actor: Actor, request_id: int, now: dt.datetime, *, on: bool = True) -> bool:
-    """Follow a public request (or stop following it); returns whether the person follows it now."""
+def follow(
+    session: Session,
+    actor: Actor,
+    settings: Settings,
+    request_id: int,
+    now: dt.datetime,
+    *,
+    on: bool = True,
+) -> bool:
+    """Follow a public request (or stop following it); returns whether the person follows it now. Following
+    needs the identity level of `follow`; stopping never does."""
     user_id = _signed_in(actor)
+    if on:
+        levels.require_level(actor, settings, "follow")
     _existing_request(session, request_id)
     row = session.scalar(select(Follow).where(Follow.request_id == request_id, Follow.user_id == user_id))
     if on and row is None:
@@ -155,6 +168,26 @@ def follow(session: Session, actor: Actor, request_id: int, now: dt.datetime, *,
     elif not on and row is not None:
         session.delete(row)
     return on
+
+
+def follows(session: Session, user_id: int | None, request_id: int) -> bool:
+    """Whether this person follows the request (for its page)."""
+    if user_id is None:
+        return False
+    found = session.scalar(
+        select(Follow.id).where(Follow.request_id == request_id, Follow.user_id == user_id)
+    )
+    return found is not None
+
+
+def reported_by(session: Session, user_id: int | None, comment_ids: Collection[int]) -> set[int]:
+    """Which of these comments this person has reported already (the page shows "reported" instead of a button)."""
+    if user_id is None or not comment_ids:
+        return set()
+    query = select(CommentReport.comment_id).where(
+        CommentReport.user_id == user_id, CommentReport.comment_id.in_(list(comment_ids))
+    )
+    return set(session.scalars(query))
 
 
 def followers_of(session: Session, request_ids: Collection[int]) -> dict[int, list[int]]:

@@ -66,7 +66,8 @@ def add_comment(
     return comment
 
 
-def _masked_name(name: str) -> str:
+def masked_name(name: str) -> str:
+    """How an author is shown: the first character of the display name, then stars."""
     name = name.strip()
     return (name[0] + "*" * max(len(name) - 1, 1)) if name else "*"
 
@@ -77,7 +78,7 @@ def described(session: Session, comments: Collection[Comment]) -> list[dict[str,
         {
             "id": c.id,
             "request_id": c.request_id,
-            "author": _masked_name(names.get(c.user_id, "")),
+            "author": masked_name(names.get(c.user_id, "")),
             "text": c.text,
             "state": c.state,
             "held_for": c.held_for,

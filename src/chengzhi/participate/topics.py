@@ -26,6 +26,7 @@ from chengzhi.warning import service as warning_service
 
 LEADERS = (Role.leader, Role.admin)
 REPORTERS = (Role.handler, Role.supervisor, Role.leader, Role.admin)
+VOTERS = (Role.resident,)
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
@@ -51,6 +52,8 @@ def propose(
         if category is None:
             raise NotFound("category_not_found", ref=category_code)
         category_id = category.id
+    if hot_issue_id is not None and not warning_service.member_request_ids(session, hot_issue_id, limit=1):
+        raise NotFound("hot_issue_not_found", ref=hot_issue_id)
     topic = FocusTopic(
         month=month,
         title=title.strip()[:200],
@@ -81,7 +84,7 @@ def vote(session: Session, actor: Actor, settings: Settings, topic_id: int, now:
     number or e-mail address verified) may vote."""
     if actor.user_id is None:
         raise NotAuthenticated()
-    require_role(actor, Role.resident)
+    require_role(actor, *VOTERS)
     levels.require_level(actor, settings, "vote")
     topic = _topic(session, topic_id)
     if topic.state != "candidate":

@@ -40,6 +40,7 @@ from chengzhi.requests.people import phone_digits as phone_digits
 from chengzhi.requests.public import PublicIssue as PublicIssue
 from chengzhi.requests.public import public_card as public_card
 from chengzhi.requests.public import public_issue as public_issue
+from chengzhi.requests.public import public_title as public_title
 from chengzhi.requests.workflow import STAGE_OF_STATUS, Action, Status
 
 # ---------------------------------------------------------------- for the requests domain's own pages and API

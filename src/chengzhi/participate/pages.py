@@ -22,7 +22,7 @@ from starlette.responses import Response
 from chengzhi.config import Settings
 from chengzhi.db import utcnow
 from chengzhi.deps import SessionDep, SettingsDep
-from chengzhi.errors import ChengzhiError
+from chengzhi.errors import ChengzhiError, Invalid
 from chengzhi.i18n import Language, message
 from chengzhi.org import levels
 from chengzhi.org import queries as org_queries
@@ -219,6 +219,10 @@ async def comment(request_id: str, request: Request, session: SessionDep, settin
         return to_login(f"/issues/{issue.id}")
     form = await read_form(request)
     text = form_text(form, "text", service.MAX_COMMENT)
+    if form is not None and csrf_ok(request, form) and not 0 < len(text) <= service.MAX_COMMENT:
+        error = gettext(frame.lang, N_("Write a comment of 1 to 2,000 characters."))
+        page = _issue_page(session, settings, actor, issue, error=error, text=text[: service.MAX_COMMENT])
+        return render(request, "participate/issue.html", page, frame, status_code=422)
     try:
         if form is None or not csrf_ok(request, form):
             raise ChengzhiError("csrf_failed")
@@ -333,7 +337,7 @@ async def moderate(comment_id: str, request: Request, session: SessionDep) -> Re
         if form is None or not csrf_ok(request, form):
             raise ChengzhiError("csrf_failed")
         if decision not in MODERATED or not ident(comment_id):
-            raise ChengzhiError("validation_failed", details="publish, hide or reject")
+            raise Invalid(details="publish, hide or reject")
         service.moderate_comment(session, actor, ident(comment_id), cast(service.Decision, decision))
         session.commit()
     except ChengzhiError as exc:

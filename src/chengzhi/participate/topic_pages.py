@@ -20,8 +20,8 @@ from chengzhi.categories.service import list_categories
 from chengzhi.config import Settings
 from chengzhi.db import utcnow
 from chengzhi.deps import SessionDep, SettingsDep
-from chengzhi.errors import ChengzhiError
-from chengzhi.i18n import Language, message
+from chengzhi.errors import ChengzhiError, Invalid
+from chengzhi.i18n import Language, Text, message
 from chengzhi.org import levels
 from chengzhi.org import queries as org_queries
 from chengzhi.org.service import Actor
@@ -157,7 +157,7 @@ async def vote(topic_id: str, request: Request, session: SessionDep, settings: S
         if form is None or not csrf_ok(request, form):
             raise ChengzhiError("csrf_failed")
         if topics.get_topic(session, ident(topic_id)) is None:
-            raise ChengzhiError("validation_failed", details="no such topic")
+            raise Invalid(details="no such topic")
         topics.vote(session, actor, settings, ident(topic_id), utcnow())
         session.commit()
     except ChengzhiError as exc:
@@ -232,6 +232,22 @@ def _ids(form: FormData | None, name: str) -> list[int]:
     return [ident(v) for v in values if isinstance(v, str) and ident(v)]
 
 
+def _problem(action: str, fields: dict[str, str], deadline: str, text: str) -> Text | None:
+    """What is missing from a staff form, said in the page's language before the service is asked."""
+    if action == "proposed" and not (topics.MONTH.match(fields["month"]) and fields["title"]):
+        return N_("Give the month as YYYY-MM (e.g. 2027-01) and a title.")
+    if action == "chosen":
+        try:
+            dt.date.fromisoformat(deadline)
+        except ValueError:
+            return N_("Give a goal and a deadline (a date).")
+        if not fields["goal"]:
+            return N_("Give a goal and a deadline (a date).")
+    if action == "reported" and not text:
+        return N_("Write the progress report.")
+    return None
+
+
 async def _staff_step(
     request: Request, session: Session, settings: Settings, action: str, topic_id: str = ""
 ) -> Response:
@@ -242,6 +258,10 @@ async def _staff_step(
         return refused
     form = await read_form(request)
     fields = {k: form_text(form, k, 4000) for k in ("month", "title", "description", "category", "goal")}
+    problem = _problem(action, fields, form_text(form, "deadline", 10), form_text(form, "text", 4000))
+    if problem is not None and form is not None and csrf_ok(request, form):
+        page = _staff_page(session, settings, actor, frame, error=gettext(frame.lang, problem), form=fields)
+        return render(request, "participate/staff_topics.html", page, frame, status_code=422)
     try:
         if form is None or not csrf_ok(request, form):
             raise ChengzhiError("csrf_failed")
@@ -258,12 +278,7 @@ async def _staff_step(
                 now=now,
             )
         elif action == "chosen":
-            try:
-                deadline = dt.date.fromisoformat(form_text(form, "deadline", 10))
-            except ValueError as exc:
-                raise ChengzhiError("validation_failed", details="a deadline (YYYY-MM-DD)") from exc
-            if not fields["goal"]:
-                raise ChengzhiError("validation_failed", details="a goal")
+            deadline = dt.date.fromisoformat(form_text(form, "deadline", 10))
             topics.choose(
                 session,
                 actor,

@@ -34,6 +34,7 @@ from chengzhi.demo.generate import generate_demo_city
 from chengzhi.demo.plans import Plan, template_slots
 from chengzhi.knowledge.models import KnowledgeArticle, KnowledgeUse
 from chengzhi.org.models import Role, RoleAssignment, Unit, UnitKind, User
+from chengzhi.participate.models import Comment, FocusTopic
 from chengzhi.requests.log import state_of, steps_of
 from chengzhi.requests.models import Issue, Request, RequestEvent
 from chengzhi.requests.workflow import STAGE_OF_STATUS, Status, fold
@@ -401,3 +402,25 @@ def test_the_demo_trains_its_first_category_model(settings: Settings, tmp_path: 
             assert {code for code, _ in top} <= {c.code for c in session.scalars(select(Category))}
     finally:
         classifier.forget_active()
+
+
+@pytest.mark.slow
+def test_the_demo_city_takes_part(settings: Settings) -> None:
+    """Comments (one waiting for its listed word, one hidden by three reports), a follow, next month's focus
+    topic candidates with residents' votes, and this month's topic chosen with a progress report."""
+    summary = _generate(settings, n=120)
+    assert summary["participation"] == {
+        "comments": 4,
+        "waiting": 1,
+        "hidden": 1,
+        "follows": 1,
+        "topics": 4,
+        "votes": 6,
+    }
+    with get_sessionmaker(settings.database_url)() as session:
+        states = Counter(session.scalars(select(Comment.state)))
+        assert states == {"published": 2, "pending": 1, "hidden": 1}
+        chosen = session.scalars(select(FocusTopic).where(FocusTopic.state == "chosen")).all()
+        assert [t.title for t in chosen] == ["背街小巷环境整治"] and chosen[0].lead_unit_id is not None
+        votes = session.scalars(select(FocusTopic.votes).where(FocusTopic.state == "candidate")).all()
+        assert sum(votes) == 6

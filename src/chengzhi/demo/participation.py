@@ -65,7 +65,7 @@ def take_part(session: Session, settings: Settings, demo: DemoCity, now: dt.date
     leader = demo.leader
     today = now.astimezone(ZoneInfo(settings.timezone)).date()
     suggested = topics.suggestions(session, settings, leader, now, limit=2)
-    proposals = [(s.name, s.hot_issue_id) for s in suggested]
+    proposals: list[tuple[str, int | None]] = [(s.name, s.hot_issue_id) for s in suggested]
     proposals += [(title, None) for title in CANDIDATES[: 3 - len(proposals)]]
     candidates = [
         topics.propose(session, leader, month=_month(today, 1), title=t, hot_issue_id=h, now=now)

@@ -111,7 +111,7 @@ def test_moderators_queue(client: TestClient, settings: Settings, city: City, se
     assert "路灯坏了三天了" in client.get(page).text
 
 
-def _hot_issue(session: Session, city: City, request_ids: list[int]) -> int:
+def make_hot_issue(session: Session, city: City, request_ids: list[int]) -> int:
     """One hot issue holding these requests (in place of wherever triage put them)."""
     now = utcnow()
     session.execute(delete(HotIssueMember).where(HotIssueMember.request_id.in_(request_ids)))
@@ -138,7 +138,7 @@ def test_focus_topics_from_hot_issue_to_outcome(
 ) -> None:
     requests = [submit(session, settings, utcnow(), phone=f"1391234000{k}") for k in range(3)]
     session.commit()
-    issue_id = _hot_issue(session, city, [r.id for r in requests])
+    issue_id = make_hot_issue(session, city, [r.id for r in requests])
 
     sign_in(client, "leader")
     staff = client.get("/staff/topics")

@@ -56,7 +56,7 @@ def take_part(session: Session, settings: Settings, demo: DemoCity, now: dt.date
         made["comments"] += 1
         made["waiting"] += comment.state == "pending"
         if text.startswith("加微信"):
-            for reporter in residents[1:4]:
+            for reporter in residents[:3]:  # others than its author (residents[3])
                 participate.report_comment(session, reporter, listed, comment.id, "广告", now)
             made["hidden"] += comment.state == "hidden"
     participate.follow(session, residents[0], listed, newest[0], now)

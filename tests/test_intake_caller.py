@@ -93,6 +93,10 @@ def test_caller_lookup_and_linked_requests(
     page = client.get(f"/staff/requests/{phone.tracking_number}").text
     assert web.tracking_number in page and mail.tracking_number not in page
 
+    inbox = client.get("/staff", params={"channel": "email"}).text  # every channel in one inbox, filterable
+    assert mail.tracking_number in inbox and web.tracking_number not in inbox
+    assert '<option value="open311"' in inbox
+
     sign_in(client, "leader")  # reads every request, but does not need the contact: no links shown
     page = client.get(f"/staff/requests/{web.tracking_number}")
     assert page.status_code == 200 and PANEL not in page.text

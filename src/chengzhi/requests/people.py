@@ -31,6 +31,7 @@ CHANNEL_NAMES = {
     "phone": N_("Phone call"),
     "app": N_("App"),
     "email": N_("E-mail"),
+    "open311": N_("Open311 client"),
     "import": N_("Imported"),
 }
 

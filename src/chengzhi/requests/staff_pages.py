@@ -50,7 +50,7 @@ from chengzhi.web.templating import chrome, not_found, page_actor, render
 router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 20
-CHANNELS = ("web", "phone", "app", "email", "import")
+CHANNELS = ("web", "phone", "app", "email", "open311", "import")
 # Workflow stages of the inbox filter: the statuses each one covers.
 STAGES: dict[str, tuple[str, tuple[Status, ...]]] = {
     "intake": (N_("Waiting for dispatch"), (Status.received, Status.returned, Status.reopened)),

@@ -58,6 +58,9 @@ def test_issue_page_comments_following_and_reports(
     assert (status, target) == (303, f"{page}?done=published#comments")
     shown = client.get(target).text
     assert "您的评论已发布" in shown and "我家楼下也是，希望尽快处理" in shown and "r********" in shown
+    post(client, f"{page}/comments", {"text": "有事打我电话13912345678"}, page)
+    shown = client.get(page).text
+    assert "有事打我电话***********" in shown and "13912345678" not in shown  # masked for the public
     status, target, _ = post(client, f"{page}/comments", {"text": "物业都是骗子"}, page)
     assert target == f"{page}?done=pending#comments" and "物业都是骗子" not in client.get(page).text
     status, _, text = post(client, f"{page}/comments", {"text": "   "}, page)
@@ -84,7 +87,7 @@ def test_issue_page_comments_following_and_reports(
     assert client.post("/comments/abc/report", data={}).status_code == 404
 
     english = client.get(f"{page}?lang=en").text
-    assert "Comments (1)" in english and "You reported this comment" in english
+    assert "Comments (2)" in english and "You reported this comment" in english
 
 
 def test_moderators_queue(client: TestClient, settings: Settings, city: City, session: Session) -> None:

@@ -150,7 +150,7 @@ def _issue_page(
         CommentView(
             c.id,
             service.masked_name(names.get(c.user_id, "")),
-            c.text,
+            service.public_text(c),
             c.created_at,
             reported=c.id in reported,
             own=c.user_id == actor.user_id,

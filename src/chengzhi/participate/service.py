@@ -18,6 +18,7 @@ from chengzhi.org.models import Role
 from chengzhi.org.service import Actor, require_role
 from chengzhi.participate.models import Comment, CommentReport, Follow
 from chengzhi.requests import queries as requests_queries
+from chengzhi.security.masking import mask_text
 
 MODERATORS = (Role.supervisor, Role.admin)
 MAX_COMMENT = 2000
@@ -72,6 +73,12 @@ def masked_name(name: str) -> str:
     return (name[0] + "*" * max(len(name) - 1, 1)) if name else "*"
 
 
+def public_text(comment: Comment) -> str:
+    """A comment as the public reads it: phone, ID-card numbers, e-mail addresses and long numbers masked (a
+    resident may write their own number into a comment; the moderators see it as written)."""
+    return mask_text(comment.text, public=True) or ""
+
+
 def described(session: Session, comments: Collection[Comment]) -> list[dict[str, Any]]:
     names = org_queries.display_names(session, {c.user_id for c in comments})
     return [
@@ -79,7 +86,7 @@ def described(session: Session, comments: Collection[Comment]) -> list[dict[str,
             "id": c.id,
             "request_id": c.request_id,
             "author": masked_name(names.get(c.user_id, "")),
-            "text": c.text,
+            "text": public_text(c) if c.state == "published" else c.text,
             "state": c.state,
             "held_for": c.held_for,
             "reports": c.reports,

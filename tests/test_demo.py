@@ -34,6 +34,7 @@ from chengzhi.demo.generate import generate_demo_city
 from chengzhi.demo.plans import Plan, template_slots
 from chengzhi.knowledge.models import KnowledgeArticle, KnowledgeUse
 from chengzhi.org.models import Role, RoleAssignment, Unit, UnitKind, User
+from chengzhi.participate.models import Comment, FocusTopic
 from chengzhi.requests.log import state_of, steps_of
 from chengzhi.requests.models import Issue, Request, RequestEvent
 from chengzhi.requests.workflow import STAGE_OF_STATUS, Status, fold
@@ -434,3 +435,24 @@ def test_the_demo_city_has_early_warning(settings: Settings, tmp_path: Path) -> 
         assert generate_demo_city(again, seed=7, n_requests=40, now=NOW)["text_model"]["trained"] is False
     finally:
         get_engine(again.database_url).dispose()
+
+
+def test_the_demo_city_takes_part(settings: Settings) -> None:
+    """Comments (one waiting for its listed word, one hidden by three reports), a follow, next month's focus
+    topic candidates with residents' votes, and this month's topic chosen with a progress report."""
+    summary = _generate(settings, n=120)
+    assert summary["participation"] == {
+        "comments": 4,
+        "waiting": 1,
+        "hidden": 1,
+        "follows": 1,
+        "topics": 4,
+        "votes": 6,
+    }
+    with get_sessionmaker(settings.database_url)() as session:
+        states = Counter(session.scalars(select(Comment.state)))
+        assert states == {"published": 2, "pending": 1, "hidden": 1}
+        chosen = session.scalars(select(FocusTopic).where(FocusTopic.state == "chosen")).all()
+        assert [t.title for t in chosen] == ["背街小巷环境整治"] and chosen[0].lead_unit_id is not None
+        votes = session.scalars(select(FocusTopic.votes).where(FocusTopic.state == "candidate")).all()
+        assert sum(votes) == 6

@@ -590,3 +590,29 @@ def test_0032_recomputes_the_publication_of_existing_penalties(empty_url: str) -
         (4, "2023", "2026-05-01"),
         (5, "2026", "2027-05-01"),
     ]
+
+
+def test_focus_topics_keep_their_rows_across_0034(empty_url: str) -> None:
+    """0034 adds focus_topics.hot_issue_id: a topic written before keeps its values, without a hot issue; down
+    to 0028 the column goes and the topic stays."""
+    upgrade(empty_url, "0028")
+    engine = make_engine(empty_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO focus_topics (id, month, title, description, co_unit_ids, goal, state, votes,"
+                    " created_at) VALUES (1, '2026-12', '停车难', '', '[]', '', 'candidate', 3, :at)"
+                ),
+                {"at": dt.datetime(2026, 12, 1, tzinfo=dt.UTC)},
+            )
+    finally:
+        engine.dispose()
+    upgrade(empty_url, "0034")
+    assert _read(empty_url, "SELECT id, title, votes, hot_issue_id FROM focus_topics") == [
+        (1, "停车难", 3, None)
+    ]
+    downgrade(empty_url, "0028")
+    assert _read(empty_url, "SELECT id, title, votes FROM focus_topics") == [(1, "停车难", 3)]
+    upgrade(empty_url)
+    assert _diff(empty_url) == []

@@ -4,16 +4,23 @@ abuse; following an issue brings its steps to the follower's notifications."""
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from chengzhi.config import Settings
-from chengzhi.db import utcnow
+from chengzhi.db import get_sessionmaker, utcnow
 from chengzhi.notify.models import Notification
+from chengzhi.org.models import User
 
 from .conftest import auth
 from .factories import City
 from .steps import dispatch, submit
+
+
+def verify(settings: Settings, *usernames: str) -> None:
+    """These accounts verified a phone number (identity level 1), as commenting, following and voting need."""
+    with get_sessionmaker(settings.database_url)() as db, db.begin():
+        db.execute(update(User).where(User.username.in_(usernames)).values(phone_verified_at=utcnow()))
 
 
 def test_post_moderation_words_and_reports(
@@ -27,6 +34,10 @@ def test_post_moderation_words_and_reports(
     url = f"/api/v1/issues/{request.id}/comments"
     assert client.post(url, json={"text": "我家楼下也是"}).status_code == 401
     resident = auth(client, "resident2")
+    unverified = client.post(url, json={"text": "我家楼下也是"}, headers=resident)
+    assert unverified.status_code == 403 and unverified.json()["error"]["code"] == "identity_level_required"
+    verify(settings, "resident2")
+    resident = auth(client, "resident2")  # a new sign-in carries the new level
     made = client.post(url, json={"text": "我家楼下也是，希望尽快处理"}, headers=resident)
     assert made.status_code == 201 and made.json()["state"] == "published"
     assert made.json()["author"] == "r********"  # the display name masked
@@ -62,6 +73,7 @@ def test_pre_moderation_holds_every_comment(
     client.app.state.settings = settings.model_copy(update={"comment_moderation": "pre"})  # type: ignore[attr-defined]
     request = submit(session, settings, utcnow())
     session.commit()
+    verify(settings, "resident2")
     made = client.post(
         f"/api/v1/issues/{request.id}/comments", json={"text": "支持"}, headers=auth(client, "resident2")
     )
@@ -80,6 +92,10 @@ def test_followers_hear_the_steps(
 ) -> None:
     request = submit(session, settings, utcnow())
     session.commit()
+    follower = auth(client, "resident2")
+    refused = client.put(f"/api/v1/issues/{request.id}/follow", headers=follower)
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "identity_level_required"
+    verify(settings, "resident2")
     follower = auth(client, "resident2")
     assert client.put(f"/api/v1/issues/{request.id}/follow", headers=follower).json() == {"following": True}
     assert (
@@ -111,6 +127,10 @@ def test_monthly_focus_topics(client: TestClient, settings: Settings, city: City
         == 403
     )
     topic = made.json()["id"]
+    unverified = client.post(f"/api/v1/topics/{topic}/vote", headers=resident)
+    assert unverified.status_code == 403 and unverified.json()["error"]["code"] == "identity_level_required"
+    verify(settings, "resident")
+    resident = auth(client, "resident")
     assert client.post(f"/api/v1/topics/{topic}/vote", headers=resident).json()["votes"] == 1
     again = client.post(f"/api/v1/topics/{other.json()['id']}/vote", headers=resident)
     assert again.status_code == 409  # one vote a month

@@ -1,5 +1,6 @@
 """One publishing point: units' notices and replies published with consent (masked), moderation by setting,
-the public list, the notices page and Atom feeds by unit, category and area, read back with `feedparser`."""
+the public list, the notices page and Atom feeds by unit, category, area and hot issue, read back with
+`feedparser`."""
 
 from __future__ import annotations
 
@@ -7,16 +8,19 @@ import datetime as dt
 
 import feedparser
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from chengzhi.config import Settings
 from chengzhi.db import utcnow
 from chengzhi.publish.service import mask
 from chengzhi.requests import service as svc
+from chengzhi.requests.models import Request
 
 from .conftest import auth
 from .factories import City
 from .steps import actor, dispatch, handle
+from .test_participate_pages import make_hot_issue
 
 
 def test_mask_takes_out_names_numbers_and_addresses() -> None:
@@ -110,6 +114,12 @@ def test_units_publish_and_the_public_reads_feeds(
     by_category = feedparser.parse(client.get("/feeds/publications.atom?category=litter&lang=en").content)
     assert [e.title for e in by_category.entries] == [published["title"]]
     assert by_category.feed.title == "City notices and replies (litter)"
+    request_id = session.scalar(select(Request.id).where(Request.tracking_number == number))
+    assert request_id is not None
+    issue_id = make_hot_issue(session, city, [request_id])
+    by_hot = feedparser.parse(client.get(f"/feeds/publications.atom?hot_issue={issue_id}").content)
+    assert not by_hot.bozo and [e.title for e in by_hot.entries] == [published["title"]]
+    assert client.get(f"/api/v1/publications?hot_issue={issue_id + 1}").json() == []
 
     page = client.get("/notices")
     assert page.status_code == 200 and "周六停水" in page.text and "13912345678" not in page.text

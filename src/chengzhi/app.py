@@ -56,6 +56,8 @@ from chengzhi.org.api import router as org_router
 from chengzhi.org.pages import router as org_pages
 from chengzhi.org.service import ANONYMOUS
 from chengzhi.participate.api import router as participate_router
+from chengzhi.participate.pages import router as participate_pages
+from chengzhi.participate.topic_pages import router as topic_pages
 from chengzhi.publish.api import router as publish_router
 from chengzhi.publish.pages import router as publish_pages
 from chengzhi.requests.api import router as requests_router
@@ -393,6 +395,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(space_pages)
     app.include_router(reset_pages)
     app.include_router(requests_pages)
+    app.include_router(participate_pages)
+    app.include_router(topic_pages)
     app.include_router(published_photos)
     app.include_router(track_pages)
     app.include_router(staff_pages)

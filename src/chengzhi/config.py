@@ -88,6 +88,7 @@ class Settings(BaseSettings):
         "history": 1,
         "follow": 1,
         "comment": 1,
+        "vote": 1,  # on next month's focus topic candidates (participate)
         "apply_open_data": 2,
         "object_credit_record": 2,
     }

@@ -36,6 +36,7 @@ from chengzhi.demo.city import DEMO_PASSWORD, build_city
 from chengzhi.demo.credit import make_credit
 from chengzhi.demo.knowledge import add_articles
 from chengzhi.demo.opendata import publish_demo_data
+from chengzhi.demo.participation import take_part
 from chengzhi.demo.plans import make_plans
 from chengzhi.demo.publications import publish_demo
 from chengzhi.demo.simulation import Simulation
@@ -183,6 +184,7 @@ def _generate(
             summary["publications"] = publish_demo(
                 session, settings.model_copy(update={"publish_moderation": False}), demo, now
             )
+            summary["participation"] = take_part(session, settings, demo, now)
     finally:
         rules.invalidate()
     summary.update(

@@ -1,6 +1,11 @@
 """The knowledge base at intake: the operator's phone-intake form with the best answers beside it as they type
 (htmx), one click to answer the call with an article (the answer event records the article's id and version),
-and the "this may answer your question" hint for residents on /submit."""
+and the "this may answer your question" hint for residents on /submit.
+
+The form is built for a twelve-hour shift at the hotline (docs/channels.md): keyboard only (static/intake.js:
+Ctrl+Enter registers, Alt+1..3 answers with an article), five fields starting with the caller's number, the
+caller's earlier requests from any channel as the number is typed (requests.queries.caller_history), and the
+category suggestion of the report form (/submit/suggest) under the text."""
 
 from __future__ import annotations
 
@@ -12,14 +17,17 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
+from chengzhi.categories.service import list_categories
 from chengzhi.config import Settings
 from chengzhi.deps import SessionDep, SettingsDep
 from chengzhi.errors import ChengzhiError
-from chengzhi.i18n import message
+from chengzhi.i18n import Language, message
 from chengzhi.knowledge import index, service, uses
 from chengzhi.knowledge.models import UseOutcome
 from chengzhi.knowledge.pages import staff_gate
+from chengzhi.requests import queries as requests_queries
 from chengzhi.requests import service as requests_service
+from chengzhi.requests.queries import PersonRequest
 from chengzhi.requests.workflow import IllegalTransition
 from chengzhi.web.i18n import N_, gettext
 from chengzhi.web.templating import FormErrors, chrome, csrf_ok, page_actor, page_language, render
@@ -36,6 +44,13 @@ class IntakeForm:
     address: str = ""
     contact_name: str = ""
     contact_phone: str = ""
+    category: str = ""
+
+
+@dataclass(frozen=True)
+class CategoryOption:
+    code: str
+    name: str
 
 
 @dataclass
@@ -55,6 +70,18 @@ class IntakePage:
     refinable: bool = False  # the panel asks once more when the question's vector is ready
     done: str | None = None  # the tracking number of the request just registered
     answered: bool = False
+    categories: list[CategoryOption] = field(default_factory=list)
+    callers: list[PersonRequest] = field(default_factory=list)  # the caller's earlier requests
+
+    @property
+    def phone(self) -> str:
+        return self.form.contact_phone
+
+
+@dataclass
+class CallerFragment:
+    phone: str
+    callers: list[PersonRequest]
 
 
 @dataclass
@@ -87,6 +114,10 @@ def _answers(
     return shown, asked.refinable and not refine
 
 
+def _categories(session: Session, lang: Language) -> list[CategoryOption]:
+    return [CategoryOption(c.code, c.name(lang)) for c in list_categories(session)]
+
+
 def _field(form: FormData, name: str, limit: int) -> str:
     value = form.get(name)
     return value.strip()[:limit] if isinstance(value, str) else ""
@@ -100,8 +131,27 @@ def intake_form(request: Request, session: SessionDep) -> Response:
     if refused is not None:
         return refused
     done = request.query_params.get("done", "")[:40]
-    page = IntakePage(IntakeForm(), done=done or None, answered=request.query_params.get("answered") == "1")
+    page = IntakePage(
+        IntakeForm(),
+        done=done or None,
+        answered=request.query_params.get("answered") == "1",
+        categories=_categories(session, frame.lang),
+    )
     return render(request, "knowledge/intake.html", page, frame)
+
+
+@router.get("/staff/intake/caller")
+def intake_caller(request: Request, session: SessionDep) -> Response:
+    """The fragment beside the phone field: the caller's earlier requests by their number, from any channel."""
+    actor = page_actor(request, session)
+    frame = chrome(request, actor)
+    refused = staff_gate(request, actor, frame)
+    if refused is not None:
+        return refused
+    phone = request.query_params.get("contact_phone", "")[:20]
+    rows = requests_queries.caller_history(session, actor, phone)
+    page = CallerFragment(phone, requests_queries.person_rows(rows, frame.lang))
+    return render(request, "knowledge/_caller.html", page, frame)
 
 
 @router.get("/staff/intake/answers")
@@ -134,6 +184,7 @@ async def intake_submit(request: Request, session: SessionDep, settings: Setting
         address=_field(form, "address", 300),
         contact_name=_field(form, "contact_name", 120),
         contact_phone=_field(form, "contact_phone", 20),
+        category=_field(form, "category", 40),
     )
     errors = FormErrors()
     if not csrf_ok(request, form):
@@ -153,6 +204,7 @@ async def intake_submit(request: Request, session: SessionDep, settings: Setting
                 requests_service.Submission(
                     text=values.text,
                     channel="phone",
+                    category_code=values.category or None,
                     address=values.address or None,
                     contact_name=values.contact_name or None,
                     contact_phone=values.contact_phone or None,
@@ -193,7 +245,15 @@ async def intake_submit(request: Request, session: SessionDep, settings: Setting
         else:
             answered = "&answered=1" if chosen is not None else ""
             return RedirectResponse(f"/staff/intake?done={number}{answered}", status_code=303)
-    page = IntakePage(values, errors, _answers(session, settings, values.text, SHOWN, False)[0])
+    page = IntakePage(
+        values,
+        errors,
+        _answers(session, settings, values.text, SHOWN, False)[0],
+        categories=_categories(session, lang),
+        callers=requests_queries.person_rows(
+            requests_queries.caller_history(session, actor, values.contact_phone), lang
+        ),
+    )
     return render(request, "knowledge/intake.html", page, frame, status_code=422)
 
 

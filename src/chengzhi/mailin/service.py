@@ -84,6 +84,7 @@ def receive_mail(settings: Settings, raw: bytes, now: dt.datetime | None = None)
     if not isinstance(parsed, EmailMessage):
         return Received("refused", reason="not a message")
     name, sender = parseaddr(str(parsed.get("From", "")))
+    sender = sender.strip().lower()  # kept lower-case, so that one person's requests link by address
     subject = " ".join(str(parsed.get("Subject", "")).split())
     text = _text_of(parsed)
     if not sender or "@" not in sender:

@@ -13,7 +13,16 @@ from chengzhi.config import Settings
 from chengzhi.errors import Forbidden
 from chengzhi.org.service import Actor
 
-ACTIONS = ("submit", "support", "history", "follow", "comment", "apply_open_data", "object_credit_record")
+ACTIONS = (
+    "submit",
+    "support",
+    "history",
+    "follow",
+    "comment",
+    "vote",
+    "apply_open_data",
+    "object_credit_record",
+)
 
 
 class LevelRequired(Forbidden):

@@ -240,6 +240,9 @@ _ACTOR_OF_TOKEN = (
         User.username,
         User.display_name,
         User.active,
+        User.phone_verified_at,
+        User.email_verified_at,
+        User.real_name_verified_at,
         RoleAssignment.role,
         RoleAssignment.unit_id,
         Unit.path,
@@ -273,7 +276,17 @@ def _read_token_actor(session: Session, token_hash: str) -> tuple[Actor, dt.date
     if first is None or first.revoked or first.expires_at < utcnow() or not first.active:
         raise NotAuthenticated("token_invalid")  # not cached: a stranger's guesses must not fill the cache
     grants = tuple(RoleGrant(r.role, r.unit_id, r.path) for r in rows if r.role is not None)
-    actor = Actor(user_id=first.id, username=first.username, display_name=first.display_name, grants=grants)
+    # The identity level, as for a session (identity_level): API clients act at their account's level too.
+    level = (
+        2 if first.real_name_verified_at else 1 if (first.phone_verified_at or first.email_verified_at) else 0
+    )
+    actor = Actor(
+        user_id=first.id,
+        username=first.username,
+        display_name=first.display_name,
+        grants=grants,
+        level=level,
+    )
     return actor, first.expires_at
 
 

@@ -67,15 +67,15 @@ def moderate_comment(
 
 
 @router.put("/issues/{request_id}/follow")
-def follow(request_id: Id, session: SessionDep, actor: UserDep) -> dict[str, bool]:
-    following = service.follow(session, actor, request_id, utcnow(), on=True)
+def follow(request_id: Id, session: SessionDep, settings: SettingsDep, actor: UserDep) -> dict[str, bool]:
+    following = service.follow(session, actor, settings, request_id, utcnow(), on=True)
     session.commit()
     return {"following": following}
 
 
 @router.delete("/issues/{request_id}/follow")
-def unfollow(request_id: Id, session: SessionDep, actor: UserDep) -> dict[str, bool]:
-    following = service.follow(session, actor, request_id, utcnow(), on=False)
+def unfollow(request_id: Id, session: SessionDep, settings: SettingsDep, actor: UserDep) -> dict[str, bool]:
+    following = service.follow(session, actor, settings, request_id, utcnow(), on=False)
     session.commit()
     return {"following": following}
 
@@ -85,6 +85,7 @@ class TopicIn(BaseModel):
     title: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=4000)
     category_code: str | None = Field(default=None, max_length=40)
+    hot_issue_id: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
 class ChoiceIn(BaseModel):
@@ -97,6 +98,12 @@ class ChoiceIn(BaseModel):
 class ProgressIn(BaseModel):
     text: str = Field(min_length=1, max_length=4000)
     outcome: bool = False
+
+
+@router.get("/topics/suggestions")
+def topic_suggestions(session: SessionDep, settings: SettingsDep, actor: UserDep) -> list[dict[str, Any]]:
+    """For leaders: the hottest issues of the early-warning domain in their scope, not yet a topic."""
+    return [vars(s) for s in topics.suggestions(session, settings, actor, utcnow())]
 
 
 @router.get("/topics")
@@ -115,6 +122,7 @@ def propose_topic(body: TopicIn, session: SessionDep, actor: UserDep, lang: Lang
         title=body.title,
         description=body.description,
         category_code=body.category_code,
+        hot_issue_id=body.hot_issue_id,
         now=utcnow(),
     )
     session.commit()
@@ -122,8 +130,10 @@ def propose_topic(body: TopicIn, session: SessionDep, actor: UserDep, lang: Lang
 
 
 @router.post("/topics/{topic_id}/vote")
-def vote_topic(topic_id: Id, session: SessionDep, actor: UserDep, lang: LanguageDep) -> dict[str, Any]:
-    topic = topics.vote(session, actor, topic_id, utcnow())
+def vote_topic(
+    topic_id: Id, session: SessionDep, settings: SettingsDep, actor: UserDep, lang: LanguageDep
+) -> dict[str, Any]:
+    topic = topics.vote(session, actor, settings, topic_id, utcnow())
     session.commit()
     return topics.described(session, [topic], lang)[0]
 

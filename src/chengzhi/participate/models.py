@@ -65,6 +65,8 @@ class FocusTopic(Base):
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"))
+    # The early-warning domain's hot issue the topic was taken from, if any: its requests are the topic's.
+    hot_issue_id: Mapped[int | None] = mapped_column(ForeignKey("hot_issues.id"))
     lead_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
     co_unit_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
     goal: Mapped[str] = mapped_column(Text, default="")

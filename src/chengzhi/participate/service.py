@@ -12,11 +12,13 @@ from sqlalchemy.orm import Session
 
 from chengzhi.config import Settings
 from chengzhi.errors import Forbidden, Invalid, NotAuthenticated, NotFound
+from chengzhi.org import levels
 from chengzhi.org import queries as org_queries
 from chengzhi.org.models import Role
 from chengzhi.org.service import Actor, require_role
 from chengzhi.participate.models import Comment, CommentReport, Follow
 from chengzhi.requests import queries as requests_queries
+from chengzhi.security.masking import mask_text
 
 MODERATORS = (Role.supervisor, Role.admin)
 MAX_COMMENT = 2000
@@ -38,8 +40,9 @@ def add_comment(
     session: Session, actor: Actor, settings: Settings, request_id: int, text: str, now: dt.datetime
 ) -> Comment:
     """A signed-in person's comment on a public request: published at once (post-moderation), or waiting for a
-    moderator (pre-moderation, or a word of the list)."""
+    moderator (pre-moderation, or a word of the list). Needs the identity level of `comment` (docs/identity.md)."""
     user_id = _signed_in(actor)
+    levels.require_level(actor, settings, "comment")
     _existing_request(session, request_id)
     text = text.strip()
     if not text or len(text) > MAX_COMMENT:
@@ -64,9 +67,16 @@ def add_comment(
     return comment
 
 
-def _masked_name(name: str) -> str:
+def masked_name(name: str) -> str:
+    """How an author is shown: the first character of the display name, then stars."""
     name = name.strip()
     return (name[0] + "*" * max(len(name) - 1, 1)) if name else "*"
+
+
+def public_text(comment: Comment) -> str:
+    """A comment as the public reads it: phone, ID-card numbers, e-mail addresses and long numbers masked (a
+    resident may write their own number into a comment; the moderators see it as written)."""
+    return mask_text(comment.text, public=True) or ""
 
 
 def described(session: Session, comments: Collection[Comment]) -> list[dict[str, Any]]:
@@ -75,8 +85,8 @@ def described(session: Session, comments: Collection[Comment]) -> list[dict[str,
         {
             "id": c.id,
             "request_id": c.request_id,
-            "author": _masked_name(names.get(c.user_id, "")),
-            "text": c.text,
+            "author": masked_name(names.get(c.user_id, "")),
+            "text": public_text(c) if c.state == "published" else c.text,
             "state": c.state,
             "held_for": c.held_for,
             "reports": c.reports,
@@ -145,9 +155,20 @@ def moderate_comment(session: Session, actor: Actor, comment_id: int, decision: 
     return comment
 
 
-def follow(session: Session, actor: Actor, request_id: int, now: dt.datetime, *, on: bool = True) -> bool:
-    """Follow a public request (or stop following it); returns whether the person follows it now."""
+def follow(
+    session: Session,
+    actor: Actor,
+    settings: Settings,
+    request_id: int,
+    now: dt.datetime,
+    *,
+    on: bool = True,
+) -> bool:
+    """Follow a public request (or stop following it); returns whether the person follows it now. Following
+    needs the identity level of `follow`; stopping never does."""
     user_id = _signed_in(actor)
+    if on:
+        levels.require_level(actor, settings, "follow")
     _existing_request(session, request_id)
     row = session.scalar(select(Follow).where(Follow.request_id == request_id, Follow.user_id == user_id))
     if on and row is None:
@@ -155,6 +176,26 @@ def follow(session: Session, actor: Actor, request_id: int, now: dt.datetime, *,
     elif not on and row is not None:
         session.delete(row)
     return on
+
+
+def follows(session: Session, user_id: int | None, request_id: int) -> bool:
+    """Whether this person follows the request (for its page)."""
+    if user_id is None:
+        return False
+    found = session.scalar(
+        select(Follow.id).where(Follow.request_id == request_id, Follow.user_id == user_id)
+    )
+    return found is not None
+
+
+def reported_by(session: Session, user_id: int | None, comment_ids: Collection[int]) -> set[int]:
+    """Which of these comments this person has reported already (the page shows "reported" instead of a button)."""
+    if user_id is None or not comment_ids:
+        return set()
+    query = select(CommentReport.comment_id).where(
+        CommentReport.user_id == user_id, CommentReport.comment_id.in_(list(comment_ids))
+    )
+    return set(session.scalars(query))
 
 
 def followers_of(session: Session, request_ids: Collection[int]) -> dict[int, list[int]]:

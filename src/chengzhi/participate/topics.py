@@ -6,20 +6,27 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from chengzhi.categories import service as categories_service
+from chengzhi.config import Settings
 from chengzhi.errors import Conflict, Invalid, NotAuthenticated, NotFound
+from chengzhi.i18n import Language
+from chengzhi.org import levels
 from chengzhi.org import queries as org_queries
 from chengzhi.org.models import Role
 from chengzhi.org.service import Actor, require_role
 from chengzhi.participate.models import FocusProgress, FocusTopic, FocusVote
+from chengzhi.requests import queries as requests_queries
+from chengzhi.warning import service as warning_service
 
 LEADERS = (Role.leader, Role.admin)
 REPORTERS = (Role.handler, Role.supervisor, Role.leader, Role.admin)
+VOTERS = (Role.resident,)
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
@@ -31,9 +38,11 @@ def propose(
     title: str,
     description: str = "",
     category_code: str | None = None,
+    hot_issue_id: int | None = None,
     now: dt.datetime,
 ) -> FocusTopic:
-    """A candidate for `month` (the early-warning domain's high-frequency problems are meant to feed these)."""
+    """A candidate for `month`, written by a leader or taken from the early-warning domain's hot issues
+    (`hot_issue_id`: the topic's page then lists that issue's requests)."""
     require_role(actor, *LEADERS)
     if not MONTH.match(month) or not title.strip():
         raise Invalid(details="month as YYYY-MM and a title")
@@ -43,11 +52,14 @@ def propose(
         if category is None:
             raise NotFound("category_not_found", ref=category_code)
         category_id = category.id
+    if hot_issue_id is not None and not warning_service.member_request_ids(session, hot_issue_id, limit=1):
+        raise NotFound("hot_issue_not_found", ref=hot_issue_id)
     topic = FocusTopic(
         month=month,
         title=title.strip()[:200],
         description=description.strip(),
         category_id=category_id,
+        hot_issue_id=hot_issue_id,
         state="candidate",
         votes=0,
         co_unit_ids=[],
@@ -67,12 +79,13 @@ def _topic(session: Session, topic_id: int) -> FocusTopic:
     return topic
 
 
-def vote(session: Session, actor: Actor, topic_id: int, now: dt.datetime) -> FocusTopic:
-    """One vote per resident per month, for a candidate. (Identity levels are not in the platform yet: any
-    signed-in resident votes; docs/participation.md.)"""
+def vote(session: Session, actor: Actor, settings: Settings, topic_id: int, now: dt.datetime) -> FocusTopic:
+    """One vote per resident per month, for a candidate; residents at the identity level of `vote` (1: a phone
+    number or e-mail address verified) may vote."""
     if actor.user_id is None:
         raise NotAuthenticated()
-    require_role(actor, Role.resident)
+    require_role(actor, *VOTERS)
+    levels.require_level(actor, settings, "vote")
     topic = _topic(session, topic_id)
     if topic.state != "candidate":
         raise Invalid(details="only a candidate takes votes")
@@ -121,6 +134,67 @@ def report(
     return topic
 
 
+def voted_for(session: Session, user_id: int | None, month: str) -> int | None:
+    """The candidate this person voted for in `month`, if any."""
+    if user_id is None:
+        return None
+    query = select(FocusVote.topic_id).where(FocusVote.month == month, FocusVote.user_id == user_id)
+    return session.scalar(query)
+
+
+def get_topic(session: Session, topic_id: int) -> FocusTopic | None:
+    return session.get(FocusTopic, topic_id) if 0 < topic_id < 2**31 else None
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A hot issue of the early-warning domain offered to leaders as a candidate (the month's high-frequency
+    problems, hottest first)."""
+
+    hot_issue_id: int
+    name: str
+    place_or_group: str
+    messages: int
+    people: int
+    heat: float
+
+
+def suggestions(
+    session: Session, settings: Settings, actor: Actor, now: dt.datetime, *, limit: int = 10
+) -> list[Suggestion]:
+    """The hottest issues in the leader's scope that are not a topic yet (warning.service.hot_issues)."""
+    require_role(actor, *LEADERS)
+    if not actor.has_role(*warning_service.READ_ROLES):
+        return []
+    unit = warning_service.viewer_unit(session, actor, None)
+    taken = set(session.scalars(select(FocusTopic.hot_issue_id).where(FocusTopic.hot_issue_id.is_not(None))))
+    hot = warning_service.hot_issues(session, settings, unit, now, limit=limit + len(taken))
+    return [
+        Suggestion(h.id, h.name, h.place_or_group, h.messages, h.people, round(h.heat, 1))
+        for h in hot
+        if h.id not in taken
+    ][:limit]
+
+
+def topic_requests(
+    session: Session, topic: FocusTopic, lang: Language, *, limit: int = 20
+) -> list[requests_queries.PublicIssue]:
+    """The requests a topic is about, as anyone may see them: its hot issue's (newest first) or, without one,
+    its category's requests of the topic's month."""
+    if topic.hot_issue_id is not None:
+        ids = warning_service.member_request_ids(session, topic.hot_issue_id, limit=limit)
+    elif topic.category_id is not None:
+        year, month = (int(part) for part in topic.month.split("-"))
+        start = dt.datetime(year, month, 1, tzinfo=dt.UTC)
+        end = dt.datetime(year + month // 12, month % 12 + 1, 1, tzinfo=dt.UTC)
+        ids = requests_queries.category_request_ids(session, topic.category_id, start, end, limit=limit)
+    else:
+        return []
+    rows = requests_queries.requests_by_ids(session, ids)
+    order = {request_id: k for k, request_id in enumerate(ids)}
+    return [requests_queries.public_issue(r, lang) for r in sorted(rows, key=lambda r: order[r.id])]
+
+
 def topics(session: Session, month: str | None = None) -> list[FocusTopic]:
     query = select(FocusTopic).order_by(FocusTopic.month.desc(), FocusTopic.votes.desc(), FocusTopic.id)
     if month:
@@ -146,6 +220,7 @@ def described(session: Session, items: Sequence[FocusTopic], lang: str) -> list[
             "id": t.id,
             "month": t.month,
             "title": t.title,
+            "hot_issue_id": t.hot_issue_id,
             "description": t.description,
             "state": t.state,
             "votes": t.votes,

@@ -41,10 +41,12 @@ def list_published(
     unit: Code = None,
     category: Code = None,
     area: Code = None,
+    hot_issue: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     before: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> list[dict[str, Any]]:
-    items = service.published(session, service.Filters(unit, category, area), limit=limit, before=before)
+    filters = service.Filters(unit, category, area, hot_issue)
+    items = service.published(session, filters, limit=limit, before=before)
     return service.described(session, items, lang)
 
 

@@ -30,13 +30,20 @@ def _filters(request: Request) -> service.Filters:
         value = (request.query_params.get(name) or "").strip()[:40]
         return value or None
 
-    return service.Filters(unit=code("unit"), category=code("category"), area=code("area"))
+    raw = (request.query_params.get("hot_issue") or "").strip()
+    hot = int(raw) if raw.isascii() and raw.isdigit() and 0 < len(raw) < 10 else None
+    return service.Filters(unit=code("unit"), category=code("category"), area=code("area"), hot_issue=hot)
 
 
 def _query(filters: service.Filters) -> str:
     pairs = [
         f"{k}={v}"
-        for k, v in (("unit", filters.unit), ("category", filters.category), ("area", filters.area))
+        for k, v in (
+            ("unit", filters.unit),
+            ("category", filters.category),
+            ("area", filters.area),
+            ("hot_issue", str(filters.hot_issue) if filters.hot_issue else None),
+        )
         if v
     ]
     return ("?" + "&".join(pairs)) if pairs else ""
@@ -73,7 +80,8 @@ def publications_feed(request: Request, session: SessionDep, settings: SettingsD
     items = service.described(session, service.published(session, filters, limit=50), lang)
     site = settings.public_url.rstrip("/")
     title = gettext(lang, N_("City notices and replies"))
-    scope = ", ".join(v for v in (filters.unit, filters.category, filters.area) if v)
+    hot = f"#{filters.hot_issue}" if filters.hot_issue else None
+    scope = ", ".join(v for v in (filters.unit, filters.category, filters.area, hot) if v)
     document = feeds.atom(
         items,
         title=f"{title} ({scope})" if scope else title,

@@ -21,6 +21,7 @@ from chengzhi.org.service import Actor, require_role
 from chengzhi.publish.models import Publication
 from chengzhi.requests import queries as requests_queries
 from chengzhi.requests import service as requests_service
+from chengzhi.warning import service as warning_service
 
 PUBLISHERS = (Role.handler, Role.dispatcher, Role.supervisor, Role.leader, Role.admin)
 MODERATORS = (Role.supervisor, Role.admin)
@@ -153,11 +154,15 @@ def moderate(
     return publication
 
 
+HOT_ISSUE_REQUESTS = 5000  # a hot issue's feed looks among its newest requests
+
+
 @dataclass(frozen=True)
 class Filters:
     unit: str | None = None  # a unit's code: its own publications
     category: str | None = None  # a category's code
     area: str | None = None  # a unit's code: everything published in its subtree
+    hot_issue: int | None = None  # a hot issue (early warning): the replies to its requests
 
 
 def published(
@@ -175,6 +180,9 @@ def published(
     if filters.category:
         category = categories_service.find_category(session, filters.category)
         query = query.where(Publication.category_id == (category.id if category else 0))
+    if filters.hot_issue is not None:
+        members = warning_service.member_request_ids(session, filters.hot_issue, limit=HOT_ISSUE_REQUESTS)
+        query = query.where(Publication.request_id.in_(members or [0]))
     if before is not None:
         query = query.where(Publication.id < before)
     return list(session.scalars(query.order_by(Publication.id.desc()).limit(limit)))

@@ -7,10 +7,8 @@ message next to the field, in the page's language, and the values the person typ
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 import re
-import secrets
 import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -31,13 +29,13 @@ from chengzhi.deps import SessionDep, SettingsDep
 from chengzhi.errors import ChengzhiError
 from chengzhi.i18n import Language, message
 from chengzhi.org import levels
-from chengzhi.org.models import Unit
 from chengzhi.org.service import Actor
 from chengzhi.ratelimit import check_rate
-from chengzhi.requests import access, support
 from chengzhi.requests import service as svc
+from chengzhi.requests import support
 from chengzhi.requests.models import Request as RequestRow
-from chengzhi.requests.workflow import IllegalTransition, status_name
+from chengzhi.requests.public import PublicIssue, public_issue, supporter_of
+from chengzhi.requests.workflow import IllegalTransition
 from chengzhi.routing import triage
 from chengzhi.web.i18n import N_, gettext
 from chengzhi.web.templating import (
@@ -92,23 +90,6 @@ class CategoryChoice:
 class CategoryGroup:
     name: str
     categories: list[CategoryChoice]
-
-
-@dataclass(frozen=True)
-class PublicIssue:
-    """A request as anyone may see it: no contact details; personal data in the title masked (`public_title`)."""
-
-    id: int
-    title: str
-    category: str
-    status: str
-    status_code: str
-    place: str
-    received_at: dt.datetime
-    supports: int = 0
-    supported: bool = False  # this visitor said "me too"
-    can_support: bool = True
-    error: str | None = None
 
 
 @dataclass
@@ -193,27 +174,6 @@ def _choice(category: Category, lang: Language) -> CategoryChoice:
     return CategoryChoice(category.code, category.name(lang), group, category.keywords or "")
 
 
-def public_title(request: RequestRow) -> str:
-    """The title as anyone may read it: phone, ID-card numbers, e-mail addresses, names and long numbers masked."""
-    return access.mask_text(request.title, public=True, names=(request.contact_name,)) or ""
-
-
-def public_issue(request: RequestRow, lang: Language, supported: set[int] | None = None) -> PublicIssue:
-    unit: Unit | None = request.lead_unit or request.receiving_unit
-    return PublicIssue(
-        id=request.id,
-        supports=request.support_count or 0,
-        supported=request.id in (supported or set()),
-        can_support=request.status in support.SUPPORTABLE,
-        title=public_title(request),
-        category=request.category.name(lang) if request.category else gettext(lang, N_("Not yet classified")),
-        status=status_name(request.status, lang),
-        status_code=request.status,
-        place=unit.name(lang) if unit else "",
-        received_at=request.received_at,
-    )
-
-
 def recent_requests(session: Session, *, before: int | None, limit: int) -> list[RequestRow]:
     query = select(RequestRow).order_by(RequestRow.id.desc()).limit(limit + 1)
     if before is not None:
@@ -229,7 +189,7 @@ def home(request: Request, session: SessionDep, settings: SettingsDep) -> Respon
     actor = page_actor(request, session)
     frame = chrome(request, actor)
     recent = recent_requests(session, before=None, limit=8)[:8]
-    mine = support.supported_among(session, _supporter(request, settings, actor), [r.id for r in recent])
+    mine = support.supported_among(session, supporter_of(request, settings, actor), [r.id for r in recent])
     page = HomePage(
         groups=category_groups(session, frame.lang),
         recent=[public_issue(r, frame.lang, mine) for r in recent],
@@ -246,28 +206,13 @@ def issues(request: Request, session: SessionDep, settings: SettingsDep) -> Resp
     before = int(raw) if raw.isdigit() and 0 < int(raw) < 2**31 else None
     rows = recent_requests(session, before=before, limit=PAGE_SIZE)
     items = rows[:PAGE_SIZE]
-    mine = support.supported_among(session, _supporter(request, settings, actor), [r.id for r in items])
+    mine = support.supported_among(session, supporter_of(request, settings, actor), [r.id for r in items])
     page = IssuesPage(
         items=[public_issue(r, frame.lang, mine) for r in items],
         next_before=items[-1].id if len(rows) > PAGE_SIZE else None,
         first_page=before is None,
     )
     return render(request, "issues.html", page, frame)
-
-
-def _supporter(request: Request, settings: Settings, actor: Actor, *, create: bool = False) -> str | None:
-    """The visitor's supporter key: their account, or a random id in their session (made on first support)."""
-    if not actor.is_anonymous:
-        identity = f"user:{actor.user_id}"
-    else:
-        token = request.session.get("supporter")
-        if not token:
-            if not create:
-                return None
-            token = secrets.token_urlsafe(18)
-            request.session["supporter"] = token
-        identity = f"session:{token}"
-    return support.supporter_key(settings.secret_key, identity)
 
 
 @router.post("/issues/{request_id}/support")
@@ -303,7 +248,7 @@ async def support_issue(
     else:
         try:
             check_rate(settings.rate_limit_storage, "30/minute", "support", client_of(request))
-            key = _supporter(request, settings, actor, create=True)
+            key = supporter_of(request, settings, actor, create=True)
             assert key is not None
             row, _new = support.support(session, ident, key)
             session.commit()
@@ -311,7 +256,7 @@ async def support_issue(
             session.rollback()
             error = message(exc.code, lang, exc.params)
     session.refresh(row)
-    key = _supporter(request, settings, actor)
+    key = supporter_of(request, settings, actor)
     issue = replace(public_issue(row, lang, support.supported_among(session, key, [row.id])), error=error)
     if request.headers.get("HX-Request") == "true":
         return render(request, "_support.html", issue, frame, status_code=200 if error is None else 422)

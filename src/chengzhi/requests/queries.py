@@ -32,6 +32,15 @@ from sqlalchemy.orm import QueryableAttribute, Session
 from sqlalchemy.orm.util import identity_key
 
 from chengzhi.requests.models import Photo, Request, RequestEvent
+from chengzhi.requests.people import PersonRequest as PersonRequest
+from chengzhi.requests.people import caller_history as caller_history
+from chengzhi.requests.people import linked_requests as linked_requests
+from chengzhi.requests.people import person_rows as person_rows
+from chengzhi.requests.people import phone_digits as phone_digits
+from chengzhi.requests.public import PublicIssue as PublicIssue
+from chengzhi.requests.public import public_card as public_card
+from chengzhi.requests.public import public_issue as public_issue
+from chengzhi.requests.public import public_title as public_title
 from chengzhi.requests.workflow import STAGE_OF_STATUS, Action, Status
 
 # ---------------------------------------------------------------- for the requests domain's own pages and API
@@ -529,6 +538,24 @@ def timelines_of(session: Session, request_ids: Sequence[int]) -> dict[int, list
     for request_id, action, at in rows:
         found[request_id].append((str(action), at))
     return found
+
+
+# ---------------------------------------------------------------- for participate and the phone intake
+# An issue's public card (participate's issue page) and one person's requests across channels (people.py):
+# imported above as re-exports.
+
+
+def category_request_ids(
+    session: Session, category_id: int, start: dt.datetime, end: dt.datetime, limit: int
+) -> list[int]:
+    """A focus topic's requests: those of its category received in [start, end), newest first."""
+    query = (
+        select(Request.id)
+        .where(Request.category_id == category_id, Request.received_at >= start, Request.received_at < end)
+        .order_by(Request.received_at.desc(), Request.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(query))
 
 
 # ---------------------------------------------------------------- for notify and webhooks

@@ -29,6 +29,7 @@ from chengzhi.org.service import Actor
 from chengzhi.requests import access
 from chengzhi.requests.lists import RequestFilters, count_requests_by_status, get_request, list_requests
 from chengzhi.requests.models import Request as RequestRow
+from chengzhi.requests.people import PersonRequest, channel_name, linked_requests, person_rows
 from chengzhi.requests.photos import photos_of
 from chengzhi.requests.staff_common import (
     DONE_NAMES,
@@ -49,14 +50,7 @@ from chengzhi.web.templating import chrome, not_found, page_actor, render
 router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 20
-CHANNELS = ("web", "phone", "app", "email", "import")
-CHANNEL_NAMES = {
-    "web": N_("Web"),
-    "phone": N_("Phone call"),
-    "app": N_("App"),
-    "email": N_("E-mail"),
-    "import": N_("Imported"),
-}
+CHANNELS = ("web", "phone", "app", "email", "open311", "import")
 # Workflow stages of the inbox filter: the statuses each one covers.
 STAGES: dict[str, tuple[str, tuple[Status, ...]]] = {
     "intake": (N_("Waiting for dispatch"), (Status.received, Status.returned, Status.reopened)),
@@ -188,6 +182,8 @@ class StaffRequestPage:
     can_moderate: bool = False
     open311: DeliveryPanel | None = None  # deliveries to a unit's own Open311 system
     duplicates: list[DuplicateRow] = field(default_factory=list)  # shown when the user may merge
+    # The same person's other requests from any channel (requests/people.py), for those who see the contact.
+    linked: list[PersonRequest] = field(default_factory=list)
     actions: list[AllowedAction] = field(default_factory=list)
     forms: ActionForms = field(default_factory=ActionForms)
     unit_groups: list[UnitGroup] = field(default_factory=list)
@@ -225,7 +221,7 @@ def _status(code: str, lang: Language) -> str:
 
 
 def _channel(code: str, lang: Language) -> str:
-    return gettext(lang, CHANNEL_NAMES[code]) if code in CHANNEL_NAMES else code
+    return channel_name(code, lang)
 
 
 def category_name(row: RequestRow, lang: Language) -> str:
@@ -477,6 +473,7 @@ def request_page(
             )
             for c in candidates
         ],
+        linked=person_rows(linked_requests(session, actor, row), lang) if sees else [],
         photo_urls=[f"/api/v1/requests/{row.tracking_number}/photos/{photo.id}" for photo in stored_photos],
         photos=[
             PagePhoto(p.id, f"/api/v1/requests/{row.tracking_number}/photos/{p.id}", p.public, p.by_staff)

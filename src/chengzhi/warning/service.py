@@ -337,6 +337,18 @@ def split_issue(
     return new
 
 
+def member_request_ids(session: Session, issue_id: int, *, limit: int = 20) -> list[int]:
+    """The requests of a hot issue, newest first, whatever the scope (for a public page that shows them masked:
+    participate's focus topics)."""
+    query = (
+        select(HotIssueMember.request_id)
+        .where(HotIssueMember.issue_id == issue_id)
+        .order_by(HotIssueMember.received_at.desc(), HotIssueMember.request_id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
 def issue_of_request(session: Session, request_id: int) -> int | None:
     """The hot issue a request is in, if any (for the request's page)."""
     return session.scalar(select(HotIssueMember.issue_id).where(HotIssueMember.request_id == request_id))

@@ -58,6 +58,8 @@ class Chrome:
     is_staff: bool = False
     is_admin: bool = False
     sees_dashboard: bool = False  # leaders, analysts, supervisors, administrators (metrics DASHBOARD_ROLES)
+    moderates: bool = False  # supervisors and administrators: residents' comments (participate)
+    leads: bool = False  # leaders and administrators: monthly focus topics (participate)
     timezone: str = "Asia/Shanghai"
 
 
@@ -119,6 +121,8 @@ def chrome(request: Request, actor: Actor) -> Chrome:
         is_staff=actor.is_staff,
         is_admin=actor.has_role(Role.admin),
         sees_dashboard=actor.has_role(Role.leader, Role.analyst, Role.supervisor, Role.admin),
+        moderates=actor.has_role(Role.supervisor, Role.admin),
+        leads=actor.has_role(Role.leader, Role.admin),
         timezone=settings.timezone,
     )
 

@@ -1,0 +1,92 @@
+"""The demo city's residents taking part (deterministic): comments on the newest public issues (one waiting for a
+moderator: it holds a word of the city's list; one hidden by three residents' reports), a resident following an
+issue, and monthly focus topics: next month's candidates (the early-warning domain's hottest issues first) with
+residents' votes, and this month's topic chosen, with a progress report."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from chengzhi.config import Settings
+from chengzhi.demo.city import DemoCity
+from chengzhi.org.models import Unit, UnitKind, User
+from chengzhi.participate import service as participate
+from chengzhi.participate import topics
+from chengzhi.requests.models import Request
+
+COMMENTS = (
+    "我家楼下也是这样，希望尽快处理。",
+    "上周已经有人反映过，请相关部门重视。",
+    "物业都是骗子，收了钱不办事。",  # holds the demo's listed word: waits for a moderator
+    "加微信领红包，点击链接。",  # spam: hidden by three reports
+)
+BLOCKED = ["骗子"]
+CANDIDATES = ("老旧小区停车难", "夜间施工噪声扰民", "共享单车乱停放")
+
+
+def _month(day: dt.date, ahead: int = 0) -> str:
+    index = day.year * 12 + day.month - 1 + ahead
+    return f"{index // 12}-{index % 12 + 1:02d}"
+
+
+def take_part(session: Session, settings: Settings, demo: DemoCity, now: dt.datetime) -> dict[str, Any]:
+    """Comments, a follow, focus topics and votes; returns what was made."""
+    assert demo.leader is not None
+    residents = [actor for actor, _phone in demo.residents[:6]]
+    # The residents who take part verified their phone numbers (identity level 1), as commenting and voting need.
+    session.execute(
+        update(User).where(User.id.in_([a.user_id for a in residents])).values(phone_verified_at=now)
+    )
+    residents = [replace(a, level=1) for a in residents]
+    listed = settings.model_copy(update={"comment_blocked_words": BLOCKED, "comment_moderation": "post"})
+    newest = session.scalars(
+        select(Request.id).where(Request.channel != "import").order_by(Request.id.desc()).limit(3)
+    ).all()
+    made = {"comments": 0, "waiting": 0, "hidden": 0, "follows": 0, "topics": 0, "votes": 0}
+    for k, text in enumerate(COMMENTS):
+        comment = participate.add_comment(
+            session, residents[k % len(residents)], listed, newest[k % len(newest)], text, now
+        )
+        made["comments"] += 1
+        made["waiting"] += comment.state == "pending"
+        if text.startswith("加微信"):
+            for reporter in residents[:3]:  # others than its author (residents[3])
+                participate.report_comment(session, reporter, listed, comment.id, "广告", now)
+            made["hidden"] += comment.state == "hidden"
+    participate.follow(session, residents[0], listed, newest[0], now)
+    made["follows"] += 1
+
+    leader = demo.leader
+    today = now.astimezone(ZoneInfo(settings.timezone)).date()
+    suggested = topics.suggestions(session, settings, leader, now, limit=2)
+    proposals: list[tuple[str, int | None]] = [(s.name, s.hot_issue_id) for s in suggested]
+    proposals += [(title, None) for title in CANDIDATES[: 3 - len(proposals)]]
+    candidates = [
+        topics.propose(session, leader, month=_month(today, 1), title=t, hot_issue_id=h, now=now)
+        for t, h in proposals
+    ]
+    for k, resident in enumerate(residents):
+        topics.vote(session, resident, settings, candidates[min(k // 3, len(candidates) - 1)].id, now)
+        made["votes"] += 1
+    current = topics.propose(
+        session, leader, month=_month(today), title="背街小巷环境整治", category_code="garbage", now=now
+    )
+    districts = session.scalars(select(Unit).where(Unit.kind == UnitKind.district).order_by(Unit.code)).all()
+    topics.choose(
+        session,
+        leader,
+        current.id,
+        lead_unit_id=districts[0].id,
+        co_unit_ids=[d.id for d in districts[1:2]],
+        goal="月底前完成 20 条背街小巷的垃圾清运和立面整治。",
+        deadline=today + dt.timedelta(days=28),
+    )
+    topics.report(session, leader, current.id, "已完成 8 条背街小巷的摸排和清运。", now)
+    made["topics"] = len(candidates) + 1
+    return made

@@ -191,7 +191,9 @@ PLACEHOLDERS = {"fmt": "json", "extension": "jsonld", "service_code": "litter", 
 
 
 def fill(path: str, values: dict[str, str]) -> str:
-    return re.sub(r"\{(\w+)(:\w+)?\}", lambda m: values.get(m.group(1), PLACEHOLDERS.get(m.group(1), "1")), path)
+    return re.sub(
+        r"\{(\w+)(:\w+)?\}", lambda m: values.get(m.group(1), PLACEHOLDERS.get(m.group(1), "1")), path
+    )
 
 
 def call(
@@ -212,7 +214,11 @@ def call(
         response = client.request(op.method, url, headers=headers, follow_redirects=False)
     elif op.api:
         response = client.request(
-            op.method, url, headers=headers, json=op.body if op.body is not None else {}, follow_redirects=False
+            op.method,
+            url,
+            headers=headers,
+            json=op.body if op.body is not None else {},
+            follow_redirects=False,
         )
     else:
         response = client.request(op.method, url, headers=headers, data=data or {}, follow_redirects=False)

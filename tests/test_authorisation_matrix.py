@@ -56,7 +56,9 @@ def refused(answer: tuple[int, str], *, not_found_refuses: bool = True) -> bool:
     return status in REFUSED if not_found_refuses else status in (401, 403)
 
 
-def check(op: Operation, rule: Rule, role: str | None, inside: tuple[int, str], outside: list[tuple[int, str]]) -> str:
+def check(
+    op: Operation, rule: Rule, role: str | None, inside: tuple[int, str], outside: list[tuple[int, str]]
+) -> str:
     """What is wrong with these answers, or ''."""
     if inside[0] >= 500 or any(a[0] >= 500 for a in outside):
         return f"server error {inside} {outside}"

@@ -150,7 +150,9 @@ POLICY: dict[tuple[str, str], Rule] = {
     # out of scope the request does not exist (404).
     ("POST", "/api/v1/requests/{ref}/answer"): _r(OWN_OR_STAFF, "request"),
     ("POST", "/api/v1/requests/{ref}/dispatch"): _r(OWN_OR_STAFF, "request"),
-    ("POST", "/api/v1/requests/{ref}/sign"): _r("", "request", note="the lead unit's handler (403 at a street)"),
+    ("POST", "/api/v1/requests/{ref}/sign"): _r(
+        "", "request", note="the lead unit's handler (403 at a street)"
+    ),
     ("POST", "/api/v1/requests/{ref}/return"): _r("", "request", note="the lead unit's handler"),
     ("POST", "/api/v1/requests/{ref}/contact"): _r(OWN_OR_STAFF, "request"),
     ("POST", "/api/v1/requests/{ref}/reply"): _r(OWN_OR_STAFF, "request"),
@@ -162,7 +164,9 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/requests/{ref}/extension/refuse"): _r(OWN_OR_STAFF, "request"),
     ("POST", "/api/v1/requests/{ref}/supervise"): _r("SL", "request"),
     ("POST", "/api/v1/requests/{ref}/co-handle"): _r("D", "request"),
-    ("POST", "/api/v1/requests/{ref}/merge"): _r(OWN_OR_STAFF, "request", note="404 unless both requests exist"),
+    ("POST", "/api/v1/requests/{ref}/merge"): _r(
+        OWN_OR_STAFF, "request", note="404 unless both requests exist"
+    ),
     ("POST", "/api/v1/requests/{ref}/photos"): _r("RODHS", "request"),
     ("GET", "/api/v1/requests/{ref}/photos/{photo_id}"): _r(OWN_OR_STAFF, "request"),
     ("POST", "/api/v1/requests/{ref}/photos/{photo_id}/publish"): _r("ODHS", "request"),
@@ -212,12 +216,16 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/notices"): _r(PUBLIC),
     ("GET", "/notices/{publication_id}"): _r(PUBLIC),
     ("GET", "/feeds/publications.atom"): _r(PUBLIC),
-    ("GET", "/api/v1/issues/{request_id}/comments"): _r(PUBLIC, note="every request is a public issue (masked)"),
+    ("GET", "/api/v1/issues/{request_id}/comments"): _r(
+        PUBLIC, note="every request is a public issue (masked)"
+    ),
     ("POST", "/api/v1/issues/{request_id}/comments"): _r(SIGNED_IN),
     ("POST", "/api/v1/comments/{comment_id}/report"): _r(SIGNED_IN),
     ("GET", "/api/v1/comments/waiting"): _r("SA"),
     ("POST", "/api/v1/comments/{comment_id}/moderation"): _r("SA"),
-    ("PUT", "/api/v1/issues/{request_id}/follow"): _r(SIGNED_IN, note="followers hear of steps, texts masked"),
+    ("PUT", "/api/v1/issues/{request_id}/follow"): _r(
+        SIGNED_IN, note="followers hear of steps, texts masked"
+    ),
     ("DELETE", "/api/v1/issues/{request_id}/follow"): _r(SIGNED_IN),
     ("GET", "/api/v1/topics"): _r(PUBLIC),
     ("POST", "/api/v1/topics"): _r("LA"),
@@ -243,7 +251,9 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/dashboard/exclusions"): _r("SLAN"),
     ("POST", "/dashboard/exclusions"): _r("SA"),
     ("GET", "/api/v1/warning/hot-issues"): _r("DSLAN"),
-    ("GET", "/api/v1/warning/hot-issues/{issue_id}"): _r("DSLAN", note="404 for an issue with no request in scope"),
+    ("GET", "/api/v1/warning/hot-issues/{issue_id}"): _r(
+        "DSLAN", note="404 for an issue with no request in scope"
+    ),
     ("GET", "/api/v1/warning/repeats"): _r("DSLAN"),
     ("POST", "/api/v1/warning/hot-issues/{issue_id}/rename"): _r("DLAN"),
     ("POST", "/api/v1/warning/hot-issues/{issue_id}/merge"): _r("DLAN"),
@@ -331,7 +341,9 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/opendata/datasets/{ref}/links"): _r("PA"),
     ("PUT", "/api/v1/opendata/resources/{resource_id}/fields"): _r("PA"),
     ("POST", "/api/v1/opendata/resources/{resource_id}/mask"): _r("PA"),
-    ("POST", "/api/v1/opendata/datasets/{ref}/applications"): _r(SIGNED_IN, note="applying for conditional data"),
+    ("POST", "/api/v1/opendata/datasets/{ref}/applications"): _r(
+        SIGNED_IN, note="applying for conditional data"
+    ),
     ("GET", "/api/v1/opendata/applications"): _r(SIGNED_IN, note="one's own, and publishers' units'"),
     ("POST", "/api/v1/opendata/applications/{application_id}/decision"): _r("PA"),
     ("GET", "/dataset/{ref}/resource/{resource_id}/download/{filename}"): _r(PUBLIC),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 from base64 import b64encode
 from dataclasses import dataclass, field
@@ -55,6 +56,7 @@ def build_targets(client: TestClient, session: Session, settings: Settings, city
     made = {}
     for key, where, category, by, lead in (
         ("in", "D1S1C1", "litter", matrix_user("resident"), "D1S1C1"),
+        ("in2", "D1S1C2", "litter", matrix_user("resident"), "D1S1C2"),
         ("street", "D1S2C1", "litter", "resident2", "D1S2C1"),
         ("district", "D2S1C1", "litter", "resident2", "D2S1C1"),
         ("department", "D2S1C1", "bus", "resident2", "city-transport"),
@@ -65,6 +67,8 @@ def build_targets(client: TestClient, session: Session, settings: Settings, city
     session.commit()
     photos = {}
     for key, request in made.items():
+        if key == "in2":
+            continue
         headers = token_headers(settings, "resident2" if key != "in" else matrix_user("resident"))
         response = client.post(
             f"/api/v1/requests/{request.tracking_number}/photos",
@@ -84,6 +88,7 @@ def build_targets(client: TestClient, session: Session, settings: Settings, city
             "photo_id": photos[key],
             "unit_id": str(city.unit(unit).id),
             "user_id": str(city.users[user].id),
+            "other_number": made["in2"].tracking_number,
         }
 
     return Targets(
@@ -125,6 +130,7 @@ class Operation:
     path: str
     api: bool  # in the OpenAPI document (JSON bodies, bearer tokens) or a page (forms, the session cookie)
     body: Any = None
+    files: tuple[str, ...] = ()  # multipart file fields
 
 
 def operations(client: TestClient) -> list[Operation]:
@@ -140,22 +146,63 @@ def operations(client: TestClient) -> list[Operation]:
                 if method == "HEAD":
                     continue
                 documented = spec["paths"].get(context.path, {}).get(method.lower())
-                body = body_for(spec, documented) if documented else None
-                found.append(Operation(method, context.path, documented is not None, body))
+                body, files = body_for(spec, documented) if documented else (None, ())
+                found.append(Operation(method, context.path, documented is not None, body, files))
     return found
 
 
-def body_for(spec: dict[str, Any], operation: dict[str, Any]) -> Any:
+def body_for(spec: dict[str, Any], operation: dict[str, Any]) -> tuple[Any, tuple[str, ...]]:
+    """A JSON body, or the form fields and file fields of a multipart body."""
     content = operation.get("requestBody", {}).get("content", {})
+    if "multipart/form-data" in content:
+        schema = resolve(spec, content["multipart/form-data"]["schema"])
+        binary = tuple(
+            name
+            for name, prop in schema.get("properties", {}).items()
+            if prop.get("contentMediaType") or prop.get("format") == "binary"
+        )
+        fields = example(spec, schema)
+        return {k: v for k, v in fields.items() if k not in binary}, binary
     schema = content.get("application/json", {}).get("schema")
-    return None if schema is None else example(spec, schema)
+    return (None if schema is None else example(spec, schema)), ()
 
 
-def example(spec: dict[str, Any], schema: dict[str, Any]) -> Any:
+def resolve(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    if "$ref" in schema:
+        found: dict[str, Any] = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+        return found
+    return schema
+
+
+# Values for fields whose schema alone does not say what is valid (patterns, ids of real rows): "{unit_id}" and
+# "{other_number}" are filled with the targets in scope when the call is made.
+HINTS: dict[str, Any] = {
+    "unit_id": "{unit_id}",
+    "lead_unit_id": "{unit_id}",
+    "parent_id": "{unit_id}",
+    "into": "{other_number}",
+    "month": "2027-01",
+    "current_password": "demo-password-1",
+    "new_password": "demo-password-1",
+    "name": "m-dataset",
+    "kind": "community",
+    "dataset": "m-dataset",
+}
+# Page forms (besides the CSRF token), for pages that read their input before deciding who may act.
+FORMS: dict[str, dict[str, str]] = {
+    "/data/new": {"name": "m-dataset", "title": "数据集", "unit_id": "{unit_id}"},
+    "/staff/knowledge/new": {"questions": "怎么办", "answer": "这样办", "unit_id": "{unit_id}"},
+}
+
+
+def example(spec: dict[str, Any], schema: dict[str, Any], name: str = "") -> Any:
     """The smallest value the schema accepts (required properties only), for calls that must get past validation
     into the operation's own checks."""
+    hint = HINTS.get(name)
+    if hint is not None and (schema.get("type") != "integer" or hint == "{unit_id}"):
+        return hint
     if "$ref" in schema:
-        return example(spec, spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]])
+        return example(spec, resolve(spec, schema))
     if "enum" in schema:
         return schema["enum"][0]
     if "const" in schema:
@@ -165,11 +212,12 @@ def example(spec: dict[str, Any], schema: dict[str, Any]) -> Any:
     for key in ("anyOf", "oneOf", "allOf"):
         if key in schema:
             options = [s for s in schema[key] if s.get("type") != "null"] or schema[key]
-            return example(spec, options[0])
+            return example(spec, options[0], name)
     kind = schema.get("type")
     if kind == "object":
         props = schema.get("properties", {})
-        return {name: example(spec, props[name]) for name in schema.get("required", []) if name in props}
+        wanted = [key for key in props if key in schema.get("required", []) or key in HINTS]
+        return {key: example(spec, props[key], key) for key in wanted}
     if kind == "array":
         return [example(spec, schema.get("items", {})) for _ in range(schema.get("minItems", 0))]
     if kind == "integer":
@@ -183,6 +231,8 @@ def example(spec: dict[str, Any], schema: dict[str, Any]) -> Any:
             return "2026-12-01T00:00:00Z"
         if schema.get("format") == "date":
             return "2026-12-01"
+        if "pattern" in schema:
+            return "m-abc"
         return "测试文本abc".ljust(schema.get("minLength", 0), "x")[: schema.get("maxLength", 100)]
     return None
 
@@ -194,6 +244,19 @@ def fill(path: str, values: dict[str, str]) -> str:
     return re.sub(
         r"\{(\w+)(:\w+)?\}", lambda m: values.get(m.group(1), PLACEHOLDERS.get(m.group(1), "1")), path
     )
+
+
+def fill_body(body: Any, values: dict[str, str]) -> Any:
+    """The body with the hints' "{unit_id}" and "{other_number}" replaced by the targets in scope."""
+    if isinstance(body, dict):
+        return {k: fill_body(v, values) for k, v in body.items()}
+    if isinstance(body, list):
+        return [fill_body(v, values) for v in body]
+    if body == "{unit_id}":
+        return int(values.get("unit_id", "1"))
+    if body == "{other_number}":
+        return values.get("other_number", "26120600000001")
+    return body
 
 
 def call(
@@ -210,17 +273,21 @@ def call(
         else:
             client.cookies.set("chengzhi_session", credentials["cookie"])
             data = {"csrf_token": credentials["csrf"]}
+    body = fill_body(op.body, values)
     if op.method in ("GET", "DELETE"):
         response = client.request(op.method, url, headers=headers, follow_redirects=False)
+    elif op.files:
+        files = {name: ("p.jpg", image_bytes("JPEG"), "image/jpeg") for name in op.files}
+        response = client.request(op.method, url, headers=headers, data=body, files=files, follow_redirects=False)
     elif op.api:
-        response = client.request(
-            op.method,
-            url,
-            headers=headers,
-            json=op.body if op.body is not None else {},
-            follow_redirects=False,
-        )
+        json_body = body if body is not None else {}
+        response = client.request(op.method, url, headers=headers, json=json_body, follow_redirects=False)
     else:
-        response = client.request(op.method, url, headers=headers, data=data or {}, follow_redirects=False)
+        form = {**fill_body(FORMS.get(op.path, {}), values), **(data or {})}
+        response = client.request(op.method, url, headers=headers, data=form, follow_redirects=False)
     client.cookies.clear()
+    if os.environ.get("MATRIX_DEBUG") and response.status_code == 422:
+        text = response.text
+        at = max(text.find('role="alert"'), text.find("error"), 0)
+        print("DEBUG", op.method, url, body, text[:300] if op.api else text[at : at + 400])
     return response.status_code, response.headers.get("location", "")

@@ -13,6 +13,8 @@ An operation the policy does not list fails the test, and so does a policy line 
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +67,7 @@ def check(
     if rule.who == SIGN_IN:
         return ""
     if rule.allows(role):
-        if refused(inside, not_found_refuses=rule.scope is not None):
+        if refused(inside, not_found_refuses=rule.scope is not None and not rule.other_ids):
             return f"refused {inside}, the policy allows it"
     elif not refused(inside):
         return f"answered {inside}, the policy refuses it"
@@ -89,7 +91,9 @@ def test_every_role_gets_what_the_policy_says_in_and_out_of_scope(
     add_matrix_users(session, city)
     session.commit()
     targets = build_targets(client, session, settings, city)
-    ops = sorted(operations(client), key=lambda op: any(word in op.path for word in ENDS_SESSIONS))
+    only = os.environ.get("MATRIX_ONLY", "")  # a pattern, to look at some operations while changing them
+    ops = [op for op in operations(client) if re.search(only, f"{op.method} {op.path}")]
+    ops.sort(key=lambda op: any(word in op.path for word in ENDS_SESSIONS))
     creds = credentials(settings)
     wrong = []
     checked = 0
@@ -98,7 +102,7 @@ def test_every_role_gets_what_the_policy_says_in_and_out_of_scope(
         scoped = "{" in op.path
         for role in ROLES:
             given = creds[role] if role is not None else None
-            inside = call(client, op, targets.inside if scoped else {}, given)
+            inside = call(client, op, targets.inside, given)
             outside = [call(client, op, values, given) for values in targets.outside] if scoped else []
             checked += 1 + len(outside)
             problem = check(op, rule, role, inside, outside)
@@ -107,5 +111,5 @@ def test_every_role_gets_what_the_policy_says_in_and_out_of_scope(
         if any(word in op.path for word in ENDS_SESSIONS) and op.method != "GET":
             creds = credentials(settings)
     Path("/tmp/sec/wrong.txt").write_text("\n".join(wrong))
-    assert checked > 5000
+    assert checked > (5000 if not only else 0)
     assert wrong == [], "\n".join(wrong)

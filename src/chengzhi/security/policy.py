@@ -43,20 +43,25 @@ class Rule:
     who: str  # PUBLIC, SIGNED_IN, SIGN_IN or role letters
     scope: Scope | None = None  # the path names a request, unit or user that must lie in the caller's scope
     note: str = ""
+    at_root: bool = False  # the role must be held at the city (the root unit), not lower down
+    other_ids: bool = False  # the path names another row the matrix does not make (404 when allowed)
 
-    def allows(self, role: str | None) -> bool:
-        """Whether a user holding `role` (None: anonymous) may call the operation on a target in their scope."""
+    def allows(self, role: str | None, *, at_root: bool = False) -> bool:
+        """Whether a user holding `role` (None: anonymous; `at_root`: at the city) may call the operation on a
+        target in their scope."""
         if self.who in (PUBLIC, SIGN_IN):
             return True
-        if role is None:
+        if role is None or (self.at_root and not at_root):
             return False
         if self.who == SIGNED_IN:
             return True
         return any(LETTERS[letter] == role for letter in self.who)
 
 
-def _r(who: str, scope: Scope | None = None, note: str = "") -> Rule:
-    return Rule(who, scope, note)
+def _r(
+    who: str, scope: Scope | None = None, note: str = "", *, at_root: bool = False, other_ids: bool = False
+) -> Rule:
+    return Rule(who, scope, note, at_root, other_ids)
 
 
 # The resident who submitted a request reads it too ("R" with scope "request": their own request is in scope).
@@ -110,7 +115,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/users"): _r("A"),
     ("POST", "/api/v1/users/{user_id}/roles"): _r("A", "user"),
     ("GET", "/api/v1/users/{user_id}/sessions"): _r("A", "user"),
-    ("DELETE", "/api/v1/users/{user_id}/sessions/{session_id}"): _r("A", "user"),
+    ("DELETE", "/api/v1/users/{user_id}/sessions/{session_id}"): _r("A", "user", other_ids=True),
     ("DELETE", "/api/v1/users/{user_id}/sessions"): _r("A", "user"),
     ("DELETE", "/api/v1/users/{user_id}/second-factor"): _r("A", "user"),
     ("GET", "/staff/admin"): _r("A"),
@@ -132,7 +137,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/staff/admin/users/{ref}/roles/{assignment}/remove"): _r("A"),
     ("POST", "/staff/admin/users/{ref}/active"): _r("A"),
     ("GET", "/staff/admin/models"): _r("A"),
-    ("POST", "/staff/admin/models"): _r("A"),
+    ("POST", "/staff/admin/models"): _r("A", note="changes the city's model", at_root=True),
     # ---- categories: public reads, administrators' changes
     ("GET", "/api/v1/categories"): _r(PUBLIC),
     ("GET", "/api/v1/categories/{code}"): _r(PUBLIC),
@@ -164,9 +169,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/requests/{ref}/extension/refuse"): _r(OWN_OR_STAFF, "request"),
     ("POST", "/api/v1/requests/{ref}/supervise"): _r("SL", "request"),
     ("POST", "/api/v1/requests/{ref}/co-handle"): _r("D", "request"),
-    ("POST", "/api/v1/requests/{ref}/merge"): _r(
-        OWN_OR_STAFF, "request", note="404 unless both requests exist"
-    ),
+    ("POST", "/api/v1/requests/{ref}/merge"): _r("D", "request", note="into another request in scope"),
     ("POST", "/api/v1/requests/{ref}/photos"): _r("RODHS", "request"),
     ("GET", "/api/v1/requests/{ref}/photos/{photo_id}"): _r(OWN_OR_STAFF, "request"),
     ("POST", "/api/v1/requests/{ref}/photos/{photo_id}/publish"): _r("ODHS", "request"),
@@ -178,7 +181,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/track/reopen"): _r(PUBLIC),
     ("GET", "/"): _r(PUBLIC),
     ("GET", "/issues"): _r(PUBLIC),
-    ("POST", "/issues/{request_id}/support"): _r(SIGNED_IN, note="support ('me too') for a public issue"),
+    ("POST", "/issues/{request_id}/support"): _r(PUBLIC, note="'me too' (identity level 0 by default)"),
     ("GET", "/submit"): _r(PUBLIC),
     ("GET", "/submit/suggest"): _r(PUBLIC),
     ("POST", "/submit"): _r(PUBLIC),

@@ -278,7 +278,9 @@ def call(
         response = client.request(op.method, url, headers=headers, follow_redirects=False)
     elif op.files:
         files = {name: ("p.jpg", image_bytes("JPEG"), "image/jpeg") for name in op.files}
-        response = client.request(op.method, url, headers=headers, data=body, files=files, follow_redirects=False)
+        response = client.request(
+            op.method, url, headers=headers, data=body, files=files, follow_redirects=False
+        )
     elif op.api:
         json_body = body if body is not None else {}
         response = client.request(op.method, url, headers=headers, json=json_body, follow_redirects=False)

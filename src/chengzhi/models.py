@@ -49,6 +49,7 @@ from chengzhi.participate.models import (
 )
 from chengzhi.publish.models import Publication
 from chengzhi.requests.models import (
+    ContactView,
     Issue,
     Photo,
     PhotoToken,
@@ -73,6 +74,7 @@ __all__ = [
     "ClassifierModel",
     "Comment",
     "CommentReport",
+    "ContactView",
     "CreditAllowedCode",
     "CreditEntity",
     "CreditEntityName",

@@ -186,6 +186,7 @@ HINTS: dict[str, Any] = {
     "new_password": "demo-password-1",
     "name": "m-dataset",
     "kind": "community",
+    "uscc": "91350100M000100Y43",
     "dataset": "m-dataset",
 }
 # Page forms (besides the CSRF token), for pages that read their input before deciding who may act.
@@ -199,12 +200,12 @@ def example(spec: dict[str, Any], schema: dict[str, Any], name: str = "") -> Any
     """The smallest value the schema accepts (required properties only), for calls that must get past validation
     into the operation's own checks."""
     hint = HINTS.get(name)
+    if "$ref" in schema:
+        return example(spec, resolve(spec, schema), name)
+    if "enum" in schema:
+        return hint if hint in schema["enum"] else schema["enum"][0]
     if hint is not None and (schema.get("type") != "integer" or hint == "{unit_id}"):
         return hint
-    if "$ref" in schema:
-        return example(spec, resolve(spec, schema))
-    if "enum" in schema:
-        return schema["enum"][0]
     if "const" in schema:
         return schema["const"]
     if "default" in schema:
@@ -237,7 +238,13 @@ def example(spec: dict[str, Any], schema: dict[str, Any], name: str = "") -> Any
     return None
 
 
-PLACEHOLDERS = {"fmt": "json", "extension": "jsonld", "service_code": "litter", "code": "litter"}
+PLACEHOLDERS = {
+    "uscc": "91350100M000100Y43",
+    "fmt": "json",
+    "extension": "jsonld",
+    "service_code": "litter",
+    "code": "litter",
+}
 
 
 def fill(path: str, values: dict[str, str]) -> str:

@@ -196,6 +196,8 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/staff/requests/{number}/act/{action}"): _r(REQUEST_WORKERS, "request"),
     ("POST", "/staff/bulk-dispatch"): _r(STAFF, note="each request dispatched is checked like a single one"),
     ("GET", "/staff/overdue"): _r(STAFF),
+    ("GET", "/staff/contact-views"): _r("SA", note="views of the requests in the caller's scope"),
+    ("GET", "/staff/contact-views.csv"): _r("SA"),
     # ---- notifications (notify)
     ("GET", "/api/v1/notifications"): _r(SIGNED_IN),
     ("POST", "/api/v1/notifications/{notification_id}/read"): _r(SIGNED_IN, note="one's own (404 else)"),

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from chengzhi.categories.models import Category
 from chengzhi.config import Settings
 from chengzhi.db import get_sessionmaker, transaction, utcnow
+from chengzhi.demo.audit import record_demo_views
 from chengzhi.demo.city import DEMO_PASSWORD, build_city
 from chengzhi.demo.credit import make_credit
 from chengzhi.demo.knowledge import add_articles
@@ -171,6 +172,7 @@ def _generate(
             summary["publications"] = publish_demo(
                 session, settings.model_copy(update={"publish_moderation": False}), demo, now
             )
+            summary["contact_views"] = record_demo_views(session, now)
     finally:
         rules.invalidate()
     summary.update(

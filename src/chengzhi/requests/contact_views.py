@@ -51,6 +51,11 @@ def add_pending(session: Session, now: dt.datetime | None = None) -> int:
     return len(rows)
 
 
+def record(session: Session, viewer_id: int, request_id: int, reason: str, via: str, at: dt.datetime) -> None:
+    """One view, recorded directly (imports and the demo city)."""
+    session.add(ContactView(viewer_id=viewer_id, request_id=request_id, reason=reason, via=via, at=at))
+
+
 def save(session: Session) -> None:
     """For reads: end the read transaction, then write the noted views in one of their own (on SQLite a
     transaction that has read cannot write once another writer has committed)."""

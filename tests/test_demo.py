@@ -36,7 +36,7 @@ from chengzhi.knowledge.models import KnowledgeArticle, KnowledgeUse
 from chengzhi.org.models import Role, RoleAssignment, Unit, UnitKind, User
 from chengzhi.participate.models import Comment, FocusTopic
 from chengzhi.requests.log import state_of, steps_of
-from chengzhi.requests.models import Issue, Request, RequestEvent
+from chengzhi.requests.models import ContactView, Issue, Request, RequestEvent
 from chengzhi.requests.workflow import STAGE_OF_STATUS, Status, fold
 from chengzhi.routing import rules
 
@@ -317,6 +317,10 @@ def test_cli_generates_once(settings: Settings, configure: Configure) -> None:
     assert json.loads(second.stdout)["created"] is False
     with get_sessionmaker(settings.database_url)() as session:
         assert len(list(session.scalars(select(Request.id)))) == 25
+        # The contact-view audit has its first lines (an operator's and handlers' views).
+        reasons = set(session.scalars(select(ContactView.reason)))
+        assert summary["contact_views"] == len(list(session.scalars(select(ContactView.id)))) > 0
+        assert reasons == {"operator", "handler"}
 
 
 def test_refuses_a_database_with_other_data(settings: Settings) -> None:

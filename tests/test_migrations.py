@@ -515,6 +515,7 @@ def test_upgrading_a_database_that_holds_rows_keeps_them(empty_url: str) -> None
     _check_rows(empty_url, ["0001", "0010"])
     # Added after the rows were written: the defaults the migrations give.
     assert _read(empty_url, "SELECT id, support_count FROM requests ORDER BY id") == [(1, 0), (2, 0)]
+    assert _read(empty_url, "SELECT id, anonymised_at FROM requests ORDER BY id") == [(1, None), (2, None)]
     assert _read(
         empty_url, "SELECT model_version, category_suggestions, category_sure FROM request_triage"
     ) == [(None, None, False)]

@@ -4,6 +4,7 @@ server's whole output grepped for the values a flow planted)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from pathlib import Path
 
@@ -14,10 +15,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from chengzhi.config import Settings
+from chengzhi.db import utcnow
+from chengzhi.notify.models import Notification
 from chengzhi.org import service as org
 from chengzhi.org.models import User
+from chengzhi.requests import service as requests_service
 from chengzhi.security import logs
 
+from . import steps
 from .factories import City
 from .open311_helpers import make_key, start_server
 from .test_api_errors import SUBMIT, assert_error, token_headers, valid_submission
@@ -99,3 +104,29 @@ def test_a_live_servers_logs_hold_no_planted_values(settings: Settings, city: Ci
     for value in (PHONE, ID_CARD, EMAIL, key):
         assert value not in output, value
     assert "api_key=[filtered]" in output
+
+
+def test_followers_read_the_reply_masked_as_the_public_does(
+    client: TestClient, settings: Settings, city: City, session: Session
+) -> None:
+    """Anyone signed in may follow any public issue; the reply they hear of is masked (it went out as written)."""
+    now = utcnow() - dt.timedelta(minutes=10)
+    request = steps.submit(session, settings, now)
+    session.commit()
+    assert client.put(
+        f"/api/v1/issues/{request.id}/follow", headers=token_headers(client, "resident2")
+    ).json()
+    steps.dispatch(session, settings, request, "D1S1C1", now)
+    handler = steps.actor(session, "d1s1c1-handler")
+    requests_service.sign_request(session, handler, request, now + dt.timedelta(minutes=1))
+    requests_service.contact_resident(session, handler, request, "电话联系", now + dt.timedelta(minutes=2))
+    reply = "张三您好，已清理。如有问题请联系王小明，电话13912345678，邮箱wang.xm@example.org"
+    requests_service.reply_request(session, handler, request, reply, settings, now + dt.timedelta(minutes=3))
+    session.commit()
+    sent = session.scalars(select(Notification).where(Notification.kind == "replied")).all()
+    by_user = {n.user_id: n.params["reply"] for n in sent}
+    assert by_user[city.users["resident"].id] == reply  # the resident's own request: as written
+    followed = by_user[city.users["resident2"].id]
+    for planted in ("13912345678", "wang.xm@example.org", "王小明", "张三"):
+        assert planted not in followed, followed
+    assert "已清理" in followed

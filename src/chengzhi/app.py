@@ -61,6 +61,7 @@ from chengzhi.participate.topic_pages import router as topic_pages
 from chengzhi.publish.api import router as publish_router
 from chengzhi.publish.pages import router as publish_pages
 from chengzhi.requests.api import router as requests_router
+from chengzhi.requests.contact_views_pages import router as contact_views_pages
 from chengzhi.requests.pages import router as requests_pages
 from chengzhi.requests.photos_api import media_router as published_photos
 from chengzhi.requests.service import illegal_to_message
@@ -400,6 +401,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(published_photos)
     app.include_router(track_pages)
     app.include_router(staff_pages)
+    app.include_router(contact_views_pages)
     app.include_router(admin_pages)
     app.include_router(staff_actions)
     app.include_router(opendata_router)

@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     # Pixels a photo may have (width × height), checked from its header before decoding: against decompression
     # bombs (a 12000×12000 PNG of 140 KB decodes to 432 MB). 40 million: any phone camera's full resolution.
     max_photo_pixels: int = Field(default=40_000_000, ge=10_000)
+    # Months after a request is closed when the retention job removes its personal data (contact details, the
+    # submitter's account link, names, phone and ID-card numbers and e-mail addresses in its texts and event log);
+    # 0 keeps them for ever. Three years by default: long enough for appeals, audits and repeat complaints.
+    retention_months: int = Field(default=36, ge=0, le=1200)
     # Anonymous submissions per client address; syntax of the `limits` library ("10/minute").
     anonymous_submit_rate: str = "10/minute"
     # Sign-in attempts per client address (pages and API), against password guessing.

@@ -52,6 +52,7 @@ from chengzhi.participate.models import (
 )
 from chengzhi.publish.models import Publication
 from chengzhi.requests.models import (
+    ContactView,
     Issue,
     Photo,
     PhotoToken,
@@ -76,6 +77,7 @@ __all__ = [
     "ClassifierModel",
     "Comment",
     "CommentReport",
+    "ContactView",
     "CreditAllowedCode",
     "CreditEntity",
     "CreditEntityName",

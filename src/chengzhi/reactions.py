@@ -21,6 +21,7 @@ from chengzhi.open311 import jobs as open311_jobs
 from chengzhi.open311 import outbox
 from chengzhi.opendata import platform as opendata_platform
 from chengzhi.org import signals as org_signals
+from chengzhi.requests import retention as requests_retention
 from chengzhi.routing import classifier_models, rules
 from chengzhi.routing import jobs as routing_jobs
 from chengzhi.warning import alerts as warning_alerts
@@ -103,6 +104,8 @@ PERIODIC_JOBS: tuple[tuple[str, jobs.Job, bool], ...] = (
     ("warning_alerts", warning_alerts.alerts_job, False),
     ("notify_send", notify.send_due, True),  # mail servers and gateways must not hold a transaction
     ("webhooks_deliver", webhooks.deliver, True),
+    # Personal data of requests closed more than CHENGZHI_RETENTION_MONTHS ago (an indexed no-op most rounds).
+    ("retention", requests_retention.anonymise_expired, False),
 )
 
 

@@ -32,6 +32,7 @@ from chengzhi.categories.models import Category
 from chengzhi.config import Settings
 from chengzhi.db import get_sessionmaker, transaction, utcnow
 from chengzhi.demo import warning as demo_warning
+from chengzhi.demo.audit import record_demo_views
 from chengzhi.demo.city import DEMO_PASSWORD, build_city
 from chengzhi.demo.credit import make_credit
 from chengzhi.demo.knowledge import add_articles
@@ -185,6 +186,7 @@ def _generate(
                 session, settings.model_copy(update={"publish_moderation": False}), demo, now
             )
             summary["participation"] = take_part(session, settings, demo, now)
+            summary["contact_views"] = record_demo_views(session, now)
     finally:
         rules.invalidate()
     summary.update(

@@ -278,6 +278,9 @@ async def _post(request: Request, session: Session, article_id: int | None) -> R
     refused = staff_gate(request, actor, frame)
     if refused is not None:
         return refused
+    if not actor.has_role(*service.EDITOR_ROLES):  # refused before reading the form (the form would say 422)
+        text = message("forbidden_role", frame.lang, {"roles": "knowledge_editor"})
+        return render(request, "forbidden.html", ForbiddenPage(text), frame, status_code=403)
     lang = frame.lang
     form = await request.form(max_fields=50, max_files=0)
     action = form.get("action") if isinstance(form.get("action"), str) else "save"

@@ -26,6 +26,7 @@ from chengzhi.org.models import User
 from chengzhi.participate import service as participate
 from chengzhi.requests import queries as requests_queries
 from chengzhi.requests.models import Request, RequestEvent
+from chengzhi.security.masking import mask_text
 
 STALE_AFTER = dt.timedelta(days=2)
 RESIDENT_ACTIONS = {"dispatch": "dispatched", "answer": "replied", "reply": "replied", "reopen": "reopened"}
@@ -216,11 +217,13 @@ def write_for_events(session: Session, events: Sequence[RequestEvent], now: dt.d
             rating = _filtered(resident, "rate", preferences)
             if kind == "replied" and rating is not None:
                 _add(session, existing, rating, "rate", request, e.seq, params, at, deferred=True)
+            # A follower is anyone signed in: they read the reply as the public does (masked).
+            shown = {**params, "reply": mask_text(params["reply"], public=True, names=[request.contact_name])}
             for user_id in followers.get(request.id, []) if kind in FOLLOWED_KINDS else []:
                 if user_id != request.submitter_id and user_id in people:
                     chosen = _filtered(follower(people[user_id]), kind, preferences)
                     if chosen is not None:
-                        _add(session, existing, chosen, kind, request, e.seq, params, at)
+                        _add(session, existing, chosen, kind, request, e.seq, shown, at)
         kind = STAFF_ACTIONS.get(e.action)
         if kind is not None:
             params = _params(

@@ -284,7 +284,8 @@ async def create(request: Request, session: SessionDep) -> Response:
             "opendata/new.html",
             _new_page(session, actor, frame, values, text),
             frame,
-            status_code=422,
+            # A refusal (a role, a unit out of scope) says so: 403, not 422.
+            status_code=exc.status_code if isinstance(exc, ChengzhiError) else 422,
         )
     return RedirectResponse(f"/data/{ds.name}", status_code=303)
 

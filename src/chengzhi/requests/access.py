@@ -21,6 +21,7 @@ __all__ = [
     "ACTING_ROLES",
     "acts_on",
     "can_view",
+    "contact_reason",
     "is_submitter",
     "mask_email",
     "mask_name",
@@ -94,12 +95,23 @@ def sees_contact(
     """Contact details are for the people who must reach the resident: the resident, the operator who took
     the request, handlers of the lead and co-units, and supervisors who make follow-up calls.
     `paths`: the request's unit paths, when the caller has them already."""
+    return contact_reason(session, actor, request, paths=paths) is not None
+
+
+def contact_reason(
+    session: Session, actor: Actor, request: Request, *, paths: Sequence[str] | None = None
+) -> str | None:
+    """Why the actor may see the resident's contact details ("submitter", "handler", "operator",
+    "supervisor"), or None when they may not (see `sees_contact`). Staff views are recorded with this reason."""
     if actor.is_anonymous:
-        return False
+        return None
     if is_submitter(actor, request):
-        return True
+        return "submitter"
     handling = {request.lead_unit_id, *(request.co_unit_ids or [])}
     if any(g.role == Role.handler and g.unit_id in handling for g in actor.grants):
-        return True
+        return "handler"
     paths = unit_paths_of(session, request) if paths is None else paths
-    return any(actor.covers(p, Role.operator, Role.supervisor) for p in paths)
+    for role in (Role.operator, Role.supervisor):
+        if any(actor.covers(p, role) for p in paths):
+            return role.value
+    return None

@@ -18,7 +18,7 @@ from chengzhi.errors import Forbidden, Invalid, NotAuthenticated
 from chengzhi.i18n import Language
 from chengzhi.org.service import Actor
 from chengzhi.ratelimit import check_rate
-from chengzhi.requests import lists, photos_api, schemas, workflow_api
+from chengzhi.requests import contact_views, lists, photos_api, schemas, workflow_api
 from chengzhi.requests import service as svc
 from chengzhi.requests.api_common import (
     IdempotencyKey,
@@ -145,13 +145,16 @@ def list_requests(
     )
     rows = lists.list_requests(session, actor, filters, before=before, limit=limit)
     items = [request_public(session, actor, r, lang) for r in rows[:limit]]
+    contact_views.save(session)
     return schemas.RequestPage(items=items, next_cursor=rows[limit - 1].id if len(rows) > limit else None)
 
 
 @router.get("/requests/{ref}", response_model=schemas.RequestPublic, summary="One request with its timeline")
 def read_request(ref: str, session: SessionDep, actor: ActorDep, lang: LanguageDep) -> schemas.RequestPublic:
     request = lists.get_request(session, actor, ref)
-    return request_public(session, actor, request, lang, with_events=True, with_routing=True)
+    public = request_public(session, actor, request, lang, with_events=True, with_routing=True)
+    contact_views.save(session)
+    return public
 
 
 @router.get("/requests/{ref}/events", response_model=list[schemas.EventPublic], summary="The event log")
@@ -160,6 +163,7 @@ def read_events(
 ) -> list[schemas.EventPublic]:
     request = lists.get_request(session, actor, ref)
     public = request_public(session, actor, request, lang, with_events=True)
+    contact_views.save(session)
     return public.events or []
 
 

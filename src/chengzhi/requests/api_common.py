@@ -16,7 +16,7 @@ from chengzhi.errors import ChengzhiError
 from chengzhi.org import queries as org_queries
 from chengzhi.org.models import Unit
 from chengzhi.org.service import Actor
-from chengzhi.requests import access, schemas, triaged
+from chengzhi.requests import access, contact_views, schemas, triaged
 from chengzhi.requests.log import events_of
 from chengzhi.requests.models import Request as RequestRow
 from chengzhi.requests.models import RequestEvent
@@ -102,11 +102,12 @@ def request_public(
         paths = unit_paths
     else:
         paths = access.unit_paths_of(session, request)
-    visible = (
-        access.sees_contact(session, actor, request, paths=paths)
-        if contact_visible is None
-        else contact_visible
-    )
+    if contact_visible is None:
+        reason = access.contact_reason(session, actor, request, paths=paths)
+        visible = reason is not None
+        contact_views.note(session, actor, request, reason, "api")  # the audit of unmasked contacts
+    else:
+        visible = contact_visible
     names = (request.contact_name,)  # the resident's name, wherever the texts repeat it
     contact = schemas.ContactPublic(
         name=request.contact_name if visible else access.mask_name(request.contact_name),

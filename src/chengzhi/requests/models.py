@@ -63,6 +63,14 @@ class Request(Base):
             postgresql_where=text("overdue_stage IS NOT NULL"),
             sqlite_where=text("overdue_stage IS NOT NULL"),
         ),
+        # The retention job: closed requests not anonymised yet, by closing time (the rest is left out).
+        Index(
+            "ix_requests_retention",
+            "closed_at",
+            "id",
+            postgresql_where=text("closed_at IS NOT NULL AND anonymised_at IS NULL"),
+            sqlite_where=text("closed_at IS NOT NULL AND anonymised_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -117,6 +125,8 @@ class Request(Base):
     # True from intake until the triage worker has read the request (urgency, place, category, duplicates,
     # automatic dispatch): pages and the API say "being triaged" meanwhile (requests/queue.py).
     triage_pending: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    # Set by the retention job when the personal data were removed (docs/security.md, "Retention").
+    anonymised_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     triaged_at: Mapped[dt.datetime | None] = mapped_column(
         UTCDateTime
     )  # None before the worker (and before 0014)
@@ -215,3 +225,18 @@ class RequestSupport(Base):
     request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"), index=True)
     supporter: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ContactView(Base):
+    """A staff member saw a resident's contact details unmasked: who, whose (the request), when, why (the right
+    they held: handler of a unit handling it, operator, supervisor) and where (API or page)."""
+
+    __tablename__ = "contact_views"
+    __table_args__ = (Index("ix_contact_views_request_at", "request_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    viewer_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    reason: Mapped[str] = mapped_column(String(20))
+    via: Mapped[str] = mapped_column(String(10))

@@ -26,7 +26,7 @@ from chengzhi.open311.delivery import DeliveryPanel, page_panel
 from chengzhi.org import queries as org_queries
 from chengzhi.org.models import Role
 from chengzhi.org.service import Actor
-from chengzhi.requests import access
+from chengzhi.requests import access, contact_views
 from chengzhi.requests.lists import RequestFilters, count_requests_by_status, get_request, list_requests
 from chengzhi.requests.models import Request as RequestRow
 from chengzhi.requests.people import PersonRequest, channel_name, linked_requests, person_rows
@@ -392,7 +392,9 @@ def request_page(
 ) -> StaffRequestPage:
     """The request page's content for this actor: what the API would show, and a form per allowed step."""
     paths = access.unit_paths_of(session, row)
-    sees = access.sees_contact(session, actor, row, paths=paths)
+    reason = access.contact_reason(session, actor, row, paths=paths)
+    sees = reason is not None
+    contact_views.note(session, actor, row, reason, "page")  # the audit of unmasked contacts
     seen = tracked(session, row, lang)
     if not sees:
         names = (row.contact_name,)
@@ -505,4 +507,5 @@ def staff_request(number: str, request: Request, session: SessionDep) -> Respons
     done = request.query_params.get("done", "")
     forms = ActionForms(notice=gettext(lang, DONE_NAMES[done]) if done in DONE_NAMES else None)
     page = request_page(session, actor, row, lang, forms, frame.timezone)
+    contact_views.save(session)
     return render(request, "staff_request.html", page, frame)

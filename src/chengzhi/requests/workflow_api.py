@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from chengzhi.deps import ActorDep, LanguageDep, SessionDep, SettingsDep
 from chengzhi.errors import NotAuthenticated
 from chengzhi.org.service import Actor
-from chengzhi.requests import lists, schemas
+from chengzhi.requests import contact_views, lists, schemas
 from chengzhi.requests import service as svc
 from chengzhi.requests.api_common import IdempotencyKey, request_public, run_idempotent
 from chengzhi.requests.models import Request as RequestRow
@@ -41,7 +41,9 @@ def _take_step(
         request = lists.get_request(session, actor, ref, for_update=True)
         perform(request)
         session.flush()
-        return 200, request_public(session, actor, request, lang, with_events=True).model_dump(mode="json")
+        answer = request_public(session, actor, request, lang, with_events=True).model_dump(mode="json")
+        contact_views.add_pending(session)  # committed with the step
+        return 200, answer
 
     payload = body.model_dump(mode="json") if body is not None else {}
     return run_idempotent(session, actor, http, idempotency_key, payload, work)

@@ -1,7 +1,7 @@
 """cache generations: one counter per kind of cached row, moved by triggers on the tables behind it
 
 Revision ID: 0036
-Revises: 0034
+Revises: 0035
 Create Date: 2026-12-07 03:30:00
 
 Process caches (chengzhi/generations.py) of tokens, categories and units compare these counters to know when to
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0036"
-down_revision: str | None = "0034"
+down_revision: str | None = "0035"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

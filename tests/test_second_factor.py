@@ -143,7 +143,7 @@ def test_wrong_codes_lock_the_account(settings: Settings, city: City, session: S
         user = session.scalars(select(User).where(User.username == "operator")).one()
         assert user.locked_until is not None
         body = {"username": "operator", "password": PASSWORD}
-        assert_error(client.post(TOKEN, json=body), 401, "account_locked")
+        assert_error(client.post(TOKEN, json=body), 401, "bad_credentials")
 
 
 def test_residents_and_demo_accounts_need_no_second_factor(

@@ -241,14 +241,25 @@ def test_password_guessing_locks_the_account_for_a_while(
         for _ in range(3):
             wrong = guesser.post(SESSION, json={"username": "operator", "password": "guess"})
             assert_error(wrong, 401, "bad_credentials")
-        # Locked: even the right password is refused, with the time to wait.
+        # Locked: even the right password is refused, and the answer is the one an unknown name gets (the same
+        # status and body), so that a guesser who locked the account does not learn that it exists.
         right = guesser.post(SESSION, json={"username": "operator", "password": PASSWORD})
-        assert_error(right, 401, "account_locked")
+        unknown = guesser.post(SESSION, json={"username": "nobody-here", "password": PASSWORD})
+        assert_error(right, 401, "bad_credentials")
+        assert (right.status_code, right.json()) == (unknown.status_code, unknown.json())
+        token = guesser.post("/api/v1/auth/token", json={"username": "operator", "password": PASSWORD})
+        unknown = guesser.post("/api/v1/auth/token", json={"username": "nobody-here", "password": PASSWORD})
+        assert_error(token, 401, "bad_credentials")
+        assert token.json() == unknown.json()
+        # Wrong passwords while locked do not extend the lock or count towards the next one.
+        user = session.scalars(select(User).where(User.username == "operator")).one()
+        locked_until = user.locked_until
+        assert locked_until is not None
         assert_error(
-            guesser.post("/api/v1/auth/token", json={"username": "operator", "password": PASSWORD}),
-            401,
-            "account_locked",
+            guesser.post(SESSION, json={"username": "operator", "password": "guess"}), 401, "bad_credentials"
         )
+        session.refresh(user)
+        assert user.locked_until == locked_until and user.failed_logins == 0
         session.execute(update(User).values(locked_until=utcnow() - dt.timedelta(seconds=1)))
         session.commit()
         assert guesser.post(SESSION, json={"username": "operator", "password": PASSWORD}).status_code == 200

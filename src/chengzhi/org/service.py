@@ -243,6 +243,9 @@ _ACTOR_OF_TOKEN = (
         User.username,
         User.display_name,
         User.active,
+        User.phone_verified_at,
+        User.email_verified_at,
+        User.real_name_verified_at,
         RoleAssignment.role,
         RoleAssignment.unit_id,
         Unit.path,
@@ -264,7 +267,12 @@ def actor_for_token(session: Session, token: str) -> Actor:
     if first is None or first.revoked or first.expires_at < utcnow() or not first.active:
         raise NotAuthenticated("token_invalid")
     grants = tuple(RoleGrant(r.role, r.unit_id, r.path) for r in rows if r.role is not None)
-    return Actor(user_id=first.id, username=first.username, display_name=first.display_name, grants=grants)
+    level = (
+        2 if first.real_name_verified_at else 1 if (first.phone_verified_at or first.email_verified_at) else 0
+    )
+    return Actor(
+        user_id=first.id, username=first.username, display_name=first.display_name, grants=grants, level=level
+    )
 
 
 # ---------------------------------------------------------------- units

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from chengzhi.db import MAX_ID, utcnow
 from chengzhi.deps import LanguageDep, SessionDep, SettingsDep, UserDep
+from chengzhi.org import levels
 from chengzhi.participate import service, topics
 
 router = APIRouter(prefix="/api/v1", tags=["participation"])
@@ -67,7 +68,8 @@ def moderate_comment(
 
 
 @router.put("/issues/{request_id}/follow")
-def follow(request_id: Id, session: SessionDep, actor: UserDep) -> dict[str, bool]:
+def follow(request_id: Id, session: SessionDep, settings: SettingsDep, actor: UserDep) -> dict[str, bool]:
+    levels.require_level(actor, settings, "follow")  # stopping (DELETE) needs no level
     following = service.follow(session, actor, request_id, utcnow(), on=True)
     session.commit()
     return {"following": following}

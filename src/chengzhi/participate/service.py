@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from chengzhi.config import Settings
 from chengzhi.errors import Forbidden, Invalid, NotAuthenticated, NotFound
+from chengzhi.org import levels
 from chengzhi.org import queries as org_queries
 from chengzhi.org.models import Role
 from chengzhi.org.service import Actor, require_role
@@ -38,8 +39,9 @@ def add_comment(
     session: Session, actor: Actor, settings: Settings, request_id: int, text: str, now: dt.datetime
 ) -> Comment:
     """A signed-in person's comment on a public request: published at once (post-moderation), or waiting for a
-    moderator (pre-moderation, or a word of the list)."""
+    moderator (pre-moderation, or a word of the list). Needs the identity level the city sets for "comment"."""
     user_id = _signed_in(actor)
+    levels.require_level(actor, settings, "comment")
     _existing_request(session, request_id)
     text = text.strip()
     if not text or len(text) > MAX_COMMENT:

@@ -32,6 +32,7 @@ from chengzhi.config import Settings
 from chengzhi.db import get_sessionmaker, transaction, utcnow
 from chengzhi.demo.city import DEMO_PASSWORD, build_city
 from chengzhi.demo.credit import make_credit
+from chengzhi.demo.identity import verify_and_share
 from chengzhi.demo.knowledge import add_articles
 from chengzhi.demo.opendata import publish_demo_data
 from chengzhi.demo.plans import make_plans
@@ -162,6 +163,7 @@ def _generate(
             simulation.articles = add_articles(session, demo, now)
             simulation.run(plans)
             credit = make_credit(session, demo, seed, now.astimezone(tz).date())
+            identity = verify_and_share(session, demo, now)
         # The city's history was triaged when it came in: the triage worker reads it now, before anyone looks.
         triaged = time.perf_counter()
         drain(factory, settings, triage_intake.process, batch=500)
@@ -175,6 +177,7 @@ def _generate(
         rules.invalidate()
     summary.update(
         credit,
+        identity=identity,
         created=True,
         seed=seed,
         now=now.isoformat(),

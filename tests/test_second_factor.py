@@ -219,6 +219,7 @@ def test_totp_secrets_are_sealed_and_rotated_with_the_secret_key(
         assert password_step(client, "admin") == "/login/second-factor"
         assert send_code(client, pyotp.TOTP(legacy).now()).status_code == 303
     session.commit()
+    session.expire_all()  # the test's session keeps its objects after commit: read them again
     sealed = session.get(SecondFactor, admin)
     assert sealed is not None and sealed.secret.startswith("v2:") and unseal(sealed.secret, old_key) == legacy
 

@@ -307,7 +307,8 @@ def test_administrators_pages_list_and_end_a_users_sessions_and_reset_the_second
         assert ended.headers["location"] == f"{user_page}?done=session_ended#sessions"
         assert browsers[1].get("/staff", follow_redirects=False).status_code != 200, "that browser is out"
         assert browsers[0].get("/staff", follow_redirects=False).status_code == 200, "the other one is not"
-        session.commit()  # a fresh snapshot
+        session.commit()  # a fresh snapshot, and the objects read again (the sessions keep them after commit)
+        session.expire_all()
         assert session.get(UserSession, phone.id).revoked_reason == "ended_by_admin"  # type: ignore[union-attr]
         # A forged form ends nothing; another user's session id is not found through this user.
         client.post(f"{user_page}/sessions/end", data={"csrf_token": "x", "all": "1"})
@@ -325,7 +326,8 @@ def test_administrators_pages_list_and_end_a_users_sessions_and_reset_the_second
             follow_redirects=False,
         )
         assert reset.headers["location"] == f"{user_page}?done=factor_reset#sessions"
-        session.commit()  # a fresh snapshot
+        session.commit()  # a fresh snapshot, and the objects read again (the sessions keep them after commit)
+        session.expire_all()
         assert session.get(SecondFactor, dispatcher.id) is None
         assert browsers[0].get("/staff", follow_redirects=False).status_code != 200, "its sessions ended too"
         assert 'id="user-sessions"' not in client.get(user_page).text

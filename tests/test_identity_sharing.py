@@ -15,6 +15,7 @@ from chengzhi.db import utcnow
 from chengzhi.identity.models import DetailView
 from chengzhi.org.models import User
 
+from .conftest import auth
 from .factories import PASSWORD, City
 from .test_api_errors import SUBMIT, created_number, valid_submission
 from .test_identity_space import PHONE, _csrf, sign_in, verify_phone
@@ -168,3 +169,28 @@ def test_a_name_verified_by_a_provider_is_not_corrected_here(
     session.refresh(user)
     assert user.display_name == REAL_NAME
     assert "identity provider" in client.get("/me?done=name_verified&lang=en").text
+
+
+def test_the_api_offers_shows_and_logs_like_the_page(
+    client: TestClient, city: City, session: Session
+) -> None:
+    number = _resident_request(client)
+    sign_in(client, "resident")
+    verify_phone(client, session, "/me")
+    client.post("/me/sharing", data={"csrf_token": _csrf(client.get("/me").text), "phone": "on"})
+    client.cookies.clear()
+    base = f"/api/v1/requests/{number}/resident"
+    operator = auth(client, "operator")
+    offered = client.get(base, headers=operator).json()
+    assert offered == {"has_account": True, "offered": ["phone"], "details": {}, "identity_level": 1}
+    assert _views(session) == []
+    shown = client.post(f"{base}/view", headers=operator)
+    assert shown.status_code == 200 and shown.json()["details"] == {"phone": PHONE}
+    logged = client.get(f"{base}/views", headers=operator).json()
+    assert [(v["viewer"], v["fields"]) for v in logged] == [("operator", ["phone"])]
+    assert len(_views(session)) == 1
+    assert client.post(f"{base}/view").status_code == 401
+    leader = client.post(f"{base}/view", headers=auth(client, "leader"))
+    assert leader.status_code == 403 and leader.json()["error"]["code"] == "forbidden_role"
+    assert client.get(base, headers=auth(client, "resident2")).status_code == 404
+    assert len(_views(session)) == 1

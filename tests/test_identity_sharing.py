@@ -101,6 +101,8 @@ def test_shared_details_are_shown_to_the_unit_and_every_viewing_is_logged(
     _switch(client, "resident")
     mine = client.get("/me")
     assert 'id="my-detail-views"' in mine.text and city.unit("city").name("zh") in mine.text
+    listed = mine.text.split('id="my-detail-views"')[1].split("</ul>")[0]
+    assert number in listed and "实名" in listed and "phone" not in listed, "the details named in Chinese"
     exported = client.get("/me/export.json").json()
     assert exported["sharing"] == {"name": True, "phone": True, "email": False}
     assert [(v["request"], v["fields"]) for v in exported["detail_views"]] == [(number, ["name", "phone"])]

@@ -15,10 +15,12 @@ from chengzhi.deps import SessionDep, SettingsDep
 from chengzhi.errors import ChengzhiError
 from chengzhi.i18n import message
 from chengzhi.identity import sharing, space, verification
+from chengzhi.identity.sharing_pages import FIELD_NAMES
 from chengzhi.org import levels
 from chengzhi.org.pages import safe_next
 from chengzhi.org.queries import user_by_id
 from chengzhi.org.service import Actor
+from chengzhi.web.i18n import gettext
 from chengzhi.web.templating import FormErrors, chrome, csrf_ok, page_actor, page_language, render
 
 router = APIRouter(include_in_schema=False)
@@ -142,6 +144,9 @@ class MySpace:
     data: dict[str, Any]
     level: int
     verified: dict[str, str] = field(default_factory=dict)
+    field_names: dict[str, str] = field(
+        default_factory=dict
+    )  # shared detail -> its name in the page's language
     notice: str = ""
     errors: FormErrors = field(default_factory=FormErrors)
 
@@ -168,6 +173,7 @@ def my_space(request: Request, session: SessionDep, settings: SettingsDep) -> Re
         data=space.gather(session, settings, user),
         level=actor.level,
         verified=sharing.verified_details(user),
+        field_names={f: gettext(page_language(request), name) for f, name in FIELD_NAMES.items()},
         notice=str(request.query_params.get("done") or "")[:20],
     )
     response = render(request, "account/me.html", page, chrome(request, actor))

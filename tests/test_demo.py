@@ -32,6 +32,7 @@ from chengzhi.demo.catalogue import CATEGORIES
 from chengzhi.demo.city import DEMO_PASSWORD, Community
 from chengzhi.demo.generate import generate_demo_city
 from chengzhi.demo.plans import Plan, template_slots
+from chengzhi.identity.models import DetailView
 from chengzhi.knowledge.models import KnowledgeArticle, KnowledgeUse
 from chengzhi.org.models import Role, RoleAssignment, Unit, UnitKind, User
 from chengzhi.participate.models import Comment, FocusTopic
@@ -264,6 +265,13 @@ def _demo_accounts_sign_in(settings: Settings, client: TestClient) -> None:
     with pytest.raises(RuntimeError, match="already has units"):
         generate_demo_city(settings, seed=99, n_requests=10, now=NOW)
     assert _digest(settings.database_url) == before
+
+    # `resident` is verified by a real-name provider, shares name and phone, and one handler has looked.
+    assert summary["identity"] == {"level": 2, "shared": ["name", "phone"], "views": 1}
+    with get_sessionmaker(settings.database_url)() as session:
+        views = list(session.scalars(select(DetailView)))
+        resident_id = session.scalars(select(User.id).where(User.username == "resident")).one()
+        assert [v.resident_id for v in views] == [resident_id] and views[0].fields == ["name", "phone"]
 
     accounts = summary["accounts"]
     assert {a["role"] for a in accounts} == {r.value for r in Role}

@@ -5,16 +5,18 @@ JSON and CSV, correction, deletion with requests kept anonymised), each traced."
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import re
 from urllib.parse import parse_qs, urlparse
 
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from chengzhi.app import create_app
 from chengzhi.config import Settings
+from chengzhi.db import utcnow
 from chengzhi.identity.models import DataRightsEvent
 from chengzhi.org.models import User
 from chengzhi.outbound.models import OutboundRecord
@@ -226,6 +228,20 @@ def test_password_reset_through_the_verified_phone(client: TestClient, city: Cit
         data={"csrf_token": _csrf(sent.text), "username": "resident", "code": digits, "password": "short"},
     )
     assert short.status_code == 422
+    stranger = client.post(
+        "/password/reset/confirm",
+        data={"csrf_token": _csrf(sent.text), "username": "nobody-here", "code": digits, "password": "short"},
+    )
+    assert stranger.status_code == 422
+    assert stranger.text.replace("nobody-here", "resident") == short.text, "an unknown name answers alike"
+    # Someone locked the account by guessing meanwhile: the reset through the verified phone ends the lock.
+    session.commit()
+    session.execute(
+        update(User)
+        .where(User.username == "resident")
+        .values(locked_until=utcnow() + dt.timedelta(minutes=15))
+    )
+    session.commit()
     done = client.post(
         "/password/reset/confirm",
         data={

@@ -21,10 +21,10 @@ from chengzhi.db import get_sessionmaker
 from chengzhi.migrate import upgrade
 from chengzhi.open311 import delivery
 from chengzhi.open311.models import Open311Delivery, Open311Endpoint
-from chengzhi.open311.secretbox import SealError, seal, unseal
 from chengzhi.org.service import get_unit_by_code
 from chengzhi.requests import service as svc
 from chengzhi.requests.models import Request
+from chengzhi.security.secretbox import SealError, seal, unseal
 
 from .factories import PASSWORD, build_city
 from .open311_helpers import LiveServer, free_port, make_key, start_server

@@ -28,7 +28,7 @@ from chengzhi.opendata.search import SearchParams, package_search
 from chengzhi.org.service import ANONYMOUS
 
 from .conftest import auth
-from .factories import City, make_user
+from .factories import City, give_level, make_user
 from .opendata_helpers import (
     STAFF,
     T0,
@@ -159,11 +159,20 @@ def test_tables_through_datastore_search(settings: Settings, city: City, client:
 def test_conditional_access_end_to_end(settings: Settings, city: City, client: TestClient) -> None:
     with _session(settings) as session, session.begin():
         cat = build_catalogue(session, settings, city)
-        make_user(session, city, "researcher", city.users["resident"].roles[0].role, "city")
+        researcher_user = make_user(session, city, "researcher", city.users["resident"].roles[0].role, "city")
         resource_id = cat.conditional.resources[0].id
     researcher = auth(client, "researcher")
     search = "/api/action/datastore_search"
     assert client.get(search, params={"resource_id": resource_id}, headers=researcher).status_code == 403
+    # Applying needs identity level 2 by default (a real name verified by an identity provider).
+    unverified = client.post(
+        "/api/v1/opendata/datasets/residents-conditional/applications",
+        json={"purpose": "城市治理研究：各街道月度数量分析", "agreement_accepted": True},
+        headers=researcher,
+    )
+    assert unverified.status_code == 403 and unverified.json()["error"]["code"] == "identity_level_required"
+    with _session(settings) as session, session.begin():
+        give_level(session, session.merge(researcher_user), 2)
     short = client.post(
         "/api/v1/opendata/datasets/residents-conditional/applications",
         json={"purpose": "研究", "agreement_accepted": True},
@@ -324,7 +333,7 @@ def test_not_open_level_is_the_open_level_enum() -> None:
 def test_pages_browse_create_publish_and_apply(settings: Settings, city: City, client: TestClient) -> None:
     with _session(settings) as session, session.begin():
         build_catalogue(session, settings, city)
-        make_user(session, city, "reader", city.users["resident"].roles[0].role, "city")
+        reader = make_user(session, city, "reader", city.users["resident"].roles[0].role, "city")
     listed = client.get("/data", params={"lang": "en"})
     assert listed.status_code == 200 and "Dataset street-counts" in listed.text
     assert "internal-list" not in listed.text
@@ -370,12 +379,13 @@ def test_pages_browse_create_publish_and_apply(settings: Settings, city: City, c
     published = client.post("/data/page-made/publish", data={"csrf_token": csrf}, follow_redirects=True)
     assert "已发布" in published.text or "Published." in published.text
     csrf = sign_in("reader")
-    applied = client.post(
-        "/data/page-made/apply",
-        data={"csrf_token": csrf, "purpose": "用于街道治理研究的数据分析", "agreement": "yes"},
-        follow_redirects=False,
-    )
-    assert applied.status_code == 303
+    form = {"csrf_token": csrf, "purpose": "用于街道治理研究的数据分析", "agreement": "yes"}
+    step_up = client.post("/data/page-made/apply", data=form, follow_redirects=False)
+    assert step_up.headers["location"] == "/verify?level=2&next=%2Fdata%2Fpage-made%23apply", "level 2 first"
+    with _session(settings) as session, session.begin():
+        give_level(session, session.merge(reader), 2)
+    applied = client.post("/data/page-made/apply", data=form, follow_redirects=False)
+    assert applied.status_code == 303 and "done=applied" in applied.headers["location"]
     csrf = sign_in("publisher")
     page = client.get("/data/page-made").text
     application_id = page.split('name="application_id" value="')[1].split('"')[0]

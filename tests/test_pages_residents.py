@@ -230,7 +230,9 @@ def test_login_logout_and_errors(client: TestClient, city: City) -> None:
     token = csrf(client, "/login")
     wrong = client.post("/login", data={"csrf_token": token, "username": "resident", "password": "nope"})
     assert wrong.status_code == 422
-    assert wrong.context["page"].errors.get("password") == "用户名或密码错误。"
+    assert wrong.context["page"].errors.get("password") == (
+        "用户名或密码错误。多次失败后账号将暂停登录一段时间：请稍后再试，或重置密码。"
+    )
     assert wrong.context["page"].username == "resident"
     empty = client.post("/login?lang=en", data={"csrf_token": token})
     assert set(empty.context["page"].errors.messages) == {"username", "password"}

@@ -13,7 +13,7 @@ from chengzhi.notify.models import Notification
 from chengzhi.org.models import User
 
 from .conftest import auth
-from .factories import City
+from .factories import City, give_level
 from .steps import dispatch, submit
 
 
@@ -23,6 +23,39 @@ def verify(settings: Settings, *usernames: str) -> None:
         db.execute(update(User).where(User.username.in_(usernames)).values(phone_verified_at=utcnow()))
 
 
+def _verified(session: Session, city: City, *usernames: str) -> None:
+    """Level 1 (a verified phone): what commenting and following need by default."""
+    for name in usernames:
+        user = session.get(User, city.users[name].id)
+        assert user is not None
+        give_level(session, user, 1)
+    session.commit()
+
+
+def test_commenting_and_following_need_the_level_the_city_sets(
+    client: TestClient, settings: Settings, city: City, session: Session
+) -> None:
+    """Level 1 by default (a verified phone or e-mail); stopping following needs none; a city may ask for more."""
+    request = submit(session, settings, utcnow())
+    session.commit()
+    resident = auth(client, "resident2")
+    comments, follow = f"/api/v1/issues/{request.id}/comments", f"/api/v1/issues/{request.id}/follow"
+    refused = client.post(comments, json={"text": "我家楼下也是"}, headers=resident)
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "identity_level_required"
+    assert "1" in refused.json()["error"]["message"]
+    assert client.put(follow, headers=resident).json()["error"]["code"] == "identity_level_required"
+    assert client.delete(follow, headers=resident).status_code == 200
+    assert client.get(comments).json() == []
+    _verified(session, city, "resident2")
+    assert client.post(comments, json={"text": "我家楼下也是"}, headers=resident).status_code == 201
+    assert client.put(follow, headers=resident).json() == {"following": True}
+    client.app.state.settings = settings.model_copy(  # type: ignore[attr-defined]
+        update={"identity_levels": {**settings.identity_levels, "comment": 2}}
+    )
+    again = client.post(comments, json={"text": "还是没修好"}, headers=resident)
+    assert again.status_code == 403 and again.json()["error"]["code"] == "identity_level_required"
+
+
 def test_post_moderation_words_and_reports(
     client: TestClient, settings: Settings, city: City, session: Session
 ) -> None:
@@ -30,7 +63,7 @@ def test_post_moderation_words_and_reports(
         update={"comment_blocked_words": ["骗子"], "comment_hide_after_reports": 2}
     )
     request = submit(session, settings, utcnow())
-    session.commit()
+    _verified(session, city, "resident2")
     url = f"/api/v1/issues/{request.id}/comments"
     assert client.post(url, json={"text": "我家楼下也是"}).status_code == 401
     resident = auth(client, "resident2")
@@ -72,8 +105,7 @@ def test_pre_moderation_holds_every_comment(
 ) -> None:
     client.app.state.settings = settings.model_copy(update={"comment_moderation": "pre"})  # type: ignore[attr-defined]
     request = submit(session, settings, utcnow())
-    session.commit()
-    verify(settings, "resident2")
+    _verified(session, city, "resident2")
     made = client.post(
         f"/api/v1/issues/{request.id}/comments", json={"text": "支持"}, headers=auth(client, "resident2")
     )
@@ -91,7 +123,7 @@ def test_followers_hear_the_steps(
     client: TestClient, settings: Settings, city: City, session: Session
 ) -> None:
     request = submit(session, settings, utcnow())
-    session.commit()
+    _verified(session, city, "resident2")
     follower = auth(client, "resident2")
     refused = client.put(f"/api/v1/issues/{request.id}/follow", headers=follower)
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "identity_level_required"

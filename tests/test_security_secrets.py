@@ -18,8 +18,9 @@ from chengzhi.config import Settings
 from chengzhi.db import get_sessionmaker
 from chengzhi.open311 import delivery
 from chengzhi.open311.models import Open311Endpoint
-from chengzhi.open311.secretbox import SealError, reseal, seal, unseal
 from chengzhi.org.service import get_unit_by_code
+from chengzhi.security import secretbox
+from chengzhi.security.secretbox import SealError, reseal, seal, unseal
 
 from .conftest import Configure
 
@@ -57,7 +58,7 @@ def test_previous_keys_open_and_reseal() -> None:
 
 
 def test_no_home_made_stream_cipher_remains() -> None:
-    text = (Path(delivery.__file__).parent / "secretbox.py").read_text(encoding="utf-8")
+    text = Path(secretbox.__file__).read_text(encoding="utf-8")
     seal_body = text.split("def seal(", 1)[1].split("\ndef ", 1)[0]
     assert "_fernet(secret).encrypt" in seal_body and "hmac" not in seal_body
 

@@ -17,11 +17,11 @@ from sqlalchemy.orm import Session
 from chengzhi.app import create_app
 from chengzhi.config import Settings
 from chengzhi.db import get_sessionmaker, utcnow
-from chengzhi.org.models import User, UserSession
+from chengzhi.org.models import Role, SecondFactor, User, UserSession
 from chengzhi.org.service import set_user_active
-from chengzhi.org.sessions import COOKIE_KEY, ip_prefix, token_hash
+from chengzhi.org.sessions import COOKIE_KEY, ip_prefix, sessions_of, token_hash
 
-from .factories import PASSWORD, City
+from .factories import PASSWORD, City, make_user
 from .test_api_errors import assert_error
 
 SESSION = "/api/v1/auth/session"
@@ -241,14 +241,25 @@ def test_password_guessing_locks_the_account_for_a_while(
         for _ in range(3):
             wrong = guesser.post(SESSION, json={"username": "operator", "password": "guess"})
             assert_error(wrong, 401, "bad_credentials")
-        # Locked: even the right password is refused, with the time to wait.
+        # Locked: even the right password is refused, and the answer is the one an unknown name gets (the same
+        # status and body), so that a guesser who locked the account does not learn that it exists.
         right = guesser.post(SESSION, json={"username": "operator", "password": PASSWORD})
-        assert_error(right, 401, "account_locked")
+        unknown = guesser.post(SESSION, json={"username": "nobody-here", "password": PASSWORD})
+        assert_error(right, 401, "bad_credentials")
+        assert (right.status_code, right.json()) == (unknown.status_code, unknown.json())
+        token = guesser.post("/api/v1/auth/token", json={"username": "operator", "password": PASSWORD})
+        unknown = guesser.post("/api/v1/auth/token", json={"username": "nobody-here", "password": PASSWORD})
+        assert_error(token, 401, "bad_credentials")
+        assert token.json() == unknown.json()
+        # Wrong passwords while locked do not extend the lock or count towards the next one.
+        user = session.scalars(select(User).where(User.username == "operator")).one()
+        locked_until = user.locked_until
+        assert locked_until is not None
         assert_error(
-            guesser.post("/api/v1/auth/token", json={"username": "operator", "password": PASSWORD}),
-            401,
-            "account_locked",
+            guesser.post(SESSION, json={"username": "operator", "password": "guess"}), 401, "bad_credentials"
         )
+        session.refresh(user)
+        assert user.locked_until == locked_until and user.failed_logins == 0
         session.execute(update(User).values(locked_until=utcnow() - dt.timedelta(seconds=1)))
         session.commit()
         assert guesser.post(SESSION, json={"username": "operator", "password": PASSWORD}).status_code == 200
@@ -263,3 +274,72 @@ def test_password_guessing_locks_the_account_for_a_while(
 )
 def test_only_the_network_of_the_client_is_kept(address: str, prefix: str) -> None:
     assert ip_prefix(address) == prefix
+
+
+def test_administrators_pages_list_and_end_a_users_sessions_and_reset_the_second_factor(
+    client: TestClient, city: City, settings: Settings, session: Session
+) -> None:
+    dispatcher = city.users["dispatcher"]
+    make_user(session, city, "d1-admin", Role.admin, "D1")
+    session.add(SecondFactor(user_id=dispatcher.id, secret="plain", last_step=0, confirmed_at=utcnow()))
+    session.commit()
+    browsers = []
+    for agent in ("Firefox on the office PC", "Safari on a phone"):
+        browser = TestClient(
+            create_app(settings), raise_server_exceptions=False, headers={"User-Agent": agent}
+        )
+        browser.__enter__()
+        page_sign_in(browser, "dispatcher")
+        browsers.append(browser)
+    try:
+        page_sign_in(client, "admin")
+        user_page = f"/staff/admin/users/{dispatcher.id}"
+        shown = client.get(user_page)
+        assert shown.status_code == 200 and 'id="user-sessions"' in shown.text
+        assert "Firefox on the office PC" in shown.text and "Safari on a phone" in shown.text
+        listed = sessions_of(session, dispatcher.id, settings)
+        phone = next(s for s in listed if s.user_agent == "Safari on a phone")
+        ended = client.post(
+            f"{user_page}/sessions/end",
+            data={"csrf_token": csrf_of(client, user_page), "session_id": str(phone.id)},
+            follow_redirects=False,
+        )
+        assert ended.headers["location"] == f"{user_page}?done=session_ended#sessions"
+        assert browsers[1].get("/staff", follow_redirects=False).status_code != 200, "that browser is out"
+        assert browsers[0].get("/staff", follow_redirects=False).status_code == 200, "the other one is not"
+        session.commit()  # a fresh snapshot, and the objects read again (the sessions keep them after commit)
+        session.expire_all()
+        assert session.get(UserSession, phone.id).revoked_reason == "ended_by_admin"  # type: ignore[union-attr]
+        # A forged form ends nothing; another user's session id is not found through this user.
+        client.post(f"{user_page}/sessions/end", data={"csrf_token": "x", "all": "1"})
+        admins_own = sessions_of(session, city.users["admin"].id, settings)[0]
+        client.post(
+            f"{user_page}/sessions/end",
+            data={"csrf_token": csrf_of(client, user_page), "session_id": str(admins_own.id)},
+        )
+        assert browsers[0].get("/staff", follow_redirects=False).status_code == 200
+        assert client.get(user_page).status_code == 200, "the administrator's own session is untouched"
+
+        reset = client.post(
+            f"{user_page}/second-factor/reset",
+            data={"csrf_token": csrf_of(client, user_page), "confirm": "yes"},
+            follow_redirects=False,
+        )
+        assert reset.headers["location"] == f"{user_page}?done=factor_reset#sessions"
+        session.commit()  # a fresh snapshot, and the objects read again (the sessions keep them after commit)
+        session.expire_all()
+        assert session.get(SecondFactor, dispatcher.id) is None
+        assert browsers[0].get("/staff", follow_redirects=False).status_code != 200, "its sessions ended too"
+        assert 'id="user-sessions"' not in client.get(user_page).text
+
+        # An administrator of a district manages only the users holding a role there.
+        page_sign_in(client, "d1-admin")
+        assert client.get(user_page).status_code == 404
+        refused = client.post(
+            f"{user_page}/sessions/end",
+            data={"csrf_token": csrf_of(client, "/staff/admin/users"), "all": "1"},
+        )
+        assert refused.status_code == 404
+    finally:
+        for browser in browsers:
+            browser.__exit__(None, None, None)

@@ -32,6 +32,8 @@ from chengzhi.errors import ChengzhiError
 from chengzhi.i18n import message, negotiate_language
 from chengzhi.identity.pages import router as identity_pages
 from chengzhi.identity.reset_pages import router as reset_pages
+from chengzhi.identity.sharing_api import router as sharing_api
+from chengzhi.identity.sharing_pages import router as sharing_pages
 from chengzhi.identity.space_pages import router as space_pages
 from chengzhi.jobs.service import Scheduler
 from chengzhi.knowledge.api import router as knowledge_router
@@ -394,6 +396,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(account_pages)
     app.include_router(identity_pages)
     app.include_router(space_pages)
+    app.include_router(sharing_pages)
+    app.include_router(sharing_api)
     app.include_router(reset_pages)
     app.include_router(requests_pages)
     app.include_router(participate_pages)

@@ -317,19 +317,26 @@ def restore_command(
 
 @secrets_app.command("rotate")
 def secrets_rotate() -> None:
-    """Re-seal every stored secret (units' Open311 API keys) under CHENGZHI_SECRET_KEY. Set the new key, keep the
-    old one in CHENGZHI_PREVIOUS_SECRET_KEYS (a JSON list) until this has run, then drop it. Exits 1 if a secret
-    opens with none of the keys (enter it again: `chengzhi open311 endpoints set`)."""
+    """Re-seal every stored secret (units' Open311 API keys, staff's TOTP secrets) under CHENGZHI_SECRET_KEY. Set
+    the new key, keep the old one in CHENGZHI_PREVIOUS_SECRET_KEYS (a JSON list) until this has run, then drop it.
+    TOTP secrets stored plain by earlier releases are sealed. Exits 1 if a secret opens with none of the keys
+    (enter it again: `chengzhi open311 endpoints set`; a second factor: reset it for its user)."""
     from chengzhi.db import get_sessionmaker
     from chengzhi.open311.delivery import reseal_secrets
+    from chengzhi.org import mfa
 
     settings = get_settings()
     with get_sessionmaker(settings.database_url)() as session, session.begin():
-        counts = reseal_secrets(session, settings)
-    typer.echo(
-        f"re-sealed {counts['resealed']}, already current {counts['current']}, unreadable {counts['unreadable']}"
-    )
-    if counts["unreadable"]:
+        kinds = {
+            "open311 API keys": reseal_secrets(session, settings),
+            "TOTP secrets": mfa.reseal_secrets(session, settings),
+        }
+    for kind, counts in kinds.items():
+        typer.echo(
+            f"{kind}: re-sealed {counts['resealed']}, already current {counts['current']}, "
+            f"unreadable {counts['unreadable']}"
+        )
+    if any(counts["unreadable"] for counts in kinds.values()):
         raise typer.Exit(1)
 
 

@@ -140,7 +140,13 @@ MESSAGES: dict[str, Text] = {
     "opendata_date_invalid": N_("%(value)s is not a date and time (ISO 8601)."),
     "method_not_allowed": N_("This method is not allowed here."),
     "not_authenticated": N_("Sign in first: send a valid token in the Authorization header."),
-    "bad_credentials": N_("Wrong username or password."),
+    "bad_credentials": N_(
+        "Wrong username or password. After repeated failures an account refuses sign-in for a while: wait and "
+        "try again, or reset your password."
+    ),
+    "name_verified_by_provider": N_(
+        "Your name was verified by an identity provider: it can only be changed there, then by signing in again."
+    ),
     "account_locked": N_(
         "Too many failed attempts: this account refuses sign-in for %(minutes)s more minutes."
     ),

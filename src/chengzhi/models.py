@@ -11,7 +11,13 @@ from chengzhi.credit.models import (
 from chengzhi.db import Base
 from chengzhi.generations import cache_generations
 from chengzhi.idempotency import IdempotencyRecord
-from chengzhi.identity.models import DataRightsEvent, UserIdentity, VerificationCode
+from chengzhi.identity.models import (
+    DataRightsEvent,
+    DetailSharing,
+    DetailView,
+    UserIdentity,
+    VerificationCode,
+)
 from chengzhi.jobs.models import JobRun
 from chengzhi.knowledge.models import KnowledgeArticle, KnowledgeArticleVersion, KnowledgeUse, KnowledgeVector
 from chengzhi.metrics.models import MetricExclusion, RequestFact
@@ -87,6 +93,8 @@ __all__ = [
     "Dataset",
     "DatasetTag",
     "DatasetVersion",
+    "DetailSharing",
+    "DetailView",
     "DuplicateBand",
     "DuplicateSignature",
     "FocusProgress",

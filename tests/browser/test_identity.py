@@ -44,5 +44,12 @@ def test_step_up_leads_through_verification_and_back(live_server: LiveServer, mo
     page.get_by_role("button", name="确认").click()
     page.wait_for_url("**/me")
     expect(page.get_by_role("heading", name="我的诉求和数据")).to_be_visible()
-    expect(page.get_by_text("13700001111")).to_be_visible()
+    expect(page.locator("dd", has_text="13700001111")).to_be_visible()
     screenshot(page, "identity-my-space-zh")
+    # The verified phone can now be shared with the units handling the person's requests (nothing until chosen).
+    sharing = page.get_by_label("我已验证的手机号码（13700001111）")
+    expect(sharing).not_to_be_checked()
+    sharing.check()
+    page.locator("#save-sharing").click()
+    page.wait_for_url("**/me?done=saved#sharing")
+    expect(page.get_by_label("我已验证的手机号码（13700001111）")).to_be_checked()

@@ -1,13 +1,14 @@
-"""The admin pages' router: /staff/admin and its units, categories, users and category models pages."""
+"""The admin pages' router: /staff/admin and its units, categories, users (and their sessions) and category models pages."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from chengzhi.admin import categories, models, units, users
+from chengzhi.admin import categories, models, units, user_access, users
 
 router = APIRouter(include_in_schema=False)
 router.include_router(units.router)
 router.include_router(categories.router)
 router.include_router(users.router)
+router.include_router(user_access.router)
 router.include_router(models.router)

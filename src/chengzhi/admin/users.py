@@ -26,12 +26,14 @@ from chengzhi.admin.common import (
     text,
     unit_choices,
 )
+from chengzhi.config import Settings
 from chengzhi.deps import SessionDep
 from chengzhi.errors import ChengzhiError
 from chengzhi.i18n import message
+from chengzhi.org import mfa, sessions
 from chengzhi.org import queries as org_queries
 from chengzhi.org import service as org
-from chengzhi.org.models import Role, Unit, User
+from chengzhi.org.models import Role, Unit, User, UserSession
 from chengzhi.org.schemas import UserCreate
 from chengzhi.requests.access import mask_phone
 from chengzhi.web.i18n import N_
@@ -115,6 +117,10 @@ class UserPage:
     grant_unit: str = ""
     notice: str | None = None
     errors: FormErrors = field(default_factory=FormErrors)
+    # Where the user is signed in (user_access.py ends them) and whether a second factor is set up.
+    sessions: list[UserSession] = field(default_factory=list)
+    current_session: int | None = None
+    has_factor: bool = False
 
 
 # ---------------------------------------------------------------- helpers
@@ -130,15 +136,18 @@ def _role_choices(admin: Admin) -> list[Choice]:
     return [Choice(r.value, role_name(r, admin.lang)) for r in Role]
 
 
-def _managed_user(session: Session, admin: Admin, ref: str) -> User | None:
+def managed_user(session: Session, admin: Admin, ref: str) -> User | None:
     user_id = parse_id(ref)
     if user_id is None:
         return None
     return org_queries.managed_user(session, managed_paths(admin), user_id)
 
 
-def _user_page(session: Session, admin: Admin, user: User, notice: str | None = None) -> UserPage:
+def _user_page(
+    request: Request, session: Session, admin: Admin, user: User, notice: str | None = None
+) -> UserPage:
     lang = admin.lang
+    settings: Settings = request.app.state.settings
     covered = [r for r in user.roles if admin.covers(r.unit)]
     return UserPage(
         id=user.id,
@@ -165,6 +174,9 @@ def _user_page(session: Session, admin: Admin, user: User, notice: str | None = 
         and (admin.at_root or (bool(user.roles) and len(covered) == len(user.roles))),
         is_self=user.id == admin.actor.user_id,
         notice=notice,
+        sessions=sessions.sessions_of(session, user.id, settings),
+        current_session=admin.actor.session_id,
+        has_factor=mfa.has_factor(session, user),
     )
 
 
@@ -174,6 +186,9 @@ NOTICES = {
     "removed": N_("The role was removed."),
     "deactivated": N_("The user was deactivated: they can no longer sign in."),
     "activated": N_("The user was reactivated."),
+    "sessions_ended": N_("The user's sessions were ended: they must sign in again there."),
+    "session_ended": N_("The session was ended."),
+    "factor_reset": N_("The second factor was removed: the user sets up a new one at their next sign-in."),
 }
 
 
@@ -320,11 +335,11 @@ def user_page(ref: str, request: Request, session: SessionDep) -> Response:
     admin = admin_or_refuse(request, session)
     if not isinstance(admin, Admin):
         return admin
-    user = _managed_user(session, admin, ref)
+    user = managed_user(session, admin, ref)
     if user is None:
         return not_found(request, admin.frame, message("user_not_found", admin.lang, {"ref": ref[:20]}))
     done = request.query_params.get("done", "")
-    page = _user_page(session, admin, user, admin.t(NOTICES[done]) if done in NOTICES else None)
+    page = _user_page(request, session, admin, user, admin.t(NOTICES[done]) if done in NOTICES else None)
     return render(request, "admin/user.html", page, admin.frame)
 
 
@@ -333,11 +348,11 @@ async def grant_role(ref: str, request: Request, session: SessionDep) -> Respons
     admin = admin_or_refuse(request, session)
     if not isinstance(admin, Admin):
         return admin
-    user = _managed_user(session, admin, ref)
+    user = managed_user(session, admin, ref)
     if user is None:
         return not_found(request, admin.frame, message("user_not_found", admin.lang, {"ref": ref[:20]}))
     form = await request.form(max_files=0, max_fields=50)
-    page = _user_page(session, admin, user)
+    page = _user_page(request, session, admin, user)
     page.grant_role, page.grant_unit = text(form, "role", 20), text(form, "unit", 12)
     check_csrf(request, form, page.errors, admin.lang)
     grant = _role_and_unit(session, admin, page.grant_role, page.grant_unit, page.errors, required=True)
@@ -353,11 +368,11 @@ async def remove_role(ref: str, assignment: str, request: Request, session: Sess
     admin = admin_or_refuse(request, session)
     if not isinstance(admin, Admin):
         return admin
-    user = _managed_user(session, admin, ref)
+    user = managed_user(session, admin, ref)
     if user is None:
         return not_found(request, admin.frame, message("user_not_found", admin.lang, {"ref": ref[:20]}))
     form = await request.form(max_files=0, max_fields=50)
-    page = _user_page(session, admin, user)
+    page = _user_page(request, session, admin, user)
     check_csrf(request, form, page.errors, admin.lang)
     held = next((h for h in page.held if str(h.id) == assignment[:12]), None)
     if held is None or not held.can_remove:
@@ -374,11 +389,11 @@ async def set_active(ref: str, request: Request, session: SessionDep) -> Respons
     admin = admin_or_refuse(request, session)
     if not isinstance(admin, Admin):
         return admin
-    user = _managed_user(session, admin, ref)
+    user = managed_user(session, admin, ref)
     if user is None:
         return not_found(request, admin.frame, message("user_not_found", admin.lang, {"ref": ref[:20]}))
     form = await request.form(max_files=0, max_fields=50)
-    page = _user_page(session, admin, user)
+    page = _user_page(request, session, admin, user)
     check_csrf(request, form, page.errors, admin.lang)
     wanted = form.get("active")
     if not page.can_deactivate:

@@ -35,6 +35,7 @@ from chengzhi.demo import warning as demo_warning
 from chengzhi.demo.audit import record_demo_views
 from chengzhi.demo.city import DEMO_PASSWORD, build_city
 from chengzhi.demo.credit import make_credit
+from chengzhi.demo.identity import verify_and_share
 from chengzhi.demo.knowledge import add_articles
 from chengzhi.demo.opendata import publish_demo_data
 from chengzhi.demo.participation import take_part
@@ -176,6 +177,7 @@ def _generate(
             simulation.articles = add_articles(session, demo, now)
             simulation.run(plans)
             credit = make_credit(session, demo, seed, now.astimezone(tz).date())
+            identity = verify_and_share(session, demo, now)
         # The city's history was triaged when it came in: the triage worker reads it now, before anyone looks.
         triaged = time.perf_counter()
         drain(factory, settings, triage_intake.process, batch=500)
@@ -191,6 +193,7 @@ def _generate(
         rules.invalidate()
     summary.update(
         credit,
+        identity=identity,
         created=True,
         seed=seed,
         now=now.isoformat(),

@@ -58,3 +58,32 @@ class DataRightsEvent(Base):
     # What changed or was handed out: field names and counts, never the personal data itself.
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     anonymised: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class DetailSharing(Base):
+    """Which verified details a resident agreed to share with the units handling their requests (nothing until they
+    choose: consent is given, never assumed). Only details verified at the time of viewing are ever shown."""
+
+    __tablename__ = "detail_sharing"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    share_name: Mapped[bool] = mapped_column(Boolean, default=False)
+    share_phone: Mapped[bool] = mapped_column(Boolean, default=False)
+    share_email: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DetailView(Base):
+    """The access log of shared details: who saw which of a resident's verified details, for which request, when.
+    The resident sees it in their own space; staff who may see the details see it on the request. Kept after the
+    resident deletes their data (ids and field names only, never the details)."""
+
+    __tablename__ = "detail_views"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id", ondelete="CASCADE"), index=True)
+    resident_id: Mapped[int] = mapped_column(Integer, index=True)
+    viewer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    viewer_unit_id: Mapped[int | None] = mapped_column(Integer)
+    fields: Mapped[list[str]] = mapped_column(JSON, default=list)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -86,20 +86,19 @@ async def reset_confirm(request: Request, session: SessionDep, settings: Setting
     user = user_by_username(session, page.username)
     if not csrf_ok(request, form):
         page.errors.add("form", message("csrf_failed", lang))
+    elif len(password) < org.MIN_PASSWORD:  # checked first, for every name: the answer reveals no account
+        page.errors.add("password", message("password_too_short", lang, {"min": org.MIN_PASSWORD}))
     elif user is None or not user.active:
         page.errors.add("code", message("verification_code_invalid", lang))
     else:
         try:
-            if len(password) < org.MIN_PASSWORD:
-                raise ChengzhiError("password_too_short", min=org.MIN_PASSWORD)
             verification.confirm_code(session, settings, user, str(form.get("code") or "")[:10])
             org.set_password(session, user, password)
             session.commit()
             return RedirectResponse("/login?reset=1", status_code=303)
         except ChengzhiError as exc:
             session.commit()  # a wrong code counts
-            field_name = "password" if exc.code == "password_too_short" else "code"
-            page.errors.add(field_name, message(exc.code, lang, exc.params))
+            page.errors.add("code", message(exc.code, lang, exc.params))
     if not page.errors:
         page.errors.add("form", gettext(lang, N_("The password could not be reset.")))
     return render(

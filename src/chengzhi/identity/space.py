@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from chengzhi.config import Settings
 from chengzhi.db import utcnow
 from chengzhi.errors import Invalid
+from chengzhi.identity import sharing
 from chengzhi.identity.models import DataRightsEvent, UserIdentity, VerificationCode
 from chengzhi.identity.service import identities_of
 from chengzhi.notify import service as notify
@@ -134,6 +135,11 @@ def gather(session: Session, settings: Settings, user: User) -> dict[str, Any]:
             }
             for r in found
         ],
+        "sharing": sharing.consent_of(session, user.id),
+        "detail_views": [
+            {"at": _iso(v.at), "request": v.tracking_number, "unit": v.unit, "fields": list(v.fields)}
+            for v in sharing.views_of_resident(session, user.id, user.language)
+        ],
         "data_rights_trace": [
             {"action": e.action, "at": _iso(e.at), "details": e.details} for e in trace_of(session, user.id)
         ],
@@ -165,12 +171,13 @@ def export_csv(data: dict[str, Any]) -> str:
     writer.writerow(["section", "item", "field", "value"])
     for field_name, value in data["profile"].items():
         writer.writerow(["profile", "", field_name, _cell(value)])
-    for section in ("identities", "sessions", "requests", "data_rights_trace"):
+    for section in ("identities", "sessions", "requests", "detail_views", "data_rights_trace"):
         for index, item in enumerate(data[section], start=1):
             for field_name, value in item.items():
                 writer.writerow([section, index, field_name, _cell(value)])
-    for field_name, value in data["notification_preferences"].items():
-        writer.writerow(["notification_preferences", "", field_name, _cell(value)])
+    for section in ("notification_preferences", "sharing"):
+        for field_name, value in data[section].items():
+            writer.writerow([section, "", field_name, _cell(value)])
     return out.getvalue()
 
 
@@ -188,6 +195,9 @@ def correct(session: Session, user: User, change: Correction) -> list[str]:
         name = change.display_name.strip()
         if not name or len(name) > 120:
             raise Invalid("validation_failed", details="display_name: 1 to 120 characters")
+        if name != user.display_name and user.real_name_verified_at is not None:
+            # A real name verified by an identity provider is what units may rely on: it changes there.
+            raise Invalid("name_verified_by_provider")
         if name != user.display_name:
             user.display_name = name
             changed.append("display_name")
@@ -212,6 +222,7 @@ def delete_person(session: Session, user: User) -> int:
     for model in (UserIdentity, VerificationCode):
         session.execute(delete(model).where(model.user_id == user.id))
     notify.forget_person(session, user.id)
+    sharing.forget(session, user.id)
     org.forget_person(session, user)
     record(session, user.id, "delete", requests_anonymised=anonymised, identities_removed=identities)
     return anonymised

@@ -14,11 +14,13 @@ from chengzhi.db import get_sessionmaker
 from chengzhi.deps import SessionDep, SettingsDep
 from chengzhi.errors import ChengzhiError
 from chengzhi.i18n import message
-from chengzhi.identity import space, verification
+from chengzhi.identity import sharing, space, verification
+from chengzhi.identity.sharing_pages import FIELD_NAMES
 from chengzhi.org import levels
 from chengzhi.org.pages import safe_next
 from chengzhi.org.queries import user_by_id
 from chengzhi.org.service import Actor
+from chengzhi.web.i18n import gettext
 from chengzhi.web.templating import FormErrors, chrome, csrf_ok, page_actor, page_language, render
 
 router = APIRouter(include_in_schema=False)
@@ -141,6 +143,10 @@ async def verify_confirm(request: Request, session: SessionDep, settings: Settin
 class MySpace:
     data: dict[str, Any]
     level: int
+    verified: dict[str, str] = field(default_factory=dict)
+    field_names: dict[str, str] = field(
+        default_factory=dict
+    )  # shared detail -> its name in the page's language
     notice: str = ""
     errors: FormErrors = field(default_factory=FormErrors)
 
@@ -166,6 +172,8 @@ def my_space(request: Request, session: SessionDep, settings: SettingsDep) -> Re
     page = MySpace(
         data=space.gather(session, settings, user),
         level=actor.level,
+        verified=sharing.verified_details(user),
+        field_names={f: gettext(page_language(request), name) for f, name in FIELD_NAMES.items()},
         notice=str(request.query_params.get("done") or "")[:20],
     )
     response = render(request, "account/me.html", page, chrome(request, actor))
@@ -215,9 +223,10 @@ async def correct(request: Request, session: SessionDep, settings: SettingsDep) 
                 language=str(form.get("language")) if form.get("language") else None,
             ),
         )
-    except ChengzhiError:
+    except ChengzhiError as exc:
         session.rollback()
-        return RedirectResponse("/me?done=invalid", status_code=303)
+        done = "name_verified" if exc.code == "name_verified_by_provider" else "invalid"
+        return RedirectResponse(f"/me?done={done}", status_code=303)
     session.commit()
     return RedirectResponse("/me?done=corrected", status_code=303)
 
@@ -233,6 +242,22 @@ async def notifications(request: Request, session: SessionDep, settings: Setting
     space.set_preferences(session, actor.user_id, {k: form.get(k) == "on" for k in space.DEFAULT_CHOICES})
     session.commit()
     return RedirectResponse("/me?done=saved", status_code=303)
+
+
+@router.post("/me/sharing")
+async def set_sharing(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    """Which verified details the units handling the person's requests may see (nothing until chosen)."""
+    actor = _space_actor(request, session, settings)
+    if isinstance(actor, Response):
+        return actor
+    form = await request.form()
+    if not csrf_ok(request, form) or actor.user_id is None:
+        return RedirectResponse("/me", status_code=303)
+    chosen = {f: form.get(f) == "on" for f in sharing.FIELDS}
+    sharing.set_consent(session, actor.user_id, chosen)
+    space.record(session, actor.user_id, "share", fields=[f for f, on in chosen.items() if on])
+    session.commit()
+    return RedirectResponse("/me?done=saved#sharing", status_code=303)
 
 
 @router.post("/me/delete")

@@ -29,7 +29,6 @@ from chengzhi.open311.formats import Open311Error
 from chengzhi.open311.keys import service_user
 from chengzhi.open311.mapping import STEPS_OF_EXTENDED
 from chengzhi.open311.models import Open311Delivery, Open311Endpoint, Open311InboundUpdate
-from chengzhi.open311.secretbox import SealError, reseal, seal, unseal
 from chengzhi.org import queries as org_queries
 from chengzhi.org.models import Unit, User
 from chengzhi.org.service import set_user_active
@@ -38,6 +37,7 @@ from chengzhi.outbound.open311 import USER_AGENT, describe
 from chengzhi.requests import queries as requests_queries
 from chengzhi.requests.models import Request
 from chengzhi.requests.workflow import IllegalTransition
+from chengzhi.security.secretbox import SealError, reseal, seal, unseal
 
 log = logging.getLogger(__name__)
 

@@ -16,6 +16,7 @@ from chengzhi.deps import ActorDep, SessionDep, SettingsDep, UserDep
 from chengzhi.errors import Forbidden, NotFound
 from chengzhi.opendata import access, datastore, dicts, resources, service
 from chengzhi.opendata.models import AccessApplication, DatasetVersion, OpenLevel, Resource
+from chengzhi.org import levels
 from chengzhi.org.queries import units_by_id
 
 router = APIRouter(prefix="/api/v1/opendata", tags=["opendata"])
@@ -247,7 +248,10 @@ def mask(resource_id: str, session: SessionDep, settings: SettingsDep, actor: Us
 @router.post(
     "/datasets/{ref}/applications", status_code=201, summary="Apply for a conditional dataset's data"
 )
-def apply(ref: str, body: ApplicationIn, session: SessionDep, actor: UserDep) -> dict[str, Any]:
+def apply(
+    ref: str, body: ApplicationIn, session: SessionDep, settings: SettingsDep, actor: UserDep
+) -> dict[str, Any]:
+    levels.require_level(actor, settings, "apply_open_data")
     ds = service.get_dataset(session, actor, ref, withdrawn_ok=False)
     application = access.apply(session, actor, ds, body.purpose, body.agreement_accepted)
     session.commit()

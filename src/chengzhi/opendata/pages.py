@@ -19,6 +19,7 @@ from chengzhi.opendata.models import AccessApplication, Dataset, OpenLevel, Reso
 from chengzhi.opendata.quality import EXPLAIN
 from chengzhi.opendata.search import SearchParams, SearchQueryError, package_search
 from chengzhi.opendata.vocab import FREQUENCIES, LICENCES, OPEN_LEVEL_ZH, OPEN_LEVELS, THEMES
+from chengzhi.org import levels
 from chengzhi.org.queries import units_by_id
 from chengzhi.web.i18n import gettext
 from chengzhi.web.templating import Chrome, chrome, csrf_ok, not_found, page_actor, render
@@ -333,6 +334,10 @@ async def act(name: str, step: str, request: Request, session: SessionDep, setti
         return not_found(
             request, frame, message("opendata_dataset_not_found", frame.lang, {"ref": name[:100]})
         )
+    if step == "apply" and not actor.is_anonymous and not levels.allowed(actor, settings, "apply_open_data"):
+        # The city asks for a verified real name (by default) before an application: through the step-up and back.
+        needed = levels.level_needed(settings, "apply_open_data")
+        return RedirectResponse(levels.step_up_url(needed, f"/data/{ds.name}#apply"), status_code=303)
     form = await request.form()
     if not csrf_ok(request, form):
         return _dataset_page(request, session, frame, actor, ds, error=message("csrf_failed", frame.lang))

@@ -37,13 +37,13 @@ def _grouped(secret: str) -> str:
 
 
 def _enrol_page(request: Request, session: SessionDep, user: User) -> SecondFactorPage:
-    factor = mfa.begin_enrolment(session, user)
+    _factor, secret = mfa.begin_enrolment(session, user, request.app.state.settings)
     session.commit()
     return SecondFactorPage(
         mode="enrol",
         username=user.username,
-        secret=_grouped(factor.secret),
-        uri=mfa.provisioning_uri(factor, user),
+        secret=_grouped(secret),
+        uri=mfa.provisioning_uri(secret, user),
     )
 
 
@@ -78,9 +78,9 @@ async def second_factor(request: Request, session: SessionDep, settings: Setting
     else:
         try:
             if enrolled:
-                used = mfa.verify(session, user, code, lockout=signin.lockout(settings))
+                used = mfa.verify(session, user, code, settings, lockout=signin.lockout(settings))
             else:
-                page.codes = mfa.confirm_enrolment(session, user, code)
+                page.codes = mfa.confirm_enrolment(session, user, code, settings)
                 used = "totp"
         except ChengzhiError as exc:
             session.commit()  # a wrong code counts towards the lock-out
@@ -99,7 +99,8 @@ async def second_factor(request: Request, session: SessionDep, settings: Setting
     if page.mode == "enrol":
         factor = mfa.factor_of(session, user)
         if factor is not None:
-            page.secret, page.uri = _grouped(factor.secret), mfa.provisioning_uri(factor, user)
+            secret = mfa.secret_of(factor, settings)
+            page.secret, page.uri = _grouped(secret), mfa.provisioning_uri(secret, user)
     actor = page_actor(request, session)
     return render(request, "account/second_factor.html", page, chrome(request, actor), status_code=422)
 

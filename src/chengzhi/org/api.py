@@ -108,7 +108,7 @@ def _authenticate(session: SessionDep, settings: SettingsDep, body: schemas.Cred
         if owed == "verify":
             if not body.one_time_code:
                 raise NotAuthenticated("second_factor_required")
-            mfa.verify(session, user, body.one_time_code, lockout=signin.lockout(settings))
+            mfa.verify(session, user, body.one_time_code, settings, lockout=signin.lockout(settings))
     except NotAuthenticated:
         session.commit()
         raise

@@ -4,6 +4,10 @@ Every staff role needs one when `Settings.second_factor_required`, unless the id
 person in said in its `acr`/`amr` that it did multi-factor authentication (docs/identity.md). A code is accepted
 once (the last accepted time step is kept), within one step of clock drift; wrong codes count towards the
 account's lock-out like wrong passwords.
+
+The TOTP secret is stored sealed with the secret box (`chengzhi.security.secretbox`, Fernet under a key derived
+from CHENGZHI_SECRET_KEY): a copy of the database alone does not produce codes. A secret stored plain by an
+earlier release is still read, and sealed at its next use or by `chengzhi secrets rotate`.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from chengzhi.db import utcnow
 from chengzhi.errors import Conflict, NotAuthenticated
 from chengzhi.org.models import RecoveryCode, SecondFactor, User
 from chengzhi.org.service import STAFF_ROLES, Lockout
+from chengzhi.security.secretbox import SEALED_PREFIX, SealError, reseal, seal, unseal
 
 ISSUER = "Chengzhi 城治"
 RECOVERY_CODES = 10
@@ -50,32 +55,54 @@ def needed(session: Session, user: User, settings: Settings, *, done_by_provider
     return "verify" if has_factor(session, user) else "enrol"
 
 
-def begin_enrolment(session: Session, user: User) -> SecondFactor:
-    """A new TOTP secret for the user to add to their authenticator app, pending until `confirm_enrolment`."""
+def _seal(secret: str, settings: Settings) -> str:
+    return seal(secret, settings.secret_key)
+
+
+def secret_of(factor: SecondFactor, settings: Settings) -> str:
+    """The factor's TOTP secret (base32), opened with the current or a previous secret key."""
+    if not factor.secret.startswith(SEALED_PREFIX):
+        return factor.secret  # stored plain by a release before sealing: sealed at its next use
+    return unseal(factor.secret, settings.secret_key, settings.previous_secret_keys)
+
+
+def begin_enrolment(session: Session, user: User, settings: Settings) -> tuple[SecondFactor, str]:
+    """A new TOTP secret for the user to add to their authenticator app, pending until `confirm_enrolment`;
+    returns the factor and the secret (to show once more while the enrolment is pending)."""
     factor = factor_of(session, user)
     if factor is not None and factor.confirmed_at is not None:
         raise Conflict("second_factor_enrolled")
     if factor is None:
-        factor = SecondFactor(user_id=user.id, secret=pyotp.random_base32(), last_step=0, created_at=utcnow())
+        secret = pyotp.random_base32()
+        factor = SecondFactor(
+            user_id=user.id, secret=_seal(secret, settings), last_step=0, created_at=utcnow()
+        )
         session.add(factor)
         session.flush()
-    return factor
+        return factor, secret
+    return factor, secret_of(factor, settings)
 
 
-def provisioning_uri(factor: SecondFactor, user: User) -> str:
+def provisioning_uri(secret: str, user: User) -> str:
     """The otpauth:// URI authenticator apps read (from a QR code, or typed in as the secret)."""
-    return pyotp.TOTP(factor.secret).provisioning_uri(name=user.username, issuer_name=ISSUER)
+    return pyotp.TOTP(secret).provisioning_uri(name=user.username, issuer_name=ISSUER)
 
 
 def _code_hash(code: str) -> str:
     return hashlib.sha256(code.replace("-", "").replace(" ", "").lower().encode()).hexdigest()
 
 
-def _accept_totp(factor: SecondFactor, code: str, now: float | None = None) -> bool:
+def _accept_totp(factor: SecondFactor, code: str, settings: Settings, now: float | None = None) -> bool:
     code = code.replace(" ", "")
     if not (code.isdigit() and len(code) == 6):
         return False
-    totp = pyotp.TOTP(factor.secret)
+    try:
+        secret = secret_of(factor, settings)
+    except SealError:
+        return False  # sealed under a key no longer known: an administrator resets the factor
+    if not factor.secret.startswith(SEALED_PREFIX):
+        factor.secret = _seal(secret, settings)
+    totp = pyotp.TOTP(secret)
     current = int((now if now is not None else time.time()) // STEP_SECONDS)
     for step in (current - 1, current, current + 1):
         if step > factor.last_step and secrets.compare_digest(totp.at(step * STEP_SECONDS), code):
@@ -84,12 +111,14 @@ def _accept_totp(factor: SecondFactor, code: str, now: float | None = None) -> b
     return False
 
 
-def confirm_enrolment(session: Session, user: User, code: str, now: float | None = None) -> list[str]:
+def confirm_enrolment(
+    session: Session, user: User, code: str, settings: Settings, now: float | None = None
+) -> list[str]:
     """Confirm the pending secret with a first code; returns the new recovery codes (shown once, stored hashed)."""
     factor = factor_of(session, user)
     if factor is None or factor.confirmed_at is not None:
         raise Conflict("second_factor_enrolled" if factor else "second_factor_not_started")
-    if not _accept_totp(factor, code, now):
+    if not _accept_totp(factor, code, settings, now):
         raise NotAuthenticated("second_factor_invalid")
     factor.confirmed_at = utcnow()
     return new_recovery_codes(session, user)
@@ -113,7 +142,12 @@ def recovery_codes_left(session: Session, user: User) -> int:
 
 
 def verify(
-    session: Session, user: User, code: str, now: float | None = None, lockout: Lockout | None = None
+    session: Session,
+    user: User,
+    code: str,
+    settings: Settings,
+    now: float | None = None,
+    lockout: Lockout | None = None,
 ) -> str:
     """Check a code of the user's second factor: "totp" or "recovery" (that code is then used up), else
     NotAuthenticated. A wrong code counts as a failed sign-in and locks the account like wrong passwords do
@@ -126,7 +160,7 @@ def verify(
     factor = factor_of(session, user)
     if factor is None or factor.confirmed_at is None:
         raise NotAuthenticated("second_factor_invalid")
-    if _accept_totp(factor, code, now):
+    if _accept_totp(factor, code, settings, now):
         session.flush()
         return "totp"
     spare = session.scalar(
@@ -154,3 +188,25 @@ def reset(session: Session, user: User) -> None:
     session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     session.execute(delete(SecondFactor).where(SecondFactor.user_id == user.id))
     session.flush()
+
+
+def reseal_secrets(session: Session, settings: Settings) -> dict[str, int]:
+    """Seal every TOTP secret under CHENGZHI_SECRET_KEY (plain ones from before sealing, ones sealed under a
+    previous key) for `chengzhi secrets rotate`; counts resealed, already current, unreadable (reset those)."""
+    counts = {"resealed": 0, "current": 0, "unreadable": 0}
+    for factor in session.scalars(select(SecondFactor).order_by(SecondFactor.user_id)):
+        try:
+            if factor.secret.startswith(SEALED_PREFIX):
+                fresh = reseal(factor.secret, settings.secret_key, settings.previous_secret_keys)
+            else:
+                fresh = _seal(factor.secret, settings)
+        except SealError:
+            counts["unreadable"] += 1
+            continue
+        if fresh is None:
+            counts["current"] += 1
+        else:
+            factor.secret = fresh
+            counts["resealed"] += 1
+    session.flush()
+    return counts

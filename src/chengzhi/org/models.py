@@ -168,7 +168,9 @@ class SecondFactor(Base):
     __tablename__ = "second_factors"
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
-    secret: Mapped[str] = mapped_column(String(64))
+    # Sealed with the secret box (chengzhi.security.secretbox); a value from before 0033 may still be plain base32
+    # until `chengzhi secrets rotate` (or its next use) seals it.
+    secret: Mapped[str] = mapped_column(String(255))
     confirmed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # The last time step accepted: a code is never accepted twice.
     last_step: Mapped[int] = mapped_column(Integer, default=0)

@@ -158,25 +158,28 @@ class Lockout:
 def authenticate(session: Session, username: str, password: str, lockout: Lockout | None = None) -> User:
     """The user of these credentials, or NotAuthenticated. Wrong passwords are counted on the account (flushed:
     the caller commits even when this raises, so that the count survives); a locked account refuses every
-    password, right or wrong, until its time is up."""
+    password, right or wrong, until its time is up, with the same `bad_credentials` as an unknown name."""
     lockout = lockout or Lockout()
     user = session.scalar(select(User).where(User.username == username))
     now = utcnow()
-    if user is not None and user.locked_until is not None and user.locked_until > now:
-        minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
-        raise NotAuthenticated("account_locked", minutes=minutes)
-    stored = user.password_hash if user and user.active and user.password_hash else _DUMMY_HASH
+    locked = user is not None and user.locked_until is not None and user.locked_until > now
+    stored = _DUMMY_HASH
+    if user is not None and user.active and user.password_hash and not locked:
+        stored = user.password_hash
     try:
+        # Always one hash check, so that an unknown name, a locked account and a wrong password take as long.
         _hasher.verify(stored, password)
     except (VerificationError, InvalidHashError):
-        if user is not None:
+        if user is not None and not locked:
             user.failed_logins = (user.failed_logins or 0) + 1
             if user.failed_logins >= lockout.attempts:
                 user.locked_until = now + dt.timedelta(minutes=lockout.minutes)
                 user.failed_logins = 0
             session.flush()
         raise NotAuthenticated("bad_credentials") from None
-    if user is None or not user.active or not user.password_hash:
+    if user is None or stored is _DUMMY_HASH or user.password_hash is None:
+        # A locked account answers as an unknown name does: a guesser who locked it learns nothing of whether it
+        # exists (the message says that accounts pause after repeated failures).
         raise NotAuthenticated("bad_credentials")
     if user.failed_logins or user.locked_until is not None:
         user.failed_logins = 0
@@ -204,6 +207,7 @@ def set_password(session: Session, user: User, new: str, *, keep_session: int | 
         raise Invalid("password_too_short", min=MIN_PASSWORD)
     user.password_hash = _hasher.hash(new)
     user.password_changed_at = utcnow()
+    user.failed_logins, user.locked_until = 0, None  # a reset through a verified channel ends a lock-out
     session.flush()
     return sessions.revoke_all(session, user.id, "password_changed", keep=keep_session)
 

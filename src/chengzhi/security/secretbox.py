@@ -1,6 +1,7 @@
-"""Sealing the API keys that we send to units' Open311 systems (we must be able to read them back, so they
-cannot be hashed), with the `cryptography` library's Fernet (AES-128-CBC with HMAC-SHA256, a timestamp and a random
-IV per token), under a key derived from CHENGZHI_SECRET_KEY by HKDF-SHA256.
+"""Sealing the secrets the platform must read back (so they cannot be hashed): the API keys we send to units'
+Open311 systems and the staff's TOTP secrets (docs/identity.md). With the `cryptography` library's Fernet
+(AES-128-CBC with HMAC-SHA256, a timestamp and a random IV per token), under a key derived from
+CHENGZHI_SECRET_KEY by HKDF-SHA256 (its label still names open311, where the box began: values sealed then open).
 
 Rotation: a new CHENGZHI_SECRET_KEY with the old one kept in CHENGZHI_PREVIOUS_SECRET_KEYS still reads every sealed
 value (MultiFernet tries the current key first); `chengzhi secrets rotate` then re-seals them all under the current
@@ -23,6 +24,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 VERSION = "v2"
 LEGACY = "v1"
+# What every value `seal` returns starts with (a stored value without it was never sealed).
+SEALED_PREFIX = f"{VERSION}:"
 
 
 class SealError(ValueError):

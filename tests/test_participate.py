@@ -63,7 +63,7 @@ def test_post_moderation_words_and_reports(
         update={"comment_blocked_words": ["骗子"], "comment_hide_after_reports": 2}
     )
     request = submit(session, settings, utcnow())
-    _verified(session, city, "resident2")
+    session.commit()
     url = f"/api/v1/issues/{request.id}/comments"
     assert client.post(url, json={"text": "我家楼下也是"}).status_code == 401
     resident = auth(client, "resident2")
@@ -123,7 +123,7 @@ def test_followers_hear_the_steps(
     client: TestClient, settings: Settings, city: City, session: Session
 ) -> None:
     request = submit(session, settings, utcnow())
-    _verified(session, city, "resident2")
+    session.commit()
     follower = auth(client, "resident2")
     refused = client.put(f"/api/v1/issues/{request.id}/follow", headers=follower)
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "identity_level_required"

@@ -49,7 +49,8 @@ def take_part(session: Session, settings: Settings, demo: DemoCity, now: dt.date
         select(Request.id).where(Request.channel != "import").order_by(Request.id.desc()).limit(3)
     ).all()
     made = {"comments": 0, "waiting": 0, "hidden": 0, "follows": 0, "topics": 0, "votes": 0}
-    for k, text in enumerate(COMMENTS):
+    # A city generated without requests (`--requests 0`) has no issue to comment on or follow.
+    for k, text in enumerate(COMMENTS if newest else ()):
         comment = participate.add_comment(
             session, residents[k % len(residents)], listed, newest[k % len(newest)], text, now
         )
@@ -59,8 +60,9 @@ def take_part(session: Session, settings: Settings, demo: DemoCity, now: dt.date
             for reporter in residents[:3]:  # others than its author (residents[3])
                 participate.report_comment(session, reporter, listed, comment.id, "广告", now)
             made["hidden"] += comment.state == "hidden"
-    participate.follow(session, residents[0], listed, newest[0], now)
-    made["follows"] += 1
+    if newest:
+        participate.follow(session, residents[0], listed, newest[0], now)
+        made["follows"] += 1
 
     leader = demo.leader
     today = now.astimezone(ZoneInfo(settings.timezone)).date()

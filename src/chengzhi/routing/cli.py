@@ -98,13 +98,11 @@ def train_command(
         _fail("give either --input FILE (with --output DIR) or --from-db")
     try:
         if from_db:
-            if if_none and _with_session(_has_models):
+            found = _train_db(config, activate, note, max_rows, dense, if_none)
+            if found is None:
                 typer.echo(json.dumps({"trained": False, "reason": "the registry already has a model"}))
                 return
-            row = _with_session(
-                lambda s: _train_db(s, config, activate, note, max_rows, _db_embed(dense, config, max_rows))
-            )
-            _print_json(row)
+            _print_json(found)
             return
         assert input is not None
         if output is None and not (register or activate):
@@ -156,12 +154,6 @@ def _register(session: Any, model: Any, activate: bool, note: str) -> int:
     return int(row.version)
 
 
-def _has_models(session: Any) -> bool:
-    from chengzhi.routing import registry
-
-    return bool(registry.list_models(session))
-
-
 def _file_embed(dense: bool) -> Any:
     """With --dense: vectors computed for the file's texts (kept in memory for this run)."""
     if not dense:
@@ -173,31 +165,53 @@ def _file_embed(dense: bool) -> Any:
     return lambda texts: vectors_for(texts, embeddings, cache)  # type: ignore[arg-type]
 
 
-def _db_embed(dense: bool, config: ClassifierConfig, max_rows: int) -> Any:
-    """With --dense: the training texts' missing vectors computed and stored first (transactions of their own);
-    the training then reads them (and computes, without storing, any of a request received meanwhile)."""
-    if not dense:
-        return None
+def _train_db(
+    config: ClassifierConfig, activate: bool, note: str, max_rows: int, dense: bool, if_none: bool
+) -> dict[str, Any] | None:
+    """Trains from the database outside any transaction (`registry.train_from_db_outside`). With --dense the
+    texts' missing vectors are computed and stored first (transactions of their own); the training then reads them
+    (and computes, without storing, those of requests received meanwhile)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from chengzhi.config import get_settings
     from chengzhi.db import get_sessionmaker
-    from chengzhi.embeddings import default_embeddings
-    from chengzhi.routing.refine import store_training_vectors, vectors_of
-
-    factory, embeddings = get_sessionmaker(get_settings().database_url), default_embeddings()
-    assert embeddings is not None
-    store_training_vectors(factory, embeddings, config, max_rows)
-    return lambda texts: vectors_of(factory, embeddings, texts, keep=False)
-
-
-def _train_db(
-    session: Any, config: ClassifierConfig, activate: bool, note: str, max_rows: int, embed: Any = None
-) -> dict[str, Any]:
     from chengzhi.routing import registry
 
-    row = registry.train_from_db(
-        session, config=config, activate=activate, note=note, actor="cli", max_rows=max_rows, embed=embed
-    )
-    return registry.describe(row)
+    factory = get_sessionmaker(get_settings().database_url)
+    try:
+        embed = None
+        if dense:
+            from chengzhi.embeddings import default_embeddings
+            from chengzhi.routing.refine import store_training_vectors, vectors_of
+
+            embeddings = default_embeddings()
+            assert embeddings is not None
+            if if_none:
+                with factory() as session:
+                    if registry.list_models(session):
+                        return None
+            store_training_vectors(factory, embeddings, config, max_rows)
+
+            def embed(texts: Any) -> Any:
+                return vectors_of(factory, embeddings, texts, keep=False)
+
+        row = registry.train_from_db_outside(
+            factory,
+            config=config,
+            activate=activate,
+            note=note,
+            actor="cli",
+            max_rows=max_rows,
+            embed=embed,
+            if_none=if_none,
+        )
+        if row is None:
+            return None
+        with factory() as session:
+            return registry.describe(session.merge(row))
+    except SQLAlchemyError as error:
+        _fail(f"the database cannot be used ({type(error).__name__}); run `chengzhi db upgrade` first?")
+        return None
 
 
 @model_app.command("retrain")

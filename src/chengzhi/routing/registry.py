@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from chengzhi.categories import service as categories
 from chengzhi.config import Settings
@@ -256,6 +256,32 @@ def train_from_db(
     return _train_found(session, found, config, settings, activate, note, actor, embed=embed)
 
 
+def train_from_db_outside(
+    factory: sessionmaker[Session],
+    *,
+    config: ClassifierConfig | None = None,
+    settings: Settings | None = None,
+    activate: bool = False,
+    note: str = "",
+    actor: str = "",
+    max_rows: int = MAX_TRAINING_ROWS,
+    embed: Embed | None = None,
+    if_none: bool = False,
+) -> ClassifierModel | None:
+    """`train_from_db` for a database the platform keeps writing to meanwhile (the command line, the demo's first
+    model while the server runs): the data is read in a short session, the model trained outside any transaction
+    (on SQLite a transaction that read before another connection's commit cannot write any more) and registered in
+    a transaction of its own. With `if_none`, nothing is trained (None) when the registry has a model."""
+    with factory() as session:
+        if if_none and list_models(session):
+            return None
+        found = training_data_from_db(session, config, max_rows=max_rows)
+    model = classifier_training.train(found.data, config, embed=embed)
+    with factory() as session, session.begin():
+        row = _register_found(session, found, model, settings, activate, note, actor)
+    return row
+
+
 def _train_found(
     session: Session,
     found: DbTraining,
@@ -268,6 +294,19 @@ def _train_found(
     embed: Embed | None = None,
 ) -> ClassifierModel:
     model = classifier_training.train(found.data, config, embed=embed)
+    return _register_found(session, found, model, settings, activate, note, actor, challenge)
+
+
+def _register_found(
+    session: Session,
+    found: DbTraining,
+    model: CategoryModel,
+    settings: Settings | None,
+    activate: bool,
+    note: str,
+    actor: str,
+    challenge: dict[str, Any] | None = None,
+) -> ClassifierModel:
     model.meta["data"]["corrections"] = len(found.correction_ids)
     model.meta["metrics"]["left_out"] = found.left_out  # stored with the registry row: `describe` shows it
     if challenge is not None:

@@ -150,7 +150,7 @@ def test_training_from_the_database_stores_vectors_and_the_job_refines_new_reque
 
     result = run_job(factory, model_settings, "category_refine")
     assert result is not None and result["refined"] >= 1 and result["version"] == row.version
-    session.expire_all()
+    session.rollback()  # a new transaction: the job committed in its own
     triage = session.get(RequestTriage, new)
     assert triage is not None and triage.category_suggestions[0]["refined"] is True
     assert triage.category_suggestions[0]["code"] == "litter"
@@ -186,5 +186,5 @@ def test_training_outside_a_transaction_registers_once_with_if_none(
         factory, config=_config(False), settings=model_settings, if_none=True
     )
     assert again is None
-    session.expire_all()
+    session.rollback()
     assert [(r.version, r.active, r.note) for r in registry.list_models(session)] == [(1, True, "demo")]

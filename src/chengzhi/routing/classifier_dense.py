@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 # Given the texts to embed (already normalised and cut to `dense_chars`), their vectors (rows, in order).
 Embed = Callable[[Sequence[str]], np.ndarray]
-BATCH = 32
+BATCH = 8  # texts per call: the query model is shared with the knowledge base's questions, which wait behind a call
 
 
 def dense_text(config: ClassifierConfig, text: str, normalised: bool = False) -> str:

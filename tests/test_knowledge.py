@@ -413,7 +413,7 @@ def test_public_answers_are_rate_limited_per_client(settings: Settings, editors:
         for _ in range(3):
             assert client.get("/api/v1/knowledge/suggest", params={"q": "居住证"}).status_code == 200
         refused = client.get("/api/v1/knowledge/suggest", params={"q": "居住证", "wait": "true"})
-        assert refused.status_code == 429 and refused.json()["code"] == "rate_limited"
+        assert refused.status_code == 429 and refused.json()["error"]["code"] == "rate_limited"
         assert int(refused.headers["retry-after"]) >= 1
         # The /submit hint shares the count: over it, it shows nothing rather than an error.
         hint = client.get("/knowledge/hint", params=question)

@@ -152,7 +152,8 @@ def test_training_from_the_database_stores_vectors_and_the_job_refines_new_reque
     assert result is not None and result["refined"] >= 1 and result["version"] == row.version
     session.rollback()  # a new transaction: the job committed in its own
     triage = session.get(RequestTriage, new)
-    assert triage is not None and triage.category_suggestions[0]["refined"] is True
+    assert triage is not None and triage.category_suggestions
+    assert triage.category_suggestions[0]["refined"] is True
     assert triage.category_suggestions[0]["code"] == "litter"
     again = run_job(factory, model_settings, "category_refine")
     assert again is not None and again["refined"] == 0

@@ -408,15 +408,15 @@ def test_public_answers_are_rate_limited_per_client(settings: Settings, editors:
                 headers=editor,
             ).json()
             client.post(f"/api/v1/knowledge/articles/{made['id']}/publish", headers=editor)
-        question = {"text": "租房可以取公积金吗"}
-        assert 'name="article_id"' in client.get("/knowledge/hint", params=question).text
+        asked = {"text": "租房可以取公积金吗"}
+        assert 'name="article_id"' in client.get("/knowledge/hint", params=asked).text
         for _ in range(3):
             assert client.get("/api/v1/knowledge/suggest", params={"q": "居住证"}).status_code == 200
         refused = client.get("/api/v1/knowledge/suggest", params={"q": "居住证", "wait": "true"})
         assert refused.status_code == 429 and refused.json()["error"]["code"] == "rate_limited"
         assert int(refused.headers["retry-after"]) >= 1
         # The /submit hint shares the count: over it, it shows nothing rather than an error.
-        hint = client.get("/knowledge/hint", params=question)
+        hint = client.get("/knowledge/hint", params=asked)
         assert hint.status_code == 200 and 'name="article_id"' not in hint.text
 
 

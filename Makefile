@@ -22,10 +22,14 @@ install-dev: $(UV)
 
 # Set up, migrate the embedded SQLite database, generate the demo city if empty, serve on :8000. The sentiment and
 # type model is trained from TEXT_DATA when that file is there (real data is read from its path, never copied).
+# The demo city first, then the server; the demo's first category model trains in the background meanwhile (about
+# a minute of one core: the platform serves before it is ready; new requests get suggestions once it is active).
 TEXT_DATA ?= ../shared/data/msga-messages/train.csv
 run: install
 	$(BIN)/chengzhi db upgrade
-	$(BIN)/chengzhi demo --if-empty $(if $(wildcard $(TEXT_DATA)),--text-data $(TEXT_DATA))
+	$(BIN)/chengzhi demo --if-empty --no-model $(if $(wildcard $(TEXT_DATA)),--text-data $(TEXT_DATA))
+	mkdir -p var
+	$(BIN)/chengzhi model train --from-db --activate --if-none --note demo > var/demo-model.json 2>&1 & \
 	$(BIN)/chengzhi serve --host 127.0.0.1 --port 8000
 
 migrate: install

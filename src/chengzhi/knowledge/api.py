@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from chengzhi.db import MAX_ID
@@ -14,6 +14,7 @@ from chengzhi.deps import ActorDep, SessionDep, SettingsDep, UserDep
 from chengzhi.errors import Forbidden
 from chengzhi.knowledge import index, service, uses
 from chengzhi.knowledge.models import ArticleStatus, KnowledgeArticle
+from chengzhi.ratelimit import check_rate
 
 router = APIRouter(prefix="/api/v1/knowledge", tags=["knowledge"])
 
@@ -147,6 +148,7 @@ def article_history(
 
 @router.get("/suggest")
 def suggest(
+    http: Request,
     session: SessionDep,
     settings: SettingsDep,
     q: Annotated[str, Query(min_length=1, max_length=2000)],
@@ -155,7 +157,9 @@ def suggest(
 ) -> dict[str, Any]:
     """The best answers to `q` when the first is sure; an empty list otherwise (no answer beats a wrong one).
     BM25 answers at once while the question's vector is computed (`refinable`: ask again for the fused ranking);
-    `wait=true` waits for the vector instead."""
+    `wait=true` waits for the vector instead. Limited per client address (`knowledge_suggest_rate`): 429."""
+    client = http.client.host if http.client else "unknown"
+    check_rate(settings.rate_limit_storage, settings.knowledge_suggest_rate, "knowledge", client)
     asked = index.ask_more(
         session,
         settings.database_url,

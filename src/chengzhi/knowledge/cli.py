@@ -10,7 +10,7 @@ import typer
 
 from chengzhi.config import get_settings
 from chengzhi.db import get_sessionmaker, transaction
-from chengzhi.knowledge.embeddings import default_embeddings
+from chengzhi.embeddings import default_embeddings
 from chengzhi.knowledge.evaluate import evaluate
 from chengzhi.knowledge.importer import ImportFailed, import_articles
 

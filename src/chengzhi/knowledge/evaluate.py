@@ -1,6 +1,7 @@
 """`chengzhi kb evaluate FILE`: every row's answer is indexed as an article beside the published ones, every
 question (or those of the even or odd data rows, `--rows even|odd`, counting the first data row as 0, to keep a
-held-out half) is asked, and the ranking is scored.
+held-out half) is asked, and the ranking is scored. Passage vectors are read from the store (`knowledge_vectors`) when
+known and stored when computed: a second evaluation of the same file embeds only its questions.
 
 A question is answered right when a document carrying its row's answer text comes back (identical answers in
 several rows all count as right)."""
@@ -12,15 +13,20 @@ import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from chengzhi.knowledge import service
-from chengzhi.knowledge.embeddings import Embeddings
+from chengzhi.embeddings import Embeddings, text_key
+from chengzhi.knowledge import service, vectors
 from chengzhi.knowledge.importer import ImportFailed, read_rows
 from chengzhi.knowledge.index import sure_threshold
 from chengzhi.knowledge.retrieval import Retriever
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 Rows = Literal["all", "even", "odd"]
 
@@ -40,6 +46,7 @@ class Report:
     sure_share: float
     sure_precision: float | None
     index_seconds: float
+    vectors_reused: int = 0  # passage vectors read from the store instead of embedded again
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -48,6 +55,30 @@ class Report:
 def _p95(values: list[float]) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)] if ordered else 0.0
+
+
+def _passages(
+    session: Session, embeddings: Embeddings, texts: list[str]
+) -> tuple[npt.NDArray[np.float32], int]:
+    """The passage vectors of `texts`: those stored (`knowledge_vectors`, by text hash) are read, the others
+    embedded and stored, each batch committed, so that the next evaluation of the same file embeds nothing.
+    Returns the vectors and how many were read from the store."""
+    import numpy as np
+
+    keys = [text_key(t) for t in texts]
+    found = vectors.stored(session, embeddings.name, keys)
+    reused = len(found)
+    todo = list(dict.fromkeys((k, t) for k, t in zip(keys, texts, strict=True) if k not in found))
+    for start in range(0, len(todo), vectors.BATCH * 4):
+        chunk = todo[start : start + vectors.BATCH * 4]
+        made = embeddings.embed([t for _, t in chunk], "passage")
+        found.update(zip([k for k, _ in chunk], made, strict=True))
+        try:
+            vectors.save(session, embeddings.name, [k for k, _ in chunk], made)
+            session.commit()
+        except IntegrityError:  # another process stored some of them meanwhile: theirs are as good
+            session.rollback()
+    return np.vstack([found[k] for k in keys]).astype(np.float32), reused
 
 
 def evaluate(
@@ -66,7 +97,11 @@ def evaluate(
     for i, (_, answer) in enumerate(pairs):
         keys_of.setdefault(answer, set()).add(-(i + 1))
     started = time.perf_counter()
-    retriever = Retriever(docs, embeddings)
+    passages = None
+    reused = 0
+    if embeddings is not None and session is not None:
+        passages, reused = _passages(session, embeddings, [t for _, t in docs])
+    retriever = Retriever(docs, embeddings, passages=passages)
     index_seconds = time.perf_counter() - started
     asked = [i for i, (n, _, _) in enumerate(numbered) if rows == "all" or (n % 2 == 0) == (rows == "even")]
     hit1 = r5 = r10 = 0
@@ -102,4 +137,5 @@ def evaluate(
         sure_share=round(sure / n, 4),
         sure_precision=round(sure_right / sure, 4) if sure else None,
         index_seconds=round(index_seconds, 1),
+        vectors_reused=reused,
     )

@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy.orm import Session, sessionmaker
 
 from chengzhi.config import Settings
+from chengzhi.embeddings import Embeddings, default_embeddings, text_key
 from chengzhi.knowledge import service, vectors
-from chengzhi.knowledge.embeddings import Embeddings, default_embeddings, text_key
 from chengzhi.knowledge.models import KnowledgeArticle
 from chengzhi.knowledge.retrieval import Ranked, Retriever
 

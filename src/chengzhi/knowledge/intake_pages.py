@@ -20,11 +20,12 @@ from starlette.responses import Response
 from chengzhi.categories.service import list_categories
 from chengzhi.config import Settings
 from chengzhi.deps import SessionDep, SettingsDep
-from chengzhi.errors import ChengzhiError
+from chengzhi.errors import ChengzhiError, RateLimited
 from chengzhi.i18n import Language, message
 from chengzhi.knowledge import index, service, uses
 from chengzhi.knowledge.models import UseOutcome
 from chengzhi.knowledge.pages import staff_gate
+from chengzhi.ratelimit import check_rate
 from chengzhi.requests import queries as requests_queries
 from chengzhi.requests import service as requests_service
 from chengzhi.requests.queries import PersonRequest
@@ -263,6 +264,11 @@ def resident_hint(request: Request, session: SessionDep, settings: SettingsDep) 
     frame = chrome(request, page_actor(request, session))
     text = request.query_params.get("text", "")[:TEXT_LIMIT]
     refine = request.query_params.get("refine") == "1"
+    client = request.client.host if request.client else "unknown"
+    try:  # the same limit as the API's answers; over it the hint shows nothing (it is only a hint)
+        check_rate(settings.rate_limit_storage, settings.knowledge_suggest_rate, "knowledge", client)
+    except RateLimited:
+        return render(request, "knowledge/_hint.html", HintFragment(None, text), frame)
     found, refinable = _answers(session, settings, text, 1, True, refine)
     page = HintFragment(found[0] if found else None, text, refinable=refinable)
     return render(request, "knowledge/_hint.html", page, frame)

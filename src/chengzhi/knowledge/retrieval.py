@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from chengzhi.knowledge.embeddings import Embeddings, text_key
+from chengzhi.embeddings import Embeddings, text_key
 
 if TYPE_CHECKING:
     import numpy as np

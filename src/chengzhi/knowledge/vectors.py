@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from chengzhi.config import Settings
 from chengzhi.db import utcnow
+from chengzhi.embeddings import Embeddings, default_embeddings, text_key
 from chengzhi.knowledge import service
-from chengzhi.knowledge.embeddings import Embeddings, default_embeddings, text_key
 from chengzhi.knowledge.models import KnowledgeVector
 
 if TYPE_CHECKING:

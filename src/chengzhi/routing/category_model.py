@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from chengzhi.routing import text as textpipe
+from chengzhi.routing.classifier_dense import DenseBase, dense_text
 from chengzhi.routing.classifier_features import ClassifierConfig, ClassifierError, TextFeatures, _Base
 
 # scikit-learn and joblib are imported where they are used (see classifier_features.py).
@@ -46,6 +47,17 @@ class Suggestion:
 
 
 @dataclass
+class Decision:
+    """A second way to rank (the stacker over the n-gram and dense base models' scores, for texts whose
+    embedding is known), with its own offsets, thresholds and SVM floor chosen on held-out data."""
+
+    stacker: LogisticRegression
+    offsets: np.ndarray
+    thresholds: np.ndarray
+    svm_floor: float
+
+
+@dataclass
 class CategoryModel:
     config: ClassifierConfig
     labels: list[str]
@@ -58,35 +70,71 @@ class CategoryModel:
     meta: dict[str, Any] = field(default_factory=dict)
     # Automatic dispatch needs the SVM's raw decision value for the first choice at or above this (see `decide`).
     svm_floor: float = 0.0
+    # With an embedding (classifier_dense.py): the dense base model and the ranking of texts whose vector is known.
+    dense: DenseBase | None = None
+    dense_decision: Decision | None = None
 
     # prediction
 
-    def _probabilities(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Calibrated probabilities and the SVM's raw decision values, per text and class."""
+    @property
+    def embedding(self) -> str:
+        """The name of the embedding model this model can use ("" none): vectors of another model do not fit."""
+        return self.config.dense_model if getattr(self, "dense", None) is not None else ""
+
+    def embedded_text(self, text: str) -> str:
+        """The part of `text` whose vector `suggest(..., vectors)` wants (query kind)."""
+        return dense_text(self.config, text)
+
+    def _probabilities(
+        self, texts: Sequence[str], vectors: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Calibrated probabilities and the SVM's raw decision values, per text and class; with the texts'
+        vectors (`embedded_text`, in order), from the stacker that also reads the dense model."""
         normalised = [textpipe.normalise(t) for t in texts]
         x = self.features.transform(normalised)
         svm = self.base.svm_decisions(x)
-        return _stack_proba(self.stacker, self.base.scores(x, svm)), svm
+        scores = self.base.scores(x, svm)
+        dense, decision = getattr(self, "dense", None), getattr(self, "dense_decision", None)
+        if vectors is not None and dense is not None and decision is not None:
+            return _stack_proba(decision.stacker, np.hstack([scores, dense.scores(vectors)])), svm
+        return _stack_proba(self.stacker, scores), svm
 
-    def decide(self, prob: np.ndarray, svm: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def decide(
+        self, prob: np.ndarray, svm: np.ndarray | None = None, dense: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Indices of the classes ranked (best first) and whether the first is automatic, per row: its probability
         reaches its class's threshold and, given the SVM's raw decisions, the SVM's decision for that class is at
         least `svm_floor` (at most 0: the lowest seen, bar 1%, among held-out choices sure enough at training).
         The second condition keeps texts unlike anything in the training data (whose scores the stacker only sees
         after z-scoring, where a weak lead can look strong) with a person."""
-        ranked = np.argsort(-(np.log(prob + 1e-12) + self.offsets), axis=1, kind="stable")
+        offsets, thresholds = self.offsets, self.thresholds
+        floor = getattr(self, "svm_floor", 0.0)  # models saved earlier: 0
+        decision = getattr(self, "dense_decision", None)
+        if dense and decision is not None:
+            offsets, thresholds, floor = decision.offsets, decision.thresholds, decision.svm_floor
+        ranked = np.argsort(-(np.log(prob + 1e-12) + offsets), axis=1, kind="stable")
         first = ranked[:, 0]
         rows = np.arange(len(first))
-        auto = prob[rows, first] >= self.thresholds[first]
+        auto = prob[rows, first] >= thresholds[first]
         if svm is not None:
-            auto &= svm[rows, first] >= getattr(self, "svm_floor", 0.0)  # models saved earlier: 0
+            auto &= svm[rows, first] >= floor
         return ranked, auto
 
-    def suggest(self, texts: Sequence[str], k: int = 3) -> list[Suggestion]:
+    def rank(
+        self, texts: Sequence[str], vectors: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(probabilities, classes ranked best first, automatic?) per text; with vectors, the dense ranking."""
+        prob, svm = self._probabilities(texts, vectors)
+        ranked, auto = self.decide(prob, svm, dense=vectors is not None and self.embedding != "")
+        return prob, ranked, auto
+
+    def suggest(
+        self, texts: Sequence[str], k: int = 3, vectors: np.ndarray | None = None
+    ) -> list[Suggestion]:
+        """The top `k` per text; with their vectors (`embedded_text`) ranked by the model that reads them too."""
         if not texts:
             return []
-        prob, svm = self._probabilities(texts)
-        ranked, auto = self.decide(prob, svm)
+        prob, ranked, auto = self.rank(texts, vectors)
         return [
             Suggestion([Prediction(self.labels[j], float(prob[i, j])) for j in ranked[i, :k]], bool(auto[i]))
             for i in range(len(texts))

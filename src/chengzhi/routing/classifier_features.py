@@ -63,6 +63,11 @@ class ClassifierConfig:
     unlabelled_idf: bool = False
     pseudo_share: float = 0.6
     pseudo_weight: float = 1.0
+    # A third base model on the text's embedding (`classifier_dense.py`): the embedding model's name ("": none;
+    # training then needs vectors), the characters of the normalised text embedded, the regularisation.
+    dense_model: str = ""
+    dense_chars: int = 128
+    dense_c: float = 0.1
     # Fewest examples per label; fewer stops the training with a message naming the labels.
     min_examples: int = 5
     # Weight of a request whose category a person corrected (training from the database).

@@ -6,7 +6,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, Text, event
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+)
 from sqlalchemy.orm import Mapped, mapped_column, object_session
 
 from chengzhi.db import Base, UTCDateTime, utcnow
@@ -93,3 +104,18 @@ def install_correction_hook() -> None:
 def remove_correction_hook() -> None:
     if event.contains(Request.category_id, "set", _category_changed):
         event.remove(Request.category_id, "set", _category_changed)
+
+
+class TextVector(Base):
+    """A request text's embedding for the category model (classifier_dense.py), keyed by the embedding model and
+    the SHA-256 of the embedded text: computed once, off the intake transaction (the job `category_refine`,
+    `chengzhi model train --dense`), and read by every process and every later training."""
+
+    __tablename__ = "routing_text_vectors"
+    __table_args__ = (UniqueConstraint("model", "text_hash", name="uq_routing_text_vectors_model_text_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model: Mapped[str] = mapped_column(String(80))
+    text_hash: Mapped[str] = mapped_column(String(64))
+    vector: Mapped[bytes] = mapped_column(LargeBinary)  # float32, little-endian
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from chengzhi.routing import text as textpipe
-from chengzhi.routing.category_model import FORMAT, CategoryModel
+from chengzhi.routing.category_model import FORMAT, CategoryModel, Decision
+from chengzhi.routing.classifier_dense import DenseBase, Embed, dense_text, held_out_scores
 from chengzhi.routing.classifier_features import ClassifierConfig, ClassifierError, TextFeatures, _Base
 
 # scikit-learn and SciPy are imported where they are used (see classifier_features.py).
@@ -246,12 +247,15 @@ def _usable(texts: Sequence[str]) -> list[str]:
 
 
 def train(
-    data: TrainingData, config: ClassifierConfig | None = None, unlabelled: Sequence[str] = ()
+    data: TrainingData,
+    config: ClassifierConfig | None = None,
+    unlabelled: Sequence[str] = (),
+    embed: Embed | None = None,
 ) -> CategoryModel:
     """Fits the whole model on `data`; its `meta` holds the held-out figures of this training. `unlabelled`:
-    texts of the same kind without labels, used only for the feature weights (semi-supervised)."""
-    from sklearn.model_selection import StratifiedKFold
-
+    texts of the same kind without labels, used only for the feature weights (semi-supervised). With
+    `config.dense_model`, `embed` gives the vectors of the training texts (`classifier_dense.vectors_for`) and the
+    model gets a dense base model and a second stacker for texts whose vector is known."""
     config = config or ClassifierConfig()
     started = time.perf_counter()
     texts, labels, weights = [], [], []
@@ -279,31 +283,25 @@ def train(
     x = features.fit_transform(texts, extra if config.unlabelled_idf else ())
     xu = features.transform(extra) if extra and config.pseudo_share > 0 else None
     held, held_svm = _held_out(x, y, w, config, xu)
-    # Held-out probabilities of the stacker itself (cross-fitted), for offsets, thresholds and figures.
-    prob = np.zeros((len(y), len(classes)))
-    folds = StratifiedKFold(config.folds, shuffle=True, random_state=config.seed + 1)
-    for train_idx, test_idx in folds.split(held, y):
-        prob[test_idx] = (
-            _stacker(config.seed).fit(held[train_idx], y[train_idx]).predict_proba(held[test_idx])
-        )
-    log_p = np.log(prob + 1e-12)
-    offsets, alpha = _prior_offsets(log_p, y, config.max_accuracy_loss, config.min_accuracy)
-    offsets = _tune_offsets(log_p, y, config.fine_offsets_loss, start=offsets, floor=config.min_accuracy)
-    ranked = np.argsort(-(np.log(prob + 1e-12) + offsets), axis=1, kind="stable")
-    top = ranked[:, 0]
-    top_p = prob[np.arange(len(y)), top]
-    thresholds = _thresholds(top, top_p, y, len(classes), config.target_precision)
-    # The SVM's floor for automatic dispatch (see `decide`): the lowest raw decision value of the first choice
-    # seen among the held-out choices sure enough to be automatic, bar the lowest 1%; never above 0.
-    passing = top_p >= thresholds[top]
-    raw_top = held_svm[np.arange(len(y)), top]
-    svm_floor = float(min(0.0, np.quantile(raw_top[passing], SVM_FLOOR_QUANTILE))) if passing.any() else 0.0
-
+    plain = _calibrate(held, held_svm, y, config)
     base = _fit_base(x, y, w, config, xu)
-    stacker = _stacker(config.seed).fit(held, y)
+    dense = None
+    dense_fit: _Calibrated | None = None
+    if config.dense_model:
+        if embed is None:
+            raise ClassifierError(
+                f"the configuration asks for the embedding {config.dense_model!r}: give vectors"
+            )
+        vectors = np.asarray(embed([dense_text(config, t, normalised=True) for t in texts]), dtype=np.float32)
+        held_dense = np.hstack([held, held_out_scores(vectors, y, w, config)])
+        dense_fit = _calibrate(held_dense, held_svm, y, config)
+        dense = DenseBase.fit(vectors, y, config, w)
     digest, size = data.digest()
-    auto = passing & (raw_top >= svm_floor)
-    held_metrics = report([classes[i] for i in y], [classes[i] for i in top], auto=auto)
+    metrics = {"held_out": report([classes[i] for i in y], [classes[i] for i in plain.top], auto=plain.auto)}
+    if dense_fit is not None:
+        metrics["held_out_dense"] = report(
+            [classes[i] for i in y], [classes[i] for i in dense_fit.top], auto=dense_fit.auto
+        )
     meta = {
         "format": FORMAT,
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -318,28 +316,86 @@ def train(
             "skipped_rows": skipped,
             "unlabelled_rows": len(extra),
         },
-        "metrics": {"held_out": held_metrics},
-        "thresholds": {
-            c: (None if t > 1 else round(float(t), 4)) for c, t in zip(classes, thresholds, strict=True)
-        },
-        "offsets": {c: round(float(o), 3) for c, o in zip(classes, offsets, strict=True)},
-        "prior_power": alpha,
-        "svm_floor": round(svm_floor, 4),
+        "metrics": metrics,
+        "thresholds": _named(classes, plain.thresholds),
+        "offsets": {c: round(float(o), 3) for c, o in zip(classes, plain.offsets, strict=True)},
+        "prior_power": plain.alpha,
+        "svm_floor": round(plain.svm_floor, 4),
         "training_seconds": round(time.perf_counter() - started, 2),
         "software": {"python": platform.python_version(), "sklearn": _sklearn_version()},
     }
+    if dense_fit is not None:
+        meta["dense"] = {
+            "model": config.dense_model,
+            "thresholds": _named(classes, dense_fit.thresholds),
+            "prior_power": dense_fit.alpha,
+            "svm_floor": round(dense_fit.svm_floor, 4),
+        }
     return CategoryModel(
         config=config,
         labels=classes,
         features=features,
         base=base,
-        stacker=stacker,
-        offsets=offsets,
-        thresholds=thresholds,
+        stacker=plain.stacker,
+        offsets=plain.offsets,
+        thresholds=plain.thresholds,
         words=textpipe.user_words(),
         meta=meta,
-        svm_floor=svm_floor,
+        svm_floor=plain.svm_floor,
+        dense=dense,
+        dense_decision=None if dense_fit is None else dense_fit.decision(),
     )
+
+
+def _named(classes: list[str], thresholds: np.ndarray) -> dict[str, float | None]:
+    return {c: (None if t > 1 else round(float(t), 4)) for c, t in zip(classes, thresholds, strict=True)}
+
+
+@dataclass
+class _Calibrated:
+    """A stacker over held-out base scores, with what is chosen on its own held-out probabilities."""
+
+    stacker: LogisticRegression
+    offsets: np.ndarray
+    alpha: float
+    thresholds: np.ndarray
+    svm_floor: float
+    top: np.ndarray  # held-out first choices
+    auto: np.ndarray  # held-out automatic choices
+
+    def decision(self) -> Decision:
+        return Decision(self.stacker, self.offsets, self.thresholds, self.svm_floor)
+
+
+def _calibrate(
+    held: np.ndarray, held_svm: np.ndarray, y: np.ndarray, config: ClassifierConfig
+) -> _Calibrated:
+    """The stacker on held-out base scores; its own held-out probabilities (cross-fitted) choose the offsets for
+    macro-F1, the per-class thresholds and the SVM floor for automatic dispatch."""
+    from sklearn.model_selection import StratifiedKFold
+
+    k = int(y.max()) + 1
+    prob = np.zeros((len(y), k))
+    folds = StratifiedKFold(config.folds, shuffle=True, random_state=config.seed + 1)
+    for train_idx, test_idx in folds.split(held, y):
+        prob[test_idx] = (
+            _stacker(config.seed).fit(held[train_idx], y[train_idx]).predict_proba(held[test_idx])
+        )
+    log_p = np.log(prob + 1e-12)
+    offsets, alpha = _prior_offsets(log_p, y, config.max_accuracy_loss, config.min_accuracy)
+    offsets = _tune_offsets(log_p, y, config.fine_offsets_loss, start=offsets, floor=config.min_accuracy)
+    ranked = np.argsort(-(log_p + offsets), axis=1, kind="stable")
+    top = ranked[:, 0]
+    top_p = prob[np.arange(len(y)), top]
+    thresholds = _thresholds(top, top_p, y, k, config.target_precision)
+    # The SVM's floor for automatic dispatch (see `decide`): the lowest raw decision value of the first choice
+    # seen among the held-out choices sure enough to be automatic, bar the lowest 1%; never above 0.
+    passing = top_p >= thresholds[top]
+    raw_top = held_svm[np.arange(len(y)), top]
+    svm_floor = float(min(0.0, np.quantile(raw_top[passing], SVM_FLOOR_QUANTILE))) if passing.any() else 0.0
+    auto = passing & (raw_top >= svm_floor)
+    stacker = _stacker(config.seed).fit(held, y)
+    return _Calibrated(stacker, offsets, alpha, thresholds, svm_floor, top, auto)
 
 
 def _config_dict(config: ClassifierConfig) -> dict[str, Any]:

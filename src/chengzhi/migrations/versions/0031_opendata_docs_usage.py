@@ -1,7 +1,7 @@
 """opendata: ready package dicts per dataset and language, usage per dataset and day, covering search indexes
 
 Revision ID: 0031
-Revises: 0029
+Revises: 0030
 Create Date: 2026-12-07 03:10:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import chengzhi.db
 
 revision: str = "0031"
-down_revision: str | None = "0029"
+down_revision: str | None = "0030"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

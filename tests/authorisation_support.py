@@ -193,6 +193,9 @@ HINTS: dict[str, Any] = {
 FORMS: dict[str, dict[str, str]] = {
     "/data/new": {"name": "m-dataset", "title": "数据集", "unit_id": "{unit_id}"},
     "/staff/knowledge/new": {"questions": "怎么办", "answer": "这样办", "unit_id": "{unit_id}"},
+    "/staff/topics": {"month": "2027-01", "title": "街道停车"},
+    "/staff/topics/{topic_id}/choose": {"goal": "减少投诉", "deadline": "2027-01-31", "lead_unit": "{unit_id}"},
+    "/staff/topics/{topic_id}/progress": {"text": "已完成一半"},
 }
 
 

@@ -37,8 +37,12 @@ def matrix_user(role: str) -> str:
 
 
 def add_matrix_users(session: Session, city: City) -> None:
+    """One user of each role; all at the highest identity level (real name verified), so that the matrix sees the
+    role checks and not the identity levels' (org.levels, tested on their own)."""
+    verified = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
     for role in Role:
-        make_user(session, city, matrix_user(role.value), role, "city" if role == Role.resident else STREET)
+        user = make_user(session, city, matrix_user(role.value), role, "city" if role == Role.resident else STREET)
+        user.phone_verified_at = user.real_name_verified_at = verified
     session.flush()
 
 

@@ -34,8 +34,9 @@ PUBLIC = {
     ("GET", "/api/v1/categories"),  # what one may report
     ("GET", "/api/v1/categories/{code}"),
 }
-# Reads that are public by their standard: Open311 GeoReport, CKAN's Action API and the DCAT catalogue.
-PUBLIC_READS = ("/open311/", "/api/3/", "/catalog")
+# Reads that are public by their standard: Open311 GeoReport, CKAN's Action API and the DCAT catalogues (DCAT-AP's
+# /catalog, DCAT-US's /data.json).
+PUBLIC_READS = ("/open311/", "/api/3/", "/catalog", "/data.json")
 PLACEHOLDERS = {"fmt": "json", "ref": "26120600000001", "number": "26120600000001", "service_code": "litter"}
 REFUSED = {400, 401, 403, 404, 405, 409, 413, 415, 422, 429}
 

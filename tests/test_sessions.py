@@ -343,3 +343,23 @@ def test_administrators_pages_list_and_end_a_users_sessions_and_reset_the_second
     finally:
         for browser in browsers:
             browser.__exit__(None, None, None)
+
+
+def test_a_page_that_writes_on_a_get_works_when_the_session_is_due_a_touch(
+    client: TestClient, city: City, session: Session, settings: Settings
+) -> None:
+    """The touch is written in its own transaction after the request's first read: on SQLite the request's
+    later write (here the export's data-rights record) must not fail on the older snapshot (it was a 503)."""
+    user = make_user(session, city, "exporter", Role.resident, "city")
+    user.phone_verified_at = utcnow()
+    session.commit()
+    page_sign_in(client, "exporter")
+    factory = get_sessionmaker(settings.database_url)
+    with factory() as db, db.begin():
+        db.execute(update(UserSession).values(last_seen_at=utcnow() - dt.timedelta(minutes=5)))
+    response = client.get("/me/export.json")
+    assert response.status_code == 200, response.text[:300]
+    assert response.json()["profile"]["username"] == "exporter"
+    with factory() as db:
+        seen = db.scalars(select(UserSession.last_seen_at)).one()
+    assert seen > utcnow() - dt.timedelta(minutes=1)

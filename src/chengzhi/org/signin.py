@@ -74,6 +74,12 @@ def _touch_id(request: Request, session: Session, settings: Settings, session_id
             sessions.touch(connection, session_id)
     except OperationalError:
         pass  # busy: the next request records it
+    else:
+        if settings.is_sqlite:
+            # This request's read transaction began before the touch was committed: on its snapshot, a later
+            # write of the request (a GET that records something, e.g. the data export) would fail at once with
+            # "database is locked". It has written nothing (the touch could not have committed otherwise): end it.
+            session.rollback()
 
 
 _ACTOR_OF_SESSION = (

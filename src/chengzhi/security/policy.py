@@ -103,6 +103,9 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/me/export.{fmt}"): _r(SIGNED_IN),
     ("POST", "/me/correct"): _r(SIGNED_IN),
     ("POST", "/me/notifications"): _r(SIGNED_IN),
+    ("POST", "/me/sharing"): _r(
+        SIGNED_IN, note="which verified details the units handling one's requests see"
+    ),
     ("POST", "/me/delete"): _r(SIGNED_IN),
     # ---- organisation: units are public information; users and their sessions are the administrators'
     ("GET", "/api/v1/units"): _r(PUBLIC),
@@ -136,6 +139,10 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/staff/admin/users/{ref}/roles"): _r("A"),
     ("POST", "/staff/admin/users/{ref}/roles/{assignment}/remove"): _r("A"),
     ("POST", "/staff/admin/users/{ref}/active"): _r("A"),
+    ("POST", "/staff/admin/users/{ref}/sessions/end"): _r(
+        "A", note="users within the administrator's subtree"
+    ),
+    ("POST", "/staff/admin/users/{ref}/second-factor/reset"): _r("A", note="not one's own"),
     ("GET", "/staff/admin/models"): _r("A"),
     ("POST", "/staff/admin/models"): _r("A", note="changes the city's model", at_root=True),
     # ---- categories: public reads, administrators' changes
@@ -198,6 +205,14 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/staff/overdue"): _r(STAFF),
     ("GET", "/staff/contact-views"): _r("SA", note="views of the requests in the caller's scope"),
     ("GET", "/staff/contact-views.csv"): _r("SA"),
+    # Shared verified details (identity): the people who see the request's contact details (requests.access.
+    # sees_contact), not the resident themself; handlers only at the lead or a co-unit (the matrix's sit at the
+    # street, a level above the lead unit, and are refused).
+    ("GET", "/api/v1/requests/{number}/resident"): _r("OS", "request", note="names of the details only"),
+    ("POST", "/api/v1/requests/{number}/resident/view"): _r("OS", "request", note="recorded in the view log"),
+    ("GET", "/api/v1/requests/{number}/resident/views"): _r("OS", "request"),
+    ("GET", "/staff/requests/{number}/resident"): _r("OS", "request"),
+    ("POST", "/staff/requests/{number}/resident"): _r("OS", "request", note="recorded in the view log"),
     # ---- notifications (notify)
     ("GET", "/api/v1/notifications"): _r(SIGNED_IN),
     ("POST", "/api/v1/notifications/{notification_id}/read"): _r(SIGNED_IN, note="one's own (404 else)"),
@@ -232,11 +247,27 @@ POLICY: dict[tuple[str, str], Rule] = {
         SIGNED_IN, note="followers hear of steps, texts masked"
     ),
     ("DELETE", "/api/v1/issues/{request_id}/follow"): _r(SIGNED_IN),
+    ("GET", "/issues/{request_id}"): _r(PUBLIC, note="the public card, texts masked"),
+    ("POST", "/issues/{request_id}/comments"): _r(SIGNED_IN, note="at the identity level of 'comment'"),
+    ("POST", "/issues/{request_id}/follow"): _r(SIGNED_IN),
+    ("POST", "/comments/{comment_id}/report"): _r(SIGNED_IN),
+    ("GET", "/staff/comments"): _r("SA"),
+    ("POST", "/staff/comments/{comment_id}"): _r("SA"),
     ("GET", "/api/v1/topics"): _r(PUBLIC),
+    ("GET", "/api/v1/topics/suggestions"): _r("LA", note="hot issues of the leader's unit, not yet a topic"),
     ("POST", "/api/v1/topics"): _r("LA"),
     ("POST", "/api/v1/topics/{topic_id}/vote"): _r("R"),
     ("POST", "/api/v1/topics/{topic_id}/choose"): _r("LA"),
     ("POST", "/api/v1/topics/{topic_id}/progress"): _r("HSLA"),
+    ("GET", "/topics"): _r(PUBLIC),
+    ("GET", "/topics/{topic_id}"): _r(PUBLIC),
+    ("POST", "/topics/{topic_id}/vote"): _r("R", note="at the identity level of 'vote'"),
+    ("GET", "/staff/topics"): _r(
+        "HSLA", note="leaders and admins propose and choose; the units' staff report"
+    ),
+    ("POST", "/staff/topics"): _r("LA"),
+    ("POST", "/staff/topics/{topic_id}/choose"): _r("LA"),
+    ("POST", "/staff/topics/{topic_id}/progress"): _r("HSLA"),
     # ---- dashboards (metrics) and early warning
     ("GET", "/api/v1/metrics/three-rates"): _r("SLAN"),
     ("GET", "/api/v1/metrics/operations"): _r("SLAN"),
@@ -265,6 +296,23 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/warning/hot-issues/{issue_id}/split"): _r("DLAN"),
     ("GET", "/dashboard/hot"): _r("DSLAN"),
     ("GET", "/dashboard/hot/{issue_id}"): _r("DSLAN"),
+    # Alerts of the viewer's unit subtree (hot issues, bursts, repeats, sensitive words): read by the hot-issue
+    # readers, acknowledged by leaders, analysts and administrators; the word list is the administrators'.
+    ("GET", "/api/v1/warning/alerts"): _r("DSLAN"),
+    ("POST", "/api/v1/warning/alerts/{alert_id}/acknowledge"): _r(
+        "LAN", note="an alert of the unit's subtree"
+    ),
+    ("GET", "/api/v1/warning/sensitive-words"): _r("A"),
+    ("POST", "/api/v1/warning/sensitive-words"): _r("A"),
+    ("DELETE", "/api/v1/warning/sensitive-words/{word_id}"): _r("A"),
+    ("GET", "/api/v1/warning/proactive"): _r(
+        "DSLAN", note="expected problems per street, no residents' data"
+    ),
+    ("GET", "/dashboard/hot/alerts"): _r("DSLAN"),
+    ("POST", "/dashboard/hot/alerts/{alert_id}/acknowledge"): _r("LAN"),
+    ("GET", "/dashboard/hot/words"): _r("A"),
+    ("POST", "/dashboard/hot/words"): _r("A"),
+    ("GET", "/dashboard/hot/proactive"): _r("DSLAN"),
     # ---- Open311 GeoReport v2: public reads, writes by API key (checked in test_open311)
     ("GET", "/open311/v2/discovery.{fmt}"): _r(PUBLIC),
     ("GET", "/open311/v2/services.{fmt}"): _r(PUBLIC),
@@ -308,11 +356,17 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/credit/records"): _r("DHSLAC"),
     ("GET", "/api/v1/credit/dashboard"): _r("DHSLAC"),
     ("GET", "/credit/staff"): _r("DHSLAC"),
+    ("POST", "/credit/staff/records"): _r("DHSLAC", note="department staff for their own unit"),
+    ("GET", "/credit/staff/entities"): _r(
+        PUBLIC, note="only a redirect to the record page, which is guarded"
+    ),
+    ("GET", "/credit/staff/entities/{uscc}"): _r("AC", note="an entity's full record and grade history"),
     ("POST", "/credit/staff/decide"): _r("AC"),
     ("GET", "/credit/lists/{list_kind}"): _r(PUBLIC),
     ("GET", "/credit/plans/{plan_id}"): _r(PUBLIC),
     ("GET", "/credit"): _r(PUBLIC),
     ("GET", "/credit/{uscc}"): _r(PUBLIC),
+    ("GET", "/credit/rules"): _r(PUBLIC, note="the repair periods' rule sets"),
     # ---- knowledge base: published articles are public; editors write
     ("GET", "/api/v1/knowledge/articles"): _r(PUBLIC),
     ("POST", "/api/v1/knowledge/articles"): _r("KA"),
@@ -332,6 +386,9 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/staff/knowledge/{article_id:int}"): _r("KA"),
     ("GET", "/staff/intake"): _r(STAFF),
     ("GET", "/staff/intake/answers"): _r(STAFF),
+    ("GET", "/staff/intake/caller"): _r(
+        STAFF, note="the caller's requests: only call takers (ODSA), in scope"
+    ),
     ("POST", "/staff/intake"): _r(STAFF, note="the request is taken as the caller's"),
     ("GET", "/knowledge/hint"): _r(PUBLIC),
     ("POST", "/knowledge/hint/feedback"): _r(PUBLIC),
@@ -342,6 +399,9 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/opendata/datasets/{ref}/publish"): _r("PA"),
     ("POST", "/api/v1/opendata/datasets/{ref}/withdraw"): _r("PA"),
     ("GET", "/api/v1/opendata/datasets/{ref}/history"): _r("PA"),
+    ("GET", "/api/v1/opendata/datasets/{ref}/usage"): _r(
+        PUBLIC, note="counts per day, of datasets one may read"
+    ),
     ("POST", "/api/v1/opendata/upload"): _r("PA"),
     ("POST", "/api/v1/opendata/datasets/{ref}/links"): _r("PA"),
     ("PUT", "/api/v1/opendata/resources/{resource_id}/fields"): _r("PA"),
@@ -357,6 +417,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/api/action/{name}"): _r(PUBLIC),
     ("POST", "/api/action/{name}"): _r(PUBLIC),
     ("GET", "/catalog.{extension}"): _r(PUBLIC),
+    ("GET", "/data.json"): _r(PUBLIC, note="DCAT-US, published datasets"),
     ("GET", "/dataset/{ref}.{extension}"): _r(PUBLIC),
     ("GET", "/data"): _r(PUBLIC),
     ("GET", "/data/new"): _r("PA", note="404 for others, as if the page did not exist"),

@@ -70,6 +70,7 @@ COLUMNS = [
     "support_count",
     "triage_pending",
     "triaged_at",
+    "anonymised_at",
 ]
 JSON_COLUMNS = {"attributes", "co_unit_ids", "deadlines"}
 TIME_COLUMNS = {
@@ -80,6 +81,7 @@ TIME_COLUMNS = {
     "closed_at",
     "updated_at",
     "triaged_at",
+    "anonymised_at",
 }
 
 
@@ -140,6 +142,7 @@ def row(rng: random.Random, prefix: str, n: int, hub_id: int, category_id: int) 
         "support_count": 0,
         "triage_pending": True,
         "triaged_at": None,
+        "anonymised_at": None,
     }
 
 

@@ -7,14 +7,16 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from fastapi import APIRouter, Request
+from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from chengzhi.db import utcnow
 from chengzhi.deps import SessionDep
+from chengzhi.org.service import Actor
 from chengzhi.requests import contact_views
 from chengzhi.requests.staff_common import ForbiddenPage, staff_only
 from chengzhi.web.i18n import N_, gettext
-from chengzhi.web.templating import chrome, page_actor, render
+from chengzhi.web.templating import Chrome, chrome, page_actor, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -43,12 +45,8 @@ def _filters(request: Request) -> tuple[str, int]:
     return viewer, days
 
 
-def _since(days: int) -> dt.datetime:
-    return utcnow() - dt.timedelta(days=days)
-
-
-@router.get("/staff/contact-views")
-def contact_views_page(request: Request, session: SessionDep) -> Response:
+def _auditor(request: Request, session: Session) -> tuple[Actor, Chrome] | Response:
+    """The signed-in supervisor or administrator and the page's frame, or the page that refuses everyone else."""
     actor = page_actor(request, session)
     frame = chrome(request, actor)
     refused = staff_only(request, actor, frame)
@@ -57,6 +55,19 @@ def contact_views_page(request: Request, session: SessionDep) -> Response:
     if not actor.has_role(*contact_views.AUDIT_ROLES):
         text = gettext(frame.lang, N_("The contact-view audit is for supervisors and administrators."))
         return render(request, "forbidden.html", ForbiddenPage(text), frame, status_code=403)
+    return actor, frame
+
+
+def _since(days: int) -> dt.datetime:
+    return utcnow() - dt.timedelta(days=days)
+
+
+@router.get("/staff/contact-views")
+def contact_views_page(request: Request, session: SessionDep) -> Response:
+    opened = _auditor(request, session)
+    if isinstance(opened, Response):
+        return opened
+    actor, frame = opened
     viewer, days = _filters(request)
     rows = contact_views.views_in_scope(session, actor, since=_since(days), viewer=viewer)
     page = ContactViewsPage(
@@ -72,14 +83,10 @@ def contact_views_page(request: Request, session: SessionDep) -> Response:
 
 @router.get("/staff/contact-views.csv")
 def contact_views_csv(request: Request, session: SessionDep) -> Response:
-    actor = page_actor(request, session)
-    frame = chrome(request, actor)
-    refused = staff_only(request, actor, frame)
-    if refused is not None:
-        return refused
-    if not actor.has_role(*contact_views.AUDIT_ROLES):
-        text = gettext(frame.lang, N_("The contact-view audit is for supervisors and administrators."))
-        return render(request, "forbidden.html", ForbiddenPage(text), frame, status_code=403)
+    opened = _auditor(request, session)
+    if isinstance(opened, Response):
+        return opened
+    actor, _frame = opened
     viewer, days = _filters(request)
     rows = contact_views.views_in_scope(session, actor, since=_since(days), viewer=viewer, limit=100_000)
     return Response(

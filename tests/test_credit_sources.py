@@ -18,6 +18,11 @@ from chengzhi.credit import repair
 
 NOTICE_2019 = "发改办财金〔2019〕527号"
 ORDER_58 = "国家发展改革委令第58号"
+MEASURES_2026 = "国家发展改革委《信用修复管理办法》"
+NEWS_2026 = (
+    "https://finance.stockstar.com/IG2025112600020150.shtml",
+    "https://www.yuhaojiang.com/redian/1328015.html",
+)
 
 
 @dataclass(frozen=True)
@@ -49,11 +54,19 @@ READINGS = (
     Reading("2026", "minor", None, 3, "issue 16"),
     Reading("2026", "general", 3, 12, "issue 16"),
     Reading("2026", "serious", 12, 36, "issue 16"),
+    # The NDRC's announcement of 2025-11-26 of its Credit Repair Measures (信用修复管理办法, adopted 2025-11-19,
+    # in force from 2026-04-01), as two news pages report it: minor dishonesty in principle not published, at
+    # most 3 months where a department finds it necessary, repair as soon as the legal duty is fulfilled; general
+    # 3 months to 1 year; serious 1 to 3 years; publication ends automatically at the maximum.
+    Reading("2026", "minor", 0, 3, f"{MEASURES_2026}, via {NEWS_2026[0]}"),
+    Reading("2026", "general", 3, 12, f"{MEASURES_2026}, via {NEWS_2026[0]}"),
+    Reading("2026", "serious", 12, 36, f"{MEASURES_2026}, via {NEWS_2026[1]}"),
 )
 
 # The date each rule set took effect, where a source states it. Order No. 58: adopted 2023-01-11, published
 # 2023-01-13, in force from 2023-05-01 (the order's own promulgation text, as reproduced from www.gov.cn at
-# zs531.com/news/325.html and m.sacsnlax.com/zwgk/content/post_1956177.html).
+# zs531.com/news/325.html and m.sacsnlax.com/zwgk/content/post_1956177.html). The 2026 measures: in force from
+# 2026-04-01 (NEWS_2026, both pages).
 EFFECTIVE = {"2023": dt.date(2023, 5, 1), "2026": dt.date(2026, 4, 1)}
 
 

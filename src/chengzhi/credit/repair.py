@@ -47,8 +47,8 @@ RULE_SETS: tuple[RuleSet, ...] = (
     ),
     RuleSet(
         "2026",
-        dt.date(2026, 4, 1),
-        N_("Credit repair rules in force from 2026-04-01"),
+        dt.date(2026, 4, 1),  # the measures' announcement of 2025-11-26 (docs/credit.md)
+        N_("NDRC Credit Repair Measures (adopted 2025-11-19, in force from 2026-04-01)"),
         {"minor": Period(0, 3), "general": Period(3, 12), "serious": Period(12, 36)},
     ),
 )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from chengzhi.routing.text import tokens
+from chengzhi.routing.service import tokens
 
 _HAN = re.compile(r"[\u3400-\u9fff]")
 

@@ -1,5 +1,6 @@
 """What other domains may ask of routing beyond triage (`triage.py`) and the rules (`rules.py`): the category
-models' registry and their statistics at intake, and the duplicates search. One facade, so that routing's inner
+models' registry and their statistics at intake, the duplicates search, and the text tools other domains analyse
+messages with (decoding files, normalising and segmenting Chinese text, the places a text names). One facade, so that routing's inner
 modules (registry, classifier, duplicates, ...) stay private to it (`.importlinter`)."""
 
 from __future__ import annotations
@@ -14,22 +15,29 @@ from chengzhi.routing.classifier_features import ClassifierError
 from chengzhi.routing.classifier_models import CategoryCorrection
 from chengzhi.routing.duplicates import MIN_SCORE as DUPLICATES_MIN_SCORE
 from chengzhi.routing.duplicates import find_duplicates
+from chengzhi.routing.places import mentions as place_mentions
 from chengzhi.routing.registry import activate_version, can_roll_back, describe, list_models, rollback
+from chengzhi.routing.text import TextError, decode, normalise, tokens
 from chengzhi.routing.triage_models import RequestTriage
 
 __all__ = [
     "DUPLICATES_MIN_SCORE",
     "ClassifierError",
+    "TextError",
     "activate_version",
     "artifact_path",
     "can_roll_back",
     "correction_counts",
+    "decode",
     "describe",
     "find_duplicates",
     "first_suggestions",
     "list_models",
+    "normalise",
+    "place_mentions",
     "rollback",
     "suggestion_counts",
+    "tokens",
 ]
 
 

@@ -14,7 +14,7 @@ import io
 from collections.abc import Sequence
 from pathlib import Path
 
-from chengzhi.routing.text import TextError, decode
+from chengzhi.routing.service import TextError, decode
 from chengzhi.warning.hot import HEAT_TERMS, Issue, Message
 
 # The columns by their English names, and the Chinese headers of the competition's files, in the same order.

@@ -3,8 +3,8 @@
 This module needs no database: the offline command (`chengzhi hot detect`) and the live recomputation
 (`warning.live`) call the same functions.
 
-- `featurise(messages)`: each message's words (jieba through `routing.text`), weighted by TF-IDF, plus the places
-  it names (`routing.places.mentions`: compounds, roads, villages, schools ...) as extra features, so that two
+- `featurise(messages)`: each message's words (jieba, through `routing.service.tokens`), weighted by TF-IDF, plus the places
+  it names (`routing.service.place_mentions`: compounds, roads, villages, schools ...) as extra features, so that two
   messages about the same problem at the same place are close even when worded differently.
 - `group(features)`: average-linkage clustering on cosine distance, cut at `GroupingSettings.max_distance`, then
   issues that are too loose are split again. Average linkage does not chain: a message joins a group only if it is
@@ -23,8 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from chengzhi.routing.places import mentions as place_mentions
-from chengzhi.routing.text import TextError, normalise, tokens
+from chengzhi.routing.service import TextError, normalise, place_mentions, tokens
 
 # Words that say nothing about the problem: how residents address the board and describe asking.
 STOP_WORDS = frozenset(

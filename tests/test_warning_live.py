@@ -70,6 +70,26 @@ def test_the_worker_places_new_requests_into_issues(session: Session, settings: 
     assert issue_of(session) == placed
 
 
+def test_a_new_request_follows_a_staff_merge_to_the_issue_that_stays(
+    session: Session, settings: Settings, city: City
+) -> None:
+    noise, lights = _submit_all(session, settings)
+    placed = issue_of(session)
+    leader = actor(session, "leader")
+    unit = service.viewer_unit(session, leader, None)
+    service.merge_issues(session, leader, unit, placed[noise[0]], placed[lights[0]])
+    session.commit()
+    # The open issues' index still holds the merged issue's words (it is rebuilt once a minute): the request finds
+    # the merged issue there and joins the one it was merged into.
+    later = submit(session, settings, *NOISE[0], "13912349999")
+    session.commit()
+    assert issue_of(session)[later.id] == placed[lights[0]]
+    live.invalidate_index()
+    again = submit(session, settings, *NOISE[1], "13912348888")
+    session.commit()
+    assert issue_of(session)[again.id] != placed[noise[0]]
+
+
 def test_recomputation_keeps_the_staff_decisions(session: Session, settings: Settings, city: City) -> None:
     noise, lights = _submit_all(session, settings)
     leader = actor(session, "leader")

@@ -184,14 +184,30 @@ def invalidate_index() -> None:
         _indexes.clear()
 
 
-def _joinable(session: Session, issue_id: int) -> HotIssue | None:
-    """The issue a request may join: the issue itself, or the one it was merged into; None if it is gone."""
-    issue = session.get(HotIssue, issue_id)
-    for _ in range(5):
-        if issue is None or issue.merged_into_id is None:
-            return issue
-        issue = session.get(HotIssue, issue.merged_into_id)
-    return None
+MERGE_HOPS = 5  # a request follows at most this many staff merges to the issue it joins
+
+
+def _joinable(session: Session, issue_ids: Iterable[int]) -> dict[int, HotIssue]:
+    """For each issue id the open index gave: the issue a request may join (the issue itself, or the one it was
+    merged into); ids of issues that are gone are left out. One query per hop of merges, whatever the batch."""
+    wanted = set(issue_ids)
+    loaded: dict[int, HotIssue] = {}
+    for _ in range(MERGE_HOPS + 1):
+        missing = wanted - loaded.keys()
+        if not missing:
+            break
+        loaded.update((i.id, i) for i in session.scalars(select(HotIssue).where(HotIssue.id.in_(missing))))
+        wanted = {i.merged_into_id for i in loaded.values() if i.merged_into_id is not None}
+    found = {}
+    for issue_id in issue_ids:
+        issue = loaded.get(issue_id)
+        for _ in range(MERGE_HOPS):
+            if issue is None or issue.merged_into_id is None:
+                break
+            issue = loaded.get(issue.merged_into_id)
+        if issue is not None and issue.merged_into_id is None:
+            found[issue_id] = issue
+    return found
 
 
 def area_units(
@@ -215,7 +231,11 @@ def place_requests(
     session: Session, settings: Settings, requests: Sequence[Request], now: dt.datetime
 ) -> None:
     """The triage worker's step: each request not yet in a hot issue joins the most similar open issue or opens a
-    candidate issue of its own. Idempotent per request."""
+    candidate issue of its own. Idempotent per request.
+
+    The batch is placed in memory and written at once (the issues it joins read in one query, the issues it opens
+    and its members inserted with one statement each): a later request of the batch may join an issue an earlier
+    one opened, as if they had come one by one."""
     if not requests:
         return
     ids = [r.id for r in requests]
@@ -227,13 +247,22 @@ def place_requests(
     idf = _idf(session)
     issues = _open_issues(session, now)
     units = area_units(session, [(r.lat, r.lon, r.lead_unit_id or r.receiving_unit_id) for r in todo])
-    for request, (unit_id, unit_path) in zip(todo, units, strict=True):
-        vector, places = vectorise(request.title or "", request.text or "", idf, grouping)
-        issue_id, similarity = issues.best(vector, places)
+    vectors = [vectorise(r.title or "", r.text or "", idf, grouping) for r in todo]
+    nearest = [issues.best(vector, places) for vector, places in vectors]
+    joinable = _joinable(session, {issue_id for issue_id, _s in nearest if issue_id is not None})
+    opened: list[HotIssue] = []
+    fresh = _Open()  # the issues this batch opens (by their position in `opened`), searched beside `issues`
+    members: list[tuple[Request, HotIssue, float, int, str]] = []
+    for request, (vector, places), (issue_id, similarity), (unit_id, unit_path) in zip(
+        todo, vectors, nearest, units, strict=True
+    ):
         received = request.received_at or now
-        joined = _joinable(session, issue_id) if issue_id is not None else None
+        joined = joinable.get(issue_id) if issue_id is not None else None
+        position, closeness = fresh.best(vector, places)
+        if position is not None and (joined is None or closeness > similarity):
+            joined, similarity = opened[position], closeness
         if joined is None:
-            issue = HotIssue(
+            joined = HotIssue(
                 name=(request.title or request.text or "")[:200],
                 signature=_normalised_top(vector),
                 place_keys=places,
@@ -243,28 +272,34 @@ def place_requests(
                 created_at=now,
                 updated_at=now,
             )
-            session.add(issue)
-            session.flush()
-            issue_id, similarity = issue.id, 1.0
-            issues.add(issue.id, issue.signature, places)
+            fresh.add(len(opened), joined.signature, places)
+            opened.append(joined)
+            similarity = 1.0
         else:
-            issue_id = joined.id
             _absorb(joined, vector, received, now)
-        session.add(
-            HotIssueMember(
-                request_id=request.id,
-                issue_id=issue_id,
-                similarity=round(similarity, 4),
-                received_at=received,
-                person=person_of(settings, request.submitter_id, request.contact_phone, request.id),
-                supports=request.support_count or 0,
-                unit_path=unit_path,
-                area_unit_id=unit_id,
-                title=(request.title or "")[:200],
-                placed_at=now,
-            )
-        )
-    session.flush()
+        members.append((request, joined, similarity, unit_id, unit_path))
+    session.add_all(opened)
+    session.flush()  # the new issues' ids (one multi-row insert), the joined issues' new signatures
+    for issue in opened:
+        issues.add(issue.id, issue.signature, issue.place_keys)
+    session.execute(
+        insert(HotIssueMember),
+        [
+            {
+                "request_id": request.id,
+                "issue_id": issue.id,
+                "similarity": round(similarity, 4),
+                "received_at": request.received_at or now,
+                "person": person_of(settings, request.submitter_id, request.contact_phone, request.id),
+                "supports": request.support_count or 0,
+                "unit_path": unit_path,
+                "area_unit_id": unit_id,
+                "title": (request.title or "")[:200],
+                "placed_at": now,
+            }
+            for request, issue, similarity, unit_id, unit_path in members
+        ],
+    )
 
 
 def _absorb(issue: HotIssue, vector: dict[str, float], received: dt.datetime, now: dt.datetime) -> None:

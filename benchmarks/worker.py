@@ -8,6 +8,11 @@ off), then `drain` runs the worker's own code (`chengzhi.worker.runner.run_once`
     python -m benchmarks.worker --url postgresql+psycopg://postgres@127.0.0.1:5432/chengzhi_bench_worker
     python -m benchmarks.worker --url sqlite:///var/bench/worker.db --n 1000
     python -m benchmarks.worker --profile var/bench/worker.prof     # cProfile of the drain
+    python -m benchmarks.worker --text-model var/bench/warning-text.model --words 50   # every warning step too
+
+A text model (`chengzhi hot train-text ../shared/data/msga-messages/train.csv --folds 0 --output FILE`) makes the
+worker label each request's sentiment and type, as in a city that trained one (the demo does); `--words` puts that
+many words on the sensitive-word list (none of them in the generated texts: the scan, not the alerts, is timed).
 
 To compare two versions of the code, run this file with `PYTHONPATH=<other checkout>/src`.
 """
@@ -67,6 +72,22 @@ def backlog(url: str, n: int, settings: Any) -> None:
         session.commit()
 
 
+def sensitive_words(factory: Any, n: int) -> None:
+    """`n` words on the sensitive-word list that the load generator's texts never contain."""
+    from sqlalchemy import select
+
+    from chengzhi.org.models import User
+    from chengzhi.org.service import actor_for
+    from chengzhi.warning import alerts
+
+    with factory() as session:
+        admin = session.scalar(select(User).where(User.username == "admin"))
+        assert admin is not None
+        for i in range(n):
+            alerts.add_word(session, actor_for(admin), f"敏感词{i:03d}号")
+        session.commit()
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from chengzhi.config import Settings
     from chengzhi.migrate import upgrade
@@ -88,10 +109,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         scheduler_enabled=False,
         media_dir=WORK / "media",
         model_dir=WORK / "models",
+        warning_text_model=args.text_model or str(WORK / "models" / "no-text-model"),
     )
     from chengzhi.db import get_sessionmaker
 
     factory = get_sessionmaker(url)
+    if args.words:
+        sensitive_words(factory, args.words)
     # A first small backlog warms the caches (model, area index, places) as a running worker has them.
     backlog(url, 50, settings)
     drain(factory, settings, triage_intake.process, batch=args.batch)
@@ -123,6 +147,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "url": make_url(url).render_as_string(hide_password=True),
         "model": model,
+        "text_model": bool(args.text_model),
+        "sensitive_words": args.words,
         "n": args.n,
         "batch": args.batch,
         "triaged": done,
@@ -153,6 +179,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--statements", action="store_true", help="count the statements the drain sends")
     parser.add_argument("--out", help="write the figures (JSON) here")
+    parser.add_argument("--text-model", help="the sentiment and type model file (train-text's output)")
+    parser.add_argument("--words", type=int, default=0, help="words on the sensitive-word list")
     args = parser.parse_args(argv)
     figures = run(args)
     text = json.dumps(figures, indent=2, ensure_ascii=False)

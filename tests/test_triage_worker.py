@@ -255,3 +255,39 @@ def test_the_lane_sees_a_row_committed_after_a_later_one(
         s.add(TriageTask(**kept))  # "commits" now, below the highest id read
     assert lane.run_once() == [ids[1]]
     assert lane.run_once() == []
+
+
+def test_the_worker_reads_its_models_before_each_batch_outside_the_batch(
+    client: TestClient, session: Session, settings: Settings, city: City
+) -> None:
+    """`chengzhi serve` and `chengzhi worker` give the worker `intake.warm`: the category model (and the steps'
+    model files) are read in a session of their own before each batch, never inside the batch's transaction,
+    where on SQLite they would hold the database's one write lock while a file loads."""
+    operator = auth(client, "operator")
+    ordinary = {"text": "小区路灯不亮了", "channel": "phone", "lat": 0.2, "lon": 0.2, "category": "litter"}
+    for _ in range(3):
+        assert client.post("/api/v1/requests", json=ordinary, headers=operator).status_code == 201
+    calls: list[str] = []
+
+    def warm(warm_session: Session, warm_settings: Settings) -> None:
+        calls.append("warm")
+        intake.warm(warm_session, warm_settings)
+        assert not warm_session.new and not warm_session.dirty  # reads only
+
+    def process(s: Session, st: Settings, tasks: list[TriageTask], now: dt.datetime) -> None:
+        calls.append("batch")
+        intake.process(s, st, tasks, now)
+
+    factory = get_sessionmaker(settings.database_url)
+    worker = Worker(factory, settings, process, lease=False, batch=1, idle=0.05, warm=warm)
+    worker.start()
+    try:
+        deadline = time.monotonic() + 120  # the first warm-up imports scipy: seconds on a busy machine
+        while _queued(session) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        worker.stop()
+    assert _queued(session) == 0, calls
+    batches = [i for i, call in enumerate(calls) if call == "batch"]
+    assert len(batches) == 3
+    assert all(calls[i - 1] == "warm" for i in batches)  # each batch right after a warm-up

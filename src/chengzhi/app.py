@@ -226,7 +226,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         worker = None
         if settings.triage_worker_in_app:
             worker = Worker(
-                get_sessionmaker(settings.database_url), settings, triage_intake.process, lease=True
+                get_sessionmaker(settings.database_url),
+                settings,
+                triage_intake.process,
+                lease=True,
+                warm=triage_intake.warm,
             )
             worker.start()
         yield

@@ -99,7 +99,7 @@ def worker(
         done = drain_all(factory, settings, intake.process, batch=batch or settings.triage_batch_size)
         typer.echo(f"triaged {done} requests")
         return
-    runner = Worker(factory, settings, intake.process, lease=False, batch=batch)
+    runner = Worker(factory, settings, intake.process, lease=False, batch=batch, warm=intake.warm)
     typer.echo("triage worker running (Ctrl-C to stop)")
     try:
         runner.run()

@@ -52,6 +52,24 @@ class Found:
         return self.urgency.urgent
 
 
+WARM_TEXT = "幸福小区3号楼门口的路灯不亮了，请尽快修理。"
+_warmed: set[str] = set()  # databases whose text tools this process has loaded
+
+
+def warm(session: Session, settings: Settings) -> None:
+    """What triage loads on first use, loaded outside any write transaction: the worker calls it before each
+    batch, so that a batch never imports a library or reads a model file while it holds SQLite's one write lock
+    (seconds on a busy machine: scipy for the duplicates signatures, jieba's dictionary, the places dictionary).
+    The first call per database analyses a sample text; later calls only notice a newly activated model."""
+    classifier.active_model(session, settings)
+    key = str(session.get_bind().engine.url)
+    if key in _warmed:
+        return
+    analyse(session, settings, "", WARM_TEXT, has_point=False)
+    duplicates_index.make_profile(0, "", WARM_TEXT, utcnow(), None, None, None, None)
+    _warmed.add(key)
+
+
 def classify(session: Session, settings: Settings, words: str) -> Classified | None:
     """The active category model's suggestion; None without an active model or with text it cannot read."""
     active = classifier.active_model(session, settings)

@@ -52,6 +52,11 @@ def current_model(settings: Settings) -> sentiment.TextModel | None:
     return model
 
 
+def warm(session: Session, settings: Settings) -> None:
+    """The triage worker reads the model before a batch (a changed file is read here, not inside the batch)."""
+    current_model(settings)
+
+
 def reset_cache() -> None:
     with _lock:
         _cache.clear()

@@ -18,6 +18,16 @@ from chengzhi.routing import triage
 from chengzhi.worker.steps import AFTER_TRIAGE
 
 
+def warm(session: Session, settings: Settings) -> None:
+    """Before each batch, outside its transaction: the models the batch reads (the category model, the steps'
+    files). On SQLite a batch holds the database's one write lock; a model read inside it (the first batch, or
+    after a new model is activated) would keep every other writer waiting for seconds."""
+    triage.warm(session, settings)
+    for step in AFTER_TRIAGE:
+        if step.warm is not None:
+            step.warm(session, settings)
+
+
 def process(session: Session, settings: Settings, tasks: list[TriageTask], now: dt.datetime) -> None:
     requests = requests_service.pending_triage(session, [t.request_id for t in tasks])
     keep_priority = {t.request_id for t in tasks if t.keep_priority}

@@ -134,8 +134,10 @@ class Worker:
         lease: bool,
         batch: int | None = None,
         idle: float | None = None,
+        warm: Callable[[Session, Settings], None] | None = None,
     ) -> None:
         self.factory = factory
+        self.warm = warm
         self.settings = settings
         self.process = process
         self.lease = lease
@@ -186,6 +188,9 @@ class Worker:
                     self._lane = LaneThread(EmergencyLane(self.factory, self.settings), poll=0.1)
                     self._lane.start()
                 try:
+                    if self.warm is not None:  # models read outside the batch's write transaction
+                        with self.factory() as session:
+                            self.warm(session, self.settings)
                     with self._turn():
                         result = run_once(self.factory, self.settings, self.process, self.batch)
                 except Exception:  # the database is down, say: wait and try again

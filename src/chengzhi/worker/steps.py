@@ -24,6 +24,7 @@ from chengzhi.warning import alerts, labels, live
 from chengzhi.webhooks import service as webhooks
 
 AfterTriageFn = Callable[[Session, Settings, Sequence["Request"], dt.datetime], None]
+WarmFn = Callable[[Session, Settings], None]
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,8 @@ class AfterTriage:
     name: str
     what: str  # one line for docs/architecture.md
     run: AfterTriageFn
+    # Loads what the step reads from files (a model) before the batch's transaction begins (worker/intake.warm).
+    warm: WarmFn | None = None
 
 
 AFTER_TRIAGE: tuple[AfterTriage, ...] = (
@@ -43,6 +46,7 @@ AFTER_TRIAGE: tuple[AfterTriage, ...] = (
         "text-labels",
         "warning labels each request's sentiment and message type when a text model exists (warning/labels.py)",
         labels.label_requests,
+        labels.warm,
     ),
     AfterTriage(
         "sensitive-words",

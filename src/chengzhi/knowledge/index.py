@@ -108,6 +108,7 @@ FOLD_AFTER = 300.0  # seconds after which a main index behind the articles (chan
 def reset() -> None:
     with _lock:
         _state.clear()
+        _threads.clear()  # a thread still running finishes into the cleared state; it is not waited for
         _failed.clear()
         _vectors.clear()
         _questions.clear()

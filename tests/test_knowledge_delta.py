@@ -128,3 +128,36 @@ def test_a_large_index_answers_changes_at_the_next_question_and_folds_them_in_th
     assert isinstance(searched, Retriever) and searched is not main
     assert sorted(searched.keys) == sorted([ids[1], ids[2], ids[3], ids[4]])
     assert first("发生地震如何逃生") == ids[1] and first("尾号限行几点开始") == ids[3]
+
+
+def test_an_old_main_index_behind_the_articles_is_folded(
+    settings: Settings, city: City, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(index, "SYNC_LIMIT", 2)
+    url = settings.database_url
+    unit = city.units["city"]
+    actor = Actor(user_id=None, grants=(RoleGrant(Role.admin, unit.id, unit.path),))
+
+    def add(n: int) -> int:
+        session.rollback()
+        with session.begin():
+            _, question, answer = KB[n]
+            made = create_article(session, actor, ArticleInput([question], answer, unit.id))
+            publish_article(session, actor, made.id)
+        session.rollback()
+        return made.id
+
+    add(0)
+    add(1)
+    main = index.retriever_for(session, url, None)
+    session.rollback()
+    monkeypatch.setattr(index, "FOLD_AFTER", 0.0)  # the main index is old: the next change folds it
+    third = add(2)
+    assert third in index.retriever_for(session, url, None).keys  # at once, through the delta
+    for _ in range(200):
+        session.rollback()
+        searched = index.retriever_for(session, url, None)
+        if isinstance(searched, Retriever) and searched is not main:
+            break
+        time.sleep(0.05)
+    assert isinstance(searched, Retriever) and searched is not main and len(searched) == 3

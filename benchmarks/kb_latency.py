@@ -41,13 +41,8 @@ def _p(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--data-dir", default="../shared/data")
-    parser.add_argument("--documents", type=int, default=20_000)
-    parser.add_argument("--questions", type=int, default=400)
-    args = parser.parse_args()
-    data = Path(args.data_dir)
+def corpus(data: Path, documents: int) -> tuple[list[dict[str, str]], list[str]]:
+    """The Q&A rows, and `documents` texts: the Q&A's answers first, then real messages and replies."""
     with (data / "msga-qa" / "qa.csv").open(encoding="utf-8", newline="") as f:
         rows = [r for r in csv.DictReader(f) if r["question"] and r["answer"]]
     docs = [r["answer"] for r in rows]
@@ -59,9 +54,18 @@ def main() -> None:
         ("tc2020-hot/messages.csv", "detail"),
     )
     for name, column in sources:
-        if len(docs) < args.documents:
-            docs += _read(data / name, column)[: args.documents - len(docs)]
-    docs = docs[: args.documents]
+        if len(docs) < documents:
+            docs += _read(data / name, column)[: documents - len(docs)]
+    return rows, docs[:documents]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data-dir", default="../shared/data")
+    parser.add_argument("--documents", type=int, default=20_000)
+    parser.add_argument("--questions", type=int, default=400)
+    args = parser.parse_args()
+    rows, docs = corpus(Path(args.data_dir), args.documents)
     questions = [r["question"] for n, r in enumerate(rows) if n % 2 == 1][: args.questions]
     load_before = os.getloadavg()
     started = time.perf_counter()

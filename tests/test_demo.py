@@ -27,12 +27,13 @@ from chengzhi.categories.service import create_category
 from chengzhi.cli import app as cli_app
 from chengzhi.config import Settings
 from chengzhi.db import get_engine, get_sessionmaker
-from chengzhi.demo import texts
+from chengzhi.demo import knowledge_texts, texts
 from chengzhi.demo.catalogue import CATEGORIES
 from chengzhi.demo.city import DEMO_PASSWORD, Community
 from chengzhi.demo.generate import generate_demo_city
 from chengzhi.demo.plans import Plan, template_slots
 from chengzhi.identity.models import DetailView
+from chengzhi.knowledge import index as knowledge_index
 from chengzhi.knowledge.models import KnowledgeArticle, KnowledgeUse
 from chengzhi.org.models import Role, RoleAssignment, Unit, UnitKind, User
 from chengzhi.participate.models import Comment, FocusTopic
@@ -195,9 +196,21 @@ def test_request_histories_are_legal_complete_and_varied(settings: Settings) -> 
         articles = {a.id: a for a in session.scalars(select(KnowledgeArticle))}
         used = Counter(u.outcome.value for u in session.scalars(select(KnowledgeUse)))
     answers = [e for e in events if e.action == "answer"]
-    assert len(articles) == 16 and all(a.status.value == "published" for a in articles.values())
+    statuses = Counter(a.status.value for a in articles.values())
+    assert len(articles) == 16 + len(knowledge_texts.ARTICLES)
+    assert statuses["withdrawn"] == 1 and statuses["draft"] == 1
     assert answers and all(e.payload["article"]["id"] in articles for e in answers)
     assert used["answered"] == len(answers) and used["rejected"] >= 1
+    # The knowledge base answers questions worded as residents word them, in Chinese and in English.
+    with get_sessionmaker(settings.database_url)() as session:
+        for question, expected in (
+            ("暖气几号开始来", "11月15日"),
+            ("健身卡老板跑路了钱能要回来吗", "预付卡"),
+            ("I moved into a rented flat, must I register with the police?", "24 hours"),
+            ("欠费停电了交完钱多久来电", "复电"),
+        ):
+            found = knowledge_index.ask(session, settings.database_url, question, 1, dense=False)
+            assert found and expected in found[0].article.answer, (question, found)
 
     # What the overdue job would flag now is flagged.
     for request in requests:

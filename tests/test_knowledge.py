@@ -319,36 +319,6 @@ def test_a_question_whose_vector_is_late_is_answered_without_it() -> None:
     assert all(v is None for v in asked) and len(index._pending) <= index.MAX_QUEUED
 
 
-def test_a_large_index_is_rebuilt_in_the_background(
-    settings: Settings, editors: City, session: Session, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(index, "SYNC_LIMIT", 2)
-    unit = editors.units["city"]
-    actor = Actor(user_id=None, grants=(RoleGrant(Role.admin, unit.id, unit.path),))
-
-    def add(n: int) -> None:
-        session.rollback()
-        with session.begin():
-            _, question, answer = KB[n]
-            publish_article(
-                session, actor, create_article(session, actor, ArticleInput([question], answer, unit.id)).id
-            )
-
-    add(0)
-    add(1)
-    first = index.retriever_for(session, settings.database_url, None)
-    assert len(first) == 2
-    add(2)
-    # Questions go on with the previous index while the new one is built.
-    assert index.retriever_for(session, settings.database_url, None) is first
-    for _ in range(200):
-        session.rollback()
-        if len(index.retriever_for(session, settings.database_url, None)) == 3:
-            break
-        time.sleep(0.05)
-    assert len(index.retriever_for(session, settings.database_url, None)) == 3
-
-
 def test_import_reads_xlsx_with_a_column_mapping(session: Session, city: City, tmp_path: Path) -> None:
     book = openpyxl.Workbook()
     sheet: Any = book.active

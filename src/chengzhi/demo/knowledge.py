@@ -1,5 +1,7 @@
 """The demo city's knowledge base: one published article per answer its operators give at intake
-(texts.ANSWERS), with the questions residents ask, written by the city's departments. Deterministic.
+(texts.ANSWERS), with the questions residents ask, written by the city's departments, and the articles of
+knowledge_texts (heating, gas, power, parking, elderly care, consumer rights, ...: a withdrawn one of last year, a
+draft, two for foreign residents in English). Deterministic.
 
 The simulation answers consultations with these articles (the answer event names the article and its version)
 and records which articles were shown and rejected, so that the knowledge base's report is not empty."""
@@ -10,7 +12,7 @@ import datetime as dt
 
 from sqlalchemy.orm import Session
 
-from chengzhi.demo import texts
+from chengzhi.demo import knowledge_texts, texts
 from chengzhi.demo.city import DemoCity
 from chengzhi.knowledge import service as knowledge
 from chengzhi.knowledge.models import ArticleStatus, KnowledgeArticle
@@ -89,6 +91,33 @@ def add_articles(session: Session, demo: DemoCity, now: dt.datetime) -> dict[str
             )
             knowledge.set_status_unchecked(session, article, ArticleStatus.published)
             found[f"{code}:{n}"] = article
+    for extra in knowledge_texts.ARTICLES:
+        unit = demo.unit(f"city-{extra.function}")
+        article = knowledge.create_article(
+            session,
+            ANONYMOUS,
+            knowledge.ArticleInput(
+                questions=list(extra.questions),
+                answer=extra.answer,
+                unit_id=unit.id,
+                category_code=extra.category,
+                keywords=extra.keywords,
+                valid_from=None
+                if extra.valid_from_days is None
+                else today + dt.timedelta(days=extra.valid_from_days),
+                valid_until=(
+                    None
+                    if extra.valid_until_days is None
+                    else today + dt.timedelta(days=extra.valid_until_days)
+                ),
+                source=extra.source,
+            ),
+            check=False,
+        )
+        if extra.status != "draft":
+            knowledge.set_status_unchecked(session, article, ArticleStatus.published)
+        if extra.status == "withdrawn":
+            knowledge.set_status_unchecked(session, article, ArticleStatus.withdrawn)
     return found
 
 

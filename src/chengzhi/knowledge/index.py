@@ -2,11 +2,15 @@
 put to it.
 
 **Following the articles.** Each question reads a cheap stamp (count and latest change of the articles, the day
-for validity dates, and the number of stored vectors) and rebuilds the index when it moved, so every publish, edit
-and withdrawal in any process is followed at the next question. A small index is rebuilt at once; a large one
-(`SYNC_LIMIT` articles or more) in a background thread while questions go on with the previous index (a withdrawn
-article never shows meanwhile: answers are read back as published articles). Tokens and vectors are remembered
-per process by text hash, so a rebuild only tokenises and loads what is new.
+for validity dates, and the number of stored vectors) and follows the articles when it moved, so every publish,
+edit and withdrawal in any process is followed at the next question. A small index is rebuilt at once. A large
+one (`SYNC_LIMIT` articles or more: 20,000 take about a minute to rebuild on the shared machine) keeps its main
+index and gets a **delta index** beside it: the articles changed since the main index was built (a few, built in
+milliseconds, BM25 scored with the main index's statistics: retrieval.Layered), searched together with the main
+index whose copies of the changed articles are left out. The delta is folded into a new main index in a
+background thread now and then (`DELTA_LIMIT`, `FOLD_AFTER`, a new day, vectors arriving); questions use the main
+index and its delta meanwhile. Tokens and vectors are remembered per process by text hash, so a rebuild only
+tokenises and loads what is new.
 
 **Vectors.** Passages are embedded off the request path and stored (knowledge.vectors): when the index sees
 published articles without a vector it starts a background thread that embeds and stores them; until then those
@@ -20,12 +24,13 @@ intake panel asks once more a moment later and gets the fused ranking."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -34,7 +39,7 @@ from chengzhi.config import Settings
 from chengzhi.embeddings import Embeddings, default_embeddings, text_key
 from chengzhi.knowledge import service, vectors
 from chengzhi.knowledge.models import KnowledgeArticle
-from chengzhi.knowledge.retrieval import Ranked, Retriever
+from chengzhi.knowledge.retrieval import Layered, Ranked, Retriever
 
 if TYPE_CHECKING:
     import numpy as np
@@ -63,17 +68,31 @@ def sure_threshold(dense: bool) -> float:
     return SURE_DENSE if dense else SURE_BM25
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Answer:
     article: KnowledgeArticle
     score: float
     sure: bool
 
 
-Stamp = tuple[object, ...]
+Stamp = tuple[tuple[int, dt.datetime | None], dt.date, int]  # (article count, latest change), day, vectors
+Searched = Retriever | Layered
+
+
+@dataclasses.dataclass(frozen=True)
+class _Held:
+    stamp: Stamp  # the articles as the searched index follows them
+    searched: Searched  # what questions use: the main index, or the main index and a delta
+    main: Retriever
+    since: dt.datetime | None  # the latest change the main index holds
+    day: dt.date  # the day whose validity dates the main index applied
+    vectors: int  # stored vectors when the main index was built
+    missing: int  # the main index's articles without a vector
+    built: float  # time.monotonic() when the main index was built
+
 
 _lock = threading.Lock()
-_state: dict[str, tuple[Stamp, Retriever]] = {}
+_state: dict[str, _Held] = {}
 _threads: dict[tuple[str, str], threading.Thread] = {}
 _failed: set[str] = set()
 _vectors: dict[str, dict[str, npt.NDArray[np.float32]]] = {}  # model -> text key -> vector
@@ -82,11 +101,14 @@ _questions: dict[str, npt.NDArray[np.float32]] = {}  # model and text key -> the
 _pending: dict[str, Future[npt.NDArray[np.float32]]] = {}
 QUESTION_CACHE = 5_000
 MAX_QUEUED = 8  # questions waiting for their vector at most (the rest: BM25 alone, nothing queued)
+DELTA_LIMIT = 200  # this many articles changed since the main index was built: fold them into a new one
+FOLD_AFTER = 300.0  # seconds after which a main index behind the articles (changes, new vectors) is rebuilt
 
 
 def reset() -> None:
     with _lock:
         _state.clear()
+        _threads.clear()  # a thread still running finishes into the cleared state; it is not waited for
         _failed.clear()
         _vectors.clear()
         _questions.clear()
@@ -98,13 +120,13 @@ def _stamp(session: Session, embeddings: Embeddings | None) -> Stamp:
     return (service.published_stamp(session), dt.date.today(), count)
 
 
-def _build(session: Session, embeddings: Embeddings | None) -> tuple[Retriever, int]:
-    """A retriever over the published articles, and how many of them have no stored vector."""
+def _passages(
+    session: Session, embeddings: Embeddings, docs: list[tuple[int, str]]
+) -> tuple[npt.NDArray[np.float32] | None, int]:
+    """The stored vectors of `docs` (a zero row for those without one; None when none has one), and how many
+    have none."""
     import numpy as np
 
-    docs = service.published_documents(session, dt.date.today())
-    if embeddings is None or not docs:
-        return Retriever(docs), 0
     keys = [text_key(t) for _, t in docs]
     with _lock:
         known = _vectors.setdefault(embeddings.name, {})
@@ -115,11 +137,43 @@ def _build(session: Session, embeddings: Embeddings | None) -> tuple[Retriever, 
         rows = [known.get(k) for k in keys]
     present = [r for r in rows if r is not None]
     if not present:
-        return Retriever(docs), len(docs)
-    dim = present[0].shape[0]
-    zero = np.zeros(dim, dtype=np.float32)
+        return None, len(docs)
+    zero = np.zeros(present[0].shape[0], dtype=np.float32)
     passages = np.vstack([zero if r is None else r for r in rows]).astype(np.float32)
-    return Retriever(docs, passages=passages), sum(1 for r in rows if r is None)
+    return passages, sum(1 for r in rows if r is None)
+
+
+def _build(session: Session, embeddings: Embeddings | None) -> _Held:
+    """A main index over the published articles (the stamp read first: a change made meanwhile is newer)."""
+    stamp = _stamp(session, embeddings)
+    docs = service.published_documents(session, stamp[1])
+    if embeddings is None or not docs:
+        main, missing = Retriever(docs), 0 if embeddings is None else len(docs)
+    else:
+        passages, missing = _passages(session, embeddings, docs)
+        main = Retriever(docs, passages=passages)
+    (_, since), day, count = stamp
+    return _Held(stamp, main, main, since, day, count, missing, time.monotonic())
+
+
+def _with_delta(
+    session: Session, held: _Held, stamp: Stamp, embeddings: Embeddings | None
+) -> tuple[_Held, int, int]:
+    """`held`'s main index with a delta of the articles changed since it was built; how many changed, and how many
+    of the delta's articles have no vector."""
+    if held.since is None:
+        docs, changed = service.published_documents(session, held.day), set(held.main.keys)
+    else:
+        docs, changed = service.changed_documents(session, held.since, held.day)
+    passages, missing = None, 0
+    if held.main.dense and embeddings is not None and docs:
+        passages, missing = _passages(session, embeddings, docs)
+    delta = Retriever(docs, passages=passages, base=held.main)
+    return (
+        dataclasses.replace(held, stamp=stamp, searched=Layered(held.main, delta, changed)),
+        len(docs),
+        missing,
+    )
 
 
 def _start(url: str, what: str, target: object, *args: object) -> None:
@@ -142,34 +196,51 @@ def _embed(url: str, factory: sessionmaker[Session], embeddings: Embeddings) -> 
 
 
 def _rebuild(url: str, factory: sessionmaker[Session], embeddings: Embeddings | None) -> None:
+    """Fold: a new main index over all published articles, in the background."""
     try:
         with factory() as session:
-            stamp = _stamp(session, embeddings)
-            built, missing = _build(session, embeddings)
+            built = _build(session, embeddings)
         with _lock:
-            _state[url] = (stamp, built)
-        if missing and embeddings is not None and url not in _failed:
+            _state[url] = built
+        if built.missing and embeddings is not None and url not in _failed:
             _start(url, "embed", _embed, url, factory, embeddings)
     except Exception:
         logger.exception("knowledge: rebuilding the index failed; the previous one stays")
 
 
-def retriever_for(session: Session, url: str, embeddings: Embeddings | None) -> Retriever:
+def retriever_for(session: Session, url: str, embeddings: Embeddings | None) -> Searched:
+    """The index to search, following the articles: a small knowledge base is rebuilt at once on every change; a
+    large one (`SYNC_LIMIT` articles or more) gets a delta index of the changed articles beside its main index (a
+    change is answerable at the next question), and the main index is rebuilt in the background with the delta
+    folded in once `DELTA_LIMIT` articles changed, at a new day (validity dates), and `FOLD_AFTER` seconds after
+    it was built when it is behind (changed articles, or vectors stored for its articles that had none)."""
     stamp = _stamp(session, embeddings)
     with _lock:
         held = _state.get(url)
-    if held is not None and held[0] == stamp:
-        return held[1]
+    if held is not None and held.stamp == stamp:
+        return held.searched
     factory = sessionmaker(bind=session.get_bind(), expire_on_commit=False)
-    if held is not None and len(held[1]) >= SYNC_LIMIT:
-        _start(url, "rebuild", _rebuild, url, factory, embeddings)
-        return held[1]
-    built, missing = _build(session, embeddings)
+    if held is None or len(held.main) < SYNC_LIMIT:
+        built = _build(session, embeddings)
+        with _lock:
+            _state[url] = built
+        if built.missing and embeddings is not None and url not in _failed:
+            _start(url, "embed", _embed, url, factory, embeddings)
+        return built.searched
+    layered, changed, missing = _with_delta(session, held, stamp, embeddings)
     with _lock:
-        _state[url] = (stamp, built)
+        if _state.get(url) is held:  # not if a fold finished meanwhile: the next question builds on it
+            _state[url] = layered
+    behind = changed > 0 or (held.missing > 0 and stamp[2] != held.vectors)  # changes, or vectors came
+    if (
+        changed >= DELTA_LIMIT
+        or stamp[1] != held.day
+        or (behind and time.monotonic() - held.built >= FOLD_AFTER)
+    ):
+        _start(url, "rebuild", _rebuild, url, factory, embeddings)
     if missing and embeddings is not None and url not in _failed:
         _start(url, "embed", _embed, url, factory, embeddings)
-    return built
+    return layered.searched
 
 
 def _embed_question(embeddings: Embeddings, key: str, text: str) -> npt.NDArray[np.float32]:
@@ -211,7 +282,7 @@ def query_vector(embeddings: Embeddings, text: str, budget: float | None) -> npt
         return None
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Asked:
     answers: list[Answer]
     refinable: bool  # answered by BM25 alone while the question's vector is computed: ask again to refine

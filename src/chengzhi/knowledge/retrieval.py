@@ -11,6 +11,7 @@ import re
 import threading
 import time
 import warnings
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -129,6 +130,7 @@ class Ranked:
 
 
 DENSE_GAP_WEIGHT = 10.0
+K1, B = 1.2, 0.75  # BM25's parameters (k1 chosen on the even rows of the Beijing Q&A)
 # Weight of the dense ranking in the fusion (BM25's is 1), chosen on the even rows of the Beijing Q&A.
 DENSE_WEIGHT = 1.5
 
@@ -140,16 +142,25 @@ class Retriever:
         embeddings: Embeddings | None = None,
         passages: npt.NDArray[np.float32] | None = None,
         dense_weight: float = DENSE_WEIGHT,
+        base: Retriever | None = None,
     ) -> None:
+        """An index over `docs`. With `base` (a delta index), BM25 scores with the statistics of `base` and these
+        documents together, so that they compare with the scores of `base` (see `Layered`)."""
         import bm25s
 
         self.keys = [k for k, _ in docs]
         self.embeddings = embeddings
         self.dense_weight = dense_weight
         self._bm25: Any = None
+        self._frequencies: npt.NDArray[np.int64] | None = None
+        tokens = [cached_tokens(t) or ["\0"] for _, t in docs]
+        self.length = sum(len(t) for t in tokens)  # tokens in all documents (the average length)
         if docs:
-            self._bm25 = bm25s.BM25(k1=1.2, b=0.75)  # k1 chosen on the even rows of the Beijing Q&A
-            self._bm25.index([cached_tokens(t) or ["\0"] for _, t in docs], show_progress=False)
+            if base is None:
+                self._bm25 = bm25s.BM25(k1=K1, b=B)
+                self._bm25.index(tokens, show_progress=False)
+            else:
+                self._bm25 = _delta_bm25(base, tokens)
         self._passages = passages
         if embeddings is not None and passages is None and docs:
             self._passages = embeddings.embed([t for _, t in docs], "passage")
@@ -162,50 +173,201 @@ class Retriever:
         """True when the dense side takes part (the passages are embedded)."""
         return self._passages is not None
 
+    def frequency(self, token: str) -> int:
+        """How many documents hold `token` (read from the BM25 matrix: one stored score per document holding it)."""
+        import numpy as np
+
+        if self._bm25 is None:
+            return 0
+        if self._frequencies is None:
+            self._frequencies = np.diff(self._bm25.scores["indptr"]).astype(np.int64)
+        column = self._bm25.vocab_dict.get(token)
+        if column is None or column >= len(self._frequencies):
+            return 0
+        return int(self._frequencies[column])
+
+    def search(self, query: str, k: int = 10) -> list[Hit]:
+        return self.rank(query, k).hits
+
+    def scores(
+        self,
+        tokens: list[str],
+        query_vector: npt.NDArray[np.float32] | None,
+        question: str = "",
+        delta: Retriever | None = None,
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32] | None]:
+        """Each document's BM25 score (with `delta`'s documents counted in the IDF), and its cosine with the
+        question (None without the dense side)."""
+        import numpy as np
+
+        n = len(self.keys)
+        if n == 0:
+            return np.zeros(0, np.float32), None if query_vector is None else np.zeros(0, np.float32)
+        if not tokens:
+            bm = np.zeros(n, np.float32)
+        elif delta is not None and len(delta):
+            bm = self._bm25_with(tokens, delta)
+        else:
+            bm = np.asarray(self._bm25.get_scores(tokens), dtype=np.float32)
+        cos = None
+        if self.dense and (query_vector is not None or self.embeddings is not None):
+            vector = query_vector
+            if vector is None and self.embeddings is not None:
+                vector = self.embeddings.embed([question], "query")[0]
+            cos = self._passages @ vector if vector is not None and self._passages is not None else None
+        return bm, cos
+
+    def _bm25_with(self, tokens: list[str], delta: Retriever) -> npt.NDArray[np.float32]:
+        """BM25 scores with the IDF of this index and `delta` together, as `_delta_bm25` scores the delta: bm25s
+        stores IDF × the term-frequency part per document and token, so each query token's scores are scaled by
+        the ratio of the two IDFs (bm25s's own IDF function; the average length stays this index's)."""
+        import numpy as np
+        from bm25s import scoring
+
+        n = len(self.keys)
+        together = n + len(delta)
+        bm = np.zeros(n, np.float32)
+        for token, count in Counter(tokens).items():
+            df = self.frequency(token)
+            if df:
+                ratio = scoring._score_idf_lucene(
+                    df + delta.frequency(token), together
+                ) / scoring._score_idf_lucene(df, n)
+                bm += np.float32(count * ratio) * np.asarray(self._bm25.get_scores([token]), dtype=np.float32)
+        return bm
+
+    def rank(self, query: str, k: int = 10, query_vector: npt.NDArray[np.float32] | None = None) -> Ranked:
+        if not self.keys:
+            return Ranked([], 0.0)
+        bm, cos = self.scores(tokenize(query), query_vector, query)
+        return fuse(self.keys, bm, cos, k, self.dense_weight)
+
+
+def _delta_bm25(base: Retriever, corpus: list[list[str]]) -> Any:
+    """A bm25s index over the few documents of a delta, scored with the corpus statistics of `base` and these
+    documents together (document count, document frequencies, average length), so that its scores compare with
+    those of `base`: bm25s's own scoring functions over those statistics, the result set on a `bm25s.BM25` as its
+    `index` would (bm25s is pinned in uv.lock; tests/test_knowledge_delta.py compares a delta with a full index)."""
+    import bm25s
+    from bm25s import scoring
+
+    model = bm25s.BM25(k1=K1, b=B)
+    vocab = {t: i for i, t in enumerate(dict.fromkeys(t for doc in corpus for t in doc))}
+    ids = [[vocab[t] for t in doc] for doc in corpus]
+    own = scoring._calculate_doc_freqs(ids, list(vocab.values()), show_progress=False)
+    together = {i: own[i] + base.frequency(t) for t, i in vocab.items()}
+    n = len(base) + len(ids)
+    average = (base.length + sum(len(d) for d in ids)) / n
+    idf = scoring._build_idf_array(
+        together, n, scoring._select_idf_scorer(model.idf_method), dtype=model.dtype
+    )
+    data, rows, cols = scoring._build_scores_and_indices_for_matrix(
+        ids,
+        idf,
+        average,
+        own,  # sizes the arrays: one score per document and token it holds
+        model.k1,
+        model.b,
+        model.delta,
+        None,
+        method=model.method,
+        dtype=model.dtype,
+        int_dtype=model.int_dtype,
+        show_progress=False,
+    )
+    data, indices, indptr = model._np_csc(data=data, rows=rows, cols=cols, shape=(len(ids), len(vocab)))
+    model.scores = {
+        "data": data.astype(model.dtype),
+        "indices": indices,
+        "indptr": indptr,
+        "num_docs": len(ids),
+    }
+    model.vocab_dict = vocab
+    model.unique_token_ids_set = set(vocab.values())
+    model.nonoccurrence_array = None
+    return model
+
+
+class Layered:
+    """A main index and a delta index of the articles changed since the main one was built, searched together: both
+    sides' BM25 scores use the IDF of both together (`_delta_bm25`, `Retriever._bm25_with`), so they are ranked as
+    one list as one index of all the articles would rank them (the main side keeps its average length), and
+    the main index's copies of changed articles (edited, withdrawn, expired) are left out. Building a delta of a few
+    articles takes milliseconds where rebuilding 20,000 takes a minute; `knowledge.index` folds the delta into a new
+    main index now and then."""
+
+    def __init__(self, main: Retriever, delta: Retriever, changed: set[int]) -> None:
+        import numpy as np
+
+        self.main = main
+        self.delta = delta
+        self.dense_weight = main.dense_weight
+        alive = np.fromiter((k not in changed for k in main.keys), dtype=bool, count=len(main.keys))
+        self._alive = None if alive.all() else alive
+        self.keys = [k for k, a in zip(main.keys, alive, strict=True) if a] + delta.keys
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    @property
+    def dense(self) -> bool:
+        return self.main.dense
+
     def search(self, query: str, k: int = 10) -> list[Hit]:
         return self.rank(query, k).hits
 
     def rank(self, query: str, k: int = 10, query_vector: npt.NDArray[np.float32] | None = None) -> Ranked:
         import numpy as np
 
-        if not self.keys:
-            return Ranked([], 0.0)
         tokens = tokenize(query)
-        n = len(self.keys)
-        bm = (
-            np.asarray(self._bm25.get_scores(tokens), dtype=np.float32) if tokens else np.zeros(n, np.float32)
+        bm, cos = self.main.scores(tokens, query_vector, query, delta=self.delta)
+        more_bm, more_cos = self.delta.scores(tokens, query_vector if cos is not None else None, query)
+        if self._alive is not None:
+            bm = bm[self._alive]
+            cos = None if cos is None else cos[self._alive]
+        if cos is not None and more_cos is None:  # the delta's articles have no vector yet
+            more_cos = np.zeros(len(self.delta), np.float32)
+        both = np.concatenate([bm, more_bm])
+        return fuse(
+            self.keys, both, None if cos is None else np.concatenate([cos, more_cos]), k, self.dense_weight
         )
-        fused = np.zeros(n, dtype=np.float64)
-        depth = min(DEPTH, n)
-        for rank, i in enumerate(np.argsort(-bm)[:depth]):
-            if bm[i] > 0:
-                fused[i] += 1.0 / (RRF_K + rank + 1)
-        cos = None
-        if self.dense and (query_vector is not None or self.embeddings is not None):
-            vector = query_vector
-            if vector is None and self.embeddings is not None:
-                vector = self.embeddings.embed([query], "query")[0]
-            cos = self._passages @ vector if vector is not None and self._passages is not None else None
-        if cos is not None:
-            for rank, i in enumerate(np.argsort(-cos)[:depth]):
-                fused[i] += self.dense_weight / (RRF_K + rank + 1)
-        top = [int(i) for i in np.argsort(-fused)[:k] if fused[i] > 0]
-        hits = [
-            Hit(self.keys[i], float(fused[i]), float(bm[i]), None if cos is None else float(cos[i]))
-            for i in top
-        ]
-        if not top:
-            return Ranked([], 0.0, cos is not None)
-        first = top[0]
-        others = np.delete(bm, first)
-        best_bm = float(others.max()) if len(others) else 0.0
-        confidence = (float(bm[first]) - best_bm) / float(bm[first]) if bm[first] > 0 else -1.0
-        if cos is not None:
-            other_cos = np.delete(cos, first)
-            confidence += DENSE_GAP_WEIGHT * (
-                float(cos[first]) - (float(other_cos.max()) if len(other_cos) else 0.0)
-            )
-        return Ranked(hits, confidence, cos is not None)
+
+
+def fuse(
+    keys: Sequence[int],
+    bm: npt.NDArray[np.float32],
+    cos: npt.NDArray[np.float32] | None,
+    k: int,
+    dense_weight: float = DENSE_WEIGHT,
+) -> Ranked:
+    """Reciprocal-rank fusion of the BM25 and cosine rankings of `keys`, and the confidence of the first."""
+    import numpy as np
+
+    n = len(keys)
+    if n == 0:
+        return Ranked([], 0.0, cos is not None)
+    fused = np.zeros(n, dtype=np.float64)
+    depth = min(DEPTH, n)
+    for rank, i in enumerate(np.argsort(-bm)[:depth]):
+        if bm[i] > 0:
+            fused[i] += 1.0 / (RRF_K + rank + 1)
+    if cos is not None:
+        for rank, i in enumerate(np.argsort(-cos)[:depth]):
+            fused[i] += dense_weight / (RRF_K + rank + 1)
+    top = [int(i) for i in np.argsort(-fused)[:k] if fused[i] > 0]
+    hits = [Hit(keys[i], float(fused[i]), float(bm[i]), None if cos is None else float(cos[i])) for i in top]
+    if not top:
+        return Ranked([], 0.0, cos is not None)
+    first = top[0]
+    others = np.delete(bm, first)
+    best_bm = float(others.max()) if len(others) else 0.0
+    confidence = (float(bm[first]) - best_bm) / float(bm[first]) if bm[first] > 0 else -1.0
+    if cos is not None:
+        other_cos = np.delete(cos, first)
+        confidence += DENSE_GAP_WEIGHT * (
+            float(cos[first]) - (float(other_cos.max()) if len(other_cos) else 0.0)
+        )
+    return Ranked(hits, confidence, cos is not None)
 
 
 def timed_search(retriever: Retriever, query: str, k: int = 10) -> tuple[list[Hit], float]:

@@ -248,12 +248,40 @@ def document_text(questions: list[str], answer: str, keywords: list[str]) -> str
     return "\n".join([*questions, " ".join(keywords), answer])
 
 
-def published_stamp(session: Session) -> tuple[int, str]:
+def published_stamp(session: Session) -> tuple[int, dt.datetime | None]:
     """Changes whenever an article is published, withdrawn or edited: (count, latest change)."""
     count, latest = session.execute(
         select(func.count(KnowledgeArticle.id), func.max(KnowledgeArticle.updated_at))
     ).one()
-    return int(count), str(latest)
+    return int(count), latest
+
+
+def changed_documents(
+    session: Session, since: dt.datetime, today: dt.date
+) -> tuple[list[tuple[int, str]], set[int]]:
+    """The articles changed after `since`: (id, searchable text) of those published and valid on `today`, and the
+    ids of all of them (for the delta index: knowledge.index)."""
+    rows = session.execute(
+        select(
+            KnowledgeArticle.id,
+            KnowledgeArticle.status,
+            KnowledgeArticle.questions,
+            KnowledgeArticle.answer,
+            KnowledgeArticle.keywords,
+            KnowledgeArticle.valid_from,
+            KnowledgeArticle.valid_until,
+        )
+        .where(KnowledgeArticle.updated_at > since)
+        .order_by(KnowledgeArticle.id)
+    ).all()
+    docs = [
+        (r.id, document_text(r.questions, r.answer, r.keywords))
+        for r in rows
+        if r.status is ArticleStatus.published
+        and (r.valid_from is None or r.valid_from <= today)
+        and (r.valid_until is None or today <= r.valid_until)
+    ]
+    return docs, {r.id for r in rows}
 
 
 def published_by_ids(session: Session, ids: list[int]) -> dict[int, KnowledgeArticle]:

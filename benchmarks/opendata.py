@@ -39,6 +39,7 @@ from chengzhi.db import get_engine
 from chengzhi.migrate import upgrade
 from chengzhi.opendata import datastore, docs
 from chengzhi.opendata.models import Dataset, DatasetTag, Resource
+from chengzhi.opendata.words import index_text
 from chengzhi.org.models import Unit
 
 ADMIN = os.environ.get("CHENGZHI_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -145,7 +146,9 @@ def load_catalogue(url: str, n: int) -> list[int]:
             {"id": ds_id, "name": f"dataset-{i:06d}", "title": title, "title_en": f"Dataset {i}",
              "notes": f"关于{words[2]}的数据集。", "unit_id": rng.choice(units), "open_level": rng.choice(levels),
              "status": rng.choice(statuses), "license_id": "cc-by-4.0", "frequency": "monthly",
-             "themes": ["regions"], "version": 1, "search_text": f"dataset-{i:06d} {title} 关于{words[2]}的数据集。 {words[0]} {words[2]}".lower(),
+             "themes": ["regions"], "version": 1,
+             "search_title": index_text(f"dataset-{i:06d}", title, f"Dataset {i}", words[0], words[2]),
+             "search_text": index_text(f"关于{words[2]}的数据集。"),
              "quality": {}, "downloads": 0, "api_calls": 0, "contact_name": "", "contact_email": "",
              "created_at": modified - dt.timedelta(days=30), "modified_at": modified}
         )  # fmt: skip
@@ -253,7 +256,7 @@ def main() -> None:
     parser.add_argument("--no-download", action="store_true")
     args = parser.parse_args()
     ONLY.extend(args.only)
-    name = args.database or f"chengzhi_bench_opendata_{secrets.token_hex(3)}"
+    name = args.database or f"bench_opendata_{secrets.token_hex(3)}"
     admin = create_engine(ADMIN, isolation_level="AUTOCOMMIT")
     if not args.database:
         with admin.connect() as conn:
@@ -312,7 +315,15 @@ def main() -> None:
                 timed("harvester: fq=metadata_modified:[since TO *] sort=id asc rows=100 start stepping", r,
                       lambda i: get(search, {"fq": f"metadata_modified:[{since} TO *]", "sort": "id asc", "rows": 100,
                                              "start": (i * 100) % max(changed, 1)})),
-                timed("package_search q=word", r, lambda i: get(search, {"q": rng.choice(WORDS)})),
+                timed("package_search q=word (ranked)", r, lambda i: get(search, {"q": rng.choice(WORDS)})),
+                timed("package_search q=two words run together (ranked)", r,
+                      lambda i: get(search, {"q": "".join(rng.sample(WORDS, 2))})),
+                timed("package_search q=dataset number (few results, ranked)", r,
+                      lambda i: get(search, {"q": f"dataset {rng.randrange(args.datasets)}"})),
+                timed("package_search q=word start random (deep, ranked)", r,
+                      lambda i: get(search, {"q": rng.choice(WORDS), "start": rng.randrange(0, 15000)})),
+                timed("package_search q=word sort=metadata_modified desc", r,
+                      lambda i: get(search, {"q": rng.choice(WORDS), "sort": "metadata_modified desc"})),
                 timed("package_search fq=organization:X sort=metadata_modified desc", r,
                       lambda i: get(search, {"fq": f"organization:dept{rng.randrange(60):02d}", "sort": "metadata_modified desc"})),
                 timed("package_search with facet.field organization,tags,res_format", r,

@@ -17,6 +17,7 @@ from chengzhi.config import Settings
 from chengzhi.db import get_sessionmaker
 from chengzhi.jobs.service import run_job
 from chengzhi.opendata import datastore, paging, service
+from chengzhi.opendata import docs as docs_module
 from chengzhi.opendata.models import Dataset, PackageDoc
 from chengzhi.org.models import Unit
 
@@ -236,3 +237,33 @@ def test_big_tables_get_filter_and_sort_indexes(
     }
     # 街道 has three values; 日期, 数量 and 金额 sort.
     assert pairs == {"small-table": [], "big-table": [["c1", "c2"], ["c1", "c3"], ["c1", "c4"]]}
+
+
+def test_long_pages_stream_what_short_pages_give(
+    settings: Settings, city: City, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page of more than docs.CHUNK datasets (here 3) is written as it is read, a chunk at a time."""
+    monkeypatch.setattr(docs_module, "CHUNK", 3)
+    with _session(settings) as session, session.begin():
+        actor = publisher(session, city)
+        for i in range(8):
+            make_dataset(session, actor, city, f"set-{i:03d}", now=T0 + dt.timedelta(minutes=i))
+    search = "/api/3/action/package_search"
+    response = client.get(search, params={"rows": 1000, "sort": "name asc", "facet.field": '["tags"]'})
+    assert response.status_code == 200 and "content-length" not in response.headers  # streamed
+    body = response.json()
+    assert body["success"] is True and body["result"]["count"] == 8
+    assert body["result"]["facets"] == {"tags": {"街道": 8}}
+    streamed = body["result"]["results"]
+    one_by_one = [
+        client.get(search, params={"rows": 1, "start": i, "sort": "name asc"}).json()["result"]["results"][0]
+        for i in range(8)
+    ]
+    assert streamed == one_by_one and [p["name"] for p in streamed] == [f"set-{i:03d}" for i in range(8)]
+    assert streamed[5] == _shown(client, "set-005")
+    listed = client.get("/api/3/action/current_package_list_with_resources", params={"limit": 7})
+    assert "content-length" not in listed.headers
+    assert [p["name"] for p in listed.json()["result"]] == [f"set-{i:03d}" for i in range(7, 0, -1)]
+    # Short pages are not streamed.
+    short = client.get(search, params={"rows": 3})
+    assert short.headers["content-length"] == str(len(short.content))

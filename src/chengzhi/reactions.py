@@ -20,6 +20,7 @@ from chengzhi.notify import service as notify
 from chengzhi.open311 import jobs as open311_jobs
 from chengzhi.open311 import outbox
 from chengzhi.opendata import platform as opendata_platform
+from chengzhi.opendata import tablecheck as opendata_tables
 from chengzhi.org import signals as org_signals
 from chengzhi.requests import retention as requests_retention
 from chengzhi.routing import classifier_models, rules
@@ -98,6 +99,7 @@ PERIODIC_JOBS: tuple[tuple[str, jobs.Job, bool], ...] = (
     ("credit_nightly", credit_cases.nightly_job, False),  # once a day: regrade, end of publications
     ("opendata_platform", opendata_platform.publish_platform_data, False),
     ("opendata_quality", opendata_platform.recheck_quality, False),
+    ("opendata_tables", opendata_tables.recheck_tables, False),  # a round of the tables' rows once a day
     ("knowledge_embed", knowledge_vectors.embed_job, True),  # the model runs outside any transaction
     # Nightly in effect (skips until 20 h have passed); groups while only reading, then writes in its own transaction.
     ("hot_recompute", warning_live.recompute_job, True),

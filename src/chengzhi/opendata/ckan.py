@@ -10,19 +10,19 @@ import datetime as dt
 import json
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 from sqlalchemy import func, select
 from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from chengzhi import __version__
-from chengzhi.db import MAX_ID
+from chengzhi.db import MAX_ID, get_engine
 from chengzhi.deps import SessionDep
 from chengzhi.errors import ChengzhiError, NotAuthenticated
 from chengzhi.i18n import message, negotiate_language
@@ -176,7 +176,7 @@ def package_show(call: Call) -> dict[str, Any]:
     return _show(call, ds)
 
 
-def current_package_list_with_resources(call: Call) -> docs.RawJSON:
+def current_package_list_with_resources(call: Call) -> docs.RawJSON | docs.Streamed:
     query = (
         select(Dataset.id)
         .where(visible(call.actor, include_private=False, include_withdrawn=False))
@@ -184,7 +184,13 @@ def current_package_list_with_resources(call: Call) -> docs.RawJSON:
         .offset(call.number("offset", 0))
         .limit(call.number("limit", 100, 1000))
     )
-    ids = list(call.session.scalars(query))
+    return _package_list(call, list(call.session.scalars(query)))
+
+
+def _package_list(call: Call, ids: list[str]) -> docs.RawJSON | docs.Streamed:
+    """The package dicts of these datasets: joined now, or written while the response goes out when many."""
+    if len(ids) > docs.CHUNK:
+        return docs.Streamed(ids, call.base, call.lang)
     return docs.join(docs.render(call.session, ids, call.base, call.lang))
 
 
@@ -207,7 +213,7 @@ def package_search_action(call: Call) -> dict[str, Any]:
     return {
         "count": result.count,
         "sort": params.sort or "score desc, metadata_modified desc",
-        "results": docs.join(docs.render(call.session, result.ids, call.base, call.lang)),
+        "results": _package_list(call, result.ids),
         "facets": dicts.plain_facets(result.facets, units),
         "search_facets": dicts.search_facets(result.facets, units, call.lang),
     }
@@ -360,8 +366,9 @@ ACTIONS: dict[str, Callable[[Call], Any]] = {
 }
 
 
-def _dumps(body: dict[str, Any]) -> str:
-    """JSON of the envelope; ready JSON texts (docs.RawJSON) in the result, or one level down, go in as they are."""
+def _dumps(body: dict[str, Any], stream_mark: str = "") -> str:
+    """JSON of the envelope; ready JSON texts (docs.RawJSON) in the result, or one level down, go in as they are.
+    A list to stream (docs.Streamed) is left as a mark: `_streamed` splits the text there."""
     raws: list[str] = []
     mark = secrets.token_hex(8)
 
@@ -369,6 +376,8 @@ def _dumps(body: dict[str, Any]) -> str:
         if isinstance(value, docs.RawJSON):
             raws.append(value)
             return f"\x03{mark}{len(raws) - 1}\x03"
+        if isinstance(value, docs.Streamed):
+            return stream_mark
         return value
 
     result = body.get("result")
@@ -383,8 +392,22 @@ def _dumps(body: dict[str, Any]) -> str:
     return pattern.sub(lambda m: raws[int(m.group(1))], text)
 
 
-def _envelope(base: str, name: str, status: int, body: dict[str, Any]) -> Response:
-    text = _dumps({"help": f"{base}/api/3/action/help_show?name={name}", **body})
+def _streamed(request: Request, text: str, mark: str, listed: docs.Streamed) -> Iterator[str]:
+    head, _, tail = text.partition(json.dumps(mark))
+    yield head
+    yield from docs.stream(get_engine(request.app.state.settings.database_url), listed)
+    yield tail
+
+
+def _envelope(request: Request, name: str, status: int, body: dict[str, Any]) -> Response:
+    base = str(request.base_url).rstrip("/")
+    mark = f"\x04{secrets.token_hex(8)}\x04"
+    text = _dumps({"help": f"{base}/api/3/action/help_show?name={name}", **body}, mark)
+    result = body.get("result")
+    values = result.values() if isinstance(result, dict) else [result]
+    listed = next((v for v in values if isinstance(v, docs.Streamed)), None)
+    if listed is not None:
+        return StreamingResponse(_streamed(request, text, mark, listed), media_type="application/json")
     return Response(text, status_code=status, media_type="application/json")
 
 
@@ -408,30 +431,32 @@ async def _run(name: str, request: Request, session: Session) -> Response:
             "success": False,
             "error": {"__type": "Bad Request", "message": f"Bad request - Action name not known: {name}"},
         }
-        return _envelope(base, name, 400, body)
+        return _envelope(request, name, 400, body)
     lang = negotiate_language(request, request.app.state.settings.default_language)
     try:
         params = await _params(request)
         result = await run_in_threadpool(_call, action, request, session, params, base, lang)
     except ActionError as exc:
         error = {"__type": exc.kind, "message": exc.text, **exc.extra}
-        return _envelope(base, name, exc.status, {"success": False, "error": error})
+        return _envelope(request, name, exc.status, {"success": False, "error": error})
     except DataError:
         # A value the database refused (a NUL in text, say): the client's to fix.
         error = {
             "__type": "Validation Error",
             "message": "Validation Error: a value was refused by the database",
         }
-        return _envelope(base, name, 409, {"success": False, "error": error})
+        return _envelope(request, name, 409, {"success": False, "error": error})
     except SearchQueryError as exc:
         error = {"__type": "Search Query Error", "message": f"Search Query Error: {exc}"}
-        return _envelope(base, name, 409, {"success": False, "error": error})
+        return _envelope(request, name, 409, {"success": False, "error": error})
     except ChengzhiError as exc:
         text = message(exc.code, lang, exc.params)
         kind = {403: "Authorization Error", 404: "Not Found Error"}.get(exc.status_code, "Validation Error")
         status = exc.status_code if exc.status_code in (403, 404) else 409
-        return _envelope(base, name, status, {"success": False, "error": {"__type": kind, "message": text}})
-    return _envelope(base, name, 200, {"success": True, "result": result})
+        return _envelope(
+            request, name, status, {"success": False, "error": {"__type": kind, "message": text}}
+        )
+    return _envelope(request, name, 200, {"success": True, "result": result})
 
 
 @router.get("/api/3/action/{name}", summary="CKAN Action API (version 3), parameters in the query")

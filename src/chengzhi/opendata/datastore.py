@@ -290,15 +290,7 @@ def load_table(
         conn.execute(table.insert(), batch)
     for index in _indexes(table, inferred):
         index.create(conn)
-    data_columns = [table.c[f"c{i + 1}"] for i in range(len(inferred))]
-    groups = (
-        select(func.count().label("n"))
-        .select_from(table)
-        .group_by(*data_columns)
-        .having(func.count() > 1)
-        .subquery()
-    )
-    scan.duplicates = int(conn.scalar(select(func.coalesce(func.sum(groups.c.n - 1), 0))) or 0)
+    scan.duplicates = duplicate_rows(conn, table, [table.c[f"c{i + 1}"] for i in range(len(inferred))])
     res.fields = inferred
     res.table_name = name
     res.datastore_active = True
@@ -307,6 +299,13 @@ def load_table(
     quality = table_quality(scan)
     res.quality = quality
     return quality
+
+
+def duplicate_rows(conn: Connection, table: Table, columns: Sequence[Any]) -> int:
+    """How many rows repeat an earlier one (in every data column), counted in SQL."""
+    groups = select(func.count().label("n")).select_from(table).group_by(*columns).having(func.count() > 1)
+    repeated = groups.subquery()
+    return int(conn.scalar(select(func.coalesce(func.sum(repeated.c.n - 1), 0))) or 0)
 
 
 def create_table(conn: Connection, res: Resource, fields: list[dict[str, Any]]) -> Table:

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from chengzhi.db import Base, UTCDateTime, utcnow
@@ -44,6 +45,14 @@ class ApplicationStatus(enum.StrEnum):
     pending = "pending"
     approved = "approved"
     rejected = "rejected"
+
+
+# SQLite's full-text index of the datasets (an FTS5 virtual table made by migration 0045 when SQLite has FTS5),
+# and the tables FTS5 makes for it: not models, kept by triggers on od_datasets.
+SEARCH_FTS = "od_search_fts"
+SEARCH_FTS_TABLES = frozenset(
+    {SEARCH_FTS, *(f"{SEARCH_FTS}_{part}" for part in ("data", "idx", "content", "docsize", "config"))}
+)
 
 
 def _enum(cls: type[enum.Enum], name: str) -> Enum:
@@ -78,8 +87,14 @@ class Dataset(Base):
     contact_name: Mapped[str] = mapped_column(String(120), default="")
     contact_email: Mapped[str] = mapped_column(String(200), default="")
     version: Mapped[int] = mapped_column(Integer, default=1)
-    # What `q` searches: title, English title, notes and tags, lower-cased.
+    # What `q` searches, cut into words (words.index_text): the name, titles and tags, and the description.
+    search_title: Mapped[str] = mapped_column(Text, default="")
     search_text: Mapped[str] = mapped_column(Text, default="")
+    # PostgreSQL: their full-text vector (title words weigh A, the description's D), kept by a trigger (migration
+    # 0045), GIN-indexed. SQLite: unused (NULL); its index is the FTS5 table SEARCH_FTS, kept by triggers too.
+    search_vector: Mapped[str | None] = mapped_column(
+        TSVECTOR().with_variant(Text(), "sqlite"), deferred=True
+    )
     quality: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     downloads: Mapped[int] = mapped_column(Integer, default=0)
     api_calls: Mapped[int] = mapped_column(Integer, default=0)
@@ -106,6 +121,7 @@ Index("ix_od_datasets_status_modified", Dataset.status, Dataset.modified_at, Dat
 Index(
     "ix_od_datasets_status_id_modified", Dataset.status, Dataset.id, Dataset.open_level, Dataset.modified_at
 )
+Index("ix_od_datasets_search_vector", Dataset.search_vector, postgresql_using="gin")
 Index("ix_od_datasets_unit_status_modified", Dataset.unit_id, Dataset.status, Dataset.modified_at, Dataset.id)
 
 

@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, FromClause, Select, and_, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from chengzhi.opendata.models import Dataset, DatasetVersion
@@ -103,17 +103,23 @@ def page_ids(
     order: Sequence[Any],
     start: int,
     rows: int,
+    *,
+    source: FromClause | None = None,
 ) -> list[str]:
-    """The ids of the page: from the nearest bookmark at or before `start`, at most STEP - 1 rows walked."""
+    """The ids of the page: from the nearest bookmark at or before `start`, at most STEP - 1 rows walked.
+    `source`: what to select from when the order needs more than the datasets (SQLite's ranked search rows)."""
     base = select(Dataset.id).where(*where).order_by(*order)
+    if source is not None:
+        base = base.select_from(source)
     if start < STEP:
         return list(session.scalars(base.offset(start).limit(rows)))
     keys = [c for c, _ in _columns(order)]
 
     def bookmarks() -> list[tuple[Any, ...]]:
-        numbered = (
-            select(*keys, func.row_number().over(order_by=list(order)).label("n")).where(*where).subquery()
-        )
+        numbered_rows = select(*keys, func.row_number().over(order_by=list(order)).label("n")).where(*where)
+        if source is not None:
+            numbered_rows = numbered_rows.select_from(source)
+        numbered = numbered_rows.subquery()
         marks = select(*(numbered.c[i] for i in range(len(keys)))).where((numbered.c.n - 1) % STEP == 0)
         return [tuple(r) for r in session.execute(marks.order_by(numbered.c.n))]
 

@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, Select, String, and_, cast, exists, false,
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import operators
 
-from chengzhi.opendata import paging
+from chengzhi.opendata import fulltext, paging
 from chengzhi.opendata.models import Dataset, DatasetStatus, DatasetTag, OpenLevel, Resource
 from chengzhi.opendata.vocab import THEMES
 from chengzhi.opendata.words import query_words
@@ -134,13 +134,13 @@ def _condition(session: Session, name: str, value: str) -> ColumnElement[bool]:
     raise SearchQueryError(f"Unknown field: {name}")
 
 
-def _escape_like(word: str) -> str:
-    return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def parse(session: Session, text: str, *, words_allowed: bool) -> tuple[list[ColumnElement[bool]], bool]:
-    """Conditions of a `q` or `fq` string, and whether it named `metadata_modified` (an incremental harvest)."""
+def parse(
+    session: Session, text: str, *, words_allowed: bool
+) -> tuple[list[ColumnElement[bool]], bool, list[tuple[str, ...]]]:
+    """Conditions of a `q` or `fq` string's field terms, whether it named `metadata_modified` (an incremental
+    harvest), and its words: each a tuple of one word, or of a quoted phrase's words."""
     conditions: list[ColumnElement[bool]] = []
+    terms: list[tuple[str, ...]] = []
     incremental = False
     for match in TERM_RE.finditer(text.strip()):
         if match.group("field"):
@@ -154,33 +154,47 @@ def parse(session: Session, text: str, *, words_allowed: bool) -> tuple[list[Col
             continue
         if not words_allowed:
             raise SearchQueryError(f"Can't read the filter query term: {word}")
-        # A quoted phrase is looked for as it is; other words are cut into words (Chinese by jieba).
-        pieces = [word.lower()] if match.group("word").startswith('"') else query_words(word)
-        conditions += [Dataset.search_text.like(f"%{_escape_like(p)}%", escape="\\") for p in pieces]
-    return conditions, incremental
+        # A quoted phrase is looked for as it is (its words in a row); other words are cut into words (Chinese
+        # by jieba), each of which must occur.
+        pieces = query_words(word, indexed=True)
+        if match.group("word").startswith('"') and len(pieces) > 1:
+            terms.append(tuple(pieces))
+        else:
+            terms += [(p,) for p in pieces]
+    return conditions, incremental, list(dict.fromkeys(terms))
 
 
-def _order(sort: str) -> list[Any]:
+def _order(sort: str, score: Any = None) -> list[Any]:
+    """ORDER BY terms of CKAN's `sort`. `score` is the relevance of a search with words: `score desc` sorts by it,
+    and so does no `sort` at all (CKAN's default, "score desc, metadata_modified desc"); without words it is
+    ignored."""
+    default = [Dataset.modified_at.desc(), Dataset.id.desc()]
     if not sort.strip():
-        return [Dataset.modified_at.desc(), Dataset.id.desc()]
+        return default if score is None else [score.desc(), *default]
     order: list[Any] = []
     for part in sort.split(","):
         bits = part.split()
         if not bits:
             continue
         key, direction = bits[0], (bits[1].lower() if len(bits) > 1 else "asc")
+        if direction not in ("asc", "desc"):
+            raise SearchQueryError(f"Can't sort by: {part.strip()}")
         if key == "score":
-            continue  # no relevance ranking: the other keys (or the default) decide
+            if score is not None:
+                order.append(score.desc() if direction == "desc" else score.asc())
+            continue
         column = SORTS.get(key)
-        if column is None or direction not in ("asc", "desc"):
+        if column is None:
             raise SearchQueryError(f"Can't sort by: {part.strip()}")
         order.append(column.desc() if direction == "desc" else column.asc())
     if not order:
-        return [Dataset.modified_at.desc(), Dataset.id.desc()]
+        return default
     # The id breaks ties in the direction of the last key, so that a deep page seeks with one row comparison.
     last = order[-1]
     if getattr(getattr(last, "element", None), "name", None) == "id":
         return order
+    if score is not None and last is order[0] and len(order) == 1:
+        return [*order, *default]  # equal scores: newest first, as CKAN's default
     return [
         *order,
         Dataset.id.desc() if getattr(last, "modifier", None) is operators.desc_op else Dataset.id.asc(),
@@ -197,17 +211,27 @@ def visible(actor: Actor, *, include_private: bool, include_withdrawn: bool) -> 
     return condition
 
 
-def search_conditions(session: Session, actor: Actor, params: SearchParams) -> list[ColumnElement[bool]]:
+@dataclass
+class Conditions:
+    where: list[ColumnElement[bool]]
+    match: fulltext.Match | None = None  # the words of `q`, when it has any
+
+
+def search_conditions(session: Session, actor: Actor, params: SearchParams) -> Conditions:
     """The conditions of the search; raises SearchQueryError."""
-    q_conditions, q_incremental = parse(session, params.q, words_allowed=True)
-    fq_conditions, fq_incremental = parse(session, params.fq, words_allowed=False)
+    q_conditions, q_incremental, terms = parse(session, params.q, words_allowed=True)
+    fq_conditions, fq_incremental, _ = parse(session, params.fq, words_allowed=False)
     # An incremental harvest (what changed since ...) sees withdrawn datasets too, as withdrawn.
     include_withdrawn = params.include_deleted or q_incremental or fq_incremental
-    return [
+    where = [
         visible(actor, include_private=params.include_private, include_withdrawn=include_withdrawn),
         *q_conditions,
         *fq_conditions,
     ]
+    if not terms:
+        return Conditions(where)
+    found = fulltext.match(session, terms)
+    return Conditions([*where, found.condition], found)
 
 
 def _facets(
@@ -263,8 +287,14 @@ def package_search(session: Session, actor: Actor, params: SearchParams) -> Sear
     if params.rows < 0 or params.start < 0:
         raise SearchQueryError("rows and start must not be negative")
     rows = min(params.rows, MAX_ROWS)
-    where = search_conditions(session, actor, params)
-    order = _order(params.sort)
+    conditions = search_conditions(session, actor, params)
+    where = conditions.where
+    found = conditions.match
+    order = _order(params.sort, found.score if found else None)
+    # SQLite's ranked rows come from a join (fulltext.py), needed only when the order reads the score.
+    source = None
+    if found is not None and any(getattr(term, "element", None) is found.score for term in order):
+        source = found.join
     # The count, facets and deep pages' bookmarks are computed once per state of the catalogue (paging.py).
     catalogue = paging.state(session)
     chosen = select(Dataset.id).where(*where)
@@ -278,10 +308,10 @@ def package_search(session: Session, actor: Actor, params: SearchParams) -> Sear
     datasets: list[Dataset] = []
     ids: list[str] = []
     if rows and params.start < count:
-        ids = paging.page_ids(session, catalogue, where, order, params.start, rows)
+        ids = paging.page_ids(session, catalogue, where, order, params.start, rows, source=source)
         if params.load:
-            found = {ds.id: ds for ds in session.scalars(select(Dataset).where(Dataset.id.in_(ids)))}
-            datasets = [found[i] for i in ids if i in found]
+            loaded = {ds.id: ds for ds in session.scalars(select(Dataset).where(Dataset.id.in_(ids)))}
+            datasets = [loaded[i] for i in ids if i in loaded]
     facets: dict[str, dict[str, int]] = {}
     if params.facet_fields:
         facets = paging.kept(

@@ -35,6 +35,7 @@ from chengzhi.opendata.models import (
     UsageDay,
 )
 from chengzhi.opendata.vocab import FREQUENCIES, LICENCES, THEMES
+from chengzhi.opendata.words import index_text
 from chengzhi.org.models import Role, Unit
 from chengzhi.org.queries import find_unit
 from chengzhi.org.service import Actor
@@ -177,8 +178,10 @@ def clean(session: Session, data: DatasetInput) -> dict[str, Any]:
     }
 
 
-def _search_text(ds: Dataset, tags: list[str]) -> str:
-    return " ".join([ds.name, ds.title, ds.title_en or "", ds.notes, *tags]).lower()
+def _index(ds: Dataset, tags: list[str]) -> None:
+    """What `q` searches, cut into words: the name, titles and tags (ranked higher), and the description."""
+    ds.search_title = index_text(ds.name, ds.title, ds.title_en or "", *tags)
+    ds.search_text = index_text(ds.notes)
 
 
 def snapshot(ds: Dataset) -> dict[str, Any]:
@@ -242,7 +245,7 @@ def _apply(ds: Dataset, values: dict[str, Any]) -> list[str]:
     if sorted(t.tag for t in ds.tags) != sorted(tags):
         ds.tags = [DatasetTag(tag=t) for t in tags]
         changed.append("tags")
-    ds.search_text = _search_text(ds, tags)
+    _index(ds, tags)
     return changed
 
 

@@ -17,7 +17,7 @@ from chengzhi.routing.duplicates import MIN_SCORE as DUPLICATES_MIN_SCORE
 from chengzhi.routing.duplicates import find_duplicates
 from chengzhi.routing.places import mentions as place_mentions
 from chengzhi.routing.registry import activate_version, can_roll_back, describe, list_models, rollback
-from chengzhi.routing.text import TextError, decode, normalise, tokens
+from chengzhi.routing.text import TextError, decode, normalise, sub_words, tokens
 from chengzhi.routing.triage_models import RequestTriage
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "normalise",
     "place_mentions",
     "rollback",
+    "sub_words",
     "suggestion_counts",
     "tokens",
 ]

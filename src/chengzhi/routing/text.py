@@ -226,6 +226,23 @@ def tokens(text: str, *, normalised: bool = False) -> list[str]:
     return result
 
 
+def sub_words(word: str) -> list[str]:
+    """The two- and three-character words inside a longer Chinese word that jieba's dictionary knows (what its
+    search mode adds): "公交线路" -> 公交, 线路, 公交线. For search indexes, so that a query's 线路 finds it."""
+    if len(word) <= 2 or not _HAN.search(word):
+        return []
+    jieba = _tokenizer()
+    found = []
+    for size in (2, 3):
+        if len(word) <= size:
+            continue
+        for start in range(len(word) - size + 1):
+            piece = word[start : start + size]
+            if jieba.dt.FREQ.get(piece):
+                found.append(piece)
+    return found
+
+
 def add_words(words: Iterable[str], *, tag: str = "ns") -> int:
     """Adds words to the tokenizer's user dictionary (idempotent); returns how many were new."""
     jieba = _tokenizer()

@@ -1,7 +1,7 @@
 """knowledge: an index on the articles' latest change
 
 Revision ID: 0047
-Revises: 0036
+Revises: 0045
 Create Date: 2026-12-07 06:30:00
 
 The search index reads the latest change at every question and its delta reads the articles changed since the main
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0047"
-down_revision: str | None = "0036"
+down_revision: str | None = "0045"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -14,8 +14,8 @@ from sqlalchemy import insert
 from chengzhi.config import Settings
 from chengzhi.db import get_sessionmaker
 from chengzhi.jobs.service import run_job
-from chengzhi.opendata import datastore, tablecheck
-from chengzhi.opendata.models import Dataset, Resource
+from chengzhi.opendata import datastore, docs, service, tablecheck
+from chengzhi.opendata.models import Dataset, DatasetStatus, Resource
 
 from .factories import City
 from .opendata_helpers import T0, build_catalogue, planted_id
@@ -71,11 +71,19 @@ def test_tables_are_checked_again_from_their_rows(
         assert id_card not in json.dumps(quality) and mobile not in json.dumps(quality)
         ds = session.get(Dataset, ds_id)
         assert ds is not None and ds.quality["score"] < score - 29  # the personal-data penalty
-        new_score = ds.quality["score"]
-    # Search pages read the rebuilt package dict.
+        # Published to everyone with personal data in it: withdrawn at once by the check, its history says why.
+        assert ds.status == DatasetStatus.withdrawn and result["withdrawn"] == [ds.name]
+        last = service.history(session, ds)[-1]
+        assert last.action == "withdrawn_personal" and last.actor_id is None
+    # Gone from the public search; the withdrawn package (what harvesters read) carries the new score.
     found = client.get("/api/3/action/package_search", params={"q": "name:street-counts"}).json()["result"]
-    extras = {e["key"]: e["value"] for e in found["results"][0]["extras"]}
-    assert extras["quality_score"] == str(new_score)
+    assert found["count"] == 0
+    with factory() as session:
+        ds = session.get(Dataset, ds_id)
+        assert ds is not None
+        stored = json.loads(docs.render(session, [ds.id], "http://testserver", "zh")[0])
+    extras = {e["key"]: e["value"] for e in stored["extras"]}
+    assert extras["quality_score"] == str(ds.quality["score"])
 
     # Once a day: nothing until a day has passed since the round began, then every table again.
     again = run_job(factory, settings, tablecheck.JOB, T0 + dt.timedelta(hours=20))

@@ -209,7 +209,7 @@ def record_version(
     session: Session,
     ds: Dataset,
     action: str,
-    actor: Actor,
+    actor: Actor | None,
     changed: list[str] | None = None,
     now: dt.datetime | None = None,
 ) -> None:
@@ -226,7 +226,7 @@ def record_version(
             seq=seq,
             version=ds.version,
             action=action,
-            actor_id=actor.user_id,
+            actor_id=actor.user_id if actor is not None else None,  # None: the platform's own check
             changed=changed or [],
             snapshot=snapshot(ds),
             created_at=now,
@@ -316,6 +316,20 @@ def withdraw_dataset(
     ds.status = DatasetStatus.withdrawn
     record_version(session, ds, "withdrawn", actor, ["status"], now=now)
     return ds
+
+
+def withdraw_for_personal_data(session: Session, ds: Dataset, now: dt.datetime) -> bool:
+    """The scheduled table check found personal data in a dataset published to everyone: it is withdrawn at once
+    (harvesters see it withdrawn at their next visit), its history says why (action `withdrawn_personal`, no
+    person), and its page shows the finding to its publishers, who mask the column and publish again. Datasets
+    open on conditions or to staff only keep their status (the finding lowers their score)."""
+    if ds.status != DatasetStatus.published or ds.open_level != OpenLevel.unconditional:
+        return False
+    if not personal_data_blocks(ds):
+        return False
+    ds.status = DatasetStatus.withdrawn
+    record_version(session, ds, "withdrawn_personal", None, ["status"], now=now)
+    return True
 
 
 def history(session: Session, ds: Dataset) -> list[DatasetVersion]:

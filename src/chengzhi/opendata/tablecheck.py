@@ -5,7 +5,8 @@ column holds no such value: it was left empty at load, and the file is not read 
 
 Once a day at most: a round goes through every table by id, at most ROWS_PER_RUN rows of tables a run (at least one
 table), then waits until a day has passed since the round began. Each changed score reaches its dataset's score and
-ready package dict.
+ready package dict. A dataset published to everyone in which personal data is found is withdrawn at once
+(`service.withdraw_for_personal_data`): publishing personal data is worse than a harvester seeing a dataset go.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from chengzhi.opendata import datastore, docs
 from chengzhi.opendata.models import Dataset, Resource
 from chengzhi.opendata.quality import TableScan, table_quality
 from chengzhi.opendata.resources import refresh_quality
+from chengzhi.opendata.service import withdraw_for_personal_data
 
 JOB = "opendata_tables"
 ROWS_PER_RUN = 200_000
@@ -93,14 +95,18 @@ def recheck_tables(session: Session, settings: Settings, now: dt.datetime) -> di
         rows += res.row_count
         checked.append(res)
     finished = len(checked) == len(batch) and len(batch) < TABLES_PER_RUN
+    withdrawn = []
     for ds in session.scalars(select(Dataset).where(Dataset.id.in_(changed))):
         before = (ds.quality or {}).get("score")
         if refresh_quality(ds, now).get("score") != before:
             docs.store(session, ds)
+        if withdraw_for_personal_data(session, ds, now):
+            withdrawn.append(ds.name)
     return {
         "checked": len(checked),
         "rows": rows,
         "changed": len(changed),
+        "withdrawn": withdrawn,
         "after": "" if finished or not checked else checked[-1].id,
         "round_began": began,
     }

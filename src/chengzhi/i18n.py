@@ -189,6 +189,9 @@ MESSAGES: dict[str, Text] = {
     ),
     "verification_code_expired": N_("That code has expired or was tried too often; ask for a new one."),
     "verification_code_invalid": N_("That code is not right; check the message and try again."),
+    "phone_signin_staff": N_(
+        "This number belongs to a staff account: sign in with your username, password and second factor."
+    ),
     "password_too_short": N_("The password must have at least %(min)s characters."),
     "token_invalid": N_("The token is invalid or has expired; sign in again for a new one."),
     "csrf_failed": N_("The page has expired (CSRF check failed); reload it and try again."),

@@ -238,3 +238,14 @@ def managed_user(session: Session, paths: list[str] | None, user_id: int) -> Use
 
 def user_by_username(session: Session, username: str) -> User | None:
     return session.scalar(select(User).where(User.username == username))
+
+
+def users_with_verified_phone(session: Session, phone: str) -> list[User]:
+    """The active accounts that verified this phone number, the most recently verified first."""
+    return list(
+        session.scalars(
+            select(User)
+            .where(User.phone == phone, User.phone_verified_at.is_not(None), User.active)
+            .order_by(User.phone_verified_at.desc(), User.id.desc())
+        )
+    )

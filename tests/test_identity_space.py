@@ -218,6 +218,7 @@ def test_my_requests_from_every_channel_export_correct_delete(
     assert [r["tracking_number"] for r in data["requests"]] == [by_phone]
     assert data["requests"][0]["timeline"][0]["action"] == "receive"
     assert data["profile"]["phone"] == PHONE and data["profile"]["identity_level"] == 1
+    assert data["passkeys"] == [] and len(data["sessions"]) == 1  # what the account holds, passkeys included
     # The messages sent about it to the verified number (a phone report carries no account), none to others.
     sent = data["requests"][0]["notifications"]
     assert sent and {(n["request"], n["to"], n["channel"]) for n in sent} == {(by_phone, PHONE, "sms")}

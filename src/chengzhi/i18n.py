@@ -157,6 +157,9 @@ MESSAGES: dict[str, Text] = {
         "Staff accounts need a second factor: sign in on the web page once to set up your authenticator app."
     ),
     "second_factor_invalid": N_("That code is not right (or was already used); try the next one."),
+    "passkey_refused": N_("The passkey was not accepted (%(reason)s); try again or use a code."),
+    "passkey_none": N_("There is no such passkey on this account."),
+    "passkey_limit": N_("An account holds at most %(limit)s passkeys; remove one first."),
     "second_factor_enrolled": N_("A second factor is already set up for this account."),
     "second_factor_not_started": N_("Start setting up the second factor first."),
     "oidc_refused": N_("The identity provider's sign-in was refused."),

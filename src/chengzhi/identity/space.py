@@ -20,6 +20,7 @@ from chengzhi.identity import sharing
 from chengzhi.identity.models import DataRightsEvent, UserIdentity, VerificationCode
 from chengzhi.identity.service import identities_of
 from chengzhi.notify import service as notify
+from chengzhi.org import passkeys as org_passkeys
 from chengzhi.org import service as org
 from chengzhi.org import sessions as org_sessions
 from chengzhi.org.models import User
@@ -133,6 +134,10 @@ def gather(session: Session, settings: Settings, user: User) -> dict[str, Any]:
                 "method": s.method,
             }
             for s in org_sessions.sessions_of(session, user.id, settings)
+        ],
+        "passkeys": [
+            {"name": p.name, "created_at": _iso(p.created_at), "last_used_at": _iso(p.last_used_at)}
+            for p in org_passkeys.passkeys_of(session, user.id)
         ],
         "notification_preferences": preferences(session, user.id),
         "requests": [

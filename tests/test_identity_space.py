@@ -343,3 +343,27 @@ def test_a_city_that_asks_level_one_to_submit(settings: Settings, city: City, se
         assert taken.status_code == 201
         assert verify_phone(client, session, "/submit") == "/submit"
         assert client.get("/submit").status_code == 200
+
+
+def test_level_one_by_a_code_to_an_email_address(client: TestClient, city: City, session: Session) -> None:
+    page = client.get("/verify?level=1&next=/me")
+    form = {"csrf_token": _csrf(page.text), "channel": "email", "next": "/me"}
+    bad = client.post("/verify/send", data={**form, "email": "not-an-address"}, params={"lang": "en"})
+    assert bad.status_code == 422 and "or e-mail address" in bad.text
+    sent = client.post("/verify/send", data={**form, "email": "Li.Na@Example.org"})
+    assert sent.status_code == 200 and 'id="code-sent"' in sent.text
+    session.commit()
+    message = session.scalars(select(OutboundRecord).where(OutboundRecord.channel == "email")).all()[-1]
+    assert message.recipient == "li.na@example.org"
+    code = re.search(r"\b(\d{6})\b", message.body["text"])
+    assert code is not None
+    done = client.post(
+        "/verify/confirm",
+        data={"csrf_token": _csrf(sent.text), "code": code.group(1), "next": "/me"},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303 and done.headers["location"] == "/me"
+    assert client.get("/me").status_code == 200, "level 1 by the verified address"
+    session.commit()
+    person = session.scalars(select(User).where(User.email == "li.na@example.org")).one()
+    assert person.email_verified_at is not None and person.phone is None

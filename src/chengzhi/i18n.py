@@ -188,7 +188,7 @@ MESSAGES: dict[str, Text] = {
         "This needs identity level %(level)s (%(action)s): verify your phone number or real name first."
     ),
     "verification_target_invalid": N_(
-        "Give a valid mobile phone number (digits, optionally starting with +)."
+        "Give a valid mobile phone number (digits, optionally starting with +) or e-mail address."
     ),
     "verification_code_expired": N_("That code has expired or was tried too often; ask for a new one."),
     "verification_code_invalid": N_("That code is not right; check the message and try again."),

@@ -17,7 +17,7 @@ from chengzhi.identity.models import UserIdentity
 from chengzhi.identity.oidc import IdToken
 from chengzhi.org import service as org
 from chengzhi.org.models import Role, User
-from chengzhi.org.queries import user_by_id, users_with_verified_phone
+from chengzhi.org.queries import user_by_id, users_with_verified_contact
 
 
 @dataclass(frozen=True)
@@ -115,11 +115,12 @@ def signed_in_user(
     return user
 
 
-def resident_for_phone(session: Session, phone: str) -> User:
-    """The account a visitor who proved this phone number by a code signs in to: the resident account that
-    verified it (the most recent), or a new resident with the number verified (identity level 1). A number that a
-    staff account verified is refused: staff sign in with their password and second factor."""
-    found = users_with_verified_phone(session, phone)
+def resident_for(session: Session, channel: str, target: str) -> User:
+    """The account a visitor who proved this phone number (`sms`) or e-mail address by a code signs in to: the
+    resident account that verified it (the most recent), or a new resident with it verified (identity level 1). A
+    number or address that a staff account verified is refused: staff sign in with their password and second
+    factor."""
+    found = users_with_verified_contact(session, channel, target)
     if any(any(r.role != Role.resident for r in u.roles) for u in found):
         raise Forbidden("phone_signin_staff")
     if found:
@@ -131,5 +132,8 @@ def resident_for_phone(session: Session, phone: str) -> User:
         password=None,
         roles=[(Role.resident, org.city_unit(session))],
     )
-    org.record_verified(session, user, phone=phone)
+    if channel == "sms":
+        org.record_verified(session, user, phone=target)
+    else:
+        org.record_verified(session, user, email=target)
     return user

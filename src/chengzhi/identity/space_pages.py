@@ -37,6 +37,7 @@ class VerifyPage:
     next: str
     signed_in: bool = True
     phone: str = ""
+    email: str = ""
     sent_to: str = ""
     demo_code: str | None = None
     providers: list[tuple[str, str]] = field(default_factory=list)
@@ -89,6 +90,7 @@ def verify(request: Request, session: SessionDep) -> Response:
     page = _verify_page(request, actor, level, next_url)
     user = user_by_id(session, actor.user_id) if actor.user_id else None
     page.phone = (user.phone or "") if user else ""
+    page.email = (user.email or "") if user else ""
     return render(request, "account/verify.html", page, chrome(request, actor))
 
 
@@ -107,7 +109,10 @@ async def verify_send(request: Request, session: SessionDep, settings: SettingsD
     form = await request.form()
     next_url = safe_next(str(form.get("next") or "")) or "/me"
     page = _verify_page(request, actor, 1, next_url)
+    channel = "email" if form.get("channel") == "email" else "sms"
     page.phone = str(form.get("phone") or "").strip()[:40]
+    page.email = str(form.get("email") or "").strip()[:200]
+    target = page.email if channel == "email" else page.phone
     lang = page_language(request)
     user = user_by_id(session, actor.user_id) if actor.user_id else None
     if not csrf_ok(request, form) or (user is None and not actor.is_anonymous):
@@ -118,16 +123,16 @@ async def verify_send(request: Request, session: SessionDep, settings: SettingsD
             check_rate(settings.rate_limit_storage, settings.login_rate, "verify", _client(request))
             if user is None:
                 _result, page.demo_code = verification.send_visitor_code(
-                    session, sessions, settings, _browser(request), page.phone
+                    session, sessions, settings, _browser(request), channel, target
                 )
             else:
                 _result, page.demo_code = verification.send_code(
-                    session, sessions, settings, user, "sms", page.phone
+                    session, sessions, settings, user, channel, target
                 )
-            page.sent_to = page.phone
+            page.sent_to = target
         except ChengzhiError as exc:
             session.rollback()
-            page.errors.add("phone", message(exc.code, lang, exc.params))
+            page.errors.add("email" if channel == "email" else "phone", message(exc.code, lang, exc.params))
     status = 422 if page.errors else 200
     return render(request, "account/verify.html", page, chrome(request, actor), status_code=status)
 
@@ -150,9 +155,9 @@ async def verify_confirm(request: Request, session: SessionDep, settings: Settin
                 verification.confirm_code(session, settings, user, code)
                 session.commit()
                 return RedirectResponse(next_url, status_code=303)
-            phone = verification.confirm_visitor_code(session, settings, _browser(request), code)
+            channel, target = verification.confirm_visitor_code(session, settings, _browser(request), code)
             session.commit()  # the code is used, whatever comes next
-            resident = identity.resident_for_phone(session, phone)
+            resident = identity.resident_for(session, channel, target)
             owed = signin.start(
                 request, session, settings, resident, HowSignedIn(method="phone"), next_url=next_url
             )

@@ -59,12 +59,17 @@ def send_code(
 
 
 def send_visitor_code(
-    session: Session, sessions: sessionmaker[Session], settings: Settings, browser: str, target: str
+    session: Session,
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    browser: str,
+    channel: str,
+    target: str,
 ) -> tuple[Result, str | None]:
-    """Send a code to the phone of a visitor without an account (`browser`: the random id in their session
-    cookie, stored hashed); the code is accepted from that browser only. As `send_code` otherwise."""
+    """Send a code to the phone or e-mail address of a visitor without an account (`browser`: the random id in
+    their session cookie, stored hashed); the code is accepted from that browser only. As `send_code` otherwise."""
     key = _hash(browser)
-    return _send(session, sessions, settings, VerificationCode.browser == key, "sms", target, browser=key)
+    return _send(session, sessions, settings, VerificationCode.browser == key, channel, target, browser=key)
 
 
 def _send(
@@ -126,10 +131,11 @@ def confirm_code(session: Session, settings: Settings, user: User, code: str) ->
     return record
 
 
-def confirm_visitor_code(session: Session, settings: Settings, browser: str, code: str) -> str:
-    """Check the code a visitor without an account typed back in the browser it was sent to; returns the phone
-    number it proves. A wrong code counts (the caller commits either way)."""
-    return _check(session, settings, VerificationCode.browser == _hash(browser), code).target
+def confirm_visitor_code(session: Session, settings: Settings, browser: str, code: str) -> tuple[str, str]:
+    """Check the code a visitor without an account typed back in the browser it was sent to; returns the channel
+    and the phone number or address it proves. A wrong code counts (the caller commits either way)."""
+    record = _check(session, settings, VerificationCode.browser == _hash(browser), code)
+    return record.channel, record.target
 
 
 def _check(session: Session, settings: Settings, owner: ColumnElement[bool], code: str) -> VerificationCode:

@@ -220,7 +220,7 @@ def test_every_forged_passkey_answer_is_refused_and_counts(
         answer = key.get(options)
     headers = {} if forgery == "no_csrf" else {"X-CSRF-Token": csrf}
     refused = strict.post("/login/passkey", json={"credential": answer}, headers=headers)
-    assert refused.status_code == 401, refused.text
+    assert refused.status_code == (403 if forgery == "no_csrf" else 401), refused.text
     if forgery != "no_csrf":
         assert refused.json()["error"]["code"] == "passkey_refused"
     assert strict.get("/staff", follow_redirects=False).status_code != 200, "nobody signed in"
@@ -239,6 +239,8 @@ def test_passkey_routes_refuse_strangers_and_a_reset_removes_passkeys(
     assert strict.post("/login/passkey/options", headers={"X-CSRF-Token": "x"}).status_code == 401
     assert strict.post("/login/passkey", json={"credential": {}}).status_code == 401
     enrol(strict, "d1s1-handler")
+    forged = strict.post("/account/passkeys/options", headers={"X-CSRF-Token": "x"})
+    assert forged.status_code == 403 and forged.json()["error"]["code"] == "csrf_failed"
     assert _register(strict, SoftKey()).status_code == 201
     garbage = strict.post(
         "/account/passkeys",

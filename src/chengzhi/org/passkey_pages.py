@@ -30,6 +30,24 @@ def _csrf_header(request: Request) -> bool:
     return bool(expected) and secrets.compare_digest(str(expected), given)
 
 
+async def _csrf_given(request: Request) -> bool:
+    """The CSRF token in the header (passkeys.js), or in a form field (a form posted without the script)."""
+    if _csrf_header(request):
+        return True
+    if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        return csrf_ok(request, await request.form(max_files=0, max_fields=5))
+    return False
+
+
+def _stranger() -> JSONResponse:
+    return JSONResponse({"error": {"code": "not_authenticated"}}, status_code=401)
+
+
+def _forged(request: Request) -> JSONResponse:
+    text = message("csrf_failed", page_language(request))
+    return JSONResponse({"error": {"code": "csrf_failed", "message": text}}, status_code=403)
+
+
 def _refusal(request: Request, exc: ChengzhiError, status: int) -> JSONResponse:
     text = message(exc.code, page_language(request), exc.params)
     return JSONResponse({"error": {"code": exc.code, "message": text}}, status_code=status)
@@ -49,10 +67,12 @@ def _signed_in_user(request: Request, session: SessionDep) -> User | None:
 
 
 @router.post("/account/passkeys/options")
-def register_options(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+async def register_options(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     user = _signed_in_user(request, session)
-    if user is None or not _csrf_header(request):
-        return JSONResponse({"error": {"code": "not_authenticated"}}, status_code=401)
+    if user is None:
+        return _stranger()
+    if not await _csrf_given(request):
+        return _forged(request)
     try:
         options, state = passkeys.register_begin(session, user, settings)
     except ChengzhiError as exc:
@@ -64,10 +84,12 @@ def register_options(request: Request, session: SessionDep, settings: SettingsDe
 @router.post("/account/passkeys")
 async def register(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     user = _signed_in_user(request, session)
-    state = request.session.pop(STATE_KEY, None)
-    if user is None or not _csrf_header(request):
-        return JSONResponse({"error": {"code": "not_authenticated"}}, status_code=401)
+    if user is None:
+        return _stranger()
     body = await _answer(request)
+    if body is not None and not _csrf_header(request):
+        return _forged(request)
+    state = request.session.pop(STATE_KEY, None)
     try:
         if body is None or not isinstance(state, dict) or state.get("register") != user.id:
             raise Invalid("passkey_refused", reason="no registration under way")
@@ -96,10 +118,12 @@ async def remove(passkey_id: int, request: Request, session: SessionDep) -> Resp
 
 
 @router.post("/login/passkey/options")
-def sign_in_options(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+async def sign_in_options(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     waiting = signin.pending(request, session)
-    if waiting is None or not _csrf_header(request):
-        return JSONResponse({"error": {"code": "not_authenticated"}}, status_code=401)
+    if waiting is None:
+        return _stranger()
+    if not await _csrf_given(request):
+        return _forged(request)
     user = waiting[0]
     try:
         options, state = passkeys.authenticate_begin(session, user, settings)
@@ -113,9 +137,11 @@ def sign_in_options(request: Request, session: SessionDep, settings: SettingsDep
 async def sign_in(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     """The second factor by passkey: a refusal counts towards the lock-out, as a wrong code does."""
     waiting = signin.pending(request, session)
+    if waiting is None:
+        return _stranger()
+    if not _csrf_header(request):
+        return _forged(request)
     state = request.session.pop(STATE_KEY, None)
-    if waiting is None or not _csrf_header(request):
-        return JSONResponse({"error": {"code": "not_authenticated"}}, status_code=401)
     user, how, next_url = waiting
     body = await _answer(request)
     try:

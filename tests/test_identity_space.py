@@ -24,6 +24,7 @@ from chengzhi.outbound.models import OutboundRecord
 from chengzhi.requests.models import Request
 
 from .factories import PASSWORD, City
+from .open311_helpers import V2, make_key
 from .test_api_errors import SUBMIT, created_number, valid_submission
 
 PHONE = "13912345678"
@@ -367,3 +368,19 @@ def test_level_one_by_a_code_to_an_email_address(client: TestClient, city: City,
     session.commit()
     person = session.scalars(select(User).where(User.email == "li.na@example.org")).one()
     assert person.email_verified_at is not None and person.phone is None
+
+
+def test_an_open311_report_is_found_by_the_verified_address_it_carries_not_by_account_id(
+    client: TestClient, city: City, session: Session, settings: Settings
+) -> None:
+    key = make_key(settings)
+    form = {"api_key": key, "service_code": "litter", "lat": "0.2", "long": "0.2", "description": "路灯坏了"}
+    mine = client.post(f"{V2}/requests.json", data={**form, "phone": PHONE, "account_id": "app-user-1"})
+    claimed = client.post(
+        f"{V2}/requests.json", data={**form, "email": "x@example.org", "account_id": "resident"}
+    )
+    assert mine.status_code == 201 and claimed.status_code == 201, (mine.text, claimed.text)
+    sign_in(client, "resident")
+    verify_phone(client, session, "/me")
+    numbers = [r["tracking_number"] for r in client.get("/me/export.json").json()["requests"]]
+    assert numbers == [mine.json()[0]["service_request_id"]], "an app's account_id links nothing"

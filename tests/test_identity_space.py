@@ -11,18 +11,20 @@ import re
 from urllib.parse import parse_qs, urlparse
 
 from fastapi.testclient import TestClient
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from chengzhi.app import create_app
 from chengzhi.config import Settings
 from chengzhi.db import utcnow
 from chengzhi.identity.models import DataRightsEvent
+from chengzhi.notify.models import Notification
 from chengzhi.org.models import User
 from chengzhi.outbound.models import OutboundRecord
 from chengzhi.requests.models import Request
 
 from .factories import PASSWORD, City
+from .open311_helpers import V2, make_key
 from .test_api_errors import SUBMIT, created_number, valid_submission
 
 PHONE = "13912345678"
@@ -89,40 +91,98 @@ def test_my_space_needs_level_one_and_the_step_up_leads_back(
     assert user.phone == PHONE and user.phone_verified_at is not None
 
 
-def test_anonymous_step_up_signs_in_first(client: TestClient, city: City) -> None:
-    response = client.get("/verify?level=1&next=/issues", follow_redirects=False)
-    location = urlparse(response.headers["location"])
-    assert location.path == "/login"
-    back = parse_qs(location.query)["next"][0]
+def test_a_visitor_verifies_a_phone_and_becomes_a_resident_at_level_one(
+    client: TestClient, city: City
+) -> None:
+    page = client.get("/verify?level=1&next=/issues", follow_redirects=False)
+    assert page.status_code == 200 and 'id="visitor-intro"' in page.text
+    # Someone with an account may sign in instead, and comes back to the same step.
+    link = re.search(r'href="(/login\?next=[^"]+)"', page.text)
+    assert link is not None
+    back = parse_qs(urlparse(link.group(1).replace("&amp;", "&")).query)["next"][0]
     assert urlparse(back).path == "/verify" and parse_qs(urlparse(back).query) == {
         "level": ["1"],
         "next": ["/issues"],
     }
 
 
-def test_a_city_that_asks_level_one_for_support_leads_through_verification(
-    settings: Settings, city: City, session: Session
+def test_support_needs_level_one_and_a_visitor_is_led_through_a_code_and_back(
+    client: TestClient, settings: Settings, city: City, session: Session
 ) -> None:
-    strict = settings.model_copy(update={"identity_levels": {**settings.identity_levels, "support": 1}})
-    with TestClient(create_app(strict), raise_server_exceptions=False) as client:
-        number = created_number(client.post(SUBMIT, json=valid_submission()))
-        request_id = session.scalars(select(Request.id).where(Request.tracking_number == number)).one()
-        csrf = _csrf(client.get("/issues").text)
-        refused = client.post(
-            f"/issues/{request_id}/support",
-            data={"csrf_token": csrf, "next": "/issues"},
-            follow_redirects=False,
+    assert settings.identity_levels["support"] == 1, "the issue's default: support needs a verified phone"
+    number = created_number(client.post(SUBMIT, json=valid_submission()))
+    request_id = session.scalars(select(Request.id).where(Request.tracking_number == number)).one()
+    me_too = {"csrf_token": _csrf(client.get("/issues").text), "next": "/issues"}
+    refused = client.post(f"/issues/{request_id}/support", data=me_too, follow_redirects=False)
+    assert refused.status_code == 303
+    assert refused.headers["location"] == f"/verify?level=1&next=%2Fissues%23issue-{request_id}"
+    with_htmx = client.post(
+        f"/issues/{request_id}/support", data=me_too, headers={"HX-Request": "true"}, follow_redirects=False
+    )
+    assert with_htmx.status_code == 204 and with_htmx.headers["HX-Redirect"] == refused.headers["location"]
+    session.commit()
+    assert session.get(Request, request_id).support_count == 0  # type: ignore[union-attr]
+    users_before = session.scalar(select(func.count()).select_from(User))
+
+    # The visitor has no account: the code to their phone makes one (a resident, level 1) and signs them in.
+    assert verify_phone(client, session, f"/issues#issue-{request_id}") == f"/issues#issue-{request_id}"
+    session.commit()
+    resident = session.scalars(select(User).where(User.phone == PHONE)).one()
+    assert resident.phone_verified_at is not None and resident.password_hash is None
+    assert [r.role for r in resident.roles] == ["resident"]
+    assert session.scalar(select(func.count()).select_from(User)) == (users_before or 0) + 1
+    me = client.get("/api/v1/me").json()
+    assert me["username"] == resident.username
+    done = client.post(
+        f"/issues/{request_id}/support",
+        data={"csrf_token": _csrf(client.get("/issues").text), "next": "/issues"},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303 and done.headers["location"] == f"/issues#issue-{request_id}"
+    session.commit()
+    assert session.get(Request, request_id).support_count == 1  # type: ignore[union-attr]
+
+    # Another browser proving the same number signs in to the same account, not a new one.
+    with TestClient(create_app(settings)) as other:
+        assert verify_phone(other, session, "/issues") == "/issues"
+        assert other.get("/api/v1/me").json()["username"] == resident.username
+    assert session.scalar(select(func.count()).select_from(User)) == (users_before or 0) + 1
+
+
+def test_a_visitors_code_works_only_in_the_browser_it_was_sent_to_and_not_for_staff_numbers(
+    client: TestClient, settings: Settings, city: City, session: Session
+) -> None:
+    page = client.get("/verify?level=1&next=/issues")
+    sent = client.post("/verify/send", data={"csrf_token": _csrf(page.text), "phone": PHONE, "next": "/me"})
+    assert sent.status_code == 200
+    code = re.search(r'id="demo-code">[^<]*?(\d{6})', sent.text)
+    assert code is not None
+    with TestClient(create_app(settings)) as thief:
+        form = {"csrf_token": _csrf(thief.get("/verify").text), "code": code.group(1), "phone": PHONE}
+        stolen = thief.post("/verify/confirm", data=form, follow_redirects=False)
+        assert stolen.status_code == 422 and thief.get("/api/v1/me").status_code == 401
+    # A number a staff account verified does not sign anyone in without the password and second factor.
+    session.execute(
+        update(User).where(User.username == "operator").values(phone=PHONE, phone_verified_at=utcnow())
+    )
+    session.commit()
+    typed = client.post(
+        "/verify/confirm",
+        data={"csrf_token": _csrf(sent.text), "code": code.group(1), "phone": PHONE, "next": "/me"},
+        params={"lang": "en"},
+    )
+    assert typed.status_code == 422 and "belongs to a staff account" in typed.text
+    assert client.get("/api/v1/me").status_code == 401
+    # Codes to one number are limited (text messages cost money): the sixth within 10 minutes is refused.
+    for _ in range(4):
+        again = client.post(
+            "/verify/send", data={"csrf_token": _csrf(sent.text), "phone": PHONE, "next": "/me"}
         )
-        assert refused.headers["location"] == f"/verify?level=1&next=%2Fissues%23issue-{request_id}"
-        sign_in(client, "resident")
-        assert verify_phone(client, session, f"/issues#issue-{request_id}") == f"/issues#issue-{request_id}"
-        csrf = _csrf(client.get("/issues").text)
-        done = client.post(
-            f"/issues/{request_id}/support",
-            data={"csrf_token": csrf, "next": "/issues"},
-            follow_redirects=False,
-        )
-        assert done.status_code == 303 and done.headers["location"] == f"/issues#issue-{request_id}"
+        assert again.status_code == 200
+    limited = client.post(
+        "/verify/send", data={"csrf_token": _csrf(sent.text), "phone": PHONE, "next": "/me"}
+    )
+    assert limited.status_code == 422 and 'id="code-sent"' not in limited.text
 
 
 def test_my_requests_from_every_channel_export_correct_delete(
@@ -159,6 +219,12 @@ def test_my_requests_from_every_channel_export_correct_delete(
     assert [r["tracking_number"] for r in data["requests"]] == [by_phone]
     assert data["requests"][0]["timeline"][0]["action"] == "receive"
     assert data["profile"]["phone"] == PHONE and data["profile"]["identity_level"] == 1
+    assert data["passkeys"] == [] and len(data["sessions"]) == 1  # what the account holds, passkeys included
+    # The messages sent about it to the verified number (a phone report carries no account), none to others.
+    sent = data["requests"][0]["notifications"]
+    assert sent and {(n["request"], n["to"], n["channel"]) for n in sent} == {(by_phone, PHONE, "sms")}
+    assert by_phone in sent[0]["text"] and data["notifications"] == sent
+    assert "关于此诉求发给你的消息" in page.text
     table = list(csv.reader(io.StringIO(client.get("/me/export.csv").text)))
     assert table[0] == ["section", "item", "field", "value"]
     assert ["requests", "1", "title", "'=HYPERLINK(1)"] in table, "a formula comes out as text"
@@ -192,7 +258,10 @@ def test_my_requests_from_every_channel_export_correct_delete(
     assert trace[-1].action == "delete" and trace[-1].details == {
         "requests_anonymised": 1,
         "identities_removed": 0,
+        "notifications_removed": len(sent),
     }
+    left = session.scalars(select(Notification.recipient)).all()
+    assert PHONE not in left and "13800005678" in left, "the person's messages go, others' stay"
     assert PHONE not in str([t.details for t in trace]), "the trace holds no personal data"
     relogin = client.post("/api/v1/auth/session", json={"username": "resident", "password": PASSWORD})
     assert relogin.status_code == 401
@@ -258,3 +327,60 @@ def test_password_reset_through_the_verified_phone(client: TestClient, city: Cit
     assert client.get("/api/v1/me").status_code == 401, "the reset ended every session"
     ok = client.post("/api/v1/auth/session", json={"username": "resident", "password": "a-brand-new-pw"})
     assert ok.status_code == 200
+
+
+def test_a_city_that_asks_level_one_to_submit(settings: Settings, city: City, session: Session) -> None:
+    """`submit` is 0 by default; a city that raises it leads visitors through the step-up, refuses anonymous API
+    calls clearly, and still lets operators take phone calls for callers."""
+    strict = settings.model_copy(update={"identity_levels": {**settings.identity_levels, "submit": 1}})
+    with TestClient(create_app(strict), raise_server_exceptions=False) as client:
+        page = client.get("/submit", follow_redirects=False)
+        assert page.status_code == 303 and page.headers["location"] == "/verify?level=1&next=%2Fsubmit"
+        refused = client.post(SUBMIT, json=valid_submission(), params={"lang": "en"})
+        assert refused.status_code == 403 and refused.json()["error"]["code"] == "identity_level_required"
+        token = client.post("/api/v1/auth/token", json={"username": "operator", "password": PASSWORD})
+        headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        taken = client.post(SUBMIT, json=valid_submission(channel="phone"), headers=headers)
+        assert taken.status_code == 201
+        assert verify_phone(client, session, "/submit") == "/submit"
+        assert client.get("/submit").status_code == 200
+
+
+def test_level_one_by_a_code_to_an_email_address(client: TestClient, city: City, session: Session) -> None:
+    page = client.get("/verify?level=1&next=/me")
+    form = {"csrf_token": _csrf(page.text), "channel": "email", "next": "/me"}
+    bad = client.post("/verify/send", data={**form, "email": "not-an-address"}, params={"lang": "en"})
+    assert bad.status_code == 422 and "or e-mail address" in bad.text
+    sent = client.post("/verify/send", data={**form, "email": "Li.Na@Example.org"})
+    assert sent.status_code == 200 and 'id="code-sent"' in sent.text
+    session.commit()
+    message = session.scalars(select(OutboundRecord).where(OutboundRecord.channel == "email")).all()[-1]
+    assert message.recipient == "li.na@example.org"
+    code = re.search(r"\b(\d{6})\b", message.body["text"])
+    assert code is not None
+    done = client.post(
+        "/verify/confirm",
+        data={"csrf_token": _csrf(sent.text), "code": code.group(1), "next": "/me"},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303 and done.headers["location"] == "/me"
+    assert client.get("/me").status_code == 200, "level 1 by the verified address"
+    session.commit()
+    person = session.scalars(select(User).where(User.email == "li.na@example.org")).one()
+    assert person.email_verified_at is not None and person.phone is None
+
+
+def test_an_open311_report_is_found_by_the_verified_address_it_carries_not_by_account_id(
+    client: TestClient, city: City, session: Session, settings: Settings
+) -> None:
+    key = make_key(settings)
+    form = {"api_key": key, "service_code": "litter", "lat": "0.2", "long": "0.2", "description": "路灯坏了"}
+    mine = client.post(f"{V2}/requests.json", data={**form, "phone": PHONE, "account_id": "app-user-1"})
+    claimed = client.post(
+        f"{V2}/requests.json", data={**form, "email": "x@example.org", "account_id": "resident"}
+    )
+    assert mine.status_code == 201 and claimed.status_code == 201, (mine.text, claimed.text)
+    sign_in(client, "resident")
+    verify_phone(client, session, "/me")
+    numbers = [r["tracking_number"] for r in client.get("/me/export.json").json()["requests"]]
+    assert numbers == [mine.json()[0]["service_request_id"]], "an app's account_id links nothing"

@@ -1,5 +1,8 @@
 """ "Me too" on the public list, on both databases: once per visitor (account or browser session), counted on the
-request, refused on closed requests, in place with htmx and by a plain form without JavaScript."""
+request, refused on closed requests, in place with htmx and by a plain form without JavaScript.
+
+These tests run in a city that counts anonymous visitors' support (`"support": 0`, a city's choice); the default,
+level 1 with the visitor led through a phone code, is tested in test_identity_space.py."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import datetime as dt
 import re
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -19,6 +23,11 @@ from chengzhi.requests.models import RequestSupport
 from .factories import City
 from .steps import submit
 from .test_pages_staff import sign_in
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"identity_levels": {**settings.identity_levels, "support": 0}})
 
 
 def csrf(client: TestClient) -> str:

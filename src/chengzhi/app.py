@@ -56,6 +56,7 @@ from chengzhi.org.account_api import router as account_router
 from chengzhi.org.account_pages import router as account_pages
 from chengzhi.org.api import router as org_router
 from chengzhi.org.pages import router as org_pages
+from chengzhi.org.passkey_pages import router as passkey_pages
 from chengzhi.org.service import ANONYMOUS
 from chengzhi.participate.api import router as participate_router
 from chengzhi.participate.pages import router as participate_pages
@@ -398,6 +399,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(open311_router)
     app.include_router(org_pages)
     app.include_router(account_pages)
+    app.include_router(passkey_pages)
     app.include_router(identity_pages)
     app.include_router(space_pages)
     app.include_router(sharing_pages)

@@ -88,7 +88,7 @@ class Settings(BaseSettings):
     # one-time code, 2 real name verified by an identity provider. An action not listed needs 0.
     identity_levels: dict[str, int] = {
         "submit": 0,
-        "support": 0,
+        "support": 1,
         "history": 1,
         "follow": 1,
         "comment": 1,
@@ -99,6 +99,8 @@ class Settings(BaseSettings):
     # Verification codes sent to a phone or e-mail address: how long they live, how many tries each.
     verification_code_minutes: int = Field(default=10, ge=1, le=60)
     verification_code_attempts: int = Field(default=5, ge=1, le=20)
+    # How many codes one phone number or address receives in a window (text messages cost money and annoy).
+    verification_send_rate: str = "5 per 10 minutes"
     # OpenID Connect providers by short name, e.g. CHENGZHI_OIDC_PROVIDERS='{"gov": {"issuer": "...", ...}}'.
     oidc_providers: dict[str, OidcProvider] = {}
     # Clock skew tolerated when checking ID tokens' times; timeout of calls to providers.

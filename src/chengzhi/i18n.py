@@ -157,6 +157,9 @@ MESSAGES: dict[str, Text] = {
         "Staff accounts need a second factor: sign in on the web page once to set up your authenticator app."
     ),
     "second_factor_invalid": N_("That code is not right (or was already used); try the next one."),
+    "passkey_refused": N_("The passkey was not accepted (%(reason)s); try again or use a code."),
+    "passkey_none": N_("There is no such passkey on this account."),
+    "passkey_limit": N_("An account holds at most %(limit)s passkeys; remove one first."),
     "second_factor_enrolled": N_("A second factor is already set up for this account."),
     "second_factor_not_started": N_("Start setting up the second factor first."),
     "oidc_refused": N_("The identity provider's sign-in was refused."),
@@ -185,10 +188,13 @@ MESSAGES: dict[str, Text] = {
         "This needs identity level %(level)s (%(action)s): verify your phone number or real name first."
     ),
     "verification_target_invalid": N_(
-        "Give a valid mobile phone number (digits, optionally starting with +)."
+        "Give a valid mobile phone number (digits, optionally starting with +) or e-mail address."
     ),
     "verification_code_expired": N_("That code has expired or was tried too often; ask for a new one."),
     "verification_code_invalid": N_("That code is not right; check the message and try again."),
+    "phone_signin_staff": N_(
+        "This number belongs to a staff account: sign in with your username, password and second factor."
+    ),
     "password_too_short": N_("The password must have at least %(min)s characters."),
     "token_invalid": N_("The token is invalid or has expired; sign in again for a new one."),
     "csrf_failed": N_("The page has expired (CSRF check failed); reload it and try again."),

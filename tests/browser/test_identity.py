@@ -23,7 +23,7 @@ def test_step_up_leads_through_verification_and_back(live_server: LiveServer, mo
     page.wait_for_url(re.compile(r".*/verify\?level=1&next=%2Fme$"))
     expect(page.get_by_role("heading", name="验证身份")).to_be_visible()
     page.get_by_label("手机号码").fill("13700001111")
-    page.get_by_role("button", name="发送验证码").click()
+    page.get_by_role("button", name="发送验证码", exact=True).click()
     expect(page.locator("#code-sent")).to_contain_text("13700001111")
     shown = page.locator(
         "#demo-code"
@@ -37,7 +37,7 @@ def test_step_up_leads_through_verification_and_back(live_server: LiveServer, mo
     # A wrong code keeps the person on the page; the right one takes them back to what they were doing.
     page.goto(live_server.url("/verify?level=1&next=/me"))
     page.get_by_label("手机号码").fill("13700001111")
-    page.get_by_role("button", name="发送验证码").click()
+    page.get_by_role("button", name="发送验证码", exact=True).click()
     code = re.search(r"(\d{6})", page.locator("#demo-code").inner_text())
     assert code
     page.get_by_label("验证码").fill(code.group(1))

@@ -10,13 +10,14 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from chengzhi.credit import access, service, staff_pages
+from chengzhi.credit import access, objection_pages, service, staff_pages
 from chengzhi.credit.record_pages import KIND_NAMES, SEVERITY_NAMES, names
 from chengzhi.deps import SessionDep, SettingsDep
 from chengzhi.web.templating import chrome, page_actor, render
 
 router = APIRouter(include_in_schema=False)
 router.include_router(staff_pages.router)  # first: /credit/staff before /credit/{uscc}
+router.include_router(objection_pages.router)
 
 
 @dataclass

@@ -30,12 +30,14 @@ class UserIdentity(Base):
 
 
 class VerificationCode(Base):
-    """A one-time code sent to a phone number or e-mail address (identity level 1); stored hashed."""
+    """A one-time code sent to a phone number or e-mail address (identity level 1); stored hashed. A code sent to a
+    visitor without an account has no user but the (hashed) random id of the browser it was sent to."""
 
     __tablename__ = "verification_codes"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    browser: Mapped[str | None] = mapped_column(String(64), index=True)
     channel: Mapped[str] = mapped_column(String(10))  # "sms" or "email"
     target: Mapped[str] = mapped_column(String(200))
     code_hash: Mapped[str] = mapped_column(String(64))

@@ -1,8 +1,10 @@
-"""What other domains may call: people's identities at providers, and signing them in through one."""
+"""What other domains may call: people's identities at providers, and signing them in through one or through a
+verified phone number."""
 
 from __future__ import annotations
 
 import hashlib
+import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -15,7 +17,7 @@ from chengzhi.identity.models import UserIdentity
 from chengzhi.identity.oidc import IdToken
 from chengzhi.org import service as org
 from chengzhi.org.models import Role, User
-from chengzhi.org.queries import user_by_id
+from chengzhi.org.queries import user_by_id, users_with_verified_contact
 
 
 @dataclass(frozen=True)
@@ -110,4 +112,28 @@ def signed_in_user(
         real_name=provider.real_name,
     )
     session.flush()
+    return user
+
+
+def resident_for(session: Session, channel: str, target: str) -> User:
+    """The account a visitor who proved this phone number (`sms`) or e-mail address by a code signs in to: the
+    resident account that verified it (the most recent), or a new resident with it verified (identity level 1). A
+    number or address that a staff account verified is refused: staff sign in with their password and second
+    factor."""
+    found = users_with_verified_contact(session, channel, target)
+    if any(any(r.role != Role.resident for r in u.roles) for u in found):
+        raise Forbidden("phone_signin_staff")
+    if found:
+        return found[0]
+    user = org.create_user(
+        session,
+        username=f"phone-{secrets.token_hex(6)}",
+        display_name="",
+        password=None,
+        roles=[(Role.resident, org.city_unit(session))],
+    )
+    if channel == "sms":
+        org.record_verified(session, user, phone=target)
+    else:
+        org.record_verified(session, user, email=target)
     return user

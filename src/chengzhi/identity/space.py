@@ -20,6 +20,7 @@ from chengzhi.identity import sharing
 from chengzhi.identity.models import DataRightsEvent, UserIdentity, VerificationCode
 from chengzhi.identity.service import identities_of
 from chengzhi.notify import service as notify
+from chengzhi.org import passkeys as org_passkeys
 from chengzhi.org import service as org
 from chengzhi.org import sessions as org_sessions
 from chengzhi.org.models import User
@@ -79,10 +80,29 @@ def set_preferences(session: Session, user_id: int, choices: dict[str, bool]) ->
     return preferences(session, user_id)
 
 
+def verified_addresses(user: User) -> list[str]:
+    return [
+        a
+        for a, at in ((user.phone, user.phone_verified_at), (user.email, user.email_verified_at))
+        if a and at is not None
+    ]
+
+
 def gather(session: Session, settings: Settings, user: User) -> dict[str, Any]:
     """Everything the platform holds about the person, as plain data (the export, and the page's "see")."""
     found = my_requests(session, user)
     timelines = request_queries.timelines_of(session, [r.id for r in found])
+    messages = notify.person_notifications(
+        session,
+        settings,
+        user.language,
+        user_id=user.id,
+        addresses=verified_addresses(user),
+        request_ids=[r.id for r in found],
+    )
+    by_request: dict[str, list[dict[str, Any]]] = {}
+    for m in messages:
+        by_request.setdefault(m["reference"], []).append(m)
     return {
         "profile": {
             "username": user.username,
@@ -115,6 +135,10 @@ def gather(session: Session, settings: Settings, user: User) -> dict[str, Any]:
             }
             for s in org_sessions.sessions_of(session, user.id, settings)
         ],
+        "passkeys": [
+            {"name": p.name, "created_at": _iso(p.created_at), "last_used_at": _iso(p.last_used_at)}
+            for p in org_passkeys.passkeys_of(session, user.id)
+        ],
         "notification_preferences": preferences(session, user.id),
         "requests": [
             {
@@ -132,9 +156,11 @@ def gather(session: Session, settings: Settings, user: User) -> dict[str, Any]:
                 "resolved": r.resolved,
                 "satisfaction": r.satisfaction,
                 "timeline": [{"action": a, "at": _iso(at)} for a, at in timelines.get(r.id, [])],
+                "notifications": [_message(m) for m in by_request.get(r.tracking_number, [])],
             }
             for r in found
         ],
+        "notifications": [_message(m) for m in messages],
         "sharing": sharing.consent_of(session, user.id),
         "detail_views": [
             {"at": _iso(v.at), "request": v.tracking_number, "unit": v.unit, "fields": list(v.fields)}
@@ -143,6 +169,18 @@ def gather(session: Session, settings: Settings, user: User) -> dict[str, Any]:
         "data_rights_trace": [
             {"action": e.action, "at": _iso(e.at), "details": e.details} for e in trace_of(session, user.id)
         ],
+    }
+
+
+def _message(m: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "at": _iso(m["sent_at"] or m["created_at"]),
+        "channel": m["channel"],
+        "to": m["recipient"],
+        "request": m["reference"],
+        "subject": m["subject"],
+        "text": m["text"],
+        "state": m["state"],
     }
 
 
@@ -171,7 +209,14 @@ def export_csv(data: dict[str, Any]) -> str:
     writer.writerow(["section", "item", "field", "value"])
     for field_name, value in data["profile"].items():
         writer.writerow(["profile", "", field_name, _cell(value)])
-    for section in ("identities", "sessions", "requests", "detail_views", "data_rights_trace"):
+    for section in (
+        "identities",
+        "sessions",
+        "requests",
+        "notifications",
+        "detail_views",
+        "data_rights_trace",
+    ):
         for index, item in enumerate(data[section], start=1):
             for field_name, value in item.items():
                 writer.writerow([section, index, field_name, _cell(value)])
@@ -221,8 +266,15 @@ def delete_person(session: Session, user: User) -> int:
     identities = len(identities_of(session, user.id))
     for model in (UserIdentity, VerificationCode):
         session.execute(delete(model).where(model.user_id == user.id))
-    notify.forget_person(session, user.id)
+    messages = notify.forget_person(session, user.id, verified_addresses(user), [r.id for r in found])
     sharing.forget(session, user.id)
     org.forget_person(session, user)
-    record(session, user.id, "delete", requests_anonymised=anonymised, identities_removed=identities)
+    record(
+        session,
+        user.id,
+        "delete",
+        requests_anonymised=anonymised,
+        identities_removed=identities,
+        notifications_removed=messages,
+    )
     return anonymised

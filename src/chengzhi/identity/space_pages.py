@@ -3,6 +3,7 @@ what their action needs and back to it."""
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,12 +15,15 @@ from chengzhi.db import get_sessionmaker
 from chengzhi.deps import SessionDep, SettingsDep
 from chengzhi.errors import ChengzhiError
 from chengzhi.i18n import message
+from chengzhi.identity import service as identity
 from chengzhi.identity import sharing, space, verification
 from chengzhi.identity.sharing_pages import FIELD_NAMES
-from chengzhi.org import levels
+from chengzhi.org import levels, signin
 from chengzhi.org.pages import safe_next
 from chengzhi.org.queries import user_by_id
 from chengzhi.org.service import Actor
+from chengzhi.org.sessions import HowSignedIn
+from chengzhi.ratelimit import check_rate
 from chengzhi.web.i18n import gettext
 from chengzhi.web.templating import FormErrors, chrome, csrf_ok, page_actor, page_language, render
 
@@ -31,7 +35,9 @@ class VerifyPage:
     level: int
     current: int
     next: str
+    signed_in: bool = True
     phone: str = ""
+    email: str = ""
     sent_to: str = ""
     demo_code: str | None = None
     providers: list[tuple[str, str]] = field(default_factory=list)
@@ -46,8 +52,11 @@ def _login_first(path: str) -> Response:
     return RedirectResponse(f"/login?next={path}", status_code=303)
 
 
-def _verify_path(level: int, next_url: str) -> str:
-    return levels.step_up_url(level, next_url)
+BROWSER_KEY = "verify_browser"
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
 
 
 def _real_name_providers(request: Request, lang: str) -> list[tuple[str, str]]:
@@ -64,26 +73,34 @@ def _verify_page(request: Request, actor: Actor, level: int, next_url: str) -> V
         level=level,
         current=actor.level,
         next=next_url,
+        signed_in=not actor.is_anonymous,
         providers=_real_name_providers(request, page_language(request)),
     )
 
 
 @router.get("/verify")
 def verify(request: Request, session: SessionDep) -> Response:
-    """Step-up: what the person's action needs (level 1: a code to their phone; level 2: a real-name provider)."""
+    """Step-up: what the person's action needs (level 1: a code to their phone; level 2: a real-name provider).
+    A visitor without an account verifies a phone number here too and is signed in as a resident (level 1)."""
     actor = page_actor(request, session)
     level = _level(request.query_params.get("level"))
     next_url = safe_next(request.query_params.get("next")) or "/me"
-    if actor.is_anonymous:
-        return _login_first(
-            _verify_path(level, next_url).replace("?", "%3F").replace("&", "%26").replace("=", "%3D")
-        )
-    if actor.level >= level:
+    if not actor.is_anonymous and actor.level >= level:
         return RedirectResponse(next_url, status_code=303)
     page = _verify_page(request, actor, level, next_url)
-    user = user_by_id(session, actor.user_id or 0)
+    user = user_by_id(session, actor.user_id) if actor.user_id else None
     page.phone = (user.phone or "") if user else ""
+    page.email = (user.email or "") if user else ""
     return render(request, "account/verify.html", page, chrome(request, actor))
+
+
+def _browser(request: Request) -> str:
+    """The random id of a visitor's browser for their one-time code (kept in the signed session cookie)."""
+    token = request.session.get(BROWSER_KEY)
+    if not isinstance(token, str) or len(token) < 20:
+        token = secrets.token_urlsafe(24)
+        request.session[BROWSER_KEY] = token
+    return token
 
 
 @router.post("/verify/send")
@@ -91,23 +108,31 @@ async def verify_send(request: Request, session: SessionDep, settings: SettingsD
     actor = page_actor(request, session)
     form = await request.form()
     next_url = safe_next(str(form.get("next") or "")) or "/me"
-    if actor.is_anonymous or actor.user_id is None:
-        return _login_first("/me")
     page = _verify_page(request, actor, 1, next_url)
+    channel = "email" if form.get("channel") == "email" else "sms"
     page.phone = str(form.get("phone") or "").strip()[:40]
+    page.email = str(form.get("email") or "").strip()[:200]
+    target = page.email if channel == "email" else page.phone
     lang = page_language(request)
-    user = user_by_id(session, actor.user_id)
-    if not csrf_ok(request, form) or user is None:
+    user = user_by_id(session, actor.user_id) if actor.user_id else None
+    if not csrf_ok(request, form) or (user is None and not actor.is_anonymous):
         page.errors.add("form", message("csrf_failed", lang))
     else:
+        sessions = get_sessionmaker(settings.database_url)
         try:
-            _result, page.demo_code = verification.send_code(
-                session, get_sessionmaker(settings.database_url), settings, user, "sms", page.phone
-            )
-            page.sent_to = page.phone
+            check_rate(settings.rate_limit_storage, settings.login_rate, "verify", _client(request))
+            if user is None:
+                _result, page.demo_code = verification.send_visitor_code(
+                    session, sessions, settings, _browser(request), channel, target
+                )
+            else:
+                _result, page.demo_code = verification.send_code(
+                    session, sessions, settings, user, channel, target
+                )
+            page.sent_to = target
         except ChengzhiError as exc:
             session.rollback()
-            page.errors.add("phone", message(exc.code, lang, exc.params))
+            page.errors.add("email" if channel == "email" else "phone", message(exc.code, lang, exc.params))
     status = 422 if page.errors else 200
     return render(request, "account/verify.html", page, chrome(request, actor), status_code=status)
 
@@ -117,19 +142,26 @@ async def verify_confirm(request: Request, session: SessionDep, settings: Settin
     actor = page_actor(request, session)
     form = await request.form()
     next_url = safe_next(str(form.get("next") or "")) or "/me"
-    if actor.is_anonymous or actor.user_id is None:
-        return _login_first("/me")
     lang = page_language(request)
     page = _verify_page(request, actor, 1, next_url)
     page.sent_to = str(form.get("phone") or "")[:40]
-    user = user_by_id(session, actor.user_id)
-    if not csrf_ok(request, form) or user is None:
+    user = user_by_id(session, actor.user_id) if actor.user_id else None
+    code = str(form.get("code") or "")[:10]
+    if not csrf_ok(request, form) or (user is None and not actor.is_anonymous):
         page.errors.add("form", message("csrf_failed", lang))
     else:
         try:
-            verification.confirm_code(session, settings, user, str(form.get("code") or "")[:10])
-            session.commit()
-            return RedirectResponse(next_url, status_code=303)
+            if user is not None:
+                verification.confirm_code(session, settings, user, code)
+                session.commit()
+                return RedirectResponse(next_url, status_code=303)
+            channel, target = verification.confirm_visitor_code(session, settings, _browser(request), code)
+            session.commit()  # the code is used, whatever comes next
+            resident = identity.resident_for(session, channel, target)
+            owed = signin.start(
+                request, session, settings, resident, HowSignedIn(method="phone"), next_url=next_url
+            )
+            return RedirectResponse("/login/second-factor" if owed else next_url, status_code=303)
         except ChengzhiError as exc:
             session.commit()  # the failed attempt counts
             page.errors.add("code", message(exc.code, lang, exc.params))

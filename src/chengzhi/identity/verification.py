@@ -12,7 +12,7 @@ import hashlib
 import re
 import secrets
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from chengzhi.config import Settings
@@ -22,6 +22,7 @@ from chengzhi.identity.models import VerificationCode
 from chengzhi.org import service as org
 from chengzhi.org.models import User
 from chengzhi.outbound import Delivered, Message, Result, open_channel
+from chengzhi.ratelimit import check_rate
 
 PHONE = re.compile(r"^\+?[0-9]{6,15}$")
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,}$")
@@ -52,18 +53,49 @@ def send_code(
 ) -> tuple[Result, str | None]:
     """Send a new code to `target`; earlier unused codes of the user end. Returns the channel's answer and, when
     the message was only recorded (never in production), the code, which the demo's page shows in its place."""
+    return _send(
+        session, sessions, settings, VerificationCode.user_id == user.id, channel, target, user_id=user.id
+    )
+
+
+def send_visitor_code(
+    session: Session,
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    browser: str,
+    channel: str,
+    target: str,
+) -> tuple[Result, str | None]:
+    """Send a code to the phone or e-mail address of a visitor without an account (`browser`: the random id in
+    their session cookie, stored hashed); the code is accepted from that browser only. As `send_code` otherwise."""
+    key = _hash(browser)
+    return _send(session, sessions, settings, VerificationCode.browser == key, channel, target, browser=key)
+
+
+def _send(
+    session: Session,
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    owner: ColumnElement[bool],
+    channel: str,
+    target: str,
+    *,
+    user_id: int | None = None,
+    browser: str | None = None,
+) -> tuple[Result, str | None]:
     if channel not in ("sms", "email"):
         raise Invalid("verification_target_invalid")
     target = normalise(channel, target)
+    # Text messages cost money and annoy their recipients: a few codes per number and per 10 minutes.
+    check_rate(settings.rate_limit_storage, settings.verification_send_rate, "verify-to", target)
     code = f"{secrets.randbelow(10**6):06d}"
     now = utcnow()
     session.execute(
-        update(VerificationCode)
-        .where(VerificationCode.user_id == user.id, VerificationCode.used_at.is_(None))
-        .values(used_at=now)
+        update(VerificationCode).where(owner, VerificationCode.used_at.is_(None)).values(used_at=now)
     )
     record = VerificationCode(
-        user_id=user.id,
+        user_id=user_id,
+        browser=browser,
         channel=channel,
         target=target,
         code_hash=_hash(code),
@@ -91,10 +123,26 @@ def send_code(
 
 def confirm_code(session: Session, settings: Settings, user: User, code: str) -> VerificationCode:
     """Check the code typed back; on success the phone number or address is recorded as verified (level 1)."""
+    record = _check(session, settings, VerificationCode.user_id == user.id, code)
+    if record.channel == "sms":
+        org.record_verified(session, user, phone=record.target)
+    else:
+        org.record_verified(session, user, email=record.target)
+    return record
+
+
+def confirm_visitor_code(session: Session, settings: Settings, browser: str, code: str) -> tuple[str, str]:
+    """Check the code a visitor without an account typed back in the browser it was sent to; returns the channel
+    and the phone number or address it proves. A wrong code counts (the caller commits either way)."""
+    record = _check(session, settings, VerificationCode.browser == _hash(browser), code)
+    return record.channel, record.target
+
+
+def _check(session: Session, settings: Settings, owner: ColumnElement[bool], code: str) -> VerificationCode:
     now = utcnow()
     record = session.scalar(
         select(VerificationCode)
-        .where(VerificationCode.user_id == user.id, VerificationCode.used_at.is_(None))
+        .where(owner, VerificationCode.used_at.is_(None))
         .order_by(VerificationCode.id.desc())
         .limit(1)
     )
@@ -105,10 +153,6 @@ def confirm_code(session: Session, settings: Settings, user: User, code: str) ->
         session.flush()
         raise NotAuthenticated("verification_code_invalid")
     record.used_at = now
-    if record.channel == "sms":
-        org.record_verified(session, user, phone=record.target)
-    else:
-        org.record_verified(session, user, email=record.target)
     return record
 
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from chengzhi.config import Settings
@@ -51,9 +51,45 @@ def set_preferences(
     return Preferences(row.channels, row.muted)
 
 
-def forget_person(session: Session, user_id: int) -> None:
-    """A person deleted their data (identity's own space): their choices go."""
+def _of_person(user_id: int, addresses: Sequence[str], request_ids: Sequence[int]) -> ColumnElement[bool]:
+    """The messages to a person: to their account, or to one of their verified addresses about one of their
+    requests (a phone report's text messages carry no account). Never those to other people (followers)."""
+    by_address = and_(
+        Notification.user_id.is_(None),
+        Notification.recipient.in_(list(addresses)),
+        Notification.request_id.in_(list(request_ids)),
+    )
+    return or_(Notification.user_id == user_id, by_address)
+
+
+def person_notifications(
+    session: Session,
+    settings: Settings,
+    lang: str,
+    *,
+    user_id: int,
+    addresses: Sequence[str],
+    request_ids: Sequence[int],
+) -> list[dict[str, Any]]:
+    """Every message the platform sent (or holds for sending) to a person, oldest first, for their own space and
+    its exports: the person's own addresses are shown in full."""
+    rows = session.scalars(
+        select(Notification).where(_of_person(user_id, addresses, request_ids)).order_by(Notification.id)
+    ).all()
+    return [_item(settings, n, lang, masked=False) for n in rows]
+
+
+def forget_person(
+    session: Session, user_id: int, addresses: Sequence[str] = (), request_ids: Sequence[int] = ()
+) -> int:
+    """A person deleted their data (identity's own space): their choices and the messages to them go. Returns how
+    many messages were deleted."""
     session.execute(delete(NotificationPreference).where(NotificationPreference.user_id == user_id))
+    ids = list(session.scalars(select(Notification.id).where(_of_person(user_id, addresses, request_ids))))
+    if ids:
+        session.execute(delete(NotificationAttempt).where(NotificationAttempt.notification_id.in_(ids)))
+        session.execute(delete(Notification).where(Notification.id.in_(ids)))
+    return len(ids)
 
 
 def mask(channel: str, address: str) -> str:

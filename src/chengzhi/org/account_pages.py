@@ -12,8 +12,8 @@ from starlette.responses import Response
 from chengzhi.deps import SessionDep, SettingsDep
 from chengzhi.errors import ChengzhiError
 from chengzhi.i18n import message
-from chengzhi.org import mfa, sessions, signin
-from chengzhi.org.models import User, UserSession
+from chengzhi.org import mfa, passkeys, sessions, signin
+from chengzhi.org.models import Passkey, User, UserSession
 from chengzhi.org.pages import default_landing, safe_next
 from chengzhi.web.i18n import N_, gettext
 from chengzhi.web.templating import FormErrors, chrome, csrf_ok, page_actor, page_language, render
@@ -29,6 +29,7 @@ class SecondFactorPage:
     uri: str = ""
     codes: list[str] = field(default_factory=list)
     next: str = "/"
+    passkeys: bool = False  # the account has passkeys: the page offers them next to the code
     errors: FormErrors = field(default_factory=FormErrors)
 
 
@@ -53,8 +54,9 @@ def second_factor_form(request: Request, session: SessionDep) -> Response:
     if waiting is None:
         return RedirectResponse("/login", status_code=303)
     user, _how, _next = waiting
-    if mfa.has_factor(session, user):
-        page = SecondFactorPage(mode="verify", username=user.username)
+    with_passkeys = passkeys.has_passkey(session, user.id)
+    if mfa.has_factor(session, user) or with_passkeys:
+        page = SecondFactorPage(mode="verify", username=user.username, passkeys=with_passkeys)
     else:
         page = _enrol_page(request, session, user)
     return render(request, "account/second_factor.html", page, chrome(request, page_actor(request, session)))
@@ -70,7 +72,12 @@ async def second_factor(request: Request, session: SessionDep, settings: Setting
     user, how, next_url = waiting
     code = str(form.get("code") or "").strip()[:20]
     enrolled = mfa.has_factor(session, user)
-    page = SecondFactorPage(mode="verify" if enrolled else "enrol", username=user.username)
+    with_passkeys = passkeys.has_passkey(session, user.id)
+    page = SecondFactorPage(
+        mode="verify" if enrolled or with_passkeys else "enrol",
+        username=user.username,
+        passkeys=with_passkeys,
+    )
     if not csrf_ok(request, form):
         page.errors.add("form", message("csrf_failed", lang))
     elif not code:
@@ -113,6 +120,7 @@ class AccountPage:
     current: int | None
     has_factor: bool
     recovery_left: int
+    passkeys: list[Passkey] = field(default_factory=list)
     notice: str = ""
 
 
@@ -130,6 +138,7 @@ def account(request: Request, session: SessionDep, settings: SettingsDep) -> Res
         current=actor.session_id,
         has_factor=mfa.has_factor(session, user),
         recovery_left=mfa.recovery_codes_left(session, user),
+        passkeys=passkeys.passkeys_of(session, user.id),
         notice=str(request.query_params.get("ended", ""))[:3],
     )
     return render(request, "account/account.html", page, chrome(request, actor))

@@ -1,4 +1,5 @@
-"""The staff second factor: TOTP (RFC 6238, `pyotp`) with single-use recovery codes.
+"""The staff second factor: TOTP (RFC 6238, `pyotp`) with single-use recovery codes, or a passkey registered
+afterwards (`org/passkeys.py`).
 
 Every staff role needs one when `Settings.second_factor_required`, unless the identity provider that signed the
 person in said in its `acr`/`amr` that it did multi-factor authentication (docs/identity.md). A code is accepted
@@ -16,6 +17,8 @@ import datetime as dt
 import hashlib
 import secrets
 import time
+from collections.abc import Mapping
+from typing import Any
 
 import pyotp
 from sqlalchemy import delete, select
@@ -24,7 +27,8 @@ from sqlalchemy.orm import Session
 from chengzhi.config import Settings
 from chengzhi.db import utcnow
 from chengzhi.errors import Conflict, NotAuthenticated
-from chengzhi.org.models import RecoveryCode, SecondFactor, User
+from chengzhi.org import passkeys
+from chengzhi.org.models import Passkey, RecoveryCode, SecondFactor, User
 from chengzhi.org.service import STAFF_ROLES, Lockout
 from chengzhi.security.secretbox import SEALED_PREFIX, SealError, reseal, seal, unseal
 
@@ -52,7 +56,8 @@ def needed(session: Session, user: User, settings: Settings, *, done_by_provider
         return None
     if user.demo_account and settings.demo_second_factor_exempt and settings.environment != "production":
         return None
-    return "verify" if has_factor(session, user) else "enrol"
+    enrolled = has_factor(session, user) or passkeys.has_passkey(session, user.id)
+    return "verify" if enrolled else "enrol"
 
 
 def _seal(secret: str, settings: Settings) -> str:
@@ -153,10 +158,7 @@ def verify(
     NotAuthenticated. A wrong code counts as a failed sign-in and locks the account like wrong passwords do
     (flushed: the caller commits even on failure)."""
     lockout = lockout or Lockout()
-    moment = utcnow()
-    if user.locked_until is not None and user.locked_until > moment:
-        minutes = max(1, int((user.locked_until - moment).total_seconds() // 60) + 1)
-        raise NotAuthenticated("account_locked", minutes=minutes)
+    _refuse_if_locked(user)
     factor = factor_of(session, user)
     if factor is None or factor.confirmed_at is None:
         raise NotAuthenticated("second_factor_invalid")
@@ -174,19 +176,49 @@ def verify(
         spare.used_at = utcnow()
         session.flush()
         return "recovery"
-    user.failed_logins = (user.failed_logins or 0) + 1
-    if user.failed_logins >= lockout.attempts:
-        user.locked_until = moment + dt.timedelta(minutes=lockout.minutes)
-        user.failed_logins = 0
-    session.flush()
+    _failed(session, user, lockout)
     raise NotAuthenticated("second_factor_invalid")
 
 
+def verify_passkey(
+    session: Session,
+    user: User,
+    settings: Settings,
+    state: Mapping[str, str],
+    answer: Mapping[str, Any],
+    lockout: Lockout | None = None,
+) -> str:
+    """The second factor by one of the user's passkeys ("passkey"); a refusal counts as a wrong code does."""
+    _refuse_if_locked(user)
+    try:
+        passkeys.authenticate_complete(session, user, settings, state, answer)
+    except NotAuthenticated:
+        _failed(session, user, lockout or Lockout())
+        raise
+    return "passkey"
+
+
+def _refuse_if_locked(user: User) -> None:
+    moment = utcnow()
+    if user.locked_until is not None and user.locked_until > moment:
+        minutes = max(1, int((user.locked_until - moment).total_seconds() // 60) + 1)
+        raise NotAuthenticated("account_locked", minutes=minutes)
+
+
+def _failed(session: Session, user: User, lockout: Lockout) -> None:
+    user.failed_logins = (user.failed_logins or 0) + 1
+    if user.failed_logins >= lockout.attempts:
+        user.locked_until = utcnow() + dt.timedelta(minutes=lockout.minutes)
+        user.failed_logins = 0
+    session.flush()
+
+
 def reset(session: Session, user: User) -> None:
-    """Remove a user's second factor and recovery codes (an administrator's help for a lost phone): they enrol
+    """Remove a user's second factor (TOTP and passkeys) and recovery codes (an administrator's help for a lost phone): they enrol
     again at their next sign-in."""
     session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     session.execute(delete(SecondFactor).where(SecondFactor.user_id == user.id))
+    session.execute(delete(Passkey).where(Passkey.user_id == user.id))
     session.flush()
 
 

@@ -186,5 +186,21 @@ class RecoveryCode(Base):
     used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
+class Passkey(Base):
+    """A WebAuthn credential (a passkey or security key) a user registered as their second factor: the credential
+    id and public key (`AttestedCredentialData`, base64url) and the authenticator's signature counter."""
+
+    __tablename__ = "passkeys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    credential_id: Mapped[str] = mapped_column(String(400), unique=True)
+    credential: Mapped[str] = mapped_column(Text)
+    sign_count: Mapped[int] = mapped_column(Integer, default=0)
+    name: Mapped[str] = mapped_column(String(80), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
 Index("ix_user_sessions_user_revoked", UserSession.user_id, UserSession.revoked_at)
 Index("ix_units_kind_function", Unit.kind, Unit.function)

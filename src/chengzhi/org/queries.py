@@ -238,3 +238,18 @@ def managed_user(session: Session, paths: list[str] | None, user_id: int) -> Use
 
 def user_by_username(session: Session, username: str) -> User | None:
     return session.scalar(select(User).where(User.username == username))
+
+
+def users_with_verified_contact(session: Session, channel: str, target: str) -> list[User]:
+    """The active accounts that verified this phone number (`sms`) or e-mail address, the most recently verified
+    first."""
+    column, verified = (
+        (User.phone, User.phone_verified_at) if channel == "sms" else (User.email, User.email_verified_at)
+    )
+    return list(
+        session.scalars(
+            select(User)
+            .where(column == target, verified.is_not(None), User.active)
+            .order_by(verified.desc(), User.id.desc())
+        )
+    )

@@ -26,6 +26,7 @@ from chengzhi.org.models import (
     ALLOWED_PARENTS,
     TERRITORIAL,
     ApiToken,
+    Passkey,
     RecoveryCode,
     Role,
     RoleAssignment,
@@ -523,7 +524,7 @@ def forget_person(session: Session, user: User) -> None:
     user.active = False
     user.phone_verified_at = user.email_verified_at = user.real_name_verified_at = None
     session.execute(update(ApiToken).where(ApiToken.user_id == user.id).values(revoked=True))
-    mfa_rows = (SecondFactor, RecoveryCode)
+    mfa_rows = (SecondFactor, RecoveryCode, Passkey)
     for table in mfa_rows:
         session.execute(delete(table).where(table.user_id == user.id))
     session.flush()

@@ -20,6 +20,7 @@ from chengzhi.categories.service import category_for_intake, validate_answers
 from chengzhi.config import Settings
 from chengzhi.db import utcnow
 from chengzhi.errors import Conflict, Forbidden, Invalid, NotAuthenticated, NotFound
+from chengzhi.org import levels
 from chengzhi.org.models import Role, Unit
 from chengzhi.org.service import Actor, city_hub
 from chengzhi.requests import intake_sql, queue
@@ -84,6 +85,9 @@ def submit_request(
         if actor.is_anonymous:
             raise NotAuthenticated()
         raise Forbidden("forbidden_role", roles="operator")
+    if data.channel not in STAFF_CHANNELS and not actor.is_staff:
+        # A city may ask residents for a verified phone (or more) before they report (settings: identity_levels).
+        levels.require_level(actor, settings, "submit")
     category: Category | None = None
     answers: dict[str, Any] = {}
     if data.category_code:

@@ -284,6 +284,8 @@ def _submit_page(
 @router.get("/submit")
 def submit_form(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     actor = page_actor(request, session)
+    if not actor.is_staff and not levels.allowed(actor, settings, "submit"):
+        return RedirectResponse(levels.step_up_url(levels.level_needed(settings, "submit"), "/submit"), 303)
     frame = chrome(request, actor)
     form = SubmitForm(
         category=request.query_params.get("category", "")[:40], idempotency_key=uuid.uuid4().hex

@@ -96,9 +96,14 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/password/reset/confirm"): _r(SIGN_IN),
     ("GET", "/account"): _r(SIGNED_IN),
     ("POST", "/account/sessions/end"): _r(SIGNED_IN),
-    ("GET", "/verify"): _r(SIGNED_IN),
-    ("POST", "/verify/send"): _r(SIGNED_IN),
-    ("POST", "/verify/confirm"): _r(SIGNED_IN),
+    ("POST", "/account/passkeys/options"): _r(SIGNED_IN, note="JSON; the CSRF token in X-CSRF-Token"),
+    ("POST", "/account/passkeys"): _r(SIGNED_IN, note="JSON; the CSRF token in X-CSRF-Token"),
+    ("POST", "/account/passkeys/{passkey_id}/delete"): _r(SIGNED_IN, other_ids=True, note="one's own only"),
+    ("POST", "/login/passkey/options"): _r(SIGN_IN, note="only a sign-in waiting for its second factor"),
+    ("POST", "/login/passkey"): _r(SIGN_IN, note="the second factor by passkey"),
+    ("GET", "/verify"): _r(PUBLIC, note="a visitor verifies a phone and becomes a resident"),
+    ("POST", "/verify/send"): _r(PUBLIC, note="codes limited per number and per client"),
+    ("POST", "/verify/confirm"): _r(PUBLIC, note="a visitor's code only in the browser it was sent to"),
     ("GET", "/me"): _r(SIGNED_IN, note="a resident's own space; staff are sent to /account"),
     ("GET", "/me/export.{fmt}"): _r(SIGNED_IN),
     ("POST", "/me/correct"): _r(SIGNED_IN),
@@ -188,7 +193,9 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/track/reopen"): _r(PUBLIC),
     ("GET", "/"): _r(PUBLIC),
     ("GET", "/issues"): _r(PUBLIC),
-    ("POST", "/issues/{request_id}/support"): _r(PUBLIC, note="'me too' (identity level 0 by default)"),
+    ("POST", "/issues/{request_id}/support"): _r(
+        PUBLIC, note="'me too' (identity level 1 by default: a visitor is led to /verify)"
+    ),
     ("GET", "/submit"): _r(PUBLIC),
     ("GET", "/submit/suggest"): _r(PUBLIC),
     ("POST", "/submit"): _r(PUBLIC),
@@ -366,6 +373,12 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/credit/plans/{plan_id}"): _r(PUBLIC),
     ("GET", "/credit"): _r(PUBLIC),
     ("GET", "/credit/{uscc}"): _r(PUBLIC),
+    ("GET", "/credit/{uscc}/records/{record_id}/objection"): _r(
+        SIGNED_IN, other_ids=True, note="identity level 2 (object_credit_record); others are led to /verify"
+    ),
+    ("POST", "/credit/{uscc}/records/{record_id}/objection"): _r(
+        SIGNED_IN, other_ids=True, note="the entity objects itself, under a verified real name"
+    ),
     ("GET", "/credit/rules"): _r(PUBLIC, note="the repair periods' rule sets"),
     # ---- knowledge base: published articles are public; editors write
     ("GET", "/api/v1/knowledge/articles"): _r(PUBLIC),

@@ -206,6 +206,7 @@ FORMS: dict[str, dict[str, str]] = {
         "lead_unit": "{unit_id}",
     },
     "/staff/topics/{topic_id}/progress": {"text": "已完成一半"},
+    "/staff/topics/{topic_id}/decide": {"accept": "1"},
 }
 
 

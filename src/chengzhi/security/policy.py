@@ -267,6 +267,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ),
     ("POST", "/staff/topics"): _r("LA"),
     ("POST", "/staff/topics/{topic_id}/choose"): _r("LA"),
+    ("POST", "/staff/topics/{topic_id}/decide"): _r("LA"),
     ("POST", "/staff/topics/{topic_id}/progress"): _r("HSLA"),
     # ---- dashboards (metrics) and early warning
     ("GET", "/api/v1/metrics/three-rates"): _r("SLAN"),

@@ -207,6 +207,7 @@ FORMS: dict[str, dict[str, str]] = {
     },
     "/staff/topics/{topic_id}/progress": {"text": "已完成一半"},
     "/staff/topics/{topic_id}/decide": {"accept": "1"},
+    "/staff/webhooks": {"name": "m-hook", "url": "http://127.0.0.1:9/hook", "events": "request.created"},
 }
 
 

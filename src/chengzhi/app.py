@@ -80,6 +80,7 @@ from chengzhi.warning.api import router as warning_router
 from chengzhi.warning.pages import router as warning_pages
 from chengzhi.web.templating import chrome, not_found, page_language, render
 from chengzhi.webhooks.api import router as webhooks_router
+from chengzhi.webhooks.pages import router as webhooks_pages
 from chengzhi.worker import intake as triage_intake
 from chengzhi.worker.runner import Worker
 
@@ -376,6 +377,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(notify_router)
     app.include_router(notify_pages)
     app.include_router(webhooks_router)
+    app.include_router(webhooks_pages)
     app.include_router(publish_router)
     app.include_router(participate_router)
     app.include_router(publish_pages)

@@ -20,6 +20,7 @@ from chengzhi.org.models import Unit, UnitKind, User
 from chengzhi.participate import service as participate
 from chengzhi.participate import topics
 from chengzhi.requests.models import Request
+from chengzhi.webhooks import service as webhooks
 
 COMMENTS = (
     "我家楼下也是这样，希望尽快处理。",
@@ -93,3 +94,17 @@ def take_part(session: Session, settings: Settings, demo: DemoCity, now: dt.date
     topics.report(session, leader, current.id, "已完成 8 条背街小巷的摸排和清运。", now)
     made["topics"] = len(candidates) + 1
     return made
+
+
+# The city's data hub subscribes to every event; outside production deliveries are recorded, never sent, so the
+# address is a placeholder. Its delivery log and replay buttons are at /staff/webhooks (admin).
+WEBHOOK_URL = "http://127.0.0.1:9/city-data-hub"
+
+
+def subscribe_webhook(session: Session, settings: Settings, now: dt.datetime) -> dict[str, Any]:
+    """A webhook subscription to every event type, made before the demo's requests are triaged (so the fresh
+    ones' `request.created` events are delivered, that is recorded, by the job once the server runs)."""
+    subscription, _secret = webhooks.subscribe(
+        session, settings, "城市数据中台", WEBHOOK_URL, list(webhooks.EVENT_TYPES), now
+    )
+    return {"subscription": subscription.id, "events": len(subscription.events)}

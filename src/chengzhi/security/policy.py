@@ -227,6 +227,10 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("DELETE", "/api/v1/webhooks/subscriptions/{subscription_id}"): _r("A"),
     ("GET", "/api/v1/webhooks/deliveries"): _r("A"),
     ("POST", "/api/v1/webhooks/deliveries/{delivery_id}/replay"): _r("A"),
+    ("GET", "/staff/webhooks"): _r("A"),
+    ("POST", "/staff/webhooks"): _r("A"),
+    ("POST", "/staff/webhooks/subscriptions/{subscription_id}/stop"): _r("A"),
+    ("POST", "/staff/webhooks/deliveries/{delivery_id}/replay"): _r("A", note="the replay button"),
     # ---- publishing point, participation
     ("GET", "/api/v1/publications"): _r(PUBLIC),
     ("POST", "/api/v1/publications/notices"): _r("DHSLA", note="for a unit in the caller's scope"),

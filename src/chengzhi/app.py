@@ -62,6 +62,7 @@ from chengzhi.participate.pages import router as participate_pages
 from chengzhi.participate.topic_pages import router as topic_pages
 from chengzhi.publish.api import router as publish_router
 from chengzhi.publish.pages import router as publish_pages
+from chengzhi.publish.staff_pages import router as publish_staff_pages
 from chengzhi.requests.api import router as requests_router
 from chengzhi.requests.contact_views_pages import router as contact_views_pages
 from chengzhi.requests.pages import router as requests_pages
@@ -381,6 +382,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(publish_router)
     app.include_router(participate_router)
     app.include_router(publish_pages)
+    app.include_router(publish_staff_pages)
     app.include_router(duplicates_router)
     app.include_router(metrics_router)
     app.include_router(credit_router)

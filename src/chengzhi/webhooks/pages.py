@@ -8,8 +8,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
-from starlette.datastructures import FormData
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from chengzhi.db import MAX_ID, utcnow
@@ -18,7 +16,7 @@ from chengzhi.errors import ChengzhiError, Invalid
 from chengzhi.i18n import N_, message
 from chengzhi.org.models import Role
 from chengzhi.web.i18n import gettext
-from chengzhi.web.templating import Chrome, chrome, csrf_ok, not_found, page_actor, render
+from chengzhi.web.templating import Chrome, chrome, not_found, page_actor, posted_form, render
 from chengzhi.webhooks import service
 
 router = APIRouter(include_in_schema=False)
@@ -63,15 +61,6 @@ def _gate(request: Request, session: SessionDep) -> tuple[Chrome, Response | Non
     return frame, None
 
 
-async def _form(request: Request) -> FormData | None:
-    """The posted form with a valid CSRF token, or None."""
-    try:
-        form = await request.form(max_files=0, max_fields=30)
-    except StarletteHTTPException:
-        return None
-    return form if csrf_ok(request, form) else None
-
-
 def _id(value: str) -> int:
     return int(value) if value.isdigit() and 0 < int(value) <= MAX_ID else 0
 
@@ -92,7 +81,7 @@ async def add_subscription(request: Request, session: SessionDep, settings: Sett
     frame, refused = _gate(request, session)
     if refused is not None:
         return refused
-    form = await _form(request)
+    form = await posted_form(request)
     if form is None:
         raise ChengzhiError("csrf_failed")
     name, url = (str(form.get(k) or "").strip()[:500] for k in ("name", "url"))
@@ -117,7 +106,7 @@ async def stop_subscription(subscription_id: str, request: Request, session: Ses
     frame, refused = _gate(request, session)
     if refused is not None:
         return refused
-    if await _form(request) is None:
+    if await posted_form(request) is None:
         raise ChengzhiError("csrf_failed")
     try:
         service.deactivate(session, _id(subscription_id))
@@ -133,7 +122,7 @@ async def replay_delivery(delivery_id: str, request: Request, session: SessionDe
     frame, refused = _gate(request, session)
     if refused is not None:
         return refused
-    if await _form(request) is None:
+    if await posted_form(request) is None:
         raise ChengzhiError("csrf_failed")
     try:
         service.replay(session, _id(delivery_id), utcnow())

@@ -206,6 +206,10 @@ FORMS: dict[str, dict[str, str]] = {
         "lead_unit": "{unit_id}",
     },
     "/staff/topics/{topic_id}/progress": {"text": "已完成一半"},
+    "/staff/topics/{topic_id}/decide": {"accept": "1"},
+    "/staff/publications/notices": {"unit": "{unit_id}", "title": "停水通知", "body": "明日停水"},
+    "/staff/publications/replies": {"number": "{other_number}", "consent": "1"},
+    "/staff/webhooks": {"name": "m-hook", "url": "http://127.0.0.1:9/hook", "events": "request.created"},
 }
 
 

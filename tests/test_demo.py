@@ -41,6 +41,8 @@ from chengzhi.requests.log import state_of, steps_of
 from chengzhi.requests.models import ContactView, Issue, Request, RequestEvent
 from chengzhi.requests.workflow import STAGE_OF_STATUS, Status, fold
 from chengzhi.routing import rules
+from chengzhi.webhooks.models import WebhookDelivery, WebhookSubscription
+from chengzhi.webhooks.service import EVENT_TYPES
 
 from .conftest import Configure, auth
 
@@ -463,7 +465,7 @@ def test_the_demo_city_has_early_warning(settings: Settings, tmp_path: Path) -> 
 
 
 def test_the_demo_city_takes_part(settings: Settings) -> None:
-    """Comments (one waiting for its listed word, one hidden by three reports), a follow, next month's focus
+    """Comments (one waiting for a word of the sensitive-word list, one hidden by three reports), a follow, next month's focus
     topic candidates with residents' votes, and this month's topic chosen with a progress report."""
     summary = _generate(settings, n=120)
     assert summary["participation"] == {
@@ -472,11 +474,20 @@ def test_the_demo_city_takes_part(settings: Settings) -> None:
         "hidden": 1,
         "follows": 1,
         "topics": 4,
+        "proposed": 1,
         "votes": 6,
     }
     with get_sessionmaker(settings.database_url)() as session:
         states = Counter(session.scalars(select(Comment.state)))
         assert states == {"published": 2, "pending": 1, "hidden": 1}
+        held = session.scalars(select(Comment.held_for).where(Comment.state == "pending")).all()
+        assert held == ["words: 拉横幅"]  # the early-warning domain's list holds it
+        # The city's data hub subscribes to every event (its deliveries and replay buttons: /staff/webhooks). This
+        # city's past (NOW is weeks before the clock) is too old to be delivered: no delivery yet.
+        assert summary["webhook"]["events"] == len(EVENT_TYPES)
+        hub = session.scalars(select(WebhookSubscription)).one()
+        assert hub.active and hub.events == list(EVENT_TYPES)
+        assert session.scalars(select(WebhookDelivery)).all() == []
         chosen = session.scalars(select(FocusTopic).where(FocusTopic.state == "chosen")).all()
         assert [t.title for t in chosen] == ["背街小巷环境整治"] and chosen[0].lead_unit_id is not None
         votes = session.scalars(select(FocusTopic.votes).where(FocusTopic.state == "candidate")).all()

@@ -8,13 +8,15 @@ import datetime as dt
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from chengzhi.config import Settings
 from chengzhi.db import get_sessionmaker, utcnow
 from chengzhi.notify import service as notify
 from chengzhi.notify.models import Notification, NotificationAttempt
+from chengzhi.org.models import Role, Unit
+from chengzhi.org.service import create_user
 from chengzhi.outbound.record import recorded
 from chengzhi.requests import service as svc
 
@@ -268,3 +270,49 @@ def test_pages_show_my_notifications_and_the_log(
     log = client.get("/staff/notifications")
     assert log.status_code == 200 and request.tracking_number in log.text
     assert "zhang@example.org" not in log.text and "z***@example.org" in log.text
+
+
+def test_unit_names_and_handlers_are_read_once_and_follow_changes(
+    settings: Settings, city: City, session: Session
+) -> None:
+    """A dispatch's notify hook keeps units' names and handlers in the process (one read per generation): a second
+    dispatch to the same unit reads neither, and a new handler or a renamed unit shows at the next dispatch."""
+    now = utcnow()
+    first, second, third = (submit(session, settings, now) for _ in range(3))
+    session.commit()
+    dispatch(session, settings, first, "D1S1C1", now)
+    session.commit()
+    statements: list[str] = []
+    engine = session.get_bind().engine
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(" ".join(statement.split()))
+
+    dispatcher, lead = actor(session, "dispatcher"), city.units["D1S1C1"].id
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        svc.dispatch_request(session, dispatcher, second, lead, settings, [], now=now)
+        session.commit()
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    staff_reads = [s for s in statements if "FROM role_assignments JOIN users" in s]
+    assert statements and staff_reads == []  # the unit's handlers came from memory
+    assert len(rows(session, kind="assigned", request_id=second.id, channel="in_app")) == 1
+
+    unit = session.get(Unit, city.units["D1S1C1"].id)
+    assert unit is not None
+    newcomer = create_user(
+        session,
+        username="d1s1c1-handler2",
+        display_name="新来的",
+        password=None,
+        roles=[(Role.handler, unit)],
+    )
+    unit.name_zh = "幸福里社区"
+    session.commit()
+    dispatch(session, settings, third, "D1S1C1", now)
+    session.commit()
+    told = rows(session, kind="assigned", request_id=third.id, channel="in_app")
+    assert {n.user_id for n in told} == {city.users["d1s1c1-handler"].id, newcomer.id}
+    (resident,) = rows(session, kind="dispatched", request_id=third.id, channel="in_app")
+    assert resident.params["unit_zh"] == "幸福里社区"

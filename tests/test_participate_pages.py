@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from chengzhi.config import Settings
 from chengzhi.db import utcnow
 from chengzhi.participate.models import Comment, FocusTopic, Follow
-from chengzhi.warning.models import HotIssue, HotIssueMember
+from chengzhi.warning.models import HotIssue, HotIssueMember, SensitiveWord
 
 from .factories import City
 from .steps import submit
@@ -37,7 +37,7 @@ def post(client: TestClient, path: str, data: dict[str, str], page: str) -> tupl
 def test_issue_page_comments_following_and_reports(
     client: TestClient, settings: Settings, city: City, session: Session
 ) -> None:
-    client.app.state.settings = settings.model_copy(update={"comment_blocked_words": ["骗子"]})  # type: ignore[attr-defined]
+    session.add(SensitiveWord(word="骗子"))  # the early-warning domain's list, as an administrator adds to it
     request = submit(session, settings, utcnow())
     session.commit()
     page = f"/issues/{request.id}"
@@ -88,6 +88,10 @@ def test_issue_page_comments_following_and_reports(
 
     english = client.get(f"{page}?lang=en").text
     assert "Comments (2)" in english and "You reported this comment" in english
+    sign_in(client, "supervisor")  # the moderator is told which listed word held the comment
+    queue = client.get("/staff/comments?lang=en").text
+    assert "物业都是骗子" in queue and "Holds a word of the sensitive-word list: 骗子" in queue
+    assert "含敏感词：骗子" in client.get("/staff/comments?lang=zh").text
 
 
 def test_moderators_queue(client: TestClient, settings: Settings, city: City, session: Session) -> None:

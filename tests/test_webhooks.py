@@ -21,6 +21,7 @@ from chengzhi.webhooks import service as webhooks
 from .channel_servers import http_receiver
 from .conftest import auth
 from .factories import City
+from .opendata_helpers import make_dataset, publisher
 from .steps import actor, dispatch, handle, submit
 
 
@@ -170,3 +171,29 @@ def test_subscriptions_and_log_through_the_api(
     sid = made.json()["id"]
     assert client.delete(f"/api/v1/webhooks/subscriptions/{sid}", headers=admin).status_code == 204
     assert client.get("/api/v1/webhooks/subscriptions", headers=admin).json()[0]["active"] is False
+
+
+def test_publishing_a_dataset_raises_dataset_published(
+    settings: Settings, city: City, session: Session
+) -> None:
+    """The open-data domain emits `dataset.published` when a dataset is published (each version once)."""
+    webhooks.subscribe(session, settings, "data", "https://example.org/d", ["dataset.published"], utcnow())
+    webhooks.subscribe(session, settings, "alerts", "https://example.org/a", ["alert.raised"], utcnow())
+    dataset = make_dataset(session, publisher(session, city), city, "street-lights")
+    session.commit()
+    (delivery,) = webhooks.deliveries(session)
+    assert (delivery["event_type"], delivery["event_id"]) == (
+        "dataset.published",
+        f"dataset.published:{dataset.id}:1",
+    )
+    assert deliver(settings, utcnow()) == {"recorded": 1}
+    session.rollback()
+    (kept,) = recorded(session, "webhook")
+    assert kept.recipient == "https://example.org/d"
+    assert kept.body["data"] == {
+        "id": dataset.id,
+        "name": "street-lights",
+        "title": dataset.title,
+        "version": 1,
+        "open_level": "unconditional",
+    }

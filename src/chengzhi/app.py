@@ -63,6 +63,7 @@ from chengzhi.participate.pages import router as participate_pages
 from chengzhi.participate.topic_pages import router as topic_pages
 from chengzhi.publish.api import router as publish_router
 from chengzhi.publish.pages import router as publish_pages
+from chengzhi.publish.staff_pages import router as publish_staff_pages
 from chengzhi.requests.api import router as requests_router
 from chengzhi.requests.contact_views_pages import router as contact_views_pages
 from chengzhi.requests.pages import router as requests_pages
@@ -81,6 +82,7 @@ from chengzhi.warning.api import router as warning_router
 from chengzhi.warning.pages import router as warning_pages
 from chengzhi.web.templating import chrome, not_found, page_language, render
 from chengzhi.webhooks.api import router as webhooks_router
+from chengzhi.webhooks.pages import router as webhooks_pages
 from chengzhi.worker import intake as triage_intake
 from chengzhi.worker.runner import Worker
 
@@ -381,9 +383,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(notify_router)
     app.include_router(notify_pages)
     app.include_router(webhooks_router)
+    app.include_router(webhooks_pages)
     app.include_router(publish_router)
     app.include_router(participate_router)
     app.include_router(publish_pages)
+    app.include_router(publish_staff_pages)
     app.include_router(duplicates_router)
     app.include_router(metrics_router)
     app.include_router(credit_router)

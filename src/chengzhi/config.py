@@ -199,10 +199,14 @@ class Settings(BaseSettings):
     # Publishing (docs/participation.md): publications wait for a moderator before they appear, or appear at once.
     publish_moderation: bool = False
     # Comments on public issues (docs/participation.md): "pre" (a moderator approves each one) or "post"
-    # (published at once, hidden by a moderator or by reports); comments with one of the words always wait.
+    # (published at once, hidden by a moderator or by reports); a comment holding a word of the early-warning
+    # domain's sensitive-word list always waits.
     comment_moderation: Literal["pre", "post"] = "post"
-    comment_blocked_words: list[str] = []
     comment_hide_after_reports: int = Field(default=3, ge=1)
+    # Monthly focus topics (docs/participation.md): from this local day of each month, the job `topics_propose`
+    # proposes next month's candidates from the city's hottest issues, this many, for a leader to accept.
+    focus_propose_day: int = Field(default=20, ge=1, le=28)
+    focus_propose_count: int = Field(default=3, ge=1, le=20)
 
     # Credit supervision (docs/credit.md): calendar days to decide an objection and a repair application; the local
     # hour from which the nightly job (regrade, end of publications) runs once a day; the yearly inspection ratio

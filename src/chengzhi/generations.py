@@ -123,6 +123,11 @@ class GenerationCache(Generic[T]):
                 values.popitem(last=False)
         return value
 
+    def holds(self, session: Session, key: Hashable) -> bool:
+        """Whether `get(key)` would answer from memory now (to load the missing keys of a batch in one query)."""
+        entry = self._entries.get(session.get_bind().engine.url)
+        return entry is not None and entry[0] == current(session, self.generation) and key in entry[1]
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()

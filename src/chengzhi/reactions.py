@@ -22,6 +22,7 @@ from chengzhi.open311 import outbox
 from chengzhi.opendata import platform as opendata_platform
 from chengzhi.opendata import tablecheck as opendata_tables
 from chengzhi.org import signals as org_signals
+from chengzhi.participate import topics
 from chengzhi.requests import retention as requests_retention
 from chengzhi.routing import classifier_models, rules
 from chengzhi.routing import jobs as routing_jobs
@@ -105,6 +106,8 @@ PERIODIC_JOBS: tuple[tuple[str, jobs.Job, bool], ...] = (
     ("hot_recompute", warning_live.recompute_job, True),
     # Hot issues, repeats and bursts that cross their thresholds: alerts, told before notify_send runs.
     ("warning_alerts", warning_alerts.alerts_job, False),
+    # Once a month (from CHENGZHI_FOCUS_PROPOSE_DAY): next month's focus topics proposed from the hot issues.
+    (topics.PROPOSE_JOB, topics.propose_monthly, False),
     ("notify_send", notify.send_due, True),  # mail servers and gateways must not hold a transaction
     ("webhooks_deliver", webhooks.deliver, True),
     # Personal data of requests closed more than CHENGZHI_RETENTION_MONTHS ago (an indexed no-op most rounds).

@@ -26,6 +26,7 @@ from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwr
 
 from chengzhi.db import get_engine, get_sessionmaker
 from chengzhi.migrate import upgrade
+from chengzhi.warning.models import SensitiveWord
 
 from ..factories import build_city
 from .support import LiveServer, Recorder, screenshot
@@ -44,6 +45,7 @@ CHROMIUM_FLAGS = [
     "--no-first-run",
 ]
 MOBILE = {"width": 360, "height": 800}
+PHONE_390 = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
 
 BROWSER_DIR = Path(__file__).resolve().parent
@@ -99,6 +101,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     upgrade(database_url)
     with get_sessionmaker(database_url)() as session, session.begin():
         build_city(session)
+        # A comment holding a word of the sensitive-word list waits for a moderator (test_participation.py).
+        session.add(SensitiveWord(word="骗子", note="辱骂"))
     get_engine(database_url).dispose()
 
     port = _free_port()
@@ -113,8 +117,6 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         "CHENGZHI_ANONYMOUS_SUBMIT_RATE": "1000/minute",
         # Every test signs its people in from 127.0.0.1: more than a person would in a minute.
         "CHENGZHI_LOGIN_RATE": "1000/minute",
-        # A comment holding this word waits for a moderator (tests/browser/test_participation.py).
-        "CHENGZHI_COMMENT_BLOCKED_WORDS": '["骗子"]',
     }
     log = root / "server.log"
     command = [sys.executable, "-m", "uvicorn", "chengzhi.app:create_app", "--factory"]
@@ -172,12 +174,13 @@ def _page(
     recorder: Recorder,
     viewport: dict[str, int],
     mobile: bool,
+    locale: str = "zh-CN",
 ) -> Iterator[Page]:
     context = browser.new_context(
         viewport=ViewportSize(width=viewport["width"], height=viewport["height"]),
         is_mobile=mobile,
         has_touch=mobile,
-        locale="zh-CN",
+        locale=locale,
         timezone_id="Asia/Shanghai",
     )
     # Generous waits: the machine running the tests may be busy (2 cores shared with the server and PostgreSQL).
@@ -203,6 +206,14 @@ def recorder() -> Recorder:
 def mobile_page(request: pytest.FixtureRequest, browser: Browser, recorder: Recorder) -> Iterator[Page]:
     """A resident's phone: 360×800, touch, Chinese locale."""
     yield from _page(request, browser, recorder, MOBILE, mobile=True)
+
+
+@pytest.fixture
+def english_phone_page(
+    request: pytest.FixtureRequest, browser: Browser, recorder: Recorder
+) -> Iterator[Page]:
+    """A 390×844 phone (the common size of today's phones), touch, English locale."""
+    yield from _page(request, browser, recorder, PHONE_390, mobile=True, locale="en-US")
 
 
 @pytest.fixture

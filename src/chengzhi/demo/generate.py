@@ -38,7 +38,7 @@ from chengzhi.demo.credit import make_credit
 from chengzhi.demo.identity import verify_and_share
 from chengzhi.demo.knowledge import add_articles
 from chengzhi.demo.opendata import publish_demo_data
-from chengzhi.demo.participation import take_part
+from chengzhi.demo.participation import subscribe_webhook, take_part
 from chengzhi.demo.plans import make_plans
 from chengzhi.demo.publications import publish_demo
 from chengzhi.demo.simulation import Simulation
@@ -170,6 +170,7 @@ def _generate(
         with transaction(factory) as session:
             demo = build_city(session, rng)
             demo_warning.add_words(session)
+            webhook = subscribe_webhook(session, settings, now)
             rules.invalidate()
             organised = time.perf_counter()
             plans = make_plans(seed, n_requests, now, demo.communities, tz)
@@ -188,6 +189,7 @@ def _generate(
                 session, settings.model_copy(update={"publish_moderation": False}), demo, now
             )
             summary["participation"] = take_part(session, settings, demo, now)
+            summary["webhook"] = webhook
             summary["contact_views"] = record_demo_views(session, now)
     finally:
         rules.invalidate()

@@ -1,7 +1,8 @@
 """The demo city's residents taking part (deterministic): comments on the newest public issues (one waiting for a
-moderator: it holds a word of the city's list; one hidden by three residents' reports), a resident following an
-issue, and monthly focus topics: next month's candidates (the early-warning domain's hottest issues first) with
-residents' votes, and this month's topic chosen, with a progress report."""
+moderator: it holds a word of the early-warning domain's sensitive-word list; one hidden by three residents'
+reports), a resident following an issue, and monthly focus topics: next month's candidates (the monthly job's
+proposals from the early-warning domain's hottest issues, two accepted by the leader and the third left for them to
+decide, then hand-written ones) with residents' votes, and this month's topic chosen, with a progress report."""
 
 from __future__ import annotations
 
@@ -19,14 +20,14 @@ from chengzhi.org.models import Unit, UnitKind, User
 from chengzhi.participate import service as participate
 from chengzhi.participate import topics
 from chengzhi.requests.models import Request
+from chengzhi.webhooks import service as webhooks
 
 COMMENTS = (
     "我家楼下也是这样，希望尽快处理。",
     "上周已经有人反映过，请相关部门重视。",
-    "物业都是骗子，收了钱不办事。",  # holds the demo's listed word: waits for a moderator
+    "物业收了钱不办事，再不处理我们就拉横幅。",  # holds a word of the sensitive-word list: waits for a moderator
     "加微信领红包，点击链接。",  # spam: hidden by three reports
 )
-BLOCKED = ["骗子"]
 CANDIDATES = ("老旧小区停车难", "夜间施工噪声扰民", "共享单车乱停放")
 
 
@@ -44,11 +45,11 @@ def take_part(session: Session, settings: Settings, demo: DemoCity, now: dt.date
         update(User).where(User.id.in_([a.user_id for a in residents])).values(phone_verified_at=now)
     )
     residents = [replace(a, level=1) for a in residents]
-    listed = settings.model_copy(update={"comment_blocked_words": BLOCKED, "comment_moderation": "post"})
+    listed = settings.model_copy(update={"comment_moderation": "post"})
     newest = session.scalars(
         select(Request.id).where(Request.channel != "import").order_by(Request.id.desc()).limit(3)
     ).all()
-    made = {"comments": 0, "waiting": 0, "hidden": 0, "follows": 0, "topics": 0, "votes": 0}
+    made = {"comments": 0, "waiting": 0, "hidden": 0, "follows": 0, "topics": 0, "proposed": 0, "votes": 0}
     # A city generated without requests (`--requests 0`) has no issue to comment on or follow.
     for k, text in enumerate(COMMENTS if newest else ()):
         comment = participate.add_comment(
@@ -66,12 +67,13 @@ def take_part(session: Session, settings: Settings, demo: DemoCity, now: dt.date
 
     leader = demo.leader
     today = now.astimezone(ZoneInfo(settings.timezone)).date()
-    suggested = topics.suggestions(session, settings, leader, now, limit=2)
-    proposals: list[tuple[str, int | None]] = [(s.name, s.hot_issue_id) for s in suggested]
-    proposals += [(title, None) for title in CANDIDATES[: 3 - len(proposals)]]
-    candidates = [
-        topics.propose(session, leader, month=_month(today, 1), title=t, hot_issue_id=h, now=now)
-        for t, h in proposals
+    # The monthly job's proposals from the hottest issues: the leader accepted two, one waits for a decision.
+    proposed = topics.propose_from_hot_issues(session, settings, _month(today, 1), now)
+    candidates = [topics.decide_proposal(session, leader, t.id, accept=True) for t in proposed[:2]]
+    made["proposed"] = len(proposed) - len(candidates)
+    candidates += [
+        topics.propose(session, leader, month=_month(today, 1), title=title, now=now)
+        for title in CANDIDATES[: 3 - len(candidates)]
     ]
     for k, resident in enumerate(residents):
         topics.vote(session, resident, settings, candidates[min(k // 3, len(candidates) - 1)].id, now)
@@ -92,3 +94,17 @@ def take_part(session: Session, settings: Settings, demo: DemoCity, now: dt.date
     topics.report(session, leader, current.id, "已完成 8 条背街小巷的摸排和清运。", now)
     made["topics"] = len(candidates) + 1
     return made
+
+
+# The city's data hub subscribes to every event; outside production deliveries are recorded, never sent, so the
+# address is a placeholder. Its delivery log and replay buttons are at /staff/webhooks (admin).
+WEBHOOK_URL = "http://127.0.0.1:9/city-data-hub"
+
+
+def subscribe_webhook(session: Session, settings: Settings, now: dt.datetime) -> dict[str, Any]:
+    """A webhook subscription to every event type, made before the demo's requests are triaged (so the fresh
+    ones' `request.created` events are delivered, that is recorded, by the job once the server runs)."""
+    subscription, _secret = webhooks.subscribe(
+        session, settings, "城市数据中台", WEBHOOK_URL, list(webhooks.EVENT_TYPES), now
+    )
+    return {"subscription": subscription.id, "events": len(subscription.events)}

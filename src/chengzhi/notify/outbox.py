@@ -10,19 +10,20 @@ worker's step for freshly received requests (intake's own transaction stays unto
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from chengzhi.config import Settings
 from chengzhi.db import utcnow
+from chengzhi.generations import GenerationCache
 from chengzhi.notify.models import Notification, NotificationPreference
 from chengzhi.notify.texts import CHANNELS
 from chengzhi.org import queries as org_queries
-from chengzhi.org.models import User
+from chengzhi.org.models import Unit, User
 from chengzhi.participate import service as participate
 from chengzhi.requests import queries as requests_queries
 from chengzhi.requests.models import Request, RequestEvent
@@ -32,6 +33,7 @@ STALE_AFTER = dt.timedelta(days=2)
 RESIDENT_ACTIONS = {"dispatch": "dispatched", "answer": "replied", "reply": "replied", "reopen": "reopened"}
 STAFF_ACTIONS = {"dispatch": "assigned", "mark_overdue": "overdue", "supervise": "supervised"}
 STAFF_ROLES = ("handler",)  # who hears about a request their unit holds
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -103,9 +105,37 @@ def staff_member(user: User) -> Recipient:
     return Recipient(user.id, user.language or "zh", addresses)
 
 
+# Units' names and their handlers change a few times a day: each process keeps them (generations.py: a change
+# anywhere empties these caches in every process within `cache_check_seconds`). A dispatch's flush reads two
+# queries fewer (docs/channels.md, "What the outbox hooks cost").
+_UNIT_NAMES: GenerationCache[dict[str, str] | None] = GenerationCache("units", maxsize=20_000)
+_UNIT_STAFF: GenerationCache[tuple[Recipient, ...]] = GenerationCache("auth", maxsize=20_000)
+
+
 def _unit_names(session: Session, unit_ids: Iterable[int]) -> dict[int, dict[str, str]]:
-    units = org_queries.units_by_id(session, {u for u in unit_ids if u})
-    return {u.id: {"unit_zh": u.name_zh, "unit_en": u.name_en} for u in units.values()}
+    wanted = {u for u in unit_ids if u}
+    missing = [u for u in wanted if not _UNIT_NAMES.holds(session, u)]
+    units = org_queries.units_by_id(session, missing)
+    names = {u: _UNIT_NAMES.get(session, u, _given(_names_of(units.get(u)))) for u in wanted}
+    return {u: n for u, n in names.items() if n is not None}
+
+
+def _given(value: T) -> Callable[[], T]:
+    """A loader that hands over what the batch's one query found."""
+    return lambda: value
+
+
+def _names_of(unit: Unit | None) -> dict[str, str] | None:
+    return {"unit_zh": unit.name_zh, "unit_en": unit.name_en} if unit is not None else None
+
+
+def _unit_staff(session: Session, unit_ids: Iterable[int]) -> dict[int, tuple[Recipient, ...]]:
+    """Unit id -> its handlers as recipients (in-app, and their e-mail and phone)."""
+    wanted = set(unit_ids)
+    missing = [u for u in wanted if not _UNIT_STAFF.holds(session, u)]
+    found = org_queries.unit_staff(session, missing, STAFF_ROLES)
+    members = {u: tuple(staff_member(m) for m in found.get(u, [])) for u in missing}
+    return {u: _UNIT_STAFF.get(session, u, _given(members.get(u, ()))) for u in wanted}
 
 
 def _add(
@@ -184,11 +214,7 @@ def write_outbox(session: Session, _context: Any, _instances: Any) -> None:
 
 def write_for_events(session: Session, events: Sequence[RequestEvent], now: dt.datetime) -> None:
     requests = requests_queries.requests_for_messages(session, {e.request_id for e in events})
-    staff = org_queries.unit_staff(
-        session,
-        {r.lead_unit_id for r in requests.values() if r.lead_unit_id is not None},
-        STAFF_ROLES,
-    )
+    staff = _unit_staff(session, {r.lead_unit_id for r in requests.values() if r.lead_unit_id is not None})
     followers = participate.followers_of(session, list(requests))
     people = org_queries.users_by_id(
         session,
@@ -196,7 +222,10 @@ def write_for_events(session: Session, events: Sequence[RequestEvent], now: dt.d
         | {u for ids in followers.values() for u in ids},
     )
     submitters = people
-    preferences = _preferences(session, [*people, *(u.id for members in staff.values() for u in members)])
+    preferences = _preferences(
+        session,
+        [*people, *(m.user_id for members in staff.values() for m in members if m.user_id is not None)],
+    )
     names = _unit_names(session, [r.lead_unit_id or 0 for r in requests.values()])
     existing = _existing_keys(
         session, list(requests), [*RESIDENT_ACTIONS.values(), *STAFF_ACTIONS.values(), "rate"]
@@ -233,8 +262,8 @@ def write_for_events(session: Session, events: Sequence[RequestEvent], now: dt.d
                 stage=str(payload.get("stage", request.overdue_stage or "")),
                 note=(e.note or "")[:500],
             )
-            for member in staff.get(request.lead_unit_id or 0, []):
-                chosen = _filtered(staff_member(member), kind, preferences)
+            for member in staff.get(request.lead_unit_id or 0, ()):
+                chosen = _filtered(member, kind, preferences)
                 if chosen is not None:
                     _add(session, existing, chosen, kind, request, e.seq, params, at)
 

@@ -39,6 +39,7 @@ from chengzhi.opendata.words import index_text
 from chengzhi.org.models import Role, Unit
 from chengzhi.org.queries import find_unit
 from chengzhi.org.service import Actor
+from chengzhi.webhooks import service as webhooks
 
 PUBLISHER_ROLES = (Role.data_publisher, Role.admin)
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,99}$")
@@ -304,6 +305,15 @@ def publish_dataset(
     ds.status = DatasetStatus.published
     ds.published_at = ds.published_at or now
     record_version(session, ds, "published", actor, ["status"], now=now)
+    # Outside systems subscribed to `dataset.published` hear of it (a delivery per subscriber, this transaction).
+    data = {
+        "id": ds.id,
+        "name": ds.name,
+        "title": ds.title,
+        "version": ds.version,
+        "open_level": ds.open_level.value,
+    }
+    webhooks.emit(session, "dataset.published", f"dataset.published:{ds.id}:{ds.version}", data, now)
     return ds
 
 

@@ -123,14 +123,21 @@ def to_login(path: str) -> Response:
 
 
 def held_reason(held_for: str | None, lang: Language) -> str:
-    """Why a comment waits, in the moderator's language (the stored reason is a code, or "words: a, b")."""
-    if held_for == "pre-moderation":
+    """Why a comment waits, in the moderator's language (the stored reason is a code, or "words: a, b", or both
+    joined by "; ")."""
+    return " ".join(_one_reason(part, lang) for part in (held_for or "").split("; ") if part)
+
+
+def _one_reason(reason: str, lang: Language) -> str:
+    if reason == "pre-moderation":
         return gettext(lang, N_("Every comment is read first (pre-moderation)."))
-    if held_for == "reports":
+    if reason == "reports":
         return gettext(lang, N_("Hidden by residents' reports."))
-    if held_for and held_for.startswith("words: "):
-        return gettext(lang, N_("Holds a listed word: %(words)s"), words=held_for[len("words: ") :])
-    return held_for or ""
+    if reason.startswith("words: "):
+        return gettext(
+            lang, N_("Holds a word of the sensitive-word list: %(words)s"), words=reason[len("words: ") :]
+        )
+    return reason
 
 
 def _issue_page(

@@ -19,6 +19,7 @@ from chengzhi.org.service import Actor, require_role
 from chengzhi.participate.models import Comment, CommentReport, Follow
 from chengzhi.requests import queries as requests_queries
 from chengzhi.security.masking import mask_text
+from chengzhi.warning import service as warning_service
 
 MODERATORS = (Role.supervisor, Role.admin)
 MAX_COMMENT = 2000
@@ -47,12 +48,11 @@ def add_comment(
     text = text.strip()
     if not text or len(text) > MAX_COMMENT:
         raise Invalid(details=f"a comment of 1 to {MAX_COMMENT} characters")
-    words = [w for w in settings.comment_blocked_words if w and w.casefold() in text.casefold()]
-    held = (
-        "pre-moderation"
-        if settings.comment_moderation == "pre"
-        else ("words: " + ", ".join(words) if words else None)
+    words = warning_service.sensitive_words_in(session, text)
+    reasons = (["pre-moderation"] if settings.comment_moderation == "pre" else []) + (
+        ["words: " + ", ".join(words)] if words else []
     )
+    held = "; ".join(reasons) or None
     comment = Comment(
         request_id=request_id,
         user_id=user_id,

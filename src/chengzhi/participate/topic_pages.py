@@ -38,6 +38,8 @@ DONE = {
     "proposed": N_("The candidate is proposed: residents can vote on it."),
     "chosen": N_("The topic is chosen: its units can report progress."),
     "reported": N_("The progress report is published on the topic's page."),
+    "accepted": N_("The proposal is accepted: residents can vote on it."),
+    "dismissed": N_("The proposal is dismissed."),
 }
 STATES = {
     "candidate": N_("Candidate"),
@@ -75,6 +77,7 @@ class TopicPage:
 @dataclass
 class StaffTopicsPage:
     month: str
+    proposed: list[dict[str, Any]]  # by the monthly job, waiting for a leader
     candidates: list[dict[str, Any]]
     chosen: list[dict[str, Any]]
     suggestions: list[topics.Suggestion]
@@ -88,8 +91,7 @@ class StaffTopicsPage:
 
 
 def _next_month(settings: Settings) -> str:
-    today = dt.datetime.now(ZoneInfo(settings.timezone)).date()
-    return f"{today.year + today.month // 12}-{today.month % 12 + 1:02d}"
+    return topics.next_month(dt.datetime.now(ZoneInfo(settings.timezone)).date())
 
 
 def _states(lang: Language) -> dict[str, str]:
@@ -186,12 +188,13 @@ def _staff_page(
     form: dict[str, str] | None = None,
 ) -> StaffTopicsPage:
     lang = frame.lang
-    described = topics.described(session, topics.topics(session), lang)
+    described = topics.described(session, topics.topics(session, public=False), lang)
     leads = actor.has_role(*topics.LEADERS)
     paths = sorted({g.unit_path for g in actor.grants if g.role in topics.LEADERS})
     units = org_queries.active_units_under_any(session, paths) if leads else []
     return StaffTopicsPage(
         month=_next_month(settings),
+        proposed=[t for t in described if t["state"] == "proposed"] if leads else [],
         candidates=[t for t in described if t["state"] == "candidate"] if leads else [],
         chosen=[t for t in described if t["state"] == "chosen"],
         suggestions=topics.suggestions(session, settings, actor, utcnow()) if leads else [],
@@ -288,6 +291,8 @@ async def _staff_step(
                 goal=fields["goal"],
                 deadline=deadline,
             )
+        elif action in ("accepted", "dismissed"):
+            topics.decide_proposal(session, actor, ident(topic_id), accept=action == "accepted")
         else:
             text = form_text(form, "text", 4000)
             outcome = form_text(form, "outcome", 1) == "1"
@@ -314,3 +319,10 @@ async def choose(topic_id: str, request: Request, session: SessionDep, settings:
 @router.post("/staff/topics/{topic_id}/progress")
 async def progress(topic_id: str, request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     return await _staff_step(request, session, settings, "reported", topic_id)
+
+
+@router.post("/staff/topics/{topic_id}/decide")
+async def decide(topic_id: str, request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    """A leader accepts a topic the monthly job proposed (a candidate) or dismisses it."""
+    action = "accepted" if form_text(await read_form(request), "accept", 1) == "1" else "dismissed"
+    return await _staff_step(request, session, settings, action, topic_id)

@@ -1,5 +1,6 @@
 """Monthly focus topics (每月一题): leaders propose candidates and choose, residents vote once a month, units
-report progress and the outcome (docs/participation.md)."""
+report progress and the outcome; each month a job proposes the city's hottest issues for leaders to accept
+(docs/participation.md)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -16,10 +18,11 @@ from chengzhi.categories import service as categories_service
 from chengzhi.config import Settings
 from chengzhi.errors import Conflict, Invalid, NotAuthenticated, NotFound
 from chengzhi.i18n import Language
+from chengzhi.jobs import service as jobs_service
 from chengzhi.org import levels
 from chengzhi.org import queries as org_queries
 from chengzhi.org.models import Role
-from chengzhi.org.service import Actor, require_role
+from chengzhi.org.service import Actor, city_unit, require_role
 from chengzhi.participate.models import FocusProgress, FocusTopic, FocusVote
 from chengzhi.requests import queries as requests_queries
 from chengzhi.warning import service as warning_service
@@ -28,6 +31,9 @@ LEADERS = (Role.leader, Role.admin)
 REPORTERS = (Role.handler, Role.supervisor, Role.leader, Role.admin)
 VOTERS = (Role.resident,)
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+# Proposed by the monthly job and waiting for a leader (accepted: a candidate), or dismissed: neither is public.
+UNDECIDED = ("proposed", "dismissed")
+PROPOSE_JOB = "topics_propose"
 
 
 def propose(
@@ -142,8 +148,67 @@ def voted_for(session: Session, user_id: int | None, month: str) -> int | None:
     return session.scalar(query)
 
 
-def get_topic(session: Session, topic_id: int) -> FocusTopic | None:
-    return session.get(FocusTopic, topic_id) if 0 < topic_id < 2**31 else None
+def get_topic(session: Session, topic_id: int, *, public: bool = True) -> FocusTopic | None:
+    """A topic; for the public (`public`), not one still proposed or dismissed."""
+    topic = session.get(FocusTopic, topic_id) if 0 < topic_id < 2**31 else None
+    return None if topic is None or (public and topic.state in UNDECIDED) else topic
+
+
+def next_month(day: dt.date) -> str:
+    return f"{day.year + day.month // 12}-{day.month % 12 + 1:02d}"
+
+
+def propose_from_hot_issues(
+    session: Session, settings: Settings, month: str, now: dt.datetime
+) -> list[FocusTopic]:
+    """The city's `focus_propose_count` hottest issues (the early-warning domain's high-frequency problems of the
+    last 90 days, ranked by the heat index) that are no topic yet, proposed for `month`: each waits for a leader
+    to accept it (a candidate residents vote on) or dismiss it."""
+    taken = set(session.scalars(select(FocusTopic.hot_issue_id).where(FocusTopic.hot_issue_id.is_not(None))))
+    count = settings.focus_propose_count
+    hot = warning_service.hot_issues(session, settings, city_unit(session), now, limit=count + len(taken))
+    made = [
+        FocusTopic(
+            month=month,
+            title=h.name[:200],
+            description="",
+            hot_issue_id=h.id,
+            state="proposed",
+            votes=0,
+            co_unit_ids=[],
+            goal="",
+            created_by=None,  # the job
+            created_at=now,
+        )
+        for h in hot
+        if h.id not in taken
+    ][:count]
+    session.add_all(made)
+    session.flush()
+    return made
+
+
+def propose_monthly(session: Session, settings: Settings, now: dt.datetime) -> dict[str, Any]:
+    """The periodic job (registered in chengzhi/reactions.py): once a month, from the local day
+    `focus_propose_day`, proposes next month's candidates from the hot issues (`propose_from_hot_issues`)."""
+    today = now.astimezone(ZoneInfo(settings.timezone)).date()
+    month = next_month(today)
+    last = jobs_service.last_result(session, PROPOSE_JOB) or {}
+    if today.day < settings.focus_propose_day or last.get("month") == month:
+        return {"month": last.get("month"), "skipped": True}
+    made = propose_from_hot_issues(session, settings, month, now)
+    return {"month": month, "proposed": [t.id for t in made]}
+
+
+def decide_proposal(session: Session, actor: Actor, topic_id: int, *, accept: bool) -> FocusTopic:
+    """A leader accepts a proposed topic (a candidate residents vote on) or dismisses it (its hot issue is not
+    proposed again)."""
+    require_role(actor, *LEADERS)
+    topic = _topic(session, topic_id)
+    if topic.state != "proposed":
+        raise Invalid(details="only a proposed topic is accepted or dismissed")
+    topic.state = "candidate" if accept else "dismissed"
+    return topic
 
 
 @dataclass(frozen=True)
@@ -195,10 +260,13 @@ def topic_requests(
     return [requests_queries.public_issue(r, lang) for r in sorted(rows, key=lambda r: order[r.id])]
 
 
-def topics(session: Session, month: str | None = None) -> list[FocusTopic]:
+def topics(session: Session, month: str | None = None, *, public: bool = True) -> list[FocusTopic]:
+    """A month's topics (or all), most voted first; for the public (`public`) not those proposed or dismissed."""
     query = select(FocusTopic).order_by(FocusTopic.month.desc(), FocusTopic.votes.desc(), FocusTopic.id)
     if month:
         query = query.where(FocusTopic.month == month)
+    if public:
+        query = query.where(FocusTopic.state.not_in(UNDECIDED))
     return list(session.scalars(query))
 
 

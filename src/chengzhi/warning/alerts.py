@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -42,6 +41,8 @@ from chengzhi.requests import queries as requests_queries
 from chengzhi.warning import bursts
 from chengzhi.warning.live import WINDOW_DAYS
 from chengzhi.warning.models import Alert, HotIssue, HotIssueMember, SensitiveWord
+from chengzhi.warning.words import listed, normalised
+from chengzhi.warning.words import reset_cache as reset_cache  # the caches module and the demo empty it here
 from chengzhi.webhooks import service as webhooks
 
 if TYPE_CHECKING:
@@ -50,7 +51,6 @@ if TYPE_CHECKING:
 KINDS = ("hot", "burst", "repeat", "word")
 TELL_ROLES = (Role.leader, Role.analyst)  # who is told (in-app, e-mail)
 ACK_ROLES = (Role.leader, Role.analyst, Role.admin)
-WORDS_SECONDS = 60.0
 WORD_RECENT = dt.timedelta(days=2)  # older requests (an imported history) raise no sensitive-word alert
 
 
@@ -299,36 +299,11 @@ def alerts_job(session: Session, settings: Settings, now: dt.datetime) -> dict[s
 
 # ---------------------------------------------------------------- sensitive words (the triage worker's step)
 
-_words_lock = threading.Lock()
-_words_cache: dict[str, tuple[float, tuple[str, ...]]] = {}
-
-
-def reset_cache() -> None:
-    with _words_lock:
-        _words_cache.clear()
-
-
-def _words(session: Session) -> tuple[str, ...]:
-    key = str(session.get_bind().engine.url)
-    with _words_lock:
-        cached = _words_cache.get(key)
-    if cached is not None and time.monotonic() - cached[0] < WORDS_SECONDS:
-        return cached[1]
-    words = tuple(session.scalars(select(SensitiveWord.word).order_by(SensitiveWord.word)))
-    with _words_lock:
-        _words_cache[key] = (time.monotonic(), words)
-    return words
-
-
-def normalised(text: str) -> str:
-    """Case-folded, without spaces: a word written with spaces between its characters still matches."""
-    return "".join(text.split()).casefold()
-
 
 def check_words(session: Session, settings: Settings, requests: Sequence[Request], now: dt.datetime) -> None:
     """The triage worker's step: an alert for each new request (received in the last WORD_RECENT) containing a
     sensitive word. Idempotent (one cause per request)."""
-    words = _words(session) if requests else ()
+    words = listed(session) if requests else ()
     if not words:
         return
     folded = [(w, normalised(w)) for w in words]

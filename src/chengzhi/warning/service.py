@@ -22,7 +22,7 @@ from chengzhi.org import queries as org_queries
 from chengzhi.org.models import Role, Unit
 from chengzhi.org.service import Actor, require_role
 from chengzhi.requests import queries as requests_queries
-from chengzhi.warning import hot
+from chengzhi.warning import hot, words
 from chengzhi.warning.live import WINDOW_DAYS, refresh_counts
 from chengzhi.warning.models import HotIssue, HotIssueDecision, HotIssueMember, TextLabel
 from chengzhi.warning.settings import heat_weights
@@ -335,6 +335,13 @@ def split_issue(
     refresh_counts(session, now, [issue.id, new.id])
     session.refresh(new)
     return new
+
+
+def sensitive_words_in(session: Session, text: str) -> list[str]:
+    """The words of the sensitive-word list (administrators edit it at `/dashboard/hot/words`) that `text`
+    contains, case and spaces ignored. Other domains check text through this: the participation domain holds a
+    comment holding one for a moderator. A change of the list reaches other processes within a minute."""
+    return words.words_in(session, text)
 
 
 def member_request_ids(session: Session, issue_id: int, *, limit: int = 20) -> list[int]:

@@ -17,6 +17,7 @@ from fastapi import Request
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
@@ -91,6 +92,15 @@ def csrf_token(request: Request) -> str:
         token = secrets.token_urlsafe(24)
         request.session["csrf"] = token
     return str(token)
+
+
+async def posted_form(request: Request, max_fields: int = 30) -> FormData | None:
+    """A page's posted form (no files) when it carries the session's CSRF token; None otherwise (or unreadable)."""
+    try:
+        form = await request.form(max_files=0, max_fields=max_fields)
+    except StarletteHTTPException:
+        return None
+    return form if csrf_ok(request, form) else None
 
 
 def csrf_ok(request: Request, form: FormData) -> bool:

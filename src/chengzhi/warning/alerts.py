@@ -40,6 +40,7 @@ from chengzhi.org.models import Role, Unit
 from chengzhi.org.service import Actor, city_unit, require_role
 from chengzhi.requests import queries as requests_queries
 from chengzhi.warning import bursts
+from chengzhi.warning.contributions import contributions
 from chengzhi.warning.live import WINDOW_DAYS
 from chengzhi.warning.models import Alert, HotIssue, HotIssueMember, SensitiveWord
 from chengzhi.webhooks import service as webhooks
@@ -147,19 +148,19 @@ def alert_out(alert: Alert) -> dict[str, Any]:
 
 def _hot_rule(session: Session, settings: Settings, now: dt.datetime) -> int:
     since = now - dt.timedelta(days=WINDOW_DAYS)
-    M = HotIssueMember
+    C = contributions(since)  # requests and outside posts
     rows = session.execute(
-        select(M.issue_id, func.count(func.distinct(M.person)), func.count())
-        .join(HotIssue, HotIssue.id == M.issue_id)
-        .where(M.received_at >= since, HotIssue.merged_into_id.is_(None))
-        .group_by(M.issue_id)
-        .having(func.count(func.distinct(M.person)) >= settings.warning_alert_people)
+        select(C.c.issue_id, func.count(func.distinct(C.c.person)), func.count())
+        .join(HotIssue, HotIssue.id == C.c.issue_id)
+        .where(HotIssue.merged_into_id.is_(None))
+        .group_by(C.c.issue_id)
+        .having(func.count(func.distinct(C.c.person)) >= settings.warning_alert_people)
     ).all()
     raised = 0
     for issue_id, people, messages in rows:
         if session.scalar(select(Alert.id).where(Alert.cause == f"hot:{issue_id}")) is not None:
             continue
-        paths = list(session.scalars(select(M.unit_path).where(M.issue_id == issue_id).distinct()))
+        paths = list(session.scalars(select(C.c.unit_path).where(C.c.issue_id == issue_id).distinct()))
         issue = session.get(HotIssue, issue_id)
         raised += bool(
             raise_alert(

@@ -63,7 +63,7 @@ def test_dask_gives_the_same_groups_as_one_process(scheduler: str) -> None:
 def test_a_distributed_scheduler_by_its_address_gives_the_same_groups() -> None:
     from distributed import LocalCluster
 
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:  # type: ignore[no-untyped-call]
         spread = batch.group_messages(SAMPLE, scheduler=cluster.scheduler_address)
         batch.close_clients()
     assert spread.groups == batch.group_messages(SAMPLE, scheduler=None).groups

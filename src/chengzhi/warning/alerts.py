@@ -164,7 +164,8 @@ def _hot_rule(session: Session, settings: Settings, now: dt.datetime) -> int:
         .group_by(C.c.issue_id)
         .having(
             func.count(func.distinct(C.c.person)) >= settings.warning_alert_people,
-            func.count(func.distinct(before)) < settings.warning_alert_people,  # crossed in the last FRESH days
+            func.count(func.distinct(before))
+            < settings.warning_alert_people,  # crossed in the last FRESH days
         )
     ).all()
     raised = 0

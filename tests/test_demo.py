@@ -435,7 +435,7 @@ def test_the_demo_trains_its_first_category_model(settings: Settings, tmp_path: 
 def test_the_demo_city_has_early_warning(settings: Settings, tmp_path: Path) -> None:
     """`chengzhi demo --text-data FILE` trains the sentiment and type model before the requests come in, so that
     the worker labels them; the city has a sensitive-word list and the alerts of its history."""
-    from chengzhi.warning.models import SensitiveWord, TextLabel
+    from chengzhi.warning.models import OutsidePost, SensitiveWord, TextLabel
 
     from .test_warning_sentiment import corpus
 
@@ -446,7 +446,14 @@ def test_the_demo_city_has_early_warning(settings: Settings, tmp_path: Path) -> 
     summary = generate_demo_city(settings, seed=7, n_requests=N, now=NOW, text_data=data)
     assert summary["text_model"]["trained"] is True and summary["text_model"]["examples"] == 64
     assert set(summary["alerts"]) >= {"hot", "repeat", "burst"}
+    # A message board's posts about its largest issues, placed into hot issues (never requests).
+    assert summary["outside_posts"]["added"] >= 4
     with get_sessionmaker(settings.database_url)() as session:
+        stored = session.scalars(select(OutsidePost)).all()
+        assert len(stored) == summary["outside_posts"]["added"]
+        assert all(p.issue_id is not None for p in stored)
+        # The alerts are told as thresholds are crossed, not for the whole history (once 184 repeats at start).
+        assert summary["alerts"]["repeat"] <= 30
         labelled = session.scalars(select(TextLabel)).all()
         assert len(labelled) == N
         assert {label.message_type for label in labelled} <= {"suggestion", "complaint", "consultation"}

@@ -76,6 +76,42 @@ def test_hot_and_repeat_rules_raise_one_alert_per_cause_and_tell_the_leaders(
     assert noise and lights
 
 
+def test_an_old_history_of_repeats_raises_no_alert_until_a_new_request_repeats_it(
+    session: Session, settings: Settings, city: City
+) -> None:
+    """The demo's year of history once raised 184 repeat alerts at start: repeats and hot issues are told when
+    they happen (the threshold crossed in the last week), not for an imported past."""
+    settings = settings.model_copy(update={"warning_alert_people": 3})
+    noise, lights = _submit_all(session, settings)
+    # Everything came three weeks ago: the noise (3 requests, 3 people) crossed both thresholds then.
+    weeks_ago = utcnow() - dt.timedelta(weeks=3)
+    for member in session.scalars(select(HotIssueMember)):
+        member.received_at = weeks_ago
+    session.commit()
+    quiet = alerts.alerts_job(session, settings, utcnow())
+    session.commit()
+    assert quiet["hot"] == quiet["repeat"] == 0 and alerts_of(session) == []
+
+    # A third request about the street lights from the same community, today: it crosses both thresholds now.
+    submit(
+        session,
+        settings,
+        "幸福路路灯又不亮了",
+        "幸福路的路灯晚上还是不亮，行人走路很危险，请修复路灯。",
+        "13712340000",
+    )
+    session.commit()
+    told = alerts.alerts_job(session, settings, utcnow())
+    session.commit()
+    found = alerts_of(session)
+    assert told["hot"] == 1 and told["repeat"] == 1
+    lights_issue = session.scalars(
+        select(HotIssueMember.issue_id).where(HotIssueMember.request_id == lights[0])
+    ).one()
+    assert {(a.kind, a.issue_id) for a in found} == {("hot", lights_issue), ("repeat", lights_issue)}
+    assert noise
+
+
 def test_a_burst_is_found_against_the_same_weekdays_history(
     session: Session, settings: Settings, city: City
 ) -> None:

@@ -167,10 +167,19 @@ def test_the_hot_page_shows_the_issues_in_both_languages(
     assert [row["messages"] for row in zh.context["page"].issues] == [3, 2]
     en = client.get("/dashboard/hot?lang=en")
     assert "Hot issues" in en.text and "Heat terms" in en.text
+    # The trends as an ECharts line chart and the streets on the city's own map (vendored ECharts, no tiles).
+    assert "/static/vendor/echarts-5.6.0/echarts.min.js" in zh.text and 'id="chart-data"' in zh.text
+    chart = zh.context["page"].chart
+    assert [sum(s["data"]) for s in chart["series"]] == [3, 2] and len(chart["labels"]) == 12
+    streets = {f["properties"]["code"]: f["properties"]["count"] for f in zh.context["page"].map["features"]}
+    assert streets["D1S1"] == 5 and sum(streets.values()) == 5
     first = zh.context["page"].issues[0]
     drill = client.get(first["url"])
     assert drill.status_code == 200 and "青松花园" in drill.text
     assert len(drill.context["page"].requests) == 3
+    one = {f["properties"]["code"]: f["properties"]["count"] for f in drill.context["page"].map["features"]}
+    assert one["D1S1"] == 3 and 'id="map-data"' in drill.text
+    assert [sum(s["data"]) for s in drill.context["page"].chart["series"]] == [3]
 
 
 def test_the_nightly_job_recomputes_once_a_day(session: Session, settings: Settings, city: City) -> None:

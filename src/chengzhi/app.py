@@ -80,6 +80,7 @@ from chengzhi.warning.alerts_api import router as warning_alerts_router
 from chengzhi.warning.alerts_pages import router as warning_alert_pages
 from chengzhi.warning.api import router as warning_router
 from chengzhi.warning.pages import router as warning_pages
+from chengzhi.warning.posts_api import router as warning_posts_router
 from chengzhi.web.templating import chrome, not_found, page_language, render
 from chengzhi.webhooks.api import router as webhooks_router
 from chengzhi.webhooks.pages import router as webhooks_pages
@@ -397,6 +398,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(knowledge_intake_pages)
     app.include_router(warning_router)
     app.include_router(warning_alerts_router)
+    app.include_router(warning_posts_router)
     app.include_router(metrics_pages)
     app.include_router(warning_alert_pages)  # before warning_pages: /dashboard/hot/{issue_id} would take them
     app.include_router(warning_pages)

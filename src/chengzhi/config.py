@@ -157,6 +157,11 @@ class Settings(BaseSettings):
     # same problem raised this many times from one place or by one person (Chengdu Xindu's rule: 3).
     warning_alert_people: int = Field(default=10, ge=2)
     warning_alert_repeats: int = Field(default=3, ge=2)
+    # Outside posts (docs/warning.md, "Outside posts"): feeds are read again after this many minutes.
+    warning_feed_minutes: int = Field(default=30, ge=1)
+    # The batch recomputation (docs/warning.md, "The batch"): a Dask scheduler's address ("tcp://host:8786");
+    # empty: Dask's local scheduler in this process.
+    warning_dask_scheduler: str = ""
     # Open311 (docs/open311.md): the jurisdiction_id served (empty: the city unit's code), the contact shown in
     # discovery, the default rate limit of a new API key, and delivery to units' own Open311 systems.
     open311_jurisdiction: str = ""

@@ -100,6 +100,14 @@ MESSAGES: dict[str, Text] = {
     "hot_issue_split_invalid": N_(
         "Choose some, but not all, of the issue's requests (those in your scope) to split them off."
     ),
+    "feed_unreadable": N_("The feed could not be read as RSS or Atom: %(detail)s"),
+    "feed_url_invalid": N_("Give the feed's http or https address (at most 500 characters)."),
+    "feed_exists": N_("A feed with this name or address exists already."),
+    "posts_file_unreadable": N_("The file could not be read as messages: %(detail)s"),
+    "posts_file_too_big": N_("A file holds at most %(limit)s posts; split it."),
+    "posts_upload_too_large": N_("The file is too large: at most %(limit)s."),
+    "posts_source_empty": N_("Name the source of the posts (the message board or site)."),
+    "posts_unit_not_yours": N_("Unit %(ref)s is outside your scope."),
     "knowledge_questions_required": N_("Give between 1 and %(max)s questions that the article answers."),
     "knowledge_answer_required": N_("Give the answer (at most %(max)s characters)."),
     "knowledge_validity_order": N_("The article cannot be valid until a day before it is valid from."),

@@ -28,6 +28,7 @@ from chengzhi.routing import classifier_models, rules
 from chengzhi.routing import jobs as routing_jobs
 from chengzhi.warning import alerts as warning_alerts
 from chengzhi.warning import live as warning_live
+from chengzhi.warning import posts as warning_posts
 from chengzhi.webhooks import outbox as webhooks_outbox
 from chengzhi.webhooks import service as webhooks
 
@@ -104,6 +105,8 @@ PERIODIC_JOBS: tuple[tuple[str, jobs.Job, bool], ...] = (
     ("knowledge_embed", knowledge_vectors.embed_job, True),  # the model runs outside any transaction
     # Nightly in effect (skips until 20 h have passed); groups while only reading, then writes in its own transaction.
     ("hot_recompute", warning_live.recompute_job, True),
+    # Outside feeds (RSS/Atom) due to be read: downloaded outside any transaction, stored one feed at a time.
+    ("warning_feeds", warning_posts.feeds_job, True),
     # Hot issues, repeats and bursts that cross their thresholds: alerts, told before notify_send runs.
     ("warning_alerts", warning_alerts.alerts_job, False),
     # Once a month (from CHENGZHI_FOCUS_PROPOSE_DAY): next month's focus topics proposed from the hot issues.

@@ -138,6 +138,8 @@ def generate_demo_city(
     summary["seconds"]["opendata"] = round(time.perf_counter() - publishing, 2)
     summary["text_model"] = text_model
     with transaction(get_sessionmaker(settings.database_url)) as session:
+        summary["outside_posts"] = demo_warning.add_posts(session, settings, now)
+    with transaction(get_sessionmaker(settings.database_url)) as session:
         summary["alerts"] = demo_warning.raise_alerts(session, settings, now)
     if train_model:
         training = time.perf_counter()

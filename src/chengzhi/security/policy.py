@@ -321,6 +321,10 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/warning/sensitive-words"): _r("A"),
     ("POST", "/api/v1/warning/sensitive-words"): _r("A"),
     ("DELETE", "/api/v1/warning/sensitive-words/{word_id}"): _r("A"),
+    # Outside posts (channel feed): feeds and uploaded board exports, managed by analysts and administrators.
+    ("GET", "/api/v1/warning/feeds"): _r("AN"),
+    ("POST", "/api/v1/warning/feeds"): _r("AN", note="a unit they cover, if one is given"),
+    ("POST", "/api/v1/warning/posts"): _r("AN", note="a unit they cover, if one is given"),
     ("GET", "/api/v1/warning/proactive"): _r(
         "DSLAN", note="expected problems per street, no residents' data"
     ),

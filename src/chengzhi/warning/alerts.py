@@ -1,11 +1,12 @@
 """Alerts: early warnings for the leaders and analysts of the unit a problem belongs to.
 
 Four rules raise them:
-- `hot`: a hot issue that `warning_alert_people` different people raised in the last WINDOW_DAYS;
+- `hot`: a hot issue that `warning_alert_people` different people raised in the last WINDOW_DAYS, the last of
+  them in the last FRESH days;
 - `burst`: a category × street (or × city, where no street is known) whose count today or yesterday is beyond what
   the same weekday's history predicts (`bursts.bursts_on`, fed from the live hot-issue memberships);
 - `repeat`: the same problem (one hot issue) raised `warning_alert_repeats` times from one place or by one person
-  (Chengdu Xindu's rule);
+  (Chengdu Xindu's rule), the last of them in the last FRESH days;
 - `word`: a new request containing a word of the sensitive-word list (administrators edit it), checked by the
   triage worker's step `sensitive-words`.
 
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, func, select, true
+from sqlalchemy import ColumnElement, case, func, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -39,6 +40,7 @@ from chengzhi.org.models import Role, Unit
 from chengzhi.org.service import Actor, city_unit, require_role
 from chengzhi.requests import queries as requests_queries
 from chengzhi.warning import bursts
+from chengzhi.warning.contributions import contributions
 from chengzhi.warning.live import WINDOW_DAYS
 from chengzhi.warning.models import Alert, HotIssue, HotIssueMember, SensitiveWord
 from chengzhi.warning.words import listed, normalised
@@ -52,6 +54,11 @@ KINDS = ("hot", "burst", "repeat", "word")
 TELL_ROLES = (Role.leader, Role.analyst)  # who is told (in-app, e-mail)
 ACK_ROLES = (Role.leader, Role.analyst, Role.admin)
 WORD_RECENT = dt.timedelta(days=2)  # older requests (an imported history) raise no sensitive-word alert
+# A hot issue or a repeat is told when it happens: the issue crossed its threshold (its `warning_alert_people`-th
+# person, its `warning_alert_repeats`-th request from a place or person) in the last FRESH days. The job runs every
+# few minutes, so nothing live is missed; an imported or generated history (the demo's year) does not flood the
+# leaders with old repeats, which stay listed in the repeats (`GET /api/v1/warning/repeats`).
+FRESH = dt.timedelta(days=7)
 
 
 def common_path(paths: Sequence[str]) -> str:
@@ -147,19 +154,25 @@ def alert_out(alert: Alert) -> dict[str, Any]:
 
 def _hot_rule(session: Session, settings: Settings, now: dt.datetime) -> int:
     since = now - dt.timedelta(days=WINDOW_DAYS)
-    M = HotIssueMember
+    C = contributions(since)  # requests and outside posts
+    fresh = now - FRESH
+    before = case((C.c.received_at < fresh, C.c.person), else_=None)
     rows = session.execute(
-        select(M.issue_id, func.count(func.distinct(M.person)), func.count())
-        .join(HotIssue, HotIssue.id == M.issue_id)
-        .where(M.received_at >= since, HotIssue.merged_into_id.is_(None))
-        .group_by(M.issue_id)
-        .having(func.count(func.distinct(M.person)) >= settings.warning_alert_people)
+        select(C.c.issue_id, func.count(func.distinct(C.c.person)), func.count())
+        .join(HotIssue, HotIssue.id == C.c.issue_id)
+        .where(HotIssue.merged_into_id.is_(None))
+        .group_by(C.c.issue_id)
+        .having(
+            func.count(func.distinct(C.c.person)) >= settings.warning_alert_people,
+            func.count(func.distinct(before))
+            < settings.warning_alert_people,  # crossed in the last FRESH days
+        )
     ).all()
     raised = 0
     for issue_id, people, messages in rows:
         if session.scalar(select(Alert.id).where(Alert.cause == f"hot:{issue_id}")) is not None:
             continue
-        paths = list(session.scalars(select(M.unit_path).where(M.issue_id == issue_id).distinct()))
+        paths = list(session.scalars(select(C.c.unit_path).where(C.c.issue_id == issue_id).distinct()))
         issue = session.get(HotIssue, issue_id)
         raised += bool(
             raise_alert(
@@ -188,7 +201,11 @@ def _repeat_rule(session: Session, settings: Settings, now: dt.datetime) -> int:
             .join(HotIssue, HotIssue.id == M.issue_id)
             .where(M.received_at >= since, HotIssue.merged_into_id.is_(None), column.is_not(None))
             .group_by(M.issue_id, column)
-            .having(func.count() >= settings.warning_alert_repeats)
+            .having(
+                func.count() >= settings.warning_alert_repeats,
+                # The request that made it a repeat came in the last FRESH days.
+                func.sum(case((M.received_at < now - FRESH, 1), else_=0)) < settings.warning_alert_repeats,
+            )
         ).all()
         for issue_id, key, count, low, high in rows:
             # A person is not named, not even in the cause: a digest of their key.

@@ -135,6 +135,7 @@ def get_hot_issue(
             }
             for m in members
         ],
+        "outside_posts": [p.as_dict() for p in service.issue_posts(session, scope, issue_id)],
     }
 
 

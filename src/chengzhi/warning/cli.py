@@ -34,6 +34,21 @@ def detect_command(
             "without it the negativity term is 0.",
         ),
     ] = None,
+    dask: Annotated[
+        bool,
+        typer.Option(
+            "--dask",
+            help="The batch: blocked grouping (not n x n) with Dask, for files of years of messages.",
+        ),
+    ] = False,
+    scheduler: Annotated[
+        str,
+        typer.Option(
+            "--scheduler",
+            help="With --dask: local (processes, the default), threads, sync, or a distributed scheduler's "
+            "address (tcp://host:8786).",
+        ),
+    ] = "local",
 ) -> None:
     """Group the file's messages into issues, rank them by heat and write the top N: DIR/hot_issues.csv (rank,
     heat, time range, place or group, description, heat terms) and DIR/hot_messages.csv (their messages)."""
@@ -50,7 +65,18 @@ def detect_command(
     except (MessageFileError, TextModelError) as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(2) from None
-    issues = hot.detect(messages, grouping=grouping_settings(settings), weights=heat_weights(settings))
+    if dask:
+        from chengzhi.warning import batch
+
+        issues = batch.detect(
+            messages,
+            grouping=grouping_settings(settings),
+            weights=heat_weights(settings),
+            scheduler=scheduler,
+        )
+        batch.close_clients()
+    else:
+        issues = hot.detect(messages, grouping=grouping_settings(settings), weights=heat_weights(settings))
     chosen = issues[:top]
     issues_path, messages_path = write_tables(chosen, output)
     seconds = time.perf_counter() - started
@@ -156,3 +182,87 @@ def label_command(
             typer.echo(str(error), err=True)
             raise typer.Exit(2) from None
     typer.echo(f"{found['labelled']} of {found['requests']} requests labelled")
+
+
+@hot_app.command("import-posts")
+def import_posts_command(
+    file: Annotated[
+        Path,
+        typer.Argument(help="CSV of a message board's posts, with the columns of `chengzhi hot detect`."),
+    ],
+    source: Annotated[str, typer.Option("--source", help="The board or site the posts come from.")],
+) -> None:
+    """Store outside posts (channel feed) from a message-board export: they join hot issues beside the requests,
+    count toward heat and alerts, and are never requests. Posts already stored from the source are skipped."""
+    from chengzhi.config import get_settings
+    from chengzhi.db import get_sessionmaker, utcnow
+    from chengzhi.errors import Invalid
+    from chengzhi.warning import posts
+
+    settings = get_settings()
+    try:
+        rows = posts.rows_of(file.read_bytes())
+    except (OSError, Invalid) as error:
+        typer.echo(f"{file}: {getattr(error, 'params', {}).get('detail') or error}", err=True)
+        raise typer.Exit(2) from None
+    name = " ".join(source.split())[:100]
+    if not name:
+        typer.echo("--source: give the board's name", err=True)
+        raise typer.Exit(2)
+    with get_sessionmaker(settings.database_url)() as session, session.begin():
+        found = posts.ingest(session, settings, name, rows, utcnow())
+    typer.echo(f"{found.added} added, {found.duplicates} already stored, {found.skipped} empty")
+
+
+feeds_app = typer.Typer(help="Outside feeds (RSS/Atom) read on a schedule.", no_args_is_help=True)
+hot_app.add_typer(feeds_app, name="feeds")
+
+
+@feeds_app.command("add")
+def feeds_add_command(
+    name: Annotated[str, typer.Argument(help="The feed's name (its posts' source).")],
+    url: Annotated[str, typer.Argument(help="The feed's http or https address.")],
+    unit: Annotated[
+        int | None, typer.Option("--unit", help="Unit id whose scope its posts count in (default: the city).")
+    ] = None,
+) -> None:
+    """Add a feed: the periodic job `warning_feeds` reads it every warning_feed_minutes."""
+    from chengzhi.config import get_settings
+    from chengzhi.db import get_sessionmaker
+    from chengzhi.warning.models import Feed
+
+    settings = get_settings()
+    if not url.startswith(("http://", "https://")):
+        typer.echo("the address must start with http:// or https://", err=True)
+        raise typer.Exit(2)
+    with get_sessionmaker(settings.database_url)() as session, session.begin():
+        session.add(Feed(name=name.strip()[:100], url=url.strip()[:500], unit_id=unit))
+    typer.echo(f"feed {name} added")
+
+
+@feeds_app.command("list")
+def feeds_list_command() -> None:
+    """The feeds with when they were last read and their last error."""
+    from chengzhi.config import get_settings
+    from chengzhi.db import get_sessionmaker
+    from chengzhi.warning import posts
+
+    with get_sessionmaker(get_settings().database_url)() as session:
+        for feed in posts.feeds(session):
+            when = feed.fetched_at.isoformat() if feed.fetched_at else "never"
+            typer.echo(f"{feed.id}\t{feed.name}\t{feed.url}\t{when}\t{feed.last_error or ''}")
+
+
+@feeds_app.command("fetch")
+def feeds_fetch_command() -> None:
+    """Read every active feed now (whenever it was last read)."""
+    import json
+
+    from chengzhi.config import get_settings
+    from chengzhi.db import get_sessionmaker, utcnow
+    from chengzhi.warning import posts
+
+    settings = get_settings()
+    with get_sessionmaker(settings.database_url)() as session:
+        found = posts.feeds_job(session, settings, utcnow(), every_feed=True)
+    typer.echo(json.dumps(found))

@@ -76,9 +76,16 @@ def _count(value: str | None) -> int:
 def read_messages(path: Path) -> list[Message]:
     """Reads a message CSV (UTF-8, UTF-8 with BOM, UTF-16 with BOM or GB18030) with either header."""
     try:
-        text = decode(path.read_bytes())
+        content = path.read_bytes()
     except OSError as error:
         raise MessageFileError(f"无法读取文件 / cannot read the file: {error}") from error
+    return read_message_bytes(content)
+
+
+def read_message_bytes(content: bytes) -> list[Message]:
+    """The messages of a CSV file's bytes (see `read_messages`)."""
+    try:
+        text = decode(content)
     except TextError as error:
         raise MessageFileError(f"{error.message('zh')} / {error.message('en')}") from error
     reader = csv.reader(io.StringIO(text, newline=""))

@@ -181,38 +181,61 @@ def document_tokens(
     return document, title_words + detail_words, in_title, named
 
 
+@dataclass(frozen=True)
+class Tokens:
+    """What featurising reads of one message (`tokenise`): picklable, so that a Dask worker can make it."""
+
+    document: list[str]
+    words: list[str]
+    places: list[str]
+    admin: list[str]
+    title_places: list[str]
+    title_words: int = 0  # how many of `words` are the title's
+
+
+def tokenise(message: Message, settings: GroupingSettings | None = None) -> Tokens:
+    """One message's tokens: the slow part of featurising (jieba), independent of the other messages."""
+    title, detail = clean_text(message)
+    settings = settings or GroupingSettings()
+    document, words, in_title, named = document_tokens(title, detail, settings)
+    from_title = (len(document) - len(words) - len(named) * max(1, round(settings.place_weight))) // max(
+        1, settings.title_repeat - 1
+    )
+    return Tokens(document, words, named, admin_areas(title + "。" + detail), in_title, from_title)
+
+
 def featurise(messages: Sequence[Message], settings: GroupingSettings | None = None) -> Features:
+    return features_of([tokenise(m, settings) for m in messages], settings)
+
+
+def features_of(tokens: Sequence[Tokens], settings: GroupingSettings | None = None) -> Features:
+    """The messages' TF-IDF matrix from their tokens (over all of them: the IDF is the collection's)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.preprocessing import normalize
 
     settings = settings or GroupingSettings()
-    words: list[list[str]] = []
-    places: list[list[str]] = []
-    admin: list[list[str]] = []
-    title_places: list[list[str]] = []
-    documents: list[list[str]] = []
-    for message in messages:
-        title, detail = clean_text(message)
-        document, title_words_and_detail, in_title, named = document_tokens(title, detail, settings)
-        words.append(title_words_and_detail)
-        places.append(named)
-        title_places.append(in_title)
-        admin.append(admin_areas(title + "。" + detail))
-        documents.append(document)
-    min_df = settings.min_df if len(messages) >= 20 else 1
-    max_df = settings.max_df if len(messages) >= 20 else 1.0
+    n = len(tokens)
+    min_df = settings.min_df if n >= 20 else 1
+    max_df = settings.max_df if n >= 20 else 1.0
     vectorizer = TfidfVectorizer(
         analyzer=lambda document: document, min_df=min_df, max_df=max_df, sublinear_tf=True, norm=None
     )
     try:
-        matrix = vectorizer.fit_transform(documents)
+        matrix = vectorizer.fit_transform([t.document for t in tokens])
         vocabulary = list(vectorizer.get_feature_names_out())
     except ValueError:  # no word left at all
         from scipy.sparse import csr_matrix
 
-        matrix = csr_matrix((len(messages), 1))
+        matrix = csr_matrix((n, 1))
         vocabulary = [""]
-    return Features(normalize(matrix), words, places, admin, vocabulary, title_places)
+    return Features(
+        normalize(matrix),
+        [t.words for t in tokens],
+        [t.places for t in tokens],
+        [t.admin for t in tokens],
+        vocabulary,
+        [t.title_places for t in tokens],
+    )
 
 
 def group(features: Features, settings: GroupingSettings | None = None) -> list[list[int]]:

@@ -20,7 +20,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, delete, func, insert, select, union, update
+from sqlalchemy import (
+    Engine,
+    delete,
+    func,
+    insert,
+    select,
+    union,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from chengzhi.config import Settings
@@ -28,8 +36,14 @@ from chengzhi.jobs import service as jobs_service
 from chengzhi.org import queries as org_queries
 from chengzhi.requests import queries as requests_queries
 from chengzhi.routing.rules import area_index
-from chengzhi.warning import hot
-from chengzhi.warning.models import HotIssue, HotIssueDecision, HotIssueMember, HotTerm
+from chengzhi.warning import batch, hot
+from chengzhi.warning.models import (
+    HotIssue,
+    HotIssueDecision,
+    HotIssueMember,
+    HotTerm,
+    OutsidePost,
+)
 from chengzhi.warning.settings import grouping_settings
 
 if TYPE_CHECKING:
@@ -41,7 +55,12 @@ JOIN_SIMILARITY = 0.3
 SIGNATURE_TERMS = 80
 WINDOW_DAYS = 90  # issues whose last request is older take no new ones; the recomputation reads this far back
 RECOMPUTE_HOURS = 20.0
-RECOMPUTE_LIMIT = 5000  # requests grouped by one recomputation (grouping holds an n × n matrix)
+# Requests grouped by one recomputation: blocked grouping (warning/batch.py) is not n × n, so this bounds only the
+# time and memory of one night (100,000 requests: see docs/warning.md, "The batch").
+RECOMPUTE_LIMIT = 200_000
+DASK_FROM = (
+    20_000  # from this many messages on, tokenising runs on Dask (local processes or the set scheduler)
+)
 IDF_SECONDS = 300.0
 INDEX_SECONDS = 60.0
 
@@ -231,11 +250,7 @@ def place_requests(
     session: Session, settings: Settings, requests: Sequence[Request], now: dt.datetime
 ) -> None:
     """The triage worker's step: each request not yet in a hot issue joins the most similar open issue or opens a
-    candidate issue of its own. Idempotent per request.
-
-    The batch is placed in memory and written at once (the issues it joins read in one query, the issues it opens
-    and its members inserted with one statement each): a later request of the batch may join an issue an earlier
-    one opened, as if they had come one by one."""
+    candidate issue of its own. Idempotent per request."""
     if not requests:
         return
     ids = [r.id for r in requests]
@@ -243,45 +258,10 @@ def place_requests(
     todo = [r for r in requests if r.id not in placed]
     if not todo:
         return
-    grouping = grouping_settings(settings)
-    idf = _idf(session)
-    issues = _open_issues(session, now)
     units = area_units(session, [(r.lat, r.lon, r.lead_unit_id or r.receiving_unit_id) for r in todo])
-    vectors = [vectorise(r.title or "", r.text or "", idf, grouping) for r in todo]
-    nearest = [issues.best(vector, places) for vector, places in vectors]
-    joinable = _joinable(session, {issue_id for issue_id, _s in nearest if issue_id is not None})
-    opened: list[HotIssue] = []
-    fresh = _Open()  # the issues this batch opens (by their position in `opened`), searched beside `issues`
-    members: list[tuple[Request, HotIssue, float, int, str]] = []
-    for request, (vector, places), (issue_id, similarity), (unit_id, unit_path) in zip(
-        todo, vectors, nearest, units, strict=True
-    ):
-        received = request.received_at or now
-        joined = joinable.get(issue_id) if issue_id is not None else None
-        position, closeness = fresh.best(vector, places)
-        if position is not None and (joined is None or closeness > similarity):
-            joined, similarity = opened[position], closeness
-        if joined is None:
-            joined = HotIssue(
-                name=(request.title or request.text or "")[:200],
-                signature=_normalised_top(vector),
-                place_keys=places,
-                message_count=1,
-                first_at=received,
-                last_at=received,
-                created_at=now,
-                updated_at=now,
-            )
-            fresh.add(len(opened), joined.signature, places)
-            opened.append(joined)
-            similarity = 1.0
-        else:
-            _absorb(joined, vector, received, now)
-        members.append((request, joined, similarity, unit_id, unit_path))
-    session.add_all(opened)
-    session.flush()  # the new issues' ids (one multi-row insert), the joined issues' new signatures
-    for issue in opened:
-        issues.add(issue.id, issue.signature, issue.place_keys)
+    found = _place_batch(
+        session, settings, [(r.title or "", r.text or "", r.received_at or now) for r in todo], now
+    )
     session.execute(
         insert(HotIssueMember),
         [
@@ -297,9 +277,69 @@ def place_requests(
                 "title": (request.title or "")[:200],
                 "placed_at": now,
             }
-            for request, issue, similarity, unit_id, unit_path in members
+            for request, (issue, similarity), (unit_id, unit_path) in zip(todo, found, units, strict=True)
         ],
     )
+
+
+def _place_batch(
+    session: Session, settings: Settings, messages: Sequence[tuple[str, str, dt.datetime]], now: dt.datetime
+) -> list[tuple[HotIssue, float]]:
+    """For each (title, text, received) message: the issue it joins (the most similar open one) and how similar,
+    or a new candidate issue of its own (similarity 1).
+
+    The batch is placed in memory and written at once (the issues it joins read in one query, the issues it opens
+    inserted with one statement): a later message of the batch may join an issue an earlier one opened, as if they
+    had come one by one. The issues returned have their ids."""
+    grouping = grouping_settings(settings)
+    idf = _idf(session)
+    issues = _open_issues(session, now)
+    vectors = [vectorise(title, text, idf, grouping) for title, text, _r in messages]
+    nearest = [issues.best(vector, places) for vector, places in vectors]
+    joinable = _joinable(session, {issue_id for issue_id, _s in nearest if issue_id is not None})
+    opened: list[HotIssue] = []
+    fresh = _Open()  # the issues this batch opens (by their position in `opened`), searched beside `issues`
+    found: list[tuple[HotIssue, float]] = []
+    for (title, text, received), (vector, places), (issue_id, similarity) in zip(
+        messages, vectors, nearest, strict=True
+    ):
+        joined = joinable.get(issue_id) if issue_id is not None else None
+        position, closeness = fresh.best(vector, places)
+        if position is not None and (joined is None or closeness > similarity):
+            joined, similarity = opened[position], closeness
+        if joined is None:
+            joined = HotIssue(
+                name=(title or text or "")[:200],
+                signature=_normalised_top(vector),
+                place_keys=places,
+                message_count=1,
+                first_at=received,
+                last_at=received,
+                created_at=now,
+                updated_at=now,
+            )
+            fresh.add(len(opened), joined.signature, places)
+            opened.append(joined)
+            similarity = 1.0
+        else:
+            _absorb(joined, vector, received, now)
+        found.append((joined, similarity))
+    session.add_all(opened)
+    session.flush()  # the new issues' ids (one multi-row insert), the joined issues' new signatures
+    for issue in opened:
+        issues.add(issue.id, issue.signature, issue.place_keys)
+    return found
+
+
+def place_posts(session: Session, settings: Settings, posts: Sequence[OutsidePost], now: dt.datetime) -> None:
+    """Outside posts not yet in a hot issue join one like new requests do (they are never requests)."""
+    todo = [p for p in posts if p.issue_id is None]
+    if not todo:
+        return
+    found = _place_batch(session, settings, [(p.title, p.text, p.received_at) for p in todo], now)
+    for post, (issue, similarity) in zip(todo, found, strict=True):
+        post.issue_id, post.similarity = issue.id, round(similarity, 4)
+    session.flush()
 
 
 def _absorb(issue: HotIssue, vector: dict[str, float], received: dt.datetime, now: dt.datetime) -> None:
@@ -343,6 +383,14 @@ def recompute(
     units = area_units(
         session, [(row.lat, row.lon, row.lead_unit_id or row.receiving_unit_id) for row in free]
     )
+    posts = session.execute(
+        select(
+            OutsidePost.id, OutsidePost.title, OutsidePost.text, OutsidePost.received_at, OutsidePost.person
+        )
+        .where(OutsidePost.received_at >= now - dt.timedelta(days=WINDOW_DAYS))
+        .order_by(OutsidePost.received_at.desc(), OutsidePost.id.desc())
+        .limit(limit)
+    ).all()
     messages = [
         hot.Message(
             id=str(row.id),
@@ -353,9 +401,15 @@ def recompute(
             likes=row.support_count or 0,
         )
         for row in free
+    ] + [
+        hot.Message(id=f"p{p.id}", title=p.title, detail=p.text, time=p.received_at, user=p.person)
+        for p in posts
     ]
-    features = hot.featurise(messages, grouping) if messages else None
-    groups = hot.group(features, grouping) if features is not None else []
+    scheduler = settings.warning_dask_scheduler or (batch.LOCAL if len(messages) >= DASK_FROM else None)
+    grouped = batch.group_messages(messages, grouping, scheduler=scheduler) if messages else None
+    features = grouped.features if grouped is not None else None
+    groups = grouped.groups if grouped is not None else []
+    post_issue = {p.id: i for p, i in zip(posts, _post_issues(session, [p.id for p in posts]), strict=True)}
     session = writer or session  # from here on, writes
     _store_idf(session, messages, grouping)
     before: dict[int, int] = {}
@@ -372,9 +426,12 @@ def recompute(
     merged_away = set(session.scalars(select(HotIssue.id).where(HotIssue.merged_into_id.is_not(None))))
     taken: set[int] = set()
     memberships: list[dict[str, Any]] = []
+    moved_posts: list[tuple[int, int]] = []
     for members in groups:
-        request_ids = [free[i].id for i in members]
+        request_ids = [free[i].id for i in members if i < len(free)]
+        post_ids = [posts[i - len(free)].id for i in members if i >= len(free)]
         votes = Counter(before[r] for r in request_ids if r in before and before[r] not in merged_away)
+        votes.update(i for i in (post_issue[p] for p in post_ids) if i is not None and i not in merged_away)
         issue_id = next(
             (i for i, count in votes.most_common() if i not in taken and 2 * count >= len(members)), None
         )
@@ -386,7 +443,10 @@ def recompute(
         taken.add(issue.id)
         described = hot.make_issues(messages, [members], features)[0] if features is not None else None
         _describe(issue, described, features, members, now)
+        moved_posts.extend((post_id, issue.id) for post_id in post_ids)
         for i in members:
+            if i >= len(free):
+                continue
             row = free[i]
             unit_id, unit_path = units[i]
             memberships.append(
@@ -409,6 +469,9 @@ def recompute(
         session.execute(delete(HotIssueMember).where(HotIssueMember.request_id.in_(chunk)))
     for start in range(0, len(memberships), 1000):
         session.execute(insert(HotIssueMember), memberships[start : start + 1000])
+    for post_id, issue_id in moved_posts:
+        if post_issue.get(post_id) != issue_id:
+            session.execute(update(OutsidePost).where(OutsidePost.id == post_id).values(issue_id=issue_id))
     refresh_counts(session, now)
     removed = _drop_empty(session)
     invalidate_idf()
@@ -416,11 +479,24 @@ def recompute(
     return {
         "at": now.isoformat(),
         "requests": len(rows),
+        "outside_posts": len(posts),
         "pinned": len(pinned),
         "groups": len(groups),
         "removed_issues": removed,
         "seconds": round(time.perf_counter() - started, 2),
     }
+
+
+def _post_issues(session: Session, ids: list[int]) -> list[int | None]:
+    found: dict[int, int | None] = {}
+    for start in range(0, len(ids), 1000):
+        chunk = ids[start : start + 1000]
+        found.update(
+            session.execute(
+                select(OutsidePost.id, OutsidePost.issue_id).where(OutsidePost.id.in_(chunk))
+            ).all()
+        )
+    return [found.get(i) for i in ids]
 
 
 def _describe(
@@ -490,6 +566,7 @@ def _drop_empty(session: Session) -> int:
     """Deletes issues left without requests, unless a decision or a merge refers to them."""
     keep: Any = union(
         select(HotIssueMember.issue_id),
+        select(OutsidePost.issue_id).where(OutsidePost.issue_id.is_not(None)),
         select(HotIssueDecision.issue_id),
         select(HotIssue.merged_into_id).where(HotIssue.merged_into_id.is_not(None)),
     )

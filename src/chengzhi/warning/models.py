@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from chengzhi.db import Base, UTCDateTime, utcnow
@@ -131,4 +131,55 @@ class SensitiveWord(Base):
     word: Mapped[str] = mapped_column(String(50), unique=True)
     note: Mapped[str] = mapped_column(String(200), default="")
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Feed(Base):
+    """An outside source of posts (an RSS or Atom feed: a message board, a news site) read on a schedule. Its posts
+    count in the scope of `unit_id` (default: the whole city)."""
+
+    __tablename__ = "warning_feeds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    url: Mapped[str] = mapped_column(String(500), unique=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    etag: Mapped[str | None] = mapped_column(String(200))
+    modified: Mapped[str | None] = mapped_column(String(100))
+    fetched_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OutsidePost(Base):
+    """A post from outside (channel `feed`: a feed entry, a row of a message-board export). It counts toward hot
+    issues' heat and alerts beside the requests, but it is not a request: nobody handles it.
+
+    Deduplicated by (`source`, `external_id`) and by the digest of its text within a source (the same post re-read
+    or exported twice is stored once)."""
+
+    __tablename__ = "warning_posts"
+    __table_args__ = (
+        UniqueConstraint("source", "external_id", name="uq_warning_posts_source_external_id"),
+        UniqueConstraint("source", "digest", name="uq_warning_posts_source_digest"),
+        Index("ix_warning_posts_issue_received", "issue_id", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(100))  # the feed's name, or the name given to an uploaded file
+    feed_id: Mapped[int | None] = mapped_column(ForeignKey("warning_feeds.id", ondelete="SET NULL"))
+    external_id: Mapped[str] = mapped_column(String(300))  # the entry's id or link, the file's message id
+    digest: Mapped[str] = mapped_column(String(64))  # of the normalised title and text
+    title: Mapped[str] = mapped_column(String(200), default="")
+    text: Mapped[str] = mapped_column(Text, default="")
+    url: Mapped[str | None] = mapped_column(String(500))
+    person: Mapped[str] = mapped_column(String(64))  # a keyed digest of the author, else of the post
+    likes: Mapped[int] = mapped_column(Integer, default=0)
+    dislikes: Mapped[int] = mapped_column(Integer, default=0)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)  # published, else fetched
+    unit_path: Mapped[str] = mapped_column(String(200), index=True)  # whose scope it counts in
+    # The hot issue it is in (placed like a new request; the nightly recomputation groups it again).
+    issue_id: Mapped[int | None] = mapped_column(ForeignKey("hot_issues.id", ondelete="SET NULL"))
+    similarity: Mapped[float] = mapped_column(Float, default=1.0)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -15,7 +15,7 @@ from chengzhi.deps import SessionDep, SettingsDep
 from chengzhi.errors import ChengzhiError
 from chengzhi.i18n import N_, Text, message
 from chengzhi.org.service import Actor
-from chengzhi.warning import alerts, hot, labels, service
+from chengzhi.warning import alerts, hot, labels, maps, service
 from chengzhi.web.i18n import gettext
 from chengzhi.web.templating import Chrome, chrome, page_actor, render
 
@@ -49,6 +49,8 @@ class HotPage:
     alerts_url: str = ""
     open_alerts: int = 0
     error: str | None = None
+    chart: dict[str, Any] | None = None  # the top issues' weekly trends (ECharts)
+    map: dict[str, Any] | None = None  # the streets with the hot issues' requests (GeoJSON)
 
 
 LABEL_NAMES: dict[str, Text] = {
@@ -70,6 +72,9 @@ class HotIssuePage:
     # (label, count) of the requests' sentiments and types; empty without a text model
     sentiments: list[tuple[str, int]] = field(default_factory=list)
     types: list[tuple[str, int]] = field(default_factory=list)
+    posts: list[service.PostView] = field(default_factory=list)
+    chart: dict[str, Any] | None = None
+    map: dict[str, Any] | None = None
 
 
 def _refuse(request: Request, actor: Actor, frame: Chrome) -> Response | None:
@@ -91,6 +96,13 @@ def sparkline(values: list[int], width: int = 96, height: int = 20) -> str:
     top = max(values, default=0) or 1
     step = width / max(1, len(values) - 1)
     return " ".join(f"{i * step:.1f},{height - 1 - (height - 2) * v / top:.1f}" for i, v in enumerate(values))
+
+
+def _chart(lang: str, views: list[service.HotIssueView]) -> dict[str, Any] | None:
+    if not views:
+        return None
+    label = gettext(lang, N_("%(n)s weeks ago"))
+    return maps.trend_chart([v.name for v in views], [v.trend for v in views], label)
 
 
 @router.get("/dashboard/hot")
@@ -128,12 +140,16 @@ def dashboard_hot(request: Request, session: SessionDep, settings: SettingsDep) 
         alerts_url="/dashboard/hot/alerts?" + urlencode({"unit": unit.id}),
         open_alerts=alerts.open_count(session, unit),
         error=error,
+        chart=_chart(frame.lang, views[:5]) if views else None,
+        map=maps.street_map(session, unit, [v.id for v in views], utcnow(), frame.lang),
     )
     return render(request, "warning/hot.html", page, frame)
 
 
 @router.get("/dashboard/hot/{issue_id}")
-def dashboard_hot_issue(issue_id: int, request: Request, session: SessionDep) -> Response:
+def dashboard_hot_issue(
+    issue_id: int, request: Request, session: SessionDep, settings: SettingsDep
+) -> Response:
     actor = page_actor(request, session)
     frame = chrome(request, actor)
     refused = _refuse(request, actor, frame)
@@ -142,6 +158,7 @@ def dashboard_hot_issue(issue_id: int, request: Request, session: SessionDep) ->
     unit = service.viewer_unit(session, actor, _unit_param(request))
     issue = service.get_issue(session, unit, min(max(issue_id, 1), MAX_ID))
     members = service.issue_members(session, unit, issue.id)
+    views = service.hot_issues(session, settings, unit, utcnow(), limit=200)
     counts = labels.label_counts(session, [m.request_id for m in members])
 
     def named(found: Any) -> list[tuple[str, int]]:
@@ -154,5 +171,8 @@ def dashboard_hot_issue(issue_id: int, request: Request, session: SessionDep) ->
         back_url="/dashboard/hot?" + urlencode({"unit": unit.id}),
         sentiments=named(counts["sentiment"]),
         types=named(counts["type"]),
+        posts=service.issue_posts(session, unit, issue.id),
+        chart=_chart(frame.lang, [v for v in views if v.id == issue.id]),
+        map=maps.street_map(session, unit, [issue.id], utcnow(), frame.lang),
     )
     return render(request, "warning/hot_issue.html", page, frame)

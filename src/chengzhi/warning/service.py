@@ -23,8 +23,9 @@ from chengzhi.org.models import Role, Unit
 from chengzhi.org.service import Actor, require_role
 from chengzhi.requests import queries as requests_queries
 from chengzhi.warning import hot, words
+from chengzhi.warning.contributions import contributions as contribution_rows
 from chengzhi.warning.live import WINDOW_DAYS, refresh_counts
-from chengzhi.warning.models import HotIssue, HotIssueDecision, HotIssueMember, TextLabel
+from chengzhi.warning.models import HotIssue, HotIssueDecision, HotIssueMember, OutsidePost
 from chengzhi.warning.settings import heat_weights
 
 # Who reads hot issues (leaders and analysts first; supervisors and administrators as for the dashboards) and who
@@ -53,6 +54,7 @@ class HotIssueView:
         default_factory=list
     )  # requests per week, oldest first, the last TREND_WEEKS weeks
     name_locked: bool = False
+    outside: int = 0  # of `messages`: outside posts (channel `feed`), not requests
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -65,6 +67,7 @@ class HotIssueView:
             "heat": self.heat,
             "heat_terms": {k: round(v, 2) for k, v in self.contributions.items()},
             "messages": self.messages,
+            "outside_posts": self.outside,
             "people": self.people,
             "supports": self.supports,
             "first_at": self.first_at.isoformat() if self.first_at else None,
@@ -88,10 +91,10 @@ def viewer_unit(session: Session, actor: Actor, unit_id: int | None) -> Unit:
     return unit
 
 
-def _in_scope(unit: Unit) -> ColumnElement[bool]:
+def _in_scope(unit: Unit, column: Any = None) -> ColumnElement[bool]:
     if unit.path.count("/") == 2:  # a city: everything, including requests of no unit's subtree yet
         return true()
-    return path_prefix(HotIssueMember.unit_path, unit.path)
+    return path_prefix(HotIssueMember.unit_path if column is None else column, unit.path)
 
 
 def hot_issues(
@@ -106,24 +109,25 @@ def hot_issues(
     """The hottest issues of the unit's subtree (requests of the last WINDOW_DAYS), with their heat terms."""
     since = now - dt.timedelta(days=WINDOW_DAYS)
     recent = now - dt.timedelta(days=30)
-    M = HotIssueMember
+    C = contribution_rows(since)
     query = (
         select(
-            M.issue_id,
+            C.c.issue_id,
             func.count(),
-            func.count(func.distinct(M.person)),
-            func.sum(M.supports),
-            func.min(M.received_at),
-            func.max(M.received_at),
-            func.sum(case((M.received_at >= recent, 1), else_=0)),
-            func.count(func.distinct(M.area_unit_id)),
-            func.avg(TextLabel.negativity),
+            func.count(func.distinct(C.c.person)),
+            func.sum(C.c.supports),
+            func.min(C.c.received_at),
+            func.max(C.c.received_at),
+            func.sum(case((C.c.received_at >= recent, 1), else_=0)),
+            func.count(func.distinct(C.c.area_unit_id)),
+            func.avg(C.c.negativity),
+            func.sum(C.c.dislikes),
+            func.sum(C.c.outside),
         )
-        .join(HotIssue, HotIssue.id == M.issue_id)
-        .outerjoin(TextLabel, TextLabel.request_id == M.request_id)
-        .where(_in_scope(unit), M.received_at >= since, HotIssue.merged_into_id.is_(None))
-        .group_by(M.issue_id)
-        .having(func.count(func.distinct(M.person)) >= settings.warning_min_people)
+        .join(HotIssue, HotIssue.id == C.c.issue_id)
+        .where(_in_scope(unit, C.c.unit_path), HotIssue.merged_into_id.is_(None))
+        .group_by(C.c.issue_id)
+        .having(func.count(func.distinct(C.c.person)) >= settings.warning_min_people)
     )
     rows = session.execute(query).all()
     if not rows:
@@ -133,15 +137,16 @@ def hot_issues(
             messages=count,
             people=people,
             likes=int(supports or 0),
-            dislikes=0,
+            dislikes=int(dislikes or 0),
             first=first,
             last=last,
             recent=int(fresh or 0),
             negativity=float(negativity) if negativity is not None else None,
             areas=areas,
         )
-        for issue_id, count, people, supports, first, last, fresh, areas, negativity in rows
+        for issue_id, count, people, supports, first, last, fresh, areas, negativity, dislikes, _outside in rows
     }
+    outside = {row[0]: int(row[10] or 0) for row in rows}
     ids = list(tallies)
     terms = [hot.raw_terms(tallies[i], now) for i in ids]
     scored = hot.score(terms, weights or heat_weights(settings))
@@ -171,6 +176,7 @@ def hot_issues(
                 last_at=tally.last,
                 trend=trends.get(issue_id, [0] * TREND_WEEKS),
                 name_locked=issue.name_locked,
+                outside=outside.get(issue_id, 0),
             )
         )
     return views
@@ -181,9 +187,10 @@ def _trends(session: Session, unit: Unit, issue_ids: list[int], now: dt.datetime
     found: dict[int, list[int]] = defaultdict(lambda: [0] * TREND_WEEKS)
     if not issue_ids:
         return {}
+    C = contribution_rows(since)
     rows = session.execute(
-        select(HotIssueMember.issue_id, HotIssueMember.received_at).where(
-            HotIssueMember.issue_id.in_(issue_ids), HotIssueMember.received_at >= since, _in_scope(unit)
+        select(C.c.issue_id, C.c.received_at).where(
+            C.c.issue_id.in_(issue_ids), _in_scope(unit, C.c.unit_path)
         )
     )
     for issue_id, received in rows:
@@ -223,11 +230,51 @@ def issue_members(session: Session, unit: Unit, issue_id: int, *, limit: int = 5
     ]
 
 
+@dataclass
+class PostView:
+    """An outside post in a hot issue (channel `feed`): shown beside the requests, never handled."""
+
+    id: int
+    source: str
+    title: str
+    url: str | None
+    received_at: dt.datetime
+    likes: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "channel": "feed",
+            "source": self.source,
+            "title": self.title,
+            "url": self.url,
+            "received_at": self.received_at.isoformat(),
+            "likes": self.likes,
+        }
+
+
+def issue_posts(session: Session, unit: Unit, issue_id: int, *, limit: int = 200) -> list[PostView]:
+    """The outside posts of an issue in the unit's scope, newest first."""
+    get_issue(session, unit, issue_id)
+    P = OutsidePost
+    rows = session.execute(
+        select(P.id, P.source, P.title, P.url, P.received_at, P.likes)
+        .where(P.issue_id == issue_id, _in_scope(unit, P.unit_path))
+        .order_by(P.received_at.desc(), P.id.desc())
+        .limit(limit)
+    ).all()
+    return [PostView(*row) for row in rows]
+
+
 def get_issue(session: Session, unit: Unit, issue_id: int) -> HotIssue:
     """The issue if it holds a request in the unit's subtree; else not found (an issue outside is not shown)."""
     issue = session.get(HotIssue, issue_id)
     visible = session.scalar(
         select(HotIssueMember.request_id).where(HotIssueMember.issue_id == issue_id, _in_scope(unit)).limit(1)
+    ) or session.scalar(
+        select(OutsidePost.id)
+        .where(OutsidePost.issue_id == issue_id, _in_scope(unit, OutsidePost.unit_path))
+        .limit(1)
     )
     if issue is None or visible is None:
         raise NotFound("hot_issue_not_found", ref=issue_id)
@@ -269,6 +316,12 @@ def merge_issues(session: Session, actor: Actor, unit: Unit, source_id: int, tar
         .execution_options(synchronize_session=False)
     )
     moved = int(getattr(result, "rowcount", 0) or 0)
+    session.execute(
+        update(OutsidePost)
+        .where(OutsidePost.issue_id == source.id)
+        .values(issue_id=target.id)
+        .execution_options(synchronize_session=False)
+    )
     # Requests already in the target stay there for good too.
     session.execute(
         update(HotIssueMember)

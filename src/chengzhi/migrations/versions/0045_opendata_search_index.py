@@ -1,7 +1,7 @@
 """opendata: a full-text index of the datasets for `q`, ranked (PostgreSQL tsvector + GIN; SQLite FTS5)
 
 Revision ID: 0045
-Revises: 0036
+Revises: 0043
 Create Date: 2026-12-07 06:30:00
 
 The searched text is stored cut into words (jieba, `opendata.words.index_text`): `search_title` (name, titles,
@@ -23,7 +23,7 @@ from sqlalchemy.dialects import postgresql
 from chengzhi.opendata.words import index_text
 
 revision: str = "0045"
-down_revision: str | None = "0036"
+down_revision: str | None = "0043"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

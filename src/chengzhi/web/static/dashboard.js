@@ -25,10 +25,15 @@
   var mapBox = document.getElementById("area-map");
   if (mapBox && window.echarts) {
     var chartMap = echarts.init(mapBox, null, { renderer: "svg" });
-    Promise.all([
-      fetch(mapBox.dataset.areas, { credentials: "same-origin" }).then(function (r) { return r.json(); }),
-      fetch(mapBox.dataset.points, { credentials: "same-origin" }).then(function (r) { return r.json(); })
-    ]).then(function (answers) {
+    var inline = document.getElementById("map-data");
+    // The areas come inline (the hot issues' pages) or from the metrics API with the requests' points.
+    var answers = inline
+      ? Promise.resolve([JSON.parse(inline.textContent), { points: [] }])
+      : Promise.all([
+          fetch(mapBox.dataset.areas, { credentials: "same-origin" }).then(function (r) { return r.json(); }),
+          fetch(mapBox.dataset.points, { credentials: "same-origin" }).then(function (r) { return r.json(); })
+        ]);
+    answers.then(function (answers) {
       var areas = answers[0], pts = answers[1].points || [];
       areas.features.forEach(function (f) { f.properties.name = f.properties.name + " (" + f.properties.code + ")"; });
       echarts.registerMap("city-areas", areas);

@@ -14,6 +14,7 @@ from typing import Any
 LABELS = {
     "inbox_street_all": "inbox: a street's handler, all statuses, first page",
     "inbox_street_open": "inbox: a street's handler, open statuses, first page",
+    "inbox_street_open_60d": "inbox: a street's handler, open statuses received in the last 60 days",
     "inbox_district_open": "inbox: a district's supervisor, open statuses, first page",
     "tracking_lookup": "tracking number lookup",
     "tracking_lookup_with_day": "tracking number lookup + its day",

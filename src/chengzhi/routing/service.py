@@ -15,6 +15,7 @@ from chengzhi.routing.classifier_models import CategoryCorrection
 from chengzhi.routing.duplicates import MIN_SCORE as DUPLICATES_MIN_SCORE
 from chengzhi.routing.duplicates import find_duplicates
 from chengzhi.routing.registry import activate_version, can_roll_back, describe, list_models, rollback
+from chengzhi.routing.retention import forget_requests
 from chengzhi.routing.triage_models import RequestTriage
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "describe",
     "find_duplicates",
     "first_suggestions",
+    "forget_requests",
     "list_models",
     "rollback",
     "suggestion_counts",

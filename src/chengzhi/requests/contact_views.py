@@ -45,12 +45,14 @@ def note(session: Session, actor: Actor, request: RequestRow, reason: str | None
 
 
 def add_pending(session: Session, now: dt.datetime | None = None) -> int:
-    """Write the noted views in the session's transaction (a step's, committed with it): one multi-row INSERT
-    however many there are (a list page of 50 unmasked contacts is one statement, not 50)."""
+    """Write the noted views in the session's transaction (a step's, committed with it): one INSERT executed for
+    all of them (on PostgreSQL one multi-row statement, on SQLite one prepared statement run for each row), not
+    an ORM object and a statement per row; a list page of 50 costs about what one row did
+    (benchmarks/contact_views.py)."""
     rows = session.info.pop(PENDING, [])
     if rows:
         at = now or utcnow()
-        session.execute(_INSERT.values([{**row, "at": at} for row in rows]))
+        session.execute(_INSERT, [{**row, "at": at} for row in rows])
     return len(rows)
 
 

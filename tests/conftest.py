@@ -43,6 +43,7 @@ from chengzhi.requests.models import Request
 from chengzhi.worker import intake as triage_intake
 from chengzhi.worker.runner import drain
 
+from . import log_watch
 from .factories import City, build_city
 
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -58,6 +59,15 @@ def pytest_configure(config: pytest.Config) -> None:
     Settings.model_config["env_file"] = None
     generations.configure(0)
     reset_caches()
+    log_watch.install()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if personal data reached a log record (tests/log_watch.py)."""
+    if log_watch.WATCH.leaks:
+        shown = "\n  ".join(sorted(set(log_watch.WATCH.leaks))[:50])
+        print(f"\nPersonal data in {len(log_watch.WATCH.leaks)} log records (issue 20):\n  {shown}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def _postgres_reason() -> str | None:

@@ -8,11 +8,11 @@ import csv
 import io
 
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from chengzhi.config import Settings
-from chengzhi.db import utcnow
+from chengzhi.db import get_engine, utcnow
 from chengzhi.requests.models import ContactView
 
 from . import steps
@@ -89,3 +89,33 @@ def test_supervisors_read_and_export_the_views_in_their_scope(
     assert [r[1:] for r in rows[1:]] == [["d1s1c1-handler", number, "handler", "api"]]
     status, text = page(client, settings, "admin", "/staff/contact-views.csv?viewer=operator")
     assert text.lstrip("\ufeff").strip().splitlines() == ["at,viewer,request,reason,via"]
+
+
+def test_a_list_page_writes_its_views_in_one_statement(
+    client: TestClient, session: Session, settings: Settings, city: City
+) -> None:
+    """A page of 30 unmasked contacts records 30 views, all of them, with one INSERT (it was one per row)."""
+    numbers = set()
+    for _ in range(30):
+        request = steps.submit(session, settings, utcnow())
+        steps.dispatch(session, settings, request, "D1S1C1", utcnow())
+        numbers.add(request.tracking_number)
+    session.commit()
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if "contact_views" in statement and statement.lstrip().upper().startswith("INSERT"):
+            statements.append(statement)
+
+    engine = get_engine(settings.database_url)
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        listed = client.get("/api/v1/requests?limit=30", headers=token_headers(client, "d1s1c1-handler"))
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert {item["tracking_number"] for item in listed.json()["items"]} == numbers
+    assert len(statements) == 1
+    session.rollback()
+    recorded = session.execute(select(ContactView.request_id, ContactView.reason, ContactView.via)).all()
+    assert len(recorded) == 30 and {(r.reason, r.via) for r in recorded} == {("handler", "api")}
+    assert len({r.request_id for r in recorded}) == 30

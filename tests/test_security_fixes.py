@@ -24,7 +24,7 @@ from chengzhi.org.models import User
 from chengzhi.requests import service as requests_service
 from chengzhi.security import logs
 
-from . import steps
+from . import log_watch, steps
 from .factories import City, give_level
 from .open311_helpers import make_key, start_server
 from .test_api_errors import SUBMIT, assert_error, token_headers, valid_submission
@@ -150,3 +150,23 @@ def test_followers_read_the_reply_masked_as_the_public_does(
     for planted in ("13912345678", "wang.xm@example.org", "王小明", "张三"):
         assert planted not in followed, followed
     assert "已清理" in followed
+
+
+def test_the_whole_runs_log_watch_sees_what_redaction_misses() -> None:
+    """The watch over every test's log records (tests/log_watch.py) finds personal data the redaction leaves,
+    such as an exception's text, and nothing in a redacted message."""
+    watch = log_watch.LeakWatch()
+    log = logging.getLogger("chengzhi.test.watch")
+    log.propagate = False  # these planted values are not the run's
+    log.addHandler(watch)
+    try:
+        log.warning("resident %s, %s, %s", PHONE, ID_CARD, EMAIL)
+        assert watch.records == 1 and watch.leaks == []
+        try:
+            raise ValueError(f"bad contact {PHONE}")
+        except ValueError:
+            log.exception("failed")
+        assert [leak.rsplit(": ", 1)[1] for leak in watch.leaks] == [PHONE]
+    finally:
+        log.removeHandler(watch)
+        log.propagate = True

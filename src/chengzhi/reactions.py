@@ -8,17 +8,21 @@ the benchmarks. docs/architecture.md lists them (tests/test_architecture.py keep
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
 
 from chengzhi.credit import cases as credit_cases
 from chengzhi.jobs import service as jobs
+from chengzhi.knowledge import service as knowledge_service
 from chengzhi.knowledge import vectors as knowledge_vectors
 from chengzhi.metrics import facts
 from chengzhi.notify import outbox as notify_outbox
 from chengzhi.notify import service as notify
 from chengzhi.open311 import jobs as open311_jobs
 from chengzhi.open311 import outbox
+from chengzhi.open311 import request_updates as open311_updates
 from chengzhi.opendata import platform as opendata_platform
 from chengzhi.opendata import tablecheck as opendata_tables
 from chengzhi.org import signals as org_signals
@@ -26,11 +30,25 @@ from chengzhi.participate import topics
 from chengzhi.requests import retention as requests_retention
 from chengzhi.routing import classifier_models, rules
 from chengzhi.routing import jobs as routing_jobs
+from chengzhi.routing import service as routing_service
 from chengzhi.warning import alerts as warning_alerts
 from chengzhi.warning import live as warning_live
 from chengzhi.warning import posts as warning_posts
+from chengzhi.warning import service as warning_service
 from chengzhi.webhooks import outbox as webhooks_outbox
 from chengzhi.webhooks import service as webhooks
+
+
+def forget_copies(session: Session, expired: Sequence[requests_retention.Expired]) -> None:
+    """Retention: each domain removes its own copies of the anonymised requests' personal data."""
+    ids = [e.request_id for e in expired]
+    notify.forget_requests(session, ids)
+    routing_service.forget_requests(
+        session, {e.request_id: (e.title_before, e.text_before, e.contact_name) for e in expired}
+    )
+    knowledge_service.forget_requests(session, ids)
+    warning_service.forget_requests(session, {e.request_id: e.title for e in expired})
+    open311_updates.forget_requests(session, {e.request_id: e.contact_name for e in expired})
 
 
 @dataclass(frozen=True)
@@ -86,6 +104,15 @@ REACTIONS: tuple[Reaction, ...] = (
         "routing drops this process's area index, rebuilt on next use",
         lambda: org_signals.on_areas_changed(rules.invalidate),
         lambda: org_signals.off_areas_changed(rules.invalidate),
+    ),
+    Reaction(
+        "retention-copies",
+        "the retention job anonymises requests closed long ago (requests)",
+        "notify deletes their notifications, routing their duplicates index and text vectors and masks its triage "
+        "facts, knowledge drops the questions of uses, warning the hot-issue members' titles and authors, open311 "
+        "masks inbound update texts; in the job's transaction",
+        lambda: requests_retention.on_anonymise(forget_copies),
+        lambda: requests_retention.off_anonymise(forget_copies),
     ),
 )
 

@@ -7,16 +7,17 @@ articles are public; drafts and withdrawn articles are seen by the editors in sc
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from chengzhi.categories.service import active_category_by_code
 from chengzhi.db import utcnow
 from chengzhi.errors import Conflict, Forbidden, Invalid, NotFound
-from chengzhi.knowledge.models import ArticleStatus, KnowledgeArticle, KnowledgeArticleVersion
+from chengzhi.knowledge.models import ArticleStatus, KnowledgeArticle, KnowledgeArticleVersion, KnowledgeUse
 from chengzhi.org.models import Role, Unit
 from chengzhi.org.queries import find_unit
 from chengzhi.org.service import ANONYMOUS, Actor
@@ -329,3 +330,17 @@ def editable_unit_ids(session: Session, actor: Actor, units: list[Unit]) -> list
 def get_published(session: Session, article_id: int) -> KnowledgeArticle | None:
     article = session.get(KnowledgeArticle, article_id)
     return article if article is not None and article.status is ArticleStatus.published else None
+
+
+def forget_requests(session: Session, request_ids: Sequence[int]) -> int:
+    """Retention: the questions recorded with uses of articles for these requests (a resident's words) are
+    removed; the use itself (article, outcome, channel, time) stays for the statistics."""
+    ids = list(request_ids)
+    if not ids:
+        return 0
+    done = session.execute(
+        update(KnowledgeUse)
+        .where(KnowledgeUse.request_id.in_(ids), KnowledgeUse.question.is_not(None))
+        .values(question=None)
+    )
+    return int(done.rowcount or 0)  # type: ignore[attr-defined]

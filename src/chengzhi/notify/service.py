@@ -173,3 +173,15 @@ def delivery_log(
                 {"at": a.at, "outcome": a.outcome, "detail": a.detail}
             )
     return [{**_item(settings, n, lang, masked=True), "tries": tries.get(n.id, [])} for n in rows]
+
+
+def forget_requests(session: Session, request_ids: Sequence[int]) -> int:
+    """Retention: delete the notifications about these requests (their addresses and texts) with their delivery
+    log. Returns how many notifications went."""
+    ids = list(request_ids)
+    if not ids:
+        return 0
+    about = select(Notification.id).where(Notification.request_id.in_(ids))
+    session.execute(delete(NotificationAttempt).where(NotificationAttempt.notification_id.in_(about)))
+    gone = session.execute(delete(Notification).where(Notification.request_id.in_(ids)))
+    return int(gone.rowcount or 0)  # type: ignore[attr-defined]

@@ -219,3 +219,17 @@ def push_update(
         text = message(exc.code, lang, svc.illegal_to_message(exc))
         raise Open311Error(400, text) from None
     return [{"update_id": str(record.id)}]
+
+
+def forget_requests(session: Session, names: Mapping[int, str | None]) -> int:
+    """Retention: the texts outside systems sent about these requests (kept so that an update is applied once)
+    are masked as on public pages, with the resident's name (`names`: request id -> contact name)."""
+    done = 0
+    rows = session.scalars(
+        select(Open311InboundUpdate).where(Open311InboundUpdate.request_id.in_(list(names)))
+    )
+    for row in rows:
+        if row.description:
+            row.description = mask_text(row.description, public=True, names=[names[row.request_id]])
+            done += 1
+    return done

@@ -43,6 +43,7 @@ from chengzhi.errors import Invalid
 from chengzhi.opendata.models import Resource
 from chengzhi.opendata.quality import TableScan, mask_text, table_quality
 from chengzhi.opendata.words import query_words
+from chengzhi.security.cells import safe_cell
 
 TYPES = ("int", "numeric", "date", "timestamp", "bool", "text")
 SQL_TYPES: dict[str, Any] = {
@@ -517,7 +518,8 @@ def csv_chunks(res: Resource, rows: Iterator[Sequence[Any]]) -> Iterator[bytes]:
     buffer.seek(0)
     buffer.truncate()
     for count, row in enumerate(rows, 1):
-        writer.writerow(["" if v is None else _json_value(v) for v in row])
+        # Text that a spreadsheet would run as a formula is neutralised (the JSON download keeps it as it is).
+        writer.writerow(["" if v is None else safe_cell(_json_value(v)) for v in row])
         if count % 1000 == 0:
             yield buffer.getvalue().encode()
             buffer.seek(0)

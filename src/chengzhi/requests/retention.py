@@ -7,6 +7,10 @@ given at intake masked wherever it appears). What stays: the tracking number, ca
 units, times and the shape of the event log, so that statistics and the three rates do not change. The request
 is marked `anonymised_at`; the job (`retention`, every scheduler round) takes 200 requests per batch.
 
+Its photos are deleted (rows, upload tokens, and the files once the transaction commits, unless another photo
+has the same content). Other domains' copies go in the same transaction, each domain removing its own through the
+hook `on_anonymise` (chengzhi.reactions registers them; docs/security.md lists what each does).
+
 The event log is otherwise append-only: retention is the one rewrite, and it keeps `workflow.fold` equal to the
 projection (the reply text is masked the same way in both).
 """
@@ -14,16 +18,49 @@ projection (the reply text is masked the same way in both).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy import event as orm_events
 from sqlalchemy.orm import Session
 
 from chengzhi.config import Settings
-from chengzhi.requests.models import Request, RequestEvent
+from chengzhi.requests.models import Photo, PhotoToken, Request, RequestEvent
 from chengzhi.security.masking import mask_text
 
 BATCH = 200
+
+
+@dataclass(frozen=True)
+class Expired:
+    """A request being anonymised, as other domains need it to remove their own copies (`on_anonymise`)."""
+
+    request_id: int
+    title_before: str
+    text_before: str
+    title: str  # as it is now (masked)
+    contact_name: str | None
+
+
+# What other domains do with their copies (notifications, triage facts, duplicates index, vectors, hot-issue
+# members, knowledge uses, Open311 updates): registered by chengzhi.reactions, called in the job's transaction.
+Forget = Callable[[Session, Sequence[Expired]], object]
+_forgetters: list[Forget] = []
+
+
+def on_anonymise(forget: Forget) -> None:
+    if forget not in _forgetters:
+        _forgetters.append(forget)
+
+
+def off_anonymise(forget: Forget) -> None:
+    if forget in _forgetters:
+        _forgetters.remove(forget)
+
+
 # Payload values that are free text: masked as on public pages (other values only where they hold contact data).
 FREE_TEXT_KEYS = frozenset({"text", "note", "reason", "comment", "message", "reply"})
 
@@ -51,8 +88,31 @@ def _masked(value: Any, names: list[str | None], public: bool) -> Any:
     return value
 
 
+def _forget_photos(session: Session, request_ids: list[int], media_dir: Path) -> int:
+    """Delete the requests' photos (rows, upload tokens) and, once the transaction commits, their files unless
+    another photo shares the same content. Returns how many photos went."""
+    photos = list(
+        session.execute(select(Photo.id, Photo.stored_name).where(Photo.request_id.in_(request_ids)))
+    )
+    session.execute(delete(PhotoToken).where(PhotoToken.request_id.in_(request_ids)))
+    if not photos:
+        return 0
+    session.execute(delete(Photo).where(Photo.id.in_([p.id for p in photos])))
+    names = {p.stored_name for p in photos}
+    unused = names - set(
+        session.scalars(select(Photo.stored_name).where(Photo.stored_name.in_(names)).distinct())
+    )
+
+    def remove_files(_session: Session) -> None:
+        for name in unused:
+            (media_dir / name).unlink(missing_ok=True)
+
+    orm_events.listen(session, "after_commit", remove_files, once=True)
+    return len(photos)
+
+
 def anonymise(session: Session, request: Request, now: dt.datetime) -> None:
-    """Remove one request's personal data (see the module's docstring)."""
+    """Remove one request's personal data held in its own row and event log (see the module's docstring)."""
     names = [request.contact_name]
     request.title = mask_text(request.title, public=True, names=names) or ""
     request.text = mask_text(request.text, public=True, names=names) or ""
@@ -73,7 +133,7 @@ def anonymise_expired(session: Session, settings: Settings, now: dt.datetime) ->
     if settings.retention_months <= 0:
         return {"anonymised": 0, "retention": "off"}
     before = months_before(now, settings.retention_months)
-    done = 0
+    done = photos = 0
     while True:
         batch = list(
             session.scalars(
@@ -88,10 +148,17 @@ def anonymise_expired(session: Session, settings: Settings, now: dt.datetime) ->
                 .limit(BATCH)
             )
         )
+        expired = []
         for request in batch:
+            title_before, text_before, name = request.title, request.text, request.contact_name
             anonymise(session, request, now)
+            expired.append(Expired(request.id, title_before, text_before, request.title, name))
+        if batch:
+            photos += _forget_photos(session, [r.id for r in batch], Path(settings.media_dir))
+            for forget in list(_forgetters):
+                forget(session, expired)
         session.flush()
         done += len(batch)
         if len(batch) < BATCH:
             break
-    return {"anonymised": done, "closed_before": before.isoformat()}
+    return {"anonymised": done, "photos_deleted": photos, "closed_before": before.isoformat()}

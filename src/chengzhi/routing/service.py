@@ -17,6 +17,7 @@ from chengzhi.routing.duplicates import MIN_SCORE as DUPLICATES_MIN_SCORE
 from chengzhi.routing.duplicates import find_duplicates
 from chengzhi.routing.places import mentions as place_mentions
 from chengzhi.routing.registry import activate_version, can_roll_back, describe, list_models, rollback
+from chengzhi.routing.retention import forget_requests
 from chengzhi.routing.text import TextError, decode, normalise, sub_words, tokens
 from chengzhi.routing.triage_models import RequestTriage
 
@@ -32,6 +33,7 @@ __all__ = [
     "describe",
     "find_duplicates",
     "first_suggestions",
+    "forget_requests",
     "list_models",
     "normalise",
     "place_mentions",

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from chengzhi.routing.service import TextError, decode
+from chengzhi.security.cells import safe_cell
 from chengzhi.warning.hot import HEAT_TERMS, Issue, Message
 
 # The columns by their English names, and the Chinese headers of the competition's files, in the same order.
@@ -130,7 +131,8 @@ def read_message_bytes(content: bytes) -> list[Message]:
 
 
 def write_tables(issues: Sequence[Issue], directory: Path) -> tuple[Path, Path]:
-    """Writes hot_issues.csv and hot_messages.csv (UTF-8 with BOM, so that spreadsheet programs read Chinese)."""
+    """Writes hot_issues.csv and hot_messages.csv (UTF-8 with BOM, so that spreadsheet programs read Chinese);
+    residents' words that a spreadsheet would run as a formula are neutralised."""
     directory.mkdir(parents=True, exist_ok=True)
     issues_path = directory / "hot_issues.csv"
     messages_path = directory / "hot_messages.csv"
@@ -144,11 +146,11 @@ def write_tables(issues: Sequence[Issue], directory: Path) -> tuple[Path, Path]:
                     issue_id(rank),
                     f"{issue.heat:.2f}",
                     issue.time_range(),
-                    issue.place_or_group,
-                    issue.description,
+                    safe_cell(issue.place_or_group),
+                    safe_cell(issue.description),
                     len(issue.messages),
                     issue.people,
-                    "、".join(issue.top_words),
+                    safe_cell("、".join(issue.top_words)),
                 ]
                 + [f"{issue.contributions.get(name, 0.0):.2f}" for name in HEAT_TERMS]
             )
@@ -163,8 +165,8 @@ def write_tables(issues: Sequence[Issue], directory: Path) -> tuple[Path, Path]:
                         rank,
                         issue_id(rank),
                         message.id,
-                        message.user,
-                        message.title,
+                        safe_cell(message.user),
+                        safe_cell(message.title),
                         f"{message.time:%Y-%m-%d %H:%M:%S}" if message.time else "",
                         message.likes,
                         message.dislikes,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -472,3 +473,17 @@ def repeats(
     for repeat in found:
         repeat.issue_name = names.get(repeat.issue_id, "")
     return found
+
+
+def forget_requests(session: Session, titles: Mapping[int, str]) -> int:
+    """Retention: hot-issue members of anonymised requests take the request's masked title and stop naming who
+    wrote it (an account or a phone digest becomes the request itself, as for a request without either)."""
+    done = 0
+    for request_id, title in titles.items():
+        changed = session.execute(
+            update(HotIssueMember)
+            .where(HotIssueMember.request_id == request_id)
+            .values(title=title[:200], person=f"r{request_id}")
+        )
+        done += int(changed.rowcount or 0)  # type: ignore[attr-defined]
+    return done

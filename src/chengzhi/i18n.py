@@ -129,6 +129,9 @@ MESSAGES: dict[str, Text] = {
     "opendata_illegal_status": N_("The dataset is %(status)s; it cannot become %(target)s."),
     "opendata_format_unsupported": N_("Upload one of these formats: %(formats)s."),
     "opendata_table_shape": N_("The table needs a header row and at most %(max)s columns."),
+    "opendata_unreadable_table": N_(
+        "The XLSX file cannot be read (%(details)s): save it again as XLSX, or upload it as CSV."
+    ),
     "opendata_fields_mismatch": N_("Give a type for each of the table's columns, in their order."),
     "opendata_not_a_table": N_("This resource is not a table."),
     "opendata_url_invalid": N_("Give an http or https address."),

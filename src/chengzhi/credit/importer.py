@@ -21,6 +21,7 @@ from chengzhi.credit.models import ENTITY_KINDS, ENTITY_STATUSES, RECORD_KINDS, 
 from chengzhi.errors import ChengzhiError
 from chengzhi.i18n import N_, Language, Text, gettext, message
 from chengzhi.org import queries as org_queries
+from chengzhi.security.archives import check_zip
 
 ENTITY_COLUMNS = ("uscc", "name", "kind", "legal_rep", "address", "area", "industry", "status")
 RECORD_COLUMNS = (
@@ -81,6 +82,7 @@ def _rows(path: Path, lang: Language) -> tuple[list[str], Iterator[tuple[int, li
         elif suffix in (".xlsx", ".xlsm"):
             import openpyxl
 
+            check_zip(path)  # ArchiveRefused is a ValueError: reported as unreadable, with its reason
             book = openpyxl.load_workbook(path, read_only=True, data_only=True)
             rows = [(i, list(v)) for i, v in enumerate(book.active.iter_rows(values_only=True), start=1)]  # type: ignore[union-attr]
             book.close()

@@ -22,6 +22,7 @@ from chengzhi.imports.mapping import CodeTableSpec, FileSpec, MappingSpec
 from chengzhi.imports.messages import ImportFailed, Messages, Problem
 from chengzhi.requests.service import Submission
 from chengzhi.requests.workflow import Status
+from chengzhi.security.archives import check_zip
 
 # Lengths of the request columns that the service does not shorten itself.
 LIMITS = {"external_id": 80, "address": 300, "contact_name": 120, "contact_phone": 40, "contact_email": 200}
@@ -139,6 +140,7 @@ def _open_xlsx(path: Path, spec: FileSpec, say: Messages) -> Iterator[Table]:
     from openpyxl.utils.exceptions import InvalidFileException
 
     try:
+        check_zip(path)  # an ArchiveRefused is a ValueError: reported as unreadable, with its reason
         workbook = load_workbook(path, read_only=True, data_only=True)
     # ValueError: openpyxl's word for XML it refuses, DTDs and entities included (it parses with defusedxml).
     except (OSError, InvalidFileException, zipfile.BadZipFile, KeyError, ValueError) as exc:

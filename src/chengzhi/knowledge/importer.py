@@ -24,6 +24,7 @@ from chengzhi.knowledge import service
 from chengzhi.knowledge.models import ArticleStatus
 from chengzhi.org.queries import active_unit_names, unit_id_of_code
 from chengzhi.org.service import ANONYMOUS
+from chengzhi.security.archives import check_zip
 
 FIELDS = ("question", "answer", "unit", "category", "keywords", "valid_from", "valid_until", "source")
 REQUIRED = ("question", "answer", "unit")
@@ -56,6 +57,7 @@ def read_rows(path: Path) -> list[dict[str, str]]:
         import openpyxl
 
         try:
+            check_zip(path)
             book = openpyxl.load_workbook(path, read_only=True, data_only=True)
         except Exception as error:  # openpyxl raises many types for a broken file
             raise ImportFailed([f"{path.name}: not a readable XLSX file ({error})"]) from None

@@ -13,6 +13,7 @@ import datetime as dt
 import io
 import json
 import re
+import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ from chengzhi.errors import Invalid
 from chengzhi.opendata.models import Resource
 from chengzhi.opendata.quality import TableScan, mask_text, table_quality
 from chengzhi.opendata.words import query_words
+from chengzhi.security.archives import ArchiveRefused, check_zip
 from chengzhi.security.cells import safe_cell
 
 TYPES = ("int", "numeric", "date", "timestamp", "bool", "text")
@@ -71,7 +73,11 @@ MAX_COLUMNS = 200
 def read_rows(path: Path, fmt: str) -> Iterator[list[str]]:
     """The file's rows as text cells, the header first; CSV in UTF-8 (with or without BOM) or GB18030."""
     if fmt.upper() == "XLSX":
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        try:
+            check_zip(path)
+            book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        except (ArchiveRefused, OSError, KeyError, ValueError, zipfile.BadZipFile) as error:
+            raise Invalid("opendata_unreadable_table", details=str(error)[:200]) from None
         try:
             for row in book.worksheets[0].iter_rows(values_only=True):
                 yield [_cell_text(v) for v in row]

@@ -26,6 +26,7 @@ from chengzhi.routing import text as textpipe
 from chengzhi.routing.category_model import FORMAT, CategoryModel, Decision
 from chengzhi.routing.classifier_dense import DenseBase, Embed, dense_text, held_out_scores
 from chengzhi.routing.classifier_features import ClassifierConfig, ClassifierError, TextFeatures, _Base
+from chengzhi.security.archives import check_zip
 
 # scikit-learn and SciPy are imported where they are used (see classifier_features.py).
 if TYPE_CHECKING:
@@ -549,6 +550,7 @@ def _read_xlsx(path: Path) -> tuple[list[str], list[list[Any]]]:
     from openpyxl.utils.exceptions import InvalidFileException
 
     try:
+        check_zip(path)  # ArchiveRefused is a ValueError
         workbook = load_workbook(path, read_only=True, data_only=True)
     except (OSError, InvalidFileException, zipfile.BadZipFile, KeyError, ValueError) as error:
         raise ClassifierError(f"{path}: not a readable XLSX file ({error})") from None

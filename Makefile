@@ -72,9 +72,10 @@ browser-deps:
 			|| echo "browser-deps: apt-get could not install $(BROWSER_PACKAGES): the browser tests will be skipped"; \
 	fi
 
-# Lint and type checks run beside the tests (their lines interleave with pytest's); any failure fails `make test`.
+# Lint and type checks run beside the tests (their few lines appear among pytest's, unbuffered: CI shows progress);
+# any failure fails `make test`.
 test: install-dev browser-deps
-	$(MAKE) --no-print-directory -j3 --output-sync=line lint typecheck pytest
+	$(MAKE) --no-print-directory -j3 lint typecheck pytest
 
 # The inner loop: the tests without those marked slow (browser, demo generation, several processes, real data,
 # model training). `make test` still runs everything.

@@ -42,8 +42,12 @@ lint: install-dev
 typecheck: install-dev
 	$(BIN)/mypy
 
+# The tests run in PYTEST_WORKERS processes (pytest-xdist; `auto`: one per core), a test file at a time per
+# worker (`--dist loadfile`: a file's module-scoped fixtures, its trained models, are built once). docs/testing.md.
+PYTEST_WORKERS ?= auto
+PYTEST_XDIST := -n $(PYTEST_WORKERS) --dist loadfile
 pytest: install-dev browser-deps
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_XDIST)
 
 # What the browser tests (tests/browser) need from Debian: Chromium and a CJK font. Installed with apt-get when
 # running as root; otherwise this only says why they will be skipped. Never fails the build itself: the tests
@@ -68,12 +72,15 @@ browser-deps:
 			|| echo "browser-deps: apt-get could not install $(BROWSER_PACKAGES): the browser tests will be skipped"; \
 	fi
 
-test: lint typecheck pytest
+# Lint and type checks run beside the tests (their few lines appear among pytest's, unbuffered: CI shows progress);
+# any failure fails `make test`.
+test: install-dev browser-deps
+	$(MAKE) --no-print-directory -j3 lint typecheck pytest
 
 # The inner loop: the tests without those marked slow (browser, demo generation, several processes, real data,
 # model training). `make test` still runs everything.
 test-fast: install-dev
-	$(BIN)/pytest -m "not slow"
+	$(BIN)/pytest $(PYTEST_XDIST) -m "not slow"
 
 # Extract every message (src/chengzhi/babel.cfg) into both catalogues; then translate the new entries (docs/i18n.md).
 i18n: install-dev

@@ -42,9 +42,11 @@ lint: install-dev
 typecheck: install-dev
 	$(BIN)/mypy
 
-# The tests run in PYTEST_WORKERS processes (pytest-xdist; `auto`: one per core), a test file at a time per
-# worker (`--dist loadfile`: a file's module-scoped fixtures, its trained models, are built once). docs/testing.md.
-PYTEST_WORKERS ?= auto
+# The tests run in one process by default (PYTEST_WORKERS=0). PYTEST_WORKERS=auto runs them in one pytest-xdist
+# worker per core, a test file at a time per worker (`--dist loadfile`): about twice as fast here, but tests with
+# background threads on SQLite (the live worker, the metrics' catch-up) then time out now and then on 2 cores, so
+# CI stays serial until they are made robust to it (docs/testing.md).
+PYTEST_WORKERS ?= 0
 PYTEST_XDIST := -n $(PYTEST_WORKERS) --dist loadfile
 pytest: install-dev browser-deps
 	$(BIN)/pytest $(PYTEST_XDIST)

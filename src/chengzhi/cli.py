@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -87,7 +88,8 @@ def worker(
 ) -> None:
     """Run a triage worker: urgency, place, category, automatic dispatch and the rest of a new request's work
     after intake. Run any number of them beside `chengzhi serve` (PostgreSQL), with
-    CHENGZHI_TRIAGE_WORKER_IN_APP=false for the servers; stop with Ctrl-C (nothing is lost)."""
+    CHENGZHI_TRIAGE_WORKER_IN_APP=false for the servers; stop with Ctrl-C or SIGTERM (the batch under way ends first;
+    nothing is lost)."""
     from chengzhi.db import get_sessionmaker
     from chengzhi.worker import intake
     from chengzhi.worker.runner import Worker
@@ -100,11 +102,17 @@ def worker(
         typer.echo(f"triaged {done} requests")
         return
     runner = Worker(factory, settings, intake.process, lease=False, batch=batch, warm=intake.warm)
-    typer.echo("triage worker running (Ctrl-C to stop)")
-    try:
-        runner.run()
-    except KeyboardInterrupt:
-        typer.echo("stopped")
+
+    def stop(_signum: int, _frame: object) -> None:
+        runner.request_stop()  # the batch under way commits (or rolls back), then the loop ends
+
+    # SIGTERM is what systemd and container runtimes send; SIGINT is set explicitly because a process started in
+    # the background by a non-interactive shell inherits it ignored.
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    typer.echo("triage worker running (Ctrl-C or SIGTERM to stop)")
+    runner.run()
+    typer.echo("stopped")
 
 
 @db_app.command("upgrade")

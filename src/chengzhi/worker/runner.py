@@ -153,6 +153,10 @@ class Worker:
         self._thread = threading.Thread(target=self.run, name="chengzhi-triage", daemon=True)
         self._thread.start()
 
+    def request_stop(self) -> None:
+        """Asks the loop to end after the batch under way (from a signal handler: no waiting here)."""
+        self._stop.set()
+
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:

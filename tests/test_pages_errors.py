@@ -68,7 +68,9 @@ def test_the_report_form_may_carry_several_photos(client: TestClient, city: City
         headers=HTML,
         follow_redirects=False,
     )
-    assert response.status_code == 303, response.text[response.text.find("<main") :][:1500]  # the form's errors
+    assert response.status_code == 303, response.text[response.text.find("<main") :][
+        :1500
+    ]  # the form's errors
     number = response.headers["location"].rsplit("/", 1)[-1]
     with get_sessionmaker(settings.database_url)() as session:
         row = session.scalar(select(RequestRow).where(RequestRow.tracking_number == number))

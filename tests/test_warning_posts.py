@@ -24,6 +24,7 @@ from chengzhi.warning.models import Feed, HotIssueMember, OutsidePost
 from .conftest import auth
 from .factories import City
 from .steps import actor
+from .test_pages_staff import sign_in
 from .test_warning_live import _submit_all
 
 
@@ -209,6 +210,10 @@ def test_an_uploaded_board_export_is_stored_once(
     assert len(detail["requests"]) == 3
     assert {p["source"] for p in detail["outside_posts"]} == {"区论坛"}
     assert {p["channel"] for p in detail["outside_posts"]} == {"feed"}
+    # The issue's page lists them once, in one table (it once rendered the table twice).
+    sign_in(client, "leader")
+    page = client.get(f"/dashboard/hot/{noise_issue}")
+    assert page.status_code == 200 and page.text.count("区论坛") == 2, page.text.count("区论坛")
 
     # A file that is no message table gets a clear 422; a resident and a handler may not upload.
     bad = client.post(

@@ -180,7 +180,10 @@ class Fleet:
             return [str(Path(sys.executable).parent / "chengzhi"), "worker"]
         port = self.ports[int(name.removeprefix("app"))]
         command = [sys.executable, "-m", "uvicorn", "chengzhi.app:create_app", "--factory", "--host"]
-        return [*command, "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning"]
+        # The server holds idle connections 75 s (as `chengzhi serve` does), the clients 2 s: even when a starved
+        # machine delays the clients' own timers, they close first and never send on a connection being closed.
+        options = ["--timeout-keep-alive", "75", "--no-access-log", "--log-level", "warning"]
+        return [*command, "127.0.0.1", "--port", str(port), *options]
 
     def start(self) -> None:
         self.ports = [free_port() for _ in range(self.apps)]

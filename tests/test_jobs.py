@@ -12,11 +12,12 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from chengzhi.config import Settings
 from chengzhi.db import get_sessionmaker, utcnow
+from chengzhi.jobs import service as jobs_service
 from chengzhi.jobs.models import JobRun
 from chengzhi.jobs.service import HOLDER, detect_overdue, run_job
 from chengzhi.requests import service as svc
@@ -294,3 +295,23 @@ def test_on_sqlite_a_job_holds_the_write_lock_from_its_start(
     monkeypatch.setitem(jobs.JOBS, "probe", probe)
     assert run_job(get_sessionmaker(settings.database_url), settings, "probe") == {}
     assert seen == {"other writer": "database is locked"}
+
+
+def test_jobs_sharing_a_lock_never_run_together(session: Session, settings: Settings) -> None:
+    """Open data's publishing, quality and table jobs update the same datasets: run by two processes at the same
+    moment they deadlocked on PostgreSQL (seen in the soak). They share one lock: while another connection holds
+    it, each of them skips its round; a job outside the group still runs."""
+    if settings.is_sqlite:
+        pytest.skip(
+            "SQLite serialises writers with BEGIN IMMEDIATE; the shared lock is PostgreSQL's advisory lock"
+        )
+    assert {
+        jobs_service.LOCKS[name] for name in ("opendata_platform", "opendata_quality", "opendata_tables")
+    } == {"opendata"}
+    factory = get_sessionmaker(settings.database_url)
+    with factory() as holder, holder.begin():
+        holder.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": jobs_service._lock_key("opendata")})
+        for name in ("opendata_platform", "opendata_quality", "opendata_tables"):
+            assert run_job(factory, settings, name) is None, name
+        assert run_job(factory, settings, "purge_idempotency") is not None
+    assert run_job(factory, settings, "opendata_quality") is not None

@@ -7,12 +7,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from chengzhi.config import Settings
 from chengzhi.db import get_sessionmaker, utcnow
+from chengzhi.notify import sending as notify_sending
 from chengzhi.notify import service as notify
 from chengzhi.notify.models import Notification, NotificationAttempt
 from chengzhi.org.models import Role, Unit
@@ -211,6 +213,23 @@ def test_outside_production_everything_is_recorded(settings: Settings, city: Cit
     assert send(settings, utcnow()) == {"recorded": 2}
     session.rollback()
     assert {r.channel for r in recorded(session)} == {"email", "sms"}
+
+
+def test_a_round_sends_batch_after_batch_within_its_time(
+    settings: Settings, city: City, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One batch a round fell behind a busy hour (the soak of 2026-12-07): a round now sends batch after batch until
+    nothing is due, or until its time is up (the rest waits for the next round)."""
+    monkeypatch.setattr(notify_sending, "BATCH", 3)
+    now = utcnow()
+    for _ in range(4):
+        submit(session, settings, now)  # each: an e-mail and an SMS to the resident
+    session.commit()
+    hurried = settings.model_copy(update={"notify_send_seconds": 1e-9})
+    assert send(hurried, utcnow()) == {"recorded": 3}  # one batch, then the time was up
+    assert send(settings, utcnow()) == {"recorded": 5}  # two more batches: 3 and 2
+    assert rows(session, state="pending") == []
+    assert send(settings, utcnow()) == {}
 
 
 def test_in_app_inbox_preferences_and_log_through_the_api(

@@ -59,6 +59,14 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes (PostgreSQL only; SQLite uses one).")] = 1,
     reload: Annotated[bool, typer.Option(help="Reload on code changes (development).")] = False,
+    keep_alive: Annotated[
+        int,
+        typer.Option(
+            help="Seconds an idle keep-alive connection stays open: longer than the idle timeout of any client or "
+            "proxy in front, so that they close first (uvicorn's 5 s default made clients send on connections the "
+            "server was closing)."
+        ),
+    ] = 75,
 ) -> None:
     """Serve the platform with uvicorn."""
     import uvicorn
@@ -75,6 +83,7 @@ def serve(
         workers=workers,
         reload=reload,
         proxy_headers=True,
+        timeout_keep_alive=keep_alive,
         log_level="info",
     )
 

@@ -194,6 +194,8 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     notify_rate_delay_hours: float = Field(default=24.0, ge=0)
     notify_retry_seconds: float = Field(default=60.0, gt=0)
+    # A round of the notify_send job sends batch after batch until nothing is due or this many seconds have passed.
+    notify_send_seconds: float = Field(default=20.0, gt=0)
     notify_retry_max_seconds: float = Field(default=3600.0, gt=0)
     notify_max_attempts: int = Field(default=8, ge=1)
     # Webhooks (docs/channels.md): each delivery's timeout, and its retries with backoff.

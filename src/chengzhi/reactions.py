@@ -145,11 +145,19 @@ PERIODIC_JOBS: tuple[tuple[str, jobs.Job, bool], ...] = (
 )
 
 
+# Jobs that update the same rows and so must not run at the same time in two processes (one lock per group).
+SHARED_LOCKS: dict[str, str] = {
+    "opendata_platform": "opendata",
+    "opendata_quality": "opendata",
+    "opendata_tables": "opendata",
+}
+
+
 def install() -> None:
     for reaction in REACTIONS:
         reaction.install()
     for name, job, own_transactions in PERIODIC_JOBS:
-        jobs.register(name, job, own_transactions=own_transactions)
+        jobs.register(name, job, own_transactions=own_transactions, lock=SHARED_LOCKS.get(name))
 
 
 def remove() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -138,8 +139,26 @@ def _in_app(outcome: Message | Later | Skip) -> Result | Later | Skip:
 
 
 def send_due(session: Session, settings: Settings, now: dt.datetime) -> dict[str, Any]:
-    """Send the notifications that are due, channel by channel; each outcome is committed at once."""
+    """Send the notifications that are due, a batch at a time, channel by channel, until none is left or the round
+    has taken `notify_send_seconds`; each outcome is committed at once. (One batch of 200 a round fell behind a
+    busy hour: 20,006 were waiting at the end of the 30-minute soak of 2026-12-07.)"""
     reader, writer = short_sessions(session)
+    counts: Counter[str] = Counter()
+    started = time.monotonic()
+    while _send_batch(reader, writer, settings, now, counts) == BATCH:
+        if time.monotonic() - started >= settings.notify_send_seconds:
+            break
+    return dict(counts)
+
+
+def _send_batch(
+    reader: sessionmaker[Session],
+    writer: sessionmaker[Session],
+    settings: Settings,
+    now: dt.datetime,
+    counts: Counter[str],
+) -> int:
+    """One batch of due notifications; returns how many were due (BATCH when more may be waiting)."""
     with reader() as read:
         due = read.execute(
             select(Notification.id, Notification.channel)
@@ -150,7 +169,6 @@ def send_due(session: Session, settings: Settings, now: dt.datetime) -> dict[str
     by_channel: dict[str, list[int]] = {}
     for notification_id, channel_name in due:
         by_channel.setdefault(channel_name, []).append(notification_id)
-    counts: Counter[str] = Counter()
     for channel_name, ids in sorted(by_channel.items()):
         if channel_name == "in_app":
             for notification_id in ids:
@@ -165,7 +183,7 @@ def send_due(session: Session, settings: Settings, now: dt.datetime) -> dict[str
                     continue
                 outcome = channel.send(prepared) if isinstance(prepared, Message) else prepared
                 counts[_commit(writer, notification_id, outcome, settings, now)] += 1
-    return dict(counts)
+    return len(due)
 
 
 def _commit(

@@ -292,26 +292,25 @@ def package_search(session: Session, actor: Actor, params: SearchParams) -> Sear
     found = conditions.match
     order = _order(params.sort, found.score if found else None)
     # SQLite's ranked rows come from a join (fulltext.py), needed only when the order reads the score.
-    source = None
-    if found is not None and any(getattr(term, "element", None) is found.score for term in order):
-        source = found.join
+    ranked = found is not None and any(getattr(term, "element", None) is found.score for term in order)
+    source = found.join if found is not None and ranked else None
     # The count, facets and deep pages' bookmarks are computed once per state of the catalogue (paging.py).
     catalogue = paging.state(session)
     chosen = select(Dataset.id).where(*where)
-    count = paging.kept(
-        session,
-        catalogue,
-        "count",
-        chosen,
-        lambda: int(session.scalar(select(func.count()).select_from(Dataset).where(*where)) or 0),
-    )
-    datasets: list[Dataset] = []
+    count_key, count = paging.known(session, catalogue, "count", chosen)
     ids: list[str] = []
-    if rows and params.start < count:
+    if count is None and ranked and rows and params.start < paging.STEP:
+        # A ranked page scores every match: the count comes with it, not from a second scan.
+        ids, count = paging.counted_page(session, where, order, params.start, rows, source=source)
+    if count is None:
+        count = int(session.scalar(select(func.count()).select_from(Dataset).where(*where)) or 0)
+    paging.keep(count_key, count)
+    datasets: list[Dataset] = []
+    if rows and params.start < count and not ids:
         ids = paging.page_ids(session, catalogue, where, order, params.start, rows, source=source)
-        if params.load:
-            loaded = {ds.id: ds for ds in session.scalars(select(Dataset).where(Dataset.id.in_(ids)))}
-            datasets = [loaded[i] for i in ids if i in loaded]
+    if ids and params.load:
+        loaded = {ds.id: ds for ds in session.scalars(select(Dataset).where(Dataset.id.in_(ids)))}
+        datasets = [loaded[i] for i in ids if i in loaded]
     facets: dict[str, dict[str, int]] = {}
     if params.facet_fields:
         facets = paging.kept(

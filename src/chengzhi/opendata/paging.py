@@ -119,11 +119,12 @@ def counted_page(
     rows: int,
     *,
     source: FromClause | None = None,
+    ident: Any = Dataset.id,
 ) -> tuple[list[str], int | None]:
     """A first page (`start` < STEP) and the count of all the rows it was chosen from, in one query: for a ranked
     search, whose page scores every match anyway, this saves a second scan for the count. The count is None when
     the page is empty (it cannot be read from no row)."""
-    query = select(Dataset.id, func.count().over()).where(*where).order_by(*order).offset(start).limit(rows)
+    query = select(ident, func.count().over()).where(*where).order_by(*order).offset(start).limit(rows)
     if source is not None:
         query = query.select_from(source)
     found = session.execute(query).all()
@@ -139,10 +140,12 @@ def page_ids(
     rows: int,
     *,
     source: FromClause | None = None,
+    ident: Any = Dataset.id,
 ) -> list[str]:
     """The ids of the page: from the nearest bookmark at or before `start`, at most STEP - 1 rows walked.
-    `source`: what to select from when the order needs more than the datasets (SQLite's ranked search rows)."""
-    base = select(Dataset.id).where(*where).order_by(*order)
+    `source`: what to select from when the order needs more than the datasets (SQLite's ranked search rows);
+    `ident`: the id column of what the conditions read (PostgreSQL's ranked search reads od_search_rows)."""
+    base = select(ident).where(*where).order_by(*order)
     if source is not None:
         base = base.select_from(source)
     if start < STEP:

@@ -298,16 +298,27 @@ def package_search(session: Session, actor: Actor, params: SearchParams) -> Sear
     catalogue = paging.state(session)
     chosen = select(Dataset.id).where(*where)
     count_key, count = paging.known(session, catalogue, "count", chosen)
+    # PostgreSQL's ranked search reads the narrow od_search_rows when the conditions and order allow it.
+    ident: Any = Dataset.id
+    page_where, page_order = where, order
+    if ranked and source is None and fulltext.backend(session) == "postgresql":
+        narrow_where, narrow_order = fulltext.narrowed(where), fulltext.narrowed(order)
+        if narrow_where is not None and narrow_order is not None:
+            page_where, page_order, ident = narrow_where, narrow_order, fulltext.NARROW_ID
     ids: list[str] = []
     if count is None and ranked and rows and params.start < paging.STEP:
         # A ranked page scores every match: the count comes with it, not from a second scan.
-        ids, count = paging.counted_page(session, where, order, params.start, rows, source=source)
+        ids, count = paging.counted_page(
+            session, page_where, page_order, params.start, rows, source=source, ident=ident
+        )
     if count is None:
-        count = int(session.scalar(select(func.count()).select_from(Dataset).where(*where)) or 0)
+        count = int(session.scalar(select(func.count(ident)).where(*page_where)) or 0)
     paging.keep(count_key, count)
     datasets: list[Dataset] = []
     if rows and params.start < count and not ids:
-        ids = paging.page_ids(session, catalogue, where, order, params.start, rows, source=source)
+        ids = paging.page_ids(
+            session, catalogue, page_where, page_order, params.start, rows, source=source, ident=ident
+        )
     if ids and params.load:
         loaded = {ds.id: ds for ds in session.scalars(select(Dataset).where(Dataset.id.in_(ids)))}
         datasets = [loaded[i] for i in ids if i in loaded]

@@ -181,7 +181,13 @@ def test_postgresql_ranks_from_the_narrow_rows_kept_in_step_by_the_trigger(
     # A filter on a column the narrow rows lack reads the datasets, with the same ranking.
     assert _search(client, q="公交", fq="-license_id:odc-by") == ["bus-lines"]
     assert _search(client, q="公交", fq="license_id:odc-by") == ["bus-stops"]
-    assert _search(client, q="公交", include_private="true") == ["bus-lines", "bus-stops"]  # anonymous: no staff
+    # Anonymous callers are not staff: include_private adds nothing.
+    assert _search(client, q="公交", include_private="true") == ["bus-lines", "bus-stops"]
     with get_sessionmaker(settings.database_url)() as session, session.begin():
+        # Staff see the dataset not open to the public, ranked from the same rows.
+        staff = package_search(session, actor, SearchParams(q="公交", include_private=True, rows=10))
+        names = [ds.name for ds in staff.datasets]
+        assert sorted(names) == ["bus-lines", "bus-stops", "closed-bus"] and staff.count == 3
+        assert names[-1] == "bus-stops"  # its word only in the description
         session.execute(text("DELETE FROM od_datasets WHERE name = 'bus-stops'"))
         assert session.scalar(text("SELECT count(*) FROM od_search_rows")) == 3

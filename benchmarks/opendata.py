@@ -7,7 +7,9 @@ streamed while the process's resident memory is sampled.
 
 Creates a database of its own on the PostgreSQL server of CHENGZHI_TEST_POSTGRES_URL, migrates it, bulk-inserts
 the datasets with plain inserts and loads the table through the datastore's own `create_table`/`append`, measures,
-writes benchmarks/results/opendata-<date>.{json,md} and drops the database. Issue 15's targets: p99 under 300 ms for
+writes benchmarks/results/opendata-<date>.json and drops the database. Each query's row gives this process's
+CPU per call and PostgreSQL's (`db_cpu_mean_ms`: its backends for the database, from /proc), steadier than the
+wall clock on a shared machine. Issue 15's targets: p99 under 300 ms for
 package_search pages with 100,000 datasets; p95 under 300 ms for datastore_search with a filter and a sort on
 1,000,000 rows; constant memory for the full download.
 """

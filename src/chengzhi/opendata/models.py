@@ -128,7 +128,7 @@ Index("ix_od_datasets_unit_status_modified", Dataset.unit_id, Dataset.status, Da
 class SearchRow(Base):
     """What PostgreSQL's ranked `q` reads (fulltext.py): a narrow copy of each dataset's searched vector and the
     columns a search usually filters and orders on, kept in step by a trigger on `od_datasets` (migration 0051),
-    so that scoring every match reads 25 MB instead of the datasets' 115 MB. SQLite: unused (empty); its index is
+    so that scoring every match reads 26 MB instead of the datasets' 49 MB. SQLite: unused (empty); its index is
     the FTS5 table SEARCH_FTS."""
 
     __tablename__ = "od_search_rows"

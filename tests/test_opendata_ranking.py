@@ -145,3 +145,49 @@ def test_without_fts5_sqlite_falls_back_to_words_unranked(tmp_path: Path) -> Non
             assert names("100%_") == []
     finally:
         engine.dispose()
+
+
+def test_postgresql_ranks_from_the_narrow_rows_kept_in_step_by_the_trigger(
+    settings: Settings, city: City, client: TestClient
+) -> None:
+    """PostgreSQL's ranked `q` reads od_search_rows (migration 0051) when its conditions allow, else the datasets;
+    a trigger keeps the rows in step with every write of the datasets."""
+    if "postgresql" not in settings.database_url:
+        pytest.skip("od_search_rows is PostgreSQL's (SQLite ranks with FTS5; the table stays empty)")
+    with get_sessionmaker(settings.database_url)() as session, session.begin():
+        actor = publisher(session, city)
+        _dataset(session, actor, city, "bus-lines", "公交线路", "线路表。", 1, title_en="Bus lines")
+        _dataset(session, actor, city, "bus-stops", "道路站点", "公交站点。", 2, license_id="odc-by")
+        _dataset(session, actor, city, "closed-bus", "公交内部", "内部。", 3, open_level="not_open")
+        _dataset(session, actor, city, "parks", "绿化面积", "各街道的绿地。", 4)
+        service.withdraw_dataset(session, actor, service.get_dataset(session, actor, "parks"), now=T0)
+        ds = service.get_dataset(session, actor, "bus-lines")
+        data = service.DatasetInput(name=ds.name, title="公交线路与公交场站", unit_id=ds.unit_id)
+        service.update_dataset(session, actor, ds, data, now=T0 + dt.timedelta(minutes=9))
+    columns = "id, status, open_level, unit_id, modified_at, search_vector::text"
+    narrow = columns.replace("id,", "dataset_id,", 1)
+    differ = (
+        f"(SELECT {columns} FROM od_datasets EXCEPT SELECT {narrow} FROM od_search_rows)"
+        f" UNION ALL (SELECT {narrow} FROM od_search_rows EXCEPT SELECT {columns} FROM od_datasets)"
+    )
+    with get_sessionmaker(settings.database_url)() as session:
+        assert session.scalar(text("SELECT count(*) FROM od_search_rows")) == 4
+        assert session.execute(text(differ)).all() == []
+        conditions = fulltext.match(session, [("公交",)])
+        assert fulltext.narrowed([conditions.condition, conditions.score.desc()]) is not None
+    assert _search(client, q="公交") == ["bus-lines", "bus-stops"]
+    assert _search(client, q="公交", fq=f"organization:{city.unit('D1').code}") == ["bus-lines", "bus-stops"]
+    assert _search(client, q="公交", fq="tags:nothing") == []
+    # A filter on a column the narrow rows lack reads the datasets, with the same ranking.
+    assert _search(client, q="公交", fq="-license_id:odc-by") == ["bus-lines"]
+    assert _search(client, q="公交", fq="license_id:odc-by") == ["bus-stops"]
+    # Anonymous callers are not staff: include_private adds nothing.
+    assert _search(client, q="公交", include_private="true") == ["bus-lines", "bus-stops"]
+    with get_sessionmaker(settings.database_url)() as session, session.begin():
+        # Staff see the dataset not open to the public, ranked from the same rows.
+        staff = package_search(session, actor, SearchParams(q="公交", include_private=True, rows=10))
+        names = [ds.name for ds in staff.datasets]
+        assert sorted(names) == ["bus-lines", "bus-stops", "closed-bus"] and staff.count == 3
+        assert names[-1] == "bus-stops"  # its word only in the description
+        session.execute(text("DELETE FROM od_datasets WHERE name = 'bus-stops'"))
+        assert session.scalar(text("SELECT count(*) FROM od_search_rows")) == 3

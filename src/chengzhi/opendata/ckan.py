@@ -191,7 +191,7 @@ def _package_list(call: Call, ids: list[str]) -> docs.RawJSON | docs.Streamed:
     """The package dicts of these datasets: joined now, or written while the response goes out when many."""
     if len(ids) > docs.CHUNK:
         return docs.Streamed(ids, call.base, call.lang)
-    return docs.join(docs.render(call.session, ids, call.base, call.lang))
+    return docs.join(call.session, ids, call.base, call.lang)
 
 
 def package_search_action(call: Call) -> dict[str, Any]:
@@ -258,7 +258,7 @@ def organization_show(call: Call) -> dict[str, Any]:
                 .limit(1000)
             )
         )
-        out["packages"] = docs.join(docs.render(call.session, ids, call.base, call.lang))
+        out["packages"] = docs.join(call.session, ids, call.base, call.lang)
     out["users"] = []
     out["extras"] = []
     out["groups"] = []

@@ -33,8 +33,9 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import visitors
 
-from chengzhi.opendata.models import SEARCH_FTS, Dataset
+from chengzhi.opendata.models import SEARCH_FTS, Dataset, SearchRow
 
 Terms = list[tuple[str, ...]]
 
@@ -107,3 +108,35 @@ def match(session: Session, terms: Terms) -> Match:
             )
         )
     return Match(and_(*conditions))
+
+
+_WIDE = Dataset.__table__
+_ROWS = SearchRow.__table__
+# The columns of od_datasets that od_search_rows copies (migration 0051), by name.
+_NARROW = {
+    "id": _ROWS.c.dataset_id,
+    "status": _ROWS.c.status,
+    "open_level": _ROWS.c.open_level,
+    "unit_id": _ROWS.c.unit_id,
+    "modified_at": _ROWS.c.modified_at,
+    "search_vector": _ROWS.c.search_vector,
+}
+NARROW_ID = _ROWS.c.dataset_id
+
+
+def _reads_wide(clause: Any) -> bool:
+    return any(getattr(element, "table", None) is _WIDE for element in visitors.iterate(clause))
+
+
+def narrowed(clauses: list[Any]) -> list[Any] | None:
+    """These conditions (or ORDER BY terms) reading `od_search_rows` instead of `od_datasets` (PostgreSQL's ranked
+    search: scoring every match then reads the narrow table only), or None when one reads a column the narrow
+    table does not have (the search then reads the datasets)."""
+
+    def swap(element: Any, **_: Any) -> Any:
+        if getattr(element, "table", None) is _WIDE and isinstance(element, ColumnElement):
+            return _NARROW.get(getattr(element, "name", ""))
+        return None
+
+    out = [visitors.replacement_traverse(clause, {}, swap) for clause in clauses]
+    return None if any(_reads_wide(clause) for clause in out) else out

@@ -43,22 +43,37 @@ def _statement_key(session: Session, statement: Select[Any]) -> tuple[Any, ...]:
     return (compiled.string, tuple(sorted((k, repr(v)) for k, v in compiled.params.items())))
 
 
-def kept(
-    session: Session, catalogue: tuple[Any, ...], what: str, statement: Select[Any], make: Callable[[], T]
-) -> T:
-    """`make()`'s value for this statement in this state of the catalogue, computed once."""
+_MISSING = object()
+
+
+def known(session: Session, catalogue: tuple[Any, ...], what: str, statement: Select[Any]) -> tuple[Any, Any]:
+    """The key of this value and the value kept under it, or None."""
     key = (catalogue, what, *_statement_key(session, statement))
     with _lock:
-        if key in _kept:
+        value = _kept.get(key, _MISSING)
+        if value is not _MISSING:
             _kept.move_to_end(key)
-            value: T = _kept[key]
-            return value
-    value = make()
+            return key, value
+    return key, None
+
+
+def keep(key: Any, value: Any) -> None:
     with _lock:
         _kept[key] = value
         while len(_kept) > MAX_ENTRIES:
             _kept.popitem(last=False)
-    return value
+
+
+def kept(
+    session: Session, catalogue: tuple[Any, ...], what: str, statement: Select[Any], make: Callable[[], T]
+) -> T:
+    """`make()`'s value for this statement in this state of the catalogue, computed once."""
+    key, value = known(session, catalogue, what, statement)
+    if value is None:
+        value = make()
+        keep(key, value)
+    made: T = value
+    return made
 
 
 def clear() -> None:
@@ -96,6 +111,26 @@ def from_bookmark(order: Sequence[Any], values: Sequence[Any]) -> ColumnElement[
     return condition
 
 
+def counted_page(
+    session: Session,
+    where: Sequence[Any],
+    order: Sequence[Any],
+    start: int,
+    rows: int,
+    *,
+    source: FromClause | None = None,
+    ident: Any = Dataset.id,
+) -> tuple[list[str], int | None]:
+    """A first page (`start` < STEP) and the count of all the rows it was chosen from, in one query: for a ranked
+    search, whose page scores every match anyway, this saves a second scan for the count. The count is None when
+    the page is empty (it cannot be read from no row)."""
+    query = select(ident, func.count().over()).where(*where).order_by(*order).offset(start).limit(rows)
+    if source is not None:
+        query = query.select_from(source)
+    found = session.execute(query).all()
+    return [row[0] for row in found], (int(found[0][1]) if found else None)
+
+
 def page_ids(
     session: Session,
     catalogue: tuple[Any, ...],
@@ -105,10 +140,12 @@ def page_ids(
     rows: int,
     *,
     source: FromClause | None = None,
+    ident: Any = Dataset.id,
 ) -> list[str]:
     """The ids of the page: from the nearest bookmark at or before `start`, at most STEP - 1 rows walked.
-    `source`: what to select from when the order needs more than the datasets (SQLite's ranked search rows)."""
-    base = select(Dataset.id).where(*where).order_by(*order)
+    `source`: what to select from when the order needs more than the datasets (SQLite's ranked search rows);
+    `ident`: the id column of what the conditions read (PostgreSQL's ranked search reads od_search_rows)."""
+    base = select(ident).where(*where).order_by(*order)
     if source is not None:
         base = base.select_from(source)
     if start < STEP:

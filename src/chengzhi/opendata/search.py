@@ -292,26 +292,36 @@ def package_search(session: Session, actor: Actor, params: SearchParams) -> Sear
     found = conditions.match
     order = _order(params.sort, found.score if found else None)
     # SQLite's ranked rows come from a join (fulltext.py), needed only when the order reads the score.
-    source = None
-    if found is not None and any(getattr(term, "element", None) is found.score for term in order):
-        source = found.join
+    ranked = found is not None and any(getattr(term, "element", None) is found.score for term in order)
+    source = found.join if found is not None and ranked else None
     # The count, facets and deep pages' bookmarks are computed once per state of the catalogue (paging.py).
     catalogue = paging.state(session)
     chosen = select(Dataset.id).where(*where)
-    count = paging.kept(
-        session,
-        catalogue,
-        "count",
-        chosen,
-        lambda: int(session.scalar(select(func.count()).select_from(Dataset).where(*where)) or 0),
-    )
-    datasets: list[Dataset] = []
+    count_key, count = paging.known(session, catalogue, "count", chosen)
+    # PostgreSQL's ranked search reads the narrow od_search_rows when the conditions and order allow it.
+    ident: Any = Dataset.id
+    page_where, page_order = where, order
+    if ranked and source is None and fulltext.backend(session) == "postgresql":
+        narrow_where, narrow_order = fulltext.narrowed(where), fulltext.narrowed(order)
+        if narrow_where is not None and narrow_order is not None:
+            page_where, page_order, ident = narrow_where, narrow_order, fulltext.NARROW_ID
     ids: list[str] = []
-    if rows and params.start < count:
-        ids = paging.page_ids(session, catalogue, where, order, params.start, rows, source=source)
-        if params.load:
-            loaded = {ds.id: ds for ds in session.scalars(select(Dataset).where(Dataset.id.in_(ids)))}
-            datasets = [loaded[i] for i in ids if i in loaded]
+    if count is None and ranked and rows and params.start < paging.STEP:
+        # A ranked page scores every match: the count comes with it, not from a second scan.
+        ids, count = paging.counted_page(
+            session, page_where, page_order, params.start, rows, source=source, ident=ident
+        )
+    if count is None:
+        count = int(session.scalar(select(func.count(ident)).where(*page_where)) or 0)
+    paging.keep(count_key, count)
+    datasets: list[Dataset] = []
+    if rows and params.start < count and not ids:
+        ids = paging.page_ids(
+            session, catalogue, page_where, page_order, params.start, rows, source=source, ident=ident
+        )
+    if ids and params.load:
+        loaded = {ds.id: ds for ds in session.scalars(select(Dataset).where(Dataset.id.in_(ids)))}
+        datasets = [loaded[i] for i in ids if i in loaded]
     facets: dict[str, dict[str, int]] = {}
     if params.facet_fields:
         facets = paging.kept(

@@ -21,7 +21,8 @@ What it does (loopback only, bounded in time and in count):
    app process at once in odd rounds, one of them in even rounds: the clients fail over to the others); once, PostgreSQL is stopped in `immediate` mode (a crash: recovery replays the WAL) and started again. A crash
    window runs from the kill to `--grace` seconds after everything answers again.
 5. Every 5 s: resident memory and open file descriptors of each app process and the worker, PostgreSQL connections.
-6. At the end (after the triage queue drains and a scheduler round has passed): every submission answered 201
+6. At the end: the outboxes' backlog when the traffic stops (triage queue, notifications due), and how long the
+   worker and the jobs take to empty them (at most `--drain` s); after a scheduler round: every submission answered 201
    exists exactly once (a marker in its text), every acknowledged step is in the event log exactly once, every
    request's projection equals the fold of its event log, every periodic job ran after the last restart, the
    outboxes (triage queue, notifications due) are empty, and no attempt outside a crash window failed.
@@ -722,7 +723,9 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
         report["load_average_at_end"] = Path("/proc/loadavg").read_text().split()[:3]
         last_ready = max(w.ready for w in windows)
         last_ready_wall = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=time.monotonic() - last_ready)
-        print("soak over; waiting for the triage queue and a scheduler round ...")
+        print("soak over; waiting for the outboxes to drain and a scheduler round ...")
+        report["outboxes_at_end"] = await asyncio.to_thread(backlog, pg.url)
+        report["outboxes_drained_after_s"] = await asyncio.to_thread(drain, pg.url, args.drain)
         await asyncio.sleep(args.settle)
         report["crash_windows"] = [
             {"what": w.what, "at_s": round(w.start - start, 1), "down_s": round(w.ready - w.start, 1)}
@@ -740,6 +743,32 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
         fleet.stop()
         pg.destroy()
     return report
+
+
+def backlog(url: str) -> dict[str, int]:
+    """What the outboxes hold: requests waiting for triage, notifications due (30 s of slack)."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            triage = connection.execute(text("SELECT count(*) FROM triage_queue")).scalar_one()
+            due = connection.execute(
+                text("SELECT count(*) FROM notifications WHERE state = 'pending' AND next_attempt_at < :t"),
+                {"t": dt.datetime.now(dt.UTC) - dt.timedelta(seconds=30)},
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    return {"triage_queue": triage, "notifications_due": due}
+
+
+def drain(url: str, limit: float) -> float | None:
+    """Seconds until both outboxes are empty once the traffic has stopped (the worker and the jobs catching up
+    with what the soak's rate left them), or None if they still hold rows after `limit` seconds."""
+    started = time.monotonic()
+    while time.monotonic() - started < limit:
+        if not any(backlog(url).values()):
+            return round(time.monotonic() - started, 1)
+        time.sleep(5)
+    return None
 
 
 def passed(report: dict[str, Any]) -> bool:
@@ -788,6 +817,9 @@ def markdown(report: dict[str, Any]) -> str:
         f"{len(c['projections_not_equal_to_fold'])} |",
         f"| periodic jobs not run since the last restart | {c['jobs_not_run_since_last_restart'] or 'none'} "
         f"(of {len(c['jobs_seen'])}) |",
+        f"| outboxes when the traffic stopped (triage queue, notifications due) | "
+        f"{report['outboxes_at_end']['triage_queue']}, {report['outboxes_at_end']['notifications_due']} |",
+        f"| ... drained after (s) | {report['outboxes_drained_after_s']} (limit {report['options']['drain']:.0f}) |",
         f"| triage queue left, notifications due unsent | {c['triage_queue_left']}, {c['notifications_due_unsent']} |",
         f"| attempts, failed inside crash windows | {e['attempts']}, {e['failed_inside_crash_windows']} |",
         f"| attempts outside crash windows, failed | {e['attempts_outside_crash_windows']}, "
@@ -838,6 +870,9 @@ def main() -> None:
     parser.add_argument("--give-up", type=float, default=120.0, help="seconds a client retries one call")
     parser.add_argument(
         "--settle", type=float, default=20.0, help="seconds for queues and jobs after the soak"
+    )
+    parser.add_argument(
+        "--drain", type=float, default=600.0, help="seconds the outboxes may take to drain after the traffic"
     )
     parser.add_argument("--seed", type=int, default=20)
     parser.add_argument("--tag", default="")

@@ -74,6 +74,10 @@ def test_an_untrusted_clients_account_id_is_not_kept_and_links_nothing(
     assert mine(client) == [by_phone] and later not in mine(client)
     assert count(session, Open311RequestAccount) == 0 and count(session, Open311AccountLink) == 0
     assert client.get("/me/export.json").json()["app_accounts"] == []
+    too_long = client.post(
+        f"{V2}/requests.json?lang=en", data={"api_key": key, **FORM, "phone": PHONE, "account_id": "x" * 201}
+    )
+    assert too_long.status_code == 400 and "account_id" in too_long.json()[0]["description"]
 
 
 def test_a_trusted_clients_pair_links_on_the_verified_phone_then_lists_every_request_until_unlinked(
@@ -159,7 +163,8 @@ def test_an_email_proves_a_batch_request_and_deletion_takes_the_link_away(
         },
     ).json()[0]
     assert token["account_id"] == "A 7" and "token" in token
-    assert run_job(get_sessionmaker(settings.database_url), settings, "open311_batch")["entered"] == 1
+    entered = run_job(get_sessionmaker(settings.database_url), settings, "open311_batch")
+    assert entered is not None and entered["entered"] == 1
     alone = post(client, city_app, "路灯不亮", account_id="A 7")
     sign_in(client, "resident")
     exported = client.get("/me/export.json", follow_redirects=False)

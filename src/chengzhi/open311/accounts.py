@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 
 from sqlalchemy import and_, delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from chengzhi.db import utcnow
@@ -129,8 +130,13 @@ def record(
         request_id=request_id,
         linked_at=now,
     )
-    session.add(link)
-    session.flush()
+    try:
+        # Two posts proving the same pair at once (PostgreSQL): the unique index over live links keeps one; the
+        # other request is entered all the same.
+        with session.begin_nested():
+            session.add(link)
+    except IntegrityError:
+        return _live_link(session, key_id, account_id)
     return link
 
 

@@ -121,6 +121,15 @@ def test_a_trusted_clients_pair_links_on_the_verified_phone_then_lists_every_req
     staff = client.get(f"/api/v1/requests/{after}", headers=auth(client, "operator"))
     assert staff.status_code == 200 and "u-42" not in staff.text
 
+    # The details the resident shares reach the units handling the pair's requests, as for their own account's.
+    sign_in(client, "resident")
+    page = client.get("/me")
+    client.post("/me/sharing", data={"csrf_token": _csrf(page.text), "phone": "on"})
+    operator = auth(client, "operator")
+    offered = client.get(f"/api/v1/requests/{after}/resident", headers=operator).json()
+    assert offered["has_account"] and offered["offered"] == ["phone"]
+    assert client.get(f"/api/v1/requests/{elsewhere}/resident", headers=operator).json()["offered"] == []
+
     # Someone else's link, or a made-up one, is not theirs to end.
     sign_in(client, "resident")
     page = client.get("/me")
@@ -135,6 +144,7 @@ def test_a_trusted_clients_pair_links_on_the_verified_phone_then_lists_every_req
     )
     assert ended.headers["location"] == "/me?done=unlinked#app-accounts"
     assert mine(client) == [proved], "only the request carrying the verified number stays"
+    assert client.get(f"/api/v1/requests/{after}/resident", headers=operator).json()["offered"] == []
     again = client.get("/me/export.json").json()
     assert again["app_accounts"] == [] and "unlink_app" in [e["action"] for e in again["data_rights_trace"]]
     # A later request with the pair and the number does not link it to them again.

@@ -171,6 +171,28 @@ def linked_request_ids(session: Session, user_id: int, limit: int = MAX_LINKED_R
     return list(session.scalars(query))
 
 
+def owner_of(session: Session, request_id: int) -> int | None:
+    """The account a request belongs to through its linked (client, account_id) pair, if any (for identity's
+    sharing: such a request is the resident's own, as one submitted with their account is)."""
+    query = (
+        select(Open311AccountLink.user_id)
+        .join(
+            Open311RequestAccount,
+            and_(
+                Open311RequestAccount.key_id == Open311AccountLink.key_id,
+                Open311RequestAccount.account_id == Open311AccountLink.account_id,
+            ),
+        )
+        .join(Open311Key, Open311Key.id == Open311AccountLink.key_id)
+        .where(
+            Open311RequestAccount.request_id == request_id,
+            Open311AccountLink.unlinked_at.is_(None),
+            Open311Key.vouches_for_accounts,
+        )
+    )
+    return session.scalar(query)
+
+
 @dataclass(frozen=True)
 class AppAccount:
     id: int

@@ -259,6 +259,7 @@ def test_my_requests_from_every_channel_export_correct_delete(
         "requests_anonymised": 1,
         "identities_removed": 0,
         "notifications_removed": len(sent),
+        "app_accounts_removed": 0,
     }
     left = session.scalars(select(Notification.recipient)).all()
     assert PHONE not in left and "13800005678" in left, "the person's messages go, others' stay"

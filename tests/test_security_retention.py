@@ -14,7 +14,7 @@ from chengzhi.embeddings import text_key
 from chengzhi.jobs import service as jobs
 from chengzhi.knowledge.models import KnowledgeArticle, KnowledgeUse, UseOutcome
 from chengzhi.notify.models import Notification
-from chengzhi.open311.models import Open311InboundUpdate
+from chengzhi.open311.models import Open311InboundUpdate, Open311Key, Open311RequestAccount
 from chengzhi.requests import service as requests_service
 from chengzhi.requests.log import state_of, steps_of
 from chengzhi.requests.models import Photo, PhotoToken, Request, RequestEvent
@@ -161,6 +161,10 @@ def _copies(session: Session, settings: Settings, request: Request, unit_id: int
             description=f"已回复{NAME}，电话{PHONE}", updated_datetime=request.received_at,
         )
     )  # fmt: skip
+    key = Open311Key(name=f"app-{request.id}", key_hash=f"{request.id:064d}", prefix="o311_", rate="1/minute")
+    session.add(key)
+    session.flush()
+    session.add(Open311RequestAccount(request_id=request.id, key_id=key.id, account_id=f"u{PHONE}"))
     session.flush()
     return {p.stored_name for p in photos}
 
@@ -182,6 +186,7 @@ def copies_left(session: Session, request: Request, key: str) -> dict[str, objec
         "signatures": session.scalar(select(func.count()).select_from(DuplicateSignature).where(DuplicateSignature.request_id == rid)),
         "vectors": session.scalar(select(func.count()).select_from(TextVector).where(TextVector.model == "m", TextVector.text_hash == key)),
         "uses_with_question": session.scalar(select(func.count()).select_from(KnowledgeUse).where(KnowledgeUse.request_id == rid, KnowledgeUse.question.is_not(None))),
+        "app_account_ids": session.scalar(select(func.count()).select_from(Open311RequestAccount).where(Open311RequestAccount.request_id == rid)),
     }  # fmt: skip
     triage = session.get(RequestTriage, rid)
     assert triage is not None
@@ -201,7 +206,7 @@ def copies_left(session: Session, request: Request, key: str) -> dict[str, objec
 
 def test_other_domains_copies_go_with_the_request(session: Session, settings: Settings, city: City) -> None:
     """Photos (rows, tokens and files), notifications, the duplicates index, text vectors, triage facts, knowledge
-    uses' questions, hot-issue members and Open311 updates of an anonymised request: gone or masked; a recent
+    uses' questions, hot-issue members, Open311 updates and app account ids of an anonymised request: gone or masked; a recent
     request keeps all of them, and a file another photo shares stays."""
     now = dt.datetime.now(dt.UTC)
     settings = settings.model_copy(update={"retention_months": 36})
@@ -214,7 +219,7 @@ def test_other_domains_copies_go_with_the_request(session: Session, settings: Se
     recent_files = _copies(session, settings, recent, unit_id, 6)
     keys = {old.id: vector_key(old), recent.id: vector_key(recent)}
     session.commit()
-    everything = {"photos", "photo_tokens", "notifications", "bands", "signatures", "vectors", "uses_with_question", "planted"}  # fmt: skip
+    everything = {"photos", "photo_tokens", "notifications", "bands", "signatures", "vectors", "uses_with_question", "app_account_ids", "planted"}  # fmt: skip
     assert set(copies_left(session, old, keys[old.id])) == everything
     assert set(copies_left(session, recent, keys[recent.id])) == everything
     shared = files & recent_files

@@ -20,6 +20,7 @@ from chengzhi.knowledge import vectors as knowledge_vectors
 from chengzhi.metrics import facts
 from chengzhi.notify import outbox as notify_outbox
 from chengzhi.notify import service as notify
+from chengzhi.open311 import accounts as open311_accounts
 from chengzhi.open311 import jobs as open311_jobs
 from chengzhi.open311 import outbox
 from chengzhi.open311 import request_updates as open311_updates
@@ -49,6 +50,7 @@ def forget_copies(session: Session, expired: Sequence[requests_retention.Expired
     knowledge_service.forget_requests(session, ids)
     warning_service.forget_requests(session, {e.request_id: e.title for e in expired})
     open311_updates.forget_requests(session, {e.request_id: e.contact_name for e in expired})
+    open311_accounts.forget_requests(session, ids)
 
 
 @dataclass(frozen=True)
@@ -110,7 +112,7 @@ REACTIONS: tuple[Reaction, ...] = (
         "the retention job anonymises requests closed long ago (requests)",
         "notify deletes their notifications, routing their duplicates index and text vectors and masks its triage "
         "facts, knowledge drops the questions of uses, warning the hot-issue members' titles and authors, open311 "
-        "masks inbound update texts; in the job's transaction",
+        "masks inbound update texts and deletes the app account ids kept on them; in the job's transaction",
         lambda: requests_retention.on_anonymise(forget_copies),
         lambda: requests_retention.off_anonymise(forget_copies),
     ),

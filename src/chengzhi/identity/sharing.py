@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from chengzhi.db import utcnow
 from chengzhi.identity.models import DetailSharing, DetailView
+from chengzhi.open311 import accounts as open311_accounts
 from chengzhi.org.models import User
 from chengzhi.org.queries import unit_names, user_by_id
 from chengzhi.org.service import Actor
@@ -98,9 +99,13 @@ def may_see(session: Session, actor: Actor, request: Request) -> bool:
 
 
 def _resident(session: Session, request: Request) -> User | None:
-    if request.submitter_id is None:
+    """The resident whose request this is: its submitter, or the person its Open311 app account is linked to."""
+    owner = request.submitter_id
+    if owner is None and request.channel == "open311":
+        owner = open311_accounts.owner_of(session, request.id)
+    if owner is None:
         return None
-    user = user_by_id(session, request.submitter_id)
+    user = user_by_id(session, owner)
     return user if user is not None and user.active else None
 
 

@@ -20,6 +20,7 @@ from chengzhi.identity import sharing
 from chengzhi.identity.models import DataRightsEvent, UserIdentity, VerificationCode
 from chengzhi.identity.service import identities_of
 from chengzhi.notify import service as notify
+from chengzhi.open311 import accounts as open311_accounts
 from chengzhi.org import passkeys as org_passkeys
 from chengzhi.org import service as org
 from chengzhi.org import sessions as org_sessions
@@ -51,11 +52,13 @@ def trace_of(session: Session, user_id: int) -> list[DataRightsEvent]:
 
 
 def my_requests(session: Session, user: User) -> list[Request]:
-    """The person's requests from every channel: by account, and by verified phone number or e-mail address
-    (unverified ones match nothing: anyone can type a phone number into a form)."""
+    """The person's requests from every channel: by account, by verified phone number or e-mail address
+    (unverified ones match nothing: anyone can type a phone number into a form), and by the app accounts linked to
+    them on proof (Open311: a vouching client's (client, account_id) pair, `open311.accounts`)."""
     phone = user.phone if user.phone_verified_at is not None else None
     email = user.email if user.email_verified_at is not None else None
-    return request_queries.requests_of_person(session, user.id, phone, email)
+    linked = open311_accounts.linked_request_ids(session, user.id)
+    return request_queries.requests_of_person(session, user.id, phone, email, linked_ids=linked)
 
 
 def preferences(session: Session, user_id: int) -> dict[str, bool]:
@@ -124,6 +127,17 @@ def gather(session: Session, settings: Settings, user: User) -> dict[str, Any]:
                 "linked_at": _iso(i.created_at),
             }
             for i in identities_of(session, user.id)
+        ],
+        "app_accounts": [
+            {
+                "id": a.id,
+                "client": a.client,
+                "account_id": a.account_id,
+                "proved_by": a.proof,
+                "linked_at": _iso(a.linked_at),
+                "requests": a.requests,
+            }
+            for a in open311_accounts.links_of(session, user.id)
         ],
         "sessions": [
             {
@@ -211,6 +225,7 @@ def export_csv(data: dict[str, Any]) -> str:
         writer.writerow(["profile", "", field_name, _cell(value)])
     for section in (
         "identities",
+        "app_accounts",
         "sessions",
         "requests",
         "notifications",
@@ -257,9 +272,16 @@ def correct(session: Session, user: User, change: Correction) -> list[str]:
     return changed
 
 
+def unlink_app_account(session: Session, user: User, link_id: int) -> None:
+    """End the link of one of the person's app accounts (its requests leave "My requests"), traced."""
+    ended = open311_accounts.unlink(session, user.id, link_id)
+    record(session, user.id, "unlink_app", client=ended.client)
+
+
 def delete_person(session: Session, user: User) -> int:
     """Delete the person's data: their requests stay for the public record with the contact details erased; the
-    account becomes an anonymous shell; identities, codes, preferences, sessions and tokens go. Returns how many
+    account becomes an anonymous shell; identities, linked app accounts (and the app account ids kept on their
+    requests), codes, preferences, sessions and tokens go. Returns how many
     requests were anonymised. The trace keeps the deletion (with the counts), not the data."""
     found = my_requests(session, user)
     anonymised = requests_service.anonymise_contacts(session, [r.id for r in found])
@@ -267,6 +289,7 @@ def delete_person(session: Session, user: User) -> int:
     for model in (UserIdentity, VerificationCode):
         session.execute(delete(model).where(model.user_id == user.id))
     messages = notify.forget_person(session, user.id, verified_addresses(user), [r.id for r in found])
+    app_accounts = open311_accounts.forget_person(session, user.id, [r.id for r in found])
     sharing.forget(session, user.id)
     org.forget_person(session, user)
     record(
@@ -276,5 +299,6 @@ def delete_person(session: Session, user: User) -> int:
         requests_anonymised=anonymised,
         identities_removed=identities,
         notifications_removed=messages,
+        app_accounts_removed=app_accounts,
     )
     return anonymised

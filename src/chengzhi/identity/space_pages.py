@@ -292,6 +292,28 @@ async def set_sharing(request: Request, session: SessionDep, settings: SettingsD
     return RedirectResponse("/me?done=saved#sharing", status_code=303)
 
 
+@router.post("/me/app-accounts/{link_id}/unlink")
+async def unlink_app_account(
+    link_id: str, request: Request, session: SessionDep, settings: SettingsDep
+) -> Response:
+    """End the link of one of the person's app accounts (Open311): its requests leave "My requests"."""
+    actor = _space_actor(request, session, settings)
+    if isinstance(actor, Response):
+        return actor
+    form = await request.form()
+    user = user_by_id(session, actor.user_id or 0)
+    number = int(link_id) if link_id.isascii() and link_id.isdigit() and len(link_id) < 10 else 0
+    if not csrf_ok(request, form) or user is None or number == 0:
+        return RedirectResponse("/me?done=not_changed#app-accounts", status_code=303)
+    try:
+        space.unlink_app_account(session, user, number)
+    except ChengzhiError:
+        session.rollback()
+        return RedirectResponse("/me?done=not_changed#app-accounts", status_code=303)
+    session.commit()
+    return RedirectResponse("/me?done=unlinked#app-accounts", status_code=303)
+
+
 @router.post("/me/delete")
 async def delete_me(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     actor = _space_actor(request, session, settings)

@@ -20,7 +20,7 @@ from chengzhi.db import utcnow
 from chengzhi.deps import SessionDep, UserDep
 from chengzhi.errors import ChengzhiError, Forbidden
 from chengzhi.i18n import N_, Language, gettext, message, negotiate_language
-from chengzhi.open311 import delivery, parameters, request_updates, server
+from chengzhi.open311 import accounts, clients_api, delivery, parameters, request_updates, server
 from chengzhi.open311 import keys as keys_service
 from chengzhi.open311.formats import FORMATS, Open311Error, error_response, render
 from chengzhi.open311.models import Open311Key
@@ -35,6 +35,7 @@ SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 CHANGESET = "2026-11-25T00:00:00Z"
 
 router = APIRouter(tags=["open311"])
+router.include_router(clients_api.router)
 
 
 class FormFields:
@@ -189,7 +190,8 @@ def post_request(fmt: str, http: Request, session: SessionDep, form: FormDep) ->
         if saved is not None:
             return _replay(fmt, saved)
         data, category = server.submission_from_form(session, form.fields, form.items, lang)
-        items = server.submit(session, settings, data, category, key, lang)
+        account_id = accounts.parse_account_id(form.fields.get("account_id"), lang)
+        items = server.submit(session, settings, data, category, key, lang, account_id)
         idempotency.save(session, slot, 201, {"items": items})
         raced = idempotency.commit_or_replay(session, slot)
         if raced is not None:

@@ -93,6 +93,26 @@ def keys_revoke(name: Annotated[str, typer.Argument(help="The key's name.")]) ->
     typer.echo(f"revoked {name}")
 
 
+@keys_app.command("vouch")
+def keys_vouch(
+    name: Annotated[str, typer.Argument(help="The key's name.")],
+    withdraw: Annotated[bool, typer.Option("--withdraw", help="Withdraw the mark instead.")] = False,
+) -> None:
+    """Mark a client as vouching for its users' accounts (it signs them in and sends only verified contacts): the
+    account_id it posts is kept and links requests to residents on proof. --withdraw ends it."""
+    from chengzhi.db import get_sessionmaker, transaction
+    from chengzhi.errors import ChengzhiError
+    from chengzhi.open311.accounts import set_vouches
+
+    settings = get_settings()
+    try:
+        with transaction(get_sessionmaker(settings.database_url)) as session:
+            set_vouches(session, name, not withdraw, "command line")
+    except ChengzhiError:
+        raise _fail(f"no usable key named {name!r}") from None
+    typer.echo(f"{name} {'no longer vouches' if withdraw else 'vouches'} for its users' accounts")
+
+
 @endpoints_app.command("set")
 def endpoints_set(
     unit: Annotated[str, typer.Argument(help="Code of the unit.")],

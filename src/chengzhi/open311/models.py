@@ -15,6 +15,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -39,6 +41,59 @@ class Open311Key(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # An administrator's word that this client signs its users in and sends only contact details it verified
+    # (the city's own app, typically): the `account_id` it posts is then kept, and a (client, account_id) pair can
+    # be linked to a resident on proof (open311/accounts.py). Who changed it and when, for the record.
+    vouches_for_accounts: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    vouches_changed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    vouches_changed_by: Mapped[str | None] = mapped_column(String(80))
+
+
+class Open311RequestAccount(Base):
+    """The app's own account id a request was posted with, by a client that vouches for its users' accounts. Kept as
+    sent (personal data: never published, deleted with the request's contacts by retention and by the resident's
+    deletion)."""
+
+    __tablename__ = "open311_request_accounts"
+    __table_args__ = (Index("ix_open311_request_accounts_pair", "key_id", "account_id"),)
+
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id", ondelete="CASCADE"), primary_key=True)
+    key_id: Mapped[int] = mapped_column(ForeignKey("open311_keys.id"))
+    account_id: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+ACTIVE_LINK = "unlinked_at IS NULL"
+
+
+class Open311AccountLink(Base):
+    """A (client, account_id) pair linked to a platform account, on proof: a request posted with the pair carried
+    that account's verified phone number or e-mail address. Every request with the pair, earlier and later, is then
+    among the person's own. At most one live link per pair; an unlinked row stays (with `unlinked_at`) so that the
+    same pair is never linked to the same person again without them."""
+
+    __tablename__ = "open311_account_links"
+    __table_args__ = (
+        Index(
+            "uq_open311_account_links_live_pair",
+            "key_id",
+            "account_id",
+            unique=True,
+            postgresql_where=text(ACTIVE_LINK),
+            sqlite_where=text(ACTIVE_LINK),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key_id: Mapped[int] = mapped_column(ForeignKey("open311_keys.id"))
+    account_id: Mapped[str] = mapped_column(String(200))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    proof: Mapped[str] = mapped_column(
+        String(10)
+    )  # "phone" or "email": which verified contact the request carried
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id", ondelete="SET NULL"))
+    linked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    unlinked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class Open311Token(Base):
@@ -53,6 +108,9 @@ class Open311Token(Base):
     key_id: Mapped[int | None] = mapped_column(ForeignKey("open311_keys.id"))
     # The submission, until it is entered (then emptied: it holds contact details).
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    account_id: Mapped[str | None] = mapped_column(
+        String(200)
+    )  # from a vouching client; emptied with the payload
     request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id"))
     error: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -25,6 +25,7 @@ from chengzhi.config import Settings
 from chengzhi.db import MAX_ID, utcnow
 from chengzhi.errors import ChengzhiError, NotFound
 from chengzhi.i18n import N_, Language, gettext, message
+from chengzhi.open311 import accounts
 from chengzhi.open311.formats import Open311Error, when
 from chengzhi.open311.mapping import UPDATE_ACTIONS, basic_status, extended_status, statuses_for_basic
 from chengzhi.open311.models import Open311Key, Open311Token
@@ -200,9 +201,12 @@ def submit(
     category: Category,
     key: Open311Key,
     lang: Language,
+    account_id: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Enter the request (realtime, blackbox) or queue it behind a token (batch); one item, as the spec says."""
-    account = None
+    """Enter the request (realtime, blackbox) or queue it behind a token (batch); one item, as the spec says. The
+    app's `account_id` is kept (and may link the request to a resident) only for a client that vouches for its
+    users' accounts (`open311.accounts`)."""
+    account = accounts.echoed(key, account_id)
     notice = gettext(lang, N_("Received; the responsible unit will handle it."))
     if category.service_type == "batch":
         # The whole intake runs now, in a savepoint rolled back at once, so that the caller hears of any
@@ -214,13 +218,18 @@ def submit(
         except ChengzhiError as exc:
             raise error_of(exc, lang) from None
         token = secrets.token_urlsafe(16)
-        session.add(Open311Token(token=token, key_id=key.id, payload=asdict(data), created_at=utcnow()))
+        session.add(
+            Open311Token(
+                token=token, key_id=key.id, payload=asdict(data), account_id=account, created_at=utcnow()
+            )
+        )
         session.flush()
         return [{"token": token, "service_notice": notice, "account_id": account}]
     try:
         request = svc.submit_request(session, ANONYMOUS, data, settings)
     except ChengzhiError as exc:
         raise error_of(exc, lang) from None
+    accounts.record(session, key.id, account, request.id, data.contact_phone, data.contact_email)
     if category.service_type == "blackbox":
         return [{"service_notice": notice, "account_id": account}]
     return [{"service_request_id": request.tracking_number, "service_notice": notice, "account_id": account}]
@@ -237,12 +246,22 @@ def resolve_tokens(session: Session, settings: Settings, now: dt.datetime) -> di
         try:
             with session.begin_nested():
                 request = svc.submit_request(session, ANONYMOUS, data, settings, now)
+                accounts.record(
+                    session,
+                    token.key_id,
+                    token.account_id,
+                    request.id,
+                    data.contact_phone,
+                    data.contact_email,
+                    now,
+                )
             token.request_id = request.id
             entered += 1
         except ChengzhiError as exc:
             token.error = message(exc.code, "en", dict(exc.params))[:300]
             refused += 1
         token.payload = {}
+        token.account_id = None
         token.resolved_at = now
     session.flush()
     return {"entered": entered, "refused": refused}

@@ -502,11 +502,20 @@ def _digits(text: str | None) -> str:
 
 
 def requests_of_person(
-    session: Session, user_id: int, phone: str | None, email: str | None, limit: int = 500
+    session: Session,
+    user_id: int,
+    phone: str | None,
+    email: str | None,
+    limit: int = 500,
+    linked_ids: Collection[int] = (),
 ) -> list[Request]:
     """Everything a person submitted, through any channel: under their account, or under their verified phone
-    number (phone calls, anonymous web reports) or e-mail address, newest first."""
+    number (phone calls, anonymous web reports) or e-mail address, or linked to them by another domain's proof
+    (`linked_ids`: Open311 requests of their linked app accounts), newest first."""
+    linked = set(linked_ids)
     conditions: list[ColumnElement[bool]] = [Request.submitter_id == user_id]
+    if linked:
+        conditions.append(Request.id.in_(sorted(linked)))
     if phone and len(_digits(phone)) >= 4:
         conditions.append(Request.phone_last4 == _digits(phone)[-4:])
     if email:
@@ -519,6 +528,7 @@ def requests_of_person(
         r
         for r in rows
         if r.submitter_id == user_id
+        or r.id in linked
         or (wanted and _digits(r.contact_phone)[-11:] == wanted)
         or (email and r.contact_email == email)
     ]

@@ -111,6 +111,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/me/sharing"): _r(
         SIGNED_IN, note="which verified details the units handling one's requests see"
     ),
+    ("POST", "/me/app-accounts/{link_id}/unlink"): _r(SIGNED_IN, note="one's own links only", other_ids=True),
     ("POST", "/me/delete"): _r(SIGNED_IN),
     # ---- organisation: units are public information; users and their sessions are the administrators'
     ("GET", "/api/v1/units"): _r(PUBLIC),
@@ -148,6 +149,10 @@ POLICY: dict[tuple[str, str], Rule] = {
         "A", note="users within the administrator's subtree"
     ),
     ("POST", "/staff/admin/users/{ref}/second-factor/reset"): _r("A", note="not one's own"),
+    ("GET", "/staff/admin/open311"): _r("A"),
+    ("POST", "/staff/admin/open311/{name}/vouches"): _r(
+        "A", note="a client's name", at_root=True, other_ids=True
+    ),
     ("GET", "/staff/admin/models"): _r("A"),
     ("POST", "/staff/admin/models"): _r("A", note="changes the city's model", at_root=True),
     # ---- categories: public reads, administrators' changes
@@ -334,6 +339,8 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/dashboard/hot/words"): _r("A"),
     ("GET", "/dashboard/hot/proactive"): _r("DSLAN"),
     # ---- Open311 GeoReport v2: public reads, writes by API key (checked in test_open311)
+    ("GET", "/api/v1/open311/clients"): _r("A"),
+    ("PUT", "/api/v1/open311/clients/{name}/vouches"): _r("A", at_root=True, other_ids=True),
     ("GET", "/open311/v2/discovery.{fmt}"): _r(PUBLIC),
     ("GET", "/open311/v2/services.{fmt}"): _r(PUBLIC),
     ("GET", "/open311/v2/services/{service_code}.{fmt}"): _r(PUBLIC),

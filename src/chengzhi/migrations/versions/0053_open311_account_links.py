@@ -2,7 +2,7 @@
 linked to residents on proof
 
 Revision ID: 0053
-Revises: 0047
+Revises: 0051
 Create Date: 2026-12-07 09:40:00
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import chengzhi.db
 
 revision: str = "0053"
-down_revision: str | None = "0047"
+down_revision: str | None = "0051"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,34 @@
+"""participate: a comment's author may be unlinked (retention)
+
+Revision ID: 0055
+Revises: 0047
+Create Date: 2026-12-07 09:40:00
+
+The retention job unlinks the authors of the comments on requests closed more than CHENGZHI_RETENTION_MONTHS ago
+(docs/security.md), so `comments.user_id` may be empty. Going back, the comments without an author cannot be
+represented and are deleted (with their reports).
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0055"
+down_revision: str | None = "0047"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("comments", schema=None) as batch_op:
+        batch_op.alter_column("user_id", existing_type=sa.Integer(), nullable=True)
+
+
+def downgrade() -> None:
+    op.execute(
+        "DELETE FROM comment_reports WHERE comment_id IN (SELECT id FROM comments WHERE user_id IS NULL)"
+    )
+    op.execute("DELETE FROM comments WHERE user_id IS NULL")
+    with op.batch_alter_table("comments", schema=None) as batch_op:
+        batch_op.alter_column("user_id", existing_type=sa.Integer(), nullable=False)

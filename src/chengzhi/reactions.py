@@ -15,9 +15,11 @@ from sqlalchemy.orm import Session
 
 from chengzhi.credit import cases as credit_cases
 from chengzhi.identity import service as identity_service
+from chengzhi.identity import sharing as identity_sharing
 from chengzhi.jobs import service as jobs
 from chengzhi.knowledge import service as knowledge_service
 from chengzhi.knowledge import vectors as knowledge_vectors
+from chengzhi.metrics import exclusions as metrics_exclusions
 from chengzhi.metrics import facts
 from chengzhi.notify import outbox as notify_outbox
 from chengzhi.notify import service as notify
@@ -55,6 +57,8 @@ def forget_copies(session: Session, expired: Sequence[requests_retention.Expired
     open311_updates.forget_requests(session, {e.request_id: e.contact_name for e in expired})
     participate_service.forget_requests(session, {e.request_id: e.contact_name for e in expired})
     outbound_record.forget_references(session, [e.tracking_number for e in expired])
+    identity_sharing.forget_requests(session, ids)
+    metrics_exclusions.forget_requests(session, {e.request_id: e.contact_name for e in expired})
 
 
 # Retention by age, at every run of the job, of what is kept apart from any request.
@@ -62,6 +66,7 @@ PRUNE_BY_AGE: tuple[requests_retention.Prune, ...] = (
     outbound_record.prune,
     identity_service.prune_codes,
     org_sessions.prune,
+    participate_service.prune_votes,
 )
 
 
@@ -137,8 +142,9 @@ REACTIONS: tuple[Reaction, ...] = (
         "notify deletes their notifications, routing their duplicates index and text vectors and masks its triage "
         "facts, knowledge drops the questions of uses, warning the hot-issue members' titles and authors, open311 "
         "masks inbound update texts, participate unlinks comments' authors and masks their texts (drops reports "
-        "and follows), outbound deletes the recorded messages; at every run outbound, identity and org delete "
-        "recorded messages, verification codes and ended sessions older than the cut-off; in the job's "
+        "and follows), outbound deletes the recorded messages, identity unlinks the resident from detail views, "
+        "metrics masks exclusion notes; at every run outbound, identity, org and participate delete recorded "
+        "messages, verification codes, ended sessions and topic votes older than the cut-off; in the job's "
         "transaction",
         _install_retention,
         _remove_retention,

@@ -16,7 +16,7 @@ from chengzhi.org import levels
 from chengzhi.org import queries as org_queries
 from chengzhi.org.models import Role
 from chengzhi.org.service import Actor, require_role
-from chengzhi.participate.models import Comment, CommentReport, Follow
+from chengzhi.participate.models import Comment, CommentReport, Follow, FocusVote
 from chengzhi.requests import queries as requests_queries
 from chengzhi.security.masking import mask_text
 from chengzhi.warning import service as warning_service
@@ -236,3 +236,10 @@ def forget_requests(session: Session, contact_names: dict[int, str | None]) -> N
     if comments:
         session.execute(delete(CommentReport).where(CommentReport.comment_id.in_([c.id for c in comments])))
     session.execute(delete(Follow).where(Follow.request_id.in_(ids)))
+
+
+def prune_votes(session: Session, before: dt.datetime, _now: dt.datetime) -> dict[str, int]:
+    """Retention by age: who voted for which monthly topic, for months before the cut-off's (the topics keep
+    their vote counts)."""
+    done = session.execute(delete(FocusVote).where(FocusVote.month < before.strftime("%Y-%m")))
+    return {"votes_deleted": int(getattr(done, "rowcount", 0) or 0)}

@@ -8,7 +8,7 @@ units, times and the shape of the event log, so that statistics and the three ra
 is marked `anonymised_at`; the job (`retention`, every scheduler round) takes 200 requests per batch.
 
 Its photos are deleted (rows, upload tokens, and the files once the transaction commits, unless another photo
-has the same content). Other domains' copies go in the same transaction, each domain removing its own through the
+has the same content), and so are its supporters' keys (the support count stays). Other domains' copies go in the same transaction, each domain removing its own through the
 hook `on_anonymise` (chengzhi.reactions registers them; docs/security.md lists what each does). Personal data kept
 apart from any request (outbound messages recorded instead of sent, verification codes, ended sign-in sessions) go
 by age through the hook `on_cutoff`, called at every run with the same cut-off time.
@@ -30,7 +30,7 @@ from sqlalchemy import event as orm_events
 from sqlalchemy.orm import Session
 
 from chengzhi.config import Settings
-from chengzhi.requests.models import Photo, PhotoToken, Request, RequestEvent
+from chengzhi.requests.models import Photo, PhotoToken, Request, RequestEvent, RequestSupport
 from chengzhi.security.masking import mask_text
 
 BATCH = 200
@@ -176,6 +176,10 @@ def anonymise_expired(session: Session, settings: Settings, now: dt.datetime) ->
             )
         if batch:
             photos += _forget_photos(session, [r.id for r in batch], Path(settings.media_dir))
+            # Who supported ("me too": keyed digests of accounts and browsers); the count stays on the request.
+            session.execute(
+                delete(RequestSupport).where(RequestSupport.request_id.in_([r.id for r in batch]))
+            )
             for forget in list(_forgetters):
                 forget(session, expired)
         session.flush()

@@ -147,5 +147,8 @@ CODES_KEPT = dt.timedelta(days=1)
 
 def prune_codes(session: Session, _before: dt.datetime, now: dt.datetime) -> dict[str, int]:
     """Retention by age (chengzhi.requests.retention `on_cutoff`): verification codes expired over a day ago."""
-    done = session.execute(delete(VerificationCode).where(VerificationCode.expires_at < now - CODES_KEPT))
+    due = VerificationCode.expires_at < now - CODES_KEPT
+    if session.scalar(select(VerificationCode.id).where(due).limit(1)) is None:
+        return {}  # a read only: no write lock taken when nothing is due (SQLite)
+    done = session.execute(delete(VerificationCode).where(due))
     return {"verification_codes_deleted": int(getattr(done, "rowcount", 0) or 0)}

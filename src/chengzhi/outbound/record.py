@@ -64,5 +64,8 @@ def forget_references(session: Session, references: Collection[str]) -> int:
 def prune(session: Session, before: dt.datetime, _now: dt.datetime) -> dict[str, int]:
     """Retention by age: every message recorded before `before` (verification codes, staff alerts, webhook
     payloads: messages about no request, or whose request is still open)."""
-    done = session.execute(delete(OutboundRecord).where(OutboundRecord.created_at < before))
+    due = OutboundRecord.created_at < before
+    if session.scalar(select(OutboundRecord.id).where(due).limit(1)) is None:
+        return {}  # a read only: no write lock taken when nothing is due (SQLite)
+    done = session.execute(delete(OutboundRecord).where(due))
     return {"outbound_records_deleted": int(getattr(done, "rowcount", 0) or 0)}

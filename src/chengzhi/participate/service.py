@@ -241,5 +241,8 @@ def forget_requests(session: Session, contact_names: dict[int, str | None]) -> N
 def prune_votes(session: Session, before: dt.datetime, _now: dt.datetime) -> dict[str, int]:
     """Retention by age: who voted for which monthly topic, for months before the cut-off's (the topics keep
     their vote counts)."""
-    done = session.execute(delete(FocusVote).where(FocusVote.month < before.strftime("%Y-%m")))
+    due = FocusVote.month < before.strftime("%Y-%m")
+    if session.scalar(select(FocusVote.id).where(due).limit(1)) is None:
+        return {}  # a read only: no write lock taken when nothing is due (SQLite)
+    done = session.execute(delete(FocusVote).where(due))
     return {"votes_deleted": int(getattr(done, "rowcount", 0) or 0)}

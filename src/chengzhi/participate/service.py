@@ -16,7 +16,7 @@ from chengzhi.org import levels
 from chengzhi.org import queries as org_queries
 from chengzhi.org.models import Role
 from chengzhi.org.service import Actor, require_role
-from chengzhi.participate.models import Comment, CommentReport, Follow, FocusVote
+from chengzhi.participate.models import Comment, CommentReport, FocusVote, Follow
 from chengzhi.requests import queries as requests_queries
 from chengzhi.security.masking import mask_text
 from chengzhi.warning import service as warning_service

@@ -18,6 +18,7 @@ from chengzhi.cli import app
 from chengzhi.config import Settings
 from chengzhi.imports.service import ImportFailed, import_requests
 from chengzhi.requests.models import Request, RequestEvent
+from chengzhi.security.cells import restored_cell, safe_cell
 
 from .conftest import Configure
 from .factories import City
@@ -340,3 +341,42 @@ open_case_notes = "progress"
     assert result.exit_code == 0, result.output
     assert (tmp_path / "nyc.rejects.csv").exists()
     assert '"imported": 4' in result.output
+
+
+def test_the_rejects_file_is_formula_safe_and_imports_back_as_written(
+    settings: Settings, city: City, session: Session, tmp_path: Path
+) -> None:
+    """A refused row's cells that would start a formula (`=HYPERLINK(…)`, `-74.04`) are written with an apostrophe,
+    so a spreadsheet opening the rejects file runs nothing; importing the corrected file takes the apostrophe off,
+    and the request holds the values of the original file."""
+    formula = '=HYPERLINK("http://evil.example/","click")'
+    rows = [row[:] for row in API_ROWS]
+    rows[4][5] = formula  # 58000005: refused (no category for its complaint type)
+    file = write(tmp_path / "nyc.csv", API_HEADER, rows)
+    rejects = tmp_path / "nyc.rejects.csv"
+    spec = mapping(API_HEADER, API_FORMATS, **TOLERANT)
+    assert import_requests(settings, file, spec, skip_invalid=True, rejects=rejects)["invalid"] == 2
+    with rejects.open(encoding="utf-8-sig", newline="") as handle:
+        refused = list(csv.DictReader(handle))
+    assert refused[0]["descriptor"] == "'" + formula and refused[0]["longitude"] == "'-74.04"
+    assert all(not v.startswith(("=", "+", "-", "@")) for r in refused for v in r.values())
+
+    refused[0]["complaint_type"] = "Dirty Condition"  # corrected in a spreadsheet, saved as CSV
+    corrected = tmp_path / "nyc.corrected.csv"
+    with corrected.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(refused[0]))
+        writer.writeheader()
+        writer.writerows(refused)
+    again = import_requests(
+        settings, corrected, spec, skip_invalid=True, rejects=tmp_path / "again.rejects.csv"
+    )
+    assert again["imported"] == 1 and again["invalid"] == 1
+    row = imported(session)["58000005"]
+    assert formula in row.text and not row.text.count("'=")
+    assert row.lon == pytest.approx(-74.04)
+
+
+def test_restored_cell_undoes_safe_cell_only() -> None:
+    for value in ("=SUM(1)", "+86 138", "-74.04", "@x", "\uff1d1", "plain", "'quoted", "'", "", None, 3):
+        assert restored_cell(safe_cell(value)) == value
+    assert restored_cell("'plain") == "'plain" and restored_cell("''=1") == "''=1"

@@ -5,6 +5,10 @@ PostgreSQL: `pg_dump --format=custom` and `pg_restore --clean` (the client tools
 A restore refuses a backup whose schema version (Alembic's) is not the code's: upgrade or downgrade the code first.
 `summary()` gives row counts per table and a checksum of the event log, printed by both commands so that an
 operator can compare them.
+
+`prune(directory, keep_days)` deletes the backups in a directory older than `keep_days` (`chengzhi prune-backups`):
+a backup holds the personal data the database held when it was taken, so a city's backup rotation has to follow
+its retention (docs/operations.md); `chengzhi restore` re-applies the retention job after restoring.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import hashlib
 import re
 import sqlite3
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -154,3 +159,38 @@ def restore(database_url: str, source: Path) -> Summary:
             ]
         )
     return summary(database_url)
+
+
+# How a backup file starts: a SQLite database, or pg_dump's custom format.
+BACKUP_MAGIC = (b"SQLite format 3\x00", b"PGDMP")
+
+
+def is_backup(path: Path) -> bool:
+    """Whether the file is a backup `backup()` could have written (its first bytes), not any other file."""
+    try:
+        with Path(path).open("rb") as file:
+            start = file.read(16)
+    except OSError:
+        return False
+    return any(start.startswith(magic) for magic in BACKUP_MAGIC)
+
+
+def prune(directory: Path, keep_days: int, now: float | None = None) -> list[Path]:
+    """Delete the backups directly in `directory` last written more than `keep_days` days ago; other files and
+    sub-directories are left alone. Returns the files deleted, oldest first."""
+    if keep_days < 1:
+        raise BackupError("keep at least one day of backups (--keep-days 1 or more)")
+    folder = Path(directory)
+    if not folder.is_dir():
+        raise BackupError(f"{directory}: no such directory")
+    before = (time.time() if now is None else now) - keep_days * 86400
+    old = [
+        (f.stat().st_mtime, f)
+        for f in folder.iterdir()
+        if f.is_file() and not f.is_symlink() and f.stat().st_mtime < before and is_backup(f)
+    ]
+    deleted = []
+    for _mtime, file in sorted(old):
+        file.unlink()
+        deleted.append(file)
+    return deleted

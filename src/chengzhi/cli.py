@@ -330,6 +330,47 @@ def restore_command(
         raise typer.Exit(1) from None
     typer.echo(f"restored from {file}")
     _print_summary(done)
+    # Personal data the retention job removed after the backup was taken must not come back with it.
+    from chengzhi.db import get_sessionmaker, utcnow
+    from chengzhi.requests.retention import anonymise_expired
+
+    settings = get_settings()
+    with get_sessionmaker(settings.database_url)() as session, session.begin():
+        result = anonymise_expired(session, settings, utcnow())
+    if result.get("retention") == "off":
+        typer.echo("retention not re-applied: CHENGZHI_RETENTION_MONTHS is 0")
+        return
+    removed = ", ".join(f"{k} {v}" for k, v in result.items() if k != "closed_before") or "nothing"
+    typer.echo(
+        f"retention re-applied (CHENGZHI_RETENTION_MONTHS={settings.retention_months}, requests closed before "
+        f"{result['closed_before']}): {removed}"
+    )
+    if any(v for k, v in result.items() if k != "closed_before"):
+        typer.echo("after retention:")
+        _print_summary(backup.summary(settings.database_url))
+
+
+@app.command("prune-backups")
+def prune_backups_command(
+    directory: Annotated[Path, typer.Argument(help="The directory `chengzhi backup` writes to.")],
+    keep_days: Annotated[
+        int | None, typer.Option(help="Days to keep (default CHENGZHI_BACKUP_KEEP_DAYS).", min=1)
+    ] = None,
+) -> None:
+    """Delete the backups in DIRECTORY written more than --keep-days days ago (files `chengzhi backup` writes: SQLite
+    databases and pg_dump archives; other files are left alone). Run it after each backup, so that personal data
+    removed by retention do not outlive it in old backups."""
+    from chengzhi import backup
+
+    days = keep_days if keep_days is not None else get_settings().backup_keep_days
+    try:
+        deleted = backup.prune(directory, days)
+    except backup.BackupError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    for file in deleted:
+        typer.echo(f"deleted {file}")
+    typer.echo(f"{len(deleted)} backups older than {days} days deleted from {directory}")
 
 
 @secrets_app.command("rotate")

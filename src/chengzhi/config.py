@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     # submitter's account link, names, phone and ID-card numbers and e-mail addresses in its texts and event log);
     # 0 keeps them for ever. Three years by default: long enough for appeals, audits and repeat complaints.
     retention_months: int = Field(default=36, ge=0, le=1200)
+    # Days `chengzhi prune-backups` keeps backup files: personal data removed by retention live on in a backup
+    # until it is deleted (and a restore re-applies retention), so keep this short.
+    backup_keep_days: int = Field(default=35, ge=1, le=3650)
     # Anonymous submissions per client address; syntax of the `limits` library ("10/minute").
     anonymous_submit_rate: str = "10/minute"
     # Sign-in attempts per client address (pages and API), against password guessing.

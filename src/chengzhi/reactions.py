@@ -14,9 +14,12 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from chengzhi.credit import cases as credit_cases
+from chengzhi.identity import service as identity_service
+from chengzhi.identity import sharing as identity_sharing
 from chengzhi.jobs import service as jobs
 from chengzhi.knowledge import service as knowledge_service
 from chengzhi.knowledge import vectors as knowledge_vectors
+from chengzhi.metrics import exclusions as metrics_exclusions
 from chengzhi.metrics import facts
 from chengzhi.notify import outbox as notify_outbox
 from chengzhi.notify import service as notify
@@ -26,7 +29,10 @@ from chengzhi.open311 import outbox
 from chengzhi.open311 import request_updates as open311_updates
 from chengzhi.opendata import platform as opendata_platform
 from chengzhi.opendata import tablecheck as opendata_tables
+from chengzhi.org import sessions as org_sessions
 from chengzhi.org import signals as org_signals
+from chengzhi.outbound import record as outbound_record
+from chengzhi.participate import service as participate_service
 from chengzhi.participate import topics
 from chengzhi.requests import retention as requests_retention
 from chengzhi.routing import classifier_models, rules
@@ -51,6 +57,31 @@ def forget_copies(session: Session, expired: Sequence[requests_retention.Expired
     warning_service.forget_requests(session, {e.request_id: e.title for e in expired})
     open311_updates.forget_requests(session, {e.request_id: e.contact_name for e in expired})
     open311_accounts.forget_requests(session, ids)
+    participate_service.forget_requests(session, {e.request_id: e.contact_name for e in expired})
+    outbound_record.forget_references(session, [e.tracking_number for e in expired])
+    identity_sharing.forget_requests(session, ids)
+    metrics_exclusions.forget_requests(session, {e.request_id: e.contact_name for e in expired})
+
+
+# Retention by age, at every run of the job, of what is kept apart from any request.
+PRUNE_BY_AGE: tuple[requests_retention.Prune, ...] = (
+    outbound_record.prune,
+    identity_service.prune_codes,
+    org_sessions.prune,
+    participate_service.prune_votes,
+)
+
+
+def _install_retention() -> None:
+    requests_retention.on_anonymise(forget_copies)
+    for prune in PRUNE_BY_AGE:
+        requests_retention.on_cutoff(prune)
+
+
+def _remove_retention() -> None:
+    requests_retention.off_anonymise(forget_copies)
+    for prune in PRUNE_BY_AGE:
+        requests_retention.off_cutoff(prune)
 
 
 @dataclass(frozen=True)
@@ -112,9 +143,13 @@ REACTIONS: tuple[Reaction, ...] = (
         "the retention job anonymises requests closed long ago (requests)",
         "notify deletes their notifications, routing their duplicates index and text vectors and masks its triage "
         "facts, knowledge drops the questions of uses, warning the hot-issue members' titles and authors, open311 "
-        "masks inbound update texts and deletes the app account ids kept on them; in the job's transaction",
-        lambda: requests_retention.on_anonymise(forget_copies),
-        lambda: requests_retention.off_anonymise(forget_copies),
+        "masks inbound update texts and deletes the app account ids kept on them, participate unlinks comments' authors and masks their texts (drops reports "
+        "and follows), outbound deletes the recorded messages, identity unlinks the resident from detail views, "
+        "metrics masks exclusion notes; at every run outbound, identity, org and participate delete recorded "
+        "messages, verification codes, ended sessions and topic votes older than the cut-off; in the job's "
+        "transaction",
+        _install_retention,
+        _remove_retention,
     ),
 )
 

@@ -42,7 +42,7 @@ class VerificationCode(Base):
     target: Mapped[str] = mapped_column(String(200))
     code_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
@@ -84,7 +84,8 @@ class DetailView(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     request_id: Mapped[int] = mapped_column(ForeignKey("requests.id", ondelete="CASCADE"), index=True)
-    resident_id: Mapped[int] = mapped_column(Integer, index=True)
+    # None once retention has anonymised the request (CHENGZHI_RETENTION_MONTHS after it closed).
+    resident_id: Mapped[int | None] = mapped_column(Integer, index=True)
     viewer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     viewer_unit_id: Mapped[int | None] = mapped_column(Integer)
     fields: Mapped[list[str]] = mapped_column(JSON, default=list)

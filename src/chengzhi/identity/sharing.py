@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from chengzhi.db import utcnow
@@ -189,3 +189,12 @@ def views_of_resident(session: Session, user_id: int, lang: str, limit: int = 10
         )
     )
     return _rows(session, views, lang, with_viewer=False)
+
+
+def forget_requests(session: Session, request_ids: list[int]) -> None:
+    """Retention: the views of these requests' shared details stay for audit (who saw which fields, when) but no
+    longer name the resident (the link between the account and the request is what retention removes)."""
+    if request_ids:
+        session.execute(
+            update(DetailView).where(DetailView.request_id.in_(request_ids)).values(resident_id=None)
+        )

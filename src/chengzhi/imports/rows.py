@@ -23,6 +23,7 @@ from chengzhi.imports.messages import ImportFailed, Messages, Problem
 from chengzhi.requests.service import Submission
 from chengzhi.requests.workflow import Status
 from chengzhi.security.archives import check_zip
+from chengzhi.security.cells import restored_cell
 
 # Lengths of the request columns that the service does not shorten itself.
 LIMITS = {"external_id": 80, "address": 300, "contact_name": 120, "contact_phone": 40, "contact_email": 200}
@@ -101,7 +102,7 @@ def _open_csv(path: Path, spec: FileSpec, say: Messages) -> Iterator[Table]:
     with handle:
         reader = csv.reader(handle, delimiter=spec.delimiter, quotechar=spec.quotechar)
         try:
-            header = [h.strip().lstrip("\ufeff") for h in next(reader)]
+            header = [restored_cell(h.strip().lstrip("\ufeff")) for h in next(reader)]
         except StopIteration:
             raise ImportFailed([Problem(0, say("empty_file"))]) from None
         except UnicodeDecodeError as exc:
@@ -129,7 +130,8 @@ def _open_csv(path: Path, spec: FileSpec, say: Messages) -> Iterator[Table]:
                 if len(values) > len(header) and not _blank(values[len(header) :]):
                     reason = say("field_count", count=len(values), expected=len(header))
                     raise UnreadableRow(Problem(row, reason, line))
-                yield Record(row, line, dict(zip(header, values, strict=False)))
+                # A rejects file's neutralised cells (`'=…`) are read as written before (security.cells).
+                yield Record(row, line, dict(zip(header, map(restored_cell, values), strict=False)))
 
         yield Table(header, records())
 
@@ -154,12 +156,12 @@ def _open_xlsx(path: Path, spec: FileSpec, say: Messages) -> Iterator[Table]:
         first = next(rows, None)
         if first is None or _blank(first):
             raise ImportFailed([Problem(0, say("empty_file"))])
-        header = ["" if v is None else str(v).strip() for v in first]
+        header = ["" if v is None else restored_cell(str(v).strip()) for v in first]
 
         def records() -> Iterator[Record]:
             for row, values in enumerate(rows, start=2):
                 if not _blank(values):
-                    yield Record(row, None, dict(zip(header, values, strict=False)))
+                    yield Record(row, None, dict(zip(header, map(restored_cell, values), strict=False)))
 
         yield Table(header, records())
     finally:

@@ -34,6 +34,7 @@ from chengzhi.org.service import Actor, RoleGrant, city_unit, get_unit
 from chengzhi.requests import queries as requests_queries
 from chengzhi.requests.service import record_outcome, submit_request
 from chengzhi.requests.workflow import IllegalTransition, Status
+from chengzhi.security.cells import safe_row
 
 __all__ = ["ImportFailed", "Problem", "import_requests", "importer_actor"]
 
@@ -142,11 +143,13 @@ class Rejects:
         self.file = path.open("w", newline="", encoding="utf-8-sig")
         self.header = header
         self.writer = csv.writer(self.file)
-        self.writer.writerow(["row", "line", "reasons", *header])
+        self.writer.writerow(safe_row(["row", "line", "reasons", *header]))
 
     def write(self, record: Record, reasons: str) -> None:
+        # Cells that would start a formula get an apostrophe (a spreadsheet opens this file); the importer takes
+        # it off when the corrected file is imported again (security.cells.restored_cell).
         values = [as_text(record.values.get(column)) for column in self.header]
-        self.writer.writerow([record.row, record.line or "", reasons, *values])
+        self.writer.writerow(safe_row([record.row, record.line or "", reasons, *values]))
 
     def close(self) -> None:
         self.file.close()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from chengzhi.errors import Forbidden, Invalid
@@ -91,3 +91,17 @@ def exclusions(session: Session, scope: Scope, limit: int = 200) -> list[Exclusi
         for request_id, reason, note, actor_id, at in found
         if request_id in requests
     ]
+
+
+def forget_requests(session: Session, contact_names: dict[int, str | None]) -> None:
+    """Retention (request id -> the resident's contact name): the staff's notes on these requests' exclusions are
+    masked as on public pages (a note may name the resident or quote their number); reasons and times stay."""
+    rows = session.execute(
+        select(MetricExclusion.id, MetricExclusion.request_id, MetricExclusion.note).where(
+            MetricExclusion.request_id.in_(list(contact_names))
+        )
+    ).all()
+    for row_id, request_id, note in rows:
+        masked = mask_text(note, public=True, names=[contact_names.get(request_id)]) or ""
+        if masked != note:
+            session.execute(update(MetricExclusion).where(MetricExclusion.id == row_id).values(note=masked))

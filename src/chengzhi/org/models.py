@@ -145,7 +145,7 @@ class UserSession(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
     user_agent: Mapped[str] = mapped_column(String(200), default="")
     # The client's network, not its address: 203.0.113.0/24 or 2001:db8:1::/48.
     ip_prefix: Mapped[str] = mapped_column(String(50), default="")

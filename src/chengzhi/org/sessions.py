@@ -15,7 +15,7 @@ import ipaddress
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -185,3 +185,13 @@ def sessions_of(session: Session, user_id: int, settings: Settings) -> list[User
 
 def session_by_id(session: Session, session_id: int) -> UserSession | None:
     return session.get(UserSession, session_id)
+
+
+def prune(session: Session, before: dt.datetime, _now: dt.datetime) -> dict[str, int]:
+    """Retention by age (chengzhi.requests.retention `on_cutoff`): sessions that ended before the cut-off (every
+    session ends by `expires_at` at the latest; a revoked one earlier), with their browser and network."""
+    due = UserSession.expires_at < before
+    if session.scalar(select(UserSession.id).where(due).limit(1)) is None:
+        return {}  # a read only: no write lock taken when nothing is due (SQLite)
+    done = session.execute(delete(UserSession).where(due))
+    return {"sessions_deleted": int(getattr(done, "rowcount", 0) or 0)}

@@ -19,8 +19,8 @@ class OutboundRecord(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[str] = mapped_column(String(40), index=True)
     recipient: Mapped[str] = mapped_column(String(300))
-    reference: Mapped[str] = mapped_column(String(120), default="")
+    reference: Mapped[str] = mapped_column(String(120), default="", index=True)
     # A message recorded again (a retry after a crash) is recorded once.
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
     body: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import datetime as dt
+from collections.abc import Collection, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from chengzhi.db import utcnow
@@ -49,3 +50,22 @@ def recorded(session: Session, channel: str | None = None, limit: int = 100) -> 
     if channel is not None:
         query = query.where(OutboundRecord.channel == channel)
     return session.scalars(query).all()
+
+
+def forget_references(session: Session, references: Collection[str]) -> int:
+    """Retention: delete the recorded messages about these references (a request's tracking number: its Open311
+    form and the notifications to its resident, with their texts and contact data). Returns how many went."""
+    if not references:
+        return 0
+    done = session.execute(delete(OutboundRecord).where(OutboundRecord.reference.in_(list(references))))
+    return int(getattr(done, "rowcount", 0) or 0)
+
+
+def prune(session: Session, before: dt.datetime, _now: dt.datetime) -> dict[str, int]:
+    """Retention by age: every message recorded before `before` (verification codes, staff alerts, webhook
+    payloads: messages about no request, or whose request is still open)."""
+    due = OutboundRecord.created_at < before
+    if session.scalar(select(OutboundRecord.id).where(due).limit(1)) is None:
+        return {}  # a read only: no write lock taken when nothing is due (SQLite)
+    done = session.execute(delete(OutboundRecord).where(due))
+    return {"outbound_records_deleted": int(getattr(done, "rowcount", 0) or 0)}

@@ -19,7 +19,8 @@ class Comment(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     request_id: Mapped[int] = mapped_column(ForeignKey("requests.id"))
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # The author; None once retention has unlinked them (CHENGZHI_RETENTION_MONTHS after the request closed).
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     text: Mapped[str] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(10))
     held_for: Mapped[str | None] = mapped_column(String(200))  # why it waits: pre-moderation, a word

@@ -25,7 +25,6 @@ from chengzhi.deps import SessionDep, SettingsDep
 from chengzhi.errors import ChengzhiError, Invalid
 from chengzhi.i18n import Language, message
 from chengzhi.org import levels
-from chengzhi.org import queries as org_queries
 from chengzhi.org.service import Actor
 from chengzhi.participate import service
 from chengzhi.participate.models import Comment
@@ -151,16 +150,16 @@ def _issue_page(
     text: str = "",
 ) -> IssuePage:
     comments = service.comments_of(session, issue.id)
-    names = org_queries.display_names(session, {c.user_id for c in comments})
+    names = service.author_names(session, comments)
     reported = service.reported_by(session, actor.user_id, [c.id for c in comments])
     views = [
         CommentView(
             c.id,
-            service.masked_name(names.get(c.user_id, "")),
+            service.masked_name(names[c.id]),
             service.public_text(c),
             c.created_at,
             reported=c.id in reported,
-            own=c.user_id == actor.user_id,
+            own=c.user_id is not None and c.user_id == actor.user_id,
         )
         for c in comments
     ]
@@ -297,7 +296,7 @@ def _moderation_page(
     session: Session, actor: Actor, lang: Language, notice: str | None = None, error: str | None = None
 ) -> ModerationPage:
     waiting = service.waiting_comments(session, actor)
-    names = org_queries.display_names(session, {c.user_id for c in waiting})
+    names = service.author_names(session, waiting)
     rows = {
         r.id: r for r in requests_queries.requests_by_ids(session, sorted({c.request_id for c in waiting}))
     }
@@ -306,7 +305,7 @@ def _moderation_page(
             id=c.id,
             request_id=c.request_id,
             issue_title=requests_queries.public_title(rows[c.request_id]) if c.request_id in rows else "",
-            author=service.masked_name(names.get(c.user_id, "")),
+            author=service.masked_name(names[c.id]),
             text=c.text,
             reason=held_reason(c.held_for, lang),
             reports=c.reports,

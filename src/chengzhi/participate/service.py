@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Collection
 from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from chengzhi.config import Settings
@@ -16,7 +16,7 @@ from chengzhi.org import levels
 from chengzhi.org import queries as org_queries
 from chengzhi.org.models import Role
 from chengzhi.org.service import Actor, require_role
-from chengzhi.participate.models import Comment, CommentReport, Follow
+from chengzhi.participate.models import Comment, CommentReport, FocusVote, Follow
 from chengzhi.requests import queries as requests_queries
 from chengzhi.security.masking import mask_text
 from chengzhi.warning import service as warning_service
@@ -79,13 +79,19 @@ def public_text(comment: Comment) -> str:
     return mask_text(comment.text, public=True) or ""
 
 
+def author_names(session: Session, comments: Collection[Comment]) -> dict[int, str]:
+    """Comment id -> its author's display name ("" once retention has unlinked the author)."""
+    names = org_queries.display_names(session, {c.user_id for c in comments if c.user_id is not None})
+    return {c.id: names.get(c.user_id, "") if c.user_id is not None else "" for c in comments}
+
+
 def described(session: Session, comments: Collection[Comment]) -> list[dict[str, Any]]:
-    names = org_queries.display_names(session, {c.user_id for c in comments})
+    names = author_names(session, comments)
     return [
         {
             "id": c.id,
             "request_id": c.request_id,
-            "author": masked_name(names.get(c.user_id, "")),
+            "author": masked_name(names[c.id]),
             "text": public_text(c) if c.state == "published" else c.text,
             "state": c.state,
             "held_for": c.held_for,
@@ -211,3 +217,32 @@ def followers_of(session: Session, request_ids: Collection[int]) -> dict[int, li
     for request_id, user_id in rows:
         found.setdefault(request_id, []).append(user_id)
     return found
+
+
+def forget_requests(session: Session, contact_names: dict[int, str | None]) -> None:
+    """Retention (request id -> the resident's contact name): the comments on these requests lose their author
+    (the link to the account) and the personal data in their text (masked as on public pages, with the author's
+    and the resident's names); who reported them and why, and who follows these requests, are deleted. The
+    comments themselves stay: the public record of the case."""
+    if not contact_names:
+        return
+    ids = list(contact_names)
+    comments = list(session.scalars(select(Comment).where(Comment.request_id.in_(ids))))
+    names = author_names(session, comments)
+    for c in comments:
+        known = [contact_names.get(c.request_id), names[c.id] or None]
+        c.text = mask_text(c.text, public=True, names=known) or ""
+        c.user_id = None
+    if comments:
+        session.execute(delete(CommentReport).where(CommentReport.comment_id.in_([c.id for c in comments])))
+    session.execute(delete(Follow).where(Follow.request_id.in_(ids)))
+
+
+def prune_votes(session: Session, before: dt.datetime, _now: dt.datetime) -> dict[str, int]:
+    """Retention by age: who voted for which monthly topic, for months before the cut-off's (the topics keep
+    their vote counts)."""
+    due = FocusVote.month < before.strftime("%Y-%m")
+    if session.scalar(select(FocusVote.id).where(due).limit(1)) is None:
+        return {}  # a read only: no write lock taken when nothing is due (SQLite)
+    done = session.execute(delete(FocusVote).where(due))
+    return {"votes_deleted": int(getattr(done, "rowcount", 0) or 0)}

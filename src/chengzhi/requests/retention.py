@@ -8,8 +8,10 @@ units, times and the shape of the event log, so that statistics and the three ra
 is marked `anonymised_at`; the job (`retention`, every scheduler round) takes 200 requests per batch.
 
 Its photos are deleted (rows, upload tokens, and the files once the transaction commits, unless another photo
-has the same content). Other domains' copies go in the same transaction, each domain removing its own through the
-hook `on_anonymise` (chengzhi.reactions registers them; docs/security.md lists what each does).
+has the same content), and so are its supporters' keys (the support count stays). Other domains' copies go in the same transaction, each domain removing its own through the
+hook `on_anonymise` (chengzhi.reactions registers them; docs/security.md lists what each does). Personal data kept
+apart from any request (outbound messages recorded instead of sent, verification codes, ended sign-in sessions) go
+by age through the hook `on_cutoff`, called at every run with the same cut-off time.
 
 The event log is otherwise append-only: retention is the one rewrite, and it keeps `workflow.fold` equal to the
 projection (the reply text is masked the same way in both).
@@ -28,7 +30,7 @@ from sqlalchemy import event as orm_events
 from sqlalchemy.orm import Session
 
 from chengzhi.config import Settings
-from chengzhi.requests.models import Photo, PhotoToken, Request, RequestEvent
+from chengzhi.requests.models import Photo, PhotoToken, Request, RequestEvent, RequestSupport
 from chengzhi.security.masking import mask_text
 
 BATCH = 200
@@ -39,6 +41,7 @@ class Expired:
     """A request being anonymised, as other domains need it to remove their own copies (`on_anonymise`)."""
 
     request_id: int
+    tracking_number: str
     title_before: str
     text_before: str
     title: str  # as it is now (masked)
@@ -59,6 +62,22 @@ def on_anonymise(forget: Forget) -> None:
 def off_anonymise(forget: Forget) -> None:
     if forget in _forgetters:
         _forgetters.remove(forget)
+
+
+# What other domains keep apart from any request and remove by age: called at every run with the cut-off (rows
+# from before it go) and the time now; each answers how many rows it removed, by what.
+Prune = Callable[[Session, dt.datetime, dt.datetime], dict[str, int]]
+_pruners: list[Prune] = []
+
+
+def on_cutoff(prune: Prune) -> None:
+    if prune not in _pruners:
+        _pruners.append(prune)
+
+
+def off_cutoff(prune: Prune) -> None:
+    if prune in _pruners:
+        _pruners.remove(prune)
 
 
 # Payload values that are free text: masked as on public pages (other values only where they hold contact data).
@@ -152,13 +171,28 @@ def anonymise_expired(session: Session, settings: Settings, now: dt.datetime) ->
         for request in batch:
             title_before, text_before, name = request.title, request.text, request.contact_name
             anonymise(session, request, now)
-            expired.append(Expired(request.id, title_before, text_before, request.title, name))
+            expired.append(
+                Expired(request.id, request.tracking_number, title_before, text_before, request.title, name)
+            )
         if batch:
             photos += _forget_photos(session, [r.id for r in batch], Path(settings.media_dir))
+            # Who supported ("me too": keyed digests of accounts and browsers); the count stays on the request.
+            session.execute(
+                delete(RequestSupport).where(RequestSupport.request_id.in_([r.id for r in batch]))
+            )
             for forget in list(_forgetters):
                 forget(session, expired)
         session.flush()
         done += len(batch)
         if len(batch) < BATCH:
             break
-    return {"anonymised": done, "photos_deleted": photos, "closed_before": before.isoformat()}
+    pruned: dict[str, int] = {}
+    for prune in list(_pruners):
+        pruned.update(prune(session, before, now))
+    session.flush()
+    result: dict[str, Any] = {
+        "anonymised": done,
+        "photos_deleted": photos,
+        "closed_before": before.isoformat(),
+    }
+    return result | {k: v for k, v in pruned.items() if v}

@@ -292,6 +292,7 @@ def _triage_on_commit(request: pytest.FixtureRequest, monkeypatch: pytest.Monkey
     if request.node.get_closest_marker("being_triaged"):
         yield
         return
+
     def remembering(original: Callable[..., Any]) -> Callable[..., Any]:
         def intake_and_remember(
             session: Session, actor: Any, data: Any, settings: Settings, *args: Any, **kw: Any
@@ -304,7 +305,9 @@ def _triage_on_commit(request: pytest.FixtureRequest, monkeypatch: pytest.Monkey
 
     submit_and_remember = remembering(requests_service.submit_request)
     monkeypatch.setattr(requests_service, "submit_request", submit_and_remember)
-    monkeypatch.setattr(requests_service, "receive", remembering(requests_service.receive))  # the API's intake
+    monkeypatch.setattr(
+        requests_service, "receive", remembering(requests_service.receive)
+    )  # the API's intake
     monkeypatch.setattr(imports_service, "submit_request", submit_and_remember)
     event.listen(Session, "after_transaction_end", _triage_after_commit)
     yield

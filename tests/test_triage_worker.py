@@ -295,4 +295,5 @@ def test_the_worker_reads_its_models_before_each_batch_outside_the_batch(
     batches = [i for i, call in enumerate(calls) if call == "batch"]
     assert batches  # (the client's own in-app worker may have taken some of the three rows)
     assert all(calls[i - 1] == "warm" for i in batches)  # each batch right after a warm-up
+    assert calls[0] == "warm"  # at start, even if the client's worker took every row
     assert idle_calls == []  # an idle worker does not warm up

@@ -17,7 +17,7 @@ from chengzhi.config import Settings
 from chengzhi.db import MAX_ID, sqlite_write_gate
 from chengzhi.deps import ActorDep, LanguageDep, SessionDep, SettingsDep, actor_of, open_session
 from chengzhi.errors import ChengzhiError, Forbidden, Invalid, NotAuthenticated
-from chengzhi.i18n import Language
+from chengzhi.i18n import Language, negotiate_language
 from chengzhi.org.service import Actor
 from chengzhi.ratelimit import check_rate
 from chengzhi.requests import acknowledge, contact_views, lists, photos_api, schemas, workflow_api
@@ -43,16 +43,15 @@ router = APIRouter(prefix="/api/v1", tags=["requests"])
     responses={201: {"model": schemas.RequestCreated}},
 )
 async def submit(
-    body: schemas.RequestCreate,
-    http: Request,
-    settings: SettingsDep,
-    lang: LanguageDep,
-    idempotency_key: IdempotencyKey = None,
+    body: schemas.RequestCreate, http: Request, idempotency_key: IdempotencyKey = None
 ) -> Response:
     """Anyone may submit (anonymous submissions are rate-limited per address); the request is committed
     before 201 is returned."""
     # The busiest endpoint: the session, the caller and the intake run in one trip to a worker thread (each
-    # synchronous dependency would be a trip of its own; docs/scaling.md).
+    # synchronous dependency would be a trip of its own; docs/scaling.md). The settings and the language are
+    # read here rather than as dependencies, which FastAPI would solve at every call.
+    settings: Settings = http.app.state.settings
+    lang = negotiate_language(http, settings.default_language)
     return await run_in_threadpool(_submit, body, http, settings, lang, idempotency_key)
 
 

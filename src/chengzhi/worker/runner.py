@@ -185,6 +185,7 @@ class Worker:
         return False
 
     def run(self) -> None:
+        warmed = False
         try:
             while not self._stop.is_set():
                 if not self._hold_lease():
@@ -196,11 +197,14 @@ class Worker:
                     self._lane.start()
                 try:
                     # Look first, without a lock: an idle poll is one small query, no warm-up (a file's stat,
-                    # now and then a model registry query) and, on SQLite, no write lock.
+                    # now and then a model registry query) and, on SQLite, no write lock. The first turn warms up
+                    # anyway: importing the model's libraries takes seconds of CPU (more on a busy machine), better
+                    # spent at start than in the first burst of submissions, which it would slow down.
                     with self.factory() as session:
                         due = queue.has_due(session, utcnow())
-                        if due and self.warm is not None:  # models read outside the batch's write transaction
+                        if (due or not warmed) and self.warm is not None:  # outside the batch's transaction
                             self.warm(session, self.settings)
+                        warmed = True
                     if not due:
                         self._stop.wait(self.idle)
                         continue

@@ -254,7 +254,7 @@ def compare(args: argparse.Namespace) -> dict[str, Any]:
     from benchmarks.run_all import machine_info
 
     runs: list[dict[str, Any]] = []
-    out = WORK / "intake-cpu-run.json"
+    out = WORK / f"intake-cpu-run-{os.getpid()}.json"  # two comparisons may run at once (two databases)
     extra = [
         "--url",
         args.url,
@@ -265,7 +265,10 @@ def compare(args: argparse.Namespace) -> dict[str, Any]:
         "--warmup",
         str(args.warmup),
     ]
-    extra += ["--profile", str(WORK / "intake-cpu.prof")]  # for the Python calls per submission
+    extra += [
+        "--profile",
+        str(WORK / f"intake-cpu-{os.getpid()}.prof"),
+    ]  # for the Python calls per submission
     extra += ["--with-model"] * args.with_model + ["--inline"] * args.inline
     for pair in range(args.pairs):
         for label, src in (("before", args.compare), ("after", str(ROOT / "src"))):

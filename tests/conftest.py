@@ -292,16 +292,22 @@ def _triage_on_commit(request: pytest.FixtureRequest, monkeypatch: pytest.Monkey
     if request.node.get_closest_marker("being_triaged"):
         yield
         return
-    original = requests_service.submit_request
 
-    def submit_and_remember(
-        session: Session, actor: Any, data: Any, settings: Settings, *args: Any, **kw: Any
-    ) -> Any:
-        received = original(session, actor, data, settings, *args, **kw)
-        session.info[_TRIAGE_SETTINGS] = settings
-        return received
+    def remembering(original: Callable[..., Any]) -> Callable[..., Any]:
+        def intake_and_remember(
+            session: Session, actor: Any, data: Any, settings: Settings, *args: Any, **kw: Any
+        ) -> Any:
+            received = original(session, actor, data, settings, *args, **kw)
+            session.info[_TRIAGE_SETTINGS] = settings
+            return received
 
+        return intake_and_remember
+
+    submit_and_remember = remembering(requests_service.submit_request)
     monkeypatch.setattr(requests_service, "submit_request", submit_and_remember)
+    monkeypatch.setattr(
+        requests_service, "receive", remembering(requests_service.receive)
+    )  # the API's intake
     monkeypatch.setattr(imports_service, "submit_request", submit_and_remember)
     event.listen(Session, "after_transaction_end", _triage_after_commit)
     yield

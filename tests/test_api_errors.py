@@ -646,7 +646,7 @@ def test_the_fuzz_assertion_does_catch_a_server_error(
     def crash(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("simulated bug")
 
-    monkeypatch.setattr(service, "submit_request", crash)
+    monkeypatch.setattr(service, "receive", crash)
     response = submit(client)
     assert_error(response, 500, "internal_error")
     with pytest.raises(AssertionError):

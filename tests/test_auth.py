@@ -340,13 +340,12 @@ def test_phone_numbers_never_reach_the_log(
     )
     client.post("/api/v1/track", json={"tracking_number": number, "phone_last4": "0000"})
 
-    def broken_query(session: Session, request: object, now: object = None) -> str:
+    def broken_query(session: Session, request_id: object, token: object, now: object = None) -> None:
         session.execute(
             text("SELECT no_such_column FROM requests WHERE contact_phone = :phone"), {"phone": PHONE}
         )
-        return "unreachable"
 
-    monkeypatch.setattr(service, "photo_token_for", broken_query)
+    monkeypatch.setattr(service, "keep_photo_token", broken_query)
     failed = client.post(SUBMIT, json=valid_submission(contact_phone=PHONE))
     assert failed.status_code in (500, 503)
     assert_error(failed, failed.status_code, "internal_error")

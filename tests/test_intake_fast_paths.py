@@ -21,7 +21,7 @@ from chengzhi.org.models import Role, RoleAssignment, User
 from chengzhi.org.service import actor_for, actor_for_token, create_user, issue_token
 from chengzhi.requests import access
 from chengzhi.requests import service as svc
-from chengzhi.requests.models import RequestUnit
+from chengzhi.requests.models import Request, RequestUnit
 
 from .conftest import triage
 from .factories import City
@@ -119,12 +119,11 @@ def test_units_holding_a_request_just_received_are_known_without_a_query(
     with session.begin():
         lon, lat = POINTS["D1S1C1"]
         data = svc.Submission(text="路面有大坑", lat=lat, lon=lon, contact_phone="13912345678")
-        paths: list[str] = []
-        received = svc.submit_request(
-            session, actor(session, "resident"), data, settings, NOW, unit_paths=paths
-        )
-        assert paths == [city.unit("city").path]
-        assert sorted(paths) == sorted(access.unit_paths_of(session, received))
+        received = svc.receive(session, actor(session, "resident"), data, settings, NOW)
+        assert received.hub_path == city.unit("city").path
+        request = session.get(Request, received.row["id"])
+        assert request is not None and request.tracking_number == received.row["tracking_number"]
+        assert [received.hub_path] == access.unit_paths_of(session, request)
 
 
 def test_automatic_dispatch_by_the_worker_writes_what_a_dispatch_does(

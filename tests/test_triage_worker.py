@@ -285,9 +285,15 @@ def test_the_worker_reads_its_models_before_each_batch_outside_the_batch(
         deadline = time.monotonic() + 120  # the first warm-up imports scipy: seconds on a busy machine
         while _queued(session) and time.monotonic() < deadline:
             time.sleep(0.05)
+        time.sleep(0.3)  # a batch under way ends
+        idle_from = len(calls)
+        time.sleep(0.5)  # ten idle polls
+        idle_calls = calls[idle_from:]
     finally:
         worker.stop()
     assert _queued(session) == 0, calls
     batches = [i for i, call in enumerate(calls) if call == "batch"]
     assert batches  # (the client's own in-app worker may have taken some of the three rows)
     assert all(calls[i - 1] == "warm" for i in batches)  # each batch right after a warm-up
+    assert calls[0] == "warm"  # at start, even if the client's worker took every row
+    assert idle_calls == []  # an idle worker does not warm up

@@ -162,7 +162,12 @@ def attach_copy(session: Session, copy: T) -> T:
     return session.merge(copy, load=False)
 
 
+def cached_copy(cache: GenerationCache[Any], session: Session, key: Hashable, load: Callable[[], T]) -> T:
+    """The cached detached copy of the row `load()` finds: shared by every thread, so only ever read (never
+    changed, never added to a session). Cheaper than `cached_row` where nothing needs the session's own object."""
+    return cache.get(session, key, lambda: detached_copy(load()))  # type: ignore[no-any-return]
+
+
 def cached_row(cache: GenerationCache[Any], session: Session, key: Hashable, load: Callable[[], T]) -> T:
     """The row `load()` finds, read once per generation and then given to each session from memory."""
-    copy = cache.get(session, key, lambda: detached_copy(load()))
-    return attach_copy(session, copy)  # type: ignore[no-any-return]
+    return attach_copy(session, cached_copy(cache, session, key, load))

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from chengzhi.categories.models import STAGES, Category, HandlerKind, Priority
 from chengzhi.categories.timelimits import parse_limit
 from chengzhi.errors import Conflict, Invalid, NotFound
-from chengzhi.generations import GenerationCache, cached_row
+from chengzhi.generations import GenerationCache, attach_copy, cached_copy
 
 DATATYPES = ("string", "number", "datetime", "text", "singlevaluelist", "multivaluelist")
 
@@ -196,7 +196,12 @@ _ACTIVE_BY_CODE: GenerationCache[Category] = GenerationCache("categories", maxsi
 
 def category_for_intake(session: Session, code: str) -> Category:
     """`get_category` by code for intake, from memory until a category changes anywhere (chengzhi/generations.py)."""
-    return cached_row(_ACTIVE_BY_CODE, session, code, lambda: get_category(session, code))
+    return attach_copy(session, category_copy_for_intake(session, code))
+
+
+def category_copy_for_intake(session: Session, code: str) -> Category:
+    """`category_for_intake`'s cached copy itself, to be read only (never changed nor added to a session)."""
+    return cached_copy(_ACTIVE_BY_CODE, session, code, lambda: get_category(session, code))
 
 
 def list_categories(session: Session, include_inactive: bool = False) -> list[Category]:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, undefer
 
 from chengzhi.db import utcnow
 from chengzhi.errors import Conflict, Forbidden, Invalid, NotAuthenticated, NotFound
-from chengzhi.generations import GenerationCache, cached_row
+from chengzhi.generations import GenerationCache, attach_copy, cached_copy
 from chengzhi.org import sessions
 from chengzhi.org.models import (
     ALLOWED_PARENTS,
@@ -405,7 +405,12 @@ _CITY_HUB: GenerationCache[Unit] = GenerationCache("units", maxsize=1)
 
 def city_hub(session: Session) -> Unit:
     """The city's unit as intake needs it (its id and path), from memory until a unit changes anywhere."""
-    return cached_row(_CITY_HUB, session, "city", lambda: city_unit(session))
+    return attach_copy(session, city_hub_copy(session))
+
+
+def city_hub_copy(session: Session) -> Unit:
+    """`city_hub`'s cached copy itself, to be read only (its id and path): no session object is made."""
+    return cached_copy(_CITY_HUB, session, "city", lambda: city_unit(session))
 
 
 # ---------------------------------------------------------------- users

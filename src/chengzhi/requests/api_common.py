@@ -195,7 +195,7 @@ def principal(actor: Actor, http: Request) -> str:
     return f"anonymous:{client_address(http)}"[:80]
 
 
-def _replayed(saved: tuple[int, dict[str, Any]]) -> JSONResponse:
+def replayed(saved: tuple[int, dict[str, Any]]) -> JSONResponse:
     return JSONResponse(saved[1], status_code=saved[0], headers={"Idempotent-Replayed": "true"})
 
 
@@ -221,7 +221,7 @@ def run_idempotent(
     if actor.is_anonymous:
         saved = idempotency.replay(session, slot)
         if saved is not None:
-            return _replayed(saved)
+            return replayed(saved)
     try:
         status_code, payload = work()
         idempotency.save(session, slot, status_code, payload)
@@ -233,9 +233,9 @@ def run_idempotent(
         saved = idempotency.replay(session, slot)
         if saved is None:
             raise
-        return _replayed(saved)
+        return replayed(saved)
     if raced is not None:
-        return _replayed(raced)
+        return replayed(raced)
     return JSONResponse(payload, status_code=status_code)
 
 

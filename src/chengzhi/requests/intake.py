@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,17 +17,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from chengzhi.categories.models import Category
-from chengzhi.categories.service import category_for_intake, validate_answers
+from chengzhi.categories.service import category_copy_for_intake, category_for_intake, validate_answers
 from chengzhi.config import Settings
 from chengzhi.db import utcnow
 from chengzhi.errors import Conflict, Forbidden, Invalid, NotAuthenticated, NotFound
+from chengzhi.idempotency import IdempotencySlot
 from chengzhi.org import levels
 from chengzhi.org.models import Role, Unit
-from chengzhi.org.service import Actor, city_hub
+from chengzhi.org.service import Actor, city_hub_copy
 from chengzhi.requests import intake_sql, queue
-from chengzhi.requests.log import event_values, project, state_of
+from chengzhi.requests.log import event_values, projection
 from chengzhi.requests.models import Request
-from chengzhi.requests.workflow import Action, Status, Step
+from chengzhi.requests.workflow import Action, Step, WorkflowState
 from chengzhi.requests.workflow import apply as apply_step
 from chengzhi.routing.rules import area_index
 
@@ -63,6 +65,29 @@ def _phone_last4(phone: str | None) -> str | None:
     return digits[-4:] if len(digits) >= 4 else None
 
 
+@dataclass
+class Received:
+    """A request `receive` wrote: its row (every column, the id and tracking number included), its category (the
+    cached copy: read it, never change it nor add it to a session), the path of its hub and, if asked for, the
+    acknowledgement's JSON text."""
+
+    row: dict[str, Any]
+    category: Category | None
+    hub_path: str
+    acknowledgement: str = ""
+
+
+@dataclass(frozen=True)
+class Acknowledgement:
+    """The answer written with the request: `render(received)` gives its JSON text before and after the new
+    request's id (it is called before the insert: the row has no id yet). With a `slot` (an Idempotency-Key) the
+    answer is saved for retries in the same statement as the request."""
+
+    render: Callable[[Received], tuple[str, str]]
+    slot: IdempotencySlot | None = None
+    status_code: int = 201
+
+
 def submit_request(
     session: Session,
     actor: Actor,
@@ -72,12 +97,32 @@ def submit_request(
     *,
     receiving_unit: Unit | None = None,
     check_location: bool = True,
-    unit_paths: list[str] | None = None,
 ) -> Request:
+    """`receive`, and the new request as the session's persistent object (for callers that go on with it)."""
+    received = receive(
+        session, actor, data, settings, now, receiving_unit=receiving_unit, check_location=check_location
+    )
+    category = category_for_intake(session, received.category.code) if received.category else None
+    request = Request(**received.row, category=category)
+    intake_sql.attach(session, request, received.row["id"])
+    return request
+
+
+def receive(
+    session: Session,
+    actor: Actor,
+    data: Submission,
+    settings: Settings,
+    now: dt.datetime | None = None,
+    *,
+    receiving_unit: Unit | None = None,
+    check_location: bool = True,
+    acknowledgement: Acknowledgement | None = None,
+) -> Received:
     """Receive a new request: the request, its first event, its hub and one row of the intake outbox
     (requests/queue.py), nothing else; the triage worker does the rest after the caller commits. Staff channels
-    (phone, import, ...) need an operator. `unit_paths`, if given, gets the paths of the units holding the new
-    request (its hub): what `unit_paths_of` would read back."""
+    (phone, import, ...) need an operator. Written with Core from plain values (requests/intake_sql.py): no ORM
+    object is made (the API's intake answers from the row)."""
     now = now or utcnow()
     if data.channel not in CHANNELS:
         raise Invalid("validation_failed", details=f"channel must be one of {', '.join(CHANNELS)}")
@@ -91,7 +136,7 @@ def submit_request(
     category: Category | None = None
     answers: dict[str, Any] = {}
     if data.category_code:
-        category = category_for_intake(session, data.category_code)
+        category = category_copy_for_intake(session, data.category_code)
         if not category.active:
             raise NotFound("category_not_found", ref=data.category_code)
         answers = validate_answers(category, data.attributes, enforce_required=data.channel != "import")
@@ -109,66 +154,63 @@ def submit_request(
         # (routing/urgency.py); a resident, or a stranger, describes the danger instead.
         raise Invalid("priority_staff_only")
     priority = data.priority or (category.default_priority.value if category else "normal")
-    hub = receiving_unit or city_hub(session)
-    request = Request(
-        title=data.title.strip()[:200] or data.text.strip()[:30],
-        text=data.text,
-        channel=data.channel,
-        language=data.language,
-        category_id=category.id if category else None,
-        category=category,
-        priority=priority,
-        lat=data.lat,
-        lon=data.lon,
-        address=data.address,
-        contact_name=data.contact_name,
-        contact_phone=data.contact_phone,
-        contact_email=data.contact_email,
-        phone_last4=_phone_last4(data.contact_phone),
-        submitter_id=actor.user_id if actor.has_role(Role.resident) or not actor.is_staff else None,
-        receiving_unit_id=hub.id,
-        attributes=answers,
-        source=data.source,
-        external_id=data.external_id,
-        received_at=now,
-        status=Status.received.value,
-        co_unit_ids=[],
-        deadlines={},
-        updated_at=now,
-        event_count=0,
-        extension_pending=False,
-        extension_days=0,
-        ever_overdue=False,
-        answered_at_intake=False,
-        reopen_count=0,
-        return_count=0,
-        # Urgency, place, category, duplicates and automatic dispatch come from the triage worker (chengzhi/worker),
-        # after the 201: the request says "being triaged" until then.
-        triage_pending=True,
-    )
+    hub = receiving_unit or city_hub_copy(session)
+    given: dict[str, Any] = {
+        "title": data.title.strip()[:200] or data.text.strip()[:30],
+        "text": data.text,
+        "channel": data.channel,
+        "language": data.language,
+        "category_id": category.id if category else None,
+        "priority": priority,
+        "lat": data.lat,
+        "lon": data.lon,
+        "address": data.address,
+        "contact_name": data.contact_name,
+        "contact_phone": data.contact_phone,
+        "contact_email": data.contact_email,
+        "phone_last4": _phone_last4(data.contact_phone),
+        "submitter_id": actor.user_id if actor.has_role(Role.resident) or not actor.is_staff else None,
+        "receiving_unit_id": hub.id,
+        "attributes": answers,
+        "source": data.source,
+        "external_id": data.external_id,
+        "received_at": now,
+        # Urgency, place, category, duplicates and automatic dispatch come from the triage worker
+        # (chengzhi/worker), after the 201: the request says "being triaged" until then.
+        "triage_pending": True,
+    }
     # The receive step is projected before the row is first written, so that intake is one INSERT, no UPDATE.
     payload = {"channel": data.channel}
-    project(request, apply_step(state_of(request), Step(Action.receive, now, payload)))
-    request_row = intake_sql.values_of(request, intake_sql.REQUESTS)
+    given.update(projection(apply_step(WorkflowState(updated_at=now), Step(Action.receive, now, payload))))
+    received = Received(row=intake_sql.row(intake_sql.REQUESTS, given), category=category, hub_path=hub.path)
+    request_row = received.row
     hub_row = intake_sql.row(intake_sql.UNITS, {"unit_id": hub.id, "unit_path": hub.path, "role": "hub"})
-    event = event_values(request, actor, Action.receive, now, seq=request.event_count, payload=payload)
+    event = event_values(None, actor, Action.receive, now, seq=request_row["event_count"], payload=payload)
     # A priority staff chose stands against an emergency the worker finds in the text.
     outbox = queue.row(now, keep_priority=bool(data.priority and actor.is_staff))
     connection = session.connection()
     new_id: int | None = None
+    text = ("", "")
     for attempt in range(5):
         request_row["tracking_number"] = new_tracking_number(now)
-        new_id = intake_sql.insert_new(connection, request_row, hub_row, event, outbox)
+        saved = None
+        if acknowledgement is not None:
+            text = acknowledgement.render(received)
+            slot = acknowledgement.slot
+            if slot is not None:
+                saved = intake_sql.Saved(
+                    slot.principal, slot.key, slot.fingerprint, acknowledgement.status_code, *text
+                )
+        new_id = intake_sql.insert_new(connection, request_row, hub_row, event, outbox, saved)
         if new_id is not None:
             break
         if attempt == 4 or (data.external_id and _external_exists(session, data.source, data.external_id)):
             raise Conflict("conflict", details="duplicate request")
     assert new_id is not None
-    request.tracking_number = request_row["tracking_number"]
-    intake_sql.attach(session, request, new_id)
-    if unit_paths is not None:
-        unit_paths.append(hub.path)
-    return request
+    request_row["id"] = new_id
+    if acknowledgement is not None:
+        received.acknowledgement = f"{text[0]}{new_id}{text[1]}"
+    return received
 
 
 def _external_exists(session: Session, source: str, external_id: str) -> bool:

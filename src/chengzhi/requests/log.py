@@ -49,29 +49,38 @@ def state_of(request: Request) -> WorkflowState:
     )
 
 
-def project(request: Request, state: WorkflowState) -> None:
-    request.status = state.status.value if state.status else Status.received.value
-    request.lead_unit_id = state.lead_unit_id
-    request.co_unit_ids = list(state.co_unit_ids)
-    request.extension_pending = state.extension_pending
-    request.extension_days = state.extension_days
-    request.issue_id = state.issue_id
-    request.deadlines = state.deadline_map
-    request.due_at = state.due_at
-    request.overdue_stage = state.overdue_stage
-    request.ever_overdue = state.ever_overdue
-    request.answered_at_intake = state.answered_at_intake
-    request.reopen_count = state.reopen_count
-    request.return_count = state.return_count
-    request.resolved = state.resolved
-    request.satisfaction = state.satisfaction
-    request.reply_text = state.reply_text
-    request.dispatched_at = state.dispatched_at
-    request.replied_at = state.replied_at
-    request.closed_at = state.closed_at
+def projection(state: WorkflowState) -> dict[str, Any]:
+    """The request's projection columns for `state` (`updated_at` only when the state has one)."""
+    columns: dict[str, Any] = {
+        "status": state.status.value if state.status else Status.received.value,
+        "lead_unit_id": state.lead_unit_id,
+        "co_unit_ids": list(state.co_unit_ids),
+        "extension_pending": state.extension_pending,
+        "extension_days": state.extension_days,
+        "issue_id": state.issue_id,
+        "deadlines": state.deadline_map,
+        "due_at": state.due_at,
+        "overdue_stage": state.overdue_stage,
+        "ever_overdue": state.ever_overdue,
+        "answered_at_intake": state.answered_at_intake,
+        "reopen_count": state.reopen_count,
+        "return_count": state.return_count,
+        "resolved": state.resolved,
+        "satisfaction": state.satisfaction,
+        "reply_text": state.reply_text,
+        "dispatched_at": state.dispatched_at,
+        "replied_at": state.replied_at,
+        "closed_at": state.closed_at,
+    }
     if state.updated_at is not None:
-        request.updated_at = state.updated_at
-    request.event_count = state.event_count
+        columns["updated_at"] = state.updated_at
+    columns["event_count"] = state.event_count
+    return columns
+
+
+def project(request: Request, state: WorkflowState) -> None:
+    for name, value in projection(state).items():
+        setattr(request, name, value)
 
 
 def append_event(
@@ -93,7 +102,7 @@ def append_event(
 
 
 def event_values(
-    request: Request,
+    request_id: int | None,
     actor: Actor,
     action: Action,
     now: dt.datetime,
@@ -102,9 +111,9 @@ def event_values(
     note: str | None = None,
     payload: dict[str, Any],
 ) -> dict[str, Any]:
-    """The columns of an event row, for writing it with Core (intake)."""
+    """The columns of an event row, for writing it with Core (intake: the request's id comes from the statement)."""
     return {
-        "request_id": request.id,
+        "request_id": request_id,
         "seq": seq,
         "action": action.value,
         "at": now,

@@ -36,15 +36,25 @@ JPEG_QUALITY = 88
 
 
 def photo_token_for(session: Session, request: Request, now: dt.datetime | None = None) -> str:
-    token = secrets.token_urlsafe(24)
+    token = new_photo_token()
+    keep_photo_token(session, request.id, token, now)
+    return token
+
+
+def new_photo_token() -> str:
+    """A token for an anonymous submitter's photos (API intake draws it before the request is written, to put it
+    in the saved answer): `keep_photo_token` stores its digest."""
+    return secrets.token_urlsafe(24)
+
+
+def keep_photo_token(session: Session, request_id: int, token: str, now: dt.datetime | None = None) -> None:
     session.add(
         PhotoToken(
-            request_id=request.id,
+            request_id=request_id,
             token_hash=hashlib.sha256(token.encode()).hexdigest(),
             expires_at=(now or utcnow()) + dt.timedelta(hours=2),
         )
     )
-    return token
 
 
 def photo_token_valid(session: Session, request: Request, token: str) -> bool:

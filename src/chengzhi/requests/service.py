@@ -16,11 +16,19 @@ from collections.abc import Sequence
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from chengzhi.requests.intake import CHANNELS, STAFF_CHANNELS, Submission, submit_request
+from chengzhi.requests.intake import (
+    CHANNELS,
+    STAFF_CHANNELS,
+    Acknowledgement,
+    Received,
+    Submission,
+    receive,
+    submit_request,
+)
 from chengzhi.requests.lists import get_by_tracking, get_request
 from chengzhi.requests.log import SYSTEM, state_of
 from chengzhi.requests.models import Request
-from chengzhi.requests.photos import add_photo, photo_token_for
+from chengzhi.requests.photos import add_photo, keep_photo_token, new_photo_token, photo_token_for
 from chengzhi.requests.steps import (
     add_message,
     answer_at_intake,
@@ -55,6 +63,8 @@ __all__ = [
     "CHANNELS",
     "STAFF_CHANNELS",
     "SYSTEM",
+    "Acknowledgement",
+    "Received",
     "Submission",
     "add_message",
     "add_photo",
@@ -69,12 +79,15 @@ __all__ = [
     "get_by_tracking",
     "get_request",
     "illegal_to_message",
+    "keep_photo_token",
     "make_emergency",
     "mark_overdue",
     "merge_request",
+    "new_photo_token",
     "pending_texts",
     "pending_triage",
     "photo_token_for",
+    "receive",
     "record_outcome",
     "reopen_request",
     "reply_request",

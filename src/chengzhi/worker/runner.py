@@ -42,14 +42,17 @@ class Round:
     postponed: int = 0
 
 
-def run_once(factory: sessionmaker[Session], settings: Settings, process: Process, batch: int) -> Round:
-    """Claim up to `batch` rows and process them in one transaction; on failure, one by one."""
+def run_once(
+    factory: sessionmaker[Session], settings: Settings, process: Process, batch: int, *, look: bool = True
+) -> Round:
+    """Claim up to `batch` rows and process them in one transaction; on failure, one by one. `look=False`: the
+    caller has just seen rows due (`has_work`)."""
     result = Round()
     engine = factory.kw["bind"]
     immediate = engine.dialect.name == "sqlite"
     bind = engine.execution_options(sqlite_begin_immediate=True) if immediate else engine
     ids: list[int] = []
-    if immediate:
+    if immediate and look:
         # SQLite: look without the write lock first, so that an idle worker never holds it (intake would wait).
         with factory() as session:
             if not queue.has_due(session, utcnow()):
@@ -182,6 +185,7 @@ class Worker:
         return False
 
     def run(self) -> None:
+        warmed = False
         try:
             while not self._stop.is_set():
                 if not self._hold_lease():
@@ -192,11 +196,20 @@ class Worker:
                     self._lane = LaneThread(EmergencyLane(self.factory, self.settings), poll=0.1)
                     self._lane.start()
                 try:
-                    if self.warm is not None:  # models read outside the batch's write transaction
-                        with self.factory() as session:
+                    # Look first, without a lock: an idle poll is one small query, no warm-up (a file's stat,
+                    # now and then a model registry query) and, on SQLite, no write lock. The first turn warms up
+                    # anyway: importing the model's libraries takes seconds of CPU (more on a busy machine), better
+                    # spent at start than in the first burst of submissions, which it would slow down.
+                    with self.factory() as session:
+                        due = queue.has_due(session, utcnow())
+                        if (due or not warmed) and self.warm is not None:  # outside the batch's transaction
                             self.warm(session, self.settings)
+                        warmed = True
+                    if not due:
+                        self._stop.wait(self.idle)
+                        continue
                     with self._turn():
-                        result = run_once(self.factory, self.settings, self.process, self.batch)
+                        result = run_once(self.factory, self.settings, self.process, self.batch, look=False)
                 except Exception:  # the database is down, say: wait and try again
                     log.exception("triage worker round failed")
                     self._release()

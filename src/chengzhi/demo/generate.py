@@ -84,6 +84,7 @@ def generate_demo_city(
     now: dt.datetime | None = None,
     train_model: bool = False,
     text_data: Path | None = None,
+    staged: bool = False,
 ) -> dict[str, Any]:
     """Build the demo city in `settings.database_url` and return a JSON-able summary.
 
@@ -99,7 +100,8 @@ def generate_demo_city(
 
     A server database (PostgreSQL) gets the city through a staging SQLite file: the histories take some 15
     statements per request, which cost a network round trip each on a server and nothing in-process; the
-    finished rows are then copied over in a few bulk inserts.
+    finished rows are then copied over in a few bulk inserts. With `staged`, SQLite too: a server already running
+    on the database (`make run` serves first) keeps working on it meanwhile and waits only for the copy.
     """
     if settings.environment == "production":
         raise RuntimeError("the demo city has published passwords: it is not generated in production")
@@ -125,7 +127,7 @@ def generate_demo_city(
     started = time.perf_counter()
     # Before the requests come in: the triage worker labels them as it places them.
     text_model = demo_warning.train_text_model(settings, text_data)
-    if settings.is_sqlite:
+    if settings.is_sqlite and not staged:
         summary = _generate(settings, get_sessionmaker(settings.database_url), seed, n_requests, now)
     else:
         summary = generate_through_staging(

@@ -195,7 +195,7 @@ def title(rng: random.Random, text: str, problem: str, name: str, place: str, co
 def address(rng: random.Random, slots: Mapping[str, str], with_compound: bool) -> str:
     """The same address written in one of several ways."""
     compound = slots["compound"] if with_compound else ""
-    forms = (
+    forms: tuple[str, ...] = (
         "{district}{road}{doorplate}" + compound,
         "{road}{doorplate}",
         "{district}{street}{road}{doorplate}",

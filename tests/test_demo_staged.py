@@ -51,9 +51,10 @@ def test_a_staged_city_is_built_while_the_server_writes(settings: Settings) -> N
     assert "copy" in summary["seconds"]
     assert writes >= 3  # the server wrote while the city was being built
     with get_sessionmaker(settings.database_url)() as session:
-        holders = dict(
-            session.execute(select(JobRun.holder, func.count()).group_by(JobRun.holder)).tuples().all()
-        )
+        holders = {
+            holder: count
+            for holder, count in session.execute(select(JobRun.holder, func.count()).group_by(JobRun.holder))
+        }
         assert holders == {"before": 1, "meanwhile": writes}
         assert session.scalar(select(func.count()).select_from(Request)) == 40
         assert session.scalar(select(func.count()).where(User.username == "admin")) == 1

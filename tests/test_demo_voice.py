@@ -101,7 +101,10 @@ def test_the_demo_texts_are_varied_like_a_real_citys(settings: Settings) -> None
     forms = Counter(
         "compound-first" if (p.submission.address or "").startswith(p.slots["compound"]) else "other"
         for p in done
-        if p.submission and not p.spec.consultation and p.slots["compound"] in (p.submission.address or "")
+        if p.submission
+        and p.spec
+        and not p.spec.consultation
+        and p.slots["compound"] in (p.submission.address or "")
     )
     assert forms["compound-first"] > 0 and forms["other"] > 0
 

@@ -170,6 +170,14 @@ def demo(
             "(e.g. ../shared/data/msga-messages/train.csv); without it, negativity stays 0.",
         ),
     ] = None,
+    staged: Annotated[
+        bool,
+        typer.Option(
+            "--staged",
+            help="Build the city in a staging file and copy it in at the end (always on PostgreSQL), so that a "
+            "server already running on the same SQLite database is never held up for long (what `make run` does).",
+        ),
+    ] = False,
 ) -> None:
     """Generate the demo city: organisation, areas, categories, staff and a year of requests; then a category
     model trained from them, in use at intake, and the early-warning alerts of its history."""
@@ -183,6 +191,7 @@ def demo(
         if_empty=if_empty,
         train_model=model,
         text_data=text_data,
+        staged=staged,
     )
     typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
 

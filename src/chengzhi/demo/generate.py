@@ -21,11 +21,13 @@ import logging
 import random
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from chengzhi.categories.models import Category
@@ -52,6 +54,7 @@ from chengzhi.worker import intake as triage_intake
 from chengzhi.worker.runner import drain
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def _count_units(session: Session) -> int:
@@ -84,6 +87,7 @@ def generate_demo_city(
     now: dt.datetime | None = None,
     train_model: bool = False,
     text_data: Path | None = None,
+    staged: bool = False,
 ) -> dict[str, Any]:
     """Build the demo city in `settings.database_url` and return a JSON-able summary.
 
@@ -99,7 +103,8 @@ def generate_demo_city(
 
     A server database (PostgreSQL) gets the city through a staging SQLite file: the histories take some 15
     statements per request, which cost a network round trip each on a server and nothing in-process; the
-    finished rows are then copied over in a few bulk inserts.
+    finished rows are then copied over in a few bulk inserts. With `staged`, SQLite too: a server already running
+    on the database (`make run` serves first) keeps working on it meanwhile and waits only for the copy.
     """
     if settings.environment == "production":
         raise RuntimeError("the demo city has published passwords: it is not generated in production")
@@ -125,7 +130,7 @@ def generate_demo_city(
     started = time.perf_counter()
     # Before the requests come in: the triage worker labels them as it places them.
     text_model = demo_warning.train_text_model(settings, text_data)
-    if settings.is_sqlite:
+    if settings.is_sqlite and not staged:
         summary = _generate(settings, get_sessionmaker(settings.database_url), seed, n_requests, now)
     else:
         summary = generate_through_staging(
@@ -133,14 +138,13 @@ def generate_demo_city(
         )
     # Open data last, on the database itself (its tables are made per resource, outside the staging copy).
     publishing = time.perf_counter()
-    with transaction(get_sessionmaker(settings.database_url)) as session:
-        summary["opendata"] = publish_demo_data(session, settings, seed, now)
+    summary["opendata"] = _on_target(
+        settings, lambda session: publish_demo_data(session, settings, seed, now)
+    )
     summary["seconds"]["opendata"] = round(time.perf_counter() - publishing, 2)
     summary["text_model"] = text_model
-    with transaction(get_sessionmaker(settings.database_url)) as session:
-        summary["outside_posts"] = demo_warning.add_posts(session, settings, now)
-    with transaction(get_sessionmaker(settings.database_url)) as session:
-        summary["alerts"] = demo_warning.raise_alerts(session, settings, now)
+    summary["outside_posts"] = _on_target(settings, lambda s: demo_warning.add_posts(s, settings, now))
+    summary["alerts"] = _on_target(settings, lambda s: demo_warning.raise_alerts(s, settings, now))
     if train_model:
         training = time.perf_counter()
         summary["model"] = _train_model(settings)
@@ -148,6 +152,22 @@ def generate_demo_city(
     summary["seconds"]["total"] = round(time.perf_counter() - started, 2)
     log.info("demo city generated: %s requests in %.1f s", summary["requests"], time.perf_counter() - started)
     return summary
+
+
+def _on_target(settings: Settings, step: Callable[[Session], T], attempts: int = 6) -> T:
+    """One step on the database itself, in a transaction of its own. A server running on the same SQLite database
+    (`make run`) may hold the write lock past the busy timeout while its jobs catch up on the city just copied in:
+    the step is then tried again (the failed attempt rolled back) rather than lost."""
+    for attempt in range(attempts):
+        try:
+            with transaction(get_sessionmaker(settings.database_url)) as session:
+                return step(session)
+        except OperationalError as error:
+            if not settings.is_sqlite or "locked" not in str(error) or attempt == attempts - 1:
+                raise
+            log.info("demo: the database is busy, trying again (%s)", attempt + 1)
+            time.sleep(2 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def _train_model(settings: Settings) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from chengzhi.categories.models import HandlerKind, Priority
-from chengzhi.demo import texts
+from chengzhi.demo import texts, voice
 from chengzhi.demo.catalogue import CATEGORIES, LIMITS, CategorySpec
 from chengzhi.demo.city import Community, DemoCity
 from chengzhi.demo.names import COMPANY_SUFFIXES, SHOP_SUFFIXES, SYLLABLES, caller_name, phone_number
@@ -63,7 +63,9 @@ class Plan:
     index: int = 0
     rng: random.Random = field(default_factory=random.Random)
     community: Community | None = None
-    template: int = 0
+    words: voice.Choice | None = (
+        None  # which phrasing the problem is told in (a duplicate repeats its primary's)
+    )
     place: str = ""  # the compound or road the request is about, for titles and replies
     slots: dict[str, str] = field(default_factory=dict)
     submission: svc.Submission | None = None
@@ -220,6 +222,8 @@ def template_slots(rng: random.Random, plan: Plan) -> dict[str, str]:
         "shop": shop_a[0] + shop_b[0] + rng.choice(SHOP_SUFFIXES),
         "company": "示范市" + firm_a[0] + firm_b[0] + rng.choice(COMPANY_SUFFIXES),
         "line": f"{rng.randint(1, 399)}路",
+        "doorplate": f"{rng.randint(1, 399)}号",
+        "block": f"{rng.randint(1, 30)}-{rng.randint(1, 4)}-{floor}{rng.randint(1, 4):02d}",
     }
 
 
@@ -269,27 +273,30 @@ def prepare(plan: Plan, demo: DemoCity) -> None:
     slots = template_slots(rng, plan)
     answers = _answers(rng, spec, slots, plan.received_at)
     if plan.primary is not None:  # the same problem in another resident's words
-        plan.template = plan.primary.template
+        plan.words = plan.primary.words
         slots.update({k: plan.primary.slots[k] for k in ("compound", "building", "road", "road2", "shop")})
         slots.update({k: v for k, v in plan.primary.slots.items() if k.startswith("attr_")})
         answers = dict(plan.primary.submission.attributes) if plan.primary.submission else answers
     else:
-        plan.template = rng.randrange(len(texts.PROBLEMS[spec.code]))
+        plan.words = voice.choose(rng, spec.code, spec.consultation)
+    assert plan.words is not None
     plan.slots = slots
-    raw = texts.PROBLEMS[spec.code][plan.template]
+    raw = plan.words.raw
     problem = texts.fill(raw, slots)
-    text = texts.compose_text(
+    text = voice.compose(
         rng,
         problem,
         slots,
+        code=spec.code,
         by_phone=channel == "phone",
         consultation=spec.consultation,
         group=spec.group,
         personal=spec.group in texts.PERSONAL_GROUPS or spec.code in texts.PERSONAL_CATEGORIES,
+        plain=plan.primary is not None,
     )
     place = slots["compound"] if "{compound}" in raw else slots["road"] if "{road}" in raw else ""
     plan.place = place
-    title = texts.compose_title(rng, spec.name_zh, place, spec.consultation)
+    title = voice.title(rng, text, problem, spec.name_zh, place, spec.consultation)
     lat: float | None = None
     lon: float | None = None
     address: str | None = None
@@ -297,9 +304,7 @@ def prepare(plan: Plan, demo: DemoCity) -> None:
         address = f"{community.district.name_zh}{community.street.name_zh}" if channel != "phone" else None
     else:
         lon, lat = demo.grid.point_in_cell(rng, *community.cell)
-        address = f"{community.district.name_zh}{slots['road']}{rng.randint(1, 399)}号"
-        if "{compound}" in raw:
-            address += slots["compound"]
+        address = voice.address(rng, slots, "{compound}" in raw)
     # Only staff set a priority at intake; a resident's "trapped" answer is read from the text by the triage worker.
     priority = Priority.emergency.value if answers.get("trapped") == "yes" and channel == "phone" else None
     contact_name = caller_name(rng)

@@ -87,9 +87,12 @@ class Simulation:
                 row.id = self._last_id[model]
 
     def _continue_after_database_ids(self) -> None:
-        for model in (Request, RequestEvent, RequestUnit):
-            last = self.session.scalar(select(func.max(model.id))) or 0
-            self._last_id[model] = max(self._last_id[model], last)
+        models = (Request, RequestEvent, RequestUnit)
+        lasts = self.session.execute(
+            select(*(select(func.max(m.id)).scalar_subquery() for m in models))
+        ).one()  # one statement for the three: it runs once per request
+        for model, last in zip(models, lasts, strict=True):
+            self._last_id[model] = max(self._last_id[model], last or 0)
 
     def _run(self, plans: list[Plan]) -> None:
         # Intake first, in order of arrival; then every later step in time order. Each step is given its own

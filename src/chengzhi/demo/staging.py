@@ -1,18 +1,22 @@
-"""The demo city for a server database (PostgreSQL): generated in a staging SQLite file, then copied over in bulk.
+"""The demo city for a server database (PostgreSQL), or for a SQLite database a server already runs on (`make run`):
+generated in a staging SQLite file, then copied over in bulk.
 
 The histories take some 15 statements per request, which cost a network round trip each on a server and nothing
-in-process; the finished rows are copied in a few bulk inserts.
+in-process; the finished rows are copied in a few bulk inserts. Into SQLite the copy is one `INSERT ... SELECT` per
+table from the attached staging file, in one transaction: the write lock is held for a second or two, not for the
+minute the city takes to build.
 """
 
 from __future__ import annotations
 
+import sqlite3
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, func, select, text
+from sqlalchemy import Connection, func, make_url, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from chengzhi.config import Settings
@@ -33,8 +37,13 @@ def generate_through_staging(settings: Settings, build: Build) -> dict[str, Any]
         try:
             summary = build(staging, sessionmaker(engine))
             copying = time.perf_counter()
-            with engine.connect() as source, get_engine(settings.database_url).begin() as target:
-                copy_rows(source, target)
+            if settings.is_sqlite:
+                copy_into_sqlite(
+                    Path(folder) / "demo.db", Path(make_url(settings.database_url).database or "")
+                )
+            else:
+                with engine.connect() as source, get_engine(settings.database_url).begin() as target:
+                    copy_rows(source, target)
             summary["seconds"]["copy"] = round(time.perf_counter() - copying, 2)
         finally:
             engine.dispose()
@@ -59,3 +68,41 @@ def copy_rows(source: Connection, target: Connection, batch: int = 5000) -> None
                 text("SELECT setval(pg_get_serial_sequence(:table, 'id'), :last)"),
                 {"table": table.name, "last": max(row["id"] for row in rows)},
             )
+
+
+COPY_BUSY_SECONDS = 120  # the copy waits this long for the write lock (a running server's jobs may hold it)
+
+
+def copy_into_sqlite(staging: Path, target: Path) -> None:
+    """Copy every row of the staging file into the same (empty) tables of the SQLite database `target`, ids
+    included, in one transaction of one `INSERT ... SELECT` per table."""
+    connection = sqlite3.connect(target, timeout=COPY_BUSY_SECONDS, isolation_level=None)
+    try:
+        connection.execute("PRAGMA foreign_keys=ON")
+        connection.execute(
+            "ATTACH DATABASE ? AS staging", (str(staging),)
+        )  # not possible inside a transaction
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            for table in Base.metadata.sorted_tables:
+                if table.name == "cache_generations":
+                    continue  # the target's own counters, moved by its triggers during the copy
+                # Names from the platform's own metadata, not from input.
+                name = f'"{table.name}"'
+                if connection.execute(f"SELECT 1 FROM staging.{name} LIMIT 1").fetchone() is None:  # noqa: S608
+                    continue
+                if connection.execute(f"SELECT 1 FROM main.{name} LIMIT 1").fetchone() is not None:  # noqa: S608
+                    raise RuntimeError(
+                        f"table {table.name} is not empty: the demo city goes into an empty database"
+                    )
+                columns = ", ".join(f'"{c.name}"' for c in table.columns)
+                connection.execute(
+                    f"INSERT INTO main.{name} ({columns}) SELECT {columns} FROM staging.{name}"  # noqa: S608
+                )
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("DETACH DATABASE staging")
+    finally:
+        connection.close()

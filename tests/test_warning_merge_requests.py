@@ -64,7 +64,9 @@ def test_a_dispatcher_merges_a_hot_issues_requests_through_the_api(
     d1 = auth(client, "d1-dispatcher")
     url = f"/api/v1/warning/hot-issues/{issue}/merge-requests"
 
-    def post(body: dict[str, Any], headers: dict[str, str] = d1, lang: str = "zh") -> tuple[int, dict[str, Any]]:
+    def post(
+        body: dict[str, Any], headers: dict[str, str] = d1, lang: str = "zh"
+    ) -> tuple[int, dict[str, Any]]:
         answer = client.post(url, json=body, headers=headers | {"Accept-Language": lang})
         return answer.status_code, answer.json()
 
@@ -79,7 +81,10 @@ def test_a_dispatcher_merges_a_hot_issues_requests_through_the_api(
     # All or nothing: two mergeable requests and a closed one: none is merged.
     status, body = post({"primary": noise[0], "request_ids": [noise[1], noise[2], closed]}, lang="en")
     assert status == 422 and body["error"]["code"] == "hot_merge_closed"
-    assert numbers[closed] in body["error"]["message"] and "Closed requests cannot be merged" in body["error"]["message"]
+    assert (
+        numbers[closed] in body["error"]["message"]
+        and "Closed requests cannot be merged" in body["error"]["message"]
+    )
     status, body = post({"primary": noise[0], "request_ids": [noise[1], elsewhere]})
     assert status == 403 and body["error"]["code"] == "hot_merge_out_of_scope"
     assert numbers[elsewhere] in body["error"]["message"] and "派单员" in body["error"]["message"]

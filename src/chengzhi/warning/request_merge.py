@@ -52,7 +52,9 @@ class RequestsMerged:
     workflow_issue_id: int  # the workflow issue the requests are merged in (the primary's)
     primary: str  # tracking numbers from here on
     merged: list[str] = field(default_factory=list)
-    already: list[str] = field(default_factory=list)  # in the primary's workflow issue before: left as they were
+    already: list[str] = field(
+        default_factory=list
+    )  # in the primary's workflow issue before: left as they were
 
     def as_dict(self) -> dict[str, Any]:
         return {

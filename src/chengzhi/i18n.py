@@ -100,7 +100,9 @@ MESSAGES: dict[str, Text] = {
     "hot_issue_split_invalid": N_(
         "Choose some, but not all, of the issue's requests (those in your scope) to split them off."
     ),
-    "hot_merge_nothing": N_("Choose the primary request and tick at least one other request to merge into it."),
+    "hot_merge_nothing": N_(
+        "Choose the primary request and tick at least one other request to merge into it."
+    ),
     "hot_merge_too_many": N_("Merge at most %(limit)s requests at a time."),
     "hot_merge_primary_not_member": N_(
         "Request %(ref)s is not in this hot issue (in your scope): choose the primary among the issue's requests."

@@ -1,14 +1,14 @@
-"""Hot issues over years of history: the same functions as the single-process path (`hot.tokenise`,
-`hot.features_of`, `hot.group`), with blocking so that grouping is not n x n, and Dask to spread the work.
+"""Hot issues over years of history: the same functions as the single-process path (`hot.tokenise`, the same
+TF-IDF as `hot.features_of`, `hot.group`), with blocking so that grouping is not n x n, and Dask to spread the work.
 
 Blocking. Average-linkage grouping holds an n x n distance matrix: 5,000 messages take ~300 MB. Here the messages
 are first put into **blocks** and grouped within each block only (`hot.group` on the block's rows of the
 collection's TF-IDF matrix), so the grouping costs Σ block² instead of n²:
 
 1. each message has **keys**: the places it names (their keys: A市丽发新城小区 → 丽发新城) and its strongest words
-   (two of the title's, two of the whole message's, by TF-IDF weight);
-2. messages sharing a key are in one block (union-find), unless more than `max_key` messages share it (a word
-   that says little);
+   (two of the title's, two of the whole message's, by TF-IDF weight; ties: the greater word);
+2. messages sharing a key are in one block (connected components of the messages x keys graph), unless more than
+   `max_key` messages share it (a word that says little);
 3. a block larger than `max_block` (chained through many keys) is cut into **time windows** of at most `max_block`
    consecutive messages.
 
@@ -17,11 +17,15 @@ cannot be grouped. On tc2020-hot (4,326 messages) the blocked path's pairs of me
 the unblocked path's at precision 0.91 and recall 0.63; its top four issues are the same (see
 benchmarks/results/warning_batch-*.md).
 
-Dask. Tokenising (jieba) is the slow part and is independent per message: a `dask.bag` maps `hot.tokenise` over
-partitions; the blocks are grouped as another bag. The scheduler is Dask's local one by default (processes, so
-that jieba runs on every core) or a `dask.distributed` scheduler's address (`--scheduler tcp://host:8786`,
-`CHENGZHI_WARNING_DASK_SCHEDULER`). Without Dask (`scheduler=None` in `group_messages`), the same functions run in
-this process: a test shows that both give the same groups.
+Dask. Tokenising (jieba) is the slow part and is independent per message: a `dask.bag` maps `tokenise_part` over
+chunks of messages, and each worker sends back only counts over its chunk's own terms (a sparse matrix) and the
+places: never the words, which for a million messages would not fit in the caller's memory. The caller joins the
+parts' vocabularies into the collection's TF-IDF matrix (`combine`: the same numbers as `hot.features_of`), finds
+the keys and blocks with sparse-matrix operations (no loop per message), and sends each block only its rows of the
+matrix and its titles' places; the blocks are grouped as another bag. The scheduler is Dask's local one by default
+(processes, so that jieba runs on every core) or a `dask.distributed` scheduler's address (`--scheduler
+tcp://host:8786`, `CHENGZHI_WARNING_DASK_SCHEDULER`). Without Dask (`scheduler=None` in `group_messages`), the same
+functions run in this process: a test shows that both give the same groups.
 """
 
 from __future__ import annotations
@@ -163,18 +167,26 @@ def combine(parts: Sequence[Part], settings: hot.GroupingSettings) -> Combined:
     return Combined(features, title, place_keys, terms, frequency)
 
 
-def _top(matrix: Any, keep: int) -> tuple[Any, Any]:
-    """(row, column) of each row's `keep` largest entries; ties: the later column (the greater term) first."""
+def _top(matrix: Any, keep: int, rows_at_once: int = 100_000) -> tuple[Any, Any]:
+    """(row, column) of each row's `keep` largest entries; ties: the later column (the greater term) first.
+    Sorted `rows_at_once` rows at a time (a sort's temporary arrays for a million rows would take gigabytes)."""
     import numpy as np
 
     matrix = matrix.tocsr()
     matrix.sort_indices()
-    sizes = np.diff(matrix.indptr)
-    rows = np.repeat(np.arange(matrix.shape[0]), sizes)
-    order = np.lexsort((-matrix.indices, -matrix.data, rows))
-    rank = np.arange(len(order)) - np.repeat(matrix.indptr[:-1], sizes)
-    chosen = order[rank < keep]
-    return rows[chosen], matrix.indices[chosen]
+    found_rows, found_cols = [], []
+    for first in range(0, matrix.shape[0], rows_at_once):
+        chunk = matrix[first : first + rows_at_once]
+        sizes = np.diff(chunk.indptr)
+        rows = np.repeat(np.arange(chunk.shape[0]), sizes)
+        order = np.lexsort((-chunk.indices, -chunk.data, rows))
+        rank = np.arange(len(order)) - np.repeat(chunk.indptr[:-1], sizes)
+        chosen = order[rank < keep]
+        found_rows.append(rows[chosen] + first)
+        found_cols.append(chunk.indices[chosen])
+    if not found_rows:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    return np.concatenate(found_rows), np.concatenate(found_cols)
 
 
 def block_keys(combined: Combined) -> Any:

@@ -301,7 +301,7 @@ def group_messages(
     workers = os.cpu_count() or 1
     count = partitions or max(1, workers * 4)
     run = _runner(scheduler, count)
-    parts = list(run(lambda chunk: tokenise_part(chunk, settings), _chunks(messages, count)))
+    parts = list(run(lambda chunk: tokenise_part(chunk, settings), _chunks(messages, count * 4)))
     combined = combine(parts, settings)
     del parts
     features = combined.features
@@ -347,7 +347,10 @@ def _runner(scheduler: str | None, count: int) -> Runner:
     def run(function: Callable[[Any], Any], items: list[Any]) -> Iterator[Any]:
         if not items:
             return iter(())
-        bag = dask.bag.from_sequence(items, npartitions=min(count, len(items)))  # type: ignore[no-untyped-call]
+        # Four tasks per partition asked for: a worker that is done takes the next (a slow last task does not keep
+        # one core busy while the other waits).
+        tasks = min(count * 4, len(items))
+        bag = dask.bag.from_sequence(items, npartitions=tasks)  # type: ignore[no-untyped-call]
         return iter(bag.map(function).compute(**options))
 
     return run

@@ -100,6 +100,18 @@ MESSAGES: dict[str, Text] = {
     "hot_issue_split_invalid": N_(
         "Choose some, but not all, of the issue's requests (those in your scope) to split them off."
     ),
+    "hot_merge_nothing": N_(
+        "Choose the primary request and tick at least one other request to merge into it."
+    ),
+    "hot_merge_too_many": N_("Merge at most %(limit)s requests at a time."),
+    "hot_merge_primary_not_member": N_(
+        "Request %(ref)s is not in this hot issue (in your scope): choose the primary among the issue's requests."
+    ),
+    "hot_merge_not_members": N_("These requests are not in this hot issue (in your scope): %(refs)s."),
+    "hot_merge_closed": N_("Closed requests cannot be merged: %(refs)s. Untick them."),
+    "hot_merge_out_of_scope": N_(
+        "These requests are outside your scope as a dispatcher, so you cannot merge them: %(refs)s."
+    ),
     "feed_unreadable": N_("The feed could not be read as RSS or Atom: %(detail)s"),
     "feed_url_invalid": N_("Give the feed's http or https address (at most 500 characters)."),
     "feed_exists": N_("A feed with this name or address exists already."),

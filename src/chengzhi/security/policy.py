@@ -315,8 +315,13 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/warning/hot-issues/{issue_id}/rename"): _r("DLAN"),
     ("POST", "/api/v1/warning/hot-issues/{issue_id}/merge"): _r("DLAN"),
     ("POST", "/api/v1/warning/hot-issues/{issue_id}/split"): _r("DLAN"),
+    # Merging requests of a hot issue in the workflow is a dispatcher's step (each request in their scope).
+    ("POST", "/api/v1/warning/hot-issues/{issue_id}/merge-requests"): _r(
+        "D", note="each request open and in the dispatcher's scope"
+    ),
     ("GET", "/dashboard/hot"): _r("DSLAN"),
     ("GET", "/dashboard/hot/{issue_id}"): _r("DSLAN"),
+    ("POST", "/dashboard/hot/{issue_id}/merge-requests"): _r("D"),
     # Alerts of the viewer's unit subtree (hot issues, bursts, repeats, sensitive words): read by the hot-issue
     # readers, acknowledged by leaders, analysts and administrators; the word list is the administrators'.
     ("GET", "/api/v1/warning/alerts"): _r("DSLAN"),

@@ -13,8 +13,9 @@ from pydantic import BaseModel, Field
 
 from chengzhi.db import MAX_ID, utcnow
 from chengzhi.deps import SessionDep, SettingsDep, UserDep
+from chengzhi.org.service import require_role
 from chengzhi.security.cells import safe_cell
-from chengzhi.warning import hot, service
+from chengzhi.warning import hot, request_merge, service
 
 router = APIRouter(prefix="/api/v1/warning", tags=["warning"])
 
@@ -184,6 +185,29 @@ def merge_hot_issue(
     target = service.merge_issues(session, actor, scope, issue_id, body.into)
     session.commit()
     return {"id": target.id, "name": target.name, "messages": target.message_count}
+
+
+class MergeRequestsIn(BaseModel):
+    primary: int = Field(ge=1, le=MAX_ID, description="The request the others are merged into (its id)")
+    request_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(
+        min_length=1, max_length=request_merge.MAX_REQUESTS, description="The requests to merge into it"
+    )
+    note: str | None = Field(default=None, max_length=2000)
+
+
+@router.post("/hot-issues/{issue_id}/merge-requests")
+def merge_hot_issue_requests(
+    issue_id: IssueId, body: MergeRequestsIn, session: SessionDep, actor: UserDep, unit: UnitQ = None
+) -> dict[str, Any]:
+    """Dispatchers: merges requests of this hot issue into the primary's workflow issue, each by the workflow's
+    usual merge step, all or none (refused for a primary or request not in the issue, closed, out of scope)."""
+    require_role(actor, request_merge.MERGE_ROLE)
+    scope = service.viewer_unit(session, actor, unit)
+    done = request_merge.merge_requests(
+        session, actor, scope, issue_id, body.primary, body.request_ids, body.note
+    )
+    session.commit()
+    return done.as_dict()
 
 
 @router.post("/hot-issues/{issue_id}/split", status_code=201)

@@ -411,7 +411,8 @@ def recompute(
     groups = grouped.groups if grouped is not None else []
     post_issue = {p.id: i for p, i in zip(posts, _post_issues(session, [p.id for p in posts]), strict=True)}
     session = writer or session  # from here on, writes
-    _store_idf(session, messages, grouping)
+    if grouped is not None:
+        _store_idf(session, len(messages), grouped.terms, grouped.document_counts)
     before: dict[int, int] = {}
     free_ids = [row.id for row in free]
     for start in range(0, len(free_ids), 1000):
@@ -522,18 +523,13 @@ def _describe(
     issue.updated_at = now
 
 
-def _store_idf(session: Session, messages: Sequence[hot.Message], grouping: hot.GroupingSettings) -> None:
-    if not messages:
-        return
-    documents: Counter[str] = Counter()
-    for message in messages:
-        title, detail = hot.clean_text(message)
-        documents.update(set(hot.document_tokens(title, detail, grouping)[0]))
-    n = len(messages)
+def _store_idf(session: Session, n: int, terms: Sequence[str], document_counts: Sequence[int]) -> None:
+    """The IDF of every term held by two messages or more of the recomputation (counted by the batch as it
+    tokenised them: nothing is tokenised again)."""
     # The same smoothed IDF as scikit-learn's TfidfVectorizer.
     rows = [
-        {"term": term[:80], "idf": math.log((1 + n) / (1 + count)) + 1.0}
-        for term, count in documents.items()
+        {"term": term[:80], "idf": math.log((1 + n) / (1 + int(count))) + 1.0}
+        for term, count in zip(terms, document_counts, strict=True)
         if count >= 2
     ]
     session.execute(delete(HotTerm))

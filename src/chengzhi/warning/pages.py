@@ -15,9 +15,9 @@ from chengzhi.deps import SessionDep, SettingsDep
 from chengzhi.errors import ChengzhiError
 from chengzhi.i18n import N_, Text, message
 from chengzhi.org.service import Actor
-from chengzhi.warning import alerts, hot, labels, maps, service
+from chengzhi.warning import alerts, hot, labels, maps, request_merge, service
 from chengzhi.web.i18n import gettext
-from chengzhi.web.templating import Chrome, chrome, page_actor, render
+from chengzhi.web.templating import Chrome, chrome, csrf_ok, page_actor, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -75,6 +75,11 @@ class HotIssuePage:
     posts: list[service.PostView] = field(default_factory=list)
     chart: dict[str, Any] | None = None
     map: dict[str, Any] | None = None
+    # request id -> whether this dispatcher may merge it (empty for anyone who is not a dispatcher)
+    merge: dict[int, request_merge.MergeChoice] = field(default_factory=dict)
+    merge_url: str = ""
+    merge_error: str | None = None
+    merged: int | None = None  # requests just merged (after the redirect)
 
 
 def _refuse(request: Request, actor: Actor, frame: Chrome) -> Response | None:
@@ -146,9 +151,13 @@ def dashboard_hot(request: Request, session: SessionDep, settings: SettingsDep) 
     return render(request, "warning/hot.html", page, frame)
 
 
-@router.get("/dashboard/hot/{issue_id}")
-def dashboard_hot_issue(
-    issue_id: int, request: Request, session: SessionDep, settings: SettingsDep
+def _issue_page(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    issue_id: int,
+    error: str | None = None,
+    status_code: int = 200,
 ) -> Response:
     actor = page_actor(request, session)
     frame = chrome(request, actor)
@@ -164,6 +173,7 @@ def dashboard_hot_issue(
     def named(found: Any) -> list[tuple[str, int]]:
         return [(gettext(frame.lang, LABEL_NAMES.get(k, N_("unknown"))), n) for k, n in found.most_common()]
 
+    merged = request.query_params.get("merged", "")[:6]
     page = HotIssuePage(
         title=issue.name,
         issue={"id": issue.id, "place_or_group": issue.place_or_group, "top_words": issue.top_words},
@@ -174,5 +184,59 @@ def dashboard_hot_issue(
         posts=service.issue_posts(session, unit, issue.id),
         chart=_chart(frame.lang, [v for v in views if v.id == issue.id]),
         map=maps.street_map(session, unit, [issue.id], utcnow(), frame.lang),
+        merge=request_merge.merge_choices(session, actor, [m.request_id for m in members]),
+        merge_url=f"/dashboard/hot/{issue.id}/merge-requests?" + urlencode({"unit": unit.id}),
+        merge_error=error,
+        merged=int(merged) if merged.isdigit() else None,
     )
-    return render(request, "warning/hot_issue.html", page, frame)
+    return render(request, "warning/hot_issue.html", page, frame, status_code=status_code)
+
+
+@router.get("/dashboard/hot/{issue_id}")
+def dashboard_hot_issue(
+    issue_id: int, request: Request, session: SessionDep, settings: SettingsDep
+) -> Response:
+    return _issue_page(request, session, settings, issue_id)
+
+
+def _ids(values: list[Any]) -> list[int]:
+    raw = [str(v)[:12] for v in values[: request_merge.MAX_REQUESTS + 1]]
+    return [int(v) for v in raw if v.isdigit() and 0 < int(v) <= MAX_ID]
+
+
+@router.post("/dashboard/hot/{issue_id}/merge-requests")
+async def merge_requests_page(
+    issue_id: int, request: Request, session: SessionDep, settings: SettingsDep
+) -> Response:
+    """Dispatchers: the ticked requests merged into the chosen primary request's workflow issue, in one step."""
+    actor = page_actor(request, session)
+    frame = chrome(request, actor)
+    refused = _refuse(request, actor, frame)
+    if refused is not None:
+        return refused
+    if not actor.has_role(request_merge.MERGE_ROLE):
+        text = gettext(frame.lang, N_("Only dispatchers merge requests."))
+        return render(request, "forbidden.html", Refused(text), frame, status_code=403)
+    form = await request.form()
+    if not csrf_ok(request, form):
+        return _issue_page(request, session, settings, issue_id)
+    issue_id = min(max(issue_id, 1), MAX_ID)
+    primary = _ids([form.get("primary") or ""])
+    try:
+        unit = service.viewer_unit(session, actor, _unit_param(request))
+        done = request_merge.merge_requests(
+            session,
+            actor,
+            unit,
+            issue_id,
+            primary[0] if primary else 0,
+            _ids(form.getlist("request_ids")),
+            str(form.get("note") or "").strip()[:2000] or None,
+        )
+        session.commit()
+    except ChengzhiError as exc:
+        session.rollback()
+        text = message(exc.code, frame.lang, exc.params)
+        return _issue_page(request, session, settings, issue_id, text, exc.status_code)
+    query = urlencode({"unit": unit.id, "merged": len(done.merged)})
+    return RedirectResponse(f"/dashboard/hot/{issue_id}?{query}", status_code=303)

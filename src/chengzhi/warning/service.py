@@ -98,6 +98,11 @@ def _in_scope(unit: Unit, column: Any = None) -> ColumnElement[bool]:
     return path_prefix(HotIssueMember.unit_path if column is None else column, unit.path)
 
 
+def issue_scope(unit: Unit) -> ColumnElement[bool]:
+    """The hot-issue members (requests) the unit's subtree sees."""
+    return _in_scope(unit)
+
+
 def hot_issues(
     session: Session,
     settings: Settings,

@@ -356,14 +356,17 @@ def _best_other(values: npt.NDArray[np.float32], order: npt.NDArray[np.intp], fi
     return 0.0
 
 
-def dense_scores(passages: npt.NDArray[np.float32], vector: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+def dense_scores(
+    passages: npt.NDArray[np.float32], vector: npt.NDArray[np.float32]
+) -> npt.NDArray[np.float32]:
     """Every passage's cosine with the question's vector (rows are normalised). `einsum` runs on the calling
     thread: `passages @ vector` goes to OpenBLAS, whose threads wait for each other when the cores are shared
     (20,000 × 384: p50 120 ms wall for 4 ms of CPU at load 22, against 1.3 ms for einsum;
     benchmarks/results/kb-latency-2026-12-07.md)."""
     import numpy as np
 
-    return np.einsum("ij,j->i", passages, vector.astype(np.float32, copy=False))
+    scores: npt.NDArray[np.float32] = np.einsum("ij,j->i", passages, vector.astype(np.float32, copy=False))
+    return scores
 
 
 def fuse(
@@ -375,8 +378,6 @@ def fuse(
 ) -> Ranked:
     """Reciprocal-rank fusion of the BM25 and cosine rankings of `keys`, and the confidence of the first. Only the
     top `DEPTH` of each side take part, so only they are sorted."""
-    import numpy as np
-
     n = len(keys)
     if n == 0:
         return Ranked([], 0.0, cos is not None)

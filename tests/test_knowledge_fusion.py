@@ -29,7 +29,9 @@ def _reference(
     confidence = (float(bm[first]) - best) / float(bm[first]) if bm[first] > 0 else -1.0
     if cos is not None:
         other_cos = np.delete(cos, first)
-        confidence += DENSE_GAP_WEIGHT * (float(cos[first]) - (float(other_cos.max()) if len(other_cos) else 0.0))
+        confidence += DENSE_GAP_WEIGHT * (
+            float(cos[first]) - (float(other_cos.max()) if len(other_cos) else 0.0)
+        )
     return top, [float(fused[i]) for i in top], confidence
 
 

@@ -464,7 +464,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--vector-cache",
         type=Path,
-        default=Path.home() / ".cache" / "chengzhi" / "classify-vectors",
+        default=ROOT / "var" / "classify-vectors",
         help="Directory of cached vectors (outside the repository).",
     )
     parser.add_argument(

@@ -235,6 +235,8 @@ def test_evaluate_on_a_small_file(tmp_path: Path) -> None:
     path = write(tmp_path, "\n".join(lines) + "\n")
     report = evaluate(None, path, None)
     assert report.questions == 5 and report.hit_at_1 == 1.0 and report.recall_at_5 == 1.0
+    # CPU time per question beside the wall time (a question cannot use more CPU than it took, give or take timers)
+    assert 0 < report.p95_cpu_ms <= report.p95_ms + 1.0 and "p95_cpu_ms" in report.as_dict()
 
 
 class CharVectors:

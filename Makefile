@@ -46,9 +46,9 @@ typecheck: install-dev
 	$(BIN)/mypy
 
 # The tests run in one process by default (PYTEST_WORKERS=0). PYTEST_WORKERS=auto runs them in one pytest-xdist
-# worker per core, a test file at a time per worker (`--dist loadfile`): about twice as fast here, but tests with
-# background threads on SQLite (the live worker, the metrics' catch-up) then time out now and then on 2 cores, so
-# CI stays serial until they are made robust to it (docs/testing.md).
+# worker per core, a test file at a time per worker (`--dist loadfile`): about twice as fast here. The tests that
+# failed only that way on 2 cores were made robust to a starved CPU (tests/patience.py, docs/testing.md); CI stays
+# serial until repeated clean full runs with `auto` on the CI machine confirm it.
 PYTEST_WORKERS ?= 0
 PYTEST_XDIST := -n $(PYTEST_WORKERS) --dist loadfile
 pytest: install-dev browser-deps

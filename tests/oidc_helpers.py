@@ -21,6 +21,8 @@ from fastapi.testclient import TestClient
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
+from .patience import START_SECONDS, STOP_SECONDS
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -45,19 +47,26 @@ class MockProvider:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + START_SECONDS  # over 30 s at load 35-42 on 2 cores
         while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"oidc-provider-mock exited with {self.process.returncode}")
             try:
                 if httpx.get(f"{self.issuer}/.well-known/openid-configuration", timeout=1).status_code == 200:
                     return
             except httpx.HTTPError:
                 time.sleep(0.1)
-        raise RuntimeError("oidc-provider-mock did not start")
+        self.stop()
+        raise RuntimeError(f"oidc-provider-mock did not answer within {START_SECONDS:.0f} s")
 
     def stop(self) -> None:
         if self.process is not None:
             self.process.terminate()
-            self.process.wait(10)
+            try:
+                self.process.wait(STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
             self.process = None
 
     def restart(self) -> None:

@@ -20,6 +20,8 @@ from chengzhi.db import get_sessionmaker
 from chengzhi.open311 import keys
 from chengzhi.org.service import get_unit_by_code
 
+from .patience import START_SECONDS
+
 V2 = "/open311/v2"
 
 
@@ -120,7 +122,9 @@ def start_server(
     )
     handle.close()
     server = LiveServer(f"http://127.0.0.1:{port}", process, log)
-    deadline = time.monotonic() + 90  # a loaded machine (the whole suite on two cores) starts slowly
+    deadline = (
+        time.monotonic() + START_SECONDS
+    )  # a loaded machine (the whole suite on two cores) starts slowly
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"the server stopped:\n{server.tail()}")
@@ -131,7 +135,7 @@ def start_server(
             pass
         time.sleep(0.1)
     server.stop()
-    raise RuntimeError(f"the server did not answer within 90 s:\n{server.tail()}")
+    raise RuntimeError(f"the server did not answer within {START_SECONDS:.0f} s:\n{server.tail()}")
 
 
 def session_for(settings: Settings) -> Session:

@@ -31,6 +31,7 @@ from chengzhi.routing.classifier_models import CategoryCorrection, ClassifierAct
 from chengzhi.routing.classifier_training import TrainingData
 
 from .factories import City
+from .patience import START_SECONDS
 from .steps import POINTS, actor, unit_id
 
 PLACES = ["幸福小区", "建国路", "人民公园", "和平街道", "阳光花园", "光明村", "东风路", "新华小区"]
@@ -413,7 +414,7 @@ def test_cli_as_a_subprocess(trained: Path) -> None:
         env={**os.environ, "PYTHONWARNINGS": "error"},
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=START_SECONDS,  # the command imports the application first: slow on a starved CPU
         check=False,
     )
     assert done.returncode == 0, done.stderr

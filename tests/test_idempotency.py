@@ -23,6 +23,7 @@ from chengzhi.idempotency import IdempotencyRecord
 from chengzhi.requests.models import Request, RequestEvent
 
 from .factories import City
+from .patience import WORK_SECONDS
 from .test_api_errors import SUBMIT, assert_error, created_number, token_headers, valid_submission
 
 
@@ -242,7 +243,7 @@ def _race(settings: Settings, count: int, send: Any) -> list[httpx.Response]:
     def run() -> None:
         try:
             with TestClient(app, raise_server_exceptions=False) as client:
-                barrier.wait(timeout=30)
+                barrier.wait(timeout=WORK_SECONDS)
                 response = send(client)
             with lock:
                 responses.append(response)
@@ -253,7 +254,7 @@ def _race(settings: Settings, count: int, send: Any) -> list[httpx.Response]:
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(timeout=60)
+        thread.join(timeout=WORK_SECONDS)
     assert not errors, errors
     assert len(responses) == count
     return responses

@@ -25,6 +25,7 @@ from chengzhi.requests.models import Request, RequestEvent
 from chengzhi.requests.workflow import STAGE_OF_STATUS
 
 from .factories import City
+from .patience import START_SECONDS, WORK_SECONDS
 from .steps import actor, dispatch, handle, submit
 
 T0 = dt.datetime(2026, 3, 2, 2, 0, tzinfo=dt.UTC)  # Monday 10:00 in Beijing
@@ -153,7 +154,7 @@ def cli(settings: Settings, tmp_path: Path, *args: str) -> subprocess.CompletedP
         text=True,
         env=env,
         cwd=tmp_path,
-        timeout=120,
+        timeout=START_SECONDS,  # the command imports the application first: slow on a starved CPU
         check=False,
     )
 
@@ -221,7 +222,7 @@ def test_two_processes_never_run_a_job_at_the_same_time(
             assert worker.stdin is not None
             worker.stdin.write("go\n")
             worker.stdin.flush()
-        outputs = [worker.communicate(timeout=90) for worker in workers]
+        outputs = [worker.communicate(timeout=WORK_SECONDS) for worker in workers]
     finally:
         for worker in workers:
             if worker.poll() is None:

@@ -28,10 +28,13 @@ from chengzhi.security.secretbox import SealError, seal, unseal
 
 from .factories import PASSWORD, build_city
 from .open311_helpers import LiveServer, free_port, make_key, start_server
+from .patience import WORK_SECONDS
 from .steps import actor, submit
 
 
-def wait_for(what: str, check: Callable[[], Any], servers: list[LiveServer], seconds: float = 90) -> Any:
+def wait_for(
+    what: str, check: Callable[[], Any], servers: list[LiveServer], seconds: float = WORK_SECONDS
+) -> Any:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         value = check()

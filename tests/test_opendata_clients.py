@@ -26,6 +26,7 @@ from .conftest import _truncate, make_settings
 from .factories import build_city, make_user
 from .open311_helpers import LiveServer, start_server
 from .opendata_helpers import build_catalogue
+from .patience import START_SECONDS
 
 pytestmark = pytest.mark.slow
 CKANAPI = str(Path(sys.executable).with_name("ckanapi"))
@@ -62,7 +63,12 @@ def live(
 def _cli(server: LiveServer, *args: str) -> str:
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
     done = subprocess.run(
-        [CKANAPI, *args, "-r", server.url], capture_output=True, text=True, env=env, timeout=120, check=False
+        [CKANAPI, *args, "-r", server.url],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=START_SECONDS,
+        check=False,
     )
     assert done.returncode == 0, done.stderr + done.stdout
     return done.stdout

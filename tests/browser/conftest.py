@@ -29,10 +29,11 @@ from chengzhi.migrate import upgrade
 from chengzhi.warning.models import SensitiveWord
 
 from ..factories import build_city
+from ..patience import BROWSER_SECONDS, START_SECONDS, STOP_SECONDS
 from .support import LiveServer, Recorder, screenshot
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
-expect.set_options(timeout=15_000)
+expect.set_options(timeout=BROWSER_SECONDS * 1000)
 CHROMIUM = Path("/usr/bin/chromium")
 # The flags of issue 3: no sandbox (root in a container), no GPU, nothing that phones home.
 CHROMIUM_FLAGS = [
@@ -125,7 +126,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         process = subprocess.Popen(command, env=env, cwd=root, stdout=out, stderr=subprocess.STDOUT)
     server = LiveServer(f"http://127.0.0.1:{port}", database_url, media_dir, log)
     try:
-        deadline = time.monotonic() + 120  # a shared machine under load starts slowly
+        deadline = time.monotonic() + START_SECONDS  # a shared machine under load starts slowly
         while True:
             if process.poll() is not None:
                 pytest.fail(
@@ -138,14 +139,15 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
                 pass
             if time.monotonic() > deadline:
                 pytest.fail(
-                    f"the server did not answer /api/v1/health in 120 s:\n{log.read_text(errors='replace')}"
+                    f"the server did not answer /api/v1/health in {START_SECONDS:.0f} s:\n"
+                    f"{log.read_text(errors='replace')}"
                 )
             time.sleep(0.1)
         yield server
     finally:
         process.terminate()
         try:
-            process.wait(timeout=10)
+            process.wait(timeout=STOP_SECONDS)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
@@ -184,7 +186,7 @@ def _page(
         timezone_id="Asia/Shanghai",
     )
     # Generous waits: the machine running the tests may be busy (2 cores shared with the server and PostgreSQL).
-    context.set_default_timeout(20_000)
+    context.set_default_timeout(BROWSER_SECONDS * 1000)
     context.on("request", lambda request: recorder.requests.append(request.url))
     context.on("weberror", lambda error: recorder.errors.append(str(error.error)))
     page = context.new_page()

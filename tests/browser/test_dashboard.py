@@ -19,11 +19,10 @@ from chengzhi.db import get_engine, get_sessionmaker
 from chengzhi.migrate import upgrade
 
 from ..factories import build_city
+from ..patience import START_SECONDS, STOP_SECONDS
 from ..test_metrics import SCENARIOS, histories
 from .conftest import _free_port
 from .support import PASSWORD, LiveServer, screenshot
-
-START_SECONDS = 120  # a loaded machine imports the app slowly
 
 
 @pytest.fixture(scope="module")
@@ -66,13 +65,13 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
-                pytest.fail(f"no answer in {START_SECONDS} s:\n{log.read_text(errors='replace')}")
+                pytest.fail(f"no answer in {START_SECONDS:.0f} s:\n{log.read_text(errors='replace')}")
             time.sleep(0.2)
         yield server
     finally:
         process.terminate()
         try:
-            process.wait(timeout=10)
+            process.wait(timeout=STOP_SECONDS)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()

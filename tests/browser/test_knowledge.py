@@ -17,7 +17,7 @@ from chengzhi.requests.models import Request as RequestRow
 from chengzhi.requests.models import RequestEvent
 
 from ..test_knowledge import KB
-from .support import LiveServer, screenshot
+from .support import LiveServer, screenshot, wait_triaged
 from .test_staff_flow import _sign_in
 
 
@@ -49,6 +49,9 @@ def test_operator_answers_a_call_from_the_knowledge_base(desktop_page: Page, liv
     card.get_by_role("button", name="用此答复来电").click()
     expect(page.locator("#result")).to_contain_text("已登记并即时答复")
     number = page.locator("#result").inner_text().split("诉求 ")[1].split(" ")[0]
+    wait_triaged(
+        server, number
+    )  # the server's worker reads it before the test's next writes (SQLite's one lock)
     with get_sessionmaker(server.database_url)() as session:
         request = session.scalar(select(RequestRow).where(RequestRow.tracking_number == number))
         assert request is not None and request.answered_at_intake and request.channel == "phone"

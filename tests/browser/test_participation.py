@@ -5,7 +5,6 @@ operator takes a call with the keyboard only (the caller's earlier requests appe
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
@@ -18,7 +17,7 @@ from chengzhi.participate.models import Comment, Follow
 from chengzhi.requests.models import Request as RequestRow
 
 from ..steps import POINTS
-from .support import PASSWORD, LiveServer, screenshot
+from .support import PASSWORD, LiveServer, screenshot, wait_triaged
 from .test_staff_flow import _sign_in
 
 
@@ -36,17 +35,8 @@ def _report(server: LiveServer, username: str, text: str, phone: str) -> dict[st
     made = httpx.post(server.url("/api/v1/requests"), json=body, headers={"Authorization": f"Bearer {token}"})
     assert made.status_code == 201, made.text
     result: dict[str, Any] = made.json()["request"]
-    # Wait for the server's triage worker to read it: on a busy machine its write would otherwise meet the
-    # sign-in's on SQLite's one lock (this SQLite's busy handler sleeps whole seconds).
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        with get_sessionmaker(server.database_url)() as session:
-            query = select(RequestRow.triage_pending).where(
-                RequestRow.tracking_number == result["tracking_number"]
-            )
-            if session.scalar(query) is False:
-                break
-        time.sleep(0.2)
+    # The server's triage worker reads it first: its batch and the sign-in's write would meet at SQLite's one lock.
+    wait_triaged(server, result["tracking_number"])
     return result
 
 

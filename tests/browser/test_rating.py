@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 from playwright.sync_api import Page, expect
 
-from .support import PASSWORD, LiveServer, screenshot
+from .support import PASSWORD, LiveServer, screenshot, wait_triaged
 
 PHONE = "13700001234"
 REPLY = "垃圾已清运完毕，并增加了清运频次。"
@@ -37,6 +37,8 @@ def _handled_request(server: LiveServer) -> str:
     )
     assert created.status_code == 201, created.text
     number: str = created.json()["request"]["tracking_number"]
+    # The server's triage worker reads it (and routes it) before the steps' writes: its batch holds SQLite's lock.
+    wait_triaged(server, number)
     dispatcher = _token(server, "dispatcher")
     detail = httpx.get(server.url(f"/api/v1/requests/{number}"), headers=dispatcher).json()
     lead = detail["routing"]["unit"]["id"]

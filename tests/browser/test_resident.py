@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Page, expect
 
-from .support import PASSWORD, LiveServer, screenshot
+from .support import PASSWORD, LiveServer, screenshot, wait_triaged
 
 
 @dataclass(frozen=True)
@@ -142,6 +142,8 @@ def test_resident_reports_with_point_and_photo_then_tracks(
     assert re.fullmatch(r"[0-9A-Za-z-]{6,20}", number), number
     expect(page.get_by_role("link", name=words.track_link)).to_be_visible()
     screenshot(page, f"submitted-{lang}")
+    # The server's triage worker reads it before the next writes (its batch holds SQLite's one write lock).
+    wait_triaged(live_server, number)
 
     # What the server stored: the point, the category and the photo, as staff see it.
     stored = _staff_get(live_server, f"/api/v1/requests/{number}")

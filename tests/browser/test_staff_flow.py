@@ -19,7 +19,7 @@ from chengzhi.db import get_engine, get_sessionmaker
 from chengzhi.jobs.service import detect_overdue
 
 from ..steps import dispatch, submit
-from .support import PASSWORD, LiveServer, screenshot
+from .support import PASSWORD, LiveServer, screenshot, wait_triaged
 from .test_resident import _photo
 
 PHONE = "13655557777"
@@ -72,6 +72,8 @@ def test_a_request_from_report_to_rating(
     live_server: LiveServer, mobile_page: Page, desktop_page: Page, tmp_path: Path
 ) -> None:
     number = _report(mobile_page, live_server, tmp_path)
+    # The server's triage worker reads it before the staff's writes (its batch holds SQLite's one write lock).
+    wait_triaged(live_server, number)
 
     # The dispatcher finds it in the inbox and dispatches it to the community.
     staff = desktop_page

@@ -160,12 +160,17 @@ class Worker:
         """Asks the loop to end after the batch under way (from a signal handler: no waiting here)."""
         self._stop.set()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Ends the loop after the batch under way and the emergency lane; True once both threads have ended
+        (False if one was still running after `timeout` seconds each)."""
         self._stop.set()
+        stopped = True
         if self._thread is not None:
-            self._thread.join(timeout=30)
+            self._thread.join(timeout=timeout)
+            stopped = not self._thread.is_alive()
         if self._lane is not None:
-            self._lane.stop()
+            stopped = self._lane.stop(timeout) and stopped
+        return stopped
 
     def _hold_lease(self) -> bool:
         engine = self.factory.kw["bind"]

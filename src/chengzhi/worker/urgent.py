@@ -95,10 +95,13 @@ class LaneThread:
         self._thread = threading.Thread(target=self._run, name="chengzhi-emergency-lane", daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 10.0) -> bool:
+        """True once the thread has ended (False if it was still running after `timeout` seconds)."""
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=10)
+            self._thread.join(timeout=timeout)
+            return not self._thread.is_alive()
+        return True
 
     def _run(self) -> None:
         while not self._stop.is_set():

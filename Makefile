@@ -30,9 +30,10 @@ PORT ?= 8000
 run: install
 	$(BIN)/chengzhi db upgrade
 	mkdir -p var
-	{ $(BIN)/chengzhi demo --if-empty --no-model --staged $(if $(wildcard $(TEXT_DATA)),--text-data $(TEXT_DATA)) \
-		> var/demo.json 2> var/demo.log && echo "The demo city is ready: sign in as admin / chengzhi-demo." && \
-	  $(BIN)/chengzhi model train --from-db --activate --if-none --note demo > var/demo-model.json 2>&1; } & \
+	{ if $(BIN)/chengzhi demo --if-empty --no-model --staged $(if $(wildcard $(TEXT_DATA)),--text-data $(TEXT_DATA)) \
+		> var/demo.json 2> var/demo.log; then echo "The demo city is ready: sign in as admin / chengzhi-demo."; \
+	  $(BIN)/chengzhi model train --from-db --activate --if-none --note demo > var/demo-model.json 2>&1; \
+	  else echo "The demo city could not be built: var/demo.log says why (the platform is served without it)."; fi; } & \
 	$(BIN)/chengzhi serve --host 127.0.0.1 --port $(PORT)
 
 migrate: install

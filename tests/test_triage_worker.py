@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from chengzhi.config import Settings
-from chengzhi.db import get_sessionmaker
+from chengzhi.db import get_sessionmaker, sqlite_write_gate
 from chengzhi.requests import queue
 from chengzhi.requests import service as svc
 from chengzhi.requests.models import Request, RequestEvent
@@ -28,7 +28,7 @@ from chengzhi.requests.queue import TriageTask
 from chengzhi.requests.service import Submission
 from chengzhi.routing.triage_models import RequestTriage
 from chengzhi.worker import intake
-from chengzhi.worker.runner import Worker, drain, run_once
+from chengzhi.worker.runner import Worker, drain, largest_batch, run_once
 from chengzhi.worker.urgent import EmergencyLane
 
 from .conftest import auth, triage
@@ -209,7 +209,9 @@ def test_the_emergency_lane_flags_an_emergency_behind_a_backlog(
         time.sleep(BACKLOG_SECONDS / 10)
         intake.process(session, settings, tasks, now)
 
-    worker = Worker(get_sessionmaker(settings.database_url), settings, slow, lease=False, batch=1, idle=0.05)
+    worker = Worker(
+        get_sessionmaker(settings.database_url), settings, slow, lease=False, batch=1, batch_max=1, idle=0.05
+    )
     started = time.monotonic()
     worker.start()
     try:
@@ -297,7 +299,7 @@ def test_the_worker_reads_its_models_before_each_batch_outside_the_batch(
         intake.process(s, st, tasks, now)
 
     factory = get_sessionmaker(settings.database_url)
-    worker = Worker(factory, settings, process, lease=False, batch=1, idle=0.05, warm=warm)
+    worker = Worker(factory, settings, process, lease=False, batch=1, batch_max=1, idle=0.05, warm=warm)
     worker.start()
     try:
         deadline = time.monotonic() + WORK_SECONDS  # the first warm-up imports scipy: slow on a busy machine
@@ -318,3 +320,52 @@ def test_the_worker_reads_its_models_before_each_batch_outside_the_batch(
     assert all(calls[i - 1] == "warm" for i in batches)  # each batch right after a warm-up
     assert calls[0] == "warm"  # at start, even if the client's worker took every row
     assert idle_calls == []  # an idle worker does not warm up
+
+
+def test_batches_grow_while_a_backlog_lasts_and_shrink_after_it(
+    session: Session, settings: Settings, city: City
+) -> None:
+    """A full claim means a backlog: the next batch is twice as large, up to the largest; a claim that is not full
+    brings the worker back to its small batches (a quiet queue keeps a short triage lag)."""
+    factory = get_sessionmaker(settings.database_url)
+
+    def add(s: Session, text: str) -> None:
+        where = Submission(text=text, lat=0.2, lon=0.2, category_code="litter")
+        svc.submit_request(s, actor(s, "resident"), where, settings, NOW)
+
+    with factory() as s, s.begin():
+        for i in range(17):
+            add(s, f"小区路灯不亮了，第{i}盏")
+    sizes: list[int] = []
+    more = threading.Event()
+
+    def process(s: Session, st: Settings, tasks: list[TriageTask], now: dt.datetime) -> None:
+        sizes.append(len(tasks))
+        intake.process(s, st, tasks, now)
+        if sum(sizes) == 17:
+            more.set()
+
+    worker = Worker(factory, settings, process, lease=False, batch=2, batch_max=8, idle=0.05)
+    worker.start()
+    try:
+        assert more.wait(WORK_SECONDS), sizes
+        # After the backlog, three more, behind the worker's batch (on SQLite it holds the process's write gate).
+        with sqlite_write_gate(factory.kw["bind"].url.database), factory() as s, s.begin():
+            for _ in range(3):
+                add(s, "垃圾没人清理")
+        deadline = time.monotonic() + WORK_SECONDS
+        while _queued(session) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        stopped = worker.stop(timeout=STOP_SECONDS)
+    assert stopped and _queued(session) == 0, sizes
+    # 2, 4, 8 (the largest), then the last 3 of the 17 (not full: back to 2), then the three new ones at 2 a batch.
+    assert sizes[:4] == [2, 4, 8, 3], sizes
+    assert max(sizes[4:]) <= 2 and sum(sizes[4:]) == 3, sizes
+
+
+def test_the_largest_batch_by_database(settings: Settings) -> None:
+    by_default = settings.model_copy(update={"triage_batch_size": 16, "triage_batch_max": 0})
+    assert largest_batch(by_default, "postgresql") == 200
+    assert largest_batch(by_default, "sqlite") == 16  # a batch holds the write lock that intake waits for
+    assert largest_batch(by_default.model_copy(update={"triage_batch_max": 64}), "sqlite") == 64

@@ -115,9 +115,13 @@ class Settings(BaseSettings):
     scheduler_interval_seconds: float = Field(default=60.0, gt=0)
     # The triage worker (chengzhi/worker): inside `chengzhi serve` (the process holding the lease) unless false;
     # production runs `chengzhi worker` processes instead. It claims up to `triage_batch_size` new requests per
-    # transaction and looks for more every `triage_poll_seconds` when idle.
+    # transaction and looks for more every `triage_poll_seconds` when idle. While a backlog lasts (every claim
+    # full), each batch doubles up to `triage_batch_max` (0: 200 on PostgreSQL, no growth on SQLite, where a batch
+    # holds the one write lock that intake waits for): a batch has a fixed cost (metrics facts, hot-issue
+    # placement, ~40 ms), so large batches catch up after a burst ~1.6x faster (docs/operations.md, "Workers").
     triage_worker_in_app: bool = True
     triage_batch_size: int = Field(default=16, ge=1, le=1000)
+    triage_batch_max: int = Field(default=0, ge=0, le=1000)
     # Emergencies flagged from the text within a second of intake, ahead of the backlog (worker/urgent.py).
     triage_emergency_lane: bool = True
     triage_poll_seconds: float = Field(default=0.2, gt=0)

@@ -120,6 +120,13 @@ def drain(
             return total
 
 
+def largest_batch(settings: Settings, dialect: str) -> int:
+    """The largest batch a worker grows to while a backlog lasts (`triage_batch_max`; 0: by database)."""
+    if settings.triage_batch_max:
+        return settings.triage_batch_max
+    return settings.triage_batch_size if dialect == "sqlite" else 200
+
+
 class Worker:
     """A worker loop in a daemon thread: claims as long as there is work, then polls every `idle` seconds.
 
@@ -136,6 +143,7 @@ class Worker:
         *,
         lease: bool,
         batch: int | None = None,
+        batch_max: int | None = None,
         idle: float | None = None,
         warm: Callable[[Session, Settings], None] | None = None,
     ) -> None:
@@ -145,6 +153,10 @@ class Worker:
         self.process = process
         self.lease = lease
         self.batch = batch or settings.triage_batch_size
+        grow_to = (
+            batch_max if batch_max is not None else largest_batch(settings, factory.kw["bind"].dialect.name)
+        )
+        self.batch_max = max(self.batch, grow_to)
         self.idle = idle if idle is not None else settings.triage_poll_seconds
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -191,6 +203,7 @@ class Worker:
 
     def run(self) -> None:
         warmed = False
+        size = self.batch
         try:
             while not self._stop.is_set():
                 if not self._hold_lease():
@@ -214,7 +227,10 @@ class Worker:
                         self._stop.wait(self.idle)
                         continue
                     with self._turn():
-                        result = run_once(self.factory, self.settings, self.process, self.batch, look=False)
+                        result = run_once(self.factory, self.settings, self.process, size, look=False)
+                    # A full claim means a backlog: the next batch doubles (up to batch_max); anything less, and
+                    # the worker is back to small batches that keep a quiet queue's triage lag low.
+                    size = min(size * 2, self.batch_max) if result.claimed >= size else self.batch
                 except Exception:  # the database is down, say: wait and try again
                     log.exception("triage worker round failed")
                     self._release()

@@ -46,6 +46,9 @@ class Options:
     raw_duration: float = 10.0
     raw_single_duration: float = 5.0
     ramp: float = 2.0
+    # Submissions offered per second in all (open loop, latency from each request's scheduled time); 0: closed
+    # loop, every client sends again as soon as it has its answer (the platform's maximum rate).
+    rate: float = 0.0
     # Train a category model on load-generator-like texts and make it active: intake then classifies every
     # request and dispatches the sure ones itself (what a city with a trained model pays per submission).
     with_model: bool = False
@@ -537,6 +540,8 @@ def measure(name: str, url: str, options: Options, say: Callable[[str], None] = 
                     str(options.duration),
                     "--tracking-file",
                     str(tracking_file),
+                    "--rate",
+                    str(options.rate),
                     *common,
                     *ramp,
                 ],

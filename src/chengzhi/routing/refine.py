@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from chengzhi.categories import service as categories
 from chengzhi.config import Settings
-from chengzhi.embeddings import Embeddings, default_embeddings, text_key
+from chengzhi.embeddings import Embeddings, embeddings_named, text_key
 from chengzhi.jobs import service as jobs_service
 from chengzhi.requests import queries as request_queries
 from chengzhi.routing import classifier, registry
@@ -114,8 +114,8 @@ def refine_job(session: Session, settings: Settings, now: dt.datetime) -> dict[s
     if active is None or not active[1].embedding:
         return {"refined": 0}
     version, model = active
-    embeddings = default_embeddings()
-    if embeddings is None or embeddings.name != model.embedding:
+    embeddings = embeddings_named(model.embedding)
+    if embeddings is None:
         return {"refined": 0, "reason": f"the embedding {model.embedding!r} is not available"}
     after = int(last.get("after") or 0) if last.get("version") == version else 0
     with factory() as reading:

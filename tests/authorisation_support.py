@@ -1,6 +1,9 @@
 """What the authorisation matrix needs to call every operation as every role: credentials made directly (bearer
 tokens for the API, server-side sessions in a signed cookie for pages, no argon2), a city with one user of each role
-in one street, targets in and out of that street's scope, and a minimal valid body for each operation."""
+in one street, targets in and out of that street's scope, a minimal valid body for each operation, and the check of
+the answers against the written policy (`chengzhi.security.policy.POLICY`). The matrix runs in two halves, the API's
+operations and the pages' (tests/test_authorisation_matrix_api.py, tests/test_authorisation_matrix_pages.py); each
+half makes every target it calls on, so that neither depends on what the other did first."""
 
 from __future__ import annotations
 
@@ -23,6 +26,8 @@ from chengzhi.db import get_sessionmaker
 from chengzhi.org import sessions
 from chengzhi.org.models import Role, User
 from chengzhi.org.service import issue_token
+from chengzhi.participate import topics
+from chengzhi.security.policy import POLICY, SIGN_IN, Rule
 
 from . import steps
 from .factories import City, make_user
@@ -70,6 +75,14 @@ def build_targets(client: TestClient, session: Session, settings: Settings, city
         request = steps.submit(session, settings, now, by=by, category=category, where=where)
         steps.dispatch(session, settings, request, lead, now)
         made[key] = request
+    # A candidate focus topic for next month, that residents may vote for.
+    topic = topics.propose(
+        session,
+        steps.actor(session, matrix_user("leader")),
+        month=topics.next_month(now.date()),
+        title="背街小巷整治",
+        now=now,
+    )
     session.commit()
     photos = {}
     for key, request in made.items():
@@ -95,6 +108,7 @@ def build_targets(client: TestClient, session: Session, settings: Settings, city
             "unit_id": str(city.unit(unit).id),
             "user_id": str(city.users[user].id),
             "other_number": made["in2"].tracking_number,
+            "topic_id": str(topic.id),
         }
 
     return Targets(
@@ -317,3 +331,76 @@ def call(
         at = max(text.find('role="alert"'), text.find("error"), 0)
         print("DEBUG", op.method, url, body, text[:300] if op.api else text[at : at + 400])
     return response.status_code, response.headers.get("location", "")
+
+
+# ---------------------------------------------------------------- the check
+
+REFUSED = {401, 403, 404}
+# Operations after which the caller's own credentials may be gone (signing out, ending sessions, a new password).
+ENDS_SESSIONS = ("session", "logout", "password", "/token", "/me/delete", "/me/sessions")
+
+
+def credentials(settings: Settings) -> dict[str, dict[str, Any]]:
+    found = {}
+    for role in ROLES[1:]:
+        assert role is not None
+        cookie, csrf = page_cookie(settings, matrix_user(role))
+        found[role] = {"bearer": token_headers(settings, matrix_user(role)), "cookie": cookie, "csrf": csrf}
+    return found
+
+
+def refused(answer: tuple[int, str], *, not_found_refuses: bool = True) -> bool:
+    status, location = answer
+    if status in (302, 303, 307) and location.split("?")[0].endswith("/login"):
+        return True
+    return status in REFUSED if not_found_refuses else status in (401, 403)
+
+
+def check(
+    op: Operation, rule: Rule, role: str | None, inside: tuple[int, str], outside: list[tuple[int, str]]
+) -> str:
+    """What is wrong with these answers, or ''."""
+    if inside[0] >= 500 or any(a[0] >= 500 for a in outside):
+        return f"server error {inside} {outside}"
+    if rule.who == SIGN_IN:
+        return ""
+    if rule.allows(role):
+        if refused(inside, not_found_refuses=rule.scope is not None and not rule.other_ids):
+            return f"refused {inside}, the policy allows it"
+    elif not refused(inside):
+        return f"answered {inside}, the policy refuses it"
+    if rule.scope is not None:
+        leaks = [a for a in outside if not refused(a)]
+        if leaks:
+            return f"answered out of scope {leaks}"
+    return ""
+
+
+def check_matrix(
+    client: TestClient, session: Session, settings: Settings, city: City, *, api: bool
+) -> tuple[int, list[str]]:
+    """Every operation of one half (the API's, or the pages') as every role, in and out of scope: how many calls
+    were checked, and what is wrong. `MATRIX_ONLY` (a pattern) narrows it to some operations while changing them."""
+    add_matrix_users(session, city)
+    session.commit()
+    targets = build_targets(client, session, settings, city)
+    only = os.environ.get("MATRIX_ONLY", "")
+    ops = [op for op in operations(client) if op.api == api and re.search(only, f"{op.method} {op.path}")]
+    ops.sort(key=lambda op: any(word in op.path for word in ENDS_SESSIONS))
+    creds = credentials(settings)
+    wrong = []
+    checked = 0
+    for op in ops:
+        rule = POLICY[(op.method, op.path)]
+        scoped = "{" in op.path
+        for role in ROLES:
+            given = creds[role] if role is not None else None
+            inside = call(client, op, targets.inside, given)
+            outside = [call(client, op, values, given) for values in targets.outside] if scoped else []
+            checked += 1 + len(outside)
+            problem = check(op, rule, role, inside, outside)
+            if problem:
+                wrong.append(f"{op.method} {op.path} as {role}: {problem}")
+        if any(word in op.path for word in ENDS_SESSIONS) and op.method != "GET":
+            creds = credentials(settings)
+    return checked, wrong

@@ -16,6 +16,7 @@ import os
 import secrets
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -285,13 +286,9 @@ def _show_triage(session: Session, settings: Settings, pending: list[Request]) -
             set_committed_value(obj, "lead_unit", lead or row.lead_unit)
 
 
-@pytest.fixture(autouse=True)
-def _triage_on_commit(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Every test sees requests triaged once their intake commits, except those marked `being_triaged`, which
-    look at a request before the worker has (and run `triage` themselves)."""
-    if request.node.get_closest_marker("being_triaged"):
-        yield
-        return
+@contextmanager
+def triaging_on_commit() -> Iterator[None]:
+    """Within it, requests are triaged once their intake commits (see `_triage_after_commit`)."""
 
     def remembering(original: Callable[..., Any]) -> Callable[..., Any]:
         def intake_and_remember(
@@ -303,15 +300,54 @@ def _triage_on_commit(request: pytest.FixtureRequest, monkeypatch: pytest.Monkey
 
         return intake_and_remember
 
-    submit_and_remember = remembering(requests_service.submit_request)
-    monkeypatch.setattr(requests_service, "submit_request", submit_and_remember)
-    monkeypatch.setattr(
-        requests_service, "receive", remembering(requests_service.receive)
-    )  # the API's intake
-    monkeypatch.setattr(imports_service, "submit_request", submit_and_remember)
-    event.listen(Session, "after_transaction_end", _triage_after_commit)
-    yield
-    event.remove(Session, "after_transaction_end", _triage_after_commit)
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        submit_and_remember = remembering(requests_service.submit_request)
+        monkeypatch.setattr(requests_service, "submit_request", submit_and_remember)
+        monkeypatch.setattr(
+            requests_service, "receive", remembering(requests_service.receive)
+        )  # the API's intake
+        monkeypatch.setattr(imports_service, "submit_request", submit_and_remember)
+        event.listen(Session, "after_transaction_end", _triage_after_commit)
+        try:
+            yield
+        finally:
+            event.remove(Session, "after_transaction_end", _triage_after_commit)
+
+
+@pytest.fixture(autouse=True)
+def _triage_on_commit(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every test sees requests triaged once their intake commits, except those marked `being_triaged`, which
+    look at a request before the worker has (and run `triage` themselves)."""
+    if request.node.get_closest_marker("being_triaged"):
+        yield
+        return
+    with triaging_on_commit():
+        yield
+
+
+@contextmanager
+def own_database(db_url: str, directory: Path) -> Iterator[str]:
+    """A migrated database of its own, of the kind of `db_url` (a SQLite file in `directory`, or a database on the
+    same PostgreSQL server), dropped afterwards: for a module's shared read-only rows, which the truncation after
+    each test of the session's database would remove."""
+    if make_url(db_url).get_backend_name() == "sqlite":
+        url = f"sqlite:///{directory / 'own.db'}"
+    else:
+        name = f"{make_url(db_url).database}_{secrets.token_hex(3)}"
+        admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+            conn.execute(text(f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
+        url = make_url(db_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        get_engine(url).dispose()
+        if make_url(url).get_backend_name() != "sqlite":
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
 
 
 @pytest.fixture

@@ -532,7 +532,9 @@ def test_no_suggestions_from_a_database_without_the_registry(tmp_path: Path) -> 
 def test_the_app_starts_without_scikit_learn() -> None:
     """scikit-learn and SciPy load with the first model read or trained, not with the web app (start-up time)."""
     code = "import sys, chengzhi.app; print(sorted(m for m in ('sklearn', 'scipy', 'joblib') if m in sys.modules))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=START_SECONDS
+    ).stdout
     assert out.strip() == "[]"
 
 

@@ -10,8 +10,9 @@ import json
 import random
 import string
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from fastapi.testclient import TestClient
@@ -22,6 +23,7 @@ from sqlalchemy.orm import undefer
 from typer.testing import CliRunner
 
 from chengzhi.app import create_app
+from chengzhi.caches import reset_caches
 from chengzhi.categories.models import Category, HandlerKind
 from chengzhi.categories.service import create_category
 from chengzhi.cli import app as cli_app
@@ -44,7 +46,7 @@ from chengzhi.routing import rules
 from chengzhi.webhooks.models import WebhookDelivery, WebhookSubscription
 from chengzhi.webhooks.service import EVENT_TYPES
 
-from .conftest import Configure, auth
+from .conftest import Configure, auth, make_settings, own_database, triaging_on_commit
 
 NOW = dt.datetime(2026, 11, 20, 4, 30, tzinfo=dt.UTC)
 N = 300
@@ -54,14 +56,40 @@ def _generate(settings: Settings, n: int = N, seed: int = 7) -> dict[str, Any]:
     return generate_demo_city(settings, seed=seed, n_requests=n, now=NOW)
 
 
+class Generated(NamedTuple):
+    settings: Settings
+    summary: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def _seven(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Generated]:
+    """The city of seed 7 with N requests, generated once per database for the tests below that only read it (a
+    database of its own: the session's is emptied after each test). Each generation took 1.5-2 minutes."""
+    directory = tmp_path_factory.mktemp("demo-seven")
+    with own_database(db_url, directory) as url:
+        settings = make_settings(url, directory)
+        with triaging_on_commit():  # as every test's own intake is (tests/conftest.py)
+            summary = _generate(settings)
+        reset_caches()
+        yield Generated(settings, summary)
+    reset_caches()
+
+
+@pytest.fixture
+def seven(_seven: Generated) -> Iterator[Generated]:
+    """The shared city of seed 7; the process caches are forgotten after each test, as with `settings`."""
+    yield _seven
+    reset_caches()
+
+
 def _units(settings: Settings) -> list[Unit]:
     with get_sessionmaker(settings.database_url)() as session:
         return list(session.scalars(select(Unit).options(undefer(Unit.area)).order_by(Unit.id)))
 
 
 @pytest.mark.slow
-def test_organisation_areas_categories_and_staff(settings: Settings) -> None:
-    summary = _generate(settings)
+def test_organisation_areas_categories_and_staff(seven: Generated) -> None:
+    settings, summary = seven
     units = _units(settings)
     by_kind = Counter(u.kind for u in units)
     assert by_kind[UnitKind.city] == 1
@@ -133,8 +161,8 @@ def test_organisation_areas_categories_and_staff(settings: Settings) -> None:
 
 
 @pytest.mark.slow
-def test_request_histories_are_legal_complete_and_varied(settings: Settings) -> None:
-    summary = _generate(settings)
+def test_request_histories_are_legal_complete_and_varied(seven: Generated) -> None:
+    settings, summary = seven
     assert summary["requests"] == N
     with get_sessionmaker(settings.database_url)() as session:
         requests = list(session.scalars(select(Request).order_by(Request.id)))
@@ -474,10 +502,10 @@ def test_the_demo_city_has_early_warning(settings: Settings, tmp_path: Path) -> 
         get_engine(again.database_url).dispose()
 
 
-def test_the_demo_city_takes_part(settings: Settings) -> None:
+def test_the_demo_city_takes_part(seven: Generated) -> None:
     """Comments (one waiting for a word of the sensitive-word list, one hidden by three reports), a follow, next month's focus
     topic candidates with residents' votes, and this month's topic chosen with a progress report."""
-    summary = _generate(settings, n=120)
+    settings, summary = seven
     assert summary["participation"] == {
         "comments": 4,
         "waiting": 1,

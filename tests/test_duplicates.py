@@ -5,6 +5,7 @@ offered once, the API's scope and errors, merging with every resident kept infor
 from __future__ import annotations
 
 import datetime as dt
+import json
 import subprocess
 import sys
 
@@ -58,17 +59,35 @@ def bands(session: Session, request: Request) -> int:
     return int(session.scalar(query) or 0)
 
 
+# One fresh process answers both tests below (each took 20 s at load 8 when both had their own): whether
+# datasketch was imported by importing the routing modules and by a first signature, and LEAK's band keys.
+OTHER_PROCESS = f"""
+import json, sys
+from chengzhi.routing import duplicates, duplicates_index as d, triage
+imported = "datasketch" in sys.modules
+keys = d.band_keys(d.signature(d.shingles({LEAK!r})))
+print(json.dumps({{"at_start": imported, "after_signature": "datasketch" in sys.modules, "keys": str(keys)}}))
+"""
+
+
+@pytest.fixture(scope="module")
+def other_process() -> dict[str, object]:
+    done = subprocess.run(
+        [sys.executable, "-c", OTHER_PROCESS], capture_output=True, text=True, check=True, timeout=300
+    )
+    answer: dict[str, object] = json.loads(done.stdout)
+    return answer
+
+
 @pytest.mark.slow
-def test_shingles_signature_and_keys_are_stable_across_processes() -> None:
+def test_shingles_signature_and_keys_are_stable_across_processes(other_process: dict[str, object]) -> None:
     item = duplicates_index.shingles(
         "枫林小区５栋，水管爆裂！"
     )  # normalised first by the caller; punctuation dropped
     assert "枫林" in item and "5栋" not in item  # full-width digits are the caller's normalise()'s job
     keys = duplicates_index.band_keys(duplicates_index.signature(duplicates_index.shingles(LEAK)))
     assert len(keys) == duplicates_index.BANDS and len(set(keys)) == duplicates_index.BANDS
-    code = f"from chengzhi.routing import duplicates_index as d;print(d.band_keys(d.signature(d.shingles({LEAK!r}))))"
-    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert other.stdout.strip() == str(keys)
+    assert other_process["keys"] == str(keys)
     assert duplicates_index.shingles("Water main burst") == {"wate", "ater", "ter ", "er m", "r ma", " mai", "main",
                                                        "ain ", "in b", "n bu", " bur", "burs", "urst"}  # fmt: skip
 
@@ -204,13 +223,10 @@ def test_batch_similarities_match_one_by_one() -> None:
 
 
 @pytest.mark.slow
-def test_datasketch_is_imported_on_first_use_only() -> None:
+def test_datasketch_is_imported_on_first_use_only(other_process: dict[str, object]) -> None:
     """`import datasketch` pulls in scipy.integrate (about 1 s): the app and the commands must not pay it at start."""
-    code = (
-        "import sys; from chengzhi.routing import duplicates, duplicates_index, triage; assert 'datasketch' not in sys.modules; "
-        "duplicates_index.signature({'枫林'}); assert 'datasketch' in sys.modules"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True)
+    assert other_process["at_start"] is False
+    assert other_process["after_signature"] is True
 
 
 def test_a_key_shared_by_very_many_requests_adds_its_newest_only(

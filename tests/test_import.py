@@ -105,17 +105,8 @@ def board_row(n: int, time: str = "2019/4/25 9:32:09", reply_time: str = "2019/5
 # ---------------------------------------------------------------- real data
 
 
-@pytest.mark.slow
-@needs(REPLIES)
-def test_tc2020_replies_become_replied_requests(settings: Settings, city: City) -> None:
-    report = import_requests(settings, REPLIES, EXAMPLES / "tc2020-replies.toml")
-    rows = read_csv(REPLIES)
-    assert len(rows) == 2816
-    assert report["rows"] == report["imported"] == len(rows)
-    assert report["skipped"] == 0
-    assert report["outcomes"] == {"received": 0, "replied": len(rows), "closed": 0}
-
-    requests = requests_of(settings, "tc2020-board")
+def assert_replied_as_in_file(requests: list[Request], rows: list[dict[str, str]]) -> None:
+    """Each request is its row of the replies file: times, texts and the reply, replied and not routed."""
     assert len(requests) == len(rows)
     by_id = {r.external_id: r for r in requests}
     for row in rows:
@@ -133,11 +124,58 @@ def test_tc2020_replies_become_replied_requests(settings: Settings, city: City) 
     # the two odd times in the file: an ISO-style received time and a reply time without a clock time
     assert by_id["2759"].received_at == dt.datetime(2019, 4, 8, 0, 37, 20, tzinfo=dt.UTC)
     assert by_id["27610"].replied_at == dt.datetime(2018, 4, 23, 16, 0, tzinfo=dt.UTC)
+
+
+# The two rows with odd times (above), kept in the part of the file that is triaged.
+ODD_TIMES = ("2759", "27610")
+
+
+@pytest.mark.slow
+@pytest.mark.being_triaged
+@needs(REPLIES)
+def test_tc2020_replies_become_replied_requests(settings: Settings, city: City) -> None:
+    """Every row of the real file, as the import writes it (the triage worker's part is the next test's: triaging
+    all 2,816 requests took four fifths of this test's time)."""
+    report = import_requests(settings, REPLIES, EXAMPLES / "tc2020-replies.toml")
+    rows = read_csv(REPLIES)
+    assert len(rows) == 2816
+    assert report["rows"] == report["imported"] == len(rows)
+    assert report["skipped"] == 0
+    assert report["outcomes"] == {"received": 0, "replied": len(rows), "closed": 0}
+
+    requests = requests_of(settings, "tc2020-board")
+    assert_replied_as_in_file(requests, rows)
+    assert all(r.triage_pending for r in requests)  # left to the worker
     assert_events_fold_to_projection(settings, requests, ["receive", "record_outcome"])
 
     again = import_requests(settings, REPLIES, EXAMPLES / "tc2020-replies.toml")
     assert (again["imported"], again["skipped"]) == (0, len(rows))
     assert count_requests(settings) == len(rows)
+
+
+@pytest.mark.slow
+@needs(REPLIES)
+def test_tc2020_replies_stay_replied_and_unrouted_once_triaged(
+    settings: Settings, city: City, tmp_path: Path
+) -> None:
+    """The triage worker, run once the import commits, leaves the imported replies as they were written: on the
+    first 200 rows of the real file and the rows with odd times."""
+    rows = read_csv(REPLIES)
+    part = rows[:200] + [row for row in rows[200:] if row["message_id"] in ODD_TIMES]
+    assert len(part) == 201 and {row["message_id"] for row in part} >= set(ODD_TIMES)
+    file = tmp_path / "replies-part.csv"
+    with file.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(part)
+
+    report = import_requests(settings, file, EXAMPLES / "tc2020-replies.toml")
+    assert report["rows"] == report["imported"] == len(part)
+
+    requests = requests_of(settings, "tc2020-board")
+    assert not any(r.triage_pending for r in requests)  # the worker has read them
+    assert_replied_as_in_file(requests, part)
+    assert_events_fold_to_projection(settings, requests, ["receive", "record_outcome"])
 
 
 BOSTON_TABLE: dict[str, str] = tomllib.loads((EXAMPLES / "boston311.toml").read_text(encoding="utf-8"))[

@@ -6,6 +6,7 @@ import datetime as dt
 import itertools
 import json
 import os
+import selectors
 import subprocess
 import sys
 from collections import Counter
@@ -14,7 +15,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
+from typer.testing import CliRunner
 
+from chengzhi.cli import app as cli_app
 from chengzhi.config import Settings
 from chengzhi.db import get_sessionmaker, utcnow
 from chengzhi.jobs import service as jobs_service
@@ -24,6 +27,7 @@ from chengzhi.requests import service as svc
 from chengzhi.requests.models import Request, RequestEvent
 from chengzhi.requests.workflow import STAGE_OF_STATUS
 
+from .conftest import Configure
 from .factories import City
 from .patience import START_SECONDS, WORK_SECONDS
 from .steps import actor, dispatch, handle, submit
@@ -160,7 +164,11 @@ def cli(settings: Settings, tmp_path: Path, *args: str) -> subprocess.CompletedP
 
 
 @pytest.mark.slow
-def test_cli_runs_the_overdue_job(session: Session, settings: Settings, city: City, tmp_path: Path) -> None:
+def test_cli_runs_the_overdue_job(
+    session: Session, settings: Settings, city: City, tmp_path: Path, configure: Configure
+) -> None:
+    """The console command in a process of its own runs the job; listing the jobs and refusing an unknown one are
+    the same command's answers in this process (a new process imports the application first: 4-6 s each)."""
     now = utcnow()
     old = submit(session, settings, now - dt.timedelta(days=10))
     fresh = submit(session, settings, now)
@@ -168,8 +176,9 @@ def test_cli_runs_the_overdue_job(session: Session, settings: Settings, city: Ci
     dispatch(session, settings, fresh, "D1S1C1", now)
     session.commit()
 
-    listed = cli(settings, tmp_path, "jobs", "list")
-    assert listed.returncode == 0, listed.stderr
+    configure()
+    listed = CliRunner().invoke(cli_app, ["jobs", "list"])
+    assert listed.exit_code == 0, listed.output
     assert "overdue" in listed.stdout.split()
 
     first = cli(settings, tmp_path, "jobs", "run", "overdue")
@@ -179,8 +188,8 @@ def test_cli_runs_the_overdue_job(session: Session, settings: Settings, city: Ci
     assert old.overdue_stage == "sign" and fresh.overdue_stage is None
     assert [r.result for r in session.scalars(select(JobRun))] == [{"marked": 1}]
 
-    unknown = cli(settings, tmp_path, "jobs", "run", "no-such-job")
-    assert unknown.returncode == 2
+    unknown = CliRunner().invoke(cli_app, ["jobs", "run", "no-such-job"])
+    assert unknown.exit_code == 2
     assert "unknown job" in unknown.stderr
 
 
@@ -216,6 +225,10 @@ def test_two_processes_never_run_a_job_at_the_same_time(
     try:
         for worker in workers:  # both imported, connected and waiting
             assert worker.stdout is not None
+            # A worker that never gets ready fails the test instead of blocking it (START_SECONDS: it imports first).
+            with selectors.DefaultSelector() as waiting:
+                waiting.register(worker.stdout, selectors.EVENT_READ)
+                assert waiting.select(START_SECONDS), f"a worker said nothing in {START_SECONDS:.0f} s"
             line = worker.stdout.readline().strip()
             assert line == "ready", (line, worker.stderr.read() if worker.stderr else "")
         for worker in workers:  # go, together

@@ -140,6 +140,27 @@ def make_hot_issue(session: Session, city: City, request_ids: list[int]) -> int:
     return issue.id
 
 
+def test_a_vote_page_asks_who_calls_before_which_topic(
+    client: TestClient, settings: Settings, city: City
+) -> None:
+    """A topic that does not exist (or a form without its token) is the input's fault only for someone who may
+    vote: anyone else gets the refusal of their role or level first (the authorisation matrix's halves found the
+    page answering 422 to every role where no topic 1 existed)."""
+    sign_in(client, "d1s1-handler")
+    for form in ({}, {"csrf_token": csrf(client, "/topics")}):
+        answer = client.post("/topics/424242/vote", data=form, follow_redirects=False)
+        assert answer.status_code == 403, answer.text[:300]
+    sign_in(client, "resident")  # a resident without a verified phone: asked to verify first
+    answer = client.post("/topics/424242/vote", data={}, follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"].startswith("/verify?"), answer.headers
+    verify(settings, "resident")
+    status, _, _text = post(client, "/topics/424242/vote", {}, "/topics")
+    assert status == 422
+    client.cookies.clear()
+    answer = client.post("/topics/424242/vote", data={}, follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"].startswith("/login")
+
+
 def test_focus_topics_from_hot_issue_to_outcome(
     client: TestClient, settings: Settings, city: City, session: Session
 ) -> None:

@@ -156,6 +156,8 @@ async def vote(topic_id: str, request: Request, session: SessionDep, settings: S
         return to_login("/topics")
     form = await read_form(request)
     try:
+        # Who calls, before what they sent: anyone but a resident who may vote is refused, whatever the topic.
+        topics.require_voter(actor, settings)
         if form is None or not csrf_ok(request, form):
             raise ChengzhiError("csrf_failed")
         if topics.get_topic(session, ident(topic_id)) is None:

@@ -85,13 +85,18 @@ def _topic(session: Session, topic_id: int) -> FocusTopic:
     return topic
 
 
-def vote(session: Session, actor: Actor, settings: Settings, topic_id: int, now: dt.datetime) -> FocusTopic:
-    """One vote per resident per month, for a candidate; residents at the identity level of `vote` (1: a phone
-    number or e-mail address verified) may vote."""
+def require_voter(actor: Actor, settings: Settings) -> None:
+    """Residents at the identity level of `vote` (1: a phone number or e-mail address verified) may vote: raises
+    for anyone else (callers check this before anything the caller sent)."""
     if actor.user_id is None:
         raise NotAuthenticated()
     require_role(actor, *VOTERS)
     levels.require_level(actor, settings, "vote")
+
+
+def vote(session: Session, actor: Actor, settings: Settings, topic_id: int, now: dt.datetime) -> FocusTopic:
+    """One vote per resident per month, for a candidate (see `require_voter` for who may vote)."""
+    require_voter(actor, settings)
     topic = _topic(session, topic_id)
     if topic.state != "candidate":
         raise Invalid(details="only a candidate takes votes")

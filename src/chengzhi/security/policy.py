@@ -1,8 +1,9 @@
 """The authorisation policy, written down: for every operation the application answers (API and pages), which
 roles may call it and whether it addresses something inside a unit's scope. The domains enforce it in their own
-code; `tests/test_authorisation_matrix.py` calls every operation as every role, on targets inside and outside the
-caller's street (another street, another district, another department), and checks the answers against this
-table. An operation missing here fails that test, so a new route cannot go unreviewed.
+code; `tests/test_authorisation_matrix_api.py` and `tests/test_authorisation_matrix_pages.py` call every operation
+as every role, on targets inside and outside the caller's street (another street, another district, another
+department), and check the answers against this table. An operation missing here fails the API half's first test,
+so a new route cannot go unreviewed.
 
 Roles are written by one letter each: R resident, O operator, D dispatcher, H handler, S supervisor, L leader,
 A admin, N analyst, C credit officer, K knowledge editor, P data publisher. `PUBLIC`: anyone, signed in or not;

@@ -11,13 +11,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from chengzhi.config import Settings
 from chengzhi.requests import queries as requests_queries
 from chengzhi.warning import sentiment
-from chengzhi.warning.models import TextLabel
+from chengzhi.warning.models import HotIssueMember, TextLabel
 
 if TYPE_CHECKING:
     from chengzhi.requests.models import Request
@@ -86,6 +86,14 @@ def _store(
         for (request_id, _t), result in zip(todo, found, strict=True)
     ]
     session.execute(insert(TextLabel), rows)
+    # The heat index reads the negativity from the memberships (placement ran first for a new request).
+    members = HotIssueMember.__table__
+    session.connection().execute(
+        update(members)
+        .where(members.c.request_id == bindparam("member"))
+        .values(negativity=bindparam("value")),
+        [{"member": row["request_id"], "value": row["negativity"]} for row in rows],
+    )
     return len(rows)
 
 

@@ -43,6 +43,7 @@ from chengzhi.warning.models import (
     HotIssueMember,
     HotTerm,
     OutsidePost,
+    TextLabel,
 )
 from chengzhi.warning.settings import grouping_settings
 
@@ -259,6 +260,7 @@ def place_requests(
     if not todo:
         return
     units = area_units(session, [(r.lat, r.lon, r.lead_unit_id or r.receiving_unit_id) for r in todo])
+    negativity = negativities(session, [r.id for r in todo])
     found = _place_batch(
         session, settings, [(r.title or "", r.text or "", r.received_at or now) for r in todo], now
     )
@@ -276,10 +278,23 @@ def place_requests(
                 "area_unit_id": unit_id,
                 "title": (request.title or "")[:200],
                 "placed_at": now,
+                "negativity": negativity.get(request.id),
             }
             for request, (issue, similarity), (unit_id, unit_path) in zip(todo, found, units, strict=True)
         ],
     )
+
+
+def negativities(session: Session, request_ids: Sequence[int]) -> dict[int, float]:
+    """The requests' negativity from their text labels (those labelled already), for their memberships."""
+    found: dict[int, float] = {}
+    for start in range(0, len(request_ids), 1000):
+        chunk = list(request_ids[start : start + 1000])
+        rows = session.execute(
+            select(TextLabel.request_id, TextLabel.negativity).where(TextLabel.request_id.in_(chunk))
+        )
+        found.update((request_id, negativity) for request_id, negativity in rows)
+    return found
 
 
 def _place_batch(
@@ -424,6 +439,7 @@ def recompute(
                 )
             ).all()
         )
+    negativity = negativities(session, free_ids)
     merged_away = set(session.scalars(select(HotIssue.id).where(HotIssue.merged_into_id.is_not(None))))
     taken: set[int] = set()
     memberships: list[dict[str, Any]] = []
@@ -463,6 +479,7 @@ def recompute(
                     "area_unit_id": unit_id,
                     "title": (row.title or "")[:200],
                     "placed_at": now,
+                    "negativity": negativity.get(row.id),
                 }
             )
     for start in range(0, len(free_ids), 1000):

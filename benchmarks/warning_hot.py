@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import json
 import math
 import os
@@ -520,12 +521,12 @@ def _views(url: str, street_id: int, runs: int, cold: int, say: Callable[[str], 
         warm: list[float] = []
         for attempt in range(cold):
             with TestClient(create_app(_settings(url))) as client:
+                headers: dict[str, str] = {}
                 if path.startswith("/api"):
                     headers = {"Authorization": f"Bearer {_token(client, user)}"}
-                    call = lambda p=path, q=params, h=headers: client.get(p, params=q, headers=h)  # noqa: E731
                 else:
                     _signed_in(client, user)
-                    call = lambda p=path, q=params: client.get(p, params=q)  # noqa: E731
+                call = functools.partial(client.get, path, params=params, headers=headers)
                 cold_seconds.append(_timed(call))
                 if attempt == 0:
                     warm = [_timed(call) for _ in range(runs)]
@@ -537,9 +538,20 @@ def _views(url: str, street_id: int, runs: int, cold: int, say: Callable[[str], 
 def _statements(url: str, org: dict[str, Any], runs: int, say: Callable[[str], None]) -> dict[str, Any]:
     from chengzhi.db import make_engine
     from chengzhi.org import queries as org_queries
-    from chengzhi.warning import service
+    from chengzhi.warning import ranking, service
+    from chengzhi.warning.settings import heat_weights
 
     settings = _settings(url)
+
+    def current_ranking(unit: Any, now: dt.datetime) -> list[int]:
+        """The ranking alone, as `reference_hot_issues` times it (no trends, no issue rows)."""
+        since = now - dt.timedelta(days=90)
+        found = ranking.tallies(
+            session, lambda column: service._in_scope(unit, column), since, now, settings.warning_min_people
+        )
+        scores = ranking.score(ranking.raw_terms(found, now), heat_weights(settings))
+        return [int(found.ids[k]) for k in ranking.order(found, scores, 20)]
+
     engine = make_engine(url)
     found: dict[str, Any] = {}
     try:
@@ -547,9 +559,14 @@ def _statements(url: str, org: dict[str, Any], runs: int, say: Callable[[str], N
             now = dt.datetime.now(dt.UTC)
             for scope in ("city", "street"):
                 unit = org_queries.unit_by_id(session, org[f"{scope}_id"])
+                assert unit is not None
                 for name, call in (
                     ("previous", lambda u=unit: reference_hot_issues(session, settings, u, now)),
-                    ("current", lambda u=unit: service.hot_issues(session, settings, u, now)),
+                    ("current", lambda u=unit: current_ranking(u, now)),
+                    (
+                        "current, with trends and issues",
+                        lambda u=unit: service.hot_issues(session, settings, u, now),
+                    ),
                 ):
                     call()
                     seconds = []
@@ -689,7 +706,11 @@ def markdown(report: dict[str, Any]) -> str:
         lines.append(
             f"| {name} | {warm['p50_ms']} | {warm['p95_ms']} | {cold['p50_ms']} | {cold['p95_ms']} |"
         )
-    lines += ["", "Ranking (`service.hot_issues` alone, previous computation vs current):", ""]
+    lines += [
+        "",
+        "Ranking alone (the previous computation, the current one, and `service.hot_issues` with its trends):",
+        "",
+    ]
     lines += ["| scope and code | p50 ms | p95 ms |", "|---|---|---|"]
     for name, value in report["ranking"].items():
         if isinstance(value, dict):

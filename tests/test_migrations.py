@@ -724,7 +724,7 @@ def test_0057_copies_the_negativity_onto_hot_issue_members(empty_url: str) -> No
     engine = make_engine(empty_url)
     try:
         columns = {c["name"] for c in inspect(engine).get_columns("hot_issue_members")}
-        names = {i["name"] for i in inspect(engine).get_indexes("hot_issue_members")}
+        names = {str(i["name"]) for i in inspect(engine).get_indexes("hot_issue_members")}
     finally:
         engine.dispose()
     assert "negativity" not in columns and not any("covering" in n for n in names)

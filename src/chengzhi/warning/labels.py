@@ -9,9 +9,9 @@ import threading
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from chengzhi.config import Settings
@@ -87,7 +87,7 @@ def _store(
     ]
     session.execute(insert(TextLabel), rows)
     # The heat index reads the negativity from the memberships (placement ran first for a new request).
-    members = HotIssueMember.__table__
+    members = cast(Table, HotIssueMember.__table__)
     session.connection().execute(
         update(members)
         .where(members.c.request_id == bindparam("member"))

@@ -97,6 +97,18 @@ def _store(
     return len(rows)
 
 
+def negativities(session: Session, request_ids: Sequence[int]) -> dict[int, float]:
+    """The requests' negativity from their text labels (those labelled already), for their memberships."""
+    found: dict[int, float] = {}
+    for start in range(0, len(request_ids), 1000):
+        chunk = list(request_ids[start : start + 1000])
+        rows = session.execute(
+            select(TextLabel.request_id, TextLabel.negativity).where(TextLabel.request_id.in_(chunk))
+        )
+        found.update((request_id, negativity) for request_id, negativity in rows)
+    return found
+
+
 def label_requests(
     session: Session, settings: Settings, requests: Sequence[Request], now: dt.datetime
 ) -> None:

@@ -36,7 +36,7 @@ from chengzhi.jobs import service as jobs_service
 from chengzhi.org import queries as org_queries
 from chengzhi.requests import queries as requests_queries
 from chengzhi.routing.rules import area_index
-from chengzhi.warning import batch, hot
+from chengzhi.warning import batch, hot, labels
 from chengzhi.warning.issue_index import IssueIndex
 from chengzhi.warning.models import (
     HotIssue,
@@ -44,7 +44,6 @@ from chengzhi.warning.models import (
     HotIssueMember,
     HotTerm,
     OutsidePost,
-    TextLabel,
 )
 from chengzhi.warning.settings import grouping_settings
 
@@ -148,8 +147,7 @@ def _same_place(a: Sequence[str], b: Sequence[str]) -> bool:
 
 @dataclass
 class _Open:
-    """Issues as an inverted index from words to (issue, weight): the few a batch opens (the open issues of the
-    database are in an `IssueIndex`, which gives the same answers)."""
+    """Issues as an inverted index from words to (issue, weight): those a batch opens (see `IssueIndex`)."""
 
     ids: list[int] = field(default_factory=list)
     places: list[list[str]] = field(default_factory=list)
@@ -264,7 +262,7 @@ def place_requests(
     if not todo:
         return
     units = area_units(session, [(r.lat, r.lon, r.lead_unit_id or r.receiving_unit_id) for r in todo])
-    negativity = negativities(session, [r.id for r in todo])
+    negativity = labels.negativities(session, [r.id for r in todo])
     found = _place_batch(
         session, settings, [(r.title or "", r.text or "", r.received_at or now) for r in todo], now
     )
@@ -287,18 +285,6 @@ def place_requests(
             for request, (issue, similarity), (unit_id, unit_path) in zip(todo, found, units, strict=True)
         ],
     )
-
-
-def negativities(session: Session, request_ids: Sequence[int]) -> dict[int, float]:
-    """The requests' negativity from their text labels (those labelled already), for their memberships."""
-    found: dict[int, float] = {}
-    for start in range(0, len(request_ids), 1000):
-        chunk = list(request_ids[start : start + 1000])
-        rows = session.execute(
-            select(TextLabel.request_id, TextLabel.negativity).where(TextLabel.request_id.in_(chunk))
-        )
-        found.update((request_id, negativity) for request_id, negativity in rows)
-    return found
 
 
 def _place_batch(
@@ -443,7 +429,7 @@ def recompute(
                 )
             ).all()
         )
-    negativity = negativities(session, free_ids)
+    negativity = labels.negativities(session, free_ids)
     merged_away = set(session.scalars(select(HotIssue.id).where(HotIssue.merged_into_id.is_not(None))))
     taken: set[int] = set()
     memberships: list[dict[str, Any]] = []

@@ -395,6 +395,7 @@ def feeds_job(
                 failed += feed.last_error is not None
                 totals.added += result.added
                 totals.duplicates += result.duplicates
+                totals.expired += result.expired
     return {
         "feeds": len(due),
         "failed": failed,

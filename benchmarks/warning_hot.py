@@ -649,6 +649,7 @@ def _placement(url: str, count: int, say: Callable[[str], None]) -> dict[str, An
             previous = live._Open()
             for issue_id, signature, places in rows:
                 previous.add(issue_id, signature or {}, list(places or []))
+            live.invalidate_index()  # without the issues the rolled-back placements above added to it
             current = live._open_issues(session, now)
             for name, index in (("previous", previous), ("current", current)):
                 seconds = []

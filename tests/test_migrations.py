@@ -674,3 +674,59 @@ def test_0045_indexes_the_datasets_already_written(empty_url: str) -> None:
     ]
     upgrade(empty_url)
     assert _diff(empty_url) == []
+
+
+def test_0057_copies_the_negativity_onto_hot_issue_members(empty_url: str) -> None:
+    """0057 adds hot_issue_members.negativity, filled from the text labels (a membership without a label keeps
+    none), and the two indexes the ranking of hot issues reads; down to 0056 the column and the indexes go and the
+    memberships stay."""
+    upgrade(empty_url, "0010")
+    _insert_old_rows(empty_url, "0001")
+    _insert_old_rows(empty_url, "0010")
+    upgrade(empty_url, "0056")
+    at = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+    engine = make_engine(empty_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO hot_issues (id, name, name_locked, place_or_group, top_words, signature, place_keys,"
+                " message_count, created_at, updated_at) VALUES (1, '停水', :f, '', '[]', '{}', '[]', 2, :at, :at)"
+            ), {"f": False, "at": at})  # fmt: skip
+            for request_id in (1, 2):
+                conn.execute(text(
+                    "INSERT INTO hot_issue_members (request_id, issue_id, similarity, pinned, received_at, person,"
+                    " supports, unit_path, title, placed_at) VALUES (:r, 1, 1.0, :f, :at, :p, 0, '/1/', '停水', :at)"
+                ), {"r": request_id, "f": False, "at": at, "p": f"r{request_id}"})  # fmt: skip
+            conn.execute(text(
+                "INSERT INTO warning_text_labels (request_id, negativity, sentiment, message_type, model_version,"
+                " labelled_at) VALUES (1, 0.75, 'negative', 'complaint', 'm1', :at)"
+            ), {"at": at})  # fmt: skip
+    finally:
+        engine.dispose()
+    upgrade(empty_url, "0057")
+    assert _read(empty_url, "SELECT request_id, negativity FROM hot_issue_members ORDER BY request_id") == [
+        (1, 0.75),
+        (2, None),
+    ]
+    engine = make_engine(empty_url)
+    try:
+        indexes = {i["name"]: i["column_names"] for i in inspect(engine).get_indexes("hot_issue_members")}
+    finally:
+        engine.dispose()
+    assert indexes["ix_hot_issue_members_received_covering"][0] == "received_at"
+    assert indexes["ix_hot_issue_members_scope_received_covering"][:2] == ["unit_path", "received_at"]
+    assert _diff(empty_url) == []
+    downgrade(empty_url, "0056")
+    assert _read(empty_url, "SELECT request_id, issue_id FROM hot_issue_members ORDER BY request_id") == [
+        (1, 1),
+        (2, 1),
+    ]
+    engine = make_engine(empty_url)
+    try:
+        columns = {c["name"] for c in inspect(engine).get_columns("hot_issue_members")}
+        names = {str(i["name"]) for i in inspect(engine).get_indexes("hot_issue_members")}
+    finally:
+        engine.dispose()
+    assert "negativity" not in columns and not any("covering" in n for n in names)
+    upgrade(empty_url)
+    assert _diff(empty_url) == []

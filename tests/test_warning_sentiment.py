@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
@@ -19,7 +19,7 @@ from chengzhi.cli import app
 from chengzhi.config import Settings
 from chengzhi.db import utcnow
 from chengzhi.requests.models import Request
-from chengzhi.warning import labels, sentiment, service
+from chengzhi.warning import labels, live, sentiment, service
 from chengzhi.warning.models import HotIssueMember, TextLabel
 
 from .factories import City
@@ -254,3 +254,32 @@ def test_hot_detect_reads_negativity_only_from_the_model_given(
         app, ["hot", "detect", str(file), "--output", str(tmp_path / "x"), "--text-model", str(file)]
     )
     assert broken.exit_code == 2 and "not a text model" in broken.output
+
+
+def test_memberships_carry_the_labels_negativity_whatever_comes_first(
+    session: Session, settings: Settings, city: City, model: sentiment.TextModel, tmp_path: Path
+) -> None:
+    """The heat index reads the negativity from the hot-issue memberships: the worker places a request before it
+    labels it, the label reaches the membership; a request labelled before it is placed, and the nightly
+    recomputation, keep it too."""
+    path = tmp_path / "members.model"
+    sentiment.save(model, path)
+    with_model = settings.model_copy(update={"warning_text_model": str(path)})
+    noise, lights = _submit_all(session, with_model)
+    labelled = dict(session.execute(select(TextLabel.request_id, TextLabel.negativity)).all())
+
+    def members() -> dict[int, float | None]:
+        return dict(session.execute(select(HotIssueMember.request_id, HotIssueMember.negativity)).all())
+
+    assert members() == labelled and len(labelled) == len(noise + lights)
+    assert len(set(labelled.values())) > 1  # not one value for all
+    # Labelled first, placed after.
+    session.execute(delete(HotIssueMember).where(HotIssueMember.request_id == lights[0]))
+    request = session.get(Request, lights[0])
+    assert request is not None
+    live.place_requests(session, with_model, [request], utcnow())
+    session.commit()
+    assert members() == labelled
+    live.recompute(session, with_model, utcnow())
+    session.commit()
+    assert members() == labelled

@@ -69,6 +69,7 @@ PRUNE_BY_AGE: tuple[requests_retention.Prune, ...] = (
     identity_service.prune_codes,
     org_sessions.prune,
     participate_service.prune_votes,
+    warning_posts.prune,
 )
 
 
@@ -145,8 +146,9 @@ REACTIONS: tuple[Reaction, ...] = (
         "facts, knowledge drops the questions of uses, warning the hot-issue members' titles and authors, open311 "
         "masks inbound update texts and deletes the app account ids kept on them, participate unlinks comments' authors and masks their texts (drops reports "
         "and follows), outbound deletes the recorded messages, identity unlinks the resident from detail views, "
-        "metrics masks exclusion notes; at every run outbound, identity, org and participate delete recorded "
-        "messages, verification codes, ended sessions and topic votes older than the cut-off; in the job's "
+        "metrics masks exclusion notes; at every run outbound, identity, org, participate and warning delete "
+        "recorded messages, verification codes, ended sessions, topic votes and outside posts older than the "
+        "cut-off; in the job's "
         "transaction",
         _install_retention,
         _remove_retention,

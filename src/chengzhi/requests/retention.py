@@ -32,6 +32,8 @@ from sqlalchemy.orm import Session
 from chengzhi.config import Settings
 from chengzhi.requests.models import Photo, PhotoToken, Request, RequestEvent, RequestSupport
 from chengzhi.security.masking import mask_text
+from chengzhi.security.periods import months_before as months_before  # importable from here too
+from chengzhi.security.periods import retention_cutoff
 
 BATCH = 200
 
@@ -82,19 +84,6 @@ def off_cutoff(prune: Prune) -> None:
 
 # Payload values that are free text: masked as on public pages (other values only where they hold contact data).
 FREE_TEXT_KEYS = frozenset({"text", "note", "reason", "comment", "message", "reply"})
-
-
-def months_before(now: dt.datetime, months: int) -> dt.datetime:
-    """The same day and time `months` calendar months earlier (the month's last day when it is shorter)."""
-    index = now.year * 12 + now.month - 1 - months
-    year, month = divmod(index, 12)
-    month += 1
-    for day in range(now.day, 27, -1):
-        try:
-            return now.replace(year=year, month=month, day=day)
-        except ValueError:
-            continue
-    return now.replace(year=year, month=month, day=min(now.day, 28))
 
 
 def _masked(value: Any, names: list[str | None], public: bool) -> Any:
@@ -149,9 +138,9 @@ def anonymise(session: Session, request: Request, now: dt.datetime) -> None:
 
 def anonymise_expired(session: Session, settings: Settings, now: dt.datetime) -> dict[str, Any]:
     """The periodic job: anonymise every request closed more than `retention_months` ago."""
-    if settings.retention_months <= 0:
+    before = retention_cutoff(settings, now)
+    if before is None:
         return {"anonymised": 0, "retention": "off"}
-    before = months_before(now, settings.retention_months)
     done = photos = 0
     while True:
         batch = list(

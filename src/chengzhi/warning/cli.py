@@ -211,7 +211,10 @@ def import_posts_command(
         raise typer.Exit(2)
     with get_sessionmaker(settings.database_url)() as session, session.begin():
         found = posts.ingest(session, settings, name, rows, utcnow())
-    typer.echo(f"{found.added} added, {found.duplicates} already stored, {found.skipped} empty")
+    typer.echo(
+        f"{found.added} added, {found.duplicates} already stored, {found.skipped} empty, "
+        f"{found.expired} older than the retention period"
+    )
 
 
 feeds_app = typer.Typer(help="Outside feeds (RSS/Atom) read on a schedule.", no_args_is_help=True)

@@ -9,15 +9,15 @@ import threading
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from chengzhi.config import Settings
 from chengzhi.requests import queries as requests_queries
 from chengzhi.warning import sentiment
-from chengzhi.warning.models import TextLabel
+from chengzhi.warning.models import HotIssueMember, TextLabel
 
 if TYPE_CHECKING:
     from chengzhi.requests.models import Request
@@ -86,7 +86,27 @@ def _store(
         for (request_id, _t), result in zip(todo, found, strict=True)
     ]
     session.execute(insert(TextLabel), rows)
+    # The heat index reads the negativity from the memberships (placement ran first for a new request).
+    members = cast(Table, HotIssueMember.__table__)
+    session.connection().execute(
+        update(members)
+        .where(members.c.request_id == bindparam("member"))
+        .values(negativity=bindparam("value")),
+        [{"member": row["request_id"], "value": row["negativity"]} for row in rows],
+    )
     return len(rows)
+
+
+def negativities(session: Session, request_ids: Sequence[int]) -> dict[int, float]:
+    """The requests' negativity from their text labels (those labelled already), for their memberships."""
+    found: dict[int, float] = {}
+    for start in range(0, len(request_ids), 1000):
+        chunk = list(request_ids[start : start + 1000])
+        rows = session.execute(
+            select(TextLabel.request_id, TextLabel.negativity).where(TextLabel.request_id.in_(chunk))
+        )
+        found.update((request_id, negativity) for request_id, negativity in rows)
+    return found
 
 
 def label_requests(

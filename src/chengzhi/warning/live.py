@@ -2,8 +2,8 @@
 nightly recomputation groups the recent months again with `hot.group`, keeping the staff's decisions.
 
 A request is compared with each open issue's signature (its mean TF-IDF vector, words and places, weighted by the
-last recomputation's IDF) through an inverted index; it joins the most similar issue above
-`JOIN_SIMILARITY` unless the places their titles name differ, else it opens a candidate issue of its own. An issue
+last recomputation's IDF) through a numpy index of the signatures (`warning/issue_index.py`); it joins the most
+similar issue above `JOIN_SIMILARITY` unless the places their titles name differ, else it opens a candidate issue of its own. An issue
 is hot once `CHENGZHI_WARNING_MIN_PEOPLE` people wrote about it.
 """
 
@@ -36,7 +36,8 @@ from chengzhi.jobs import service as jobs_service
 from chengzhi.org import queries as org_queries
 from chengzhi.requests import queries as requests_queries
 from chengzhi.routing.rules import area_index
-from chengzhi.warning import batch, hot
+from chengzhi.warning import batch, hot, labels
+from chengzhi.warning.issue_index import IssueIndex
 from chengzhi.warning.models import (
     HotIssue,
     HotIssueDecision,
@@ -146,7 +147,7 @@ def _same_place(a: Sequence[str], b: Sequence[str]) -> bool:
 
 @dataclass
 class _Open:
-    """The open issues, as an inverted index from words to (issue, weight)."""
+    """Issues as an inverted index from words to (issue, weight): those a batch opens (see `IssueIndex`)."""
 
     ids: list[int] = field(default_factory=list)
     places: list[list[str]] = field(default_factory=list)
@@ -173,10 +174,10 @@ class _Open:
 
 
 _index_lock = threading.Lock()
-_indexes: dict[str, tuple[_Open, float]] = {}
+_indexes: dict[str, tuple[IssueIndex, float]] = {}
 
 
-def _open_issues(session: Session, now: dt.datetime) -> _Open:
+def _open_issues(session: Session, now: dt.datetime) -> IssueIndex:
     """The open issues' index of this database, rebuilt every INDEX_SECONDS (and after a recomputation in this
     process); issues this process opens in between are added to it. An issue that is gone or merged by the time a
     request would join it is checked against the database (`_joinable`)."""
@@ -185,14 +186,16 @@ def _open_issues(session: Session, now: dt.datetime) -> _Open:
         cached = _indexes.get(key)
     if cached is not None and time.monotonic() - cached[1] < INDEX_SECONDS:
         return cached[0]
-    found = _Open()
     rows = session.execute(
         select(HotIssue.id, HotIssue.signature, HotIssue.place_keys).where(
             HotIssue.merged_into_id.is_(None), HotIssue.last_at >= now - dt.timedelta(days=WINDOW_DAYS)
         )
     )
-    for issue_id, signature, places in rows:
-        found.add(issue_id, signature or {}, list(places or []))
+    found = IssueIndex(
+        JOIN_SIMILARITY,
+        _same_place,
+        ((issue_id, signature or {}, list(places or [])) for issue_id, signature, places in rows),
+    )
     with _index_lock:
         _indexes[key] = (found, time.monotonic())
     return found
@@ -259,6 +262,7 @@ def place_requests(
     if not todo:
         return
     units = area_units(session, [(r.lat, r.lon, r.lead_unit_id or r.receiving_unit_id) for r in todo])
+    negativity = labels.negativities(session, [r.id for r in todo])
     found = _place_batch(
         session, settings, [(r.title or "", r.text or "", r.received_at or now) for r in todo], now
     )
@@ -276,6 +280,7 @@ def place_requests(
                 "area_unit_id": unit_id,
                 "title": (request.title or "")[:200],
                 "placed_at": now,
+                "negativity": negativity.get(request.id),
             }
             for request, (issue, similarity), (unit_id, unit_path) in zip(todo, found, units, strict=True)
         ],
@@ -424,6 +429,7 @@ def recompute(
                 )
             ).all()
         )
+    negativity = labels.negativities(session, free_ids)
     merged_away = set(session.scalars(select(HotIssue.id).where(HotIssue.merged_into_id.is_not(None))))
     taken: set[int] = set()
     memberships: list[dict[str, Any]] = []
@@ -463,6 +469,7 @@ def recompute(
                     "area_unit_id": unit_id,
                     "title": (row.title or "")[:200],
                     "placed_at": now,
+                    "negativity": negativity.get(row.id),
                 }
             )
     for start in range(0, len(free_ids), 1000):

@@ -38,10 +38,31 @@ class HotIssue(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+# What the ranking of hot issues reads of each membership of its window (`warning.ranking`): covered by the two
+# indexes below, so that the ranking never reads the table itself on PostgreSQL.
+_RANKING_READS = ["issue_id", "person", "supports", "area_unit_id", "negativity"]
+
+
 class HotIssueMember(Base):
     """A request in a hot issue (one issue per request), with what the heat index reads of it."""
 
     __tablename__ = "hot_issue_members"
+    __table_args__ = (
+        # A city's view: every membership of the window.
+        Index(
+            "ix_hot_issue_members_received_covering",
+            "received_at",
+            postgresql_include=[*_RANKING_READS, "unit_path"],
+        ),
+        # A district's or a street's view: its unit paths (a prefix: LIKE on PostgreSQL), then the window.
+        Index(
+            "ix_hot_issue_members_scope_received_covering",
+            "unit_path",
+            "received_at",
+            postgresql_ops={"unit_path": "varchar_pattern_ops"},
+            postgresql_include=_RANKING_READS,
+        ),
+    )
 
     request_id: Mapped[int] = mapped_column(ForeignKey("requests.id", ondelete="CASCADE"), primary_key=True)
     issue_id: Mapped[int] = mapped_column(ForeignKey("hot_issues.id"), index=True)
@@ -57,6 +78,9 @@ class HotIssueMember(Base):
     area_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
     title: Mapped[str] = mapped_column(String(200), default="")
     placed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The request's negativity (`TextLabel.negativity`, kept here for the heat index: no join at read time); None
+    # while the request has no label. Written by placement, by labelling and by the nightly recomputation.
+    negativity: Mapped[float | None] = mapped_column(Float)
 
 
 class HotIssueDecision(Base):

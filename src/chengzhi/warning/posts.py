@@ -23,7 +23,7 @@ from typing import Any
 
 import feedparser
 import httpx
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -32,6 +32,7 @@ from chengzhi.errors import Invalid, NotFound
 from chengzhi.org import queries as org_queries
 from chengzhi.org.models import Role
 from chengzhi.org.service import Actor, city_unit, require_role
+from chengzhi.security.periods import retention_cutoff
 from chengzhi.warning import files, live
 from chengzhi.warning.hot import Message
 from chengzhi.warning.models import Feed, OutsidePost
@@ -64,9 +65,11 @@ class Ingested:
     added: int = 0
     duplicates: int = 0
     skipped: int = 0  # no title and no text
+    expired: int = 0  # older than the retention period (`CHENGZHI_RETENTION_MONTHS`): not stored
 
     def as_dict(self) -> dict[str, int]:
-        return {"added": self.added, "duplicates": self.duplicates, "skipped": self.skipped}
+        found = {"added": self.added, "duplicates": self.duplicates, "skipped": self.skipped}
+        return found | ({"expired": self.expired} if self.expired else {})
 
 
 # ---------------------------------------------------------------- reading
@@ -162,8 +165,10 @@ def ingest(
     unit_path: str | None = None,
     feed_id: int | None = None,
 ) -> Ingested:
-    """Stores the new posts of a source and places them into hot issues; the same post twice is stored once."""
+    """Stores the new posts of a source and places them into hot issues; the same post twice is stored once, and a
+    post older than the retention period not at all (the retention job would remove it)."""
     result = Ingested()
+    cutoff = retention_cutoff(settings, now)
     path = unit_path or city_unit(session).path
     known_ids = set(session.scalars(select(OutsidePost.external_id).where(OutsidePost.source == source)))
     known_digests = set(session.scalars(select(OutsidePost.digest).where(OutsidePost.source == source)))
@@ -171,6 +176,10 @@ def ingest(
     for post in posts:
         if not (post.title.strip() or post.text.strip()):
             result.skipped += 1
+            continue
+        received = min(post.received_at or now, now)
+        if cutoff is not None and received < cutoff:
+            result.expired += 1
             continue
         digest = _digest(post.title, post.text)
         external_id = post.external_id or digest
@@ -191,7 +200,7 @@ def ingest(
                 person=_person(settings, source, post.author, digest),
                 likes=max(0, post.likes),
                 dislikes=max(0, post.dislikes),
-                received_at=min(post.received_at or now, now),
+                received_at=received,
                 unit_path=path,
                 created_at=now,
             )
@@ -205,6 +214,17 @@ def ingest(
     result.added = len(stored)
     live.place_posts(session, settings, stored, now)
     return result
+
+
+def prune(session: Session, before: dt.datetime, _now: dt.datetime) -> dict[str, int]:
+    """Retention by age (chengzhi.requests.retention `on_cutoff`, `CHENGZHI_RETENTION_MONTHS`): outside posts
+    received before the cut-off go. Their hot issues keep their requests; an issue left empty goes at the next
+    recomputation."""
+    due = OutsidePost.received_at < before
+    if session.scalar(select(OutsidePost.id).where(due).limit(1)) is None:
+        return {}  # a read only: no write lock taken when nothing is due (SQLite)
+    done = session.execute(delete(OutsidePost).where(due))
+    return {"outside_posts_deleted": int(getattr(done, "rowcount", 0) or 0)}
 
 
 def _one_by_one(session: Session, posts: list[OutsidePost], result: Ingested) -> list[OutsidePost]:
@@ -375,6 +395,7 @@ def feeds_job(
                 failed += feed.last_error is not None
                 totals.added += result.added
                 totals.duplicates += result.duplicates
+                totals.expired += result.expired
     return {
         "feeds": len(due),
         "failed": failed,

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, select, true, update
+from sqlalchemy import ColumnElement, func, select, true, update
 from sqlalchemy.orm import Session
 
 from chengzhi.config import Settings
@@ -23,7 +23,7 @@ from chengzhi.org import queries as org_queries
 from chengzhi.org.models import Role, Unit
 from chengzhi.org.service import Actor, require_role
 from chengzhi.requests import queries as requests_queries
-from chengzhi.warning import hot, words
+from chengzhi.warning import hot, ranking, words
 from chengzhi.warning.contributions import contributions as contribution_rows
 from chengzhi.warning.live import WINDOW_DAYS, refresh_counts
 from chengzhi.warning.models import HotIssue, HotIssueDecision, HotIssueMember, OutsidePost
@@ -114,57 +114,20 @@ def hot_issues(
 ) -> list[HotIssueView]:
     """The hottest issues of the unit's subtree (requests of the last WINDOW_DAYS), with their heat terms."""
     since = now - dt.timedelta(days=WINDOW_DAYS)
-    recent = now - dt.timedelta(days=30)
-    C = contribution_rows(since)
-    query = (
-        select(
-            C.c.issue_id,
-            func.count(),
-            func.count(func.distinct(C.c.person)),
-            func.sum(C.c.supports),
-            func.min(C.c.received_at),
-            func.max(C.c.received_at),
-            func.sum(case((C.c.received_at >= recent, 1), else_=0)),
-            func.count(func.distinct(C.c.area_unit_id)),
-            func.avg(C.c.negativity),
-            func.sum(C.c.dislikes),
-            func.sum(C.c.outside),
-        )
-        .join(HotIssue, HotIssue.id == C.c.issue_id)
-        .where(_in_scope(unit, C.c.unit_path), HotIssue.merged_into_id.is_(None))
-        .group_by(C.c.issue_id)
-        .having(func.count(func.distinct(C.c.person)) >= settings.warning_min_people)
+    found = ranking.tallies(
+        session, lambda column: _in_scope(unit, column), since, now, settings.warning_min_people
     )
-    rows = session.execute(query).all()
-    if not rows:
+    if not len(found):
         return []
-    tallies = {
-        issue_id: hot.Tally(
-            messages=count,
-            people=people,
-            likes=int(supports or 0),
-            dislikes=int(dislikes or 0),
-            first=first,
-            last=last,
-            recent=int(fresh or 0),
-            negativity=float(negativity) if negativity is not None else None,
-            areas=areas,
-        )
-        for issue_id, count, people, supports, first, last, fresh, areas, negativity, dislikes, _outside in rows
-    }
-    outside = {row[0]: int(row[10] or 0) for row in rows}
-    ids = list(tallies)
-    terms = [hot.raw_terms(tallies[i], now) for i in ids]
-    scored = hot.score(terms, weights or heat_weights(settings))
-    order = sorted(range(len(ids)), key=lambda k: (-scored[k][2], -tallies[ids[k]].messages, ids[k]))[:limit]
-    chosen = [ids[k] for k in order]
+    scores = ranking.score(ranking.raw_terms(found, now), weights or heat_weights(settings))
+    order = ranking.order(found, scores, limit)
+    chosen = [int(found.ids[k]) for k in order]
     issues = {i.id: i for i in session.scalars(select(HotIssue).where(HotIssue.id.in_(chosen)))}
     trends = _trends(session, unit, chosen, now)
     views = []
     for rank, k in enumerate(order, start=1):
-        issue_id = ids[k]
-        issue, tally = issues[issue_id], tallies[issue_id]
-        _scaled, contributions, heat_value = scored[k]
+        issue_id = chosen[rank - 1]
+        issue, tally = issues[issue_id], found.tally(k)
         views.append(
             HotIssueView(
                 id=issue_id,
@@ -172,9 +135,9 @@ def hot_issues(
                 name=issue.name,
                 place_or_group=issue.place_or_group,
                 top_words=list(issue.top_words or []),
-                heat=heat_value,
-                contributions=contributions,
-                terms=terms[k],
+                heat=float(scores.heat[k]),
+                contributions={name: float(scores.contributions[name][k]) for name in hot.HEAT_TERMS},
+                terms={name: float(scores.terms[name][k]) for name in hot.HEAT_TERMS},
                 messages=tally.messages,
                 people=tally.people,
                 supports=tally.likes,
@@ -182,7 +145,7 @@ def hot_issues(
                 last_at=tally.last,
                 trend=trends.get(issue_id, [0] * TREND_WEEKS),
                 name_locked=issue.name_locked,
-                outside=outside.get(issue_id, 0),
+                outside=int(found.outside[k]),
             )
         )
     return views

@@ -86,7 +86,7 @@ def postgres_info(url: str) -> dict[str, Any]:
 def machine_info() -> dict[str, Any]:
     mem_kb = _first("/proc/meminfo", "MemTotal")
     flags = _first("/proc/cpuinfo", "flags") or ""
-    versions = {}
+    versions: dict[str, str | None] = {}
     for package in PACKAGES:
         try:
             versions[package] = metadata.version(package)

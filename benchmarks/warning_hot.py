@@ -24,6 +24,7 @@ and .md with the machine and the load.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import functools
 import json
@@ -541,10 +542,10 @@ def _statements(url: str, org: dict[str, Any], runs: int, say: Callable[[str], N
     from chengzhi.warning import service
     from chengzhi.warning.settings import heat_weights
 
-    try:  # absent from a tree before it (main, for a before/after comparison): the ranking alone is not timed
+    ranking: Any = None
+    # Absent from a tree before it (main, for a before/after comparison): the ranking alone is not timed.
+    with contextlib.suppress(ImportError):
         from chengzhi.warning import ranking
-    except ImportError:
-        ranking = None
 
     settings = _settings(url)
 

@@ -27,6 +27,7 @@ import argparse
 import contextlib
 import datetime as dt
 import functools
+import importlib
 import json
 import math
 import os
@@ -542,10 +543,10 @@ def _statements(url: str, org: dict[str, Any], runs: int, say: Callable[[str], N
     from chengzhi.warning import service
     from chengzhi.warning.settings import heat_weights
 
-    ranking: Any = None
     # Absent from a tree before it (main, for a before/after comparison): the ranking alone is not timed.
+    ranking: Any = None
     with contextlib.suppress(ImportError):
-        from chengzhi.warning import ranking
+        ranking = importlib.import_module("chengzhi.warning.ranking")
 
     settings = _settings(url)
 

@@ -66,6 +66,7 @@ from chengzhi.publish.pages import router as publish_pages
 from chengzhi.publish.staff_pages import router as publish_staff_pages
 from chengzhi.requests.api import router as requests_router
 from chengzhi.requests.contact_views_pages import router as contact_views_pages
+from chengzhi.requests.intake_lane import IntakeLane
 from chengzhi.requests.pages import router as requests_pages
 from chengzhi.requests.photos_api import media_router as published_photos
 from chengzhi.requests.service import illegal_to_message
@@ -253,6 +254,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    if settings.intake_lane:
+        # Innermost: `POST /api/v1/requests` is answered here, past the middlewares below but before FastAPI's
+        # routing (requests/intake_lane.py).
+        app.add_middleware(IntakeLane)
     # The body limit sits inside the session middleware, so that its error pages know the visitor's session.
     app.add_middleware(
         BodySizeLimit,

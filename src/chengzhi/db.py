@@ -131,6 +131,13 @@ def get_engine(url: str) -> Engine:
 
 
 @lru_cache(maxsize=8)
+def autocommit_engine(url: str) -> Engine:
+    """The engine of `url` (its pool) with every statement committed by itself: a single statement that writes
+    all it must is then one round trip, without BEGIN and COMMIT of their own."""
+    return get_engine(url).execution_options(isolation_level="AUTOCOMMIT")
+
+
+@lru_cache(maxsize=8)
 def get_sessionmaker(url: str) -> sessionmaker[Session]:
     return sessionmaker(bind=get_engine(url), expire_on_commit=False)
 

@@ -14,8 +14,16 @@ from sqlalchemy.orm import Session
 
 from chengzhi import idempotency
 from chengzhi.config import Settings
-from chengzhi.db import MAX_ID, sqlite_write_gate
-from chengzhi.deps import ActorDep, LanguageDep, SessionDep, SettingsDep, actor_of, open_session
+from chengzhi.db import MAX_ID, autocommit_engine, get_sessionmaker, sqlite_write_gate
+from chengzhi.deps import (
+    ActorDep,
+    LanguageDep,
+    SessionDep,
+    SettingsDep,
+    actor_of,
+    bearer_token,
+    open_session,
+)
 from chengzhi.errors import ChengzhiError, Forbidden, Invalid, NotAuthenticated
 from chengzhi.i18n import Language, negotiate_language
 from chengzhi.org.service import Actor
@@ -62,6 +70,13 @@ def _submit(
     lang: Language,
     idempotency_key: str | None,
 ) -> Response:
+    if not settings.is_sqlite and bearer_token(http):
+        # Intake by token (PostgreSQL): an API client's submission is one statement (requests/intake_sql.py) that
+        # commits by itself, so no BEGIN and COMMIT round trips. An anonymous caller's also keeps a photo token
+        # (a second statement): it takes the transaction below.
+        with get_sessionmaker(settings.database_url)(bind=autocommit_engine(settings.database_url)) as session:
+            actor = actor_of(http, session)
+            return _submit_as(session, actor, body, http, settings, lang, idempotency_key, committed=True)
     # SQLite: submissions queue for the one writer in Python, not in SQLite's busy handler (db.sqlite_write_gate).
     gate: AbstractContextManager[object] = (
         sqlite_write_gate(make_url(settings.database_url).database) if settings.is_sqlite else nullcontext()
@@ -79,10 +94,13 @@ def _submit_as(
     settings: Settings,
     lang: Language,
     idempotency_key: str | None,
+    *,
+    committed: bool = False,
 ) -> Response:
     """Intake's lean path: one statement writes the request, its hub, its first event, its outbox row and the saved
     answer (PostgreSQL), and the answer is the JSON text written with it (requests/acknowledge.py). The same
-    guarantees as `run_idempotent`: committed before 201, a retry answered with the first answer."""
+    guarantees as `run_idempotent`: committed before 201, a retry answered with the first answer. `committed`:
+    the session's statements commit each by itself (db.autocommit_engine), so intake must be one statement."""
     slot = idempotency.slot_for(
         idempotency_key, principal(actor, http), http.method, http.url.path, body.model_dump(mode="json")
     )
@@ -122,8 +140,11 @@ def _submit_as(
         )
         received = svc.receive(session, actor, data, settings, acknowledgement=answer)
         if token is not None:
+            if committed:
+                raise RuntimeError("an anonymous submission cannot be written statement by statement")
             svc.keep_photo_token(session, received.row["id"], token)
-        session.commit()
+        if not committed:
+            session.commit()
     except (ChengzhiError, IntegrityError):
         # A signed-in caller's retry does the work again and meets its key taken in the same statement.
         if slot is None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -66,7 +65,7 @@ class IntakeLane:
         lang = negotiate_language(http, settings.default_language)
         key = http.headers.get("idempotency-key")
         try:
-            response = await run_in_threadpool(api._submit, body, http, settings, lang, key)
+            response = await api.run_submit(settings, body, http, lang, key)
         except Exception as exc:
             await _answer_error(http, exc, scope, receive, send)
             return

@@ -19,8 +19,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from chengzhi.app import create_app
 from chengzhi.config import Settings
-from chengzhi.db import get_sessionmaker, sqlite_write_gate
+from chengzhi.db import get_sessionmaker, sqlite_write_gate, utcnow
 from chengzhi.requests import queue
 from chengzhi.requests import service as svc
 from chengzhi.requests.models import Request, RequestEvent
@@ -369,3 +370,31 @@ def test_the_largest_batch_by_database(settings: Settings) -> None:
     assert largest_batch(by_default, "postgresql") == 200
     assert largest_batch(by_default, "sqlite") == 16  # a batch holds the write lock that intake waits for
     assert largest_batch(by_default.model_copy(update={"triage_batch_max": 64}), "sqlite") == 64
+
+
+def test_the_in_app_worker_gives_way_while_submissions_arrive(
+    session: Session, settings: Settings, city: City
+) -> None:
+    """Inside `serve` (the lease) the worker waits `took × share / (1 − share)` after a batch while requests arrive
+    in its process; not when none arrive, and never as a `chengzhi worker` process."""
+    factory = get_sessionmaker(settings.database_url)
+    in_app = Worker(factory, settings, intake.process, lease=True)
+    alone = Worker(factory, settings, intake.process, lease=False)
+    assert settings.triage_yield_share == 0.25
+    queue.row(utcnow())  # a request has just been received in this process
+    assert queue.arriving()
+    assert in_app.give_way(0.3) == pytest.approx(0.1)
+    assert alone.give_way(0.3) == 0.0
+    off = Worker(factory, settings.model_copy(update={"triage_yield_share": 0}), intake.process, lease=True)
+    assert off.give_way(0.3) == 0.0
+    assert not queue.arriving(within=0.0)
+    # Through the API, as a resident submits.
+    client = TestClient(create_app(settings))
+    time.sleep(0.01)
+    assert not queue.arriving(within=0.01)
+    lon, lat = 0.2, 0.2
+    answer = client.post(
+        "/api/v1/requests", json={"text": "路灯坏了", "lat": lat, "lon": lon, "contact_phone": "13912345678"}
+    )
+    assert answer.status_code == 201
+    assert queue.arriving(within=1.0) and in_app.give_way(0.3) > 0

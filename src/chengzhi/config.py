@@ -128,6 +128,9 @@ class Settings(BaseSettings):
     # Emergencies flagged from the text within a second of intake, ahead of the backlog (worker/urgent.py).
     triage_emergency_lane: bool = True
     triage_poll_seconds: float = Field(default=0.2, gt=0)
+    # While submissions arrive in its process, the in-app worker gives this share of its time to intake: after a
+    # batch that took t seconds it waits t × share / (1 − share) (0: never waits). Batches still grow meanwhile.
+    triage_yield_share: float = Field(default=0.25, ge=0, le=0.9)
     # Time limits for emergencies (priority "emergency"), overriding the category's own limits.
     emergency_limits: dict[str, str] = {"sign": "30m", "contact": "1h", "reply": "2h", "review": "1d"}
     # The city's own emergency words and patterns (TOML, the form of routing/data/urgency.toml); empty: the

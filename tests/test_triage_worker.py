@@ -5,6 +5,7 @@ claim (nothing lost, nothing done twice), and a killed `chengzhi worker` process
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import os
 import signal
 import subprocess
@@ -398,3 +399,34 @@ def test_the_in_app_worker_gives_way_while_submissions_arrive(
     )
     assert answer.status_code == 201
     assert queue.arriving(within=1.0) and in_app.give_way(0.3) > 0
+
+
+def test_start_up_s_objects_are_frozen_out_of_the_collector(
+    session: Session, settings: Settings, city: City
+) -> None:
+    """After start-up (and after the worker's first warm-up) `gc.freeze()`: full collections no longer walk them."""
+    settings = settings.model_copy(update={"gc_freeze": True})
+    gc.unfreeze()
+    with TestClient(create_app(settings)) as client:
+        assert gc.get_freeze_count() > 0
+        assert client.get("/api/v1/health").status_code == 200
+    assert gc.get_freeze_count() == 0  # given back when the application stops
+    with TestClient(create_app(settings.model_copy(update={"gc_freeze": False}))):
+        assert gc.get_freeze_count() == 0
+    warmed = threading.Event()
+
+    def warm(s: Session, st: Settings) -> None:
+        warmed.set()
+
+    factory = get_sessionmaker(settings.database_url)
+    worker = Worker(factory, settings, intake.process, lease=False, idle=0.05, warm=warm)
+    worker.start()
+    try:
+        assert warmed.wait(WORK_SECONDS)
+        deadline = time.monotonic() + WORK_SECONDS
+        while gc.get_freeze_count() == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert gc.get_freeze_count() > 0
+    finally:
+        assert worker.stop(timeout=STOP_SECONDS)
+        gc.unfreeze()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import secrets
@@ -86,7 +87,7 @@ from chengzhi.web.templating import chrome, not_found, page_language, render
 from chengzhi.webhooks.api import router as webhooks_router
 from chengzhi.webhooks.pages import router as webhooks_pages
 from chengzhi.worker import intake as triage_intake
-from chengzhi.worker.runner import Worker
+from chengzhi.worker.runner import Worker, freeze_heap
 
 log = logging.getLogger("chengzhi")
 
@@ -238,7 +239,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 warm=triage_intake.warm,
             )
             worker.start()
+        if settings.gc_freeze:
+            freeze_heap()  # start-up's objects stay for the process's life (the worker freezes again once warm)
         yield
+        if settings.gc_freeze:
+            gc.unfreeze()
         if worker is not None:
             worker.stop()
         if scheduler is not None:

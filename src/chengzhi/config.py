@@ -113,6 +113,9 @@ class Settings(BaseSettings):
     # `POST /api/v1/requests` answered by a lane in front of FastAPI's routing (requests/intake_lane.py): the same
     # checks and answers for a third less CPU per submission. False: FastAPI's route serves it, as any other.
     intake_lane: bool = True
+    # gc.freeze() after start-up and after the triage worker's first warm-up: full collections no longer walk the
+    # objects a process keeps for its life (0.67 s, the GIL held, in a warmed process). The tests turn it off.
+    gc_freeze: bool = True
     # Periodic jobs (overdue detection) inside every app process; one process runs each job at a time.
     scheduler_enabled: bool = True
     scheduler_interval_seconds: float = Field(default=60.0, gt=0)

@@ -4,6 +4,7 @@ and it is the lane, not the route, that answers when it is on."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -204,3 +205,49 @@ def test_the_lane_answers_before_fastapis_routing(settings: Settings, tmp_path: 
             assert client.get(URL).status_code == 401
         assert (endpoints[f"POST {URL}"] is None) is lane_on
         assert endpoints[f"GET {URL}"] is not None
+
+
+def test_a_client_gone_while_sending_gets_the_same_answer(settings: Settings, tmp_path: Path) -> None:
+    """A body cut short by the client's going away: both ways answer 400, as FastAPI does, and nothing breaks."""
+
+    async def call(app: Any) -> tuple[int, bytes]:
+        messages = iter(
+            [
+                {"type": "http.request", "body": b'{"text": "abc', "more_body": True},
+                {"type": "http.disconnect"},
+            ]
+        )
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return next(messages)
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": URL,
+            "raw_path": URL.encode(),
+            "root_path": "",
+            "query_string": b"",
+            "headers": [(b"host", b"testserver"), (b"content-type", b"application/json")],
+            "client": ("127.0.0.1", 5000),
+            "server": ("testserver", 80),
+        }
+        await app(scope, receive, send)
+        start = next(m for m in sent if m["type"] == "http.response.start")
+        return start["status"], b"".join(
+            m.get("body", b"") for m in sent if m["type"] == "http.response.body"
+        )
+
+    answers = [
+        asyncio.run(call(create_app(make_settings(settings.database_url, tmp_path, intake_lane=lane_on))))
+        for lane_on in (True, False)
+    ]
+    assert answers[0][0] == 400, answers
+    assert answers[0] == answers[1]

@@ -57,6 +57,11 @@ class IntakeLane:
         except HTTPException as exc:  # the body limit (app.BodySizeLimit) while reading
             await _answer_error(http, exc, scope, receive, send)
             return
+        except Exception:  # the client went away, say: FastAPI's answer to a body it could not read
+            await _answer_error(
+                http, HTTPException(400, "There was an error parsing the body"), scope, receive, send
+            )
+            return
         body = _valid(raw)
         if body is None:
             await self.app(scope, _replaying(raw, receive), send)

@@ -211,12 +211,11 @@ def test_a_client_gone_while_sending_gets_the_same_answer(settings: Settings, tm
     """A body cut short by the client's going away: both ways answer 400, as FastAPI does, and nothing breaks."""
 
     async def call(app: Any) -> tuple[int, bytes]:
-        messages = iter(
-            [
-                {"type": "http.request", "body": b'{"text": "abc', "more_body": True},
-                {"type": "http.disconnect"},
-            ]
-        )
+        cut: list[dict[str, Any]] = [
+            {"type": "http.request", "body": b'{"text": "abc', "more_body": True},
+            {"type": "http.disconnect"},
+        ]
+        messages = iter(cut)
         sent: list[dict[str, Any]] = []
 
         async def receive() -> dict[str, Any]:

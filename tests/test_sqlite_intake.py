@@ -142,3 +142,26 @@ def test_concurrent_submissions_are_written_by_one_thread_on_sqlite(
         assert writers == {"chengzhi-intake"}
     else:
         assert "chengzhi-intake" not in writers and writers
+
+
+def test_intake_s_thread_outlives_a_caller_whose_loop_has_closed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A caller's event loop that closes before its answer is ready must not end the thread for the others."""
+    writer = IntakeThread()
+    release = threading.Event()
+
+    def slow() -> str:
+        release.wait(10)
+        return "late"
+
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(writer.run(slow))
+    loop.run_until_complete(asyncio.sleep(0.05))  # the call is queued and under way
+    task.cancel()
+    loop.run_until_complete(asyncio.gather(task, return_exceptions=True))
+    loop.close()
+    release.set()
+
+    async def after() -> int:
+        return await writer.run(lambda: 42)
+
+    assert asyncio.run(asyncio.wait_for(after(), 10)) == 42

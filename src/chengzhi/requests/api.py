@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, nullcontext, suppress
 from functools import lru_cache
 from queue import Empty, SimpleQueue
 from typing import Annotated, Any, TypeVar
@@ -118,12 +118,14 @@ class IntakeThread:
                         self._thread = None
                         return
                 continue
+            result, error = None, None
             try:
                 result = func(*args)
             except BaseException as exc:
-                future.get_loop().call_soon_threadsafe(_settle, future, None, exc)
-            else:
-                future.get_loop().call_soon_threadsafe(_settle, future, result, None)
+                error = exc
+            # RuntimeError: the caller's event loop has closed, nobody waits for this answer.
+            with suppress(RuntimeError):
+                future.get_loop().call_soon_threadsafe(_settle, future, result, error)
 
 
 def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:

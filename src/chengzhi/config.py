@@ -111,7 +111,7 @@ class Settings(BaseSettings):
     oidc_timeout_seconds: float = Field(default=10.0, gt=0)
     session_cookie_secure: bool = False
     # `POST /api/v1/requests` answered by a lane in front of FastAPI's routing (requests/intake_lane.py): the same
-    # checks and answers for a third less CPU per submission. False: FastAPI's route serves it, as any other.
+    # checks and answers with 41 % fewer Python calls. False: FastAPI's route serves it, as any other.
     intake_lane: bool = True
     # gc.freeze() after start-up and after the triage worker's first warm-up: full collections no longer walk the
     # objects a process keeps for its life (0.67 s, the GIL held, in a warmed process). The tests turn it off.

@@ -169,6 +169,9 @@ def make_settings(database_url: str, tmp_path: Path, **overrides: object) -> Set
         "rate_limit_storage": "memory://",
         # The tests run the triage worker themselves (`triage`, and after every call of the `client`).
         "triage_worker_in_app": False,
+        # A test process starts hundreds of applications: a full collection at each start would cost minutes, and
+        # frozen objects of applications gone would never be freed (tests/test_triage_worker.py turns it on).
+        "gc_freeze": False,
         # Every cache use reads the generations, so that a test sees its own changes at once (tests of the
         # interval set their own: tests/test_generations.py).
         "cache_check_seconds": 0,

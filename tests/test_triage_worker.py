@@ -5,6 +5,7 @@ claim (nothing lost, nothing done twice), and a killed `chengzhi worker` process
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import os
 import signal
 import subprocess
@@ -19,8 +20,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from chengzhi.app import create_app
 from chengzhi.config import Settings
-from chengzhi.db import get_sessionmaker, sqlite_write_gate
+from chengzhi.db import get_sessionmaker, sqlite_write_gate, utcnow
 from chengzhi.requests import queue
 from chengzhi.requests import service as svc
 from chengzhi.requests.models import Request, RequestEvent
@@ -369,3 +371,62 @@ def test_the_largest_batch_by_database(settings: Settings) -> None:
     assert largest_batch(by_default, "postgresql") == 200
     assert largest_batch(by_default, "sqlite") == 16  # a batch holds the write lock that intake waits for
     assert largest_batch(by_default.model_copy(update={"triage_batch_max": 64}), "sqlite") == 64
+
+
+def test_the_in_app_worker_gives_way_while_submissions_arrive(
+    session: Session, settings: Settings, city: City
+) -> None:
+    """Inside `serve` (the lease) the worker waits `took × share / (1 − share)` after a batch while requests arrive
+    in its process; not when none arrive, and never as a `chengzhi worker` process."""
+    factory = get_sessionmaker(settings.database_url)
+    in_app = Worker(factory, settings, intake.process, lease=True)
+    alone = Worker(factory, settings, intake.process, lease=False)
+    assert settings.triage_yield_share == 0.25
+    queue.row(utcnow())  # a request has just been received in this process
+    assert queue.arriving()
+    assert in_app.give_way(0.3) == pytest.approx(0.1)
+    assert alone.give_way(0.3) == 0.0
+    off = Worker(factory, settings.model_copy(update={"triage_yield_share": 0}), intake.process, lease=True)
+    assert off.give_way(0.3) == 0.0
+    assert not queue.arriving(within=0.0)
+    # Through the API, as a resident submits.
+    client = TestClient(create_app(settings))
+    time.sleep(0.01)
+    assert not queue.arriving(within=0.01)
+    lon, lat = 0.2, 0.2
+    answer = client.post(
+        "/api/v1/requests", json={"text": "路灯坏了", "lat": lat, "lon": lon, "contact_phone": "13912345678"}
+    )
+    assert answer.status_code == 201
+    assert queue.arriving(within=1.0) and in_app.give_way(0.3) > 0
+
+
+def test_start_up_s_objects_are_frozen_out_of_the_collector(
+    session: Session, settings: Settings, city: City
+) -> None:
+    """After start-up (and after the worker's first warm-up) `gc.freeze()`: full collections no longer walk them."""
+    settings = settings.model_copy(update={"gc_freeze": True})
+    gc.unfreeze()
+    with TestClient(create_app(settings)) as client:
+        assert gc.get_freeze_count() > 0
+        assert client.get("/api/v1/health").status_code == 200
+    assert gc.get_freeze_count() == 0  # given back when the application stops
+    with TestClient(create_app(settings.model_copy(update={"gc_freeze": False}))):
+        assert gc.get_freeze_count() == 0
+    warmed = threading.Event()
+
+    def warm(s: Session, st: Settings) -> None:
+        warmed.set()
+
+    factory = get_sessionmaker(settings.database_url)
+    worker = Worker(factory, settings, intake.process, lease=False, idle=0.05, warm=warm)
+    worker.start()
+    try:
+        assert warmed.wait(WORK_SECONDS)
+        deadline = time.monotonic() + WORK_SECONDS
+        while gc.get_freeze_count() == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert gc.get_freeze_count() > 0
+    finally:
+        assert worker.stop(timeout=STOP_SECONDS)
+        gc.unfreeze()

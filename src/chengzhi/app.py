@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import secrets
@@ -66,6 +67,7 @@ from chengzhi.publish.pages import router as publish_pages
 from chengzhi.publish.staff_pages import router as publish_staff_pages
 from chengzhi.requests.api import router as requests_router
 from chengzhi.requests.contact_views_pages import router as contact_views_pages
+from chengzhi.requests.intake_lane import IntakeLane
 from chengzhi.requests.pages import router as requests_pages
 from chengzhi.requests.photos_api import media_router as published_photos
 from chengzhi.requests.service import illegal_to_message
@@ -85,7 +87,7 @@ from chengzhi.web.templating import chrome, not_found, page_language, render
 from chengzhi.webhooks.api import router as webhooks_router
 from chengzhi.webhooks.pages import router as webhooks_pages
 from chengzhi.worker import intake as triage_intake
-from chengzhi.worker.runner import Worker
+from chengzhi.worker.runner import Worker, freeze_heap
 
 log = logging.getLogger("chengzhi")
 
@@ -237,7 +239,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 warm=triage_intake.warm,
             )
             worker.start()
+        if settings.gc_freeze:
+            freeze_heap()  # start-up's objects stay for the process's life (the worker freezes again once warm)
         yield
+        if settings.gc_freeze:
+            gc.unfreeze()
         if worker is not None:
             worker.stop()
         if scheduler is not None:
@@ -253,6 +259,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    if settings.intake_lane:
+        # Innermost: `POST /api/v1/requests` is answered here, past the middlewares below but before FastAPI's
+        # routing (requests/intake_lane.py).
+        app.add_middleware(IntakeLane)
     # The body limit sits inside the session middleware, so that its error pages know the visitor's session.
     app.add_middleware(
         BodySizeLimit,

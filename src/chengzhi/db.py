@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -92,13 +93,65 @@ def _sqlite_begin(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+class FairGate:
+    """A reentrant lock that lets waiting threads in in the order they came. A `threading.Lock` wakes whichever
+    waiter the scheduler runs first, and the thread that has just released it (the triage worker between two
+    batches, say) usually takes it again before the woken one runs: a writer in a loop starved the others."""
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._waiting: deque[tuple[int, threading.Lock]] = deque()
+        self._owner: int | None = None
+        self._depth = 0
+
+    def acquire(self) -> None:
+        me = threading.get_ident()
+        with self._mutex:
+            if self._owner == me:
+                self._depth += 1
+                return
+            if self._owner is None:
+                self._owner, self._depth = me, 1
+                return
+            ticket = threading.Lock()
+            ticket.acquire()
+            self._waiting.append((me, ticket))
+        ticket.acquire()  # released by `release`, which has made this thread the owner already
+
+    def release(self) -> None:
+        with self._mutex:
+            if self._owner != threading.get_ident():
+                raise RuntimeError("release of a gate this thread does not hold")
+            self._depth -= 1
+            if self._depth:
+                return
+            if self._waiting:
+                self._owner, ticket = self._waiting.popleft()
+                self._depth = 1
+                ticket.release()
+            else:
+                self._owner = None
+
+    def waiting(self) -> int:
+        """How many threads wait for the gate."""
+        return len(self._waiting)
+
+    def __enter__(self) -> FairGate:
+        self.acquire()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.release()
+
+
 @lru_cache(maxsize=32)
-def sqlite_write_gate(database: str | None) -> threading.RLock:
-    """One lock per SQLite database in this process, taken by its busiest writers (intake, the triage worker's
-    batches, the emergency lane) around their write transactions: they queue here, and the next one runs as soon as
-    the lock is free. Left to SQLite's busy handler, waiting writers poll, and this SQLite build (no usleep) sleeps
-    whole seconds between polls, which made a submission's p99 several seconds under 32 concurrent clients."""
-    return threading.RLock()
+def sqlite_write_gate(database: str | None) -> FairGate:
+    """One gate per SQLite database in this process, taken by its busiest writers (intake, the triage worker's
+    batches, the emergency lane) around their write transactions: they queue here, first come first served, and the
+    next one runs as soon as the gate is free. Left to SQLite's busy handler, waiting writers poll, and this SQLite
+    build (no usleep) sleeps whole seconds between polls, which made a submission's p99 several seconds under 32
+    concurrent clients."""
+    return FairGate()
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -128,6 +181,13 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 @lru_cache(maxsize=8)
 def get_engine(url: str) -> Engine:
     return make_engine(url)
+
+
+@lru_cache(maxsize=8)
+def autocommit_engine(url: str) -> Engine:
+    """The engine of `url` (its pool) with every statement committed by itself: a single statement that writes
+    all it must is then one round trip, without BEGIN and COMMIT of their own."""
+    return get_engine(url).execution_options(isolation_level="AUTOCOMMIT")
 
 
 @lru_cache(maxsize=8)

@@ -61,7 +61,7 @@ async def get_language(request: Request) -> Language:
 LanguageDep = Annotated[Language, Depends(get_language)]
 
 
-def _bearer(request: Request) -> str | None:
+def bearer_token(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer" and token.strip():
@@ -80,7 +80,7 @@ def actor_of(request: Request, session: Session) -> Actor:
     Cookie-authenticated writes must carry the session's CSRF token in the X-CSRF-Token header (or a form
     field `csrf_token` checked by the page handlers), so that another site cannot act in a user's name.
     """
-    token = _bearer(request)
+    token = bearer_token(request)
     if token:
         return actor_for_token(session, token)
     actor = cookie_actor(request, session, request.app.state.settings)

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager, nullcontext
-from typing import Annotated
+import asyncio
+import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext, suppress
+from functools import lru_cache
+from queue import Empty, SimpleQueue
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -14,8 +19,16 @@ from sqlalchemy.orm import Session
 
 from chengzhi import idempotency
 from chengzhi.config import Settings
-from chengzhi.db import MAX_ID, sqlite_write_gate
-from chengzhi.deps import ActorDep, LanguageDep, SessionDep, SettingsDep, actor_of, open_session
+from chengzhi.db import MAX_ID, autocommit_engine, get_sessionmaker, sqlite_write_gate
+from chengzhi.deps import (
+    ActorDep,
+    LanguageDep,
+    SessionDep,
+    SettingsDep,
+    actor_of,
+    bearer_token,
+    open_session,
+)
 from chengzhi.errors import ChengzhiError, Forbidden, Invalid, NotAuthenticated
 from chengzhi.i18n import Language, negotiate_language
 from chengzhi.org.service import Actor
@@ -33,6 +46,7 @@ from chengzhi.requests.api_common import (
 from chengzhi.requests.log import SYSTEM
 
 router = APIRouter(prefix="/api/v1", tags=["requests"])
+T = TypeVar("T")
 
 
 @router.post(
@@ -52,7 +66,80 @@ async def submit(
     # read here rather than as dependencies, which FastAPI would solve at every call.
     settings: Settings = http.app.state.settings
     lang = negotiate_language(http, settings.default_language)
+    return await run_submit(settings, body, http, lang, idempotency_key)
+
+
+async def run_submit(
+    settings: Settings,
+    body: schemas.RequestCreate,
+    http: Request,
+    lang: Language,
+    idempotency_key: str | None,
+) -> Response:
+    """`_submit` off the event loop: on SQLite in intake's own thread (one writer, first come first served), else
+    in the thread pool."""
+    if settings.is_sqlite:
+        writer = _intake_thread(make_url(settings.database_url).database)
+        return await writer.run(_submit, body, http, settings, lang, idempotency_key)
     return await run_in_threadpool(_submit, body, http, settings, lang, idempotency_key)
+
+
+class IntakeThread:
+    """Runs calls one after another in a thread of its own, in the order they came. SQLite has one writer: 32
+    clients' submissions in 32 pool threads took turns at the write gate, each turn a thread switch and a fight for
+    the GIL; here they wait as items of a queue, and the thread goes from one to the next. It ends after
+    `IDLE_SECONDS` without work (and starts again with the next call), so no thread outlives the load."""
+
+    IDLE_SECONDS = 2.0
+
+    def __init__(self) -> None:
+        self._calls: SimpleQueue[tuple[Callable[..., Any], tuple[Any, ...], asyncio.Future[Any]]] = (
+            SimpleQueue()
+        )
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    async def run(self, func: Callable[..., T], *args: Any) -> T:
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._calls.put((func, args, future))
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._work, name="chengzhi-intake", daemon=True)
+                self._thread.start()
+        return await future
+
+    def _work(self) -> None:
+        while True:
+            try:
+                func, args, future = self._calls.get(timeout=self.IDLE_SECONDS)
+            except Empty:
+                with self._lock:
+                    if self._calls.empty():
+                        self._thread = None
+                        return
+                continue
+            result, error = None, None
+            try:
+                result = func(*args)
+            except BaseException as exc:
+                error = exc
+            # RuntimeError: the caller's event loop has closed, nobody waits for this answer.
+            with suppress(RuntimeError):
+                future.get_loop().call_soon_threadsafe(_settle, future, result, error)
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.cancelled():  # the client went away; the submission was written all the same
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
+@lru_cache(maxsize=8)
+def _intake_thread(database: str | None) -> IntakeThread:
+    return IntakeThread()
 
 
 def _submit(
@@ -62,6 +149,15 @@ def _submit(
     lang: Language,
     idempotency_key: str | None,
 ) -> Response:
+    if not settings.is_sqlite and bearer_token(http):
+        # Intake by token (PostgreSQL): an API client's submission is one statement (requests/intake_sql.py) that
+        # commits by itself, so no BEGIN and COMMIT round trips. An anonymous caller's also keeps a photo token
+        # (a second statement): it takes the transaction below.
+        with get_sessionmaker(settings.database_url)(
+            bind=autocommit_engine(settings.database_url)
+        ) as session:
+            actor = actor_of(http, session)
+            return _submit_as(session, actor, body, http, settings, lang, idempotency_key, committed=True)
     # SQLite: submissions queue for the one writer in Python, not in SQLite's busy handler (db.sqlite_write_gate).
     gate: AbstractContextManager[object] = (
         sqlite_write_gate(make_url(settings.database_url).database) if settings.is_sqlite else nullcontext()
@@ -79,10 +175,13 @@ def _submit_as(
     settings: Settings,
     lang: Language,
     idempotency_key: str | None,
+    *,
+    committed: bool = False,
 ) -> Response:
     """Intake's lean path: one statement writes the request, its hub, its first event, its outbox row and the saved
     answer (PostgreSQL), and the answer is the JSON text written with it (requests/acknowledge.py). The same
-    guarantees as `run_idempotent`: committed before 201, a retry answered with the first answer."""
+    guarantees as `run_idempotent`: committed before 201, a retry answered with the first answer. `committed`:
+    the session's statements commit each by itself (db.autocommit_engine), so intake must be one statement."""
     slot = idempotency.slot_for(
         idempotency_key, principal(actor, http), http.method, http.url.path, body.model_dump(mode="json")
     )
@@ -122,8 +221,11 @@ def _submit_as(
         )
         received = svc.receive(session, actor, data, settings, acknowledgement=answer)
         if token is not None:
+            if committed:
+                raise RuntimeError("an anonymous submission cannot be written statement by statement")
             svc.keep_photo_token(session, received.row["id"], token)
-        session.commit()
+        if not committed:
+            session.commit()
     except (ChengzhiError, IntegrityError):
         # A signed-in caller's retry does the work again and meets its key taken in the same statement.
         if slot is None:

@@ -12,6 +12,7 @@ process consumes, and SQLite's write lock serialises it with intake.
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 from sqlalchemy import (
     BigInteger,
@@ -53,9 +54,19 @@ class TriageTask(Base):
 
 _INSERT = insert(TriageTask)
 
+# When this process last received a request (time.monotonic): the in-app worker gives way while they arrive.
+_last_arrival = float("-inf")
+
+
+def arriving(within: float = 1.0) -> bool:
+    """True when this process received a request in the last `within` seconds."""
+    return time.monotonic() - _last_arrival < within
+
 
 def row(now: dt.datetime, *, kind: str = "intake", keep_priority: bool = False) -> dict[str, object]:
     """The columns of a new outbox row but its request (intake writes it with the request, requests/intake_sql.py)."""
+    global _last_arrival
+    _last_arrival = time.monotonic()
     return {
         "kind": kind,
         "keep_priority": keep_priority,

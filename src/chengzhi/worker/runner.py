@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import gc
 import logging
 import threading
 import time
@@ -120,6 +121,14 @@ def drain(
             return total
 
 
+def freeze_heap() -> None:
+    """Collect, then move every object alive now (modules, the models, the caches of start-up) out of the garbage
+    collector's reach (`gc.freeze`): they stay for the process's life, and every later full collection would walk
+    them again with the GIL held (0.67 s in a warmed process, a pause for every submission under way)."""
+    gc.collect()
+    gc.freeze()
+
+
 def largest_batch(settings: Settings, dialect: str) -> int:
     """The largest batch a worker grows to while a backlog lasts (`triage_batch_max`; 0: by database)."""
     if settings.triage_batch_max:
@@ -158,6 +167,8 @@ class Worker:
         )
         self.batch_max = max(self.batch, grow_to)
         self.idle = idle if idle is not None else settings.triage_poll_seconds
+        # Only a worker beside the web process gives way (`chengzhi worker` processes have the CPU to themselves).
+        self.yield_share = settings.triage_yield_share if lease else 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lease_conn: Connection | None = None
@@ -222,12 +233,18 @@ class Worker:
                         due = queue.has_due(session, utcnow())
                         if (due or not warmed) and self.warm is not None:  # outside the batch's transaction
                             self.warm(session, self.settings)
+                            if not warmed and self.settings.gc_freeze:
+                                freeze_heap()  # the models and dictionaries just loaded
                         warmed = True
                     if not due:
                         self._stop.wait(self.idle)
                         continue
+                    started = time.monotonic()
                     with self._turn():
                         result = run_once(self.factory, self.settings, self.process, size, look=False)
+                    pause = self.give_way(time.monotonic() - started)
+                    if pause:
+                        self._stop.wait(pause)
                     # A full claim means a backlog: the next batch doubles (up to batch_max); anything less, and
                     # the worker is back to small batches that keep a quiet queue's triage lag low.
                     size = min(size * 2, self.batch_max) if result.claimed >= size else self.batch
@@ -240,6 +257,15 @@ class Worker:
                     self._stop.wait(self.idle)
         finally:
             self._release()
+
+    def give_way(self, took: float) -> float:
+        """Seconds to wait after a batch that took `took` seconds: while submissions arrive in this process (the
+        worker inside `chengzhi serve`), intake gets `triage_yield_share` of the time (the CPU, the GIL and on
+        SQLite the write lock); otherwise none."""
+        share = self.yield_share
+        if share <= 0 or not queue.arriving():
+            return 0.0
+        return took * share / (1 - share)
 
     def _turn(self) -> AbstractContextManager[object]:
         """SQLite: the batch takes the process's write gate (db.sqlite_write_gate, shared with intake), after the

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from contextlib import AbstractContextManager
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -42,7 +43,7 @@ class EmergencyLane:
         self.wants_turn = threading.Event()
         engine = factory.kw["bind"]
         # The same lock as intake's and the worker's batches on SQLite (db.sqlite_write_gate).
-        self.turn = (
+        self.turn: AbstractContextManager[object] = (
             sqlite_write_gate(engine.url.database) if engine.dialect.name == "sqlite" else threading.RLock()
         )
 
